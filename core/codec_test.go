@@ -1,0 +1,120 @@
+package core
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+type testPing struct {
+	Seq     uint64
+	Node    NodeID
+	Payload []byte
+	Res     Resources
+}
+
+func (*testPing) MsgType() MsgType { return 65000 }
+
+type testBounded struct {
+	N int
+}
+
+func (*testBounded) MsgType() MsgType { return 65001 }
+
+func (m *testBounded) Validate() error {
+	if m.N < 0 || m.N > 10 {
+		return fmt.Errorf("n = %d out of [0, 10]", m.N)
+	}
+	return nil
+}
+
+func init() {
+	RegisterMessage(65000, 1, "test.Ping", func() Message { return new(testPing) })
+	RegisterMessage(65001, 3, "test.Bounded", func() Message { return new(testBounded) })
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	c := NewCodec(0)
+	in := &testPing{Seq: 42, Node: NodeID{1, 2, 3}, Payload: []byte("hello"), Res: MustResources(CPU, "1.5")}
+	b, err := c.Encode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(Encode(m)) error %v", err)
+	}
+	got := out.(*testPing)
+	if got.Seq != in.Seq || got.Node != in.Node || !bytes.Equal(got.Payload, in.Payload) || !got.Res.Equal(in.Res) {
+		t.Fatalf("round trip = %+v, want %+v", got, in)
+	}
+	b[HeaderSize+2] ^= 0xff // the decoded message must not alias the input
+	if string(got.Payload) != "hello" {
+		t.Fatalf("decoded payload aliases the input buffer")
+	}
+}
+
+func TestCodecErrorsNameTheProblem(t *testing.T) {
+	c := NewCodec(64)
+	good, err := c.Encode(&testBounded{N: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid, _ := c.Encode(&testBounded{N: 11})
+	mutate := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"short header", good[:4], ErrTruncated},
+		{"short body", good[:len(good)-1], ErrTruncated},
+		{"magic", mutate(func(b []byte) []byte { b[0] = 'X'; return b }), ErrNotMessage},
+		{"envelope version", mutate(func(b []byte) []byte { b[1] = 9; return b }), ErrEnvelopeVersion},
+		{"unknown type", mutate(func(b []byte) []byte { b[2], b[3] = 0xfe, 0xfe; return b }), ErrUnknownType},
+		{"type version", mutate(func(b []byte) []byte { b[4] = 1; return b }), ErrTypeVersion},
+		{"announced size over limit", mutate(func(b []byte) []byte { b[5] = 0x7f; return b }), ErrTooLarge},
+		{"trailing bytes", append(bytes.Clone(good), 0), ErrMalformed},
+		{"garbage body", mutate(func(b []byte) []byte { b[HeaderSize] = 0xc1; return b }), ErrMalformed},
+		{"fails Validate", invalid, ErrMalformed},
+	} {
+		_, err := c.Decode(tc.in)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: Decode error = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := c.Encode(&testPing{Payload: make([]byte, 100)}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Encode over limit error = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestRegisteredTypesAreSorted(t *testing.T) {
+	ts := RegisteredTypes()
+	for i := 1; i < len(ts); i++ {
+		if ts[i-1] >= ts[i] {
+			t.Fatalf("RegisteredTypes() not ascending: %v", ts)
+		}
+	}
+	if MessageName(65000) != "test.Ping" || MessageName(1) != "type(1)" {
+		t.Errorf("MessageName gave %q, %q", MessageName(65000), MessageName(1))
+	}
+}
+
+func BenchmarkCodecRoundTrip(b *testing.B) {
+	c := NewCodec(0)
+	m := &testPing{Seq: 42, Node: NodeID{1}, Payload: make([]byte, 64), Res: MustResources(CPU, 1)}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		buf, err = c.Append(buf[:0], m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

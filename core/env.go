@@ -1,0 +1,100 @@
+package core
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Addr is the network address of one process (a GCS, a raylet, a worker, a
+// simulated client). In simulation it is a short name ("gcs", "raylet-2"); on
+// real hosts it is the transport's peer address. Addresses name processes;
+// NodeID, WorkerID and friends name Ray-level entities that may move between
+// processes over time.
+type Addr string
+
+// Env is everything a sans-IO component may use to touch the world. A driver
+// (the simulator in package sim, the process host in package net) implements
+// it. All callbacks — Receive, timer functions, results of Go — run one at a
+// time on the process's own event loop, so a component needs no locks.
+type Env interface {
+	// Self returns this process's address.
+	Self() Addr
+	// Now returns the current time: virtual (with per-node drift) in
+	// simulation, the wall clock on hosts. Never compare Now across processes.
+	Now() time.Time
+	// AfterFunc runs f on this process's event loop after at least d. The
+	// returned Timer stops it. Timers vanish when the process crashes.
+	AfterFunc(d time.Duration, f func()) Timer
+	// Send queues m for delivery to the process at to. Delivery is
+	// best-effort: m may be lost, delayed, duplicated or reordered, and
+	// nothing tells the sender. m must not be modified after Send.
+	Send(to Addr, m Message)
+	// Rand returns this process's PRNG. In simulation it is derived from the
+	// run's seed; it is the only source of randomness a component may use.
+	Rand() *rand.Rand
+	// FS returns this process's disk. Data is durable only once synced; a
+	// simulated crash keeps exactly the synced state (and maybe some of the
+	// rest). A component that receives an error writing it must fail-stop
+	// with FailStop rather than continue on a disk in an unknown state.
+	FS() vfs.FS
+	// Go runs work off the event loop (a user task body, spill IO) and
+	// delivers its result to this process's Receive with from == Self().
+	// In simulation work runs inline and its result arrives after a
+	// simulated duration.
+	Go(work func() Message)
+	// Log returns the process's structured logger. In simulation records
+	// carry virtual time and go to the trace.
+	Log() *slog.Logger
+}
+
+// Timer is a pending AfterFunc.
+type Timer interface {
+	// Stop cancels the timer and reports whether it was still pending.
+	Stop() bool
+}
+
+// Process is a sans-IO component. The driver calls Start once per
+// incarnation (boot, or restart after a crash, with a fresh value from the
+// process's factory) and then Receive for each delivered message, one at a
+// time.
+type Process interface {
+	// Start boots the process; it recovers any durable state from env.FS().
+	Start(env Env)
+	// Receive handles one message. Messages come from untrusted peers: a
+	// bad message is answered with an error or ignored, never trusted.
+	Receive(from Addr, m Message)
+}
+
+// Stopper is implemented by processes that hold resources (open pebble
+// databases) that must be released when the driver crashes or shuts the
+// process down. Stop must not send messages or touch durable state beyond
+// closing it; after a simulated crash the disk has already been cloned.
+type Stopper interface {
+	Stop()
+}
+
+// FailStop is the panic value a component uses to stop itself on an
+// operating error it cannot recover from in place, typically a failed disk
+// write (after which a storage engine's state is unknown, see "fsyncgate").
+// Drivers treat it as a crash of that process followed by a restart, never
+// as a bug: the simulator crashes and later restarts the process, a host
+// exits so that its supervisor restarts it. Any other panic is a bug.
+type FailStop struct {
+	Reason string
+	Err    error
+}
+
+// Error implements error.
+func (f FailStop) Error() string {
+	if f.Err != nil {
+		return fmt.Sprintf("fail-stop: %s: %v", f.Reason, f.Err)
+	}
+	return "fail-stop: " + f.Reason
+}
+
+// Unwrap returns the underlying error.
+func (f FailStop) Unwrap() error { return f.Err }

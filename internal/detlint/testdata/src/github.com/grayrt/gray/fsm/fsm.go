@@ -1,0 +1,7 @@
+package fsm
+
+import "time"
+
+func stamp() time.Time {
+	return time.Now() // want `detlint: time\.Now reads the wall clock`
+}

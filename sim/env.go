@@ -1,0 +1,205 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/grayrt/gray/core"
+)
+
+// procEnv is the core.Env of one incarnation of a simulated process. Once
+// the incarnation has crashed, everything it does is inert: its sends are
+// dropped and its timers never fire.
+type procEnv struct {
+	w   *World
+	p   *proc
+	inc uint32
+	rng *rand.Rand
+	log *slog.Logger
+	fs  vfs.FS
+}
+
+var _ core.Env = (*procEnv)(nil)
+
+func (e *procEnv) current() bool { return e.p.alive && e.p.inc == e.inc }
+
+// Self implements core.Env.
+func (e *procEnv) Self() core.Addr { return e.p.addr }
+
+// Now returns the process's local clock: virtual time with the process's
+// drift and offset applied.
+func (e *procEnv) Now() time.Time {
+	t := e.w.now
+	local := t + t/1_000_000*e.p.drift
+	return Epoch.Add(time.Duration(local) + e.p.offset)
+}
+
+// globalDuration converts a local duration to virtual time using the drift.
+func (e *procEnv) globalDuration(d time.Duration) int64 {
+	if d < 0 {
+		d = 0
+	}
+	if e.p.drift == 0 {
+		return int64(d)
+	}
+	return int64(d) / (1_000_000 + e.p.drift) * 1_000_000
+}
+
+type timerState uint8
+
+const (
+	timerPending timerState = iota
+	timerStopped
+	timerFired
+)
+
+type timer struct {
+	id    uint64
+	state timerState
+	f     func()
+}
+
+// Stop implements core.Timer.
+func (t *timer) Stop() bool {
+	if t.state != timerPending {
+		return false
+	}
+	t.state = timerStopped
+	return true
+}
+
+// AfterFunc implements core.Env.
+func (e *procEnv) AfterFunc(d time.Duration, f func()) core.Timer {
+	t := &timer{id: e.w.seq + 1, f: f}
+	if !e.current() {
+		t.state = timerStopped
+		return t
+	}
+	e.w.push(event{at: e.w.now + e.globalDuration(d), kind: evTimer, dst: e.p, inc: e.inc, timer: t})
+	return t
+}
+
+// Send implements core.Env: it encodes m (so the wire path is exercised and
+// sender and receiver never share memory) and hands it to the network model.
+func (e *procEnv) Send(to core.Addr, m core.Message) {
+	if !e.current() {
+		return
+	}
+	b, err := e.w.codec.Encode(m)
+	if err != nil {
+		e.w.Fail("codec", fmt.Sprintf("%s could not encode %T for %s: %v", e.p.addr, m, to, err))
+		return
+	}
+	e.w.net.send(e.w, e.p, to, b)
+}
+
+// Rand implements core.Env.
+func (e *procEnv) Rand() *rand.Rand { return e.rng }
+
+// FS implements core.Env: the process's crashable disk, wrapped so that the
+// disk fault can fail its WAL writes.
+func (e *procEnv) FS() vfs.FS {
+	if e.fs == nil {
+		e.fs = errorfs.Wrap(e.p.fs, e.p.disk)
+	}
+	return e.fs
+}
+
+// Go implements core.Env: work runs now, inline, and its result is delivered
+// after a simulated duration.
+func (e *procEnv) Go(work func() core.Message) {
+	if !e.current() {
+		return
+	}
+	m := work()
+	if m == nil {
+		e.w.Fail("invariant", fmt.Sprintf("%s: Go work returned a nil message", e.p.addr))
+		return
+	}
+	d := time.Duration(50+e.w.netRand.IntN(950)) * time.Microsecond
+	e.w.push(event{at: e.w.now + int64(d), kind: evWork, dst: e.p, inc: e.inc, msg: m})
+}
+
+// Log implements core.Env. Records go to the trace with virtual time.
+func (e *procEnv) Log() *slog.Logger {
+	if e.log == nil {
+		e.log = slog.New(&traceHandler{w: e.w, p: e.p})
+	}
+	return e.log
+}
+
+// traceHandler writes log records into the world's text trace. It ignores
+// the record's wall-clock time; the trace line carries virtual time.
+type traceHandler struct {
+	w     *World
+	p     *proc
+	attrs []slog.Attr
+	group string
+}
+
+func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return h.w.trace != nil }
+
+func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String())
+	b.WriteByte(' ')
+	b.WriteString(r.Message)
+	write := func(a slog.Attr) {
+		b.WriteByte(' ')
+		if h.group != "" {
+			b.WriteString(h.group + ".")
+		}
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		b.WriteString(a.Value.String())
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(func(a slog.Attr) bool { write(a); return true })
+	h.w.tracef(h.p, "log", "%s", b.String())
+	return nil
+}
+
+func (h *traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
+	return &c
+}
+
+func (h *traceHandler) WithGroup(name string) slog.Handler {
+	c := *h
+	c.group = name
+	return &c
+}
+
+// diskFaults is the errorfs injector of one process's disk. While on, every
+// write or sync of a WAL file fails. Only WAL writes are failed because they
+// happen on the committing goroutine (the process's own), where pebble
+// reports them and the component can fail-stop; failing pebble's background
+// flushes would surface on pebble's goroutines, outside the simulation's
+// control. The flag is atomic because pebble's goroutines read it.
+type diskFaults struct{ on atomic.Bool }
+
+func (d *diskFaults) set(on bool) { d.on.Store(on) }
+
+func (d *diskFaults) String() string { return "sim-disk-faults" }
+
+// MaybeError implements errorfs.Injector.
+func (d *diskFaults) MaybeError(op errorfs.Op) error {
+	if !d.on.Load() || !strings.HasSuffix(op.Path, ".log") {
+		return nil
+	}
+	switch op.Kind {
+	case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo, errorfs.OpCreate, errorfs.OpReuseForWrite:
+		return errorfs.ErrInjected
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults sets the network model and the fault rates of one run. Probabilities
+// are per message; rates are mean events per simulated second (a Poisson
+// process during the fault phase). The zero value is a reliable network with
+// no latency; DefaultFaults adds realistic latency.
+type Faults struct {
+	LatencyBase   time.Duration // every message takes at least this long
+	LatencyJitter time.Duration // plus uniform [0, jitter)
+	TailProb      float64       // probability of a long-tail delay on top
+	TailLatency   time.Duration // the tail delay is uniform [0, TailLatency)
+
+	Drop      float64 // probability a message is lost
+	Duplicate float64 // probability a message is delivered twice
+	Reorder   float64 // probability a message skips FIFO order and gets extra delay
+
+	Partition float64 // partitions (symmetric or one-way) per second
+	Clog      float64 // clogs of a node or link (delivery held back) per second
+	Crash     float64 // crashes of a crashable process per second
+	DiskError float64 // windows of failing WAL writes per second, on processes with disks
+
+	// UnsyncedKeepPct is the share (0–100) of unsynced disk data that
+	// survives a crash; 0 keeps exactly the synced state.
+	UnsyncedKeepPct int
+	// DriftPPM bounds each process's clock drift, in parts per million.
+	DriftPPM int
+}
+
+// DefaultFaults is the network of "none": reliable, with LAN-like latency
+// and mild clock drift, so that timing-dependent code is still exercised.
+func DefaultFaults() Faults {
+	return Faults{LatencyBase: 500 * time.Microsecond, LatencyJitter: time.Millisecond, DriftPPM: 100}
+}
+
+// Any reports whether f injects any fault (beyond latency and drift).
+func (f Faults) Any() bool {
+	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.TailProb > 0 || f.Partition > 0 ||
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0
+}
+
+// Swarm draws a random fault mix from r, as swarm testing does: each fault
+// is switched on with probability one half and given a random rate, so that
+// across seeds rare combinations (only duplication, only crashes…) get runs
+// of their own instead of being drowned in every fault at once.
+func Swarm(r *rand.Rand) Faults {
+	f := DefaultFaults()
+	on := func() bool { return r.IntN(2) == 0 }
+	f.LatencyBase = time.Duration(100+r.IntN(2000)) * time.Microsecond
+	f.LatencyJitter = time.Duration(r.IntN(5000)) * time.Microsecond
+	if on() {
+		f.TailProb = 0.001 + r.Float64()*0.02
+		f.TailLatency = time.Duration(50+r.IntN(1000)) * time.Millisecond
+	}
+	if on() {
+		f.Drop = r.Float64() * 0.1
+	}
+	if on() {
+		f.Duplicate = r.Float64() * 0.05
+	}
+	if on() {
+		f.Reorder = r.Float64() * 0.1
+	}
+	if on() {
+		f.Partition = 0.05 + r.Float64()*0.5
+	}
+	if on() {
+		f.Clog = 0.05 + r.Float64()*0.5
+	}
+	if on() {
+		f.Crash = 0.05 + r.Float64()*0.4
+	}
+	if on() {
+		f.DiskError = 0.02 + r.Float64()*0.2
+	}
+	if on() {
+		f.UnsyncedKeepPct = r.IntN(101)
+	}
+	f.DriftPPM = r.IntN(500)
+	return f
+}
+
+// ResolveFaults turns a fault spec into rates for one seed: "none", "swarm"
+// (a mix drawn from the seed) or a comma-separated list such as
+// "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
+// Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
+// clog, crash, disk, unsynced, drift.
+func ResolveFaults(spec string, seed uint64) (Faults, error) {
+	switch spec {
+	case "", "none":
+		return DefaultFaults(), nil
+	case "swarm":
+		return Swarm(rand.New(rand.NewPCG(seed, streamSwarm))), nil
+	}
+	f := DefaultFaults()
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return f, fmt.Errorf("sim: fault %q: want key=value (or none, swarm)", kv)
+		}
+		var err error
+		switch k {
+		case "latency":
+			f.LatencyBase, err = time.ParseDuration(v)
+		case "jitter":
+			f.LatencyJitter, err = time.ParseDuration(v)
+		case "tail":
+			f.TailProb, err = parseProb(v)
+			if f.TailLatency == 0 {
+				f.TailLatency = 500 * time.Millisecond
+			}
+		case "tail_latency":
+			f.TailLatency, err = time.ParseDuration(v)
+		case "drop":
+			f.Drop, err = parseProb(v)
+		case "dup":
+			f.Duplicate, err = parseProb(v)
+		case "reorder":
+			f.Reorder, err = parseProb(v)
+		case "partition":
+			f.Partition, err = parseRate(v)
+		case "clog":
+			f.Clog, err = parseRate(v)
+		case "crash":
+			f.Crash, err = parseRate(v)
+		case "disk":
+			f.DiskError, err = parseRate(v)
+		case "unsynced":
+			f.UnsyncedKeepPct, err = strconv.Atoi(v)
+			if err == nil && (f.UnsyncedKeepPct < 0 || f.UnsyncedKeepPct > 100) {
+				err = fmt.Errorf("want a percentage 0..100")
+			}
+		case "drift":
+			f.DriftPPM, err = strconv.Atoi(v)
+		default:
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk unsynced drift)", k)
+		}
+		if err != nil {
+			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
+		}
+	}
+	return f, nil
+}
+
+func parseProb(v string) (float64, error) {
+	p, err := strconv.ParseFloat(v, 64)
+	if err != nil || p < 0 || p > 1 {
+		return 0, fmt.Errorf("want a probability in [0, 1]")
+	}
+	return p, nil
+}
+
+func parseRate(v string) (float64, error) {
+	p, err := strconv.ParseFloat(strings.TrimSuffix(v, "/s"), 64)
+	if err != nil || p < 0 || p > 1000 {
+		return 0, fmt.Errorf("want a rate per second in [0, 1000]")
+	}
+	return p, nil
+}
+
+// String prints the mix compactly, in the syntax ResolveFaults accepts, so
+// a printed mix can be pasted back as --faults.
+func (f Faults) String() string {
+	var parts []string
+	add := func(s string, args ...any) { parts = append(parts, fmt.Sprintf(s, args...)) }
+	add("latency=%v", f.LatencyBase)
+	add("jitter=%v", f.LatencyJitter)
+	if f.TailProb > 0 {
+		add("tail=%.4f", f.TailProb)
+		add("tail_latency=%v", f.TailLatency)
+	}
+	for _, p := range []struct {
+		k string
+		v float64
+	}{{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder}} {
+		if p.v > 0 {
+			add("%s=%.4f", p.k, p.v)
+		}
+	}
+	for _, p := range []struct {
+		k string
+		v float64
+	}{{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError}} {
+		if p.v > 0 {
+			add("%s=%.3f", p.k, p.v)
+		}
+	}
+	if f.UnsyncedKeepPct > 0 {
+		add("unsynced=%d", f.UnsyncedKeepPct)
+	}
+	add("drift=%d", f.DriftPPM)
+	return strings.Join(parts, ",")
+}

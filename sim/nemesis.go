@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The nemesis injects the process-level and topology faults of the mix —
+// partitions, clogs, crashes, disk errors — as a Poisson process during the
+// fault phase. Each fault heals itself after a random duration, and all are
+// healed at the end of the fault phase.
+
+func (w *World) scheduleNemesis() {
+	f := &w.faults
+	total := f.Partition + f.Clog + f.Crash + f.DiskError
+	if total <= 0 {
+		return
+	}
+	var next func()
+	schedule := func() {
+		gap := int64(w.nemRand.ExpFloat64() / total * float64(time.Second))
+		at := w.now + gap + 1
+		if at >= int64(w.cfg.FaultPhase) {
+			return
+		}
+		w.push(event{at: at, kind: evAction, label: "nemesis", action: next})
+	}
+	next = func() {
+		if w.healed {
+			return
+		}
+		x := w.nemRand.Float64() * total
+		switch {
+		case x < f.Partition:
+			w.partition()
+		case x < f.Partition+f.Clog:
+			w.clog()
+		case x < f.Partition+f.Clog+f.Crash:
+			w.crashSome()
+		default:
+			w.diskFault()
+		}
+		schedule()
+	}
+	schedule()
+}
+
+func (w *World) randomDuration(lo, hi time.Duration) int64 {
+	return int64(lo) + w.nemRand.Int64N(int64(hi-lo))
+}
+
+// partition cuts the links between a random side and the rest, both ways
+// (symmetric) or one way (asymmetric), for a random time.
+func (w *World) partition() {
+	n := len(w.procs)
+	if n < 2 {
+		return
+	}
+	w.net.ensure(n)
+	side := make([]bool, n)
+	inside := 0
+	for inside == 0 || inside == n {
+		inside = 0
+		for i := range side {
+			side[i] = w.nemRand.IntN(2) == 0
+			if side[i] {
+				inside++
+			}
+		}
+	}
+	oneWay := w.nemRand.IntN(3) == 0
+	var names []string
+	for i, in := range side {
+		if in {
+			names = append(names, string(w.procs[i].addr))
+		}
+	}
+	var links [][2]int
+	for i := range n {
+		for j := range n {
+			if side[i] && !side[j] || (!oneWay && !side[i] && side[j]) {
+				links = append(links, [2]int{i, j})
+			}
+		}
+	}
+	for _, l := range links {
+		w.net.cut[l[0]][l[1]] = true
+	}
+	kind := "partition"
+	if oneWay {
+		kind = "one-way partition"
+	}
+	w.Sometimes("fault: " + kind)
+	label := fmt.Sprintf("%s {%s} | rest", kind, strings.Join(names, " "))
+	w.tracef(nil, "fault", "%s", label)
+	w.push(event{at: w.now + w.randomDuration(200*time.Millisecond, 5*time.Second), kind: evAction, label: "heal " + label, action: func() {
+		for _, l := range links {
+			w.net.cut[l[0]][l[1]] = false
+		}
+	}})
+}
+
+// clog holds back delivery on all links of one process, or on one link.
+func (w *World) clog() {
+	n := len(w.procs)
+	if n < 2 {
+		return
+	}
+	w.net.ensure(n)
+	until := w.now + w.randomDuration(100*time.Millisecond, 3*time.Second)
+	a := w.nemRand.IntN(n)
+	if w.nemRand.IntN(2) == 0 {
+		for j := range n {
+			w.net.clogUntil[a][j] = max(w.net.clogUntil[a][j], until)
+			w.net.clogUntil[j][a] = max(w.net.clogUntil[j][a], until)
+		}
+		w.tracef(nil, "fault", "clog %s until %v", w.procs[a].addr, time.Duration(until))
+	} else {
+		b := (a + 1 + w.nemRand.IntN(n-1)) % n
+		w.net.clogUntil[a][b] = max(w.net.clogUntil[a][b], until)
+		w.tracef(nil, "fault", "clog %s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until))
+	}
+	w.Sometimes("fault: clog")
+}
+
+// crashSome crashes a random live crashable process and restarts it later.
+func (w *World) crashSome() {
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.opts.Crashable && p.alive {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	p := candidates[w.nemRand.IntN(len(candidates))]
+	w.Sometimes("fault: crash")
+	w.crash(p, "nemesis")
+	w.scheduleRestart(p)
+}
+
+// diskFault fails the WAL writes of a random process with a disk for a while.
+func (w *World) diskFault() {
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.opts.Disk && p.alive {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	p := candidates[w.nemRand.IntN(len(candidates))]
+	p.disk.set(true)
+	w.Sometimes("fault: disk errors")
+	w.tracef(p, "fault", "disk: WAL writes fail")
+	w.push(event{at: w.now + w.randomDuration(20*time.Millisecond, time.Second), kind: evAction, label: "disk ok " + string(p.addr), action: func() {
+		p.disk.set(false)
+	}})
+}

@@ -1,0 +1,140 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/grayrt/gray/core"
+)
+
+// network models the links between processes: latency with jitter and a
+// rare long tail, loss, duplication, reordering, partitions (cut directed
+// links) and clogging (delivery held back until the clog ends). Links are
+// FIFO unless a message is picked for reordering, like the production
+// transport's streams.
+type network struct {
+	// cut[i][j] is true while messages from process i to j are lost.
+	cut [][]bool
+	// clogUntil[i][j] holds delivery from i to j until that virtual time.
+	clogUntil [][]int64
+	// last[i][j] is the latest delivery time scheduled on link i→j, for FIFO.
+	last [][]int64
+
+	sent, dropped int64
+}
+
+func (n *network) init() {}
+
+// ensure grows the link matrices to cover every process (processes are
+// added before the run starts, but workloads may add more later).
+func (n *network) ensure(size int) {
+	grow := func(m [][]bool) [][]bool {
+		for len(m) < size {
+			m = append(m, nil)
+		}
+		for i := range m {
+			for len(m[i]) < size {
+				m[i] = append(m[i], false)
+			}
+		}
+		return m
+	}
+	growInt := func(m [][]int64) [][]int64 {
+		for len(m) < size {
+			m = append(m, nil)
+		}
+		for i := range m {
+			for len(m[i]) < size {
+				m[i] = append(m[i], 0)
+			}
+		}
+		return m
+	}
+	if len(n.cut) < size {
+		n.cut = grow(n.cut)
+		n.clogUntil = growInt(n.clogUntil)
+		n.last = growInt(n.last)
+	}
+}
+
+func (n *network) latency(w *World) int64 {
+	f := &w.faults
+	d := int64(f.LatencyBase)
+	if f.LatencyJitter > 0 {
+		d += w.netRand.Int64N(int64(f.LatencyJitter))
+	}
+	if f.TailProb > 0 && w.netRand.Float64() < f.TailProb && f.TailLatency > 0 {
+		d += w.netRand.Int64N(int64(f.TailLatency))
+	}
+	return d
+}
+
+// send schedules the delivery of one encoded message (and maybe a duplicate).
+func (n *network) send(w *World, from *proc, to core.Addr, b []byte) {
+	n.sent++
+	dst := w.byAddr[to]
+	if dst == nil {
+		n.dropped++
+		w.tracef(from, "drop", "to unknown address %q", to)
+		return
+	}
+	if dst == from {
+		w.push(event{at: w.now, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b})
+		return
+	}
+	n.ensure(len(w.procs))
+	f := &w.faults
+	if !w.healed && f.Drop > 0 && w.netRand.Float64() < f.Drop {
+		n.dropped++
+		w.tracef(from, "drop", "to %s (loss)", to)
+		return
+	}
+	copies := 1
+	if !w.healed && f.Duplicate > 0 && w.netRand.Float64() < f.Duplicate {
+		copies = 2
+		w.Sometimes("message duplicated")
+	}
+	for range copies {
+		at := w.now + n.latency(w)
+		reorder := !w.healed && f.Reorder > 0 && w.netRand.Float64() < f.Reorder
+		if reorder {
+			at += w.netRand.Int64N(int64(20 * time.Millisecond))
+		} else if l := n.last[from.idx][dst.idx]; at < l {
+			at = l // FIFO: never overtake an earlier message on this link
+		}
+		if at > n.last[from.idx][dst.idx] {
+			n.last[from.idx][dst.idx] = at
+		}
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b})
+	}
+}
+
+// deliverable decides at arrival time whether a message gets through: a
+// cut link loses it, a clogged link holds it back until the clog ends.
+func (n *network) deliverable(w *World, e *event) bool {
+	src := w.byAddr[e.src]
+	if src == e.dst || len(n.cut) <= max(src.idx, e.dst.idx) {
+		return true
+	}
+	if n.cut[src.idx][e.dst.idx] {
+		n.dropped++
+		w.tracef(e.dst, "drop", "from %s (partition)", e.src)
+		return false
+	}
+	if until := n.clogUntil[src.idx][e.dst.idx]; until > w.now {
+		held := *e
+		held.at = until + int64(w.faults.LatencyBase)
+		w.push(held)
+		return false
+	}
+	return true
+}
+
+func (n *network) healAll(w *World) {
+	n.ensure(len(w.procs))
+	for i := range n.cut {
+		for j := range n.cut[i] {
+			n.cut[i][j] = false
+			n.clogUntil[i][j] = 0
+		}
+	}
+}

@@ -1,0 +1,491 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/grayrt/gray/core"
+)
+
+// Epoch is virtual time zero. Times in traces are offsets from it.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// PRNG stream constants: each consumer of randomness gets its own stream
+// derived from the seed, so that one consumer drawing more numbers (a new
+// message, a new fault) does not shift every other decision of the run.
+const (
+	streamNetwork = 0x6e6574
+	streamNemesis = 0x6e656d
+	streamSwarm   = 0x737761
+	streamProcess = 0x70726f
+	streamDisk    = 0x6469736b
+)
+
+// Config describes one run. Given the same Config (and code version) a run
+// is identical event for event.
+type Config struct {
+	Seed uint64
+	// FaultSpec is the fault spec as the user gave it ("none", "swarm" or a
+	// list); it is resolved per seed and printed in replay commands.
+	FaultSpec string
+	// FaultPhase is how long faults are injected; at its end every fault is
+	// healed and the liveness phase begins. Default 10s.
+	FaultPhase time.Duration
+	// LivenessBound is how long after healing every pending operation has
+	// to finish. Default 60s.
+	LivenessBound time.Duration
+	// MaxEvents bounds the events of a run; reaching it fails the run (a
+	// livelock, or a workload that never quiesces). Default 20 million.
+	MaxEvents int64
+	// Trace receives the full text trace when non-nil.
+	Trace io.Writer
+	// UntilEvent stops the run after that many events (for replay --until);
+	// 0 runs to the end.
+	UntilEvent int64
+	// ReplayArgs are extra CLI flags needed to reproduce the run (world
+	// size, variant); they are appended to the replay command.
+	ReplayArgs []string
+}
+
+func (c *Config) setDefaults() {
+	if c.FaultPhase == 0 {
+		c.FaultPhase = 10 * time.Second
+	}
+	if c.LivenessBound == 0 {
+		c.LivenessBound = 60 * time.Second
+	}
+	if c.MaxEvents == 0 {
+		c.MaxEvents = 20_000_000
+	}
+	if c.FaultSpec == "" {
+		c.FaultSpec = "none"
+	}
+}
+
+// ProcOptions says how the simulator may treat a process.
+type ProcOptions struct {
+	// Crashable processes are crashed and restarted by the crash fault.
+	Crashable bool
+	// Disk gives the process a crashable in-memory disk (pebble's MemFS).
+	// Without it FS() is an empty in-memory FS that crashes erase.
+	Disk bool
+}
+
+// proc is one simulated process: an address, a factory for fresh
+// incarnations, and the state that survives crashes (its disk).
+type proc struct {
+	idx     int
+	addr    core.Addr
+	factory func() core.Process
+	opts    ProcOptions
+	p       core.Process
+	env     *procEnv
+	inc     uint32
+	alive   bool
+	fs      *vfs.MemFS
+	disk    *diskFaults
+	drift   int64 // parts per million
+	offset  time.Duration
+	crashes int
+}
+
+// World is one simulated cluster: processes, the network between them, a
+// virtual clock and a single event queue. It runs on one goroutine; nothing
+// in it reads the wall clock or global randomness.
+type World struct {
+	cfg    Config
+	faults Faults
+	codec  *core.Codec
+
+	now    int64 // virtual ns since Epoch
+	seq    uint64
+	queue  eventQueue
+	procs  []*proc // in order of AddProcess
+	byAddr map[core.Addr]*proc
+
+	netRand *rand.Rand
+	nemRand *rand.Rand
+	net     network
+
+	healed   bool
+	failed   bool
+	stopped  bool
+	result   Result
+	events   int64
+	hash     uint64
+	trace    io.Writer
+	counters map[string]int64
+}
+
+// NewWorld creates an empty world for cfg. It fails only for a bad fault spec.
+func NewWorld(cfg Config) (*World, error) {
+	cfg.setDefaults()
+	f, err := ResolveFaults(cfg.FaultSpec, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	w := &World{
+		cfg:      cfg,
+		faults:   f,
+		codec:    core.NewCodec(0),
+		byAddr:   map[core.Addr]*proc{},
+		netRand:  rand.New(rand.NewPCG(cfg.Seed, streamNetwork)),
+		nemRand:  rand.New(rand.NewPCG(cfg.Seed, streamNemesis)),
+		hash:     14695981039346656037 ^ cfg.Seed,
+		trace:    cfg.Trace,
+		counters: map[string]int64{},
+	}
+	w.net.init()
+	return w, nil
+}
+
+// Faults returns the fault mix of this run.
+func (w *World) Faults() Faults { return w.faults }
+
+// Seed returns the run's seed.
+func (w *World) Seed() uint64 { return w.cfg.Seed }
+
+// Config returns the run's configuration (with defaults filled in).
+func (w *World) Config() Config { return w.cfg }
+
+// Rand returns a PRNG stream for the workload itself (choosing operations
+// in harness code outside processes), derived from the seed and name.
+func (w *World) Rand(name string) *rand.Rand {
+	return rand.New(rand.NewPCG(w.cfg.Seed, hashString(name)))
+}
+
+// AddProcess adds a process at addr. factory returns a fresh incarnation; it
+// is called at boot and after every crash. Processes start in the order they
+// were added, at virtual time zero.
+func (w *World) AddProcess(addr core.Addr, opts ProcOptions, factory func() core.Process) {
+	if _, dup := w.byAddr[addr]; dup {
+		panic(fmt.Sprintf("sim: process %q added twice", addr))
+	}
+	p := &proc{idx: len(w.procs), addr: addr, factory: factory, opts: opts, fs: vfs.NewCrashableMem()}
+	p.disk = &diskFaults{}
+	if d := int64(w.faults.DriftPPM); d > 0 {
+		r := w.Rand("drift:" + string(addr))
+		p.drift = r.Int64N(2*d+1) - d
+		p.offset = time.Duration(r.Int64N(int64(2*time.Second))) - time.Second
+	}
+	w.procs = append(w.procs, p)
+	w.byAddr[addr] = p
+}
+
+// Addrs returns the addresses of all processes in the order they were added.
+func (w *World) Addrs() []core.Addr {
+	out := make([]core.Addr, len(w.procs))
+	for i, p := range w.procs {
+		out[i] = p.addr
+	}
+	return out
+}
+
+// Process returns the live incarnation at addr, or nil if it is down. Tests
+// and workload checks use it to inspect state; they must not mutate it.
+func (w *World) Process(addr core.Addr) core.Process {
+	if p := w.byAddr[addr]; p != nil && p.alive {
+		return p.p
+	}
+	return nil
+}
+
+// Now returns the virtual time elapsed since the start of the run.
+func (w *World) Now() time.Duration { return time.Duration(w.now) }
+
+// Healed reports whether the fault phase is over.
+func (w *World) Healed() bool { return w.healed }
+
+// Fail ends the run as failed with kind (e.g. "invariant") and reason. The
+// first failure wins.
+func (w *World) Fail(kind, reason string) {
+	if w.failed {
+		return
+	}
+	w.failed = true
+	w.result.Kind = kind
+	w.result.Reason = reason
+	w.tracef(nil, "FAIL", "%s: %s", kind, reason)
+}
+
+// Sometimes counts that a named interesting path ran ("task retried after
+// node death"). A campaign reports which named paths never ran.
+func (w *World) Sometimes(name string) { w.counters[name]++ }
+
+// Schedule runs f as a kernel action after d (used by workloads for harness
+// steps that are not messages, e.g. starting a client's next operation).
+func (w *World) Schedule(d time.Duration, label string, f func()) {
+	w.push(event{at: w.now + int64(d), kind: evAction, action: f, label: label})
+}
+
+func (w *World) push(e event) {
+	w.seq++
+	e.seq = w.seq
+	w.queue.push(e)
+}
+
+func (w *World) start(p *proc) {
+	p.inc++
+	p.alive = true
+	p.p = p.factory()
+	p.env = &procEnv{w: w, p: p, inc: p.inc, rng: rand.New(rand.NewPCG(w.cfg.Seed^streamProcess, hashString(string(p.addr))+uint64(p.inc)))}
+	w.tracef(p, "start", "incarnation %d", p.inc)
+	w.guard(p, func() { p.p.Start(p.env) })
+}
+
+// crash discards p's memory, its timers and the messages in flight to it,
+// and resets its disk to what was synced (plus, optionally, a random share
+// of unsynced data). The clone is taken before the old incarnation is
+// stopped, so nothing the old one writes while closing survives.
+func (w *World) crash(p *proc, why string) {
+	if !p.alive {
+		return
+	}
+	p.alive = false
+	p.crashes++
+	w.tracef(p, "crash", "%s", why)
+	keep := w.faults.UnsyncedKeepPct
+	cfg := vfs.CrashCloneCfg{UnsyncedDataPercent: keep}
+	if keep > 0 {
+		cfg.RNG = rand.New(rand.NewPCG(w.cfg.Seed^streamDisk, uint64(p.idx)<<32|uint64(p.crashes)))
+	}
+	clone := p.fs.CrashClone(cfg)
+	p.disk.set(false)
+	w.stopProc(p)
+	p.fs = clone
+	p.p = nil
+}
+
+func (w *World) stopProc(p *proc) {
+	if s, ok := p.p.(core.Stopper); ok {
+		func() {
+			defer func() { _ = recover() }() // a broken incarnation must not break the crash
+			s.Stop()
+		}()
+	}
+}
+
+// guard runs f (a callback into p) and turns a panic into either a
+// fail-stop crash (core.FailStop) or a failed run.
+func (w *World) guard(p *proc, f func()) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if fs, ok := r.(core.FailStop); ok {
+			w.Sometimes("process fail-stop")
+			w.crash(p, fs.Error())
+			w.scheduleRestart(p)
+			return
+		}
+		if fs, ok := r.(*core.FailStop); ok {
+			w.Sometimes("process fail-stop")
+			w.crash(p, fs.Error())
+			w.scheduleRestart(p)
+			return
+		}
+		w.Fail("panic", fmt.Sprintf("panic in %s: %v\n%s", p.addr, r, shortStack()))
+	}()
+	f()
+}
+
+func (w *World) scheduleRestart(p *proc) {
+	d := time.Duration(100+w.nemRand.IntN(2000)) * time.Millisecond
+	if w.healed {
+		d = 10 * time.Millisecond
+	}
+	w.push(event{at: w.now + int64(d), kind: evAction, label: "restart " + string(p.addr), action: func() {
+		if !p.alive {
+			w.start(p)
+		}
+	}})
+}
+
+// Workload is a simulated system under test plus its checks.
+type Workload interface {
+	// Setup adds the processes to w and may schedule harness actions.
+	Setup(w *World) error
+	// Done reports whether every pending operation has finished; it is
+	// asked after each event once the world is healed.
+	Done() bool
+	// Pending describes what is still unfinished, for a liveness failure.
+	Pending() string
+	// Check runs the end-of-run checks (invariants, linearizability) and
+	// returns the failure kind and reason, or "" when all hold.
+	Check(w *World) (kind, reason string)
+}
+
+// Run executes wl in a new world for cfg and returns the result.
+func Run(cfg Config, wl Workload, name string) Result {
+	w, err := NewWorld(cfg)
+	if err != nil {
+		return Result{Workload: name, Seed: cfg.Seed, Kind: "config", Reason: err.Error()}
+	}
+	return w.Run(wl, name)
+}
+
+// Run sets up wl, boots every process, injects faults until the end of the
+// fault phase, heals, and runs until wl is done, a check fails or a budget
+// runs out. Every process is stopped before it returns.
+func (w *World) Run(wl Workload, name string) Result {
+	w.result = Result{Workload: name, Seed: w.cfg.Seed, FaultSpec: w.cfg.FaultSpec, Faults: w.faults.String(), ReplayArgs: w.cfg.ReplayArgs}
+	defer w.shutdown()
+	if err := wl.Setup(w); err != nil {
+		w.Fail("setup", err.Error())
+		return w.finish()
+	}
+	for _, p := range w.procs {
+		w.start(p)
+	}
+	w.scheduleNemesis()
+	healAt := int64(w.cfg.FaultPhase)
+	w.push(event{at: healAt, kind: evAction, label: "heal", action: w.heal})
+	deadline := healAt + int64(w.cfg.LivenessBound)
+	for !w.failed && !w.stopped {
+		if w.healed && wl.Done() {
+			break
+		}
+		if len(w.queue) == 0 {
+			w.Fail("liveness", "no events left but operations pending: "+wl.Pending())
+			break
+		}
+		e := w.queue.pop()
+		if e.at > deadline {
+			w.Fail("liveness", fmt.Sprintf("not done %v after healing: %s", w.cfg.LivenessBound, wl.Pending()))
+			break
+		}
+		if e.at > w.now {
+			w.now = e.at
+		}
+		w.dispatch(&e)
+		if w.events >= w.cfg.MaxEvents {
+			w.Fail("budget", fmt.Sprintf("event budget of %d exhausted (livelock?): %s", w.cfg.MaxEvents, wl.Pending()))
+		}
+		if w.cfg.UntilEvent > 0 && w.events >= w.cfg.UntilEvent {
+			w.stopped = true
+		}
+	}
+	if !w.failed && !w.stopped {
+		if kind, reason := wl.Check(w); kind != "" {
+			w.Fail(kind, reason)
+		}
+	}
+	return w.finish()
+}
+
+func (w *World) finish() Result {
+	r := w.result
+	r.Passed = !w.failed
+	r.Stopped = w.stopped
+	r.Hash = w.hash
+	r.Events = w.events
+	r.SimTime = time.Duration(w.now)
+	r.Messages, r.Dropped = w.net.sent, w.net.dropped
+	names := make([]string, 0, len(w.counters))
+	for k := range w.counters { //gray:unordered sorted right after the loop
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		r.Sometimes = append(r.Sometimes, Counter{k, w.counters[k]})
+	}
+	return r
+}
+
+// shutdown stops every live incarnation so that resources such as pebble
+// databases and their goroutines do not outlive the run.
+func (w *World) shutdown() {
+	for _, p := range w.procs {
+		if p.alive {
+			w.stopProc(p)
+			p.alive = false
+		}
+	}
+}
+
+// dispatch runs one event. Each dispatched event is counted, hashed and
+// (when tracing) printed; stale events of crashed incarnations are dropped
+// without counting so that they cannot influence anything.
+func (w *World) dispatch(e *event) {
+	p := e.dst
+	if p != nil && (!p.alive || p.inc != e.inc) {
+		return
+	}
+	switch e.kind {
+	case evDeliver:
+		if !w.net.deliverable(w, e) {
+			return
+		}
+		m, err := w.codec.Decode(e.payload)
+		w.record(p, e.kind, e.src, digestBytes(e.payload))
+		if err != nil {
+			w.Fail("codec", fmt.Sprintf("%s could not decode a message from %s: %v", p.addr, e.src, err))
+			return
+		}
+		if w.trace != nil {
+			w.tracef(p, "recv", "from %s %s %+v", e.src, core.MessageName(m.MsgType()), m)
+		}
+		w.guard(p, func() { p.p.Receive(e.src, m) })
+	case evTimer:
+		t := e.timer
+		if t.state != timerPending {
+			return
+		}
+		t.state = timerFired
+		w.record(p, e.kind, "", uint64(t.id))
+		w.tracef(p, "timer", "#%d", t.id)
+		w.guard(p, t.f)
+	case evWork:
+		w.record(p, e.kind, "", uint64(e.msg.MsgType()))
+		if w.trace != nil {
+			w.tracef(p, "work", "%s %+v", core.MessageName(e.msg.MsgType()), e.msg)
+		}
+		w.guard(p, func() { p.p.Receive(p.addr, e.msg) })
+	case evAction:
+		w.record(nil, e.kind, "", hashString(e.label))
+		w.tracef(nil, "action", "%s", e.label)
+		e.action()
+	}
+}
+
+func (w *World) heal() {
+	w.healed = true
+	w.net.healAll(w)
+	for _, p := range w.procs {
+		p.disk.set(false)
+		if !p.alive {
+			w.start(p)
+		}
+	}
+}
+
+func (w *World) tracef(p *proc, kind, format string, args ...any) {
+	if w.trace == nil {
+		return
+	}
+	who := "-"
+	if p != nil {
+		who = string(p.addr)
+	}
+	fmt.Fprintf(w.trace, "%8d %14s %-10s %-6s %s\n", w.events, time.Duration(w.now), who, kind, strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+// record folds one event into the running trace hash.
+func (w *World) record(p *proc, k eventKind, src core.Addr, digest uint64) {
+	w.events++
+	idx := uint64(1 << 20)
+	if p != nil {
+		idx = uint64(p.idx)
+	}
+	h := w.hash
+	h = mix64(h ^ uint64(w.now))
+	h = mix64(h ^ idx<<8 ^ uint64(k))
+	h = mix64(h ^ digest ^ hashString(string(src)))
+	w.hash = h
+}
