@@ -51,7 +51,9 @@ func (*EchoReply) MsgType() core.MsgType { return msgEchoReply }
 // ordinary msgpack (an unsigned integer, then bytes).
 
 // EncodeMsgpack implements msgpack.CustomEncoder.
-func (m *EchoRequest) EncodeMsgpack(enc *msgpack.Encoder) error { return encodeSeqPayload(enc, m.Seq, m.Payload) }
+func (m *EchoRequest) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return encodeSeqPayload(enc, m.Seq, m.Payload)
+}
 
 // DecodeMsgpack implements msgpack.CustomDecoder.
 func (m *EchoRequest) DecodeMsgpack(dec *msgpack.Decoder) (err error) {
@@ -60,7 +62,9 @@ func (m *EchoRequest) DecodeMsgpack(dec *msgpack.Decoder) (err error) {
 }
 
 // EncodeMsgpack implements msgpack.CustomEncoder.
-func (m *EchoReply) EncodeMsgpack(enc *msgpack.Encoder) error { return encodeSeqPayload(enc, m.Seq, m.Payload) }
+func (m *EchoReply) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return encodeSeqPayload(enc, m.Seq, m.Payload)
+}
 
 // DecodeMsgpack implements msgpack.CustomDecoder.
 func (m *EchoReply) DecodeMsgpack(dec *msgpack.Decoder) (err error) {

@@ -146,7 +146,7 @@ func (s *scripted) Done() bool {
 	}
 	return s.done()
 }
-func (s *scripted) Pending() string                  { return "scripted workload not done" }
+func (s *scripted) Pending() string                    { return "scripted workload not done" }
 func (s *scripted) Check(*World) (kind, reason string) { return "", "" }
 
 // procFunc adapts functions to core.Process.
