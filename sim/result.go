@@ -31,6 +31,9 @@ type Result struct {
 	SimTime    time.Duration `json:"sim_time_ns"`
 	Sometimes  []Counter     `json:"sometimes,omitempty"`
 	ReplayArgs []string      `json:"replay_args,omitempty"`
+	// States holds every process's state when the run stopped early
+	// (Config.UntilEvent).
+	States []ProcState `json:"states,omitempty"`
 }
 
 // HashString formats the trace hash as 16 hex digits.
@@ -46,6 +49,9 @@ func (r Result) ReplayCommand() string {
 // String is the one-line summary printed per run; failures carry the seed
 // and the replay command.
 func (r Result) String() string {
+	if r.Stopped {
+		return fmt.Sprintf("STOP %s seed=%d hash=%s events=%d sim=%v (stopped early; end-of-run checks did not run)", r.Workload, r.Seed, r.HashString(), r.Events, r.SimTime)
+	}
 	if r.Passed {
 		return fmt.Sprintf("PASS %s seed=%d hash=%s events=%d sim=%v", r.Workload, r.Seed, r.HashString(), r.Events, r.SimTime)
 	}

@@ -52,12 +52,18 @@ type Config struct {
 	ReplayArgs []string
 }
 
+// Defaults of Config.
+const (
+	DefaultFaultPhase    = 10 * time.Second
+	DefaultLivenessBound = 60 * time.Second
+)
+
 func (c *Config) setDefaults() {
 	if c.FaultPhase == 0 {
-		c.FaultPhase = 10 * time.Second
+		c.FaultPhase = DefaultFaultPhase
 	}
 	if c.LivenessBound == 0 {
-		c.LivenessBound = 60 * time.Second
+		c.LivenessBound = DefaultLivenessBound
 	}
 	if c.MaxEvents == 0 {
 		c.MaxEvents = 20_000_000
@@ -238,6 +244,18 @@ func (w *World) start(p *proc) {
 	w.guard(p, func() { p.p.Start(p.env) })
 }
 
+// Crash crashes the process at addr now, as the crash fault does, and
+// restarts it after a short random delay. Tests and workloads use it to
+// script crashes at chosen points; it is a no-op for a process that is down.
+func (w *World) Crash(addr core.Addr, why string) {
+	p := w.byAddr[addr]
+	if p == nil || !p.alive {
+		return
+	}
+	w.crash(p, why)
+	w.scheduleRestart(p)
+}
+
 // crash discards p's memory, its timers and the messages in flight to it,
 // and resets its disk to what was synced (plus, optionally, a random share
 // of unsynced data). The clone is taken before the old incarnation is
@@ -379,8 +397,30 @@ func (w *World) Run(wl Workload, name string) Result {
 	return w.finish()
 }
 
+// Describer is implemented by processes that can print their state for
+// `gray sim replay --until`: tables, queues, store contents.
+type Describer interface {
+	Describe() string
+}
+
+// ProcState is one process's state when a run stopped early.
+type ProcState struct {
+	Addr  core.Addr `json:"addr"`
+	Alive bool      `json:"alive"`
+	State string    `json:"state"`
+}
+
 func (w *World) finish() Result {
 	r := w.result
+	if w.stopped {
+		for _, p := range w.procs {
+			st := ProcState{Addr: p.addr, Alive: p.alive}
+			if d, ok := p.p.(Describer); ok && p.alive {
+				st.State = d.Describe()
+			}
+			r.States = append(r.States, st)
+		}
+	}
 	r.Passed = !w.failed
 	r.Stopped = w.stopped
 	r.Hash = w.hash

@@ -1,0 +1,118 @@
+// Command gray is the command line of gray, Ray rebuilt in Go. Its
+// components are deterministic sans-IO state machines, so whole clusters
+// run inside a seeded simulator (package sim) and every failure replays
+// from its seed.
+//
+// The sim commands drive that simulator:
+//
+//	gray sim list
+//	    lists the workloads, with their test-only buggy variants.
+//	gray sim run --workload echo --seeds 1..1000 --faults swarm
+//	    runs a campaign: one simulated run per seed, in parallel. Each
+//	    failure is printed with its seed and the command that replays it;
+//	    the end is a summary (--json adds one machine-readable line).
+//	    Seeds are chosen with --seed N, --seeds A..B or --count N [--seed S].
+//	gray sim replay --workload echo --seed 42 --faults swarm
+//	    reruns one seed and prints its result and trace hash, which match
+//	    the campaign's; --trace FILE writes the full event trace and
+//	    --until N stops after N events and prints every process's state.
+//
+// Exit status: 0 when everything passed, 1 when a seed failed (or the run
+// could not finish), 2 for a usage error, 130 when interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses, as documented in the package comment.
+const (
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	// An interrupt stops a campaign from starting new seeds; it still
+	// prints the summary of what finished.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the app with args and returns the process exit status. Error
+// messages go to stderr; errors that carry no exit code are usage errors
+// from flag parsing, so they exit 2.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := exitUsage
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "gray:", msg)
+	}
+	return code
+}
+
+// newApp builds the command tree writing to stdout and stderr. It never
+// exits the process itself, so tests can run it in-process.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:        "gray",
+		Usage:       "Ray rebuilt in Go, with every component tested in a deterministic, seeded simulator",
+		HideVersion: true,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		// The default handler calls os.Exit deep inside Run; run decides
+		// the exit status instead.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action:         helpOrUnknown,
+		Commands:       []*cli.Command{simCommand()},
+	}
+}
+
+// usageError is an error that exits with status 2.
+func usageError(format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), exitUsage)
+}
+
+// onUsageError turns flag parsing errors into usage errors that say where
+// to find help, instead of urfave/cli's default of dumping the whole help
+// text to stdout.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	name := c.App.Name
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName
+	}
+	return usageError("%v (see %s --help)", err, name)
+}
+
+// helpOrUnknown is the action of commands that only group subcommands: it
+// shows their help, or rejects a subcommand that does not exist.
+func helpOrUnknown(c *cli.Context) error {
+	name := c.App.Name
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName
+	}
+	if c.Args().Present() {
+		return usageError("%s: unknown command %q (see %s --help)", name, c.Args().First(), name)
+	}
+	if c.Command != nil && c.Command.Name != "" {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return cli.ShowAppHelp(c)
+}

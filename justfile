@@ -1,0 +1,37 @@
+# gray's everyday commands. `just` is optional: every recipe is a plain
+# command you can copy. Install it with `npm install -g rust-just`.
+
+# List the recipes.
+default:
+    @just --list
+
+# Build everything, including the gray and grayd binaries.
+build:
+    go build ./...
+    go build -o gray ./cmd/gray
+
+# Run the test suite (the README's test command).
+test:
+    go test ./...
+
+# Formatting, vet and the determinism linter.
+lint:
+    test -z "$(gofmt -l $(git ls-files '*.go'))"
+    go vet ./...
+    go run ./cmd/graylint ./...
+
+# A simulation campaign, e.g. `just sim echo 1..1000 swarm`.
+sim workload="echo" seeds="1..200" faults="swarm":
+    go run ./cmd/gray sim run --workload {{workload}} --seeds {{seeds}} --faults {{faults}} --check-determinism
+
+# Benchmarks: simulator throughput and codec.
+bench:
+    go test -run '^$' -bench . -benchmem ./core ./sim
+
+# Fuzz the message decoder for a minute.
+fuzz:
+    go test -run '^$' -fuzz FuzzDecode -fuzztime 60s ./core
+
+# What CI runs.
+ci:
+    bash .ci/run

@@ -1,0 +1,320 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// maxSeeds bounds one seed range so that a typo ("1..1000000000000") fails
+// at once instead of allocating the seed list.
+const maxSeeds = 10_000_000
+
+// Campaign runs one workload over many seeds, in parallel, and sums up the
+// results. Each seed gets a fresh workload and a World of its own; a run is
+// single-goroutine and deterministic, so the Summary (except its wall-clock
+// figures) does not depend on Parallel.
+//
+// Campaign is the only part of package sim that reads the wall clock or
+// starts goroutines, and it does so only to time and parallelise whole runs,
+// never inside one.
+type Campaign struct {
+	Workload string
+	Options  Options // world size and variant
+	// FaultSpec is "none", "swarm" or a list (see ResolveFaults); "" means
+	// "none".
+	FaultSpec string
+	// FaultPhase is the length of the fault phase; 0 takes Config's default.
+	FaultPhase time.Duration
+	// Seeds are run in this order; Summary.Results are sorted by seed.
+	Seeds []uint64
+	// Parallel is how many seeds run at once; 0 means
+	// runtime.GOMAXPROCS(0).
+	Parallel int
+	// CheckDeterminism runs every seed twice and fails it with kind
+	// "determinism" if the two runs differ in trace hash or event count.
+	CheckDeterminism bool
+	// StopOnFailure stops scheduling new seeds after the first failure;
+	// seeds already running finish and are reported.
+	StopOnFailure bool
+	// Progress, when set, is called after each seed with the totals so
+	// far. Calls never overlap, so it may print without locking.
+	Progress func(p Progress)
+}
+
+// Progress is a campaign's state after one more seed finished.
+type Progress struct {
+	Done, Total, Failed int
+	Events              int64         // summed over the seeds done
+	Wall                time.Duration // since the campaign started
+	Last                Result        // the seed that just finished
+}
+
+// Summary is the outcome of a campaign.
+type Summary struct {
+	Workload  string
+	FaultSpec string
+	// Seeds is how many seeds ran to the end: Passed + Failed. It is less
+	// than Total when the campaign stopped early (StopOnFailure or a
+	// cancelled context).
+	Seeds, Passed, Failed int
+	// Total is how many seeds the campaign was asked to run.
+	Total int
+	// Events and SimSeconds are summed over Results. With
+	// CheckDeterminism the simulator did twice this work.
+	Events      int64
+	SimSeconds  float64
+	WallSeconds float64
+	// EventsPerSecond is Events / WallSeconds.
+	EventsPerSecond float64
+	// Failures are the failed Results, sorted by seed.
+	Failures []Result
+	// Results holds one Result per seed run, sorted by seed.
+	Results []Result
+	// Sometimes sums every run's counters, sorted by name. Paths that never
+	// ran do not appear.
+	Sometimes []Counter
+}
+
+// Validate reports a campaign that cannot run: an unknown workload or
+// variant, options the workload rejects, a bad fault spec, or no seeds. It
+// builds one workload to find out, so the error is the workload's own.
+func (c Campaign) Validate() error {
+	if _, err := NewWorkload(c.Workload, c.Options); err != nil {
+		return err
+	}
+	if _, err := ResolveFaults(c.FaultSpec, 0); err != nil {
+		return err
+	}
+	if c.FaultPhase < 0 {
+		return fmt.Errorf("sim: fault phase %v is negative", c.FaultPhase)
+	}
+	if c.Parallel < 0 {
+		return fmt.Errorf("sim: parallel = %d, want 0 (one per CPU) or more", c.Parallel)
+	}
+	if len(c.Seeds) == 0 {
+		return errors.New("sim: campaign has no seeds")
+	}
+	return nil
+}
+
+// SeedConfig is the Config of one seed of the campaign. The replay command
+// of its Result carries the flags that rebuild exactly this Config, so
+// `gray sim replay` reproduces the run's hash.
+func (c Campaign) SeedConfig(seed uint64) Config {
+	spec := c.FaultSpec
+	if spec == "" {
+		spec = "none"
+	}
+	args := c.Options.ReplayArgs()
+	if c.FaultPhase != 0 && c.FaultPhase != DefaultFaultPhase {
+		args = append(args, "--duration", c.FaultPhase.String())
+	}
+	return Config{Seed: seed, FaultSpec: spec, FaultPhase: c.FaultPhase, ReplayArgs: args}
+}
+
+
+// RunOne runs the campaign's workload once with cfg (normally SeedConfig,
+// perhaps with Trace or UntilEvent set). A panic outside the processes —
+// in the workload's Setup, Done or Check — fails the run with kind "panic"
+// instead of taking down the campaign.
+func (c Campaign) RunOne(cfg Config) (r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result{
+				Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs,
+				Kind: "panic", Reason: fmt.Sprintf("panic in workload %s: %v\n%s", c.Workload, p, shortStack()),
+			}
+		}
+	}()
+	wl, err := NewWorkload(c.Workload, c.Options)
+	if err != nil {
+		return Result{Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Kind: "config", Reason: err.Error()}
+	}
+	return Run(cfg, wl, c.Workload)
+}
+
+// runSeed runs one seed, twice when checking determinism.
+func (c Campaign) runSeed(seed uint64) Result {
+	cfg := c.SeedConfig(seed)
+	r := c.RunOne(cfg)
+	if !c.CheckDeterminism {
+		return r
+	}
+	again := c.RunOne(cfg)
+	if again.Hash != r.Hash || again.Events != r.Events {
+		// A nondeterministic seed trumps any other failure: its replay
+		// command would not reproduce what was reported.
+		r.Passed = false
+		r.Kind = "determinism"
+		r.Reason = fmt.Sprintf("same seed, different runs: hash %s after %d events, then %s after %d events",
+			r.HashString(), r.Events, again.HashString(), again.Events)
+	}
+	return r
+}
+
+// Run runs every seed and returns the summary of those that finished. It
+// returns an error for an invalid campaign (see Validate), and ctx's error,
+// along with the summary so far, when ctx is cancelled: no new seed starts
+// after that, but a seed already running is not interrupted.
+func (c Campaign) Run(ctx context.Context) (Summary, error) {
+	if err := c.Validate(); err != nil {
+		return Summary{}, err
+	}
+	spec := c.FaultSpec
+	if spec == "" {
+		spec = "none"
+	}
+	parallel := c.Parallel
+	if parallel == 0 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	start := time.Now()
+
+	// results[i] belongs to c.Seeds[i]; indexing by position rather than
+	// appending in completion order keeps the Summary independent of
+	// scheduling, even for duplicate seeds.
+	results := make([]Result, len(c.Seeds))
+	ran := make([]bool, len(c.Seeds))
+	var (
+		mu      sync.Mutex // guards ran, stop and the progress totals, and serialises Progress
+		stop    bool
+		done    int
+		failed  int
+		events  int64
+		g       errgroup.Group
+		stopped = func() bool { mu.Lock(); defer mu.Unlock(); return stop }
+	)
+	g.SetLimit(parallel)
+	for i, seed := range c.Seeds {
+		if ctx.Err() != nil || stopped() {
+			break
+		}
+		g.Go(func() error {
+			// Go may have waited for a free slot since the check above,
+			// and the seed that freed it may have failed or cancelled.
+			if ctx.Err() != nil || stopped() {
+				return nil
+			}
+			r := c.runSeed(seed)
+			mu.Lock()
+			defer mu.Unlock()
+			results[i], ran[i] = r, true
+			done++
+			events += r.Events
+			if !r.Passed {
+				failed++
+				stop = stop || c.StopOnFailure
+			}
+			if c.Progress != nil {
+				c.Progress(Progress{Done: done, Total: len(c.Seeds), Failed: failed, Events: events, Wall: time.Since(start), Last: r})
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through results, never an error
+	wall := time.Since(start)
+
+	s := Summary{Workload: c.Workload, FaultSpec: spec, Total: len(c.Seeds), WallSeconds: wall.Seconds()}
+	counters := map[string]int64{}
+	for i, r := range results {
+		if !ran[i] {
+			continue
+		}
+		s.Results = append(s.Results, r)
+	}
+	slices.SortStableFunc(s.Results, func(a, b Result) int {
+		switch {
+		case a.Seed < b.Seed:
+			return -1
+		case a.Seed > b.Seed:
+			return 1
+		}
+		return 0
+	})
+	var simTime time.Duration
+	for _, r := range s.Results {
+		s.Seeds++
+		if r.Passed {
+			s.Passed++
+		} else {
+			s.Failed++
+			s.Failures = append(s.Failures, r)
+		}
+		s.Events += r.Events
+		simTime += r.SimTime
+		for _, ct := range r.Sometimes {
+			counters[ct.Name] += ct.Count
+		}
+	}
+	s.SimSeconds = simTime.Seconds()
+	if s.WallSeconds > 0 {
+		s.EventsPerSecond = float64(s.Events) / s.WallSeconds
+	}
+	names := make([]string, 0, len(counters))
+	for name := range counters { //gray:unordered sorted right after the loop
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		s.Sometimes = append(s.Sometimes, Counter{name, counters[name]})
+	}
+	if err := ctx.Err(); err != nil && s.Seeds < s.Total {
+		return s, err
+	}
+	return s, nil
+}
+
+// ParseSeeds parses a seed selection: a single seed "N" or an inclusive
+// range "A..B" of at most ten million seeds. The returned slice is new and
+// owned by the caller.
+func ParseSeeds(spec string) ([]uint64, error) {
+	spec = strings.TrimSpace(spec)
+	lo, hi, isRange := strings.Cut(spec, "..")
+	a, err := parseSeed(lo)
+	if err != nil {
+		return nil, fmt.Errorf("sim: seeds %q: %w (want N or A..B)", spec, err)
+	}
+	if !isRange {
+		return []uint64{a}, nil
+	}
+	b, err := parseSeed(hi)
+	if err != nil {
+		return nil, fmt.Errorf("sim: seeds %q: %w (want N or A..B)", spec, err)
+	}
+	if b < a {
+		return nil, fmt.Errorf("sim: seeds %q: range ends before it starts", spec)
+	}
+	// Compare before adding one so that 0..MaxUint64 cannot overflow.
+	if b-a >= maxSeeds {
+		return nil, fmt.Errorf("sim: seeds %q: %d seeds, at most %d per campaign", spec, b-a+1, maxSeeds)
+	}
+	seeds := make([]uint64, 0, b-a+1)
+	for s := a; ; s++ {
+		seeds = append(seeds, s)
+		if s == b {
+			break // b may be MaxUint64, so stop before s++ wraps
+		}
+	}
+	return seeds, nil
+}
+
+func parseSeed(s string) (uint64, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 0, fmt.Errorf("seed %q does not fit in 64 bits", s)
+		}
+		return 0, fmt.Errorf("%q is not a seed", s)
+	}
+	return n, nil
+}
