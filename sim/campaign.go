@@ -121,7 +121,6 @@ func (c Campaign) SeedConfig(seed uint64) Config {
 	return Config{Seed: seed, FaultSpec: spec, FaultPhase: c.FaultPhase, ReplayArgs: args}
 }
 
-
 // RunOne runs the campaign's workload once with cfg (normally SeedConfig,
 // perhaps with Trace or UntilEvent set). A panic outside the processes —
 // in the workload's Setup, Done or Check — fails the run with kind "panic"
