@@ -142,7 +142,10 @@ func under(path, prefix string) bool {
 }
 
 func isTestFile(fset *token.FileSet, f *ast.File) bool {
-	return strings.HasSuffix(fset.File(f.Pos()).Name(), "_test.go")
+	// The go command compiles a generated test main (in the build cache,
+	// without a .go suffix) into every test binary; it is test code too.
+	name := fset.File(f.Pos()).Name()
+	return strings.HasSuffix(name, "_test.go") || !strings.HasSuffix(name, ".go")
 }
 
 // hasSansIODirective reports whether the package doc comment of f contains

@@ -1,0 +1,264 @@
+package proto
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/grayrt/gray/core"
+)
+
+// Type codes. Raylet services 2000–2999, core-worker services 4000–4999.
+const (
+	msgRegisterWorker      core.MsgType = 2000
+	msgRegisterWorkerReply core.MsgType = 2001
+	msgRequestLease        core.MsgType = 2002
+	msgLeaseReply          core.MsgType = 2003
+	msgReturnLease         core.MsgType = 2004
+	msgPutObject           core.MsgType = 2005
+	msgGetObject           core.MsgType = 2006
+	msgGetObjectReply      core.MsgType = 2007
+	msgFreeObjects         core.MsgType = 2008
+	msgPullChunk           core.MsgType = 2009
+	msgChunkReply          core.MsgType = 2010
+	msgAck                 core.MsgType = 2011
+	msgWorkerPing          core.MsgType = 2012
+
+	msgPushTask             core.MsgType = 4000
+	msgPushTaskReply        core.MsgType = 4001
+	msgGetObjectStatus      core.MsgType = 4002
+	msgObjectStatusReply    core.MsgType = 4003
+	msgLeaseFailed          core.MsgType = 4004
+	msgRefRemoved           core.MsgType = 4005
+	msgKillActor            core.MsgType = 4006
+	msgObjectLocationUpdate core.MsgType = 4007
+)
+
+// Bounds of object transfer.
+const (
+	// ChunkSize is the size of one pull chunk, as Ray's object manager
+	// (5 MiB by default; smaller here so simulated transfers interleave).
+	ChunkSize = 1 << 20
+	// MaxObjectSize bounds one object.
+	MaxObjectSize = 1 << 34
+)
+
+// RegisterWorker tells a raylet that a worker process (re)started. A new
+// WorkerID from the same address means the previous incarnation died.
+type RegisterWorker struct {
+	Worker core.WorkerID `msgpack:"w"`
+}
+
+// RegisterWorkerReply gives the worker its node's identity and the GCS.
+type RegisterWorkerReply struct {
+	Node core.NodeID `msgpack:"n"`
+	GCS  core.Addr   `msgpack:"g"`
+}
+
+// RequestLease asks a raylet for a worker to run Spec. Locations hints
+// where the arguments live, so the raylet can pull them first.
+type RequestLease struct {
+	Spec TaskSpec `msgpack:"s"`
+	// LeaseID is chosen by the owner, unique per owner incarnation.
+	LeaseID uint64 `msgpack:"l"`
+	// Spilled is set when another raylet sent the owner here; a raylet
+	// does not spill a spilled request again unless the target cannot fit
+	// it now, which bounds ping-pong.
+	Spilled bool `msgpack:"x,omitempty"`
+}
+
+// Validate implements core.Validator.
+func (r *RequestLease) Validate() error { return r.Spec.Validate() }
+
+// LeaseReply answers RequestLease: exactly one of Granted, Spillback (with
+// SpillRaylet) or Infeasible (with Reason) holds.
+type LeaseReply struct {
+	Granted     bool          `msgpack:"g,omitempty"`
+	Worker      core.Addr     `msgpack:"w,omitempty"`
+	WorkerID    core.WorkerID `msgpack:"i,omitempty"`
+	Node        core.NodeID   `msgpack:"n,omitempty"`
+	Spillback   bool          `msgpack:"s,omitempty"`
+	SpillRaylet core.Addr     `msgpack:"r,omitempty"`
+	SpillNode   core.NodeID   `msgpack:"N,omitempty"`
+	Infeasible  bool          `msgpack:"f,omitempty"`
+	Reason      string        `msgpack:"m,omitempty"`
+}
+
+// ReturnLease gives a leased worker back to its raylet.
+type ReturnLease struct {
+	LeaseID uint64    `msgpack:"l"`
+	Owner   core.Addr `msgpack:"o"`
+	// Disconnect asks the raylet to kill the worker instead of reusing it
+	// (e.g. after a task was cancelled mid-run).
+	Disconnect bool `msgpack:"d,omitempty"`
+}
+
+// LeaseFailed tells the lease holder that the leased worker died.
+type LeaseFailed struct {
+	LeaseID uint64 `msgpack:"l"`
+	Reason  string `msgpack:"m"`
+}
+
+// PutObject stores an object in the raylet's plasma store and pins it as
+// the primary copy on behalf of Owner.
+type PutObject struct {
+	ID    core.ObjectID `msgpack:"i"`
+	Owner core.Addr     `msgpack:"o"`
+	Data  []byte        `msgpack:"d"`
+}
+
+// GetObject asks the local raylet for an object's bytes, pulling a copy
+// from one of Locations first when it has none.
+type GetObject struct {
+	ID        core.ObjectID `msgpack:"i"`
+	Owner     core.Addr     `msgpack:"o"`
+	Locations []Location    `msgpack:"l,omitempty"`
+}
+
+// GetObjectReply carries an object's bytes.
+type GetObjectReply struct {
+	Data []byte `msgpack:"d"`
+}
+
+// FreeObjects tells a raylet that the owner released objects: their
+// copies are unpinned and deleted.
+type FreeObjects struct {
+	IDs []core.ObjectID `msgpack:"i"`
+}
+
+// PullChunk asks a raylet for part of a sealed object.
+type PullChunk struct {
+	ID     core.ObjectID `msgpack:"i"`
+	Offset int64         `msgpack:"o"`
+	Length int64         `msgpack:"n"`
+}
+
+// Validate implements core.Validator.
+func (p *PullChunk) Validate() error {
+	if p.Offset < 0 || p.Length <= 0 || p.Length > ChunkSize {
+		return fmt.Errorf("chunk offset %d length %d", p.Offset, p.Length)
+	}
+	return nil
+}
+
+// ChunkReply carries one chunk and the object's total size.
+type ChunkReply struct {
+	Size int64  `msgpack:"s"`
+	Data []byte `msgpack:"d"`
+}
+
+// Ack is the empty reply.
+type Ack struct{}
+
+// WorkerPing lets a raylet check that a worker is alive.
+type WorkerPing struct{}
+
+// PushTask runs a task on a leased worker (or an actor call on the actor's
+// worker). The reply comes when the task finished.
+type PushTask struct {
+	Spec    TaskSpec `msgpack:"s"`
+	LeaseID uint64   `msgpack:"l,omitempty"`
+}
+
+// Validate implements core.Validator.
+func (p *PushTask) Validate() error { return p.Spec.Validate() }
+
+// ReturnObject is one return value: inline bytes, or a plasma copy at Location.
+type ReturnObject struct {
+	ID       core.ObjectID `msgpack:"i"`
+	Inline   []byte        `msgpack:"v,omitempty"`
+	InPlasma bool          `msgpack:"p,omitempty"`
+	Location Location      `msgpack:"l,omitempty"`
+	Size     int64         `msgpack:"z,omitempty"`
+}
+
+// PushTaskReply reports a task's outcome: its returns, or Error.
+type PushTaskReply struct {
+	Returns []ReturnObject `msgpack:"r,omitempty"`
+	Error   *TaskError     `msgpack:"e,omitempty"`
+	// Node and Worker say where the task ran.
+	Node   core.NodeID   `msgpack:"n"`
+	Worker core.WorkerID `msgpack:"w"`
+}
+
+// GetObjectStatus asks an object's owner for its value or locations; the
+// reply comes once the object is ready (or failed).
+type GetObjectStatus struct {
+	ID core.ObjectID `msgpack:"i"`
+}
+
+// ObjectStatusReply answers GetObjectStatus.
+type ObjectStatusReply struct {
+	Inline    []byte     `msgpack:"v,omitempty"`
+	Locations []Location `msgpack:"l,omitempty"`
+	Size      int64      `msgpack:"z,omitempty"`
+	Error     *TaskError `msgpack:"e,omitempty"`
+}
+
+// RefRemoved tells an owner that a borrower dropped its reference.
+type RefRemoved struct {
+	ID core.ObjectID `msgpack:"i"`
+}
+
+// KillActor asks the actor's worker to exit; NoRestart makes the death final.
+type KillActor struct {
+	ActorID   core.ActorID `msgpack:"a"`
+	NoRestart bool         `msgpack:"n,omitempty"`
+}
+
+// ObjectLocationUpdate tells an owner that a raylet gained or lost a copy.
+type ObjectLocationUpdate struct {
+	ID       core.ObjectID `msgpack:"i"`
+	Location Location      `msgpack:"l"`
+	Removed  bool          `msgpack:"r,omitempty"`
+}
+
+func (*RegisterWorker) MsgType() core.MsgType       { return msgRegisterWorker }
+func (*RegisterWorkerReply) MsgType() core.MsgType  { return msgRegisterWorkerReply }
+func (*RequestLease) MsgType() core.MsgType         { return msgRequestLease }
+func (*LeaseReply) MsgType() core.MsgType           { return msgLeaseReply }
+func (*ReturnLease) MsgType() core.MsgType          { return msgReturnLease }
+func (*LeaseFailed) MsgType() core.MsgType          { return msgLeaseFailed }
+func (*PutObject) MsgType() core.MsgType            { return msgPutObject }
+func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
+func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
+func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
+func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
+func (*ChunkReply) MsgType() core.MsgType           { return msgChunkReply }
+func (*Ack) MsgType() core.MsgType                  { return msgAck }
+func (*WorkerPing) MsgType() core.MsgType           { return msgWorkerPing }
+func (*PushTask) MsgType() core.MsgType             { return msgPushTask }
+func (*PushTaskReply) MsgType() core.MsgType        { return msgPushTaskReply }
+func (*GetObjectStatus) MsgType() core.MsgType      { return msgGetObjectStatus }
+func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusReply }
+func (*RefRemoved) MsgType() core.MsgType           { return msgRefRemoved }
+func (*KillActor) MsgType() core.MsgType            { return msgKillActor }
+func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUpdate }
+
+func init() {
+	for _, c := range []func() core.Message{
+		func() core.Message { return new(RegisterWorker) },
+		func() core.Message { return new(RegisterWorkerReply) },
+		func() core.Message { return new(RequestLease) },
+		func() core.Message { return new(LeaseReply) },
+		func() core.Message { return new(ReturnLease) },
+		func() core.Message { return new(LeaseFailed) },
+		func() core.Message { return new(PutObject) },
+		func() core.Message { return new(GetObject) },
+		func() core.Message { return new(GetObjectReply) },
+		func() core.Message { return new(FreeObjects) },
+		func() core.Message { return new(PullChunk) },
+		func() core.Message { return new(ChunkReply) },
+		func() core.Message { return new(Ack) },
+		func() core.Message { return new(WorkerPing) },
+		func() core.Message { return new(PushTask) },
+		func() core.Message { return new(PushTaskReply) },
+		func() core.Message { return new(GetObjectStatus) },
+		func() core.Message { return new(ObjectStatusReply) },
+		func() core.Message { return new(RefRemoved) },
+		func() core.Message { return new(KillActor) },
+		func() core.Message { return new(ObjectLocationUpdate) },
+	} {
+		m := c()
+		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)
+	}
+}

@@ -1,0 +1,141 @@
+// Package proto holds the task and object protocol shared by the core
+// worker (package core/worker) and the raylet (package raylet): task
+// specifications, object references and locations, the typed task errors,
+// and the request/reply messages of both services. Calls travel through
+// core/rpc; type codes are 2000–2999 for requests the raylet serves and
+// 4000–4999 for requests a core worker serves.
+//
+// The flow of a normal task follows Ray's direct task transport:
+//
+//  1. The owner (the submitting core worker) asks its local raylet for a
+//     worker lease (RequestLease). The raylet grants a worker on its node,
+//     tells the owner to ask another raylet (spillback), or reports the task
+//     infeasible.
+//  2. The owner pushes the task to the leased worker (PushTask). The worker
+//     fetches argument objects through its raylet (GetObject, which pulls
+//     remote copies in chunks), runs the function, stores large returns in
+//     its node's plasma store (PutObject) and answers with small returns
+//     inline and the locations of the large ones.
+//  3. The owner records the results and returns the lease (ReturnLease).
+//
+// If the worker dies, the raylet tells the lease holder (LeaseFailed); if
+// the node dies, the owner hears it from the GCS. Either way the owner
+// retries the task while retries remain.
+package proto
+
+import (
+	"fmt"
+
+	"github.com/grayrt/gray/core"
+)
+
+// Location is a node that holds a copy of an object in its plasma store.
+type Location struct {
+	Node   core.NodeID `msgpack:"n"`
+	Raylet core.Addr   `msgpack:"r"`
+}
+
+// ObjectRef names an object and its owner, the core worker that decides
+// its fate.
+type ObjectRef struct {
+	ID    core.ObjectID `msgpack:"i"`
+	Owner core.Addr     `msgpack:"o"`
+}
+
+// String returns the object id.
+func (r ObjectRef) String() string { return r.ID.String() }
+
+// Arg is one task argument: an inline value, or a reference resolved
+// before the task runs.
+type Arg struct {
+	Value []byte     `msgpack:"v,omitempty"`
+	Ref   *ObjectRef `msgpack:"r,omitempty"`
+}
+
+// StrategyKind selects a scheduling strategy.
+type StrategyKind uint8
+
+// Scheduling strategies, as in Ray.
+const (
+	StrategyDefault      StrategyKind = iota // hybrid: local first until busy, then least utilised
+	StrategySpread                           // round-robin over nodes
+	StrategyNodeAffinity                     // a given node; Soft falls back to default
+)
+
+// Strategy is a task's scheduling strategy.
+type Strategy struct {
+	Kind StrategyKind `msgpack:"k,omitempty"`
+	Node core.NodeID  `msgpack:"n,omitempty"`
+	Soft bool         `msgpack:"s,omitempty"`
+}
+
+// TaskSpec describes one task attempt.
+type TaskSpec struct {
+	TaskID     core.TaskID    `msgpack:"t"`
+	Job        core.JobID     `msgpack:"j"`
+	Attempt    uint32         `msgpack:"a,omitempty"`
+	Function   string         `msgpack:"f"`
+	Args       []Arg          `msgpack:"g,omitempty"`
+	NumReturns uint32         `msgpack:"n"`
+	Resources  core.Resources `msgpack:"r,omitempty"`
+	Strategy   Strategy       `msgpack:"s,omitempty"`
+	// MaxRetries bounds retries after system failures (worker or node
+	// death); -1 retries forever. RetryExceptions also retries user errors.
+	MaxRetries      int32     `msgpack:"m,omitempty"`
+	RetryExceptions bool      `msgpack:"x,omitempty"`
+	Owner           core.Addr `msgpack:"o"`
+	// Actor creation and actor calls.
+	ActorID       core.ActorID `msgpack:"A,omitempty"`
+	ActorCreation bool         `msgpack:"C,omitempty"`
+	ActorCall     bool         `msgpack:"K,omitempty"`
+	CallerSeq     uint64       `msgpack:"Q,omitempty"` // per-caller order of actor calls
+	Caller        core.Addr    `msgpack:"R,omitempty"`
+}
+
+// Limits on what a task spec may carry.
+const (
+	MaxFunctionName = 256
+	MaxArgs         = 10_000
+	MaxReturns      = 1_000
+	// MaxInlineSize is the default bound below which return values travel
+	// inline to the owner instead of through plasma (Ray: 100 KiB).
+	MaxInlineSize = 100 << 10
+)
+
+// Validate checks the fields a receiver relies on.
+func (s *TaskSpec) Validate() error {
+	switch {
+	case s.Function == "" || len(s.Function) > MaxFunctionName:
+		return fmt.Errorf("function name of %d bytes, want 1..%d", len(s.Function), MaxFunctionName)
+	case len(s.Args) > MaxArgs:
+		return fmt.Errorf("%d args, limit %d", len(s.Args), MaxArgs)
+	case s.NumReturns > MaxReturns:
+		return fmt.Errorf("%d returns, limit %d", s.NumReturns, MaxReturns)
+	case !s.Resources.Valid():
+		return fmt.Errorf("invalid resources %v", s.Resources)
+	case s.Owner == "":
+		return fmt.Errorf("no owner")
+	case s.MaxRetries < -1:
+		return fmt.Errorf("max retries %d, want -1 or more", s.MaxRetries)
+	}
+	for i, a := range s.Args {
+		if a.Ref != nil && a.Ref.Owner == "" {
+			return fmt.Errorf("arg %d: reference without owner", i)
+		}
+	}
+	return nil
+}
+
+// ReturnIDs lists the ids of the task's return objects.
+func (s *TaskSpec) ReturnIDs() []core.ObjectID {
+	ids := make([]core.ObjectID, s.NumReturns)
+	for i := range ids {
+		ids[i] = core.ObjectIDForReturn(s.TaskID, uint32(i+1))
+	}
+	return ids
+}
+
+// Describe is a short human description: "fn task:ab12… attempt 2".
+func (s *TaskSpec) Describe() string {
+	return fmt.Sprintf("%s %s attempt %d", s.Function, s.TaskID, s.Attempt)
+}
