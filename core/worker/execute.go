@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"fmt"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// handlePushTask runs a task pushed by its owner: resolve the arguments,
+// execute, store large returns in plasma, answer with the rest inline.
+func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	spec := m.(*proto.PushTask).Spec
+	if w.cfg.Executor == nil {
+		reply(nil, rpc.Errorf(rpc.CodeInvalid, "%s runs no tasks (a driver)", w.self))
+		return
+	}
+	args := make([][]byte, len(spec.Args))
+	missing := 0
+	var argErr error
+	run := func() {
+		if argErr != nil {
+			reply(w.taskReply(nil, argErr.(*proto.TaskError)), nil)
+			return
+		}
+		w.stats.Executed++
+		w.cfg.Executor.Execute(&spec, args, func(returns [][]byte, terr *proto.TaskError) {
+			if terr == nil && len(returns) != int(spec.NumReturns) {
+				terr = proto.NewError(proto.KindTaskFailed, spec.Describe(), "function returned %d values, want %d", len(returns), spec.NumReturns)
+			}
+			if terr != nil {
+				if terr.Task == "" {
+					terr.Task = spec.Describe()
+				}
+				reply(w.taskReply(nil, terr), nil)
+				return
+			}
+			w.storeReturns(&spec, returns, func(rets []proto.ReturnObject, err *proto.TaskError) {
+				reply(w.taskReply(rets, err), nil)
+			})
+		})
+	}
+	for i, a := range spec.Args {
+		if a.Ref == nil {
+			args[i] = a.Value
+			continue
+		}
+		missing++
+		w.Get(*a.Ref, func(data []byte, err error) {
+			missing--
+			if err != nil && argErr == nil {
+				if te, ok := err.(*proto.TaskError); ok {
+					argErr = te
+				} else {
+					argErr = proto.NewError(proto.KindObjectLost, spec.Describe(), "argument %d: %v", i, err)
+				}
+			}
+			args[i] = data
+			if missing == 0 {
+				run()
+			}
+		})
+	}
+	if missing == 0 {
+		run()
+	}
+}
+
+func (w *Worker) taskReply(rets []proto.ReturnObject, err *proto.TaskError) *proto.PushTaskReply {
+	return &proto.PushTaskReply{Returns: rets, Error: err, Node: w.cfg.Node}
+}
+
+// storeReturns keeps small returns inline and puts large ones into the
+// local plasma store as primary copies on behalf of the owner.
+func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func([]proto.ReturnObject, *proto.TaskError)) {
+	ids := spec.ReturnIDs()
+	rets := make([]proto.ReturnObject, len(returns))
+	pending := 0
+	var failed *proto.TaskError
+	for i, v := range returns {
+		rets[i].ID = ids[i]
+		if len(v) <= w.cfg.InlineLimit {
+			rets[i].Inline = nonNil(v)
+			continue
+		}
+		pending++
+		i, size := i, int64(len(v))
+		w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: ids[i], Owner: spec.Owner, Data: v}, rpc.Options{}, func(_ core.Message, err error) {
+			pending--
+			if err != nil && failed == nil {
+				failed = proto.NewError(proto.KindObjectStoreFull, spec.Describe(), "storing return %d (%d bytes): %v", i+1, size, err)
+			}
+			rets[i].InPlasma, rets[i].Size = true, size
+			rets[i].Location = proto.Location{Node: w.cfg.Node, Raylet: w.cfg.Raylet}
+			if pending == 0 {
+				done(rets, failed)
+			}
+		})
+	}
+	if pending == 0 {
+		done(rets, nil)
+	}
+}
+
+// Describe summarises the worker's state for `gray sim replay --until`.
+func (w *Worker) Describe() string {
+	s := fmt.Sprintf("tasks pending=%d objects=%d calls=%d stats=%+v", len(w.tasks), len(w.refs.objs), w.cli.Pending(), w.stats)
+	return s
+}

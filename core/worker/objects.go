@@ -1,0 +1,167 @@
+package worker
+
+import (
+	"errors"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Put stores data as a new object owned by this worker and returns a
+// reference carrying one local reference. Small values stay in the owner's
+// memory; large ones go to the local plasma store.
+func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
+	w.putCounter++
+	id := core.ObjectIDForPut(w.parent, w.putCounter)
+	e, err := w.refs.addOwned(id, nil)
+	if err != nil {
+		done(proto.ObjectRef{}, err)
+		return
+	}
+	e.local++
+	ref := proto.ObjectRef{ID: id, Owner: w.self}
+	if len(data) <= w.cfg.InlineLimit {
+		w.refs.setReady(e, nonNil(data), 0, nil)
+		done(ref, nil)
+		return
+	}
+	w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: id, Owner: w.self, Data: data}, rpc.Options{}, func(_ core.Message, err error) {
+		if err != nil {
+			w.refs.fail(e, proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err))
+			done(ref, err)
+			return
+		}
+		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: w.cfg.Node, Raylet: w.cfg.Raylet})
+		done(ref, nil)
+	})
+}
+
+// AddLocalRef records another reference held by user code (for example a
+// reference received inside a value). A reference to another owner's
+// object makes this worker a borrower.
+func (w *Worker) AddLocalRef(ref proto.ObjectRef) error {
+	e := w.refs.get(ref.ID)
+	if e == nil {
+		if ref.Owner == w.self {
+			return errors.New("worker: reference to an owned object that no longer exists")
+		}
+		var err error
+		if e, err = w.refs.addBorrowed(ref.ID, ref.Owner); err != nil {
+			return err
+		}
+	}
+	e.local++
+	return nil
+}
+
+// Release drops one local reference. When the last reference of any kind
+// goes, the owner frees every copy; a borrower tells the owner.
+func (w *Worker) Release(ref proto.ObjectRef) {
+	e := w.refs.get(ref.ID)
+	if e == nil || e.local == 0 {
+		return
+	}
+	e.local--
+	w.maybeFree(e)
+}
+
+func (w *Worker) maybeFree(e *objEntry) {
+	locs := e.sortedLocations()
+	owner := e.owner
+	if !w.refs.release(e) {
+		return
+	}
+	if owner != "" {
+		w.env.Send(owner, &proto.RefRemoved{ID: e.id})
+		return
+	}
+	w.freeCopies(e.id, locs)
+}
+
+func (w *Worker) freeCopies(id core.ObjectID, locs []proto.Location) {
+	for _, l := range locs {
+		w.cli.Call(l.Raylet, &proto.FreeObjects{IDs: []core.ObjectID{id}}, rpc.Options{}, func(core.Message, error) {})
+	}
+}
+
+// Get resolves ref and calls done with its value or its error: the task's
+// error for a failed task, ObjectLost, OwnerDied, … It never blocks; done
+// runs when the value is available.
+func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
+	e := w.refs.get(ref.ID)
+	if e == nil || e.owner != "" {
+		w.getBorrowed(ref, done)
+		return
+	}
+	switch e.state {
+	case objPending:
+		e.waiters = append(e.waiters, func() { w.Get(ref, done) })
+	case objFailed:
+		done(nil, e.err)
+	case objReady:
+		if e.inline != nil {
+			done(e.inline, nil)
+			return
+		}
+		w.fetch(ref, e.sortedLocations(), done)
+	}
+}
+
+// getBorrowed asks the owner for the object's status, then fetches it.
+func (w *Worker) getBorrowed(ref proto.ObjectRef, done func([]byte, error)) {
+	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(m core.Message, err error) {
+		if err != nil {
+			if errors.Is(err, rpc.ErrTimeout) {
+				done(nil, proto.NewError(proto.KindOwnerDied, "", "owner %s of %v did not answer within %v", ref.Owner, ref.ID, w.cfg.OwnerTimeout))
+				return
+			}
+			done(nil, proto.NewError(proto.KindObjectLost, "", "owner %s of %v: %v", ref.Owner, ref.ID, err))
+			return
+		}
+		r := m.(*proto.ObjectStatusReply)
+		switch {
+		case r.Error != nil:
+			done(nil, r.Error)
+		case r.Locations == nil:
+			done(nonNil(r.Inline), nil)
+		default:
+			w.fetch(ref, r.Locations, done)
+		}
+	})
+}
+
+// fetch reads a plasma object through the local raylet, which pulls a copy
+// from one of locs when it has none.
+func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]byte, error)) {
+	w.cli.Call(w.cfg.Raylet, &proto.GetObject{ID: ref.ID, Owner: ref.Owner, Locations: locs}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+		if err != nil {
+			done(nil, proto.NewError(proto.KindObjectLost, "", "%v: %v", ref.ID, err))
+			return
+		}
+		done(m.(*proto.GetObjectReply).Data, nil)
+	})
+}
+
+// handleObjectStatus serves a borrower's GetObjectStatus once the object
+// is ready or failed.
+func (w *Worker) handleObjectStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	id := m.(*proto.GetObjectStatus).ID
+	e := w.refs.get(id)
+	if e == nil || e.owner != "" {
+		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindObjectLost, "", "%v is not owned by %s or was freed", id, w.self)}, nil)
+		return
+	}
+	switch e.state {
+	case objPending:
+		e.waiters = append(e.waiters, func() { w.handleObjectStatus(from, m, reply) })
+	case objFailed:
+		reply(&proto.ObjectStatusReply{Error: e.err}, nil)
+	case objReady:
+		if e.inline != nil {
+			reply(&proto.ObjectStatusReply{Inline: e.inline}, nil)
+			return
+		}
+		reply(&proto.ObjectStatusReply{Locations: e.sortedLocations(), Size: e.size}, nil)
+	}
+}

@@ -1,0 +1,459 @@
+package worker
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Executor runs task bodies on a worker. Execute must call done exactly
+// once, on the process's event loop (typically from the message that
+// env.Go delivers). returns has one value per spec.NumReturns.
+type Executor interface {
+	Execute(spec *proto.TaskSpec, args [][]byte, done func(returns [][]byte, err *proto.TaskError))
+}
+
+// Config configures a core worker.
+type Config struct {
+	// Raylet is the local raylet's address.
+	Raylet core.Addr
+	// Node is the local node's id (learned at registration for workers).
+	Node core.NodeID
+	// Job is the job this worker submits tasks for.
+	Job core.JobID
+	// Executor runs pushed tasks; nil for a driver that only submits.
+	Executor Executor
+	// InlineLimit: return values up to this size travel inline to the
+	// owner; larger ones go to plasma. Default proto.MaxInlineSize.
+	InlineLimit int
+	// OwnerTimeout bounds waiting for another process's object status
+	// before reporting its owner dead. Default 30s.
+	OwnerTimeout time.Duration
+}
+
+// Stats counts what a core worker did, for tests and the dashboard.
+type Stats struct {
+	Submitted, Finished, Failed, Retried, Reconstructed, Spillbacks, Executed int64
+}
+
+// Worker is the core worker: the part of every driver and worker process
+// that submits tasks, owns their results, resolves objects and executes
+// pushed tasks. It is sans-IO; the host process forwards messages to
+// Handle and node-death news to NodeDied.
+type Worker struct {
+	env  core.Env
+	cfg  Config
+	self core.Addr
+	cli  *rpc.Client
+	srv  *rpc.Server
+	refs *refTable
+
+	parent      core.TaskID // the task this worker is running submissions for
+	taskCounter uint64
+	putCounter  uint32
+	leaseSeq    uint64
+
+	tasks map[core.TaskID]*pendingTask
+	stats Stats
+}
+
+// pendingTask is a task this worker owns that has not finished.
+type pendingTask struct {
+	spec      proto.TaskSpec
+	retries   int32 // left; -1 = forever
+	leaseID   uint64
+	raylet    core.Addr   // the raylet holding the lease request or lease
+	node      core.NodeID // node of the leased worker, once granted
+	leaseCall rpc.CallID
+	pushCall  rpc.CallID
+	phase     taskPhase
+	waitArgs  int
+}
+
+type taskPhase uint8
+
+const (
+	phaseResolving taskPhase = iota // waiting for owned arguments
+	phaseLeasing                    // lease requested
+	phaseRunning                    // pushed to a worker
+)
+
+// New returns a core worker for the process of env.
+func New(env core.Env, cfg Config) *Worker {
+	if cfg.InlineLimit <= 0 {
+		cfg.InlineLimit = proto.MaxInlineSize
+	}
+	if cfg.OwnerTimeout <= 0 {
+		cfg.OwnerTimeout = 30 * time.Second
+	}
+	w := &Worker{
+		env: env, cfg: cfg, self: env.Self(),
+		cli: rpc.NewClient(env), srv: rpc.NewServer(env), refs: newRefTable(),
+		parent: core.DriverTaskID(cfg.Job),
+		tasks:  map[core.TaskID]*pendingTask{},
+	}
+	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
+	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
+	return w
+}
+
+// Handle consumes the messages meant for the core worker and reports
+// whether m was one.
+func (w *Worker) Handle(from core.Addr, m core.Message) bool {
+	switch m := m.(type) {
+	case *proto.LeaseFailed:
+		w.onLeaseFailed(m)
+		return true
+	case *proto.RefRemoved:
+		if e := w.refs.get(m.ID); e != nil && e.owner == "" {
+			delete(e.borrowers, from)
+			w.maybeFree(e)
+		}
+		return true
+	}
+	return w.cli.Handle(from, m) || w.srv.Handle(from, m)
+}
+
+// Stats returns what the worker did so far.
+func (w *Worker) Stats() Stats { return w.stats }
+
+// SetNode records the local node id (workers learn it at registration).
+func (w *Worker) SetNode(n core.NodeID) { w.cfg.Node = n }
+
+// TaskOptions are the per-task options of SubmitTask.
+type TaskOptions struct {
+	NumReturns      int
+	Resources       core.Resources
+	Strategy        proto.Strategy
+	MaxRetries      int32 // default 3 when zero; -1 retries forever; use NoRetries for none
+	RetryExceptions bool
+}
+
+// NoRetries as TaskOptions.MaxRetries disables retries.
+const NoRetries int32 = -2
+
+// DefaultMaxRetries is Ray's default for tasks.
+const DefaultMaxRetries = 3
+
+// SubmitTask submits fn(args) and returns references to its returns,
+// owned by this worker; each carries one local reference that the caller
+// gives back with Release.
+func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	if opts.NumReturns == 0 {
+		opts.NumReturns = 1
+	}
+	retries := opts.MaxRetries
+	switch retries {
+	case 0:
+		retries = DefaultMaxRetries
+	case NoRetries:
+		retries = 0
+	}
+	w.taskCounter++
+	spec := proto.TaskSpec{
+		TaskID:          core.NewTaskID(w.cfg.Job, w.parent, w.taskCounter),
+		Job:             w.cfg.Job,
+		Function:        fn,
+		Args:            args,
+		NumReturns:      uint32(opts.NumReturns),
+		Resources:       opts.Resources,
+		Strategy:        opts.Strategy,
+		MaxRetries:      retries,
+		RetryExceptions: opts.RetryExceptions,
+		Owner:           w.self,
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("worker: submit %s: %w", fn, err)
+	}
+	refs := make([]proto.ObjectRef, 0, spec.NumReturns)
+	for _, id := range spec.ReturnIDs() {
+		e, err := w.refs.addOwned(id, &spec)
+		if err != nil {
+			return nil, err
+		}
+		e.local++
+		refs = append(refs, proto.ObjectRef{ID: id, Owner: w.self})
+	}
+	for _, a := range args {
+		if a.Ref == nil {
+			continue
+		}
+		e := w.refs.get(a.Ref.ID)
+		if e == nil {
+			var err error
+			if e, err = w.refs.addBorrowed(a.Ref.ID, a.Ref.Owner); err != nil {
+				return nil, err
+			}
+		}
+		e.submitted++
+	}
+	w.stats.Submitted++
+	t := &pendingTask{spec: spec, retries: retries}
+	w.tasks[spec.TaskID] = t
+	w.resolve(t)
+	return refs, nil
+}
+
+// resolve waits for owned arguments to exist, then requests a lease. An
+// owned argument that failed fails the task with the same error, as Ray
+// propagates errors through dependencies.
+func (w *Worker) resolve(t *pendingTask) {
+	t.phase = phaseResolving
+	t.waitArgs = 0
+	for _, a := range t.spec.Args {
+		if a.Ref == nil || a.Ref.Owner != w.self {
+			continue
+		}
+		e := w.refs.get(a.Ref.ID)
+		switch {
+		case e == nil:
+			w.failTask(t, proto.NewError(proto.KindObjectLost, t.spec.Describe(), "argument %v was released before the task ran", a.Ref.ID))
+			return
+		case e.state == objFailed:
+			w.failTask(t, e.err)
+			return
+		case e.state == objPending:
+			t.waitArgs++
+			e.waiters = append(e.waiters, func() {
+				t.waitArgs--
+				if t.waitArgs == 0 && w.tasks[t.spec.TaskID] == t && t.phase == phaseResolving {
+					w.resolve(t)
+				}
+			})
+		}
+	}
+	if t.waitArgs == 0 {
+		w.requestLease(t, w.cfg.Raylet, false)
+	}
+}
+
+func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
+	t.phase = phaseLeasing
+	w.leaseSeq++
+	t.leaseID = w.leaseSeq
+	t.raylet = raylet
+	spec := t.spec
+	leaseID := t.leaseID
+	t.leaseCall = w.cli.Call(raylet, &proto.RequestLease{Spec: spec, LeaseID: leaseID, Spilled: spilled}, rpc.Options{Timeout: -1},
+		func(m core.Message, err error) {
+			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
+				return
+			}
+			if err != nil {
+				// A cancelled lease request was redirected by NodeDied.
+				if err != rpc.ErrCancelled {
+					w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
+				}
+				return
+			}
+			r := m.(*proto.LeaseReply)
+			switch {
+			case r.Infeasible:
+				w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%s", r.Reason))
+			case r.Spillback:
+				w.stats.Spillbacks++
+				w.requestLease(t, r.SpillRaylet, true)
+			case r.Granted:
+				w.push(t, r)
+			}
+		})
+}
+
+func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
+	t.phase = phaseRunning
+	t.node = lease.Node
+	spec := t.spec
+	leaseID := t.leaseID
+	raylet := t.raylet
+	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID}, rpc.Options{Timeout: -1},
+		func(m core.Message, err error) {
+			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
+				return
+			}
+			w.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: w.self, Disconnect: err != nil}, rpc.Options{}, func(core.Message, error) {})
+			if err != nil {
+				w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, spec.Describe(), "%v", err))
+				return
+			}
+			r := m.(*proto.PushTaskReply)
+			if r.Error != nil {
+				w.retryOrFail(t, r.Error)
+				return
+			}
+			w.finishTask(t, r)
+		})
+}
+
+// retryOrFail retries a failed attempt when the failure and the retry
+// budget allow it, otherwise fails every return of the task.
+func (w *Worker) retryOrFail(t *pendingTask, err *proto.TaskError) {
+	if err.Retriable(t.spec.RetryExceptions) && t.retries != 0 {
+		if t.retries > 0 {
+			t.retries--
+		}
+		t.spec.Attempt++
+		w.stats.Retried++
+		w.resolve(t)
+		return
+	}
+	w.failTask(t, err)
+}
+
+func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
+	delete(w.tasks, t.spec.TaskID)
+	w.stats.Finished++
+	for _, ret := range r.Returns {
+		e := w.refs.get(ret.ID)
+		if e == nil {
+			// Released while running: free the plasma copy right away.
+			if ret.InPlasma {
+				w.freeCopies(ret.ID, []proto.Location{ret.Location})
+			}
+			continue
+		}
+		if ret.InPlasma {
+			loc := ret.Location
+			w.refs.setReady(e, nil, ret.Size, &loc)
+		} else {
+			w.refs.setReady(e, nonNil(ret.Inline), 0, nil)
+		}
+	}
+	w.releaseArgs(&t.spec)
+}
+
+func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
+	delete(w.tasks, t.spec.TaskID)
+	w.stats.Failed++
+	for _, id := range t.spec.ReturnIDs() {
+		if e := w.refs.get(id); e != nil {
+			w.refs.fail(e, err)
+		}
+	}
+	w.releaseArgs(&t.spec)
+}
+
+func (w *Worker) releaseArgs(spec *proto.TaskSpec) {
+	for _, a := range spec.Args {
+		if a.Ref == nil {
+			continue
+		}
+		if e := w.refs.get(a.Ref.ID); e != nil {
+			e.submitted--
+			w.maybeFree(e)
+		}
+	}
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// onLeaseFailed handles a raylet's news that the worker leased for one of
+// our tasks died.
+func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		if t.leaseID == m.LeaseID && t.phase == phaseRunning {
+			w.cli.Cancel(t.pushCall)
+			w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, t.spec.Describe(), "%s", m.Reason))
+			return
+		}
+	}
+}
+
+// NodeDied tells the worker that the GCS declared node dead (raylet is its
+// address): tasks leased there are retried, lease requests waiting there
+// are sent to the local raylet again, and owned objects whose only copies
+// were there are rebuilt from lineage or failed.
+func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		switch {
+		case t.phase == phaseRunning && t.node == node:
+			w.cli.Cancel(t.pushCall)
+			w.retryOrFail(t, proto.NewError(proto.KindNodeDied, t.spec.Describe(), "node %v died while running the task", node))
+		case t.phase == phaseLeasing && t.raylet == raylet:
+			w.cli.Cancel(t.leaseCall)
+			if raylet == w.cfg.Raylet {
+				w.failTask(t, proto.NewError(proto.KindNodeDied, t.spec.Describe(), "local node %v died", node))
+			} else {
+				w.requestLease(t, w.cfg.Raylet, false)
+			}
+		}
+	}
+	for _, e := range w.refs.onNodeDeath(node) {
+		w.reconstruct(e)
+	}
+}
+
+// reconstruct re-runs the task that created a lost object, as Ray's
+// lineage reconstruction does, while the owner has the lineage and
+// retries remain; otherwise the object fails with ObjectLost.
+func (w *Worker) reconstruct(e *objEntry) {
+	if e.lineage == nil {
+		w.refs.fail(e, proto.NewError(proto.KindObjectLost, "", "every copy of %v was lost and it was created by Put, so it cannot be rebuilt", e.id))
+		return
+	}
+	spec := *e.lineage
+	if t, running := w.tasks[spec.TaskID]; running {
+		_ = t // already being rebuilt (another return of the same task was lost)
+		w.refs.reset(e)
+		return
+	}
+	if spec.MaxRetries == 0 {
+		w.refs.fail(e, proto.NewError(proto.KindObjectLost, spec.Describe(), "every copy of %v was lost and the task allows no retries", e.id))
+		return
+	}
+	w.stats.Reconstructed++
+	for _, id := range spec.ReturnIDs() {
+		if r := w.refs.get(id); r != nil {
+			w.refs.reset(r)
+		}
+	}
+	for _, a := range spec.Args {
+		if a.Ref != nil {
+			if ae := w.refs.get(a.Ref.ID); ae != nil {
+				ae.submitted++
+			}
+		}
+	}
+	spec.Attempt++
+	retries := spec.MaxRetries
+	if retries > 0 {
+		retries--
+	}
+	t := &pendingTask{spec: spec, retries: retries}
+	w.tasks[spec.TaskID] = t
+	w.resolve(t)
+}
+
+func (w *Worker) sortedTaskIDs() []core.TaskID {
+	ids := make([]core.TaskID, 0, len(w.tasks))
+	for id := range w.tasks { //gray:unordered sorted below
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b core.TaskID) int { return compareBytes(a[:], b[:]) })
+	return ids
+}
+
+func compareBytes(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}
+
+// PendingTasks returns the number of submitted tasks not yet finished.
+func (w *Worker) PendingTasks() int { return len(w.tasks) }

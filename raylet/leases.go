@@ -1,0 +1,232 @@
+package raylet
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// handleRegisterWorker records a worker process of this node. A new
+// WorkerID from a known address means the previous incarnation died: its
+// lease fails and its owner is told.
+func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	id := m.(*proto.RegisterWorker).Worker
+	if w := r.workers[from]; w != nil && w.id != id {
+		r.workerDied(w, fmt.Sprintf("worker %v at %s died (it restarted as %v)", w.id, from, id))
+	}
+	if w := r.workers[from]; w == nil || w.id != id {
+		r.workers[from] = &workerInfo{addr: from, id: id}
+	}
+	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
+	r.schedule()
+}
+
+// workerDied fails the dead worker's lease and returns its resources.
+func (r *Raylet) workerDied(w *workerInfo, why string) {
+	r.stats.WorkerDeaths++
+	if l := w.lease; l != nil {
+		w.lease = nil
+		r.releaseLease(l)
+		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+	}
+	delete(r.workers, w.addr)
+}
+
+// handleRequestLease queues a lease request; the reply comes when the
+// request is granted, spilled back or found infeasible.
+func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	req := m.(*proto.RequestLease)
+	key := leaseKey{owner: from, id: req.LeaseID}
+	if req.Spec.Owner != from {
+		reply(nil, rpc.Errorf(rpc.CodeInvalid, "lease request from %s for a task owned by %s", from, req.Spec.Owner))
+		return
+	}
+	if l := r.leases[key]; l != nil {
+		// A retry of a request we already hold (the rpc layer normally
+		// absorbs these; a new rpc client incarnation can still send one).
+		l.reply = reply
+		return
+	}
+	if len(r.queue) >= r.cfg.QueueMax {
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "lease queue full (%d requests); retry later", r.cfg.QueueMax))
+		return
+	}
+	l := &leaseRequest{key: key, req: req, reply: reply}
+	r.leases[key] = l
+	r.queue = append(r.queue, l)
+	r.schedule()
+}
+
+// schedule walks the queue in arrival order and grants, spills back or
+// rejects what it can. Requests that must wait stay queued in order.
+func (r *Raylet) schedule() {
+	if r.fenced || r.policy == nil {
+		return
+	}
+	views := r.viewList()
+	kept := r.queue[:0]
+	for _, l := range r.queue {
+		if !r.tryDispatch(l, views) {
+			kept = append(kept, l)
+		}
+	}
+	clear(r.queue[len(kept):])
+	r.queue = kept
+}
+
+// tryDispatch decides one request and reports whether it left the queue.
+func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
+	spec := &l.req.Spec
+	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
+	switch d.Outcome {
+	case Infeasible:
+		r.stats.Infeasible++
+		r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
+		return true
+	case Wait:
+		return false
+	}
+	if d.Node != r.node {
+		if l.req.Spilled && spec.Resources.FitsIn(r.cfg.Resources) {
+			return false // spilled here once already: wait rather than bounce
+		}
+		addr, ok := r.addrs[d.Node]
+		if !ok {
+			return false
+		}
+		r.stats.Spillbacks++
+		r.finishRequest(l, &proto.LeaseReply{Spillback: true, SpillRaylet: addr, SpillNode: d.Node})
+		return true
+	}
+	if !spec.Resources.FitsIn(r.available) {
+		return false
+	}
+	if !l.fetched {
+		r.fetchArgs(l)
+		if !l.fetched {
+			return false
+		}
+	}
+	if l.failed != nil {
+		// An argument could not be made local; let the worker report the
+		// precise error when it resolves the argument itself.
+		l.failed = nil
+	}
+	w := r.idleWorker()
+	if w == nil {
+		return false
+	}
+	r.available = r.available.Sub(spec.Resources)
+	if r.available.AnyNegative() {
+		panic(fmt.Sprintf("raylet: available resources went negative: %v", r.available))
+	}
+	w.lease = l
+	l.worker = w
+	r.stats.LeasesGranted++
+	l.reply(&proto.LeaseReply{Granted: true, Worker: w.addr, WorkerID: w.id, Node: r.node}, nil)
+	return true
+}
+
+func (r *Raylet) finishRequest(l *leaseRequest, rep *proto.LeaseReply) {
+	delete(r.leases, l.key)
+	l.reply(rep, nil)
+}
+
+// fetchArgs makes the request's plasma arguments local before the lease
+// is granted (Ray's dependency manager): it asks each argument's owner
+// where the object is and pulls it. Inline arguments need nothing.
+func (r *Raylet) fetchArgs(l *leaseRequest) {
+	if l.fetching > 0 {
+		return
+	}
+	for _, a := range l.req.Spec.Args {
+		if a.Ref == nil || r.store.Contains(a.Ref.ID) {
+			continue
+		}
+		l.fetching++
+		ref := *a.Ref
+		r.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID}, rpc.Options{}, func(m core.Message, err error) {
+			done := func(err error) {
+				l.fetching--
+				if err != nil && l.failed == nil {
+					l.failed = err
+				}
+				if l.fetching == 0 {
+					l.fetched = true
+					r.schedule()
+				}
+			}
+			if err != nil {
+				done(err)
+				return
+			}
+			st := m.(*proto.ObjectStatusReply)
+			if st.Error != nil || len(st.Locations) == 0 {
+				done(nil) // inline or failed: nothing to pull
+				return
+			}
+			r.pullObject(ref.ID, st.Locations, func(err error) { done(err) })
+		})
+	}
+	if l.fetching == 0 {
+		l.fetched = true
+	}
+}
+
+// idleWorker returns the first idle registered worker by address.
+func (r *Raylet) idleWorker() *workerInfo {
+	addrs := make([]core.Addr, 0, len(r.workers))
+	for a, w := range r.workers { //gray:unordered sorted below
+		if w.lease == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	slices.Sort(addrs)
+	return r.workers[addrs[0]]
+}
+
+// handleReturnLease frees a lease's worker and resources.
+func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	ret := m.(*proto.ReturnLease)
+	key := leaseKey{owner: from, id: ret.LeaseID}
+	l := r.leases[key]
+	if l == nil || l.worker == nil {
+		reply(&proto.Ack{}, nil) // already returned, or the worker died
+		return
+	}
+	w := l.worker
+	w.lease = nil
+	r.releaseLease(l)
+	if ret.Disconnect {
+		delete(r.workers, w.addr) // it re-registers when it restarts
+	}
+	reply(&proto.Ack{}, nil)
+	r.schedule()
+}
+
+func (r *Raylet) releaseLease(l *leaseRequest) {
+	delete(r.leases, l.key)
+	if l.worker != nil {
+		r.available = r.available.Add(l.req.Spec.Resources)
+		l.worker = nil
+	}
+	if r.cfg.Resources.Sub(r.available).AnyNegative() {
+		panic(fmt.Sprintf("raylet: available %v exceeds total %v", r.available, r.cfg.Resources))
+	}
+}
+
+func strategyOf(s proto.Strategy) Strategy {
+	switch s.Kind {
+	case proto.StrategySpread:
+		return Strategy{Kind: StrategySpread}
+	case proto.StrategyNodeAffinity:
+		return Strategy{Kind: StrategyNodeAffinity, Node: s.Node, Soft: s.Soft}
+	}
+	return Strategy{Kind: StrategyDefault}
+}

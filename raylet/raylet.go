@@ -1,0 +1,302 @@
+package raylet
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/plasma"
+)
+
+// Config configures a raylet.
+type Config struct {
+	// GCS is the GCS's address.
+	GCS core.Addr
+	// Resources is the node's total capacity.
+	Resources core.Resources
+	// ObjectStoreBytes is the plasma store's capacity. Default 256 MiB.
+	ObjectStoreBytes int64
+	// HeartbeatPeriod is how often the raylet reports to the GCS. Default 1s.
+	HeartbeatPeriod time.Duration
+	// SpreadThreshold is the hybrid policy's utilisation threshold.
+	// Default 0.5.
+	SpreadThreshold float64
+	// PullBytesMax bounds the bytes of chunks in flight for pulls.
+	// Default 16 MiB.
+	PullBytesMax int64
+	// QueueMax bounds queued lease requests; more are refused. Default 10,000.
+	QueueMax int
+}
+
+func (c *Config) setDefaults() {
+	if c.ObjectStoreBytes <= 0 {
+		c.ObjectStoreBytes = 256 << 20
+	}
+	if c.HeartbeatPeriod <= 0 {
+		c.HeartbeatPeriod = time.Second
+	}
+	if c.SpreadThreshold <= 0 {
+		c.SpreadThreshold = 0.5
+	}
+	if c.PullBytesMax <= 0 {
+		c.PullBytesMax = 16 << 20
+	}
+	if c.QueueMax <= 0 {
+		c.QueueMax = 10_000
+	}
+}
+
+// Stats counts what a raylet did.
+type Stats struct {
+	LeasesGranted, Spillbacks, Infeasible, WorkerDeaths, Pulls, PulledBytes, PullFailures int64
+}
+
+// Raylet is the node manager: it registers its node with the GCS, accounts
+// for the node's resources, schedules lease requests (locally, by
+// spillback, or as infeasible), owns the node's plasma store and pulls
+// objects from other nodes. Each incarnation is a new node with a new
+// NodeID, as in Ray.
+type Raylet struct {
+	cfg    Config
+	env    core.Env
+	node   core.NodeID
+	gcs    *gcs.Client
+	cli    *rpc.Client
+	srv    *rpc.Server
+	store  *plasma.Store
+	policy *Policy
+
+	registered bool
+	fenced     bool
+	available  core.Resources
+
+	workers map[core.Addr]*workerInfo
+	queue   []*leaseRequest
+	leases  map[leaseKey]*leaseRequest
+	views   map[core.NodeID]*NodeView
+	addrs   map[core.NodeID]core.Addr
+	pulls   map[core.ObjectID]*pull
+	pullQ   []*pull
+	inPull  int64
+
+	stats Stats
+}
+
+type workerInfo struct {
+	addr  core.Addr
+	id    core.WorkerID
+	lease *leaseRequest
+}
+
+type leaseKey struct {
+	owner core.Addr
+	id    uint64
+}
+
+type leaseRequest struct {
+	key    leaseKey
+	req    *proto.RequestLease
+	reply  func(core.Message, error)
+	worker *workerInfo
+	// args being made local before the lease is granted
+	fetching int
+	fetched  bool
+	failed   error
+}
+
+// New returns a raylet for cfg.
+func New(cfg Config) *Raylet {
+	cfg.setDefaults()
+	return &Raylet{cfg: cfg}
+}
+
+// Node returns the node id of this incarnation.
+func (r *Raylet) Node() core.NodeID { return r.node }
+
+// Fenced reports whether the GCS declared this node dead.
+func (r *Raylet) Fenced() bool { return r.fenced }
+
+// Available returns the node's unleased resources.
+func (r *Raylet) Available() core.Resources { return r.available }
+
+// Stats returns the raylet's counters.
+func (r *Raylet) Stats() Stats { return r.stats }
+
+// Store returns the node's plasma store (read-only use).
+func (r *Raylet) Store() *plasma.Store { return r.store }
+
+// Start implements core.Process.
+func (r *Raylet) Start(env core.Env) {
+	r.env = env
+	r.node = core.NewNodeID(env.Rand())
+	r.gcs = gcs.NewClient(env, r.cfg.GCS, gcs.ClientOptions{})
+	r.cli = rpc.NewClient(env)
+	r.srv = rpc.NewServer(env)
+	r.policy = &Policy{SpreadThreshold: r.cfg.SpreadThreshold}
+	r.available = r.cfg.Resources
+	r.workers = map[core.Addr]*workerInfo{}
+	r.leases = map[leaseKey]*leaseRequest{}
+	r.views = map[core.NodeID]*NodeView{}
+	r.addrs = map[core.NodeID]core.Addr{}
+	r.pulls = map[core.ObjectID]*pull{}
+	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
+	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
+	r.addrs[r.node] = env.Self()
+
+	r.srv.Register((&proto.RegisterWorker{}).MsgType(), r.handleRegisterWorker)
+	r.srv.Register((&proto.RequestLease{}).MsgType(), r.handleRequestLease)
+	r.srv.Register((&proto.ReturnLease{}).MsgType(), r.handleReturnLease)
+	r.srv.Register((&proto.PutObject{}).MsgType(), r.handlePutObject)
+	r.srv.Register((&proto.GetObject{}).MsgType(), r.handleGetObject)
+	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
+	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
+
+	r.register()
+	if err := r.gcs.Subscribe([]string{gcs.ChannelNode, gcs.ChannelResources}, r.onPub, r.resync); err != nil {
+		env.Log().Error("subscribe to the GCS", "err", err)
+	}
+}
+
+func (r *Raylet) register() {
+	r.gcs.RegisterNode(r.node, r.env.Self(), r.cfg.Resources, func(_ gcs.Reply, err error) {
+		if err != nil {
+			if errors.Is(err, gcs.ErrFailedPrecondition) {
+				r.fence(fmt.Sprintf("registration refused: %v", err))
+				return
+			}
+			r.env.AfterFunc(r.cfg.HeartbeatPeriod, r.register)
+			return
+		}
+		if !r.registered {
+			r.registered = true
+			r.heartbeat()
+		}
+	})
+}
+
+func (r *Raylet) heartbeat() {
+	if r.fenced {
+		return
+	}
+	r.gcs.HeartbeatWithResources(r.node, r.available, func(rep gcs.Reply, err error) {
+		if err == nil && rep.Dead {
+			r.fence("the GCS declared this node dead")
+		}
+	})
+	r.env.AfterFunc(r.cfg.HeartbeatPeriod, r.heartbeat)
+}
+
+// fence stops the node for good: the GCS declared it dead, and a dead node
+// id never comes back. Queued requests are refused; the workers' owners
+// hear of the death from the GCS.
+func (r *Raylet) fence(why string) {
+	if r.fenced {
+		return
+	}
+	r.fenced = true
+	r.env.Log().Warn("node fenced", "node", r.node, "why", why)
+	q := r.queue
+	r.queue = nil
+	for _, l := range q {
+		delete(r.leases, l.key)
+		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
+	}
+}
+
+// Receive implements core.Process.
+func (r *Raylet) Receive(from core.Addr, m core.Message) {
+	if r.gcs.Handle(from, m) || r.cli.Handle(from, m) {
+		return
+	}
+	if _, ok := m.(*rpc.Request); ok && r.fenced {
+		return // a dead node serves nothing
+	}
+	r.srv.Handle(from, m)
+}
+
+// Stop implements core.Stopper.
+func (r *Raylet) Stop() {}
+
+// onPub updates the cluster view from GCS pubsub.
+func (r *Raylet) onPub(m gcs.PubMessage) {
+	switch {
+	case m.Node != nil:
+		r.applyNode(*m.Node)
+	case m.Resources != nil:
+		if v := r.views[m.Resources.Node]; v != nil && m.Resources.Node != r.node {
+			v.Available = m.Resources.Available
+			v.Total = m.Resources.Total
+		}
+	}
+	r.schedule()
+}
+
+func (r *Raylet) applyNode(n gcs.NodeInfo) {
+	if n.ID == r.node {
+		if n.State == gcs.NodeDead {
+			r.fence("the GCS published this node dead")
+		}
+		return
+	}
+	v := r.views[n.ID]
+	if v == nil {
+		v = &NodeView{ID: n.ID, Total: n.Resources, Available: n.Available}
+		r.views[n.ID] = v
+	}
+	v.Alive = n.State != gcs.NodeDead
+	v.Draining = n.State == gcs.NodeDraining
+	r.addrs[n.ID] = n.Addr
+}
+
+// resync rebuilds the cluster view from a snapshot after a pubsub gap or a
+// GCS restart.
+func (r *Raylet) resync() {
+	r.gcs.GetNodes(func(rep gcs.Reply, err error) {
+		if err != nil {
+			return
+		}
+		for _, n := range rep.Nodes {
+			r.applyNode(n)
+		}
+		r.schedule()
+	})
+}
+
+// viewList returns the cluster view sorted by node id, with this node's
+// own entry current.
+func (r *Raylet) viewList() []NodeView {
+	self := r.views[r.node]
+	self.Available = r.available
+	self.Alive = !r.fenced
+	out := make([]NodeView, 0, len(r.views))
+	for _, v := range r.views { //gray:unordered sorted below
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(string(a.ID[:]), string(b.ID[:])) })
+	return out
+}
+
+// Describe implements sim.Describer.
+func (r *Raylet) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node %v fenced=%v available=%v queue=%d leases=%d pulls=%d stats=%+v\n", r.node, r.fenced, r.available, len(r.queue), len(r.leases), len(r.pulls), r.stats)
+	addrs := make([]core.Addr, 0, len(r.workers))
+	for a := range r.workers { //gray:unordered sorted below
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		w := r.workers[a]
+		fmt.Fprintf(&b, "  worker %s %v busy=%v\n", a, w.id, w.lease != nil)
+	}
+	if r.store != nil {
+		b.WriteString(r.store.Describe())
+	}
+	return b.String()
+}
