@@ -141,15 +141,14 @@ func (c *Client) finish(id uint64, m core.Message, err error) {
 	cl.cb(m, err)
 }
 
-// Handle consumes a Response addressed to this client and reports whether m
-// was one (of this client or a previous incarnation, which is ignored).
+// Handle consumes a Response addressed to this client and reports whether
+// m was one. Responses for other clients (a process may run several, and
+// replies to a previous incarnation still arrive) are left to the caller,
+// which may drop them.
 func (c *Client) Handle(from core.Addr, m core.Message) bool {
 	r, ok := m.(*Response)
-	if !ok {
+	if !ok || r.Client != c.id {
 		return false
-	}
-	if r.Client != c.id {
-		return true
 	}
 	cl, ok := c.calls[r.ID]
 	if !ok || cl.to != from {
