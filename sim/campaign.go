@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -36,6 +37,15 @@ type Campaign struct {
 	FaultPhase time.Duration
 	// Seeds are run in this order; Summary.Results are sorted by seed.
 	Seeds []uint64
+	// For, when positive, is a wall-clock budget: no new seed starts once
+	// For has passed since the campaign started (a seed already running
+	// finishes). Seeds that did not start count as not run.
+	For time.Duration
+	// Continue makes the campaign open-ended: after the last of Seeds it
+	// goes on with the consecutive seeds that follow it until For is spent
+	// (or StopOnFailure or the context stop it). It requires For, so that
+	// the campaign has a bound, and stops at the largest seed.
+	Continue bool
 	// Parallel is how many seeds run at once; 0 means
 	// runtime.GOMAXPROCS(0).
 	Parallel int
@@ -52,10 +62,14 @@ type Campaign struct {
 
 // Progress is a campaign's state after one more seed finished.
 type Progress struct {
+	// Total is len(Seeds), or 0 for a Continue campaign, whose end is set
+	// by Budget instead.
 	Done, Total, Failed int
-	Events              int64         // summed over the seeds done
-	Wall                time.Duration // since the campaign started
-	Last                Result        // the seed that just finished
+	// Budget is the campaign's For (0 without one).
+	Budget time.Duration
+	Events int64         // summed over the seeds done
+	Wall   time.Duration // since the campaign started
+	Last   Result        // the seed that just finished
 }
 
 // Summary is the outcome of a campaign.
@@ -66,8 +80,12 @@ type Summary struct {
 	// than Total when the campaign stopped early (StopOnFailure or a
 	// cancelled context).
 	Seeds, Passed, Failed int
-	// Total is how many seeds the campaign was asked to run.
+	// Total is how many seeds the campaign was asked to run; for a
+	// Continue campaign, how many it started.
 	Total int
+	// OutOfTime reports that the For budget was spent before every seed
+	// ran (always true for a Continue campaign that ran to its budget).
+	OutOfTime bool
 	// Events and SimSeconds are summed over Results. With
 	// CheckDeterminism the simulator did twice this work.
 	Events      int64
@@ -82,6 +100,13 @@ type Summary struct {
 	// Sometimes sums every run's counters, sorted by name. Paths that never
 	// ran do not appear.
 	Sometimes []Counter
+	// Coverage lists the paths the workload declares (PathDeclarer) in
+	// its order, each with its count summed over the runs; nil when the
+	// workload declares none.
+	Coverage []Counter
+	// NotReached lists the declared paths no run reached, in declared
+	// order.
+	NotReached []string
 }
 
 // Validate reports a campaign that cannot run: an unknown workload or
@@ -103,7 +128,29 @@ func (c Campaign) Validate() error {
 	if len(c.Seeds) == 0 {
 		return errors.New("sim: campaign has no seeds")
 	}
+	if c.For < 0 {
+		return fmt.Errorf("sim: time budget %v is negative", c.For)
+	}
+	if c.Continue && c.For == 0 {
+		return errors.New("sim: an open-ended campaign (Continue) needs a time budget (For)")
+	}
 	return nil
+}
+
+// seedAt returns the i-th seed to run and whether there is one.
+func (c Campaign) seedAt(i int) (uint64, bool) {
+	if i < len(c.Seeds) {
+		return c.Seeds[i], true
+	}
+	if !c.Continue || i >= maxSeeds {
+		return 0, false
+	}
+	last := c.Seeds[len(c.Seeds)-1]
+	extra := uint64(i - len(c.Seeds) + 1)
+	if last > math.MaxUint64-extra {
+		return 0, false
+	}
+	return last + extra, true
 }
 
 // SeedConfig is the Config of one seed of the campaign. The replay command
@@ -141,10 +188,12 @@ func (c Campaign) RunOne(cfg Config) (r Result) {
 	return Run(cfg, wl, c.Workload)
 }
 
-// runSeed runs one seed, twice when checking determinism.
-func (c Campaign) runSeed(seed uint64) Result {
+// runSeed runs one seed, twice when checking determinism, and times it.
+func (c Campaign) runSeed(seed uint64) (r Result) {
+	start := time.Now()
+	defer func() { r.Wall = time.Since(start) }()
 	cfg := c.SeedConfig(seed)
-	r := c.RunOne(cfg)
+	r = c.RunOne(cfg)
 	if !c.CheckDeterminism {
 		return r
 	}
@@ -176,16 +225,23 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	if parallel == 0 {
 		parallel = runtime.GOMAXPROCS(0)
 	}
+	total := len(c.Seeds)
+	if c.Continue {
+		total = 0 // open-ended: the budget decides
+	}
 	start := time.Now()
+	outOfTime := func() bool { return c.For > 0 && time.Since(start) >= c.For }
 
-	// results[i] belongs to c.Seeds[i]; indexing by position rather than
-	// appending in completion order keeps the Summary independent of
-	// scheduling, even for duplicate seeds.
+	// results[i] belongs to the i-th seed; indexing by position rather
+	// than appending in completion order keeps the Summary independent of
+	// scheduling, even for duplicate seeds. It grows under mu for a
+	// Continue campaign.
 	results := make([]Result, len(c.Seeds))
 	ran := make([]bool, len(c.Seeds))
 	var (
-		mu      sync.Mutex // guards ran, stop and the progress totals, and serialises Progress
+		mu      sync.Mutex // guards results, ran, stop and the progress totals, and serialises Progress
 		stop    bool
+		expired bool
 		done    int
 		failed  int
 		events  int64
@@ -193,19 +249,29 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 		stopped = func() bool { mu.Lock(); defer mu.Unlock(); return stop }
 	)
 	g.SetLimit(parallel)
-	for i, seed := range c.Seeds {
-		if ctx.Err() != nil || stopped() {
+	for i := 0; ; i++ {
+		seed, ok := c.seedAt(i)
+		if !ok || ctx.Err() != nil || stopped() {
+			break
+		}
+		if outOfTime() {
+			expired = true
 			break
 		}
 		g.Go(func() error {
 			// Go may have waited for a free slot since the check above,
-			// and the seed that freed it may have failed or cancelled.
-			if ctx.Err() != nil || stopped() {
+			// and the seed that freed it may have failed or cancelled, or
+			// the budget may be spent.
+			if ctx.Err() != nil || stopped() || outOfTime() {
 				return nil
 			}
 			r := c.runSeed(seed)
 			mu.Lock()
 			defer mu.Unlock()
+			for len(results) <= i {
+				results = append(results, Result{})
+				ran = append(ran, false)
+			}
 			results[i], ran[i] = r, true
 			done++
 			events += r.Events
@@ -214,7 +280,7 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 				stop = stop || c.StopOnFailure
 			}
 			if c.Progress != nil {
-				c.Progress(Progress{Done: done, Total: len(c.Seeds), Failed: failed, Events: events, Wall: time.Since(start), Last: r})
+				c.Progress(Progress{Done: done, Total: total, Failed: failed, Events: events, Wall: time.Since(start), Budget: c.For, Last: r})
 			}
 			return nil
 		})
@@ -266,7 +332,13 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	for _, name := range names {
 		s.Sometimes = append(s.Sometimes, Counter{name, counters[name]})
 	}
-	if err := ctx.Err(); err != nil && s.Seeds < s.Total {
+	s.Coverage, s.NotReached = c.coverage(counters)
+	if c.Continue {
+		s.Total = s.Seeds
+	}
+	// A seed that waited for a slot may also have seen the budget spent.
+	s.OutOfTime = expired || c.For > 0 && s.Seeds < len(c.Seeds) && ctx.Err() == nil && !stop
+	if err := ctx.Err(); err != nil && (s.Seeds < s.Total || c.Continue && !expired) {
 		return s, err
 	}
 	return s, nil

@@ -145,6 +145,24 @@ func (e *echo) Setup(w *World) error {
 	return nil
 }
 
+// SometimesPaths implements PathDeclarer: the paths a swarm campaign over
+// echo should reach. The server is crashable but has no disk, so disk
+// faults and fail-stops do not apply.
+func (e *echo) SometimesPaths() []string {
+	return []string{
+		"echo answered",
+		"echo answered after retry",
+		"fault: crash",
+		"fault: partition",
+		"fault: one-way partition",
+		"fault: clog",
+		"message duplicated",
+	}
+}
+
+// Size implements Sizer: echo has clients but no nodes knob.
+func (e *echo) Size() Options { return Options{Clients: len(e.clients)} }
+
 func (e *echo) Done() bool {
 	for _, c := range e.clients {
 		if c.pending {
@@ -228,6 +246,7 @@ func (c *echoClient) Receive(from core.Addr, m core.Message) {
 	}
 	if want := c.payload(c.seq); !bytes.Equal(r.Payload, want) {
 		c.e.w.Fail("invariant", fmt.Sprintf("%s: answer to request %d carries payload %x, want %x", c.addr, c.seq, r.Payload, want))
+		c.e.attachClients(fmt.Sprintf("%s took answer seq=%d payload=%x from %s as the answer to request %d (payload %x)", c.addr, r.Seq, r.Payload, from, c.seq, want))
 		return
 	}
 	c.pending = false
@@ -240,6 +259,16 @@ func (c *echoClient) Receive(from core.Addr, m core.Message) {
 		c.e.w.Sometimes("echo answered after retry")
 	}
 	c.env.AfterFunc(time.Duration(c.env.Rand().IntN(2000))*time.Microsecond, c.next)
+}
+
+// attachClients attaches every client's state to the failure report.
+func (e *echo) attachClients(what string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\nclients at %v:\n", what, e.w.Now())
+	for _, c := range e.clients {
+		fmt.Fprintf(&b, "  %s %s\n", c.addr, c.Describe())
+	}
+	e.w.Attach("echo-clients.txt", []byte(b.String()))
 }
 
 // Describe reports the client's state for replay --until.

@@ -97,7 +97,7 @@ func (e *procEnv) Send(to core.Addr, m core.Message) {
 		e.w.Fail("codec", fmt.Sprintf("%s could not encode %T for %s: %v", e.p.addr, m, to, err))
 		return
 	}
-	e.w.net.send(e.w, e.p, to, b)
+	e.w.net.send(e.w, e.p, to, m, b)
 }
 
 // Rand implements core.Env.
@@ -144,7 +144,7 @@ type traceHandler struct {
 	group string
 }
 
-func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return h.w.trace != nil }
+func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return h.w.tracing() }
 
 func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
@@ -165,6 +165,9 @@ func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	r.Attrs(func(a slog.Attr) bool { write(a); return true })
 	h.w.tracef(h.p, "log", "%s", b.String())
+	if h.w.obs != nil {
+		h.w.observe(h.p, "log", "", 0, "", b.String())
+	}
 	return nil
 }
 

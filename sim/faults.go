@@ -151,7 +151,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 
 func parseProb(v string) (float64, error) {
 	p, err := strconv.ParseFloat(v, 64)
-	if err != nil || p < 0 || p > 1 {
+	if err != nil || !(p >= 0 && p <= 1) { // the negation also rejects NaN
+
 		return 0, fmt.Errorf("want a probability in [0, 1]")
 	}
 	return p, nil
@@ -159,37 +160,41 @@ func parseProb(v string) (float64, error) {
 
 func parseRate(v string) (float64, error) {
 	p, err := strconv.ParseFloat(strings.TrimSuffix(v, "/s"), 64)
-	if err != nil || p < 0 || p > 1000 {
+	if err != nil || !(p >= 0 && p <= 1000) { // the negation also rejects NaN
+
 		return 0, fmt.Errorf("want a rate per second in [0, 1000]")
 	}
 	return p, nil
 }
 
-// String prints the mix compactly, in the syntax ResolveFaults accepts, so
-// a printed mix can be pasted back as --faults.
+// String prints the mix in the syntax ResolveFaults accepts, exactly:
+// floats in the shortest form that parses back to the same value (%g) and
+// durations in full (time.Duration.String), so that
+// ResolveFaults(f.String(), seed) == f for every mix. A printed mix can be
+// pasted back as --faults, and `gray sim shrink` relies on that to turn a
+// swarm seed into an explicit list that replays the very same run.
 func (f Faults) String() string {
 	var parts []string
 	add := func(s string, args ...any) { parts = append(parts, fmt.Sprintf(s, args...)) }
 	add("latency=%v", f.LatencyBase)
 	add("jitter=%v", f.LatencyJitter)
 	if f.TailProb > 0 {
-		add("tail=%.4f", f.TailProb)
+		add("tail=%g", f.TailProb)
+	}
+	// tail_latency goes after tail, which sets a default for it, and is
+	// printed whenever it differs from what parsing the rest would give.
+	if f.TailProb > 0 || f.TailLatency != 0 {
 		add("tail_latency=%v", f.TailLatency)
 	}
 	for _, p := range []struct {
 		k string
 		v float64
-	}{{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder}} {
+	}{
+		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder},
+		{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError},
+	} {
 		if p.v > 0 {
-			add("%s=%.4f", p.k, p.v)
-		}
-	}
-	for _, p := range []struct {
-		k string
-		v float64
-	}{{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError}} {
-		if p.v > 0 {
-			add("%s=%.3f", p.k, p.v)
+			add("%s=%g", p.k, p.v)
 		}
 	}
 	if f.UnsyncedKeepPct > 0 {

@@ -94,9 +94,15 @@ func (w *World) partition() {
 	w.Sometimes("fault: " + kind)
 	label := fmt.Sprintf("%s {%s} | rest", kind, strings.Join(names, " "))
 	w.tracef(nil, "fault", "%s", label)
+	if w.obs != nil {
+		w.observe(nil, "fault", "", 0, kind, label)
+	}
 	w.push(event{at: w.now + w.randomDuration(200*time.Millisecond, 5*time.Second), kind: evAction, label: "heal " + label, action: func() {
 		for _, l := range links {
 			w.net.cut[l[0]][l[1]] = false
+		}
+		if w.obs != nil {
+			w.observe(nil, "heal", "", 0, kind, label)
 		}
 	}})
 }
@@ -116,10 +122,16 @@ func (w *World) clog() {
 			w.net.clogUntil[j][a] = max(w.net.clogUntil[j][a], until)
 		}
 		w.tracef(nil, "fault", "clog %s until %v", w.procs[a].addr, time.Duration(until))
+		if w.obs != nil {
+			w.observe(nil, "fault", "", 0, "clog", fmt.Sprintf("%s until %v", w.procs[a].addr, time.Duration(until)))
+		}
 	} else {
 		b := (a + 1 + w.nemRand.IntN(n-1)) % n
 		w.net.clogUntil[a][b] = max(w.net.clogUntil[a][b], until)
 		w.tracef(nil, "fault", "clog %s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until))
+		if w.obs != nil {
+			w.observe(nil, "fault", "", 0, "clog", fmt.Sprintf("%s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until)))
+		}
 	}
 	w.Sometimes("fault: clog")
 }
@@ -156,7 +168,13 @@ func (w *World) diskFault() {
 	p.disk.set(true)
 	w.Sometimes("fault: disk errors")
 	w.tracef(p, "fault", "disk: WAL writes fail")
+	if w.obs != nil {
+		w.observe(p, "fault", "", 0, "disk", "WAL writes fail")
+	}
 	w.push(event{at: w.now + w.randomDuration(20*time.Millisecond, time.Second), kind: evAction, label: "disk ok " + string(p.addr), action: func() {
 		p.disk.set(false)
+		if w.obs != nil {
+			w.observe(p, "heal", "", 0, "disk", "WAL writes work again")
+		}
 	}})
 }

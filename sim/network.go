@@ -68,17 +68,26 @@ func (n *network) latency(w *World) int64 {
 	return d
 }
 
-// send schedules the delivery of one encoded message (and maybe a duplicate).
-func (n *network) send(w *World, from *proc, to core.Addr, b []byte) {
+// send schedules the delivery of one encoded message m (and maybe a
+// duplicate). m is only named in trace events.
+func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []byte) {
 	n.sent++
+	w.msgs++
+	id := w.msgs
+	if w.obs != nil {
+		w.observe(from, "send", to, id, core.MessageName(m.MsgType()), "")
+	}
 	dst := w.byAddr[to]
 	if dst == nil {
 		n.dropped++
 		w.tracef(from, "drop", "to unknown address %q", to)
+		if w.obs != nil {
+			w.observe(from, "drop", to, id, core.MessageName(m.MsgType()), "unknown address")
+		}
 		return
 	}
 	if dst == from {
-		w.push(event{at: w.now, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b})
+		w.push(event{at: w.now, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
 		return
 	}
 	n.ensure(len(w.procs))
@@ -86,6 +95,9 @@ func (n *network) send(w *World, from *proc, to core.Addr, b []byte) {
 	if !w.healed && f.Drop > 0 && w.netRand.Float64() < f.Drop {
 		n.dropped++
 		w.tracef(from, "drop", "to %s (loss)", to)
+		if w.obs != nil {
+			w.observe(from, "drop", to, id, core.MessageName(m.MsgType()), "loss")
+		}
 		return
 	}
 	copies := 1
@@ -93,7 +105,14 @@ func (n *network) send(w *World, from *proc, to core.Addr, b []byte) {
 		copies = 2
 		w.Sometimes("message duplicated")
 	}
-	for range copies {
+	for c := range copies {
+		if c > 0 {
+			w.msgs++
+			id = w.msgs
+			if w.obs != nil {
+				w.observe(from, "send", to, id, core.MessageName(m.MsgType()), "duplicate")
+			}
+		}
 		at := w.now + n.latency(w)
 		reorder := !w.healed && f.Reorder > 0 && w.netRand.Float64() < f.Reorder
 		if reorder {
@@ -104,7 +123,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, b []byte) {
 		if at > n.last[from.idx][dst.idx] {
 			n.last[from.idx][dst.idx] = at
 		}
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
 	}
 }
 
@@ -118,6 +137,9 @@ func (n *network) deliverable(w *World, e *event) bool {
 	if n.cut[src.idx][e.dst.idx] {
 		n.dropped++
 		w.tracef(e.dst, "drop", "from %s (partition)", e.src)
+		if w.obs != nil {
+			w.observe(e.dst, "drop", e.src, e.id, w.messageName(e.payload), "partition")
+		}
 		return false
 	}
 	if until := n.clogUntil[src.idx][e.dst.idx]; until > w.now {

@@ -25,6 +25,9 @@ type event struct {
 	inc  uint32 // incarnation of dst when scheduled; stale events are dropped
 	dst  *proc
 	src  core.Addr
+	// id names a delivered message copy for TraceEvent.MsgID; it survives
+	// re-queueing (a clogged link holds the event back).
+	id uint64
 	// deliver: encoded message; work: decoded result message.
 	payload []byte
 	msg     core.Message

@@ -34,6 +34,14 @@ type Result struct {
 	// States holds every process's state when the run stopped early
 	// (Config.UntilEvent).
 	States []ProcState `json:"states,omitempty"`
+	// Attachments are the files a failing run offered for its report
+	// (World.Attach); nil for passing runs. They are not part of the JSON
+	// form: reports save them as files.
+	Attachments []Attachment `json:"-"`
+	// Wall is the wall-clock time the run took, set by Campaign (both runs
+	// with CheckDeterminism). It is the one field that differs between
+	// runs of a seed.
+	Wall time.Duration `json:"wall_ns,omitempty"`
 }
 
 // HashString formats the trace hash as 16 hex digits.

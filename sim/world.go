@@ -44,6 +44,13 @@ type Config struct {
 	MaxEvents int64
 	// Trace receives the full text trace when non-nil.
 	Trace io.Writer
+	// Observer, when non-nil, receives every trace event as a structured
+	// TraceEvent: sends, receipts, drops, timers, work results, crashes,
+	// restarts, faults, actions, logs and the failure. It is called on the
+	// world's goroutine in the middle of the run, so it must not block,
+	// panic or touch the World; it cannot change the run (the hash is the
+	// same with or without it). Nil costs nothing.
+	Observer func(TraceEvent)
 	// UntilEvent stops the run after that many events (for replay --until);
 	// 0 runs to the end.
 	UntilEvent int64
@@ -125,7 +132,12 @@ type World struct {
 	events   int64
 	hash     uint64
 	trace    io.Writer
+	obs      func(TraceEvent)
 	counters map[string]int64
+	// msgs counts message copies sent; it names each copy for TraceEvent.MsgID.
+	msgs uint64
+	// attachments are the files the run offers for its report (Attach).
+	attachments []Attachment
 }
 
 // NewWorld creates an empty world for cfg. It fails only for a bad fault spec.
@@ -144,6 +156,7 @@ func NewWorld(cfg Config) (*World, error) {
 		nemRand:  rand.New(rand.NewPCG(cfg.Seed, streamNemesis)),
 		hash:     14695981039346656037 ^ cfg.Seed,
 		trace:    cfg.Trace,
+		obs:      cfg.Observer,
 		counters: map[string]int64{},
 	}
 	w.net.init()
@@ -217,6 +230,9 @@ func (w *World) Fail(kind, reason string) {
 	w.result.Kind = kind
 	w.result.Reason = reason
 	w.tracef(nil, "FAIL", "%s: %s", kind, reason)
+	if w.obs != nil {
+		w.observe(nil, "fail", "", 0, kind, reason)
+	}
 }
 
 // Sometimes counts that a named interesting path ran ("task retried after
@@ -241,6 +257,9 @@ func (w *World) start(p *proc) {
 	p.p = p.factory()
 	p.env = &procEnv{w: w, p: p, inc: p.inc, rng: rand.New(rand.NewPCG(w.cfg.Seed^streamProcess, hashString(string(p.addr))+uint64(p.inc)))}
 	w.tracef(p, "start", "incarnation %d", p.inc)
+	if w.obs != nil {
+		w.observe(p, "start", "", 0, "", fmt.Sprintf("incarnation %d", p.inc))
+	}
 	w.guard(p, func() { p.p.Start(p.env) })
 }
 
@@ -267,6 +286,9 @@ func (w *World) crash(p *proc, why string) {
 	p.alive = false
 	p.crashes++
 	w.tracef(p, "crash", "%s", why)
+	if w.obs != nil {
+		w.observe(p, "crash", "", 0, "", why)
+	}
 	keep := w.faults.UnsyncedKeepPct
 	cfg := vfs.CrashCloneCfg{UnsyncedDataPercent: keep}
 	if keep > 0 {
@@ -422,6 +444,11 @@ func (w *World) finish() Result {
 		}
 	}
 	r.Passed = !w.failed
+	if w.failed {
+		// Only failing runs keep their attachments: a campaign holds
+		// every Result, and passing runs' files are never looked at.
+		r.Attachments = w.attachments
+	}
 	r.Stopped = w.stopped
 	r.Hash = w.hash
 	r.Events = w.events
@@ -455,6 +482,11 @@ func (w *World) shutdown() {
 func (w *World) dispatch(e *event) {
 	p := e.dst
 	if p != nil && (!p.alive || p.inc != e.inc) {
+		if w.obs != nil && e.kind == evDeliver {
+			// Not an event of the run (it is not counted), but the end
+			// of the message's story.
+			w.observe(p, "drop", e.src, e.id, w.messageName(e.payload), "receiver down")
+		}
 		return
 	}
 	switch e.kind {
@@ -471,6 +503,9 @@ func (w *World) dispatch(e *event) {
 		if w.trace != nil {
 			w.tracef(p, "recv", "from %s %s %+v", e.src, core.MessageName(m.MsgType()), m)
 		}
+		if w.obs != nil {
+			w.observe(p, "recv", e.src, e.id, core.MessageName(m.MsgType()), fmt.Sprintf("%+v", m))
+		}
 		w.guard(p, func() { p.p.Receive(e.src, m) })
 	case evTimer:
 		t := e.timer
@@ -480,22 +515,34 @@ func (w *World) dispatch(e *event) {
 		t.state = timerFired
 		w.record(p, e.kind, "", uint64(t.id))
 		w.tracef(p, "timer", "#%d", t.id)
+		if w.obs != nil {
+			w.observe(p, "timer", "", 0, "", fmt.Sprintf("#%d", t.id))
+		}
 		w.guard(p, t.f)
 	case evWork:
 		w.record(p, e.kind, "", uint64(e.msg.MsgType()))
 		if w.trace != nil {
 			w.tracef(p, "work", "%s %+v", core.MessageName(e.msg.MsgType()), e.msg)
 		}
+		if w.obs != nil {
+			w.observe(p, "work", "", 0, core.MessageName(e.msg.MsgType()), fmt.Sprintf("%+v", e.msg))
+		}
 		w.guard(p, func() { p.p.Receive(p.addr, e.msg) })
 	case evAction:
 		w.record(nil, e.kind, "", hashString(e.label))
 		w.tracef(nil, "action", "%s", e.label)
+		if w.obs != nil {
+			w.observe(nil, "action", "", 0, "", e.label)
+		}
 		e.action()
 	}
 }
 
 func (w *World) heal() {
 	w.healed = true
+	if w.obs != nil {
+		w.observe(nil, "heal", "", 0, "all", "end of the fault phase")
+	}
 	w.net.healAll(w)
 	for _, p := range w.procs {
 		p.disk.set(false)

@@ -10,12 +10,21 @@
 //	gray sim run --workload echo --seeds 1..1000 --faults swarm
 //	    runs a campaign: one simulated run per seed, in parallel. Each
 //	    failure is printed with its seed and the command that replays it;
-//	    the end is a summary (--json adds one machine-readable line).
-//	    Seeds are chosen with --seed N, --seeds A..B or --count N [--seed S].
+//	    the end is a summary with the coverage of the paths the workload
+//	    declares (--json adds one machine-readable line). Seeds are chosen
+//	    with --seed N, --seeds A..B, --count N [--seed S] or
+//	    --for DURATION [--seed S] (a wall-clock budget). --out DIR writes
+//	    summary.json, junit.xml, index.html and a folder per failing seed
+//	    with its replay command, traces and attachments.
 //	gray sim replay --workload echo --seed 42 --faults swarm
 //	    reruns one seed and prints its result and trace hash, which match
-//	    the campaign's; --trace FILE writes the full event trace and
-//	    --until N stops after N events and prints every process's state.
+//	    the campaign's; --trace FILE writes the full event trace, --chrome
+//	    FILE a Chrome trace (Perfetto), and --until N stops after N events
+//	    and prints every process's state.
+//	gray sim shrink --workload echo --seed 42 --faults swarm
+//	    searches for a smaller configuration of a failing seed (fewer
+//	    faults, clients and nodes, a shorter fault phase) that fails the
+//	    same way, and prints its verified replay command.
 //
 // Exit status: 0 when everything passed, 1 when a seed failed (or the run
 // could not finish), 2 for a usage error, 130 when interrupted.
@@ -81,9 +90,17 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
 		Action:         helpOrUnknown,
-		Commands:       []*cli.Command{simCommand()},
+		// Before keeps the command line for reports (summary.json).
+		Before: func(c *cli.Context) error {
+			c.App.Metadata = map[string]any{metaArgs: c.Args().Slice()}
+			return nil
+		},
+		Commands: []*cli.Command{simCommand()},
 	}
 }
+
+// metaArgs is the App.Metadata key of the arguments after "gray".
+const metaArgs = "args"
 
 // usageError is an error that exits with status 2.
 func usageError(format string, args ...any) error {

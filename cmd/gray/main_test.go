@@ -167,6 +167,14 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"sim", "run", "--workload", "echo", "stray", "--seed", "1"}, `unexpected argument "stray"`},
 		{[]string{"sim", "replay", "--workload", "echo"}, "--seed is required"},
 		{[]string{"sim", "replay", "--workload", "echo", "--seed", "1", "--until", "-1"}, "--until -1"},
+		{[]string{"sim", "replay", "--workload", "echo", "--seed", "1", "--trace", "-", "--chrome", "-"}, "cannot both write to stdout"},
+		{[]string{"sim", "run", "--workload", "echo", "--for", "0s"}, "--for 0s"},
+		{[]string{"sim", "run", "--workload", "echo", "--for", "-1s"}, "--for -1s"},
+		{[]string{"sim", "run", "--workload", "echo", "--seeds", "1..3", "--for", "1s", "--seed", "2"}, "cannot be combined"},
+		{[]string{"sim", "run", "--workload", "echo", "--seed", "1", "--out-traces", "-1"}, "--out-traces -1"},
+		{[]string{"sim", "shrink", "--workload", "echo"}, "--seed is required"},
+		{[]string{"sim", "shrink", "--workload", "echo", "--seed", "1", "--attempts", "0"}, "--attempts 0"},
+		{[]string{"sim", "shrink", "--seed", "1"}, "--workload is required"},
 		{[]string{"sim", "bogus"}, `unknown command "bogus"`},
 		{[]string{"bogus"}, `unknown command "bogus"`},
 	} {
@@ -187,9 +195,10 @@ func TestHelpAndList(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--help"}, []string{"Ray rebuilt in Go", "sim"}},
-		{[]string{"sim", "--help"}, []string{"list", "run", "replay"}},
-		{[]string{"sim", "run", "--help"}, []string{"--seeds A..B", "--check-determinism", "--json"}},
-		{[]string{"sim", "replay", "--help"}, []string{"--trace FILE", "--until EVENT"}},
+		{[]string{"sim", "--help"}, []string{"list", "run", "replay", "shrink"}},
+		{[]string{"sim", "run", "--help"}, []string{"--seeds A..B", "--check-determinism", "--json", "--for DURATION", "--out DIR"}},
+		{[]string{"sim", "replay", "--help"}, []string{"--trace FILE", "--until EVENT", "--chrome FILE"}},
+		{[]string{"sim", "shrink", "--help"}, []string{"--seed N", "--attempts N", "--faults"}},
 		{[]string{"sim", "list"}, []string{"echo", "no-seq-check"}},
 	} {
 		var stdout, stderr bytes.Buffer

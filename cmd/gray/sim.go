@@ -2,24 +2,21 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/sim"
 )
-
-// progressEvery is the least time between two progress lines, so that a
-// long campaign shows it is alive without flooding the terminal.
-const progressEvery = 2 * time.Second
 
 // maxCount bounds --count like sim.ParseSeeds bounds a range.
 const maxCount = 10_000_000
@@ -35,19 +32,27 @@ func simCommand() *cli.Command {
 				Name:         "list",
 				Usage:        "list the workloads and their test-only variants",
 				OnUsageError: onUsageError,
-				Action:       simList,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "names", Usage: "print only the workload names, one per line (for scripts)", DisableDefaultText: true},
+				},
+				Action: simList,
 			},
 			{
 				Name:      "run",
 				Usage:     "run a workload over many seeds and summarise",
-				UsageText: "gray sim run --workload NAME (--seed N | --seeds A..B | --count N [--seed S]) [options]",
+				UsageText: "gray sim run --workload NAME (--seed N | --seeds A..B | --count N [--seed S] | --for DURATION [--seed S]) [options]",
 				Description: "Runs one simulation per seed, in parallel. Each failure is printed as soon as it happens,\n" +
-					"with its seed and the command that replays it. Exits 1 if any seed fails.",
+					"with its seed and the command that replays it. Exits 1 if any seed fails.\n" +
+					"--out DIR writes summary.json, junit.xml, index.html and, per failing seed, its replay\n" +
+					"command, text and Chrome traces and attachments.",
 				OnUsageError: onUsageError,
 				Flags: append(worldFlags(),
-					&cli.Uint64Flag{Name: "seed", Usage: "run seed `N` alone, or with --count start at it", DefaultText: "none; 1 with --count"},
+					&cli.Uint64Flag{Name: "seed", Usage: "run seed `N` alone, or with --count or --for start at it", DefaultText: "none; 1 with --count or --for"},
 					&cli.StringFlag{Name: "seeds", Usage: "run the inclusive seed range `A..B`"},
 					&cli.IntFlag{Name: "count", Usage: "run `N` consecutive seeds, starting at --seed", DefaultText: "none"},
+					&cli.DurationFlag{Name: "for", Usage: "run consecutive seeds from --seed for `DURATION` of wall time (with --seeds or --count: stop starting seeds after it)", DefaultText: "no time budget"},
+					&cli.StringFlag{Name: "out", Usage: "write the campaign's report to folder `DIR` (created if missing): summary.json, junit.xml, index.html, seed-N/ per failure"},
+					&cli.IntFlag{Name: "out-traces", Value: outTracesDefault, Usage: "with --out, re-run at most `N` failing seeds (plus the first of each failure kind) to write their traces"},
 					&cli.IntFlag{Name: "parallel", Usage: "run `N` seeds at once", DefaultText: "one per CPU"},
 					&cli.BoolFlag{Name: "check-determinism", Usage: "run every seed twice and fail it if the traces differ", DisableDefaultText: true},
 					&cli.BoolFlag{Name: "stop-on-failure", Usage: "start no new seed after the first failure", DisableDefaultText: true},
@@ -66,10 +71,12 @@ func simCommand() *cli.Command {
 				Flags: append(worldFlags(),
 					&cli.Uint64Flag{Name: "seed", Usage: "the seed `N` to replay", DefaultText: "none, required"},
 					&cli.StringFlag{Name: "trace", Usage: "write the full event trace to `FILE` (- for stdout)"},
+					&cli.StringFlag{Name: "chrome", Usage: "write a Chrome trace-event JSON file to `FILE` (- for stdout), for ui.perfetto.dev or chrome://tracing"},
 					&cli.Int64Flag{Name: "until", Usage: "stop after `EVENT` events and print every process's state", DefaultText: "run to the end"},
 				),
 				Action: simReplay,
 			},
+			shrinkCommand(),
 		},
 	}
 }
@@ -112,6 +119,12 @@ func simList(c *cli.Context) error {
 	if c.Args().Present() {
 		return usageError("unexpected argument %q", c.Args().First())
 	}
+	if c.Bool("names") {
+		for _, name := range sim.WorkloadNames() {
+			fmt.Fprintln(c.App.Writer, name)
+		}
+		return nil
+	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	for _, name := range sim.WorkloadNames() {
 		doc, variants := sim.WorkloadDoc(name)
@@ -123,39 +136,55 @@ func simList(c *cli.Context) error {
 	return tw.Flush()
 }
 
-// seedsFromFlags applies the one seed selection the user gave.
-func seedsFromFlags(c *cli.Context) ([]uint64, error) {
-	seed, seeds, count := c.IsSet("seed"), c.IsSet("seeds"), c.IsSet("count")
+// seedsFromFlags applies the one seed selection the user gave to camp:
+// its Seeds and, with --for, its time budget.
+func seedsFromFlags(c *cli.Context, camp *sim.Campaign) error {
+	seed, seeds, count, budget := c.IsSet("seed"), c.IsSet("seeds"), c.IsSet("count"), c.IsSet("for")
+	if budget {
+		camp.For = c.Duration("for")
+		if camp.For <= 0 {
+			return usageError("--for %v: want a positive duration such as 90s or 10m", camp.For)
+		}
+	}
 	switch {
 	case seeds && (seed || count):
-		return nil, usageError("--seeds cannot be combined with --seed or --count; choose one way to select seeds")
+		return usageError("--seeds cannot be combined with --seed or --count; choose one way to select seeds")
 	case seeds:
 		s, err := sim.ParseSeeds(c.String("seeds"))
 		if err != nil {
-			return nil, usageError("--seeds: %v", err)
+			return usageError("--seeds: %v", err)
 		}
-		return s, nil
+		camp.Seeds = s
+		return nil
 	case count:
 		n := c.Int("count")
 		if n < 1 || n > maxCount {
-			return nil, usageError("--count %d: want 1..%d", n, maxCount)
+			return usageError("--count %d: want 1..%d", n, maxCount)
 		}
 		first := uint64(1)
 		if seed {
 			first = c.Uint64("seed")
 		}
 		if first > math.MaxUint64-uint64(n-1) {
-			return nil, usageError("--seed %d --count %d runs past the largest seed", first, n)
+			return usageError("--seed %d --count %d runs past the largest seed", first, n)
 		}
-		s := make([]uint64, n)
-		for i := range s {
-			s[i] = first + uint64(i)
+		camp.Seeds = make([]uint64, n)
+		for i := range camp.Seeds {
+			camp.Seeds[i] = first + uint64(i)
 		}
-		return s, nil
+		return nil
+	case budget:
+		first := uint64(1)
+		if seed {
+			first = c.Uint64("seed")
+		}
+		camp.Seeds, camp.Continue = []uint64{first}, true
+		return nil
 	case seed:
-		return []uint64{c.Uint64("seed")}, nil
+		camp.Seeds = []uint64{c.Uint64("seed")}
+		return nil
 	}
-	return nil, usageError("choose the seeds to run: --seed N, --seeds A..B, or --count N [--seed S]")
+	return usageError("choose the seeds to run: --seed N, --seeds A..B, --count N [--seed S] or --for DURATION [--seed S]")
 }
 
 func simRun(c *cli.Context) error {
@@ -163,7 +192,7 @@ func simRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if camp.Seeds, err = seedsFromFlags(c); err != nil {
+	if err := seedsFromFlags(c, &camp); err != nil {
 		return err
 	}
 	camp.Parallel = c.Int("parallel")
@@ -172,32 +201,52 @@ func simRun(c *cli.Context) error {
 	if err := camp.Validate(); err != nil {
 		return usageError("%v", err)
 	}
+	outDir := c.String("out")
+	outTraces := c.Int("out-traces")
+	if outTraces < 0 {
+		return usageError("--out-traces %d: want 0 or more", outTraces)
+	}
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
-	quiet := c.Bool("quiet")
-	var lastLine time.Duration
+	bar := newProgressBar(stderr, isTerminal(stderr), c.Bool("quiet"))
 	camp.Progress = func(p sim.Progress) {
 		if !p.Last.Passed {
+			bar.clear()
 			fmt.Fprintln(stdout, p.Last.String())
 		}
-		if quiet || p.Wall-lastLine < progressEvery {
-			return
-		}
-		lastLine = p.Wall
-		fmt.Fprintf(stderr, "%d/%d seeds, %d failed, %.0f events/s\n", p.Done, p.Total, p.Failed, float64(p.Events)/p.Wall.Seconds())
+		bar.update(p)
 	}
 
 	s, runErr := camp.Run(c.Context)
+	bar.finish()
+	rep := newJSONSummary(camp, s, commandLine(c))
 	printSummary(stdout, camp, s)
+	var outErr error
+	if outDir != "" {
+		// The report is written even for an interrupted campaign: what
+		// ran is worth keeping. Its re-runs are not interrupted, so
+		// use a context that is never cancelled.
+		outErr = writeOut(context.WithoutCancel(c.Context), outDir, camp, s, &rep, outTraces)
+		for _, f := range rep.Failures {
+			if strings.HasPrefix(f.Note, "NONDETERMINISTIC") {
+				fmt.Fprintf(stdout, "seed %d: %s\n", f.Seed, f.Note)
+			}
+		}
+		if outErr == nil {
+			fmt.Fprintf(stdout, "report: %s\n", filepath.Join(outDir, "index.html"))
+		}
+	}
 	if c.Bool("json") {
-		if err := printJSON(stdout, s); err != nil {
+		if err := printJSON(stdout, rep); err != nil {
 			return cli.Exit(fmt.Sprintf("writing the JSON summary: %v", err), exitFailed)
 		}
 	}
 	switch {
 	case runErr != nil && c.Context.Err() != nil:
-		return cli.Exit(fmt.Sprintf("interrupted after %d of %d seeds", s.Seeds, s.Total), exitInterrupted)
+		return cli.Exit(fmt.Sprintf("interrupted after %d seeds", s.Seeds), exitInterrupted)
 	case runErr != nil:
 		return cli.Exit(runErr.Error(), exitFailed)
+	case outErr != nil:
+		return cli.Exit(fmt.Sprintf("writing the report to %s: %v", outDir, outErr), exitFailed)
 	case s.Failed > 0:
 		return cli.Exit(fmt.Sprintf("%d of %d seeds failed", s.Failed, s.Seeds), exitFailed)
 	}
@@ -216,6 +265,11 @@ func printSummary(w io.Writer, c sim.Campaign, s sim.Summary) {
 	if c.CheckDeterminism {
 		fmt.Fprintln(w, "determinism: every seed ran twice with identical traces unless reported above")
 	}
+	if c.For > 0 && s.OutOfTime {
+		fmt.Fprintf(w, "time budget of %v spent after %d seeds (%d..%d)\n", c.For, s.Seeds, firstSeed(s), lastSeed(s))
+	} else if c.Continue {
+		fmt.Fprintf(w, "ran seeds %d..%d within the time budget of %v\n", firstSeed(s), lastSeed(s), c.For)
+	}
 	if s.Seeds < s.Total {
 		fmt.Fprintf(w, "stopped early: %d of %d seeds not run\n", s.Total-s.Seeds, s.Total)
 	}
@@ -225,46 +279,35 @@ func printSummary(w io.Writer, c sim.Campaign, s sim.Summary) {
 			fmt.Fprintf(w, "  %s: %d\n", ct.Name, ct.Count)
 		}
 	}
-}
-
-// jsonSummary is the machine-readable campaign summary printed by --json.
-type jsonSummary struct {
-	Workload        string        `json:"workload"`
-	FaultSpec       string        `json:"fault_spec"`
-	Seeds           int           `json:"seeds"`
-	Total           int           `json:"total"`
-	Passed          int           `json:"passed"`
-	Failed          int           `json:"failed"`
-	Events          int64         `json:"events"`
-	SimSeconds      float64       `json:"sim_seconds"`
-	WallSeconds     float64       `json:"wall_seconds"`
-	EventsPerSecond float64       `json:"events_per_second"`
-	Failures        []jsonFailure `json:"failures"`
-	Sometimes       []sim.Counter `json:"sometimes"`
-}
-
-type jsonFailure struct {
-	Seed   uint64 `json:"seed"`
-	Kind   string `json:"kind"`
-	Reason string `json:"reason"`
-	Faults string `json:"faults"`
-	Replay string `json:"replay"`
-}
-
-// printJSON prints s as one line, so that scripts can take the last line of
-// stdout whatever came before it.
-func printJSON(w io.Writer, s sim.Summary) error {
-	js := jsonSummary{
-		Workload: s.Workload, FaultSpec: s.FaultSpec, Seeds: s.Seeds, Total: s.Total, Passed: s.Passed, Failed: s.Failed,
-		Events: s.Events, SimSeconds: s.SimSeconds, WallSeconds: s.WallSeconds, EventsPerSecond: s.EventsPerSecond,
-		// Empty lists rather than null, so that consumers need no special case.
-		Failures:  []jsonFailure{},
-		Sometimes: append([]sim.Counter{}, s.Sometimes...),
+	if len(s.Coverage) > 0 {
+		fmt.Fprintf(w, "coverage: %d of %d paths %s declares were reached\n", len(s.Coverage)-len(s.NotReached), len(s.Coverage), s.Workload)
+		for _, ct := range s.Coverage {
+			fmt.Fprintf(w, "  %s: %d\n", ct.Name, ct.Count)
+		}
+		for _, name := range s.NotReached {
+			fmt.Fprintf(w, "not reached: %s\n", name)
+		}
 	}
-	for _, f := range s.Failures {
-		js.Failures = append(js.Failures, jsonFailure{Seed: f.Seed, Kind: f.Kind, Reason: f.Reason, Faults: f.Faults, Replay: f.ReplayCommand()})
+}
+
+func firstSeed(s sim.Summary) uint64 {
+	if len(s.Results) == 0 {
+		return 0
 	}
-	b, err := json.Marshal(js)
+	return s.Results[0].Seed
+}
+
+func lastSeed(s sim.Summary) uint64 {
+	if len(s.Results) == 0 {
+		return 0
+	}
+	return s.Results[len(s.Results)-1].Seed
+}
+
+// printJSON prints rep as one line, so that scripts can take the last line
+// of stdout whatever came before it.
+func printJSON(w io.Writer, rep jsonSummary) error {
+	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
@@ -293,21 +336,24 @@ func simReplay(c *cli.Context) error {
 	cfg := camp.SeedConfig(seed)
 	cfg.UntilEvent = until
 
-	var trace *bufio.Writer
-	var closeTrace func() error
-	switch path := c.String("trace"); path {
-	case "":
-	case "-":
-		trace, closeTrace = bufio.NewWriter(stdout), func() error { return nil }
-	default:
-		f, err := os.Create(path)
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("--trace: %v", err), exitFailed)
-		}
-		trace, closeTrace = bufio.NewWriter(f), f.Close
+	if c.String("trace") == "-" && c.String("chrome") == "-" {
+		return usageError("--trace and --chrome cannot both write to stdout")
+	}
+	trace, closeTrace, err := createOutput(c.String("trace"), stdout)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("--trace: %v", err), exitFailed)
 	}
 	if trace != nil {
 		cfg.Trace = trace
+	}
+	chromeOut, closeChrome, err := createOutput(c.String("chrome"), stdout)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("--chrome: %v", err), exitFailed)
+	}
+	var chrome *sim.ChromeTrace
+	if chromeOut != nil {
+		chrome = sim.NewChromeTrace(chromeOut, fmt.Sprintf("%s seed %d", camp.Workload, seed))
+		cfg.Observer = chrome.Observe
 	}
 
 	r := camp.RunOne(cfg)
@@ -316,6 +362,14 @@ func simReplay(c *cli.Context) error {
 		// unaffected; bufio keeps the first one, reported here.
 		if err := errors.Join(trace.Flush(), closeTrace()); err != nil {
 			return cli.Exit(fmt.Sprintf("writing the trace: %v", err), exitFailed)
+		}
+	}
+	if chrome != nil {
+		if r.Stopped {
+			chrome.Mark(fmt.Sprintf("stopped after event %d (--until)", r.Events), r.SimTime)
+		}
+		if err := errors.Join(chrome.Close(), chromeOut.Flush(), closeChrome()); err != nil {
+			return cli.Exit(fmt.Sprintf("writing the Chrome trace: %v", err), exitFailed)
 		}
 	}
 
@@ -333,6 +387,22 @@ func simReplay(c *cli.Context) error {
 		return cli.Exit("", exitFailed)
 	}
 	return nil
+}
+
+// createOutput opens path for writing, buffered: "" is no output, "-" is
+// stdout (which close leaves open).
+func createOutput(path string, stdout io.Writer) (w *bufio.Writer, close func() error, err error) {
+	switch path {
+	case "":
+		return nil, nil, nil
+	case "-":
+		return bufio.NewWriter(stdout), func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bufio.NewWriter(f), f.Close, nil
 }
 
 // printStates prints one block per process; a state may span lines (a
