@@ -157,6 +157,8 @@ type WorkerPing struct{}
 type PushTask struct {
 	Spec    TaskSpec `msgpack:"s"`
 	LeaseID uint64   `msgpack:"l,omitempty"`
+	// Node is the leased worker's node, as its raylet reported it.
+	Node core.NodeID `msgpack:"n,omitempty"`
 }
 
 // Validate implements core.Validator.

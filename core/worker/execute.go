@@ -11,7 +11,11 @@ import (
 // handlePushTask runs a task pushed by its owner: resolve the arguments,
 // execute, store large returns in plasma, answer with the rest inline.
 func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.Message, error)) {
-	spec := m.(*proto.PushTask).Spec
+	push := m.(*proto.PushTask)
+	spec := push.Spec
+	if w.cfg.Node.IsNil() {
+		w.cfg.Node = push.Node
+	}
 	if w.cfg.Executor == nil {
 		reply(nil, rpc.Errorf(rpc.CodeInvalid, "%s runs no tasks (a driver)", w.self))
 		return

@@ -269,7 +269,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
-	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID}, rpc.Options{Timeout: -1},
+	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
 				return
