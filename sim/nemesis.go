@@ -58,13 +58,22 @@ func (w *World) partition() {
 		return
 	}
 	w.net.ensure(n)
+	// Sides are drawn per host, in order of first appearance, so that a
+	// host's processes always stay together.
 	side := make([]bool, n)
 	inside := 0
 	for inside == 0 || inside == n {
 		inside = 0
-		for i := range side {
-			side[i] = w.nemRand.IntN(2) == 0
-			if side[i] {
+		drawn := map[string]bool{}
+		for i, p := range w.procs {
+			k := hostKey(p)
+			in, ok := drawn[k]
+			if !ok {
+				in = w.nemRand.IntN(2) == 0
+				drawn[k] = in
+			}
+			side[i] = in
+			if in {
 				inside++
 			}
 		}
@@ -149,6 +158,17 @@ func (w *World) crashSome() {
 	}
 	p := candidates[w.nemRand.IntN(len(candidates))]
 	w.Sometimes("fault: crash")
+	if p.opts.Host != "" && w.nemRand.IntN(2) == 0 {
+		// A node failure: every crashable process of the host goes down.
+		w.Sometimes("fault: host crash")
+		for _, q := range candidates {
+			if q.opts.Host == p.opts.Host {
+				w.crash(q, "nemesis: host "+q.opts.Host+" crashed")
+				w.scheduleRestart(q)
+			}
+		}
+		return
+	}
 	w.crash(p, "nemesis")
 	w.scheduleRestart(p)
 }

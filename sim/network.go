@@ -91,6 +91,13 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		return
 	}
 	n.ensure(len(w.procs))
+	if sameHost(from, dst) {
+		// Local IPC: reliable, in order, fast.
+		at := max(w.now+int64(localLatency), n.last[from.idx][dst.idx])
+		n.last[from.idx][dst.idx] = at
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
+		return
+	}
 	f := &w.faults
 	if !w.healed && f.Drop > 0 && w.netRand.Float64() < f.Drop {
 		n.dropped++
@@ -131,7 +138,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 // cut link loses it, a clogged link holds it back until the clog ends.
 func (n *network) deliverable(w *World, e *event) bool {
 	src := w.byAddr[e.src]
-	if src == e.dst || len(n.cut) <= max(src.idx, e.dst.idx) {
+	if src == e.dst || sameHost(src, e.dst) || len(n.cut) <= max(src.idx, e.dst.idx) {
 		return true
 	}
 	if n.cut[src.idx][e.dst.idx] {
@@ -159,4 +166,18 @@ func (n *network) healAll(w *World) {
 			n.clogUntil[i][j] = 0
 		}
 	}
+}
+
+// localLatency is the delivery time between processes of one host.
+const localLatency = 50 * time.Microsecond
+
+// sameHost reports whether a and b are distinct processes of one host.
+func sameHost(a, b *proc) bool { return a.opts.Host != "" && a.opts.Host == b.opts.Host }
+
+// hostKey names the host of p; a process without one is its own host.
+func hostKey(p *proc) string {
+	if p.opts.Host != "" {
+		return "host:" + p.opts.Host
+	}
+	return "proc:" + string(p.addr)
 }

@@ -87,6 +87,12 @@ type ProcOptions struct {
 	// Disk gives the process a crashable in-memory disk (pebble's MemFS).
 	// Without it FS() is an empty in-memory FS that crashes erase.
 	Disk bool
+	// Host groups processes that share a machine (a raylet and its
+	// workers). Links between them are reliable and fast, like local IPC:
+	// partitions and clogs split hosts, never a host, and the crash fault
+	// sometimes takes a whole host down at once (a node failure) rather
+	// than one process. Empty means a host of its own.
+	Host string
 }
 
 // proc is one simulated process: an address, a factory for fresh
