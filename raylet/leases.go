@@ -44,6 +44,10 @@ func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(c
 		reply(nil, rpc.Errorf(rpc.CodeInvalid, "lease request from %s for a task owned by %s", from, req.Spec.Owner))
 		return
 	}
+	if r.cancelled[key] {
+		reply(&proto.LeaseReply{Cancelled: true}, nil)
+		return
+	}
 	if l := r.leases[key]; l != nil {
 		// A retry of a request we already hold (the rpc layer normally
 		// absorbs these; a new rpc client incarnation can still send one).
@@ -191,13 +195,26 @@ func (r *Raylet) idleWorker() *workerInfo {
 	return r.workers[addrs[0]]
 }
 
-// handleReturnLease frees a lease's worker and resources.
+// handleReturnLease frees a lease's worker and resources. It also cancels
+// a request that is still queued (the owner moved on), answering it with
+// Cancelled, and remembers the id so that a request arriving after its
+// cancellation is not granted.
 func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	ret := m.(*proto.ReturnLease)
 	key := leaseKey{owner: from, id: ret.LeaseID}
 	l := r.leases[key]
-	if l == nil || l.worker == nil {
-		reply(&proto.Ack{}, nil) // already returned, or the worker died
+	if l == nil {
+		r.rememberCancelled(key)
+		reply(&proto.Ack{}, nil)
+		return
+	}
+	if l.worker == nil {
+		// Still queued: drop it from the queue.
+		r.queue = slices.DeleteFunc(r.queue, func(q *leaseRequest) bool { return q == l })
+		delete(r.leases, key)
+		r.rememberCancelled(key)
+		l.reply(&proto.LeaseReply{Cancelled: true}, nil)
+		reply(&proto.Ack{}, nil)
 		return
 	}
 	w := l.worker
@@ -208,6 +225,19 @@ func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(co
 	}
 	reply(&proto.Ack{}, nil)
 	r.schedule()
+}
+
+// cancelledMax bounds the remembered cancelled lease ids.
+const cancelledMax = 10_000
+
+func (r *Raylet) rememberCancelled(k leaseKey) {
+	if r.cancelled == nil {
+		r.cancelled = map[leaseKey]bool{}
+	}
+	if len(r.cancelled) >= cancelledMax {
+		clear(r.cancelled) // forgetting only risks a leaked lease, never a wrong result
+	}
+	r.cancelled[k] = true
 }
 
 func (r *Raylet) releaseLease(l *leaseRequest) {

@@ -28,7 +28,7 @@ type pull struct {
 func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.PutObject)
 	if r.store.Contains(p.ID) {
-		reply(&proto.Ack{}, nil) // a retried put
+		reply(&proto.PutObjectReply{Node: r.node}, nil) // a retried put
 		return
 	}
 	if err := r.store.Put(p.ID, p.Data, p.Owner); err != nil {
@@ -39,7 +39,7 @@ func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core
 		reply(nil, rpc.Errorf(rpc.CodeFailed, "pin: %v", err))
 		return
 	}
-	reply(&proto.Ack{}, nil)
+	reply(&proto.PutObjectReply{Node: r.node}, nil)
 }
 
 func codeFor(err error) rpc.Code {

@@ -79,11 +79,13 @@ type Raylet struct {
 	workers map[core.Addr]*workerInfo
 	queue   []*leaseRequest
 	leases  map[leaseKey]*leaseRequest
-	views   map[core.NodeID]*NodeView
-	addrs   map[core.NodeID]core.Addr
-	pulls   map[core.ObjectID]*pull
-	pullQ   []*pull
-	inPull  int64
+	// cancelled remembers lease requests the owner gave up on.
+	cancelled map[leaseKey]bool
+	views     map[core.NodeID]*NodeView
+	addrs     map[core.NodeID]core.Addr
+	pulls     map[core.ObjectID]*pull
+	pullQ     []*pull
+	inPull    int64
 
 	stats Stats
 }
@@ -193,8 +195,8 @@ func (r *Raylet) heartbeat() {
 }
 
 // fence stops the node for good: the GCS declared it dead, and a dead node
-// id never comes back. Queued requests are refused; the workers' owners
-// hear of the death from the GCS.
+// id never comes back. Queued requests are refused, the process exits; the
+// workers' owners hear of the death from the GCS.
 func (r *Raylet) fence(why string) {
 	if r.fenced {
 		return
@@ -207,6 +209,9 @@ func (r *Raylet) fence(why string) {
 		delete(r.leases, l.key)
 		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 	}
+	// A dead node id never comes back: like Ray's raylet, exit, so that the
+	// supervisor (the simulator, or systemd on a host) starts a new node.
+	panic(core.FailStop{Reason: "node " + r.node.String() + " fenced: " + why})
 }
 
 // Receive implements core.Process.

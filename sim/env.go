@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -36,8 +38,16 @@ func (e *procEnv) Self() core.Addr { return e.p.addr }
 // Now returns the process's local clock: virtual time with the process's
 // drift and offset applied.
 func (e *procEnv) Now() time.Time {
+	// local = floor(t · (1e6 + drift) / 1e6), split so it cannot overflow;
+	// globalDuration is its inverse rounded up, so timers never fire early
+	// by the local clock.
 	t := e.w.now
-	local := t + t/1_000_000*e.p.drift
+	frac := (t % 1_000_000) * e.p.drift
+	adj := frac / 1_000_000
+	if frac%1_000_000 != 0 && frac < 0 {
+		adj-- // floor, not truncation, for negative drift
+	}
+	local := t + t/1_000_000*e.p.drift + adj
 	return Epoch.Add(time.Duration(local) + e.p.offset)
 }
 
@@ -49,7 +59,18 @@ func (e *procEnv) globalDuration(d time.Duration) int64 {
 	if e.p.drift == 0 {
 		return int64(d)
 	}
-	return int64(d) / (1_000_000 + e.p.drift) * 1_000_000
+	// global = ceil(d · 1e6 / (1e6 + drift)), in 128 bits so that long
+	// durations do not overflow. Rounding up keeps AfterFunc's promise:
+	// the local clock has advanced by at least d when the timer fires.
+	den := uint64(1_000_000 + e.p.drift)
+	hi, lo := bits.Mul64(uint64(d), 1_000_000)
+	lo, carry := bits.Add64(lo, den-1, 0)
+	hi += carry
+	if hi >= den {
+		return math.MaxInt64 // beyond any run's horizon
+	}
+	q, _ := bits.Div64(hi, lo, den)
+	return int64(min(q, math.MaxInt64))
 }
 
 type timerState uint8

@@ -265,3 +265,32 @@ func TestClocksDriftPerProcess(t *testing.T) {
 		t.Fatalf("three processes read identical clocks %v", times)
 	}
 }
+
+// TestTimersNeverFireEarlyOnADriftingClock checks AfterFunc's promise on a
+// drifting clock: when the timer fires, the process's own clock has moved
+// by at least the requested duration, also for sub-millisecond durations.
+func TestTimersNeverFireEarlyOnADriftingClock(t *testing.T) {
+	var bad []string
+	wl := &scripted{setup: func(w *World) {
+		for i := range 4 {
+			w.AddProcess(core.Addr(fmt.Sprint("p", i)), ProcOptions{}, func() core.Process {
+				return &procFunc{start: func(env core.Env) {
+					for _, d := range []time.Duration{1, 999, time.Microsecond, 999 * time.Microsecond, 1500 * time.Microsecond, time.Second} {
+						start := env.Now()
+						env.AfterFunc(d, func() {
+							if got := env.Now().Sub(start); got < d {
+								bad = append(bad, fmt.Sprintf("%s: AfterFunc(%v) fired after %v", env.Self(), d, got))
+							}
+						})
+					}
+				}}
+			})
+		}
+	}}
+	if r := Run(Config{Seed: 4, FaultSpec: "drift=500"}, wl, "drift-timers"); !r.Passed {
+		t.Fatal(r)
+	}
+	if len(bad) > 0 {
+		t.Fatal(strings.Join(bad, "\n"))
+	}
+}

@@ -39,6 +39,8 @@ import (
 	"os/signal"
 
 	"github.com/urfave/cli/v2"
+
+	_ "github.com/grayrt/gray/sim/workload" // registers the gcs and cluster workloads
 )
 
 // Exit statuses, as documented in the package comment.

@@ -31,6 +31,7 @@ const (
 	msgRefRemoved           core.MsgType = 4005
 	msgKillActor            core.MsgType = 4006
 	msgObjectLocationUpdate core.MsgType = 4007
+	msgPutObjectReply       core.MsgType = 2013
 )
 
 // Bounds of object transfer.
@@ -81,9 +82,12 @@ type LeaseReply struct {
 	SpillNode   core.NodeID   `msgpack:"N,omitempty"`
 	Infeasible  bool          `msgpack:"f,omitempty"`
 	Reason      string        `msgpack:"m,omitempty"`
+	// Cancelled answers a request the owner cancelled with ReturnLease.
+	Cancelled bool `msgpack:"c,omitempty"`
 }
 
-// ReturnLease gives a leased worker back to its raylet.
+// ReturnLease gives a leased worker back to its raylet, or cancels a lease
+// request that is still queued.
 type ReturnLease struct {
 	LeaseID uint64    `msgpack:"l"`
 	Owner   core.Addr `msgpack:"o"`
@@ -104,6 +108,11 @@ type PutObject struct {
 	ID    core.ObjectID `msgpack:"i"`
 	Owner core.Addr     `msgpack:"o"`
 	Data  []byte        `msgpack:"d"`
+}
+
+// PutObjectReply says which node stored the object.
+type PutObjectReply struct {
+	Node core.NodeID `msgpack:"n"`
 }
 
 // GetObject asks the local raylet for an object's bytes, pulling a copy
@@ -186,6 +195,9 @@ type PushTaskReply struct {
 // reply comes once the object is ready (or failed).
 type GetObjectStatus struct {
 	ID core.ObjectID `msgpack:"i"`
+	// Failed lists copies the borrower could not read; the owner drops
+	// them and rebuilds the object when none is left.
+	Failed []Location `msgpack:"f,omitempty"`
 }
 
 // ObjectStatusReply answers GetObjectStatus.
@@ -222,6 +234,7 @@ func (*ReturnLease) MsgType() core.MsgType          { return msgReturnLease }
 func (*LeaseFailed) MsgType() core.MsgType          { return msgLeaseFailed }
 func (*PutObject) MsgType() core.MsgType            { return msgPutObject }
 func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
+func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
 func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
 func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
 func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
@@ -246,6 +259,7 @@ func init() {
 		func() core.Message { return new(LeaseFailed) },
 		func() core.Message { return new(PutObject) },
 		func() core.Message { return new(GetObject) },
+		func() core.Message { return new(PutObjectReply) },
 		func() core.Message { return new(GetObjectReply) },
 		func() core.Message { return new(FreeObjects) },
 		func() core.Message { return new(PullChunk) },

@@ -90,13 +90,16 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 		}
 		pending++
 		i, size := i, int64(len(v))
-		w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: ids[i], Owner: spec.Owner, Data: v}, rpc.Options{}, func(_ core.Message, err error) {
+		w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: ids[i], Owner: spec.Owner, Data: v}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 			pending--
+			node := w.cfg.Node
 			if err != nil && failed == nil {
 				failed = proto.NewError(proto.KindObjectStoreFull, spec.Describe(), "storing return %d (%d bytes): %v", i+1, size, err)
+			} else if err == nil {
+				node = m.(*proto.PutObjectReply).Node
 			}
 			rets[i].InPlasma, rets[i].Size = true, size
-			rets[i].Location = proto.Location{Node: w.cfg.Node, Raylet: w.cfg.Raylet}
+			rets[i].Location = proto.Location{Node: node, Raylet: w.cfg.Raylet}
 			if pending == 0 {
 				done(rets, failed)
 			}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -26,13 +27,15 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 		done(ref, nil)
 		return
 	}
-	w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: id, Owner: w.self, Data: data}, rpc.Options{}, func(_ core.Message, err error) {
+	// The local raylet is on this host: retry until it answers (a new
+	// incarnation of it answers too; puts are idempotent).
+	w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: id, Owner: w.self, Data: data}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 		if err != nil {
 			w.refs.fail(e, proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err))
 			done(ref, err)
 			return
 		}
-		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: w.cfg.Node, Raylet: w.cfg.Raylet})
+		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: w.cfg.Raylet})
 		done(ref, nil)
 	})
 }
@@ -104,13 +107,63 @@ func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
 			done(e.inline, nil)
 			return
 		}
-		w.fetch(ref, e.sortedLocations(), done)
+		w.fetchOwned(ref, 0, done)
 	}
 }
 
-// getBorrowed asks the owner for the object's status, then fetches it.
+// putFetchAttempts bounds how often an owner retries reading a Put object
+// whose copy could not be read, before it reports the object lost.
+const putFetchAttempts = 30
+
+// fetchOwned reads an owned plasma object. When no copy can be read, a
+// task's return is rebuilt from lineage (re-running a task is always
+// safe); a Put object, which has no lineage, is read again for a while —
+// its node may only be unreachable — and reported lost once its node is
+// known dead or the attempts run out.
+func (w *Worker) fetchOwned(ref proto.ObjectRef, attempt int, done func([]byte, error)) {
+	e := w.refs.get(ref.ID)
+	if e == nil || e.state != objReady || e.inline != nil {
+		w.Get(ref, done)
+		return
+	}
+	w.fetch(ref, e.sortedLocations(), func(data []byte, err error) {
+		if err == nil {
+			done(data, nil)
+			return
+		}
+		e := w.refs.get(ref.ID)
+		switch {
+		case e == nil:
+			done(nil, err)
+		case e.state != objReady || e.inline != nil:
+			w.Get(ref, done) // rebuilt or failed meanwhile
+		case e.lineage != nil:
+			clear(e.locations)
+			w.reconstruct(e)
+			w.Get(ref, done)
+		case len(e.locations) == 0 || attempt+1 >= putFetchAttempts:
+			clear(e.locations)
+			w.reconstruct(e) // fails it: a Put object has no lineage
+			w.Get(ref, done)
+		default:
+			w.env.AfterFunc(time.Second, func() { w.fetchOwned(ref, attempt+1, done) })
+		}
+	})
+}
+
+// getBorrowed asks the owner for the object's status, then fetches it. A
+// fetch that fails is retried a few times from a fresh status, since the
+// owner may be rebuilding the object.
 func (w *Worker) getBorrowed(ref proto.ObjectRef, done func([]byte, error)) {
-	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(m core.Message, err error) {
+	w.getBorrowedAttempt(ref, 0, nil, done)
+}
+
+// borrowedFetchAttempts bounds how often a borrower asks the owner again
+// after failing to fetch the copies it named.
+const borrowedFetchAttempts = 10
+
+func (w *Worker) getBorrowedAttempt(ref proto.ObjectRef, attempt int, failed []proto.Location, done func([]byte, error)) {
+	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID, Failed: failed}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(m core.Message, err error) {
 		if err != nil {
 			if errors.Is(err, rpc.ErrTimeout) {
 				done(nil, proto.NewError(proto.KindOwnerDied, "", "owner %s of %v did not answer within %v", ref.Owner, ref.ID, w.cfg.OwnerTimeout))
@@ -126,7 +179,13 @@ func (w *Worker) getBorrowed(ref proto.ObjectRef, done func([]byte, error)) {
 		case r.Locations == nil:
 			done(nonNil(r.Inline), nil)
 		default:
-			w.fetch(ref, r.Locations, done)
+			w.fetch(ref, r.Locations, func(data []byte, err error) {
+				if err != nil && attempt+1 < borrowedFetchAttempts {
+					w.env.AfterFunc(time.Second, func() { w.getBorrowedAttempt(ref, attempt+1, r.Locations, done) })
+					return
+				}
+				done(data, err)
+			})
 		}
 	})
 }
@@ -146,11 +205,26 @@ func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]b
 // handleObjectStatus serves a borrower's GetObjectStatus once the object
 // is ready or failed.
 func (w *Worker) handleObjectStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
-	id := m.(*proto.GetObjectStatus).ID
+	st := m.(*proto.GetObjectStatus)
+	id := st.ID
 	e := w.refs.get(id)
 	if e == nil || e.owner != "" {
 		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindObjectLost, "", "%v is not owned by %s or was freed", id, w.self)}, nil)
 		return
+	}
+	if len(st.Failed) > 0 && e.state == objReady && e.inline == nil && e.lineage != nil {
+		// A borrower could not read these copies. Drop them; with none
+		// left, rebuild the object (re-running a task is always safe).
+		for _, l := range st.Failed {
+			if e.locations[l.Node] == l.Raylet {
+				delete(e.locations, l.Node)
+			}
+		}
+		if len(e.locations) == 0 {
+			w.reconstruct(e)
+		}
+		st = &proto.GetObjectStatus{ID: id}
+		m = st
 	}
 	switch e.state {
 	case objPending:

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -124,9 +125,15 @@ func (w *Worker) Stats() Stats { return w.stats }
 // SetNode records the local node id (workers learn it at registration).
 func (w *Worker) SetNode(n core.NodeID) { w.cfg.Node = n }
 
+// DefaultTaskResources is what a task demands when its options name no
+// resources: one CPU, as in Ray. Pass an empty non-nil set for none.
+var DefaultTaskResources = core.MustResources(core.CPU, 1)
+
 // TaskOptions are the per-task options of SubmitTask.
 type TaskOptions struct {
-	NumReturns      int
+	NumReturns int
+	// Resources demanded while the task runs; nil means
+	// DefaultTaskResources.
 	Resources       core.Resources
 	Strategy        proto.Strategy
 	MaxRetries      int32 // default 3 when zero; -1 retries forever; use NoRetries for none
@@ -135,6 +142,10 @@ type TaskOptions struct {
 
 // NoRetries as TaskOptions.MaxRetries disables retries.
 const NoRetries int32 = -2
+
+// leaseTimeout bounds one lease request; a request unanswered for that
+// long is cancelled and made again.
+const leaseTimeout = 2 * time.Minute
 
 // DefaultMaxRetries is Ray's default for tasks.
 const DefaultMaxRetries = 3
@@ -152,6 +163,9 @@ func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]pr
 		retries = DefaultMaxRetries
 	case NoRetries:
 		retries = 0
+	}
+	if opts.Resources == nil {
+		opts.Resources = DefaultTaskResources
 	}
 	w.taskCounter++
 	spec := proto.TaskSpec{
@@ -231,6 +245,12 @@ func (w *Worker) resolve(t *pendingTask) {
 	}
 }
 
+// returnLease gives a lease back to the raylet that granted it; disconnect
+// asks it not to reuse the worker.
+func (w *Worker) returnLease(raylet core.Addr, leaseID uint64, disconnect bool) {
+	w.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: w.self, Disconnect: disconnect}, rpc.Options{}, func(core.Message, error) {})
+}
+
 func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 	t.phase = phaseLeasing
 	w.leaseSeq++
@@ -238,20 +258,32 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 	t.raylet = raylet
 	spec := t.spec
 	leaseID := t.leaseID
-	t.leaseCall = w.cli.Call(raylet, &proto.RequestLease{Spec: spec, LeaseID: leaseID, Spilled: spilled}, rpc.Options{Timeout: -1},
+	t.leaseCall = w.cli.Call(raylet, &proto.RequestLease{Spec: spec, LeaseID: leaseID, Spilled: spilled}, rpc.Options{Timeout: leaseTimeout},
 		func(m core.Message, err error) {
 			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
+				// Stale: the task moved on (retried, redirected, done). A
+				// lease granted anyway must go back, or its worker and
+				// resources leak.
+				if r, ok := m.(*proto.LeaseReply); ok && err == nil && r.Granted {
+					w.returnLease(raylet, leaseID, false)
+				}
 				return
 			}
 			if err != nil {
-				// A cancelled lease request was redirected by NodeDied.
-				if err != rpc.ErrCancelled {
-					w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
+				if errors.Is(err, rpc.ErrTimeout) {
+					// The raylet did not answer for a long time (queued
+					// behind other work, or gone): cancel and ask again.
+					w.returnLease(raylet, leaseID, false)
+					w.requestLease(t, raylet, spilled)
+					return
 				}
+				w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
 				return
 			}
 			r := m.(*proto.LeaseReply)
 			switch {
+			case r.Cancelled:
+				// Only a request this worker cancelled gets this; it has moved on.
 			case r.Infeasible:
 				w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%s", r.Reason))
 			case r.Spillback:
@@ -271,10 +303,10 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	raylet := t.raylet
 	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
+			w.returnLease(raylet, leaseID, err != nil)
 			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
 				return
 			}
-			w.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: w.self, Disconnect: err != nil}, rpc.Options{}, func(core.Message, error) {})
 			if err != nil {
 				w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, spec.Describe(), "%v", err))
 				return
@@ -380,12 +412,14 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 			w.cli.Cancel(t.pushCall)
 			w.retryOrFail(t, proto.NewError(proto.KindNodeDied, t.spec.Describe(), "node %v died while running the task", node))
 		case t.phase == phaseLeasing && t.raylet == raylet:
-			w.cli.Cancel(t.leaseCall)
-			if raylet == w.cfg.Raylet {
-				w.failTask(t, proto.NewError(proto.KindNodeDied, t.spec.Describe(), "local node %v died", node))
-			} else {
-				w.requestLease(t, w.cfg.Raylet, false)
-			}
+			// Ask the local raylet again: after a spillback to a dead
+			// node, or, when the local node itself died, its restarted
+			// raylet (a new node at the same address). The old request
+			// may have reached a new incarnation at that address: cancel
+			// it there, and give back any lease it still brings (the stale
+			// path of its callback does).
+			w.returnLease(raylet, t.leaseID, false)
+			w.requestLease(t, w.cfg.Raylet, false)
 		}
 	}
 	for _, e := range w.refs.onNodeDeath(node) {

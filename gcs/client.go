@@ -1,0 +1,338 @@
+package gcs
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grayrt/gray/core"
+)
+
+// ClientOptions tune a Client. Zero fields take the defaults.
+type ClientOptions struct {
+	// Deadline bounds each call, retries included. Default 5s.
+	Deadline time.Duration
+	// BackoffMin is the wait before the first resend; it doubles per
+	// attempt up to BackoffMax, with ±50% jitter. Defaults 100ms and 1s.
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// PollWait is how long the subscriber waits for a poll reply before it
+	// polls again; keep it above the server's PollTimeout. Default 10s.
+	PollWait time.Duration
+	// MaxInFlight bounds the calls in flight; more fail with
+	// ErrOverloaded without being sent. Default 1000.
+	MaxInFlight int
+}
+
+func (o *ClientOptions) setDefaults() {
+	if o.Deadline <= 0 {
+		o.Deadline = 5 * time.Second
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 100 * time.Millisecond
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = max(time.Second, o.BackoffMin)
+	}
+	if o.PollWait <= 0 {
+		o.PollWait = 10 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1000
+	}
+}
+
+// Client is the GCS client, embedded in a host process. It is sans-IO and,
+// like its host, driven one event at a time: the host forwards every
+// message it receives to Handle, and callbacks run inside Handle or inside
+// the client's timers. It is not safe for concurrent use.
+type Client struct {
+	env  core.Env
+	gcs  core.Addr
+	opts ClientOptions
+	id   string
+
+	nextSeq uint64
+	calls   map[uint64]*call
+	// inflight holds the seqs of calls in ascending order; entries of
+	// finished calls are skipped lazily when computing AckBelow.
+	inflight []uint64
+	// epoch is the highest server epoch seen in any reply.
+	epoch  uint64
+	closed bool
+	sub    *subscription
+}
+
+type call struct {
+	seq      uint64
+	req      request
+	cb       func(Reply, error)
+	backoff  time.Duration
+	attempts int
+	retry    core.Timer // next resend
+	deadline core.Timer // gives up
+}
+
+// NewClient returns a client of the GCS at gcs. It draws its client id
+// from env.Rand(), so a restarted host gets a new id.
+func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
+	opts.setDefaults()
+	return &Client{
+		env:   env,
+		gcs:   gcs,
+		opts:  opts,
+		id:    fmt.Sprintf("%016x", env.Rand().Uint64()),
+		calls: map[uint64]*call{},
+	}
+}
+
+// ID returns the client id that heads every request.
+func (c *Client) ID() string { return c.id }
+
+// Epoch returns the highest server epoch seen so far (0 before any reply).
+func (c *Client) Epoch() uint64 { return c.epoch }
+
+// InFlight returns the number of calls waiting for a reply.
+func (c *Client) InFlight() int { return len(c.calls) }
+
+// Handle consumes m if it is a reply or poll reply from the GCS addressed
+// to this client, and reports whether it did. The host passes every
+// message it receives and handles those for which Handle returns false.
+func (c *Client) Handle(from core.Addr, m core.Message) bool {
+	switch r := m.(type) {
+	case *Reply:
+		if from != c.gcs || r.Client != c.id {
+			return false
+		}
+		c.noteEpoch(r.Epoch)
+		cl := c.calls[r.Seq]
+		if cl == nil || c.closed {
+			return true // a duplicate, or the answer to a finished call
+		}
+		if r.Code == CodeUnavailable {
+			return true // the retry timer resends it
+		}
+		c.finish(cl)
+		cl.cb(*r, replyError(r.Code, r.Err))
+		return true
+	case *PollReply:
+		if from != c.gcs || r.Client != c.id {
+			return false
+		}
+		c.noteEpoch(r.Epoch)
+		c.handlePoll(r)
+		return true
+	}
+	return false
+}
+
+// Close stops every timer and fails the calls in flight with ErrClosed, in
+// the order they were made. The subscription ends without callbacks.
+func (c *Client) Close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.stopSubscription()
+	seqs := make([]uint64, 0, len(c.calls))
+	for seq := range c.calls { //gray:unordered collected, then sorted
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		cl := c.calls[seq]
+		c.finish(cl)
+		cl.cb(Reply{}, fmt.Errorf("gcs: %s seq %d: %w", core.MessageName(cl.req.MsgType()), seq, ErrClosed))
+	}
+}
+
+// do starts a call. Every outcome, including client-side errors, reaches
+// cb asynchronously, never from inside do.
+func (c *Client) do(req request, cb func(Reply, error)) {
+	if cb == nil {
+		cb = func(Reply, error) {}
+	}
+	name := core.MessageName(req.MsgType())
+	switch {
+	case c.closed:
+		c.later(func() { cb(Reply{}, fmt.Errorf("gcs: %s: %w", name, ErrClosed)) })
+		return
+	case len(c.calls) >= c.opts.MaxInFlight:
+		n := len(c.calls)
+		c.later(func() { cb(Reply{}, fmt.Errorf("gcs: %s: %d calls in flight: %w", name, n, ErrOverloaded)) })
+		return
+	}
+	c.nextSeq++
+	seq := c.nextSeq
+	req = req.withHeader(Hdr{Client: c.id, Seq: seq, AckBelow: seq})
+	if err := req.Validate(); err != nil {
+		c.later(func() { cb(Reply{}, &Error{Code: CodeInvalidArgument, Msg: name + ": " + err.Error()}) })
+		return
+	}
+	cl := &call{seq: seq, req: req, cb: cb, backoff: c.opts.BackoffMin}
+	c.calls[seq] = cl
+	c.inflight = append(c.inflight, seq)
+	// The deadline is a timer of its own rather than a comparison with
+	// Now() in the retry path, so that the call ends after Deadline however
+	// coarse or drifting the driver's clock and timers are.
+	cl.deadline = c.env.AfterFunc(c.opts.Deadline, func() { c.expire(cl) })
+	c.send(cl)
+}
+
+func (c *Client) later(f func()) { c.env.AfterFunc(0, f) }
+
+// send (re)sends a call with the same (client, seq) and a fresh AckBelow,
+// and arms the retry timer.
+func (c *Client) send(cl *call) {
+	cl.attempts++
+	c.env.Send(c.gcs, cl.req.withHeader(Hdr{Client: c.id, Seq: cl.seq, AckBelow: c.ackBelow(cl.seq)}))
+	wait := cl.backoff/2 + time.Duration(c.env.Rand().Int64N(int64(cl.backoff)+1))
+	cl.backoff = min(2*cl.backoff, c.opts.BackoffMax)
+	cl.retry = c.env.AfterFunc(wait, func() {
+		if c.calls[cl.seq] == cl {
+			c.send(cl)
+		}
+	})
+}
+
+// expire ends a call that got no reply before its deadline.
+func (c *Client) expire(cl *call) {
+	if c.calls[cl.seq] != cl {
+		return
+	}
+	c.finish(cl)
+	cl.cb(Reply{}, fmt.Errorf("gcs: %s seq %d: %d attempts in %v: %w",
+		core.MessageName(cl.req.MsgType()), cl.seq, cl.attempts, c.opts.Deadline, ErrTimeout))
+}
+
+func (c *Client) finish(cl *call) {
+	cl.retry.Stop()
+	cl.deadline.Stop()
+	delete(c.calls, cl.seq)
+}
+
+// ackBelow returns the lowest seq still waited for, counting seq itself.
+func (c *Client) ackBelow(seq uint64) uint64 {
+	for len(c.inflight) > 0 && c.calls[c.inflight[0]] == nil {
+		c.inflight = c.inflight[1:]
+	}
+	if len(c.inflight) > 0 {
+		return min(seq, c.inflight[0])
+	}
+	return seq
+}
+
+// noteEpoch records the server epoch of a reply. A newer epoch means the
+// server restarted and lost its subscriptions: resubscribe now rather than
+// when the current poll times out.
+func (c *Client) noteEpoch(e uint64) {
+	if e <= c.epoch {
+		return
+	}
+	c.epoch = e
+	if s := c.sub; s != nil && s.epoch != 0 && s.epoch < e {
+		c.resubscribe(s)
+	}
+}
+
+// --- KV ---
+
+// KVGet reads a key. The reply's Found and Value hold the result.
+func (c *Client) KVGet(ns, key string, cb func(Reply, error)) {
+	c.do(&KVGet{Namespace: ns, Key: key}, cb)
+}
+
+// KVPut writes a key; without overwrite an existing key is kept. The
+// reply's Added reports that the key was new.
+func (c *Client) KVPut(ns, key string, value []byte, overwrite bool, cb func(Reply, error)) {
+	c.do(&KVPut{Namespace: ns, Key: key, Value: value, Overwrite: overwrite}, cb)
+}
+
+// KVDel deletes a key. The reply's Deleted reports that it existed.
+func (c *Client) KVDel(ns, key string, cb func(Reply, error)) {
+	c.do(&KVDel{Namespace: ns, Key: key}, cb)
+}
+
+// KVCAS sets key to value iff it holds expected (expectExists) or is absent
+// (!expectExists). The reply's Swapped reports whether it did.
+func (c *Client) KVCAS(ns, key string, expected []byte, expectExists bool, value []byte, cb func(Reply, error)) {
+	c.do(&KVCAS{Namespace: ns, Key: key, Expected: expected, ExpectExists: expectExists, Value: value}, cb)
+}
+
+// KVExists reports in the reply's Found whether a key exists.
+func (c *Client) KVExists(ns, key string, cb func(Reply, error)) {
+	c.do(&KVExists{Namespace: ns, Key: key}, cb)
+}
+
+// KVKeys lists the keys of ns starting with prefix, sorted, in the reply's
+// Keys.
+func (c *Client) KVKeys(ns, prefix string, cb func(Reply, error)) {
+	c.do(&KVKeys{Namespace: ns, Prefix: prefix}, cb)
+}
+
+// --- Nodes ---
+
+// RegisterNode registers a node at addr with its total resources.
+func (c *Client) RegisterNode(id core.NodeID, addr core.Addr, res core.Resources, cb func(Reply, error)) {
+	c.do(&RegisterNode{Node: id, Addr: addr, Resources: res}, cb)
+}
+
+// Heartbeat reports that a node lives. If the reply's Dead is set, the
+// GCS declared the node dead and its raylet must stop.
+func (c *Client) Heartbeat(id core.NodeID, cb func(Reply, error)) {
+	c.do(&Heartbeat{Node: id}, cb)
+}
+
+// HeartbeatWithResources is Heartbeat with the node's available resources.
+func (c *Client) HeartbeatWithResources(id core.NodeID, available core.Resources, cb func(Reply, error)) {
+	c.do(&Heartbeat{Node: id, HasAvailable: true, Available: available}, cb)
+}
+
+// DrainNode marks a live node DRAINING.
+func (c *Client) DrainNode(id core.NodeID, cb func(Reply, error)) {
+	c.do(&DrainNode{Node: id}, cb)
+}
+
+// GetNodes lists every node in the reply's Nodes, sorted by id.
+func (c *Client) GetNodes(cb func(Reply, error)) { c.do(&GetNodes{}, cb) }
+
+// --- Jobs ---
+
+// AddJob registers a job; the reply's Job is its new id.
+func (c *Client) AddJob(driver core.Addr, metadata []byte, cb func(Reply, error)) {
+	c.do(&AddJob{DriverAddr: driver, Metadata: metadata}, cb)
+}
+
+// FinishJob marks a job finished.
+func (c *Client) FinishJob(job core.JobID, cb func(Reply, error)) {
+	c.do(&FinishJob{Job: job}, cb)
+}
+
+// ListJobs lists every job in the reply's Jobs, sorted by id.
+func (c *Client) ListJobs(cb func(Reply, error)) { c.do(&ListJobs{}, cb) }
+
+// --- Actors ---
+
+// RegisterActor registers an actor of id.Job(). With a name it is
+// get-or-create: the reply's ActorID is the winner and Created says
+// whether this call created it. maxRestarts -1 is unlimited.
+func (c *Client) RegisterActor(id core.ActorID, ns, name string, maxRestarts int64, cb func(Reply, error)) {
+	c.do(&RegisterActor{Actor: id, Job: id.Job(), Namespace: ns, Name: name, MaxRestarts: maxRestarts}, cb)
+}
+
+// UpdateActor moves an actor to state; node and addr go with ALIVE,
+// deathCause with DEAD. The reply's Actors[0] is the resulting record.
+func (c *Client) UpdateActor(id core.ActorID, state ActorState, node core.NodeID, addr core.Addr, deathCause string, cb func(Reply, error)) {
+	c.do(&UpdateActor{Actor: id, State: state, Node: node, Addr: addr, DeathCause: deathCause}, cb)
+}
+
+// GetActor reads an actor into the reply's Actors[0].
+func (c *Client) GetActor(id core.ActorID, cb func(Reply, error)) { c.do(&GetActor{Actor: id}, cb) }
+
+// GetNamedActor reads the live actor named name in ns into Actors[0].
+func (c *Client) GetNamedActor(ns, name string, cb func(Reply, error)) {
+	c.do(&GetNamedActor{Namespace: ns, Name: name}, cb)
+}
+
+// ListActors lists every actor in the reply's Actors, sorted by id.
+func (c *Client) ListActors(cb func(Reply, error)) { c.do(&ListActors{}, cb) }

@@ -1,0 +1,94 @@
+package gcs
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Config tunes a Server. Zero fields take the defaults below.
+type Config struct {
+	// HealthCheckPeriod is how often the server looks for nodes whose
+	// heartbeats stopped. Default 1s.
+	HealthCheckPeriod time.Duration
+	// NodeTimeout is how long a node may go without a heartbeat before it
+	// is declared DEAD. Default 10s.
+	NodeTimeout time.Duration
+	// PollTimeout is how long a Poll with nothing to deliver is held before
+	// it is answered empty. Default 5s.
+	PollTimeout time.Duration
+	// MaxQueue bounds each subscriber's queue; on overflow the queue is
+	// dropped and the subscriber told to resync. Default 1024.
+	MaxQueue int
+	// SessionTTL is how long the dedup records of a client that sent no
+	// mutation are kept. A duplicate of a request older than this could be
+	// applied again, so it must be far above any client deadline plus
+	// network delay. Default 1h.
+	SessionTTL time.Duration
+	// Bug plants a known bug for tests (one of the Bug* constants). It is
+	// test-only: a production server leaves it empty.
+	Bug string
+}
+
+// Test-only planted bugs (Config.Bug). Each breaks one guarantee so that
+// tests can prove their checks notice.
+const (
+	// BugAckBeforeSync commits without Sync: acknowledged mutations are
+	// lost in a crash.
+	BugAckBeforeSync = "ack-before-sync"
+	// BugDoubleApply ignores dedup records: a retried or duplicated
+	// request is applied again.
+	BugDoubleApply = "double-apply"
+	// BugStaleRead serves KVGet from a cache that writes do not
+	// invalidate.
+	BugStaleRead = "stale-read"
+	// BugForgetDedup keeps dedup records only in memory: after a restart a
+	// retried request is applied again.
+	BugForgetDedup = "forget-dedup"
+)
+
+// Bugs returns the names of the planted bugs, sorted.
+func Bugs() []string {
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup}
+	slices.Sort(b)
+	return b
+}
+
+// DBDir is the directory of the server's pebble database on env.FS().
+const DBDir = "gcs-db"
+
+// MaxRepliesPerClient bounds the dedup records the server keeps for one
+// client: it accepts mutations only with seqs below the client's AckBelow
+// plus this window. A request beyond it gets Unavailable (and is retried by
+// the client) until older calls finish.
+const MaxRepliesPerClient = 1000
+
+// MaxSubscribers bounds the number of pubsub subscribers.
+const MaxSubscribers = 10_000
+
+func (c *Config) setDefaults() {
+	if c.HealthCheckPeriod <= 0 {
+		c.HealthCheckPeriod = time.Second
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 10 * time.Second
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = 5 * time.Second
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = 1024
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = time.Hour
+	}
+	if c.Bug != "" && !slices.Contains(Bugs(), c.Bug) {
+		panic(fmt.Sprintf("gcs: unknown Config.Bug %q (known: %v)", c.Bug, Bugs()))
+	}
+}
+
+// subscriberTTL is how long a subscriber may go without polling before the
+// server forgets it.
+func (c *Config) subscriberTTL() time.Duration {
+	return max(6*c.PollTimeout, 30*time.Second)
+}

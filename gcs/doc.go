@@ -1,0 +1,54 @@
+// Package gcs is gray's Global Control Store: the cluster's source of truth
+// for nodes, jobs, actors and a namespaced key-value store, with Ray-style
+// long-polling pubsub, health checks and fencing of dead nodes.
+//
+// # Server
+//
+// Server is a sans-IO core.Process. Every mutation is applied in one pebble
+// batch together with the dedup record of its request (client id, sequence
+// number → encoded reply) and committed with pebble.Sync before the reply is
+// sent; the in-memory tables that serve reads are updated only after the
+// commit succeeded. A failed write panics with core.FailStop: the driver
+// restarts the process, which recovers every table from its synced disk. A
+// retried request (same client, same sequence number) is applied at most
+// once and answered with its original reply, also across restarts.
+//
+// Nodes register and heartbeat. The server checks every HealthCheckPeriod
+// and declares DEAD a node whose last heartbeat is older than NodeTimeout.
+// DEAD is final and persisted: a dead NodeID never registers again, and its
+// heartbeats are answered with Dead=true so that its raylet stops (fencing).
+// After a restart every live node gets a fresh grace period. When a node
+// dies, every ALIVE actor on it goes to RESTARTING (or DEAD once its
+// restarts are exhausted), as Ray's GcsActorManager does.
+//
+// Named actors are registered with get-or-create semantics: the first
+// registration of (namespace, name) wins, later ones get the winner's id.
+// The name is released when the actor becomes DEAD.
+//
+// Pubsub is per subscriber: each subscriber has a bounded queue of
+// PubMessages with consecutive sequence numbers. A Poll acknowledges what
+// the subscriber has processed and is held until a message arrives or
+// PollTimeout passes. When a queue overflows it is dropped, and the next Poll
+// reports a gap, after which the subscriber re-reads snapshots (GetNodes,
+// ListActors). Subscriptions live in memory only; the epoch (a persisted
+// boot counter, carried by every reply) tells subscribers that the server
+// restarted and that they must resubscribe and resync. Published NodeInfo and
+// ActorInfo carry a Version: a host that mixes snapshots with messages keeps,
+// per entity, the value with the highest Version.
+//
+// # Client
+//
+// Client is the sans-IO client embedded in a host process (raylet, core
+// worker, simulated client); the host forwards every message to
+// Client.Handle. Calls are asynchronous with a callback. A call is resent
+// with the same (client, sequence number) with exponential backoff and
+// jitter until its deadline, so retries are idempotent and a GCS restart
+// needs nothing from callers. ErrTimeout means the outcome is unknown; a
+// definite failure is an *Error matching ErrInvalid, ErrNotFound,
+// ErrConflict or ErrFailedPrecondition with errors.Is.
+//
+// # Test-only faulty variants
+//
+// Config.Bug plants a known bug (see the Bug* constants) so that tests can
+// prove their checks catch it. Production code leaves it empty.
+package gcs

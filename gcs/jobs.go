@@ -1,0 +1,46 @@
+package gcs
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/grayrt/gray/core"
+)
+
+// Jobs: ids from a persisted counter, as Ray assigns them.
+
+func (s *Server) addJob(t *txn, m *AddJob) Reply {
+	if s.jobCounter == math.MaxUint32 {
+		return fail(CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
+	}
+	n := s.jobCounter + 1
+	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, StartTime: s.env.Now().UnixNano()}
+	t.set(keyJobCounter, binary.BigEndian.AppendUint32(nil, n))
+	s.putJob(t, info)
+	t.then(func() { s.jobCounter = n })
+	return Reply{Job: info.ID}
+}
+
+func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
+	j, ok := s.jobs[m.Job]
+	if !ok {
+		return fail(CodeNotFound, "unknown job %v", m.Job)
+	}
+	if j.Finished {
+		return Reply{Jobs: []JobInfo{j}}
+	}
+	j.Finished = true
+	j.EndTime = s.env.Now().UnixNano()
+	s.putJob(t, j)
+	return Reply{Jobs: []JobInfo{j}}
+}
+
+func (s *Server) putJob(t *txn, info JobInfo) {
+	t.set(jobKey(info.ID), encode(&info))
+	t.then(func() {
+		if _, ok := s.jobs[info.ID]; !ok {
+			s.jobOrder = insertSorted(s.jobOrder, info.ID, cmpJob)
+		}
+		s.jobs[info.ID] = info
+	})
+}

@@ -1,0 +1,98 @@
+package gcs
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+)
+
+// The internal KV store, namespaced like Ray's: reads from memory, writes
+// through a txn.
+
+func (s *Server) kvGet(m *KVGet) Reply {
+	if s.cfg.Bug == BugStaleRead {
+		ck := string(kvKey(m.Namespace, m.Key))
+		if v, ok := s.readCache[ck]; ok {
+			return Reply{Found: true, Value: v}
+		}
+		v, ok := s.kv[m.Namespace][m.Key]
+		if ok {
+			if len(s.readCache) >= 10_000 {
+				clear(s.readCache)
+			}
+			s.readCache[ck] = v
+		}
+		return Reply{Found: ok, Value: v}
+	}
+	v, ok := s.kv[m.Namespace][m.Key]
+	return Reply{Found: ok, Value: v}
+}
+
+func (s *Server) kvExists(m *KVExists) Reply {
+	_, ok := s.kv[m.Namespace][m.Key]
+	return Reply{Found: ok}
+}
+
+func (s *Server) kvKeys(m *KVKeys) Reply {
+	var keys []string
+	for k := range s.kv[m.Namespace] { //gray:unordered collected, then sorted; the limit error does not depend on order
+		if strings.HasPrefix(k, m.Prefix) {
+			if len(keys) == MaxKeysPerReply {
+				return fail(CodeInvalidArgument, "more than %d keys in namespace %q start with %q; list a longer prefix",
+					MaxKeysPerReply, m.Namespace, m.Prefix)
+			}
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if keys == nil {
+		keys = []string{}
+	}
+	return Reply{Keys: keys}
+}
+
+func (s *Server) kvPut(t *txn, m *KVPut) Reply {
+	_, exists := s.kv[m.Namespace][m.Key]
+	if exists && !m.Overwrite {
+		return Reply{}
+	}
+	s.kvWrite(t, m.Namespace, m.Key, m.Value)
+	return Reply{Added: !exists}
+}
+
+func (s *Server) kvDel(t *txn, m *KVDel) Reply {
+	if _, exists := s.kv[m.Namespace][m.Key]; !exists {
+		return Reply{}
+	}
+	ns, key := m.Namespace, m.Key
+	t.del(kvKey(ns, key))
+	t.then(func() {
+		delete(s.kv[ns], key)
+		if len(s.kv[ns]) == 0 {
+			delete(s.kv, ns)
+		}
+	})
+	return Reply{Deleted: true}
+}
+
+func (s *Server) kvCAS(t *txn, m *KVCAS) Reply {
+	cur, exists := s.kv[m.Namespace][m.Key]
+	if (m.ExpectExists && exists && bytes.Equal(cur, m.Expected)) || (!m.ExpectExists && !exists) {
+		s.kvWrite(t, m.Namespace, m.Key, m.Value)
+		return Reply{Swapped: true}
+	}
+	return Reply{}
+}
+
+func (s *Server) kvWrite(t *txn, ns, key string, value []byte) {
+	if value == nil {
+		value = []byte{} // present and empty, never confused with absent
+	}
+	t.set(kvKey(ns, key), value)
+	t.then(func() {
+		if s.kv[ns] == nil {
+			s.kv[ns] = map[string][]byte{}
+		}
+		s.kv[ns][key] = value
+	})
+}

@@ -1,0 +1,322 @@
+package gcs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/grayrt/gray/core"
+)
+
+// Wire type codes of the GCS protocol (range 1000–1999).
+const (
+	msgKVGet         core.MsgType = 1000
+	msgKVPut         core.MsgType = 1001
+	msgKVDel         core.MsgType = 1002
+	msgKVCAS         core.MsgType = 1003
+	msgKVExists      core.MsgType = 1004
+	msgKVKeys        core.MsgType = 1005
+	msgRegisterNode  core.MsgType = 1010
+	msgHeartbeat     core.MsgType = 1011
+	msgDrainNode     core.MsgType = 1012
+	msgGetNodes      core.MsgType = 1013
+	msgAddJob        core.MsgType = 1020
+	msgFinishJob     core.MsgType = 1021
+	msgListJobs      core.MsgType = 1022
+	msgRegisterActor core.MsgType = 1030
+	msgUpdateActor   core.MsgType = 1031
+	msgGetActor      core.MsgType = 1032
+	msgGetNamedActor core.MsgType = 1033
+	msgListActors    core.MsgType = 1034
+	msgSubscribe     core.MsgType = 1040
+	msgPoll          core.MsgType = 1041
+	msgReply         core.MsgType = 1090
+	msgPollReply     core.MsgType = 1091
+)
+
+// Limits on request fields. Validate rejects anything larger, so neither the
+// server's memory nor its disk can be flooded by one request.
+const (
+	MaxKeySize        = 1 << 10 // bytes of a KV key
+	MaxValueSize      = 1 << 20 // bytes of a KV value
+	MaxNamespaceSize  = 256     // bytes of a KV or actor namespace
+	MaxNameSize       = 256     // bytes of an actor name
+	MaxClientIDSize   = 64      // bytes of Hdr.Client
+	MaxAddrSize       = 256     // bytes of a core.Addr in a request
+	MaxMetadataSize   = 64 << 10
+	MaxDeathCauseSize = 1 << 10
+	// MaxKeysPerReply bounds KVKeys: a prefix matching more keys is refused
+	// with InvalidArgument rather than answered with a huge reply.
+	MaxKeysPerReply = 10_000
+	// MaxPollBatch bounds the messages of one PollReply; the rest stay
+	// queued for the next Poll.
+	MaxPollBatch = 256
+)
+
+// Pubsub channels.
+const (
+	ChannelNode      = "node"      // NodeInfo on every node state change
+	ChannelActor     = "actor"     // ActorInfo on every actor change
+	ChannelResources = "resources" // ResourceView when a node's resources change
+)
+
+// Hdr is the header of every request. Client is a stable random id that the
+// client draws at creation; Seq increases with every request of that client;
+// AckBelow is the lowest Seq the client still waits for, so the server may
+// forget dedup records below it and refuses any request below it.
+type Hdr struct {
+	Client   string `msgpack:"c"`
+	Seq      uint64 `msgpack:"s"`
+	AckBelow uint64 `msgpack:"a"`
+}
+
+func (h Hdr) validate() error {
+	if h.Client == "" || len(h.Client) > MaxClientIDSize {
+		return fmt.Errorf("client id of %d bytes, want 1..%d", len(h.Client), MaxClientIDSize)
+	}
+	if h.Seq == 0 {
+		return errors.New("seq 0; sequence numbers start at 1")
+	}
+	if h.AckBelow > h.Seq {
+		return fmt.Errorf("ack_below %d above seq %d", h.AckBelow, h.Seq)
+	}
+	return nil
+}
+
+// request is implemented by every request message.
+type request interface {
+	core.Message
+	Validate() error
+	header() Hdr
+	// withHeader returns a shallow copy carrying h: a message handed to
+	// Env.Send must not be modified, so every resend gets its own copy.
+	withHeader(h Hdr) request
+}
+
+// Code is the outcome class of a reply.
+type Code uint8
+
+// Reply codes.
+const (
+	// CodeOK: the request succeeded.
+	CodeOK Code = iota
+	// CodeInvalidArgument: the request is malformed; retrying cannot help.
+	CodeInvalidArgument
+	// CodeNotFound: the named key, node, job or actor does not exist.
+	CodeNotFound
+	// CodeConflict: the entity already exists in a conflicting form.
+	CodeConflict
+	// CodeFailedPrecondition: the request is valid but the state forbids it
+	// (a dead node, a dead actor, an invalid state transition).
+	CodeFailedPrecondition
+	// CodeUnavailable: the server cannot take the request now (e.g. the
+	// client has too many unacknowledged requests); the client retries.
+	CodeUnavailable
+	numCodes
+)
+
+var codeNames = [...]string{"OK", "InvalidArgument", "NotFound", "Conflict", "FailedPrecondition", "Unavailable"}
+
+// String returns the code's name.
+func (c Code) String() string {
+	if c < numCodes {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("Code(%d)", uint8(c))
+}
+
+// NodeState is the life-cycle state of a node. ALIVE → DRAINING → DEAD, or
+// ALIVE → DEAD; DEAD is final.
+type NodeState uint8
+
+// Node states.
+const (
+	NodeAlive NodeState = iota + 1
+	NodeDraining
+	NodeDead
+)
+
+var nodeStateNames = [...]string{NodeAlive: "ALIVE", NodeDraining: "DRAINING", NodeDead: "DEAD"}
+
+// String returns the state's name as Ray spells it.
+func (s NodeState) String() string {
+	if s >= NodeAlive && s <= NodeDead {
+		return nodeStateNames[s]
+	}
+	return fmt.Sprintf("NodeState(%d)", uint8(s))
+}
+
+// ActorState is the life-cycle state of an actor, as in Ray:
+// DEPENDENCIES_UNREADY → PENDING_CREATION → ALIVE → RESTARTING → ALIVE …,
+// and DEAD (final) from any state.
+type ActorState uint8
+
+// Actor states.
+const (
+	ActorDependenciesUnready ActorState = iota + 1
+	ActorPendingCreation
+	ActorAlive
+	ActorRestarting
+	ActorDead
+)
+
+var actorStateNames = [...]string{
+	ActorDependenciesUnready: "DEPENDENCIES_UNREADY",
+	ActorPendingCreation:     "PENDING_CREATION",
+	ActorAlive:               "ALIVE",
+	ActorRestarting:          "RESTARTING",
+	ActorDead:                "DEAD",
+}
+
+// String returns the state's name as Ray spells it.
+func (s ActorState) String() string {
+	if s >= ActorDependenciesUnready && s <= ActorDead {
+		return actorStateNames[s]
+	}
+	return fmt.Sprintf("ActorState(%d)", uint8(s))
+}
+
+// NodeInfo is the GCS's record of one node.
+type NodeInfo struct {
+	_msgpack struct{} `msgpack:",omitempty"`
+	ID       core.NodeID
+	Addr     core.Addr
+	State    NodeState
+	// Resources is the node's total capacity as registered.
+	Resources core.Resources
+	// Available is the last reported available capacity. It is kept in
+	// memory only: after a GCS restart it equals Resources until the node
+	// reports again.
+	Available  core.Resources
+	DeathCause string
+	// Version increases with every change of the record.
+	Version uint64
+}
+
+// JobInfo is the GCS's record of one job.
+type JobInfo struct {
+	_msgpack   struct{} `msgpack:",omitempty"`
+	ID         core.JobID
+	DriverAddr core.Addr
+	Metadata   []byte
+	Finished   bool
+	// StartTime and EndTime are Unix nanoseconds of the GCS's clock.
+	StartTime int64
+	EndTime   int64
+}
+
+// ActorInfo is the GCS's record of one actor.
+type ActorInfo struct {
+	_msgpack  struct{} `msgpack:",omitempty"`
+	ID        core.ActorID
+	Job       core.JobID
+	Namespace string
+	Name      string // "" for an unnamed actor
+	// MaxRestarts is how often the actor may restart; -1 is unlimited.
+	MaxRestarts int64
+	NumRestarts int64
+	State       ActorState
+	// Node and Addr say where the actor runs while it is ALIVE.
+	Node       core.NodeID
+	Addr       core.Addr
+	DeathCause string
+	// Version increases with every change of the record.
+	Version uint64
+}
+
+// ResourceView is a node's resources as published on ChannelResources.
+type ResourceView struct {
+	_msgpack  struct{} `msgpack:",omitempty"`
+	Node      core.NodeID
+	Total     core.Resources
+	Available core.Resources
+}
+
+// PubMessage is one published change. Exactly one of Node, Actor and
+// Resources is set, according to Channel.
+type PubMessage struct {
+	_msgpack  struct{} `msgpack:",omitempty"`
+	Seq       uint64
+	Channel   string
+	Node      *NodeInfo
+	Actor     *ActorInfo
+	Resources *ResourceView
+}
+
+// Reply answers every request except Poll. Client and Seq echo the request
+// header; Epoch is the server's boot counter. Only the result fields of the
+// request's kind are set.
+type Reply struct {
+	_msgpack struct{} `msgpack:",omitempty"`
+	Client   string
+	Seq      uint64
+	Epoch    uint64
+	Code     Code
+	Err      string
+
+	Value   []byte   // KVGet
+	Found   bool     // KVGet, KVExists
+	Added   bool     // KVPut: the key was newly added
+	Deleted bool     // KVDel
+	Swapped bool     // KVCAS
+	Keys    []string // KVKeys, sorted
+
+	Dead  bool       // Heartbeat: the node is dead and must stop
+	Nodes []NodeInfo // GetNodes, sorted by id; RegisterNode, DrainNode: the node
+
+	Job  core.JobID // AddJob
+	Jobs []JobInfo  // ListJobs, sorted by id
+
+	ActorID core.ActorID // RegisterActor: the winner of a named registration
+	Created bool         // RegisterActor: this request created the actor
+	Actors  []ActorInfo  // GetActor, GetNamedActor, UpdateActor: one; ListActors: all, sorted
+}
+
+// MsgType implements core.Message.
+func (*Reply) MsgType() core.MsgType { return msgReply }
+
+// Validate implements core.Validator.
+func (r *Reply) Validate() error {
+	if r.Code >= numCodes {
+		return fmt.Errorf("unknown code %d", r.Code)
+	}
+	return nil
+}
+
+// PollReply answers a Poll. Head is the sequence number of the last message
+// the server published to this subscriber. Gap reports that messages after
+// the poll's AckSeq were dropped: the subscriber must resync from snapshots
+// and continue from Head. Code is NotFound when the server has no such
+// subscriber (it restarted or expired it): resubscribe.
+type PollReply struct {
+	_msgpack struct{} `msgpack:",omitempty"`
+	Client   string
+	Seq      uint64
+	Epoch    uint64
+	Code     Code
+	Err      string
+	Messages []PubMessage
+	Gap      bool
+	Head     uint64
+}
+
+// MsgType implements core.Message.
+func (*PollReply) MsgType() core.MsgType { return msgPollReply }
+
+// Validate implements core.Validator.
+func (r *PollReply) Validate() error {
+	if r.Code >= numCodes {
+		return fmt.Errorf("unknown code %d", r.Code)
+	}
+	if len(r.Messages) > MaxPollBatch {
+		return fmt.Errorf("%d messages, limit %d", len(r.Messages), MaxPollBatch)
+	}
+	for i, m := range r.Messages {
+		if i > 0 && m.Seq != r.Messages[i-1].Seq+1 {
+			return fmt.Errorf("message seqs not consecutive: %d after %d", m.Seq, r.Messages[i-1].Seq)
+		}
+		if m.Seq > r.Head {
+			return fmt.Errorf("message seq %d above head %d", m.Seq, r.Head)
+		}
+	}
+	return nil
+}

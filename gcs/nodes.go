@@ -1,0 +1,131 @@
+package gcs
+
+import (
+	"fmt"
+
+	"github.com/grayrt/gray/core"
+)
+
+// Node membership, heartbeats, health checks and fencing.
+
+func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
+	n := s.nodes[m.Node]
+	if n != nil && n.info.State == NodeDead {
+		return fail(CodeFailedPrecondition, "node %v was declared dead (%s); a restarted raylet must register under a new NodeID",
+			m.Node, n.info.DeathCause)
+	}
+	info := NodeInfo{ID: m.Node, Addr: m.Addr, State: NodeAlive, Resources: m.Resources, Available: m.Resources, Version: 1}
+	if n != nil {
+		if n.info.Addr == m.Addr && n.info.Resources.Equal(m.Resources) {
+			// A repeated registration: nothing to write, but it proves life.
+			id := m.Node
+			now := s.env.Now()
+			t.then(func() { s.nodes[id].lastHeartbeat = now })
+			return Reply{Nodes: []NodeInfo{n.info}}
+		}
+		info.State = n.info.State
+		info.Version = n.info.Version + 1
+	}
+	s.putNode(t, info)
+	view := ResourceView{Node: info.ID, Total: info.Resources, Available: info.Available}
+	t.then(func() { s.publish(PubMessage{Channel: ChannelResources, Resources: &view}) })
+	return Reply{Nodes: []NodeInfo{info}}
+}
+
+// heartbeat records that a node lives. It changes only memory (the last
+// heartbeat time and the reported resources), so it is not deduplicated.
+func (s *Server) heartbeat(m *Heartbeat) Reply {
+	n := s.nodes[m.Node]
+	if n == nil {
+		return fail(CodeNotFound, "unknown node %v; register it first", m.Node)
+	}
+	if n.info.State == NodeDead {
+		return Reply{Dead: true}
+	}
+	n.lastHeartbeat = s.env.Now()
+	if m.HasAvailable && !n.info.Available.Equal(m.Available) {
+		n.info.Available = m.Available
+		view := ResourceView{Node: n.info.ID, Total: n.info.Resources, Available: m.Available}
+		s.publish(PubMessage{Channel: ChannelResources, Resources: &view})
+	}
+	return Reply{}
+}
+
+func (s *Server) drainNode(t *txn, m *DrainNode) Reply {
+	n := s.nodes[m.Node]
+	switch {
+	case n == nil:
+		return fail(CodeNotFound, "unknown node %v", m.Node)
+	case n.info.State == NodeDead:
+		return fail(CodeFailedPrecondition, "node %v is dead (%s)", m.Node, n.info.DeathCause)
+	case n.info.State == NodeDraining:
+		return Reply{Nodes: []NodeInfo{n.info}}
+	}
+	info := n.info
+	info.State = NodeDraining
+	info.Version++
+	s.putNode(t, info)
+	return Reply{Nodes: []NodeInfo{info}}
+}
+
+// putNode writes a node's record and, once committed, installs and
+// publishes it.
+func (s *Server) putNode(t *txn, info NodeInfo) {
+	t.set(nodeKey(info.ID), encode(&info))
+	now := s.env.Now()
+	t.then(func() {
+		n := s.nodes[info.ID]
+		if n == nil {
+			n = &node{lastHeartbeat: now}
+			s.nodes[info.ID] = n
+			s.nodeOrder = insertSorted(s.nodeOrder, info.ID, cmpNode)
+		}
+		if n.info.State == NodeDead {
+			panic(fmt.Sprintf("gcs: node %v changed after it was declared dead", info.ID))
+		}
+		n.info = info
+		if info.State != NodeDead {
+			n.lastHeartbeat = now
+		}
+		pub := info
+		s.publish(PubMessage{Channel: ChannelNode, Node: &pub})
+	})
+}
+
+// healthCheck declares DEAD every node whose last heartbeat is older than
+// NodeTimeout, expires idle sessions and subscribers, and re-arms itself.
+func (s *Server) healthCheck() {
+	if s.stopped {
+		return
+	}
+	defer s.flushPolls()
+	now := s.env.Now()
+	for _, id := range s.nodeOrder {
+		n := s.nodes[id]
+		if n.info.State != NodeDead && now.Sub(n.lastHeartbeat) > s.cfg.NodeTimeout {
+			s.markNodeDead(id, fmt.Sprintf("no heartbeat for more than %v", s.cfg.NodeTimeout))
+		}
+	}
+	s.expireSessions(now)
+	s.expireSubscribers(now)
+	s.healthTimer = s.env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
+}
+
+// markNodeDead persists the death of a node and, in the same batch, the
+// restart (or death) of every actor that was ALIVE on it.
+func (s *Server) markNodeDead(id core.NodeID, cause string) {
+	info := s.nodes[id].info
+	info.State = NodeDead
+	info.DeathCause = cause
+	info.Version++
+	t := s.newTxn()
+	s.putNode(t, info)
+	for _, aid := range s.actorOrder {
+		a := s.actors[aid]
+		if a.State == ActorAlive && a.Node == id {
+			s.putActor(t, restartOrKill(a, fmt.Sprintf("node %v died: %s", id, cause)))
+		}
+	}
+	s.commit(t)
+	s.log.Info("gcs: node declared dead", "node", id, "cause", cause)
+}

@@ -1,0 +1,410 @@
+package gcs
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/grayrt/gray/core"
+)
+
+// Server is the GCS: a sans-IO core.Process that keeps the cluster's
+// tables in memory, mirrors every mutation to pebble before replying, and
+// serves reads from memory. Create it with NewServer; a driver calls Start
+// once per incarnation and Receive for each message.
+type Server struct {
+	cfg     Config
+	env     core.Env
+	log     *slog.Logger
+	db      *pebble.DB
+	stopped bool
+	// poisoned is set when a panic escaped pebble; see commitBatch.
+	poisoned bool
+
+	epoch      uint64
+	jobCounter uint32
+
+	kv         map[string]map[string][]byte
+	nodes      map[core.NodeID]*node
+	nodeOrder  []core.NodeID // sorted
+	jobs       map[core.JobID]JobInfo
+	jobOrder   []core.JobID // sorted
+	actors     map[core.ActorID]ActorInfo
+	actorOrder []core.ActorID // sorted
+	named      map[actorName]core.ActorID
+
+	sessions map[string]*session
+
+	subs     map[string]*subscriber
+	subOrder []string // sorted
+	dirty    []string // subscribers with a held poll and new messages
+
+	healthTimer core.Timer
+
+	// readCache exists only with BugStaleRead.
+	readCache map[string][]byte
+}
+
+// node is a node's record plus what the server tracks only in memory.
+type node struct {
+	info          NodeInfo
+	lastHeartbeat time.Time
+}
+
+type actorName struct{ ns, name string }
+
+var (
+	_ core.Process = (*Server)(nil)
+	_ core.Stopper = (*Server)(nil)
+)
+
+// NewServer returns a server for cfg. It panics on an unknown Config.Bug, a
+// programmer error. Nothing happens until Start.
+func NewServer(cfg Config) *Server {
+	cfg.setDefaults()
+	return &Server{cfg: cfg}
+}
+
+// Start opens the database on env.FS(), recovers every table, bumps the
+// persisted boot counter (the epoch) and starts the health checks. Every
+// node that was alive gets a fresh grace period of Config.NodeTimeout.
+func (s *Server) Start(env core.Env) {
+	s.env = env
+	s.log = env.Log()
+	db, err := pebble.Open(DBDir, &pebble.Options{
+		FS:     env.FS(),
+		Logger: failStopLogger{},
+		// A small memtable keeps the WAL short: the simulator's crashable
+		// disk copies a whole file on every sync, so a long WAL makes each
+		// synced commit slower (4 MiB default: 8k ops/s over 100k ops in
+		// simulation, 1 MiB: 28k ops/s). Batches above half of it (a value
+		// near MaxValueSize) take pebble's large-batch path.
+		MemTableSize: 1 << 20,
+	})
+	if err != nil {
+		panic(core.FailStop{Reason: "gcs: open database", Err: err})
+	}
+	s.db = db
+	r, err := scan(db)
+	if err != nil {
+		// A corrupt database is not an operating error that a restart
+		// fixes: stop loudly.
+		panic(fmt.Sprintf("gcs: recovering %s: %v", DBDir, err))
+	}
+	s.restore(r)
+
+	t := s.newTxn()
+	epoch := r.boot + 1
+	t.set(keyBoot, u64(epoch))
+	t.then(func() { s.epoch = epoch })
+	s.commit(t)
+
+	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
+	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
+		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
+}
+
+// restore installs the recovered tables in memory.
+func (s *Server) restore(r *recovered) {
+	now := s.env.Now()
+	s.jobCounter = r.jobCounter
+	s.kv = r.kv
+	s.nodes = map[core.NodeID]*node{}
+	for _, n := range r.nodes { // in key order, so nodeOrder is sorted
+		s.nodes[n.ID] = &node{info: n, lastHeartbeat: now}
+		s.nodeOrder = append(s.nodeOrder, n.ID)
+	}
+	s.jobs = map[core.JobID]JobInfo{}
+	for _, j := range r.jobs {
+		s.jobs[j.ID] = j
+		s.jobOrder = append(s.jobOrder, j.ID)
+	}
+	s.actors = map[core.ActorID]ActorInfo{}
+	s.named = map[actorName]core.ActorID{}
+	for _, a := range r.actors {
+		s.actors[a.ID] = a
+		s.actorOrder = append(s.actorOrder, a.ID)
+		if a.Name != "" && a.State != ActorDead {
+			k := actorName{a.Namespace, a.Name}
+			if other, dup := s.named[k]; dup {
+				panic(fmt.Sprintf("gcs: recovered two live actors named %q/%q: %v and %v", a.Namespace, a.Name, other, a.ID))
+			}
+			s.named[k] = a.ID
+		}
+	}
+	s.sessions = map[string]*session{}
+	for client, replies := range r.replies { //gray:unordered fills a map; no order-dependent effect
+		s.sessionFor(client, now).replies = replies
+	}
+	for client, floor := range r.floors { //gray:unordered fills a map; no order-dependent effect
+		s.sessionFor(client, now).floor = floor
+	}
+	s.subs = map[string]*subscriber{}
+	if s.cfg.Bug == BugStaleRead {
+		s.readCache = map[string][]byte{}
+	}
+}
+
+// Stop closes the database. After a failed write pebble may report errors
+// from Close; they change nothing for a process that is going away. A
+// poisoned database (a panic escaped pebble) is abandoned instead, because
+// its Close could block forever.
+func (s *Server) Stop() {
+	s.stopped = true
+	if s.healthTimer != nil {
+		s.healthTimer.Stop()
+	}
+	if s.db != nil && !s.poisoned {
+		_ = s.db.Close()
+	}
+	s.db = nil
+}
+
+// Receive handles one request. Invalid requests get InvalidArgument;
+// unknown message types are ignored.
+func (s *Server) Receive(from core.Addr, m core.Message) {
+	if s.stopped || s.db == nil {
+		return
+	}
+	req, ok := m.(request)
+	if !ok {
+		s.log.Warn("gcs: ignoring unexpected message", "from", from, "type", core.MessageName(m.MsgType()))
+		return
+	}
+	defer s.flushPolls()
+	h := req.header()
+	if err := req.Validate(); err != nil {
+		if _, isPoll := m.(*Poll); isPoll {
+			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: CodeInvalidArgument, Err: err.Error()})
+			return
+		}
+		s.reply(from, h, Reply{Code: CodeInvalidArgument, Err: err.Error()})
+		return
+	}
+	switch r := m.(type) {
+	case *KVGet:
+		s.reply(from, h, s.kvGet(r))
+	case *KVExists:
+		s.reply(from, h, s.kvExists(r))
+	case *KVKeys:
+		s.reply(from, h, s.kvKeys(r))
+	case *Heartbeat:
+		s.reply(from, h, s.heartbeat(r))
+	case *GetNodes:
+		s.reply(from, h, Reply{Nodes: s.Nodes()})
+	case *ListJobs:
+		s.reply(from, h, Reply{Jobs: s.Jobs()})
+	case *GetActor:
+		s.reply(from, h, s.getActor(r))
+	case *GetNamedActor:
+		s.reply(from, h, s.getNamedActor(r))
+	case *ListActors:
+		s.reply(from, h, Reply{Actors: s.Actors()})
+	case *Subscribe:
+		s.reply(from, h, s.subscribe(r))
+	case *Poll:
+		s.poll(from, r)
+	default:
+		s.mutate(from, req)
+	}
+}
+
+// apply runs the mutation req: it checks it against the committed state,
+// writes its changes into t and returns the reply.
+func (s *Server) apply(t *txn, req request) Reply {
+	switch r := req.(type) {
+	case *KVPut:
+		return s.kvPut(t, r)
+	case *KVDel:
+		return s.kvDel(t, r)
+	case *KVCAS:
+		return s.kvCAS(t, r)
+	case *RegisterNode:
+		return s.registerNode(t, r)
+	case *DrainNode:
+		return s.drainNode(t, r)
+	case *AddJob:
+		return s.addJob(t, r)
+	case *FinishJob:
+		return s.finishJob(t, r)
+	case *RegisterActor:
+		return s.registerActor(t, r)
+	case *UpdateActor:
+		return s.updateActor(t, r)
+	}
+	panic(fmt.Sprintf("gcs: no handler for %T", req))
+}
+
+// reply sends r as the answer to the request with header h.
+func (s *Server) reply(to core.Addr, h Hdr, r Reply) {
+	r.Client, r.Seq = h.Client, h.Seq
+	s.send(to, &r)
+}
+
+func (s *Server) send(to core.Addr, r *Reply) {
+	r.Epoch = s.epoch
+	s.env.Send(to, r)
+}
+
+func (s *Server) sendPoll(to core.Addr, r *PollReply) {
+	r.Epoch = s.epoch
+	s.env.Send(to, r)
+}
+
+func fail(code Code, format string, args ...any) Reply {
+	return Reply{Code: code, Err: fmt.Sprintf(format, args...)}
+}
+
+// Epoch returns the server's boot counter; it changes on every restart.
+func (s *Server) Epoch() uint64 { return s.epoch }
+
+// Nodes returns every node, sorted by id. The slice is the caller's.
+func (s *Server) Nodes() []NodeInfo {
+	out := make([]NodeInfo, 0, len(s.nodeOrder))
+	for _, id := range s.nodeOrder {
+		out = append(out, s.nodes[id].info)
+	}
+	return out
+}
+
+// Node returns one node's record.
+func (s *Server) Node(id core.NodeID) (NodeInfo, bool) {
+	n, ok := s.nodes[id]
+	if !ok {
+		return NodeInfo{}, false
+	}
+	return n.info, true
+}
+
+// Jobs returns every job, sorted by id. The slice is the caller's.
+func (s *Server) Jobs() []JobInfo {
+	out := make([]JobInfo, 0, len(s.jobOrder))
+	for _, id := range s.jobOrder {
+		out = append(out, s.jobs[id])
+	}
+	return out
+}
+
+// Actors returns every actor, sorted by id. The slice is the caller's.
+func (s *Server) Actors() []ActorInfo {
+	out := make([]ActorInfo, 0, len(s.actorOrder))
+	for _, id := range s.actorOrder {
+		out = append(out, s.actors[id])
+	}
+	return out
+}
+
+// Actor returns one actor's record.
+func (s *Server) Actor(id core.ActorID) (ActorInfo, bool) {
+	a, ok := s.actors[id]
+	return a, ok
+}
+
+// KV returns the committed value of a key (not through any read cache).
+// The slice must not be modified.
+func (s *Server) KV(ns, key string) ([]byte, bool) {
+	v, ok := s.kv[ns][key]
+	return v, ok
+}
+
+// CheckInvariants asserts the server's internal consistency: sorted
+// indexes, named actors, no live actor on a dead node, restart bounds.
+// Tests call it after events; it returns the first violation.
+func (s *Server) CheckInvariants() error {
+	if !slices.IsSortedFunc(s.nodeOrder, cmpNode) || len(s.nodeOrder) != len(s.nodes) {
+		return fmt.Errorf("node index out of order or out of sync")
+	}
+	if !slices.IsSortedFunc(s.actorOrder, cmpActor) || len(s.actorOrder) != len(s.actors) {
+		return fmt.Errorf("actor index out of order or out of sync")
+	}
+	live := 0
+	for _, id := range s.actorOrder {
+		a := s.actors[id]
+		if a.State == ActorAlive {
+			n := s.nodes[a.Node]
+			if n == nil || n.info.State == NodeDead {
+				return fmt.Errorf("actor %v is ALIVE on dead or unknown node %v", a.ID, a.Node)
+			}
+		}
+		if a.MaxRestarts >= 0 && a.NumRestarts > a.MaxRestarts {
+			return fmt.Errorf("actor %v restarted %d times, max %d", a.ID, a.NumRestarts, a.MaxRestarts)
+		}
+		if a.Name != "" && a.State != ActorDead {
+			live++
+			if s.named[actorName{a.Namespace, a.Name}] != a.ID {
+				return fmt.Errorf("live named actor %v is not in the name index", a.ID)
+			}
+		}
+	}
+	if live != len(s.named) {
+		return fmt.Errorf("name index holds %d names for %d live named actors", len(s.named), live)
+	}
+	return nil
+}
+
+// Describe dumps the tables, for `gray sim replay --until`.
+func (s *Server) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gcs epoch=%d nodes=%d jobs=%d actors=%d named=%d kv_namespaces=%d clients=%d subscribers=%d\n",
+		s.epoch, len(s.nodes), len(s.jobs), len(s.actors), len(s.named), len(s.kv), len(s.sessions), len(s.subs))
+	now := s.env.Now()
+	for _, id := range s.nodeOrder {
+		n := s.nodes[id]
+		fmt.Fprintf(&b, "node %v last_heartbeat=-%v\n", n.info, now.Sub(n.lastHeartbeat))
+	}
+	for _, id := range s.jobOrder {
+		fmt.Fprintf(&b, "job %v\n", s.jobs[id])
+	}
+	for _, id := range s.actorOrder {
+		fmt.Fprintf(&b, "actor %v\n", s.actors[id])
+	}
+	const kvShown = 100
+	shown := 0
+kv:
+	for _, ns := range sortedKeys(s.kv) {
+		for _, k := range sortedKeys(s.kv[ns]) {
+			if shown == kvShown {
+				fmt.Fprintf(&b, "kv … (more than %d keys)\n", kvShown)
+				break kv
+			}
+			shown++
+			fmt.Fprintf(&b, "kv %q/%q = %s\n", ns, k, quoteBytes(s.kv[ns][k]))
+		}
+	}
+	for _, c := range sortedKeys(s.sessions) {
+		se := s.sessions[c]
+		fmt.Fprintf(&b, "client %s floor=%d replies=%d\n", c, se.floor, len(se.replies))
+	}
+	for _, id := range s.subOrder {
+		sub := s.subs[id]
+		fmt.Fprintf(&b, "subscriber %s channels=%03b head=%d queued=%d held=%v\n", id, sub.channels, sub.nextSeq-1, len(sub.queue), sub.held != nil)
+	}
+	return b.String()
+}
+
+// sortedKeys returns the keys of m in ascending order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m { //gray:unordered sorted right after the loop
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// insertSorted inserts id into ids, sorted by cmp, unless it is present.
+func insertSorted[T any](ids []T, id T, cmp func(a, b T) int) []T {
+	i, found := slices.BinarySearchFunc(ids, id, cmp)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+func cmpNode(a, b core.NodeID) int   { return bytes.Compare(a[:], b[:]) }
+func cmpJob(a, b core.JobID) int     { return bytes.Compare(a[:], b[:]) }
+func cmpActor(a, b core.ActorID) int { return bytes.Compare(a[:], b[:]) }

@@ -1,0 +1,321 @@
+package gcs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/grayrt/gray/core"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// On-disk layout. Every key starts with a one-byte table prefix; the
+// in-memory tables are rebuilt from a full scan at Start.
+//
+//	m/boot                          boot counter (epoch), 8 bytes big endian
+//	m/jobs                          last assigned job counter, 4 bytes
+//	k uvarint(len ns) ns key        KV value
+//	n NodeID                        NodeInfo (msgpack)
+//	j JobID                         JobInfo (msgpack)
+//	a ActorID                       ActorInfo (msgpack)
+//	d uvarint(len client) client seq(8)   dedup record: Reply (msgpack)
+//	f client                        ack floor of client, 8 bytes
+const (
+	tableMeta  = 'm'
+	tableKV    = 'k'
+	tableNode  = 'n'
+	tableJob   = 'j'
+	tableActor = 'a'
+	tableDedup = 'd'
+	tableFloor = 'f'
+)
+
+var (
+	keyBoot       = []byte("m/boot")
+	keyJobCounter = []byte("m/jobs")
+)
+
+func kvKey(ns, key string) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(ns)+len(key))
+	b = append(b, tableKV)
+	b = binary.AppendUvarint(b, uint64(len(ns)))
+	b = append(b, ns...)
+	return append(b, key...)
+}
+
+func parseKVKey(k []byte) (ns, key string, err error) {
+	if len(k) == 0 || k[0] != tableKV {
+		return "", "", errors.New("not a KV key")
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || n > uint64(len(k)-1-w) {
+		return "", "", errors.New("bad namespace length")
+	}
+	rest := k[1+w:]
+	if len(rest[n:]) == 0 {
+		return "", "", errors.New("empty key")
+	}
+	return string(rest[:n]), string(rest[n:]), nil
+}
+
+func nodeKey(id core.NodeID) []byte   { return append([]byte{tableNode}, id[:]...) }
+func jobKey(id core.JobID) []byte     { return append([]byte{tableJob}, id[:]...) }
+func actorKey(id core.ActorID) []byte { return append([]byte{tableActor}, id[:]...) }
+func floorKey(client string) []byte   { return append([]byte{tableFloor}, client...) }
+
+func dedupKey(client string, seq uint64) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(client)+8)
+	b = append(b, tableDedup)
+	b = binary.AppendUvarint(b, uint64(len(client)))
+	b = append(b, client...)
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+func parseDedupKey(k []byte) (client string, seq uint64, err error) {
+	if len(k) == 0 || k[0] != tableDedup {
+		return "", 0, errors.New("not a dedup key")
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || n == 0 || n > MaxClientIDSize || uint64(len(k)-1-w) != n+8 {
+		return "", 0, errors.New("bad dedup key layout")
+	}
+	rest := k[1+w:]
+	return string(rest[:n]), binary.BigEndian.Uint64(rest[n:]), nil
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func parseU64(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%d bytes, want 8", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// encode marshals a record. A failure is a programmer error (every record
+// type is a plain struct), so it panics.
+func encode(v any) []byte {
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("gcs: encode %T: %v", v, err))
+	}
+	return b
+}
+
+// txn is one mutation: the batch that makes it durable and the in-memory
+// effects that run only after the batch committed.
+type txn struct {
+	b       *pebble.Batch
+	effects []func()
+}
+
+func (s *Server) newTxn() *txn { return &txn{b: s.db.NewBatch()} }
+
+func (t *txn) set(k, v []byte) {
+	if err := t.b.Set(k, v, nil); err != nil {
+		panic(core.FailStop{Reason: "gcs: batch set", Err: err})
+	}
+}
+
+func (t *txn) del(k []byte) {
+	if err := t.b.Delete(k, nil); err != nil {
+		panic(core.FailStop{Reason: "gcs: batch delete", Err: err})
+	}
+}
+
+// then queues an in-memory effect of the mutation.
+func (t *txn) then(f func()) { t.effects = append(t.effects, f) }
+
+// commit makes t durable (synced, unless the ack-before-sync bug is
+// planted) and then applies its effects to memory. A failed commit is a
+// fail-stop: after a failed WAL write the engine's state is unknown.
+func (s *Server) commit(t *txn) {
+	opts := pebble.Sync
+	if s.cfg.Bug == BugAckBeforeSync {
+		opts = pebble.NoSync
+	}
+	if t.b.Empty() {
+		_ = t.b.Close()
+	} else if err := s.commitBatch(t.b, opts); err != nil {
+		panic(core.FailStop{Reason: "gcs: commit", Err: err})
+	} else {
+		_ = t.b.Close() // only fails for a batch committed twice, which cannot happen here
+	}
+	for _, f := range t.effects {
+		f()
+	}
+}
+
+// commitBatch commits b. Pebble panics with an error value when a WAL write
+// fails in some paths (and calls Logger.Fatalf in others); both are
+// operating errors of the disk, so they become a returned error here and a
+// fail-stop in the caller. A panic out of pebble's commit pipeline may leave
+// its locks held, so the database is marked poisoned and Stop does not
+// Close it (Close would wait for those locks forever).
+func (s *Server) commitBatch(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if fs, ok := r.(core.FailStop); ok {
+			panic(fs) // from Fatalf, after the pipeline released its locks
+		}
+		s.poisoned = true
+		if e, ok := r.(error); ok {
+			err = fmt.Errorf("pebble panicked: %w", e)
+			return
+		}
+		panic(r)
+	}()
+	return b.Commit(opts)
+}
+
+// failStopLogger is pebble's logger: Fatalf (pebble's reaction to a failed
+// WAL write, called on the committing goroutine after the commit pipeline
+// released its locks) fail-stops the process instead of exiting the host.
+// Infof and Errorf are dropped on purpose: pebble calls them from its own
+// goroutines, where writing to the process's logger would race with the
+// event loop and make traces depend on goroutine scheduling; the errors
+// that matter to the GCS reach it as commit errors.
+type failStopLogger struct{}
+
+func (failStopLogger) Infof(string, ...any)  {}
+func (failStopLogger) Errorf(string, ...any) {}
+func (failStopLogger) Fatalf(format string, args ...any) {
+	panic(core.FailStop{Reason: "gcs: pebble fatal", Err: fmt.Errorf(format, args...)})
+}
+
+// recovered is what a full scan of the database holds.
+type recovered struct {
+	boot       uint64
+	jobCounter uint32
+	kv         map[string]map[string][]byte
+	nodes      []NodeInfo
+	jobs       []JobInfo
+	actors     []ActorInfo
+	replies    map[string]map[uint64]Reply
+	floors     map[string]uint64
+}
+
+// scan reads every record of the database, in key order.
+func scan(db *pebble.DB) (*recovered, error) {
+	r := &recovered{
+		kv:      map[string]map[string][]byte{},
+		replies: map[string]map[uint64]Reply{},
+		floors:  map[string]uint64{},
+	}
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k, v := it.Key(), bytes.Clone(it.Value())
+		if err := r.load(k, v); err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("record %q: %w", k, err)
+		}
+	}
+	return r, it.Close()
+}
+
+// load decodes one record. It never panics on bad bytes; an error means a
+// corrupt database (or a bug that wrote one).
+func (r *recovered) load(k, v []byte) error {
+	if len(k) == 0 {
+		return errors.New("empty key")
+	}
+	switch k[0] {
+	case tableMeta:
+		switch {
+		case bytes.Equal(k, keyBoot):
+			n, err := parseU64(v)
+			r.boot = n
+			return err
+		case bytes.Equal(k, keyJobCounter):
+			if len(v) != 4 {
+				return fmt.Errorf("job counter of %d bytes, want 4", len(v))
+			}
+			r.jobCounter = binary.BigEndian.Uint32(v)
+			return nil
+		}
+	case tableKV:
+		ns, key, err := parseKVKey(k)
+		if err != nil {
+			return err
+		}
+		if r.kv[ns] == nil {
+			r.kv[ns] = map[string][]byte{}
+		}
+		r.kv[ns][key] = v
+		return nil
+	case tableNode:
+		var n NodeInfo
+		if err := decodeRecord(k, v, &n, len(n.ID)); err != nil {
+			return err
+		}
+		if n.ID != core.NodeID(k[1:]) || n.State < NodeAlive || n.State > NodeDead || !n.Resources.Valid() {
+			return fmt.Errorf("inconsistent node record %v", n)
+		}
+		n.Available = n.Resources
+		r.nodes = append(r.nodes, n)
+		return nil
+	case tableJob:
+		var j JobInfo
+		if err := decodeRecord(k, v, &j, len(j.ID)); err != nil {
+			return err
+		}
+		if j.ID != core.JobID(k[1:]) {
+			return fmt.Errorf("job record %v under another key", j)
+		}
+		r.jobs = append(r.jobs, j)
+		return nil
+	case tableActor:
+		var a ActorInfo
+		if err := decodeRecord(k, v, &a, len(a.ID)); err != nil {
+			return err
+		}
+		if a.ID != core.ActorID(k[1:]) || a.State < ActorDependenciesUnready || a.State > ActorDead || a.ID.Job() != a.Job {
+			return fmt.Errorf("inconsistent actor record %v", a)
+		}
+		r.actors = append(r.actors, a)
+		return nil
+	case tableDedup:
+		client, seq, err := parseDedupKey(k)
+		if err != nil {
+			return err
+		}
+		var rep Reply
+		if err := msgpack.Unmarshal(v, &rep); err != nil {
+			return err
+		}
+		if rep.Client != client || rep.Seq != seq || rep.Validate() != nil {
+			return fmt.Errorf("dedup record %v under key of %s/%d", &rep, client, seq)
+		}
+		if r.replies[client] == nil {
+			r.replies[client] = map[uint64]Reply{}
+		}
+		r.replies[client][seq] = rep
+		return nil
+	case tableFloor:
+		client := string(k[1:])
+		if client == "" || len(client) > MaxClientIDSize {
+			return errors.New("bad floor key")
+		}
+		n, err := parseU64(v)
+		r.floors[client] = n
+		return err
+	}
+	return errors.New("unknown table")
+}
+
+// decodeRecord checks that the key holds an id of idLen bytes and
+// unmarshals v into rec.
+func decodeRecord(k, v []byte, rec any, idLen int) error {
+	if len(k) != 1+idLen {
+		return fmt.Errorf("key of %d bytes, want %d", len(k), 1+idLen)
+	}
+	return msgpack.Unmarshal(v, rec)
+}

@@ -1,0 +1,439 @@
+package workload
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/linearizability"
+	"github.com/grayrt/gray/sim"
+)
+
+// The gcs workload: one GCS and several clients issuing random KV, CAS and
+// named-actor operations, plus fake raylets that register and heartbeat,
+// under any fault mix (GCS crashes with loss of unsynced data, disk
+// errors, partitions…). Every run checks the clients' histories for
+// linearizability with porcupine and checks invariants: a node declared
+// dead is never seen alive again, an actor's restart count never goes
+// backwards. After healing, every client's pending operation finishes.
+
+func init() {
+	sim.RegisterWorkload("gcs", "GCS with clients doing KV, CAS and named actors, and heartbeating raylets; checks linearizability",
+		gcs.Bugs(), newGCSWorkload)
+}
+
+const (
+	gcsKeys         = 4
+	gcsNames        = 3
+	gcsCheckTimeout = 60 * time.Second
+)
+
+type gcsWorkload struct {
+	bug     string
+	w       *sim.World
+	kv      *linearizability.Recorder
+	actors  *linearizability.Recorder
+	clients []*gcsClient
+	raylets []*fakeRaylet
+
+	// nodeStates is every node state observed, to check that DEAD is final.
+	deadAt     map[core.NodeID]int64 // virtual time the death was first observed
+	aliveAfter map[core.NodeID]bool
+	violations []string
+	// restarts holds completed GetActor observations for monotonicity.
+	restarts map[core.ActorID][]restartObs
+}
+
+type restartObs struct {
+	call, ret int64
+	n         int64
+}
+
+func newGCSWorkload(opts sim.Options) (sim.Workload, error) {
+	g := &gcsWorkload{bug: opts.Variant, kv: linearizability.NewRecorder(), actors: linearizability.NewRecorder(),
+		deadAt: map[core.NodeID]int64{}, aliveAfter: map[core.NodeID]bool{}, restarts: map[core.ActorID][]restartObs{}}
+	clients := opts.Clients
+	if clients == 0 {
+		clients = 4
+	}
+	nodes := opts.Nodes
+	if nodes == 0 {
+		nodes = 2
+	}
+	if clients < 1 || clients > 64 || nodes < 0 || nodes > 64 {
+		return nil, fmt.Errorf("gcs: clients %d and nodes %d, want 1..64 and 0..64", clients, nodes)
+	}
+	for i := range clients {
+		g.clients = append(g.clients, &gcsClient{g: g, idx: i, addr: core.Addr(fmt.Sprintf("client-%d", i+1))})
+	}
+	for i := range nodes {
+		g.raylets = append(g.raylets, &fakeRaylet{g: g, addr: core.Addr(fmt.Sprintf("raylet-%d", i+1))})
+	}
+	return g, nil
+}
+
+func (g *gcsWorkload) Setup(w *sim.World) error {
+	g.w = w
+	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
+		// A short node timeout makes node deaths (and fencing) happen
+		// within the fault phase.
+		return gcs.NewServer(gcs.Config{Bug: g.bug, NodeTimeout: 2 * time.Second, HealthCheckPeriod: 500 * time.Millisecond})
+	})
+	for _, r := range g.raylets {
+		w.AddProcess(r.addr, sim.ProcOptions{Crashable: true}, func() core.Process { return &fakeRaylet{g: g, addr: r.addr} })
+	}
+	for _, c := range g.clients {
+		w.AddProcess(c.addr, sim.ProcOptions{}, func() core.Process { return c })
+	}
+	return nil
+}
+
+func (g *gcsWorkload) now() int64 { return int64(g.w.Now()) }
+
+func (g *gcsWorkload) Done() bool {
+	for _, c := range g.clients {
+		if c.busy {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *gcsWorkload) Pending() string {
+	var parts []string
+	for _, c := range g.clients {
+		if c.busy {
+			parts = append(parts, fmt.Sprintf("%s waits for %s", c.addr, c.op))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Size implements sim.Sizer.
+func (g *gcsWorkload) Size() sim.Options {
+	return sim.Options{Nodes: len(g.raylets), Clients: len(g.clients)}
+}
+
+// SometimesPaths lists the interesting paths this workload should reach.
+func (g *gcsWorkload) SometimesPaths() []string {
+	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop"}
+}
+
+func (g *gcsWorkload) Check(w *sim.World) (string, string) {
+	if len(g.violations) > 0 {
+		return "invariant", g.violations[0]
+	}
+	if s, ok := w.Process("gcs").(*gcs.Server); ok {
+		if err := s.CheckInvariants(); err != nil {
+			return "invariant", err.Error()
+		}
+	}
+	for _, h := range []struct {
+		name  string
+		model porcupine.Model
+		rec   *linearizability.Recorder
+	}{{"kv", linearizability.KVModel, g.kv}, {"actors", linearizability.ActorModel, g.actors}} {
+		res := linearizability.Check(h.model, h.rec.Operations(), gcsCheckTimeout)
+		switch res.Outcome {
+		case linearizability.Illegal:
+			return "linearizability", fmt.Sprintf("the %s history of %d operations is not linearizable", h.name, res.Ops)
+		case linearizability.Unknown:
+			w.Sometimes("linearizability check timed out")
+		}
+	}
+	return "", ""
+}
+
+// observeNode records a node state seen by anyone at virtual time now.
+func (g *gcsWorkload) observeNode(id core.NodeID, state gcs.NodeState, callTime int64) {
+	switch state {
+	case gcs.NodeDead:
+		if _, ok := g.deadAt[id]; !ok {
+			g.deadAt[id] = g.now()
+			g.w.Sometimes("node declared dead")
+		}
+	case gcs.NodeAlive, gcs.NodeDraining:
+		// Alive in a read that started after death was observed: DEAD
+		// must be final.
+		if t, ok := g.deadAt[id]; ok && callTime > t && !g.aliveAfter[id] {
+			g.aliveAfter[id] = true
+			g.violations = append(g.violations, fmt.Sprintf("node %v seen %v at %v after it was seen DEAD at %v", id, state, time.Duration(callTime), time.Duration(t)))
+		}
+	}
+}
+
+// gcsClient issues one random operation at a time until the world heals.
+type gcsClient struct {
+	g    *gcsWorkload
+	idx  int
+	addr core.Addr
+	env  core.Env
+	cli  *gcs.Client
+	busy bool
+	op   string
+	// mine holds, per actor name, the actor ids this client registered.
+	mine map[string][]core.ActorID
+	seq  uint64
+}
+
+func (c *gcsClient) Start(env core.Env) {
+	c.env = env
+	c.cli = gcs.NewClient(env, "gcs", gcs.ClientOptions{Deadline: 2 * time.Second})
+	c.mine = map[string][]core.ActorID{}
+	env.AfterFunc(time.Duration(env.Rand().IntN(20))*time.Millisecond, c.next)
+}
+
+func (c *gcsClient) Receive(from core.Addr, m core.Message) { c.cli.Handle(from, m) }
+
+func (c *gcsClient) Describe() string { return fmt.Sprintf("busy=%v op=%s", c.busy, c.op) }
+
+func (c *gcsClient) next() {
+	if c.g.w.Healed() {
+		return
+	}
+	c.busy = true
+	r := c.env.Rand()
+	switch x := r.IntN(100); {
+	case x < 65:
+		c.kvOp()
+	case x < 90:
+		c.actorOp()
+	default:
+		c.nodesOp()
+	}
+}
+
+func (c *gcsClient) done() {
+	c.busy = false
+	c.op = ""
+	c.env.AfterFunc(time.Duration(c.env.Rand().IntN(20))*time.Millisecond, c.next)
+}
+
+// finish records the outcome of a linearizability-checked operation.
+func (c *gcsClient) finish(rec *linearizability.Recorder, id linearizability.OpID, out any, err error) {
+	switch {
+	case err == nil:
+		rec.Return(id, out, c.g.now())
+	case errors.Is(err, gcs.ErrTimeout):
+		c.g.w.Sometimes("gcs op timed out")
+		rec.Unknown(id)
+	default:
+		// A definite failure had no effect.
+		rec.Discard(id)
+	}
+	c.done()
+}
+
+func (c *gcsClient) kvOp() {
+	r := c.env.Rand()
+	ns := []string{"a", "b"}[r.IntN(2)]
+	key := fmt.Sprintf("k%d", r.IntN(gcsKeys))
+	c.seq++
+	value := fmt.Sprintf("%s:%d", c.addr, c.seq)
+	in := linearizability.KVInput{Namespace: ns, Key: key}
+	switch r.IntN(5) {
+	case 0:
+		in.Op = linearizability.KVGet
+		c.op = "get " + key
+		id := c.g.kv.Call(c.idx, in, c.g.now())
+		c.cli.KVGet(ns, key, func(rep gcs.Reply, err error) {
+			c.finish(c.g.kv, id, linearizability.KVOutput{Found: rep.Found, Value: string(rep.Value)}, err)
+		})
+	case 1:
+		in.Op, in.Value, in.Overwrite = linearizability.KVPut, value, r.IntN(3) != 0
+		c.op = "put " + key
+		id := c.g.kv.Call(c.idx, in, c.g.now())
+		c.cli.KVPut(ns, key, []byte(value), in.Overwrite, func(rep gcs.Reply, err error) {
+			c.finish(c.g.kv, id, linearizability.KVOutput{Added: rep.Added}, err)
+		})
+	case 2:
+		in.Op = linearizability.KVDelete
+		c.op = "del " + key
+		id := c.g.kv.Call(c.idx, in, c.g.now())
+		c.cli.KVDel(ns, key, func(rep gcs.Reply, err error) {
+			c.finish(c.g.kv, id, linearizability.KVOutput{Deleted: rep.Deleted}, err)
+		})
+	case 3:
+		in.Op, in.Value = linearizability.KVCAS, value
+		in.ExpectExists = r.IntN(3) != 0
+		if in.ExpectExists {
+			// Expect a value some client may have written.
+			in.Expected = fmt.Sprintf("client-%d:%d", 1+r.IntN(len(c.g.clients)), 1+r.IntN(int(c.seq)))
+		}
+		c.op = "cas " + key
+		id := c.g.kv.Call(c.idx, in, c.g.now())
+		var expected []byte
+		if in.ExpectExists {
+			expected = []byte(in.Expected)
+		}
+		c.cli.KVCAS(ns, key, expected, in.ExpectExists, []byte(value), func(rep gcs.Reply, err error) {
+			c.finish(c.g.kv, id, linearizability.KVOutput{Swapped: rep.Swapped}, err)
+		})
+	default:
+		in.Op = linearizability.KVExists
+		c.op = "exists " + key
+		id := c.g.kv.Call(c.idx, in, c.g.now())
+		c.cli.KVExists(ns, key, func(rep gcs.Reply, err error) {
+			c.finish(c.g.kv, id, linearizability.KVOutput{Found: rep.Found}, err)
+		})
+	}
+}
+
+func (c *gcsClient) actorOp() {
+	r := c.env.Rand()
+	ns := "ns"
+	name := fmt.Sprintf("actor%d", r.IntN(gcsNames))
+	switch x := r.IntN(10); {
+	case x < 4:
+		c.seq++
+		aid := core.NewActorID(core.JobIDFromInt(uint32(c.idx+1)), core.DriverTaskID(core.JobIDFromInt(uint32(c.idx+1))), c.seq)
+		in := linearizability.ActorInput{Op: linearizability.ActorRegister, Namespace: ns, Name: name, ActorID: aid.String()}
+		c.op = "register " + name
+		id := c.g.actors.Call(c.idx, in, c.g.now())
+		// Unlimited restarts: a restart must never release the name behind
+		// the history's back.
+		c.cli.RegisterActor(aid, ns, name, -1, func(rep gcs.Reply, err error) {
+			if err == nil {
+				if rep.Created {
+					c.mine[name] = append(c.mine[name], aid)
+				} else {
+					c.g.w.Sometimes("named actor race lost")
+				}
+			}
+			c.finish(c.g.actors, id, linearizability.ActorOutput{ActorID: rep.ActorID.String(), Created: rep.Created}, err)
+		})
+	case x < 7:
+		in := linearizability.ActorInput{Op: linearizability.ActorLookup, Namespace: ns, Name: name}
+		c.op = "lookup " + name
+		id := c.g.actors.Call(c.idx, in, c.g.now())
+		call := c.g.now()
+		c.cli.GetNamedActor(ns, name, func(rep gcs.Reply, err error) {
+			out := linearizability.ActorOutput{}
+			if err == nil && len(rep.Actors) == 1 {
+				out.Found, out.ActorID = true, rep.Actors[0].ID.String()
+				c.g.observeRestarts(rep.Actors[0], call)
+			}
+			if errors.Is(err, gcs.ErrNotFound) {
+				err = nil // a definite "not bound"
+			}
+			c.finish(c.g.actors, id, out, err)
+		})
+	default:
+		ids := c.mine[name]
+		if len(ids) == 0 {
+			c.done()
+			return
+		}
+		aid := ids[r.IntN(len(ids))]
+		if r.IntN(2) == 0 {
+			// Restart it (ALIVE → RESTARTING) without touching the name.
+			c.op = "restart " + name
+			c.cli.UpdateActor(aid, gcs.ActorAlive, core.NodeID{}, "", "", func(gcs.Reply, error) {
+				c.cli.UpdateActor(aid, gcs.ActorRestarting, core.NodeID{}, "", "", func(gcs.Reply, error) { c.done() })
+			})
+			return
+		}
+		in := linearizability.ActorInput{Op: linearizability.ActorRelease, Namespace: ns, Name: name, ActorID: aid.String()}
+		c.op = "kill " + name
+		id := c.g.actors.Call(c.idx, in, c.g.now())
+		c.cli.UpdateActor(aid, gcs.ActorDead, core.NodeID{}, "", "killed by the workload", func(rep gcs.Reply, err error) {
+			// OK: the actor was not dead and held its name; it is released.
+			// FailedPrecondition: already dead, the name was not its own.
+			released := err == nil
+			if errors.Is(err, gcs.ErrFailedPrecondition) || errors.Is(err, gcs.ErrNotFound) {
+				err = nil
+			}
+			c.finish(c.g.actors, id, linearizability.ActorOutput{Released: released}, err)
+		})
+	}
+}
+
+func (g *gcsWorkload) observeRestarts(a gcs.ActorInfo, call int64) {
+	now := g.now()
+	for _, o := range g.restarts[a.ID] {
+		if o.ret < call && o.n > a.NumRestarts {
+			g.violations = append(g.violations, fmt.Sprintf("actor %v restart count went from %d back to %d", a.ID, o.n, a.NumRestarts))
+			break
+		}
+	}
+	obs := append(g.restarts[a.ID], restartObs{call: call, ret: now, n: a.NumRestarts})
+	if len(obs) > 64 {
+		obs = obs[len(obs)-64:]
+	}
+	g.restarts[a.ID] = obs
+}
+
+func (c *gcsClient) nodesOp() {
+	c.op = "get nodes"
+	call := c.g.now()
+	c.cli.GetNodes(func(rep gcs.Reply, err error) {
+		if err == nil {
+			for _, n := range rep.Nodes {
+				c.g.observeNode(n.ID, n.State, call)
+			}
+		}
+		c.done()
+	})
+}
+
+// fakeRaylet registers a node and heartbeats; each incarnation is a new
+// node. When a heartbeat reply says the node is dead, it fences itself
+// (stops heartbeating) and must never be seen alive again.
+type fakeRaylet struct {
+	g      *gcsWorkload
+	addr   core.Addr
+	env    core.Env
+	cli    *gcs.Client
+	node   core.NodeID
+	fenced bool
+}
+
+func (f *fakeRaylet) Start(env core.Env) {
+	f.env = env
+	f.cli = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
+	f.node = core.NewNodeID(env.Rand())
+	f.register()
+}
+
+func (f *fakeRaylet) register() {
+	f.cli.RegisterNode(f.node, f.addr, core.MustResources(core.CPU, 4), func(_ gcs.Reply, err error) {
+		if err != nil {
+			if errors.Is(err, gcs.ErrFailedPrecondition) {
+				f.fence()
+				return
+			}
+			f.env.AfterFunc(500*time.Millisecond, f.register)
+			return
+		}
+		f.heartbeat()
+	})
+}
+
+func (f *fakeRaylet) heartbeat() {
+	if f.fenced {
+		return
+	}
+	call := f.g.now()
+	f.cli.Heartbeat(f.node, func(rep gcs.Reply, err error) {
+		if err == nil && rep.Dead {
+			f.g.observeNode(f.node, gcs.NodeDead, call)
+			f.fence()
+		}
+	})
+	f.env.AfterFunc(time.Second, f.heartbeat)
+}
+
+func (f *fakeRaylet) fence() {
+	if !f.fenced {
+		f.fenced = true
+		f.g.w.Sometimes("raylet fenced")
+	}
+}
+
+func (f *fakeRaylet) Receive(from core.Addr, m core.Message) { f.cli.Handle(from, m) }
+
+func (f *fakeRaylet) Describe() string { return fmt.Sprintf("%v fenced=%v", f.node, f.fenced) }

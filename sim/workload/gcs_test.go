@@ -1,0 +1,73 @@
+package workload
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/sim"
+)
+
+func runGCS(t testing.TB, seed uint64, faults, variant string) sim.Result {
+	t.Helper()
+	opts := sim.Options{Variant: variant}
+	wl, err := sim.NewWorkload("gcs", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim.Run(sim.Config{Seed: seed, FaultSpec: faults, FaultPhase: 5 * time.Second, ReplayArgs: opts.ReplayArgs()}, wl, "gcs")
+}
+
+func TestGCSWithoutFaults(t *testing.T) {
+	r := runGCS(t, 1, "none", "")
+	if !r.Passed {
+		t.Fatal(r)
+	}
+	t.Log(r, r.Sometimes)
+}
+
+func TestGCSSwarm(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		if r := runGCS(t, seed, "swarm", ""); !r.Passed {
+			t.Errorf("%v", r)
+		}
+	}
+}
+
+// TestGCSPlantedBugsAreCaught requires the workload to catch every planted
+// GCS bug within a bounded number of swarm seeds.
+func TestGCSPlantedBugsAreCaught(t *testing.T) {
+	for _, tc := range []struct{ bug, faults string }{
+		{"ack-before-sync", "swarm"},
+		{"double-apply", "swarm"},
+		{"stale-read", "swarm"},
+		// Forgetting dedup records matters only when a reply is lost, the
+		// GCS restarts, and the retry reaches the new incarnation: a
+		// fault mix of loss and frequent crashes finds it quickly.
+		{"forget-dedup", "drop=0.2,crash=2"},
+	} {
+		bug := tc.bug
+		t.Run(bug, func(t *testing.T) {
+			for seed := uint64(1); seed <= 200; seed++ {
+				r := runGCS(t, seed, tc.faults, bug)
+				if !r.Passed {
+					t.Logf("caught at seed %d: %s: %s", seed, r.Kind, r.Reason)
+					return
+				}
+			}
+			t.Fatalf("planted bug %s survived 200 seeds", bug)
+		})
+	}
+}
+
+// TestGCSCorrectUnderHeavyFaults runs the correct server under the fault
+// mixes the planted-bug tests use, so that a caught bug is not a false
+// alarm of the checker.
+func TestGCSCorrectUnderHeavyFaults(t *testing.T) {
+	for _, faults := range []string{"drop=0.2,crash=2", "drop=0.1,dup=0.1,reorder=0.2,partition=1,disk=1,unsynced=50"} {
+		for seed := uint64(1); seed <= 30; seed++ {
+			if r := runGCS(t, seed, faults, ""); !r.Passed {
+				t.Errorf("%v", r)
+			}
+		}
+	}
+}
