@@ -1,8 +1,11 @@
 package linearizability
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -76,11 +79,25 @@ var errNoModel = errors.New("linearizability: result has no model; use the Resul
 // history to path: for an Illegal result, the longest partial
 // linearizations and where they get stuck; otherwise a linearization.
 func (r Result) WriteHTML(path string) error {
+	var buf bytes.Buffer
+	if err := r.RenderHTML(&buf); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("linearizability: write visualization to %s: %w", path, err)
+	}
+	return nil
+}
+
+// RenderHTML writes porcupine's self-contained visualization of the
+// checked history to w (for an Illegal history it shows the longest
+// linearizable prefix and where it breaks).
+func (r Result) RenderHTML(w io.Writer) error {
 	if r.model.Step == nil && r.model.StepContext == nil {
 		return errNoModel
 	}
-	if err := porcupine.VisualizePath(r.model, r.Info, path); err != nil {
-		return fmt.Errorf("linearizability: write visualization to %s: %w", path, err)
+	if err := porcupine.Visualize(r.model, r.Info, w); err != nil {
+		return fmt.Errorf("linearizability: render visualization: %w", err)
 	}
 	return nil
 }

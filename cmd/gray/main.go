@@ -26,6 +26,12 @@
 //	    faults, clients and nodes, a shorter fault phase) that fails the
 //	    same way, and prints its verified replay command.
 //
+// The lin command checks recorded histories:
+//
+//	gray lin check HISTORY.json [--html OUT.html]
+//	    checks a history file (a failing gcs seed's folder holds one per
+//	    model) with porcupine and prints ok, illegal or unknown.
+//
 // Exit status: 0 when everything passed, 1 when a seed failed (or the run
 // could not finish), 2 for a usage error, 130 when interrupted.
 package main
@@ -97,7 +103,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			c.App.Metadata = map[string]any{metaArgs: c.Args().Slice()}
 			return nil
 		},
-		Commands: []*cli.Command{simCommand()},
+		Commands: []*cli.Command{simCommand(), linCommand()},
 	}
 }
 

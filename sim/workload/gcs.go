@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -137,10 +138,20 @@ func (g *gcsWorkload) Check(w *sim.World) (string, string) {
 		model porcupine.Model
 		rec   *linearizability.Recorder
 	}{{"kv", linearizability.KVModel, g.kv}, {"actors", linearizability.ActorModel, g.actors}} {
-		res := linearizability.Check(h.model, h.rec.Operations(), gcsCheckTimeout)
+		ops := h.rec.Operations()
+		res := linearizability.Check(h.model, ops, gcsCheckTimeout)
 		switch res.Outcome {
 		case linearizability.Illegal:
-			return "linearizability", fmt.Sprintf("the %s history of %d operations is not linearizable", h.name, res.Ops)
+			// Attach porcupine's visualization and the history itself, so
+			// that `gray lin check` can re-check it.
+			var page, hist bytes.Buffer
+			if err := res.RenderHTML(&page); err == nil {
+				w.Attach("linearizability-"+h.name+".html", page.Bytes())
+			}
+			if err := linearizability.WriteHistory(&hist, h.name, ops); err == nil {
+				w.Attach("history-"+h.name+".json", hist.Bytes())
+			}
+			return "linearizability", fmt.Sprintf("the %s history of %d operations is not linearizable (see linearizability-%s.html)", h.name, res.Ops, h.name)
 		case linearizability.Unknown:
 			w.Sometimes("linearizability check timed out")
 		}
