@@ -17,7 +17,7 @@ func BenchmarkGCSHistoryCheck10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	g := wl.(*gcsWorkload)
-	r := sim.Run(sim.Config{Seed: 3, FaultSpec: "swarm", FaultPhase: 30 * time.Second}, wl, "gcs")
+	r := sim.Run(sim.Config{Seed: 3, FaultSpec: "swarm", FaultPhase: 60 * time.Second}, wl, "gcs")
 	if !r.Passed {
 		b.Fatal(r)
 	}
