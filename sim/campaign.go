@@ -260,9 +260,11 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 		}
 		g.Go(func() error {
 			// Go may have waited for a free slot since the check above,
-			// and the seed that freed it may have failed or cancelled, or
-			// the budget may be spent.
-			if ctx.Err() != nil || stopped() || outOfTime() {
+			// and the seed that freed it may have failed or cancelled. The
+			// budget is checked only at dispatch, in seed order: checking
+			// it here too could skip this seed while a later one, already
+			// started, runs — a gap in a campaign of consecutive seeds.
+			if ctx.Err() != nil || stopped() {
 				return nil
 			}
 			r := c.runSeed(seed)
