@@ -77,6 +77,7 @@ func simCommand() *cli.Command {
 				Action: simReplay,
 			},
 			shrinkCommand(),
+			serveCommand(),
 		},
 	}
 }
