@@ -4,9 +4,20 @@
 // between nodes. Like every control-plane package it is sans-IO and
 // deterministic.
 //
-// The package is being built. scheduling.go holds the scheduling policy as
-// pure functions of a cluster view: Policy.Decide chooses, for one resource
-// demand and one strategy (hybrid by default, spread, or node affinity),
-// whether to place the work on a node now, wait for capacity, or report it
-// infeasible.
+// scheduling.go holds the scheduling policy as pure functions of a cluster
+// view: Policy.Decide chooses, for one resource demand and one strategy
+// (hybrid by default, spread, or node affinity), whether to place the work
+// on a node now, wait for capacity, or report it infeasible. leases.go
+// applies it to the queue of lease requests. A request spilled here once is
+// run here when it fits and otherwise waits, but only for a while before it
+// may be spilled again (resources held for long, such as an actor's, may
+// never come back here). The cluster view comes from GCS pubsub and, every
+// few heartbeats, from a snapshot, so that a missed publication cannot hide
+// a node for good.
+//
+// Leases end when their holder returns them, when the leased worker dies
+// (the holder gets LeaseFailed, a one-way message), or when the holder,
+// asked periodically (LeaseCheck), says it no longer holds them: a worker
+// that owned nested tasks may die with leases in hand, and its restarted
+// process knows nothing of them.
 package raylet

@@ -1,8 +1,11 @@
 package raylet
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -58,11 +61,15 @@ func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(c
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "lease queue full (%d requests); retry later", r.cfg.QueueMax))
 		return
 	}
-	l := &leaseRequest{key: key, req: req, reply: reply}
+	l := &leaseRequest{key: key, req: req, reply: reply, queued: r.env.Now()}
 	r.leases[key] = l
 	r.queue = append(r.queue, l)
 	r.schedule()
 }
+
+// spilledWaitMax bounds how long a spilled-back request waits on a node
+// that cannot fit it now before it may be spilled again.
+const spilledWaitMax = 2 * time.Second
 
 // schedule walks the queue in arrival order and grants, spills back or
 // rejects what it can. Requests that must wait stay queued in order.
@@ -93,10 +100,17 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	case Wait:
 		return false
 	}
-	if d.Node != r.node {
-		if l.req.Spilled && spec.Resources.FitsIn(r.cfg.Resources) {
-			return false // spilled here once already: wait rather than bounce
+	switch {
+	case d.Node == r.node:
+	case l.req.Spilled && spec.Resources.FitsIn(r.cfg.Resources) && (spec.Resources.FitsIn(r.available) || r.env.Now().Sub(l.queued) < spilledWaitMax):
+		// Spilled here once already: run here when it fits now (another
+		// node may merely score better), else wait rather than bounce —
+		// for a while: resources held for long (an actor's) may never
+		// come back here.
+		if !spec.Resources.FitsIn(r.available) {
+			return false
 		}
+	default:
 		addr, ok := r.addrs[d.Node]
 		if !ok {
 			return false
@@ -259,4 +273,51 @@ func strategyOf(s proto.Strategy) Strategy {
 		return Strategy{Kind: StrategyNodeAffinity, Node: s.Node, Soft: s.Soft}
 	}
 	return Strategy{Kind: StrategyDefault}
+}
+
+// leaseCheckPeriod is how often the raylet asks the holders of granted
+// leases whether they still hold them.
+const leaseCheckPeriod = 2 * time.Second
+
+// checkLeases asks every lease holder whether it still holds its lease and
+// frees those it disowns: the holder died (a worker that owned nested
+// tasks) and restarted, or it lost track of a grant. A holder that does not
+// answer keeps its lease: it may only be unreachable, and a dead node's
+// owner is a driver or worker whose own raylet reports it.
+func (r *Raylet) checkLeases() {
+	if r.fenced {
+		return
+	}
+	r.env.AfterFunc(leaseCheckPeriod, r.checkLeases)
+	keys := make([]leaseKey, 0, len(r.leases))
+	for k, l := range r.leases { //gray:unordered sorted below
+		if l.worker != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b leaseKey) int {
+		if a.owner != b.owner {
+			return strings.Compare(string(a.owner), string(b.owner))
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	for _, k := range keys {
+		l := r.leases[k]
+		r.cli.Call(k.owner, &proto.LeaseCheck{LeaseID: k.id}, rpc.Options{Timeout: leaseCheckPeriod}, func(m core.Message, err error) {
+			if err != nil || r.leases[k] != l || l.worker == nil {
+				return
+			}
+			if m.(*proto.LeaseCheckReply).Held {
+				return
+			}
+			w := l.worker
+			w.lease = nil
+			r.releaseLease(l)
+			r.rememberCancelled(k)
+			// The worker may still run the holder's task: do not hand it
+			// out until it registers again.
+			delete(r.workers, w.addr)
+			r.schedule()
+		})
+	}
 }

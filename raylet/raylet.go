@@ -74,6 +74,7 @@ type Raylet struct {
 
 	registered bool
 	fenced     bool
+	beats      uint64
 	available  core.Resources
 
 	workers map[core.Addr]*workerInfo
@@ -110,6 +111,8 @@ type leaseRequest struct {
 	fetching int
 	fetched  bool
 	failed   error
+	// queued is when the request arrived (this raylet's clock).
+	queued time.Time
 }
 
 // New returns a raylet for cfg.
@@ -160,6 +163,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
 
 	r.register()
+	env.AfterFunc(leaseCheckPeriod, r.checkLeases)
 	if err := r.gcs.Subscribe([]string{gcs.ChannelNode, gcs.ChannelResources}, r.onPub, r.resync); err != nil {
 		env.Log().Error("subscribe to the GCS", "err", err)
 	}
@@ -191,8 +195,18 @@ func (r *Raylet) heartbeat() {
 			r.fence("the GCS declared this node dead")
 		}
 	})
+	r.beats++
+	if r.beats%resyncBeats == 0 {
+		// Pubsub may have missed nodes (a subscription that failed while
+		// the GCS was unreachable at boot); a snapshot now and then
+		// bounds how long the cluster view can stay incomplete.
+		r.resync()
+	}
 	r.env.AfterFunc(r.cfg.HeartbeatPeriod, r.heartbeat)
 }
+
+// resyncBeats is how many heartbeats pass between cluster-view snapshots.
+const resyncBeats = 5
 
 // fence stops the node for good: the GCS declared it dead, and a dead node
 // id never comes back. Queued requests are refused, the process exits; the
@@ -299,6 +313,14 @@ func (r *Raylet) Describe() string {
 	for _, a := range addrs {
 		w := r.workers[a]
 		fmt.Fprintf(&b, "  worker %s %v busy=%v\n", a, w.id, w.lease != nil)
+	}
+	if r.policy != nil {
+		for _, v := range r.viewList() {
+			fmt.Fprintf(&b, "  view %v alive=%v available=%v\n", v.ID, v.Alive, v.Available)
+		}
+		for _, l := range r.queue {
+			fmt.Fprintf(&b, "  queued %s/%d %s spilled=%v\n", l.key.owner, l.key.id, l.req.Spec.Describe(), l.req.Spilled)
+		}
 	}
 	if r.store != nil {
 		b.WriteString(r.store.Describe())

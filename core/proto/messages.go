@@ -31,6 +31,9 @@ const (
 	msgRefRemoved           core.MsgType = 4005
 	msgKillActor            core.MsgType = 4006
 	msgObjectLocationUpdate core.MsgType = 4007
+	msgActorPing            core.MsgType = 4008
+	msgLeaseCheck           core.MsgType = 4009
+	msgLeaseCheckReply      core.MsgType = 4010
 	msgPutObjectReply       core.MsgType = 2013
 )
 
@@ -168,6 +171,11 @@ type PushTask struct {
 	LeaseID uint64   `msgpack:"l,omitempty"`
 	// Node is the leased worker's node, as its raylet reported it.
 	Node core.NodeID `msgpack:"n,omitempty"`
+	// Worker is the leased worker's id: a process that restarted at the
+	// same address (a new WorkerID, whose raylet freed the lease) refuses
+	// the task rather than run it unleased — an rpc retry would otherwise
+	// reach it.
+	Worker core.WorkerID `msgpack:"w,omitempty"`
 }
 
 // Validate implements core.Validator.
@@ -198,6 +206,9 @@ type GetObjectStatus struct {
 	// Failed lists copies the borrower could not read; the owner drops
 	// them and rebuilds the object when none is left.
 	Failed []Location `msgpack:"f,omitempty"`
+	// OwnerID is the owner incarnation named by the borrower's reference
+	// (0: unknown); another incarnation answers with OwnerDied.
+	OwnerID uint64 `msgpack:"w,omitempty"`
 }
 
 // ObjectStatusReply answers GetObjectStatus.
@@ -217,6 +228,33 @@ type RefRemoved struct {
 type KillActor struct {
 	ActorID   core.ActorID `msgpack:"a"`
 	NoRestart bool         `msgpack:"n,omitempty"`
+	// Incarnation is the restart count of the incarnation to kill; a
+	// worker hosting another incarnation ignores the message.
+	Incarnation int64 `msgpack:"i,omitempty"`
+}
+
+// ActorPing asks a worker whether it still hosts an actor's incarnation.
+// The owner pings the actor's worker periodically: the raylet's
+// LeaseFailed is a one-way message that may be lost, and a worker that
+// restarted at the same address refuses calls but tells nobody. The reply
+// is Ack, or a CodeNotFound error when the worker hosts no such
+// incarnation.
+type ActorPing struct {
+	ActorID     core.ActorID `msgpack:"a"`
+	Incarnation int64        `msgpack:"i,omitempty"`
+}
+
+// LeaseCheck asks a lease holder whether it still holds a lease. A raylet
+// sends it for every granted lease now and then: an owner that died (a
+// worker that owned nested tasks) never returns its leases, and the
+// restarted process at its address knows nothing of them.
+type LeaseCheck struct {
+	LeaseID uint64 `msgpack:"l"`
+}
+
+// LeaseCheckReply answers LeaseCheck.
+type LeaseCheckReply struct {
+	Held bool `msgpack:"h,omitempty"`
 }
 
 // ObjectLocationUpdate tells an owner that a raylet gained or lost a copy.
@@ -248,6 +286,9 @@ func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusRepl
 func (*RefRemoved) MsgType() core.MsgType           { return msgRefRemoved }
 func (*KillActor) MsgType() core.MsgType            { return msgKillActor }
 func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUpdate }
+func (*ActorPing) MsgType() core.MsgType            { return msgActorPing }
+func (*LeaseCheck) MsgType() core.MsgType           { return msgLeaseCheck }
+func (*LeaseCheckReply) MsgType() core.MsgType      { return msgLeaseCheckReply }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -273,6 +314,9 @@ func init() {
 		func() core.Message { return new(RefRemoved) },
 		func() core.Message { return new(KillActor) },
 		func() core.Message { return new(ObjectLocationUpdate) },
+		func() core.Message { return new(ActorPing) },
+		func() core.Message { return new(LeaseCheck) },
+		func() core.Message { return new(LeaseCheckReply) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

@@ -40,6 +40,10 @@ type Location struct {
 type ObjectRef struct {
 	ID    core.ObjectID `msgpack:"i"`
 	Owner core.Addr     `msgpack:"o"`
+	// OwnerID names the owner's incarnation (0: unknown), so that a
+	// process restarted at the owner's address can tell a borrower that
+	// the owner died rather than that the object was freed.
+	OwnerID uint64 `msgpack:"w,omitempty"`
 }
 
 // String returns the object id.
@@ -88,8 +92,21 @@ type TaskSpec struct {
 	ActorID       core.ActorID `msgpack:"A,omitempty"`
 	ActorCreation bool         `msgpack:"C,omitempty"`
 	ActorCall     bool         `msgpack:"K,omitempty"`
-	CallerSeq     uint64       `msgpack:"Q,omitempty"` // per-caller order of actor calls
-	Caller        core.Addr    `msgpack:"R,omitempty"`
+	// CallerSeq orders a caller's actor calls: their positions, from 1,
+	// among the calls this caller sent to the addressed incarnation.
+	CallerSeq uint64    `msgpack:"Q,omitempty"`
+	Caller    core.Addr `msgpack:"R,omitempty"`
+	// CallerID names the caller's core-worker incarnation, so that a
+	// restarted caller (whose sequence numbers start again at 1) is a new
+	// caller to the actor.
+	CallerID uint64 `msgpack:"D,omitempty"`
+	// SkipBelow is the caller's lowest call still unanswered when the call
+	// was sent: the actor executes nothing of this caller below it (those
+	// calls finished or failed) and need not wait for them.
+	SkipBelow uint64 `msgpack:"B,omitempty"`
+	// ActorIncarnation is the actor's restart count the call (or the
+	// creation) is meant for; any other incarnation refuses it.
+	ActorIncarnation int64 `msgpack:"I,omitempty"`
 }
 
 // Limits on what a task spec may carry.

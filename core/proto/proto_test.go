@@ -10,7 +10,9 @@ import (
 func TestEveryMessageRoundTrips(t *testing.T) {
 	c := core.NewCodec(0)
 	spec := TaskSpec{TaskID: core.NewTaskID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1), Function: "f", NumReturns: 1, Owner: "driver", Args: []Arg{{Value: []byte{1}}, {Ref: &ObjectRef{ID: core.ObjectID{1}, Owner: "w"}}}}
-	for _, m := range []core.Message{&RequestLease{Spec: spec, LeaseID: 3}, &PushTask{Spec: spec}, &PushTaskReply{Error: NewError(KindWorkerDied, "f", "boom")}, &ChunkReply{Size: 9, Data: []byte("abc")}} {
+	for _, m := range []core.Message{&RequestLease{Spec: spec, LeaseID: 3}, &PushTask{Spec: spec}, &PushTaskReply{Error: NewError(KindWorkerDied, "f", "boom")}, &ChunkReply{Size: 9, Data: []byte("abc")},
+		&ActorPing{ActorID: core.ActorID{1}, Incarnation: 2}, &LeaseCheck{LeaseID: 7}, &LeaseCheckReply{Held: true},
+		&KillActor{ActorID: core.ActorID{1}, Incarnation: 3, NoRestart: true}} {
 		b, err := c.Encode(m)
 		if err != nil {
 			t.Fatalf("encode %T: %v", m, err)

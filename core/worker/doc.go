@@ -1,7 +1,7 @@
 // Package worker is the core worker: the library inside every driver and
 // worker process that submits tasks, owns their results, counts references,
 // resolves objects, retries failed tasks, rebuilds lost objects from
-// lineage, and executes the tasks pushed to it.
+// lineage, creates and calls actors, and executes the tasks pushed to it.
 //
 // It follows Ray's ownership model. The submitter of a task owns its return
 // objects: it records where they live (inline in its memory, or in some
@@ -9,9 +9,45 @@
 // by pending tasks that take them as arguments, and by borrowers), and
 // frees every copy when the last reference goes. Other processes that get a
 // reference are borrowers: they ask the owner for the value and tell it
-// when they drop the reference.
+// when they drop the reference. A task body may submit tasks itself
+// (SubmitNested): the executing worker then owns the children's returns,
+// and if that worker dies, a Get of them by another process fails with
+// OwnerDied once the owner stops answering.
+//
+// # Actors
+//
+// CreateActor registers the actor with the GCS (named actors are
+// get-or-create) and then drives its lifecycle from the owner:
+//
+//  1. Placement is owner-driven. The owner leases a worker for the
+//     creation task through its local raylet exactly like a normal task
+//     (spillback, infeasibility and all) and keeps the lease for the
+//     actor's lifetime; Ray instead has the GCS actor scheduler lease the
+//     worker. The leased worker runs the constructor through the Executor
+//     and keeps the actor's state; the owner then records the incarnation
+//     ALIVE with its node and address in the GCS.
+//  2. Incarnations are numbered by the GCS's restart count. When the
+//     actor's worker dies (LeaseFailed from the raylet, a failed ActorPing,
+//     or NodeDied from the GCS, which also moves the actor to RESTARTING
+//     itself), the owner moves it to RESTARTING in the GCS, which counts
+//     the restart or, once max_restarts is exhausted, marks it DEAD; a
+//     restart leases a new worker and runs the constructor again.
+//  3. Callers (the owner included) send calls straight to the actor's
+//     worker, numbered per caller and incarnation; the worker runs each
+//     caller's calls in that order, buffers early arrivals, answers
+//     duplicates from a bounded reply cache, and refuses calls addressed
+//     to another incarnation. Callers read the actor's record from the GCS
+//     (GetActor, every second while calls are in flight, and at once after
+//     a refusal); when a new incarnation appears, calls that were in flight
+//     to the old one are resent while the handle's MaxTaskRetries allows
+//     (at-least-once, as in Ray) and fail with ActorDied otherwise; when
+//     the actor is DEAD they all fail with ActorDied.
+//  4. KillActor(noRestart) marks the actor DEAD and makes its worker exit
+//     (a worker exits by fail-stopping); without noRestart the worker exits
+//     and the actor restarts like after any failure.
 //
 // The worker is sans-IO: its host process forwards messages to Handle,
-// forwards the GCS's node-death news to NodeDied, and provides an Executor
-// that runs task bodies. See package core/proto for the protocol.
+// forwards the GCS's node-death news to NodeDied, forwards GCS replies to
+// the gcs.Client given in Config, and provides an Executor that runs task
+// bodies, actor constructors and actor methods.
 package worker

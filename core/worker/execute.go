@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/grayrt/gray/core"
@@ -20,12 +21,21 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		reply(nil, rpc.Errorf(rpc.CodeInvalid, "%s runs no tasks (a driver)", w.self))
 		return
 	}
-	args := make([][]byte, len(spec.Args))
-	missing := 0
-	var argErr error
-	run := func() {
+	if !push.Worker.IsNil() && !w.cfg.WorkerID.IsNil() && push.Worker != w.cfg.WorkerID {
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s is %v, not %v the lease was granted for (it restarted)", w.self, w.cfg.WorkerID, push.Worker))
+		return
+	}
+	switch {
+	case spec.ActorCreation:
+		w.handleActorCreation(&spec, reply)
+		return
+	case spec.ActorCall:
+		w.handleActorCall(&spec, reply)
+		return
+	}
+	w.resolveArgs(&spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
-			reply(w.taskReply(nil, argErr.(*proto.TaskError)), nil)
+			reply(w.taskReply(nil, argErr), nil)
 			return
 		}
 		w.stats.Executed++
@@ -44,7 +54,16 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 				reply(w.taskReply(rets, err), nil)
 			})
 		})
-	}
+	})
+}
+
+// resolveArgs fetches the values of spec's arguments and calls done with
+// them, or with the first argument's error.
+func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.TaskError)) {
+	args := make([][]byte, len(spec.Args))
+	missing := 0
+	var argErr *proto.TaskError
+	run := func() { done(args, argErr) }
 	for i, a := range spec.Args {
 		if a.Ref == nil {
 			args[i] = a.Value
@@ -54,7 +73,8 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		w.Get(*a.Ref, func(data []byte, err error) {
 			missing--
 			if err != nil && argErr == nil {
-				if te, ok := err.(*proto.TaskError); ok {
+				var te *proto.TaskError
+				if errors.As(err, &te) {
 					argErr = te
 				} else {
 					argErr = proto.NewError(proto.KindObjectLost, spec.Describe(), "argument %d: %v", i, err)
@@ -113,5 +133,18 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 // Describe summarises the worker's state for `gray sim replay --until`.
 func (w *Worker) Describe() string {
 	s := fmt.Sprintf("tasks pending=%d objects=%d calls=%d stats=%+v", len(w.tasks), len(w.refs.objs), w.cli.Pending(), w.stats)
+	if w.actor != nil {
+		s += " " + w.actor.describe()
+	}
+	if len(w.owned) > 0 || len(w.views) > 0 {
+		s += fmt.Sprintf(" owned_actors=%d actor_calls=%d", len(w.owned), w.PendingActorCalls())
+	}
+	for _, id := range w.sortedViewIDs() {
+		v := w.views[id]
+		for _, seq := range v.sortedSeqs() {
+			c := v.calls[seq]
+			s += fmt.Sprintf("\n    call %v seq %d %s sent_to_incarnation=%d (actor %v incarnation %d at %s)", id, seq, c.spec.Function, c.sentInc, v.state, v.inc, v.addr)
+		}
+	}
 	return s
 }

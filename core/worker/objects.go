@@ -21,7 +21,7 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 		return
 	}
 	e.local++
-	ref := proto.ObjectRef{ID: id, Owner: w.self}
+	ref := proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation}
 	if len(data) <= w.cfg.InlineLimit {
 		w.refs.setReady(e, nonNil(data), 0, nil)
 		done(ref, nil)
@@ -163,9 +163,10 @@ func (w *Worker) getBorrowed(ref proto.ObjectRef, done func([]byte, error)) {
 const borrowedFetchAttempts = 10
 
 func (w *Worker) getBorrowedAttempt(ref proto.ObjectRef, attempt int, failed []proto.Location, done func([]byte, error)) {
-	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID, Failed: failed}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(m core.Message, err error) {
+	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID, Failed: failed, OwnerID: ref.OwnerID}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(m core.Message, err error) {
 		if err != nil {
 			if errors.Is(err, rpc.ErrTimeout) {
+				w.stats.OwnerDied++
 				done(nil, proto.NewError(proto.KindOwnerDied, "", "owner %s of %v did not answer within %v", ref.Owner, ref.ID, w.cfg.OwnerTimeout))
 				return
 			}
@@ -173,6 +174,9 @@ func (w *Worker) getBorrowedAttempt(ref proto.ObjectRef, attempt int, failed []p
 			return
 		}
 		r := m.(*proto.ObjectStatusReply)
+		if r.Error != nil && r.Error.Kind == proto.KindOwnerDied {
+			w.stats.OwnerDied++
+		}
 		switch {
 		case r.Error != nil:
 			done(nil, r.Error)
@@ -207,6 +211,10 @@ func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]b
 func (w *Worker) handleObjectStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	st := m.(*proto.GetObjectStatus)
 	id := st.ID
+	if st.OwnerID != 0 && st.OwnerID != w.incarnation {
+		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindOwnerDied, "", "the owner of %v at %s died (a new process runs there now)", id, w.self)}, nil)
+		return
+	}
 	e := w.refs.get(id)
 	if e == nil || e.owner != "" {
 		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindObjectLost, "", "%v is not owned by %s or was freed", id, w.self)}, nil)

@@ -9,13 +9,24 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
+	"github.com/grayrt/gray/gcs"
 )
 
 // Executor runs task bodies on a worker. Execute must call done exactly
 // once, on the process's event loop (typically from the message that
 // env.Go delivers). returns has one value per spec.NumReturns.
+//
+// Actors keep their state as bytes owned by the worker: CreateActor runs a
+// class's constructor and yields the initial state; CallActor runs a method
+// on the current state and yields the next state and the method's returns.
+// A method that fails leaves the state unchanged. Keeping the state in the
+// core worker (rather than inside the executor) lets the executor stay a
+// pure function of its inputs, which simulated workloads rely on to compute
+// every expected result.
 type Executor interface {
 	Execute(spec *proto.TaskSpec, args [][]byte, done func(returns [][]byte, err *proto.TaskError))
+	CreateActor(spec *proto.TaskSpec, args [][]byte, done func(state []byte, err *proto.TaskError))
+	CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func(state []byte, returns [][]byte, err *proto.TaskError))
 }
 
 // Config configures a core worker.
@@ -34,11 +45,26 @@ type Config struct {
 	// OwnerTimeout bounds waiting for another process's object status
 	// before reporting its owner dead. Default 30s.
 	OwnerTimeout time.Duration
+	// WorkerID is this worker process's id, as registered with its raylet;
+	// pushed tasks leased for another id are refused.
+	WorkerID core.WorkerID
+	// GCS is the process's GCS client, needed to create, call and kill
+	// actors (nil: actors are unavailable). The host forwards the GCS's
+	// messages to it.
+	GCS *gcs.Client
 }
 
 // Stats counts what a core worker did, for tests and the dashboard.
 type Stats struct {
 	Submitted, Finished, Failed, Retried, Reconstructed, Spillbacks, Executed int64
+	// Actors: restarts this worker drove as owner, actor calls resent to a
+	// new incarnation, calls this worker executed as an actor.
+	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64
+	// OwnerDied counts Gets of borrowed objects that failed because their
+	// owner died.
+	OwnerDied int64
+	// Nested counts tasks submitted from inside a running task.
+	Nested int64
 }
 
 // Worker is the core worker: the part of every driver and worker process
@@ -60,6 +86,17 @@ type Worker struct {
 
 	tasks map[core.TaskID]*pendingTask
 	stats Stats
+
+	// Actors: those this worker owns, its view of every actor it calls,
+	// and the actor it hosts (nil unless a creation task ran here).
+	actorCounter uint64
+	callerID     uint64
+	// incarnation names this core worker among the processes that ever
+	// ran at its address; references it owns carry it.
+	incarnation uint64
+	owned       map[core.ActorID]*ownedActor
+	views       map[core.ActorID]*actorView
+	actor       *actorInstance
 }
 
 // pendingTask is a task this worker owns that has not finished.
@@ -73,6 +110,9 @@ type pendingTask struct {
 	pushCall  rpc.CallID
 	phase     taskPhase
 	waitArgs  int
+	// actor is set for an actor's creation task: its lease is kept for
+	// the actor's lifetime.
+	actor *ownedActor
 }
 
 type taskPhase uint8
@@ -96,9 +136,18 @@ func New(env core.Env, cfg Config) *Worker {
 		cli: rpc.NewClient(env), srv: rpc.NewServer(env), refs: newRefTable(),
 		parent: core.DriverTaskID(cfg.Job),
 		tasks:  map[core.TaskID]*pendingTask{},
+		owned:  map[core.ActorID]*ownedActor{},
+		views:  map[core.ActorID]*actorView{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
+	w.srv.Register((&proto.ActorPing{}).MsgType(), w.handleActorPing)
+	w.srv.Register((&proto.LeaseCheck{}).MsgType(), w.handleLeaseCheck)
+	// Lease ids start at a random point per incarnation, so that a
+	// restarted owner never reuses an id a raylet remembers from the
+	// previous one (a cancelled request, a granted lease).
+	w.leaseSeq = env.Rand().Uint64() >> 20
+	w.incarnation = env.Rand().Uint64() | 1
 	return w
 }
 
@@ -108,6 +157,9 @@ func (w *Worker) Handle(from core.Addr, m core.Message) bool {
 	switch m := m.(type) {
 	case *proto.LeaseFailed:
 		w.onLeaseFailed(m)
+		return true
+	case *proto.KillActor:
+		w.onKillActor(m)
 		return true
 	case *proto.RefRemoved:
 		if e := w.refs.get(m.ID); e != nil && e.owner == "" {
@@ -154,6 +206,22 @@ const DefaultMaxRetries = 3
 // owned by this worker; each carries one local reference that the caller
 // gives back with Release.
 func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	w.taskCounter++
+	return w.submit(w.cfg.Job, core.NewTaskID(w.cfg.Job, w.parent, w.taskCounter), fn, args, opts)
+}
+
+// SubmitNested submits fn(args) from inside the running task parent (a
+// task body that submits tasks, as Ray allows): this worker owns the
+// child's returns. Child ids derive from the parent's id and attempt, so a
+// retried parent on another worker creates children with fresh ids.
+func (w *Worker) SubmitNested(parent *proto.TaskSpec, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	w.taskCounter++
+	w.stats.Nested++
+	base := core.NewTaskID(parent.Job, parent.TaskID, uint64(parent.Attempt))
+	return w.submit(parent.Job, core.NewTaskID(parent.Job, base, w.taskCounter), fn, args, opts)
+}
+
+func (w *Worker) submit(job core.JobID, id core.TaskID, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
 	if opts.NumReturns == 0 {
 		opts.NumReturns = 1
 	}
@@ -167,10 +235,9 @@ func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]pr
 	if opts.Resources == nil {
 		opts.Resources = DefaultTaskResources
 	}
-	w.taskCounter++
 	spec := proto.TaskSpec{
-		TaskID:          core.NewTaskID(w.cfg.Job, w.parent, w.taskCounter),
-		Job:             w.cfg.Job,
+		TaskID:          id,
+		Job:             job,
 		Function:        fn,
 		Args:            args,
 		NumReturns:      uint32(opts.NumReturns),
@@ -190,7 +257,7 @@ func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]pr
 			return nil, err
 		}
 		e.local++
-		refs = append(refs, proto.ObjectRef{ID: id, Owner: w.self})
+		refs = append(refs, proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation})
 	}
 	for _, a := range args {
 		if a.Ref == nil {
@@ -301,10 +368,21 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
-	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node}, rpc.Options{Timeout: -1},
+	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node, Worker: lease.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
-			w.returnLease(raylet, leaseID, err != nil)
-			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
+			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
+			if t.actor != nil && !stale && err == nil && m.(*proto.PushTaskReply).Error == nil {
+				// An actor keeps its creation lease for its lifetime.
+				delete(w.tasks, spec.TaskID)
+				w.actorCreated(t.actor, raylet, leaseID, lease)
+				return
+			}
+			// A worker that ran a failed actor constructor may hold
+			// partial state: do not reuse it.
+			w.returnLease(raylet, leaseID, err != nil || t.actor != nil)
+			if stale || errors.Is(err, rpc.ErrCancelled) {
+				// Cancelled by LeaseFailed or NodeDied, which retry the
+				// task themselves (once).
 				return
 			}
 			if err != nil {
@@ -359,6 +437,11 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 
 func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 	delete(w.tasks, t.spec.TaskID)
+	if t.actor != nil {
+		w.releaseArgs(&t.spec)
+		w.actorCreationFailed(t.actor, err)
+		return
+	}
 	w.stats.Failed++
 	for _, id := range t.spec.ReturnIDs() {
 		if e := w.refs.get(id); e != nil {
@@ -398,6 +481,7 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 			return
 		}
 	}
+	w.actorLeaseFailed(m.LeaseID, m.Reason)
 }
 
 // NodeDied tells the worker that the GCS declared node dead (raylet is its
@@ -425,6 +509,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 	for _, e := range w.refs.onNodeDeath(node) {
 		w.reconstruct(e)
 	}
+	w.actorNodeDied(node)
 }
 
 // reconstruct re-runs the task that created a lost object, as Ray's
@@ -432,7 +517,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 // retries remain; otherwise the object fails with ObjectLost.
 func (w *Worker) reconstruct(e *objEntry) {
 	if e.lineage == nil {
-		w.refs.fail(e, proto.NewError(proto.KindObjectLost, "", "every copy of %v was lost and it was created by Put, so it cannot be rebuilt", e.id))
+		w.refs.fail(e, proto.NewError(proto.KindObjectLost, "", "every copy of %v was lost and it was created by Put or by an actor call, which have no lineage, so it cannot be rebuilt", e.id))
 		return
 	}
 	spec := *e.lineage
@@ -491,3 +576,20 @@ func compareBytes(a, b []byte) int {
 
 // PendingTasks returns the number of submitted tasks not yet finished.
 func (w *Worker) PendingTasks() int { return len(w.tasks) }
+
+// handleLeaseCheck tells a raylet whether this worker still holds a lease.
+func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	id := m.(*proto.LeaseCheck).LeaseID
+	held := false
+	for _, tid := range w.sortedTaskIDs() {
+		if t := w.tasks[tid]; t.leaseID == id && t.phase != phaseResolving {
+			held = true
+		}
+	}
+	for _, aid := range w.sortedOwnedIDs() {
+		if w.owned[aid].leaseID == id {
+			held = true
+		}
+	}
+	reply(&proto.LeaseCheckReply{Held: held}, nil)
+}

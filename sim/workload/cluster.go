@@ -20,13 +20,23 @@ import (
 // infeasible task and a failing task, and check every result. Raylets,
 // workers and the GCS crash under the crash fault; drivers do not.
 //
+// Drivers also create actors (named get-if-exists ones with unlimited
+// restarts and call retries, and anonymous ones with one restart and no
+// call retries), call and kill them, and submit nested "fanout" tasks
+// whose bodies submit and wait for children owned by the executing
+// worker.
+//
 // Invariants: every Get returns exactly the value its task computes, or
 // the documented error for the documented condition (Infeasible for a task
 // that no node can fit, TaskFailed for a task that raises, ObjectLost for a
-// Put object whose node died); a node's
-// available resources never go negative (the raylet asserts it) and are
-// full again once the cluster is idle. Liveness: after healing, every
-// driver finishes its round and the cluster goes idle.
+// Put object whose node died, ActorDied for a call to an actor without
+// call retries that died with the call in flight); an actor never has two
+// live incarnations (see cluster_actors.go for the precise statement);
+// a caller's calls run in order; a node's available resources never go
+// negative (the raylet asserts it) and are full again once the cluster is
+// idle. Liveness: after healing, every driver finishes its round (so every
+// retriable task and every actor call with retries left completes) and the
+// cluster goes idle.
 
 func init() {
 	sim.RegisterWorkload("cluster", "GCS, raylets with plasma and workers, drivers submitting task DAGs with small and large objects",
@@ -34,8 +44,14 @@ func init() {
 }
 
 const (
-	clusterCPUsPerNode    = 2
-	clusterWorkersPerNode = 3
+	clusterCPUsPerNode = 2
+	// Actors hold one "actor" slot for their lifetime; a node has
+	// clusterActorsPerNode. Slots plus CPUs never exceed the node's worker
+	// processes, so a node never has free resources but no free worker
+	// (the simulator's worker pool is fixed; Ray would start more).
+	clusterActorsPerNode  = 2
+	actorResource         = "actor"
+	clusterWorkersPerNode = clusterCPUsPerNode + clusterActorsPerNode
 	bigObjectBytes        = 200 << 10 // above the 100 KiB inline limit: goes through plasma
 )
 
@@ -47,10 +63,15 @@ type cluster struct {
 
 	// executions counts task bodies run per function, for coverage.
 	executions map[string]int64
+	// hosts records, per actor, the workers that executed its calls, and
+	// deadNodes the nodes known declared dead (see cluster_actors.go).
+	hosts     map[core.ActorID][]actorHost
+	deadNodes map[core.NodeID]bool
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
-	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, executions: map[string]int64{}}
+	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, executions: map[string]int64{},
+		hosts: map[core.ActorID][]actorHost{}, deadNodes: map[core.NodeID]bool{}}
 	if c.nodes == 0 {
 		c.nodes = 3
 	}
@@ -73,7 +94,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		host := fmt.Sprintf("node-%d", i+1)
 		c.raylets = append(c.raylets, addr)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			return raylet.New(raylet.Config{GCS: "gcs", Resources: core.MustResources(core.CPU, clusterCPUsPerNode, core.Memory, 1<<30), ObjectStoreBytes: 64 << 20})
+			return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20})
 		})
 		for j := range clusterWorkersPerNode {
 			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
@@ -107,17 +128,38 @@ func (c *cluster) Done() bool {
 	return c.idle() == ""
 }
 
+func nodeResources() core.Resources {
+	return core.MustResources(core.CPU, clusterCPUsPerNode, core.Memory, 1<<30, actorResource, clusterActorsPerNode)
+}
+
+// actorResources is what each of the workload's actors holds.
+var actorResources = core.MustResources(actorResource, 1)
+
 // idle describes why the cluster is not idle ("" when it is): a live
-// raylet with leases, queued requests or resources in use.
+// raylet with resources in use beyond the slots of the actors the GCS
+// has ALIVE on its node.
 func (c *cluster) idle() string {
+	g, ok := c.w.Process("gcs").(*gcs.Server)
+	if !ok {
+		return "the GCS is down"
+	}
+	actors := map[core.NodeID]int{}
+	for _, a := range g.Actors() {
+		if a.State == gcs.ActorAlive {
+			actors[a.Node]++
+		}
+	}
 	for _, a := range c.raylets {
 		r, ok := c.w.Process(a).(*raylet.Raylet)
 		if !ok || r.Fenced() {
 			continue
 		}
-		total := core.MustResources(core.CPU, clusterCPUsPerNode, core.Memory, 1<<30)
-		if !r.Available().Equal(total) {
-			return fmt.Sprintf("%s has %v available of %v", a, r.Available(), total)
+		want := nodeResources()
+		for range actors[r.Node()] {
+			want = want.Sub(actorResources)
+		}
+		if !r.Available().Equal(want) {
+			return fmt.Sprintf("%s has %v available, want %v (total less %d live actors)", a, r.Available(), want, actors[r.Node()])
 		}
 	}
 	return ""
@@ -127,7 +169,7 @@ func (c *cluster) Pending() string {
 	var parts []string
 	for _, d := range c.drv {
 		if !d.finished {
-			parts = append(parts, fmt.Sprintf("%s in round %d step %q (%d tasks pending)", d.addr, d.round, d.step, d.cw.PendingTasks()))
+			parts = append(parts, fmt.Sprintf("%s in round %d step %q (%d tasks, %d actor calls pending)", d.addr, d.round, d.step, d.cw.PendingTasks(), d.cw.PendingActorCalls()))
 		}
 	}
 	if s := c.idle(); s != "" {
@@ -150,7 +192,8 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 
 // SometimesPaths lists the interesting paths this workload should reach.
 func (c *cluster) SometimesPaths() []string {
-	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop"}
+	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died"}
 }
 
 // driver runs rounds of a fixed task DAG until the world heals.
@@ -168,12 +211,15 @@ type driver struct {
 	step     string
 	finished bool
 	refs     []proto.ObjectRef
+	seen     map[counterSeen]int64
+	last     worker.Stats
 }
 
 func (d *driver) Start(env core.Env) {
 	d.env = env
 	d.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
-	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: core.JobIDFromInt(uint32(d.idx + 1))})
+	d.seen = map[counterSeen]int64{}
+	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: core.JobIDFromInt(uint32(d.idx + 1)), GCS: d.gcs})
 	watchNodes(env, d.gcs, d.cw)
 	env.AfterFunc(time.Duration(100+env.Rand().IntN(400))*time.Millisecond, d.nextRound)
 }
@@ -236,6 +282,7 @@ func (d *driver) nextRound() {
 			d.cw.Release(r)
 		}
 		d.refs = nil
+		d.countPaths()
 		d.rounds++
 		d.step = "idle"
 		d.env.AfterFunc(time.Duration(d.env.Rand().IntN(50))*time.Millisecond, d.nextRound)
@@ -281,6 +328,20 @@ func (d *driver) nextRound() {
 			finish()
 		})
 	})
+	pending += d.actorRound(x, finish)
+	pending++
+	fan := d.submit("fanout", []proto.Arg{val(3), val(x)}, worker.TaskOptions{})
+	d.cw.Get(fan, func(v []byte, err error) {
+		if err != nil {
+			d.fail("get fanout(3, %d): %v", x, err)
+			return
+		}
+		if got, _ := asI64(v); got != 4*x+7 {
+			d.fail("fanout(3, %d) = %d, want %d", x, got, 4*x+7)
+			return
+		}
+		finish()
+	})
 	if d.round%3 == 1 {
 		pending += 2
 		g := d.submit("add", []proto.Arg{val(1), val(2)}, worker.TaskOptions{Resources: core.MustResources(core.GPU, 1)})
@@ -308,4 +369,35 @@ func (d *driver) nextRound() {
 // Describe implements sim.Describer.
 func (d *driver) Describe() string {
 	return fmt.Sprintf("round=%d step=%s rounds=%d finished=%v %s", d.round, d.step, d.rounds, d.finished, d.cw.Describe())
+}
+
+// countPaths turns the core worker's and the raylets' counters into
+// sometimes paths.
+func (d *driver) countPaths() {
+	st := d.cw.Stats()
+	if st.Reconstructed > d.last.Reconstructed {
+		d.cl.w.Sometimes("object rebuilt from lineage")
+	}
+	if st.ActorCallsRetried > d.last.ActorCallsRetried {
+		d.cl.w.Sometimes("actor call retried")
+	}
+	if st.Spillbacks > d.last.Spillbacks {
+		d.cl.w.Sometimes("spillback")
+	}
+	d.last = st
+	for _, a := range d.cl.w.Addrs() {
+		if sw, ok := d.cl.w.Process(a).(*simWorker); ok && sw.cw.Stats().OwnerDied > 0 {
+			// A worker borrowing an object owned by a fanout worker that
+			// died got OwnerDied (the borrowing task's result goes to the
+			// dead owner; the driver retries the fanout).
+			d.cl.w.Sometimes("owner died")
+			break
+		}
+	}
+	for _, a := range d.cl.raylets {
+		if r, ok := d.cl.w.Process(a).(*raylet.Raylet); ok && r.Stats().Pulls > 0 {
+			d.cl.w.Sometimes("remote pull")
+			break
+		}
+	}
 }

@@ -90,3 +90,50 @@ func runFunc(name string, args [][]byte) ([][]byte, *proto.TaskError) {
 	}
 	return nil, proto.NewError(proto.KindUnknownFunction, "", "no function named %q is registered", name)
 }
+
+// The actor class "Counter": its state is one integer, set by the
+// constructor Counter(start). Methods:
+//
+//	incr()     adds 1 and returns (incarnation, new count) as 16 bytes;
+//	square(x)  returns x*x and leaves the state alone;
+//	fail()     raises a user error.
+//
+// incr's results are checkable across restarts: within one incarnation a
+// caller sees its counts strictly increase, and incarnations never go
+// backwards (calls run in order, a restart starts again from start).
+func newActorState(class string, args [][]byte) ([]byte, *proto.TaskError) {
+	if class != "Counter" {
+		return nil, proto.NewError(proto.KindUnknownFunction, "", "no actor class named %q is registered", class)
+	}
+	if len(args) != 1 {
+		return nil, proto.NewError(proto.KindTaskFailed, "", "Counter takes 1 argument, got %d", len(args))
+	}
+	if _, err := asI64(args[0]); err != nil {
+		return nil, proto.NewError(proto.KindTaskFailed, "", "Counter: %v", err)
+	}
+	return args[0], nil
+}
+
+func callActorMethod(method string, inc int64, state []byte, args [][]byte) ([]byte, [][]byte, *proto.TaskError) {
+	count, err := asI64(state)
+	if err != nil {
+		return nil, nil, proto.NewError(proto.KindTaskFailed, "", "Counter state: %v", err)
+	}
+	switch method {
+	case "incr":
+		count++
+		return i64(count), [][]byte{append(i64(inc), i64(count)...)}, nil
+	case "square":
+		if len(args) != 1 {
+			return nil, nil, proto.NewError(proto.KindTaskFailed, "", "square takes 1 argument, got %d", len(args))
+		}
+		x, err := asI64(args[0])
+		if err != nil {
+			return nil, nil, proto.NewError(proto.KindTaskFailed, "", "square: %v", err)
+		}
+		return state, [][]byte{i64(x * x)}, nil
+	case "fail":
+		return nil, nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: "intentional actor failure"}
+	}
+	return nil, nil, proto.NewError(proto.KindUnknownFunction, "", "Counter has no method %q", method)
+}

@@ -15,6 +15,7 @@ import (
 // worker's event loop. It never crosses the network.
 type execDone struct {
 	ID      uint64
+	State   []byte
 	Returns [][]byte
 	Err     *proto.TaskError
 }
@@ -45,7 +46,8 @@ type simWorker struct {
 	cw     *worker.Worker
 	cli    *rpc.Client
 	next   uint64
-	waits  map[uint64]func([][]byte, *proto.TaskError)
+	gcs    *gcs.Client
+	waits  map[uint64]func([]byte, [][]byte, *proto.TaskError)
 	exited bool
 }
 
@@ -53,8 +55,12 @@ func (w *simWorker) Start(env core.Env) {
 	w.env = env
 	w.id = core.NewWorkerID(env.Rand())
 	w.cli = rpc.NewClient(env)
-	w.waits = map[uint64]func([][]byte, *proto.TaskError){}
-	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w})
+	w.waits = map[uint64]func([]byte, [][]byte, *proto.TaskError){}
+	// Workers own the children of nested tasks, so they follow node
+	// deaths like drivers do.
+	w.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
+	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
+	watchNodes(env, w.gcs, w.cw)
 	w.register()
 }
 
@@ -78,26 +84,119 @@ func (w *simWorker) register() {
 
 // Execute implements worker.Executor.
 func (w *simWorker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	w.cl.executed(w.node, spec)
+	if spec.Function == "fanout" {
+		w.fanout(spec, args, done)
+		return
+	}
+	name := spec.Function
+	w.run(func(d *execDone) { done(d.Returns, d.Err) }, func() *execDone {
+		rets, err := runFunc(name, args)
+		return &execDone{Returns: rets, Err: err}
+	})
+}
+
+// run executes work through env.Go (off the event loop on hosts) and
+// hands its result to done on the event loop.
+func (w *simWorker) run(done func(*execDone), work func() *execDone) {
 	w.next++
 	id := w.next
-	w.waits[id] = done
-	w.cl.executed(w.node, spec)
-	name := spec.Function
+	w.waits[id] = func(state []byte, rets [][]byte, err *proto.TaskError) {
+		done(&execDone{State: state, Returns: rets, Err: err})
+	}
 	w.env.Go(func() core.Message {
-		rets, err := runFunc(name, args)
-		return &execDone{ID: id, Returns: rets, Err: err}
+		d := work()
+		d.ID = id
+		return d
 	})
+}
+
+// CreateActor implements worker.Executor.
+func (w *simWorker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]byte, *proto.TaskError)) {
+	w.cl.actorExecuted(w, spec, true)
+	class := spec.Function
+	w.run(func(d *execDone) { done(d.State, d.Err) }, func() *execDone {
+		st, err := newActorState(class, args)
+		return &execDone{State: st, Err: err}
+	})
+}
+
+// CallActor implements worker.Executor.
+func (w *simWorker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func([]byte, [][]byte, *proto.TaskError)) {
+	w.cl.actorExecuted(w, spec, false)
+	method, inc := spec.Function, spec.ActorIncarnation
+	w.run(func(d *execDone) { done(d.State, d.Returns, d.Err) }, func() *execDone {
+		st, rets, err := callActorMethod(method, inc, state, args)
+		return &execDone{State: st, Returns: rets, Err: err}
+	})
+}
+
+// fanout(n, x) is a task that submits n children add(x, i) for i in
+// 1..n from inside its body, and a grandchild mul(add(x, 1), 1) that takes
+// the first child's result by reference (so the worker running it borrows
+// an object this worker owns), waits for them all, and returns the sum:
+// n*x + n(n+1)/2 + x + 1. The worker owns the children's returns.
+func (w *simWorker) fanout(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	if len(args) != 2 {
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "fanout takes 2 arguments, got %d", len(args)))
+		return
+	}
+	n, err1 := asI64(args[0])
+	x, err2 := asI64(args[1])
+	if err1 != nil || err2 != nil || n < 1 || n > 16 {
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "fanout: bad arguments"))
+		return
+	}
+	w.cl.w.Sometimes("nested task")
+	var refs []proto.ObjectRef
+	for i := int64(1); i <= n; i++ {
+		r, err := w.cw.SubmitNested(spec, "add", []proto.Arg{val(x), val(i)}, worker.TaskOptions{MaxRetries: -1})
+		if err != nil {
+			done(nil, proto.NewError(proto.KindTaskFailed, "", "fanout: submit: %v", err))
+			return
+		}
+		refs = append(refs, r...)
+	}
+	g, err := w.cw.SubmitNested(spec, "mul", []proto.Arg{ref(refs[0]), val(1)}, worker.TaskOptions{MaxRetries: -1})
+	if err != nil {
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "fanout: submit: %v", err))
+		return
+	}
+	refs = append(refs, g...)
+	var sum int64
+	left := len(refs)
+	var failed *proto.TaskError
+	for _, r := range refs {
+		w.cw.Get(r, func(v []byte, err error) {
+			left--
+			if err != nil && failed == nil {
+				failed = proto.NewError(proto.KindTaskFailed, "", "fanout child: %v", err)
+			}
+			got, _ := asI64(v)
+			sum += got
+			if left == 0 {
+				for _, r := range refs {
+					w.cw.Release(r)
+				}
+				if failed != nil {
+					done(nil, failed)
+					return
+				}
+				done([][]byte{i64(sum)}, nil)
+			}
+		})
+	}
 }
 
 func (w *simWorker) Receive(from core.Addr, m core.Message) {
 	if d, ok := m.(*execDone); ok && from == w.env.Self() {
 		if done := w.waits[d.ID]; done != nil {
 			delete(w.waits, d.ID)
-			done(d.Returns, d.Err)
+			done(d.State, d.Returns, d.Err)
 		}
 		return
 	}
-	if w.cli.Handle(from, m) {
+	if w.gcs.Handle(from, m) || w.cli.Handle(from, m) {
 		return
 	}
 	w.cw.Handle(from, m)

@@ -1,0 +1,271 @@
+package worker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// actorInstance is the actor this worker hosts: its state bytes and, per
+// caller, the calls waiting for their turn.
+type actorInstance struct {
+	id    core.ActorID
+	inc   int64
+	class string
+	ready bool // the constructor finished
+	state []byte
+
+	callers  map[callerKey]*callerQueue
+	runnable []*actorTask // in sequence order per caller, FIFO across callers
+	busy     bool
+}
+
+type callerKey struct {
+	addr core.Addr
+	id   uint64
+}
+
+// callerQueue orders one caller's calls: next is the lowest sequence
+// number not yet admitted to the runnable queue; buf holds calls that
+// arrived early.
+type callerQueue struct {
+	next    uint64
+	buf     map[uint64]*actorTask
+	running map[uint64]*actorTask // admitted, not finished
+	done    map[uint64]*proto.PushTaskReply
+}
+
+type actorTask struct {
+	spec    proto.TaskSpec
+	replies []func(core.Message, error)
+}
+
+// Bounds of the per-caller tables of an actor.
+const (
+	// actorBufferMax bounds the calls of one caller buffered out of order.
+	actorBufferMax = 10_000
+	// actorDoneMax bounds the remembered replies of one caller, used to
+	// answer a duplicate of a finished call.
+	actorDoneMax = 1024
+)
+
+// handleActorCreation runs the constructor of an actor on this (leased)
+// worker.
+func (w *Worker) handleActorCreation(spec *proto.TaskSpec, reply func(core.Message, error)) {
+	if a := w.actor; a != nil {
+		if a.id == spec.ActorID && a.inc == spec.ActorIncarnation && a.ready {
+			reply(w.taskReply(nil, nil), nil)
+			return
+		}
+		if !a.ready {
+			reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s is constructing %v incarnation %d", w.self, a.id, a.inc))
+			return
+		}
+		// The raylet leased this worker again, so the owner gave the old
+		// actor's lease back: that incarnation is abandoned.
+		w.actor = nil
+	}
+	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, class: spec.Function, callers: map[callerKey]*callerQueue{}}
+	w.actor = a
+	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
+		if argErr != nil {
+			w.actor = nil
+			reply(w.taskReply(nil, argErr), nil)
+			return
+		}
+		w.stats.Executed++
+		w.cfg.Executor.CreateActor(spec, args, func(state []byte, terr *proto.TaskError) {
+			if w.actor != a {
+				return
+			}
+			if terr != nil {
+				w.actor = nil
+				if terr.Task == "" {
+					terr.Task = spec.Describe()
+				}
+				reply(w.taskReply(nil, terr), nil)
+				return
+			}
+			a.state, a.ready = state, true
+			reply(w.taskReply(nil, nil), nil)
+			w.runActor()
+		})
+	})
+}
+
+// handleActorCall admits a call in its caller's sequence order. A call
+// meant for another actor or incarnation is refused (CodeUnavailable): the
+// caller re-reads the actor's record and resends it where it belongs.
+func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, error)) {
+	a := w.actor
+	if a == nil || !a.ready || a.id != spec.ActorID || a.inc != spec.ActorIncarnation {
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s does not host %v incarnation %d", w.self, spec.ActorID, spec.ActorIncarnation))
+		return
+	}
+	k := callerKey{spec.Caller, spec.CallerID}
+	q := a.callers[k]
+	if q == nil {
+		q = &callerQueue{next: 1, buf: map[uint64]*actorTask{}, running: map[uint64]*actorTask{}, done: map[uint64]*proto.PushTaskReply{}}
+		a.callers[k] = q
+	}
+	seq := spec.CallerSeq
+	switch {
+	case q.done[seq] != nil:
+		reply(q.done[seq], nil) // a duplicate of a finished call
+		return
+	case q.running[seq] != nil:
+		q.running[seq].replies = append(q.running[seq].replies, reply)
+		return
+	case q.buf[seq] != nil:
+		q.buf[seq].replies = append(q.buf[seq].replies, reply)
+		return
+	case seq < q.next:
+		reply(nil, rpc.Errorf(rpc.CodeFailed, "call %d of %s already ran and its reply is forgotten", seq, spec.Caller))
+		return
+	case len(q.buf) >= actorBufferMax:
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "too many out-of-order calls from %s", spec.Caller))
+		return
+	}
+	q.buf[seq] = &actorTask{spec: *spec, replies: []func(core.Message, error){reply}}
+	if spec.SkipBelow > q.next {
+		// The caller finished (or gave up on) everything below: do not
+		// wait for it. Buffered calls below are stale copies.
+		var stale []uint64
+		for s := range q.buf { //gray:unordered sorted below
+			if s < spec.SkipBelow {
+				stale = append(stale, s)
+			}
+		}
+		slices.Sort(stale)
+		for _, s := range stale {
+			t := q.buf[s]
+			delete(q.buf, s)
+			for _, r := range t.replies {
+				r(nil, rpc.Errorf(rpc.CodeFailed, "call %d of %s was skipped by its caller", s, spec.Caller))
+			}
+		}
+		q.next = spec.SkipBelow
+	}
+	for {
+		t := q.buf[q.next]
+		if t == nil {
+			break
+		}
+		delete(q.buf, q.next)
+		q.running[q.next] = t
+		a.runnable = append(a.runnable, t)
+		q.next++
+	}
+	w.runActor()
+}
+
+// runActor executes the next runnable call, one at a time (Ray's default
+// max_concurrency of 1).
+func (w *Worker) runActor() {
+	a := w.actor
+	if a == nil || !a.ready || a.busy || len(a.runnable) == 0 {
+		return
+	}
+	t := a.runnable[0]
+	a.runnable[0] = nil
+	a.runnable = a.runnable[1:]
+	a.busy = true
+	spec := &t.spec
+	finish := func(rep *proto.PushTaskReply) {
+		if w.actor != a {
+			return
+		}
+		a.busy = false
+		q := a.callers[callerKey{spec.Caller, spec.CallerID}]
+		delete(q.running, spec.CallerSeq)
+		q.done[spec.CallerSeq] = rep
+		if len(q.done) > actorDoneMax {
+			seqs := make([]uint64, 0, len(q.done))
+			for s := range q.done { //gray:unordered sorted below
+				seqs = append(seqs, s)
+			}
+			slices.Sort(seqs)
+			delete(q.done, seqs[0])
+		}
+		for _, r := range t.replies {
+			r(rep, nil)
+		}
+		w.runActor()
+	}
+	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
+		if argErr != nil {
+			finish(w.taskReply(nil, argErr))
+			return
+		}
+		w.stats.ActorCallsExecuted++
+		w.cfg.Executor.CallActor(spec, a.state, args, func(state []byte, returns [][]byte, terr *proto.TaskError) {
+			if terr == nil && len(returns) != int(spec.NumReturns) {
+				terr = proto.NewError(proto.KindTaskFailed, spec.Describe(), "method returned %d values, want %d", len(returns), spec.NumReturns)
+			}
+			if terr != nil {
+				if terr.Task == "" {
+					terr.Task = spec.Describe()
+				}
+				finish(w.taskReply(nil, terr))
+				return
+			}
+			a.state = state
+			w.storeReturns(spec, returns, func(rets []proto.ReturnObject, err *proto.TaskError) {
+				finish(w.taskReply(rets, err))
+			})
+		})
+	})
+}
+
+// handleActorPing answers the owner's liveness probe of an incarnation.
+func (w *Worker) handleActorPing(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	p := m.(*proto.ActorPing)
+	if a := w.actor; a == nil || !a.ready || a.id != p.ActorID || a.inc != p.Incarnation {
+		reply(nil, rpc.Errorf(rpc.CodeNotFound, "%s does not host %v incarnation %d", w.self, p.ActorID, p.Incarnation))
+		return
+	}
+	reply(&proto.Ack{}, nil)
+}
+
+// onKillActor makes the worker exit when it hosts the actor: in every
+// driver a worker exits by fail-stopping, and its raylet then frees the
+// lease (the restarted process registers with a new WorkerID).
+func (w *Worker) onKillActor(m *proto.KillActor) {
+	if a := w.actor; a != nil && a.id == m.ActorID && a.inc == m.Incarnation {
+		panic(core.FailStop{Reason: fmt.Sprintf("actor %v killed (no_restart=%v)", m.ActorID, m.NoRestart)})
+	}
+}
+
+// HostedActor returns the actor this worker hosts and its incarnation;
+// ok is false when it hosts none. For workload checks.
+func (w *Worker) HostedActor() (core.ActorID, int64, bool) {
+	if w.actor == nil || !w.actor.ready {
+		return core.ActorID{}, 0, false
+	}
+	return w.actor.id, w.actor.inc, true
+}
+
+func (a *actorInstance) describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "actor %v inc=%d ready=%v busy=%v runnable=%d", a.id, a.inc, a.ready, a.busy, len(a.runnable))
+	keys := make([]callerKey, 0, len(a.callers))
+	for k := range a.callers { //gray:unordered sorted below
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y callerKey) int {
+		if x.addr != y.addr {
+			return strings.Compare(string(x.addr), string(y.addr))
+		}
+		return cmp.Compare(x.id, y.id)
+	})
+	for _, k := range keys {
+		q := a.callers[k]
+		fmt.Fprintf(&b, " [caller %s next=%d buffered=%d running=%d]", k.addr, q.next, len(q.buf), len(q.running))
+	}
+	return b.String()
+}

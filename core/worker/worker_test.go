@@ -1,0 +1,241 @@
+package worker
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+)
+
+// TestGoldenTaskLifecycle records the protocol exchange of one task: the
+// owner asks its raylet for a lease, pushes the task to the granted
+// worker, gets the return inline, and gives the lease back.
+func TestGoldenTaskLifecycle(t *testing.T) {
+	c := newCluster(t)
+	var trace strings.Builder
+	c.n.trace = &trace
+	refs, err := c.owner.SubmitTask("add", []proto.Arg{{Value: i64(1)}, {Value: i64(2)}}, TaskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.get(c.owner, refs[0])
+	if err != nil || asI64(v) != 3 {
+		t.Fatalf("Get(add(1, 2)) = %v, %v; want 3", asI64(v), err)
+	}
+	c.n.run(nil)
+	if len(c.raylet.leases) != 0 {
+		t.Fatalf("leases still held after the task: %v", c.raylet.leases)
+	}
+	golden(t, "task_lifecycle", []byte(trace.String()))
+}
+
+func TestRetryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fn         string
+		opts       TaskOptions
+		workerDies bool // the raylet reports each attempt's worker dead
+		wantRuns   int
+		wantKind   proto.ErrorKind
+	}{
+		{"default budget is 3 retries", "hang", TaskOptions{}, true, 4, proto.KindWorkerDied},
+		{"NoRetries fails at once", "hang", TaskOptions{MaxRetries: NoRetries}, true, 1, proto.KindWorkerDied},
+		{"explicit budget", "hang", TaskOptions{MaxRetries: 1}, true, 2, proto.KindWorkerDied},
+		{"user error not retried", "fail", TaskOptions{}, false, 1, proto.KindTaskFailed},
+		{"user error retried with RetryExceptions", "fail", TaskOptions{RetryExceptions: true, MaxRetries: 2}, false, 3, proto.KindTaskFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t)
+			refs, err := c.owner.SubmitTask(tc.fn, nil, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotErr error
+			done := false
+			c.owner.Get(refs[0], func(_ []byte, err error) { gotErr, done = err, true })
+			killed := 0
+			for range 20 {
+				c.n.run(func() bool { return done || (tc.workerDies && c.x.runs[tc.fn] > killed) })
+				if done {
+					break
+				}
+				// The worker died while running the attempt: its raylet
+				// tells the lease holder.
+				killed++
+				last := c.raylet.granted[len(c.raylet.granted)-1]
+				c.raylet.env.Send("driver", &proto.LeaseFailed{LeaseID: last, Reason: "worker crashed"})
+			}
+			var te *proto.TaskError
+			if !errors.As(gotErr, &te) || te.Kind != tc.wantKind {
+				t.Fatalf("Get = %v, want kind %v", gotErr, tc.wantKind)
+			}
+			if got := c.x.runs[tc.fn]; got != tc.wantRuns {
+				t.Fatalf("%s ran %d times, want %d", tc.fn, got, tc.wantRuns)
+			}
+		})
+	}
+}
+
+func TestReferenceCounting(t *testing.T) {
+	t.Run("last local reference frees the plasma copy", func(t *testing.T) {
+		c := newCluster(t)
+		var ref proto.ObjectRef
+		c.owner.Put(make([]byte, proto.MaxInlineSize+1), func(r proto.ObjectRef, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref = r
+		})
+		c.n.run(nil)
+		if _, ok := c.raylet.objects[ref.ID]; !ok {
+			t.Fatal("large Put did not reach plasma")
+		}
+		if err := c.owner.AddLocalRef(ref); err != nil {
+			t.Fatal(err)
+		}
+		c.owner.Release(ref)
+		c.n.run(nil)
+		if len(c.raylet.freed) != 0 {
+			t.Fatalf("freed %v with a reference left", c.raylet.freed)
+		}
+		c.owner.Release(ref)
+		c.n.run(nil)
+		if !slices.Equal(c.raylet.freed, []core.ObjectID{ref.ID}) {
+			t.Fatalf("freed %v, want [%v]", c.raylet.freed, ref.ID)
+		}
+	})
+	t.Run("submitted task keeps its argument alive", func(t *testing.T) {
+		c := newCluster(t)
+		a, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		b, _ := c.owner.SubmitTask("hang", []proto.Arg{{Ref: &a[0]}}, TaskOptions{})
+		c.n.run(func() bool { return c.x.runs["hang"] == 1 })
+		c.owner.Release(a[0])
+		c.n.run(nil)
+		if e := c.owner.refs.get(a[0].ID); e == nil || e.submitted != 1 {
+			t.Fatalf("argument entry %+v, want kept with one submitted reference", e)
+		}
+		if len(c.raylet.freed) != 0 {
+			t.Fatalf("freed %v while a task that takes it is pending", c.raylet.freed)
+		}
+		_ = b
+	})
+	t.Run("borrower tells the owner; owner frees after the last borrower", func(t *testing.T) {
+		c := newCluster(t)
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		// exec borrows the object, then drops it.
+		if err := c.exec.AddLocalRef(refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		c.owner.refs.get(refs[0].ID).borrowers["exec"] = true
+		c.owner.Release(refs[0])
+		c.n.run(nil)
+		if len(c.raylet.freed) != 0 {
+			t.Fatalf("freed %v while borrowed", c.raylet.freed)
+		}
+		c.exec.Release(refs[0])
+		c.n.run(nil)
+		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) {
+			t.Fatalf("freed %v after RefRemoved, want [%v]", c.raylet.freed, refs[0].ID)
+		}
+	})
+}
+
+func TestLostObjects(t *testing.T) {
+	t.Run("a lost task return is rebuilt from lineage", func(t *testing.T) {
+		c := newCluster(t)
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		clear(c.raylet.objects)
+		c.owner.NodeDied(c.raylet.node, "raylet")
+		v, err := c.get(c.owner, refs[0])
+		if err != nil || len(v) != proto.MaxInlineSize+10 {
+			t.Fatalf("Get after loss = %d bytes, %v; want the rebuilt value", len(v), err)
+		}
+		if c.x.runs["big"] != 2 || c.owner.Stats().Reconstructed != 1 {
+			t.Fatalf("big ran %d times, %d reconstructions; want 2 and 1", c.x.runs["big"], c.owner.Stats().Reconstructed)
+		}
+	})
+	t.Run("a lost Put object cannot be rebuilt", func(t *testing.T) {
+		c := newCluster(t)
+		var ref proto.ObjectRef
+		c.owner.Put(make([]byte, proto.MaxInlineSize+1), func(r proto.ObjectRef, err error) { ref = r })
+		c.n.run(nil)
+		clear(c.raylet.objects)
+		c.owner.NodeDied(c.raylet.node, "raylet")
+		if _, err := c.get(c.owner, ref); !errors.Is(err, proto.ErrObjectLost) {
+			t.Fatalf("Get of a lost Put = %v, want ObjectLost", err)
+		}
+	})
+	t.Run("a restarted owner answers OwnerDied", func(t *testing.T) {
+		c := newCluster(t)
+		refs, _ := c.owner.SubmitTask("add", []proto.Arg{{Value: i64(1)}, {Value: i64(2)}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		// The owner process restarts: a new core worker at its address.
+		c.owner = New(c.n.env("driver", 99), Config{Raylet: "raylet", Job: core.JobIDFromInt(1)})
+		if _, err := c.get(c.exec, refs[0]); !errors.Is(err, proto.ErrOwnerDied) {
+			t.Fatalf("Get after the owner restarted = %v, want OwnerDied", err)
+		}
+	})
+	t.Run("an object whose owner died fails with OwnerDied", func(t *testing.T) {
+		c := newCluster(t)
+		// The owner "gone" never answers: exec's status request times out.
+		ref := proto.ObjectRef{ID: core.ObjectIDForReturn(core.NewTaskID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1), 1), Owner: "gone"}
+		c.exec.cfg.OwnerTimeout = 3 * time.Second
+		if _, err := c.get(c.exec, ref); !errors.Is(err, proto.ErrOwnerDied) {
+			t.Fatalf("Get with a dead owner = %v, want OwnerDied", err)
+		}
+	})
+}
+
+// TestActorSequencing pushes one caller's calls to a hosted actor out of
+// order and twice: they run once each, in sequence order.
+func TestActorSequencing(t *testing.T) {
+	c := newCluster(t)
+	actor := core.NewActorID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1)
+	create := proto.TaskSpec{TaskID: core.ActorCreationTaskID(actor), Function: "Counter", Owner: "driver", ActorID: actor, ActorCreation: true}
+	var replies []string
+	call := func(seq, skip uint64, arg int64, inc int64) {
+		spec := proto.TaskSpec{TaskID: core.NewActorTaskID(actor, core.DriverTaskID(core.JobIDFromInt(1)), seq), Function: "incr", NumReturns: 1,
+			Args: []proto.Arg{{Value: i64(arg)}}, Owner: "driver", ActorID: actor, ActorCall: true, Caller: "driver", CallerID: 42,
+			CallerSeq: seq, SkipBelow: skip, ActorIncarnation: inc}
+		c.exec.handlePushTask("driver", &proto.PushTask{Spec: spec}, func(m core.Message, err error) {
+			if err != nil {
+				replies = append(replies, "refused: "+err.Error())
+				return
+			}
+			r := m.(*proto.PushTaskReply)
+			replies = append(replies, string(rune('0'+asI64(r.Returns[0].Inline))))
+		})
+	}
+	c.exec.handlePushTask("driver", &proto.PushTask{Spec: create}, func(m core.Message, err error) {
+		if err != nil || m.(*proto.PushTaskReply).Error != nil {
+			t.Fatalf("creation failed: %v", err)
+		}
+	})
+	call(3, 1, 30, 0)
+	call(2, 1, 20, 0)
+	if len(c.x.calls) != 0 {
+		t.Fatalf("ran %v before call 1 arrived", c.x.calls)
+	}
+	call(1, 1, 10, 0)
+	call(2, 1, 20, 0) // a duplicate of a finished call: answered, not run
+	call(4, 1, 40, 1) // meant for another incarnation: refused
+	c.n.run(nil)
+	if want := []string{"incr:10", "incr:20", "incr:30"}; !slices.Equal(c.x.calls, want) {
+		t.Fatalf("actor ran %v, want %v", c.x.calls, want)
+	}
+	if len(replies) != 5 || replies[3] != "2" || !strings.HasPrefix(replies[4], "refused") {
+		t.Fatalf("replies %q, want three results, the duplicate's cached result, and a refusal", replies)
+	}
+}
