@@ -28,12 +28,12 @@ const (
 	msgGetObjectStatus      core.MsgType = 4002
 	msgObjectStatusReply    core.MsgType = 4003
 	msgLeaseFailed          core.MsgType = 4004
-	msgRefRemoved           core.MsgType = 4005
 	msgKillActor            core.MsgType = 4006
 	msgObjectLocationUpdate core.MsgType = 4007
 	msgActorPing            core.MsgType = 4008
 	msgLeaseCheck           core.MsgType = 4009
 	msgLeaseCheckReply      core.MsgType = 4010
+	msgWaitRefRemoved       core.MsgType = 4011
 	msgPutObjectReply       core.MsgType = 2013
 )
 
@@ -194,6 +194,10 @@ type ReturnObject struct {
 type PushTaskReply struct {
 	Returns []ReturnObject `msgpack:"r,omitempty"`
 	Error   *TaskError     `msgpack:"e,omitempty"`
+	// Borrowed lists argument objects the worker still references after
+	// the task (e.g. passed on to tasks it submitted): the owner registers
+	// the worker as a borrower of each.
+	Borrowed []core.ObjectID `msgpack:"b,omitempty"`
 	// Node and Worker say where the task ran.
 	Node   core.NodeID   `msgpack:"n"`
 	Worker core.WorkerID `msgpack:"w"`
@@ -219,8 +223,11 @@ type ObjectStatusReply struct {
 	Error     *TaskError `msgpack:"e,omitempty"`
 }
 
-// RefRemoved tells an owner that a borrower dropped its reference.
-type RefRemoved struct {
+// WaitRefRemoved is an owner's request to a borrower: answer (with Ack)
+// once you hold no reference to the object any more — at once if you hold
+// none. It is Ray's WaitForRefRemoved: because the borrower answers from
+// its own table, a release racing with the registration cannot be lost.
+type WaitRefRemoved struct {
 	ID core.ObjectID `msgpack:"i"`
 }
 
@@ -283,7 +290,7 @@ func (*PushTask) MsgType() core.MsgType             { return msgPushTask }
 func (*PushTaskReply) MsgType() core.MsgType        { return msgPushTaskReply }
 func (*GetObjectStatus) MsgType() core.MsgType      { return msgGetObjectStatus }
 func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusReply }
-func (*RefRemoved) MsgType() core.MsgType           { return msgRefRemoved }
+func (*WaitRefRemoved) MsgType() core.MsgType       { return msgWaitRefRemoved }
 func (*KillActor) MsgType() core.MsgType            { return msgKillActor }
 func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUpdate }
 func (*ActorPing) MsgType() core.MsgType            { return msgActorPing }
@@ -311,7 +318,7 @@ func init() {
 		func() core.Message { return new(PushTaskReply) },
 		func() core.Message { return new(GetObjectStatus) },
 		func() core.Message { return new(ObjectStatusReply) },
-		func() core.Message { return new(RefRemoved) },
+		func() core.Message { return new(WaitRefRemoved) },
 		func() core.Message { return new(KillActor) },
 		func() core.Message { return new(ObjectLocationUpdate) },
 		func() core.Message { return new(ActorPing) },

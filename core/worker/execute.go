@@ -35,7 +35,7 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 	}
 	w.resolveArgs(&spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
-			reply(w.taskReply(nil, argErr), nil)
+			reply(w.taskReplyFor(&spec, nil, argErr), nil)
 			return
 		}
 		w.stats.Executed++
@@ -47,11 +47,11 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 				if terr.Task == "" {
 					terr.Task = spec.Describe()
 				}
-				reply(w.taskReply(nil, terr), nil)
+				reply(w.taskReplyFor(&spec, nil, terr), nil)
 				return
 			}
 			w.storeReturns(&spec, returns, func(rets []proto.ReturnObject, err *proto.TaskError) {
-				reply(w.taskReply(rets, err), nil)
+				reply(w.taskReplyFor(&spec, rets, err), nil)
 			})
 		})
 	})
@@ -89,6 +89,12 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 	if missing == 0 {
 		run()
 	}
+}
+
+func (w *Worker) taskReplyFor(spec *proto.TaskSpec, rets []proto.ReturnObject, err *proto.TaskError) *proto.PushTaskReply {
+	r := w.taskReply(rets, err)
+	r.Borrowed = w.heldArgs(spec)
+	return r
 }
 
 func (w *Worker) taskReply(rets []proto.ReturnObject, err *proto.TaskError) *proto.PushTaskReply {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -76,10 +77,75 @@ func (w *Worker) maybeFree(e *objEntry) {
 		return
 	}
 	if owner != "" {
-		w.env.Send(owner, &proto.RefRemoved{ID: e.id})
+		// A borrower: answer the owner's WaitRefRemoved, if it asked.
+		for _, reply := range e.removedWaiters {
+			reply(&proto.Ack{}, nil)
+		}
 		return
 	}
 	w.freeCopies(e.id, locs)
+	if e.lineage != nil {
+		// Unpin the lineage this return held (see submit).
+		for _, a := range e.lineage.Args {
+			if a.Ref == nil || a.Ref.Owner != w.self {
+				continue
+			}
+			if ae := w.refs.get(a.Ref.ID); ae != nil && ae.lineageRefs > 0 {
+				ae.lineageRefs--
+				w.maybeFree(ae)
+			}
+		}
+	}
+}
+
+// borrowerWaitTimeout bounds how long an owner waits for a borrower that
+// does not answer at all before it stops counting it (it must be dead: a
+// new incarnation at its address answers at once).
+const borrowerWaitTimeout = 10 * time.Minute
+
+// addBorrower records that the process at borrower still references an
+// object this worker owns, and asks it to say when it stops (Ray's
+// borrower protocol): the object stays in scope until then.
+func (w *Worker) addBorrower(id core.ObjectID, borrower core.Addr) {
+	e := w.refs.get(id)
+	if e == nil || e.owner != "" || e.borrowers[borrower] {
+		return
+	}
+	e.borrowers[borrower] = true
+	w.stats.BorrowersAdded++
+	w.cli.Call(borrower, &proto.WaitRefRemoved{ID: id}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
+		if e := w.refs.get(id); e != nil && e.owner == "" {
+			delete(e.borrowers, borrower)
+			w.maybeFree(e)
+		}
+	})
+}
+
+// handleWaitRefRemoved answers an owner once this worker holds no
+// reference to the object (at once if it holds none).
+func (w *Worker) handleWaitRefRemoved(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	e := w.refs.get(m.(*proto.WaitRefRemoved).ID)
+	if e == nil || e.owner != from || !e.inScope() {
+		reply(&proto.Ack{}, nil)
+		return
+	}
+	e.removedWaiters = append(e.removedWaiters, reply)
+}
+
+// heldArgs lists spec's reference arguments this worker still holds (for
+// example passed on to tasks it submitted), sorted, for PushTaskReply.
+func (w *Worker) heldArgs(spec *proto.TaskSpec) []core.ObjectID {
+	var ids []core.ObjectID
+	for _, a := range spec.Args {
+		if a.Ref == nil || a.Ref.Owner == w.self {
+			continue
+		}
+		if e := w.refs.get(a.Ref.ID); e != nil && e.owner != "" && e.inScope() && !slices.Contains(ids, e.id) {
+			ids = append(ids, e.id)
+		}
+	}
+	slices.SortFunc(ids, compareIDs)
+	return ids
 }
 
 func (w *Worker) freeCopies(id core.ObjectID, locs []proto.Location) {

@@ -32,6 +32,10 @@ type objEntry struct {
 	local     int
 	submitted int
 	borrowers map[core.Addr]bool
+	// lineageRefs counts owned task returns in scope that were computed
+	// from this object: it must stay rebuildable while they may need
+	// rebuilding (Ray's lineage pinning).
+	lineageRefs int
 
 	inline    []byte
 	locations map[core.NodeID]core.Addr // plasma copies, by node
@@ -44,9 +48,14 @@ type objEntry struct {
 	lineage *proto.TaskSpec
 
 	waiters []func()
+	// removedWaiters are owners' WaitRefRemoved calls to answer when this
+	// borrowed reference goes out of scope.
+	removedWaiters []func(core.Message, error)
 }
 
-func (e *objEntry) inScope() bool { return e.local > 0 || e.submitted > 0 || len(e.borrowers) > 0 }
+func (e *objEntry) inScope() bool {
+	return e.local > 0 || e.submitted > 0 || len(e.borrowers) > 0 || e.lineageRefs > 0
+}
 
 // refTable tracks every object this worker owns or borrows. Its methods
 // never call out to the network; the core worker acts on what they return.

@@ -57,6 +57,8 @@ type Config struct {
 // Stats counts what a core worker did, for tests and the dashboard.
 type Stats struct {
 	Submitted, Finished, Failed, Retried, Reconstructed, Spillbacks, Executed int64
+	// BorrowersAdded counts borrowers this worker registered as an owner.
+	BorrowersAdded int64
 	// Actors: restarts this worker drove as owner, actor calls resent to a
 	// new incarnation, calls this worker executed as an actor.
 	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64
@@ -143,6 +145,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
 	w.srv.Register((&proto.ActorPing{}).MsgType(), w.handleActorPing)
 	w.srv.Register((&proto.LeaseCheck{}).MsgType(), w.handleLeaseCheck)
+	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	// Lease ids start at a random point per incarnation, so that a
 	// restarted owner never reuses an id a raylet remembers from the
 	// previous one (a cancelled request, a granted lease).
@@ -160,12 +163,6 @@ func (w *Worker) Handle(from core.Addr, m core.Message) bool {
 		return true
 	case *proto.KillActor:
 		w.onKillActor(m)
-		return true
-	case *proto.RefRemoved:
-		if e := w.refs.get(m.ID); e != nil && e.owner == "" {
-			delete(e.borrowers, from)
-			w.maybeFree(e)
-		}
 		return true
 	}
 	return w.cli.Handle(from, m) || w.srv.Handle(from, m)
@@ -271,6 +268,11 @@ func (w *Worker) submit(job core.JobID, id core.TaskID, fn string, args []proto.
 			}
 		}
 		e.submitted++
+		if e.owner == "" {
+			// Lineage pinning: while a return may need rebuilding, the
+			// owned arguments it was computed from stay rebuildable too.
+			e.lineageRefs += int(spec.NumReturns)
+		}
 	}
 	w.stats.Submitted++
 	t := &pendingTask{spec: spec, retries: retries}
@@ -390,6 +392,9 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 				return
 			}
 			r := m.(*proto.PushTaskReply)
+			for _, id := range r.Borrowed {
+				w.addBorrower(id, lease.Worker)
+			}
 			if r.Error != nil {
 				w.retryOrFail(t, r.Error)
 				return

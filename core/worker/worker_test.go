@@ -123,7 +123,20 @@ func TestReferenceCounting(t *testing.T) {
 		}
 		_ = b
 	})
-	t.Run("borrower tells the owner; owner frees after the last borrower", func(t *testing.T) {
+	t.Run("a borrower that already released answers at once", func(t *testing.T) {
+		c := newCluster(t)
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		c.owner.addBorrower(refs[0].ID, "exec") // exec holds no reference
+		c.owner.Release(refs[0])
+		c.n.run(nil)
+		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) {
+			t.Fatalf("freed %v, want [%v]: the borrower holds nothing", c.raylet.freed, refs[0].ID)
+		}
+	})
+	t.Run("owner waits for its borrower, then frees", func(t *testing.T) {
 		c := newCluster(t)
 		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
 		if _, err := c.get(c.owner, refs[0]); err != nil {
@@ -133,7 +146,7 @@ func TestReferenceCounting(t *testing.T) {
 		if err := c.exec.AddLocalRef(refs[0]); err != nil {
 			t.Fatal(err)
 		}
-		c.owner.refs.get(refs[0].ID).borrowers["exec"] = true
+		c.owner.addBorrower(refs[0].ID, "exec")
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if len(c.raylet.freed) != 0 {
@@ -142,7 +155,7 @@ func TestReferenceCounting(t *testing.T) {
 		c.exec.Release(refs[0])
 		c.n.run(nil)
 		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) {
-			t.Fatalf("freed %v after RefRemoved, want [%v]", c.raylet.freed, refs[0].ID)
+			t.Fatalf("freed %v after the borrower released, want [%v]", c.raylet.freed, refs[0].ID)
 		}
 	})
 }

@@ -193,7 +193,7 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 // SometimesPaths lists the interesting paths this workload should reach.
 func (c *cluster) SometimesPaths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
-		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died"}
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "borrowed object outlived its owner's references"}
 }
 
 // driver runs rounds of a fixed task DAG until the world heals.
@@ -287,6 +287,20 @@ func (d *driver) nextRound() {
 		d.step = "idle"
 		d.env.AfterFunc(time.Duration(d.env.Rand().IntN(50))*time.Millisecond, d.nextRound)
 	}
+	// relay(c) hands the big object on to a task of its own and finishes
+	// first: its worker becomes a borrower the driver must wait for.
+	rel := d.submit("relay", []proto.Arg{ref(c)}, worker.TaskOptions{})
+	pending++
+	d.cw.Get(rel, func(v []byte, err error) {
+		if err != nil {
+			d.fail("get relay: %v", err)
+			return
+		}
+		if d.cw.Stats().BorrowersAdded > 0 {
+			d.cl.w.Sometimes("borrower registered")
+		}
+		finish()
+	})
 	d.step = "get sum"
 	d.cw.Get(sum, func(v []byte, err error) {
 		if err != nil {

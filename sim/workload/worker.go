@@ -85,8 +85,12 @@ func (w *simWorker) register() {
 // Execute implements worker.Executor.
 func (w *simWorker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
 	w.cl.executed(w.node, spec)
-	if spec.Function == "fanout" {
+	switch spec.Function {
+	case "fanout":
 		w.fanout(spec, args, done)
+		return
+	case "relay":
+		w.relay(spec, args, done)
 		return
 	}
 	name := spec.Function
@@ -186,6 +190,36 @@ func (w *simWorker) fanout(spec *proto.TaskSpec, args [][]byte, done func([][]by
 			}
 		})
 	}
+}
+
+// relay(ref) passes its borrowed argument on to a child sum(ref) and
+// finishes at once, before the child runs: the worker still references the
+// object, so the owner must count it as a borrower and keep the object
+// until the child is done. The child's result is checked here.
+func (w *simWorker) relay(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	if len(spec.Args) != 1 || spec.Args[0].Ref == nil {
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "relay takes one reference argument"))
+		return
+	}
+	want := checksum(args[0])
+	child, err := w.cw.SubmitNested(spec, "sum", []proto.Arg{{Ref: spec.Args[0].Ref}}, worker.TaskOptions{MaxRetries: -1})
+	if err != nil {
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "relay: submit: %v", err))
+		return
+	}
+	done([][]byte{i64(1)}, nil)
+	w.cw.Get(child[0], func(v []byte, err error) {
+		w.cw.Release(child[0])
+		if err != nil {
+			w.cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum of a borrowed object failed: %v (the owner freed it under its borrower?)", w.env.Self(), err))
+			return
+		}
+		if got, _ := asI64(v); got != want {
+			w.cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum = %d, want %d", w.env.Self(), got, want))
+			return
+		}
+		w.cl.w.Sometimes("borrowed object outlived its owner's references")
+	})
 }
 
 func (w *simWorker) Receive(from core.Addr, m core.Message) {
