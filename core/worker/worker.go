@@ -59,6 +59,8 @@ type Stats struct {
 	Submitted, Finished, Failed, Retried, Reconstructed, Spillbacks, Executed int64
 	// BorrowersAdded counts borrowers this worker registered as an owner.
 	BorrowersAdded int64
+	// Cancelled counts tasks cancelled by Cancel.
+	Cancelled int64
 	// Actors: restarts this worker drove as owner, actor calls resent to a
 	// new incarnation, calls this worker executed as an actor.
 	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64

@@ -1,0 +1,111 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Wait calls done once n of refs are ready — their value or their error
+// is available, as in Ray's ray.wait — or when timeout passes (negative:
+// no timeout), with the ready and the not-ready refs, each in the order
+// of refs. Readiness of another owner's object is asked of that owner;
+// values are not fetched.
+func (w *Worker) Wait(refs []proto.ObjectRef, n int, timeout time.Duration, done func(ready, notReady []proto.ObjectRef)) error {
+	if n < 0 || n > len(refs) {
+		return fmt.Errorf("worker: wait for %d of %d objects", n, len(refs))
+	}
+	isReady := make([]bool, len(refs))
+	count := 0
+	finished := false
+	var timer core.Timer
+	finish := func() {
+		if finished {
+			return
+		}
+		finished = true
+		if timer != nil {
+			timer.Stop()
+		}
+		var ready, notReady []proto.ObjectRef
+		for i, r := range refs {
+			if isReady[i] {
+				ready = append(ready, r)
+			} else {
+				notReady = append(notReady, r)
+			}
+		}
+		done(ready, notReady)
+	}
+	if n == 0 {
+		w.env.AfterFunc(0, finish)
+		return nil
+	}
+	for i, r := range refs {
+		w.whenReady(r, func() {
+			if finished || isReady[i] {
+				return
+			}
+			isReady[i] = true
+			count++
+			if count >= n {
+				finish()
+			}
+		})
+	}
+	if timeout >= 0 && !finished {
+		timer = w.env.AfterFunc(timeout, finish)
+	}
+	return nil
+}
+
+// whenReady calls f once ref's value or error is available (it may never
+// be called if the owner is unreachable; Wait's timeout covers that).
+func (w *Worker) whenReady(ref proto.ObjectRef, f func()) {
+	e := w.refs.get(ref.ID)
+	if e != nil && e.owner == "" {
+		if e.state != objPending {
+			w.env.AfterFunc(0, f)
+			return
+		}
+		e.waiters = append(e.waiters, func() { w.whenReady(ref, f) })
+		return
+	}
+	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID, OwnerID: ref.OwnerID}, rpc.Options{Timeout: -1}, func(core.Message, error) { f() })
+}
+
+// ErrNotOwner is returned by Cancel for an object this worker does not own.
+var ErrNotOwner = errors.New("worker: only the owner of an object can cancel the task that creates it")
+
+// Cancel cancels the task that creates ref, which this worker must own.
+// A task still waiting for its arguments or a worker is dropped; a running
+// task cannot be interrupted (Go has no safe way to stop a goroutine), so
+// its result is discarded and its worker is not reused. Either way every
+// Get of its returns fails with proto.ErrCancelled and the task is not
+// retried. Cancelling a finished task does nothing.
+func (w *Worker) Cancel(ref proto.ObjectRef) error {
+	if ref.Owner != w.self {
+		return ErrNotOwner
+	}
+	t, ok := w.tasks[ref.ID.Task()]
+	if !ok || t.actor != nil {
+		return nil // finished (or an actor creation: kill the actor instead)
+	}
+	// Fail it first: the callbacks of the calls cancelled below then see
+	// a stale task and neither retry nor fail it a second time.
+	phase, leaseCall, pushCall := t.phase, t.leaseCall, t.pushCall
+	w.stats.Cancelled++
+	w.failTask(t, proto.NewError(proto.KindCancelled, t.spec.Describe(), "cancelled by its owner"))
+	switch phase {
+	case phaseLeasing:
+		w.cli.Cancel(leaseCall)
+		w.returnLease(t.raylet, t.leaseID, false) // drops the queued request
+	case phaseRunning:
+		w.cli.Cancel(pushCall) // its callback returns the lease, not to be reused
+	}
+	return nil
+}
