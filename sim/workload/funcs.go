@@ -21,20 +21,24 @@ func asI64(b []byte) (int64, error) {
 
 // bigBytes returns n bytes derived from seed.
 func bigBytes(seed, n int64) []byte {
-	out := make([]byte, n)
+	out := make([]byte, n+7) // whole words, trimmed below
 	x := uint64(seed)*0x9e3779b97f4a7c15 + 1
-	for i := range out {
+	for i := 0; i+8 <= len(out); i += 8 {
 		x ^= x << 13
 		x ^= x >> 7
 		x ^= x << 17
-		out[i] = byte(x)
+		binary.LittleEndian.PutUint64(out[i:], x)
 	}
-	return out
+	return out[:n]
 }
 
-// checksum folds bytes into an integer.
+// checksum folds bytes into an integer, a word at a time.
 func checksum(b []byte) int64 {
 	var h uint64 = 14695981039346656037
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 1099511628211
+		b = b[8:]
+	}
 	for _, c := range b {
 		h = (h ^ uint64(c)) * 1099511628211
 	}
