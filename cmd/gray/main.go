@@ -26,6 +26,16 @@
 //	    faults, clients and nodes, a shorter fault phase) that fails the
 //	    same way, and prints its verified replay command.
 //
+// The cluster commands talk to a running cluster (started with grayd; see
+// docs/operations.md), given --address (or GRAY_ADDRESS) and --secret-file
+// (or GRAY_SECRET_FILE):
+//
+//	gray status
+//	    nodes with their resources used/total, actors by state, jobs.
+//	gray list nodes|actors|jobs [--json]
+//	gray kv get|put|del|cas|list [--ns NAMESPACE] ...
+//	    the GCS's key-value store.
+//
 // The lin command checks recorded histories:
 //
 //	gray lin check HISTORY.json [--html OUT.html]
@@ -103,7 +113,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			c.App.Metadata = map[string]any{metaArgs: c.Args().Slice()}
 			return nil
 		},
-		Commands: []*cli.Command{simCommand(), linCommand()},
+		Commands: append([]*cli.Command{simCommand(), linCommand()}, clusterCommands()...),
 	}
 }
 

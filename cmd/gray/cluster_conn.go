@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
+	gnet "github.com/grayrt/gray/net"
+)
+
+// defaultHeadDir is where grayd --head keeps its files without
+// --data-dir; the cluster commands fall back on its address and secret
+// files, so that they work on the head's host without flags.
+func defaultHeadDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".gray", "head")
+}
+
+// clusterFlags are the flags every cluster command takes.
+func clusterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "address", EnvVars: []string{"GRAY_ADDRESS"}, Usage: "the GCS `ADDRESS` grayd --head printed", DefaultText: "the content of ~/.gray/head/address"},
+		&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE`", DefaultText: "~/.gray/head/cluster-secret"},
+		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "give up on the cluster after `DURATION`"},
+	}
+}
+
+// clusterConn is a connection to a cluster's GCS: a libp2p transport
+// that listens on loopback only (nobody dials a CLI; replies come back on
+// the connection it opened) and a host running one process that embeds a
+// gcs.Client.
+type clusterConn struct {
+	gcs     core.Addr
+	timeout time.Duration
+	tr      *gnet.P2P
+	h       *gnet.Host
+	addr    core.Addr
+	p       *clientProc
+}
+
+// clientProc is the CLI's process: a GCS client and nothing else.
+type clientProc struct {
+	gcs     core.Addr
+	timeout time.Duration
+	c       *gcs.Client
+}
+
+func (p *clientProc) Start(env core.Env) {
+	p.c = gcs.NewClient(env, p.gcs, gcs.ClientOptions{Deadline: p.timeout})
+}
+
+func (p *clientProc) Receive(from core.Addr, m core.Message) { p.c.Handle(from, m) }
+
+// Stop implements core.Stopper: calls still in flight fail with
+// gcs.ErrClosed.
+func (p *clientProc) Stop() { p.c.Close() }
+
+// errUnreachable heads the message of a failure to reach the cluster at
+// all (as opposed to a definite answer or a timeout of one call).
+var errUnreachable = errors.New("cannot reach the cluster")
+
+// dialCluster reads the cluster flags and connects to the GCS. Errors
+// are exit errors: usage (2) for missing flags, failure (1) otherwise.
+func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
+	address := strings.TrimSpace(c.String("address"))
+	secretFile := c.String("secret-file")
+	if dir := defaultHeadDir(); dir != "" {
+		if address == "" {
+			if b, err := os.ReadFile(filepath.Join(dir, "address")); err == nil {
+				address = strings.TrimSpace(string(b))
+			}
+		}
+		if secretFile == "" {
+			if p := filepath.Join(dir, "cluster-secret"); fileExists(p) {
+				secretFile = p
+			}
+		}
+	}
+	if address == "" {
+		return nil, usageError("--address (or GRAY_ADDRESS) is required: the GCS address grayd --head printed")
+	}
+	if secretFile == "" {
+		return nil, usageError("--secret-file (or GRAY_SECRET_FILE) is required: a copy of the head's cluster secret")
+	}
+	timeout := c.Duration("timeout")
+	if timeout <= 0 {
+		return nil, usageError("--timeout must be positive")
+	}
+	if !strings.Contains(address, "#") {
+		address += "#gcs"
+	}
+	gcsAddr := core.Addr(address)
+	if _, err := gnet.ParseP2PAddr(gcsAddr); err != nil {
+		return nil, usageError("--address: %v", err)
+	}
+	secret, err := readSecret(secretFile)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitFailed)
+	}
+	// Only errors: the transport's info records would clutter the output.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	tr, err := gnet.NewP2P(gnet.P2POptions{
+		ClusterSecret: secret,
+		Logger:        log,
+		DialTimeout:   timeout,
+	})
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitFailed)
+	}
+	cc := &clusterConn{gcs: gcsAddr, timeout: timeout, tr: tr}
+	cc.h = gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: log})
+	cc.p = &clientProc{gcs: gcsAddr, timeout: timeout}
+	if cc.addr, err = cc.h.Add("cli", cc.p); err != nil {
+		cc.close()
+		return nil, cli.Exit(err.Error(), exitFailed)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, timeout)
+	defer cancel()
+	if err := tr.Connect(ctx, gcsAddr); err != nil {
+		cc.close()
+		return nil, cli.Exit(fmt.Sprintf("%v at %s%s: %v", errUnreachable, address, dialHint(err), err), exitFailed)
+	}
+	return cc, nil
+}
+
+// dialHint names the likely cause of a failed connection.
+func dialHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return " (nothing listens there: is grayd running, with that --listen port?)"
+	case strings.Contains(msg, "negotiate security protocol"), strings.Contains(msg, "connection reset"):
+		return " (the handshake failed: is --secret-file a copy of the head's cluster secret?)"
+	case strings.Contains(msg, "peer id mismatch"):
+		return " (another grayd answers there: check the /p2p/ part of --address)"
+	}
+	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// close shuts the host, then the transport.
+func (cc *clusterConn) close() {
+	_ = cc.h.Close()
+	_ = cc.tr.Close()
+}
+
+// call runs start on the client process's loop and waits for the
+// callback it is given. The client's deadline bounds the wait; ctx ends
+// it early (an interrupt).
+func (cc *clusterConn) call(ctx context.Context, start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
+	type result struct {
+		r   gcs.Reply
+		err error
+	}
+	done := make(chan result, 1) // buffered: the callback never blocks
+	err := cc.h.Do(cc.addr, func() {
+		start(cc.p.c, func(r gcs.Reply, err error) { done <- result{r, err} })
+	})
+	if err != nil {
+		return gcs.Reply{}, err
+	}
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-ctx.Done():
+		return gcs.Reply{}, ctx.Err()
+	}
+}
+
+// callError turns a failed call into an exit error that says what the
+// operator can do.
+func (cc *clusterConn) callError(what string, err error) error {
+	if errors.Is(err, gcs.ErrTimeout) {
+		return cli.Exit(fmt.Sprintf("%s: the GCS at %s did not answer within %v; the outcome is unknown (re-read before retrying a write)", what, cc.gcs, cc.timeout), exitFailed)
+	}
+	return cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailed)
+}
+
+// readSecret reads a cluster secret file as grayd does: the content
+// without surrounding whitespace, refused if others can read it.
+func readSecret(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("cluster secret %s has mode %v: others may read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster secret: %w", err)
+	}
+	b = []byte(strings.TrimSpace(string(b)))
+	if len(b) < gnet.MinSecretLen {
+		return nil, fmt.Errorf("cluster secret %s holds %d bytes, want at least %d", path, len(b), gnet.MinSecretLen)
+	}
+	return b, nil
+}

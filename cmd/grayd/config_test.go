@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/grayrt/gray/core"
+)
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"1048576", 1 << 20, false},
+		{"512MiB", 512 << 20, false},
+		{"8GiB", 8 << 30, false},
+		{"1.5GB", 1_500_000_000, false},
+		{"2 KiB", 2048, false},
+		{"100B", 100, false},
+		{"", 0, true},
+		{"-1GiB", 0, true},
+		{"lots", 0, true},
+		{"1e30", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseBytes(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseResources(t *testing.T) {
+	cpus := core.Units(int64(runtime.NumCPU()))
+	tests := []struct {
+		in      string
+		want    core.Resources
+		wantErr bool
+	}{
+		{"", core.MustResources("CPU", cpus), false},
+		{"CPU=4,GPU=1,memory=8GiB,custom=2", core.MustResources("CPU", 4, "GPU", 1, "memory", core.Units(8<<30), "custom", 2), false},
+		{"CPU=0.5", core.MustResources("CPU", "0.5"), false},
+		{"GPU=2", core.MustResources("CPU", cpus, "GPU", 2), false},
+		{"CPU=4,CPU=2", nil, true},
+		{"CPU", nil, true},
+		{"CPU=-1", nil, true},
+		{"CPU=0.00001", nil, true},
+		{"memory=lots", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseResources(tt.in)
+		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
+			t.Errorf("parseResources(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestListenMultiaddr(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"/ip4/0.0.0.0/tcp/6380", "/ip4/0.0.0.0/tcp/6380", false},
+		{"0.0.0.0:6380", "/ip4/0.0.0.0/tcp/6380", false},
+		{"127.0.0.1:0", "/ip4/127.0.0.1/tcp/0", false},
+		{"[::1]:6380", "/ip6/::1/tcp/6380", false},
+		{"example.com:6380", "", true},
+		{"6380", "", true},
+	}
+	for _, tt := range tests {
+		got, err := listenMultiaddr(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("listenMultiaddr(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestEnsureSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d", secretFileName)
+	s1, created, err := ensureSecret(path)
+	if err != nil || !created || len(s1) != 64 {
+		t.Fatalf("ensureSecret(new) = %d bytes, created %v, %v; want 64 bytes, created", len(s1), created, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	s2, created, err := ensureSecret(path)
+	if err != nil || created || !bytes.Equal(s1, s2) {
+		t.Fatalf("ensureSecret(existing) = %q, created %v, %v; want the same secret", s2, created, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSecret(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("readSecret(mode 0644) = %v, want a chmod hint", err)
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("tooshort\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSecret(short); err == nil {
+		t.Error("readSecret(8 bytes) succeeded, want an error")
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	tests := [][]string{
+		{},
+		{"--head", "--join", "/ip4/127.0.0.1/tcp/1/p2p/x#gcs"},
+		{"--head", "--data-dir", dir, "--resources", "CPU=x"},
+		{"--head", "--data-dir", dir, "--listen", "nowhere"},
+		{"--head", "--data-dir", dir, "extra"},
+		{"--head", "--no-such-flag"},
+		{"--join", "not-an-address", "--data-dir", dir, "--secret-file", "/nonexistent"},
+	}
+	for _, args := range tests {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), append([]string{"grayd"}, args...), &out, &errOut); code != exitUsage {
+			t.Errorf("grayd %v exited %d, want %d; stderr: %s", args, code, exitUsage, errOut.String())
+		}
+	}
+}
+
+func TestLockDataDir(t *testing.T) {
+	dir := t.TempDir()
+	f, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f == nil {
+		t.Skip("no data dir lock on this platform")
+	}
+	if _, err := lockDataDir(dir); err == nil || !strings.Contains(err.Error(), "another grayd") {
+		t.Errorf("second lockDataDir = %v, want 'another grayd'", err)
+	}
+	f.Close()
+	g, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatalf("lockDataDir after release: %v", err)
+	}
+	g.Close()
+}

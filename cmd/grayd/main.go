@@ -1,0 +1,175 @@
+// Command grayd is gray's daemon: one per host of a real cluster. It runs
+// gray's sans-IO components in a net.Host on the libp2p transport.
+//
+//	grayd --head [--listen /ip4/0.0.0.0/tcp/6380] [--data-dir DIR]
+//	    runs the GCS (its pebble database in DIR/gcs, so it survives
+//	    restarts) and a raylet with its object store. It prints the GCS
+//	    address on stdout and writes it to the address file: that is what
+//	    grayd --join and gray --address take. Without --secret-file it
+//	    uses DIR/cluster-secret, creating it (mode 0600) on first start.
+//	grayd --join ADDRESS --secret-file FILE [--listen ...]
+//	    runs a raylet that registers with the GCS at ADDRESS, and prints
+//	    the raylet's address.
+//
+// SIGTERM or SIGINT shuts the daemon down cleanly (exit 0). If one of its
+// processes stops on its own (a disk error, a node the GCS declared dead)
+// the daemon exits with status 1, for its supervisor to restart it; a
+// usage error exits 2. See docs/operations.md.
+//
+// The daemon runs no user code yet: its raylet has no workers, so tasks
+// submitted to it wait.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	gnet "github.com/grayrt/gray/net"
+)
+
+// Exit statuses.
+const (
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the app with args and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := exitUsage
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(stderr, "grayd:", msg)
+	}
+	return code
+}
+
+func usageError(format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), exitUsage)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "grayd",
+		Usage:     "run a gray head (GCS and raylet) or a node that joins one",
+		UsageText: "grayd --head [options]\n   grayd --join ADDRESS --secret-file FILE [options]",
+		Description: "Prints the GCS address (--head) or the raylet's address (--join) on stdout; logs go to stderr.\n" +
+			"Exits 0 on SIGTERM/SIGINT, 1 when a process fail-stops (let the supervisor restart it), 2 on usage errors.",
+		HideVersion:    true,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError("%v (see grayd --help)", err)
+		},
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "head", Usage: "run the GCS and a raylet", DisableDefaultText: true},
+			&cli.StringFlag{Name: "join", Usage: "run a raylet that joins the GCS at `ADDRESS` (what the head printed)"},
+			&cli.StringFlag{Name: "listen", Value: "/ip4/127.0.0.1/tcp/0", Usage: "listen on `ADDR`, a multiaddr or IP:PORT; the default is loopback only: set it (e.g. 0.0.0.0:6380) for other hosts to reach this one"},
+			&cli.StringFlag{Name: "advertise", Usage: "the multiaddr or IP:PORT other hosts reach this one at (behind NAT, on multi-homed hosts)", DefaultText: "the listen address, or the first non-loopback interface for 0.0.0.0"},
+			&cli.StringFlag{Name: "data-dir", Usage: "keep the identity key, secret, address file and GCS database in `DIR`", DefaultText: "~/.gray/head or ~/.gray/node"},
+			&cli.StringFlag{Name: "resources", Usage: "the node's resources, e.g. `CPU=4,GPU=1,memory=8GiB,custom=2`", DefaultText: "CPU=number of CPUs"},
+			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
+			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
+			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log records at `LEVEL` and above: debug, info, warn, error"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := configFromFlags(c)
+			if err != nil {
+				return err
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return usageError("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			if err := runDaemon(c.Context, cfg, stdout, stderr, log); err != nil {
+				var ec cli.ExitCoder
+				if errors.As(err, &ec) {
+					return err
+				}
+				return cli.Exit(err.Error(), exitFailed)
+			}
+			return nil
+		},
+	}
+}
+
+// configFromFlags validates the flags; errors are usage errors.
+func configFromFlags(c *cli.Context) (daemonConfig, error) {
+	if c.Args().Present() {
+		return daemonConfig{}, usageError("unexpected argument %q (see grayd --help)", c.Args().First())
+	}
+	cfg := daemonConfig{head: c.Bool("head"), join: strings.TrimSpace(c.String("join"))}
+	if cfg.head == (cfg.join != "") {
+		return cfg, usageError("give exactly one of --head and --join ADDRESS (see grayd --help)")
+	}
+	if !cfg.head {
+		if _, err := gnet.ParseP2PAddr(gcsAddress(cfg.join)); err != nil {
+			return cfg, usageError("--join: %v", err)
+		}
+	}
+	var err error
+	if cfg.listen, err = listenMultiaddr(c.String("listen")); err != nil {
+		return cfg, usageError("--listen: %v", err)
+	}
+	if a := c.String("advertise"); a != "" {
+		if cfg.advertise, err = listenMultiaddr(a); err != nil {
+			return cfg, usageError("--advertise: %v", err)
+		}
+	}
+	if cfg.resources, err = parseResources(c.String("resources")); err != nil {
+		return cfg, usageError("--resources: %v", err)
+	}
+	if s := c.String("object-store-memory"); s != "" {
+		if cfg.objectStoreBytes, err = parseBytes(s); err != nil {
+			return cfg, usageError("--object-store-memory: %v", err)
+		}
+	}
+	cfg.dataDir = c.String("data-dir")
+	if cfg.dataDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return cfg, usageError("--data-dir is required: %v", err)
+		}
+		name := "node"
+		if cfg.head {
+			name = "head"
+		}
+		cfg.dataDir = filepath.Join(home, ".gray", name)
+	}
+	cfg.secretFile = c.String("secret-file")
+	if cfg.secretFile == "" {
+		cfg.secretFile = filepath.Join(cfg.dataDir, secretFileName)
+		cfg.generateSecret = cfg.head
+	}
+	cfg.addressFile = c.String("address-file")
+	if cfg.addressFile == "" {
+		cfg.addressFile = filepath.Join(cfg.dataDir, "address")
+	}
+	return cfg, nil
+}
