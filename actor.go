@@ -1,0 +1,284 @@
+package gray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	goruntime "runtime"
+
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/gcs"
+)
+
+// ActorHandle names a live actor of Go type T. Call its methods with the
+// MethodN handles; Kill it. A handle is used by the process that made it
+// and by task bodies of this program (they call through their own
+// worker); it cannot be passed as a task argument yet.
+type ActorHandle[T any] struct {
+	h     worker.ActorHandle
+	owner *caller
+}
+
+// ID returns the actor's id, for logs.
+func (a *ActorHandle[T]) ID() string { return a.h.ID.String() }
+
+// Kill kills the actor: its worker exits and its pending and later calls
+// fail with ErrActorDied. With noRestart false it restarts instead, if
+// its WithMaxRestarts allows. Only the process that created the actor
+// may kill it (handles from WithGetIfExists cannot, yet).
+func (a *ActorHandle[T]) Kill(ctx context.Context, noRestart bool) error {
+	_, err := do(ctx, a.owner, func(cw *worker.Worker, reply func(struct{}, error)) {
+		reply(struct{}{}, cw.KillActor(a.h, noRestart))
+	})
+	return err
+}
+
+// actorClass is what every ActorClassN shares.
+type actorClass struct{ name string }
+
+func (c actorClass) create(ctx context.Context, opts []Option, args ...interface{ arg() (argVal, error) }) (worker.ActorHandle, *caller, error) {
+	cl, err := callerFor(ctx)
+	if err != nil {
+		return worker.ActorHandle{}, nil, err
+	}
+	if cl.parent != nil {
+		// Worker processes have no job of their own, and actor ids are
+		// derived from the job: the core worker cannot create actors
+		// from inside tasks yet.
+		return worker.ActorHandle{}, nil, fmt.Errorf("%w: creating actor %s inside a task (create it from the driver; look it up with GetActor)", ErrNotSupported, c.name)
+	}
+	aopts, err := newCallConfig(opts).actorOptions()
+	if err != nil {
+		return worker.ActorHandle{}, nil, err
+	}
+	avs, err := collectArgs(args...)
+	if err != nil {
+		return worker.ActorHandle{}, nil, err
+	}
+	h, err := do(ctx, cl, func(cw *worker.Worker, reply func(worker.ActorHandle, error)) {
+		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
+			if err != nil {
+				reply(worker.ActorHandle{}, err)
+				return
+			}
+			cw.CreateActor(c.name, pargs, aopts, reply)
+		})
+	})
+	goruntime.KeepAlive(avs) // argument Refs stay referenced until submitted
+	if err != nil {
+		return h, nil, fmt.Errorf("gray: create actor %s: %w", c.name, err)
+	}
+	return h, cl, nil
+}
+
+// ActorClass0 is a registered actor class of Go type T whose constructor
+// takes no argument.
+type ActorClass0[T any] struct{ c actorClass }
+
+// ActorClass1 is a registered actor class of Go type T whose constructor
+// takes one argument.
+type ActorClass1[T, A any] struct{ c actorClass }
+
+// Actor registers the actor class name with constructor ctor and returns
+// its handle. Call it at package init, identically in every process. It
+// panics if name is taken.
+func Actor[T any](name string, ctor func(context.Context) (*T, error)) *ActorClass0[T] {
+	registerCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
+		if err := checkArgs(args, 0); err != nil {
+			return nil, err
+		}
+		return ctor(ctx)
+	})
+	return &ActorClass0[T]{actorClass{name}}
+}
+
+// Actor1 registers an actor class whose constructor takes an argument;
+// see Actor.
+func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *ActorClass1[T, A] {
+	registerCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
+		if err := checkArgs(args, 1); err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		return ctor(ctx, a)
+	})
+	return &ActorClass1[T, A]{actorClass{name}}
+}
+
+// New creates an actor and returns its handle once the GCS registered it;
+// the constructor runs on a worker afterwards, and calls made meanwhile
+// wait for it. Options: WithName, WithNamespace, WithGetIfExists,
+// WithMaxRestarts, WithMaxTaskRetries, WithResources, WithSpread. A
+// constructor error or an infeasible demand fails the actor's calls.
+func (c *ActorClass0[T]) New(ctx context.Context, opts ...Option) (*ActorHandle[T], error) {
+	h, cl, err := c.c.create(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &ActorHandle[T]{h: h, owner: cl}, nil
+}
+
+// New creates an actor with constructor argument a; see ActorClass0.New.
+func (c *ActorClass1[T, A]) New(ctx context.Context, a Arg[A], opts ...Option) (*ActorHandle[T], error) {
+	h, cl, err := c.c.create(ctx, opts, a)
+	if err != nil {
+		return nil, err
+	}
+	return &ActorHandle[T]{h: h, owner: cl}, nil
+}
+
+// GetActor returns a handle to the live actor named name (in the
+// namespace of WithNamespace, the only option it uses), from the driver or
+// from inside a task. It fails with an error matching ErrActorNotFound if
+// there is none. The actor's Go type is not checked here: calling a
+// method of another type fails the call.
+func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHandle[T], error) {
+	cl, err := callerFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := newCallConfig(opts)
+	info, err := do(ctx, cl, func(_ *worker.Worker, reply func(gcs.ActorInfo, error)) {
+		cl.gcs().GetNamedActor(cfg.namespace, name, func(r gcs.Reply, err error) {
+			switch {
+			case errors.Is(err, gcs.ErrNotFound):
+				reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
+			case err != nil:
+				reply(gcs.ActorInfo{}, fmt.Errorf("gray: look up actor %q: %w", name, err))
+			case len(r.Actors) == 0:
+				reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
+			default:
+				reply(r.Actors[0], nil)
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ActorHandle[T]{h: worker.ActorHandle{ID: info.ID, MaxTaskRetries: cfg.maxTaskRetries}, owner: cl}, nil
+}
+
+// actorMethod is what every MethodN shares: its qualified name.
+type actorMethod struct{ key string }
+
+func callMethod[T, R any](ctx context.Context, m actorMethod, a *ActorHandle[T], args ...interface{ arg() (argVal, error) }) Ref[R] {
+	if a == nil {
+		return errRef[R](fmt.Errorf("gray: call %s on a nil actor handle", m.key))
+	}
+	return remote[R](ctx, args, func(_ *caller, cw *worker.Worker, pargs []proto.Arg) ([]proto.ObjectRef, error) {
+		return cw.CallActor(a.h, m.key, pargs, worker.CallOptions{NumReturns: 1})
+	})
+}
+
+// ActorMethod0 is a registered method of actor type T without arguments.
+type ActorMethod0[T, R any] struct{ m actorMethod }
+
+// ActorMethod1 is a registered method of actor type T with one argument.
+type ActorMethod1[T, A, R any] struct{ m actorMethod }
+
+// ActorMethod2 is a registered method of actor type T with two arguments.
+type ActorMethod2[T, A, B, R any] struct{ m actorMethod }
+
+func methodOf[T any](obj any) (*T, error) {
+	t, ok := obj.(*T)
+	if !ok {
+		return nil, fmt.Errorf("gray: actor is a %T, not a *%T", obj, *new(T))
+	}
+	return t, nil
+}
+
+// Method0 registers name as a method of actor type T, typically a method
+// expression such as (*Counter).Get. Call it at package init. Method
+// names are per Go type: two types may both have a method "get".
+func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *ActorMethod0[T, R] {
+	key := methodKey[T](name)
+	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 0); err != nil {
+			return nil, err
+		}
+		t, err := methodOf[T](obj)
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(t, ctx)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &ActorMethod0[T, R]{actorMethod{key}}
+}
+
+// Method1 registers a method with one argument; see Method0.
+func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
+	key := methodKey[T](name)
+	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 1); err != nil {
+			return nil, err
+		}
+		t, err := methodOf[T](obj)
+		if err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(t, ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &ActorMethod1[T, A, R]{actorMethod{key}}
+}
+
+// Method2 registers a method with two arguments; see Method0.
+func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, error)) *ActorMethod2[T, A, B, R] {
+	key := methodKey[T](name)
+	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 2); err != nil {
+			return nil, err
+		}
+		t, err := methodOf[T](obj)
+		if err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := decode[B](args[1])
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(t, ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &ActorMethod2[T, A, B, R]{actorMethod{key}}
+}
+
+// Remote calls the method on actor a and returns the reference to its
+// result. Calls from one caller run in the order they were made, one at a
+// time. A method that fails leaves the Go object as the method left it
+// (unlike the core worker's byte state, a live object is not rolled back).
+func (m *ActorMethod0[T, R]) Remote(ctx context.Context, a *ActorHandle[T]) Ref[R] {
+	return callMethod[T, R](ctx, m.m, a)
+}
+
+// Remote calls the method; see ActorMethod0.Remote.
+func (m *ActorMethod1[T, A, R]) Remote(ctx context.Context, a *ActorHandle[T], x Arg[A]) Ref[R] {
+	return callMethod[T, R](ctx, m.m, a, x)
+}
+
+// Remote calls the method; see ActorMethod0.Remote.
+func (m *ActorMethod2[T, A, B, R]) Remote(ctx context.Context, a *ActorHandle[T], x Arg[A], y Arg[B]) Ref[R] {
+	return callMethod[T, R](ctx, m.m, a, x, y)
+}

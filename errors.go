@@ -1,0 +1,63 @@
+package gray
+
+import (
+	"errors"
+
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+)
+
+// TaskError is the error of a failed task, actor call or object, as the
+// core worker reports it: its Kind (matching one of the Err sentinels with
+// errors.Is), a Message (the user error's text, or "panic: …") and, for a
+// panic, the Stack of the task body. Get returns it wrapped; use errors.As.
+type TaskError = proto.TaskError
+
+// Sentinels for errors.Is, one per way a task or object can fail.
+var (
+	// ErrTaskFailed: the task body returned an error or panicked.
+	ErrTaskFailed = proto.ErrTaskFailed
+	// ErrWorkerDied: the worker process died while running the task and
+	// the task's retries are exhausted.
+	ErrWorkerDied = proto.ErrWorkerDied
+	// ErrNodeDied: the node running the task died.
+	ErrNodeDied = proto.ErrNodeDied
+	// ErrActorDied: the actor is dead (killed, or died without restarts
+	// left) and will not run the call.
+	ErrActorDied = proto.ErrActorDied
+	// ErrObjectLost: every copy of the object is gone and it cannot be
+	// rebuilt.
+	ErrObjectLost = proto.ErrObjectLost
+	// ErrOwnerDied: the process that owns the object died.
+	ErrOwnerDied = proto.ErrOwnerDied
+	// ErrInfeasible: no node of the cluster could ever fit the resources
+	// the task or actor asks for.
+	ErrInfeasible = proto.ErrInfeasible
+	// ErrCancelled: the task was cancelled with Cancel.
+	ErrCancelled = proto.ErrCancelled
+	// ErrUnknownFunction: no task, actor class or method of that name is
+	// registered in the worker's program.
+	ErrUnknownFunction = proto.ErrUnknownFunction
+	// ErrObjectStoreFull: the object could not be stored.
+	ErrObjectStoreFull = proto.ErrObjectStoreFull
+	// ErrActorNameTaken: a named actor exists already; pass
+	// WithGetIfExists to get a handle to it.
+	ErrActorNameTaken = worker.ErrActorNameTaken
+)
+
+// API errors.
+var (
+	// ErrNotInitialized: a call needs a runtime; call Init first (or pass
+	// the ctx a task body was given).
+	ErrNotInitialized = errors.New("gray: not initialized; call gray.Init first")
+	// ErrAlreadyInitialized: Init was called twice without Shutdown.
+	ErrAlreadyInitialized = errors.New("gray: already initialized; call Shutdown before Init again")
+	// ErrShutdown: the runtime was shut down while the call waited.
+	ErrShutdown = errors.New("gray: runtime shut down")
+	// ErrNotSupported: the feature is not supported yet (see docs/api.md).
+	ErrNotSupported = errors.New("gray: not supported yet")
+	// ErrActorNotFound: GetActor found no live actor of that name.
+	ErrActorNotFound = errors.New("gray: no live actor of that name")
+	// ErrReleased: the reference was released with Release.
+	ErrReleased = errors.New("gray: reference released")
+)

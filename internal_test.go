@@ -1,0 +1,91 @@
+package gray
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/core/worker"
+)
+
+// TestUnknownFunction submits a name no process registered, as a program
+// whose processes disagree about their registrations would.
+func TestUnknownFunction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown()
+	nobody := &Func1[int, int]{taskFunc{name: "test.nobody"}}
+	_, err = nobody.Remote(ctx, V(1)).Get(ctx)
+	if !errors.Is(err, ErrUnknownFunction) {
+		t.Fatalf("unknown function: got %v, want ErrUnknownFunction", err)
+	}
+	ghost := &ActorClass0[int]{actorClass{"test.Ghost"}}
+	a, err := ghost.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &ActorMethod0[int, int]{actorMethod{"test.ghost.get"}}
+	if _, err := m.Remote(ctx, a).Get(ctx); err == nil {
+		t.Fatalf("call on an actor whose class is unknown: got no error")
+	}
+}
+
+// TestRefsReleasedByGC checks that unreachable Refs release their
+// objects in the owner (runtime.AddCleanup), and that Release does so at
+// once.
+func TestRefsReleasedByGC(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rt, err := Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown()
+	objects := func() int {
+		n, err := do(ctx, rt.driver, func(cw *worker.Worker, reply func(int, error)) {
+			var objs int
+			_, err := fmt.Sscanf(cw.Describe()[strings.Index(cw.Describe(), "objects="):], "objects=%d", &objs)
+			reply(objs, err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	kept := Put(ctx, 1)
+	func() {
+		for i := range 50 {
+			if _, err := Put(ctx, i).Get(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	for objects() > 1 {
+		if ctx.Err() != nil {
+			t.Fatalf("%d objects still held after GC, want 1", objects())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if v, err := kept.Get(ctx); err != nil || v != 1 {
+		t.Fatalf("kept ref: %v, %v", v, err)
+	}
+	kept.Release()
+	if _, err := kept.Get(ctx); !errors.Is(err, ErrReleased) {
+		t.Fatalf("Get after Release: %v, want ErrReleased", err)
+	}
+	for objects() > 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("%d objects still held after Release, want 0", objects())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

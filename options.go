@@ -1,0 +1,138 @@
+package gray
+
+import (
+	"fmt"
+	"maps"
+	"math"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+)
+
+// Option configures a task submission or an actor creation. Each option
+// says which it applies to; others ignore it.
+type Option func(*callConfig)
+
+type callConfig struct {
+	resources       map[string]float64 // nil: the default (1 CPU for tasks)
+	maxRetries      *int
+	retryExceptions bool
+	spread          bool
+	name, namespace string
+	getIfExists     bool
+	maxRestarts     int
+	maxTaskRetries  int
+}
+
+// WithResources adds resource demands (tasks: while running; actors: for
+// their lifetime), such as {"CPU": 2, "GPU": 1} or custom resources.
+// Fractions down to 1/10000 are allowed.
+func WithResources(res map[string]float64) Option {
+	return func(c *callConfig) {
+		if c.resources == nil {
+			c.resources = map[string]float64{}
+		}
+		maps.Copy(c.resources, res)
+	}
+}
+
+// WithCPUs sets the CPUs demanded (tasks default to 1, actors to 0).
+func WithCPUs(n float64) Option { return WithResources(map[string]float64{core.CPU: n}) }
+
+// WithGPUs sets the GPUs demanded (default 0).
+func WithGPUs(n float64) Option { return WithResources(map[string]float64{core.GPU: n}) }
+
+// WithMaxRetries bounds a task's retries after its worker or node dies
+// (default 3; -1 forever; 0 none).
+func WithMaxRetries(n int) Option { return func(c *callConfig) { c.maxRetries = &n } }
+
+// WithRetryExceptions also retries a task whose body returned an error or
+// panicked, within WithMaxRetries.
+func WithRetryExceptions() Option { return func(c *callConfig) { c.retryExceptions = true } }
+
+// WithSpread schedules the task or actor round-robin over the nodes
+// (Ray's "SPREAD") instead of the default local-first hybrid policy.
+func WithSpread() Option { return func(c *callConfig) { c.spread = true } }
+
+// WithName names an actor (within its namespace): creating a second
+// actor of that name fails with ErrActorNameTaken, unless WithGetIfExists.
+func WithName(name string) Option { return func(c *callConfig) { c.name = name } }
+
+// WithNamespace sets the namespace of a named actor (default "").
+func WithNamespace(ns string) Option { return func(c *callConfig) { c.namespace = ns } }
+
+// WithGetIfExists makes creating a named actor return a handle to the
+// live actor of that name if there is one.
+func WithGetIfExists() Option { return func(c *callConfig) { c.getIfExists = true } }
+
+// WithMaxRestarts bounds an actor's restarts after its worker or node
+// dies (default 0; -1 forever). A restart runs the constructor again.
+func WithMaxRestarts(n int) Option { return func(c *callConfig) { c.maxRestarts = n } }
+
+// WithMaxTaskRetries bounds how often a call in flight when its actor
+// died is resent to the restarted actor (default 0: it fails with
+// ErrActorDied; -1 forever).
+func WithMaxTaskRetries(n int) Option { return func(c *callConfig) { c.maxTaskRetries = n } }
+
+func newCallConfig(opts []Option) callConfig {
+	var c callConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+func toResources(m map[string]float64) (core.Resources, error) {
+	q := make(map[string]core.Quantity, len(m))
+	for k, v := range m { //gray:unordered NewResources sorts
+		if v < 0 || math.IsNaN(v) || v > math.MaxInt64/core.QuantityScale {
+			return nil, fmt.Errorf("gray: resource %q = %v: want a non-negative amount", k, v)
+		}
+		q[k] = core.Quantity(math.Round(v * core.QuantityScale))
+	}
+	return core.NewResources(q)
+}
+
+func (c callConfig) strategy() proto.Strategy {
+	if c.spread {
+		return proto.Strategy{Kind: proto.StrategySpread}
+	}
+	return proto.Strategy{}
+}
+
+func (c callConfig) taskOptions() (worker.TaskOptions, error) {
+	o := worker.TaskOptions{NumReturns: 1, Strategy: c.strategy(), RetryExceptions: c.retryExceptions}
+	if c.resources != nil {
+		r, err := toResources(c.resources)
+		if err != nil {
+			return o, err
+		}
+		if _, ok := c.resources[core.CPU]; !ok {
+			r = r.Add(worker.DefaultTaskResources)
+		}
+		o.Resources = r
+	}
+	if c.maxRetries != nil {
+		switch n := *c.maxRetries; {
+		case n == 0:
+			o.MaxRetries = worker.NoRetries
+		case n < 0:
+			o.MaxRetries = -1
+		default:
+			o.MaxRetries = int32(min(n, math.MaxInt32))
+		}
+	}
+	return o, nil
+}
+
+func (c callConfig) actorOptions() (worker.ActorOptions, error) {
+	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
+		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy()}
+	r, err := toResources(c.resources)
+	if err != nil {
+		return o, err
+	}
+	o.Resources = r.Add(core.MustResources(actorResource, 1))
+	return o, nil
+}

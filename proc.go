@@ -1,0 +1,279 @@
+package gray
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/gcs"
+)
+
+// execDone carries the result of a task body run with Env.Go back to the
+// worker's event loop. It never crosses the network (results of Env.Go
+// are not encoded), so its type is not registered with core.
+type execDone struct {
+	id      uint64
+	state   []byte
+	returns [][]byte
+	err     *proto.TaskError
+}
+
+// msgExecDone is outside the ranges core and the components use.
+const msgExecDone core.MsgType = 64900
+
+// MsgType implements core.Message.
+func (*execDone) MsgType() core.MsgType { return msgExecDone }
+
+// driverProc is the process whose core worker the API uses outside task
+// bodies: it submits tasks, owns their results and creates actors.
+type driverProc struct {
+	raylet, gcsAddr core.Addr
+	job             core.JobID
+
+	env core.Env
+	gcs *gcs.Client
+	cw  *worker.Worker
+}
+
+// Start implements core.Process.
+func (d *driverProc) Start(env core.Env) {
+	d.env = env
+	d.gcs = gcs.NewClient(env, d.gcsAddr, gcs.ClientOptions{})
+	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: d.job, GCS: d.gcs})
+	watchNodes(env, d.gcs, d.cw)
+}
+
+// Receive implements core.Process.
+func (d *driverProc) Receive(from core.Addr, m core.Message) {
+	if d.gcs.Handle(from, m) {
+		return
+	}
+	d.cw.Handle(from, m)
+}
+
+// workerProc is a worker process of one node: a core worker whose
+// Executor runs registered Go functions on goroutines (Env.Go) and keeps
+// the live Go objects of the actors it hosts. It registers with its
+// raylet every second, as the simulator's workers do; when the raylet
+// answers with another node id, its node is gone and it exits.
+type workerProc struct {
+	rt      *Runtime
+	raylet  core.Addr
+	gcsAddr core.Addr
+
+	env    core.Env
+	id     core.WorkerID
+	node   core.NodeID
+	cw     *worker.Worker
+	cli    *rpc.Client
+	gcs    *gcs.Client
+	next   uint64
+	waits  map[uint64]func(*execDone)
+	exited bool
+
+	// actors holds the live object of the actor this worker hosts (the
+	// core worker hosts at most one; an actor keeps its worker).
+	actors map[core.ActorID]any
+
+	// ctx is given to task bodies; Stop cancels it so that bodies waiting
+	// on the cluster return and Host.Close can finish.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Start implements core.Process.
+func (w *workerProc) Start(env core.Env) {
+	w.env = env
+	w.id = core.NewWorkerID(env.Rand())
+	w.cli = rpc.NewClient(env)
+	w.waits = map[uint64]func(*execDone){}
+	w.actors = map[core.ActorID]any{}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.gcs = gcs.NewClient(env, w.gcsAddr, gcs.ClientOptions{})
+	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
+	watchNodes(env, w.gcs, w.cw)
+	w.register()
+}
+
+// Stop implements core.Stopper.
+func (w *workerProc) Stop() { w.cancel() }
+
+func (w *workerProc) register() {
+	if w.exited {
+		return
+	}
+	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
+		if err != nil {
+			return
+		}
+		node := m.(*proto.RegisterWorkerReply).Node
+		if !w.node.IsNil() && node != w.node {
+			w.exited = true
+			panic(core.FailStop{Reason: fmt.Sprintf("raylet restarted as %v; node %v is gone", node, w.node)})
+		}
+		w.node = node
+		w.cw.SetNode(node)
+	})
+	w.env.AfterFunc(time.Second, w.register)
+}
+
+// Receive implements core.Process.
+func (w *workerProc) Receive(from core.Addr, m core.Message) {
+	if d, ok := m.(*execDone); ok && from == w.env.Self() {
+		if done := w.waits[d.id]; done != nil {
+			delete(w.waits, d.id)
+			done(d)
+		}
+		return
+	}
+	if w.gcs.Handle(from, m) || w.cli.Handle(from, m) {
+		return
+	}
+	w.cw.Handle(from, m)
+}
+
+// run executes work on a goroutine of its own (Env.Go) and hands its
+// result to done on the event loop.
+func (w *workerProc) run(done func(*execDone), work func() *execDone) {
+	w.next++
+	id := w.next
+	w.waits[id] = done
+	w.env.Go(func() core.Message {
+		d := work()
+		d.id = id
+		return d
+	})
+}
+
+// bodyCtx is the ctx of a task body: cancelled when the worker stops, and
+// carrying the caller through which the body submits nested work.
+func (w *workerProc) bodyCtx(spec *proto.TaskSpec) context.Context {
+	c := &caller{rt: w.rt, addr: w.env.Self(), parent: spec, done: w.ctx.Done()}
+	c.cw = func() *worker.Worker { return w.cw }
+	c.gcs = func() *gcs.Client { return w.gcs }
+	return context.WithValue(w.ctx, callerKey{}, c)
+}
+
+// Execute implements worker.Executor.
+func (w *workerProc) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	f := lookupFunc(spec.Function)
+	if f == nil {
+		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no task %q is registered in this program; register it with gray.Task* at package init", spec.Function))
+		return
+	}
+	sp := *spec
+	w.run(func(d *execDone) { done(d.returns, d.err) }, func() *execDone {
+		out, terr := protect(func() ([]byte, error) { return f(w.bodyCtx(&sp), args) })
+		if terr != nil {
+			return &execDone{err: terr}
+		}
+		return &execDone{returns: [][]byte{out}}
+	})
+}
+
+// actorState is the opaque state the core worker keeps for an actor
+// hosted here: the live object stays in workerProc.actors.
+var actorState = []byte("live")
+
+// CreateActor implements worker.Executor.
+func (w *workerProc) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]byte, *proto.TaskError)) {
+	f := lookupCtor(spec.Function)
+	if f == nil {
+		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no actor class %q is registered in this program; register it with gray.Actor* at package init", spec.Function))
+		return
+	}
+	sp := *spec
+	var obj any
+	w.run(func(d *execDone) {
+		if d.err == nil {
+			// The core worker hosts one actor at a time: a new creation
+			// means any earlier actor here was abandoned.
+			clear(w.actors)
+			w.actors[sp.ActorID] = obj
+		}
+		done(d.state, d.err)
+	}, func() *execDone {
+		_, terr := protect(func() ([]byte, error) {
+			o, err := f(w.bodyCtx(&sp), args)
+			obj = o
+			return nil, err
+		})
+		if terr != nil {
+			return &execDone{err: terr}
+		}
+		return &execDone{state: actorState}
+	})
+}
+
+// CallActor implements worker.Executor. The core worker runs one call at
+// a time, so the live object is never used by two goroutines at once.
+func (w *workerProc) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func([]byte, [][]byte, *proto.TaskError)) {
+	f := lookupMethod(spec.Function)
+	if f == nil {
+		done(nil, nil, proto.NewError(proto.KindUnknownFunction, "", "no actor method %q is registered in this program; register it with gray.Method* at package init", spec.Function))
+		return
+	}
+	obj, ok := w.actors[spec.ActorID]
+	if !ok {
+		done(nil, nil, proto.NewError(proto.KindActorDied, "", "worker %s does not host actor %v", w.env.Self(), spec.ActorID))
+		return
+	}
+	sp := *spec
+	w.run(func(d *execDone) { done(state, d.returns, d.err) }, func() *execDone {
+		out, terr := protect(func() ([]byte, error) { return f(w.bodyCtx(&sp), obj, args) })
+		if terr != nil {
+			return &execDone{err: terr}
+		}
+		return &execDone{returns: [][]byte{out}}
+	})
+}
+
+// protect runs a user body, turning its error or panic into a TaskError.
+func protect(f func() ([]byte, error)) (out []byte, terr *proto.TaskError) {
+	defer func() {
+		if r := recover(); r != nil {
+			terr = &proto.TaskError{Kind: proto.KindTaskFailed, Message: fmt.Sprintf("panic: %v", r), Stack: string(debug.Stack())}
+		}
+	}()
+	out, err := f()
+	if err != nil {
+		return nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: err.Error()}
+	}
+	return out, nil
+}
+
+// watchNodes feeds GCS node deaths to a core worker (as the simulator's
+// processes do), so that it fails or retries what ran there.
+func watchNodes(env core.Env, g *gcs.Client, cw *worker.Worker) {
+	dead := map[core.NodeID]bool{}
+	onNode := func(n gcs.NodeInfo) {
+		if n.State == gcs.NodeDead && !dead[n.ID] {
+			dead[n.ID] = true
+			cw.NodeDied(n.ID, n.Addr)
+		}
+	}
+	var resync func()
+	resync = func() {
+		g.GetNodes(func(r gcs.Reply, err error) {
+			if err != nil {
+				env.AfterFunc(time.Second, resync)
+				return
+			}
+			for _, n := range r.Nodes {
+				onNode(n)
+			}
+		})
+	}
+	if err := g.Subscribe([]string{gcs.ChannelNode}, func(m gcs.PubMessage) {
+		if m.Node != nil {
+			onNode(*m.Node)
+		}
+	}, resync); err != nil {
+		env.Log().Error("gray: subscribe to node events", "err", err)
+	}
+}

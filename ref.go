@@ -1,0 +1,219 @@
+package gray
+
+import (
+	"context"
+	"errors"
+	goruntime "runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+)
+
+// Ref is a reference to an object: the future result of a task or actor
+// call, or a value stored with Put. The process that made it (the driver,
+// or the worker running a task body) owns the object and keeps it while
+// references exist: when a Ref becomes unreachable the garbage collector
+// releases it, and Release does so at once. Copies of a Ref share one
+// reference. The zero Ref is invalid.
+type Ref[T any] struct{ s *refState }
+
+type refState struct {
+	c   *caller
+	ref proto.ObjectRef
+	err error // the submission failed: Get returns it
+	rel *releaser
+}
+
+// releaser drops the core worker's local reference once. It does not
+// point back at its refState, so that the state can be collected.
+type releaser struct {
+	c    *caller
+	ref  proto.ObjectRef
+	done atomic.Bool
+}
+
+func (r *releaser) release() {
+	if r.done.CompareAndSwap(false, true) {
+		// Fails harmlessly once the process stopped.
+		_ = r.c.onLoop(func() { r.c.cw().Release(r.ref) })
+	}
+}
+
+func newRef[T any](c *caller, ref proto.ObjectRef) Ref[T] {
+	rel := &releaser{c: c, ref: ref}
+	s := &refState{c: c, ref: ref, rel: rel}
+	goruntime.AddCleanup(s, func(r *releaser) { r.release() }, rel)
+	return Ref[T]{s}
+}
+
+func errRef[T any](err error) Ref[T] { return Ref[T]{&refState{err: err}} }
+
+// AnyRef is implemented by every Ref[T], for calls that take references
+// of mixed types (Wait, Cancel).
+type AnyRef interface {
+	state() *refState
+}
+
+func (r Ref[T]) state() *refState { return r.s }
+
+// arg implements Arg.
+func (r Ref[T]) arg() (argVal, error) {
+	if r.s == nil {
+		return argVal{}, errZeroRef
+	}
+	if r.s.err != nil {
+		return argVal{}, r.s.err
+	}
+	return argVal{ref: r.s}, nil
+}
+
+var errZeroRef = errors.New("gray: use of a zero Ref")
+
+// ID returns the object's id, for logs.
+func (r Ref[T]) ID() string {
+	if r.s == nil || r.s.err != nil {
+		return ""
+	}
+	return r.s.ref.ID.String()
+}
+
+// Get waits for the object and returns its value, or the error of the
+// task that should have made it (a *TaskError matching one of the Err
+// sentinels), or ctx's error.
+func (r Ref[T]) Get(ctx context.Context) (T, error) {
+	var zero T
+	s := r.s
+	switch {
+	case s == nil:
+		return zero, errZeroRef
+	case s.err != nil:
+		return zero, s.err
+	case s.rel.done.Load():
+		return zero, ErrReleased
+	}
+	data, err := do(ctx, s.c, func(cw *worker.Worker, reply func([]byte, error)) { cw.Get(s.ref, reply) })
+	goruntime.KeepAlive(s)
+	if err != nil {
+		return zero, err
+	}
+	return decode[T](data)
+}
+
+// Release drops this reference now rather than when the garbage collector
+// finds it unreachable; Get fails afterwards with ErrReleased. Tasks
+// already submitted with it as an argument keep the object alive.
+func (r Ref[T]) Release() {
+	if r.s != nil && r.s.rel != nil {
+		r.s.rel.release()
+	}
+}
+
+// Put stores v as an object owned by the caller (the driver, or the task
+// body whose ctx is given) and returns its reference. Values up to 100
+// KiB encoded stay in the owner's memory; larger ones go to the node's
+// plasma store. A failure is returned by the Ref's Get.
+func Put[T any](ctx context.Context, v T) Ref[T] {
+	c, err := callerFor(ctx)
+	if err != nil {
+		return errRef[T](err)
+	}
+	data, err := encode(v)
+	if err != nil {
+		return errRef[T](err)
+	}
+	ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) { cw.Put(data, reply) })
+	if err != nil {
+		return errRef[T](err)
+	}
+	return newRef[T](c, ref)
+}
+
+// GetAll gets every ref, in order, and returns the first error.
+func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
+	out := make([]T, len(refs))
+	for i, r := range refs {
+		v, err := r.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Wait waits until n of refs are ready (their task finished, well or
+// not; a Ref whose submission failed is ready at once), timeout passed
+// (negative: no timeout) or ctx is done, and splits refs into ready ones
+// and the others, each in the order given; ready holds at most n refs
+// unless more were ready already. Values are not fetched. It goes through
+// the caller of ctx, which asks other owners about their objects. It
+// returns ctx's error if ctx ends first.
+func Wait[R AnyRef](ctx context.Context, refs []R, n int, timeout time.Duration) (ready, notReady []R, err error) {
+	c, err := callerFor(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	n = min(max(n, 0), len(refs))
+	isReady := make([]bool, len(refs))
+	index := map[proto.ObjectRef][]int{}
+	var pending []proto.ObjectRef
+	for i, r := range refs {
+		s := r.state()
+		if s == nil || s.err != nil || s.rel.done.Load() {
+			isReady[i] = true // Get returns at once (with an error)
+			n--
+			continue
+		}
+		if _, dup := index[s.ref]; !dup {
+			pending = append(pending, s.ref)
+		}
+		index[s.ref] = append(index[s.ref], i)
+	}
+	if n > 0 {
+		n = min(n, len(pending))
+		got, err := do(ctx, c, func(cw *worker.Worker, reply func([]proto.ObjectRef, error)) {
+			if err := cw.Wait(pending, n, timeout, func(ready, _ []proto.ObjectRef) { reply(ready, nil) }); err != nil {
+				reply(nil, err)
+			}
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range got {
+			for _, i := range index[r] {
+				isReady[i] = true
+			}
+		}
+	}
+	for i, r := range refs {
+		if isReady[i] {
+			ready = append(ready, r)
+		} else {
+			notReady = append(notReady, r)
+		}
+	}
+	goruntime.KeepAlive(refs)
+	return ready, notReady, nil
+}
+
+// Cancel cancels the task behind ref, which must have been submitted by
+// the caller of ref (its owner; else an error). A task still waiting for
+// its arguments or a worker is dropped; a running task's result is
+// discarded and its worker not reused, but its body runs on until it
+// returns (Go cannot stop a goroutine; bodies see their ctx cancelled
+// only at Shutdown). Either way Get fails with ErrCancelled and the task
+// is not retried. Cancelling a finished task does nothing.
+func Cancel(ctx context.Context, ref AnyRef) error {
+	s := ref.state()
+	switch {
+	case s == nil:
+		return errZeroRef
+	case s.err != nil:
+		return nil // never submitted
+	}
+	_, err := do(ctx, s.c, func(cw *worker.Worker, reply func(struct{}, error)) { reply(struct{}{}, cw.Cancel(s.ref)) })
+	goruntime.KeepAlive(s)
+	return err
+}

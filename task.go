@@ -1,0 +1,296 @@
+package gray
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	"slices"
+
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+)
+
+// Arg is an argument of type T to a task, an actor constructor or an
+// actor method: an immediate value (V) or a Ref[T], whose value the
+// executing worker fetches before the body runs (a failed Ref fails the
+// task with its error).
+type Arg[T any] interface {
+	arg() (argVal, error)
+}
+
+// argVal is an argument ready to submit: encoded bytes or a reference.
+type argVal struct {
+	value []byte
+	ref   *refState
+}
+
+type value[T any] struct{ v T }
+
+func (v value[T]) arg() (argVal, error) {
+	b, err := encode(v.v)
+	return argVal{value: b}, err
+}
+
+// V makes an immediate argument from a value. Values larger than 100 KiB
+// encoded are put into the object store first, as Ray does.
+func V[T any](v T) Arg[T] { return value[T]{v} }
+
+// collectArgs encodes the arguments on the caller's goroutine.
+func collectArgs(args ...interface{ arg() (argVal, error) }) ([]argVal, error) {
+	out := make([]argVal, len(args))
+	for i, a := range args {
+		if a == nil {
+			return nil, fmt.Errorf("gray: argument %d is nil", i+1)
+		}
+		v, err := a.arg()
+		if err != nil {
+			return nil, fmt.Errorf("gray: argument %d: %w", i+1, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// withArgs turns argVals into proto.Args on the caller's loop, putting
+// large immediate values into the object store first; then it calls
+// done, after which the puts' own references are released (the
+// submitted task holds them).
+func withArgs(cw *worker.Worker, avs []argVal, done func([]proto.Arg, error)) {
+	out := make([]proto.Arg, len(avs))
+	var puts []proto.ObjectRef
+	pending := 1
+	var failed error
+	finish := func() {
+		pending--
+		if pending > 0 {
+			return
+		}
+		if failed != nil {
+			done(nil, failed)
+		} else {
+			done(out, nil)
+		}
+		for _, r := range puts {
+			cw.Release(r)
+		}
+	}
+	for i, a := range avs {
+		switch {
+		case a.ref != nil:
+			r := a.ref.ref
+			out[i] = proto.Arg{Ref: &r}
+		case len(a.value) > proto.MaxInlineSize:
+			pending++
+			cw.Put(a.value, func(r proto.ObjectRef, err error) {
+				if err != nil {
+					failed = fmt.Errorf("gray: storing argument %d: %w", i+1, err)
+				} else {
+					puts = append(puts, r)
+					out[i] = proto.Arg{Ref: &r}
+				}
+				finish()
+			})
+		default:
+			out[i] = proto.Arg{Value: a.value}
+		}
+	}
+	finish()
+}
+
+// remote submits through the caller of ctx; submit runs on its loop.
+func remote[R any](ctx context.Context, args []interface{ arg() (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) Ref[R] {
+	c, err := callerFor(ctx)
+	if err != nil {
+		return errRef[R](err)
+	}
+	avs, err := collectArgs(args...)
+	if err != nil {
+		return errRef[R](err)
+	}
+	ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) {
+		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
+			if err != nil {
+				reply(proto.ObjectRef{}, err)
+				return
+			}
+			refs, err := submit(c, cw, pargs)
+			if err != nil {
+				reply(proto.ObjectRef{}, err)
+				return
+			}
+			reply(refs[0], nil)
+		})
+	})
+	goruntime.KeepAlive(avs) // the argument Refs stay referenced until submitted
+	if err != nil {
+		return errRef[R](err)
+	}
+	return newRef[R](c, ref)
+}
+
+// taskFunc is what every FuncN shares: the registered name and options.
+type taskFunc struct {
+	name string
+	opts []Option
+}
+
+func (t taskFunc) with(opts []Option) taskFunc {
+	return taskFunc{t.name, append(slices.Clip(t.opts), opts...)}
+}
+
+func submitTask[R any](ctx context.Context, t taskFunc, args ...interface{ arg() (argVal, error) }) Ref[R] {
+	topts, err := newCallConfig(t.opts).taskOptions()
+	if err != nil {
+		return errRef[R](err)
+	}
+	return remote[R](ctx, args, func(c *caller, cw *worker.Worker, pargs []proto.Arg) ([]proto.ObjectRef, error) {
+		return c.submitTask(cw, t.name, pargs, topts)
+	})
+}
+
+// Func0 is a registered task without arguments returning R.
+type Func0[R any] struct{ t taskFunc }
+
+// Func1 is a registered task of one argument returning R.
+type Func1[A, R any] struct{ t taskFunc }
+
+// Func2 is a registered task of two arguments returning R.
+type Func2[A, B, R any] struct{ t taskFunc }
+
+// Func3 is a registered task of three arguments returning R.
+type Func3[A, B, C, R any] struct{ t taskFunc }
+
+// Task0 registers f as the task name and returns its handle. Call it at
+// package init (a package-level var), identically in every process: the
+// worker finds the code by name. It panics if name is taken.
+func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
+	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 0); err != nil {
+			return nil, err
+		}
+		r, err := f(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &Func0[R]{taskFunc{name: name}}
+}
+
+// Task1 registers f as the task name; see Task0.
+func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
+	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 1); err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &Func1[A, R]{taskFunc{name: name}}
+}
+
+// Task2 registers f as the task name; see Task0.
+func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
+	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 2); err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := decode[B](args[1])
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &Func2[A, B, R]{taskFunc{name: name}}
+}
+
+// Task3 registers f as the task name; see Task0.
+func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
+	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		if err := checkArgs(args, 3); err != nil {
+			return nil, err
+		}
+		a, err := decode[A](args[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := decode[B](args[1])
+		if err != nil {
+			return nil, err
+		}
+		c, err := decode[C](args[2])
+		if err != nil {
+			return nil, err
+		}
+		r, err := f(ctx, a, b, c)
+		if err != nil {
+			return nil, err
+		}
+		return encode(r)
+	})
+	return &Func3[A, B, C, R]{taskFunc{name: name}}
+}
+
+// Options returns a copy of the task handle that submits with opts.
+func (f *Func0[R]) Options(opts ...Option) *Func0[R] { return &Func0[R]{f.t.with(opts)} }
+
+// Options returns a copy of the task handle that submits with opts.
+func (f *Func1[A, R]) Options(opts ...Option) *Func1[A, R] { return &Func1[A, R]{f.t.with(opts)} }
+
+// Options returns a copy of the task handle that submits with opts.
+func (f *Func2[A, B, R]) Options(opts ...Option) *Func2[A, B, R] {
+	return &Func2[A, B, R]{f.t.with(opts)}
+}
+
+// Options returns a copy of the task handle that submits with opts.
+func (f *Func3[A, B, C, R]) Options(opts ...Option) *Func3[A, B, C, R] {
+	return &Func3[A, B, C, R]{f.t.with(opts)}
+}
+
+// Remote submits the task and returns the reference to its result at
+// once. It goes through the caller of ctx: the driver, or the worker
+// whose task body was given ctx (a nested task, owned by that worker).
+// A submission error is returned by the Ref's Get.
+func (f *Func0[R]) Remote(ctx context.Context) Ref[R] { return submitTask[R](ctx, f.t) }
+
+// Remote submits the task; see Func0.Remote.
+func (f *Func1[A, R]) Remote(ctx context.Context, a Arg[A]) Ref[R] {
+	return submitTask[R](ctx, f.t, a)
+}
+
+// Remote submits the task; see Func0.Remote.
+func (f *Func2[A, B, R]) Remote(ctx context.Context, a Arg[A], b Arg[B]) Ref[R] {
+	return submitTask[R](ctx, f.t, a, b)
+}
+
+// Remote submits the task; see Func0.Remote.
+func (f *Func3[A, B, C, R]) Remote(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) Ref[R] {
+	return submitTask[R](ctx, f.t, a, b, c)
+}
+
+// Name returns the name the task is registered under.
+func (f *Func0[R]) Name() string { return f.t.name }
+
+// Name returns the name the task is registered under.
+func (f *Func1[A, R]) Name() string { return f.t.name }
+
+// Name returns the name the task is registered under.
+func (f *Func2[A, B, R]) Name() string { return f.t.name }
+
+// Name returns the name the task is registered under.
+func (f *Func3[A, B, C, R]) Name() string { return f.t.name }
