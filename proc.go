@@ -45,7 +45,7 @@ func (d *driverProc) Start(env core.Env) {
 	d.env = env
 	d.gcs = gcs.NewClient(env, d.gcsAddr, gcs.ClientOptions{})
 	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: d.job, GCS: d.gcs})
-	watchNodes(env, d.gcs, d.cw)
+	worker.WatchNodes(env, d.gcs, d.cw)
 }
 
 // Receive implements core.Process.
@@ -96,7 +96,7 @@ func (w *workerProc) Start(env core.Env) {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.gcs = gcs.NewClient(env, w.gcsAddr, gcs.ClientOptions{})
 	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
-	watchNodes(env, w.gcs, w.cw)
+	worker.WatchNodes(env, w.gcs, w.cw)
 	w.register()
 }
 
@@ -245,35 +245,4 @@ func protect(f func() ([]byte, error)) (out []byte, terr *proto.TaskError) {
 		return nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: err.Error()}
 	}
 	return out, nil
-}
-
-// watchNodes feeds GCS node deaths to a core worker (as the simulator's
-// processes do), so that it fails or retries what ran there.
-func watchNodes(env core.Env, g *gcs.Client, cw *worker.Worker) {
-	dead := map[core.NodeID]bool{}
-	onNode := func(n gcs.NodeInfo) {
-		if n.State == gcs.NodeDead && !dead[n.ID] {
-			dead[n.ID] = true
-			cw.NodeDied(n.ID, n.Addr)
-		}
-	}
-	var resync func()
-	resync = func() {
-		g.GetNodes(func(r gcs.Reply, err error) {
-			if err != nil {
-				env.AfterFunc(time.Second, resync)
-				return
-			}
-			for _, n := range r.Nodes {
-				onNode(n)
-			}
-		})
-	}
-	if err := g.Subscribe([]string{gcs.ChannelNode}, func(m gcs.PubMessage) {
-		if m.Node != nil {
-			onNode(*m.Node)
-		}
-	}, resync); err != nil {
-		env.Log().Error("gray: subscribe to node events", "err", err)
-	}
 }

@@ -38,7 +38,7 @@ func (d *scriptDriver) Start(env core.Env) {
 	d.env = env
 	d.g = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
 	d.cw = worker.New(env, worker.Config{Raylet: "raylet-1", Job: core.JobIDFromInt(1), GCS: d.g})
-	watchNodes(env, d.g, d.cw)
+	worker.WatchNodes(env, d.g, d.cw)
 }
 
 func (d *scriptDriver) Receive(from core.Addr, m core.Message) {

@@ -220,7 +220,7 @@ func (d *driver) Start(env core.Env) {
 	d.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
 	d.seen = map[counterSeen]int64{}
 	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: core.JobIDFromInt(uint32(d.idx + 1)), GCS: d.gcs})
-	watchNodes(env, d.gcs, d.cw)
+	worker.WatchNodes(env, d.gcs, d.cw)
 	env.AfterFunc(time.Duration(100+env.Rand().IntN(400))*time.Millisecond, d.nextRound)
 }
 

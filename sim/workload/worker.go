@@ -60,7 +60,7 @@ func (w *simWorker) Start(env core.Env) {
 	// deaths like drivers do.
 	w.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
 	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
-	watchNodes(env, w.gcs, w.cw)
+	worker.WatchNodes(env, w.gcs, w.cw)
 	w.register()
 }
 
@@ -239,34 +239,4 @@ func (w *simWorker) Receive(from core.Addr, m core.Message) {
 // Describe implements sim.Describer.
 func (w *simWorker) Describe() string {
 	return fmt.Sprintf("%v of %v running=%d %s", w.id, w.node, len(w.waits), w.cw.Describe())
-}
-
-// nodeWatcher feeds GCS node deaths to a core worker.
-func watchNodes(env core.Env, g *gcs.Client, cw *worker.Worker) {
-	dead := map[core.NodeID]bool{}
-	onNode := func(n gcs.NodeInfo) {
-		if n.State == gcs.NodeDead && !dead[n.ID] {
-			dead[n.ID] = true
-			cw.NodeDied(n.ID, n.Addr)
-		}
-	}
-	var resync func()
-	resync = func() {
-		g.GetNodes(func(r gcs.Reply, err error) {
-			if err != nil {
-				env.AfterFunc(time.Second, resync)
-				return
-			}
-			for _, n := range r.Nodes {
-				onNode(n)
-			}
-		})
-	}
-	if err := g.Subscribe([]string{gcs.ChannelNode}, func(m gcs.PubMessage) {
-		if m.Node != nil {
-			onNode(*m.Node)
-		}
-	}, resync); err != nil {
-		env.Log().Error("subscribe", "err", err)
-	}
 }

@@ -1,0 +1,42 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
+)
+
+// WatchNodes subscribes g to the GCS's node channel and tells w about every
+// node declared dead (once per node), so that w retries or fails what ran
+// there and rebuilds lost objects. After a pubsub gap or a GCS restart it
+// re-reads the node table. Every process hosting a core worker calls it
+// once at start.
+func WatchNodes(env core.Env, g *gcs.Client, w *Worker) {
+	dead := map[core.NodeID]bool{}
+	onNode := func(n gcs.NodeInfo) {
+		if n.State == gcs.NodeDead && !dead[n.ID] {
+			dead[n.ID] = true
+			w.NodeDied(n.ID, n.Addr)
+		}
+	}
+	var resync func()
+	resync = func() {
+		g.GetNodes(func(r gcs.Reply, err error) {
+			if err != nil {
+				env.AfterFunc(time.Second, resync)
+				return
+			}
+			for _, n := range r.Nodes {
+				onNode(n)
+			}
+		})
+	}
+	if err := g.Subscribe([]string{gcs.ChannelNode}, func(m gcs.PubMessage) {
+		if m.Node != nil {
+			onNode(*m.Node)
+		}
+	}, resync); err != nil {
+		env.Log().Error("worker: subscribe to node events", "err", err)
+	}
+}
