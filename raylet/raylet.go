@@ -32,6 +32,10 @@ type Config struct {
 	PullBytesMax int64
 	// QueueMax bounds queued lease requests; more are refused. Default 10,000.
 	QueueMax int
+	// OnFence, when set, is called when the raylet learns that its node
+	// was declared dead, just before it exits (tests and simulation
+	// workloads record it to check that the node executes nothing after).
+	OnFence func(core.NodeID)
 }
 
 func (c *Config) setDefaults() {
@@ -222,6 +226,18 @@ func (r *Raylet) fence(why string) {
 	for _, l := range q {
 		delete(r.leases, l.key)
 		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
+	}
+	// The node's workers exit with it (fate-sharing), in address order.
+	addrs := make([]core.Addr, 0, len(r.workers))
+	for a := range r.workers { //gray:unordered sorted below
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		r.env.Send(a, &proto.NodeDead{Node: r.node})
+	}
+	if r.cfg.OnFence != nil {
+		r.cfg.OnFence(r.node)
 	}
 	// A dead node id never comes back: like Ray's raylet, exit, so that the
 	// supervisor (the simulator, or systemd on a host) starts a new node.

@@ -35,6 +35,7 @@ const (
 	msgLeaseCheckReply      core.MsgType = 4010
 	msgWaitRefRemoved       core.MsgType = 4011
 	msgPutObjectReply       core.MsgType = 2013
+	msgNodeDead             core.MsgType = 2014
 )
 
 // Bounds of object transfer.
@@ -115,6 +116,13 @@ type PutObject struct {
 
 // PutObjectReply says which node stored the object.
 type PutObjectReply struct {
+	Node core.NodeID `msgpack:"n"`
+}
+
+// NodeDead tells a node's workers that the GCS declared the node dead: like
+// the raylet, they exit at once (Ray's workers fate-share with their
+// raylet), so a dead node executes nothing once its death is known.
+type NodeDead struct {
 	Node core.NodeID `msgpack:"n"`
 }
 
@@ -280,6 +288,7 @@ func (*LeaseFailed) MsgType() core.MsgType          { return msgLeaseFailed }
 func (*PutObject) MsgType() core.MsgType            { return msgPutObject }
 func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
 func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
+func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
 func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
 func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
@@ -308,6 +317,7 @@ func init() {
 		func() core.Message { return new(PutObject) },
 		func() core.Message { return new(GetObject) },
 		func() core.Message { return new(PutObjectReply) },
+		func() core.Message { return new(NodeDead) },
 		func() core.Message { return new(GetObjectReply) },
 		func() core.Message { return new(FreeObjects) },
 		func() core.Message { return new(PullChunk) },

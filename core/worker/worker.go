@@ -166,6 +166,12 @@ func (w *Worker) Handle(from core.Addr, m core.Message) bool {
 	case *proto.KillActor:
 		w.onKillActor(m)
 		return true
+	case *proto.NodeDead:
+		// Only this worker's own raylet speaks for its node.
+		if from == w.cfg.Raylet && (w.cfg.Node.IsNil() || m.Node == w.cfg.Node) {
+			panic(core.FailStop{Reason: fmt.Sprintf("node %v was declared dead; its workers exit with it", m.Node)})
+		}
+		return true
 	}
 	return w.cli.Handle(from, m) || w.srv.Handle(from, m)
 }
@@ -346,6 +352,20 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 					// behind other work, or gone): cancel and ask again.
 					w.returnLease(raylet, leaseID, false)
 					w.requestLease(t, raylet, spilled)
+					return
+				}
+				if rpc.CodeOf(err) == rpc.CodeUnavailable {
+					// The raylet cannot take it (its node was declared
+					// dead and it is exiting, or its queue is full). The
+					// task never ran: ask the local raylet — a new node
+					// once it restarts — again after a pause, without
+					// spending a retry.
+					pause := time.Duration(100+w.env.Rand().IntN(900)) * time.Millisecond
+					w.env.AfterFunc(pause, func() {
+						if w.tasks[spec.TaskID] == t && t.leaseID == leaseID {
+							w.requestLease(t, w.cfg.Raylet, false)
+						}
+					})
 					return
 				}
 				w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))

@@ -61,6 +61,11 @@ type cluster struct {
 	drv            []*driver
 	raylets        []core.Addr
 
+	// fencedAt records when each node's raylet learned the node was
+	// declared dead: nothing may run on the node after that (plus local
+	// delivery of the news to its workers).
+	fencedAt map[core.NodeID]time.Duration
+
 	// executions counts task bodies run per function, for coverage.
 	executions map[string]int64
 	// hosts records, per actor, the workers that executed its calls, and
@@ -70,7 +75,7 @@ type cluster struct {
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
-	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, executions: map[string]int64{},
+	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, executions: map[string]int64{}, fencedAt: map[core.NodeID]time.Duration{},
 		hosts: map[core.ActorID][]actorHost{}, deadNodes: map[core.NodeID]bool{}}
 	if c.nodes == 0 {
 		c.nodes = 3
@@ -87,14 +92,17 @@ func newCluster(opts sim.Options) (sim.Workload, error) {
 func (c *cluster) Setup(w *sim.World) error {
 	c.w = w
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
-		return gcs.NewServer(gcs.Config{})
+		// A short node timeout makes partitions declare nodes dead (and fence
+		// them) within the fault phase.
+		return gcs.NewServer(gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond})
 	})
 	for i := range c.nodes {
 		addr := core.Addr(fmt.Sprintf("raylet-%d", i+1))
 		host := fmt.Sprintf("node-%d", i+1)
 		c.raylets = append(c.raylets, addr)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20})
+			return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20,
+				OnFence: func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") }})
 		})
 		for j := range clusterWorkersPerNode {
 			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
@@ -112,7 +120,14 @@ func (c *cluster) Setup(w *sim.World) error {
 	return nil
 }
 
+// fenceNewsMax bounds how long after its raylet learned of the node's death
+// a worker may still start a task: the news travels over local IPC.
+const fenceNewsMax = time.Millisecond
+
 func (c *cluster) executed(node core.NodeID, spec *proto.TaskSpec) {
+	if t, ok := c.fencedAt[node]; ok && c.w.Now() > t+fenceNewsMax {
+		c.w.Fail("invariant", fmt.Sprintf("%s ran on node %v at %v, after its raylet learned at %v that the node is dead", spec.Describe(), node, c.w.Now(), t))
+	}
 	c.executions[spec.Function]++
 	if spec.Attempt > 0 {
 		c.w.Sometimes("task retried")
@@ -193,7 +208,7 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 // SometimesPaths lists the interesting paths this workload should reach.
 func (c *cluster) SometimesPaths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
-		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "borrowed object outlived its owner's references"}
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references"}
 }
 
 // driver runs rounds of a fixed task DAG until the world heals.
