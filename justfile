@@ -9,6 +9,7 @@ default:
 build:
     go build ./...
     go build -o gray ./cmd/gray
+    go build -o grayd ./cmd/grayd
 
 # Run the test suite (the README's test command).
 test:
@@ -24,9 +25,10 @@ lint:
 sim workload="echo" seeds="1..200" faults="swarm":
     go run ./cmd/gray sim run --workload {{workload}} --seeds {{seeds}} --faults {{faults}} --check-determinism
 
-# Benchmarks: simulator throughput and codec.
+# Benchmarks: codec, simulator, GCS, cluster workload, plasma, scheduler,
+# transports and the embedded task round trip.
 bench:
-    go test -run '^$' -bench . -benchmem ./core ./sim
+    go test -run '^$' -bench . -benchmem ./core ./sim ./sim/workload ./gcs ./plasma ./raylet ./net .
 
 # Fuzz the message decoder for a minute.
 fuzz:
