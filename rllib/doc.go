@@ -1,5 +1,5 @@
 // Package rllib is gray's reinforcement-learning library, a Go rebuild of
-// Ray RLlib's core pieces that do not need the distributed runtime.
+// Ray RLlib's core pieces.
 //
 // The library is split into sub-packages, each with one purpose:
 //
@@ -15,9 +15,12 @@
 //     clipped surrogate loss, the EnvRunner (sampling), the Learner
 //     (updating), the Algorithm that coordinates them, checkpoints and
 //     evaluation.
+//   - rllib/distributed runs the EnvRunners as gray actors: one Put of the
+//     weights per iteration, the same ref to every runner, batches gathered
+//     in runner order, and dead runners replaced and their sample retried
+//     (RLlib's fault-tolerant actor manager). `gray rllib train` drives it.
 //
 // Everything is deterministic given a seed: randomness comes only from
 // seeded math/rand/v2 PCG sources, runner results are gathered in runner
-// order, and no map iteration influences numbers. See rllib/ppo's package
-// documentation for how the runners map onto gray actors later.
+// order, and no map iteration influences numbers.
 package rllib

@@ -36,6 +36,13 @@
 //	gray kv get|put|del|cas|list [--ns NAMESPACE] ...
 //	    the GCS's key-value store.
 //
+// The rllib command trains a policy on the embedded cluster, with env
+// runners as gray actors:
+//
+//	gray rllib train --algo ppo --env CartPole-v1 --env-runners 2 --stop-reward 450 [--out DIR]
+//	    prints per-iteration progress and writes learning_curve.csv and
+//	    learning_curve.png to DIR.
+//
 // The lin command checks recorded histories:
 //
 //	gray lin check HISTORY.json [--html OUT.html]
@@ -113,7 +120,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			c.App.Metadata = map[string]any{metaArgs: c.Args().Slice()}
 			return nil
 		},
-		Commands: append([]*cli.Command{simCommand(), linCommand()}, clusterCommands()...),
+		Commands: append([]*cli.Command{simCommand(), linCommand(), rllibCommand()}, clusterCommands()...),
 	}
 }
 
