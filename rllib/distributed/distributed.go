@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/rllib/ppo"
@@ -59,16 +58,9 @@ var (
 	sampleMethod = gray.Method1("sample", (*runner).Sample)
 )
 
-// StepsPerRunner returns how many steps each runner samples per iteration:
-// TrainBatchSize split over the runners, rounded up to a multiple of
-// EnvsPerRunner (as ppo.Algorithm does).
-func StepsPerRunner(c ppo.Config) int {
-	per := c.EnvRunners * c.EnvsPerRunner
-	if per < 1 {
-		return 0
-	}
-	return (c.TrainBatchSize + per - 1) / per * c.EnvsPerRunner
-}
+// StepsPerRunner returns how many steps each runner samples per iteration
+// (TrainBatchSize split over the runners, as ppo.Algorithm does).
+func StepsPerRunner(c ppo.Config) int { return ppo.StepsPerRunner(c) }
 
 // Options tune fault tolerance.
 type Options struct {
@@ -77,21 +69,19 @@ type Options struct {
 	MaxRestarts int
 }
 
-// smoothingEpisodes is how many recent episodes the return metrics average.
-const smoothingEpisodes = 100
-
 // Algorithm is PPO with its EnvRunners as gray actors and the Learner in
-// the calling process.
+// the calling process. It is a ppo.Algorithm whose sampler is the runner
+// actors, so training, checkpoints (Save, Restore) and Evaluate behave
+// exactly as with local runners.
 type Algorithm struct {
-	cfg       ppo.Config
-	opts      Options
-	learner   *ppo.Learner
-	runners   []*gray.ActorHandle[runner]
-	restarts  int
-	iteration int
-	timesteps int64
-	episodes  int64
-	recent    []float64
+	cfg      ppo.Config
+	opts     Options
+	algo     *ppo.Algorithm
+	runners  []*gray.ActorHandle[runner]
+	restarts int
+	// ctx and iterRestarts belong to the Train call in progress.
+	ctx          context.Context
+	iterRestarts int
 }
 
 // Metrics describe one iteration; Restarts counts the runners recreated
@@ -107,11 +97,12 @@ func New(ctx context.Context, cfg ppo.Config, opts Options) (*Algorithm, error) 
 	if opts.MaxRestarts <= 0 {
 		opts.MaxRestarts = 3
 	}
-	l, err := ppo.NewLearner(cfg)
+	a := &Algorithm{cfg: cfg, opts: opts, runners: make([]*gray.ActorHandle[runner], cfg.EnvRunners)}
+	algo, err := ppo.NewWithSampler(cfg, a)
 	if err != nil {
 		return nil, err
 	}
-	a := &Algorithm{cfg: cfg, opts: opts, learner: l, runners: make([]*gray.ActorHandle[runner], cfg.EnvRunners)}
+	a.algo = algo
 	for i := range a.runners {
 		if a.runners[i], err = a.newRunner(ctx, i); err != nil {
 			a.Close(ctx)
@@ -138,10 +129,20 @@ func (a *Algorithm) KillRunner(ctx context.Context, i int) error {
 func (a *Algorithm) RestartsTotal() int { return a.restarts }
 
 // Weights returns the learner's serialised parameters.
-func (a *Algorithm) Weights() []byte { return a.learner.Weights() }
+func (a *Algorithm) Weights() []byte { return a.algo.Weights() }
 
 // Iteration returns the number of completed iterations.
-func (a *Algorithm) Iteration() int { return a.iteration }
+func (a *Algorithm) Iteration() int { return a.algo.Iteration() }
+
+// Save writes a checkpoint (see ppo.Algorithm.Save).
+func (a *Algorithm) Save(path string) error { return a.algo.Save(path) }
+
+// Restore loads a checkpoint written by Save, by this or a local
+// ppo.Algorithm (see ppo.Algorithm.Restore).
+func (a *Algorithm) Restore(path string) error { return a.algo.Restore(path) }
+
+// Evaluate plays greedy episodes in the calling process.
+func (a *Algorithm) Evaluate(episodes int) (ppo.EvalResult, error) { return a.algo.Evaluate(episodes) }
 
 // Close kills every runner actor.
 func (a *Algorithm) Close(ctx context.Context) {
@@ -198,51 +199,22 @@ func (a *Algorithm) sample(ctx context.Context, w gray.Ref[[]byte]) ([]*ppo.Batc
 	return batches, n, errors.Join(errs...)
 }
 
-// Train runs one iteration: put the weights once, sample on every runner,
-// update the learner, and report the metrics.
+// Train runs one iteration: put the weights once, sample on every runner
+// (recreating runners that died), update the learner, and report the
+// metrics.
 func (a *Algorithm) Train(ctx context.Context) (Metrics, error) {
-	t0 := time.Now()
-	w := gray.Put(ctx, a.learner.Weights())
-	batches, restarts, err := a.sample(ctx, w)
-	w.Release()
-	a.restarts += restarts
-	if err != nil {
-		return Metrics{}, err
-	}
-	b := ppo.Concat(batches...)
-	t1 := time.Now()
-	_, lm, err := a.learner.Update(b)
-	if err != nil {
-		return Metrics{}, err
-	}
-	t2 := time.Now()
+	a.ctx, a.iterRestarts = ctx, 0
+	m, err := a.algo.Train()
+	return Metrics{Metrics: m, Restarts: a.iterRestarts}, err
+}
 
-	a.iteration++
-	a.timesteps += int64(b.Len())
-	a.episodes += int64(len(b.EpisodeReturns))
-	a.recent = append(a.recent, b.EpisodeReturns...)
-	if k := len(a.recent) - smoothingEpisodes; k > 0 {
-		a.recent = slices.Delete(a.recent, 0, k)
-	}
-	m := Metrics{Metrics: ppo.Metrics{
-		Iteration:        a.iteration,
-		TimestepsTotal:   a.timesteps,
-		EpisodesTotal:    a.episodes,
-		EpisodesThisIter: len(b.EpisodeReturns),
-		Learner:          lm,
-		SampleTime:       t1.Sub(t0),
-		LearnTime:        t2.Sub(t1),
-	}, Restarts: restarts}
-	if len(a.recent) > 0 {
-		var sum float64
-		for _, r := range a.recent {
-			sum += r
-		}
-		m.EpisodeReturnMean = sum / float64(len(a.recent))
-		m.EpisodeReturnMax = slices.Max(a.recent)
-	}
-	if s := m.SampleTime.Seconds(); s > 0 {
-		m.EnvStepsPerSec = float64(b.Len()) / s
-	}
-	return m, nil
+// Sample implements ppo.Sampler: one Put of the weights, the same ref to
+// every runner, batches in runner order.
+func (a *Algorithm) Sample(weights []byte) ([]*ppo.Batch, error) {
+	w := gray.Put(a.ctx, weights)
+	defer w.Release()
+	batches, restarts, err := a.sample(a.ctx, w)
+	a.iterRestarts += restarts
+	a.restarts += restarts
+	return batches, err
 }

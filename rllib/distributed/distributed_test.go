@@ -3,6 +3,7 @@ package distributed
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/grayrt/gray"
@@ -113,5 +114,39 @@ func TestRunnerKilled(t *testing.T) {
 	}
 	if a.Iteration() != 3 {
 		t.Errorf("iteration %d, want 3", a.Iteration())
+	}
+}
+
+// TestCheckpointAndEvaluate saves a distributed run, restores it into a
+// fresh one, and requires identical weights; Evaluate plays greedy episodes.
+func TestCheckpointAndEvaluate(t *testing.T) {
+	ctx := withRuntime(t)
+	cfg := testConfig()
+	a, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	if _, err := a.Train(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ppo.ckpt")
+	if err := a.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	if err := b.Restore(path); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Weights(), b.Weights()) || b.Iteration() != a.Iteration() {
+		t.Fatalf("restored run differs: iteration %d vs %d", b.Iteration(), a.Iteration())
+	}
+	res, err := b.Evaluate(2)
+	if err != nil || len(res.Returns) != 2 {
+		t.Fatalf("Evaluate(2) = %+v, %v", res, err)
 	}
 }

@@ -19,6 +19,7 @@ const smoothingEpisodes = 100
 type Algorithm struct {
 	cfg       Config
 	runners   []*EnvRunner
+	sampler   Sampler // nil: the local runners
 	learner   *Learner
 	iteration int
 	timesteps int64
@@ -67,6 +68,29 @@ func New(cfg Config) (*Algorithm, error) {
 	return a, nil
 }
 
+// Sampler collects one iteration's batches for given weights, one batch per
+// runner in runner order. Distributed runners (package rllib/distributed,
+// env runners as gray actors) implement it; nil means local runners.
+type Sampler interface {
+	Sample(weights []byte) ([]*Batch, error)
+}
+
+// NewWithSampler returns an Algorithm for cfg whose batches come from s
+// (with cfg.EnvRunners runners); training, checkpoints and evaluation work
+// exactly as with local runners.
+func NewWithSampler(cfg Config, s Sampler) (*Algorithm, error) {
+	cfg.Hidden = slices.Clone(cfg.Hidden)
+	l, err := NewLearner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Algorithm{cfg: cfg, learner: l, sampler: s}, nil
+}
+
+// StepsPerRunner is how many steps each of cfg.EnvRunners runners samples
+// per iteration.
+func StepsPerRunner(cfg Config) int { return cfg.stepsPerRunner() }
+
 // Config returns the algorithm's configuration.
 func (a *Algorithm) Config() Config {
 	c := a.cfg
@@ -83,6 +107,9 @@ func (a *Algorithm) Iteration() int { return a.iteration }
 // sample has every runner sample stepsPerRunner steps with weights and
 // returns their batches in runner order.
 func (a *Algorithm) sample(weights []byte) ([]*Batch, error) {
+	if a.sampler != nil {
+		return a.sampler.Sample(weights)
+	}
 	batches := make([]*Batch, len(a.runners))
 	errs := make([]error, len(a.runners))
 	steps := a.cfg.stepsPerRunner()
