@@ -97,10 +97,7 @@ func Actor[T any](name string, ctor func(context.Context) (*T, error)) *ActorCla
 // see Actor.
 func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *ActorClass1[T, A] {
 	registerCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
-		if err := checkArgs(args, 1); err != nil {
-			return nil, err
-		}
-		a, err := decode[A](args[0])
+		a, err := args1[A](args)
 		if err != nil {
 			return nil, err
 		}
@@ -204,11 +201,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 		if err != nil {
 			return nil, err
 		}
-		r, err := f(t, ctx)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(t, ctx))
 	})
 	return &ActorMethod0[T, R]{actorMethod{key}}
 }
@@ -217,22 +210,15 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
 	key := methodKey[T](name)
 	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
-		if err := checkArgs(args, 1); err != nil {
+		a, err := args1[A](args)
+		if err != nil {
 			return nil, err
 		}
 		t, err := methodOf[T](obj)
 		if err != nil {
 			return nil, err
 		}
-		a, err := decode[A](args[0])
-		if err != nil {
-			return nil, err
-		}
-		r, err := f(t, ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(t, ctx, a))
 	})
 	return &ActorMethod1[T, A, R]{actorMethod{key}}
 }
@@ -241,26 +227,15 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, error)) *ActorMethod2[T, A, B, R] {
 	key := methodKey[T](name)
 	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
-		if err := checkArgs(args, 2); err != nil {
+		a, b, err := args2[A, B](args)
+		if err != nil {
 			return nil, err
 		}
 		t, err := methodOf[T](obj)
 		if err != nil {
 			return nil, err
 		}
-		a, err := decode[A](args[0])
-		if err != nil {
-			return nil, err
-		}
-		b, err := decode[B](args[1])
-		if err != nil {
-			return nil, err
-		}
-		r, err := f(t, ctx, a, b)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(t, ctx, a, b))
 	})
 	return &ActorMethod2[T, A, B, R]{actorMethod{key}}
 }

@@ -30,31 +30,19 @@ type ctorBody func(ctx context.Context, args [][]byte) (any, error)
 // methodBody runs one method on the live object.
 type methodBody func(ctx context.Context, obj any, args [][]byte) ([]byte, error)
 
-func registerFunc(name string, f taskBody) {
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.funcs[name]; dup {
-		panic(fmt.Sprintf("gray: task %q registered twice", name))
-	}
-	registry.funcs[name] = f
-}
+func registerFunc(name string, f taskBody)     { register(registry.funcs, "task", name, f) }
+func registerCtor(name string, f ctorBody)     { register(registry.ctors, "actor class", name, f) }
+func registerMethod(name string, f methodBody) { register(registry.methods, "actor method", name, f) }
 
-func registerCtor(name string, f ctorBody) {
+// register adds f under name to one of the registry's tables; kind names
+// the table in the panic for a duplicate.
+func register[F any](table map[string]F, kind, name string, f F) {
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.ctors[name]; dup {
-		panic(fmt.Sprintf("gray: actor class %q registered twice", name))
+	if _, dup := table[name]; dup {
+		panic(fmt.Sprintf("gray: %s %q registered twice", kind, name))
 	}
-	registry.ctors[name] = f
-}
-
-func registerMethod(name string, f methodBody) {
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.methods[name]; dup {
-		panic(fmt.Sprintf("gray: actor method %q registered twice", name))
-	}
-	registry.methods[name] = f
+	table[name] = f
 }
 
 func lookupFunc(name string) taskBody {
@@ -98,10 +86,49 @@ func decode[T any](b []byte) (T, error) {
 	return v, nil
 }
 
-// decodeArgs checks the argument count of a call.
+// checkArgs checks the argument count of a call.
 func checkArgs(args [][]byte, n int) error {
 	if len(args) != n {
 		return fmt.Errorf("gray: got %d arguments, want %d (is the function registered identically in every process?)", len(args), n)
 	}
 	return nil
+}
+
+// args1, args2 and args3 check the argument count of a call and decode
+// its arguments.
+func args1[A any](args [][]byte) (a A, err error) {
+	if err = checkArgs(args, 1); err != nil {
+		return a, err
+	}
+	return decode[A](args[0])
+}
+
+func args2[A, B any](args [][]byte) (a A, b B, err error) {
+	if err = checkArgs(args, 2); err != nil {
+		return a, b, err
+	}
+	if a, err = decode[A](args[0]); err != nil {
+		return a, b, err
+	}
+	b, err = decode[B](args[1])
+	return a, b, err
+}
+
+func args3[A, B, C any](args [][]byte) (a A, b B, c C, err error) {
+	if err = checkArgs(args, 3); err != nil {
+		return a, b, c, err
+	}
+	if a, b, err = args2[A, B](args[:2:2]); err != nil {
+		return a, b, c, err
+	}
+	c, err = decode[C](args[2])
+	return a, b, c, err
+}
+
+// encodeResult encodes a body's result, or passes its error on.
+func encodeResult[R any](r R, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return encode(r)
 }

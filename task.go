@@ -168,11 +168,7 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
-		r, err := f(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(ctx))
 	})
 	return &Func0[R]{taskFunc{name: name}}
 }
@@ -180,18 +176,11 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 // Task1 registers f as the task name; see Task0.
 func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
 	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		if err := checkArgs(args, 1); err != nil {
-			return nil, err
-		}
-		a, err := decode[A](args[0])
+		a, err := args1[A](args)
 		if err != nil {
 			return nil, err
 		}
-		r, err := f(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(ctx, a))
 	})
 	return &Func1[A, R]{taskFunc{name: name}}
 }
@@ -199,22 +188,11 @@ func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[
 // Task2 registers f as the task name; see Task0.
 func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
 	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		if err := checkArgs(args, 2); err != nil {
-			return nil, err
-		}
-		a, err := decode[A](args[0])
+		a, b, err := args2[A, B](args)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decode[B](args[1])
-		if err != nil {
-			return nil, err
-		}
-		r, err := f(ctx, a, b)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(ctx, a, b))
 	})
 	return &Func2[A, B, R]{taskFunc{name: name}}
 }
@@ -222,26 +200,11 @@ func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *
 // Task3 registers f as the task name; see Task0.
 func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
 	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		if err := checkArgs(args, 3); err != nil {
-			return nil, err
-		}
-		a, err := decode[A](args[0])
+		a, b, c, err := args3[A, B, C](args)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decode[B](args[1])
-		if err != nil {
-			return nil, err
-		}
-		c, err := decode[C](args[2])
-		if err != nil {
-			return nil, err
-		}
-		r, err := f(ctx, a, b, c)
-		if err != nil {
-			return nil, err
-		}
-		return encode(r)
+		return encodeResult(f(ctx, a, b, c))
 	})
 	return &Func3[A, B, C, R]{taskFunc{name: name}}
 }
