@@ -9,13 +9,14 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/net"
 )
 
 // caller is a process whose core worker an API call goes through: the
 // driver, or the worker running the task body whose ctx the call was
 // given (then parent is that task, and submissions are nested).
 type caller struct {
-	rt     *Runtime
+	host   *net.Host
 	addr   core.Addr
 	cw     func() *worker.Worker // only called on the process's loop
 	gcs    func() *gcs.Client    // only called on the process's loop
@@ -59,7 +60,7 @@ func (c *caller) onLoop(f func()) error {
 		return ErrShutdown
 	default:
 	}
-	return c.rt.host.Do(c.addr, func() {
+	return c.host.Do(c.addr, func() {
 		select {
 		case <-c.done:
 		default:

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -391,10 +393,53 @@ func TestNotInitialized(t *testing.T) {
 	if !errors.Is(err, gray.ErrNotInitialized) {
 		t.Fatalf("Remote before Init: got %v, want ErrNotInitialized", err)
 	}
-	t.Setenv("GRAY_ADDRESS", "/ip4/127.0.0.1/tcp/6380")
-	if _, err := gray.Init(context.Background()); !errors.Is(err, gray.ErrNotSupported) {
-		t.Fatalf("Init with GRAY_ADDRESS: got %v, want ErrNotSupported", err)
+}
+
+// TestJoinBadInput: a driver joining a cluster gets a clear error, not a
+// hang, for an address without a peer id, a missing or unsafe secret
+// file, and a cluster nobody serves.
+func TestJoinBadInput(t *testing.T) {
+	t.Setenv("HOME", t.TempDir()) // no ~/.gray/head to fall back on
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	open := filepath.Join(dir, "open-secret")
+	if err := os.WriteFile(open, []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const nobody = "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWGBfvd3pAR7fj2PtQ2J9hjhnGHkTWxjngzHmrXSVB3rwk"
+	cases := []struct {
+		name string
+		opts []gray.InitOption
+		want string
+	}{
+		{"no peer id", []gray.InitOption{gray.WithAddress("/ip4/127.0.0.1/tcp/6380"), gray.WithSecretFile(secret)}, "does not end in /p2p/"},
+		{"no secret", []gray.InitOption{gray.WithAddress(nobody)}, "GRAY_SECRET_FILE"},
+		{"readable secret", []gray.InitOption{gray.WithAddress(nobody), gray.WithSecretFile(open)}, "chmod 600"},
+		{"nobody there", []gray.InitOption{gray.WithAddress(nobody), gray.WithSecretFile(secret), gray.WithConnectTimeout(2 * time.Second)}, "cannot reach the cluster"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("GRAY_SECRET_FILE", "")
+			rt, err := gray.Init(context.Background(), c.opts...)
+			if err == nil {
+				rt.Shutdown()
+				t.Fatalf("Init = nil error, want one containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Init = %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+	// The failed Inits left nothing behind: an embedded Init works.
+	t.Setenv("GRAY_ADDRESS", "")
+	rt, err := gray.Init(context.Background(), gray.WithCPUsPerNode(1))
+	if err != nil {
+		t.Fatalf("embedded Init after failed joins: %v", err)
+	}
+	rt.Shutdown()
 }
 
 func TestShutdownNoLeaks(t *testing.T) {

@@ -3,7 +3,9 @@ package gray
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -11,6 +13,7 @@ import (
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/net"
 )
 
 // execDone carries the result of a task body run with Env.Go back to the
@@ -30,27 +33,83 @@ const msgExecDone core.MsgType = 64900
 func (*execDone) MsgType() core.MsgType { return msgExecDone }
 
 // driverProc is the process whose core worker the API uses outside task
-// bodies: it submits tasks, owns their results and creates actors.
+// bodies: it submits tasks, owns their results and creates actors. An
+// embedded driver knows its raylet and job at Start; a joining driver
+// gets them from the GCS first (attach).
 type driverProc struct {
 	raylet, gcsAddr core.Addr
 	job             core.JobID
+	// preferRaylet is WithRaylet's address; log gets failover records.
+	preferRaylet string
+	log          *slog.Logger
 
-	env core.Env
-	gcs *gcs.Client
-	cw  *worker.Worker
+	env   core.Env
+	gcs   *gcs.Client
+	cw    *worker.Worker // nil until attached
+	alive map[core.NodeID]core.Addr
+	lost  bool // the raylet's node died and no other node was alive
 }
 
 // Start implements core.Process.
 func (d *driverProc) Start(env core.Env) {
 	d.env = env
+	d.alive = map[core.NodeID]core.Addr{}
 	d.gcs = gcs.NewClient(env, d.gcsAddr, gcs.ClientOptions{})
-	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: d.job, GCS: d.gcs})
-	worker.WatchNodes(env, d.gcs, d.cw)
+	if d.raylet != "" {
+		d.attach(d.raylet, d.job, nil)
+	}
+}
+
+// attach starts the core worker on raylet for job; nodes is the node
+// table the raylet was chosen from.
+func (d *driverProc) attach(raylet core.Addr, job core.JobID, nodes []gcs.NodeInfo) {
+	d.raylet, d.job = raylet, job
+	for _, n := range nodes {
+		d.observeNode(n)
+	}
+	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs})
+	worker.WatchNodes(d.env, d.gcs, d.cw, d.observeNode)
+}
+
+// observeNode keeps the set of alive nodes and moves the driver to
+// another raylet when its own node dies (Ray's drivers fate-share with
+// their local raylet; a joined driver has none of its own). A new
+// incarnation at the same address (a restarted head) keeps it there.
+func (d *driverProc) observeNode(n gcs.NodeInfo) {
+	if n.State == gcs.NodeAlive {
+		d.alive[n.ID] = n.Addr
+	} else {
+		delete(d.alive, n.ID)
+	}
+	if d.cw == nil {
+		return
+	}
+	cur := d.cw.Raylet()
+	addrs := make([]core.Addr, 0, len(d.alive))
+	for _, a := range d.alive { //gray:unordered sorted below
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	if slices.Contains(addrs, cur) {
+		d.lost = false
+		return
+	}
+	if !(n.State == gcs.NodeDead && n.Addr == cur) && !d.lost {
+		return
+	}
+	if len(addrs) == 0 {
+		d.lost = true
+		d.log.Warn("gray: the driver's node died and no other node is alive; waiting for one", "raylet", string(cur))
+		return
+	}
+	d.lost = false
+	d.log.Warn("gray: the driver's node died; submitting through another", "dead", string(cur), "now", string(addrs[0]))
+	d.cw.SetRaylet(addrs[0])
 }
 
 // Receive implements core.Process.
 func (d *driverProc) Receive(from core.Addr, m core.Message) {
-	if d.gcs.Handle(from, m) {
+	if d.gcs.Handle(from, m) || d.cw == nil {
 		return
 	}
 	d.cw.Handle(from, m)
@@ -62,7 +121,7 @@ func (d *driverProc) Receive(from core.Addr, m core.Message) {
 // raylet every second, as the simulator's workers do; when the raylet
 // answers with another node id, its node is gone and it exits.
 type workerProc struct {
-	rt      *Runtime
+	host    *net.Host
 	raylet  core.Addr
 	gcsAddr core.Addr
 
@@ -153,7 +212,7 @@ func (w *workerProc) run(done func(*execDone), work func() *execDone) {
 // bodyCtx is the ctx of a task body: cancelled when the worker stops, and
 // carrying the caller through which the body submits nested work.
 func (w *workerProc) bodyCtx(spec *proto.TaskSpec) context.Context {
-	c := &caller{rt: w.rt, addr: w.env.Self(), parent: spec, done: w.ctx.Done()}
+	c := &caller{host: w.host, addr: w.env.Self(), parent: spec, done: w.ctx.Done()}
 	c.cw = func() *worker.Worker { return w.cw }
 	c.gcs = func() *gcs.Client { return w.gcs }
 	return context.WithValue(w.ctx, callerKey{}, c)

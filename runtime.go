@@ -2,7 +2,6 @@ package gray
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,6 +27,10 @@ type InitOption func(*initConfig)
 
 type initConfig struct {
 	address     string
+	secretFile  string
+	listen      string
+	raylet      string
+	timeout     time.Duration
 	nodes       int
 	cpus        int
 	gpus        int
@@ -36,10 +39,33 @@ type initConfig struct {
 	logger      *slog.Logger
 }
 
-// WithAddress joins an existing cluster at addr instead of starting an
-// embedded one. Not supported yet: Init fails with ErrNotSupported. The
-// GRAY_ADDRESS environment variable has the same effect.
+// WithAddress joins the cluster whose GCS is at addr (the address grayd
+// --head printed) as a driver instead of starting an embedded cluster.
+// The GRAY_ADDRESS environment variable has the same effect. The nodes
+// that run the job's tasks must be built from this program (see
+// StartNode): a stock grayd node knows no user function.
 func WithAddress(addr string) InitOption { return func(c *initConfig) { c.address = addr } }
+
+// WithSecretFile names the cluster secret file a driver joining with
+// WithAddress reads (a copy of the head's, mode 0600). Default
+// GRAY_SECRET_FILE, else ~/.gray/head/cluster-secret.
+func WithSecretFile(path string) InitOption { return func(c *initConfig) { c.secretFile = path } }
+
+// WithListen sets the multiaddr a joining driver listens on, which the
+// cluster's workers reach it at (they return results to it and fetch the
+// objects it owns). Default: loopback when the GCS address is loopback,
+// else every interface, port chosen by the system.
+func WithListen(multiaddr string) InitOption { return func(c *initConfig) { c.listen = multiaddr } }
+
+// WithRaylet makes a joining driver submit through the raylet at addr (a
+// node's address, as gray list nodes shows it). Default: the head node's
+// raylet if it is alive, else the first alive node's. When that node dies
+// the driver moves to another alive one.
+func WithRaylet(addr string) InitOption { return func(c *initConfig) { c.raylet = addr } }
+
+// WithConnectTimeout bounds how long a joining driver waits to reach the
+// cluster; default 10s.
+func WithConnectTimeout(d time.Duration) InitOption { return func(c *initConfig) { c.timeout = d } }
 
 // WithNodes sets the number of nodes (raylets) of the embedded cluster;
 // default 1.
@@ -65,14 +91,18 @@ func WithObjectStoreBytes(n int64) InitOption { return func(c *initConfig) { c.o
 // to stderr (a killed actor's worker fail-stops with a warning).
 func WithLogger(l *slog.Logger) InitOption { return func(c *initConfig) { c.logger = l } }
 
-// Runtime is a running gray cluster as seen from this program: for now an
-// embedded one, started by Init and stopped by Shutdown.
+// Runtime is a running gray cluster as seen from this program: an
+// embedded one, or a remote one this program joined as a driver. Init
+// starts it; Shutdown stops it.
 type Runtime struct {
 	host    *net.Host
+	tr      *net.P2P // a joining driver's transport; nil when embedded
+	pool    *pool    // the embedded cluster's workers; nil when joined
 	driver  *caller
-	workers map[string]core.Addr // worker process name -> its raylet
+	dproc   *driverProc
 	gcsAddr core.Addr
 	nodes   int
+	log     *slog.Logger
 
 	closing  chan struct{}
 	shutOnce sync.Once
@@ -83,21 +113,20 @@ var (
 	defaultRT *Runtime
 )
 
-// Init starts an embedded cluster in this program and makes it the
-// runtime API calls use (Ray's ray.init()): a GCS, WithNodes raylets each
-// with a plasma store and a pool of worker processes, and a driver
-// process, all on one net.Host over the in-memory transport. It returns
-// once every node has registered with the GCS. Call Shutdown when done.
-//
-// Joining an existing cluster (WithAddress or GRAY_ADDRESS) is not
-// supported yet.
+// Init makes a cluster the runtime API calls use. Without an address it
+// starts an embedded cluster in this program (Ray's ray.init()): a GCS,
+// WithNodes raylets each with a plasma store and a pool of worker
+// processes, and a driver process, all on one net.Host over the
+// in-memory transport; it returns once every node has registered with
+// the GCS. With an address (WithAddress or GRAY_ADDRESS) it joins that
+// cluster over libp2p as a driver with a job of its own: it returns once
+// it reached the GCS and chose a raylet (see WithRaylet). Call Shutdown
+// when done.
 func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
-	cfg := initConfig{address: os.Getenv("GRAY_ADDRESS"), nodes: 1, cpus: goruntime.NumCPU(), actorSlots: 4}
+	cfg := initConfig{address: os.Getenv("GRAY_ADDRESS"), secretFile: os.Getenv("GRAY_SECRET_FILE"),
+		nodes: 1, cpus: goruntime.NumCPU(), actorSlots: 4, timeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
-	}
-	if cfg.address != "" {
-		return nil, fmt.Errorf("%w: joining the cluster at %q (only the embedded cluster is; unset GRAY_ADDRESS)", ErrNotSupported, cfg.address)
 	}
 	if cfg.nodes < 1 || cfg.cpus < 1 || cfg.actorSlots < 0 || cfg.gpus < 0 {
 		return nil, fmt.Errorf("gray: bad options: %d nodes, %d CPUs, %d GPUs and %d actor slots per node; want at least one node and one CPU", cfg.nodes, cfg.cpus, cfg.gpus, cfg.actorSlots)
@@ -110,18 +139,30 @@ func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
 	if defaultRT != nil {
 		return nil, ErrAlreadyInitialized
 	}
-	rt := &Runtime{workers: map[string]core.Addr{}, closing: make(chan struct{}), nodes: cfg.nodes}
-	rt.host = net.NewHost(net.HostOptions{Logger: cfg.logger, OnExit: rt.onExit})
-	if err := rt.start(cfg); err != nil {
-		rt.host.Close()
-		return nil, err
+	rt := &Runtime{closing: make(chan struct{}), nodes: cfg.nodes, log: cfg.logger}
+	var err error
+	if cfg.address != "" {
+		err = rt.join(ctx, cfg)
+	} else {
+		err = rt.embed(ctx, cfg)
 	}
-	if err := rt.waitNodes(ctx); err != nil {
-		rt.host.Close()
+	if err != nil {
+		rt.close()
 		return nil, err
 	}
 	defaultRT = rt
 	return rt, nil
+}
+
+// embed starts the embedded cluster.
+func (rt *Runtime) embed(ctx context.Context, cfg initConfig) error {
+	rt.pool = newPool("", cfg.logger)
+	rt.host = net.NewHost(net.HostOptions{Logger: cfg.logger, OnExit: func(addr core.Addr, err error) { rt.pool.onExit(addr, err) }})
+	rt.pool.host = rt.host
+	if err := rt.start(cfg); err != nil {
+		return err
+	}
+	return rt.waitNodes(ctx)
 }
 
 func (rt *Runtime) start(cfg initConfig) error {
@@ -129,6 +170,7 @@ func (rt *Runtime) start(cfg initConfig) error {
 	if rt.gcsAddr, err = rt.host.Add("gcs", gcs.NewServer(gcs.Config{})); err != nil {
 		return err
 	}
+	rt.pool.gcsAddr = rt.gcsAddr
 	res := []any{core.CPU, cfg.cpus}
 	if cfg.gpus > 0 {
 		res = append(res, core.GPU, cfg.gpus)
@@ -148,39 +190,19 @@ func (rt *Runtime) start(cfg initConfig) error {
 		if i == 0 {
 			firstRaylet = ra
 		}
-		for j := range workers {
-			name := fmt.Sprintf("raylet-%d-w%d", i+1, j+1)
-			rt.workers[name] = ra
-			if _, err := rt.host.Add(name, &workerProc{rt: rt, raylet: ra, gcsAddr: rt.gcsAddr}); err != nil {
-				return err
-			}
+		if err := rt.pool.add(fmt.Sprintf("raylet-%d", i+1), ra, workers); err != nil {
+			return err
 		}
 	}
-	d := &driverProc{raylet: firstRaylet, gcsAddr: rt.gcsAddr, job: core.JobIDFromInt(1)}
+	d := &driverProc{raylet: firstRaylet, gcsAddr: rt.gcsAddr, job: core.JobIDFromInt(1), log: cfg.logger}
 	da, err := rt.host.Add("driver", d)
 	if err != nil {
 		return err
 	}
-	rt.driver = &caller{rt: rt, addr: da, cw: func() *worker.Worker { return d.cw },
+	rt.dproc = d
+	rt.driver = &caller{host: rt.host, addr: da, cw: func() *worker.Worker { return d.cw },
 		gcs: func() *gcs.Client { return d.gcs }, done: rt.closing}
 	return nil
-}
-
-// onExit restarts a worker process that exited (a killed actor's worker
-// fail-stops), so that the node's pool stays full.
-func (rt *Runtime) onExit(addr core.Addr, err error) {
-	ra, ok := rt.workers[string(addr)]
-	if !ok {
-		return
-	}
-	select {
-	case <-rt.closing:
-		return
-	default:
-	}
-	if _, aerr := rt.host.Add(string(addr), &workerProc{rt: rt, raylet: ra, gcsAddr: rt.gcsAddr}); aerr != nil && !errors.Is(aerr, net.ErrClosed) {
-		slog.Default().Error("gray: restarting worker", "worker", string(addr), "exit", err, "err", aerr)
-	}
 }
 
 // waitNodes waits until every raylet has registered with the GCS, so that
@@ -213,17 +235,44 @@ func (rt *Runtime) waitNodes(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops every process of the embedded cluster and waits for
-// their goroutines, task bodies included (their ctx is cancelled). Calls
-// waiting on the runtime fail with ErrShutdown. Later calls do nothing.
+// Shutdown stops this program's processes and waits for their
+// goroutines, task bodies included (their ctx is cancelled): the whole
+// embedded cluster, or a joining driver (its job is marked finished
+// first; the objects it owns are gone with it). Calls waiting on the
+// runtime fail with ErrShutdown. Later calls do nothing.
 func (rt *Runtime) Shutdown() {
 	rt.shutOnce.Do(func() {
-		close(rt.closing)
-		rt.host.Close()
+		if rt.tr != nil {
+			rt.finishJob()
+		}
+		rt.close()
 		defaultMu.Lock()
 		if defaultRT == rt {
 			defaultRT = nil
 		}
 		defaultMu.Unlock()
 	})
+}
+
+// close stops the processes, then the transport.
+func (rt *Runtime) close() {
+	select {
+	case <-rt.closing:
+		return
+	default:
+	}
+	close(rt.closing)
+	if rt.pool != nil {
+		rt.pool.close()
+	}
+	if rt.host != nil {
+		if err := rt.host.Close(); err != nil {
+			rt.log.Warn("gray: closing the host", "err", err)
+		}
+	}
+	if rt.tr != nil {
+		if err := rt.tr.Close(); err != nil {
+			rt.log.Warn("gray: closing the transport", "err", err)
+		}
+	}
 }

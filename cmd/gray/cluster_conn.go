@@ -106,7 +106,7 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 	if _, err := gnet.ParseP2PAddr(gcsAddr); err != nil {
 		return nil, usageError("--address: %v", err)
 	}
-	secret, err := readSecret(secretFile)
+	secret, err := gnet.ReadSecretFile(secretFile)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitFailed)
 	}
@@ -131,23 +131,9 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 	defer cancel()
 	if err := tr.Connect(ctx, gcsAddr); err != nil {
 		cc.close()
-		return nil, cli.Exit(fmt.Sprintf("%v at %s%s: %v", errUnreachable, address, dialHint(err), err), exitFailed)
+		return nil, cli.Exit(fmt.Sprintf("%v at %s%s: %v", errUnreachable, address, gnet.DialHint(err), err), exitFailed)
 	}
 	return cc, nil
-}
-
-// dialHint names the likely cause of a failed connection.
-func dialHint(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "connection refused"):
-		return " (nothing listens there: is grayd running, with that --listen port?)"
-	case strings.Contains(msg, "negotiate security protocol"), strings.Contains(msg, "connection reset"):
-		return " (the handshake failed: is --secret-file a copy of the head's cluster secret?)"
-	case strings.Contains(msg, "peer id mismatch"):
-		return " (another grayd answers there: check the /p2p/ part of --address)"
-	}
-	return ""
 }
 
 func fileExists(path string) bool {
@@ -191,25 +177,4 @@ func (cc *clusterConn) callError(what string, err error) error {
 		return cli.Exit(fmt.Sprintf("%s: the GCS at %s did not answer within %v; the outcome is unknown (re-read before retrying a write)", what, cc.gcs, cc.timeout), exitFailed)
 	}
 	return cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailed)
-}
-
-// readSecret reads a cluster secret file as grayd does: the content
-// without surrounding whitespace, refused if others can read it.
-func readSecret(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("cluster secret: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("cluster secret %s has mode %v: others may read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cluster secret: %w", err)
-	}
-	b = []byte(strings.TrimSpace(string(b)))
-	if len(b) < gnet.MinSecretLen {
-		return nil, fmt.Errorf("cluster secret %s holds %d bytes, want at least %d", path, len(b), gnet.MinSecretLen)
-	}
-	return b, nil
 }

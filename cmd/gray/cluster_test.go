@@ -271,7 +271,7 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		nodes := waitAlive(t, g, 1)
 		headNode = nodes[0].ID
 		out := g.ok(t, "status")
-		if !strings.Contains(out, "Nodes: 1 alive") || !strings.Contains(out, headNode) || !strings.Contains(out, "CPU 0/2, memory 0/1GiB") {
+		if !strings.Contains(out, "Nodes: 1 alive") || !strings.Contains(out, headNode) || !strings.Contains(out, "CPU 0/2, gray_actor_slot 0/4, memory 0/1GiB") {
 			t.Errorf("gray status lacks the head's ALIVE node %s with CPU 0/2:\n%s", headNode, out)
 		}
 	})

@@ -104,33 +104,12 @@ func listenMultiaddr(s string) (string, error) {
 	return fmt.Sprintf("/%s/%s/tcp/%d", proto, ap.Addr().Unmap(), ap.Port()), nil
 }
 
-// readSecret reads a cluster secret file: its content without surrounding
-// whitespace. Like the identity key, it is refused if others can read it.
-func readSecret(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("cluster secret: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("cluster secret %s has mode %v: others may read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cluster secret: %w", err)
-	}
-	b = []byte(strings.TrimSpace(string(b)))
-	if len(b) < gnet.MinSecretLen {
-		return nil, fmt.Errorf("cluster secret %s holds %d bytes, want at least %d (e.g. openssl rand -hex 32 > %s)", path, len(b), gnet.MinSecretLen, path)
-	}
-	return b, nil
-}
-
 // ensureSecret returns the secret in path, first creating it (32 random
 // bytes, hex, mode 0600) if it does not exist. created reports whether it
 // did.
 func ensureSecret(path string) (secret []byte, created bool, err error) {
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
-		s, err := readSecret(path)
+		s, err := gnet.ReadSecretFile(path)
 		return s, false, err
 	}
 	raw := make([]byte, 32)
@@ -140,7 +119,7 @@ func ensureSecret(path string) (secret []byte, created bool, err error) {
 	if err := writeFileAtomic(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
 		return nil, false, fmt.Errorf("cluster secret: %w", err)
 	}
-	s, err := readSecret(path)
+	s, err := gnet.ReadSecretFile(path)
 	return s, true, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grayrt/gray/core"
+	gnet "github.com/grayrt/gray/net"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -99,15 +100,15 @@ func TestEnsureSecret(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readSecret(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("readSecret(mode 0644) = %v, want a chmod hint", err)
+	if _, err := gnet.ReadSecretFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("gnet.ReadSecretFile(mode 0644) = %v, want a chmod hint", err)
 	}
 	short := filepath.Join(t.TempDir(), "short")
 	if err := os.WriteFile(short, []byte("tooshort\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readSecret(short); err == nil {
-		t.Error("readSecret(8 bytes) succeeded, want an error")
+	if _, err := gnet.ReadSecretFile(short); err == nil {
+		t.Error("gnet.ReadSecretFile(8 bytes) succeeded, want an error")
 	}
 }
 

@@ -6,17 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
-	"time"
 
+	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
-	"github.com/grayrt/gray/gcs"
 	gnet "github.com/grayrt/gray/net"
-	"github.com/grayrt/gray/raylet"
 )
-
-// joinCheckTimeout bounds the up-front connection check of --join.
-const joinCheckTimeout = 10 * time.Second
 
 // daemonConfig is grayd's validated command line.
 type daemonConfig struct {
@@ -30,14 +24,7 @@ type daemonConfig struct {
 	addressFile      string
 	resources        core.Resources
 	objectStoreBytes int64 // 0: the raylet's default
-}
-
-// gcsAddress completes a GCS address given without its process name.
-func gcsAddress(s string) core.Addr {
-	if !strings.Contains(s, "#") {
-		s += "#gcs"
-	}
-	return core.Addr(s)
+	actorSlots       int   // actors hosted at once; 0 for none
 }
 
 // runDaemon runs the head or a joined node until ctx ends (a clean
@@ -63,7 +50,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 			fmt.Fprintf(stderr, "grayd: created the cluster secret %s; copy it (mode 0600) to every host that joins or runs gray commands\n", cfg.secretFile)
 		}
 	} else {
-		secret, err = readSecret(cfg.secretFile)
+		secret, err = gnet.ReadSecretFile(cfg.secretFile)
 		if err != nil && !cfg.head {
 			err = fmt.Errorf("%w (copy the head's secret file here or pass --secret-file)", err)
 		}
@@ -71,87 +58,46 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	var joinAddr core.Addr
-	if !cfg.head {
-		joinAddr = gcsAddress(cfg.join) // checked by configFromFlags
+	// CPU always: parseResources filled in the default, and CPU=0 (a
+	// head that runs no tasks) must stay 0.
+	res := map[string]float64{core.CPU: float64(cfg.resources.Get(core.CPU)) / core.QuantityScale}
+	for _, r := range cfg.resources {
+		res[r.Name] = float64(r.Amount) / core.QuantityScale
 	}
-
-	tr, err := gnet.NewP2P(gnet.P2POptions{
-		ListenAddrs:   []string{cfg.listen},
-		AdvertiseAddr: cfg.advertise,
-		ClusterSecret: secret,
-		DataDir:       cfg.dataDir,
-		Logger:        log,
+	slots := cfg.actorSlots
+	if slots == 0 {
+		slots = gray.NoActorSlots
+	}
+	node, err := gray.StartNode(ctx, gray.NodeOptions{
+		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
+		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
+		ObjectStoreBytes: cfg.objectStoreBytes, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	// exited receives the first process that stops on its own; OnExit
-	// must not block.
-	exited := make(chan error, 1)
-	h := gnet.NewHost(gnet.HostOptions{
-		Transport: tr,
-		DataDir:   cfg.dataDir,
-		Logger:    log,
-		OnExit: func(addr core.Addr, err error) {
-			log.Error("process stopped; exiting for the supervisor to restart grayd", "proc", string(addr), "err", err)
-			select {
-			case exited <- fmt.Errorf("process %s stopped: %w", addr, err):
-			default:
-			}
-		},
-	})
-	shutdown := func() {
-		if err := h.Close(); err != nil {
-			log.Warn("closing the host", "err", err)
-		}
-		if err := tr.Close(); err != nil {
-			log.Warn("closing the transport", "err", err)
-		}
-	}
-
-	gcsAddr := joinAddr
-	if cfg.head {
-		if gcsAddr, err = h.Add("gcs", gcs.NewServer(gcs.Config{})); err != nil {
-			shutdown()
-			return err
-		}
-	} else {
-		cctx, cancel := context.WithTimeout(ctx, joinCheckTimeout)
-		if err := tr.Connect(cctx, joinAddr); err != nil {
-			// The raylet keeps retrying; the head may be starting.
-			log.Error("cannot reach the GCS yet; retrying", "gcs", string(joinAddr), "err", err)
-		}
-		cancel()
-	}
-	rayletAddr, err := h.Add("raylet", raylet.New(raylet.Config{
-		GCS:              gcsAddr,
-		Resources:        cfg.resources,
-		ObjectStoreBytes: cfg.objectStoreBytes,
-	}))
-	if err != nil {
-		shutdown()
-		return err
-	}
-	if err := writeFileAtomic(cfg.addressFile, []byte(string(gcsAddr)+"\n"), 0o644); err != nil {
-		shutdown()
+	if err := writeFileAtomic(cfg.addressFile, []byte(node.GCSAddress()+"\n"), 0o644); err != nil {
+		node.Close()
 		return fmt.Errorf("address file: %w", err)
 	}
-	printed := gcsAddr
+	printed := node.GCSAddress()
 	if !cfg.head {
-		printed = rayletAddr
+		printed = node.Address()
 	}
 	fmt.Fprintln(stdout, printed)
-	log.Info("grayd running", "head", cfg.head, "gcs", string(gcsAddr), "raylet", string(rayletAddr),
-		"resources", cfg.resources.String(), "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
+	log.Info("grayd running", "head", cfg.head, "gcs", node.GCSAddress(), "raylet", node.Address(),
+		"resources", cfg.resources.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-		shutdown()
+		if err := node.Close(); err != nil {
+			log.Warn("closing the node", "err", err)
+		}
 		return nil
-	case err := <-exited:
-		shutdown()
+	case err := <-node.Failed():
+		log.Error("a node process stopped; exiting for the supervisor to restart grayd", "err", err)
+		node.Close()
 		return err
 	}
 }

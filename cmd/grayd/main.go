@@ -34,6 +34,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/grayrt/gray/core"
 	gnet "github.com/grayrt/gray/net"
 )
 
@@ -92,6 +93,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "advertise", Usage: "the multiaddr or IP:PORT other hosts reach this one at (behind NAT, on multi-homed hosts)", DefaultText: "the listen address, or the first non-loopback interface for 0.0.0.0"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the identity key, secret, address file and GCS database in `DIR`", DefaultText: "~/.gray/head or ~/.gray/node"},
 			&cli.StringFlag{Name: "resources", Usage: "the node's resources, e.g. `CPU=4,GPU=1,memory=8GiB,custom=2`", DefaultText: "CPU=number of CPUs"},
+			&cli.IntFlag{Name: "actor-slots", Value: 4, Usage: "host up to `N` actors at once, each on a worker of its own (0: none)"},
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
@@ -119,6 +121,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
+// gcsAddress completes a GCS address given without its process name.
+func gcsAddress(s string) core.Addr {
+	if !strings.Contains(s, "#") {
+		s += "#gcs"
+	}
+	return core.Addr(s)
+}
+
 // configFromFlags validates the flags; errors are usage errors.
 func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	if c.Args().Present() {
@@ -144,6 +154,9 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	}
 	if cfg.resources, err = parseResources(c.String("resources")); err != nil {
 		return cfg, usageError("--resources: %v", err)
+	}
+	if cfg.actorSlots = c.Int("actor-slots"); cfg.actorSlots < 0 {
+		return cfg, usageError("--actor-slots %d: want 0 or more", cfg.actorSlots)
 	}
 	if s := c.String("object-store-memory"); s != "" {
 		if cfg.objectStoreBytes, err = parseBytes(s); err != nil {

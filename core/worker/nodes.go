@@ -11,10 +11,15 @@ import (
 // node declared dead (once per node), so that w retries or fails what ran
 // there and rebuilds lost objects. After a pubsub gap or a GCS restart it
 // re-reads the node table. Every process hosting a core worker calls it
-// once at start.
-func WatchNodes(env core.Env, g *gcs.Client, w *Worker) {
+// once at start. Each observer sees every node record first (ALIVE ones
+// too, and records seen before again after a resync), on the loop; a
+// driver uses one to move to another raylet when its own node dies.
+func WatchNodes(env core.Env, g *gcs.Client, w *Worker, observers ...func(gcs.NodeInfo)) {
 	dead := map[core.NodeID]bool{}
 	onNode := func(n gcs.NodeInfo) {
+		for _, o := range observers {
+			o(n)
+		}
 		if n.State == gcs.NodeDead && !dead[n.ID] {
 			dead[n.ID] = true
 			w.NodeDied(n.ID, n.Addr)

@@ -511,6 +511,15 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 	w.actorLeaseFailed(m.LeaseID, m.Reason)
 }
 
+// Raylet returns the address of the raylet this worker leases through
+// and stores its objects in.
+func (w *Worker) Raylet() core.Addr { return w.cfg.Raylet }
+
+// SetRaylet moves a driver to another raylet after its own node died:
+// later leases, Puts and fetches go there. Workers never move (they
+// fate-share with their node).
+func (w *Worker) SetRaylet(addr core.Addr) { w.cfg.Raylet = addr }
+
 // NodeDied tells the worker that the GCS declared node dead (raylet is its
 // address): tasks leased there are retried, lease requests waiting there
 // are sent to the local raylet again, and owned objects whose only copies

@@ -1,0 +1,242 @@
+// Command app is the user program of the multi-process tests: one binary
+// that is a node (gray.ServeNode, so its registered functions run there)
+// or a driver (gray.Init with an address), the pattern docs/operations.md
+// describes for running user code on a cluster.
+//
+//	app node --head|--join ADDRESS --data-dir DIR --secret-file FILE [--listen MULTIADDR] [--cpus N]
+//	app drive --address ADDRESS --secret-file FILE [--raylet ADDRESS]
+//
+// A node prints its address (the GCS's for the head, else its raylet's)
+// on stdout. A driver reads commands from stdin, one per line, and
+// answers each with one line, "ok ..." or "error ...":
+//
+//	spread N         N tasks with SPREAD; ok PID,PID,... (the distinct pids that ran them)
+//	actors N         N actors with SPREAD, each asked its pid; ok PID,PID,...
+//	dag              a 1 MiB Put summed by a task; ok SUM
+//	slow N MS        N tasks of MS milliseconds each, submitted; "submitted", then ok PIDS once all finished
+//	actor NAME       get-or-create the named counter actor (max_restarts -1) and add 1; ok COUNT PID
+//	quit             shut down and exit
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/grayrt/gray"
+	gnet "github.com/grayrt/gray/net"
+)
+
+// Counter is the actor of the tests.
+type Counter struct{ n int }
+
+var (
+	pidTask = gray.Task0("app.pid", func(context.Context) (int, error) { return os.Getpid(), nil })
+	slow    = gray.Task1("app.slow", func(ctx context.Context, ms int) (int, error) {
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		return os.Getpid(), nil
+	})
+	sum = gray.Task1("app.sum", func(_ context.Context, b []byte) (int, error) {
+		s := 0
+		for _, x := range b {
+			s += int(x)
+		}
+		return s, nil
+	})
+	counter = gray.Actor("app.Counter", func(context.Context) (*Counter, error) { return &Counter{}, nil })
+	add     = gray.Method1("app.add", func(c *Counter, _ context.Context, d int) (int, error) {
+		c.n += d
+		return c.n, nil
+	})
+	actorPid = gray.Method0("app.actorPid", func(*Counter, context.Context) (int, error) { return os.Getpid(), nil })
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: app node|drive [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "node":
+		err = node(ctx, os.Args[2:])
+	case "drive":
+		err = drive(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app:", err)
+		os.Exit(1)
+	}
+}
+
+func node(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	head := fs.Bool("head", false, "start the head")
+	join := fs.String("join", "", "GCS address to join")
+	dataDir := fs.String("data-dir", "", "data dir")
+	secretFile := fs.String("secret-file", "", "cluster secret file")
+	listen := fs.String("listen", "", "listen multiaddr")
+	cpus := fs.Int("cpus", 2, "CPUs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret, err := gnet.ReadSecretFile(*secretFile)
+	if err != nil {
+		return err
+	}
+	n, err := gray.StartNode(ctx, gray.NodeOptions{Head: *head, Join: *join, DataDir: *dataDir, ClusterSecret: secret,
+		Listen: *listen, Resources: map[string]float64{"CPU": float64(*cpus)},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	if *head {
+		fmt.Println(n.GCSAddress())
+	} else {
+		fmt.Println(n.Address())
+	}
+	select {
+	case <-ctx.Done():
+		return n.Close()
+	case err := <-n.Failed():
+		n.Close()
+		return err
+	}
+}
+
+func drive(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("drive", flag.ContinueOnError)
+	address := fs.String("address", "", "GCS address")
+	secretFile := fs.String("secret-file", "", "cluster secret file")
+	raylet := fs.String("raylet", "", "raylet to submit through")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := []gray.InitOption{gray.WithAddress(*address), gray.WithSecretFile(*secretFile),
+		gray.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	if *raylet != "" {
+		opts = append(opts, gray.WithRaylet(*raylet))
+	}
+	rt, err := gray.Init(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	defer rt.Shutdown()
+	fmt.Println("ready")
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if f[0] == "quit" {
+			return nil
+		}
+		out, err := command(ctx, f)
+		if err != nil {
+			fmt.Println("error", strings.ReplaceAll(err.Error(), "\n", " | "))
+			continue
+		}
+		fmt.Println("ok", out)
+	}
+	return sc.Err()
+}
+
+func atoi(f []string, i int) int {
+	if i >= len(f) {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[i])
+	return n
+}
+
+// pids formats the distinct pids, sorted.
+func pids(ps []int) string {
+	slices.Sort(ps)
+	ps = slices.Compact(ps)
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func command(ctx context.Context, f []string) (string, error) {
+	switch f[0] {
+	case "spread":
+		refs := make([]gray.Ref[int], atoi(f, 1))
+		for i := range refs {
+			refs[i] = pidTask.Options(gray.WithSpread()).Remote(ctx)
+		}
+		ps, err := gray.GetAll(ctx, refs)
+		return pids(ps), err
+	case "actors":
+		var ps []int
+		for range atoi(f, 1) {
+			c, err := counter.New(ctx, gray.WithSpread())
+			if err != nil {
+				return "", err
+			}
+			p, err := actorPid.Remote(ctx, c).Get(ctx)
+			if err != nil {
+				return "", err
+			}
+			ps = append(ps, p)
+		}
+		return pids(ps), nil
+	case "dag":
+		b := make([]byte, 1<<20)
+		want := 0
+		for i := range b {
+			b[i] = byte(i % 251)
+			want += int(b[i])
+		}
+		obj := gray.Put(ctx, b)
+		got, err := sum.Remote(ctx, obj).Get(ctx)
+		if err == nil && got != want {
+			err = fmt.Errorf("sum = %d, want %d", got, want)
+		}
+		return strconv.Itoa(got), err
+	case "slow":
+		refs := make([]gray.Ref[int], atoi(f, 1))
+		for i := range refs {
+			refs[i] = slow.Options(gray.WithSpread(), gray.WithMaxRetries(-1)).Remote(ctx, gray.V(atoi(f, 2)))
+		}
+		fmt.Println("submitted")
+		ps, err := gray.GetAll(ctx, refs)
+		return pids(ps), err
+	case "actor":
+		if len(f) < 2 {
+			return "", errors.New("actor NAME")
+		}
+		c, err := counter.New(ctx, gray.WithName(f[1]), gray.WithGetIfExists(), gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+		if err != nil {
+			return "", err
+		}
+		n, err := add.Remote(ctx, c, gray.V(1)).Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		p, err := actorPid.Remote(ctx, c).Get(ctx)
+		return fmt.Sprintf("%d %d", n, p), err
+	}
+	return "", fmt.Errorf("unknown command %q", f[0])
+}

@@ -1,0 +1,334 @@
+package clustertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	gonet "net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Hang guards, far above what each step takes on two loaded cores: a step
+// that hits one is broken, not slow. Node deaths take the GCS's node
+// timeout (10 s) to be declared, hence the long command guard.
+const (
+	buildTimeout   = 3 * time.Minute
+	startTimeout   = 30 * time.Second
+	commandTimeout = 90 * time.Second
+)
+
+// build builds grayd and the test app into a temporary directory.
+func build(t *testing.T) (grayd, app string) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go tool on PATH: %v", err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	for name, pkg := range map[string]string{"grayd": "github.com/grayrt/gray/cmd/grayd", "app": "github.com/grayrt/gray/internal/clustertest/app"} { //gray:unordered independent builds
+		if out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return filepath.Join(dir, "grayd"), filepath.Join(dir, "app")
+}
+
+// proc is a process started by the test: a node (grayd or app node) or a
+// driver (app drive), whose stdout the test reads line by line.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	stderr *syncBuffer
+	done   chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs bin with args; it is killed at the end of the test.
+func start(t *testing.T, name, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), lines: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GRAY_SECRET_FILE=", "GRAY_ADDRESS=")
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { // ends at EOF, when the process exits
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill(t) })
+	return p
+}
+
+// line returns the next line of stdout.
+func (p *proc) line(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l, ok := <-p.lines:
+		if !ok {
+			t.Fatalf("%s exited; stderr:\n%s", p.name, p.stderr)
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("%s printed nothing within %v; stderr:\n%s", p.name, timeout, p.stderr)
+	}
+	return ""
+}
+
+// kill sends SIGKILL (kill -9) and waits for the exit.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.done:
+	case <-time.After(startTimeout):
+		t.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, p.cmd.Process.Pid)
+	}
+}
+
+// ask sends a command to a driver and returns the rest of its "ok" line;
+// an "error" line fails the test.
+func (p *proc) ask(t *testing.T, cmd string) string {
+	t.Helper()
+	if _, err := fmt.Fprintln(p.stdin, cmd); err != nil {
+		t.Fatalf("%s: writing %q: %v", p.name, cmd, err)
+	}
+	return p.answer(t, cmd)
+}
+
+func (p *proc) answer(t *testing.T, cmd string) string {
+	t.Helper()
+	l := p.line(t, commandTimeout)
+	ok, found := strings.CutPrefix(l, "ok ")
+	if !found {
+		t.Fatalf("%s: %q answered %q; stderr:\n%s", p.name, cmd, l, p.stderr)
+	}
+	return ok
+}
+
+// cluster is a head (stock grayd with no CPUs, so that it runs no user
+// code) and app nodes that joined it.
+type cluster struct {
+	grayd, app string
+	headDir    string
+	listen     string // the head's fixed listen address, kept across restarts
+	secret     string
+	head       *proc
+	gcs        string
+	nodes      []*proc
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := gonet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*gonet.TCPAddr).Port
+}
+
+func newCluster(t *testing.T, nodes int) *cluster {
+	t.Helper()
+	c := &cluster{headDir: filepath.Join(t.TempDir(), "head")}
+	c.grayd, c.app = build(t)
+	c.listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	c.startHead(t)
+	c.secret = filepath.Join(c.headDir, "cluster-secret")
+	for range nodes {
+		c.addNode(t)
+	}
+	return c
+}
+
+func (c *cluster) startHead(t *testing.T) {
+	t.Helper()
+	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=0", "--actor-slots", "0", "--log-level", "warn")
+	gcs := c.head.line(t, startTimeout)
+	if c.gcs != "" && gcs != c.gcs {
+		t.Fatalf("restarted head prints %s, want its old address %s (same data dir and port)", gcs, c.gcs)
+	}
+	c.gcs = gcs
+}
+
+func (c *cluster) addNode(t *testing.T) *proc {
+	t.Helper()
+	i := len(c.nodes) + 1
+	n := start(t, fmt.Sprintf("node%d", i), c.app, "node", "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--cpus", "2")
+	n.line(t, startTimeout)
+	c.nodes = append(c.nodes, n)
+	return n
+}
+
+func (c *cluster) driver(t *testing.T, extra ...string) *proc {
+	t.Helper()
+	d := start(t, "driver", c.app, append([]string{"drive", "--address", c.gcs, "--secret-file", c.secret}, extra...)...)
+	if l := d.line(t, startTimeout); l != "ready" {
+		t.Fatalf("driver printed %q, want ready; stderr:\n%s", l, d.stderr)
+	}
+	return d
+}
+
+func pidSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range strings.Split(strings.Fields(s)[0], ",") {
+		m[p] = true
+	}
+	return m
+}
+
+// TestTasksAndActorsAcrossNodes: a driver process joins a cluster of a
+// stock grayd head and two app nodes, and its tasks, actors and a 1 MiB
+// object spread over both nodes.
+func TestTasksAndActorsAcrossNodes(t *testing.T) {
+	c := newCluster(t, 2)
+	d := c.driver(t)
+	nodePids := map[string]bool{}
+	for _, n := range c.nodes {
+		nodePids[fmt.Sprint(n.cmd.Process.Pid)] = true
+	}
+	for _, cmd := range []string{"spread 40", "actors 4"} {
+		got := pidSet(d.ask(t, cmd))
+		for p := range got {
+			if !nodePids[p] {
+				t.Errorf("%s: ran in pid %s, which is no app node (%v)", cmd, p, nodePids)
+			}
+		}
+		if len(got) != 2 {
+			t.Errorf("%s ran on %d nodes (%v), want both", cmd, len(got), got)
+		}
+	}
+	if got := d.ask(t, "dag"); got != "131064401" {
+		t.Errorf("dag = %s, want 131064401", got)
+	}
+	// A second driver finds the first one's named actor.
+	if got := d.ask(t, "actor shared"); !strings.HasPrefix(got, "1 ") {
+		t.Errorf("actor shared = %q, want count 1", got)
+	}
+	d2 := c.driver(t)
+	if got := d2.ask(t, "actor shared"); !strings.HasPrefix(got, "2 ") {
+		t.Errorf("second driver: actor shared = %q, want count 2", got)
+	}
+}
+
+// TestNodeKilledMidJob: kill -9 of a joined node while its tasks run; the
+// job still completes through retries, on the surviving node, and a named
+// actor that lived there is restarted.
+func TestNodeKilledMidJob(t *testing.T) {
+	c := newCluster(t, 2)
+	d := c.driver(t)
+	victim, survivor := c.nodes[0], c.nodes[1]
+	// Find the victim's actor: create named actors until one lives there.
+	var actorName string
+	for i := range 8 {
+		name := fmt.Sprintf("a%d", i)
+		got := strings.Fields(d.ask(t, "actor "+name))
+		if got[1] == fmt.Sprint(victim.cmd.Process.Pid) {
+			actorName = name
+			break
+		}
+	}
+	if _, err := fmt.Fprintln(d.stdin, "slow 16 1500"); err != nil {
+		t.Fatal(err)
+	}
+	if l := d.line(t, commandTimeout); l != "submitted" {
+		t.Fatalf("slow: %q, want submitted", l)
+	}
+	time.Sleep(500 * time.Millisecond) // let the first tasks start on both nodes (not an assertion)
+	victim.kill(t)
+	got := pidSet(d.answer(t, "slow 16 1500"))
+	if len(got) == 0 || got[fmt.Sprint(victim.cmd.Process.Pid)] && len(got) == 1 {
+		t.Errorf("slow tasks ran on %v, want the survivor among them", got)
+	}
+	if actorName != "" {
+		f := strings.Fields(d.ask(t, "actor "+actorName))
+		if f[1] != fmt.Sprint(survivor.cmd.Process.Pid) {
+			t.Errorf("actor %s after its node died runs in pid %s, want the survivor %d", actorName, f[1], survivor.cmd.Process.Pid)
+		}
+	} else {
+		t.Log("no named actor landed on the victim in 8 tries; restart not exercised")
+	}
+}
+
+// TestHeadRestart: kill -9 of the head (GCS and its raylet) while a
+// driver runs; the head restarts from its data dir at the same address,
+// and the running driver reconnects: it finds its named actor and runs
+// tasks again.
+func TestHeadRestart(t *testing.T) {
+	c := newCluster(t, 1)
+	d := c.driver(t)
+	if got := d.ask(t, "actor keep"); !strings.HasPrefix(got, "1 ") {
+		t.Fatalf("actor keep = %q, want count 1", got)
+	}
+	d.ask(t, "spread 4")
+	c.head.kill(t)
+	c.startHead(t)
+	if got := d.ask(t, "actor keep"); !strings.HasPrefix(got, "2 ") {
+		t.Errorf("after the head restarted, actor keep = %q, want count 2 (the same actor)", got)
+	}
+	d.ask(t, "spread 4")
+	d.ask(t, "dag")
+}
+
+// TestWrongSecretRefused: a driver with another cluster's secret cannot
+// even complete the handshake, and says so.
+func TestWrongSecretRefused(t *testing.T) {
+	c := newCluster(t, 0)
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(bad, []byte("another-cluster-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "driver", c.app, "drive", "--address", c.gcs, "--secret-file", bad)
+	select {
+	case l, ok := <-p.lines:
+		if ok {
+			t.Fatalf("driver with the wrong secret printed %q", l)
+		}
+	case <-time.After(commandTimeout):
+		t.Fatal("driver with the wrong secret hung")
+	}
+	<-p.done
+	if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(p.stderr.String(), "cannot reach the cluster") {
+		t.Errorf("driver with the wrong secret: exit %d, stderr %q; want exit 1, cannot reach the cluster", code, p.stderr)
+	}
+}

@@ -1,0 +1,167 @@
+package gray
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/net"
+)
+
+// Joining a remote cluster as a driver: a libp2p transport keyed by the
+// cluster secret, one driver process with a GCS client and a core worker,
+// a job of its own from the GCS, and a raylet of the cluster to submit
+// through.
+
+// gcsAddress completes a GCS address given without its process name.
+func gcsAddress(s string) core.Addr {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "#") {
+		s += "#gcs"
+	}
+	return core.Addr(s)
+}
+
+// secretPath resolves the secret file of a joining driver: the option or
+// GRAY_SECRET_FILE, else the head's own file on the head's host.
+func secretPath(opt string) (string, error) {
+	if opt != "" {
+		return opt, nil
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".gray", "head", "cluster-secret")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("gray: joining a cluster needs its secret: pass WithSecretFile or set GRAY_SECRET_FILE to a copy of the head's cluster-secret file (mode 0600)")
+}
+
+// defaultListen picks the driver's listen address: loopback for a
+// loopback cluster, every interface otherwise (workers on other hosts
+// must reach the driver).
+func defaultListen(gcsAddr net.P2PAddr) string {
+	if strings.HasPrefix(gcsAddr.Host, "/ip4/127.") || strings.HasPrefix(gcsAddr.Host, "/ip6/::1/") {
+		return net.DefaultListenAddr
+	}
+	return "/ip4/0.0.0.0/tcp/0"
+}
+
+// join connects this program to the cluster at cfg.address as a driver.
+func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
+	rt.gcsAddr = gcsAddress(cfg.address)
+	pa, err := net.ParseP2PAddr(rt.gcsAddr)
+	if err != nil {
+		return fmt.Errorf("gray: cluster address: %w (use the address grayd --head printed)", err)
+	}
+	path, err := secretPath(cfg.secretFile)
+	if err != nil {
+		return err
+	}
+	secret, err := net.ReadSecretFile(path)
+	if err != nil {
+		return fmt.Errorf("gray: %w", err)
+	}
+	listen := cfg.listen
+	if listen == "" {
+		listen = defaultListen(pa)
+	}
+	if rt.tr, err = net.NewP2P(net.P2POptions{ListenAddrs: []string{listen}, ClusterSecret: secret, Logger: cfg.logger, DialTimeout: cfg.timeout}); err != nil {
+		return fmt.Errorf("gray: %w", err)
+	}
+	rt.host = net.NewHost(net.HostOptions{Transport: rt.tr, Logger: cfg.logger, OnExit: func(addr core.Addr, err error) {
+		rt.log.Error("gray: driver process stopped", "proc", string(addr), "err", err)
+	}})
+	cctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	if err := rt.tr.Connect(cctx, rt.gcsAddr); err != nil {
+		return fmt.Errorf("gray: cannot reach the cluster at %s%s: %w", rt.gcsAddr, net.DialHint(err), err)
+	}
+	d := &driverProc{gcsAddr: rt.gcsAddr, preferRaylet: cfg.raylet, log: cfg.logger}
+	da, err := rt.host.Add("driver", d)
+	if err != nil {
+		return err
+	}
+	rt.dproc = d
+	rt.driver = &caller{host: rt.host, addr: da, cw: func() *worker.Worker { return d.cw },
+		gcs: func() *gcs.Client { return d.gcs }, done: rt.closing}
+
+	// Choose a raylet and register the job, both on the driver's loop.
+	nodes, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func([]gcs.NodeInfo, error)) {
+		d.gcs.GetNodes(func(r gcs.Reply, err error) { reply(r.Nodes, err) })
+	})
+	if err != nil {
+		return fmt.Errorf("gray: reading the cluster's nodes from %s: %w", rt.gcsAddr, err)
+	}
+	raylet, err := chooseRaylet(nodes, pa, cfg.raylet)
+	if err != nil {
+		return err
+	}
+	meta := []byte(filepath.Base(os.Args[0]))
+	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
+		d.gcs.AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
+	})
+	if err != nil {
+		return fmt.Errorf("gray: registering the job with the GCS: %w", err)
+	}
+	_, err = do(cctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+		d.attach(raylet, job, nodes)
+		reply(struct{}{}, nil)
+	})
+	return err
+}
+
+// chooseRaylet picks the raylet a joining driver submits through: the
+// one named by prefer, else the head's (the node sharing the GCS's peer),
+// else the first alive node by address.
+func chooseRaylet(nodes []gcs.NodeInfo, gcsAddr net.P2PAddr, prefer string) (core.Addr, error) {
+	var alive []core.Addr
+	for _, n := range nodes {
+		if n.State == gcs.NodeAlive {
+			alive = append(alive, n.Addr)
+		}
+	}
+	slices.Sort(alive)
+	if len(alive) == 0 {
+		return "", fmt.Errorf("gray: the cluster at %s has no alive node to run tasks; start one with grayd --join or gray.StartNode", gcsAddr.Addr())
+	}
+	if prefer != "" {
+		want := core.Addr(prefer)
+		if !strings.Contains(prefer, "#") {
+			want += "#raylet"
+		}
+		if slices.Contains(alive, want) {
+			return want, nil
+		}
+		return "", fmt.Errorf("gray: WithRaylet(%q): no alive node has that address; alive nodes: %v", prefer, alive)
+	}
+	for _, a := range alive {
+		if pa, err := net.ParseP2PAddr(a); err == nil && pa.Peer == gcsAddr.Peer {
+			return a, nil
+		}
+	}
+	return alive[0], nil
+}
+
+// finishJob marks a joining driver's job finished, best effort: the
+// cluster may be gone already.
+func (rt *Runtime) finishJob() {
+	d := rt.dproc
+	if d == nil || d.job.IsNil() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+		d.gcs.FinishJob(d.job, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+	}); err != nil {
+		rt.log.Warn("gray: marking the job finished", "job", d.job.String(), "err", err)
+	}
+}

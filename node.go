@@ -1,0 +1,218 @@
+package gray
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/net"
+	"github.com/grayrt/gray/raylet"
+)
+
+// NodeOptions configure StartNode. Zero fields take the defaults.
+type NodeOptions struct {
+	// Head starts the cluster's GCS on this node. Otherwise Join is
+	// required.
+	Head bool
+	// Join is the GCS address of the cluster to join (what the head
+	// printed).
+	Join string
+	// Listen is the multiaddr to listen on; default net.DefaultListenAddr
+	// (loopback, a port chosen by the system). Set e.g.
+	// /ip4/0.0.0.0/tcp/6380 for other hosts to reach this one.
+	Listen string
+	// Advertise is the multiaddr other hosts reach this one at; default
+	// see net.P2POptions.AdvertiseAddr.
+	Advertise string
+	// DataDir keeps the node's identity key (a stable peer id) and, on the
+	// head, the GCS's store. Required.
+	DataDir string
+	// ClusterSecret is the cluster's shared secret (net.ReadSecretFile
+	// reads the usual file). Required.
+	ClusterSecret []byte
+	// Resources are the node's schedulable resources; default CPU = the
+	// machine's CPU count. The node runs max(CPU, 2) task workers.
+	Resources map[string]float64
+	// ActorSlots is how many actors the node hosts at once, each on a
+	// worker of its own; default 4, NoActorSlots for none.
+	ActorSlots int
+	// ObjectStoreBytes is the plasma store's capacity; default the
+	// raylet's (256 MiB).
+	ObjectStoreBytes int64
+	// Logger receives the node's records; default slog.Default().
+	Logger *slog.Logger
+}
+
+// NoActorSlots is NodeOptions.ActorSlots for a node that hosts no actor.
+const NoActorSlots = -1
+
+// joinCheckTimeout bounds the up-front connection check of a joining
+// node; the raylet keeps retrying afterwards.
+const joinCheckTimeout = 10 * time.Second
+
+// Node is a node of a multi-process cluster running in this program
+// (StartNode): a raylet with its plasma store and a pool of worker
+// processes that run the functions and actor classes registered in this
+// program, and on the head the GCS too. grayd is such a program with no
+// functions of its own.
+type Node struct {
+	tr         *net.P2P
+	host       *net.Host
+	pool       *pool
+	log        *slog.Logger
+	gcsAddr    core.Addr
+	rayletAddr core.Addr
+
+	failed    chan error // the first node process that stopped on its own
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// StartNode starts a node of a multi-process cluster in this program, the
+// library's node entry point: with opts.Head a new cluster's head (GCS,
+// raylet, plasma, workers), otherwise a node joining the cluster at
+// opts.Join. Because the workers run inside this program, tasks and
+// actors registered here run on the node, which is how user code runs on
+// a cluster until job binaries are staged (see docs/operations.md). It
+// returns once the node's processes run; call Close to stop it.
+func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
+	if !opts.Head && opts.Join == "" {
+		return nil, fmt.Errorf("gray: StartNode needs Head or a Join address")
+	}
+	if opts.Head && opts.Join != "" {
+		return nil, fmt.Errorf("gray: StartNode: Head and Join exclude each other")
+	}
+	if opts.DataDir == "" {
+		return nil, fmt.Errorf("gray: StartNode needs a DataDir (the node's identity key and, on the head, the GCS store)")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	res := make(map[string]float64, len(opts.Resources)+2) // a copy: the caller's map stays as it was
+	for k, v := range opts.Resources {                     //gray:unordered copied into a map
+		res[k] = v
+	}
+	if _, ok := res[core.CPU]; !ok {
+		res[core.CPU] = float64(goruntime.NumCPU())
+	}
+	slots := opts.ActorSlots
+	switch {
+	case slots == 0:
+		slots = 4
+	case slots < 0:
+		slots = 0
+	}
+	if slots > 0 {
+		res[actorResource] = float64(slots)
+	}
+	resources, err := toResources(res)
+	if err != nil {
+		return nil, err
+	}
+	cpus := resources.Get(core.CPU)
+	workers := int(max(2, math.Ceil(float64(cpus)/core.QuantityScale))) + slots
+
+	listen := opts.Listen
+	if listen == "" {
+		listen = net.DefaultListenAddr
+	}
+	tr, err := net.NewP2P(net.P2POptions{ListenAddrs: []string{listen}, AdvertiseAddr: opts.Advertise,
+		ClusterSecret: opts.ClusterSecret, DataDir: opts.DataDir, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{tr: tr, log: opts.Logger, failed: make(chan error, 1)}
+	n.pool = newPool("", opts.Logger)
+	n.host = net.NewHost(net.HostOptions{Transport: tr, DataDir: opts.DataDir, Logger: opts.Logger,
+		OnExit: func(addr core.Addr, err error) {
+			if n.pool.onExit(addr, err) {
+				return
+			}
+			n.log.Error("node process stopped", "proc", string(addr), "err", err)
+			select {
+			case n.failed <- fmt.Errorf("process %s stopped: %w", addr, err):
+			default:
+			}
+		}})
+	n.pool.host = n.host
+	if opts.Head {
+		if n.gcsAddr, err = n.host.Add("gcs", gcs.NewServer(gcs.Config{})); err != nil {
+			n.Close()
+			return nil, err
+		}
+	} else {
+		n.gcsAddr = gcsAddress(opts.Join)
+		if _, err := net.ParseP2PAddr(n.gcsAddr); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("gray: join address: %w", err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, joinCheckTimeout)
+		if err := tr.Connect(cctx, n.gcsAddr); err != nil {
+			// The raylet keeps retrying; the head may be starting.
+			n.log.Error("cannot reach the GCS yet; retrying", "gcs", string(n.gcsAddr), "err", err, "hint", net.DialHint(err))
+		}
+		cancel()
+	}
+	n.pool.gcsAddr = n.gcsAddr
+	if n.rayletAddr, err = n.host.Add("raylet", raylet.New(raylet.Config{
+		GCS: n.gcsAddr, Resources: resources, ObjectStoreBytes: opts.ObjectStoreBytes,
+	})); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.pool.add("worker", n.rayletAddr, workers); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// GCSAddress returns the cluster's GCS address: the one to pass to
+// WithAddress, grayd --join and the gray CLI.
+func (n *Node) GCSAddress() string { return string(n.gcsAddr) }
+
+// Address returns the node's raylet address, as gray list nodes shows it.
+func (n *Node) Address() string { return string(n.rayletAddr) }
+
+// Failed delivers an error when one of the node's processes (the GCS or
+// the raylet) stopped on its own, e.g. a raylet fenced by the GCS or a
+// store that failed; the node is then useless and should be closed and
+// started again, as grayd's supervisor does.
+func (n *Node) Failed() <-chan error { return n.failed }
+
+// Close stops the node's processes, then its transport. Later calls
+// return the first call's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.pool.close()
+		n.closeErr = n.host.Close()
+		if err := n.tr.Close(); err != nil && n.closeErr == nil {
+			n.closeErr = err
+		}
+	})
+	return n.closeErr
+}
+
+// ServeNode runs a node (StartNode) until ctx ends, then closes it and
+// returns nil; or until one of its processes stops, then returns that
+// error. A program that is both driver and node picks the role from its
+// command line and calls ServeNode for the node role.
+func ServeNode(ctx context.Context, opts NodeOptions) error {
+	n, err := StartNode(ctx, opts)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return n.Close()
+	case err := <-n.Failed():
+		n.Close()
+		return err
+	}
+}
