@@ -2,6 +2,13 @@
 // darts at the unit square and counts those inside the quarter circle.
 //
 //	go run ./examples/pi -tasks 16 -samples 1000000
+//
+// The same program runs on a multi-process cluster (docs/operations.md):
+// started with -join it is a node whose workers run pi.sample; started
+// with -address (or GRAY_ADDRESS) it is a driver of that cluster.
+//
+//	pi -join GCS_ADDRESS -data-dir DIR -secret-file FILE   # a node
+//	pi -address GCS_ADDRESS -secret-file FILE              # the driver
 package main
 
 import (
@@ -10,8 +17,12 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/grayrt/gray"
+	gnet "github.com/grayrt/gray/net"
 )
 
 // sample counts, out of n random points of the unit square, those inside
@@ -31,18 +42,58 @@ var sample = gray.Task2("pi.sample", func(_ context.Context, seed uint64, n int)
 func main() {
 	tasks := flag.Int("tasks", 16, "number of tasks")
 	samples := flag.Int("samples", 1_000_000, "samples per task")
+	address := flag.String("address", "", "join the cluster whose GCS is at `ADDRESS` as a driver (default GRAY_ADDRESS, else an embedded cluster)")
+	join := flag.String("join", "", "run as a node of the cluster whose GCS is at `ADDRESS` instead")
+	dataDir := flag.String("data-dir", "", "the node's data `DIR` (with -join)")
+	secretFile := flag.String("secret-file", os.Getenv("GRAY_SECRET_FILE"), "the cluster secret `FILE`")
 	flag.Parse()
-	pi, err := estimate(context.Background(), *tasks, *samples)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *join != "" {
+		if err := serveNode(ctx, *join, *dataDir, *secretFile); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	var opts []gray.InitOption
+	if *address != "" {
+		opts = append(opts, gray.WithAddress(*address))
+	}
+	if *secretFile != "" {
+		opts = append(opts, gray.WithSecretFile(*secretFile))
+	}
+	pi, err := estimate(ctx, *tasks, *samples, opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("π ≈ %.6f (%d samples in %d tasks)\n", pi, *tasks**samples, *tasks)
 }
 
-// estimate starts an embedded cluster and throws samples darts in each
-// of tasks tasks.
-func estimate(ctx context.Context, tasks, samples int) (float64, error) {
-	rt, err := gray.Init(ctx)
+// serveNode runs this program as a node of a cluster until interrupted:
+// its workers run the tasks registered above.
+func serveNode(ctx context.Context, join, dataDir, secretFile string) error {
+	secret, err := gnet.ReadSecretFile(secretFile)
+	if err != nil {
+		return err
+	}
+	n, err := gray.StartNode(ctx, gray.NodeOptions{Join: join, DataDir: dataDir, ClusterSecret: secret})
+	if err != nil {
+		return err
+	}
+	fmt.Println(n.Address())
+	select {
+	case <-ctx.Done():
+		return n.Close()
+	case err := <-n.Failed():
+		n.Close()
+		return err
+	}
+}
+
+// estimate starts or joins a cluster (see gray.Init) and throws samples
+// darts in each of tasks tasks, spread over the nodes.
+func estimate(ctx context.Context, tasks, samples int, opts ...gray.InitOption) (float64, error) {
+	rt, err := gray.Init(ctx, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -50,7 +101,7 @@ func estimate(ctx context.Context, tasks, samples int) (float64, error) {
 
 	refs := make([]gray.Ref[int], tasks)
 	for i := range refs {
-		refs[i] = sample.Remote(ctx, gray.V(uint64(i+1)), gray.V(samples))
+		refs[i] = sample.Options(gray.WithSpread()).Remote(ctx, gray.V(uint64(i+1)), gray.V(samples))
 	}
 	counts, err := gray.GetAll(ctx, refs)
 	if err != nil {

@@ -15,6 +15,7 @@
 //	dag              a 1 MiB Put summed by a task; ok SUM
 //	slow N MS        N tasks of MS milliseconds each, submitted; "submitted", then ok PIDS once all finished
 //	actor NAME       get-or-create the named counter actor (max_restarts -1) and add 1; ok COUNT PID
+//	rtt N            N small tasks one after another; ok MEAN (the mean round trip)
 //	quit             shut down and exit
 package main
 
@@ -202,6 +203,18 @@ func command(ctx context.Context, f []string) (string, error) {
 			ps = append(ps, p)
 		}
 		return pids(ps), nil
+	case "rtt":
+		n := max(atoi(f, 1), 1)
+		if _, err := pidTask.Remote(ctx).Get(ctx); err != nil { // warm up a lease
+			return "", err
+		}
+		start := time.Now()
+		for range n {
+			if _, err := pidTask.Remote(ctx).Get(ctx); err != nil {
+				return "", err
+			}
+		}
+		return (time.Since(start) / time.Duration(n)).String(), nil
 	case "dag":
 		b := make([]byte, 1<<20)
 		want := 0
