@@ -2,6 +2,7 @@ package gray
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,7 +105,11 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if err != nil {
 		return err
 	}
-	meta := []byte(filepath.Base(os.Args[0]))
+	binary, err := rt.stageBinary(ctx)
+	if err != nil {
+		return err
+	}
+	meta, _ := json.Marshal(jobMetadata{Program: filepath.Base(os.Args[0]), Binary: binary})
 	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
 		d.gcs.AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
 	})
@@ -112,10 +117,18 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 		return fmt.Errorf("gray: registering the job with the GCS: %w", err)
 	}
 	_, err = do(cctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+		d.binary = binary
 		d.attach(raylet, job, nodes)
 		reply(struct{}{}, nil)
 	})
 	return err
+}
+
+// jobMetadata is what a joined driver records with its job.
+type jobMetadata struct {
+	Program string `json:"program"`
+	// Binary is the hash of the staged job binary the job's workers run.
+	Binary string `json:"binary"`
 }
 
 // chooseRaylet picks the raylet a joining driver submits through: the

@@ -65,6 +65,7 @@ type Node struct {
 	tr         *net.P2P
 	host       *net.Host
 	pool       *pool
+	launcher   *launcher
 	log        *slog.Logger
 	gcsAddr    core.Addr
 	rayletAddr core.Addr
@@ -160,9 +161,24 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		cancel()
 	}
 	n.pool.gcsAddr = n.gcsAddr
-	if n.rayletAddr, err = n.host.Add("raylet", raylet.New(raylet.Config{
+	// Tasks of this program's own binary run on the node's own workers;
+	// other job binaries get workers from the launcher.
+	_, own, _, err := selfBinary()
+	if err != nil {
+		n.log.Warn("cannot hash this program's executable; every job's tasks will run on launched workers", "err", err)
+	}
+	n.launcher = newLauncher(n.host, opts.Logger, opts.ClusterSecret, n.gcsAddr, listen, opts.DataDir)
+	n.launcher.fetcher = &fetchProc{gcsAddr: n.gcsAddr}
+	if n.launcher.fetchAddr, err = n.host.Add("fetcher", n.launcher.fetcher); err != nil {
+		n.Close()
+		return nil, err
+	}
+	rl := raylet.New(raylet.Config{
 		GCS: n.gcsAddr, Resources: resources, ObjectStoreBytes: opts.ObjectStoreBytes,
-	})); err != nil {
+		Binary: own, Launcher: n.launcher, WorkerPoolMax: workers,
+	})
+	n.launcher.raylet, n.launcher.rayletAddr = rl, tr.Addr("raylet")
+	if n.rayletAddr, err = n.host.Add("raylet", rl); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -191,6 +207,9 @@ func (n *Node) Failed() <-chan error { return n.failed }
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.pool.close()
+		if n.launcher != nil {
+			n.launcher.close()
+		}
 		n.closeErr = n.host.Close()
 		if err := n.tr.Close(); err != nil && n.closeErr == nil {
 			n.closeErr = err

@@ -39,6 +39,7 @@ func (*execDone) MsgType() core.MsgType { return msgExecDone }
 type driverProc struct {
 	raylet, gcsAddr core.Addr
 	job             core.JobID
+	binary          string // the staged job binary's hash, when joined
 	// preferRaylet is WithRaylet's address; log gets failover records.
 	preferRaylet string
 	log          *slog.Logger
@@ -67,7 +68,7 @@ func (d *driverProc) attach(raylet core.Addr, job core.JobID, nodes []gcs.NodeIn
 	for _, n := range nodes {
 		d.observeNode(n)
 	}
-	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs})
+	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs, Binary: d.binary})
 	worker.WatchNodes(d.env, d.gcs, d.cw, d.observeNode)
 }
 
@@ -124,6 +125,12 @@ type workerProc struct {
 	host    *net.Host
 	raylet  core.Addr
 	gcsAddr core.Addr
+	// binary and launch identify a worker process a raylet launched from
+	// a staged job binary (empty for a node's own workers).
+	binary, launch string
+	// regFailures counts registrations in a row that got no answer; a
+	// launched worker whose raylet is gone for good exits.
+	regFailures int
 
 	env    core.Env
 	id     core.WorkerID
@@ -154,7 +161,7 @@ func (w *workerProc) Start(env core.Env) {
 	w.actors = map[core.ActorID]any{}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.gcs = gcs.NewClient(env, w.gcsAddr, gcs.ClientOptions{})
-	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
+	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.binary})
 	worker.WatchNodes(env, w.gcs, w.cw)
 	w.register()
 }
@@ -166,10 +173,16 @@ func (w *workerProc) register() {
 	if w.exited {
 		return
 	}
-	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
+	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id, Binary: w.binary, Launch: w.launch}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
 		if err != nil {
+			w.regFailures++
+			if w.launch != "" && w.regFailures >= launchedOrphanAfter {
+				w.exited = true
+				panic(core.FailStop{Reason: fmt.Sprintf("raylet %s unreachable for %d registrations: the node is gone", w.raylet, w.regFailures)})
+			}
 			return
 		}
+		w.regFailures = 0
 		node := m.(*proto.RegisterWorkerReply).Node
 		if !w.node.IsNil() && node != w.node {
 			w.exited = true
@@ -181,8 +194,19 @@ func (w *workerProc) register() {
 	w.env.AfterFunc(time.Second, w.register)
 }
 
+// launchedOrphanAfter is how many registrations in a row a launched
+// worker may fail (one a second) before it decides its node is gone.
+const launchedOrphanAfter = 30
+
 // Receive implements core.Process.
 func (w *workerProc) Receive(from core.Addr, m core.Message) {
+	if x, ok := m.(*proto.ExitWorker); ok {
+		if from == w.raylet && x.Worker == w.id && !w.exited {
+			w.exited = true
+			panic(core.FailStop{Reason: "idle: the raylet shrank the job's worker pool"})
+		}
+		return
+	}
 	if d, ok := m.(*execDone); ok && from == w.env.Self() {
 		if done := w.waits[d.id]; done != nil {
 			delete(w.waits, d.id)

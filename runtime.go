@@ -120,9 +120,18 @@ var (
 // in-memory transport; it returns once every node has registered with
 // the GCS. With an address (WithAddress or GRAY_ADDRESS) it joins that
 // cluster over libp2p as a driver with a job of its own: it returns once
-// it reached the GCS and chose a raylet (see WithRaylet). Call Shutdown
-// when done.
+// it reached the GCS, staged this program's executable as the job binary
+// (so that raylets can start workers from it) and chose a raylet (see
+// WithRaylet). Call Shutdown when done.
+//
+// In a process a raylet started as a worker of the job (IsWorker), Init
+// does not return: it serves tasks and actors until the raylet lets the
+// worker go, then exits the process. So register every function at
+// package init and call Init before doing any driver work.
 func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
+	if IsWorker() {
+		runWorker() // never returns: see workermode.go
+	}
 	cfg := initConfig{address: os.Getenv("GRAY_ADDRESS"), secretFile: os.Getenv("GRAY_SECRET_FILE"),
 		nodes: 1, cpus: goruntime.NumCPU(), actorSlots: 4, timeout: 10 * time.Second}
 	for _, o := range opts {

@@ -16,12 +16,16 @@ import (
 // WorkerID from a known address means the previous incarnation died: its
 // lease fails and its owner is told.
 func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func(core.Message, error)) {
-	id := m.(*proto.RegisterWorker).Worker
+	reg := m.(*proto.RegisterWorker)
+	id := reg.Worker
 	if w := r.workers[from]; w != nil && w.id != id {
 		r.workerDied(w, fmt.Sprintf("worker %v at %s died (it restarted as %v)", w.id, from, id))
 	}
 	if w := r.workers[from]; w == nil || w.id != id {
-		r.workers[from] = &workerInfo{addr: from, id: id}
+		if reg.Launch != "" {
+			delete(r.launches, reg.Launch)
+		}
+		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, idle: r.env.Now()}
 	}
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
 	r.schedule()
@@ -86,6 +90,7 @@ func (r *Raylet) schedule() {
 	}
 	clear(r.queue[len(kept):])
 	r.queue = kept
+	r.launchWanted()
 }
 
 // tryDispatch decides one request and reports whether it left the queue.
@@ -133,8 +138,17 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		// precise error when it resolves the argument itself.
 		l.failed = nil
 	}
-	w := r.idleWorker()
+	binary := r.binaryFor(spec)
+	if err := r.binaryError(binary); err != nil {
+		delete(r.leases, l.key)
+		l.reply(nil, err)
+		return true
+	}
+	w := r.idleWorker(binary)
 	if w == nil {
+		if binary != "" {
+			r.wantWorker(binary, spec.Job)
+		}
 		return false
 	}
 	r.available = r.available.Sub(spec.Resources)
@@ -194,11 +208,12 @@ func (r *Raylet) fetchArgs(l *leaseRequest) {
 	}
 }
 
-// idleWorker returns the first idle registered worker by address.
-func (r *Raylet) idleWorker() *workerInfo {
+// idleWorker returns the first idle registered worker of binary ("" for
+// the node's own workers) by address.
+func (r *Raylet) idleWorker(binary string) *workerInfo {
 	addrs := make([]core.Addr, 0, len(r.workers))
 	for a, w := range r.workers { //gray:unordered sorted below
-		if w.lease == nil {
+		if w.lease == nil && w.binary == binary {
 			addrs = append(addrs, a)
 		}
 	}
@@ -258,6 +273,7 @@ func (r *Raylet) releaseLease(l *leaseRequest) {
 	delete(r.leases, l.key)
 	if l.worker != nil {
 		r.available = r.available.Add(l.req.Spec.Resources)
+		l.worker.idle = r.env.Now()
 		l.worker = nil
 	}
 	if r.cfg.Resources.Sub(r.available).AnyNegative() {
@@ -289,6 +305,7 @@ func (r *Raylet) checkLeases() {
 		return
 	}
 	r.env.AfterFunc(leaseCheckPeriod, r.checkLeases)
+	r.reapIdle()
 	keys := make([]leaseKey, 0, len(r.leases))
 	for k, l := range r.leases { //gray:unordered sorted below
 		if l.worker != nil {

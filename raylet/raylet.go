@@ -36,6 +36,18 @@ type Config struct {
 	// was declared dead, just before it exits (tests and simulation
 	// workloads record it to check that the node executes nothing after).
 	OnFence func(core.NodeID)
+	// Binary is the hash of the node program's own binary: tasks of that
+	// binary (or of none) run on the node's own workers. Empty when
+	// unknown.
+	Binary string
+	// Launcher starts workers from staged job binaries; nil on nodes that
+	// cannot (their requests for another binary fail with a clear error).
+	Launcher Launcher
+	// WorkerPoolMax bounds the launched workers of one binary. Default 8.
+	WorkerPoolMax int
+	// IdleWorkerTimeout is how long a launched worker may stay idle before
+	// it is told to exit. Default 60s.
+	IdleWorkerTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -54,11 +66,20 @@ func (c *Config) setDefaults() {
 	if c.QueueMax <= 0 {
 		c.QueueMax = 10_000
 	}
+	if c.WorkerPoolMax <= 0 {
+		c.WorkerPoolMax = 8
+	}
+	if c.IdleWorkerTimeout <= 0 {
+		c.IdleWorkerTimeout = time.Minute
+	}
 }
 
 // Stats counts what a raylet did.
 type Stats struct {
 	LeasesGranted, Spillbacks, Infeasible, WorkerDeaths, Pulls, PulledBytes, PullFailures int64
+	// Workers started from job binaries, launches that failed, and idle
+	// launched workers told to exit.
+	WorkersLaunched, LaunchFailures, WorkersReaped int64
 }
 
 // Raylet is the node manager: it registers its node with the GCS, accounts
@@ -92,13 +113,30 @@ type Raylet struct {
 	pullQ     []*pull
 	inPull    int64
 
+	// Launched workers: launches not registered yet by token, binaries
+	// that failed, and what the current scheduling pass lacked.
+	launches    map[string]*launch
+	launchSeq   uint64
+	badBinaries map[string]badBinary
+	wanted      map[string]wantedWorkers
+
 	stats Stats
+}
+
+type wantedWorkers struct {
+	count int
+	job   core.JobID
 }
 
 type workerInfo struct {
 	addr  core.Addr
 	id    core.WorkerID
 	lease *leaseRequest
+	// binary and launch are a launched worker's job binary and launch
+	// token ("" for the node's own workers); idle is when it last became
+	// idle.
+	binary, launch string
+	idle           time.Time
 }
 
 type leaseKey struct {
@@ -154,6 +192,9 @@ func (r *Raylet) Start(env core.Env) {
 	r.views = map[core.NodeID]*NodeView{}
 	r.addrs = map[core.NodeID]core.Addr{}
 	r.pulls = map[core.ObjectID]*pull{}
+	r.launches = map[string]*launch{}
+	r.badBinaries = map[string]badBinary{}
+	r.wanted = map[string]wantedWorkers{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
 	r.addrs[r.node] = env.Self()

@@ -36,6 +36,7 @@ const (
 	msgWaitRefRemoved       core.MsgType = 4011
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
+	msgExitWorker           core.MsgType = 2030
 )
 
 // Bounds of object transfer.
@@ -50,6 +51,29 @@ const (
 // RegisterWorker tells a raylet that a worker process (re)started. A new
 // WorkerID from the same address means the previous incarnation died.
 type RegisterWorker struct {
+	Worker core.WorkerID `msgpack:"w"`
+	// Binary is the hash of the job binary a launched worker runs; empty
+	// for the node's own workers, which run the node program's functions.
+	Binary string `msgpack:"bin,omitempty"`
+	// Launch is the token the raylet gave the launch that started this
+	// worker, so that the process's exit can be matched to it.
+	Launch string `msgpack:"lt,omitempty"`
+}
+
+// Validate checks the binary hash and bounds the launch token.
+func (r *RegisterWorker) Validate() error {
+	if !ValidBinaryHash(r.Binary) {
+		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", r.Binary)
+	}
+	if len(r.Launch) > 128 {
+		return fmt.Errorf("launch token of %d bytes, limit 128", len(r.Launch))
+	}
+	return nil
+}
+
+// ExitWorker tells an idle launched worker to exit (its job's pool shrank
+// after the idle timeout).
+type ExitWorker struct {
 	Worker core.WorkerID `msgpack:"w"`
 }
 
@@ -289,6 +313,7 @@ func (*PutObject) MsgType() core.MsgType            { return msgPutObject }
 func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
 func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
+func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
 func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
 func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
@@ -318,6 +343,7 @@ func init() {
 		func() core.Message { return new(GetObject) },
 		func() core.Message { return new(PutObjectReply) },
 		func() core.Message { return new(NodeDead) },
+		func() core.Message { return new(ExitWorker) },
 		func() core.Message { return new(GetObjectReply) },
 		func() core.Message { return new(FreeObjects) },
 		func() core.Message { return new(PullChunk) },

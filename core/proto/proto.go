@@ -107,6 +107,10 @@ type TaskSpec struct {
 	// ActorIncarnation is the actor's restart count the call (or the
 	// creation) is meant for; any other incarnation refuses it.
 	ActorIncarnation int64 `msgpack:"I,omitempty"`
+	// Binary is the hash (hex SHA-256) of the staged job binary whose
+	// workers run the task; empty when any worker of the node's own
+	// program does (embedded clusters, the simulator).
+	Binary string `msgpack:"bin,omitempty"`
 }
 
 // Limits on what a task spec may carry.
@@ -134,6 +138,8 @@ func (s *TaskSpec) Validate() error {
 		return fmt.Errorf("no owner")
 	case s.MaxRetries < -1:
 		return fmt.Errorf("max retries %d, want -1 or more", s.MaxRetries)
+	case !ValidBinaryHash(s.Binary):
+		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", s.Binary)
 	}
 	for i, a := range s.Args {
 		if a.Ref != nil && a.Ref.Owner == "" {
@@ -141,6 +147,22 @@ func (s *TaskSpec) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ValidBinaryHash reports whether h is empty or a hex SHA-256.
+func ValidBinaryHash(h string) bool {
+	if h == "" {
+		return true
+	}
+	if len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // ReturnIDs lists the ids of the task's return objects.

@@ -298,6 +298,7 @@ func (w *Worker) startCreation(a *ownedActor) {
 		Strategy:         a.opts.Strategy,
 		MaxRetries:       -1,
 		Owner:            w.self,
+		Binary:           w.cfg.Binary,
 		ActorID:          a.id,
 		ActorCreation:    true,
 		ActorIncarnation: a.incarnation,

@@ -52,6 +52,11 @@ type Config struct {
 	// actors (nil: actors are unavailable). The host forwards the GCS's
 	// messages to it.
 	GCS *gcs.Client
+	// Binary is the hash of the staged job binary this process runs (a
+	// joined driver's, or a launched worker's): its tasks and actors run
+	// on workers of that binary. Empty in embedded clusters and the
+	// simulator, where every worker runs the same program.
+	Binary string
 }
 
 // Stats counts what a core worker did, for tests and the dashboard.
@@ -223,10 +228,17 @@ func (w *Worker) SubmitNested(parent *proto.TaskSpec, fn string, args []proto.Ar
 	w.taskCounter++
 	w.stats.Nested++
 	base := core.NewTaskID(parent.Job, parent.TaskID, uint64(parent.Attempt))
-	return w.submit(parent.Job, core.NewTaskID(parent.Job, base, w.taskCounter), fn, args, opts)
+	return w.submitBinary(parent.Job, core.NewTaskID(parent.Job, base, w.taskCounter), fn, args, opts, parent.Binary)
 }
 
 func (w *Worker) submit(job core.JobID, id core.TaskID, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	return w.submitBinary(job, id, fn, args, opts, w.cfg.Binary)
+}
+
+// submitBinary submits a task whose workers must run binary: the
+// submitter's own for a top-level task, the parent's for a nested one (a
+// node's own worker may run a task of a job whose program it shares).
+func (w *Worker) submitBinary(job core.JobID, id core.TaskID, fn string, args []proto.Arg, opts TaskOptions, binary string) ([]proto.ObjectRef, error) {
 	if opts.NumReturns == 0 {
 		opts.NumReturns = 1
 	}
@@ -251,6 +263,7 @@ func (w *Worker) submit(job core.JobID, id core.TaskID, fn string, args []proto.
 		MaxRetries:      retries,
 		RetryExceptions: opts.RetryExceptions,
 		Owner:           w.self,
+		Binary:          binary,
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: submit %s: %w", fn, err)

@@ -47,6 +47,7 @@ func build(t *testing.T) (grayd, app string) {
 // driver (app drive), whose stdout the test reads line by line.
 type proc struct {
 	name   string
+	first  string // the first line of stdout, once read by line
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
@@ -108,11 +109,23 @@ func (p *proc) line(t *testing.T, timeout time.Duration) string {
 		if !ok {
 			t.Fatalf("%s exited; stderr:\n%s", p.name, p.stderr)
 		}
+		if p.first == "" {
+			p.first = l
+		}
 		return l
 	case <-time.After(timeout):
 		t.Fatalf("%s printed nothing within %v; stderr:\n%s", p.name, timeout, p.stderr)
 	}
 	return ""
+}
+
+// lastAddr returns the address a node printed first.
+func (p *proc) lastAddr(t *testing.T) string {
+	t.Helper()
+	if p.first == "" {
+		t.Fatalf("%s printed no address yet", p.name)
+	}
+	return p.first
 }
 
 // kill sends SIGKILL (kill -9) and waits for the exit.

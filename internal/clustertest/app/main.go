@@ -15,6 +15,9 @@
 //	dag              a 1 MiB Put summed by a task; ok SUM
 //	slow N MS        N tasks of MS milliseconds each, submitted; "submitted", then ok PIDS once all finished
 //	actor NAME       get-or-create the named counter actor (max_restarts -1) and add 1; ok COUNT PID
+//	nodes N          N tasks with SPREAD; ok RAYLET,RAYLET,... (the distinct raylets of the workers that ran them)
+//	panic            a task that panics; ok MESSAGE|STACK (the error's parts)
+//	suicide PATH     a task that kills its own worker with SIGKILL the first time (creating PATH); ok PID of the retry
 //	rtt N            N small tasks one after another; ok MEAN (the mean round trip)
 //	quit             shut down and exit
 package main
@@ -38,6 +41,10 @@ import (
 	gnet "github.com/grayrt/gray/net"
 )
 
+// variant is set with -ldflags "-X main.variant=..." to build a binary
+// with another hash.
+var variant string
+
 // Counter is the actor of the tests.
 type Counter struct{ n int }
 
@@ -58,6 +65,27 @@ var (
 		}
 		return s, nil
 	})
+	// where names the raylet of the worker: set in launched workers, else
+	// the worker runs inside a node started from this program.
+	where = gray.Task0("app.where", func(context.Context) (string, error) {
+		if r := os.Getenv("GRAY_WORKER_RAYLET"); r != "" {
+			return r, nil
+		}
+		return fmt.Sprintf("in-process:%d", os.Getpid()), nil
+	})
+	boom = gray.Task0("app.panic", func(context.Context) (int, error) { panic("kaboom from a task") })
+	// suicide kills its own worker process the first time it runs (the
+	// marker file tells later attempts), as kill -9 of the worker would.
+	suicide = gray.Task1("app.suicide", func(_ context.Context, marker string) (int, error) {
+		if _, err := os.Stat(marker); err != nil {
+			if err := os.WriteFile(marker, []byte("killed\n"), 0o600); err != nil {
+				return 0, err
+			}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal arrives
+		}
+		return os.Getpid(), nil
+	})
 	counter = gray.Actor("app.Counter", func(context.Context) (*Counter, error) { return &Counter{}, nil })
 	add     = gray.Method1("app.add", func(c *Counter, _ context.Context, d int) (int, error) {
 		c.n += d
@@ -67,6 +95,7 @@ var (
 )
 
 func main() {
+	_ = variant
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: app node|drive [flags]")
 		os.Exit(2)
@@ -203,6 +232,27 @@ func command(ctx context.Context, f []string) (string, error) {
 			ps = append(ps, p)
 		}
 		return pids(ps), nil
+	case "nodes":
+		refs := make([]gray.Ref[string], atoi(f, 1))
+		for i := range refs {
+			refs[i] = where.Options(gray.WithSpread()).Remote(ctx)
+		}
+		rs, err := gray.GetAll(ctx, refs)
+		slices.Sort(rs)
+		return strings.Join(slices.Compact(rs), ","), err
+	case "panic":
+		_, err := boom.Remote(ctx).Get(ctx)
+		var te *gray.TaskError
+		if !errors.As(err, &te) || !errors.Is(err, gray.ErrTaskFailed) {
+			return "", fmt.Errorf("panic task: got %v, want a TaskError", err)
+		}
+		return strings.ReplaceAll(te.Message+"|"+te.Stack, "\n", " "), nil
+	case "suicide":
+		if len(f) < 2 {
+			return "", errors.New("suicide PATH")
+		}
+		p, err := suicide.Remote(ctx, gray.V(f[1])).Get(ctx)
+		return strconv.Itoa(p), err
 	case "rtt":
 		n := max(atoi(f, 1), 1)
 		if _, err := pidTask.Remote(ctx).Get(ctx); err != nil { // warm up a lease

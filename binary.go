@@ -1,0 +1,119 @@
+package gray
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/gcs"
+)
+
+// Job binaries: a joining driver stages its own executable in the GCS's
+// key-value store, content-addressed, so that raylets can start worker
+// processes from it (the driver program is also the worker program).
+
+const (
+	// binaryNS is the KV namespace of staged binaries: "<hash>" holds the
+	// manifest, "<hash>/<i>" the chunks.
+	binaryNS = "gray.binaries"
+	// binaryChunk is the size of one stored chunk.
+	binaryChunk = 1 << 20
+	// binaryMax bounds a staged binary.
+	binaryMax = 1 << 30
+)
+
+// binaryManifest describes a staged binary. It is written after every
+// chunk, so that its presence means the upload is complete.
+type binaryManifest struct {
+	Size   int64  `json:"size"`
+	Chunks int    `json:"chunks"`
+	GOOS   string `json:"goos"`
+	GOARCH string `json:"goarch"`
+}
+
+var self struct {
+	once sync.Once
+	path string
+	hash string
+	size int64
+	err  error
+}
+
+// selfBinary returns the path, hex SHA-256 and size of this program's
+// executable, computed once.
+func selfBinary() (path, hash string, size int64, err error) {
+	self.once.Do(func() {
+		p, err := os.Executable()
+		if err != nil {
+			self.err = fmt.Errorf("gray: locating this program's executable: %w", err)
+			return
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			self.err = fmt.Errorf("gray: reading this program's executable: %w", err)
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			self.err = fmt.Errorf("gray: hashing this program's executable: %w", err)
+			return
+		}
+		self.path, self.hash, self.size = p, hex.EncodeToString(h.Sum(nil)), n
+	})
+	return self.path, self.hash, self.size, self.err
+}
+
+// stageBinary uploads this program's executable to the cluster unless a
+// complete copy with the same hash is there, and returns its hash.
+func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
+	path, hash, size, err := selfBinary()
+	if err != nil {
+		return "", err
+	}
+	if size > binaryMax {
+		return "", fmt.Errorf("gray: this program's executable has %d bytes, more than the %d a job binary may have", size, binaryMax)
+	}
+	d := rt.dproc
+	found, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(bool, error)) {
+		d.gcs.KVExists(binaryNS, hash, func(r gcs.Reply, err error) { reply(r.Found, err) })
+	})
+	if err != nil {
+		return "", fmt.Errorf("gray: looking up the job binary in the GCS: %w", err)
+	}
+	if found {
+		return hash, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("gray: reading this program's executable: %w", err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != hash {
+		return "", fmt.Errorf("gray: this program's executable %s changed while it runs", path)
+	}
+	chunks := (len(data) + binaryChunk - 1) / binaryChunk
+	for i := range chunks {
+		chunk := data[i*binaryChunk : min(len(data), (i+1)*binaryChunk)]
+		if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+			d.gcs.KVPut(binaryNS, fmt.Sprintf("%s/%d", hash, i), chunk, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+		}); err != nil {
+			return "", fmt.Errorf("gray: uploading chunk %d/%d of the job binary: %w", i+1, chunks, err)
+		}
+	}
+	m, _ := json.Marshal(binaryManifest{Size: int64(len(data)), Chunks: chunks, GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH})
+	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+		d.gcs.KVPut(binaryNS, hash, m, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+	}); err != nil {
+		return "", fmt.Errorf("gray: recording the job binary's manifest: %w", err)
+	}
+	rt.log.Info("gray: staged the job binary", "hash", hash[:12], "bytes", len(data), "chunks", chunks)
+	return hash, nil
+}

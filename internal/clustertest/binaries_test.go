@@ -1,0 +1,138 @@
+package clustertest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stockCluster is a head and a joined node, both stock grayd with two
+// CPUs: the job binaries of the drivers run on workers their raylets
+// launch.
+func stockCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{headDir: filepath.Join(t.TempDir(), "head")}
+	c.grayd, c.app = build(t)
+	c.listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=2", "--log-level", "warn")
+	c.gcs = c.head.line(t, startTimeout)
+	c.secret = filepath.Join(c.headDir, "cluster-secret")
+	n := start(t, "node1", c.grayd, "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--resources", "CPU=2", "--log-level", "warn")
+	n.line(t, startTimeout)
+	c.nodes = append(c.nodes, n)
+	return c
+}
+
+// goBuild builds pkg into dir/name with extra flags.
+func goBuild(t *testing.T, dir, name, pkg string, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	out := filepath.Join(dir, name)
+	args := append(append([]string{"build", "-o", out}, flags...), pkg)
+	if b, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// TestStockGraydRunsJobBinaries: a head and a node from the stock grayd
+// binary run a driver's tasks and actors on workers started from the
+// driver's staged binary, on both nodes; a second program with other
+// functions runs at the same time; a worker killed with SIGKILL mid-task
+// is reaped and the task retried; a panic comes back with its stack.
+func TestStockGraydRunsJobBinaries(t *testing.T) {
+	c := stockCluster(t)
+	d := c.driver(t)
+
+	got := d.ask(t, "nodes 24")
+	for _, want := range []string{c.gcs[:strings.LastIndexByte(c.gcs, '#')] + "#raylet", c.nodes[0].lastAddr(t)} {
+		if !strings.Contains(got, want) {
+			t.Errorf("nodes 24 ran on %s; want a launched worker of %s among them", got, want)
+		}
+	}
+	if strings.Contains(got, "in-process") {
+		t.Errorf("nodes 24 ran on %s: a stock grayd node ran the task in its own process", got)
+	}
+
+	// A second job binary, at the same time: pi's functions.
+	pi := goBuild(t, t.TempDir(), "pi", "github.com/grayrt/gray/examples/pi")
+	piCmd := exec.Command(pi, "-tasks", "8", "-samples", "100000")
+	piCmd.Env = append(os.Environ(), "GRAY_ADDRESS="+c.gcs, "GRAY_SECRET_FILE="+c.secret, "HOME="+t.TempDir())
+	piDone := make(chan []byte, 1)
+	go func() {
+		out, err := piCmd.CombinedOutput()
+		if err != nil {
+			out = append(out, []byte("\nexit: "+err.Error())...)
+		}
+		piDone <- out
+	}()
+	if got := d.ask(t, "actor tally"); !strings.HasPrefix(got, "1 ") {
+		t.Errorf("actor tally = %q, want count 1", got)
+	}
+	select {
+	case out := <-piDone:
+		if !strings.Contains(string(out), "π ≈ 3.1") {
+			t.Errorf("pi beside the app driver printed:\n%s", out)
+		}
+	case <-time.After(commandTimeout):
+		_ = piCmd.Process.Kill()
+		t.Fatal("pi beside the app driver hung")
+	}
+
+	marker := filepath.Join(t.TempDir(), "killed-once")
+	d.ask(t, "suicide "+marker)
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the first attempt of the suicide task never ran: %v", err)
+	}
+
+	got = d.ask(t, "panic")
+	if !strings.Contains(got, "kaboom from a task") || !strings.Contains(got, "main.go") {
+		t.Errorf("panic task error = %q, want the panic message and a stack naming main.go", got)
+	}
+}
+
+// TestBadJobBinary: a staged binary built for another platform fails the
+// job's tasks with an error that says so, instead of hanging them.
+func TestBadJobBinary(t *testing.T) {
+	c := stockCluster(t)
+	dir := t.TempDir()
+	// A variant of the app with a hash of its own, so that the manifest
+	// planted below is the one its driver finds.
+	app := goBuild(t, dir, "app-variant", "github.com/grayrt/gray/internal/clustertest/app", "-ldflags=-X main.variant=bad-binary-test")
+	gray := goBuild(t, dir, "gray", "github.com/grayrt/gray/cmd/gray")
+	data, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	manifest, _ := json.Marshal(map[string]any{"size": len(data), "chunks": 1, "goos": runtime.GOOS, "goarch": other})
+	put := exec.Command(gray, "kv", "put", "--address", c.gcs, "--secret-file", c.secret, "--ns", "gray.binaries", hash, string(manifest))
+	put.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := put.CombinedOutput(); err != nil {
+		t.Fatalf("planting the manifest: %v\n%s", err, out)
+	}
+	c.app = app
+	d := c.driver(t)
+	if _, err := fmt.Fprintln(d.stdin, "spread 2"); err != nil {
+		t.Fatal(err)
+	}
+	l := d.line(t, commandTimeout)
+	if !strings.HasPrefix(l, "error ") || !strings.Contains(l, "built for "+runtime.GOOS+"/"+other) {
+		t.Errorf("tasks of a binary for %s/%s: %q, want an error naming the platform", runtime.GOOS, other, l)
+	}
+}

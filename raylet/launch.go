@@ -1,0 +1,202 @@
+package raylet
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Worker processes started from staged job binaries. A task whose spec
+// names a binary other than the node program's own (Config.Binary) runs
+// only on a worker of that binary; when none is idle the raylet asks its
+// Launcher for one, up to WorkerPoolMax per binary, and tells launched
+// workers idle for IdleWorkerTimeout to exit.
+
+// Launcher starts worker processes for a raylet. Launch is called on the
+// raylet's loop and must not block. The host reports back on the loop:
+// the started process registers with RegisterWorker{Binary, Launch:
+// token}; a launch that fails calls LaunchFailed; a launched process that
+// exits calls WorkerExited.
+type Launcher interface {
+	Launch(token, binary string, job core.JobID)
+}
+
+// launch is a worker process asked for and not registered yet.
+type launch struct {
+	binary  string
+	job     core.JobID
+	started time.Time
+}
+
+// badBinary remembers a binary that cannot run here (wrong platform,
+// corrupt), so that its requests fail at once for a while.
+type badBinary struct {
+	reason string
+	until  time.Time
+}
+
+// badBinaryFor is how long a permanent launch failure fails requests for
+// that binary before the raylet tries again (a fixed upload may follow).
+const badBinaryFor = 30 * time.Second
+
+// launchTimeout bounds how long a launch may take to register before the
+// raylet stops counting it (the host reports its exit separately).
+const launchTimeout = time.Minute
+
+// binaryFor returns the binary whose workers must run spec: "" when the
+// node's own workers can (no binary, or the node program's own).
+func (r *Raylet) binaryFor(spec *proto.TaskSpec) string {
+	if spec.Binary == r.cfg.Binary {
+		return ""
+	}
+	return spec.Binary
+}
+
+// binaryError returns why requests for binary cannot be served here, or
+// nil.
+func (r *Raylet) binaryError(binary string) error {
+	if binary == "" {
+		return nil
+	}
+	if r.cfg.Launcher == nil {
+		return rpc.Errorf(rpc.CodeInvalid, "node %v cannot start workers from job binaries (it has no launcher); run the job's nodes from its own program", r.node)
+	}
+	if b, ok := r.badBinaries[binary]; ok {
+		if r.env.Now().Before(b.until) {
+			return rpc.Errorf(rpc.CodeInvalid, "node %v cannot run the job binary %s: %s", r.node, short(binary), b.reason)
+		}
+		delete(r.badBinaries, binary)
+	}
+	return nil
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// launchWanted starts the workers the last scheduling pass lacked, per
+// binary in order, within each binary's pool bound.
+func (r *Raylet) launchWanted() {
+	if len(r.wanted) == 0 {
+		return
+	}
+	binaries := make([]string, 0, len(r.wanted))
+	for b := range r.wanted { //gray:unordered sorted below
+		binaries = append(binaries, b)
+	}
+	slices.Sort(binaries)
+	now := r.env.Now()
+	for _, b := range binaries {
+		want := r.wanted[b]
+		pending, have := 0, 0
+		for _, l := range r.launches { //gray:unordered counting
+			if l.binary == b {
+				pending++
+			}
+		}
+		for _, w := range r.workers { //gray:unordered counting
+			if w.binary == b {
+				have++
+			}
+		}
+		n := min(want.count-pending, r.cfg.WorkerPoolMax-pending-have)
+		for range n {
+			r.launchSeq++
+			token := fmt.Sprintf("%s-%d", r.node.String()[len("node:"):], r.launchSeq)
+			r.launches[token] = &launch{binary: b, job: want.job, started: now}
+			r.stats.WorkersLaunched++
+			r.cfg.Launcher.Launch(token, b, want.job)
+		}
+	}
+	clear(r.wanted)
+}
+
+// wantWorker notes that a request for binary found no idle worker.
+func (r *Raylet) wantWorker(binary string, job core.JobID) {
+	w := r.wanted[binary]
+	w.count++
+	if w.job.IsNil() {
+		w.job = job
+	}
+	r.wanted[binary] = w
+}
+
+// LaunchFailed is called by the host, on the raylet's loop, when the
+// launch with token could not start a worker. A permanent failure (a
+// binary for another platform, a corrupt upload) fails every request for
+// that binary with reason; a transient one (the GCS unreachable while
+// fetching) lets the next scheduling pass launch again.
+func (r *Raylet) LaunchFailed(token, reason string, permanent bool) {
+	l, ok := r.launches[token]
+	if !ok {
+		return
+	}
+	delete(r.launches, token)
+	r.stats.LaunchFailures++
+	r.env.Log().Warn("worker launch failed", "binary", short(l.binary), "job", l.job.String(), "reason", reason, "permanent", permanent)
+	if permanent {
+		r.badBinaries[l.binary] = badBinary{reason: reason, until: r.env.Now().Add(badBinaryFor)}
+		r.schedule()
+		return
+	}
+	r.env.AfterFunc(time.Second, r.schedule)
+}
+
+// WorkerExited is called by the host, on the raylet's loop, when a
+// launched worker process exited; reason says how (exit code, signal,
+// the last lines it wrote). The worker's lease, if any, fails with it.
+func (r *Raylet) WorkerExited(token, reason string) {
+	if _, ok := r.launches[token]; ok {
+		// It never registered: the process could not start serving.
+		r.LaunchFailed(token, "the worker exited before registering: "+reason, false)
+		return
+	}
+	for _, a := range r.sortedWorkerAddrs() {
+		if w := r.workers[a]; w.launch == token {
+			r.workerDied(w, fmt.Sprintf("worker %v (pid of launch %s) exited: %s", w.id, token, reason))
+			r.schedule()
+			return
+		}
+	}
+}
+
+// reapIdle tells launched workers idle for longer than the idle timeout
+// to exit, and forgets launches that never registered.
+func (r *Raylet) reapIdle() {
+	now := r.env.Now()
+	for _, a := range r.sortedWorkerAddrs() {
+		w := r.workers[a]
+		if w.binary == "" || w.lease != nil || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
+			continue
+		}
+		r.env.Send(a, &proto.ExitWorker{Worker: w.id})
+		delete(r.workers, a)
+		r.stats.WorkersReaped++
+	}
+	tokens := make([]string, 0, len(r.launches))
+	for t, l := range r.launches { //gray:unordered sorted below
+		if now.Sub(l.started) > launchTimeout {
+			tokens = append(tokens, t)
+		}
+	}
+	slices.Sort(tokens)
+	for _, t := range tokens {
+		r.LaunchFailed(t, fmt.Sprintf("the worker did not register within %v", launchTimeout), false)
+	}
+}
+
+func (r *Raylet) sortedWorkerAddrs() []core.Addr {
+	addrs := make([]core.Addr, 0, len(r.workers))
+	for a := range r.workers { //gray:unordered sorted below
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	return addrs
+}

@@ -1,0 +1,80 @@
+package gray
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/net"
+)
+
+// Worker mode: a raylet's launcher starts the job's binary with these
+// environment variables and the cluster secret on stdin. Init in such a
+// process never returns: it serves tasks and actors as a worker of that
+// raylet until the raylet tells it to exit, its node dies, or the process
+// is killed, then exits the process. This is the worker contract of
+// docs/api.md: register functions at package init, call Init before any
+// driver work, and never rely on code after Init running in workers.
+const (
+	envWorkerRaylet = "GRAY_WORKER_RAYLET" // the raylet's address; its presence selects worker mode
+	envWorkerGCS    = "GRAY_WORKER_GCS"
+	envWorkerBinary = "GRAY_WORKER_BINARY" // the staged binary's hash
+	envWorkerLaunch = "GRAY_WORKER_LAUNCH" // the raylet's launch token
+	envWorkerListen = "GRAY_WORKER_LISTEN" // the multiaddr to listen on
+)
+
+// IsWorker reports whether this process was started by a raylet as a
+// worker; Init then serves tasks instead of returning.
+func IsWorker() bool { return os.Getenv(envWorkerRaylet) != "" }
+
+// runWorker serves as a launched worker and exits the process.
+func runWorker() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	code := 0
+	if err := serveWorker(log); err != nil {
+		log.Error("gray worker", "err", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func serveWorker(log *slog.Logger) error {
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("reading the cluster secret from stdin: %w", err)
+	}
+	secret := []byte(strings.TrimSpace(line))
+	listen := os.Getenv(envWorkerListen)
+	if listen == "" {
+		listen = net.DefaultListenAddr
+	}
+	tr, err := net.NewP2P(net.P2POptions{ListenAddrs: []string{listen}, ClusterSecret: secret, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	exited := make(chan error, 1)
+	h := net.NewHost(net.HostOptions{Transport: tr, Logger: log, OnExit: func(_ core.Addr, err error) {
+		select {
+		case exited <- err:
+		default:
+		}
+	}})
+	defer h.Close()
+	w := &workerProc{host: h, raylet: core.Addr(os.Getenv(envWorkerRaylet)), gcsAddr: core.Addr(os.Getenv(envWorkerGCS)),
+		binary: os.Getenv(envWorkerBinary), launch: os.Getenv(envWorkerLaunch)}
+	if _, err := h.Add("worker", w); err != nil {
+		return err
+	}
+	err = <-exited
+	var fs core.FailStop
+	if err == nil || errors.As(err, &fs) {
+		log.Warn("gray worker exiting", "why", err)
+		return nil
+	}
+	return err
+}
