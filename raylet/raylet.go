@@ -86,11 +86,16 @@ type Raylet struct {
 	leases  map[leaseKey]*leaseRequest
 	// cancelled remembers lease requests the owner gave up on.
 	cancelled map[leaseKey]bool
-	views     map[core.NodeID]*NodeView
-	addrs     map[core.NodeID]core.Addr
-	pulls     map[core.ObjectID]*pull
-	pullQ     []*pull
-	inPull    int64
+	// retired remembers the workers taken out of the pool alive (a lease
+	// returned with Disconnect, or disowned by its holder) until they
+	// register again: they may still run a task, so a fence tells them
+	// too. Bounded by the node's worker addresses.
+	retired map[core.Addr]bool
+	views   map[core.NodeID]*NodeView
+	addrs   map[core.NodeID]core.Addr
+	pulls   map[core.ObjectID]*pull
+	pullQ   []*pull
+	inPull  int64
 
 	stats Stats
 }
@@ -227,10 +232,16 @@ func (r *Raylet) fence(why string) {
 		delete(r.leases, l.key)
 		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 	}
-	// The node's workers exit with it (fate-sharing), in address order.
-	addrs := make([]core.Addr, 0, len(r.workers))
+	// The node's workers exit with it (fate-sharing), in address order,
+	// retired ones included.
+	addrs := make([]core.Addr, 0, len(r.workers)+len(r.retired))
 	for a := range r.workers { //gray:unordered sorted below
 		addrs = append(addrs, a)
+	}
+	for a := range r.retired { //gray:unordered sorted below
+		if r.workers[a] == nil {
+			addrs = append(addrs, a)
+		}
 	}
 	slices.Sort(addrs)
 	for _, a := range addrs {
