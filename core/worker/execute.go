@@ -85,12 +85,20 @@ func cancelledError(spec *proto.TaskSpec) *proto.TaskError {
 }
 
 // resolveArgs fetches the values of spec's arguments and calls done with
-// them, or with the first argument's error.
+// them, or with the first argument's error, once. Get may answer at once
+// (an argument this worker owns and has inline): missing counts one more
+// until every Get was issued, so done runs after the loop has filled in
+// every immediate value, never twice.
 func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.TaskError)) {
 	args := make([][]byte, len(spec.Args))
-	missing := 0
+	missing := 1
 	var argErr *proto.TaskError
-	run := func() { done(args, argErr) }
+	arrived := func() {
+		missing--
+		if missing == 0 {
+			done(args, argErr)
+		}
+	}
 	for i, a := range spec.Args {
 		if a.Ref == nil {
 			args[i] = a.Value
@@ -98,7 +106,6 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 		}
 		missing++
 		w.Get(*a.Ref, func(data []byte, err error) {
-			missing--
 			if err != nil && argErr == nil {
 				var te *proto.TaskError
 				if errors.As(err, &te) {
@@ -108,14 +115,10 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 				}
 			}
 			args[i] = data
-			if missing == 0 {
-				run()
-			}
+			arrived()
 		})
 	}
-	if missing == 0 {
-		run()
-	}
+	arrived()
 }
 
 func (w *Worker) taskReplyFor(spec *proto.TaskSpec, rets []proto.ReturnObject, err *proto.TaskError) *proto.PushTaskReply {
