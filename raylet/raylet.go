@@ -301,7 +301,11 @@ func (r *Raylet) applyNode(n gcs.NodeInfo) {
 }
 
 // resync rebuilds the cluster view from a snapshot after a pubsub gap or a
-// GCS restart.
+// GCS restart. The GCS publishes a node's resources only when they change,
+// so a lost update would leave a view stale for as long as the node stays
+// as it is (e.g. idle, looking full): the snapshot's resources replace the
+// view's. A newer update overtaken by the snapshot is repaired by the next
+// resync.
 func (r *Raylet) resync() {
 	r.gcs.GetNodes(func(rep gcs.Reply, err error) {
 		if err != nil {
@@ -309,6 +313,9 @@ func (r *Raylet) resync() {
 		}
 		for _, n := range rep.Nodes {
 			r.applyNode(n)
+			if v := r.views[n.ID]; v != nil && n.ID != r.node {
+				v.Total, v.Available = n.Resources, n.Available
+			}
 		}
 		r.schedule()
 	})
