@@ -136,3 +136,27 @@ func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o.Resources = r.Add(core.MustResources(actorResource, 1))
 	return o, nil
 }
+
+// CancelOption configures Cancel.
+type CancelOption func(*cancelConfig)
+
+type cancelConfig struct {
+	force       bool
+	noRecursive bool
+}
+
+// WithForce makes Cancel of a running task stop its worker process
+// (Ray's force=True) rather than only cancel the body's ctx: the task's
+// Get fails with ErrCancelled, the process exits, every body it runs sees
+// its ctx cancelled, and a fresh worker process takes its place in the
+// node's pool. A body that ignores its ctx still runs to its end on its
+// goroutine (Go cannot stop one), and Shutdown waits for it.
+func WithForce() CancelOption { return func(c *cancelConfig) { c.force = true } }
+
+// WithRecursive sets whether Cancel also cancels the tasks that the
+// cancelled task's body submitted (default true, as in Ray). A body
+// cancelled recursively can submit no more tasks: Remote from it returns
+// a Ref whose Get fails with ErrCancelled.
+func WithRecursive(recursive bool) CancelOption {
+	return func(c *cancelConfig) { c.noRecursive = !recursive }
+}

@@ -146,6 +146,10 @@ type workerProc struct {
 	// core worker hosts at most one; an actor keeps its worker).
 	actors map[core.ActorID]any
 
+	// bodies holds the cancel function of each running task body's ctx,
+	// for Interrupt; touched only on the event loop.
+	bodies map[core.TaskID]*body
+
 	// ctx is given to task bodies; Stop cancels it so that bodies waiting
 	// on the cluster return and Host.Close can finish.
 	ctx    context.Context
@@ -159,6 +163,7 @@ func (w *workerProc) Start(env core.Env) {
 	w.cli = rpc.NewClient(env)
 	w.waits = map[uint64]func(*execDone){}
 	w.actors = map[core.ActorID]any{}
+	w.bodies = map[core.TaskID]*body{}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.gcs = gcs.NewClient(env, w.gcsAddr, gcs.ClientOptions{})
 	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.binary})
@@ -242,7 +247,12 @@ func (w *workerProc) bodyCtx(spec *proto.TaskSpec) context.Context {
 	return context.WithValue(w.ctx, callerKey{}, c)
 }
 
-// Execute implements worker.Executor.
+// body is a running task body: cancel cancels its ctx.
+type body struct{ cancel context.CancelFunc }
+
+// Execute implements worker.Executor. The body's ctx is cancelled when
+// the task is interrupted (Interrupt), when it returns, and when the
+// worker stops.
 func (w *workerProc) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
 	f := lookupFunc(spec.Function)
 	if f == nil {
@@ -250,13 +260,30 @@ func (w *workerProc) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]
 		return
 	}
 	sp := *spec
-	w.run(func(d *execDone) { done(d.returns, d.err) }, func() *execDone {
-		out, terr := protect(func() ([]byte, error) { return f(w.bodyCtx(&sp), args) })
+	ctx, cancel := context.WithCancel(w.bodyCtx(&sp))
+	b := &body{cancel: cancel}
+	w.bodies[sp.TaskID] = b
+	w.run(func(d *execDone) {
+		if w.bodies[sp.TaskID] == b {
+			delete(w.bodies, sp.TaskID)
+		}
+		cancel()
+		done(d.returns, d.err)
+	}, func() *execDone {
+		out, terr := protect(func() ([]byte, error) { return f(ctx, args) })
 		if terr != nil {
 			return &execDone{err: terr}
 		}
 		return &execDone{returns: [][]byte{out}}
 	})
+}
+
+// Interrupt implements worker.Interrupter: it cancels the ctx of the
+// task's body, if it still runs here.
+func (w *workerProc) Interrupt(task core.TaskID) {
+	if b := w.bodies[task]; b != nil {
+		b.cancel()
+	}
 }
 
 // actorState is the opaque state the core worker keeps for an actor

@@ -199,13 +199,22 @@ func Wait[R AnyRef](ctx context.Context, refs []R, n int, timeout time.Duration)
 }
 
 // Cancel cancels the task behind ref, which must have been submitted by
-// the caller of ref (its owner; else an error). A task still waiting for
-// its arguments or a worker is dropped; a running task's result is
-// discarded and its worker not reused, but its body runs on until it
-// returns (Go cannot stop a goroutine; bodies see their ctx cancelled
-// only at Shutdown). Either way Get fails with ErrCancelled and the task
-// is not retried. Cancelling a finished task does nothing.
-func Cancel(ctx context.Context, ref AnyRef) error {
+// the caller of ref (its owner; else an error), as Ray's ray.cancel. A
+// task still waiting for its arguments or a worker is dropped. A running
+// task is interrupted: its body's ctx is cancelled (a body sees ctx.Done
+// and ctx.Err, and should return), and once the body returns its worker
+// takes other tasks. Go cannot stop a goroutine, so a body that ignores
+// its ctx runs on and keeps its worker (and its CPUs) until it returns;
+// WithForce makes the worker process exit instead (see WithForce). By
+// default the tasks the body submitted are cancelled too
+// (WithRecursive(false) leaves them). Either way Get fails with
+// ErrCancelled at once and the task is not retried. Cancelling a finished
+// task, an actor call or an actor creation does nothing.
+func Cancel(ctx context.Context, ref AnyRef, opts ...CancelOption) error {
+	var cfg cancelConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s := ref.state()
 	switch {
 	case s == nil:
@@ -213,7 +222,9 @@ func Cancel(ctx context.Context, ref AnyRef) error {
 	case s.err != nil:
 		return nil // never submitted
 	}
-	_, err := do(ctx, s.c, func(cw *worker.Worker, reply func(struct{}, error)) { reply(struct{}{}, cw.Cancel(s.ref)) })
+	_, err := do(ctx, s.c, func(cw *worker.Worker, reply func(struct{}, error)) {
+		reply(struct{}{}, cw.Cancel(s.ref, worker.CancelOptions{Force: cfg.force, NoRecursive: cfg.noRecursive}))
+	})
 	goruntime.KeepAlive(s)
 	return err
 }

@@ -27,6 +27,7 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 		}
 		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, idle: r.env.Now()}
 	}
+	delete(r.retired, from)
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
 	r.schedule()
 }
@@ -250,10 +251,19 @@ func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(co
 	w.lease = nil
 	r.releaseLease(l)
 	if ret.Disconnect {
-		delete(r.workers, w.addr) // it re-registers when it restarts
+		r.retire(w) // it re-registers when it restarts
 	}
 	reply(&proto.Ack{}, nil)
 	r.schedule()
+}
+
+// retire takes a live worker out of the pool until it registers again.
+func (r *Raylet) retire(w *workerInfo) {
+	delete(r.workers, w.addr)
+	if r.retired == nil {
+		r.retired = map[core.Addr]bool{}
+	}
+	r.retired[w.addr] = true
 }
 
 // cancelledMax bounds the remembered cancelled lease ids.
@@ -333,7 +343,7 @@ func (r *Raylet) checkLeases() {
 			r.rememberCancelled(k)
 			// The worker may still run the holder's task: do not hand it
 			// out until it registers again.
-			delete(r.workers, w.addr)
+			r.retire(w)
 			r.schedule()
 		})
 	}

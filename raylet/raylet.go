@@ -107,11 +107,16 @@ type Raylet struct {
 	leases  map[leaseKey]*leaseRequest
 	// cancelled remembers lease requests the owner gave up on.
 	cancelled map[leaseKey]bool
-	views     map[core.NodeID]*NodeView
-	addrs     map[core.NodeID]core.Addr
-	pulls     map[core.ObjectID]*pull
-	pullQ     []*pull
-	inPull    int64
+	// retired remembers the workers taken out of the pool alive (a lease
+	// returned with Disconnect, or disowned by its holder) until they
+	// register again: they may still run a task, so a fence tells them
+	// too. Bounded by the node's worker addresses.
+	retired map[core.Addr]bool
+	views   map[core.NodeID]*NodeView
+	addrs   map[core.NodeID]core.Addr
+	pulls   map[core.ObjectID]*pull
+	pullQ   []*pull
+	inPull  int64
 
 	// Launched workers: launches not registered yet by token, binaries
 	// that failed, and what the current scheduling pass lacked.
@@ -268,10 +273,16 @@ func (r *Raylet) fence(why string) {
 		delete(r.leases, l.key)
 		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 	}
-	// The node's workers exit with it (fate-sharing), in address order.
-	addrs := make([]core.Addr, 0, len(r.workers))
+	// The node's workers exit with it (fate-sharing), in address order,
+	// retired ones included.
+	addrs := make([]core.Addr, 0, len(r.workers)+len(r.retired))
 	for a := range r.workers { //gray:unordered sorted below
 		addrs = append(addrs, a)
+	}
+	for a := range r.retired { //gray:unordered sorted below
+		if r.workers[a] == nil {
+			addrs = append(addrs, a)
+		}
 	}
 	slices.Sort(addrs)
 	for _, a := range addrs {
@@ -331,7 +342,11 @@ func (r *Raylet) applyNode(n gcs.NodeInfo) {
 }
 
 // resync rebuilds the cluster view from a snapshot after a pubsub gap or a
-// GCS restart.
+// GCS restart. The GCS publishes a node's resources only when they change,
+// so a lost update would leave a view stale for as long as the node stays
+// as it is (e.g. idle, looking full): the snapshot's resources replace the
+// view's. A newer update overtaken by the snapshot is repaired by the next
+// resync.
 func (r *Raylet) resync() {
 	r.gcs.GetNodes(func(rep gcs.Reply, err error) {
 		if err != nil {
@@ -339,6 +354,9 @@ func (r *Raylet) resync() {
 		}
 		for _, n := range rep.Nodes {
 			r.applyNode(n)
+			if v := r.views[n.ID]; v != nil && n.ID != r.node {
+				v.Total, v.Available = n.Resources, n.Available
+			}
 		}
 		r.schedule()
 	})

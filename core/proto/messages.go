@@ -34,6 +34,7 @@ const (
 	msgLeaseCheck           core.MsgType = 4009
 	msgLeaseCheckReply      core.MsgType = 4010
 	msgWaitRefRemoved       core.MsgType = 4011
+	msgCancelTask           core.MsgType = 4012
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -263,6 +264,28 @@ type WaitRefRemoved struct {
 	ID core.ObjectID `msgpack:"i"`
 }
 
+// CancelTask asks the worker executing a task to interrupt it: the owner
+// sends it when it cancels a task that was pushed (Ray's ray.cancel). The
+// worker interrupts the body only if it runs Task's attempt Attempt for
+// the sender (its owner); anything else (a finished task, an unknown one,
+// a duplicate or late message) is acknowledged and otherwise ignored.
+// Force makes the worker exit instead (fail-stop); Recursive also cancels
+// the tasks the body submitted and the worker owns. The reply is Ack.
+type CancelTask struct {
+	Task      core.TaskID `msgpack:"t"`
+	Attempt   uint32      `msgpack:"a,omitempty"`
+	Force     bool        `msgpack:"f,omitempty"`
+	Recursive bool        `msgpack:"r,omitempty"`
+}
+
+// Validate implements core.Validator.
+func (c *CancelTask) Validate() error {
+	if c.Task == (core.TaskID{}) {
+		return fmt.Errorf("cancel of the nil task")
+	}
+	return nil
+}
+
 // KillActor asks the actor's worker to exit; NoRestart makes the death final.
 type KillActor struct {
 	ActorID   core.ActorID `msgpack:"a"`
@@ -326,6 +349,7 @@ func (*GetObjectStatus) MsgType() core.MsgType      { return msgGetObjectStatus 
 func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusReply }
 func (*WaitRefRemoved) MsgType() core.MsgType       { return msgWaitRefRemoved }
 func (*KillActor) MsgType() core.MsgType            { return msgKillActor }
+func (*CancelTask) MsgType() core.MsgType           { return msgCancelTask }
 func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUpdate }
 func (*ActorPing) MsgType() core.MsgType            { return msgActorPing }
 func (*LeaseCheck) MsgType() core.MsgType           { return msgLeaseCheck }
@@ -356,6 +380,7 @@ func init() {
 		func() core.Message { return new(ObjectStatusReply) },
 		func() core.Message { return new(WaitRefRemoved) },
 		func() core.Message { return new(KillActor) },
+		func() core.Message { return new(CancelTask) },
 		func() core.Message { return new(ObjectLocationUpdate) },
 		func() core.Message { return new(ActorPing) },
 		func() core.Message { return new(LeaseCheck) },

@@ -21,6 +21,10 @@
 // If the worker dies, the raylet tells the lease holder (LeaseFailed); if
 // the node dies, the owner hears it from the GCS. Either way the owner
 // retries the task while retries remain.
+//
+// An owner that cancels a pushed task tells the leased worker
+// (CancelTask), which interrupts the body or, forced, exits; the owner
+// returns the lease once the push is answered.
 package proto
 
 import (

@@ -46,6 +46,16 @@
 //     (a worker exits by fail-stopping); without noRestart the worker exits
 //     and the actor restarts like after any failure.
 //
+// # Cancellation
+//
+// Cancel (cancel.go) fails an owned task with Cancelled at once. A task
+// already pushed is interrupted where it runs: the owner sends CancelTask,
+// and the executing worker asks its Executor to stop the body (the
+// optional Interrupter interface) or, with Force, exits; with Recursive it
+// also cancels the tasks it owns that the body submitted. The owner holds
+// the lease until the push is answered, so a worker whose body still runs
+// is not handed out again.
+//
 // The worker is sans-IO: its host process forwards messages to Handle,
 // forwards the GCS's node-death news to NodeDied, forwards GCS replies to
 // the gcs.Client given in Config, and provides an Executor that runs task

@@ -33,13 +33,38 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		w.handleActorCall(&spec, reply)
 		return
 	}
+	if w.cancelledRuns[runKey{owner: spec.Owner, task: spec.TaskID, attempt: spec.Attempt}] {
+		// Its owner cancelled it before the push arrived.
+		reply(w.taskReplyFor(&spec, nil, cancelledError(&spec)), nil)
+		return
+	}
+	run := &runningTask{spec: &spec}
+	w.running[spec.TaskID] = run
+	finish := func(rets []proto.ReturnObject, terr *proto.TaskError) {
+		if w.running[spec.TaskID] == run {
+			delete(w.running, spec.TaskID)
+		}
+		reply(w.taskReplyFor(&spec, rets, terr), nil)
+	}
 	w.resolveArgs(&spec, func(args [][]byte, argErr *proto.TaskError) {
-		if argErr != nil {
-			reply(w.taskReplyFor(&spec, nil, argErr), nil)
+		switch {
+		case run.cancelled:
+			finish(nil, cancelledError(&spec))
+			return
+		case argErr != nil:
+			finish(nil, argErr)
 			return
 		}
 		w.stats.Executed++
+		run.started = true
 		w.cfg.Executor.Execute(&spec, args, func(returns [][]byte, terr *proto.TaskError) {
+			if run.cancelled {
+				// Interrupted: whatever the body returned, its owner
+				// has failed the task; large returns must not reach
+				// plasma, where nobody would free them.
+				finish(nil, cancelledError(&spec))
+				return
+			}
 			if terr == nil && len(returns) != int(spec.NumReturns) {
 				terr = proto.NewError(proto.KindTaskFailed, spec.Describe(), "function returned %d values, want %d", len(returns), spec.NumReturns)
 			}
@@ -47,23 +72,33 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 				if terr.Task == "" {
 					terr.Task = spec.Describe()
 				}
-				reply(w.taskReplyFor(&spec, nil, terr), nil)
+				finish(nil, terr)
 				return
 			}
-			w.storeReturns(&spec, returns, func(rets []proto.ReturnObject, err *proto.TaskError) {
-				reply(w.taskReplyFor(&spec, rets, err), nil)
-			})
+			w.storeReturns(&spec, returns, finish)
 		})
 	})
 }
 
+func cancelledError(spec *proto.TaskSpec) *proto.TaskError {
+	return proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its owner while running")
+}
+
 // resolveArgs fetches the values of spec's arguments and calls done with
-// them, or with the first argument's error.
+// them, or with the first argument's error, once. Get may answer at once
+// (an argument this worker owns and has inline): missing counts one more
+// until every Get was issued, so done runs after the loop has filled in
+// every immediate value, never twice.
 func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.TaskError)) {
 	args := make([][]byte, len(spec.Args))
-	missing := 0
+	missing := 1
 	var argErr *proto.TaskError
-	run := func() { done(args, argErr) }
+	arrived := func() {
+		missing--
+		if missing == 0 {
+			done(args, argErr)
+		}
+	}
 	for i, a := range spec.Args {
 		if a.Ref == nil {
 			args[i] = a.Value
@@ -71,7 +106,6 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 		}
 		missing++
 		w.Get(*a.Ref, func(data []byte, err error) {
-			missing--
 			if err != nil && argErr == nil {
 				var te *proto.TaskError
 				if errors.As(err, &te) {
@@ -81,14 +115,10 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 				}
 			}
 			args[i] = data
-			if missing == 0 {
-				run()
-			}
+			arrived()
 		})
 	}
-	if missing == 0 {
-		run()
-	}
+	arrived()
 }
 
 func (w *Worker) taskReplyFor(spec *proto.TaskSpec, rets []proto.ReturnObject, err *proto.TaskError) *proto.PushTaskReply {
@@ -139,6 +169,9 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 // Describe summarises the worker's state for `gray sim replay --until`.
 func (w *Worker) Describe() string {
 	s := fmt.Sprintf("tasks pending=%d objects=%d calls=%d stats=%+v", len(w.tasks), len(w.refs.objs), w.cli.Pending(), w.stats)
+	if len(w.interrupted) > 0 {
+		s += fmt.Sprintf(" cancelled_still_running=%d", len(w.interrupted))
+	}
 	if w.actor != nil {
 		s += " " + w.actor.describe()
 	}

@@ -254,10 +254,29 @@ func newFakeRaylet(n *tnet, worker core.Addr, wid core.WorkerID) *fakeRaylet {
 }
 
 // testExec is the executor of the tests: add(a, b), big(n), fail(),
-// hang() (never finishes), and the actor class Counter with incr().
+// hang() (finishes only when interrupted), spawn() (submits a nested
+// hang() through w, then waits until the test calls its entry of
+// spawned, ignoring interrupts), and the actor class Counter with incr().
+// It is an Interrupter.
 type testExec struct {
 	runs  map[string]int
 	calls []string // actor calls in execution order: "method:arg"
+
+	w          *Worker // the worker it executes for, for spawn
+	hung       map[core.TaskID]func([][]byte, *proto.TaskError)
+	interrupts []core.TaskID     // Interrupt calls in order
+	children   []proto.ObjectRef // spawned by spawn()
+	spawned    []func([][]byte, *proto.TaskError)
+}
+
+// Interrupt implements Interrupter: a hanging body returns an error, as a
+// body that sees its ctx cancelled does.
+func (x *testExec) Interrupt(task core.TaskID) {
+	x.interrupts = append(x.interrupts, task)
+	if done := x.hung[task]; done != nil {
+		delete(x.hung, task)
+		done(nil, proto.NewError(proto.KindTaskFailed, "", "context canceled"))
+	}
 }
 
 func i64(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
@@ -279,6 +298,15 @@ func (x *testExec) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]by
 	case "fail":
 		done(nil, proto.NewError(proto.KindTaskFailed, "", "intentional"))
 	case "hang":
+		x.hung[spec.TaskID] = done
+	case "spawn":
+		refs, err := x.w.SubmitNested(spec, "hang", nil, TaskOptions{})
+		if err != nil {
+			done(nil, proto.NewError(proto.KindTaskFailed, "", "%v", err))
+			return
+		}
+		x.children = append(x.children, refs...)
+		x.spawned = append(x.spawned, done)
 	default:
 		done(nil, proto.NewError(proto.KindUnknownFunction, "", "%s", spec.Function))
 	}
@@ -309,12 +337,13 @@ type cluster struct {
 
 func newCluster(t testing.TB) *cluster {
 	n := newNet(t)
-	x := &testExec{runs: map[string]int{}}
+	x := &testExec{runs: map[string]int{}, hung: map[core.TaskID]func([][]byte, *proto.TaskError){}}
 	wid := core.WorkerID{5}
 	c := &cluster{n: n, x: x}
 	c.raylet = newFakeRaylet(n, "exec", wid)
 	c.owner = New(n.env("driver", 1), Config{Raylet: "raylet", Node: core.NodeID{9}, Job: core.JobIDFromInt(1), OwnerTimeout: 5 * time.Second})
 	c.exec = New(n.env("exec", 2), Config{Raylet: "raylet", Node: core.NodeID{9}, Executor: x, WorkerID: wid})
+	x.w = c.exec
 	n.procs["driver"] = func(from core.Addr, m core.Message) { c.owner.Handle(from, m) }
 	n.procs["exec"] = func(from core.Addr, m core.Message) { c.exec.Handle(from, m) }
 	return c

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -76,36 +75,4 @@ func (w *Worker) whenReady(ref proto.ObjectRef, f func()) {
 		return
 	}
 	w.cli.Call(ref.Owner, &proto.GetObjectStatus{ID: ref.ID, OwnerID: ref.OwnerID}, rpc.Options{Timeout: -1}, func(core.Message, error) { f() })
-}
-
-// ErrNotOwner is returned by Cancel for an object this worker does not own.
-var ErrNotOwner = errors.New("worker: only the owner of an object can cancel the task that creates it")
-
-// Cancel cancels the task that creates ref, which this worker must own.
-// A task still waiting for its arguments or a worker is dropped; a running
-// task cannot be interrupted (Go has no safe way to stop a goroutine), so
-// its result is discarded and its worker is not reused. Either way every
-// Get of its returns fails with proto.ErrCancelled and the task is not
-// retried. Cancelling a finished task does nothing.
-func (w *Worker) Cancel(ref proto.ObjectRef) error {
-	if ref.Owner != w.self {
-		return ErrNotOwner
-	}
-	t, ok := w.tasks[ref.ID.Task()]
-	if !ok || t.actor != nil {
-		return nil // finished (or an actor creation: kill the actor instead)
-	}
-	// Fail it first: the callbacks of the calls cancelled below then see
-	// a stale task and neither retry nor fail it a second time.
-	phase, leaseCall, pushCall := t.phase, t.leaseCall, t.pushCall
-	w.stats.Cancelled++
-	w.failTask(t, proto.NewError(proto.KindCancelled, t.spec.Describe(), "cancelled by its owner"))
-	switch phase {
-	case phaseLeasing:
-		w.cli.Cancel(leaseCall)
-		w.returnLease(t.raylet, t.leaseID, false) // drops the queued request
-	case phaseRunning:
-		w.cli.Cancel(pushCall) // its callback returns the lease, not to be reused
-	}
-	return nil
 }

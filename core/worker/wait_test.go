@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -36,41 +35,5 @@ func TestWaitTimesOut(t *testing.T) {
 	c.n.run(func() bool { return done })
 	if !done || len(notReady) != 1 {
 		t.Fatalf("Wait with a timeout on a hanging task: done %v, not ready %v", done, notReady)
-	}
-}
-
-func TestCancel(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		run  bool // let the task start before cancelling it
-	}{{"queued task", false}, {"running task", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newCluster(t)
-			refs, _ := c.owner.SubmitTask("hang", nil, TaskOptions{})
-			if tc.run {
-				c.n.run(func() bool { return c.x.runs["hang"] > 0 })
-				if c.x.runs["hang"] == 0 {
-					t.Fatal("the task never started")
-				}
-			}
-			if err := c.owner.Cancel(refs[0]); err != nil {
-				t.Fatal(err)
-			}
-			_, err := c.get(c.owner, refs[0])
-			if !errors.Is(err, proto.ErrCancelled) {
-				t.Fatalf("Get of a cancelled task = %v, want ErrCancelled", err)
-			}
-			c.n.run(nil)
-			if len(c.raylet.leases) != 0 {
-				t.Fatalf("leases still held after cancelling: %v", c.raylet.leases)
-			}
-			if c.owner.Stats().Retried != 0 {
-				t.Fatalf("a cancelled task was retried")
-			}
-		})
-	}
-	c := newCluster(t)
-	if err := c.exec.Cancel(proto.ObjectRef{Owner: "driver"}); !errors.Is(err, ErrNotOwner) {
-		t.Fatalf("Cancel by a non-owner = %v, want ErrNotOwner", err)
 	}
 }

@@ -96,6 +96,13 @@ type Worker struct {
 	tasks map[core.TaskID]*pendingTask
 	stats Stats
 
+	// Cancellation (cancel.go): cancelled tasks of ours whose push is
+	// still out, by lease id; normal tasks this worker executes; cancels
+	// that arrived before their push.
+	interrupted   map[uint64]*pendingTask
+	running       map[core.TaskID]*runningTask
+	cancelledRuns map[runKey]bool
+
 	// Actors: those this worker owns, its view of every actor it calls,
 	// and the actor it hosts (nil unless a creation task ran here).
 	actorCounter uint64
@@ -115,6 +122,8 @@ type pendingTask struct {
 	leaseID   uint64
 	raylet    core.Addr   // the raylet holding the lease request or lease
 	node      core.NodeID // node of the leased worker, once granted
+	worker    core.Addr   // the leased worker, once granted
+	parent    core.TaskID // the task whose body submitted it (SubmitNested)
 	leaseCall rpc.CallID
 	pushCall  rpc.CallID
 	phase     taskPhase
@@ -147,12 +156,17 @@ func New(env core.Env, cfg Config) *Worker {
 		tasks:  map[core.TaskID]*pendingTask{},
 		owned:  map[core.ActorID]*ownedActor{},
 		views:  map[core.ActorID]*actorView{},
+
+		interrupted:   map[uint64]*pendingTask{},
+		running:       map[core.TaskID]*runningTask{},
+		cancelledRuns: map[runKey]bool{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
 	w.srv.Register((&proto.ActorPing{}).MsgType(), w.handleActorPing)
 	w.srv.Register((&proto.LeaseCheck{}).MsgType(), w.handleLeaseCheck)
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
+	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
 	// Lease ids start at a random point per incarnation, so that a
 	// restarted owner never reuses an id a raylet remembers from the
 	// previous one (a cancelled request, a granted lease).
@@ -217,28 +231,33 @@ const DefaultMaxRetries = 3
 // gives back with Release.
 func (w *Worker) SubmitTask(fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
 	w.taskCounter++
-	return w.submit(w.cfg.Job, core.NewTaskID(w.cfg.Job, w.parent, w.taskCounter), fn, args, opts)
+	return w.submit(w.cfg.Job, core.NewTaskID(w.cfg.Job, w.parent, w.taskCounter), core.TaskID{}, fn, args, opts)
 }
 
 // SubmitNested submits fn(args) from inside the running task parent (a
 // task body that submits tasks, as Ray allows): this worker owns the
 // child's returns. Child ids derive from the parent's id and attempt, so a
-// retried parent on another worker creates children with fresh ids.
+// retried parent on another worker creates children with fresh ids. A
+// parent cancelled recursively submits nothing more: the error is a
+// *proto.TaskError of kind Cancelled.
 func (w *Worker) SubmitNested(parent *proto.TaskSpec, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	if r := w.running[parent.TaskID]; r != nil && r.recursive {
+		return nil, proto.NewError(proto.KindCancelled, parent.Describe(), "submitting %s: the task was cancelled", fn)
+	}
 	w.taskCounter++
 	w.stats.Nested++
 	base := core.NewTaskID(parent.Job, parent.TaskID, uint64(parent.Attempt))
-	return w.submitBinary(parent.Job, core.NewTaskID(parent.Job, base, w.taskCounter), fn, args, opts, parent.Binary)
+	return w.submitBinary(parent.Job, core.NewTaskID(parent.Job, base, w.taskCounter), parent.TaskID, fn, args, opts, parent.Binary)
 }
 
-func (w *Worker) submit(job core.JobID, id core.TaskID, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
-	return w.submitBinary(job, id, fn, args, opts, w.cfg.Binary)
+func (w *Worker) submit(job core.JobID, id, parent core.TaskID, fn string, args []proto.Arg, opts TaskOptions) ([]proto.ObjectRef, error) {
+	return w.submitBinary(job, id, parent, fn, args, opts, w.cfg.Binary)
 }
 
 // submitBinary submits a task whose workers must run binary: the
 // submitter's own for a top-level task, the parent's for a nested one (a
 // node's own worker may run a task of a job whose program it shares).
-func (w *Worker) submitBinary(job core.JobID, id core.TaskID, fn string, args []proto.Arg, opts TaskOptions, binary string) ([]proto.ObjectRef, error) {
+func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string, args []proto.Arg, opts TaskOptions, binary string) ([]proto.ObjectRef, error) {
 	if opts.NumReturns == 0 {
 		opts.NumReturns = 1
 	}
@@ -296,7 +315,7 @@ func (w *Worker) submitBinary(job core.JobID, id core.TaskID, fn string, args []
 		}
 	}
 	w.stats.Submitted++
-	t := &pendingTask{spec: spec, retries: retries}
+	t := &pendingTask{spec: spec, retries: retries, parent: parent}
 	w.tasks[spec.TaskID] = t
 	w.resolve(t)
 	return refs, nil
@@ -402,6 +421,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	t.phase = phaseRunning
 	t.node = lease.Node
+	t.worker = lease.Worker
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
@@ -417,6 +437,10 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 			// A worker that ran a failed actor constructor may hold
 			// partial state: do not reuse it.
 			w.returnLease(raylet, leaseID, err != nil || t.actor != nil)
+			if stale {
+				r, _ := m.(*proto.PushTaskReply)
+				w.endInterrupted(leaseID, t, r, lease.Worker)
+			}
 			if stale || errors.Is(err, rpc.ErrCancelled) {
 				// Cancelled by LeaseFailed or NodeDied, which retry the
 				// task themselves (once).
@@ -521,6 +545,9 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 			return
 		}
 	}
+	if w.abandonInterrupted(m.LeaseID, core.NodeID{}) {
+		return
+	}
 	w.actorLeaseFailed(m.LeaseID, m.Reason)
 }
 
@@ -555,6 +582,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 			w.requestLease(t, w.cfg.Raylet, false)
 		}
 	}
+	w.abandonInterrupted(0, node)
 	for _, e := range w.refs.onNodeDeath(node) {
 		w.reconstruct(e)
 	}
@@ -639,6 +667,9 @@ func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 		if w.owned[aid].leaseID == id {
 			held = true
 		}
+	}
+	if w.interrupted[id] != nil {
+		held = true // a cancelled task's body is still returning
 	}
 	reply(&proto.LeaseCheckReply{Held: held}, nil)
 }

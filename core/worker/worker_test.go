@@ -252,3 +252,33 @@ func TestActorSequencing(t *testing.T) {
 		t.Fatalf("replies %q, want three results, the duplicate's cached result, and a refusal", replies)
 	}
 }
+
+// TestResolveArgsOwnedInlineArgument: an argument the executing worker
+// owns and holds inline answers Get at once; the task must still run
+// once, with every argument (it used to run twice, the first time before
+// the immediate values after the reference were filled in).
+func TestResolveArgsOwnedInlineArgument(t *testing.T) {
+	c := newCluster(t)
+	refs, err := c.exec.SubmitTask("add", []proto.Arg{{Value: i64(1)}, {Value: i64(2)}}, TaskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.get(c.exec, refs[0]); err != nil || asI64(v) != 3 {
+		t.Fatalf("add(1, 2) = %v, %v", asI64(v), err)
+	}
+	spec := proto.TaskSpec{Function: "mul", Owner: "exec", NumReturns: 1, Args: []proto.Arg{{Ref: &refs[0]}, {Value: i64(5)}}}
+	var calls [][][]byte
+	c.exec.resolveArgs(&spec, func(args [][]byte, terr *proto.TaskError) {
+		if terr != nil {
+			t.Errorf("resolveArgs error %v", terr)
+		}
+		calls = append(calls, args)
+	})
+	c.n.run(nil)
+	if len(calls) != 1 {
+		t.Fatalf("resolveArgs called done %d times, want 1", len(calls))
+	}
+	if got := calls[0]; len(got) != 2 || asI64(got[0]) != 3 || asI64(got[1]) != 5 {
+		t.Fatalf("resolveArgs args = %v, want [3 5]", got)
+	}
+}

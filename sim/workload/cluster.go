@@ -24,13 +24,14 @@ import (
 // restarts and call retries, and anonymous ones with one restart and no
 // call retries), call and kill them, and submit nested "fanout" tasks
 // whose bodies submit and wait for children owned by the executing
-// worker.
+// worker, and cancel a slow task every round (cluster_cancel.go).
 //
 // Invariants: every Get returns exactly the value its task computes, or
 // the documented error for the documented condition (Infeasible for a task
 // that no node can fit, TaskFailed for a task that raises, ObjectLost for a
 // Put object whose node died, ActorDied for a call to an actor without
-// call retries that died with the call in flight); an actor never has two
+// call retries that died with the call in flight, Cancelled for a task
+// cancelled before it could finish); an actor never has two
 // live incarnations (see cluster_actors.go for the precise statement);
 // a caller's calls run in order; a node's available resources never go
 // negative (the raylet asserts it) and are full again once the cluster is
@@ -208,7 +209,8 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 // SometimesPaths lists the interesting paths this workload should reach.
 func (c *cluster) SometimesPaths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
-		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references"}
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references",
+		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled"}
 }
 
 // driver runs rounds of a fixed task DAG until the world heals.
@@ -358,6 +360,8 @@ func (d *driver) nextRound() {
 		})
 	})
 	pending += d.actorRound(x, finish)
+	pending++
+	d.cancelRound(finish)
 	pending++
 	fan := d.submit("fanout", []proto.Arg{val(3), val(x)}, worker.TaskOptions{})
 	d.cw.Get(fan, func(v []byte, err error) {

@@ -49,6 +49,9 @@ type simWorker struct {
 	gcs    *gcs.Client
 	waits  map[uint64]func([]byte, [][]byte, *proto.TaskError)
 	exited bool
+	// slowBodies are the running slow bodies, which Interrupt ends
+	// (cluster_cancel.go).
+	slowBodies map[core.TaskID]*slowBody
 }
 
 func (w *simWorker) Start(env core.Env) {
@@ -56,6 +59,7 @@ func (w *simWorker) Start(env core.Env) {
 	w.id = core.NewWorkerID(env.Rand())
 	w.cli = rpc.NewClient(env)
 	w.waits = map[uint64]func([]byte, [][]byte, *proto.TaskError){}
+	w.slowBodies = map[core.TaskID]*slowBody{}
 	// Workers own the children of nested tasks, so they follow node
 	// deaths like drivers do.
 	w.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
@@ -91,6 +95,16 @@ func (w *simWorker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]b
 		return
 	case "relay":
 		w.relay(spec, args, done)
+		return
+	case "slow":
+		if len(args) != 1 {
+			done(nil, proto.NewError(proto.KindTaskFailed, "", "slow takes 1 argument, got %d", len(args)))
+			return
+		}
+		w.slow(spec, args, nil, done)
+		return
+	case "slowparent":
+		w.slowParent(spec, args, done)
 		return
 	}
 	name := spec.Function
@@ -238,5 +252,5 @@ func (w *simWorker) Receive(from core.Addr, m core.Message) {
 
 // Describe implements sim.Describer.
 func (w *simWorker) Describe() string {
-	return fmt.Sprintf("%v of %v running=%d %s", w.id, w.node, len(w.waits), w.cw.Describe())
+	return fmt.Sprintf("%v of %v running=%d slow=%d %s", w.id, w.node, len(w.waits), len(w.slowBodies), w.cw.Describe())
 }
