@@ -31,6 +31,17 @@ const (
 // worker; Init then serves tasks instead of returning.
 func IsWorker() bool { return os.Getenv(envWorkerRaylet) != "" }
 
+// ServeIfWorker serves as a worker and exits the process if a raylet
+// started this process as one (IsWorker); otherwise it returns at once.
+// Init does the same, so most programs need not call it; a program that
+// parses its command line or does other work before Init calls it first
+// thing in main, because a launched worker gets no arguments.
+func ServeIfWorker() {
+	if IsWorker() {
+		runWorker()
+	}
+}
+
 // runWorker serves as a launched worker and exits the process.
 func runWorker() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

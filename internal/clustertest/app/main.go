@@ -96,6 +96,7 @@ var (
 
 func main() {
 	_ = variant
+	gray.ServeIfWorker() // a launched worker has no arguments to parse
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: app node|drive [flags]")
 		os.Exit(2)
