@@ -23,6 +23,7 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 	if w := r.workers[from]; w == nil || w.id != id {
 		r.workers[from] = &workerInfo{addr: from, id: id}
 	}
+	r.workerAddrs[from] = true
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
 	r.schedule()
 }
@@ -43,7 +44,10 @@ func (r *Raylet) workerDied(w *workerInfo, why string) {
 func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	req := m.(*proto.RequestLease)
 	key := leaseKey{owner: from, id: req.LeaseID}
-	if req.Spec.Owner != from {
+	// The holder of a lease is whoever asked for it: the task's owner, or
+	// for an actor's creation task the GCS's actor scheduler (the spec
+	// names the actor's owner).
+	if req.Spec.Owner != from && !req.Spec.ActorCreation {
 		reply(nil, rpc.Errorf(rpc.CodeInvalid, "lease request from %s for a task owned by %s", from, req.Spec.Owner))
 		return
 	}
