@@ -21,6 +21,11 @@
 // If the worker dies, the raylet tells the lease holder (LeaseFailed); if
 // the node dies, the owner hears it from the GCS. Either way the owner
 // retries the task while retries remain.
+//
+// An actor's creation task takes the same path with the GCS's actor
+// scheduler in the owner's place: it requests the lease (the spec still
+// names the actor's owner), pushes the creation task, holds the lease for
+// the actor's lifetime and hears LeaseFailed.
 package proto
 
 import (

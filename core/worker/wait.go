@@ -92,8 +92,8 @@ func (w *Worker) Cancel(ref proto.ObjectRef) error {
 		return ErrNotOwner
 	}
 	t, ok := w.tasks[ref.ID.Task()]
-	if !ok || t.actor != nil {
-		return nil // finished (or an actor creation: kill the actor instead)
+	if !ok {
+		return nil // finished
 	}
 	// Fail it first: the callbacks of the calls cancelled below then see
 	// a stale task and neither retry nor fail it a second time.

@@ -61,8 +61,9 @@ type Stats struct {
 	BorrowersAdded int64
 	// Cancelled counts tasks cancelled by Cancel.
 	Cancelled int64
-	// Actors: restarts this worker drove as owner, actor calls resent to a
-	// new incarnation, calls this worker executed as an actor.
+	// Actors: actors this worker created, restarts of them it observed,
+	// actor calls resent to a new incarnation, calls this worker executed
+	// as an actor.
 	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64
 	// OwnerDied counts Gets of borrowed objects that failed because their
 	// owner died.
@@ -114,9 +115,6 @@ type pendingTask struct {
 	pushCall  rpc.CallID
 	phase     taskPhase
 	waitArgs  int
-	// actor is set for an actor's creation task: its lease is kept for
-	// the actor's lifetime.
-	actor *ownedActor
 }
 
 type taskPhase uint8
@@ -147,6 +145,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
 	w.srv.Register((&proto.ActorPing{}).MsgType(), w.handleActorPing)
 	w.srv.Register((&proto.LeaseCheck{}).MsgType(), w.handleLeaseCheck)
+	w.srv.Register((&proto.OwnerCheck{}).MsgType(), w.handleOwnerCheck)
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	// Lease ids start at a random point per incarnation, so that a
 	// restarted owner never reuses an id a raylet remembers from the
@@ -395,15 +394,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node, Worker: lease.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
-			if t.actor != nil && !stale && err == nil && m.(*proto.PushTaskReply).Error == nil {
-				// An actor keeps its creation lease for its lifetime.
-				delete(w.tasks, spec.TaskID)
-				w.actorCreated(t.actor, raylet, leaseID, lease)
-				return
-			}
-			// A worker that ran a failed actor constructor may hold
-			// partial state: do not reuse it.
-			w.returnLease(raylet, leaseID, err != nil || t.actor != nil)
+			w.returnLease(raylet, leaseID, err != nil)
 			if stale || errors.Is(err, rpc.ErrCancelled) {
 				// Cancelled by LeaseFailed or NodeDied, which retry the
 				// task themselves (once).
@@ -464,11 +455,6 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 
 func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 	delete(w.tasks, t.spec.TaskID)
-	if t.actor != nil {
-		w.releaseArgs(&t.spec)
-		w.actorCreationFailed(t.actor, err)
-		return
-	}
 	w.stats.Failed++
 	for _, id := range t.spec.ReturnIDs() {
 		if e := w.refs.get(id); e != nil {
@@ -508,7 +494,6 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 			return
 		}
 	}
-	w.actorLeaseFailed(m.LeaseID, m.Reason)
 }
 
 // NodeDied tells the worker that the GCS declared node dead (raylet is its
@@ -536,7 +521,6 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 	for _, e := range w.refs.onNodeDeath(node) {
 		w.reconstruct(e)
 	}
-	w.actorNodeDied(node)
 }
 
 // reconstruct re-runs the task that created a lost object, as Ray's
@@ -610,11 +594,6 @@ func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 	held := false
 	for _, tid := range w.sortedTaskIDs() {
 		if t := w.tasks[tid]; t.leaseID == id && t.phase != phaseResolving {
-			held = true
-		}
-	}
-	for _, aid := range w.sortedOwnedIDs() {
-		if w.owned[aid].leaseID == id {
 			held = true
 		}
 	}
