@@ -23,13 +23,14 @@ type ActorHandle[T any] struct {
 // ID returns the actor's id, for logs.
 func (a *ActorHandle[T]) ID() string { return a.h.ID.String() }
 
-// Kill kills the actor: its worker exits and its pending and later calls
-// fail with ErrActorDied. With noRestart false it restarts instead, if
-// its WithMaxRestarts allows. Only the process that created the actor
+// Kill kills the actor through the GCS and returns once the GCS has
+// taken the kill: its worker exits and its pending and later calls fail
+// with ErrActorDied. With noRestart false it restarts instead, if its
+// WithMaxRestarts allows. Only the process that created the actor
 // may kill it (handles from WithGetIfExists cannot, yet).
 func (a *ActorHandle[T]) Kill(ctx context.Context, noRestart bool) error {
 	_, err := do(ctx, a.owner, func(cw *worker.Worker, reply func(struct{}, error)) {
-		reply(struct{}{}, cw.KillActor(a.h, noRestart))
+		cw.KillActorThen(a.h, noRestart, func(err error) { reply(struct{}{}, err) })
 	})
 	return err
 }

@@ -14,7 +14,7 @@ func (s *Server) registerActor(t *txn, m *RegisterActor) Reply {
 		switch {
 		case a.State == ActorDead:
 			return fail(CodeFailedPrecondition, "actor %v is dead (%s); register a new actor id", a.ID, a.DeathCause)
-		case a.Job != m.Job || a.Namespace != m.Namespace || a.Name != m.Name || a.MaxRestarts != m.MaxRestarts:
+		case a.Job != m.Job || a.Namespace != m.Namespace || a.Name != m.Name || a.MaxRestarts != m.MaxRestarts || (m.Spec != nil) != s.managed(a.ID):
 			return fail(CodeConflict, "actor %v is already registered with different fields", a.ID)
 		}
 		return Reply{ActorID: a.ID, Actors: []ActorInfo{a}}
@@ -27,6 +27,13 @@ func (s *Server) registerActor(t *txn, m *RegisterActor) Reply {
 	info := ActorInfo{
 		ID: m.Actor, Job: m.Job, Namespace: m.Namespace, Name: m.Name,
 		MaxRestarts: m.MaxRestarts, State: ActorDependenciesUnready, Version: 1,
+	}
+	if m.Spec != nil {
+		// The owner resolved nothing for us to wait for: the raylet pulls
+		// referenced arguments before it grants the lease (and waits for
+		// their owner to have them), so the actor is ready to place.
+		info.State = ActorPendingCreation
+		s.putSched(t, info.ID, actorSched{Spec: *m.Spec})
 	}
 	s.putActor(t, info)
 	return Reply{ActorID: info.ID, Created: true, Actors: []ActorInfo{info}}
@@ -59,6 +66,9 @@ func (s *Server) updateActor(t *txn, m *UpdateActor) Reply {
 	}
 	if a.State == ActorDead {
 		return fail(CodeFailedPrecondition, "actor %v is dead (%s); DEAD is final", a.ID, a.DeathCause)
+	}
+	if s.managed(a.ID) {
+		return fail(CodeFailedPrecondition, "actor %v is managed by the GCS's actor scheduler; use KillActor", a.ID)
 	}
 	if !validTransition(a.State, m.State) {
 		return fail(CodeFailedPrecondition, "actor %v cannot go from %v to %v", a.ID, a.State, m.State)
@@ -132,7 +142,32 @@ func (s *Server) putActor(t *txn, info ActorInfo) {
 		}
 		pub := info
 		s.publish(PubMessage{Channel: ChannelActor, Actor: &pub})
+		if s.managed(info.ID) {
+			s.reconcile(info)
+		}
 	})
+}
+
+// killActor kills an actor: DEAD with NoRestart, else (for a managed
+// actor) its worker is told to exit and the scheduler restarts it.
+func (s *Server) killActor(t *txn, m *KillActor) Reply {
+	a, ok := s.actors[m.Actor]
+	switch {
+	case !ok:
+		return fail(CodeNotFound, "unknown actor %v", m.Actor)
+	case a.State == ActorDead:
+		return Reply{Actors: []ActorInfo{a}}
+	case m.NoRestart:
+		next := a
+		next.State, next.Node, next.Addr = ActorDead, core.NodeID{}, ""
+		next.DeathCause = "killed by KillActor(no_restart)"
+		next.Version = a.Version + 1
+		s.putActor(t, next)
+		return Reply{Actors: []ActorInfo{next}}
+	}
+	id := a.ID
+	t.then(func() { s.killWorker(id) })
+	return Reply{Actors: []ActorInfo{a}}
 }
 
 func (s *Server) getActor(m *GetActor) Reply {

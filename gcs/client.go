@@ -320,6 +320,21 @@ func (c *Client) RegisterActor(id core.ActorID, ns, name string, maxRestarts int
 	c.do(&RegisterActor{Actor: id, Job: id.Job(), Namespace: ns, Name: name, MaxRestarts: maxRestarts}, cb)
 }
 
+// CreateActor registers an actor that the GCS manages from spec: it
+// places the actor, creates it, restarts it after failures and kills it
+// with its owner (see RegisterActor). Names are get-or-create as for
+// RegisterActor.
+func (c *Client) CreateActor(id core.ActorID, ns, name string, maxRestarts int64, spec ActorSpec, cb func(Reply, error)) {
+	c.do(&RegisterActor{Actor: id, Job: id.Job(), Namespace: ns, Name: name, MaxRestarts: maxRestarts, Spec: &spec}, cb)
+}
+
+// KillActor kills an actor: for good with noRestart, otherwise its worker
+// exits and the actor restarts as after a failure. The reply's Actors[0]
+// is the record after the kill.
+func (c *Client) KillActor(id core.ActorID, noRestart bool, cb func(Reply, error)) {
+	c.do(&KillActor{Actor: id, NoRestart: noRestart}, cb)
+}
+
 // UpdateActor moves an actor to state; node and addr go with ALIVE,
 // deathCause with DEAD. The reply's Actors[0] is the resulting record.
 func (c *Client) UpdateActor(id core.ActorID, state ActorState, node core.NodeID, addr core.Addr, deathCause string, cb func(Reply, error)) {

@@ -25,6 +25,17 @@
 // registration of (namespace, name) wins, later ones get the winner's id.
 // The name is released when the actor becomes DEAD.
 //
+// Actors registered with a creation spec (ActorSpec; Client.CreateActor)
+// are managed by the server's actor scheduler, Ray's GCS actor scheduler
+// (actor_sched.go): it leases a worker from a raylet, following spillback,
+// pushes the creation task, records the actor ALIVE at that worker,
+// restarts it after worker or node death while MaxRestarts allows, kills
+// it when its owner is gone (OwnerCheck) unless it is detached, and after
+// a restart places PENDING_CREATION and RESTARTING actors again from the
+// persisted spec. The scheduler talks to raylets, workers and owners
+// through a core/rpc client and serves the raylets' LeaseChecks. Actors
+// registered without a spec are driven by their registrant (UpdateActor).
+//
 // Pubsub is per subscriber: each subscriber has a bounded queue of
 // PubMessages with consecutive sequence numbers. A Poll acknowledges what
 // the subscriber has processed and is held until a message arrives or

@@ -57,6 +57,9 @@ type harness struct {
 	copts  gcs.ClientOptions
 	simCfg sim.Config
 	nHosts int
+	// roles make hosts play other processes (a raylet, a worker, an
+	// actor's owner): a role sees every message first.
+	roles map[int]role
 
 	w        *sim.World
 	hosts    []*host
@@ -98,6 +101,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 // the client did not consume (answers to raw requests).
 type host struct {
 	h    *harness
+	idx  int
 	addr core.Addr
 	env  core.Env
 	c    *gcs.Client
@@ -116,6 +120,9 @@ func (hs *host) Start(env core.Env) {
 }
 
 func (hs *host) Receive(from core.Addr, m core.Message) {
+	if r := hs.h.roles[hs.idx]; r != nil && r.handle(hs, from, m) {
+		return
+	}
 	if hs.c.Handle(from, m) {
 		return
 	}
@@ -146,15 +153,32 @@ func (hs *host) subscribe(channels ...string) error {
 	return hs.c.Subscribe(channels, func(m gcs.PubMessage) { hs.pubs = append(hs.pubs, m) }, func() { hs.resyncs++ })
 }
 
+// role is a part a host plays besides GCS client; handle consumes the
+// messages meant for it.
+type role interface {
+	handle(hs *host, from core.Addr, m core.Message) bool
+}
+
+// play makes host i play r.
+func (h *harness) play(i int, r role) {
+	if h.roles == nil {
+		h.roles = map[int]role{}
+	}
+	h.roles[i] = r
+}
+
 // Setup implements sim.Workload.
 func (h *harness) Setup(w *sim.World) error {
 	h.w = w
 	cfg := h.cfg
+	if h.roles == nil {
+		h.roles = map[int]role{}
+	}
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(cfg) })
 	for i := range h.nHosts {
 		addr := core.Addr(fmt.Sprintf("c%d", i+1))
 		w.AddProcess(addr, sim.ProcOptions{}, func() core.Process {
-			hs := &host{h: h, addr: addr}
+			hs := &host{h: h, addr: addr, idx: i}
 			h.hosts[i] = hs
 			return hs
 		})

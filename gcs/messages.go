@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 )
 
 // Wire type codes of the GCS protocol (range 1000–1999).
@@ -27,6 +28,7 @@ const (
 	msgGetActor      core.MsgType = 1032
 	msgGetNamedActor core.MsgType = 1033
 	msgListActors    core.MsgType = 1034
+	msgKillActor     core.MsgType = 1035
 	msgSubscribe     core.MsgType = 1040
 	msgPoll          core.MsgType = 1041
 	msgReply         core.MsgType = 1090
@@ -221,6 +223,33 @@ type ActorInfo struct {
 	DeathCause string
 	// Version increases with every change of the record.
 	Version uint64
+}
+
+// ActorSpec is an actor's creation spec: what the GCS's actor scheduler
+// needs to place the actor and to create it again after a failure. The
+// owner keeps the objects that Args reference alive for the actor's
+// lifetime; the GCS only passes the references on.
+type ActorSpec struct {
+	_msgpack struct{} `msgpack:",omitempty"`
+	// Class is the constructor's registered name.
+	Class string
+	// Args are the constructor's arguments: inline values or references
+	// owned by the owner (or borrowed by it).
+	Args []proto.Arg
+	// Resources are held by the actor's worker for its lifetime.
+	Resources core.Resources
+	// Strategy places the actor (hybrid, spread or node affinity).
+	Strategy proto.Strategy
+	// Owner is the owner's core-worker address and OwnerID its incarnation;
+	// OwnerRaylet is the owner's local raylet, asked first for a lease.
+	Owner       core.Addr
+	OwnerID     uint64
+	OwnerRaylet core.Addr
+	// Detached actors outlive their owner; others die with it.
+	Detached bool
+	// Binary is the hash of the staged job binary whose workers host the
+	// actor (proto.TaskSpec.Binary); empty when any worker can.
+	Binary string `msgpack:",omitempty"`
 }
 
 // ResourceView is a node's resources as published on ChannelResources.

@@ -127,5 +127,6 @@ func (s *Server) markNodeDead(id core.NodeID, cause string) {
 		}
 	}
 	s.commit(t)
+	s.onNodeDead(id, info.Addr)
 	s.log.Info("gcs: node declared dead", "node", id, "cause", cause)
 }

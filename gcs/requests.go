@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 )
 
 // Request messages, one struct per operation, each with the Validate that
@@ -246,10 +247,16 @@ func (m *ListJobs) Validate() error { return m.Hdr.validate() }
 
 // --- Actors ---
 
-// RegisterActor registers an actor in state DEPENDENCIES_UNREADY. A named
-// actor is get-or-create: if a live actor already holds (Namespace, Name),
-// the reply carries its ActorID with Created=false. Reply: ActorID, Created,
-// Actors holds the record.
+// RegisterActor registers an actor. A named actor is get-or-create: if a
+// live actor already holds (Namespace, Name), the reply carries its ActorID
+// with Created=false. Reply: ActorID, Created, Actors holds the record.
+//
+// With a Spec the GCS manages the actor (Ray's GCS actor scheduler): the
+// spec is persisted with the record, the actor starts in PENDING_CREATION,
+// and the GCS leases a worker, creates it there, restarts it after
+// failures and kills it when its owner dies; UpdateActor is refused for
+// it. Without a Spec the actor starts in DEPENDENCIES_UNREADY and its
+// registrant drives the state machine with UpdateActor.
 type RegisterActor struct {
 	Hdr         Hdr
 	Actor       core.ActorID
@@ -257,6 +264,17 @@ type RegisterActor struct {
 	Namespace   string
 	Name        string
 	MaxRestarts int64
+	Spec        *ActorSpec `msgpack:",omitempty"`
+}
+
+// KillActor kills a live actor. With NoRestart it goes DEAD for good;
+// otherwise the worker of a GCS-managed actor is told to exit and the
+// actor restarts as after any failure (while restarts remain). Killing a
+// DEAD actor changes nothing. Reply: Actors holds the record.
+type KillActor struct {
+	Hdr       Hdr
+	Actor     core.ActorID
+	NoRestart bool
 }
 
 // UpdateActor moves an actor to State. Node (and optionally Addr) say where
@@ -322,9 +340,37 @@ func (m *RegisterActor) Validate() error {
 		err = fmt.Errorf("actor %v does not belong to %v", m.Actor, m.Job)
 	case m.MaxRestarts < -1:
 		err = fmt.Errorf("max_restarts %d, want -1 (unlimited) or more", m.MaxRestarts)
+	case m.Spec != nil:
+		err = m.Spec.validate()
 	}
 	return err
 }
+
+func (sp *ActorSpec) validate() error {
+	size := 0
+	for i, a := range sp.Args {
+		size += len(a.Value)
+		if a.Ref != nil && a.Ref.Owner == "" {
+			return fmt.Errorf("spec arg %d: reference without owner", i)
+		}
+	}
+	switch {
+	case sp.Class == "" || len(sp.Class) > proto.MaxFunctionName:
+		return fmt.Errorf("spec class name of %d bytes, want 1..%d", len(sp.Class), proto.MaxFunctionName)
+	case len(sp.Args) > proto.MaxArgs:
+		return fmt.Errorf("spec has %d args, limit %d", len(sp.Args), proto.MaxArgs)
+	case size > MaxValueSize:
+		return fmt.Errorf("spec args of %d bytes, limit %d; pass large arguments by reference", size, MaxValueSize)
+	case !sp.Resources.Valid():
+		return fmt.Errorf("spec resources %v: want sorted unique names with positive amounts", sp.Resources)
+	case !proto.ValidBinaryHash(sp.Binary):
+		return fmt.Errorf("spec binary %q: want empty or 64 lowercase hex digits", sp.Binary)
+	}
+	return firstErr(validateAddr("owner address", sp.Owner, true), validateAddr("owner raylet", sp.OwnerRaylet, false))
+}
+
+// Validate implements core.Validator.
+func (m *KillActor) Validate() error { return firstErr(m.Hdr.validate(), validateActorID(m.Actor)) }
 
 // Validate implements core.Validator.
 func (m *UpdateActor) Validate() error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Server is the GCS: a sans-IO core.Process that keeps the cluster's
@@ -36,6 +37,17 @@ type Server struct {
 	actors     map[core.ActorID]ActorInfo
 	actorOrder []core.ActorID // sorted
 	named      map[actorName]core.ActorID
+
+	// The actor scheduler (actor_sched.go): the creation specs of the
+	// actors the GCS manages, their placements, and the rpc client and
+	// server it talks to raylets, workers and owners with.
+	scheds     map[core.ActorID]*actorSched
+	places     map[core.ActorID]*placement
+	cli        *rpc.Client
+	srv        *rpc.Server
+	leaseSeq   uint64
+	schedTimer core.Timer
+	schedTicks uint64
 
 	sessions map[string]*session
 
@@ -104,6 +116,7 @@ func (s *Server) Start(env core.Env) {
 	s.commit(t)
 
 	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
+	s.startScheduler()
 	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
 		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
 }
@@ -143,6 +156,11 @@ func (s *Server) restore(r *recovered) {
 	for client, floor := range r.floors { //gray:unordered fills a map; no order-dependent effect
 		s.sessionFor(client, now).floor = floor
 	}
+	s.scheds = map[core.ActorID]*actorSched{}
+	for id, sc := range r.scheds { //gray:unordered fills a map; no order-dependent effect
+		sc := sc
+		s.scheds[id] = &sc
+	}
 	s.subs = map[string]*subscriber{}
 	if s.cfg.Bug == BugStaleRead {
 		s.readCache = map[string][]byte{}
@@ -158,6 +176,9 @@ func (s *Server) Stop() {
 	if s.healthTimer != nil {
 		s.healthTimer.Stop()
 	}
+	if s.schedTimer != nil {
+		s.schedTimer.Stop()
+	}
 	if s.db != nil && !s.poisoned {
 		_ = s.db.Close()
 	}
@@ -170,12 +191,15 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 	if s.stopped || s.db == nil {
 		return
 	}
+	defer s.flushPolls()
+	if s.receiveScheduler(from, m) {
+		return
+	}
 	req, ok := m.(request)
 	if !ok {
 		s.log.Warn("gcs: ignoring unexpected message", "from", from, "type", core.MessageName(m.MsgType()))
 		return
 	}
-	defer s.flushPolls()
 	h := req.header()
 	if err := req.Validate(); err != nil {
 		if _, isPoll := m.(*Poll); isPoll {
@@ -235,6 +259,8 @@ func (s *Server) apply(t *txn, req request) Reply {
 		return s.registerActor(t, r)
 	case *UpdateActor:
 		return s.updateActor(t, r)
+	case *KillActor:
+		return s.killActor(t, r)
 	}
 	panic(fmt.Sprintf("gcs: no handler for %T", req))
 }
@@ -343,7 +369,7 @@ func (s *Server) CheckInvariants() error {
 	if live != len(s.named) {
 		return fmt.Errorf("name index holds %d names for %d live named actors", len(s.named), live)
 	}
-	return nil
+	return s.checkPlacements()
 }
 
 // Describe dumps the tables, for `gray sim replay --until`.
@@ -362,6 +388,7 @@ func (s *Server) Describe() string {
 	for _, id := range s.actorOrder {
 		fmt.Fprintf(&b, "actor %v\n", s.actors[id])
 	}
+	s.describePlacements(&b)
 	const kvShown = 100
 	shown := 0
 kv:

@@ -20,6 +20,7 @@ import (
 //	n NodeID                        NodeInfo (msgpack)
 //	j JobID                         JobInfo (msgpack)
 //	a ActorID                       ActorInfo (msgpack)
+//	c ActorID                       actorSched of a GCS-managed actor (msgpack)
 //	d uvarint(len client) client seq(8)   dedup record: Reply (msgpack)
 //	f client                        ack floor of client, 8 bytes
 const (
@@ -28,6 +29,7 @@ const (
 	tableNode  = 'n'
 	tableJob   = 'j'
 	tableActor = 'a'
+	tableSched = 'c'
 	tableDedup = 'd'
 	tableFloor = 'f'
 )
@@ -64,6 +66,7 @@ func nodeKey(id core.NodeID) []byte   { return append([]byte{tableNode}, id[:]..
 func jobKey(id core.JobID) []byte     { return append([]byte{tableJob}, id[:]...) }
 func actorKey(id core.ActorID) []byte { return append([]byte{tableActor}, id[:]...) }
 func floorKey(client string) []byte   { return append([]byte{tableFloor}, client...) }
+func schedKey(id core.ActorID) []byte { return append([]byte{tableSched}, id[:]...) }
 
 func dedupKey(client string, seq uint64) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(client)+8)
@@ -196,6 +199,7 @@ type recovered struct {
 	nodes      []NodeInfo
 	jobs       []JobInfo
 	actors     []ActorInfo
+	scheds     map[core.ActorID]actorSched
 	replies    map[string]map[uint64]Reply
 	floors     map[string]uint64
 }
@@ -204,6 +208,7 @@ type recovered struct {
 func scan(db *pebble.DB) (*recovered, error) {
 	r := &recovered{
 		kv:      map[string]map[string][]byte{},
+		scheds:  map[core.ActorID]actorSched{},
 		replies: map[string]map[uint64]Reply{},
 		floors:  map[string]uint64{},
 	}
@@ -281,6 +286,16 @@ func (r *recovered) load(k, v []byte) error {
 			return fmt.Errorf("inconsistent actor record %v", a)
 		}
 		r.actors = append(r.actors, a)
+		return nil
+	case tableSched:
+		var sc actorSched
+		if err := decodeRecord(k, v, &sc, len(core.ActorID{})); err != nil {
+			return err
+		}
+		if sc.Spec.validate() != nil {
+			return fmt.Errorf("invalid actor spec %+v", sc.Spec)
+		}
+		r.scheds[core.ActorID(k[1:])] = sc
 		return nil
 	case tableDedup:
 		client, seq, err := parseDedupKey(k)

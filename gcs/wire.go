@@ -59,6 +59,9 @@ func (*GetNamedActor) MsgType() core.MsgType { return msgGetNamedActor }
 func (*ListActors) MsgType() core.MsgType { return msgListActors }
 
 // MsgType implements core.Message.
+func (*KillActor) MsgType() core.MsgType { return msgKillActor }
+
+// MsgType implements core.Message.
 func (*Subscribe) MsgType() core.MsgType { return msgSubscribe }
 
 // MsgType implements core.Message.
@@ -82,6 +85,7 @@ func (m *UpdateActor) header() Hdr   { return m.Hdr }
 func (m *GetActor) header() Hdr      { return m.Hdr }
 func (m *GetNamedActor) header() Hdr { return m.Hdr }
 func (m *ListActors) header() Hdr    { return m.Hdr }
+func (m *KillActor) header() Hdr     { return m.Hdr }
 func (m *Subscribe) header() Hdr     { return m.Hdr }
 func (m *Poll) header() Hdr          { return m.Hdr }
 
@@ -103,6 +107,7 @@ func (m *UpdateActor) withHeader(h Hdr) request   { c := *m; c.Hdr = h; return &
 func (m *GetActor) withHeader(h Hdr) request      { c := *m; c.Hdr = h; return &c }
 func (m *GetNamedActor) withHeader(h Hdr) request { c := *m; c.Hdr = h; return &c }
 func (m *ListActors) withHeader(h Hdr) request    { c := *m; c.Hdr = h; return &c }
+func (m *KillActor) withHeader(h Hdr) request     { c := *m; c.Hdr = h; return &c }
 func (m *Subscribe) withHeader(h Hdr) request     { c := *m; c.Hdr = h; return &c }
 func (m *Poll) withHeader(h Hdr) request          { c := *m; c.Hdr = h; return &c }
 
@@ -126,6 +131,7 @@ func init() {
 	reg(msgGetActor, "GetActor", func() core.Message { return new(GetActor) })
 	reg(msgGetNamedActor, "GetNamedActor", func() core.Message { return new(GetNamedActor) })
 	reg(msgListActors, "ListActors", func() core.Message { return new(ListActors) })
+	reg(msgKillActor, "KillActor", func() core.Message { return new(KillActor) })
 	reg(msgSubscribe, "Subscribe", func() core.Message { return new(Subscribe) })
 	reg(msgPoll, "Poll", func() core.Message { return new(Poll) })
 	reg(msgReply, "Reply", func() core.Message { return new(Reply) })

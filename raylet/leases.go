@@ -27,7 +27,7 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 		}
 		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, idle: r.env.Now()}
 	}
-	delete(r.retired, from)
+	r.workerAddrs[from] = true
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
 	r.schedule()
 }
@@ -48,7 +48,10 @@ func (r *Raylet) workerDied(w *workerInfo, why string) {
 func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	req := m.(*proto.RequestLease)
 	key := leaseKey{owner: from, id: req.LeaseID}
-	if req.Spec.Owner != from {
+	// The holder of a lease is whoever asked for it: the task's owner, or
+	// for an actor's creation task the GCS's actor scheduler (the spec
+	// names the actor's owner).
+	if req.Spec.Owner != from && !req.Spec.ActorCreation {
 		reply(nil, rpc.Errorf(rpc.CodeInvalid, "lease request from %s for a task owned by %s", from, req.Spec.Owner))
 		return
 	}
@@ -257,13 +260,10 @@ func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(co
 	r.schedule()
 }
 
-// retire takes a live worker out of the pool until it registers again.
+// retire takes a live worker out of the pool until it registers again
+// (workerAddrs keeps it, so that a fence still tells it).
 func (r *Raylet) retire(w *workerInfo) {
 	delete(r.workers, w.addr)
-	if r.retired == nil {
-		r.retired = map[core.Addr]bool{}
-	}
-	r.retired[w.addr] = true
 }
 
 // cancelledMax bounds the remembered cancelled lease ids.

@@ -103,20 +103,20 @@ type Raylet struct {
 	available  core.Resources
 
 	workers map[core.Addr]*workerInfo
-	queue   []*leaseRequest
-	leases  map[leaseKey]*leaseRequest
+	// workerAddrs holds every address a worker registered from in this
+	// incarnation, including workers since dropped from workers (a lease
+	// returned with Disconnect): they may still run a task, and must
+	// hear of the node's death too.
+	workerAddrs map[core.Addr]bool
+	queue       []*leaseRequest
+	leases      map[leaseKey]*leaseRequest
 	// cancelled remembers lease requests the owner gave up on.
 	cancelled map[leaseKey]bool
-	// retired remembers the workers taken out of the pool alive (a lease
-	// returned with Disconnect, or disowned by its holder) until they
-	// register again: they may still run a task, so a fence tells them
-	// too. Bounded by the node's worker addresses.
-	retired map[core.Addr]bool
-	views   map[core.NodeID]*NodeView
-	addrs   map[core.NodeID]core.Addr
-	pulls   map[core.ObjectID]*pull
-	pullQ   []*pull
-	inPull  int64
+	views     map[core.NodeID]*NodeView
+	addrs     map[core.NodeID]core.Addr
+	pulls     map[core.ObjectID]*pull
+	pullQ     []*pull
+	inPull    int64
 
 	// Launched workers: launches not registered yet by token, binaries
 	// that failed, and what the current scheduling pass lacked.
@@ -193,6 +193,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.policy = &Policy{SpreadThreshold: r.cfg.SpreadThreshold}
 	r.available = r.cfg.Resources
 	r.workers = map[core.Addr]*workerInfo{}
+	r.workerAddrs = map[core.Addr]bool{}
 	r.leases = map[leaseKey]*leaseRequest{}
 	r.views = map[core.NodeID]*NodeView{}
 	r.addrs = map[core.NodeID]core.Addr{}
@@ -273,16 +274,11 @@ func (r *Raylet) fence(why string) {
 		delete(r.leases, l.key)
 		l.reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 	}
-	// The node's workers exit with it (fate-sharing), in address order,
-	// retired ones included.
-	addrs := make([]core.Addr, 0, len(r.workers)+len(r.retired))
-	for a := range r.workers { //gray:unordered sorted below
+	// The node's workers exit with it (fate-sharing), in address order:
+	// every worker that registered, also those no longer leasable.
+	addrs := make([]core.Addr, 0, len(r.workerAddrs))
+	for a := range r.workerAddrs { //gray:unordered sorted below
 		addrs = append(addrs, a)
-	}
-	for a := range r.retired { //gray:unordered sorted below
-		if r.workers[a] == nil {
-			addrs = append(addrs, a)
-		}
 	}
 	slices.Sort(addrs)
 	for _, a := range addrs {

@@ -34,7 +34,9 @@ const (
 	msgLeaseCheck           core.MsgType = 4009
 	msgLeaseCheckReply      core.MsgType = 4010
 	msgWaitRefRemoved       core.MsgType = 4011
-	msgCancelTask           core.MsgType = 4012
+	msgOwnerCheck           core.MsgType = 4012
+	msgOwnerCheckReply      core.MsgType = 4013
+	msgCancelTask           core.MsgType = 4014
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -296,20 +298,21 @@ type KillActor struct {
 }
 
 // ActorPing asks a worker whether it still hosts an actor's incarnation.
-// The owner pings the actor's worker periodically: the raylet's
-// LeaseFailed is a one-way message that may be lost, and a worker that
-// restarted at the same address refuses calls but tells nobody. The reply
-// is Ack, or a CodeNotFound error when the worker hosts no such
+// The GCS's actor scheduler pings the actor's worker periodically: the
+// raylet's LeaseFailed is a one-way message that may be lost, and a worker
+// that restarted at the same address refuses calls but tells nobody. The
+// reply is Ack, or a CodeNotFound error when the worker hosts no such
 // incarnation.
 type ActorPing struct {
 	ActorID     core.ActorID `msgpack:"a"`
 	Incarnation int64        `msgpack:"i,omitempty"`
 }
 
-// LeaseCheck asks a lease holder whether it still holds a lease. A raylet
-// sends it for every granted lease now and then: an owner that died (a
-// worker that owned nested tasks) never returns its leases, and the
-// restarted process at its address knows nothing of them.
+// LeaseCheck asks a lease holder (an owner, or the GCS for actor
+// creation leases) whether it still holds a lease. A raylet sends it for
+// every granted lease now and then: an owner that died (a worker that
+// owned nested tasks) never returns its leases, and the restarted process
+// at its address knows nothing of them.
 type LeaseCheck struct {
 	LeaseID uint64 `msgpack:"l"`
 }
@@ -317,6 +320,23 @@ type LeaseCheck struct {
 // LeaseCheckReply answers LeaseCheck.
 type LeaseCheckReply struct {
 	Held bool `msgpack:"h,omitempty"`
+}
+
+// OwnerCheck asks an actor's owner whether it still owns the actor. The
+// GCS sends it now and then for every actor that is not detached: a
+// process that restarted at the owner's address (another incarnation, see
+// OwnerID) or that dropped the actor answers Owns=false, and the GCS then
+// lets the actor die with its owner, as Ray does.
+type OwnerCheck struct {
+	ActorID core.ActorID `msgpack:"a"`
+	// OwnerID is the owner's core-worker incarnation recorded at
+	// registration.
+	OwnerID uint64 `msgpack:"o"`
+}
+
+// OwnerCheckReply answers OwnerCheck.
+type OwnerCheckReply struct {
+	Owns bool `msgpack:"o,omitempty"`
 }
 
 // ObjectLocationUpdate tells an owner that a raylet gained or lost a copy.
@@ -354,6 +374,8 @@ func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUp
 func (*ActorPing) MsgType() core.MsgType            { return msgActorPing }
 func (*LeaseCheck) MsgType() core.MsgType           { return msgLeaseCheck }
 func (*LeaseCheckReply) MsgType() core.MsgType      { return msgLeaseCheckReply }
+func (*OwnerCheck) MsgType() core.MsgType           { return msgOwnerCheck }
+func (*OwnerCheckReply) MsgType() core.MsgType      { return msgOwnerCheckReply }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -385,6 +407,8 @@ func init() {
 		func() core.Message { return new(ActorPing) },
 		func() core.Message { return new(LeaseCheck) },
 		func() core.Message { return new(LeaseCheckReply) },
+		func() core.Message { return new(OwnerCheck) },
+		func() core.Message { return new(OwnerCheckReply) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

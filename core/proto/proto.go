@@ -25,6 +25,11 @@
 // An owner that cancels a pushed task tells the leased worker
 // (CancelTask), which interrupts the body or, forced, exits; the owner
 // returns the lease once the push is answered.
+//
+// An actor's creation task takes the same path with the GCS's actor
+// scheduler in the owner's place: it requests the lease (the spec still
+// names the actor's owner), pushes the creation task, holds the lease for
+// the actor's lifetime and hears LeaseFailed.
 package proto
 
 import (

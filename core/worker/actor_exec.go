@@ -66,7 +66,7 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, reply func(core.Messa
 			reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s is constructing %v incarnation %d", w.self, a.id, a.inc))
 			return
 		}
-		// The raylet leased this worker again, so the owner gave the old
+		// The raylet leased this worker again, so the GCS gave the old
 		// actor's lease back: that incarnation is abandoned.
 		w.actor = nil
 	}
@@ -222,7 +222,7 @@ func (w *Worker) runActor() {
 	})
 }
 
-// handleActorPing answers the owner's liveness probe of an incarnation.
+// handleActorPing answers the GCS's liveness probe of an incarnation.
 func (w *Worker) handleActorPing(_ core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.ActorPing)
 	if a := w.actor; a == nil || !a.ready || a.id != p.ActorID || a.inc != p.Incarnation {

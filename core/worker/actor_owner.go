@@ -3,12 +3,10 @@ package worker
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
-	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -32,6 +30,9 @@ type ActorOptions struct {
 	Resources core.Resources
 	// Strategy places the actor.
 	Strategy proto.Strategy
+	// Detached actors outlive their owner (Ray's lifetime="detached");
+	// others die when the GCS finds their owner gone.
+	Detached bool
 }
 
 // ActorHandle names an actor. Handles are plain values: pass them to other
@@ -39,7 +40,7 @@ type ActorOptions struct {
 type ActorHandle struct {
 	ID core.ActorID
 	// Owner is the creator's address, "" when the handle came from a name
-	// lookup (the GCS does not record owners).
+	// lookup.
 	Owner core.Addr
 	// MaxTaskRetries is applied by the process that calls through the
 	// handle (see ActorOptions.MaxTaskRetries).
@@ -55,30 +56,15 @@ var (
 	ErrNoGCS = errors.New("worker: actors need a GCS client (Config.GCS)")
 )
 
-// ownedActor is an actor this worker created. The owner drives its
-// lifecycle in the GCS (PENDING_CREATION → ALIVE → RESTARTING → ALIVE … →
-// DEAD) and holds its lease.
+// ownedActor is an actor this worker created. The GCS places, restarts
+// and kills it; the owner keeps the objects its constructor arguments
+// reference alive until it is DEAD, answers the GCS's OwnerCheck, and may
+// kill it.
 type ownedActor struct {
-	id    core.ActorID
-	class string
-	args  []proto.Arg
-	opts  ActorOptions
-
-	// incarnation is the restart count of the incarnation being created or
-	// running (the GCS's NumRestarts).
-	incarnation int64
-	creating    *pendingTask // the creation task in flight, if any
-	alive       bool         // the current incarnation runs (and the GCS knows it)
-	failed      bool         // the current incarnation's worker died
-	dead        bool
-	killed      bool // KillActor(noRestart) was asked: never restart
-
-	// The lease of the running incarnation.
-	raylet  core.Addr
-	leaseID uint64
-	node    core.NodeID
-	addr    core.Addr
-	pinging uint64 // the lease whose worker is being pinged
+	id   core.ActorID
+	args []proto.Arg
+	// inc is the highest incarnation seen, for Stats.ActorRestarts.
+	inc int64
 }
 
 // gcsRetryDelay spaces out retries of GCS calls whose outcome is unknown.
@@ -89,9 +75,12 @@ const gcsRetryDelay = time.Second
 // runs afterwards; calls made meanwhile wait for it). A named actor is
 // get-or-create: see ActorOptions.GetIfExists.
 //
-// Placement is owner-driven: this worker leases a worker for the creation
-// task through its raylet, like a normal task, and keeps the lease for the
-// actor's lifetime (Ray's GCS actor scheduler does the leasing instead).
+// Placement is the GCS's, as in Ray: the registration carries the
+// creation spec, and the GCS's actor scheduler leases a worker from a
+// raylet (this worker's raylet first), runs the constructor there,
+// restarts the actor after failures while MaxRestarts allows, and lets it
+// die with its owner unless it is Detached. This worker holds no lease
+// for it.
 func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, done func(ActorHandle, error)) {
 	if w.cfg.GCS == nil {
 		w.env.AfterFunc(0, func() { done(ActorHandle{}, ErrNoGCS) })
@@ -102,26 +91,43 @@ func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, 
 	}
 	w.actorCounter++
 	id := core.NewActorID(w.cfg.Job, w.parent, w.actorCounter)
-	w.registerActor(id, class, args, opts, 0, done)
+	spec := gcs.ActorSpec{
+		Class: class, Args: args, Resources: opts.Resources, Strategy: opts.Strategy,
+		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
+		Binary: w.cfg.Binary,
+	}
+	// Own it before asking: the GCS may check ownership (OwnerCheck) as
+	// soon as the registration commits, before its reply arrives here.
+	a := &ownedActor{id: id, args: args}
+	w.owned[id] = a
+	for _, arg := range args {
+		if arg.Ref != nil {
+			w.holdArg(*arg.Ref)
+		}
+	}
+	w.registerActor(a, spec, opts, 0, done)
 }
 
 // registerAttempts bounds retries of a registration whose outcome is
 // unknown (the GCS is down or unreachable).
 const registerAttempts = 30
 
-func (w *Worker) registerActor(id core.ActorID, class string, args []proto.Arg, opts ActorOptions, attempt int, done func(ActorHandle, error)) {
-	w.cfg.GCS.RegisterActor(id, opts.Namespace, opts.Name, int64(opts.MaxRestarts), func(rep gcs.Reply, err error) {
+func (w *Worker) registerActor(a *ownedActor, spec gcs.ActorSpec, opts ActorOptions, attempt int, done func(ActorHandle, error)) {
+	id := a.id
+	w.cfg.GCS.CreateActor(id, opts.Namespace, opts.Name, int64(opts.MaxRestarts), spec, func(rep gcs.Reply, err error) {
 		if err != nil {
 			var ge *gcs.Error
 			if errors.As(err, &ge) || attempt+1 >= registerAttempts {
-				done(ActorHandle{}, fmt.Errorf("worker: register actor %s: %w", class, err))
+				w.disown(a)
+				done(ActorHandle{}, fmt.Errorf("worker: register actor %s: %w", spec.Class, err))
 				return
 			}
 			// Registration is idempotent per id: ask again.
-			w.env.AfterFunc(gcsRetryDelay, func() { w.registerActor(id, class, args, opts, attempt+1, done) })
+			w.env.AfterFunc(gcsRetryDelay, func() { w.registerActor(a, spec, opts, attempt+1, done) })
 			return
 		}
 		if rep.ActorID != id {
+			w.disown(a)
 			if !opts.GetIfExists {
 				done(ActorHandle{}, fmt.Errorf("%w: %q in namespace %q is %v", ErrActorNameTaken, opts.Name, opts.Namespace, rep.ActorID))
 				return
@@ -132,22 +138,12 @@ func (w *Worker) registerActor(id core.ActorID, class string, args []proto.Arg, 
 			done(ActorHandle{ID: rep.ActorID, MaxTaskRetries: opts.MaxTaskRetries}, nil)
 			return
 		}
-		if _, ok := w.owned[id]; !ok {
-			w.stats.ActorsCreated++
-			a := &ownedActor{id: id, class: class, args: args, opts: opts}
-			w.owned[id] = a
-			for _, arg := range args {
-				if arg.Ref != nil {
-					w.holdArg(*arg.Ref)
-				}
-			}
-			w.view(id, opts.MaxTaskRetries)
-			if len(rep.Actors) > 0 {
-				w.ownerStep(a, rep.Actors[0])
-			} else {
-				w.ownerSync(a)
-			}
+		w.stats.ActorsCreated++
+		w.view(id, opts.MaxTaskRetries)
+		if len(rep.Actors) > 0 {
+			w.ownerObserve(a, rep.Actors[0])
 		}
+		w.watchOwned(a)
 		done(ActorHandle{ID: id, Owner: w.self, MaxTaskRetries: opts.MaxTaskRetries}, nil)
 	})
 }
@@ -165,304 +161,109 @@ func (w *Worker) holdArg(r proto.ObjectRef) {
 	e.submitted++
 }
 
-// ownerSync re-reads the actor's record and acts on it; used after a GCS
-// call whose outcome is unknown or refused.
-func (w *Worker) ownerSync(a *ownedActor) {
-	w.cfg.GCS.GetActor(a.id, func(rep gcs.Reply, err error) {
-		if err != nil || len(rep.Actors) == 0 {
-			w.env.AfterFunc(gcsRetryDelay, func() { w.ownerSync(a) })
-			return
-		}
-		w.ownerStep(a, rep.Actors[0])
-	})
-}
-
-// ownerUpdate moves the actor to state in the GCS and continues with the
-// resulting record; on any failure it re-reads the record instead.
-func (w *Worker) ownerUpdate(a *ownedActor, state gcs.ActorState, node core.NodeID, addr core.Addr, cause string) {
-	w.cfg.GCS.UpdateActor(a.id, state, node, addr, cause, func(rep gcs.Reply, err error) {
-		if err != nil || len(rep.Actors) == 0 {
-			w.env.AfterFunc(gcsRetryDelay, func() { w.ownerSync(a) })
-			return
-		}
-		w.ownerStep(a, rep.Actors[0])
-	})
-}
-
-// ownerStep is the owner's state machine: given the GCS's record of the
-// actor, take the next step towards running the latest incarnation (or
-// towards DEAD).
-func (w *Worker) ownerStep(a *ownedActor, info gcs.ActorInfo) {
-	if w.owned[a.id] != a || a.dead {
+// disown forgets an owned actor (it is DEAD, or was never registered)
+// and releases its constructor arguments.
+func (w *Worker) disown(a *ownedActor) {
+	if w.owned[a.id] != a {
 		return
 	}
-	w.applyActorInfo(info)
-	switch info.State {
-	case gcs.ActorDependenciesUnready:
-		w.ownerUpdate(a, gcs.ActorPendingCreation, core.NodeID{}, "", "")
-	case gcs.ActorPendingCreation, gcs.ActorRestarting:
-		if a.killed {
-			w.ownerUpdate(a, gcs.ActorDead, core.NodeID{}, "", "killed by its owner")
-			return
-		}
-		if a.creating != nil && a.incarnation == info.NumRestarts {
-			return // already creating this incarnation
-		}
-		if a.alive || a.leaseID != 0 {
-			w.dropActorLease(a)
-		}
-		a.incarnation = info.NumRestarts
-		a.failed = false
-		if info.NumRestarts > 0 {
-			w.stats.ActorRestarts++
-		}
-		w.startCreation(a)
-	case gcs.ActorAlive:
-		switch {
-		case info.NumRestarts != a.incarnation:
-			// A record older than what we know; re-read.
-			w.env.AfterFunc(gcsRetryDelay, func() { w.ownerSync(a) })
-		case a.failed || a.killed:
-			// The running incarnation's worker died (or is being killed):
-			// count a restart, or die once restarts are exhausted.
-			w.ownerUpdate(a, gcs.ActorRestarting, core.NodeID{}, "", "")
-		case !a.alive && a.creating == nil && a.leaseID != 0 && info.Addr == a.addr:
-			a.alive = true // our ALIVE update landed though its reply was lost
-			w.pingActor(a, a.leaseID)
-		case a.creating == nil && info.Addr != a.addr:
-			// ALIVE at a worker whose lease we no longer hold (a late
-			// ALIVE update of an abandoned creation): count it failed.
-			a.failed = true
-			w.ownerUpdate(a, gcs.ActorRestarting, core.NodeID{}, "", "")
-		}
-	case gcs.ActorDead:
-		a.dead = true
-		w.dropActorLease(a)
-		if a.creating != nil {
-			t := a.creating
-			a.creating = nil
-			if w.tasks[t.spec.TaskID] == t {
-				delete(w.tasks, t.spec.TaskID)
-				w.cancelTask(t)
-				w.releaseArgs(&t.spec)
-			}
-		}
-		delete(w.owned, a.id)
-		for _, arg := range a.args {
-			if arg.Ref != nil {
-				if e := w.refs.get(arg.Ref.ID); e != nil {
-					e.submitted--
-					w.maybeFree(e)
-				}
-			}
-		}
-	}
-}
-
-// cancelTask stops a task's lease request or push.
-func (w *Worker) cancelTask(t *pendingTask) {
-	switch t.phase {
-	case phaseLeasing:
-		w.cli.Cancel(t.leaseCall)
-		w.returnLease(t.raylet, t.leaseID, false)
-	case phaseRunning:
-		w.cli.Cancel(t.pushCall)
-		w.returnLease(t.raylet, t.leaseID, true)
-	}
-}
-
-// dropActorLease gives back the lease of the current incarnation and asks
-// its raylet not to reuse the worker.
-func (w *Worker) dropActorLease(a *ownedActor) {
-	if a.leaseID != 0 {
-		w.returnLease(a.raylet, a.leaseID, true)
-	}
-	if a.addr != "" {
-		// The worker may still run the incarnation (a lost reply, a
-		// refused ALIVE update): make sure it exits.
-		w.sendKill(a.addr, a.id, a.incarnation, true, 0)
-	}
-	a.alive, a.leaseID, a.raylet, a.addr, a.node = false, 0, "", "", core.NodeID{}
-}
-
-// startCreation leases a worker and runs the constructor there, as a task
-// that retries system failures forever (they do not count as restarts:
-// the incarnation never ran).
-func (w *Worker) startCreation(a *ownedActor) {
-	spec := proto.TaskSpec{
-		TaskID:           core.ActorCreationTaskID(a.id),
-		Job:              w.cfg.Job,
-		Function:         a.class,
-		Args:             a.args,
-		Resources:        a.opts.Resources,
-		Strategy:         a.opts.Strategy,
-		MaxRetries:       -1,
-		Owner:            w.self,
-		Binary:           w.cfg.Binary,
-		ActorID:          a.id,
-		ActorCreation:    true,
-		ActorIncarnation: a.incarnation,
-	}
+	delete(w.owned, a.id)
 	for _, arg := range a.args {
 		if arg.Ref != nil {
 			if e := w.refs.get(arg.Ref.ID); e != nil {
-				e.submitted++ // released when the creation task ends
+				e.submitted--
+				w.maybeFree(e)
 			}
 		}
 	}
-	if old, ok := w.tasks[spec.TaskID]; ok {
-		delete(w.tasks, spec.TaskID)
-		w.cancelTask(old)
-		w.releaseArgs(&old.spec)
-	}
-	t := &pendingTask{spec: spec, retries: -1, actor: a}
-	a.creating = t
-	w.tasks[spec.TaskID] = t
-	w.resolve(t)
 }
 
-// actorCreated records a successful constructor and tells the GCS that
-// the incarnation is ALIVE at the leased worker.
-func (w *Worker) actorCreated(a *ownedActor, raylet core.Addr, leaseID uint64, lease *proto.LeaseReply) {
-	if a.creating != nil {
-		w.releaseArgs(&a.creating.spec)
+// ownerObserve applies a record of an owned actor.
+func (w *Worker) ownerObserve(a *ownedActor, info gcs.ActorInfo) {
+	w.applyActorInfo(info)
+	if info.NumRestarts > a.inc {
+		w.stats.ActorRestarts += info.NumRestarts - a.inc
+		a.inc = info.NumRestarts
 	}
-	a.creating = nil
-	if w.owned[a.id] != a || a.dead {
-		w.returnLease(raylet, leaseID, true)
-		return
+	if info.State == gcs.ActorDead {
+		w.disown(a)
 	}
-	a.raylet, a.leaseID, a.node, a.addr = raylet, leaseID, lease.Node, lease.Worker
-	w.cfg.GCS.UpdateActor(a.id, gcs.ActorAlive, lease.Node, lease.Worker, "", func(rep gcs.Reply, err error) {
-		if w.owned[a.id] != a || a.leaseID != leaseID {
-			return
-		}
-		if err != nil || len(rep.Actors) == 0 {
-			var ge *gcs.Error
-			if errors.As(err, &ge) {
-				// Refused (its node was declared dead meanwhile): this
-				// worker will not host the incarnation; create it again.
-				w.dropActorLease(a)
-			}
-			w.env.AfterFunc(gcsRetryDelay, func() { w.ownerSync(a) })
-			return
-		}
-		a.alive = true
-		w.pingActor(a, leaseID)
-		w.ownerStep(a, rep.Actors[0])
-	})
 }
 
-// actorPingPeriod is how often an owner checks that its actor's worker
-// still hosts the incarnation.
-const actorPingPeriod = time.Second
-
-// pingActor probes the worker of the incarnation leased as leaseID until
-// that lease ends; a worker that answers that it hosts no such
-// incarnation has died (and restarted) or dropped the actor.
-func (w *Worker) pingActor(a *ownedActor, leaseID uint64) {
-	if a.pinging == leaseID {
-		return
-	}
-	a.pinging = leaseID
-	w.pingLoop(a, leaseID)
-}
-
-func (w *Worker) pingLoop(a *ownedActor, leaseID uint64) {
-	w.env.AfterFunc(actorPingPeriod, func() {
-		if w.owned[a.id] != a || a.leaseID != leaseID {
+// watchOwned re-reads an owned actor's record every actorPollPeriod until
+// it is DEAD, so that its arguments are released then.
+func (w *Worker) watchOwned(a *ownedActor) {
+	w.env.AfterFunc(actorPollPeriod, func() {
+		if w.owned[a.id] != a {
 			return
 		}
-		w.cli.Call(a.addr, &proto.ActorPing{ActorID: a.id, Incarnation: a.incarnation}, rpc.Options{Timeout: actorPingPeriod}, func(_ core.Message, err error) {
-			if w.owned[a.id] != a || a.leaseID != leaseID {
+		w.cfg.GCS.GetActor(a.id, func(rep gcs.Reply, err error) {
+			if w.owned[a.id] != a {
 				return
 			}
-			if rpc.CodeOf(err) == rpc.CodeNotFound && err != nil {
-				w.actorWorkerFailed(a, "the worker no longer hosts the actor: "+err.Error())
-				return
+			if err == nil && len(rep.Actors) > 0 {
+				w.ownerObserve(a, rep.Actors[0])
 			}
-			w.pingLoop(a, leaseID)
+			w.watchOwned(a)
 		})
 	})
 }
 
-// actorCreationFailed handles a constructor that failed for good (a user
-// error, an infeasible placement): the actor is dead, as in Ray.
-func (w *Worker) actorCreationFailed(a *ownedActor, err *proto.TaskError) {
-	a.creating = nil
-	if w.owned[a.id] != a {
-		return
-	}
-	w.ownerUpdate(a, gcs.ActorDead, core.NodeID{}, "", "creation failed: "+err.Error())
+// handleOwnerCheck tells the GCS whether this worker (this incarnation of
+// it) owns an actor.
+func (w *Worker) handleOwnerCheck(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	c := m.(*proto.OwnerCheck)
+	reply(&proto.OwnerCheckReply{Owns: c.OwnerID == w.incarnation && w.owned[c.ActorID] != nil}, nil)
 }
 
-// actorLeaseFailed handles the raylet's news that an actor's worker died.
-func (w *Worker) actorLeaseFailed(leaseID uint64, why string) {
-	for _, id := range w.sortedOwnedIDs() {
-		a := w.owned[id]
-		if a.leaseID == leaseID && a.leaseID != 0 {
-			w.actorWorkerFailed(a, why)
-			return
-		}
-	}
-}
-
-// actorNodeDied handles the GCS's news that a node died: actors running
-// there restart (the GCS already moved them to RESTARTING or DEAD).
-func (w *Worker) actorNodeDied(node core.NodeID) {
-	for _, id := range w.sortedOwnedIDs() {
-		a := w.owned[id]
-		if a.leaseID != 0 && a.node == node {
-			w.actorWorkerFailed(a, fmt.Sprintf("node %v died", node))
-		}
-	}
-}
-
-func (w *Worker) actorWorkerFailed(a *ownedActor, why string) {
-	w.env.Log().Info("actor worker died", "actor", a.id, "incarnation", a.incarnation, "why", why)
-	a.failed = true
-	w.dropActorLease(a)
-	w.ownerSync(a)
-}
-
-// KillActor kills the actor: with noRestart it is DEAD for good (its calls
-// fail with ActorDied); otherwise its worker exits and the owner restarts
-// it as for any failure. Only the owner may kill an actor here.
+// KillActor kills the actor through the GCS: with noRestart it is DEAD
+// for good (its calls fail with ActorDied); otherwise its worker exits and
+// the GCS restarts it as after any failure. Only the owner may kill an
+// actor here. The kill is asked in the background, again while its
+// outcome is unknown.
 func (w *Worker) KillActor(h ActorHandle, noRestart bool) error {
 	a := w.owned[h.ID]
 	if a == nil {
 		return fmt.Errorf("worker: kill %v: not owned by %s (or already dead)", h.ID, w.self)
 	}
-	if noRestart {
-		a.killed = true
-		w.dropActorLease(a) // sends the kill
-		w.ownerUpdate(a, gcs.ActorDead, core.NodeID{}, "", "killed by its owner")
-		return nil
-	}
-	if a.addr != "" {
-		w.sendKill(a.addr, a.id, a.incarnation, false, 0)
-	}
+	w.killActor(a, noRestart, 0, func(error) {})
 	return nil
 }
 
-// killSends bounds how often a KillActor message is sent; it is a one-way
-// message, and a worker that never gets it only lingers idle.
-const killSends = 3
-
-func (w *Worker) sendKill(addr core.Addr, id core.ActorID, inc int64, noRestart bool, n int) {
-	w.env.Send(addr, &proto.KillActor{ActorID: id, Incarnation: inc, NoRestart: noRestart})
-	if n+1 < killSends {
-		w.env.AfterFunc(500*time.Millisecond, func() { w.sendKill(addr, id, inc, noRestart, n+1) })
+// KillActorThen is KillActor that calls done once the GCS has taken the
+// kill: with noRestart the actor is then DEAD, and this worker's later
+// calls to it fail with ActorDied at once. done gets an error when the
+// kill could not be asked (not the owner, or the GCS stayed unreachable).
+func (w *Worker) KillActorThen(h ActorHandle, noRestart bool, done func(error)) {
+	a := w.owned[h.ID]
+	if a == nil {
+		err := fmt.Errorf("worker: kill %v: not owned by %s (or already dead)", h.ID, w.self)
+		w.env.AfterFunc(0, func() { done(err) })
+		return
 	}
+	w.killActor(a, noRestart, 0, done)
 }
 
-func (w *Worker) sortedOwnedIDs() []core.ActorID {
-	ids := make([]core.ActorID, 0, len(w.owned))
-	for id := range w.owned { //gray:unordered sorted below
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b core.ActorID) int { return compareBytes(a[:], b[:]) })
-	return ids
+func (w *Worker) killActor(a *ownedActor, noRestart bool, attempt int, done func(error)) {
+	w.cfg.GCS.KillActor(a.id, noRestart, func(rep gcs.Reply, err error) {
+		if err != nil {
+			var ge *gcs.Error
+			if !errors.As(err, &ge) && attempt+1 < registerAttempts {
+				w.env.AfterFunc(gcsRetryDelay, func() { w.killActor(a, noRestart, attempt+1, done) })
+				return
+			}
+			done(fmt.Errorf("worker: kill %v: %w", a.id, err))
+			return
+		}
+		if len(rep.Actors) > 0 {
+			if w.owned[a.id] == a {
+				w.ownerObserve(a, rep.Actors[0])
+			} else {
+				w.applyActorInfo(rep.Actors[0])
+			}
+		}
+		done(nil)
+	})
 }
 
 // OwnedActors returns the number of live actors this worker owns.

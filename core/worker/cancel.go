@@ -59,8 +59,8 @@ func (w *Worker) Cancel(ref proto.ObjectRef, opts CancelOptions) error {
 		return ErrNotOwner
 	}
 	t, ok := w.tasks[ref.ID.Task()]
-	if !ok || t.actor != nil {
-		return nil // finished (or an actor creation: kill the actor instead)
+	if !ok {
+		return nil // finished (actor creations are the GCS's: kill the actor instead)
 	}
 	w.cancelOwned(t, opts)
 	return nil
@@ -177,7 +177,7 @@ func (w *Worker) handleCancelTask(from core.Addr, m core.Message, reply func(cor
 // inside the task parent, recursively on their own workers.
 func (w *Worker) cancelChildren(parent core.TaskID, opts CancelOptions) {
 	for _, id := range w.sortedTaskIDs() {
-		if t := w.tasks[id]; t != nil && t.parent == parent && t.actor == nil {
+		if t := w.tasks[id]; t != nil && t.parent == parent {
 			w.cancelOwned(t, opts)
 		}
 	}

@@ -16,21 +16,23 @@
 //
 // # Actors
 //
-// CreateActor registers the actor with the GCS (named actors are
-// get-or-create) and then drives its lifecycle from the owner:
+// CreateActor registers the actor with the GCS together with its creation
+// spec (named actors are get-or-create); the GCS then drives its lifecycle,
+// as in Ray:
 //
-//  1. Placement is owner-driven. The owner leases a worker for the
-//     creation task through its local raylet exactly like a normal task
-//     (spillback, infeasibility and all) and keeps the lease for the
-//     actor's lifetime; Ray instead has the GCS actor scheduler lease the
-//     worker. The leased worker runs the constructor through the Executor
-//     and keeps the actor's state; the owner then records the incarnation
-//     ALIVE with its node and address in the GCS.
+//  1. Placement is the GCS's. Its actor scheduler leases a worker for the
+//     creation task from a raylet (the owner's first; spillback and
+//     infeasibility as for tasks), pushes the creation task, and holds the
+//     lease for the actor's lifetime. The leased worker runs the
+//     constructor through the Executor and keeps the actor's state; the
+//     GCS records the incarnation ALIVE with its node and address. The
+//     owner keeps the objects the constructor arguments reference alive
+//     until the actor is DEAD, and answers the GCS's OwnerCheck: a
+//     non-detached actor dies with its owner.
 //  2. Incarnations are numbered by the GCS's restart count. When the
-//     actor's worker dies (LeaseFailed from the raylet, a failed ActorPing,
-//     or NodeDied from the GCS, which also moves the actor to RESTARTING
-//     itself), the owner moves it to RESTARTING in the GCS, which counts
-//     the restart or, once max_restarts is exhausted, marks it DEAD; a
+//     actor's worker dies (LeaseFailed from the raylet, a failed ActorPing
+//     from the GCS) or its node dies, the GCS moves it to RESTARTING,
+//     counting the restart, or to DEAD once max_restarts is exhausted; a
 //     restart leases a new worker and runs the constructor again.
 //  3. Callers (the owner included) send calls straight to the actor's
 //     worker, numbered per caller and incarnation; the worker runs each
@@ -42,9 +44,10 @@
 //     to the old one are resent while the handle's MaxTaskRetries allows
 //     (at-least-once, as in Ray) and fail with ActorDied otherwise; when
 //     the actor is DEAD they all fail with ActorDied.
-//  4. KillActor(noRestart) marks the actor DEAD and makes its worker exit
-//     (a worker exits by fail-stopping); without noRestart the worker exits
-//     and the actor restarts like after any failure.
+//  4. KillActor goes through the GCS: with noRestart the actor is DEAD and
+//     its worker is told to exit (a worker exits by fail-stopping); without
+//     noRestart the worker exits and the actor restarts like after any
+//     failure.
 //
 // # Cancellation
 //

@@ -66,8 +66,9 @@ type Stats struct {
 	BorrowersAdded int64
 	// Cancelled counts tasks cancelled by Cancel.
 	Cancelled int64
-	// Actors: restarts this worker drove as owner, actor calls resent to a
-	// new incarnation, calls this worker executed as an actor.
+	// Actors: actors this worker created, restarts of them it observed,
+	// actor calls resent to a new incarnation, calls this worker executed
+	// as an actor.
 	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64
 	// OwnerDied counts Gets of borrowed objects that failed because their
 	// owner died.
@@ -128,9 +129,6 @@ type pendingTask struct {
 	pushCall  rpc.CallID
 	phase     taskPhase
 	waitArgs  int
-	// actor is set for an actor's creation task: its lease is kept for
-	// the actor's lifetime.
-	actor *ownedActor
 }
 
 type taskPhase uint8
@@ -165,6 +163,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
 	w.srv.Register((&proto.ActorPing{}).MsgType(), w.handleActorPing)
 	w.srv.Register((&proto.LeaseCheck{}).MsgType(), w.handleLeaseCheck)
+	w.srv.Register((&proto.OwnerCheck{}).MsgType(), w.handleOwnerCheck)
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
 	// Lease ids start at a random point per incarnation, so that a
@@ -428,15 +427,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node, Worker: lease.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
-			if t.actor != nil && !stale && err == nil && m.(*proto.PushTaskReply).Error == nil {
-				// An actor keeps its creation lease for its lifetime.
-				delete(w.tasks, spec.TaskID)
-				w.actorCreated(t.actor, raylet, leaseID, lease)
-				return
-			}
-			// A worker that ran a failed actor constructor may hold
-			// partial state: do not reuse it.
-			w.returnLease(raylet, leaseID, err != nil || t.actor != nil)
+			w.returnLease(raylet, leaseID, err != nil)
 			if stale {
 				r, _ := m.(*proto.PushTaskReply)
 				w.endInterrupted(leaseID, t, r, lease.Worker)
@@ -501,11 +492,6 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 
 func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 	delete(w.tasks, t.spec.TaskID)
-	if t.actor != nil {
-		w.releaseArgs(&t.spec)
-		w.actorCreationFailed(t.actor, err)
-		return
-	}
 	w.stats.Failed++
 	for _, id := range t.spec.ReturnIDs() {
 		if e := w.refs.get(id); e != nil {
@@ -545,10 +531,7 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 			return
 		}
 	}
-	if w.abandonInterrupted(m.LeaseID, core.NodeID{}) {
-		return
-	}
-	w.actorLeaseFailed(m.LeaseID, m.Reason)
+	w.abandonInterrupted(m.LeaseID, core.NodeID{})
 }
 
 // Raylet returns the address of the raylet this worker leases through
@@ -586,7 +569,6 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 	for _, e := range w.refs.onNodeDeath(node) {
 		w.reconstruct(e)
 	}
-	w.actorNodeDied(node)
 }
 
 // reconstruct re-runs the task that created a lost object, as Ray's
@@ -660,11 +642,6 @@ func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 	held := false
 	for _, tid := range w.sortedTaskIDs() {
 		if t := w.tasks[tid]; t.leaseID == id && t.phase != phaseResolving {
-			held = true
-		}
-	}
-	for _, aid := range w.sortedOwnedIDs() {
-		if w.owned[aid].leaseID == id {
 			held = true
 		}
 	}
