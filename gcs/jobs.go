@@ -32,6 +32,20 @@ func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
 	j.Finished = true
 	j.EndTime = s.env.Now().UnixNano()
 	s.putJob(t, j)
+	// As in Ray, the job's actors die with it, detached ones excepted.
+	// Only those the actor scheduler manages: a registrant-managed actor
+	// is its registrant's to end.
+	for _, id := range s.actorOrder {
+		a := s.actors[id]
+		if a.Job != m.Job || a.State == ActorDead || !s.managed(id) || s.scheds[id].Spec.Detached {
+			continue
+		}
+		next := a
+		next.State, next.Node, next.Addr = ActorDead, core.NodeID{}, ""
+		next.DeathCause = "its job finished"
+		next.Version = a.Version + 1
+		s.putActor(t, next)
+	}
 	return Reply{Jobs: []JobInfo{j}}
 }
 
