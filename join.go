@@ -85,7 +85,10 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if err := rt.tr.Connect(cctx, rt.gcsAddr); err != nil {
 		return fmt.Errorf("gray: cannot reach the cluster at %s%s: %w", rt.gcsAddr, net.DialHint(err), err)
 	}
-	d := &driverProc{gcsAddr: rt.gcsAddr, preferRaylet: cfg.raylet, log: cfg.logger}
+	d := &driverProc{gcsAddr: rt.gcsAddr, preferRaylet: cfg.raylet, log: cfg.logger, logOut: os.Stderr}
+	if cfg.logOutSet {
+		d.logOut = cfg.logOut
+	}
 	da, err := rt.host.Add("driver", d)
 	if err != nil {
 		return err

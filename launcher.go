@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/net"
 	"github.com/grayrt/gray/raylet"
@@ -46,9 +47,13 @@ type launcher struct {
 	fetcher    *fetchProc
 	fetchAddr  core.Addr
 
+	// memLimit kills a worker whose resident memory passes it; 0: none.
+	memLimit int64
 	mu       sync.Mutex
+	nodeID   core.NodeID // the raylet's node, for the log lines' prefix
 	closed   bool
 	procs    map[string]*exec.Cmd // running workers by launch token
+	drivers  map[core.JobID]core.Addr
 	fetching map[string]*fetchWait
 	wg       sync.WaitGroup
 }
@@ -66,10 +71,12 @@ type permanentError struct{ error }
 // GCS.
 type fetchProc struct {
 	gcsAddr core.Addr
+	env     core.Env
 	c       *gcs.Client
 }
 
 func (p *fetchProc) Start(env core.Env) {
+	p.env = env
 	p.c = gcs.NewClient(env, p.gcsAddr, gcs.ClientOptions{Deadline: time.Minute})
 }
 func (p *fetchProc) Receive(from core.Addr, m core.Message) { p.c.Handle(from, m) }
@@ -81,7 +88,7 @@ func newLauncher(host *net.Host, log *slog.Logger, secret []byte, gcsAddr core.A
 	return &launcher{host: host, log: log, secret: secret, gcsAddr: gcsAddr,
 		listen: tcpPort.ReplaceAllString(listen, "/tcp/0"),
 		binDir: filepath.Join(dataDir, "binaries"), logDir: filepath.Join(dataDir, "logs"),
-		procs: map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}}
+		procs: map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}, drivers: map[core.JobID]core.Addr{}}
 }
 
 // Launch implements raylet.Launcher.
@@ -117,20 +124,20 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return
 	}
-	stdout, err := os.Create(filepath.Join(l.logDir, "worker-"+token+".out"))
+	outFile, err := os.Create(filepath.Join(l.logDir, "worker-"+token+".out"))
 	if err != nil {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return
 	}
-	defer stdout.Close()
-	stderr := &tailWriter{max: 4 << 10}
+	defer outFile.Close()
 	errFile, err := os.Create(filepath.Join(l.logDir, "worker-"+token+".err"))
 	if err != nil {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return
 	}
 	defer errFile.Close()
-	stderr.file = errFile
+	stdout := &logSink{file: outFile}
+	stderr := &logSink{file: errFile, stderr: true, tailMax: 4 << 10}
 
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(),
@@ -139,6 +146,7 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 		envWorkerBinary+"="+binary,
 		envWorkerLaunch+"="+token,
 		envWorkerListen+"="+l.listen,
+		fmt.Sprintf("%s=%d", envWorkerJob, job.Int()),
 		"GRAY_ADDRESS=", "GRAY_SECRET_FILE=",
 	)
 	cmd.Stdin = bytes.NewReader(append(append([]byte{}, l.secret...), '\n'))
@@ -157,9 +165,20 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 	}
 	l.procs[token] = cmd
 	l.mu.Unlock()
-	l.log.Info("gray: started a worker", "token", token, "binary", binary[:12], "job", job.String(), "pid", cmd.Process.Pid)
+	pid := cmd.Process.Pid
+	l.log.Info("gray: started a worker", "token", token, "binary", binary[:12], "job", job.String(), "pid", pid)
+	stopForward := make(chan struct{})
+	forwarded := make(chan struct{})
+	go func() { // ends when the process has exited and its output is sent
+		defer close(forwarded)
+		l.forwardLogs(job, pid, stopForward, stdout, stderr)
+	}()
+	stopMem := l.watchMemory(cmd)
 
 	err = cmd.Wait()
+	killedForMemory := stopMem()
+	close(stopForward)
+	<-forwarded
 	l.mu.Lock()
 	delete(l.procs, token)
 	closed := l.closed
@@ -168,6 +187,9 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 		return
 	}
 	reason := exitReason(cmd, err)
+	if killedForMemory != "" {
+		reason = killedForMemory + " (" + reason + ")"
+	}
 	if tail := strings.TrimSpace(stderr.tail()); tail != "" && !cmd.ProcessState.Success() {
 		reason += "; last output: " + tail
 	}
@@ -317,27 +339,198 @@ func (l *launcher) close() {
 	l.wg.Wait()
 }
 
-// tailWriter copies a worker's stderr to its log file and keeps the last
-// max bytes for the exit report.
-type tailWriter struct {
-	file *os.File
-	max  int
-	mu   sync.Mutex
-	buf  []byte
+// logSink takes one output stream of a worker: it copies it to the
+// worker's log file, keeps complete lines for forwarding to the job's
+// driver (bounded: lines beyond the bound are counted and dropped) and,
+// for stderr, the last tailMax bytes for the exit report.
+type logSink struct {
+	file    *os.File
+	stderr  bool
+	tailMax int
+
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	dropped int
+	tailBuf []byte
 }
 
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+// logLinesMax bounds the lines a sink holds between two forwards.
+const logLinesMax = 1000
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tailMax > 0 {
+		s.tailBuf = append(s.tailBuf, p...)
+		if len(s.tailBuf) > s.tailMax {
+			s.tailBuf = append(s.tailBuf[:0], s.tailBuf[len(s.tailBuf)-s.tailMax:]...)
+		}
 	}
-	return t.file.Write(p)
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		s.addLine(string(s.partial[:i]))
+		s.partial = s.partial[i+1:]
+	}
+	if len(s.partial) > proto.MaxLogLineSize {
+		s.addLine(string(s.partial))
+		s.partial = s.partial[:0]
+	}
+	return s.file.Write(p)
 }
 
-func (t *tailWriter) tail() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
+func (s *logSink) addLine(l string) {
+	if len(l) > proto.MaxLogLineSize {
+		l = l[:proto.MaxLogLineSize]
+	}
+	if len(s.lines) >= logLinesMax {
+		s.dropped++
+		return
+	}
+	s.lines = append(s.lines, l)
 }
+
+// take returns the lines held (and a note of dropped ones), and with
+// final the unterminated last line too.
+func (s *logSink) take(final bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if final && len(s.partial) > 0 {
+		s.addLine(string(s.partial))
+		s.partial = nil
+	}
+	out := s.lines
+	s.lines = nil
+	if s.dropped > 0 {
+		out = append(out, fmt.Sprintf("[gray: %d lines dropped: the worker wrote faster than they could be forwarded]", s.dropped))
+		s.dropped = 0
+	}
+	return out
+}
+
+func (s *logSink) tail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.tailBuf)
+}
+
+// logForwardPeriod is how often a worker's output goes to its driver.
+const logForwardPeriod = 200 * time.Millisecond
+
+// forwardLogs sends the worker's output lines to its job's driver every
+// logForwardPeriod until stop is closed, then the rest.
+func (l *launcher) forwardLogs(job core.JobID, pid int, stop <-chan struct{}, sinks ...*logSink) {
+	t := time.NewTicker(logForwardPeriod)
+	defer t.Stop()
+	for {
+		final := false
+		select {
+		case <-stop:
+			final = true
+		case <-t.C:
+		}
+		for _, s := range sinks {
+			if lines := s.take(final); len(lines) > 0 {
+				l.sendLogs(job, pid, s.stderr, lines)
+			}
+		}
+		if final {
+			return
+		}
+	}
+}
+
+// sendLogs sends lines to job's driver, looked up in the GCS once.
+func (l *launcher) sendLogs(job core.JobID, pid int, stderr bool, lines []string) {
+	driver := l.driverOf(job)
+	if driver == "" {
+		return
+	}
+	l.mu.Lock()
+	node := l.nodeID
+	l.mu.Unlock()
+	_ = l.host.Do(l.fetchAddr, func() {
+		l.fetcher.env.Send(driver, &proto.WorkerLogs{Job: job, Node: node, Pid: pid, Stderr: stderr, Lines: lines})
+	})
+}
+
+// driverOf returns job's driver address from the GCS (cached), or "".
+func (l *launcher) driverOf(job core.JobID) core.Addr {
+	l.mu.Lock()
+	if a, ok := l.drivers[job]; ok {
+		l.mu.Unlock()
+		return a
+	}
+	l.mu.Unlock()
+	ch := make(chan gcs.Reply, 1)
+	if err := l.host.Do(l.fetchAddr, func() {
+		l.fetcher.c.ListJobs(func(r gcs.Reply, err error) {
+			if err != nil {
+				r = gcs.Reply{}
+			}
+			ch <- r
+		})
+	}); err != nil {
+		return ""
+	}
+	var r gcs.Reply
+	select {
+	case r = <-ch:
+	case <-time.After(time.Minute):
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, j := range r.Jobs {
+		l.drivers[j.ID] = j.DriverAddr
+	}
+	return l.drivers[job]
+}
+
+// watchMemory kills cmd's process when its resident memory passes the
+// node's worker memory limit (if one is set). The returned stop function
+// ends the watch and returns why the process was killed, or "".
+func (l *launcher) watchMemory(cmd *exec.Cmd) (stop func() string) {
+	if l.memLimit <= 0 {
+		return func() string { return "" }
+	}
+	done := make(chan struct{})
+	var why string
+	var mu sync.Mutex
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(memoryCheckPeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			rss, err := residentBytes(cmd.Process.Pid)
+			if err != nil || rss <= l.memLimit {
+				continue
+			}
+			mu.Lock()
+			why = fmt.Sprintf("killed: its resident memory %d MiB exceeded the worker memory limit of %d MiB", rss>>20, l.memLimit>>20)
+			mu.Unlock()
+			_ = cmd.Process.Kill()
+			return
+		}
+	}()
+	return func() string {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return why
+	}
+}
+
+// memoryCheckPeriod is how often a worker's memory is sampled.
+const memoryCheckPeriod = 250 * time.Millisecond

@@ -2,8 +2,15 @@
 
 package gray
 
-import "os/exec"
+import (
+	"errors"
+	"os/exec"
+)
 
 // setPdeathsig: other systems have no parent-death signal; a worker whose
 // node is gone exits when its registrations keep failing.
 func setPdeathsig(*exec.Cmd) {}
+
+// residentBytes is not implemented here: the worker memory limit is
+// Linux-only.
+func residentBytes(int) (int64, error) { return 0, errors.New("no /proc") }

@@ -45,6 +45,10 @@ type NodeOptions struct {
 	// ObjectStoreBytes is the plasma store's capacity; default the
 	// raylet's (256 MiB).
 	ObjectStoreBytes int64
+	// WorkerMemoryBytes kills a launched worker whose resident memory
+	// passes it (checked four times a second, Linux only); its task
+	// fails, or is retried, with an error that says so. 0: no limit.
+	WorkerMemoryBytes int64
 	// Logger receives the node's records; default slog.Default().
 	Logger *slog.Logger
 }
@@ -168,6 +172,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		n.log.Warn("cannot hash this program's executable; every job's tasks will run on launched workers", "err", err)
 	}
 	n.launcher = newLauncher(n.host, opts.Logger, opts.ClusterSecret, n.gcsAddr, listen, opts.DataDir)
+	n.launcher.memLimit = opts.WorkerMemoryBytes
 	n.launcher.fetcher = &fetchProc{gcsAddr: n.gcsAddr}
 	if n.launcher.fetchAddr, err = n.host.Add("fetcher", n.launcher.fetcher); err != nil {
 		n.Close()
@@ -182,6 +187,12 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	_ = n.host.Do(n.rayletAddr, func() {
+		id := rl.Node()
+		n.launcher.mu.Lock()
+		n.launcher.nodeID = id
+		n.launcher.mu.Unlock()
+	})
 	if err := n.pool.add("worker", n.rayletAddr, workers); err != nil {
 		n.Close()
 		return nil, err

@@ -3,9 +3,11 @@ package gray
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -40,9 +42,11 @@ type driverProc struct {
 	raylet, gcsAddr core.Addr
 	job             core.JobID
 	binary          string // the staged job binary's hash, when joined
-	// preferRaylet is WithRaylet's address; log gets failover records.
+	// preferRaylet is WithRaylet's address; log gets failover records;
+	// logOut gets the job's workers' output (nil: dropped).
 	preferRaylet string
 	log          *slog.Logger
+	logOut       io.Writer
 
 	env   core.Env
 	gcs   *gcs.Client
@@ -110,10 +114,31 @@ func (d *driverProc) observeNode(n gcs.NodeInfo) {
 
 // Receive implements core.Process.
 func (d *driverProc) Receive(from core.Addr, m core.Message) {
+	if wl, ok := m.(*proto.WorkerLogs); ok {
+		d.printLogs(wl)
+		return
+	}
 	if d.gcs.Handle(from, m) || d.cw == nil {
 		return
 	}
 	d.cw.Handle(from, m)
+}
+
+// printLogs writes a launched worker's output lines to the driver's
+// log output, prefixed with where they come from, as Ray's driver does.
+func (d *driverProc) printLogs(wl *proto.WorkerLogs) {
+	if d.logOut == nil || wl.Job != d.job {
+		return
+	}
+	node := wl.Node.String()
+	if len(node) > len("node:")+8 {
+		node = node[len("node:") : len("node:")+8]
+	}
+	var b strings.Builder
+	for _, l := range wl.Lines {
+		fmt.Fprintf(&b, "(pid=%d, node=%s) %s\n", wl.Pid, node, l)
+	}
+	_, _ = io.WriteString(d.logOut, b.String())
 }
 
 // workerProc is a worker process of one node: a core worker whose
@@ -128,6 +153,7 @@ type workerProc struct {
 	// binary and launch identify a worker process a raylet launched from
 	// a staged job binary (empty for a node's own workers).
 	binary, launch string
+	job            core.JobID
 	// regFailures counts registrations in a row that got no answer; a
 	// launched worker whose raylet is gone for good exits.
 	regFailures int
@@ -178,7 +204,7 @@ func (w *workerProc) register() {
 	if w.exited {
 		return
 	}
-	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id, Binary: w.binary, Launch: w.launch}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
+	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id, Binary: w.binary, Launch: w.launch, Job: w.job}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
 		if err != nil {
 			w.regFailures++
 			if w.launch != "" && w.regFailures >= launchedOrphanAfter {

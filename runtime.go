@@ -3,6 +3,7 @@ package gray
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	goruntime "runtime"
@@ -31,6 +32,8 @@ type initConfig struct {
 	listen      string
 	raylet      string
 	timeout     time.Duration
+	logOut      io.Writer
+	logOutSet   bool
 	nodes       int
 	cpus        int
 	gpus        int
@@ -62,6 +65,13 @@ func WithListen(multiaddr string) InitOption { return func(c *initConfig) { c.li
 // raylet if it is alive, else the first alive node's. When that node dies
 // the driver moves to another alive one.
 func WithRaylet(addr string) InitOption { return func(c *initConfig) { c.raylet = addr } }
+
+// WithWorkerOutput sends the stdout and stderr lines of the job's
+// launched workers to w, each prefixed with "(pid=…, node=…)"; nil drops
+// them. Default os.Stderr, as Ray streams worker output to the driver.
+func WithWorkerOutput(w io.Writer) InitOption {
+	return func(c *initConfig) { c.logOut, c.logOutSet = w, true }
+}
 
 // WithConnectTimeout bounds how long a joining driver waits to reach the
 // cluster; default 10s.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/grayrt/gray/core"
@@ -25,6 +26,7 @@ const (
 	envWorkerBinary = "GRAY_WORKER_BINARY" // the staged binary's hash
 	envWorkerLaunch = "GRAY_WORKER_LAUNCH" // the raylet's launch token
 	envWorkerListen = "GRAY_WORKER_LISTEN" // the multiaddr to listen on
+	envWorkerJob    = "GRAY_WORKER_JOB"    // the job's id, as an integer
 )
 
 // IsWorker reports whether this process was started by a raylet as a
@@ -76,8 +78,12 @@ func serveWorker(log *slog.Logger) error {
 		}
 	}})
 	defer h.Close()
+	job, err := strconv.ParseUint(os.Getenv(envWorkerJob), 10, 32)
+	if err != nil {
+		return fmt.Errorf("%s=%q: %w", envWorkerJob, os.Getenv(envWorkerJob), err)
+	}
 	w := &workerProc{host: h, raylet: core.Addr(os.Getenv(envWorkerRaylet)), gcsAddr: core.Addr(os.Getenv(envWorkerGCS)),
-		binary: os.Getenv(envWorkerBinary), launch: os.Getenv(envWorkerLaunch)}
+		binary: os.Getenv(envWorkerBinary), launch: os.Getenv(envWorkerLaunch), job: core.JobIDFromInt(uint32(job))}
 	if _, err := h.Add("worker", w); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package raylet
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -81,51 +82,59 @@ func short(hash string) string {
 	return hash
 }
 
+// poolKey names a pool of launched workers: one per job and binary, as
+// Ray's worker pools are per job.
+type poolKey struct {
+	binary string
+	job    core.JobID
+}
+
+func cmpPoolKey(a, b poolKey) int {
+	if a.binary != b.binary {
+		return strings.Compare(a.binary, b.binary)
+	}
+	return strings.Compare(string(a.job[:]), string(b.job[:]))
+}
+
 // launchWanted starts the workers the last scheduling pass lacked, per
-// binary in order, within each binary's pool bound.
+// pool in order, within each pool's bound.
 func (r *Raylet) launchWanted() {
 	if len(r.wanted) == 0 {
 		return
 	}
-	binaries := make([]string, 0, len(r.wanted))
-	for b := range r.wanted { //gray:unordered sorted below
-		binaries = append(binaries, b)
+	keys := make([]poolKey, 0, len(r.wanted))
+	for k := range r.wanted { //gray:unordered sorted below
+		keys = append(keys, k)
 	}
-	slices.Sort(binaries)
+	slices.SortFunc(keys, cmpPoolKey)
 	now := r.env.Now()
-	for _, b := range binaries {
-		want := r.wanted[b]
+	for _, k := range keys {
 		pending, have := 0, 0
 		for _, l := range r.launches { //gray:unordered counting
-			if l.binary == b {
+			if l.binary == k.binary && l.job == k.job {
 				pending++
 			}
 		}
 		for _, w := range r.workers { //gray:unordered counting
-			if w.binary == b {
+			if w.binary == k.binary && w.job == k.job {
 				have++
 			}
 		}
-		n := min(want.count-pending, r.cfg.WorkerPoolMax-pending-have)
+		n := min(r.wanted[k]-pending, r.cfg.WorkerPoolMax-pending-have)
 		for range n {
 			r.launchSeq++
 			token := fmt.Sprintf("%s-%d", r.node.String()[len("node:"):], r.launchSeq)
-			r.launches[token] = &launch{binary: b, job: want.job, started: now}
+			r.launches[token] = &launch{binary: k.binary, job: k.job, started: now}
 			r.stats.WorkersLaunched++
-			r.cfg.Launcher.Launch(token, b, want.job)
+			r.cfg.Launcher.Launch(token, k.binary, k.job)
 		}
 	}
 	clear(r.wanted)
 }
 
-// wantWorker notes that a request for binary found no idle worker.
+// wantWorker notes that a request for job's binary found no idle worker.
 func (r *Raylet) wantWorker(binary string, job core.JobID) {
-	w := r.wanted[binary]
-	w.count++
-	if w.job.IsNil() {
-		w.job = job
-	}
-	r.wanted[binary] = w
+	r.wanted[poolKey{binary, job}]++
 }
 
 // LaunchFailed is called by the host, on the raylet's loop, when the

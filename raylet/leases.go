@@ -25,7 +25,7 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 		if reg.Launch != "" {
 			delete(r.launches, reg.Launch)
 		}
-		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, idle: r.env.Now()}
+		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, job: reg.Job, idle: r.env.Now()}
 	}
 	r.workerAddrs[from] = true
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
@@ -148,7 +148,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		l.reply(nil, err)
 		return true
 	}
-	w := r.idleWorker(binary)
+	w := r.idleWorker(binary, spec.Job)
 	if w == nil {
 		if binary != "" {
 			r.wantWorker(binary, spec.Job)
@@ -212,12 +212,13 @@ func (r *Raylet) fetchArgs(l *leaseRequest) {
 	}
 }
 
-// idleWorker returns the first idle registered worker of binary ("" for
-// the node's own workers) by address.
-func (r *Raylet) idleWorker(binary string) *workerInfo {
+// idleWorker returns the first idle registered worker by address: one
+// of the node's own workers for binary "", else one launched for job from
+// binary.
+func (r *Raylet) idleWorker(binary string, job core.JobID) *workerInfo {
 	addrs := make([]core.Addr, 0, len(r.workers))
 	for a, w := range r.workers { //gray:unordered sorted below
-		if w.lease == nil && w.binary == binary {
+		if w.lease == nil && w.binary == binary && (binary == "" || w.job == job) {
 			addrs = append(addrs, a)
 		}
 	}

@@ -123,14 +123,9 @@ type Raylet struct {
 	launches    map[string]*launch
 	launchSeq   uint64
 	badBinaries map[string]badBinary
-	wanted      map[string]wantedWorkers
+	wanted      map[poolKey]int
 
 	stats Stats
-}
-
-type wantedWorkers struct {
-	count int
-	job   core.JobID
 }
 
 type workerInfo struct {
@@ -141,6 +136,7 @@ type workerInfo struct {
 	// token ("" for the node's own workers); idle is when it last became
 	// idle.
 	binary, launch string
+	job            core.JobID
 	idle           time.Time
 }
 
@@ -200,7 +196,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.pulls = map[core.ObjectID]*pull{}
 	r.launches = map[string]*launch{}
 	r.badBinaries = map[string]badBinary{}
-	r.wanted = map[string]wantedWorkers{}
+	r.wanted = map[poolKey]int{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
 	r.addrs[r.node] = env.Self()

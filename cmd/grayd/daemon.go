@@ -14,17 +14,18 @@ import (
 
 // daemonConfig is grayd's validated command line.
 type daemonConfig struct {
-	head             bool
-	join             string // the GCS address, with --join
-	listen           string // multiaddr
-	advertise        string // multiaddr, or empty
-	dataDir          string
-	secretFile       string
-	generateSecret   bool // create secretFile if it is missing
-	addressFile      string
-	resources        core.Resources
-	objectStoreBytes int64 // 0: the raylet's default
-	actorSlots       int   // actors hosted at once; 0 for none
+	head              bool
+	join              string // the GCS address, with --join
+	listen            string // multiaddr
+	advertise         string // multiaddr, or empty
+	dataDir           string
+	secretFile        string
+	generateSecret    bool // create secretFile if it is missing
+	addressFile       string
+	resources         core.Resources
+	objectStoreBytes  int64 // 0: the raylet's default
+	actorSlots        int   // actors hosted at once; 0 for none
+	workerMemoryBytes int64 // 0: no limit
 }
 
 // runDaemon runs the head or a joined node until ctx ends (a clean
@@ -71,7 +72,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
-		ObjectStoreBytes: cfg.objectStoreBytes, Logger: log,
+		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -94,6 +94,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the identity key, secret, address file and GCS database in `DIR`", DefaultText: "~/.gray/head or ~/.gray/node"},
 			&cli.StringFlag{Name: "resources", Usage: "the node's resources, e.g. `CPU=4,GPU=1,memory=8GiB,custom=2`", DefaultText: "CPU=number of CPUs"},
 			&cli.IntFlag{Name: "actor-slots", Value: 4, Usage: "host up to `N` actors at once, each on a worker of its own (0: none)"},
+			&cli.StringFlag{Name: "worker-memory-limit", Usage: "kill a launched worker whose resident memory passes `BYTES` (units as for --object-store-memory); its task fails or is retried with an error that says so", DefaultText: "no limit"},
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
@@ -157,6 +158,11 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	}
 	if cfg.actorSlots = c.Int("actor-slots"); cfg.actorSlots < 0 {
 		return cfg, usageError("--actor-slots %d: want 0 or more", cfg.actorSlots)
+	}
+	if s := c.String("worker-memory-limit"); s != "" {
+		if cfg.workerMemoryBytes, err = parseBytes(s); err != nil {
+			return cfg, usageError("--worker-memory-limit: %v", err)
+		}
 	}
 	if s := c.String("object-store-memory"); s != "" {
 		if cfg.objectStoreBytes, err = parseBytes(s); err != nil {

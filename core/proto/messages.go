@@ -40,6 +40,7 @@ const (
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
+	msgWorkerLogs           core.MsgType = 2031
 )
 
 // Bounds of object transfer.
@@ -61,6 +62,9 @@ type RegisterWorker struct {
 	// Launch is the token the raylet gave the launch that started this
 	// worker, so that the process's exit can be matched to it.
 	Launch string `msgpack:"lt,omitempty"`
+	// Job is the job a launched worker serves (pools are per job, as in
+	// Ray, so that its output goes to that job's driver).
+	Job core.JobID `msgpack:"job,omitempty"`
 }
 
 // Validate checks the binary hash and bounds the launch token.
@@ -70,6 +74,36 @@ func (r *RegisterWorker) Validate() error {
 	}
 	if len(r.Launch) > 128 {
 		return fmt.Errorf("launch token of %d bytes, limit 128", len(r.Launch))
+	}
+	return nil
+}
+
+// WorkerLogs carries lines a launched worker wrote to stdout or stderr,
+// from its node to its job's driver, which prints them (as Ray streams
+// worker output to the driver).
+type WorkerLogs struct {
+	Job    core.JobID  `msgpack:"j"`
+	Node   core.NodeID `msgpack:"n"`
+	Pid    int         `msgpack:"p"`
+	Stderr bool        `msgpack:"e,omitempty"`
+	Lines  []string    `msgpack:"l"`
+}
+
+// Bounds of one WorkerLogs message.
+const (
+	MaxLogLines    = 1000
+	MaxLogLineSize = 4 << 10
+)
+
+// Validate bounds the lines.
+func (w *WorkerLogs) Validate() error {
+	if len(w.Lines) > MaxLogLines {
+		return fmt.Errorf("%d log lines, limit %d", len(w.Lines), MaxLogLines)
+	}
+	for i, l := range w.Lines {
+		if len(l) > MaxLogLineSize {
+			return fmt.Errorf("log line %d of %d bytes, limit %d", i, len(l), MaxLogLineSize)
+		}
 	}
 	return nil
 }
@@ -357,6 +391,7 @@ func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
 func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
+func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
 func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
 func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
 func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
@@ -390,6 +425,7 @@ func init() {
 		func() core.Message { return new(PutObjectReply) },
 		func() core.Message { return new(NodeDead) },
 		func() core.Message { return new(ExitWorker) },
+		func() core.Message { return new(WorkerLogs) },
 		func() core.Message { return new(GetObjectReply) },
 		func() core.Message { return new(FreeObjects) },
 		func() core.Message { return new(PullChunk) },

@@ -23,10 +23,10 @@ func stockCluster(t *testing.T) *cluster {
 	c := &cluster{headDir: filepath.Join(t.TempDir(), "head")}
 	c.grayd, c.app = build(t)
 	c.listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=2", "--log-level", "warn")
+	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=2", "--worker-memory-limit", "300MiB", "--log-level", "warn")
 	c.gcs = c.head.line(t, startTimeout)
 	c.secret = filepath.Join(c.headDir, "cluster-secret")
-	n := start(t, "node1", c.grayd, "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--resources", "CPU=2", "--log-level", "warn")
+	n := start(t, "node1", c.grayd, "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--resources", "CPU=2", "--worker-memory-limit", "300MiB", "--log-level", "warn")
 	n.line(t, startTimeout)
 	c.nodes = append(c.nodes, n)
 	return c
@@ -100,6 +100,24 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	d.ask(t, "suicide "+marker)
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("the first attempt of the suicide task never ran: %v", err)
+	}
+
+	// Output of a launched worker reaches the driver's terminal.
+	d.ask(t, "echo hello from a worker")
+	deadline := time.Now().Add(commandTimeout)
+	for !strings.Contains(d.stderr.String(), ") hello from a worker") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker's output never reached the driver's stderr:\n%s", d.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A worker over the memory limit is killed with an error saying so.
+	if got := d.ask(t, "hog 600"); !strings.Contains(got, "memory limit") {
+		t.Errorf("hog 600 with a 300 MiB worker limit: %q, want an error naming the memory limit", got)
+	}
+	if got := d.ask(t, "hog 10"); got != "survived" {
+		t.Errorf("hog 10 = %q, want survived", got)
 	}
 
 	got = d.ask(t, "panic")

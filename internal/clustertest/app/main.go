@@ -18,6 +18,8 @@
 //	nodes N          N tasks with SPREAD; ok RAYLET,RAYLET,... (the distinct raylets of the workers that ran them)
 //	panic            a task that panics; ok MESSAGE|STACK (the error's parts)
 //	suicide PATH     a task that kills its own worker with SIGKILL the first time (creating PATH); ok PID of the retry
+//	hog MB           a task (no retries) that holds MB MiB of memory for 2 s; ok or the error
+//	echo TEXT        a task that prints TEXT on its stdout; ok
 //	rtt N            N small tasks one after another; ok MEAN (the mean round trip)
 //	quit             shut down and exit
 package main
@@ -85,6 +87,21 @@ var (
 			select {} // the signal arrives
 		}
 		return os.Getpid(), nil
+	})
+	hog = gray.Task1("app.hog", func(ctx context.Context, mb int) (int, error) {
+		b := make([]byte, mb<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1 // resident, not just reserved
+		}
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+		return int(b[len(b)-1]), nil
+	})
+	echo = gray.Task1("app.echo", func(_ context.Context, s string) (int, error) {
+		fmt.Println(s)
+		return 0, nil
 	})
 	counter = gray.Actor("app.Counter", func(context.Context) (*Counter, error) { return &Counter{}, nil })
 	add     = gray.Method1("app.add", func(c *Counter, _ context.Context, d int) (int, error) {
@@ -254,6 +271,15 @@ func command(ctx context.Context, f []string) (string, error) {
 		}
 		p, err := suicide.Remote(ctx, gray.V(f[1])).Get(ctx)
 		return strconv.Itoa(p), err
+	case "hog":
+		_, err := hog.Options(gray.WithMaxRetries(0)).Remote(ctx, gray.V(atoi(f, 1))).Get(ctx)
+		if err != nil {
+			return strings.ReplaceAll(err.Error(), "\n", " "), nil
+		}
+		return "survived", nil
+	case "echo":
+		_, err := echo.Remote(ctx, gray.V(strings.Join(f[1:], " "))).Get(ctx)
+		return "", err
 	case "rtt":
 		n := max(atoi(f, 1), 1)
 		if _, err := pidTask.Remote(ctx).Get(ctx); err != nil { // warm up a lease
