@@ -217,8 +217,8 @@ func runCases(ctx context.Context, cfg Config, limits map[string]float64, logw i
 }
 
 // runCase runs one case on a fresh runtime.
-func runCase(ctx context.Context, cfg Config, c caseDef) CaseResult {
-	r := CaseResult{Name: c.name, Unit: "ops/s", Limit: cfg.Setting.Limit, Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
+func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
+	r = CaseResult{Name: c.name, Unit: "ops/s", Limit: cfg.Setting.Limit, Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
 	if c.gigabytes {
 		r.Unit, r.Limit = "GB/s", limitMemcpy
 	}
