@@ -54,6 +54,12 @@ type caseDef struct {
 	gigabytes bool
 	// actors is how many actors the case keeps alive at once.
 	actors int
+	// items, when set, is how many calls (tasks or waits) one of Ray's
+	// operations makes, for cases whose operation is a whole batch: the
+	// ratio to the limit is per call. noLimit marks a case no limit
+	// bounds.
+	items   int
+	noLimit bool
 	// note says how the case maps onto gray where it differs from Ray.
 	note string
 	// unavailable, when set, says why gray cannot run the case.
@@ -96,7 +102,7 @@ func cases() []caseDef {
 				arr := make([]byte, s.bytes(singlePutBytes))
 				return body{mult: float64(len(arr)) / 1e9, fn: func() error { return put(ctx, arr) }}, nil
 			}},
-		{name: "single_client_tasks_and_get_batch", setup: func(ctx context.Context, s sizes) (body, error) {
+		{name: "single_client_tasks_and_get_batch", items: 1000, setup: func(ctx context.Context, s sizes) (body, error) {
 			n := s.n(1000)
 			return body{mult: s.per(n, 1000), fn: func() error { return smallBatch(ctx, n) }}, nil
 		}},
@@ -112,7 +118,7 @@ func cases() []caseDef {
 					return getAndRelease(ctx, refs)
 				}}, nil
 			}},
-		{name: "single_client_get_object_containing_10k_refs",
+		{name: "single_client_get_object_containing_10k_refs", noLimit: true,
 			note: "substitute: the object holds 10k object ids as strings (gray cannot nest Refs in values yet), so no borrowing is registered",
 			setup: func(ctx context.Context, s sizes) (body, error) {
 				n := s.n(10_000)
@@ -125,7 +131,7 @@ func cases() []caseDef {
 					return err
 				}}, nil
 			}},
-		{name: "single_client_wait_1k_refs", setup: func(ctx context.Context, s sizes) (body, error) {
+		{name: "single_client_wait_1k_refs", items: 2000, note: "the ratio to the limit counts 1,000 tasks and 1,000 waits per operation", setup: func(ctx context.Context, s sizes) (body, error) {
 			n := s.n(1000)
 			return body{mult: s.per(n, 1000), fn: func() error {
 				notReady := make([]gray.Ref[[]byte], n)

@@ -92,7 +92,8 @@ type CaseResult struct {
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
 	// Limit names the limit the figure is compared with, and Ratio is
-	// Mean divided by it.
+	// Mean divided by it; for a case whose operation is a batch, Mean
+	// times the calls of a batch divided by it.
 	Limit string  `json:"limit,omitempty"`
 	Ratio float64 `json:"ratio_to_limit,omitempty"`
 	// Ray is Ray's published mean for the case (RaySource), 0 if none.
@@ -202,10 +203,8 @@ func runCases(ctx context.Context, cfg Config, limits map[string]float64, logw i
 			continue
 		}
 		r := runCase(ctx, cfg, c)
-		if r.Unavailable == "" {
-			if l := limits[r.Limit]; l > 0 {
-				r.Ratio = r.Mean / l
-			}
+		if l := limits[r.Limit]; l > 0 && r.Err == "" {
+			r.Ratio = r.Mean * float64(max(c.items, 1)) / l
 		}
 		out = append(out, r)
 		fmt.Fprintf(logw, "case  %-45s %s\n", r.Name, caseFigure(r))
@@ -221,6 +220,9 @@ func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
 	r = CaseResult{Name: c.name, Unit: "ops/s", Limit: cfg.Setting.Limit, Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
 	if c.gigabytes {
 		r.Unit, r.Limit = "GB/s", limitMemcpy
+	}
+	if c.noLimit {
+		r.Limit = ""
 	}
 	if c.unavailable != "" {
 		r.Limit = ""
