@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,8 +61,11 @@ func benchRun(c *cli.Context) error {
 		return usageError("gray bench: unexpected arguments %q (see gray bench --help)", c.Args().Slice())
 	}
 	setting, err := bench.SettingNamed(c.String("setting"))
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("gray bench: %v", err), exitFailed)
+	switch {
+	case errors.Is(err, bench.ErrClusterNotSupported):
+		return cli.Exit(err.Error(), exitFailed)
+	case err != nil:
+		return usageError("%v (see gray bench --help)", err)
 	}
 	cfg := bench.Config{Setting: setting, Timing: bench.FullTiming, Shrink: 1, SimBudget: simBudgetFull, Log: c.App.ErrWriter}
 	jsonPath := c.String("json")
