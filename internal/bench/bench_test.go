@@ -58,6 +58,8 @@ func TestRunTiny(t *testing.T) {
 		Setting: setting,
 		Timing:  Timing{Rounds: 2},
 		Shrink:  1000,
+		// 32 MiB and 8 MiB puts become 256 KiB ones.
+		ShrinkBytes: 1000,
 		Peer: func(ctx context.Context) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
 			cmd.Env = append(os.Environ(), peerEnv+"=1")

@@ -23,8 +23,9 @@ const (
 	minPlasmaBytes = 256 << 10
 )
 
-// sizes are a case's batch sizes: Ray's divided by shrink.
-type sizes struct{ shrink int }
+// sizes are a case's batch and object sizes: Ray's batches divided by
+// shrink, gray's object sizes divided by shrinkBytes.
+type sizes struct{ shrink, shrinkBytes int }
 
 func (s sizes) n(ray int) int { return max(ray/s.shrink, 1) }
 
@@ -33,7 +34,7 @@ func (s sizes) n(ray int) int { return max(ray/s.shrink, 1) }
 // operation (an approximation where cost is not linear in the batch).
 func (s sizes) per(n, ray int) float64 { return float64(n) / float64(ray) }
 
-func (s sizes) bytes(ray int) int { return max(ray/s.shrink, minPlasmaBytes) }
+func (s sizes) bytes(size int) int { return max(size/s.shrinkBytes, minPlasmaBytes) }
 
 // nCPU is ray_perf.py's n_cpu: half the machine's CPUs, at least one.
 func nCPU() int { return max(runtime.NumCPU()/2, 1) }

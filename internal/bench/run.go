@@ -66,9 +66,11 @@ type Config struct {
 	Setting Setting
 	// Timing is how long each case and limit is measured.
 	Timing Timing
-	// Shrink divides Ray's batch sizes (and object sizes, down to 256
-	// KiB); 1 runs Ray's.
+	// Shrink divides Ray's batch sizes; 1 runs Ray's.
 	Shrink int
+	// ShrinkBytes divides the sizes of large objects (down to 256 KiB,
+	// still above the inline limit); 1 keeps them.
+	ShrinkBytes int
 	// Cases selects cases by name; nil runs all. Limits and simulator
 	// figures are measured whatever it says.
 	Cases *regexp.Regexp
@@ -117,15 +119,22 @@ type Machine struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Setting string       `json:"setting"`
-	Machine Machine      `json:"machine"`
-	Timing  string       `json:"timing"`
-	Shrink  int          `json:"shrink"`
-	Cases   []CaseResult `json:"cases"`
-	Limits  []Limit      `json:"limits"`
-	Sim     []SimFigure  `json:"simulator"`
-	Started time.Time    `json:"started"`
-	Seconds float64      `json:"seconds"`
+	// Setting is where the cases ran; Machine where the run happened.
+	Setting string  `json:"setting"`
+	Machine Machine `json:"machine"`
+	// Timing describes Config.Timing; Shrink and ShrinkBytes are
+	// Config's (1: Ray's batches, gray's full object sizes).
+	Timing      string `json:"timing"`
+	Shrink      int    `json:"shrink"`
+	ShrinkBytes int    `json:"shrink_bytes"`
+	// Cases, Limits and Sim are the three parts of the run, in the
+	// order they ran.
+	Cases  []CaseResult `json:"cases"`
+	Limits []Limit      `json:"limits"`
+	Sim    []SimFigure  `json:"simulator"`
+	// Started and Seconds time the whole run.
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
 }
 
 // CaseNames lists every case of the suite, Ray's names in ray_perf.py's
@@ -145,13 +154,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Setting.Start == nil {
 		return nil, errors.New("bench: no setting")
 	}
-	cfg.Shrink = max(cfg.Shrink, 1)
+	cfg.Shrink, cfg.ShrinkBytes = max(cfg.Shrink, 1), max(cfg.ShrinkBytes, 1)
 	logw := cfg.Log
 	if logw == nil {
 		logw = io.Discard
 	}
 	start := time.Now()
-	rep := &Report{Setting: cfg.Setting.Name, Machine: machine(), Shrink: cfg.Shrink, Started: start.UTC(),
+	rep := &Report{Setting: cfg.Setting.Name, Machine: machine(), Shrink: cfg.Shrink, ShrinkBytes: cfg.ShrinkBytes, Started: start.UTC(),
 		Timing: fmt.Sprintf("warm-up %v, %d rounds of %v", cfg.Timing.Warmup, cfg.Timing.Rounds, cfg.Timing.Round)}
 
 	lt := limitTiming(cfg.Timing)
@@ -238,7 +247,7 @@ func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
 		return r
 	}
 	defer rt.Shutdown()
-	b, err := c.setup(ctx, sizes{cfg.Shrink})
+	b, err := c.setup(ctx, sizes{shrink: cfg.Shrink, shrinkBytes: cfg.ShrinkBytes})
 	if err != nil {
 		r.Err = fmt.Sprintf("setup: %v", err)
 		return r
