@@ -103,9 +103,10 @@ type CaseResult struct {
 	// Note says how the case maps onto gray where it differs from Ray.
 	Note string `json:"note,omitempty"`
 	// Unavailable says why gray cannot run the case; Err why it failed.
-	Unavailable string  `json:"not_available,omitempty"`
-	Err         string  `json:"error,omitempty"`
-	Seconds     float64 `json:"seconds"`
+	Unavailable string `json:"not_available,omitempty"`
+	Err         string `json:"error,omitempty"`
+	// Seconds is the case's wall time: runtime start, setup, timing.
+	Seconds float64 `json:"seconds"`
 }
 
 // Machine describes where the run happened.
@@ -127,8 +128,8 @@ type Report struct {
 	Timing      string `json:"timing"`
 	Shrink      int    `json:"shrink"`
 	ShrinkBytes int    `json:"shrink_bytes"`
-	// Cases, Limits and Sim are the three parts of the run, in the
-	// order they ran.
+	// Cases, Limits and Sim are the three parts of the run (limits run
+	// first, so that the cases can be compared with them).
 	Cases  []CaseResult `json:"cases"`
 	Limits []Limit      `json:"limits"`
 	Sim    []SimFigure  `json:"simulator"`
