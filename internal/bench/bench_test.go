@@ -75,8 +75,8 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("limit %s: %s", l.Name, l.Err)
 		}
 	}
-	if got := len(rep.Limits); got != 4 {
-		t.Errorf("%d limits, want 4", got)
+	if got := len(rep.Limits); got != 6 {
+		t.Errorf("%d limits, want 6", got)
 	}
 	b, err := rep.JSON()
 	if err != nil {

@@ -24,6 +24,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/grayrt/gray/core"
 )
 
 // echoProtocol is the protocol of the peer's echo streams.
@@ -61,11 +63,12 @@ func newLibp2pHost(secret []byte) (host.Host, error) {
 	)
 }
 
-// RunPeer is the peer process of the libp2p limit (`gray bench peer`): it
-// reads the hex secret as the first line of in, starts a libp2p host
-// that echoes every stream of echoProtocol, prints the host's full
-// multiaddr as one line to out, and runs until in ends (its parent closed
-// it or exited) or ctx is done.
+// RunPeer is the peer process of the libp2p limits (`gray bench peer`):
+// it reads the hex secret as the first line of in, starts a libp2p host
+// that echoes every stream of echoProtocol and a net.Host on net.P2P
+// with an echo process, prints the libp2p host's full multiaddr and the
+// echo process's address as two lines to out, and runs until in ends
+// (its parent closed it or exited) or ctx is done.
 func RunPeer(ctx context.Context, in io.Reader, out io.Writer) error {
 	br := bufio.NewReader(in)
 	line, err := br.ReadString('\n')
@@ -92,7 +95,12 @@ func RunPeer(ctx context.Context, in io.Reader, out io.Writer) error {
 	if len(addrs) == 0 {
 		return errors.New("bench peer: the host has no address")
 	}
-	if _, err := fmt.Fprintf(out, "%s/p2p/%s\n", addrs[0], h.ID()); err != nil {
+	echo, stop, err := startEcho(secret)
+	if err != nil {
+		return fmt.Errorf("bench peer: %w", err)
+	}
+	defer stop()
+	if _, err := fmt.Fprintf(out, "%s/p2p/%s\n%s\n", addrs[0], h.ID(), echo); err != nil {
 		return err
 	}
 	eof := make(chan struct{})
@@ -108,7 +116,8 @@ func RunPeer(ctx context.Context, in io.Reader, out io.Writer) error {
 }
 
 // p2pLimits starts the peer process cmd, connects to it over loopback
-// libp2p and measures a stream's round trip and pipelined message rate.
+// libp2p and measures a raw stream's round trip and pipelined message
+// rate, then the same through gray's transport (grayLimits).
 func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
 	rt := Limit{Name: limitP2PRoundTrip, Unit: "round trips/s",
 		What: fmt.Sprintf("%d-byte echo over one libp2p stream to another process (TCP, PSK, Noise, yamux on loopback), one at a time", p2pMessageBytes)}
@@ -116,9 +125,9 @@ func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
 		What: fmt.Sprintf("%d %d-byte messages written back to back (batched in 64 KiB writes) on that stream while their echoes are read", p2pPipelinedCall, p2pMessageBytes)}
 	fail := func(err error) []Limit {
 		rt.Err, pl.Err = err.Error(), err.Error()
-		return []Limit{rt, pl}
+		return []Limit{rt, pl, {Name: limitGrayRoundTrip, Err: err.Error()}, {Name: limitGrayPipelined, Err: err.Error()}}
 	}
-	s, stop, err := dialPeer(ctx, cmd)
+	s, pi, stop, err := dialPeer(ctx, cmd)
 	if err != nil {
 		return fail(err)
 	}
@@ -164,63 +173,78 @@ func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
 	if err != nil {
 		pl.Err = err.Error()
 	}
-	return []Limit{rt, pl}
+	return append([]Limit{rt, pl}, grayLimits(ctx, t, pi.secret, pi.echo)...)
+}
+
+// peerInfo is what the parent learns about its peer.
+type peerInfo struct {
+	secret []byte
+	echo   core.Addr // the echo process of gray's transport
 }
 
 // dialPeer starts the peer, connects and opens an echo stream. stop
 // closes everything and waits for the peer to exit.
-func dialPeer(ctx context.Context, cmd *exec.Cmd) (network.Stream, func(), error) {
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret) // never fails (crypto/rand)
+func dialPeer(ctx context.Context, cmd *exec.Cmd) (network.Stream, peerInfo, func(), error) {
+	pi := peerInfo{secret: make([]byte, 32)}
+	_, _ = rand.Read(pi.secret) // never fails (crypto/rand)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, pi, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, pi, nil, err
 	}
 	var stderr bytes.Buffer
 	if cmd.Stderr == nil {
 		cmd.Stderr = &stderr
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("bench: starting the libp2p peer: %w", err)
+		return nil, pi, nil, fmt.Errorf("bench: starting the libp2p peer: %w", err)
 	}
-	h, err := newLibp2pHost(secret)
+	h, err := newLibp2pHost(pi.secret)
 	if err != nil {
 		_ = stdin.Close()
 		_ = cmd.Wait()
-		return nil, nil, err
+		return nil, pi, nil, err
 	}
 	stop := func() {
 		_ = h.Close()
 		_ = stdin.Close()
 		_ = cmd.Wait()
 	}
-	s, err := connectPeer(ctx, h, stdin, stdout, secret)
+	s, err := connectPeer(ctx, h, stdin, stdout, &pi)
 	if err != nil {
 		stop()
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			err = fmt.Errorf("%w (peer: %s)", err, msg)
 		}
-		return nil, nil, err
+		return nil, pi, nil, err
 	}
-	return s, stop, nil
+	return s, pi, stop, nil
 }
 
-func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Reader, secret []byte) (network.Stream, error) {
-	if _, err := fmt.Fprintf(stdin, "%x\n", secret); err != nil {
+// connectPeer sends the secret, reads the peer's two addresses (its
+// libp2p host's, then its echo process's, into pi) and opens a raw echo
+// stream.
+func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Reader, pi *peerInfo) (network.Stream, error) {
+	if _, err := fmt.Fprintf(stdin, "%x\n", pi.secret); err != nil {
 		return nil, fmt.Errorf("bench: sending the secret to the peer: %w", err)
 	}
-	type line struct {
-		s   string
-		err error
+	type lines struct {
+		addr, echo string
+		err        error
 	}
-	lc := make(chan line, 1)
-	go func() { // exits when the peer prints a line or its stdout closes
-		s, err := bufio.NewReader(stdout).ReadString('\n')
-		lc <- line{s, err}
+	lc := make(chan lines, 1)
+	go func() { // exits when the peer printed two lines or its stdout closed
+		br := bufio.NewReader(stdout)
+		addr, err := br.ReadString('\n')
+		if err != nil {
+			lc <- lines{err: err}
+			return
+		}
+		echo, err := br.ReadString('\n')
+		lc <- lines{strings.TrimSpace(addr), strings.TrimSpace(echo), err}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, peerStartTimeout)
 	defer cancel()
@@ -228,11 +252,11 @@ func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Re
 	select {
 	case l := <-lc:
 		if l.err != nil {
-			return nil, fmt.Errorf("bench: reading the peer's address: %w", l.err)
+			return nil, fmt.Errorf("bench: reading the peer's addresses: %w", l.err)
 		}
-		addr = strings.TrimSpace(l.s)
+		addr, pi.echo = l.addr, core.Addr(l.echo)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("bench: waiting for the peer's address: %w", ctx.Err())
+		return nil, fmt.Errorf("bench: waiting for the peer's addresses: %w", ctx.Err())
 	}
 	m, err := ma.NewMultiaddr(addr)
 	if err != nil {
