@@ -163,6 +163,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	start := time.Now()
 	rep := &Report{Setting: cfg.Setting.Name, Machine: machine(), Shrink: cfg.Shrink, ShrinkBytes: cfg.ShrinkBytes, Started: start.UTC(),
 		Timing: fmt.Sprintf("warm-up %v, %d rounds of %v", cfg.Timing.Warmup, cfg.Timing.Rounds, cfg.Timing.Round)}
+	if cfg.Timing.Budget > 0 {
+		rep.Timing += fmt.Sprintf(" (at most %v of rounds)", cfg.Timing.Budget)
+	}
 
 	lt := limitTiming(cfg.Timing)
 	rep.Limits = append(rep.Limits, chanRoundTrip(ctx, lt), memcpy(ctx, lt))
