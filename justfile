@@ -26,9 +26,14 @@ sim workload="echo" seeds="1..200" faults="swarm":
     go run ./cmd/gray sim run --workload {{workload}} --seeds {{seeds}} --faults {{faults}} --check-determinism
 
 # Benchmarks: codec, simulator, GCS, cluster workload, plasma, scheduler,
-# transports and the embedded task round trip.
+# core-worker submission, transports and the embedded task round trip.
 bench:
-    go test -run '^$' -bench . -benchmem ./core ./sim ./sim/workload ./gcs ./plasma ./raylet ./net .
+    go test -run '^$' -bench . -benchmem ./core ./core/worker ./sim ./sim/workload ./gcs ./plasma ./raylet ./net .
+
+# Ray's microbenchmark suite next to the machine's limits and the
+# simulator's speed (docs/performance.md); `just microbench --quick`.
+microbench *flags:
+    go run ./cmd/gray bench {{flags}}
 
 # Fuzz the message decoder for a minute.
 fuzz:

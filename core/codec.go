@@ -13,7 +13,7 @@ import (
 // MsgType is the wire type code of a message. Ranges are reserved per
 // package so codes never collide: core and sim 1–999, gcs 1000–1999,
 // raylet 2000–2999, plasma 3000–3999, core/worker 4000–4999, net 5000–5999,
-// tests and test workloads 60000–65535.
+// internal/bench 6000–6099, tests and test workloads 60000–65535.
 type MsgType uint16
 
 // Message is anything sent between processes. Implementations are plain

@@ -84,3 +84,38 @@ func BenchmarkEvictionChurn(b *testing.B) {
 	}
 	b.ReportMetric(float64(evicted)/b.Elapsed().Seconds(), "evictions/s")
 }
+
+// BenchmarkPutGet32MiB is BenchmarkPutGet with a 32 MiB object, the size
+// of `gray bench`'s single_client_put_gigabytes: it shows the store's
+// share (one copy into the store) of a large put's cost.
+func BenchmarkPutGet32MiB(b *testing.B) {
+	const size = 32 << 20
+	s := NewStore(Config{Capacity: 2 * size})
+	task := core.DriverTaskID(core.JobIDFromInt(1))
+	data := make([]byte, size)
+	b.ReportAllocs()
+	b.SetBytes(size)
+	i := uint32(0)
+	for b.Loop() {
+		i++
+		id := core.ObjectIDForPut(task, i)
+		if err := s.Create(id, size, owner); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Write(id, 0, data); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Seal(id); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Get(id); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Release(id); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Delete(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

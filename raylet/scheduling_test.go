@@ -320,7 +320,11 @@ func TestStrings(t *testing.T) {
 
 // BenchmarkDecide decides over a view of 100 nodes: the hybrid policy when
 // the local node takes the work, when it must scan for the least utilized
-// node, the spread policy, and the hybrid policy on an unsorted view.
+// node, the spread policy, and the hybrid policy on an unsorted view. The
+// last case is a one-node cluster with every CPU in use, where a lease
+// request waits: the raylet makes this decision for every queued request
+// on every event, which dominates `gray bench`'s task cases
+// (docs/performance.md).
 func BenchmarkDecide(b *testing.B) {
 	const n = 100
 	view := make([]NodeView, n)
@@ -332,22 +336,25 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	shuffled := slices.Clone(view)
 	rand.New(rand.NewPCG(1, 1)).Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	full := []NodeView{cpus(1, 2, "2")}
 	for _, bc := range []struct {
 		name  string
 		local int
 		nodes []NodeView
 		s     Strategy
+		want  Outcome
 	}{
-		{"hybrid-local", 1, view, Strategy{}},
-		{"hybrid-scan", 16, view, Strategy{}},
-		{"spread", 1, view, Strategy{Kind: StrategySpread}},
-		{"hybrid-unsorted", 16, shuffled, Strategy{}},
+		{"hybrid-local", 1, view, Strategy{}, Place},
+		{"hybrid-scan", 16, view, Strategy{}, Place},
+		{"spread", 1, view, Strategy{Kind: StrategySpread}, Place},
+		{"hybrid-unsorted", 16, shuffled, Strategy{}, Place},
+		{"hybrid-wait", 1, full, Strategy{}, Wait},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var p Policy
 			b.ReportAllocs()
 			for b.Loop() {
-				if d := p.Decide(nid(bc.local), bc.nodes, cpu1, bc.s); d.Outcome != Place {
+				if d := p.Decide(nid(bc.local), bc.nodes, cpu1, bc.s); d.Outcome != bc.want {
 					b.Fatal(d)
 				}
 			}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/grayrt/gray/internal/bench"
+)
+
+// Budgets of the simulator figures per workload.
+const (
+	simBudgetFull  = 10 * time.Second
+	simBudgetQuick = 3 * time.Second
+	// quickShrink divides Ray's batch sizes in --quick runs, so that one
+	// call of the largest case (40,000 tasks, whose raylet cost grows
+	// faster than the batch) takes about a second.
+	quickShrink = 20
+)
+
+// benchCommand is `gray bench`: Ray's microbenchmarks, the machine's
+// limits and the simulator's speed in one run (docs/performance.md).
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "Ray's microbenchmark suite next to the machine's limits and the simulator's speed (docs/performance.md)",
+		Description: "Runs each of Ray's microbenchmark cases (python/ray/_private/ray_perf.py) under Ray's name\n" +
+			"on a fresh runtime of --setting, timed as Ray's timeit does, and prints each as mean ± std\n" +
+			"ops/s (GB/s for gigabyte cases) with its ratio to the limit that bounds it (a Go channel\n" +
+			"round trip for calls, memcpy for gigabytes) and to Ray's published figure. The limits\n" +
+			"include a raw libp2p stream to a peer process (this binary re-executed). The simulator's\n" +
+			"events/s, simulated/wall ratio and seeds/min follow, one short campaign per workload.\n" +
+			"--json FILE writes Ray's microbenchmark.json shape (a full run writes microbenchmark.json\n" +
+			"by default). --quick: shorter rounds and batches a twentieth of Ray's, under 2 minutes.",
+		OnUsageError: onUsageError,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quick", Usage: "short rounds and batches a twentieth of Ray's (under 2 minutes); writes no JSON unless --json"},
+			&cli.StringFlag{Name: "json", Usage: "write the results to `FILE` (default microbenchmark.json for a full run)"},
+			&cli.StringFlag{Name: "cases", Usage: "run only the cases whose name matches `REGEX`"},
+			&cli.StringFlag{Name: "setting", Value: "embedded", Usage: "where the cases run: `embedded` (gray.Init in this process) or cluster (not supported yet)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the cases (not the limits or simulator) to `FILE`"},
+			&cli.BoolFlag{Name: "no-sim", Usage: "skip the simulator figures"},
+		},
+		Action: benchRun,
+		Subcommands: []*cli.Command{{
+			Name:   "peer",
+			Usage:  "the peer process of the libp2p limit (started by gray bench)",
+			Hidden: true,
+			Action: func(c *cli.Context) error { return bench.RunPeer(c.Context, os.Stdin, c.App.Writer) },
+		}},
+	}
+}
+
+func benchRun(c *cli.Context) error {
+	if c.Args().Present() {
+		return usageError("gray bench: unexpected arguments %q (see gray bench --help)", c.Args().Slice())
+	}
+	setting, err := bench.SettingNamed(c.String("setting"))
+	switch {
+	case errors.Is(err, bench.ErrClusterNotSupported):
+		return cli.Exit(err.Error(), exitFailed)
+	case err != nil:
+		return usageError("%v (see gray bench --help)", err)
+	}
+	cfg := bench.Config{Setting: setting, Timing: bench.FullTiming, Shrink: 1, SimBudget: simBudgetFull, Log: c.App.ErrWriter}
+	jsonPath := c.String("json")
+	if c.Bool("quick") {
+		cfg.Timing, cfg.Shrink, cfg.SimBudget = bench.QuickTiming, quickShrink, simBudgetQuick
+	} else if jsonPath == "" {
+		jsonPath = "microbenchmark.json"
+	}
+	if c.Bool("no-sim") {
+		cfg.SimBudget = 0
+	}
+	if re := c.String("cases"); re != "" {
+		if cfg.Cases, err = regexp.Compile(re); err != nil {
+			return usageError("gray bench: --cases: %v", err)
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		cfg.Peer = func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, exe, "bench", "peer") }
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("gray bench: %v", err), exitFailed)
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
+	}
+	rep, err := bench.Run(c.Context, cfg)
+	if rep != nil {
+		fmt.Fprintln(c.App.Writer)
+		rep.WriteTable(c.App.Writer)
+	}
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("gray bench: %v", err), exitInterrupted)
+	}
+	if jsonPath != "" {
+		if err := rep.WriteJSON(jsonPath); err != nil {
+			return cli.Exit(fmt.Sprintf("gray bench: %v", err), exitFailed)
+		}
+		fmt.Fprintf(c.App.Writer, "wrote %s\n", jsonPath)
+	}
+	for _, cr := range rep.Cases {
+		if cr.Err != "" {
+			return cli.Exit("gray bench: some cases failed", exitFailed)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/grayrt/gray"
+)
+
+// Ray's object sizes do not fit gray's defaults: ray_perf.py puts one
+// 800 MiB array, and ten tasks put ten 80 MiB arrays each, but gray's
+// default object store holds 256 MiB and one message at most 64 MiB
+// (core.DefaultMaxMessageSize), and a put travels to the raylet as one
+// message. gray puts the largest round size that fits with room to
+// spare, and reports gigabytes per second as Ray does.
+const (
+	singlePutBytes = 32 << 20
+	multiPutBytes  = 8 << 20
+	// minPlasmaBytes keeps shrunken sizes above the inline limit (100
+	// KiB), so that large puts still go to plasma.
+	minPlasmaBytes = 256 << 10
+)
+
+// sizes are a case's batch and object sizes: Ray's batches divided by
+// shrink, gray's object sizes divided by shrinkBytes.
+type sizes struct{ shrink, shrinkBytes int }
+
+func (s sizes) n(ray int) int { return max(ray/s.shrink, 1) }
+
+// per is the multiplier of a case whose operation is a whole batch of
+// ray items, run with n: a shrunken batch counts as that share of an
+// operation (an approximation where cost is not linear in the batch).
+func (s sizes) per(n, ray int) float64 { return float64(n) / float64(ray) }
+
+func (s sizes) bytes(size int) int { return max(size/s.shrinkBytes, minPlasmaBytes) }
+
+// nCPU is ray_perf.py's n_cpu: half the machine's CPUs, at least one.
+func nCPU() int { return max(runtime.NumCPU()/2, 1) }
+
+// body is a case ready to time: fn is one call of Ray's timed function,
+// worth mult operations (or gigabytes).
+type body struct {
+	fn   func() error
+	mult float64
+}
+
+// caseDef is one of Ray's microbenchmark cases.
+type caseDef struct {
+	// name is the key in Ray's microbenchmark.json.
+	name string
+	// gigabytes: the figure is GB/s (compared with memcpy), else
+	// operations per second (compared with the setting's round trip).
+	gigabytes bool
+	// actors is how many actors the case keeps alive at once.
+	actors int
+	// items, when set, is how many calls (tasks or waits) one of Ray's
+	// operations makes, for cases whose operation is a whole batch: the
+	// ratio to the limit is per call. noLimit marks a case no limit
+	// bounds.
+	items   int
+	noLimit bool
+	// note says how the case maps onto gray where it differs from Ray.
+	note string
+	// unavailable, when set, says why gray cannot run the case.
+	unavailable string
+	// setup prepares the case on the current runtime.
+	setup func(ctx context.Context, s sizes) (body, error)
+}
+
+// cases are Ray's, in ray_perf.py's order.
+func cases() []caseDef {
+	return []caseDef{
+		{name: "single_client_get_calls_Plasma_Store", setup: func(ctx context.Context, _ sizes) (body, error) {
+			v := gray.Put(ctx, 0)
+			if _, err := v.Get(ctx); err != nil {
+				return body{}, err
+			}
+			return body{mult: 1, fn: func() error {
+				_, err := v.Get(ctx)
+				return err
+			}}, nil
+		}},
+		{name: "single_client_put_calls_Plasma_Store", setup: func(ctx context.Context, _ sizes) (body, error) {
+			return body{mult: 1, fn: func() error { return put(ctx, 0) }}, nil
+		}},
+		{name: "multi_client_put_calls_Plasma_Store", note: "clients are 10 tasks, each putting 100 values",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				puts := s.n(100)
+				return body{mult: float64(10 * puts), fn: func() error {
+					refs := make([]gray.Ref[int], 10)
+					for i := range refs {
+						refs[i] = doPutSmall.Remote(ctx, gray.V(puts))
+					}
+					return getAndRelease(ctx, refs)
+				}}, nil
+			}},
+		{name: "single_client_put_gigabytes", gigabytes: true,
+			note: fmt.Sprintf("puts of %d MiB (Ray: 800 MiB; gray's messages are at most 64 MiB)", singlePutBytes>>20),
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				// Ray makes its array once, outside the timed function.
+				arr := make([]byte, s.bytes(singlePutBytes))
+				return body{mult: float64(len(arr)) / 1e9, fn: func() error { return put(ctx, arr) }}, nil
+			}},
+		{name: "single_client_tasks_and_get_batch", items: 1000, setup: func(ctx context.Context, s sizes) (body, error) {
+			n := s.n(1000)
+			return body{mult: s.per(n, 1000), fn: func() error { return smallBatch(ctx, n) }}, nil
+		}},
+		{name: "multi_client_put_gigabytes", gigabytes: true,
+			note: fmt.Sprintf("10 tasks each put 10 × %d MiB (Ray: 80 MiB)", multiPutBytes>>20),
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				size := s.bytes(multiPutBytes)
+				return body{mult: float64(100*size) / 1e9, fn: func() error {
+					refs := make([]gray.Ref[int], 10)
+					for i := range refs {
+						refs[i] = doPut.Remote(ctx, gray.V(10), gray.V(size))
+					}
+					return getAndRelease(ctx, refs)
+				}}, nil
+			}},
+		{name: "single_client_get_object_containing_10k_refs", noLimit: true,
+			note: "substitute: the object holds 10k object ids as strings (gray cannot nest Refs in values yet), so no borrowing is registered",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				n := s.n(10_000)
+				ref := createObjectContainingRefIDs.Remote(ctx, gray.V(n))
+				if _, err := ref.Get(ctx); err != nil {
+					return body{}, err
+				}
+				return body{mult: s.per(n, 10_000), fn: func() error {
+					_, err := ref.Get(ctx)
+					return err
+				}}, nil
+			}},
+		{name: "single_client_wait_1k_refs", items: 2000, note: "the ratio to the limit counts 1,000 tasks and 1,000 waits per operation", setup: func(ctx context.Context, s sizes) (body, error) {
+			n := s.n(1000)
+			return body{mult: s.per(n, 1000), fn: func() error {
+				notReady := make([]gray.Ref[[]byte], n)
+				for i := range notReady {
+					notReady[i] = smallValue.Remote(ctx)
+				}
+				all := notReady
+				for range n {
+					var err error
+					if _, notReady, err = gray.Wait(ctx, notReady, 1, -1); err != nil {
+						return err
+					}
+				}
+				for _, r := range all {
+					r.Release()
+				}
+				return nil
+			}}, nil
+		}},
+		{name: "single_client_tasks_sync", setup: func(ctx context.Context, _ sizes) (body, error) {
+			return body{mult: 1, fn: func() error {
+				r := smallValue.Remote(ctx)
+				_, err := r.Get(ctx)
+				r.Release()
+				return err
+			}}, nil
+		}},
+		{name: "single_client_tasks_async", setup: func(ctx context.Context, s sizes) (body, error) {
+			n := s.n(1000)
+			return body{mult: float64(n), fn: func() error { return smallBatch(ctx, n) }}, nil
+		}},
+		{name: "multi_client_tasks_async", actors: 4, note: "clients are 4 actors, each submitting 10,000 tasks",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				n, m := s.n(10_000), 4
+				actors, err := newServers(ctx, m, "")
+				if err != nil {
+					return body{}, err
+				}
+				return body{mult: float64(n * m), fn: func() error {
+					refs := make([]gray.Ref[int], m)
+					for i, a := range actors {
+						refs[i] = actorBatch.Remote(ctx, a, gray.V(n))
+					}
+					return getAndRelease(ctx, refs)
+				}}, nil
+			}},
+		{name: "1_1_actor_calls_sync", actors: 1, setup: func(ctx context.Context, _ sizes) (body, error) {
+			as, err := newServers(ctx, 1, "")
+			if err != nil {
+				return body{}, err
+			}
+			return body{mult: 1, fn: func() error {
+				r := actorSmallValue.Remote(ctx, as[0])
+				_, err := r.Get(ctx)
+				r.Release()
+				return err
+			}}, nil
+		}},
+		{name: "1_1_actor_calls_async", actors: 1, setup: actorAsync},
+		{name: "1_1_actor_calls_concurrent", actors: 1, setup: actorAsync,
+			note: "max_concurrency=16 is not supported: the actor runs one call at a time, as in 1_1_actor_calls_async"},
+		{name: "1_n_actor_calls_async", actors: nCPU() + 1, note: "the client is an actor that finds its servers by name",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				n := s.n(5000)
+				names := serverNames(nCPU())
+				if _, err := newServers(ctx, len(names), "1n"); err != nil {
+					return body{}, err
+				}
+				c, err := clientClass.New(ctx, gray.V(prefixed("1n", names)))
+				if err != nil {
+					return body{}, err
+				}
+				return body{mult: float64(n * len(names)), fn: func() error {
+					r := clientBatch.Remote(ctx, c, gray.V(n))
+					_, err := r.Get(ctx)
+					r.Release()
+					return err
+				}}, nil
+			}},
+		{name: "n_n_actor_calls_async", actors: nCPU(), note: "clients are 4 tasks that find the actors by name",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				n, m := s.n(5000), 4
+				names := prefixed("nn", serverNames(nCPU()))
+				if _, err := newServers(ctx, len(names), "nn"); err != nil {
+					return body{}, err
+				}
+				return body{mult: float64(n * m), fn: func() error {
+					refs := make([]gray.Ref[int], m)
+					for i := range refs {
+						refs[i] = work.Remote(ctx, gray.V(names), gray.V(n))
+					}
+					return getAndRelease(ctx, refs)
+				}}, nil
+			}},
+		{name: "n_n_actor_calls_with_arg_async", actors: 2 * nCPU(), note: "clients are actors; the argument is a Ref each client puts",
+			setup: func(ctx context.Context, s sizes) (body, error) {
+				n := s.n(1000)
+				names := serverNames(nCPU())
+				if _, err := newServers(ctx, len(names), "arg"); err != nil {
+					return body{}, err
+				}
+				clients := make([]*gray.ActorHandle[client], len(names))
+				for i, name := range prefixed("arg", names) {
+					c, err := clientClass.New(ctx, gray.V([]string{name}))
+					if err != nil {
+						return body{}, err
+					}
+					clients[i] = c
+				}
+				return body{mult: float64(n * len(clients)), fn: func() error {
+					refs := make([]gray.Ref[int], len(clients))
+					for i, c := range clients {
+						refs[i] = clientBatchArg.Remote(ctx, c, gray.V(n))
+					}
+					return getAndRelease(ctx, refs)
+				}}, nil
+			}},
+		{name: "1_1_async_actor_calls_sync", unavailable: noAsyncActors},
+		{name: "1_1_async_actor_calls_async", unavailable: noAsyncActors},
+		{name: "1_1_async_actor_calls_with_args_async", unavailable: noAsyncActors},
+		{name: "1_n_async_actor_calls_async", unavailable: noAsyncActors},
+		{name: "n_n_async_actor_calls_async", unavailable: noAsyncActors},
+		{name: "placement_group_create/removal", unavailable: "gray has no placement groups yet"},
+	}
+}
+
+const noAsyncActors = "gray has no async actors yet"
+
+// smallBatch submits n small_value tasks and gets them all.
+func smallBatch(ctx context.Context, n int) error {
+	refs := make([]gray.Ref[[]byte], n)
+	for i := range refs {
+		refs[i] = smallValue.Remote(ctx)
+	}
+	return getAndRelease(ctx, refs)
+}
+
+// actorAsync is 1:1 actor calls async: 1000 calls, then get them all.
+func actorAsync(ctx context.Context, s sizes) (body, error) {
+	n := s.n(1000)
+	as, err := newServers(ctx, 1, "")
+	if err != nil {
+		return body{}, err
+	}
+	return body{mult: float64(n), fn: func() error {
+		refs := make([]gray.Ref[[]byte], n)
+		for i := range refs {
+			refs[i] = actorSmallValue.Remote(ctx, as[0])
+		}
+		return getAndRelease(ctx, refs)
+	}}, nil
+}
+
+func serverNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("server-%d", i)
+	}
+	return names
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "bench-" + prefix + "-" + n
+	}
+	return out
+}
+
+// newServers creates n server actors, named after prefix when it is not
+// empty, and waits until each answers a call, so that creation is not
+// timed.
+func newServers(ctx context.Context, n int, prefix string) ([]*gray.ActorHandle[server], error) {
+	names := prefixed(prefix, serverNames(n))
+	as := make([]*gray.ActorHandle[server], n)
+	for i := range as {
+		var opts []gray.Option
+		if prefix != "" {
+			opts = append(opts, gray.WithName(names[i]))
+		}
+		a, err := actorClass.New(ctx, opts...)
+		if err != nil {
+			return nil, err
+		}
+		as[i] = a
+	}
+	for _, a := range as {
+		r := actorSmallValue.Remote(ctx, a)
+		if _, err := r.Get(ctx); err != nil {
+			return nil, fmt.Errorf("bench: starting actor: %w", err)
+		}
+		r.Release()
+	}
+	return as, nil
+}
+
+// caseTimeout bounds one case's setup and timing against hangs (never a
+// performance judgement).
+const caseTimeout = 5 * time.Minute

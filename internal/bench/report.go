@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// NotAvailable is the JSON value of a case gray cannot run: never a zero,
+// which would read as a measurement.
+const NotAvailable = "not available"
+
+// perfMetric is one entry of the perf_metrics list of Ray's
+// microbenchmark.json.
+type perfMetric struct {
+	Name  string  `json:"perf_metric_name"`
+	Type  string  `json:"perf_metric_type"`
+	Value float64 `json:"perf_metric_value"`
+}
+
+// grayExtra is the "gray" key of the JSON: everything Ray's shape has no
+// place for.
+type grayExtra struct {
+	*Report
+	RaySource string `json:"ray_source"`
+}
+
+// JSON returns the report in the shape of Ray's microbenchmark.json: each
+// case's name maps to [mean, std] (ops/s, or GB/s for gigabyte cases),
+// and perf_metrics lists the means as THROUGHPUT metrics. A case gray
+// cannot run maps to "not available", a failed one to "error: ...";
+// neither is in perf_metrics. The key "gray" holds the whole report:
+// limits, ratios, notes, simulator figures and the machine.
+func (r *Report) JSON() ([]byte, error) {
+	out := map[string]any{}
+	metrics := []perfMetric{}
+	for _, c := range r.Cases {
+		switch {
+		case c.Unavailable != "":
+			out[c.Name] = NotAvailable
+		case c.Err != "":
+			out[c.Name] = "error: " + c.Err
+		default:
+			out[c.Name] = [2]float64{c.Mean, c.Std}
+			metrics = append(metrics, perfMetric{Name: c.Name, Type: "THROUGHPUT", Value: c.Mean})
+		}
+	}
+	out["perf_metrics"] = metrics
+	out["gray"] = grayExtra{Report: r, RaySource: RaySource}
+	return json.MarshalIndent(out, "", "    ")
+}
+
+// WriteJSON writes JSON to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteTable prints the report as Markdown tables: the cases with their
+// ratio to their limit and to Ray's published figure, the limits and the
+// simulator figures.
+func (r *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "gray bench, setting %s, %d CPUs (%s), %s, %s\n\n", r.Setting, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Timing)
+	fmt.Fprintln(w, "| case | gray (mean ± std) | ratio to limit | Ray published | gray / Ray |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+	for _, c := range r.Cases {
+		ray, vs := "not found", ""
+		if c.Ray > 0 {
+			ray = fmt.Sprintf("%s %s", sig(c.Ray), c.Unit)
+		}
+		ratio := ""
+		switch {
+		case c.Unavailable != "":
+			fmt.Fprintf(w, "| %s | %s (%s) | | %s | |\n", c.Name, NotAvailable, c.Unavailable, ray)
+			continue
+		case c.Err != "":
+			fmt.Fprintf(w, "| %s | error: %s | | %s | |\n", c.Name, c.Err, ray)
+			continue
+		}
+		if c.Ratio > 0 {
+			ratio = fmt.Sprintf("%s of %s", percent(c.Ratio), c.Limit)
+		}
+		if c.Ray > 0 {
+			vs = fmt.Sprintf("%.2f×", c.Mean/c.Ray)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.Name, formatFigure(c.Mean, c.Std, c.Unit, ""), ratio, ray, vs)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| limit | figure | what |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	for _, l := range r.Limits {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", l.Name, formatFigure(l.Mean, l.Std, l.Unit, l.Err), l.What)
+	}
+	if len(r.Sim) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| simulator workload | events/s | simulated / wall | seeds/min | seeds (failed) |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+		for _, f := range r.Sim {
+			if f.Err != "" {
+				fmt.Fprintf(w, "| %s | error: %s | | | |\n", f.Workload, f.Err)
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s | %.1f× | %s | %d (%d) |\n", f.Workload, sig(f.EventsPerSecond), f.SimToWall, sig(f.SeedsPerMinute), f.Seeds, f.Failed)
+		}
+	}
+	fmt.Fprintf(w, "\nRay's figures: %s\n", RaySource)
+}
+
+func caseFigure(c CaseResult) string {
+	switch {
+	case c.Unavailable != "":
+		return NotAvailable + ": " + c.Unavailable
+	case c.Err != "":
+		return "error: " + c.Err
+	}
+	s := formatFigure(c.Mean, c.Std, c.Unit, "")
+	if c.Ratio > 0 {
+		s += fmt.Sprintf(", %s of %s", percent(c.Ratio), c.Limit)
+	}
+	if c.Ray > 0 {
+		s += fmt.Sprintf(", %.2f× Ray", c.Mean/c.Ray)
+	}
+	return s
+}
+
+func formatFigure(mean, std float64, unit, err string) string {
+	if err != "" {
+		return "error: " + err
+	}
+	return fmt.Sprintf("%s ± %s %s", sig(mean), sig(std), unit)
+}
+
+// sig formats x with three significant digits, without exponents for
+// the magnitudes of these figures.
+func sig(x float64) string {
+	switch {
+	case x >= 1000:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 100:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	case x >= 1:
+		return strconv.FormatFloat(x, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(x, 'g', 3, 64)
+	}
+}
+
+func percent(r float64) string {
+	return sig(100*r) + "%"
+}

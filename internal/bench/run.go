@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/grayrt/gray"
+)
+
+// Setting is where the cases run: how to get a runtime for one case. The
+// cases only use the gray API through the runtime Start makes current,
+// so a setting is nothing more.
+type Setting struct {
+	// Name is embedded or cluster.
+	Name string
+	// Start returns a fresh runtime on which actors live actors fit at
+	// once; the case calls Shutdown when done.
+	Start func(ctx context.Context, actors int) (*gray.Runtime, error)
+	// Limit names the limit that bounds calls in this setting: the
+	// channel round trip in one process, the libp2p round trip across
+	// processes.
+	Limit string
+}
+
+// ErrClusterNotSupported is the cluster setting's error until drivers
+// can join a running cluster.
+var ErrClusterNotSupported = errors.New("bench: --setting cluster is not supported yet: needs gray.WithAddress (drivers joining a running cluster over libp2p); use --setting embedded")
+
+// SettingNamed returns the setting called name: embedded (gray.Init
+// with default options, more actor slots only if a case needs more than
+// the default 4) or cluster (not supported yet).
+func SettingNamed(name string) (Setting, error) {
+	switch name {
+	case "embedded":
+		return Setting{Name: name, Limit: limitChan, Start: func(ctx context.Context, actors int) (*gray.Runtime, error) {
+			var opts []gray.InitOption
+			if actors > defaultActorSlots {
+				opts = append(opts, gray.WithActorSlotsPerNode(actors))
+			}
+			return gray.Init(ctx, opts...)
+		}}, nil
+	case "cluster":
+		// The cluster setting will start grayd processes on loopback and
+		// Init with gray.WithAddress(their GCS), comparing calls with
+		// libp2p_round_trip.
+		return Setting{}, ErrClusterNotSupported
+	default:
+		return Setting{}, fmt.Errorf("bench: unknown setting %q (embedded or cluster)", name)
+	}
+}
+
+// defaultActorSlots is gray.Init's default actor slots per node.
+const defaultActorSlots = 4
+
+// Config is one run of the suite.
+type Config struct {
+	Setting Setting
+	// Timing is how long each case and limit is measured.
+	Timing Timing
+	// Shrink divides Ray's batch sizes; 1 runs Ray's.
+	Shrink int
+	// ShrinkBytes divides the sizes of large objects (down to 256 KiB,
+	// still above the inline limit); 1 keeps them.
+	ShrinkBytes int
+	// Cases selects cases by name; nil runs all. Limits and simulator
+	// figures are measured whatever it says.
+	Cases *regexp.Regexp
+	// Peer makes the command of the libp2p peer process (the gray binary
+	// re-executed as `gray bench peer`); nil skips the libp2p limits.
+	Peer func(ctx context.Context) *exec.Cmd
+	// SimBudget is the wall-clock budget of each workload's campaign; 0
+	// skips the simulator figures.
+	SimBudget time.Duration
+	// Log receives one line per finished measurement; nil discards.
+	Log io.Writer
+	// CPUProfile, when set, receives a CPU profile of the cases (not of
+	// the limits or the simulator, which would drown them).
+	CPUProfile io.Writer
+}
+
+// CaseResult is one case's figure.
+type CaseResult struct {
+	Name string  `json:"name"`
+	Unit string  `json:"unit"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	// Limit names the limit the figure is compared with, and Ratio is
+	// Mean divided by it; for a case whose operation is a batch, Mean
+	// times the calls of a batch divided by it.
+	Limit string  `json:"limit,omitempty"`
+	Ratio float64 `json:"ratio_to_limit,omitempty"`
+	// Ray is Ray's published mean for the case (RaySource), 0 if none.
+	Ray float64 `json:"ray_published,omitempty"`
+	// Note says how the case maps onto gray where it differs from Ray.
+	Note string `json:"note,omitempty"`
+	// Unavailable says why gray cannot run the case; Err why it failed.
+	Unavailable string `json:"not_available,omitempty"`
+	Err         string `json:"error,omitempty"`
+	// Seconds is the case's wall time: runtime start, setup, timing.
+	Seconds float64 `json:"seconds"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	GoVersion string `json:"go_version"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	// Setting is where the cases ran; Machine where the run happened.
+	Setting string  `json:"setting"`
+	Machine Machine `json:"machine"`
+	// Timing describes Config.Timing; Shrink and ShrinkBytes are
+	// Config's (1: Ray's batches, gray's full object sizes).
+	Timing      string `json:"timing"`
+	Shrink      int    `json:"shrink"`
+	ShrinkBytes int    `json:"shrink_bytes"`
+	// Cases, Limits and Sim are the three parts of the run (limits run
+	// first, so that the cases can be compared with them).
+	Cases  []CaseResult `json:"cases"`
+	Limits []Limit      `json:"limits"`
+	Sim    []SimFigure  `json:"simulator"`
+	// Started and Seconds time the whole run.
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+}
+
+// CaseNames lists every case of the suite, Ray's names in ray_perf.py's
+// order.
+func CaseNames() []string {
+	var names []string
+	for _, c := range cases() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// Run measures the limits, the selected cases and the simulator. A case
+// that fails is reported with its error and the run goes on; Run returns
+// an error only for a bad Config or when ctx ends.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Setting.Start == nil {
+		return nil, errors.New("bench: no setting")
+	}
+	cfg.Shrink, cfg.ShrinkBytes = max(cfg.Shrink, 1), max(cfg.ShrinkBytes, 1)
+	logw := cfg.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	start := time.Now()
+	rep := &Report{Setting: cfg.Setting.Name, Machine: machine(), Shrink: cfg.Shrink, ShrinkBytes: cfg.ShrinkBytes, Started: start.UTC(),
+		Timing: fmt.Sprintf("warm-up %v, %d rounds of %v", cfg.Timing.Warmup, cfg.Timing.Rounds, cfg.Timing.Round)}
+	if cfg.Timing.Budget > 0 {
+		rep.Timing += fmt.Sprintf(" (at most %v of rounds)", cfg.Timing.Budget)
+	}
+
+	lt := limitTiming(cfg.Timing)
+	rep.Limits = append(rep.Limits, chanRoundTrip(ctx, lt), memcpy(ctx, lt))
+	if cfg.Peer != nil {
+		rep.Limits = append(rep.Limits, p2pLimits(ctx, lt, cfg.Peer(ctx))...)
+	}
+	for _, l := range rep.Limits {
+		fmt.Fprintf(logw, "limit %-28s %s\n", l.Name, formatFigure(l.Mean, l.Std, l.Unit, l.Err))
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+
+	limits := map[string]float64{}
+	for _, l := range rep.Limits {
+		if l.Err == "" {
+			limits[l.Name] = l.Mean
+		}
+	}
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			return rep, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+	}
+	rep.Cases = runCases(ctx, cfg, limits, logw)
+	if cfg.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+
+	if cfg.SimBudget > 0 {
+		rep.Sim = simFigures(ctx, cfg.SimBudget)
+		for _, f := range rep.Sim {
+			fmt.Fprintf(logw, "sim   %-10s %.0f events/s, %.1f× simulated/wall, %.0f seeds/min\n", f.Workload, f.EventsPerSecond, f.SimToWall, f.SeedsPerMinute)
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, ctx.Err()
+}
+
+// runCases runs the selected cases, each with its ratio to its limit.
+func runCases(ctx context.Context, cfg Config, limits map[string]float64, logw io.Writer) []CaseResult {
+	var out []CaseResult
+	for _, c := range cases() {
+		if cfg.Cases != nil && !cfg.Cases.MatchString(c.name) {
+			continue
+		}
+		r := runCase(ctx, cfg, c)
+		if l := limits[r.Limit]; l > 0 && r.Err == "" {
+			r.Ratio = r.Mean * float64(max(c.items, 1)) / l
+		}
+		out = append(out, r)
+		fmt.Fprintf(logw, "case  %-45s %s\n", r.Name, caseFigure(r))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return out
+}
+
+// runCase runs one case on a fresh runtime.
+func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
+	r = CaseResult{Name: c.name, Unit: "ops/s", Limit: cfg.Setting.Limit, Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
+	if c.gigabytes {
+		r.Unit, r.Limit = "GB/s", limitMemcpy
+	}
+	if c.noLimit {
+		r.Limit = ""
+	}
+	if c.unavailable != "" {
+		r.Limit = ""
+		return r
+	}
+	start := time.Now()
+	defer func() { r.Seconds = time.Since(start).Seconds() }()
+	ctx, cancel := context.WithTimeout(ctx, caseTimeout)
+	defer cancel()
+	rt, err := cfg.Setting.Start(ctx, c.actors)
+	if err != nil {
+		r.Err = fmt.Sprintf("starting the runtime: %v", err)
+		return r
+	}
+	defer rt.Shutdown()
+	b, err := c.setup(ctx, sizes{shrink: cfg.Shrink, shrinkBytes: cfg.ShrinkBytes})
+	if err != nil {
+		r.Err = fmt.Sprintf("setup: %v", err)
+		return r
+	}
+	s, err := timeit(ctx, cfg.Timing, b.mult, b.fn)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	r.Mean, r.Std = s.Mean, s.Std
+	return r
+}
+
+func machine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
