@@ -86,6 +86,7 @@ func (r *Raylet) schedule() {
 		return
 	}
 	views := r.viewList()
+	r.passWaits = r.passWaits[:0]
 	kept := r.queue[:0]
 	for _, l := range r.queue {
 		if !r.tryDispatch(l, views) {
@@ -97,9 +98,24 @@ func (r *Raylet) schedule() {
 	r.launchWanted()
 }
 
+// passWaitsMax bounds the demands remembered as waiting in one pass.
+const passWaitsMax = 64
+
 // tryDispatch decides one request and reports whether it left the queue.
 func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	spec := &l.req.Spec
+	// Within one pass the views do not change and the default policy
+	// keeps no state, so a demand that had to wait waits again: skip the
+	// decision (a queue of thousands of equal requests made every pass
+	// quadratic, and starved the raylet's heartbeats).
+	memo := spec.Strategy.Kind == proto.StrategyDefault && !l.req.Spilled
+	if memo {
+		for _, w := range r.passWaits {
+			if w.Equal(spec.Resources) {
+				return false
+			}
+		}
+	}
 	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
 	switch d.Outcome {
 	case Infeasible:
@@ -107,6 +123,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
 		return true
 	case Wait:
+		if memo && len(r.passWaits) < passWaitsMax {
+			r.passWaits = append(r.passWaits, spec.Resources)
+		}
 		return false
 	}
 	switch {

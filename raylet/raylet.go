@@ -124,6 +124,9 @@ type Raylet struct {
 	launchSeq   uint64
 	badBinaries map[string]badBinary
 	wanted      map[poolKey]int
+	// passWaits are the demands that had to wait in the current
+	// scheduling pass (default strategy, not spilled).
+	passWaits []core.Resources
 
 	stats Stats
 }
@@ -186,7 +189,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.gcs = gcs.NewClient(env, r.cfg.GCS, gcs.ClientOptions{})
 	r.cli = rpc.NewClient(env)
 	r.srv = rpc.NewServer(env)
-	r.policy = &Policy{SpreadThreshold: r.cfg.SpreadThreshold}
+	r.policy = &Policy{SpreadThreshold: r.cfg.SpreadThreshold, Terse: true}
 	r.available = r.cfg.Resources
 	r.workers = map[core.Addr]*workerInfo{}
 	r.workerAddrs = map[core.Addr]bool{}

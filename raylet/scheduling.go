@@ -131,6 +131,10 @@ type Policy struct {
 	// DefaultSpreadThreshold; a value above 1 packs onto the local node
 	// whenever it has room. Negative values and NaN are programmer errors.
 	SpreadThreshold float64
+	// Terse leaves Reason empty on Wait decisions: a raylet re-decides
+	// every queued request on every event and never reads those reasons,
+	// whose formatting was a third of a busy raylet's CPU.
+	Terse bool
 
 	// spreadLast is the node that StrategySpread chose last; the next
 	// spread decision starts after it in NodeID order. spreadStarted
@@ -188,7 +192,7 @@ func (p *Policy) Decide(local core.NodeID, nodes []NodeView, demand core.Resourc
 	nodes = sortedView(nodes)
 	switch s.Kind {
 	case StrategyDefault:
-		return hybrid(local, nodes, demand, threshold)
+		return hybrid(local, nodes, demand, threshold, p.Terse)
 	case StrategySpread:
 		return p.spread(local, nodes, demand)
 	case StrategyNodeAffinity:
@@ -291,7 +295,7 @@ func utilization(n *NodeView, demand core.Resources) float64 {
 }
 
 // hybrid implements StrategyDefault; see Decide.
-func hybrid(local core.NodeID, nodes []NodeView, demand core.Resources, threshold float64) Decision {
+func hybrid(local core.NodeID, nodes []NodeView, demand core.Resources, threshold float64, terse bool) Decision {
 	li := find(nodes, local)
 	best, bestU := -1, 0.0
 	if li >= 0 && available(&nodes[li], demand) {
@@ -312,21 +316,27 @@ func hybrid(local core.NodeID, nodes []NodeView, demand core.Resources, threshol
 	if best >= 0 {
 		return Decision{Outcome: Place, Node: nodes[best].ID, Reason: reasonLeast}
 	}
-	return waitOrInfeasible("hybrid", local, li, nodes, demand)
+	return waitOrInfeasible("hybrid", local, li, nodes, demand, terse)
 }
 
 // waitOrInfeasible decides for work that no node can run now: wait on the
 // local node if it is feasible, else on the first feasible node, else
 // report it infeasible.
-func waitOrInfeasible(policy string, local core.NodeID, li int, nodes []NodeView, demand core.Resources) Decision {
+func waitOrInfeasible(policy string, local core.NodeID, li int, nodes []NodeView, demand core.Resources, terse bool) Decision {
 	if li >= 0 && feasible(&nodes[li], demand) {
-		return Decision{Outcome: Wait, Node: local,
-			Reason: fmt.Sprintf("%s: no node has %v available now; queued on the local node", policy, demand)}
+		d := Decision{Outcome: Wait, Node: local}
+		if !terse {
+			d.Reason = fmt.Sprintf("%s: no node has %v available now; queued on the local node", policy, demand)
+		}
+		return d
 	}
 	for i := range nodes {
 		if feasible(&nodes[i], demand) {
-			return Decision{Outcome: Wait, Node: nodes[i].ID,
-				Reason: fmt.Sprintf("%s: no node has %v available now; queued for %v", policy, demand, nodes[i].ID)}
+			d := Decision{Outcome: Wait, Node: nodes[i].ID}
+			if !terse {
+				d.Reason = fmt.Sprintf("%s: no node has %v available now; queued for %v", policy, demand, nodes[i].ID)
+			}
+			return d
 		}
 	}
 	return Decision{Outcome: Infeasible, Reason: infeasibleReason(nodes, demand)}
@@ -382,7 +392,7 @@ func (p *Policy) spread(local core.NodeID, nodes []NodeView, demand core.Resourc
 			return Decision{Outcome: Place, Node: nodes[i].ID, Reason: reasonSpread}
 		}
 	}
-	return waitOrInfeasible("spread", local, find(nodes, local), nodes, demand)
+	return waitOrInfeasible("spread", local, find(nodes, local), nodes, demand, p.Terse)
 }
 
 // affinity implements StrategyNodeAffinity; see Decide.
@@ -406,7 +416,7 @@ func affinity(local core.NodeID, nodes []NodeView, demand core.Resources, s Stra
 	if !s.Soft {
 		return Decision{Outcome: Infeasible, Reason: why + "; use a soft affinity or another node"}
 	}
-	d := hybrid(local, nodes, demand, threshold)
+	d := hybrid(local, nodes, demand, threshold, false)
 	d.Reason = why + "; soft, so " + d.Reason
 	return d
 }

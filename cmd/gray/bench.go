@@ -43,7 +43,7 @@ func benchCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quick", Usage: "short rounds and batches a twentieth of Ray's (under 2 minutes); writes no JSON unless --json"},
 			&cli.StringFlag{Name: "json", Usage: "write the results to `FILE` (default microbenchmark.json for a full run)"},
 			&cli.StringFlag{Name: "cases", Usage: "run only the cases whose name matches `REGEX`"},
-			&cli.StringFlag{Name: "setting", Value: "embedded", Usage: "where the cases run: `embedded` (gray.Init in this process) or cluster (not supported yet)"},
+			&cli.StringFlag{Name: "setting", Value: "embedded", Usage: "where the cases run: `embedded` (gray.Init in this process) or cluster (a driver in this process joins a head node in another, over libp2p on loopback)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the cases (not the limits or simulator) to `FILE`"},
 			&cli.BoolFlag{Name: "no-sim", Usage: "skip the simulator figures"},
 		},
@@ -53,6 +53,18 @@ func benchCommand() *cli.Command {
 			Usage:  "the peer process of the libp2p limit (started by gray bench)",
 			Hidden: true,
 			Action: func(c *cli.Context) error { return bench.RunPeer(c.Context, os.Stdin, c.App.Writer) },
+		}, {
+			Name:   "node",
+			Usage:  "the head process of the cluster setting (started by gray bench --setting cluster)",
+			Hidden: true,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "data-dir", Required: true},
+				&cli.StringFlag{Name: "secret-file", Required: true},
+				&cli.IntFlag{Name: "actor-slots", Value: 64},
+			},
+			Action: func(c *cli.Context) error {
+				return bench.RunNode(c.Context, c.String("data-dir"), c.String("secret-file"), c.Int("actor-slots"), os.Stdin)
+			},
 		}},
 	}
 }
@@ -63,8 +75,15 @@ func benchRun(c *cli.Context) error {
 	}
 	setting, err := bench.SettingNamed(c.String("setting"))
 	switch {
-	case errors.Is(err, bench.ErrClusterNotSupported):
-		return cli.Exit(err.Error(), exitFailed)
+	case errors.Is(err, bench.ErrClusterNeedsNode):
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			return cli.Exit(fmt.Sprintf("gray bench: the cluster setting re-executes this program: %v", xerr), exitFailed)
+		}
+		setting = bench.ClusterSetting(func(ctx context.Context, dataDir, secretFile string, actorSlots int) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, "bench", "node", "--data-dir", dataDir, "--secret-file", secretFile, "--actor-slots", fmt.Sprint(actorSlots))
+		})
+		defer setting.Close()
 	case err != nil:
 		return usageError("%v (see gray bench --help)", err)
 	}

@@ -185,12 +185,15 @@ func (w *Worker) runActor() {
 		delete(q.running, spec.CallerSeq)
 		q.done[spec.CallerSeq] = rep
 		if len(q.done) > actorDoneMax {
-			seqs := make([]uint64, 0, len(q.done))
-			for s := range q.done { //gray:unordered sorted below
-				seqs = append(seqs, s)
+			// Evict the oldest reply: one scan for the minimum (a sort
+			// per call was most of an actor call's cost once full).
+			oldest, first := uint64(0), true
+			for s := range q.done { //gray:unordered the minimum does not depend on order
+				if first || s < oldest {
+					oldest, first = s, false
+				}
 			}
-			slices.Sort(seqs)
-			delete(q.done, seqs[0])
+			delete(q.done, oldest)
 		}
 		for _, r := range t.replies {
 			r(rep, nil)

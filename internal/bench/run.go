@@ -29,11 +29,14 @@ type Setting struct {
 	// channel round trip in one process, the libp2p round trip across
 	// processes.
 	Limit string
+	// Close releases what the setting started (the cluster's head
+	// process); nil when there is nothing.
+	Close func()
 }
 
-// ErrClusterNotSupported is the cluster setting's error until drivers
-// can join a running cluster.
-var ErrClusterNotSupported = errors.New("bench: --setting cluster is not supported yet: needs gray.WithAddress (drivers joining a running cluster over libp2p); use --setting embedded")
+// ErrClusterNeedsNode: SettingNamed cannot make the cluster setting,
+// which needs the command of its head process; use ClusterSetting.
+var ErrClusterNeedsNode = errors.New("bench: the cluster setting needs a node command: use ClusterSetting")
 
 // SettingNamed returns the setting called name: embedded (gray.Init
 // with default options, more actor slots only if a case needs more than
@@ -49,10 +52,7 @@ func SettingNamed(name string) (Setting, error) {
 			return gray.Init(ctx, opts...)
 		}}, nil
 	case "cluster":
-		// The cluster setting will start grayd processes on loopback and
-		// Init with gray.WithAddress(their GCS), comparing calls with
-		// libp2p_round_trip.
-		return Setting{}, ErrClusterNotSupported
+		return Setting{}, ErrClusterNeedsNode
 	default:
 		return Setting{}, fmt.Errorf("bench: unknown setting %q (embedded or cluster)", name)
 	}
