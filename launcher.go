@@ -30,7 +30,8 @@ import (
 // raylet (raylet.Launcher): it fetches a binary from the GCS once per
 // hash into DATA-DIR/binaries (verified by hash before every exec),
 // starts it in worker mode with the cluster secret on stdin and its
-// output in DATA-DIR/logs/worker-TOKEN.{out,err}, and reports failures
+// output in DATA-DIR/logs/job-JOB-worker-TOKEN.{out,err} (and streamed to
+// the job's driver), and reports failures
 // and exits to the raylet on its loop.
 type launcher struct {
 	host    *net.Host
@@ -124,13 +125,14 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return
 	}
-	outFile, err := os.Create(filepath.Join(l.logDir, "worker-"+token+".out"))
+	logName := fmt.Sprintf("job-%d-worker-%s", job.Int(), token)
+	outFile, err := os.Create(filepath.Join(l.logDir, logName+".out"))
 	if err != nil {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return
 	}
 	defer outFile.Close()
-	errFile, err := os.Create(filepath.Join(l.logDir, "worker-"+token+".err"))
+	errFile, err := os.Create(filepath.Join(l.logDir, logName+".err"))
 	if err != nil {
 		l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"path/filepath"
 	goruntime "runtime"
 	"sync"
 	"time"
@@ -173,6 +174,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	}
 	n.launcher = newLauncher(n.host, opts.Logger, opts.ClusterSecret, n.gcsAddr, listen, opts.DataDir)
 	n.launcher.memLimit = opts.WorkerMemoryBytes
+	if _, err := n.host.Add("logs", &logsProc{dir: filepath.Join(opts.DataDir, "logs")}); err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.launcher.fetcher = &fetchProc{gcsAddr: n.gcsAddr}
 	if n.launcher.fetchAddr, err = n.host.Add("fetcher", n.launcher.fetcher); err != nil {
 		n.Close()

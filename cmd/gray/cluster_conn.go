@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 	gnet "github.com/grayrt/gray/net"
 )
@@ -51,18 +52,26 @@ type clusterConn struct {
 	p       *clientProc
 }
 
-// clientProc is the CLI's process: a GCS client and nothing else.
+// clientProc is the CLI's process: a GCS client, and an rpc client for
+// the nodes' services (their log service).
 type clientProc struct {
 	gcs     core.Addr
 	timeout time.Duration
 	c       *gcs.Client
+	rpc     *rpc.Client
 }
 
 func (p *clientProc) Start(env core.Env) {
 	p.c = gcs.NewClient(env, p.gcs, gcs.ClientOptions{Deadline: p.timeout})
+	p.rpc = rpc.NewClient(env)
 }
 
-func (p *clientProc) Receive(from core.Addr, m core.Message) { p.c.Handle(from, m) }
+func (p *clientProc) Receive(from core.Addr, m core.Message) {
+	if p.c.Handle(from, m) {
+		return
+	}
+	p.rpc.Handle(from, m)
+}
 
 // Stop implements core.Stopper: calls still in flight fail with
 // gcs.ErrClosed.
@@ -167,6 +176,27 @@ func (cc *clusterConn) call(ctx context.Context, start func(c *gcs.Client, cb fu
 		return res.r, res.err
 	case <-ctx.Done():
 		return gcs.Reply{}, ctx.Err()
+	}
+}
+
+// request sends m to the process at to and waits for its reply, within
+// the cluster timeout.
+func (cc *clusterConn) request(ctx context.Context, to core.Addr, m core.Message) (core.Message, error) {
+	type result struct {
+		m   core.Message
+		err error
+	}
+	done := make(chan result, 1)
+	if err := cc.h.Do(cc.addr, func() {
+		cc.p.rpc.Call(to, m, rpc.Options{Timeout: cc.timeout}, func(r core.Message, err error) { done <- result{r, err} })
+	}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-done:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

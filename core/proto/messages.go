@@ -41,6 +41,10 @@ const (
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
 	msgWorkerLogs           core.MsgType = 2031
+	msgListLogs             core.MsgType = 2032
+	msgListLogsReply        core.MsgType = 2033
+	msgReadLog              core.MsgType = 2034
+	msgReadLogReply         core.MsgType = 2035
 )
 
 // Bounds of object transfer.
@@ -104,6 +108,74 @@ func (w *WorkerLogs) Validate() error {
 		if len(l) > MaxLogLineSize {
 			return fmt.Errorf("log line %d of %d bytes, limit %d", i, len(l), MaxLogLineSize)
 		}
+	}
+	return nil
+}
+
+// ListLogs asks a node's log service for its worker log files.
+type ListLogs struct{}
+
+// LogFile is one worker log file of a node.
+type LogFile struct {
+	Name    string `msgpack:"n"`
+	Size    int64  `msgpack:"s"`
+	ModTime int64  `msgpack:"m"` // Unix nanoseconds
+}
+
+// ListLogsReply lists a node's worker log files, sorted by name.
+type ListLogsReply struct {
+	Files []LogFile `msgpack:"f"`
+}
+
+// ReadLog reads up to Max bytes of a worker log file from Offset; a
+// negative Offset counts from the end (the last -Offset bytes).
+type ReadLog struct {
+	Name   string `msgpack:"n"`
+	Offset int64  `msgpack:"o"`
+	Max    int    `msgpack:"x"`
+}
+
+// ReadLogReply carries the bytes read and the file's size.
+type ReadLogReply struct {
+	Data []byte `msgpack:"d"`
+	Size int64  `msgpack:"s"`
+}
+
+// MaxLogRead bounds one ReadLog.
+const MaxLogRead = 1 << 20
+
+// ValidLogName reports whether name is a worker log file's name:
+// job-<job>-worker-<token>.out|err, with no path.
+func ValidLogName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "job-")
+	if !ok || strings.ContainsAny(name, "/\\") || len(name) > 128 {
+		return false
+	}
+	base, ok := strings.CutSuffix(rest, ".out")
+	if !ok {
+		if base, ok = strings.CutSuffix(rest, ".err"); !ok {
+			return false
+		}
+	}
+	job, token, ok := strings.Cut(base, "-worker-")
+	if !ok || job == "" || token == "" {
+		return false
+	}
+	for _, c := range job + token {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks the name and bounds the read.
+func (r *ReadLog) Validate() error {
+	if !ValidLogName(r.Name) {
+		return fmt.Errorf("log name %q: want job-<job>-worker-<token>.out or .err", r.Name)
+	}
+	if r.Max <= 0 || r.Max > MaxLogRead {
+		return fmt.Errorf("read of %d bytes, want 1..%d", r.Max, MaxLogRead)
 	}
 	return nil
 }
@@ -392,6 +464,10 @@ func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
+func (*ListLogs) MsgType() core.MsgType             { return msgListLogs }
+func (*ListLogsReply) MsgType() core.MsgType        { return msgListLogsReply }
+func (*ReadLog) MsgType() core.MsgType              { return msgReadLog }
+func (*ReadLogReply) MsgType() core.MsgType         { return msgReadLogReply }
 func (*GetObjectReply) MsgType() core.MsgType       { return msgGetObjectReply }
 func (*FreeObjects) MsgType() core.MsgType          { return msgFreeObjects }
 func (*PullChunk) MsgType() core.MsgType            { return msgPullChunk }
@@ -426,6 +502,10 @@ func init() {
 		func() core.Message { return new(NodeDead) },
 		func() core.Message { return new(ExitWorker) },
 		func() core.Message { return new(WorkerLogs) },
+		func() core.Message { return new(ListLogs) },
+		func() core.Message { return new(ListLogsReply) },
+		func() core.Message { return new(ReadLog) },
+		func() core.Message { return new(ReadLogReply) },
 		func() core.Message { return new(GetObjectReply) },
 		func() core.Message { return new(FreeObjects) },
 		func() core.Message { return new(PullChunk) },

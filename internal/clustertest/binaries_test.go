@@ -112,6 +112,30 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// gray logs lists the worker's files and prints the one with the line.
+	gray := goBuild(t, t.TempDir(), "gray", "github.com/grayrt/gray/cmd/gray")
+	logs := func(args ...string) string {
+		cmd := exec.Command(gray, append([]string{"logs", "--address", c.gcs, "--secret-file", c.secret}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gray logs %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	found := false
+	for _, line := range strings.Split(logs("--job", "1"), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && strings.HasSuffix(f[1], ".out") && f[2] != "0" {
+			if strings.Contains(logs(f[1]), "hello from a worker") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no worker log file of job 1 holds the echoed line; gray logs --job 1:\n%s", logs("--job", "1"))
+	}
+
 	// A worker over the memory limit is killed with an error saying so.
 	if got := d.ask(t, "hog 600"); !strings.Contains(got, "memory limit") {
 		t.Errorf("hog 600 with a 300 MiB worker limit: %q, want an error naming the memory limit", got)
