@@ -549,8 +549,35 @@ func (s *Server) ping(p *placement) {
 			return
 		}
 		defer s.flushPolls()
-		if err != nil && rpc.CodeOf(err) == rpc.CodeNotFound {
+		switch {
+		case err != nil && rpc.CodeOf(err) == rpc.CodeNotFound:
 			s.workerFailed(p, "the worker no longer hosts the actor: "+err.Error())
+		case err != nil:
+			s.checkLease(p)
+		}
+	})
+}
+
+// checkLease asks the raylet that granted p's lease whether it still
+// grants it, after the worker did not answer a ping: a worker that exited
+// for good (a launched worker never restarts at its address) never
+// answers again, and its raylet's report of the death (LeaseFailed) may
+// have been lost. Not granted means the worker died; no answer means
+// nothing (the node's death reaches the GCS on its own).
+func (s *Server) checkLease(p *placement) {
+	if p.lease == nil {
+		return
+	}
+	gen := p.gen
+	p.pinging = true
+	s.cli.Call(p.lease.Raylet, &proto.LeaseStatus{LeaseID: p.lease.ID}, rpc.Options{Timeout: schedTickPeriod}, func(m core.Message, err error) {
+		p.pinging = false
+		if err != nil || s.stopped || s.places[p.id] != p || p.gen != gen || p.phase != placeAlive {
+			return
+		}
+		if !m.(*proto.LeaseStatusReply).Granted {
+			defer s.flushPolls()
+			s.workerFailed(p, "its raylet no longer grants the actor's lease: the worker died")
 		}
 	})
 }

@@ -123,7 +123,7 @@ func (r *Raylet) launchWanted() {
 		n := min(r.wanted[k]-pending, r.cfg.WorkerPoolMax-pending-have)
 		for range n {
 			r.launchSeq++
-			token := fmt.Sprintf("%s-%d", r.node.String()[len("node:"):], r.launchSeq)
+			token := fmt.Sprintf("%s%d", r.launchPrefix(), r.launchSeq)
 			r.launches[token] = &launch{binary: k.binary, job: k.job, started: now}
 			r.stats.WorkersLaunched++
 			r.cfg.Launcher.Launch(token, k.binary, k.job)
@@ -131,6 +131,10 @@ func (r *Raylet) launchWanted() {
 	}
 	clear(r.wanted)
 }
+
+// launchPrefix starts every launch token of this incarnation: its node
+// id in hex and a dash.
+func (r *Raylet) launchPrefix() string { return r.node.String()[len("node:"):] + "-" }
 
 // wantWorker notes that a request for job's binary found no idle worker.
 func (r *Raylet) wantWorker(binary string, job core.JobID) {
@@ -170,9 +174,25 @@ func (r *Raylet) WorkerExited(token, reason string) {
 	for _, a := range r.sortedWorkerAddrs() {
 		if w := r.workers[a]; w.launch == token {
 			r.workerDied(w, fmt.Sprintf("worker %v (pid of launch %s) exited: %s", w.id, token, reason))
+			r.freeLeasesHeldBy(a)
 			r.schedule()
 			return
 		}
+	}
+}
+
+// freeLeasesHeldBy frees the leases a worker that exited held as an owner
+// (of nested tasks): it never answers a lease check again.
+func (r *Raylet) freeLeasesHeldBy(owner core.Addr) {
+	keys := make([]leaseKey, 0)
+	for k, l := range r.leases { //gray:unordered sorted below
+		if k.owner == owner && l.worker != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, cmpLeaseKey)
+	for _, k := range keys {
+		r.disown(r.leases[k])
 	}
 }
 

@@ -18,6 +18,14 @@ import (
 func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	reg := m.(*proto.RegisterWorker)
 	id := reg.Worker
+	if reg.Launch != "" && !strings.HasPrefix(reg.Launch, r.launchPrefix()) {
+		// Launched by an earlier incarnation of this raylet: that node
+		// is gone, and so must its workers be (a host kills them with
+		// their grayd; here the raylet alone restarted).
+		r.env.Send(from, &proto.ExitWorker{Worker: id})
+		reply(nil, rpc.Errorf(rpc.CodeInvalid, "worker %v was launched by an earlier incarnation of this raylet; exit", id))
+		return
+	}
 	if w := r.workers[from]; w != nil && w.id != id {
 		r.workerDied(w, fmt.Sprintf("worker %v at %s died (it restarted as %v)", w.id, from, id))
 	}
@@ -286,6 +294,13 @@ func (r *Raylet) retire(w *workerInfo) {
 	delete(r.workers, w.addr)
 }
 
+// handleLeaseStatus tells a lease holder whether its lease is still
+// granted here (it is not once the worker died or the lease was freed).
+func (r *Raylet) handleLeaseStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	l := r.leases[leaseKey{owner: from, id: m.(*proto.LeaseStatus).LeaseID}]
+	reply(&proto.LeaseStatusReply{Granted: l != nil && l.worker != nil}, nil)
+}
+
 // cancelledMax bounds the remembered cancelled lease ids.
 const cancelledMax = 10_000
 
@@ -342,29 +357,50 @@ func (r *Raylet) checkLeases() {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(a, b leaseKey) int {
-		if a.owner != b.owner {
-			return strings.Compare(string(a.owner), string(b.owner))
-		}
-		return cmp.Compare(a.id, b.id)
-	})
+	slices.SortFunc(keys, cmpLeaseKey)
 	for _, k := range keys {
 		l := r.leases[k]
 		r.cli.Call(k.owner, &proto.LeaseCheck{LeaseID: k.id}, rpc.Options{Timeout: leaseCheckPeriod}, func(m core.Message, err error) {
-			if err != nil || r.leases[k] != l || l.worker == nil {
+			if r.leases[k] != l || l.worker == nil {
 				return
 			}
-			if m.(*proto.LeaseCheckReply).Held {
+			if err != nil {
+				// Unreachable, or gone for good: a launched worker that
+				// exited never answers again. Give up on it after a while.
+				l.unanswered++
+				if l.unanswered < leaseCheckUnansweredMax {
+					return
+				}
+				r.env.Log().Warn("lease holder unreachable; freeing its lease", "holder", string(k.owner), "lease", k.id, "checks", l.unanswered)
+			} else if l.unanswered = 0; m.(*proto.LeaseCheckReply).Held {
 				return
 			}
-			w := l.worker
-			w.lease = nil
-			r.releaseLease(l)
-			r.rememberCancelled(k)
-			// The worker may still run the holder's task: do not hand it
-			// out until it registers again.
-			r.retire(w)
-			r.schedule()
+			r.disown(l)
 		})
 	}
+}
+
+func cmpLeaseKey(a, b leaseKey) int {
+	if a.owner != b.owner {
+		return strings.Compare(string(a.owner), string(b.owner))
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// leaseCheckUnansweredMax is how many lease checks in a row (one every
+// leaseCheckPeriod) a holder may leave unanswered before its lease is
+// freed: long enough to ride out a partition, short enough that the
+// leases of a holder that is gone for good come back.
+const leaseCheckUnansweredMax = 15
+
+// disown frees a granted lease its holder no longer holds (or no longer
+// answers for). The worker may still run the holder's task: it is not
+// handed out until it registers again.
+func (r *Raylet) disown(l *leaseRequest) {
+	w := l.worker
+	w.lease = nil
+	r.releaseLease(l)
+	r.rememberCancelled(l.key)
+	r.retire(w)
+	r.schedule()
 }

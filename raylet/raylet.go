@@ -159,6 +159,8 @@ type leaseRequest struct {
 	failed   error
 	// queued is when the request arrived (this raylet's clock).
 	queued time.Time
+	// unanswered counts lease checks in a row its holder did not answer.
+	unanswered int
 }
 
 // New returns a raylet for cfg.
@@ -211,6 +213,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.GetObject{}).MsgType(), r.handleGetObject)
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
+	r.srv.Register((&proto.LeaseStatus{}).MsgType(), r.handleLeaseStatus)
 
 	r.register()
 	env.AfterFunc(leaseCheckPeriod, r.checkLeases)

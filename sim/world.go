@@ -98,6 +98,12 @@ type ProcOptions struct {
 // proc is one simulated process: an address, a factory for fresh
 // incarnations, and the state that survives crashes (its disk).
 type proc struct {
+	// spawned processes (Spawn) are not restarted: onExit hears of their
+	// end instead, once, with why (the last crash's reason).
+	spawned bool
+	onExit  func(why string)
+	exited  bool
+	lastWhy string
 	idx     int
 	addr    core.Addr
 	factory func() core.Process
@@ -202,6 +208,38 @@ func (w *World) AddProcess(addr core.Addr, opts ProcOptions, factory func() core
 	w.byAddr[addr] = p
 }
 
+// Spawn adds a process while the world runs, as a host starts a worker
+// process a raylet asked for: it starts after delay and, unlike the
+// processes of AddProcess, is never restarted. When it crashes or
+// fail-stops, onExit runs (a kernel action) with the reason, as the host
+// reports a child's exit. The address must be new.
+func (w *World) Spawn(addr core.Addr, opts ProcOptions, delay time.Duration, factory func() core.Process, onExit func(why string)) {
+	w.AddProcess(addr, opts, factory)
+	p := w.byAddr[addr]
+	p.spawned, p.onExit = true, onExit
+	w.push(event{at: w.now + int64(delay), kind: evAction, label: "spawn " + string(addr), action: func() {
+		if !p.alive && !p.exited {
+			w.start(p)
+		}
+	}})
+}
+
+// Do runs f on the live process at addr as an event of its own (its
+// panics are the process's), as a host runs a callback on a process's
+// loop. It does nothing if the process is down.
+func (w *World) Do(addr core.Addr, label string, f func()) {
+	p := w.byAddr[addr]
+	if p == nil {
+		return
+	}
+	inc := p.inc
+	w.push(event{at: w.now, kind: evAction, label: label, action: func() {
+		if p.alive && p.inc == inc {
+			w.guard(p, f)
+		}
+	}})
+}
+
 // Addrs returns the addresses of all processes in the order they were added.
 func (w *World) Addrs() []core.Addr {
 	out := make([]core.Addr, len(w.procs))
@@ -291,6 +329,7 @@ func (w *World) crash(p *proc, why string) {
 	}
 	p.alive = false
 	p.crashes++
+	p.lastWhy = why
 	w.tracef(p, "crash", "%s", why)
 	if w.obs != nil {
 		w.observe(p, "crash", "", 0, "", why)
@@ -342,6 +381,15 @@ func (w *World) guard(p *proc, f func()) {
 }
 
 func (w *World) scheduleRestart(p *proc) {
+	if p.spawned {
+		if p.exited {
+			return
+		}
+		p.exited = true
+		why := p.lastWhy
+		w.push(event{at: w.now, kind: evAction, label: "exit " + string(p.addr), action: func() { p.onExit(why) }})
+		return
+	}
 	d := time.Duration(100+w.nemRand.IntN(2000)) * time.Millisecond
 	if w.healed {
 		d = 10 * time.Millisecond
@@ -552,7 +600,7 @@ func (w *World) heal() {
 	w.net.healAll(w)
 	for _, p := range w.procs {
 		p.disk.set(false)
-		if !p.alive {
+		if !p.alive && !p.spawned {
 			w.start(p)
 		}
 	}

@@ -45,6 +45,8 @@ const (
 	msgListLogsReply        core.MsgType = 2033
 	msgReadLog              core.MsgType = 2034
 	msgReadLogReply         core.MsgType = 2035
+	msgLeaseStatus          core.MsgType = 2036
+	msgLeaseStatusReply     core.MsgType = 2037
 )
 
 // Bounds of object transfer.
@@ -110,6 +112,19 @@ func (w *WorkerLogs) Validate() error {
 		}
 	}
 	return nil
+}
+
+// LeaseStatus asks a raylet whether the lease LeaseID it granted to the
+// asker is still granted: a holder whose worker stopped answering learns
+// whether the worker died (its raylet freed the lease) or is merely
+// unreachable.
+type LeaseStatus struct {
+	LeaseID uint64 `msgpack:"l"`
+}
+
+// LeaseStatusReply answers LeaseStatus.
+type LeaseStatusReply struct {
+	Granted bool `msgpack:"g,omitempty"`
 }
 
 // ListLogs asks a node's log service for its worker log files.
@@ -465,6 +480,8 @@ func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
 func (*ListLogs) MsgType() core.MsgType             { return msgListLogs }
+func (*LeaseStatus) MsgType() core.MsgType          { return msgLeaseStatus }
+func (*LeaseStatusReply) MsgType() core.MsgType     { return msgLeaseStatusReply }
 func (*ListLogsReply) MsgType() core.MsgType        { return msgListLogsReply }
 func (*ReadLog) MsgType() core.MsgType              { return msgReadLog }
 func (*ReadLogReply) MsgType() core.MsgType         { return msgReadLogReply }
@@ -503,6 +520,8 @@ func init() {
 		func() core.Message { return new(ExitWorker) },
 		func() core.Message { return new(WorkerLogs) },
 		func() core.Message { return new(ListLogs) },
+		func() core.Message { return new(LeaseStatus) },
+		func() core.Message { return new(LeaseStatusReply) },
 		func() core.Message { return new(ListLogsReply) },
 		func() core.Message { return new(ReadLog) },
 		func() core.Message { return new(ReadLogReply) },

@@ -42,6 +42,14 @@ import (
 func init() {
 	sim.RegisterWorkload("cluster", "GCS, raylets with plasma and workers, drivers submitting task DAGs with small and large objects",
 		nil, newCluster)
+	sim.RegisterWorkload("launch", "the cluster workload where every other driver's job has a staged binary: its tasks and actors run on worker processes the raylets launch, start late, fail to start, crash and are reaped",
+		nil, func(opts sim.Options) (sim.Workload, error) {
+			w, err := newCluster(opts)
+			if err == nil {
+				w.(*cluster).launch = true
+			}
+			return w, err
+		})
 }
 
 const (
@@ -58,9 +66,12 @@ const (
 
 type cluster struct {
 	nodes, drivers int
-	w              *sim.World
-	drv            []*driver
-	raylets        []core.Addr
+	// launch gives every other driver a staged binary (the launch
+	// workload, cluster_launch.go).
+	launch  bool
+	w       *sim.World
+	drv     []*driver
+	raylets []core.Addr
 
 	// fencedAt records when each node's raylet learned the node was
 	// declared dead: nothing may run on the node after that (plus local
@@ -102,8 +113,11 @@ func (c *cluster) Setup(w *sim.World) error {
 		host := fmt.Sprintf("node-%d", i+1)
 		c.raylets = append(c.raylets, addr)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20,
-				OnFence: func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") }})
+			l := &simLauncher{cl: c, raylet: addr, host: host}
+			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20,
+				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
+				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
+			return l.r
 		})
 		for j := range clusterWorkersPerNode {
 			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
@@ -236,7 +250,7 @@ func (d *driver) Start(env core.Env) {
 	d.env = env
 	d.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
 	d.seen = map[counterSeen]int64{}
-	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: core.JobIDFromInt(uint32(d.idx + 1)), GCS: d.gcs})
+	d.cw = worker.New(env, worker.Config{Raylet: d.raylet, Job: core.JobIDFromInt(uint32(d.idx + 1)), GCS: d.gcs, Binary: d.cl.binaryOf(d.idx)})
 	worker.WatchNodes(env, d.gcs, d.cw)
 	env.AfterFunc(time.Duration(100+env.Rand().IntN(400))*time.Millisecond, d.nextRound)
 }

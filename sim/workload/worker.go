@@ -39,6 +39,10 @@ func init() {
 type simWorker struct {
 	raylet core.Addr
 	cl     *cluster
+	// binary, launch and job identify a worker a raylet launched
+	// (cluster_launch.go); empty for the node's own workers.
+	binary, launch string
+	job            core.JobID
 
 	env    core.Env
 	id     core.WorkerID
@@ -63,7 +67,7 @@ func (w *simWorker) Start(env core.Env) {
 	// Workers own the children of nested tasks, so they follow node
 	// deaths like drivers do.
 	w.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
-	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id})
+	w.cw = worker.New(env, worker.Config{Raylet: w.raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.binary})
 	worker.WatchNodes(env, w.gcs, w.cw)
 	w.register()
 }
@@ -72,7 +76,7 @@ func (w *simWorker) register() {
 	if w.exited {
 		return
 	}
-	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
+	w.cli.Call(w.raylet, &proto.RegisterWorker{Worker: w.id, Binary: w.binary, Launch: w.launch, Job: w.job}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
 		if err == nil {
 			node := m.(*proto.RegisterWorkerReply).Node
 			if !w.node.IsNil() && node != w.node {
@@ -237,6 +241,14 @@ func (w *simWorker) relay(spec *proto.TaskSpec, args [][]byte, done func([][]byt
 }
 
 func (w *simWorker) Receive(from core.Addr, m core.Message) {
+	if x, ok := m.(*proto.ExitWorker); ok {
+		if from == w.raylet && x.Worker == w.id && !w.exited {
+			w.exited = true
+			w.cl.w.Sometimes("idle launched worker exited")
+			panic(core.FailStop{Reason: "idle: the raylet shrank the job's worker pool"})
+		}
+		return
+	}
 	if d, ok := m.(*execDone); ok && from == w.env.Self() {
 		if done := w.waits[d.ID]; done != nil {
 			delete(w.waits, d.ID)
