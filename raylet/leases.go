@@ -90,7 +90,10 @@ const spilledWaitMax = 2 * time.Second
 // schedule walks the queue in arrival order and grants, spills back or
 // rejects what it can. Requests that must wait stay queued in order.
 func (r *Raylet) schedule() {
-	if r.fenced || r.policy == nil {
+	// Nothing is granted before the node is registered: a node the GCS
+	// never heard of is never declared dead either, so the owners of
+	// tasks it ran would wait for them forever after a crash.
+	if r.fenced || r.policy == nil || !r.registered {
 		return
 	}
 	views := r.viewList()

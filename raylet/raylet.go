@@ -235,6 +235,7 @@ func (r *Raylet) register() {
 		if !r.registered {
 			r.registered = true
 			r.heartbeat()
+			r.schedule()
 		}
 	})
 }

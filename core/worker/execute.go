@@ -178,6 +178,10 @@ func (w *Worker) Describe() string {
 	if len(w.owned) > 0 || len(w.views) > 0 {
 		s += fmt.Sprintf(" owned_actors=%d actor_calls=%d", len(w.owned), w.PendingActorCalls())
 	}
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		s += fmt.Sprintf("\n    task %s phase=%d raylet=%s lease=%d node=%v", t.spec.Describe(), t.phase, t.raylet, t.leaseID, t.node)
+	}
 	for _, id := range w.sortedViewIDs() {
 		v := w.views[id]
 		for _, seq := range v.sortedSeqs() {

@@ -84,6 +84,11 @@ type Stats struct {
 type Worker struct {
 	env  core.Env
 	cfg  Config
+	// deadNodes are the nodes declared dead so far (bounded): a lease a
+	// dead node grants late is refused.
+	deadNodes map[core.NodeID]bool
+	// runCheckArmed: the checkRunning timer is pending.
+	runCheckArmed bool
 	self core.Addr
 	cli  *rpc.Client
 	srv  *rpc.Server
@@ -129,6 +134,8 @@ type pendingTask struct {
 	pushCall  rpc.CallID
 	phase     taskPhase
 	waitArgs  int
+	// statusAsked: a LeaseStatus for the running attempt is in flight.
+	statusAsked bool
 }
 
 type taskPhase uint8
@@ -149,7 +156,7 @@ func New(env core.Env, cfg Config) *Worker {
 	}
 	w := &Worker{
 		env: env, cfg: cfg, self: env.Self(),
-		cli: rpc.NewClient(env), srv: rpc.NewServer(env), refs: newRefTable(),
+		cli: rpc.NewClient(env), srv: rpc.NewServer(env), refs: newRefTable(), deadNodes: map[core.NodeID]bool{},
 		parent: core.DriverTaskID(cfg.Job),
 		tasks:  map[core.TaskID]*pendingTask{},
 		owned:  map[core.ActorID]*ownedActor{},
@@ -411,6 +418,12 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 			case r.Spillback:
 				w.stats.Spillbacks++
 				w.requestLease(t, r.SpillRaylet, true)
+			case r.Granted && w.deadNodes[r.Node]:
+				// Granted by a node already declared dead (it had not heard
+				// yet): its worker may never answer, and the death was
+				// already handled. Give it back and ask the local raylet.
+				w.returnLease(raylet, leaseID, true)
+				w.requestLease(t, w.cfg.Raylet, false)
 			case r.Granted:
 				w.push(t, r)
 			}
@@ -418,6 +431,10 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 }
 
 func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
+	if !w.runCheckArmed {
+		w.runCheckArmed = true
+		w.env.AfterFunc(runningCheckPeriod, w.checkRunning)
+	}
 	t.phase = phaseRunning
 	t.node = lease.Node
 	t.worker = lease.Worker
@@ -543,11 +560,56 @@ func (w *Worker) Raylet() core.Addr { return w.cfg.Raylet }
 // fate-share with their node).
 func (w *Worker) SetRaylet(addr core.Addr) { w.cfg.Raylet = addr }
 
+// runningCheckPeriod is how often the owner asks the raylets of its
+// running tasks whether their leases still stand.
+const runningCheckPeriod = 3 * time.Second
+
+// checkRunning asks the raylet of every running task whether it still
+// grants the task's lease. A raylet frees a lease when its worker died
+// (it reports that with a one-way LeaseFailed, which may be lost, and a
+// worker that exited for good never answers the push): not granted any
+// more means the worker died, and the task is retried.
+func (w *Worker) checkRunning() {
+	w.runCheckArmed = false
+	any := false
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		if t.phase != phaseRunning {
+			continue
+		}
+		any = true
+		if t.statusAsked {
+			continue
+		}
+		t.statusAsked = true
+		leaseID, raylet := t.leaseID, t.raylet
+		w.cli.Call(raylet, &proto.LeaseStatus{LeaseID: leaseID}, rpc.Options{Timeout: runningCheckPeriod}, func(m core.Message, err error) {
+			t.statusAsked = false
+			if err != nil || w.tasks[t.spec.TaskID] != t || t.leaseID != leaseID || t.phase != phaseRunning || m.(*proto.LeaseStatusReply).Granted {
+				return
+			}
+			w.cli.Cancel(t.pushCall)
+			w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, t.spec.Describe(), "the worker's raylet %s no longer grants its lease: the worker died", raylet))
+		})
+	}
+	if any {
+		w.runCheckArmed = true
+		w.env.AfterFunc(runningCheckPeriod, w.checkRunning)
+	}
+}
+
+// deadNodesMax bounds the remembered dead nodes.
+const deadNodesMax = 10_000
+
 // NodeDied tells the worker that the GCS declared node dead (raylet is its
 // address): tasks leased there are retried, lease requests waiting there
 // are sent to the local raylet again, and owned objects whose only copies
 // were there are rebuilt from lineage or failed.
 func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
+	if len(w.deadNodes) >= deadNodesMax {
+		clear(w.deadNodes) // forgetting only risks a hang on a grant from a long-dead node
+	}
+	w.deadNodes[node] = true
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
 		switch {

@@ -169,6 +169,7 @@ func TestLostObjects(t *testing.T) {
 		}
 		clear(c.raylet.objects)
 		c.owner.NodeDied(c.raylet.node, "raylet")
+		c.raylet.node = core.NodeID{10} // the raylet restarted: a new node
 		v, err := c.get(c.owner, refs[0])
 		if err != nil || len(v) != proto.MaxInlineSize+10 {
 			t.Fatalf("Get after loss = %d bytes, %v; want the rebuilt value", len(v), err)
@@ -184,6 +185,7 @@ func TestLostObjects(t *testing.T) {
 		c.n.run(nil)
 		clear(c.raylet.objects)
 		c.owner.NodeDied(c.raylet.node, "raylet")
+		c.raylet.node = core.NodeID{10} // the raylet restarted: a new node
 		if _, err := c.get(c.owner, ref); !errors.Is(err, proto.ErrObjectLost) {
 			t.Fatalf("Get of a lost Put = %v, want ObjectLost", err)
 		}
