@@ -82,17 +82,17 @@ type Stats struct {
 // pushed tasks. It is sans-IO; the host process forwards messages to
 // Handle and node-death news to NodeDied.
 type Worker struct {
-	env  core.Env
-	cfg  Config
+	env core.Env
+	cfg Config
 	// deadNodes are the nodes declared dead so far (bounded): a lease a
 	// dead node grants late is refused.
 	deadNodes map[core.NodeID]bool
 	// runCheckArmed: the checkRunning timer is pending.
 	runCheckArmed bool
-	self core.Addr
-	cli  *rpc.Client
-	srv  *rpc.Server
-	refs *refTable
+	self          core.Addr
+	cli           *rpc.Client
+	srv           *rpc.Server
+	refs          *refTable
 
 	parent      core.TaskID // the task this worker is running submissions for
 	taskCounter uint64
