@@ -40,6 +40,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/tasks/summarize", s.handleTaskSummary)
 	mux.HandleFunc("GET /api/v0/actors/summarize", s.handleActorSummary)
 	mux.HandleFunc("GET /api/v0/cluster", s.handleCluster)
+	mux.HandleFunc("GET /api/v0/timeline", s.handleTimeline)
 }
 
 func writeJSON[T any](w http.ResponseWriter, v T) {

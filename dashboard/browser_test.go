@@ -213,6 +213,26 @@ func TestDashboard(t *testing.T) {
 		if !found {
 			t.Errorf("task summary %+v lacks 20 finished dashtest.square", sum)
 		}
+		tl, err := http.Get(cl.url + "api/v0/timeline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trace struct {
+			TraceEvents []struct {
+				Ph string `json:"ph"`
+			} `json:"traceEvents"`
+		}
+		err = json.NewDecoder(tl.Body).Decode(&trace)
+		tl.Body.Close()
+		spans := 0
+		for _, e := range trace.TraceEvents {
+			if e.Ph == "X" {
+				spans++
+			}
+		}
+		if err != nil || spans < 21 {
+			t.Errorf("timeline: %v, %d spans; want one per task that ran (21 at least)", err, spans)
+		}
 		resp, err := http.Get(cl.url + "api/v0/tasks?state=BOGUS")
 		if err != nil {
 			t.Fatal(err)

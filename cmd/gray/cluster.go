@@ -37,6 +37,7 @@ func clusterCommands() []*cli.Command {
 			},
 		},
 		summaryCommand(),
+		timelineCommand(),
 		{
 			Name:         "kv",
 			Usage:        "read and write a running cluster's key-value store",

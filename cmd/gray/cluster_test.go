@@ -289,6 +289,9 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		if out := g.ok(t, "summary", "actors"); !strings.Contains(out, "0 actors, 0 restarts") {
 			t.Errorf("gray summary actors = %q, want 0 actors", out)
 		}
+		if out := g.ok(t, "timeline", "--out=-"); !strings.Contains(out, `"traceEvents":[]`) {
+			t.Errorf("gray timeline --out=- = %q, want no events", out)
+		}
 		if _, _, code := g.run(t, "list", "tasks", "--state", "bogus"); code != 2 {
 			t.Errorf("gray list tasks --state bogus: exit %d, want 2", code)
 		}
