@@ -164,14 +164,18 @@ func (s *Server) listTasks(r *ListTasks) Reply {
 		limit = MaxListTasks
 	}
 	out := []TaskInfo{}
-	total := 0
+	total, bytes, full := 0, 0, false
 	for _, id := range s.tasks.order {
 		t := s.tasks.tasks[id]
 		if t == nil || !r.matches(t) {
 			continue
 		}
 		total++
-		if len(out) < limit {
+		if !full && len(out) < limit {
+			if bytes += t.size(); bytes > MaxListTasksBytes {
+				full = true
+				continue
+			}
 			c := *t
 			c.Attempts = append([]TaskAttempt(nil), t.Attempts...)
 			out = append(out, c)

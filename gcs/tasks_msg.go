@@ -69,6 +69,11 @@ const (
 	MaxTaskErrorSize = 2 << 10
 	// MaxListTasks bounds the tasks of one ListTasks reply.
 	MaxListTasks = 10_000
+	// MaxListTasksBytes bounds the estimated size of one ListTasks reply,
+	// far below core.DefaultMaxMessageSize: tasks with long errors over
+	// many attempts could otherwise exceed it. A reply cut by it has fewer
+	// Tasks than Limit and TasksTotal says how many matched.
+	MaxListTasksBytes = 16 << 20
 )
 
 // TaskEvent is one state transition of one task attempt, reported by the
@@ -119,8 +124,9 @@ type AddTaskEvents struct {
 }
 
 // ListTasks lists the tasks the GCS knows, oldest first, filtered by
-// every non-zero field, at most Limit of them (0: MaxListTasks). Reply:
-// Tasks, and TasksTotal counts all matches before the limit.
+// every non-zero field, at most Limit of them (0: MaxListTasks) and at
+// most about MaxListTasksBytes. Reply: Tasks, and TasksTotal counts all
+// matches before the limit.
 type ListTasks struct {
 	Hdr   Hdr
 	State TaskState
@@ -186,6 +192,15 @@ type TaskInfo struct {
 	// SubmitTime is the first event's time (Unix nanoseconds).
 	SubmitTime int64
 	Attempts   []TaskAttempt
+}
+
+// size estimates the task's encoded size in bytes.
+func (t *TaskInfo) size() int {
+	n := 64 + len(t.Name)
+	for _, a := range t.Attempts {
+		n += 64 + len(a.Worker) + len(a.ErrorKind) + len(a.Error)
+	}
+	return n
 }
 
 // Latest returns the task's latest attempt.

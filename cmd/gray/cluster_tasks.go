@@ -176,6 +176,9 @@ func summaryTasks(c *cli.Context, cc *clusterConn, _ []string) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "\n%d tasks\n", len(r.Tasks))
+	if r.TasksTotal > len(r.Tasks) {
+		fmt.Fprintf(c.App.ErrWriter, "only %d of %d tasks counted: the GCS's reply was cut at its size limit\n", len(r.Tasks), r.TasksTotal)
+	}
 	return nil
 }
 
