@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -108,8 +109,9 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 // Ray's state API's default.
 const defaultTaskLimit = 100
 
-// taskQuery reads the filters of /api/v0/tasks: state, name, job, limit
-// (default 100) and offset; limit+offset stay within gcs.MaxListTasks.
+// taskQuery reads the filters of /api/v0/tasks: state, name, job, node
+// (of the latest attempt), limit (default 100) and offset; limit+offset
+// stay within gcs.MaxListTasks.
 func taskQuery(r *http.Request) (q gcs.ListTasks, offset int, err error) {
 	v := r.URL.Query()
 	if st := v.Get("state"); st != "" {
@@ -123,6 +125,13 @@ func taskQuery(r *http.Request) (q gcs.ListTasks, offset int, err error) {
 		if q.Job, err = parseJob(j); err != nil {
 			return q, 0, err
 		}
+	}
+	if n := v.Get("node"); n != "" {
+		b, err := hex.DecodeString(n)
+		if err != nil || len(b) != len(q.Node) {
+			return q, 0, fmt.Errorf("node %q: want the %d hex digits of a node id", n, 2*len(q.Node))
+		}
+		copy(q.Node[:], b)
 	}
 	q.Limit = defaultTaskLimit
 	if l := v.Get("limit"); l != "" {

@@ -46,6 +46,10 @@ var (
 	incr    = gray.Method0("dashtest.incr", func(c *Counter, _ context.Context) (int, error) { c.n++; return c.n, nil })
 )
 
+// squares is how many square tasks the test runs: enough for three pages
+// of the UI's task table.
+const squares = 250
+
 // hangGuard bounds the whole test; each step takes far less.
 const hangGuard = 3 * time.Minute
 
@@ -83,7 +87,7 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	}
 	t.Cleanup(rt.Shutdown)
 
-	refs := make([]gray.Ref[int], 20)
+	refs := make([]gray.Ref[int], squares)
 	for i := range refs {
 		refs[i] = square.Remote(ctx, gray.V(i))
 	}
@@ -152,11 +156,11 @@ func TestDashboard(t *testing.T) {
 		getJSON(t, cl.url+"api/v0/tasks?state=FAILED", &failed)
 		var all taskList
 		getJSON(t, cl.url+"api/v0/tasks?state=FINISHED&name=dashtest.square", &all)
-		if failed.Total == 1 && all.Total == 20 {
+		if failed.Total == 1 && all.Total == squares {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: %d failed tasks, %d finished squares; want 1 and 20", failed.Total, all.Total)
+			t.Fatalf("after 30s: %d failed tasks, %d finished squares; want 1 and %d", failed.Total, all.Total, squares)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -167,9 +171,14 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("failed task = %+v, want dashtest.fail with its error and node", f)
 		}
 		var page taskList
-		getJSON(t, cl.url+"api/v0/tasks?limit=5&offset=15", &page)
-		if page.Total < 21 || len(page.Result) != 5 {
-			t.Errorf("tasks page at 15: total %d, %d rows; want at least 21 and 5", page.Total, len(page.Result))
+		getJSON(t, cl.url+"api/v0/tasks?limit=5&offset=245", &page)
+		if page.Total < squares+1 || len(page.Result) != 5 {
+			t.Errorf("tasks page at 245: total %d, %d rows; want at least %d and 5", page.Total, len(page.Result), squares+1)
+		}
+		var onNode taskList
+		getJSON(t, cl.url+"api/v0/tasks?limit=1&node="+f.NodeID, &onNode)
+		if onNode.Total < squares || len(onNode.Result) != 1 || onNode.Result[0].NodeID != f.NodeID {
+			t.Errorf("tasks on the head's node: %+v, want %d at least", onNode, squares)
 		}
 		var nodes struct {
 			Total  int `json:"total"`
@@ -208,10 +217,10 @@ func TestDashboard(t *testing.T) {
 		getJSON(t, cl.url+"api/v0/tasks/summarize", &sum)
 		found := false
 		for _, f := range sum.Summary {
-			found = found || (f.Name == "dashtest.square" && f.StateCounts["FINISHED"] == 20)
+			found = found || (f.Name == "dashtest.square" && f.StateCounts["FINISHED"] == squares)
 		}
 		if !found {
-			t.Errorf("task summary %+v lacks 20 finished dashtest.square", sum)
+			t.Errorf("task summary %+v lacks %d finished dashtest.square", sum, squares)
 		}
 		tl, err := http.Get(cl.url + "api/v0/timeline")
 		if err != nil {
@@ -230,8 +239,8 @@ func TestDashboard(t *testing.T) {
 				spans++
 			}
 		}
-		if err != nil || spans < 21 {
-			t.Errorf("timeline: %v, %d spans; want one per task that ran (21 at least)", err, spans)
+		if err != nil || spans < squares+1 {
+			t.Errorf("timeline: %v, %d spans; want one per task that ran (%d at least)", err, spans, squares+1)
 		}
 		resp, err := http.Get(cl.url + "api/v0/tasks?state=BOGUS")
 		if err != nil {
@@ -361,6 +370,17 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	for _, p := range []string{"nodes", "actors", "jobs", "tasks"} {
 		open(p)
 	}
+	// Paging: the second page of all tasks, then back.
+	first := text("#task-page")
+	must("next page", chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#task-next")),
+		chromedp.WaitVisible(chromedp.JSPath(`[...document.querySelectorAll("#task-page")].filter(e => e.textContent.startsWith("101–200 of "))`))))
+	rows, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#tasks-body tr").length`))
+	must("count rows", err)
+	if !strings.HasPrefix(first, "1–100 of ") || rows != 100 {
+		t.Errorf("tasks page 1 says %q, page 2 has %d rows; want 1–100 of N and 100", first, rows)
+	}
+	must("previous page", chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#task-prev")),
+		chromedp.WaitVisible(chromedp.JSPath(`[...document.querySelectorAll("#task-page")].filter(e => e.textContent.startsWith("1–100 of "))`))))
 	actorsText := ""
 	// The tasks page, filtered to FAILED: the failed task's row is marked
 	// and shows its error.
@@ -372,6 +392,11 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 		}),
 		chromedp.WaitVisible(chromedp.CSS(`#tasks-body tr.failed td.error`))))
 	failedText := text(`#tasks-body tr.failed td.error`)
+	shot, err = chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	must("screenshot of the failed tasks", err)
+	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-tasks-failed.png"), shot, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
 	open("actors")
 	actorsText = text("#actors-body")
 	status := text("#status")
