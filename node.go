@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/dashboard"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/net"
 	"github.com/grayrt/gray/raylet"
@@ -52,6 +53,13 @@ type NodeOptions struct {
 	WorkerMemoryBytes int64
 	// Logger receives the node's records; default slog.Default().
 	Logger *slog.Logger
+	// DashboardListen, on the head, starts the dashboard (state API, web
+	// UI, /metrics; see docs/dashboard.md) on this TCP address, e.g.
+	// 127.0.0.1:8265 or 127.0.0.1:0 for a free port. Empty: none.
+	DashboardListen string
+	// DashboardToken, when set, is the bearer token the dashboard
+	// requires.
+	DashboardToken string
 }
 
 // NoActorSlots is NodeOptions.ActorSlots for a node that hosts no actor.
@@ -74,6 +82,7 @@ type Node struct {
 	log        *slog.Logger
 	gcsAddr    core.Addr
 	rayletAddr core.Addr
+	dashboard  *dashboard.Server
 
 	failed    chan error // the first node process that stopped on its own
 	closeOnce sync.Once
@@ -147,8 +156,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 			}
 		}})
 	n.pool.host = n.host
+	var gcsServer *gcs.Server
 	if opts.Head {
-		if n.gcsAddr, err = n.host.Add("gcs", gcs.NewServer(gcs.Config{})); err != nil {
+		gcsServer = gcs.NewServer(gcs.Config{})
+		if n.gcsAddr, err = n.host.Add("gcs", gcsServer); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -202,6 +213,12 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	if opts.Head && opts.DashboardListen != "" {
+		if err := n.startDashboard(opts, gcsServer, rl); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -222,6 +239,9 @@ func (n *Node) Failed() <-chan error { return n.failed }
 // return the first call's result.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.dashboard != nil {
+			_ = n.dashboard.Close() // an unfinished request changes nothing
+		}
 		n.pool.close()
 		if n.launcher != nil {
 			n.launcher.close()

@@ -351,3 +351,16 @@ func (c *Client) GetNamedActor(ns, name string, cb func(Reply, error)) {
 
 // ListActors lists every actor in the reply's Actors, sorted by id.
 func (c *Client) ListActors(cb func(Reply, error)) { c.do(&ListActors{}, cb) }
+
+// --- Tasks ---
+
+// AddTaskEvents reports a batch of task events (see AddTaskEvents);
+// dropped counts events the caller dropped since its previous batch.
+func (c *Client) AddTaskEvents(events []TaskEvent, dropped uint64, cb func(Reply, error)) {
+	c.do(&AddTaskEvents{Events: events, Dropped: dropped}, cb)
+}
+
+// ListTasks lists the tasks matching q (its header is set by the client)
+// in the reply's Tasks, oldest first, and their number before the limit
+// in TasksTotal.
+func (c *Client) ListTasks(q ListTasks, cb func(Reply, error)) { c.do(&q, cb) }

@@ -25,6 +25,10 @@ type Config struct {
 	// applied again, so it must be far above any client deadline plus
 	// network delay. Default 1h.
 	SessionTTL time.Duration
+	// MaxTasks bounds the in-memory task table (task events, tasks.go):
+	// beyond it the oldest finished or failed tasks are evicted first.
+	// Default 10,000.
+	MaxTasks int
 	// Bug plants a known bug for tests (one of the Bug* constants). It is
 	// test-only: a production server leaves it empty.
 	Bug string
@@ -81,6 +85,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = time.Hour
+	}
+	if c.MaxTasks <= 0 {
+		c.MaxTasks = 10_000
 	}
 	if c.Bug != "" && !slices.Contains(Bugs(), c.Bug) {
 		panic(fmt.Sprintf("gcs: unknown Config.Bug %q (known: %v)", c.Bug, Bugs()))

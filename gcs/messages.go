@@ -29,6 +29,8 @@ const (
 	msgGetNamedActor core.MsgType = 1033
 	msgListActors    core.MsgType = 1034
 	msgKillActor     core.MsgType = 1035
+	msgAddTaskEvents core.MsgType = 1036
+	msgListTasks     core.MsgType = 1037
 	msgSubscribe     core.MsgType = 1040
 	msgPoll          core.MsgType = 1041
 	msgReply         core.MsgType = 1090
@@ -298,6 +300,9 @@ type Reply struct {
 	ActorID core.ActorID // RegisterActor: the winner of a named registration
 	Created bool         // RegisterActor: this request created the actor
 	Actors  []ActorInfo  // GetActor, GetNamedActor, UpdateActor: one; ListActors: all, sorted
+
+	Tasks      []TaskInfo // ListTasks, oldest first
+	TasksTotal int        // ListTasks: matches before the limit
 }
 
 // MsgType implements core.Message.

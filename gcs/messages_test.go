@@ -55,6 +55,15 @@ func TestValidate(t *testing.T) {
 		{"subscribe nothing", &Subscribe{Hdr: hdr}, false},
 		{"subscribe unknown", &Subscribe{Hdr: hdr, Channels: []string{"x"}}, false},
 		{"poll", &Poll{Hdr: hdr, AckSeq: 9}, true},
+		{"task events", &AddTaskEvents{Hdr: hdr, Events: []TaskEvent{{Task: core.NewTaskID(job, core.DriverTaskID(job), 1), State: TaskRunning}}}, true},
+		{"task event without id", &AddTaskEvents{Hdr: hdr, Events: []TaskEvent{{State: TaskRunning}}}, false},
+		{"task event bad state", &AddTaskEvents{Hdr: hdr, Events: []TaskEvent{{Task: core.NewTaskID(job, core.DriverTaskID(job), 1), State: 9}}}, false},
+		{"task event long error", &AddTaskEvents{Hdr: hdr, Events: []TaskEvent{{Task: core.NewTaskID(job, core.DriverTaskID(job), 1), State: TaskFailed,
+			Error: strings.Repeat("e", MaxTaskErrorSize+1)}}}, false},
+		{"too many task events", &AddTaskEvents{Hdr: hdr, Events: make([]TaskEvent, MaxTaskEventsPerBatch+1)}, false},
+		{"list tasks", &ListTasks{Hdr: hdr, State: TaskFailed, Limit: MaxListTasks}, true},
+		{"list tasks huge limit", &ListTasks{Hdr: hdr, Limit: MaxListTasks + 1}, false},
+		{"list tasks bad state", &ListTasks{Hdr: hdr, State: 42}, false},
 	} {
 		if err := tc.m.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: Validate() = %v, want ok %v", tc.name, err, tc.ok)
@@ -93,6 +102,11 @@ func FuzzDecode(f *testing.F) {
 		&RegisterNode{Hdr: hdr, Node: core.NodeID{1}, Addr: "r", Resources: core.MustResources(core.CPU, 2)},
 		&RegisterActor{Hdr: hdr, Actor: core.NewActorID(job, core.DriverTaskID(job), 1), Job: job, Name: "a"},
 		&Subscribe{Hdr: hdr, Channels: []string{ChannelNode}},
+		&AddTaskEvents{Hdr: hdr, Dropped: 2, Events: []TaskEvent{{Task: core.NewTaskID(job, core.DriverTaskID(job), 1), Job: job, Name: "f",
+			State: TaskFailed, Time: 5, Node: core.NodeID{1}, Worker: "w", ErrorKind: "task failed", Error: "boom"}}},
+		&ListTasks{Hdr: hdr, State: TaskRunning, Job: job, Name: "f", Limit: 10},
+		&Reply{Client: "c", Seq: 3, TasksTotal: 2, Tasks: []TaskInfo{{ID: core.NewTaskID(job, core.DriverTaskID(job), 1), Name: "f",
+			Attempts: []TaskAttempt{{State: TaskFinished, StartTime: 1, EndTime: 2}}}}},
 		&Reply{Client: "c", Seq: 1, Code: CodeNotFound, Err: "x", Nodes: []NodeInfo{{ID: core.NodeID{1}, State: NodeAlive}}},
 		&PollReply{Client: "c", Seq: 2, Head: 1, Messages: []PubMessage{{Seq: 1, Channel: ChannelNode, Node: &NodeInfo{State: NodeDead}}}},
 	} {

@@ -57,6 +57,9 @@ type Server struct {
 
 	healthTimer core.Timer
 
+	// tasks is the in-memory task table and request counters (tasks.go).
+	tasks *taskTable
+
 	// readCache exists only with BugStaleRead.
 	readCache map[string][]byte
 }
@@ -162,6 +165,7 @@ func (s *Server) restore(r *recovered) {
 		s.scheds[id] = &sc
 	}
 	s.subs = map[string]*subscriber{}
+	s.tasks = newTaskTable()
 	if s.cfg.Bug == BugStaleRead {
 		s.readCache = map[string][]byte{}
 	}
@@ -201,6 +205,11 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 		return
 	}
 	h := req.header()
+	start := s.env.Now()
+	defer func() {
+		s.tasks.ops[m.MsgType()]++
+		s.tasks.opTime[m.MsgType()] += s.env.Now().Sub(start)
+	}()
 	if err := req.Validate(); err != nil {
 		if _, isPoll := m.(*Poll); isPoll {
 			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: CodeInvalidArgument, Err: err.Error()})
@@ -228,6 +237,10 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 		s.reply(from, h, s.getNamedActor(r))
 	case *ListActors:
 		s.reply(from, h, Reply{Actors: s.Actors()})
+	case *AddTaskEvents:
+		s.reply(from, h, s.addTaskEvents(r))
+	case *ListTasks:
+		s.reply(from, h, s.listTasks(r))
 	case *Subscribe:
 		s.reply(from, h, s.subscribe(r))
 	case *Poll:
@@ -388,6 +401,7 @@ func (s *Server) Describe() string {
 	for _, id := range s.actorOrder {
 		fmt.Fprintf(&b, "actor %v\n", s.actors[id])
 	}
+	b.WriteString(s.describeTasks())
 	s.describePlacements(&b)
 	const kvShown = 100
 	shown := 0

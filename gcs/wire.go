@@ -62,6 +62,12 @@ func (*ListActors) MsgType() core.MsgType { return msgListActors }
 func (*KillActor) MsgType() core.MsgType { return msgKillActor }
 
 // MsgType implements core.Message.
+func (*AddTaskEvents) MsgType() core.MsgType { return msgAddTaskEvents }
+
+// MsgType implements core.Message.
+func (*ListTasks) MsgType() core.MsgType { return msgListTasks }
+
+// MsgType implements core.Message.
 func (*Subscribe) MsgType() core.MsgType { return msgSubscribe }
 
 // MsgType implements core.Message.
@@ -86,6 +92,8 @@ func (m *GetActor) header() Hdr      { return m.Hdr }
 func (m *GetNamedActor) header() Hdr { return m.Hdr }
 func (m *ListActors) header() Hdr    { return m.Hdr }
 func (m *KillActor) header() Hdr     { return m.Hdr }
+func (m *AddTaskEvents) header() Hdr { return m.Hdr }
+func (m *ListTasks) header() Hdr     { return m.Hdr }
 func (m *Subscribe) header() Hdr     { return m.Hdr }
 func (m *Poll) header() Hdr          { return m.Hdr }
 
@@ -108,6 +116,8 @@ func (m *GetActor) withHeader(h Hdr) request      { c := *m; c.Hdr = h; return &
 func (m *GetNamedActor) withHeader(h Hdr) request { c := *m; c.Hdr = h; return &c }
 func (m *ListActors) withHeader(h Hdr) request    { c := *m; c.Hdr = h; return &c }
 func (m *KillActor) withHeader(h Hdr) request     { c := *m; c.Hdr = h; return &c }
+func (m *AddTaskEvents) withHeader(h Hdr) request { c := *m; c.Hdr = h; return &c }
+func (m *ListTasks) withHeader(h Hdr) request     { c := *m; c.Hdr = h; return &c }
 func (m *Subscribe) withHeader(h Hdr) request     { c := *m; c.Hdr = h; return &c }
 func (m *Poll) withHeader(h Hdr) request          { c := *m; c.Hdr = h; return &c }
 
@@ -132,6 +142,8 @@ func init() {
 	reg(msgGetNamedActor, "GetNamedActor", func() core.Message { return new(GetNamedActor) })
 	reg(msgListActors, "ListActors", func() core.Message { return new(ListActors) })
 	reg(msgKillActor, "KillActor", func() core.Message { return new(KillActor) })
+	reg(msgAddTaskEvents, "AddTaskEvents", func() core.Message { return new(AddTaskEvents) })
+	reg(msgListTasks, "ListTasks", func() core.Message { return new(ListTasks) })
 	reg(msgSubscribe, "Subscribe", func() core.Message { return new(Subscribe) })
 	reg(msgPoll, "Poll", func() core.Message { return new(Poll) })
 	reg(msgReply, "Reply", func() core.Message { return new(Reply) })

@@ -26,15 +26,18 @@ func clusterCommands() []*cli.Command {
 		},
 		{
 			Name:         "list",
-			Usage:        "list a running cluster's nodes, actors or jobs",
+			Usage:        "list a running cluster's nodes, actors, jobs or tasks",
 			OnUsageError: onUsageError,
 			Action:       helpOrUnknown,
 			Subcommands: []*cli.Command{
 				listCommand("nodes", "list the nodes with their state and resources", listNodes),
 				listCommand("actors", "list the actors with their state", listActors),
 				listCommand("jobs", "list the jobs", listJobs),
+				listTasksCommand(),
 			},
 		},
+		summaryCommand(),
+		timelineCommand(),
 		{
 			Name:         "kv",
 			Usage:        "read and write a running cluster's key-value store",

@@ -276,6 +276,27 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		}
 	})
 
+	t.Run("tasks and summaries of an idle cluster", func(t *testing.T) {
+		if out := g.ok(t, "list", "tasks", "--state", "failed"); !strings.HasPrefix(out, "TASK") || strings.Count(out, "\n") != 1 {
+			t.Errorf("gray list tasks on an idle cluster = %q, want the header only", out)
+		}
+		if out := g.ok(t, "list", "tasks", "--json"); strings.TrimSpace(out) != "[]" {
+			t.Errorf("gray list tasks --json = %q, want []", out)
+		}
+		if out := g.ok(t, "summary", "tasks"); !strings.Contains(out, "0 tasks") {
+			t.Errorf("gray summary tasks = %q, want 0 tasks", out)
+		}
+		if out := g.ok(t, "summary", "actors"); !strings.Contains(out, "0 actors, 0 restarts") {
+			t.Errorf("gray summary actors = %q, want 0 actors", out)
+		}
+		if out := g.ok(t, "timeline", "--out=-"); !strings.Contains(out, `"traceEvents":[]`) {
+			t.Errorf("gray timeline --out=- = %q, want no events", out)
+		}
+		if _, _, code := g.run(t, "list", "tasks", "--state", "bogus"); code != 2 {
+			t.Errorf("gray list tasks --state bogus: exit %d, want 2", code)
+		}
+	})
+
 	t.Run("wrong secret is refused", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad-secret")
 		if err := os.WriteFile(bad, []byte("not-the-cluster-secret\n"), 0o600); err != nil {

@@ -26,6 +26,12 @@ type daemonConfig struct {
 	objectStoreBytes  int64 // 0: the raylet's default
 	actorSlots        int   // actors hosted at once; 0 for none
 	workerMemoryBytes int64 // 0: no limit
+	// The head's dashboard: its address ("" for none), whether it came
+	// from the default (then a taken port is a warning, not an error),
+	// and the file of its bearer token.
+	dashboardListen    string
+	dashboardOptional  bool
+	dashboardTokenFile string
 }
 
 // runDaemon runs the head or a joined node until ctx ends (a clean
@@ -69,10 +75,15 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	if slots == 0 {
 		slots = gray.NoActorSlots
 	}
+	dashListen, dashToken, err := dashboardOptions(cfg, log)
+	if err != nil {
+		return err
+	}
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
+		DashboardListen: dashListen, DashboardToken: dashToken,
 	})
 	if err != nil {
 		return err
@@ -87,7 +98,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	}
 	fmt.Fprintln(stdout, printed)
 	log.Info("grayd running", "head", cfg.head, "gcs", node.GCSAddress(), "raylet", node.Address(),
-		"resources", cfg.resources.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
+		"dashboard", node.DashboardURL(), "resources", cfg.resources.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
 
 	select {
 	case <-ctx.Done():

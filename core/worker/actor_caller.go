@@ -22,6 +22,7 @@ type actorView struct {
 	state   gcs.ActorState
 	inc     int64
 	addr    core.Addr
+	node    core.NodeID // where the actor runs, for task events
 	cause   string
 
 	nextSeq uint64
@@ -124,6 +125,7 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 		}
 	}
 	w.stats.Submitted++
+	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)
 	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1}
 	v.calls[c.seq] = c
 	switch {
@@ -170,6 +172,7 @@ func (w *Worker) sendCall(v *actorView, c *actorCall) {
 	spec.CallerSeq = c.slot
 	spec.SkipBelow = v.lowestSlot()
 	c.spec = spec
+	w.record(&pendingTask{spec: spec, node: v.node, worker: v.addr}, gcs.TaskRunning, nil)
 	c.callID = w.cli.Call(v.addr, &proto.PushTask{Spec: spec}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 		if v.calls[c.seq] != c || c.attempt != attempt {
 			return
@@ -194,6 +197,7 @@ func (w *Worker) finishCall(v *actorView, c *actorCall, r *proto.PushTaskReply, 
 	delete(v.calls, c.seq)
 	if terr != nil {
 		w.stats.Failed++
+		w.record(&pendingTask{spec: c.spec}, gcs.TaskFailed, terr)
 		for _, id := range c.spec.ReturnIDs() {
 			if e := w.refs.get(id); e != nil {
 				w.refs.fail(e, terr)
@@ -250,6 +254,7 @@ func (w *Worker) applyActorInfo(info gcs.ActorInfo) {
 	// An equal version still moves calls: a refused call waits for the
 	// next read of the record to be sent again.
 	v.version, v.state, v.inc, v.addr, v.cause = info.Version, info.State, info.NumRestarts, info.Addr, info.DeathCause
+	v.node = info.Node
 	switch info.State {
 	case gcs.ActorDead:
 		for _, seq := range v.sortedSeqs() {

@@ -57,6 +57,12 @@ type Config struct {
 	// on workers of that binary. Empty in embedded clusters and the
 	// simulator, where every worker runs the same program.
 	Binary string
+	// TaskEventsMax bounds the buffer of task events not yet sent to the
+	// GCS (events.go); default DefaultTaskEventsMax, negative records
+	// none. TaskEventsFlush is how long events wait before they are sent;
+	// default DefaultTaskEventsFlush.
+	TaskEventsMax   int
+	TaskEventsFlush time.Duration
 }
 
 // Stats counts what a core worker did, for tests and the dashboard.
@@ -119,6 +125,10 @@ type Worker struct {
 	owned       map[core.ActorID]*ownedActor
 	views       map[core.ActorID]*actorView
 	actor       *actorInstance
+
+	// Task events not yet sent to the GCS (events.go).
+	events  eventBuffer
+	evStats EventStats
 }
 
 // pendingTask is a task this worker owns that has not finished.
@@ -153,6 +163,12 @@ func New(env core.Env, cfg Config) *Worker {
 	}
 	if cfg.OwnerTimeout <= 0 {
 		cfg.OwnerTimeout = 30 * time.Second
+	}
+	if cfg.TaskEventsMax == 0 {
+		cfg.TaskEventsMax = DefaultTaskEventsMax
+	}
+	if cfg.TaskEventsFlush <= 0 {
+		cfg.TaskEventsFlush = DefaultTaskEventsFlush
 	}
 	w := &Worker{
 		env: env, cfg: cfg, self: env.Self(),
@@ -331,6 +347,9 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 // owned argument that failed fails the task with the same error, as Ray
 // propagates errors through dependencies.
 func (w *Worker) resolve(t *pendingTask) {
+	if t.phase != phaseResolving || t.waitArgs == 0 {
+		w.record(t, gcs.TaskPendingArgs, nil)
+	}
 	t.phase = phaseResolving
 	t.waitArgs = 0
 	for _, a := range t.spec.Args {
@@ -367,6 +386,9 @@ func (w *Worker) returnLease(raylet core.Addr, leaseID uint64, disconnect bool) 
 }
 
 func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
+	if t.phase != phaseLeasing {
+		w.record(t, gcs.TaskPendingNode, nil)
+	}
 	t.phase = phaseLeasing
 	w.leaseSeq++
 	t.leaseID = w.leaseSeq
@@ -438,6 +460,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 	t.phase = phaseRunning
 	t.node = lease.Node
 	t.worker = lease.Worker
+	w.record(t, gcs.TaskRunning, nil)
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
@@ -477,6 +500,7 @@ func (w *Worker) retryOrFail(t *pendingTask, err *proto.TaskError) {
 		if t.retries > 0 {
 			t.retries--
 		}
+		w.record(t, gcs.TaskFailed, err)
 		t.spec.Attempt++
 		w.stats.Retried++
 		w.resolve(t)
@@ -488,6 +512,7 @@ func (w *Worker) retryOrFail(t *pendingTask, err *proto.TaskError) {
 func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 	delete(w.tasks, t.spec.TaskID)
 	w.stats.Finished++
+	w.record(t, gcs.TaskFinished, nil)
 	for _, ret := range r.Returns {
 		e := w.refs.get(ret.ID)
 		if e == nil {
@@ -510,6 +535,7 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 	delete(w.tasks, t.spec.TaskID)
 	w.stats.Failed++
+	w.record(t, gcs.TaskFailed, err)
 	for _, id := range t.spec.ReturnIDs() {
 		if e := w.refs.get(id); e != nil {
 			w.refs.fail(e, err)

@@ -1,0 +1,421 @@
+package dashboard_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/grayrt/gray"
+)
+
+// The end-to-end test of the dashboard: a head started in this process
+// with gray.StartNode (so the tasks registered here run on its workers),
+// a driver joined with gray.Init, then the state API, /metrics and the
+// web UI in headless Chromium.
+
+func TestMain(m *testing.M) {
+	gray.ServeIfWorker()
+	os.Exit(m.Run())
+}
+
+// Counter is the test's actor.
+type Counter struct{ n int }
+
+const failMessage = "deliberate failure for the dashboard test"
+
+var (
+	square  = gray.Task1("dashtest.square", func(_ context.Context, x int) (int, error) { return x * x, nil })
+	failing = gray.Task0("dashtest.fail", func(context.Context) (int, error) { return 0, errors.New(failMessage) })
+	counter = gray.Actor("dashtest.Counter", func(context.Context) (*Counter, error) { return &Counter{}, nil })
+	incr    = gray.Method0("dashtest.incr", func(c *Counter, _ context.Context) (int, error) { c.n++; return c.n, nil })
+)
+
+// squares is how many square tasks the test runs: enough for three pages
+// of the UI's task table.
+const squares = 250
+
+// hangGuard bounds the whole test; each step takes far less.
+const hangGuard = 3 * time.Minute
+
+// cluster is a running head with its dashboard and a joined driver.
+type cluster struct {
+	url string
+}
+
+func startCluster(t *testing.T, ctx context.Context) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	secretFile := filepath.Join(dir, "cluster-secret")
+	if err := os.WriteFile(secretFile, []byte(hex.EncodeToString(secret)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	node, err := gray.StartNode(ctx, gray.NodeOptions{
+		Head: true, DataDir: filepath.Join(dir, "head"), ClusterSecret: []byte(hex.EncodeToString(secret)),
+		Resources: map[string]float64{"CPU": 2}, DashboardListen: "127.0.0.1:0", Logger: log,
+	})
+	if err != nil {
+		t.Fatalf("StartNode: %v", err)
+	}
+	t.Cleanup(func() { node.Close() })
+	if node.DashboardURL() == "" {
+		t.Fatal("DashboardURL() is empty with DashboardListen set")
+	}
+	rt, err := gray.Init(ctx, gray.WithAddress(node.GCSAddress()), gray.WithSecretFile(secretFile), gray.WithLogger(log))
+	if err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	t.Cleanup(rt.Shutdown)
+
+	refs := make([]gray.Ref[int], squares)
+	for i := range refs {
+		refs[i] = square.Remote(ctx, gray.V(i))
+	}
+	if _, err := gray.GetAll(ctx, refs); err != nil {
+		t.Fatalf("square tasks: %v", err)
+	}
+	if _, err := failing.Options(gray.WithMaxRetries(0)).Remote(ctx).Get(ctx); err == nil || !strings.Contains(err.Error(), failMessage) {
+		t.Fatalf("failing task: err = %v, want %q", err, failMessage)
+	}
+	c, err := counter.New(ctx, gray.WithName("dash-counter"))
+	if err != nil {
+		t.Fatalf("actor: %v", err)
+	}
+	if n, err := incr.Remote(ctx, c).Get(ctx); err != nil || n != 1 {
+		t.Fatalf("incr = %v, %v; want 1", n, err)
+	}
+	return &cluster{url: node.DashboardURL()}
+}
+
+// getJSON decodes the data.result of an API answer into out.
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %v\n%s", url, resp.Status, err, body)
+	}
+	var env struct {
+		Result bool `json:"result"`
+		Data   struct {
+			Result json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || !env.Result {
+		t.Fatalf("GET %s: %v\n%s", url, err, body)
+	}
+	if err := json.Unmarshal(env.Data.Result, out); err != nil {
+		t.Fatalf("GET %s: %v\n%s", url, err, body)
+	}
+}
+
+type taskList struct {
+	Total  int `json:"total"`
+	Result []struct {
+		Name         string `json:"name"`
+		State        string `json:"state"`
+		ErrorType    string `json:"error_type"`
+		ErrorMessage string `json:"error_message"`
+		NodeID       string `json:"node_id"`
+	} `json:"result"`
+}
+
+func TestDashboard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cl := startCluster(t, ctx)
+
+	// Task events reach the GCS within a flush period (1s).
+	var failed taskList
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		getJSON(t, cl.url+"api/v0/tasks?state=FAILED", &failed)
+		var all taskList
+		getJSON(t, cl.url+"api/v0/tasks?state=FINISHED&name=dashtest.square", &all)
+		if failed.Total == 1 && all.Total == squares {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: %d failed tasks, %d finished squares; want 1 and %d", failed.Total, all.Total, squares)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	t.Run("api", func(t *testing.T) {
+		f := failed.Result[0]
+		if f.Name != "dashtest.fail" || f.ErrorType == "" || !strings.Contains(f.ErrorMessage, failMessage) || f.NodeID == "" {
+			t.Errorf("failed task = %+v, want dashtest.fail with its error and node", f)
+		}
+		var page taskList
+		getJSON(t, cl.url+"api/v0/tasks?limit=5&offset=245", &page)
+		if page.Total < squares+1 || len(page.Result) != 5 {
+			t.Errorf("tasks page at 245: total %d, %d rows; want at least %d and 5", page.Total, len(page.Result), squares+1)
+		}
+		var onNode taskList
+		getJSON(t, cl.url+"api/v0/tasks?limit=1&node="+f.NodeID, &onNode)
+		if onNode.Total < squares || len(onNode.Result) != 1 || onNode.Result[0].NodeID != f.NodeID {
+			t.Errorf("tasks on the head's node: %+v, want %d at least", onNode, squares)
+		}
+		var nodes struct {
+			Total  int `json:"total"`
+			Result []struct {
+				State string `json:"state"`
+			} `json:"result"`
+		}
+		getJSON(t, cl.url+"api/v0/nodes", &nodes)
+		if nodes.Total != 1 || nodes.Result[0].State != "ALIVE" {
+			t.Errorf("nodes = %+v, want one ALIVE", nodes)
+		}
+		var actors struct {
+			Result []struct {
+				Name        string `json:"name"`
+				State       string `json:"state"`
+				NumRestarts int64  `json:"num_restarts"`
+			} `json:"result"`
+		}
+		getJSON(t, cl.url+"api/v0/actors", &actors)
+		if len(actors.Result) != 1 || actors.Result[0].Name != "dash-counter" || actors.Result[0].State != "ALIVE" {
+			t.Errorf("actors = %+v, want dash-counter ALIVE", actors)
+		}
+		var jobs struct {
+			Total int `json:"total"`
+		}
+		getJSON(t, cl.url+"api/v0/jobs", &jobs)
+		if jobs.Total != 1 {
+			t.Errorf("jobs total = %d, want 1", jobs.Total)
+		}
+		var sum struct {
+			Summary []struct {
+				Name        string         `json:"func_or_class_name"`
+				StateCounts map[string]int `json:"state_counts"`
+			} `json:"summary"`
+		}
+		getJSON(t, cl.url+"api/v0/tasks/summarize", &sum)
+		found := false
+		for _, f := range sum.Summary {
+			found = found || (f.Name == "dashtest.square" && f.StateCounts["FINISHED"] == squares)
+		}
+		if !found {
+			t.Errorf("task summary %+v lacks %d finished dashtest.square", sum, squares)
+		}
+		tl, err := http.Get(cl.url + "api/v0/timeline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trace struct {
+			TraceEvents []struct {
+				Ph string `json:"ph"`
+			} `json:"traceEvents"`
+		}
+		err = json.NewDecoder(tl.Body).Decode(&trace)
+		tl.Body.Close()
+		spans := 0
+		for _, e := range trace.TraceEvents {
+			if e.Ph == "X" {
+				spans++
+			}
+		}
+		if err != nil || spans < squares+1 {
+			t.Errorf("timeline: %v, %d spans; want one per task that ran (%d at least)", err, spans, squares+1)
+		}
+		resp, err := http.Get(cl.url + "api/v0/tasks?state=BOGUS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("bad state filter: %s, want 400", resp.Status)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		resp, err := http.Get(cl.url + "metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			"gray_tasks_submitted_total ", `gray_tasks{state="FAILED"} 1`, `gray_nodes{state="ALIVE"} 1`,
+			`gray_actors{state="ALIVE"} 1`, `gray_gcs_requests_total{type="gcs.AddTaskEvents"}`,
+			"gray_object_store_capacity_bytes{", "gray_raylet_leases_granted_total{", "gray_actor_restarts_total 0",
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("/metrics:\n%s", body)
+		}
+	})
+
+	t.Run("browser", func(t *testing.T) { browserTest(t, ctx, cl) })
+}
+
+// chromium finds a Chromium or Chrome binary.
+func chromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
+	bin := chromium()
+	if bin == "" {
+		if os.Getenv("GRAY_REQUIRE_BROWSER") == "1" {
+			t.Fatal("GRAY_REQUIRE_BROWSER=1 but no chromium binary on PATH (apt-get install chromium)")
+		}
+		t.Skip("no chromium binary on PATH; set GRAY_REQUIRE_BROWSER=1 to make this a failure")
+	}
+	artifacts := os.Getenv("GRAY_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	var mu sync.Mutex
+	var consoleErrors []string
+	err := chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				consoleErrors = append(consoleErrors, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			consoleErrors = append(consoleErrors, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		}
+	})
+	if err != nil {
+		t.Fatalf("starting chromium %s: %v", bin, err)
+	}
+
+	tctx, cancelSteps := context.WithTimeout(bctx, 90*time.Second)
+	defer cancelSteps()
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("browser: %s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel)))
+		must("text of "+sel, err)
+		return v
+	}
+	open := func(page string) {
+		t.Helper()
+		must("open "+page, chromedp.Do(tctx, chromedp.Navigate(cl.url+"#"+page),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`body[data-loaded=%q] #page-%s`, page, page)))))
+	}
+
+	open("overview")
+	alive := text("#nodes-alive")
+	shot, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	must("screenshot", err)
+	path := filepath.Join(artifacts, "dashboard-overview.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		t.Logf("overview screenshot: %s", path)
+	}
+	for _, p := range []string{"nodes", "actors", "jobs", "tasks"} {
+		open(p)
+	}
+	// Paging: the second page of all tasks, then back.
+	first := text("#task-page")
+	must("next page", chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#task-next")),
+		chromedp.WaitVisible(chromedp.JSPath(`[...document.querySelectorAll("#task-page")].filter(e => e.textContent.startsWith("101–200 of "))`))))
+	rows, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#tasks-body tr").length`))
+	must("count rows", err)
+	if !strings.HasPrefix(first, "1–100 of ") || rows != 100 {
+		t.Errorf("tasks page 1 says %q, page 2 has %d rows; want 1–100 of N and 100", first, rows)
+	}
+	must("previous page", chromedp.Do(tctx, chromedp.Click(chromedp.CSS("#task-prev")),
+		chromedp.WaitVisible(chromedp.JSPath(`[...document.querySelectorAll("#task-page")].filter(e => e.textContent.startsWith("1–100 of "))`))))
+	actorsText := ""
+	// The tasks page, filtered to FAILED: the failed task's row is marked
+	// and shows its error.
+	must("filter FAILED", chromedp.Do(tctx,
+		chromedp.SetValue(chromedp.CSS("#task-state"), "FAILED"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`document.getElementById("task-state").dispatchEvent(new Event("change"))`)(ctx, tg)
+			return err
+		}),
+		chromedp.WaitVisible(chromedp.CSS(`#tasks-body tr.failed td.error`))))
+	failedText := text(`#tasks-body tr.failed td.error`)
+	shot, err = chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	must("screenshot of the failed tasks", err)
+	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-tasks-failed.png"), shot, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
+	open("actors")
+	actorsText = text("#actors-body")
+	status := text("#status")
+
+	if strings.TrimSpace(alive) != "1" {
+		t.Errorf("overview shows %q nodes alive, want 1", alive)
+	}
+	if !strings.Contains(failedText, failMessage) {
+		t.Errorf("failed task row shows %q, want the error %q", failedText, failMessage)
+	}
+	if !strings.Contains(actorsText, "dash-counter") {
+		t.Errorf("actors page shows %q, want dash-counter", actorsText)
+	}
+	if strings.Contains(status, "cannot") {
+		t.Errorf("status line: %q", status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+}

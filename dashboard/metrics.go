@@ -1,0 +1,176 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/plasma"
+	"github.com/grayrt/gray/raylet"
+)
+
+// Metrics: a custom collector reads the GCS and the head's raylet on
+// their loops at every scrape, so the figures are exactly the
+// components' counters, with nothing cached in between.
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("gray_"+name, help, labels, nil)
+}
+
+var (
+	descTasksSubmitted = desc("tasks_submitted_total", "Tasks the GCS heard of from task events.")
+	descTasksFinished  = desc("task_attempts_finished_total", "Task attempts that finished.")
+	descTasksFailed    = desc("task_attempts_failed_total", "Task attempts that failed (retried or not).")
+	descTaskRetries    = desc("task_retries_total", "Task attempts after a task's first.")
+	descTasks          = desc("tasks", "Tasks in the GCS's task table by the state of their latest attempt.", "state")
+	descEventsDropped  = desc("task_events_dropped_total", "Task events owners dropped from full buffers or failed sends.")
+	descTasksEvicted   = desc("tasks_evicted_total", "Tasks evicted from the GCS's bounded task table.")
+	descNodes          = desc("nodes", "Nodes by state.", "state")
+	descNodeDeaths     = desc("node_deaths_total", "Nodes the GCS declared dead.")
+	descActors         = desc("actors", "Actors by state.", "state")
+	descActorRestarts  = desc("actor_restarts_total", "Restarts over all actors.")
+	descResTotal       = desc("cluster_resources_total", "Resources of the live nodes.", "resource")
+	descResUsed        = desc("cluster_resources_used", "Resources in use on the live nodes.", "resource")
+	descGCSOps         = desc("gcs_requests_total", "Requests the GCS handled, by type.", "type")
+	descGCSOpSeconds   = desc("gcs_request_seconds_total", "Time the GCS spent handling requests (commits included), by type.", "type")
+	descLeases         = desc("raylet_leases_granted_total", "Worker leases the head's raylet granted.", "node_id")
+	descSpillbacks     = desc("raylet_spillbacks_total", "Lease requests the head's raylet spilled to other nodes.", "node_id")
+	descInfeasible     = desc("raylet_infeasible_total", "Lease requests the head's raylet found infeasible.", "node_id")
+	descWorkerDeaths   = desc("raylet_worker_deaths_total", "Workers of the head's raylet that died.", "node_id")
+	descPulls          = desc("raylet_pulls_total", "Objects the head's raylet pulled from other nodes.", "node_id")
+	descPulledBytes    = desc("raylet_pulled_bytes_total", "Bytes the head's raylet pulled.", "node_id")
+	descPullFailures   = desc("raylet_pull_failures_total", "Pulls of the head's raylet that failed.", "node_id")
+	descStoreUsed      = desc("object_store_used_bytes", "Bytes used in the head's plasma store.", "node_id")
+	descStoreCapacity  = desc("object_store_capacity_bytes", "Capacity of the head's plasma store.", "node_id")
+	descStoreObjects   = desc("object_store_objects", "Objects in the head's plasma store.", "node_id")
+	descStoreEvictions = desc("object_store_evictions_total", "Copies the head's plasma store evicted.", "node_id")
+	descStoreEvicted   = desc("object_store_evicted_bytes_total", "Bytes the head's plasma store evicted.", "node_id")
+	descScrapeErrors   = desc("dashboard_scrape_errors", "1 when a component did not answer this scrape.", "component")
+)
+
+type collector struct{ s *Server }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
+		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descResTotal, descResUsed,
+		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
+		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descScrapeErrors} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opts.ReadTimeout)
+	defer cancel()
+	var (
+		ts     gcs.TaskStats
+		nodes  []gcs.NodeInfo
+		actors []gcs.ActorInfo
+		ops    []gcs.OpStat
+	)
+	gcsErr := onLoop(ctx, c.s.opts.Source.GCS, func(g *gcs.Server) {
+		ts, nodes, actors, ops = g.TaskStats(), g.Nodes(), g.Actors(), g.OpStats()
+	})
+	var (
+		rs    raylet.Stats
+		ps    plasma.Stats
+		node  core.NodeID
+		hasRl bool
+	)
+	rlErr := onLoop(ctx, c.s.opts.Source.Raylet, func(r *raylet.Raylet) {
+		rs, node, hasRl = r.Stats(), r.Node(), true
+		if st := r.Store(); st != nil {
+			ps = st.Stats()
+		}
+	})
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(descScrapeErrors, boolFloat(gcsErr != nil), "gcs")
+	gauge(descScrapeErrors, boolFloat(c.s.opts.Source.Raylet != nil && rlErr != nil), "raylet")
+	if gcsErr == nil {
+		counter(descTasksSubmitted, float64(ts.Submitted))
+		counter(descTasksFinished, float64(ts.Finished))
+		counter(descTasksFailed, float64(ts.Failed))
+		counter(descTaskRetries, float64(ts.Retries))
+		counter(descEventsDropped, float64(ts.DroppedAtSource))
+		counter(descTasksEvicted, float64(ts.Evicted))
+		for st := gcs.TaskPendingArgs; st <= gcs.TaskFailed; st++ {
+			gauge(descTasks, float64(ts.ByState[st]), st.String())
+		}
+		byNode := map[gcs.NodeState]int{}
+		total, used := map[string]float64{}, map[string]float64{}
+		var names []string
+		for _, n := range nodes {
+			byNode[n.State]++
+			if n.State == gcs.NodeDead {
+				continue
+			}
+			for _, r := range n.Resources {
+				if _, seen := total[r.Name]; !seen {
+					names = append(names, r.Name)
+				}
+				amt := float64(r.Amount) / core.QuantityScale
+				total[r.Name] += amt
+				used[r.Name] += amt - float64(n.Available.Get(r.Name))/core.QuantityScale
+			}
+		}
+		for _, st := range []gcs.NodeState{gcs.NodeAlive, gcs.NodeDraining, gcs.NodeDead} {
+			gauge(descNodes, float64(byNode[st]), st.String())
+		}
+		counter(descNodeDeaths, float64(byNode[gcs.NodeDead]))
+		for _, n := range names {
+			gauge(descResTotal, total[n], n)
+			gauge(descResUsed, used[n], n)
+		}
+		byActor := map[gcs.ActorState]int{}
+		restarts := int64(0)
+		for _, a := range actors {
+			byActor[a.State]++
+			restarts += a.NumRestarts
+		}
+		for st := gcs.ActorDependenciesUnready; st <= gcs.ActorDead; st++ {
+			gauge(descActors, float64(byActor[st]), st.String())
+		}
+		counter(descActorRestarts, float64(restarts))
+		for _, op := range ops {
+			counter(descGCSOps, float64(op.Count), op.Type)
+			counter(descGCSOpSeconds, op.Time.Seconds(), op.Type)
+		}
+	}
+	if rlErr == nil && hasRl {
+		id := nodeID(node)
+		counter(descLeases, float64(rs.LeasesGranted), id)
+		counter(descSpillbacks, float64(rs.Spillbacks), id)
+		counter(descInfeasible, float64(rs.Infeasible), id)
+		counter(descWorkerDeaths, float64(rs.WorkerDeaths), id)
+		counter(descPulls, float64(rs.Pulls), id)
+		counter(descPulledBytes, float64(rs.PulledBytes), id)
+		counter(descPullFailures, float64(rs.PullFailures), id)
+		gauge(descStoreUsed, float64(ps.Used), id)
+		gauge(descStoreCapacity, float64(ps.Capacity), id)
+		gauge(descStoreObjects, float64(ps.Objects), id)
+		counter(descStoreEvictions, float64(ps.Evictions), id)
+		counter(descStoreEvicted, float64(ps.EvictedBytes), id)
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{s})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

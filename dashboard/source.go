@@ -1,0 +1,43 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/raylet"
+)
+
+// Source gives the dashboard access to the head's components. Each
+// function runs f on the component's event loop (net.Host.Do) and returns
+// without waiting; it fails if the component is not running.
+type Source struct {
+	// GCS runs f with the head's GCS server. Required.
+	GCS func(f func(*gcs.Server)) error
+	// Raylet runs f with the head's raylet; nil if the node has none.
+	Raylet func(f func(*raylet.Raylet)) error
+}
+
+// errNoRaylet is returned by onRaylet when the Source has no raylet.
+var errNoRaylet = errors.New("dashboard: the head has no raylet")
+
+// onLoop runs read through do and waits for it, or for ctx.
+func onLoop[C any](ctx context.Context, do func(func(C)) error, read func(C)) error {
+	if do == nil {
+		return errNoRaylet
+	}
+	done := make(chan struct{})
+	if err := do(func(c C) {
+		defer close(done)
+		read(c)
+	}); err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dashboard: the component did not answer: %w", ctx.Err())
+	}
+}

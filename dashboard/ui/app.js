@@ -1,0 +1,199 @@
+// The gray dashboard: polls the state API and redraws the current page in
+// place (no reload). Plain JavaScript, no dependencies.
+"use strict";
+
+const POLL_MS = 1500;
+const PAGE_SIZE = 100;
+const pages = ["overview", "nodes", "actors", "jobs", "tasks"];
+const taskView = { offset: 0, state: "", name: "", total: 0 };
+
+function el(id) { return document.getElementById(id); }
+
+function text(s) { return s === undefined || s === null || s === "" ? "–" : String(s); }
+
+function short(id) { return id ? id.slice(0, 12) : "–"; }
+
+// row builds a <tr> from cells: strings or {text, cls}.
+function row(cells, cls) {
+  const tr = document.createElement("tr");
+  if (cls) tr.className = cls;
+  for (const c of cells) {
+    const td = document.createElement("td");
+    if (c === null) {
+      td.textContent = "";
+    } else if (typeof c === "object") {
+      td.textContent = text(c.text);
+      if (c.cls) td.className = c.cls;
+      if (c.title) td.title = c.title;
+    } else {
+      td.textContent = text(c);
+    }
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function fill(tbodyId, rows, empty) {
+  const body = el(tbodyId);
+  body.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const tr = row([empty || "none"]);
+    tr.firstChild.colSpan = body.parentElement.querySelectorAll("th").length;
+    body.appendChild(tr);
+  }
+}
+
+async function api(path) {
+  const resp = await fetch(path, { cache: "no-store" });
+  const body = await resp.json();
+  if (!resp.ok || !body.result) throw new Error(body.msg || resp.statusText);
+  return body.data.result;
+}
+
+function fmtAmount(name, v) {
+  if (name === "memory" || name === "object_store_memory") {
+    const units = [["GiB", 1 << 30], ["MiB", 1 << 20], ["KiB", 1 << 10]];
+    for (const [u, n] of units) if (v >= n) return (v / n).toFixed(1) + u;
+    return v + "B";
+  }
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+function usage(n) {
+  const parts = [];
+  for (const name of Object.keys(n.resources_total).sort()) {
+    const total = n.resources_total[name];
+    const used = n.state === "DEAD" ? 0 : total - (n.resources_available[name] || 0);
+    parts.push(name + " " + fmtAmount(name, used) + "/" + fmtAmount(name, total));
+  }
+  return parts.join(", ");
+}
+
+function fmtTime(ms) { return ms ? new Date(ms).toLocaleString() : "–"; }
+
+function duration(t) {
+  if (!t.start_time_ms) return "–";
+  const end = t.end_time_ms || Date.now();
+  return ((end - t.start_time_ms) / 1000).toFixed(3) + "s";
+}
+
+async function drawOverview() {
+  const c = await api("/api/v0/cluster");
+  el("nodes-alive").textContent = c.nodes_alive;
+  el("nodes-dead").textContent = c.nodes_dead;
+  el("jobs-count").textContent = c.jobs;
+  el("actors-alive").textContent = c.actors_by_state.ALIVE || 0;
+  el("tasks-running").textContent = c.tasks_by_state.RUNNING || 0;
+  el("tasks-finished").textContent = c.tasks_by_state.FINISHED || 0;
+  el("tasks-failed").textContent = c.tasks_by_state.FAILED || 0;
+  fill("cluster-resources", Object.keys(c.resources_total).sort().map(name => {
+    const total = c.resources_total[name], used = c.resources_used[name] || 0;
+    const tr = row([name, fmtAmount(name, used) + " / " + fmtAmount(name, total), null]);
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    const fillEl = document.createElement("span");
+    fillEl.style.width = (total > 0 ? Math.min(100, 100 * used / total) : 0) + "%";
+    bar.appendChild(fillEl);
+    tr.lastChild.appendChild(bar);
+    return tr;
+  }), "no live node");
+  fill("overview-nodes", c.nodes.map(n => row([{ text: short(n.node_id), cls: "mono", title: n.node_id },
+    { text: n.state, cls: "state-" + n.state }, { text: n.node_ip, cls: "mono" }, usage(n)])));
+  const notes = [];
+  if (c.task_events_dropped) notes.push(c.task_events_dropped + " task events were dropped by their owners");
+  if (c.tasks_evicted) notes.push(c.tasks_evicted + " old tasks were evicted from the GCS's task table");
+  el("overview-note").textContent = notes.join("; ");
+}
+
+async function drawNodes() {
+  const r = await api("/api/v0/nodes");
+  fill("nodes-body", r.result.map(n => row([{ text: n.node_id, cls: "mono" }, { text: n.state, cls: "state-" + n.state },
+    { text: n.node_ip, cls: "mono" }, usage(n), n.death_cause], n.state === "DEAD" ? "failed" : "")));
+}
+
+async function drawActors() {
+  const [r, s] = await Promise.all([api("/api/v0/actors"), api("/api/v0/actors/summarize")]);
+  el("actors-summary").textContent = s.total + " actors: " +
+    Object.keys(s.by_state).sort().map(k => s.by_state[k] + " " + k).join(", ");
+  fill("actors-body", r.result.map(a => row([{ text: short(a.actor_id), cls: "mono", title: a.actor_id }, a.name,
+    { text: a.state, cls: "state-" + a.state }, { text: a.job_id, cls: "mono" }, { text: short(a.node_id), cls: "mono" },
+    a.num_restarts + (a.max_restarts < 0 ? " / ∞" : " / " + a.max_restarts), { text: a.death_cause, cls: a.death_cause ? "error" : "" }],
+    a.state === "DEAD" ? "failed" : "")));
+}
+
+async function drawJobs() {
+  const r = await api("/api/v0/jobs");
+  fill("jobs-body", r.result.map(j => row([{ text: j.job_id, cls: "mono" }, { text: j.status, cls: "state-" + j.status },
+    fmtTime(j.start_time), fmtTime(j.end_time), { text: j.driver_address, cls: "mono" }])));
+}
+
+async function drawTasks() {
+  const q = new URLSearchParams({ limit: PAGE_SIZE, offset: taskView.offset });
+  if (taskView.state) q.set("state", taskView.state);
+  if (taskView.name) q.set("name", taskView.name);
+  const r = await api("/api/v0/tasks?" + q);
+  taskView.total = r.total;
+  if (taskView.offset > 0 && taskView.offset >= r.total) {
+    taskView.offset = Math.max(0, Math.floor((r.total - 1) / PAGE_SIZE) * PAGE_SIZE);
+  }
+  const from = r.total === 0 ? 0 : taskView.offset + 1;
+  el("task-page").textContent = from + "–" + (taskView.offset + r.result.length) + " of " + r.total;
+  el("task-prev").disabled = taskView.offset === 0;
+  el("task-next").disabled = taskView.offset + PAGE_SIZE >= r.total;
+  el("tasks-summary").textContent = "";
+  fill("tasks-body", r.result.map(t => {
+    const err = t.error_type ? t.error_type + ": " + (t.error_message || "") : "";
+    return row([{ text: short(t.task_id), cls: "mono", title: t.task_id }, t.name, { text: t.state, cls: "state state-" + t.state },
+      t.attempt_number, { text: short(t.node_id), cls: "mono", title: t.node_id }, duration(t), { text: err, cls: err ? "error" : "" }],
+      t.state === "FAILED" || t.error_type ? "failed" : "");
+  }), "no task matches");
+}
+
+const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks };
+
+function current() {
+  const p = location.hash.replace("#", "");
+  return pages.includes(p) ? p : "overview";
+}
+
+let timer = null;
+let drawing = false;
+
+async function refresh() {
+  clearTimeout(timer);
+  const page = current();
+  if (!drawing) {
+    drawing = true;
+    try {
+      await drawers[page]();
+      el("status").textContent = "updated " + new Date().toLocaleTimeString();
+      el("status").className = "status";
+      document.body.dataset.loaded = page;
+    } catch (e) {
+      el("status").textContent = "cannot read the cluster: " + e.message;
+      el("status").className = "status error";
+    } finally {
+      drawing = false;
+    }
+  }
+  timer = setTimeout(refresh, POLL_MS);
+}
+
+function show() {
+  const page = current();
+  for (const p of pages) {
+    el("page-" + p).classList.toggle("active", p === page);
+  }
+  for (const a of document.querySelectorAll("nav a")) {
+    a.classList.toggle("active", a.dataset.page === page);
+  }
+  delete document.body.dataset.loaded;
+  refresh();
+}
+
+el("task-state").addEventListener("change", e => { taskView.state = e.target.value; taskView.offset = 0; refresh(); });
+el("task-name").addEventListener("change", e => { taskView.name = e.target.value.trim(); taskView.offset = 0; refresh(); });
+el("task-prev").addEventListener("click", () => { taskView.offset = Math.max(0, taskView.offset - PAGE_SIZE); refresh(); });
+el("task-next").addEventListener("click", () => { taskView.offset += PAGE_SIZE; refresh(); });
+window.addEventListener("hashchange", show);
+show();
