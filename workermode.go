@@ -84,7 +84,9 @@ func serveWorker(log *slog.Logger) error {
 	}
 	w := &workerProc{host: h, raylet: core.Addr(os.Getenv(envWorkerRaylet)), gcsAddr: core.Addr(os.Getenv(envWorkerGCS)),
 		binary: os.Getenv(envWorkerBinary), launch: os.Getenv(envWorkerLaunch), job: core.JobIDFromInt(uint32(job))}
-	if _, err := h.Add("worker", w); err != nil {
+	// The process name carries the launch token, so that an actor's
+	// address leads to its worker's log files (gray logs --actor).
+	if _, err := h.Add("worker-"+w.launch, w); err != nil {
 		return err
 	}
 	err = <-exited

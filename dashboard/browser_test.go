@@ -1,12 +1,16 @@
 package dashboard_test
 
 import (
+	"bytes"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"io"
 	"log/slog"
 	"net/http"
@@ -259,6 +263,17 @@ func TestDashboard(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		// It parses as the Prometheus text exposition format.
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("/metrics does not parse as Prometheus text format: %v\n%s", err, body)
+		}
+		for _, name := range []string{"gray_tasks_submitted_total", "gray_object_store_used_bytes", "gray_gcs_requests_total"} {
+			if _, ok := families[name]; !ok {
+				t.Errorf("/metrics has no %s family", name)
+			}
+		}
 		for _, want := range []string{
 			"gray_tasks_submitted_total ", `gray_tasks{state="FAILED"} 1`, `gray_nodes{state="ALIVE"} 1`,
 			`gray_actors{state="ALIVE"} 1`, `gray_gcs_requests_total{type="gcs.AddTaskEvents"}`,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -73,12 +74,19 @@ func benchRun(c *cli.Context) error {
 	if c.Args().Present() {
 		return usageError("gray bench: unexpected arguments %q (see gray bench --help)", c.Args().Slice())
 	}
+	exe, exeErr := os.Executable()
+	// The peer and the cluster's head are this binary re-executed: a test
+	// binary would run its tests again in every child.
+	testBinary := exeErr == nil && strings.HasSuffix(exe, ".test")
+	refuseTest := cli.Exit("gray bench: this is a test binary ("+exe+"); gray bench re-executes its own binary, so run the gray command", exitFailed)
 	setting, err := bench.SettingNamed(c.String("setting"))
 	switch {
 	case errors.Is(err, bench.ErrClusterNeedsNode):
-		exe, xerr := os.Executable()
-		if xerr != nil {
-			return cli.Exit(fmt.Sprintf("gray bench: the cluster setting re-executes this program: %v", xerr), exitFailed)
+		if testBinary {
+			return refuseTest
+		}
+		if exeErr != nil {
+			return cli.Exit(fmt.Sprintf("gray bench: the cluster setting re-executes this program: %v", exeErr), exitFailed)
 		}
 		setting = bench.ClusterSetting(func(ctx context.Context, dataDir, secretFile string, actorSlots int) *exec.Cmd {
 			return exec.CommandContext(ctx, exe, "bench", "node", "--data-dir", dataDir, "--secret-file", secretFile, "--actor-slots", fmt.Sprint(actorSlots))
@@ -102,7 +110,10 @@ func benchRun(c *cli.Context) error {
 			return usageError("gray bench: --cases: %v", err)
 		}
 	}
-	if exe, err := os.Executable(); err == nil {
+	if testBinary {
+		return refuseTest
+	}
+	if exeErr == nil {
 		cfg.Peer = func(ctx context.Context) *exec.Cmd { return exec.CommandContext(ctx, exe, "bench", "peer") }
 	}
 	if path := c.String("cpuprofile"); path != "" {

@@ -29,6 +29,7 @@ func logsCommand() *cli.Command {
 			&cli.IntFlag{Name: "job", Usage: "only the files of job `N` (the number of job:0000000N)"},
 			&cli.StringFlag{Name: "node", Usage: "only the files of the node whose id starts with `NODE` (node:… or its hex)"},
 			&cli.Int64Flag{Name: "tail", Usage: "print only the last `BYTES` bytes of FILE"},
+			&cli.StringFlag{Name: "actor", Usage: "print the stdout and stderr of the worker that hosts the actor whose id starts with `ID` (actor:… or its hex)"},
 		),
 		Action: withCluster(0, 1, nil, runLogs),
 	}
@@ -48,6 +49,9 @@ func runLogs(c *cli.Context, cc *clusterConn, args []string) error {
 	}
 	if len(args) == 1 {
 		return printLog(c, cc, nodes, args[0])
+	}
+	if a := c.String("actor"); a != "" {
+		return printActorLogs(c, cc, nodes, strings.TrimPrefix(a, "actor:"))
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tFILE\tBYTES\tMODIFIED")
@@ -115,4 +119,58 @@ func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string
 			return nil
 		}
 	}
+}
+
+// printActorLogs prints the log files of the launched worker that hosts
+// the actor: its address names the worker process worker-TOKEN.
+func printActorLogs(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, prefix string) error {
+	rep, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.ListActors(cb) })
+	if err != nil {
+		return cc.callError("reading the actors", err)
+	}
+	var found *gcs.ActorInfo
+	for i := range rep.Actors {
+		if strings.HasPrefix(strings.TrimPrefix(rep.Actors[i].ID.String(), "actor:"), prefix) {
+			if found != nil {
+				return usageError("gray logs --actor %s: more than one actor matches; give more of its id", prefix)
+			}
+			found = &rep.Actors[i]
+		}
+	}
+	if found == nil {
+		return cli.Exit(fmt.Sprintf("gray logs: no actor %s (gray list actors shows them)", prefix), exitFailed)
+	}
+	addr := string(found.Addr)
+	_, proc, _ := strings.Cut(addr, "#")
+	token, ok := strings.CutPrefix(proc, "worker-")
+	if !ok || token == "" {
+		return cli.Exit(fmt.Sprintf("gray logs: actor %s is %s at %q, not on a launched worker: only launched workers write log files", found.ID, found.State, addr), exitFailed)
+	}
+	var node *gcs.NodeInfo
+	for i := range nodes {
+		if strings.HasPrefix(token, strings.TrimPrefix(nodes[i].ID.String(), "node:")+"-") {
+			node = &nodes[i]
+		}
+	}
+	if node == nil {
+		return cli.Exit(fmt.Sprintf("gray logs: the node of actor %s's worker is not alive", found.ID), exitFailed)
+	}
+	m, err := cc.request(c.Context, logsAddr(node.Addr), &proto.ListLogs{})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("gray logs: %v", err), exitFailed)
+	}
+	printed := false
+	for _, f := range m.(*proto.ListLogsReply).Files {
+		if strings.Contains(f.Name, "-worker-"+token+".") {
+			fmt.Fprintf(c.App.Writer, "==> %s <==\n", f.Name)
+			if err := printLog(c, cc, nodes, f.Name); err != nil {
+				return err
+			}
+			printed = true
+		}
+	}
+	if !printed {
+		return cli.Exit(fmt.Sprintf("gray logs: no log files of worker %s on %s", token, node.ID), exitFailed)
+	}
+	return nil
 }

@@ -135,6 +135,24 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	if !found {
 		t.Errorf("no worker log file of job 1 holds the echoed line; gray logs --job 1:\n%s", logs("--job", "1"))
 	}
+	// ... and finds the files of the worker hosting an actor.
+	list := exec.Command(gray, "list", "actors", "--address", c.gcs, "--secret-file", c.secret, "--json")
+	list.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("gray list actors: %v", err)
+	}
+	var actors []struct{ ID, Name, State string }
+	if err := json.Unmarshal(out, &actors); err != nil {
+		t.Fatalf("gray list actors --json: %v\n%s", err, out)
+	}
+	for _, a := range actors {
+		if a.Name == "tally" && a.State == "ALIVE" {
+			if got := logs("--actor", a.ID); !strings.Contains(got, "==> job-1-worker-") || !strings.Contains(got, ".err <==") {
+				t.Errorf("gray logs --actor %s printed %q, want its worker's .out and .err", a.ID, got)
+			}
+		}
+	}
 
 	// A worker over the memory limit is killed with an error saying so.
 	if got := d.ask(t, "hog 600"); !strings.Contains(got, "memory limit") {
@@ -150,8 +168,9 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	}
 }
 
-// TestBadJobBinary: a staged binary built for another platform fails the
-// job's tasks with an error that says so, instead of hanging them.
+// TestBadJobBinary: a staged binary built for another platform, or one
+// whose upload is corrupt, fails the job's tasks with an error that says
+// so, instead of hanging them.
 func TestBadJobBinary(t *testing.T) {
 	c := stockCluster(t)
 	dir := t.TempDir()
@@ -183,5 +202,31 @@ func TestBadJobBinary(t *testing.T) {
 	l := d.line(t, commandTimeout)
 	if !strings.HasPrefix(l, "error ") || !strings.Contains(l, "built for "+runtime.GOOS+"/"+other) {
 		t.Errorf("tasks of a binary for %s/%s: %q, want an error naming the platform", runtime.GOOS, other, l)
+	}
+
+	// A corrupt upload: the manifest is right, the bytes are not.
+	corrupt := goBuild(t, dir, "app-corrupt", "github.com/grayrt/gray/internal/clustertest/app", "-ldflags=-X main.variant=corrupt-upload-test")
+	data, err = os.ReadFile(corrupt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum = sha256.Sum256(data)
+	hash = hex.EncodeToString(sum[:])
+	garbage := "not the binary"
+	manifest, _ = json.Marshal(map[string]any{"size": len(garbage), "chunks": 1, "goos": runtime.GOOS, "goarch": runtime.GOARCH})
+	for _, kv := range [][2]string{{hash + "/0", garbage}, {hash, string(manifest)}} {
+		put := exec.Command(gray, "kv", "put", "--address", c.gcs, "--secret-file", c.secret, "--ns", "gray.binaries", kv[0], kv[1])
+		put.Env = append(os.Environ(), "HOME="+t.TempDir())
+		if out, err := put.CombinedOutput(); err != nil {
+			t.Fatalf("planting %s: %v\n%s", kv[0], err, out)
+		}
+	}
+	c.app = corrupt
+	d2 := c.driver(t)
+	if _, err := fmt.Fprintln(d2.stdin, "spread 2"); err != nil {
+		t.Fatal(err)
+	}
+	if l := d2.line(t, commandTimeout); !strings.HasPrefix(l, "error ") || !strings.Contains(l, "corrupt") {
+		t.Errorf("tasks of a corrupt upload: %q, want an error saying it is corrupt", l)
 	}
 }
