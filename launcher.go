@@ -21,6 +21,7 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/net"
 	"github.com/grayrt/gray/raylet"
@@ -74,14 +75,23 @@ type fetchProc struct {
 	gcsAddr core.Addr
 	env     core.Env
 	c       *gcs.Client
+	// rpc reaches other nodes' services (the dashboard reads their logs).
+	rpc *rpc.Client
 }
 
 func (p *fetchProc) Start(env core.Env) {
 	p.env = env
 	p.c = gcs.NewClient(env, p.gcsAddr, gcs.ClientOptions{Deadline: time.Minute})
+	p.rpc = rpc.NewClient(env)
 }
-func (p *fetchProc) Receive(from core.Addr, m core.Message) { p.c.Handle(from, m) }
-func (p *fetchProc) Stop()                                  { p.c.Close() }
+
+func (p *fetchProc) Receive(from core.Addr, m core.Message) {
+	if p.c.Handle(from, m) {
+		return
+	}
+	p.rpc.Handle(from, m)
+}
+func (p *fetchProc) Stop() { p.c.Close() }
 
 var tcpPort = regexp.MustCompile(`/tcp/\d+`)
 
@@ -328,6 +338,27 @@ func (l *launcher) download(binary string) (string, error) {
 	}
 	l.log.Info("gray: fetched a job binary", "binary", binary[:12], "bytes", len(data))
 	return path, nil
+}
+
+// request sends m to the process at to from the node's fetcher process
+// and waits for the reply (or ctx).
+func (l *launcher) request(ctx context.Context, to core.Addr, m core.Message) (core.Message, error) {
+	type result struct {
+		m   core.Message
+		err error
+	}
+	ch := make(chan result, 1)
+	if err := l.host.Do(l.fetchAddr, func() {
+		l.fetcher.rpc.Call(to, m, rpc.Options{Timeout: 10 * time.Second}, func(r core.Message, err error) { ch <- result{r, err} })
+	}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // close kills every worker it started and waits for their goroutines.

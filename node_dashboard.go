@@ -15,8 +15,9 @@ func (n *Node) startDashboard(opts NodeOptions, g *gcs.Server, rl *raylet.Raylet
 		Token:  opts.DashboardToken,
 		Logger: opts.Logger,
 		Source: dashboard.Source{
-			GCS:    func(f func(*gcs.Server)) error { return n.host.Do(gcsAddr, func() { f(g) }) },
-			Raylet: func(f func(*raylet.Raylet)) error { return n.host.Do(rayletAddr, func() { f(rl) }) },
+			GCS:     func(f func(*gcs.Server)) error { return n.host.Do(gcsAddr, func() { f(g) }) },
+			Raylet:  func(f func(*raylet.Raylet)) error { return n.host.Do(rayletAddr, func() { f(rl) }) },
+			Request: n.launcher.request,
 		},
 	})
 	if err != nil {

@@ -42,6 +42,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/actors/summarize", s.handleActorSummary)
 	mux.HandleFunc("GET /api/v0/cluster", s.handleCluster)
 	mux.HandleFunc("GET /api/v0/timeline", s.handleTimeline)
+	mux.HandleFunc("GET /api/v0/logs", s.handleLogs)
+	mux.HandleFunc("GET /api/v0/logs/file", s.handleLogFile)
 }
 
 func writeJSON[T any](w http.ResponseWriter, v T) {

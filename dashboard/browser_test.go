@@ -382,7 +382,7 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	} else {
 		t.Logf("overview screenshot: %s", path)
 	}
-	for _, p := range []string{"nodes", "actors", "jobs", "tasks"} {
+	for _, p := range []string{"nodes", "actors", "jobs", "logs", "tasks"} {
 		open(p)
 	}
 	// Paging: the second page of all tasks, then back.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/raylet"
 )
@@ -17,6 +18,10 @@ type Source struct {
 	GCS func(f func(*gcs.Server)) error
 	// Raylet runs f with the head's raylet; nil if the node has none.
 	Raylet func(f func(*raylet.Raylet)) error
+	// Request sends m to the process at to (a node's log service) and
+	// waits for its reply; nil when the head cannot reach other processes
+	// (the logs page then says so).
+	Request func(ctx context.Context, to core.Addr, m core.Message) (core.Message, error)
 }
 
 // errNoRaylet is returned by onRaylet when the Source has no raylet.

@@ -4,7 +4,7 @@
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 100;
-const pages = ["overview", "nodes", "actors", "jobs", "tasks"];
+const pages = ["overview", "nodes", "actors", "jobs", "tasks", "logs"];
 const taskView = { offset: 0, state: "", name: "", total: 0 };
 
 function el(id) { return document.getElementById(id); }
@@ -149,7 +149,23 @@ async function drawTasks() {
   }), "no task matches");
 }
 
-const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks };
+let logFile = "";
+
+async function drawLogs() {
+  const r = await api("/api/v0/logs");
+  fill("logs-body", r.result.map(f => {
+    const tr = row([{ text: f.name, cls: "mono link" }, { text: short(f.node_id), cls: "mono", title: f.node_id }, f.bytes, fmtTime(f.modified_ms)]);
+    tr.firstChild.addEventListener("click", () => { logFile = f.name; refresh(); });
+    return tr;
+  }), "no worker log files (workers launched from job binaries write them)");
+  if (logFile) {
+    const v = await api("/api/v0/logs/file?" + new URLSearchParams({ name: logFile }));
+    el("log-name").textContent = v.name + " (" + v.bytes + " bytes)";
+    el("log-view").textContent = v.data;
+  }
+}
+
+const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks, logs: drawLogs };
 
 function current() {
   const p = location.hash.replace("#", "");
