@@ -135,6 +135,25 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	if !found {
 		t.Errorf("no worker log file of job 1 holds the echoed line; gray logs --job 1:\n%s", logs("--job", "1"))
 	}
+	// A second driver of the same program finds its binary staged: the
+	// GCS holds one manifest per distinct binary (app and pi).
+	c.driver(t).ask(t, "spread 2")
+	kv := exec.Command(gray, "kv", "list", "--address", c.gcs, "--secret-file", c.secret, "--ns", "gray.binaries")
+	kv.Env = append(os.Environ(), "HOME="+t.TempDir())
+	keys, err := kv.Output()
+	if err != nil {
+		t.Fatalf("gray kv list: %v", err)
+	}
+	manifests := 0
+	for _, k := range strings.Fields(string(keys)) {
+		if !strings.Contains(k, "/") {
+			manifests++
+		}
+	}
+	if manifests != 2 {
+		t.Errorf("the GCS holds %d staged binaries after three drivers of two programs, want 2:\n%s", manifests, keys)
+	}
+
 	// ... and finds the files of the worker hosting an actor.
 	list := exec.Command(gray, "list", "actors", "--address", c.gcs, "--secret-file", c.secret, "--json")
 	list.Env = append(os.Environ(), "HOME="+t.TempDir())
