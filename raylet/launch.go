@@ -132,6 +132,9 @@ func (r *Raylet) launchWanted() {
 	clear(r.wanted)
 }
 
+// exitedLaunchesMax bounds the remembered tokens of exited workers.
+const exitedLaunchesMax = 10_000
+
 // launchPrefix starts every launch token of this incarnation: its node
 // id in hex and a dash.
 func (r *Raylet) launchPrefix() string { return r.node.String()[len("node:"):] + "-" }
@@ -166,6 +169,12 @@ func (r *Raylet) LaunchFailed(token, reason string, permanent bool) {
 // launched worker process exited; reason says how (exit code, signal,
 // the last lines it wrote). The worker's lease, if any, fails with it.
 func (r *Raylet) WorkerExited(token, reason string) {
+	// A registration the worker sent before it died may still arrive:
+	// remember the token so that it is refused.
+	if len(r.exitedLaunches) >= exitedLaunchesMax {
+		clear(r.exitedLaunches)
+	}
+	r.exitedLaunches[token] = true
 	if _, ok := r.launches[token]; ok {
 		// It never registered: the process could not start serving.
 		r.LaunchFailed(token, "the worker exited before registering: "+reason, false)

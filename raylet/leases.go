@@ -18,12 +18,13 @@ import (
 func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	reg := m.(*proto.RegisterWorker)
 	id := reg.Worker
-	if reg.Launch != "" && !strings.HasPrefix(reg.Launch, r.launchPrefix()) {
-		// Launched by an earlier incarnation of this raylet: that node
-		// is gone, and so must its workers be (a host kills them with
-		// their grayd; here the raylet alone restarted).
+	if reg.Launch != "" && (!strings.HasPrefix(reg.Launch, r.launchPrefix()) || r.exitedLaunches[reg.Launch]) {
+		// Launched by an earlier incarnation of this raylet (that node is
+		// gone, and so must its workers be: a host kills them with their
+		// grayd; here the raylet alone restarted), or a registration sent
+		// before the worker exited that arrives after its exit.
 		r.env.Send(from, &proto.ExitWorker{Worker: id})
-		reply(nil, rpc.Errorf(rpc.CodeInvalid, "worker %v was launched by an earlier incarnation of this raylet; exit", id))
+		reply(nil, rpc.Errorf(rpc.CodeInvalid, "worker %v was launched by an earlier incarnation of this raylet, or has exited; exit", id))
 		return
 	}
 	if w := r.workers[from]; w != nil && w.id != id {

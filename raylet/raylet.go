@@ -120,10 +120,13 @@ type Raylet struct {
 
 	// Launched workers: launches not registered yet by token, binaries
 	// that failed, and what the current scheduling pass lacked.
-	launches    map[string]*launch
-	launchSeq   uint64
-	badBinaries map[string]badBinary
-	wanted      map[poolKey]int
+	launches  map[string]*launch
+	launchSeq uint64
+	// exitedLaunches are the tokens of launched workers that exited
+	// (bounded): a late registration from one is refused.
+	exitedLaunches map[string]bool
+	badBinaries    map[string]badBinary
+	wanted         map[poolKey]int
 	// passWaits are the demands that had to wait in the current
 	// scheduling pass (default strategy, not spilled).
 	passWaits []core.Resources
@@ -200,6 +203,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.addrs = map[core.NodeID]core.Addr{}
 	r.pulls = map[core.ObjectID]*pull{}
 	r.launches = map[string]*launch{}
+	r.exitedLaunches = map[string]bool{}
 	r.badBinaries = map[string]badBinary{}
 	r.wanted = map[poolKey]int{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
