@@ -526,8 +526,13 @@ func (s *Server) schedTick() {
 	s.schedTicks++
 	for _, id := range s.sortedPlacements() {
 		p := s.places[id]
-		if p.phase == placeAlive && !p.pinging {
+		switch {
+		case p.phase == placeAlive && !p.pinging:
 			s.ping(p)
+		case p.phase == placePushing && !p.pinging:
+			// The creation push waits for its worker's answer without a
+			// deadline; a worker that exited for good never gives one.
+			s.checkLease(p)
 		}
 		if s.schedTicks%ownerCheckTicks == 0 && !p.ownerChecking && !s.scheds[id].Spec.Detached {
 			s.checkOwner(p)
@@ -572,11 +577,15 @@ func (s *Server) checkLease(p *placement) {
 	p.pinging = true
 	s.cli.Call(p.lease.Raylet, &proto.LeaseStatus{LeaseID: p.lease.ID}, rpc.Options{Timeout: schedTickPeriod}, func(m core.Message, err error) {
 		p.pinging = false
-		if err != nil || s.stopped || s.places[p.id] != p || p.gen != gen || p.phase != placeAlive {
+		if err != nil || s.stopped || s.places[p.id] != p || p.gen != gen || (p.phase != placeAlive && p.phase != placePushing) {
 			return
 		}
 		if !m.(*proto.LeaseStatusReply).Granted {
 			defer s.flushPolls()
+			if p.phase == placePushing && p.hasCall {
+				s.cli.Cancel(p.call)
+				p.hasCall = false
+			}
 			s.workerFailed(p, "its raylet no longer grants the actor's lease: the worker died")
 		}
 	})
