@@ -43,6 +43,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/cluster", s.handleCluster)
 	mux.HandleFunc("GET /api/v0/timeline", s.handleTimeline)
 	mux.HandleFunc("GET /api/v0/logs", s.handleLogs)
+	mux.HandleFunc("GET /api/v0/objects", s.handleObjects)
 	mux.HandleFunc("GET /api/v0/logs/file", s.handleLogFile)
 }
 

@@ -60,6 +60,7 @@ const hangGuard = 3 * time.Minute
 // cluster is a running head with its dashboard and a joined driver.
 type cluster struct {
 	url string
+	big gray.Ref[[]byte]
 }
 
 func startCluster(t *testing.T, ctx context.Context) *cluster {
@@ -108,8 +109,17 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	if n, err := incr.Remote(ctx, c).Get(ctx); err != nil || n != 1 {
 		t.Fatalf("incr = %v, %v; want 1", n, err)
 	}
-	return &cluster{url: node.DashboardURL()}
+	// An object large enough for the object store (the ref stays live:
+	// the test keeps it until the end).
+	big := gray.Put(ctx, make([]byte, bigObject))
+	if _, err := big.Get(ctx); err != nil {
+		t.Fatalf("put %d bytes: %v", bigObject, err)
+	}
+	return &cluster{url: node.DashboardURL(), big: big}
 }
+
+// bigObject is the size of the test's object-store object.
+const bigObject = 300 << 10
 
 // getJSON decodes the data.result of an API answer into out.
 func getJSON(t *testing.T, url string, out any) {
@@ -168,6 +178,26 @@ func TestDashboard(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	t.Run("objects", func(t *testing.T) {
+		var objs struct {
+			Total  int `json:"total"`
+			Result []struct {
+				ID     string `json:"object_id"`
+				Size   int64  `json:"object_size"`
+				Owner  string `json:"owner_address"`
+				Pinned bool   `json:"pinned_primary"`
+			} `json:"result"`
+		}
+		getJSON(t, cl.url+"api/v0/objects", &objs)
+		found := false
+		for _, o := range objs.Result {
+			found = found || (o.Size >= bigObject && o.Pinned && strings.HasSuffix(o.Owner, "#driver"))
+		}
+		if !found {
+			t.Errorf("/api/v0/objects = %+v; want the driver's %d-byte object, pinned", objs, bigObject)
+		}
+	})
 
 	t.Run("api", func(t *testing.T) {
 		f := failed.Result[0]
@@ -382,7 +412,7 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	} else {
 		t.Logf("overview screenshot: %s", path)
 	}
-	for _, p := range []string{"nodes", "actors", "jobs", "logs", "tasks"} {
+	for _, p := range []string{"nodes", "actors", "jobs", "objects", "logs", "tasks"} {
 		open(p)
 	}
 	// Paging: the second page of all tasks, then back.

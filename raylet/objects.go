@@ -233,3 +233,15 @@ func (r *Raylet) drainPullQueue() {
 		}
 	}
 }
+
+// handleListObjects lists the objects of the node's plasma store (the
+// state API's objects, gray list objects).
+func (r *Raylet) handleListObjects(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	all := r.store.Objects()
+	st := r.store.Stats()
+	rep := &proto.ListObjectsReply{Node: r.node, Total: len(all), Used: st.Used, Capacity: st.Capacity}
+	for _, o := range all[:min(len(all), m.(*proto.ListObjects).Limit)] {
+		rep.Objects = append(rep.Objects, proto.ObjectEntry{ID: o.ID, Size: o.Size, Owner: o.Owner, Sealed: o.Sealed, Primary: o.Primary, Readers: o.ReaderPins})
+	}
+	reply(rep, nil)
+}

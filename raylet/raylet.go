@@ -218,6 +218,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
 	r.srv.Register((&proto.LeaseStatus{}).MsgType(), r.handleLeaseStatus)
+	r.srv.Register((&proto.ListObjects{}).MsgType(), r.handleListObjects)
 
 	r.register()
 	env.AfterFunc(leaseCheckPeriod, r.checkLeases)

@@ -33,6 +33,7 @@ func clusterCommands() []*cli.Command {
 				listCommand("nodes", "list the nodes with their state and resources", listNodes),
 				listCommand("actors", "list the actors with their state", listActors),
 				listCommand("jobs", "list the jobs", listJobs),
+				listCommand("objects", "list the objects in the nodes' object stores (objects above 100 KiB)", listObjects),
 				listTasksCommand(),
 			},
 		},

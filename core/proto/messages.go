@@ -47,6 +47,8 @@ const (
 	msgReadLogReply         core.MsgType = 2035
 	msgLeaseStatus          core.MsgType = 2036
 	msgLeaseStatusReply     core.MsgType = 2037
+	msgListObjects          core.MsgType = 2038
+	msgListObjectsReply     core.MsgType = 2039
 )
 
 // Bounds of object transfer.
@@ -125,6 +127,43 @@ type LeaseStatus struct {
 // LeaseStatusReply answers LeaseStatus.
 type LeaseStatusReply struct {
 	Granted bool `msgpack:"g,omitempty"`
+}
+
+// ListObjects asks a raylet for the objects in its plasma store (for the
+// state API and gray list objects), at most Limit of them by id.
+type ListObjects struct {
+	Limit int `msgpack:"l"`
+}
+
+// MaxListObjects bounds one ListObjects answer.
+const MaxListObjects = 10_000
+
+// Validate bounds the limit.
+func (l *ListObjects) Validate() error {
+	if l.Limit <= 0 || l.Limit > MaxListObjects {
+		return fmt.Errorf("limit %d, want 1..%d", l.Limit, MaxListObjects)
+	}
+	return nil
+}
+
+// ObjectEntry is one object of a plasma store.
+type ObjectEntry struct {
+	ID      core.ObjectID `msgpack:"i"`
+	Size    int64         `msgpack:"s"`
+	Owner   core.Addr     `msgpack:"o"`
+	Sealed  bool          `msgpack:"d,omitempty"`
+	Primary bool          `msgpack:"p,omitempty"`
+	Readers int           `msgpack:"r,omitempty"`
+}
+
+// ListObjectsReply lists a node's objects: Total in the store, the first
+// Limit of them by id in Objects, and the store's Used and Capacity bytes.
+type ListObjectsReply struct {
+	Node     core.NodeID   `msgpack:"n"`
+	Total    int           `msgpack:"t"`
+	Used     int64         `msgpack:"u"`
+	Capacity int64         `msgpack:"c"`
+	Objects  []ObjectEntry `msgpack:"b"`
 }
 
 // ListLogs asks a node's log service for its worker log files.
@@ -481,6 +520,8 @@ func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
 func (*ListLogs) MsgType() core.MsgType             { return msgListLogs }
 func (*LeaseStatus) MsgType() core.MsgType          { return msgLeaseStatus }
+func (*ListObjects) MsgType() core.MsgType          { return msgListObjects }
+func (*ListObjectsReply) MsgType() core.MsgType     { return msgListObjectsReply }
 func (*LeaseStatusReply) MsgType() core.MsgType     { return msgLeaseStatusReply }
 func (*ListLogsReply) MsgType() core.MsgType        { return msgListLogsReply }
 func (*ReadLog) MsgType() core.MsgType              { return msgReadLog }
@@ -521,6 +562,8 @@ func init() {
 		func() core.Message { return new(WorkerLogs) },
 		func() core.Message { return new(ListLogs) },
 		func() core.Message { return new(LeaseStatus) },
+		func() core.Message { return new(ListObjects) },
+		func() core.Message { return new(ListObjectsReply) },
 		func() core.Message { return new(LeaseStatusReply) },
 		func() core.Message { return new(ListLogsReply) },
 		func() core.Message { return new(ReadLog) },

@@ -4,7 +4,7 @@
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 100;
-const pages = ["overview", "nodes", "actors", "jobs", "tasks", "logs"];
+const pages = ["overview", "nodes", "actors", "jobs", "tasks", "objects", "logs"];
 const taskView = { offset: 0, state: "", name: "", total: 0 };
 
 function el(id) { return document.getElementById(id); }
@@ -149,6 +149,16 @@ async function drawTasks() {
   }), "no task matches");
 }
 
+async function drawObjects() {
+  const r = await api("/api/v0/objects?limit=500");
+  let bytes = 0;
+  for (const o of r.result) bytes += o.object_size;
+  el("objects-summary").textContent = r.total + " copies" + (r.total > r.result.length ? " (first " + r.result.length + " shown)" : "") + ", " + bytes + " bytes shown";
+  fill("objects-body", r.result.map(o => row([{ text: short(o.object_id), cls: "mono", title: o.object_id },
+    { text: short(o.node_id), cls: "mono", title: o.node_id }, o.object_size, { text: o.owner_address, cls: "mono" },
+    o.pinned_primary ? "primary" : "", o.reader_pins])), "no object in any store");
+}
+
 let logFile = "";
 
 async function drawLogs() {
@@ -165,7 +175,7 @@ async function drawLogs() {
   }
 }
 
-const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks, logs: drawLogs };
+const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks, objects: drawObjects, logs: drawLogs };
 
 function current() {
   const p = location.hash.replace("#", "");
