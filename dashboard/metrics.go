@@ -8,12 +8,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/plasma"
 	"github.com/grayrt/gray/raylet"
 )
 
-// Metrics: a custom collector reads the GCS and the head's raylet on
+// Metrics: a custom collector reads the GCS and a node's raylet on
 // their loops at every scrape, so the figures are exactly the
 // components' counters, with nothing cached in between.
 
@@ -37,19 +38,21 @@ var (
 	descResUsed        = desc("cluster_resources_used", "Resources in use on the live nodes.", "resource")
 	descGCSOps         = desc("gcs_requests_total", "Requests the GCS handled, by type.", "type")
 	descGCSOpSeconds   = desc("gcs_request_seconds_total", "Time the GCS spent handling requests (commits included), by type.", "type")
-	descLeases         = desc("raylet_leases_granted_total", "Worker leases the head's raylet granted.", "node_id")
-	descSpillbacks     = desc("raylet_spillbacks_total", "Lease requests the head's raylet spilled to other nodes.", "node_id")
-	descInfeasible     = desc("raylet_infeasible_total", "Lease requests the head's raylet found infeasible.", "node_id")
-	descWorkerDeaths   = desc("raylet_worker_deaths_total", "Workers of the head's raylet that died.", "node_id")
-	descPulls          = desc("raylet_pulls_total", "Objects the head's raylet pulled from other nodes.", "node_id")
-	descPulledBytes    = desc("raylet_pulled_bytes_total", "Bytes the head's raylet pulled.", "node_id")
-	descPullFailures   = desc("raylet_pull_failures_total", "Pulls of the head's raylet that failed.", "node_id")
-	descStoreUsed      = desc("object_store_used_bytes", "Bytes used in the head's plasma store.", "node_id")
-	descStoreCapacity  = desc("object_store_capacity_bytes", "Capacity of the head's plasma store.", "node_id")
-	descStoreObjects   = desc("object_store_objects", "Objects in the head's plasma store.", "node_id")
-	descStoreEvictions = desc("object_store_evictions_total", "Copies the head's plasma store evicted.", "node_id")
-	descStoreEvicted   = desc("object_store_evicted_bytes_total", "Bytes the head's plasma store evicted.", "node_id")
-	descScrapeErrors   = desc("dashboard_scrape_errors", "1 when a component did not answer this scrape.", "component")
+	descLeases         = desc("raylet_leases_granted_total", "Worker leases a node's raylet granted.", "node_id")
+	descSpillbacks     = desc("raylet_spillbacks_total", "Lease requests a node's raylet spilled to other nodes.", "node_id")
+	descInfeasible     = desc("raylet_infeasible_total", "Lease requests a node's raylet found infeasible.", "node_id")
+	descWorkerDeaths   = desc("raylet_worker_deaths_total", "Workers of a node's raylet that died.", "node_id")
+	descPulls          = desc("raylet_pulls_total", "Objects a node's raylet pulled from other nodes.", "node_id")
+	descPulledBytes    = desc("raylet_pulled_bytes_total", "Bytes a node's raylet pulled.", "node_id")
+	descPullFailures   = desc("raylet_pull_failures_total", "Pulls of a node's raylet that failed.", "node_id")
+	descStoreUsed      = desc("object_store_used_bytes", "Bytes used in a node's plasma store.", "node_id")
+	descStoreCapacity  = desc("object_store_capacity_bytes", "Capacity of a node's plasma store.", "node_id")
+	descStoreObjects   = desc("object_store_objects", "Objects in a node's plasma store.", "node_id")
+	descStoreEvictions = desc("object_store_evictions_total", "Copies a node's plasma store evicted.", "node_id")
+	descStoreEvicted   = desc("object_store_evicted_bytes_total", "Bytes a node's plasma store evicted.", "node_id")
+	descLaunched       = desc("raylet_workers_launched_total", "Workers a node's raylet launched from job binaries.", "node_id")
+	descLaunchFailures = desc("raylet_launch_failures_total", "Worker launches of a node's raylet that failed.", "node_id")
+	descScrapeErrors   = desc("dashboard_scrape_errors", "Components that did not answer this scrape (1 each; other_raylets counts the nodes).", "component")
 )
 
 type collector struct{ s *Server }
@@ -58,7 +61,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
 		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descResTotal, descResUsed,
 		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
-		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descScrapeErrors} {
+		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -145,20 +148,44 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descGCSOpSeconds, op.Time.Seconds(), op.Type)
 		}
 	}
+	emit := func(r proto.RayletStatsReply) {
+		id := nodeID(r.Node)
+		counter(descLeases, float64(r.LeasesGranted), id)
+		counter(descSpillbacks, float64(r.Spillbacks), id)
+		counter(descInfeasible, float64(r.Infeasible), id)
+		counter(descWorkerDeaths, float64(r.WorkerDeaths), id)
+		counter(descPulls, float64(r.Pulls), id)
+		counter(descPulledBytes, float64(r.PulledBytes), id)
+		counter(descPullFailures, float64(r.PullFailures), id)
+		counter(descLaunched, float64(r.WorkersLaunched), id)
+		counter(descLaunchFailures, float64(r.LaunchFailures), id)
+		gauge(descStoreUsed, float64(r.StoreUsed), id)
+		gauge(descStoreCapacity, float64(r.StoreCapacity), id)
+		gauge(descStoreObjects, float64(r.StoreObjects), id)
+		counter(descStoreEvictions, float64(r.StoreEvictions), id)
+		counter(descStoreEvicted, float64(r.StoreEvictedBytes), id)
+	}
 	if rlErr == nil && hasRl {
-		id := nodeID(node)
-		counter(descLeases, float64(rs.LeasesGranted), id)
-		counter(descSpillbacks, float64(rs.Spillbacks), id)
-		counter(descInfeasible, float64(rs.Infeasible), id)
-		counter(descWorkerDeaths, float64(rs.WorkerDeaths), id)
-		counter(descPulls, float64(rs.Pulls), id)
-		counter(descPulledBytes, float64(rs.PulledBytes), id)
-		counter(descPullFailures, float64(rs.PullFailures), id)
-		gauge(descStoreUsed, float64(ps.Used), id)
-		gauge(descStoreCapacity, float64(ps.Capacity), id)
-		gauge(descStoreObjects, float64(ps.Objects), id)
-		counter(descStoreEvictions, float64(ps.Evictions), id)
-		counter(descStoreEvicted, float64(ps.EvictedBytes), id)
+		emit(proto.RayletStatsReply{Node: node, LeasesGranted: rs.LeasesGranted, Spillbacks: rs.Spillbacks, Infeasible: rs.Infeasible,
+			WorkerDeaths: rs.WorkerDeaths, Pulls: rs.Pulls, PulledBytes: rs.PulledBytes, PullFailures: rs.PullFailures,
+			WorkersLaunched: rs.WorkersLaunched, LaunchFailures: rs.LaunchFailures,
+			StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: ps.Evictions, StoreEvictedBytes: ps.EvictedBytes})
+	}
+	// The other alive nodes' raylets, asked over the network.
+	if gcsErr == nil && c.s.opts.Source.Request != nil {
+		failed := 0
+		for _, n := range nodes {
+			if n.State != gcs.NodeAlive || (hasRl && n.ID == node) {
+				continue
+			}
+			m, err := c.s.opts.Source.Request(ctx, n.Addr, &proto.RayletStats{})
+			if err != nil {
+				failed++
+				continue
+			}
+			emit(*m.(*proto.RayletStatsReply))
+		}
+		gauge(descScrapeErrors, float64(failed), "other_raylets")
 	}
 }
 

@@ -245,3 +245,14 @@ func (r *Raylet) handleListObjects(_ core.Addr, m core.Message, reply func(core.
 	}
 	reply(rep, nil)
 }
+
+// handleRayletStats answers with the raylet's counters and its store's.
+func (r *Raylet) handleRayletStats(_ core.Addr, _ core.Message, reply func(core.Message, error)) {
+	st, ps := r.stats, r.store.Stats()
+	reply(&proto.RayletStatsReply{Node: r.node,
+		LeasesGranted: st.LeasesGranted, Spillbacks: st.Spillbacks, Infeasible: st.Infeasible, WorkerDeaths: st.WorkerDeaths,
+		Pulls: st.Pulls, PulledBytes: st.PulledBytes, PullFailures: st.PullFailures,
+		WorkersLaunched: st.WorkersLaunched, LaunchFailures: st.LaunchFailures,
+		StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: int64(ps.Evictions), StoreEvictedBytes: ps.EvictedBytes,
+	}, nil)
+}

@@ -219,6 +219,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
 	r.srv.Register((&proto.LeaseStatus{}).MsgType(), r.handleLeaseStatus)
 	r.srv.Register((&proto.ListObjects{}).MsgType(), r.handleListObjects)
+	r.srv.Register((&proto.RayletStats{}).MsgType(), r.handleRayletStats)
 
 	r.register()
 	env.AfterFunc(leaseCheckPeriod, r.checkLeases)

@@ -49,6 +49,8 @@ const (
 	msgLeaseStatusReply     core.MsgType = 2037
 	msgListObjects          core.MsgType = 2038
 	msgListObjectsReply     core.MsgType = 2039
+	msgRayletStats          core.MsgType = 2040
+	msgRayletStatsReply     core.MsgType = 2041
 )
 
 // Bounds of object transfer.
@@ -127,6 +129,19 @@ type LeaseStatus struct {
 // LeaseStatusReply answers LeaseStatus.
 type LeaseStatusReply struct {
 	Granted bool `msgpack:"g,omitempty"`
+}
+
+// RayletStats asks a raylet for its counters and its store's (the head's
+// dashboard exports every node's as Prometheus metrics).
+type RayletStats struct{}
+
+// RayletStatsReply carries a raylet's counters and its store's.
+type RayletStatsReply struct {
+	Node                                                                      core.NodeID `msgpack:"n"`
+	LeasesGranted, Spillbacks, Infeasible, WorkerDeaths                       int64       `msgpack:",omitempty"`
+	Pulls, PulledBytes, PullFailures                                          int64       `msgpack:",omitempty"`
+	WorkersLaunched, LaunchFailures                                           int64       `msgpack:",omitempty"`
+	StoreUsed, StoreCapacity, StoreObjects, StoreEvictions, StoreEvictedBytes int64       `msgpack:",omitempty"`
 }
 
 // ListObjects asks a raylet for the objects in its plasma store (for the
@@ -521,6 +536,8 @@ func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
 func (*ListLogs) MsgType() core.MsgType             { return msgListLogs }
 func (*LeaseStatus) MsgType() core.MsgType          { return msgLeaseStatus }
 func (*ListObjects) MsgType() core.MsgType          { return msgListObjects }
+func (*RayletStats) MsgType() core.MsgType          { return msgRayletStats }
+func (*RayletStatsReply) MsgType() core.MsgType     { return msgRayletStatsReply }
 func (*ListObjectsReply) MsgType() core.MsgType     { return msgListObjectsReply }
 func (*LeaseStatusReply) MsgType() core.MsgType     { return msgLeaseStatusReply }
 func (*ListLogsReply) MsgType() core.MsgType        { return msgListLogsReply }
@@ -563,6 +580,8 @@ func init() {
 		func() core.Message { return new(ListLogs) },
 		func() core.Message { return new(LeaseStatus) },
 		func() core.Message { return new(ListObjects) },
+		func() core.Message { return new(RayletStats) },
+		func() core.Message { return new(RayletStatsReply) },
 		func() core.Message { return new(ListObjectsReply) },
 		func() core.Message { return new(LeaseStatusReply) },
 		func() core.Message { return new(ListLogsReply) },

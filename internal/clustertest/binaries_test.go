@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +25,9 @@ func stockCluster(t *testing.T) *cluster {
 	c := &cluster{headDir: filepath.Join(t.TempDir(), "head")}
 	c.grayd, c.app = build(t)
 	c.listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=2", "--worker-memory-limit", "300MiB", "--log-level", "warn")
+	c.dashboard = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=2", "--worker-memory-limit", "300MiB",
+		"--dashboard-listen", c.dashboard, "--log-level", "warn")
 	c.gcs = c.head.line(t, startTimeout)
 	c.secret = filepath.Join(c.headDir, "cluster-secret")
 	n := start(t, "node1", c.grayd, "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--resources", "CPU=2", "--worker-memory-limit", "300MiB", "--log-level", "warn")
@@ -179,6 +183,17 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	}
 	if got := d.ask(t, "hog 10"); got != "survived" {
 		t.Errorf("hog 10 = %q, want survived", got)
+	}
+
+	// The head's /metrics carries both nodes' raylets.
+	resp, err := http.Get("http://" + c.dashboard + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(metrics), "gray_raylet_leases_granted_total{"); n != 2 {
+		t.Errorf("/metrics has %d gray_raylet_leases_granted_total series, want one per node (2):\n%s", n, metrics)
 	}
 
 	got = d.ask(t, "panic")

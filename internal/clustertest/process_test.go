@@ -165,6 +165,7 @@ type cluster struct {
 	grayd, app string
 	headDir    string
 	listen     string // the head's fixed listen address, kept across restarts
+	dashboard  string // the head's dashboard address, when the test set one
 	secret     string
 	head       *proc
 	gcs        string
