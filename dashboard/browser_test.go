@@ -343,7 +343,7 @@ func TestDashboard(t *testing.T) {
 		for _, want := range []string{
 			"gray_tasks_submitted_total ", `gray_tasks{state="FAILED"} 1`, fmt.Sprintf(`gray_nodes{state="ALIVE"} %d`, joined+1),
 			`gray_actors{state="ALIVE"} 1`, `gray_gcs_requests_total{type="gcs.AddTaskEvents"}`,
-			"gray_object_store_capacity_bytes{", "gray_raylet_leases_granted_total{", "gray_actor_restarts_total 0",
+			"gray_object_store_capacity_bytes{", "gray_raylet_leases_granted_total{", "gray_raylet_lease_wait_seconds_total{", "gray_actor_restarts_total 0",
 		} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("/metrics lacks %q", want)

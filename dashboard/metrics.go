@@ -50,6 +50,7 @@ var (
 	descStoreObjects   = desc("object_store_objects", "Objects in a node's plasma store.", "node_id")
 	descStoreEvictions = desc("object_store_evictions_total", "Copies a node's plasma store evicted.", "node_id")
 	descStoreEvicted   = desc("object_store_evicted_bytes_total", "Bytes a node's plasma store evicted.", "node_id")
+	descLeaseWait      = desc("raylet_lease_wait_seconds_total", "Scheduling latency: time from a lease request's arrival at a node's raylet to its grant, summed over granted leases (divide by gray_raylet_leases_granted_total for the mean).", "node_id")
 	descLaunched       = desc("raylet_workers_launched_total", "Workers a node's raylet launched from job binaries.", "node_id")
 	descLaunchFailures = desc("raylet_launch_failures_total", "Worker launches of a node's raylet that failed.", "node_id")
 	descScrapeErrors   = desc("dashboard_scrape_errors", "Components that did not answer this scrape (1 each; other_raylets counts the nodes).", "component")
@@ -61,7 +62,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
 		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descResTotal, descResUsed,
 		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
-		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descScrapeErrors} {
+		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -158,6 +159,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descPulledBytes, float64(r.PulledBytes), id)
 		counter(descPullFailures, float64(r.PullFailures), id)
 		counter(descLaunched, float64(r.WorkersLaunched), id)
+		counter(descLeaseWait, float64(r.LeaseWaitNanos)/1e9, id)
 		counter(descLaunchFailures, float64(r.LaunchFailures), id)
 		gauge(descStoreUsed, float64(r.StoreUsed), id)
 		gauge(descStoreCapacity, float64(r.StoreCapacity), id)
@@ -168,7 +170,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if rlErr == nil && hasRl {
 		emit(proto.RayletStatsReply{Node: node, LeasesGranted: rs.LeasesGranted, Spillbacks: rs.Spillbacks, Infeasible: rs.Infeasible,
 			WorkerDeaths: rs.WorkerDeaths, Pulls: rs.Pulls, PulledBytes: rs.PulledBytes, PullFailures: rs.PullFailures,
-			WorkersLaunched: rs.WorkersLaunched, LaunchFailures: rs.LaunchFailures,
+			WorkersLaunched: rs.WorkersLaunched, LaunchFailures: rs.LaunchFailures, LeaseWaitNanos: int64(rs.LeaseWait),
 			StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: ps.Evictions, StoreEvictedBytes: ps.EvictedBytes})
 	}
 	// The other alive nodes' raylets, asked over the network.

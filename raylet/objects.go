@@ -254,5 +254,6 @@ func (r *Raylet) handleRayletStats(_ core.Addr, _ core.Message, reply func(core.
 		Pulls: st.Pulls, PulledBytes: st.PulledBytes, PullFailures: st.PullFailures,
 		WorkersLaunched: st.WorkersLaunched, LaunchFailures: st.LaunchFailures,
 		StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: int64(ps.Evictions), StoreEvictedBytes: ps.EvictedBytes,
+		LeaseWaitNanos: int64(st.LeaseWait),
 	}, nil)
 }

@@ -80,6 +80,10 @@ type Stats struct {
 	// Workers started from job binaries, launches that failed, and idle
 	// launched workers told to exit.
 	WorkersLaunched, LaunchFailures, WorkersReaped int64
+	// LeaseWait sums, over granted leases, the time from a request's
+	// arrival to its grant: the scheduling latency (divide by
+	// LeasesGranted for the mean).
+	LeaseWait time.Duration
 }
 
 // Raylet is the node manager: it registers its node with the GCS, accounts

@@ -142,6 +142,8 @@ type RayletStatsReply struct {
 	Pulls, PulledBytes, PullFailures                                          int64       `msgpack:",omitempty"`
 	WorkersLaunched, LaunchFailures                                           int64       `msgpack:",omitempty"`
 	StoreUsed, StoreCapacity, StoreObjects, StoreEvictions, StoreEvictedBytes int64       `msgpack:",omitempty"`
+	// LeaseWaitNanos sums the scheduling latency of granted leases.
+	LeaseWaitNanos int64 `msgpack:",omitempty"`
 }
 
 // ListObjects asks a raylet for the objects in its plasma store (for the
