@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 )
@@ -34,15 +33,6 @@ type LogView struct {
 }
 
 var errNoRequest = errors.New("dashboard: this head cannot reach the nodes' log services")
-
-// logsAddr is the log service beside a node's raylet.
-func logsAddr(raylet core.Addr) core.Addr {
-	s := string(raylet)
-	if i := strings.LastIndexByte(s, '#'); i >= 0 {
-		s = s[:i]
-	}
-	return core.Addr(s + "#logs")
-}
 
 func (s *Server) aliveNodes(r *http.Request) ([]gcs.NodeInfo, error) {
 	var nodes []gcs.NodeInfo
@@ -86,7 +76,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(strings.TrimPrefix(n.ID.String(), "node:"), nodePrefix) {
 			continue
 		}
-		m, err := s.opts.Source.Request(r.Context(), logsAddr(n.Addr), &proto.ListLogs{})
+		m, err := s.opts.Source.Request(r.Context(), proto.LogsAddr(n.Addr), &proto.ListLogs{})
 		if err != nil {
 			continue // a node that does not answer lists nothing
 		}
@@ -126,10 +116,10 @@ func (s *Server) handleLogFile(w http.ResponseWriter, r *http.Request) {
 	}
 	_, token, _ := strings.Cut(name, "-worker-")
 	for _, n := range nodes {
-		if !strings.HasPrefix(token, strings.TrimPrefix(n.ID.String(), "node:")+"-") {
+		if !strings.HasPrefix(token, proto.LaunchPrefix(n.ID)) {
 			continue
 		}
-		m, err := s.opts.Source.Request(r.Context(), logsAddr(n.Addr), &proto.ReadLog{Name: name, Offset: -tail, Max: int(tail)})
+		m, err := s.opts.Source.Request(r.Context(), proto.LogsAddr(n.Addr), &proto.ReadLog{Name: name, Offset: -tail, Max: int(tail)})
 		if err != nil {
 			writeError(w, http.StatusBadGateway, err)
 			return

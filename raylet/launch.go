@@ -137,7 +137,7 @@ const exitedLaunchesMax = 10_000
 
 // launchPrefix starts every launch token of this incarnation: its node
 // id in hex and a dash.
-func (r *Raylet) launchPrefix() string { return r.node.String()[len("node:"):] + "-" }
+func (r *Raylet) launchPrefix() string { return proto.LaunchPrefix(r.node) }
 
 // wantWorker notes that a request for job's binary found no idle worker.
 func (r *Raylet) wantWorker(binary string, job core.JobID) {

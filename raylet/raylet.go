@@ -389,12 +389,7 @@ func (r *Raylet) viewList() []NodeView {
 func (r *Raylet) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "node %v fenced=%v available=%v queue=%d leases=%d pulls=%d stats=%+v\n", r.node, r.fenced, r.available, len(r.queue), len(r.leases), len(r.pulls), r.stats)
-	addrs := make([]core.Addr, 0, len(r.workers))
-	for a := range r.workers { //gray:unordered sorted below
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
-	for _, a := range addrs {
+	for _, a := range r.sortedWorkerAddrs() {
 		w := r.workers[a]
 		fmt.Fprintf(&b, "  worker %s %v busy=%v\n", a, w.id, w.lease != nil)
 	}

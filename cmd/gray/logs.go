@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 )
@@ -60,7 +59,7 @@ func runLogs(c *cli.Context, cc *clusterConn, args []string) error {
 		prefix = fmt.Sprintf("job-%d-", j)
 	}
 	for _, n := range nodes {
-		m, err := cc.request(c.Context, logsAddr(n.Addr), &proto.ListLogs{})
+		m, err := cc.request(c.Context, proto.LogsAddr(n.Addr), &proto.ListLogs{})
 		if err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "gray logs: %s: %v\n", n.ID, err)
 			continue
@@ -74,15 +73,6 @@ func runLogs(c *cli.Context, cc *clusterConn, args []string) error {
 	return tw.Flush()
 }
 
-// logsAddr is the log service beside a node's raylet.
-func logsAddr(raylet core.Addr) core.Addr {
-	s := string(raylet)
-	if i := strings.LastIndexByte(s, '#'); i >= 0 {
-		s = s[:i]
-	}
-	return core.Addr(s + "#logs")
-}
-
 // printLog prints one file from the node its token names.
 func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string) error {
 	if !proto.ValidLogName(name) {
@@ -91,7 +81,7 @@ func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string
 	_, token, _ := strings.Cut(name, "-worker-")
 	var node *gcs.NodeInfo
 	for i := range nodes {
-		if strings.HasPrefix(token, strings.TrimPrefix(nodes[i].ID.String(), "node:")+"-") {
+		if strings.HasPrefix(token, proto.LaunchPrefix(nodes[i].ID)) {
 			node = &nodes[i]
 		}
 	}
@@ -103,7 +93,7 @@ func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string
 		off = -t
 	}
 	for {
-		m, err := cc.request(c.Context, logsAddr(node.Addr), &proto.ReadLog{Name: name, Offset: off, Max: proto.MaxLogRead})
+		m, err := cc.request(c.Context, proto.LogsAddr(node.Addr), &proto.ReadLog{Name: name, Offset: off, Max: proto.MaxLogRead})
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("gray logs: %v", err), exitFailed)
 		}
@@ -148,14 +138,14 @@ func printActorLogs(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, prefi
 	}
 	var node *gcs.NodeInfo
 	for i := range nodes {
-		if strings.HasPrefix(token, strings.TrimPrefix(nodes[i].ID.String(), "node:")+"-") {
+		if strings.HasPrefix(token, proto.LaunchPrefix(nodes[i].ID)) {
 			node = &nodes[i]
 		}
 	}
 	if node == nil {
 		return cli.Exit(fmt.Sprintf("gray logs: the node of actor %s's worker is not alive", found.ID), exitFailed)
 	}
-	m, err := cc.request(c.Context, logsAddr(node.Addr), &proto.ListLogs{})
+	m, err := cc.request(c.Context, proto.LogsAddr(node.Addr), &proto.ListLogs{})
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("gray logs: %v", err), exitFailed)
 	}

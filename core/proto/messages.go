@@ -215,6 +215,20 @@ type ReadLogReply struct {
 // MaxLogRead bounds one ReadLog.
 const MaxLogRead = 1 << 20
 
+// LaunchPrefix starts every launch token a raylet of node issues (its
+// node id in hex and a dash), and so the token part of its workers' log
+// names: a token or log name tells which node wrote it.
+func LaunchPrefix(node core.NodeID) string { return strings.TrimPrefix(node.String(), "node:") + "-" }
+
+// LogsAddr is the address of the log service beside a node's raylet.
+func LogsAddr(raylet core.Addr) core.Addr {
+	s := string(raylet)
+	if i := strings.LastIndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	return core.Addr(s + "#logs")
+}
+
 // ValidLogName reports whether name is a worker log file's name:
 // job-<job>-worker-<token>.out|err, with no path.
 func ValidLogName(name string) bool {

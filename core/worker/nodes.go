@@ -15,14 +15,12 @@ import (
 // too, and records seen before again after a resync), on the loop; a
 // driver uses one to move to another raylet when its own node dies.
 func WatchNodes(env core.Env, g *gcs.Client, w *Worker, observers ...func(gcs.NodeInfo)) {
-	dead := map[core.NodeID]bool{}
 	onNode := func(n gcs.NodeInfo) {
 		for _, o := range observers {
 			o(n)
 		}
-		if n.State == gcs.NodeDead && !dead[n.ID] {
-			dead[n.ID] = true
-			w.NodeDied(n.ID, n.Addr)
+		if n.State == gcs.NodeDead {
+			w.NodeDied(n.ID, n.Addr) // once per node: it ignores a known death
 		}
 	}
 	var resync func()

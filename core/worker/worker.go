@@ -632,6 +632,9 @@ const deadNodesMax = 10_000
 // are sent to the local raylet again, and owned objects whose only copies
 // were there are rebuilt from lineage or failed.
 func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
+	if w.deadNodes[node] {
+		return // already handled (pubsub and resyncs repeat records)
+	}
 	if len(w.deadNodes) >= deadNodesMax {
 		clear(w.deadNodes) // forgetting only risks a hang on a grant from a long-dead node
 	}

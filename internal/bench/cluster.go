@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray"
+	gnet "github.com/grayrt/gray/net"
 )
 
 // clusterActorSlots is the head's actor slots in the cluster setting:
@@ -125,7 +126,7 @@ func (c *clusterSetting) close() {
 // gray.StartNode head until stdin closes or ctx ends. It prints the GCS
 // address on stdout.
 func RunNode(ctx context.Context, dataDir, secretFile string, actorSlots int, stdin *os.File) error {
-	secret, err := readSecret(secretFile)
+	secret, err := gnet.ReadSecretFile(secretFile)
 	if err != nil {
 		return err
 	}
@@ -152,12 +153,4 @@ func RunNode(ctx context.Context, dataDir, secretFile string, actorSlots int, st
 		return err
 	}
 	return nil
-}
-
-func readSecret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimSpace(string(b))), nil
 }
