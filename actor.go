@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/grayrt/gray/internal/registry"
 	goruntime "runtime"
 
 	"github.com/grayrt/gray/core/proto"
@@ -43,7 +44,7 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 	if err != nil {
 		return worker.ActorHandle{}, nil, err
 	}
-	if cl.parent != nil {
+	if cl.Parent != nil {
 		// Worker processes have no job of their own, and actor ids are
 		// derived from the job: the core worker cannot create actors
 		// from inside tasks yet.
@@ -85,7 +86,7 @@ type ActorClass1[T, A any] struct{ c actorClass }
 // its handle. Call it at package init, identically in every process. It
 // panics if name is taken.
 func Actor[T any](name string, ctor func(context.Context) (*T, error)) *ActorClass0[T] {
-	registerCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
+	registry.RegisterCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
@@ -97,7 +98,7 @@ func Actor[T any](name string, ctor func(context.Context) (*T, error)) *ActorCla
 // Actor1 registers an actor class whose constructor takes an argument;
 // see Actor.
 func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *ActorClass1[T, A] {
-	registerCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
+	registry.RegisterCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
 		a, err := args1[A](args)
 		if err != nil {
 			return nil, err
@@ -141,7 +142,7 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 	}
 	cfg := newCallConfig(opts)
 	info, err := do(ctx, cl, func(_ *worker.Worker, reply func(gcs.ActorInfo, error)) {
-		cl.gcs().GetNamedActor(cfg.namespace, name, func(r gcs.Reply, err error) {
+		cl.GCS().GetNamedActor(cfg.namespace, name, func(r gcs.Reply, err error) {
 			switch {
 			case errors.Is(err, gcs.ErrNotFound):
 				reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
@@ -194,7 +195,7 @@ func methodOf[T any](obj any) (*T, error) {
 // names are per Go type: two types may both have a method "get".
 func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *ActorMethod0[T, R] {
 	key := methodKey[T](name)
-	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
@@ -210,7 +211,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 // Method1 registers a method with one argument; see Method0.
 func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
 	key := methodKey[T](name)
-	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
 		a, err := args1[A](args)
 		if err != nil {
 			return nil, err
@@ -227,7 +228,7 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 // Method2 registers a method with two arguments; see Method0.
 func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, error)) *ActorMethod2[T, A, B, R] {
 	key := methodKey[T](name)
-	registerMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
 		a, b, err := args2[A, B](args)
 		if err != nil {
 			return nil, err

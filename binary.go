@@ -84,7 +84,7 @@ func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
 	}
 	d := rt.dproc
 	found, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(bool, error)) {
-		d.gcs.KVExists(binaryNS, hash, func(r gcs.Reply, err error) { reply(r.Found, err) })
+		d.GCS().KVExists(binaryNS, hash, func(r gcs.Reply, err error) { reply(r.Found, err) })
 	})
 	if err != nil {
 		return "", fmt.Errorf("gray: looking up the job binary in the GCS: %w", err)
@@ -103,14 +103,14 @@ func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
 	for i := range chunks {
 		chunk := data[i*binaryChunk : min(len(data), (i+1)*binaryChunk)]
 		if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-			d.gcs.KVPut(binaryNS, fmt.Sprintf("%s/%d", hash, i), chunk, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+			d.GCS().KVPut(binaryNS, fmt.Sprintf("%s/%d", hash, i), chunk, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
 		}); err != nil {
 			return "", fmt.Errorf("gray: uploading chunk %d/%d of the job binary: %w", i+1, chunks, err)
 		}
 	}
 	m, _ := json.Marshal(binaryManifest{Size: int64(len(data)), Chunks: chunks, GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH})
 	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-		d.gcs.KVPut(binaryNS, hash, m, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+		d.GCS().KVPut(binaryNS, hash, m, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
 	}); err != nil {
 		return "", fmt.Errorf("gray: recording the job binary's manifest: %w", err)
 	}

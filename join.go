@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
 )
 
@@ -85,21 +85,19 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if err := rt.tr.Connect(cctx, rt.gcsAddr); err != nil {
 		return fmt.Errorf("gray: cannot reach the cluster at %s%s: %w", rt.gcsAddr, net.DialHint(err), err)
 	}
-	d := &driverProc{gcsAddr: rt.gcsAddr, preferRaylet: cfg.raylet, log: cfg.logger, logOut: os.Stderr}
+	dcfg := process.DriverConfig{GCS: rt.gcsAddr, Log: cfg.logger, LogOut: os.Stderr}
 	if cfg.logOutSet {
-		d.logOut = cfg.logOut
+		dcfg.LogOut = cfg.logOut
 	}
-	da, err := rt.host.Add("driver", d)
+	d := process.NewDriver(dcfg)
+	da, err := rt.addDriver(d)
 	if err != nil {
 		return err
 	}
-	rt.dproc = d
-	rt.driver = &caller{host: rt.host, addr: da, cw: func() *worker.Worker { return d.cw },
-		gcs: func() *gcs.Client { return d.gcs }, done: rt.closing}
 
 	// Choose a raylet and register the job, both on the driver's loop.
 	nodes, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func([]gcs.NodeInfo, error)) {
-		d.gcs.GetNodes(func(r gcs.Reply, err error) { reply(r.Nodes, err) })
+		d.GCS().GetNodes(func(r gcs.Reply, err error) { reply(r.Nodes, err) })
 	})
 	if err != nil {
 		return fmt.Errorf("gray: reading the cluster's nodes from %s: %w", rt.gcsAddr, err)
@@ -114,14 +112,13 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	}
 	meta, _ := json.Marshal(jobMetadata{Program: filepath.Base(os.Args[0]), Binary: binary})
 	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
-		d.gcs.AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
+		d.GCS().AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
 	})
 	if err != nil {
 		return fmt.Errorf("gray: registering the job with the GCS: %w", err)
 	}
 	_, err = do(cctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-		d.binary = binary
-		d.attach(raylet, job, nodes)
+		d.Attach(raylet, job, binary, nodes)
 		reply(struct{}{}, nil)
 	})
 	return err
@@ -168,16 +165,14 @@ func chooseRaylet(nodes []gcs.NodeInfo, gcsAddr net.P2PAddr, prefer string) (cor
 
 // finishJob marks a joining driver's job finished, best effort: the
 // cluster may be gone already.
-func (rt *Runtime) finishJob() {
+func (rt *Runtime) finishJob(ctx context.Context) {
 	d := rt.dproc
-	if d == nil || d.job.IsNil() {
+	if d == nil || d.Job().IsNil() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-		d.gcs.FinishJob(d.job, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+		d.GCS().FinishJob(d.Job(), func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
 	}); err != nil {
-		rt.log.Warn("gray: marking the job finished", "job", d.job.String(), "err", err)
+		rt.log.Warn("gray: marking the job finished", "job", d.Job().String(), "err", err)
 	}
 }

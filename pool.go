@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
 )
 
@@ -37,7 +38,7 @@ func newPool(gcsAddr core.Addr, log *slog.Logger) *pool {
 func (p *pool) add(prefix string, raylet core.Addr, n int) error {
 	for j := range n {
 		name := fmt.Sprintf("%s-w%d", prefix, j+1)
-		addr, err := p.host.Add(name, &workerProc{host: p.host, raylet: raylet, gcsAddr: p.gcsAddr})
+		addr, err := p.host.Add(name, process.NewWorker(process.WorkerConfig{Raylet: raylet, GCS: p.gcsAddr}))
 		if err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func (p *pool) onExit(addr core.Addr, err error) bool {
 	if closed {
 		return true
 	}
-	if _, aerr := p.host.Add(w.name, &workerProc{host: p.host, raylet: w.raylet, gcsAddr: p.gcsAddr}); aerr != nil && !errors.Is(aerr, net.ErrClosed) {
+	if _, aerr := p.host.Add(w.name, process.NewWorker(process.WorkerConfig{Raylet: w.raylet, GCS: p.gcsAddr})); aerr != nil && !errors.Is(aerr, net.ErrClosed) {
 		p.log.Error("gray: restarting worker", "worker", string(addr), "exit", err, "err", aerr)
 	}
 	return true

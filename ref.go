@@ -37,14 +37,20 @@ type releaser struct {
 func (r *releaser) release() {
 	if r.done.CompareAndSwap(false, true) {
 		// Fails harmlessly once the process stopped.
-		_ = r.c.onLoop(func() { r.c.cw().Release(r.ref) })
+		r.c.Post(func(cw *worker.Worker) { cw.Release(r.ref) })
 	}
 }
 
+// newRef makes the Ref of ref, owned by c. Its reference is released
+// when the Ref becomes unreachable, except in the simulator, where the
+// garbage collector's timing is not the seed's (core.Lockstep): there a
+// Ref lives until Release or the end of its process.
 func newRef[T any](c *caller, ref proto.ObjectRef) Ref[T] {
 	rel := &releaser{c: c, ref: ref}
 	s := &refState{c: c, ref: ref, rel: rel}
-	goruntime.AddCleanup(s, func(r *releaser) { r.release() }, rel)
+	if !c.Lockstep() {
+		goruntime.AddCleanup(s, func(r *releaser) { r.release() }, rel)
+	}
 	return Ref[T]{s}
 }
 

@@ -1,67 +1,11 @@
 package gray
 
 import (
-	"context"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
-
-// The registry maps names to the Go code of tasks, actor constructors and
-// actor methods. It is filled at package init (the worker contract: every
-// process of the program registers the same names) and read by worker
-// processes when a task arrives.
-var registry = struct {
-	sync.RWMutex
-	funcs   map[string]taskBody
-	ctors   map[string]ctorBody
-	methods map[string]methodBody
-}{funcs: map[string]taskBody{}, ctors: map[string]ctorBody{}, methods: map[string]methodBody{}}
-
-// taskBody decodes its arguments, runs the user function and encodes its
-// result.
-type taskBody func(ctx context.Context, args [][]byte) ([]byte, error)
-
-// ctorBody runs an actor's constructor and returns the live object.
-type ctorBody func(ctx context.Context, args [][]byte) (any, error)
-
-// methodBody runs one method on the live object.
-type methodBody func(ctx context.Context, obj any, args [][]byte) ([]byte, error)
-
-func registerFunc(name string, f taskBody)     { register(registry.funcs, "task", name, f) }
-func registerCtor(name string, f ctorBody)     { register(registry.ctors, "actor class", name, f) }
-func registerMethod(name string, f methodBody) { register(registry.methods, "actor method", name, f) }
-
-// register adds f under name to one of the registry's tables; kind names
-// the table in the panic for a duplicate.
-func register[F any](table map[string]F, kind, name string, f F) {
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := table[name]; dup {
-		panic(fmt.Sprintf("gray: %s %q registered twice", kind, name))
-	}
-	table[name] = f
-}
-
-func lookupFunc(name string) taskBody {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.funcs[name]
-}
-
-func lookupCtor(name string) ctorBody {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.ctors[name]
-}
-
-func lookupMethod(name string) methodBody {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.methods[name]
-}
 
 // methodKey qualifies a method name with the Go type of its actor, so
 // that two actor types may have methods of the same name.

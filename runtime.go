@@ -13,6 +13,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
 	"github.com/grayrt/gray/raylet"
 )
@@ -21,7 +22,7 @@ import (
 // and each actor holds for its lifetime. A node's worker pool has one
 // worker per CPU plus one per actor slot, so actors never take the
 // workers tasks need (the pool is fixed; Ray would start more workers).
-const actorResource = "gray_actor_slot"
+const actorResource = process.ActorSlotResource
 
 // InitOption configures Init.
 type InitOption func(*initConfig)
@@ -109,7 +110,10 @@ type Runtime struct {
 	tr      *net.P2P // a joining driver's transport; nil when embedded
 	pool    *pool    // the embedded cluster's workers; nil when joined
 	driver  *caller
-	dproc   *driverProc
+	dproc   *process.Driver
+	// within is set for the runtime of a driver program run as a driver
+	// process's Go work (initWithin): it owns no host.
+	within bool
 	gcsAddr core.Addr
 	nodes   int
 	log     *slog.Logger
@@ -142,6 +146,9 @@ func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
 	if IsWorker() {
 		runWorker() // never returns: see workermode.go
 	}
+	if c := process.CallerFrom(ctx); c != nil {
+		return initWithin(c)
+	}
 	cfg := initConfig{address: os.Getenv("GRAY_ADDRESS"), secretFile: os.Getenv("GRAY_SECRET_FILE"),
 		nodes: 1, cpus: goruntime.NumCPU(), actorSlots: 4, timeout: 10 * time.Second}
 	for _, o := range opts {
@@ -171,6 +178,18 @@ func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
 	}
 	defaultRT = rt
 	return rt, nil
+}
+
+// initWithin returns the runtime of a driver program that already runs
+// as a gray driver process's Go work, as the simulator runs users' driver
+// functions (package simtest): ctx reaches the process, and Init's
+// options, which describe a cluster to start or join, do not apply.
+// Shutdown marks the driver's job finished.
+func initWithin(c *caller) (*Runtime, error) {
+	if c.Driver == nil {
+		return nil, fmt.Errorf("%w: Init inside a task body or actor method (its ctx reaches the cluster already)", ErrNotSupported)
+	}
+	return &Runtime{driver: c, dproc: c.Driver, within: true, closing: make(chan struct{}), log: c.Env.Log()}, nil
 }
 
 // embed starts the embedded cluster.
@@ -213,15 +232,25 @@ func (rt *Runtime) start(cfg initConfig) error {
 			return err
 		}
 	}
-	d := &driverProc{raylet: firstRaylet, gcsAddr: rt.gcsAddr, job: core.JobIDFromInt(1), log: cfg.logger}
+	_, err = rt.addDriver(process.NewDriver(process.DriverConfig{GCS: rt.gcsAddr, Raylet: firstRaylet, Job: core.JobIDFromInt(1), Log: cfg.logger}))
+	return err
+}
+
+// addDriver adds the driver process d and waits until it started, so
+// that its Caller may be read here.
+func (rt *Runtime) addDriver(d *process.Driver) (core.Addr, error) {
 	da, err := rt.host.Add("driver", d)
 	if err != nil {
-		return err
+		return "", err
 	}
+	started := make(chan struct{})
+	if err := rt.host.Do(da, func() { close(started) }); err != nil {
+		return "", err
+	}
+	<-started // Start ran before Do's function: d.Caller() is set
 	rt.dproc = d
-	rt.driver = &caller{host: rt.host, addr: da, cw: func() *worker.Worker { return d.cw },
-		gcs: func() *gcs.Client { return d.gcs }, done: rt.closing}
-	return nil
+	rt.driver = d.Caller()
+	return da, nil
 }
 
 // waitNodes waits until every raylet has registered with the GCS, so that
@@ -231,7 +260,7 @@ func (rt *Runtime) waitNodes(ctx context.Context) error {
 	d := rt.driver
 	for {
 		n, err := do(ctx, d, func(_ *worker.Worker, reply func(int, error)) {
-			rt.driver.gcs().GetNodes(func(r gcs.Reply, err error) {
+			rt.driver.GCS().GetNodes(func(r gcs.Reply, err error) {
 				alive := 0
 				for _, n := range r.Nodes {
 					if n.State == gcs.NodeAlive {
@@ -261,8 +290,15 @@ func (rt *Runtime) waitNodes(ctx context.Context) error {
 // runtime fail with ErrShutdown. Later calls do nothing.
 func (rt *Runtime) Shutdown() {
 	rt.shutOnce.Do(func() {
-		if rt.tr != nil {
-			rt.finishJob()
+		switch {
+		case rt.within:
+			// No deadline: the simulator runs on its own clock, and the
+			// GCS client's own deadline bounds the call.
+			rt.finishJob(context.Background())
+		case rt.tr != nil:
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			rt.finishJob(ctx)
+			cancel()
 		}
 		rt.close()
 		defaultMu.Lock()

@@ -3,6 +3,7 @@ package gray
 import (
 	"context"
 	"fmt"
+	"github.com/grayrt/gray/internal/registry"
 	goruntime "runtime"
 	"slices"
 
@@ -144,7 +145,7 @@ func submitTask[R any](ctx context.Context, t taskFunc, args ...interface{ arg()
 		return errRef[R](err)
 	}
 	return remote[R](ctx, args, func(c *caller, cw *worker.Worker, pargs []proto.Arg) ([]proto.ObjectRef, error) {
-		return c.submitTask(cw, t.name, pargs, topts)
+		return submitVia(c, cw, t.name, pargs, topts)
 	})
 }
 
@@ -164,7 +165,7 @@ type Func3[A, B, C, R any] struct{ t taskFunc }
 // package init (a package-level var), identically in every process: the
 // worker finds the code by name. It panics if name is taken.
 func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
-	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
@@ -175,7 +176,7 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 
 // Task1 registers f as the task name; see Task0.
 func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
-	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, err := args1[A](args)
 		if err != nil {
 			return nil, err
@@ -187,7 +188,7 @@ func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[
 
 // Task2 registers f as the task name; see Task0.
 func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
-	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, b, err := args2[A, B](args)
 		if err != nil {
 			return nil, err
@@ -199,7 +200,7 @@ func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *
 
 // Task3 registers f as the task name; see Task0.
 func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
-	registerFunc(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
 		a, b, c, err := args3[A, B, C](args)
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
 )
 
@@ -82,11 +83,12 @@ func serveWorker(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s=%q: %w", envWorkerJob, os.Getenv(envWorkerJob), err)
 	}
-	w := &workerProc{host: h, raylet: core.Addr(os.Getenv(envWorkerRaylet)), gcsAddr: core.Addr(os.Getenv(envWorkerGCS)),
-		binary: os.Getenv(envWorkerBinary), launch: os.Getenv(envWorkerLaunch), job: core.JobIDFromInt(uint32(job))}
+	launch := os.Getenv(envWorkerLaunch)
+	w := process.NewWorker(process.WorkerConfig{Raylet: core.Addr(os.Getenv(envWorkerRaylet)), GCS: core.Addr(os.Getenv(envWorkerGCS)),
+		Binary: os.Getenv(envWorkerBinary), Launch: launch, Job: core.JobIDFromInt(uint32(job))})
 	// The process name carries the launch token, so that an actor's
 	// address leads to its worker's log files (gray logs --actor).
-	if _, err := h.Add("worker-"+w.launch, w); err != nil {
+	if _, err := h.Add("worker-"+launch, w); err != nil {
 		return err
 	}
 	err = <-exited

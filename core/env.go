@@ -1,6 +1,8 @@
 package core
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -41,14 +43,51 @@ type Env interface {
 	// rest). A component that receives an error writing it must fail-stop
 	// with FailStop rather than continue on a disk in an unknown state.
 	FS() vfs.FS
-	// Go runs work off the event loop (a user task body, spill IO) and
-	// delivers its result to this process's Receive with from == Self().
-	// In simulation work runs inline and its result arrives after a
-	// simulated duration.
+	// Go runs work off the event loop (a user task body, a driver
+	// program, file IO) and delivers its result to this process's Receive
+	// with from == Self(). work may block in Await. On hosts it runs on a
+	// goroutine of its own, in parallel with the loop. In simulation it
+	// runs as a coroutine of the world: it starts at an event of its own,
+	// nothing else runs until it returns or blocks in Await, and its
+	// result arrives after a simulated duration.
 	Go(work func() Message)
+	// Await is how code off the loop (work started with Go; on hosts,
+	// any goroutine of the program) calls into the process: it runs f on
+	// the event loop and blocks until f, or a later callback on the loop,
+	// calls wake (then it returns nil), ctx is done (ctx.Err()) or the
+	// process stops (ErrStopped). wake may be called more than once; only
+	// the first call counts. It must not be called from the loop itself.
+	// In simulation only work started with Go may call it: the coroutine
+	// parks, f runs on the world's goroutine, and the coroutine resumes
+	// at the event wake schedules, so one seed decides the interleaving.
+	Await(ctx context.Context, f func(wake func())) error
+	// Post runs f on the event loop soon and returns at once; it reports
+	// false if the process stopped. Same callers as Await.
+	Post(f func()) bool
 	// Log returns the process's structured logger. In simulation records
 	// carry virtual time and go to the trace.
 	Log() *slog.Logger
+}
+
+// ErrStopped is returned by Env.Await when the process stopped (it
+// crashed, fail-stopped, exited or was shut down) before the caller was
+// woken.
+var ErrStopped = errors.New("core: the process stopped")
+
+// Lockstep is implemented by environments that run Go work in lockstep
+// with the event loop (the simulator). There only that work may call
+// Await and Post: anything the Go runtime schedules on its own (a
+// garbage-collector cleanup, a finalizer, a goroutine the work started)
+// must not call into a process, or the run would depend on the runtime's
+// timing instead of the seed.
+type Lockstep interface {
+	Lockstep() bool
+}
+
+// InLockstep reports whether env runs Go work in lockstep (see Lockstep).
+func InLockstep(env Env) bool {
+	l, ok := env.(Lockstep)
+	return ok && l.Lockstep()
 }
 
 // Timer is a pending AfterFunc.

@@ -1,6 +1,7 @@
 package net
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -72,6 +73,42 @@ func (e *procEnv) Go(work func() core.Message) {
 		m, err := runWork(p, work)
 		p.post(item{kind: itemWork, m: m, err: err}, false)
 	})
+}
+
+// Await implements core.Env: f is posted to the mailbox like a Host.Do
+// call (never dropped for a full mailbox) and the caller waits on a
+// channel for wake, ctx or the end of the process's loop.
+func (e *procEnv) Await(ctx context.Context, f func(wake func())) error {
+	p := e.p
+	ch := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case ch <- struct{}{}:
+		default: // woken already
+		}
+	}
+	if p.post(item{kind: itemFunc, f: func() { f(wake) }}, false) != posted {
+		return core.ErrStopped
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		// The loop may have woken us just before it ended.
+		select {
+		case <-ch:
+			return nil
+		default:
+			return core.ErrStopped
+		}
+	}
+}
+
+// Post implements core.Env.
+func (e *procEnv) Post(f func()) bool {
+	return e.p.post(item{kind: itemFunc, f: f}, false) == posted
 }
 
 // errNilResult is the exit error of a process whose Go work returned nil.

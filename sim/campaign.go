@@ -55,6 +55,9 @@ type Campaign struct {
 	// StopOnFailure stops scheduling new seeds after the first failure;
 	// seeds already running finish and are reported.
 	StopOnFailure bool
+	// Replay, when set, returns the command that replays a seed under the
+	// fault spec (Config.Replay); nil means gray sim replay's.
+	Replay func(seed uint64, faultSpec string) string
 	// Progress, when set, is called after each seed with the totals so
 	// far. Calls never overlap, so it may print without locking.
 	Progress func(p Progress)
@@ -165,7 +168,11 @@ func (c Campaign) SeedConfig(seed uint64) Config {
 	if c.FaultPhase != 0 && c.FaultPhase != DefaultFaultPhase {
 		args = append(args, "--duration", c.FaultPhase.String())
 	}
-	return Config{Seed: seed, FaultSpec: spec, FaultPhase: c.FaultPhase, ReplayArgs: args}
+	cfg := Config{Seed: seed, FaultSpec: spec, FaultPhase: c.FaultPhase, ReplayArgs: args}
+	if c.Replay != nil {
+		cfg.Replay = c.Replay(seed, spec)
+	}
+	return cfg
 }
 
 // RunOne runs the campaign's workload once with cfg (normally SeedConfig,
@@ -176,14 +183,14 @@ func (c Campaign) RunOne(cfg Config) (r Result) {
 	defer func() {
 		if p := recover(); p != nil {
 			r = Result{
-				Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs,
+				Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Replay: cfg.Replay,
 				Kind: "panic", Reason: fmt.Sprintf("panic in workload %s: %v\n%s", c.Workload, p, shortStack()),
 			}
 		}
 	}()
 	wl, err := NewWorkload(c.Workload, c.Options)
 	if err != nil {
-		return Result{Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Kind: "config", Reason: err.Error()}
+		return Result{Workload: c.Workload, Seed: cfg.Seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Replay: cfg.Replay, Kind: "config", Reason: err.Error()}
 	}
 	return Run(cfg, wl, c.Workload)
 }

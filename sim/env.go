@@ -133,19 +133,14 @@ func (e *procEnv) FS() vfs.FS {
 	return e.fs
 }
 
-// Go implements core.Env: work runs now, inline, and its result is delivered
-// after a simulated duration.
+// Go implements core.Env: work runs as a coroutine of the world
+// (coroutine.go) and its result is delivered a simulated duration after
+// it returns.
 func (e *procEnv) Go(work func() core.Message) {
 	if !e.current() {
 		return
 	}
-	m := work()
-	if m == nil {
-		e.w.Fail("invariant", fmt.Sprintf("%s: Go work returned a nil message", e.p.addr))
-		return
-	}
-	d := time.Duration(50+e.w.netRand.IntN(950)) * time.Microsecond
-	e.w.push(event{at: e.w.now + int64(d), kind: evWork, dst: e.p, inc: e.inc, msg: m})
+	e.goWork(work)
 }
 
 // Log implements core.Env. Records go to the trace with virtual time.

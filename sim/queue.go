@@ -10,9 +10,12 @@ const (
 	evTimer                        // an AfterFunc fires
 	evWork                         // the result of Env.Go arrives
 	evAction                       // a kernel action: fault start/stop, crash, restart, heal
+	evStart                        // a coroutine (Env.Go work) starts
+	evResume                       // a parked coroutine resumes
+	evCall                         // a function posted with Env.Post runs
 )
 
-var kindNames = [...]string{evDeliver: "recv", evTimer: "timer", evWork: "work", evAction: "action"}
+var kindNames = [...]string{evDeliver: "recv", evTimer: "timer", evWork: "work", evAction: "action", evStart: "run", evResume: "resume", evCall: "call"}
 
 func (k eventKind) String() string { return kindNames[k] }
 
@@ -32,8 +35,9 @@ type event struct {
 	payload []byte
 	msg     core.Message
 	timer   *timer
-	action  func()
-	label   string // action label for the trace
+	co      *coroutine // start, resume
+	action  func()     // action, call
+	label   string     // action label for the trace
 }
 
 // eventQueue is a binary min-heap of events by (at, seq). It stores values,

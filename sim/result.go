@@ -31,6 +31,9 @@ type Result struct {
 	SimTime    time.Duration `json:"sim_time_ns"`
 	Sometimes  []Counter     `json:"sometimes,omitempty"`
 	ReplayArgs []string      `json:"replay_args,omitempty"`
+	// Replay is the replay command when it is not gray sim replay's
+	// (Config.Replay).
+	Replay string `json:"replay,omitempty"`
 	// States holds every process's state when the run stopped early
 	// (Config.UntilEvent).
 	States []ProcState `json:"states,omitempty"`
@@ -49,6 +52,9 @@ func (r Result) HashString() string { return fmt.Sprintf("%016x", r.Hash) }
 
 // ReplayCommand is the one command that reproduces this run exactly.
 func (r Result) ReplayCommand() string {
+	if r.Replay != "" {
+		return r.Replay
+	}
 	args := []string{"go run ./cmd/gray sim replay", "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", shellQuote(r.FaultSpec)}
 	args = append(args, r.ReplayArgs...)
 	return strings.Join(args, " ")

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -54,9 +55,17 @@ type Config struct {
 	// UntilEvent stops the run after that many events (for replay --until);
 	// 0 runs to the end.
 	UntilEvent int64
+	// StepWallMax bounds the wall time of one step of Go work (user code
+	// between two gray calls) before the run fails as a hang. Default
+	// DefaultStepWallMax.
+	StepWallMax time.Duration
 	// ReplayArgs are extra CLI flags needed to reproduce the run (world
 	// size, variant); they are appended to the replay command.
 	ReplayArgs []string
+	// Replay, when set, is the whole command that reproduces the run, for
+	// runs that are not replayed with gray sim replay (package simtest's
+	// go test command); it replaces the default.
+	Replay string
 }
 
 // Defaults of Config.
@@ -77,6 +86,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.FaultSpec == "" {
 		c.FaultSpec = "none"
+	}
+	if c.StepWallMax == 0 {
+		c.StepWallMax = DefaultStepWallMax
 	}
 }
 
@@ -117,6 +129,9 @@ type proc struct {
 	drift   int64 // parts per million
 	offset  time.Duration
 	crashes int
+	// cos are the coroutines (Env.Go work) of the live incarnation that
+	// have not ended, in the order they were started.
+	cos []*coroutine
 }
 
 // World is one simulated cluster: processes, the network between them, a
@@ -150,6 +165,16 @@ type World struct {
 	msgs uint64
 	// attachments are the files the run offers for its report (Attach).
 	attachments []Attachment
+
+	// running is the coroutine that runs right now (nil while the world's
+	// own goroutine runs); coroutines read it in Await and Post. coSeq
+	// numbers coroutines; watchdog bounds one step (coroutine.go).
+	running  atomic.Pointer[coroutine]
+	coSeq    uint64
+	watchdog *time.Timer
+	// foreign holds the reason of the first gray call from a goroutine
+	// the world does not run; it may be set from any goroutine.
+	foreign atomic.Pointer[string]
 }
 
 // NewWorld creates an empty world for cfg. It fails only for a bad fault spec.
@@ -342,6 +367,7 @@ func (w *World) crash(p *proc, why string) {
 	clone := p.fs.CrashClone(cfg)
 	p.disk.set(false)
 	w.stopProc(p)
+	w.unwind(p)
 	p.fs = clone
 	p.p = nil
 }
@@ -363,6 +389,10 @@ func (w *World) guard(p *proc, f func()) {
 		if r == nil {
 			return
 		}
+		stack := shortStack()
+		if re, ok := r.(rethrown); ok { // a coroutine's panic (coroutine.go)
+			r, stack = re.val, string(re.stack)
+		}
 		if fs, ok := r.(core.FailStop); ok {
 			w.Sometimes("process fail-stop")
 			w.crash(p, fs.Error())
@@ -375,7 +405,7 @@ func (w *World) guard(p *proc, f func()) {
 			w.scheduleRestart(p)
 			return
 		}
-		w.Fail("panic", fmt.Sprintf("panic in %s: %v\n%s", p.addr, r, shortStack()))
+		w.Fail("panic", fmt.Sprintf("panic in %s: %v\n%s", p.addr, r, stack))
 	}()
 	f()
 }
@@ -428,7 +458,7 @@ func Run(cfg Config, wl Workload, name string) Result {
 // fault phase, heals, and runs until wl is done, a check fails or a budget
 // runs out. Every process is stopped before it returns.
 func (w *World) Run(wl Workload, name string) Result {
-	w.result = Result{Workload: name, Seed: w.cfg.Seed, FaultSpec: w.cfg.FaultSpec, Faults: w.faults.String(), ReplayArgs: w.cfg.ReplayArgs}
+	w.result = Result{Workload: name, Seed: w.cfg.Seed, FaultSpec: w.cfg.FaultSpec, Faults: w.faults.String(), ReplayArgs: w.cfg.ReplayArgs, Replay: w.cfg.Replay}
 	defer w.shutdown()
 	if err := wl.Setup(w); err != nil {
 		w.Fail("setup", err.Error())
@@ -458,6 +488,12 @@ func (w *World) Run(wl Workload, name string) Result {
 			w.now = e.at
 		}
 		w.dispatch(&e)
+		if p := e.dst; p != nil && p.alive && len(p.cos) > 0 {
+			w.checkCancelled(p)
+		}
+		if f := w.foreign.Load(); f != nil {
+			w.Fail("determinism", *f)
+		}
 		if w.events >= w.cfg.MaxEvents {
 			w.Fail("budget", fmt.Sprintf("event budget of %d exhausted (livelock?): %s", w.cfg.MaxEvents, wl.Pending()))
 		}
@@ -524,9 +560,13 @@ func (w *World) finish() Result {
 func (w *World) shutdown() {
 	for _, p := range w.procs {
 		if p.alive {
-			w.stopProc(p)
 			p.alive = false
+			w.stopProc(p)
+			w.unwind(p)
 		}
+	}
+	if w.watchdog != nil {
+		w.watchdog.Stop()
 	}
 }
 
@@ -582,6 +622,23 @@ func (w *World) dispatch(e *event) {
 			w.observe(p, "work", "", 0, core.MessageName(e.msg.MsgType()), fmt.Sprintf("%+v", e.msg))
 		}
 		w.guard(p, func() { p.p.Receive(p.addr, e.msg) })
+	case evStart, evResume:
+		c := e.co
+		if c.done || (e.kind == evResume && !c.woken) {
+			return
+		}
+		w.record(p, e.kind, "", c.id)
+		w.tracef(p, e.kind.String(), "co#%d", c.id)
+		if w.obs != nil {
+			w.observe(p, e.kind.String(), "", 0, "", fmt.Sprintf("co#%d", c.id))
+		}
+		err := c.resumeErr
+		c.resumeErr = nil
+		w.step(c, err)
+	case evCall:
+		w.record(p, e.kind, "", 0)
+		w.tracef(p, "call", "")
+		w.guard(p, e.action)
 	case evAction:
 		w.record(nil, e.kind, "", hashString(e.label))
 		w.tracef(nil, "action", "%s", e.label)

@@ -69,6 +69,11 @@ type TaskError struct {
 	Stack string `msgpack:"s,omitempty"`
 	// Task names the failed task (function and id) for the message.
 	Task string `msgpack:"t,omitempty"`
+	// Cause is, for KindTaskFailed, the kind of the gray error the body
+	// returned when it returned one (a body passing on the ActorDied of a
+	// call it made): the error then matches both ErrTaskFailed and the
+	// cause's sentinel, two tasks up as well. KindNone otherwise.
+	Cause ErrorKind `msgpack:"c,omitempty"`
 }
 
 // Error implements error.
@@ -83,12 +88,28 @@ func (e *TaskError) Error() string {
 	return s
 }
 
-// Unwrap makes errors.Is(err, ErrWorkerDied) and friends work.
-func (e *TaskError) Unwrap() error {
-	if e.Kind > KindNone && e.Kind < numKinds {
-		return kindSentinels[e.Kind]
+// Unwrap makes errors.Is(err, ErrWorkerDied) and friends work, for the
+// kind and for the cause.
+func (e *TaskError) Unwrap() []error {
+	var out []error
+	for _, k := range [...]ErrorKind{e.Kind, e.Cause} {
+		if k > KindNone && k < numKinds {
+			out = append(out, kindSentinels[k])
+		}
 	}
-	return nil
+	return out
+}
+
+// CauseOf returns the kind of the gray failure err matches, other than
+// KindTaskFailed: the cause to record when a body returns err. KindNone
+// for a user's own error.
+func CauseOf(err error) ErrorKind {
+	for k := KindWorkerDied; k < numKinds; k++ {
+		if errors.Is(err, kindSentinels[k]) {
+			return k
+		}
+	}
+	return KindNone
 }
 
 // NewError builds a TaskError.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -82,6 +83,18 @@ func (e *fenv) Go(work func() core.Message) {
 	m := work()
 	e.Send(e.self, m)
 }
+
+// Await and Post are not used by the core worker itself (only by the
+// process layer above it); the harness runs f inline.
+func (e *fenv) Await(ctx context.Context, f func(wake func())) error {
+	woken := false
+	f(func() { woken = true })
+	if !woken {
+		panic("harness: Await's f did not wake synchronously")
+	}
+	return nil
+}
+func (e *fenv) Post(f func()) bool { f(); return true }
 
 func newNet(t testing.TB) *tnet {
 	return &tnet{t: t, now: time.Unix(1_700_000_000, 0), procs: map[core.Addr]func(core.Addr, core.Message){}, codec: core.NewCodec(0)}

@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"os"
 
 	"github.com/grayrt/gray"
 )
@@ -42,12 +44,14 @@ var (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+// run creates the actor, calls it from the driver and from tasks, kills
+// it, and writes what it saw to out.
+func run(ctx context.Context, out io.Writer) error {
 	rt, err := gray.Init(ctx)
 	if err != nil {
 		return err
@@ -62,23 +66,33 @@ func run(ctx context.Context) error {
 		incr.Remote(ctx, c, gray.V(i))
 	}
 	n, err := value.Remote(ctx, c).Get(ctx)
-	fmt.Println("after 1+2+…+10:", n, err)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "after 1+2+…+10:", n)
 
-	// Tasks on workers find the actor by name and call it too.
+	// Tasks on workers find the actor by name and call it too. A task
+	// whose worker dies is retried by default, which would add 100 twice
+	// when the first attempt's call reached the actor: bump is not
+	// idempotent, so it runs at most once (and fails instead).
 	refs := make([]gray.Ref[int], 5)
+	once := bump.Options(gray.WithMaxRetries(0))
 	for i := range refs {
-		refs[i] = bump.Remote(ctx, gray.V(100))
+		refs[i] = once.Remote(ctx, gray.V(100))
 	}
 	if _, err := gray.GetAll(ctx, refs); err != nil {
 		return err
 	}
 	n, err = value.Remote(ctx, c).Get(ctx)
-	fmt.Println("after five tasks added 100 each:", n, err)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "after five tasks added 100 each:", n)
 
 	if err := c.Kill(ctx, true); err != nil {
 		return err
 	}
 	_, err = value.Remote(ctx, c).Get(ctx)
-	fmt.Println("after kill, actor died:", errors.Is(err, gray.ErrActorDied))
+	fmt.Fprintln(out, "after kill, actor died:", errors.Is(err, gray.ErrActorDied))
 	return nil
 }

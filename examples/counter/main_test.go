@@ -1,13 +1,44 @@
 package main
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/simtest"
+)
 
 func Example() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		panic(err)
 	}
 	// Output:
-	// after 1+2+…+10: 55 <nil>
-	// after five tasks added 100 each: 555 <nil>
+	// after 1+2+…+10: 55
+	// after five tasks added 100 each: 555
 	// after kill, actor died: true
 }
+
+// TestSimulated runs the program on a simulated 3-node cluster under
+// swarm faults, round after round, for 200 seeds: it creates the named actor, calls it from the driver and from tasks, kills it, and must
+// write exactly what it writes without faults, or fail with a documented
+// error (simtest.Documented).
+func TestSimulated(t *testing.T) {
+	const want = "after 1+2+…+10: 55\nafter five tasks added 100 each: 555\nafter kill, actor died: true\n"
+	simtest.Run(t, func(ctx context.Context) error {
+		var out bytes.Buffer
+		if err := run(ctx, &out); err != nil {
+			return err
+		}
+		if out.String() != want {
+			return fmt.Errorf("the program wrote %q, want %q", out.String(), want)
+		}
+		return nil
+	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: simFaultPhase})
+}
+
+// simFaultPhase keeps the default test run short: a few seconds of
+// simulated faults already take each seed through several rounds.
+const simFaultPhase = 3 * time.Second

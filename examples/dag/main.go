@@ -9,7 +9,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"os"
 
 	"github.com/grayrt/gray"
 )
@@ -42,12 +44,13 @@ var (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+// run runs the DAG and writes the dot products to out.
+func run(ctx context.Context, out io.Writer) error {
 	rt, err := gray.Init(ctx, gray.WithNodes(2))
 	if err != nil {
 		return err
@@ -66,6 +69,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("dot products:", vs)
+	fmt.Fprintln(out, "dot products:", vs)
 	return nil
 }

@@ -8,8 +8,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
+	"os"
 
 	"github.com/grayrt/gray"
 )
@@ -70,12 +72,13 @@ var (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+// run trains the model and writes the learned weights to out.
+func run(ctx context.Context, out io.Writer) error {
 	rt, err := gray.Init(ctx)
 	if err != nil {
 		return err
@@ -107,6 +110,6 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Printf("learned w = %.3f (true %v)\n", w, trueW)
+	fmt.Fprintf(out, "learned w = %.3f (true %v)\n", w, trueW)
 	return nil
 }

@@ -1,10 +1,41 @@
 package main
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/simtest"
+)
 
 func Example() {
-	if err := run(context.Background()); err != nil {
+	if err := run(context.Background(), os.Stdout); err != nil {
 		panic(err)
 	}
 	// Output: learned w = [1.500 -2.000 0.500 3.000] (true [1.5 -2 0.5 3])
 }
+
+// TestSimulated runs the program on a simulated 3-node cluster under
+// swarm faults, round after round, for 200 seeds: it trains with the parameter server actor and gradient tasks, and must
+// write exactly what it writes without faults, or fail with a documented
+// error (simtest.Documented).
+func TestSimulated(t *testing.T) {
+	const want = "learned w = [1.500 -2.000 0.500 3.000] (true [1.5 -2 0.5 3])\n"
+	simtest.Run(t, func(ctx context.Context) error {
+		var out bytes.Buffer
+		if err := run(ctx, &out); err != nil {
+			return err
+		}
+		if out.String() != want {
+			return fmt.Errorf("the program wrote %q, want %q", out.String(), want)
+		}
+		return nil
+	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: simFaultPhase})
+}
+
+// simFaultPhase keeps the default test run short: a few seconds of
+// simulated faults already take each seed through several rounds.
+const simFaultPhase = 3 * time.Second

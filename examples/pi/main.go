@@ -28,6 +28,11 @@ import (
 // sample counts, out of n random points of the unit square, those inside
 // the quarter circle. It is registered at init, as every task must be.
 var sample = gray.Task2("pi.sample", func(_ context.Context, seed uint64, n int) (int, error) {
+	return throw(seed, n), nil
+})
+
+// throw throws n darts drawn from seed and counts those inside.
+func throw(seed uint64, n int) int {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	in := 0
 	for range n {
@@ -36,8 +41,8 @@ var sample = gray.Task2("pi.sample", func(_ context.Context, seed uint64, n int)
 			in++
 		}
 	}
-	return in, nil
-})
+	return in
+}
 
 func main() {
 	tasks := flag.Int("tasks", 16, "number of tasks")

@@ -16,7 +16,8 @@ import (
 const DefaultPackages = "github.com/grayrt/gray/core," +
 	"github.com/grayrt/gray/gcs," +
 	"github.com/grayrt/gray/raylet," +
-	"github.com/grayrt/gray/plasma"
+	"github.com/grayrt/gray/plasma," +
+	"github.com/grayrt/gray/internal/process"
 
 // Analyzer reports goroutines, channels, locks, wall-clock reads, global
 // randomness, host IO and unmarked map iteration in gray's sans-IO packages.

@@ -1,0 +1,238 @@
+package simtest
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grayrt/gray/sim"
+)
+
+// Options configure Run. Zero fields take the defaults; the -gray.* flags
+// of the test binary override them (see the package documentation).
+type Options struct {
+	// Cluster is the simulated cluster's shape.
+	Cluster Cluster
+	// Seeds is the seed selection, "N" or "A..B"; default "1..100".
+	Seeds string
+	// Faults is the fault spec, as gray sim run takes it: "none",
+	// "swarm" (a random mix per seed) or a list such as
+	// "drop=0.05,crash=0.5"; default "swarm".
+	Faults string
+	// FaultPhase is how long faults are injected; then everything heals
+	// and the driver must finish within a minute of simulated time.
+	// Default 10s of simulated time.
+	FaultPhase time.Duration
+	// Repeat runs the driver round after round, each on a new driver
+	// process with a job of its own (as each run of a program is), until
+	// the fault phase ends, and once more after healing; so a short
+	// program meets the faults. Without it the driver runs once.
+	Repeat bool
+	// CheckDeterminism runs every seed twice and fails it if the two runs
+	// differ (the program did something the seed does not decide).
+	CheckDeterminism bool
+	// Parallel is how many seeds run at once; default GOMAXPROCS.
+	Parallel int
+}
+
+// Flags of the test binary, for `go test ... -args -gray.seed=N`.
+var (
+	flagSeed        = flag.String("gray.seed", "", "replay only this seed, writing its text and Chrome traces (see -gray.trace)")
+	flagSeeds       = flag.String("gray.seeds", "", "the seeds to run, \"N\" or \"A..B\" (overrides Options.Seeds)")
+	flagFaults      = flag.String("gray.faults", "", "the fault spec: none, swarm or a list (overrides Options.Faults)")
+	flagDeterminism = flag.Bool("gray.check-determinism", false, "run every seed twice and compare the runs")
+	flagTrace       = flag.String("gray.trace", "", "the folder a replayed seed's traces go to (default a temporary folder)")
+)
+
+// registered maps the workload names Run registered with package sim to
+// the driver and options of their latest Run, so that a test run twice
+// (-count) or a workload built again for determinism uses them.
+var registered = struct {
+	sync.Mutex
+	m map[string]*entry
+}{m: map[string]*entry{}}
+
+type entry struct {
+	main func(context.Context) error
+	opts Options
+}
+
+// Run runs driver, a program written against package gray's API, on a
+// simulated cluster for every seed, with faults, and fails t with the
+// seed, the fault mix and the replay command of each failing seed. A
+// seed fails when the driver returns an error in a run without faults, in
+// a round started after healing, or one that is not a documented
+// consequence of faults (see Documented); when it does not finish within
+// a minute of simulated time after healing; when a component's check or
+// assertion fails; or when the program does something the simulator
+// cannot run deterministically (see the package documentation).
+//
+// driver must make its gray calls with the ctx it is given (or contexts
+// derived from it without deadlines): that ctx reaches the simulated
+// driver process. gray.Init(ctx) inside it returns a runtime bound to
+// that process, so a program's own run(ctx) function can be passed as
+// it is.
+func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
+	t.Helper()
+	if opts.Seeds == "" {
+		opts.Seeds = "1..100"
+	}
+	if opts.Faults == "" {
+		opts.Faults = "swarm"
+	}
+	if *flagSeeds != "" {
+		opts.Seeds = *flagSeeds
+	}
+	if *flagFaults != "" {
+		opts.Faults = *flagFaults
+	}
+	opts.CheckDeterminism = opts.CheckDeterminism || *flagDeterminism
+	name := "simtest:" + t.Name()
+	register(name, driver, opts)
+
+	seeds, err := sim.ParseSeeds(opts.Seeds)
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	camp := sim.Campaign{Workload: name, FaultSpec: opts.Faults, FaultPhase: opts.FaultPhase, Seeds: seeds,
+		CheckDeterminism: opts.CheckDeterminism, Parallel: opts.Parallel,
+		Replay: func(seed uint64, spec string) string { return replayCommand(t, seed, spec) }}
+	if *flagSeed != "" {
+		replay(t, camp)
+		return
+	}
+	s, err := camp.Run(context.Background())
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	t.Logf("simtest: %d seeds, %d passed, %d failed (faults %s), %d events in %.1fs", s.Seeds, s.Passed, s.Failed, opts.Faults, s.Events, s.WallSeconds)
+	const shown = 5
+	for i, f := range s.Failures {
+		if i == shown {
+			t.Errorf("… and %d more failing seeds", len(s.Failures)-shown)
+			break
+		}
+		t.Errorf("%s", f.String())
+	}
+}
+
+func register(name string, driver func(context.Context) error, opts Options) {
+	registered.Lock()
+	defer registered.Unlock()
+	if e, ok := registered.m[name]; ok {
+		e.main, e.opts = driver, opts
+		return
+	}
+	e := &entry{main: driver, opts: opts}
+	registered.m[name] = e
+	sim.RegisterWorkload(name, "a driver program run by simtest.Run", nil, func(sim.Options) (sim.Workload, error) {
+		registered.Lock()
+		defer registered.Unlock()
+		return &workload{cl: e.opts.Cluster, main: e.main, repeat: e.opts.Repeat}, nil
+	})
+}
+
+// replay runs the one seed of -gray.seed with its text and Chrome traces
+// written to -gray.trace, and fails t if it fails.
+func replay(t *testing.T, camp sim.Campaign) {
+	seed, err := sim.ParseSeeds(*flagSeed)
+	if err != nil || len(seed) != 1 {
+		t.Fatalf("simtest: -gray.seed=%q: want one seed", *flagSeed)
+	}
+	dir := *flagTrace
+	if dir == "" {
+		dir = t.TempDir()
+		if d, err := os.MkdirTemp("", "gray-simtest-"); err == nil {
+			dir = d // kept after the test, unlike t.TempDir
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-seed-%d", safeName(t.Name()), seed[0]))
+	text, err := os.Create(base + ".trace.txt")
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	defer text.Close()
+	chromeFile, err := os.Create(base + ".chrome.json")
+	if err != nil {
+		t.Fatalf("simtest: %v", err)
+	}
+	defer chromeFile.Close()
+	tw, cw := bufio.NewWriter(text), bufio.NewWriter(chromeFile)
+	cfg := camp.SeedConfig(seed[0])
+	cfg.Trace = tw
+	chrome := sim.NewChromeTrace(cw, fmt.Sprintf("%s seed %d", t.Name(), seed[0]))
+	cfg.Observer = chrome.Observe
+	r := camp.RunOne(cfg)
+	if err := tw.Flush(); err != nil {
+		t.Errorf("simtest: writing the trace: %v", err)
+	}
+	if err := chrome.Close(); err != nil {
+		t.Errorf("simtest: writing the Chrome trace: %v", err)
+	}
+	if err := cw.Flush(); err != nil {
+		t.Errorf("simtest: writing the Chrome trace: %v", err)
+	}
+	t.Logf("%s\nhash: %s\ntrace: %s.trace.txt\nChrome trace (chrome://tracing, ui.perfetto.dev): %s.chrome.json", r.String(), r.HashString(), base, base)
+	if !r.Passed {
+		t.Fail()
+	}
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == os.PathSeparator {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// replayCommand is the go test command that replays seed of t's Run.
+func replayCommand(t *testing.T, seed uint64, spec string) string {
+	parts := strings.Split(t.Name(), "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", strings.Join(parts, "/"), packageDir(), seed, shellQuote(spec))
+}
+
+// packageDir is the test's package as a path from the module root
+// ("./examples/pi"): go test runs a test binary in its package's folder.
+func packageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for dir := wd; ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			rel, err := filepath.Rel(dir, wd)
+			if err != nil || rel == "." {
+				return "."
+			}
+			return "./" + filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "."
+		}
+		dir = parent
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t'\"$`\\;&|<>*?()[]{}") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
