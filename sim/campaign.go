@@ -241,10 +241,12 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 
 	// results[i] belongs to the i-th seed; indexing by position rather
 	// than appending in completion order keeps the Summary independent of
-	// scheduling, even for duplicate seeds. It grows under mu for a
-	// Continue campaign.
-	results := make([]Result, len(c.Seeds))
-	ran := make([]bool, len(c.Seeds))
+	// scheduling, even for duplicate seeds. Both grow under mu as seeds
+	// finish: a budgeted campaign over a huge range must not allocate a
+	// Result per seed it will never run (allocating a million of them
+	// used up a 200 ms budget before the first seed started).
+	var results []Result
+	var ran []bool
 	var (
 		mu      sync.Mutex // guards results, ran, stop and the progress totals, and serialises Progress
 		stop    bool
