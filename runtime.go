@@ -106,14 +106,14 @@ func WithLogger(l *slog.Logger) InitOption { return func(c *initConfig) { c.logg
 // embedded one, or a remote one this program joined as a driver. Init
 // starts it; Shutdown stops it.
 type Runtime struct {
-	host    *net.Host
-	tr      *net.P2P // a joining driver's transport; nil when embedded
-	pool    *pool    // the embedded cluster's workers; nil when joined
-	driver  *caller
-	dproc   *process.Driver
+	host   *net.Host
+	tr     *net.P2P // a joining driver's transport; nil when embedded
+	pool   *pool    // the embedded cluster's workers; nil when joined
+	driver *caller
+	dproc  *process.Driver
 	// within is set for the runtime of a driver program run as a driver
 	// process's Go work (initWithin): it owns no host.
-	within bool
+	within  bool
 	gcsAddr core.Addr
 	nodes   int
 	log     *slog.Logger

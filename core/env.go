@@ -90,6 +90,22 @@ func InLockstep(env Env) bool {
 	return ok && l.Lockstep()
 }
 
+// GoNamer is implemented by environments that name Go work in their
+// traces (the simulator), so that a report can say which task body or
+// actor method ran.
+type GoNamer interface {
+	GoNamed(name string, work func() Message)
+}
+
+// GoNamed runs work with env.Go, naming it where env supports it.
+func GoNamed(env Env, name string, work func() Message) {
+	if n, ok := env.(GoNamer); ok {
+		n.GoNamed(name, work)
+		return
+	}
+	env.Go(work)
+}
+
 // Timer is a pending AfterFunc.
 type Timer interface {
 	// Stop cancels the timer and reports whether it was still pending.

@@ -210,8 +210,8 @@ func (c Campaign) runSeed(seed uint64) (r Result) {
 		// command would not reproduce what was reported.
 		r.Passed = false
 		r.Kind = "determinism"
-		r.Reason = fmt.Sprintf("same seed, different runs: hash %s after %d events, then %s after %d events",
-			r.HashString(), r.Events, again.HashString(), again.Events)
+		r.Reason = fmt.Sprintf("same seed, different runs: hash %s after %d events, then %s after %d events; %s",
+			r.HashString(), r.Events, again.HashString(), again.Events, c.explainDivergence(cfg))
 	}
 	return r
 }

@@ -90,10 +90,10 @@ func (c *coroutine) main() {
 
 // goWork implements Env.Go: the coroutine starts at an event of its own,
 // so that it never runs inside the callback that started it.
-func (e *procEnv) goWork(work func() core.Message) {
+func (e *procEnv) goWork(name string, work func() core.Message) {
 	w := e.w
 	w.coSeq++
-	c := &coroutine{id: w.coSeq, p: e.p, inc: e.inc, work: work, in: make(chan error), out: make(chan yieldMsg)}
+	c := &coroutine{id: w.coSeq, p: e.p, inc: e.inc, work: work, name: name, in: make(chan error), out: make(chan yieldMsg)}
 	e.p.cos = append(e.p.cos, c)
 	w.push(event{at: w.now, kind: evStart, dst: e.p, inc: e.inc, co: c})
 }
@@ -211,9 +211,17 @@ func (w *World) run(c *coroutine, err error) (yieldMsg, bool) {
 	case <-w.watchdog.C:
 		c.hung = true
 		w.ended(c)
-		w.Fail("hang", fmt.Sprintf("%s: Go work (a task body, actor method or driver program) ran for %v of wall time without returning or blocking in a gray call: an endless loop, or a block outside gray (a channel, a mutex, time.Sleep, real IO)", c.p.addr, w.cfg.StepWallMax))
+		w.Fail("hang", fmt.Sprintf("%s: Go work %s(a task body, actor method or driver program) ran for %v of wall time without returning or blocking in a gray call: an endless loop, or a block outside gray (a channel, a mutex, time.Sleep, real IO)", c.p.addr, c.label(), w.cfg.StepWallMax))
 		return yieldMsg{}, false
 	}
+}
+
+// label names c for reports: "co#N name ".
+func (c *coroutine) label() string {
+	if c.name == "" {
+		return fmt.Sprintf("co#%d ", c.id)
+	}
+	return fmt.Sprintf("co#%d %s ", c.id, c.name)
 }
 
 // wake schedules c's resumption from its park number seq with err.

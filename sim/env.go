@@ -136,11 +136,15 @@ func (e *procEnv) FS() vfs.FS {
 // Go implements core.Env: work runs as a coroutine of the world
 // (coroutine.go) and its result is delivered a simulated duration after
 // it returns.
-func (e *procEnv) Go(work func() core.Message) {
+func (e *procEnv) Go(work func() core.Message) { e.GoNamed("", work) }
+
+// GoNamed implements core.GoNamer: the name appears in the trace at each
+// step of the work.
+func (e *procEnv) GoNamed(name string, work func() core.Message) {
 	if !e.current() {
 		return
 	}
-	e.goWork(work)
+	e.goWork(name, work)
 }
 
 // Log implements core.Env. Records go to the trace with virtual time.

@@ -628,9 +628,11 @@ func (w *World) dispatch(e *event) {
 			return
 		}
 		w.record(p, e.kind, "", c.id)
-		w.tracef(p, e.kind.String(), "co#%d", c.id)
-		if w.obs != nil {
-			w.observe(p, e.kind.String(), "", 0, "", fmt.Sprintf("co#%d", c.id))
+		if w.tracing() {
+			w.tracef(p, e.kind.String(), "%s", c.label())
+			if w.obs != nil {
+				w.observe(p, e.kind.String(), "", 0, "", c.label())
+			}
 		}
 		err := c.resumeErr
 		c.resumeErr = nil

@@ -98,13 +98,10 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 	name := "simtest:" + t.Name()
 	register(name, driver, opts)
 
-	seeds, err := sim.ParseSeeds(opts.Seeds)
+	camp, err := campaign(t, name, opts)
 	if err != nil {
 		t.Fatalf("simtest: %v", err)
 	}
-	camp := sim.Campaign{Workload: name, FaultSpec: opts.Faults, FaultPhase: opts.FaultPhase, Seeds: seeds,
-		CheckDeterminism: opts.CheckDeterminism, Parallel: opts.Parallel,
-		Replay: func(seed uint64, spec string) string { return replayCommand(t, seed, spec) }}
 	if *flagSeed != "" {
 		replay(t, camp)
 		return
@@ -122,6 +119,38 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		}
 		t.Errorf("%s", f.String())
 	}
+}
+
+// Campaign runs driver as Run does, without flags, and returns the
+// campaign's summary instead of failing t: for tests of the checks
+// themselves (a planted bug must fail), and for programs that report
+// results their own way. Each failure's Result carries its seed, fault mix
+// and replay command. t names the workload and the replay command.
+func Campaign(t *testing.T, driver func(ctx context.Context) error, opts Options) (sim.Summary, error) {
+	if opts.Seeds == "" {
+		opts.Seeds = "1..100"
+	}
+	if opts.Faults == "" {
+		opts.Faults = "swarm"
+	}
+	name := "simtest:" + t.Name()
+	register(name, driver, opts)
+	camp, err := campaign(t, name, opts)
+	if err != nil {
+		return sim.Summary{}, err
+	}
+	return camp.Run(context.Background())
+}
+
+// campaign is the sim.Campaign of t's registered workload name.
+func campaign(t *testing.T, name string, opts Options) (sim.Campaign, error) {
+	seeds, err := sim.ParseSeeds(opts.Seeds)
+	if err != nil {
+		return sim.Campaign{}, err
+	}
+	return sim.Campaign{Workload: name, FaultSpec: opts.Faults, FaultPhase: opts.FaultPhase, Seeds: seeds,
+		CheckDeterminism: opts.CheckDeterminism, Parallel: opts.Parallel,
+		Replay: func(seed uint64, spec string) string { return replayCommand(t, seed, spec) }}, nil
 }
 
 func register(name string, driver func(context.Context) error, opts Options) {

@@ -140,7 +140,7 @@ func (d *Driver) Attach(raylet core.Addr, job core.JobID, binary string, nodes [
 	worker.WatchNodes(d.env, d.gcs, d.cw, d.observeNode)
 	if main := d.cfg.Main; main != nil {
 		ctx := WithCaller(d.ctx, d.caller)
-		d.env.Go(func() core.Message { return &mainDone{err: runMain(ctx, main)} })
+		core.GoNamed(d.env, "driver program", func() core.Message { return &mainDone{err: runMain(ctx, main)} })
 	}
 }
 

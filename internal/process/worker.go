@@ -200,7 +200,7 @@ func (w *Worker) run(spec *proto.TaskSpec, done func(*execDone), work func() *ex
 	w.next++
 	id := w.next
 	w.waits[id] = done
-	w.env.Go(func() core.Message {
+	core.GoNamed(w.env, spec.Function, func() core.Message {
 		d := work()
 		d.id = id
 		return d
