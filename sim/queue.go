@@ -40,24 +40,50 @@ type event struct {
 	label   string     // action label for the trace
 }
 
-// eventQueue is a binary min-heap of events by (at, seq). It stores values,
-// not pointers, to keep the hot path free of per-event allocations.
-type eventQueue []event
-
-func (q eventQueue) less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
+// eventQueue is a binary min-heap of events by (at, seq). The heap holds
+// small pointer-free keys; the events themselves stay put in slots (reused
+// through a free list), so sifting moves 24 bytes without write barriers
+// instead of a whole event with its pointers. That is most of the cost of
+// a push and a pop in a run with a large queue.
+type eventQueue struct {
+	heap  []eventKey
+	slots []event
+	free  []uint32
 }
 
+// eventKey orders one queued event; slot indexes eventQueue.slots.
+type eventKey struct {
+	at   int64
+	seq  uint64
+	slot uint32
+}
+
+func (k eventKey) less(o eventKey) bool {
+	if k.at != o.at {
+		return k.at < o.at
+	}
+	return k.seq < o.seq
+}
+
+// Len returns the number of queued events.
+func (q *eventQueue) Len() int { return len(q.heap) }
+
 func (q *eventQueue) push(e event) {
-	*q = append(*q, e)
-	h := *q
+	var slot uint32
+	if n := len(q.free); n > 0 {
+		slot = q.free[n-1]
+		q.free = q.free[:n-1]
+		q.slots[slot] = e
+	} else {
+		slot = uint32(len(q.slots))
+		q.slots = append(q.slots, e)
+	}
+	q.heap = append(q.heap, eventKey{at: e.at, seq: e.seq, slot: slot})
+	h := q.heap
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !h.less(i, p) {
+		if !h[i].less(h[p]) {
 			break
 		}
 		h[i], h[p] = h[p], h[i]
@@ -66,11 +92,10 @@ func (q *eventQueue) push(e event) {
 }
 
 func (q *eventQueue) pop() event {
-	h := *q
+	h := q.heap
 	top := h[0]
 	n := len(h) - 1
 	h[0] = h[n]
-	h[n] = event{} // release references held by the vacated slot
 	h = h[:n]
 	i := 0
 	for {
@@ -79,15 +104,18 @@ func (q *eventQueue) pop() event {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && h.less(r, l) {
+		if r := l + 1; r < n && h[r].less(h[l]) {
 			m = r
 		}
-		if !h.less(m, i) {
+		if !h[m].less(h[i]) {
 			break
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
 	}
-	*q = h
-	return top
+	q.heap = h
+	e := q.slots[top.slot]
+	q.slots[top.slot] = event{} // release the references the slot held
+	q.free = append(q.free, top.slot)
+	return e
 }

@@ -475,7 +475,7 @@ func (w *World) Run(wl Workload, name string) Result {
 		if w.healed && wl.Done() {
 			break
 		}
-		if len(w.queue) == 0 {
+		if w.queue.Len() == 0 {
 			w.Fail("liveness", "no events left but operations pending: "+wl.Pending())
 			break
 		}
