@@ -22,7 +22,7 @@ func Example() {
 }
 
 // TestSimulated runs the program on a simulated 3-node cluster under
-// swarm faults, round after round, for 200 seeds: it creates the named actor, calls it from the driver and from tasks, kills it, and must
+// swarm faults, round after round, for 200 seeds, each run twice (the runs must be identical): it creates the named actor, calls it from the driver and from tasks, kills it, and must
 // write exactly what it writes without faults, or fail with a documented
 // error (simtest.Documented).
 func TestSimulated(t *testing.T) {
@@ -36,7 +36,7 @@ func TestSimulated(t *testing.T) {
 			return fmt.Errorf("the program wrote %q, want %q", out.String(), want)
 		}
 		return nil
-	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: simFaultPhase})
+	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: simFaultPhase, CheckDeterminism: true})
 }
 
 // simFaultPhase keeps the default test run short: a few seconds of

@@ -41,5 +41,5 @@ func TestSimulated(t *testing.T) {
 			return fmt.Errorf("estimate(%d, %d) = %v, want %v", tasks, samples, pi, want)
 		}
 		return nil
-	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: 3 * time.Second})
+	}, simtest.Options{Seeds: "1..200", Repeat: true, FaultPhase: 3 * time.Second, CheckDeterminism: true})
 }
