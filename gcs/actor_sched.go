@@ -232,23 +232,28 @@ func (s *Server) dropPlacement(p *placement) {
 }
 
 // releaseLease gives a granted lease back without reusing its worker and
-// tells the worker to exit if it hosts the lease's incarnation.
+// tells the worker to exit if it hosts the lease's incarnation for this
+// lease. The kill names the lease because it is resent for a while to the
+// worker's address: when the incarnation is created again (retryCreation)
+// on a process restarted at that address, the kill must pass it by.
 func (s *Server) releaseLease(id core.ActorID, l *actorLease) {
 	s.returnLease(l.Raylet, l.ID, true)
-	s.sendKill(l.Worker, id, l.Inc, true, 0)
+	s.sendKill(l.Worker, id, l.Inc, l.ID, true, 0)
 }
 
 func (s *Server) returnLease(raylet core.Addr, leaseID uint64, disconnect bool) {
 	s.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: s.env.Self(), Disconnect: disconnect}, rpc.Options{}, func(core.Message, error) {})
 }
 
-func (s *Server) sendKill(addr core.Addr, id core.ActorID, inc int64, noRestart bool, n int) {
+// sendKill sends KillActor for the incarnation inc of id created under
+// lease to the worker at addr, killSends times (it is one-way).
+func (s *Server) sendKill(addr core.Addr, id core.ActorID, inc int64, lease uint64, noRestart bool, n int) {
 	if s.stopped {
 		return
 	}
-	s.env.Send(addr, &proto.KillActor{ActorID: id, Incarnation: inc, NoRestart: noRestart})
+	s.env.Send(addr, &proto.KillActor{ActorID: id, Incarnation: inc, LeaseID: lease, NoRestart: noRestart})
 	if n+1 < killSends {
-		s.env.AfterFunc(500*time.Millisecond, func() { s.sendKill(addr, id, inc, noRestart, n+1) })
+		s.env.AfterFunc(500*time.Millisecond, func() { s.sendKill(addr, id, inc, lease, noRestart, n+1) })
 	}
 }
 
@@ -257,7 +262,7 @@ func (s *Server) sendKill(addr core.Addr, id core.ActorID, inc int64, noRestart 
 // death like of any other and restarts the actor.
 func (s *Server) killWorker(id core.ActorID) {
 	if p := s.places[id]; p != nil && p.phase == placeAlive && p.lease != nil {
-		s.sendKill(p.lease.Worker, id, p.inc, false, 0)
+		s.sendKill(p.lease.Worker, id, p.inc, p.lease.ID, false, 0)
 	}
 }
 

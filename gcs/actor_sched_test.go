@@ -73,12 +73,16 @@ func (r *fakeRaylet) lastGrant() uint64 {
 
 // fakeWorker runs constructors (recording the incarnations) and hosts
 // what it created until it dies or is killed. (A real worker hosts one
-// actor; hosting several keeps the tests short.)
+// actor; hosting several keeps the tests short.) Like a real worker, it
+// hosts an incarnation under the lease of the push that created it and
+// ignores kills that name another lease.
 type fakeWorker struct {
 	failCreate string // a constructor error to raise
+	refuse     int    // creation pushes to refuse as a restarted worker does
 
 	srv       *rpc.Server
 	hosted    map[core.ActorID]int64
+	leases    map[core.ActorID]uint64
 	creations []int64
 	kills     int
 }
@@ -92,7 +96,7 @@ func (w *fakeWorker) die() { w.hosted = nil }
 
 func (w *fakeWorker) handle(hs *host, from core.Addr, m core.Message) bool {
 	if k, ok := m.(*proto.KillActor); ok {
-		if w.hosts(k.ActorID, k.Incarnation) {
+		if w.hosts(k.ActorID, k.Incarnation) && (k.LeaseID == 0 || k.LeaseID == w.leases[k.ActorID]) {
 			delete(w.hosted, k.ActorID)
 			w.kills++
 		}
@@ -101,9 +105,15 @@ func (w *fakeWorker) handle(hs *host, from core.Addr, m core.Message) bool {
 	if w.srv == nil {
 		w.srv = rpc.NewServer(hs.env)
 		w.srv.Register((&proto.PushTask{}).MsgType(), func(_ core.Addr, m core.Message, reply func(core.Message, error)) {
-			spec := m.(*proto.PushTask).Spec
+			push := m.(*proto.PushTask)
+			spec := push.Spec
 			if !spec.ActorCreation {
 				reply(nil, rpc.Errorf(rpc.CodeInvalid, "only actor creations here"))
+				return
+			}
+			if w.refuse > 0 {
+				w.refuse--
+				reply(nil, rpc.Errorf(rpc.CodeUnavailable, "not the worker the lease was granted for (it restarted)"))
 				return
 			}
 			w.creations = append(w.creations, spec.ActorIncarnation)
@@ -112,9 +122,10 @@ func (w *fakeWorker) handle(hs *host, from core.Addr, m core.Message) bool {
 				return
 			}
 			if w.hosted == nil {
-				w.hosted = map[core.ActorID]int64{}
+				w.hosted, w.leases = map[core.ActorID]int64{}, map[core.ActorID]uint64{}
 			}
 			w.hosted[spec.ActorID] = spec.ActorIncarnation
+			w.leases[spec.ActorID] = push.LeaseID
 			reply(&proto.PushTaskReply{}, nil)
 		})
 		w.srv.Register((&proto.ActorPing{}).MsgType(), func(_ core.Addr, m core.Message, reply func(core.Message, error)) {
@@ -419,5 +430,35 @@ func TestActorSchedulerReschedulesAfterGCSRestart(t *testing.T) {
 	}
 	if a := sw.actor(pending); a.State != gcs.ActorAlive || a.NumRestarts != 0 {
 		t.Errorf("pending actor = %v, want created from its persisted spec, no restart counted", a)
+	}
+}
+
+// A creation attempt that fails before ALIVE is abandoned and made again
+// for the same incarnation, here on the same worker address (a process
+// restarted there). The abandoned attempt's kills, resent for a second,
+// name its lease, so they pass by the incarnation the next attempt
+// created; addressed by actor and incarnation only, they killed it (the
+// root cause of TestKillThenCreateActor in sim/workload).
+func TestActorSchedulerKillOfAbandonedAttemptSparesNextAttempt(t *testing.T) {
+	sw := newSchedWorld(t, 7)
+	sw.w1.refuse = 1
+	id := actorID(job1, 1)
+	sw.create(id, 0)
+	sw.waitState(id, gcs.ActorAlive, 0, 5*time.Second)
+	sw.h.sleep(3 * time.Second) // past every resend of the abandoned attempt's kill
+	sw.run()
+
+	if a := sw.actor(id); a.State != gcs.ActorAlive || a.NumRestarts != 0 {
+		t.Errorf("actor = %v, want ALIVE, incarnation 0", a)
+	}
+	if got := sw.w1.creations; len(got) != 1 || got[0] != 0 {
+		t.Errorf("worker creations = %v, want [0] (the first push refused)", got)
+	}
+	if len(sw.r1.grants) != 2 {
+		t.Fatalf("grants = %v, want two attempts", sw.r1.grants)
+	}
+	if !sw.w1.hosts(id, 0) || sw.w1.leases[id] != sw.r1.grants[1] || sw.w1.kills != 0 {
+		t.Errorf("worker hosts %v under lease %d, kills=%d; want incarnation 0 under the second lease %d, never killed",
+			sw.w1.hosted, sw.w1.leases[id], sw.w1.kills, sw.r1.grants[1])
 	}
 }

@@ -486,6 +486,15 @@ type KillActor struct {
 	// Incarnation is the restart count of the incarnation to kill; a
 	// worker hosting another incarnation ignores the message.
 	Incarnation int64 `msgpack:"i,omitempty"`
+	// LeaseID is the lease of the creation attempt to kill (the LeaseID
+	// of its PushTask); a worker hosting the incarnation under another
+	// lease ignores the message. The GCS may create one incarnation
+	// several times (an attempt that failed before ALIVE is abandoned and
+	// made again), and a kill of an abandoned attempt, resent for a while
+	// to the abandoned worker's address, must pass by the next attempt
+	// when that runs in a process restarted at the same address. 0 kills
+	// the incarnation under any lease.
+	LeaseID uint64 `msgpack:"l,omitempty"`
 }
 
 // ActorPing asks a worker whether it still hosts an actor's incarnation.

@@ -13,7 +13,7 @@ func TestEveryMessageRoundTrips(t *testing.T) {
 	spec := TaskSpec{TaskID: core.NewTaskID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1), Function: "f", NumReturns: 1, Owner: "driver", Args: []Arg{{Value: []byte{1}}, {Ref: &ObjectRef{ID: core.ObjectID{1}, Owner: "w"}}}}
 	for _, m := range []core.Message{&RequestLease{Spec: spec, LeaseID: 3}, &PushTask{Spec: spec}, &PushTaskReply{Error: NewError(KindWorkerDied, "f", "boom")}, &ChunkReply{Size: 9, Data: []byte("abc")},
 		&ActorPing{ActorID: core.ActorID{1}, Incarnation: 2}, &LeaseCheck{LeaseID: 7}, &LeaseCheckReply{Held: true},
-		&KillActor{ActorID: core.ActorID{1}, Incarnation: 3, NoRestart: true},
+		&KillActor{ActorID: core.ActorID{1}, Incarnation: 3, NoRestart: true, LeaseID: 9},
 		&CancelTask{Task: spec.TaskID, Attempt: 2, Force: true, Recursive: true}} {
 		b, err := c.Encode(m)
 		if err != nil {

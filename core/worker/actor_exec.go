@@ -14,8 +14,12 @@ import (
 // actorInstance is the actor this worker hosts: its state bytes and, per
 // caller, the calls waiting for their turn.
 type actorInstance struct {
-	id    core.ActorID
-	inc   int64
+	id  core.ActorID
+	inc int64
+	// lease is the lease of the GCS's creation attempt this worker hosts
+	// the incarnation for (the push's LeaseID): kills of other attempts
+	// of the same incarnation pass it by.
+	lease uint64
 	class string
 	ready bool // the constructor finished
 	state []byte
@@ -55,10 +59,17 @@ const (
 )
 
 // handleActorCreation runs the constructor of an actor on this (leased)
-// worker.
-func (w *Worker) handleActorCreation(spec *proto.TaskSpec, reply func(core.Message, error)) {
+// worker, for the GCS's creation attempt holding lease.
+func (w *Worker) handleActorCreation(spec *proto.TaskSpec, lease uint64, reply func(core.Message, error)) {
 	if a := w.actor; a != nil {
 		if a.id == spec.ActorID && a.inc == spec.ActorIncarnation && a.ready {
+			// Another attempt to create the incarnation this worker
+			// hosts (the GCS gave the earlier lease back and the raylet
+			// leased this worker again): it is now this attempt's, and
+			// the kills of the earlier one pass it by. (A retried push
+			// of an attempt this process ran is answered from the rpc
+			// server's reply cache and does not get here.)
+			a.lease = lease
 			reply(w.taskReply(nil, nil), nil)
 			return
 		}
@@ -70,7 +81,7 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, reply func(core.Messa
 		// actor's lease back: that incarnation is abandoned.
 		w.actor = nil
 	}
-	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, class: spec.Function, callers: map[callerKey]*callerQueue{}}
+	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{}}
 	w.actor = a
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
@@ -235,11 +246,15 @@ func (w *Worker) handleActorPing(_ core.Addr, m core.Message, reply func(core.Me
 	reply(&proto.Ack{}, nil)
 }
 
-// onKillActor makes the worker exit when it hosts the actor: in every
-// driver a worker exits by fail-stopping, and its raylet then frees the
-// lease (the restarted process registers with a new WorkerID).
+// onKillActor makes the worker exit when it hosts the actor's
+// incarnation for the creation attempt the kill names (its lease; any
+// when the kill names none): in every driver a worker exits by
+// fail-stopping, and its raylet then frees the lease (the restarted
+// process registers with a new WorkerID). A kill of an abandoned attempt
+// can reach a process restarted at the abandoned worker's address that
+// hosts a later attempt of the same incarnation; it must live on.
 func (w *Worker) onKillActor(m *proto.KillActor) {
-	if a := w.actor; a != nil && a.id == m.ActorID && a.inc == m.Incarnation {
+	if a := w.actor; a != nil && a.id == m.ActorID && a.inc == m.Incarnation && (m.LeaseID == 0 || m.LeaseID == a.lease) {
 		panic(core.FailStop{Reason: fmt.Sprintf("actor %v killed (no_restart=%v)", m.ActorID, m.NoRestart)})
 	}
 }

@@ -47,7 +47,9 @@
 //  4. KillActor goes through the GCS: with noRestart the actor is DEAD and
 //     its worker is told to exit (a worker exits by fail-stopping); without
 //     noRestart the worker exits and the actor restarts like after any
-//     failure.
+//     failure. The GCS's KillActor names the incarnation and the lease of
+//     the creation push: a worker that hosts the incarnation under another
+//     lease (a later creation attempt) ignores it.
 //
 // # Cancellation
 //

@@ -27,7 +27,7 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 	}
 	switch {
 	case spec.ActorCreation:
-		w.handleActorCreation(&spec, reply)
+		w.handleActorCreation(&spec, push.LeaseID, reply)
 		return
 	case spec.ActorCall:
 		w.handleActorCall(&spec, reply)

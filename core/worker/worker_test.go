@@ -255,6 +255,56 @@ func TestActorSequencing(t *testing.T) {
 	}
 }
 
+// TestKillActorNamesTheAttempt: a worker exits on KillActor only for the
+// incarnation it hosts and the creation attempt (lease) it hosts it for;
+// a kill naming no lease kills the incarnation under any. A new push for
+// the incarnation it already hosts moves it to that push's lease.
+func TestKillActorNamesTheAttempt(t *testing.T) {
+	actor := core.NewActorID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1)
+	create := proto.TaskSpec{TaskID: core.ActorCreationTaskID(actor), Function: "Counter", Owner: "driver", ActorID: actor, ActorCreation: true}
+	for _, tc := range []struct {
+		name   string
+		pushes []uint64 // leases of the creation pushes, in order
+		kill   proto.KillActor
+		exits  bool
+	}{
+		{"its lease", []uint64{5}, proto.KillActor{ActorID: actor, LeaseID: 5}, true},
+		{"no lease", []uint64{5}, proto.KillActor{ActorID: actor}, true},
+		{"an abandoned attempt's lease", []uint64{5}, proto.KillActor{ActorID: actor, LeaseID: 4}, false},
+		{"another incarnation", []uint64{5}, proto.KillActor{ActorID: actor, Incarnation: 1, LeaseID: 5}, false},
+		{"another actor", []uint64{5}, proto.KillActor{ActorID: core.ActorID{1}, LeaseID: 5}, false},
+		{"the lease it was pushed again under", []uint64{5, 6}, proto.KillActor{ActorID: actor, LeaseID: 6}, true},
+		{"the lease before it was pushed again", []uint64{5, 6}, proto.KillActor{ActorID: actor, LeaseID: 5}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t)
+			for _, l := range tc.pushes {
+				c.exec.handlePushTask("gcs", &proto.PushTask{Spec: create, LeaseID: l}, func(m core.Message, err error) {
+					if err != nil || m.(*proto.PushTaskReply).Error != nil {
+						t.Fatalf("creation under lease %d: %v, %v", l, m, err)
+					}
+				})
+				c.n.run(nil)
+			}
+			exited := func() (exited bool) {
+				defer func() {
+					if r := recover(); r != nil {
+						if _, ok := r.(core.FailStop); !ok {
+							panic(r)
+						}
+						exited = true
+					}
+				}()
+				c.exec.Handle("gcs", &tc.kill)
+				return false
+			}()
+			if exited != tc.exits {
+				t.Fatalf("KillActor%+v after pushes under leases %v: exited = %v, want %v", tc.kill, tc.pushes, exited, tc.exits)
+			}
+		})
+	}
+}
+
 // TestResolveArgsOwnedInlineArgument: an argument the executing worker
 // owns and holds inline answers Get at once; the task must still run
 // once, with every argument (it used to run twice, the first time before

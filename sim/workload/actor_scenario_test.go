@@ -180,3 +180,109 @@ func TestNamedActorGetOrCreate(t *testing.T) {
 		t.Fatalf("results = %q, want %q", got, want)
 	}
 }
+
+// killThenCreate kills actor A (max_restarts 0) and creates actor B the
+// moment the GCS has taken the kill, with no fault injected. The kill is
+// timed just before A's worker registers with its raylet again (a worker
+// registers every second from its start): that registration, sent before
+// the worker handled its KillActor, reaches the raylet after the GCS gave
+// A's lease back, so the raylet leases the dying worker to B. B's first
+// creation attempt then fails (the worker restarted) and B is created
+// again on the restarted worker at the same address. lead is how long
+// before that registration the driver sends the kill: the window is a
+// fraction of a millisecond wide and the kill takes 1–3 ms to reach the
+// raylet and the worker through the GCS, so seeds sweep it.
+func killThenCreate(lead time.Duration, starts map[core.Addr]time.Duration) func(s *actorScenario) {
+	return func(s *actorScenario) {
+		opts := worker.ActorOptions{Resources: actorResources} // max_restarts 0
+		fail := func(what string, err error) {
+			s.results = append(s.results, what+": "+err.Error())
+			s.done = true
+		}
+		s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(a worker.ActorHandle, err error) {
+			if err != nil {
+				fail("create A", err)
+				return
+			}
+			s.call(a, func() {
+				w := s.cl.w
+				period := time.Second
+				start, ok := starts[s.hostOf(a.ID)]
+				if !ok {
+					fail("host of A", fmt.Errorf("no start recorded for %q", s.hostOf(a.ID)))
+					return
+				}
+				next := start + (w.Now()-start+lead+time.Millisecond+period-1)/period*period
+				w.Schedule(next-lead-w.Now(), "kill A", func() {
+					s.drv.cw.KillActorThen(a, true, func(err error) {
+						if err != nil {
+							fail("kill A", err)
+							return
+						}
+						s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(b worker.ActorHandle, err error) {
+							if err != nil {
+								fail("create B", err)
+								return
+							}
+							s.call(b, func() {
+								// The GCS resends a kill for up to a second:
+								// wait past that, then B must still live.
+								w.Schedule(3*time.Second, "after B", func() {
+									g := w.Process("gcs").(*gcs.Server)
+									info, _ := g.Actor(b.ID)
+									s.results = append(s.results, info.State.String())
+									if info.DeathCause != "" {
+										s.results = append(s.results, "("+info.DeathCause+")")
+									}
+									s.call(b, func() { s.done = true })
+								})
+							})
+						})
+					})
+				})
+			})
+		})
+	}
+}
+
+// TestKillThenCreateActor: killing an actor and at once creating another
+// must not kill the new one. It failed when the GCS's kill of an abandoned
+// creation attempt (sent three times over a second, addressed by actor
+// and incarnation only) reached the restarted worker at the same address
+// after it had become the next attempt's host of the same incarnation:
+// the new actor died with "worker … died (it restarted as …);
+// max_restarts=0 exhausted". The test also checks that the seeds hit that
+// interleaving: B's first creation attempt abandoned and made again.
+func TestKillThenCreateActor(t *testing.T) {
+	const seeds, retriedMin = 200, 10 // about a second; 23 seeds retry today
+	want := "(0,1) (0,1) ALIVE (0,2)"
+	retried := 0
+	for seed := range uint64(seeds) {
+		starts := map[core.Addr]time.Duration{}
+		lead := 1200*time.Microsecond + time.Duration(seed%32)*50*time.Microsecond
+		s := &actorScenario{run: killThenCreate(lead, starts)}
+		hit := false
+		cfg := sim.Config{Seed: seed, FaultSpec: "none", FaultPhase: time.Millisecond, Observer: func(ev sim.TraceEvent) {
+			switch {
+			case ev.Kind == "start":
+				starts[ev.Proc] = ev.Time
+			case ev.Kind == "log" && strings.Contains(ev.Detail, "actor creation retried"):
+				hit = true
+			}
+		}}
+		r := sim.Run(cfg, s, "actor-scenario")
+		if !r.Passed {
+			t.Fatalf("seed %d: %v", seed, r)
+		}
+		if got := strings.Join(s.results, " "); got != want {
+			t.Fatalf("seed %d (kill %v before the worker's registration): results = %q, want %q", seed, lead, got, want)
+		}
+		if hit {
+			retried++
+		}
+	}
+	if retried < retriedMin {
+		t.Fatalf("B's creation was retried in %d of %d seeds, want at least %d: the test no longer reaches the interleaving it guards", retried, seeds, retriedMin)
+	}
+	t.Logf("B's creation was retried in %d of %d seeds", retried, seeds)
+}
