@@ -55,6 +55,10 @@ type Isolation struct {
 	MemoryBytesMax int64
 }
 
+// KindCrash is the failure kind of a seed whose worker process died, hung
+// or outgrew its memory bound (Isolation).
+const KindCrash = "crash"
+
 // DefaultSeedWallMax is Isolation.SeedWallMax's default: far above any
 // seed of the built-in workloads (seconds), so that it only catches hangs.
 const DefaultSeedWallMax = 5 * time.Minute
@@ -77,8 +81,9 @@ const (
 	outputHeadBytesMax = 64 << 10
 	outputTailBytesMax = 16 << 10
 	// excerptLinesMax bounds the lines of a worker's output quoted in a
-	// crash's reason: the panic or fatal error line and the first frames.
-	excerptLinesMax = 32
+	// crash's reason: the panic or fatal error line and the first frames
+	// (as many as a "panic" failure's stack shows).
+	excerptLinesMax = 40
 )
 
 func (iso Isolation) validate() error {
@@ -181,7 +186,7 @@ func (p *workerPool) runSeed(c Campaign, seed uint64) Result {
 // the seed in-process, so it crashes the same way, with the whole stack).
 func (c Campaign) crashResult(seed uint64, wall time.Duration, reason string) Result {
 	cfg := c.SeedConfig(seed)
-	r := Result{Workload: c.Workload, Seed: seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Kind: "crash", Reason: reason, Wall: wall}
+	r := Result{Workload: c.Workload, Seed: seed, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs, Kind: KindCrash, Reason: reason, Wall: wall}
 	if f, err := ResolveFaults(cfg.FaultSpec, seed); err == nil {
 		r.Faults = f.String()
 	}
