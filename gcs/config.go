@@ -37,8 +37,9 @@ type Config struct {
 // Test-only planted bugs (Config.Bug). Each breaks one guarantee so that
 // tests can prove their checks notice.
 const (
-	// BugAckBeforeSync commits without Sync: acknowledged mutations are
-	// lost in a crash.
+	// BugAckBeforeSync acknowledges mutations before writing them: they
+	// are written only once 64 KiB of them have gathered, and lost if the
+	// server crashes first.
 	BugAckBeforeSync = "ack-before-sync"
 	// BugDoubleApply ignores dedup records: a retried or duplicated
 	// request is applied again.

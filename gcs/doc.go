@@ -11,7 +11,9 @@
 // commit succeeded. A failed write panics with core.FailStop: the driver
 // restarts the process, which recovers every table from its synced disk. A
 // retried request (same client, same sequence number) is applied at most
-// once and answered with its original reply, also across restarts.
+// once and answered with its original reply, also across restarts. The
+// server rotates pebble's WAL itself, only on a disk it has just seen work,
+// because pebble cannot survive a failed write during a rotation (wal.go).
 //
 // Nodes register and heartbeat. The server checks every HealthCheckPeriod
 // and declares DEAD a node whose last heartbeat is older than NodeTimeout.

@@ -23,8 +23,12 @@ type Server struct {
 	log     *slog.Logger
 	db      *pebble.DB
 	stopped bool
-	// poisoned is set when a panic escaped pebble; see commitBatch.
+	// poisoned is set when a panic escaped pebble; see Server.pebble.
 	poisoned bool
+	// memtableBytes bounds the memtable space taken since the last WAL
+	// rotation, and walsCreated counts the WALs pebble created (wal.go).
+	memtableBytes uint64
+	walsCreated   int
 
 	epoch      uint64
 	jobCounter uint32
@@ -56,6 +60,10 @@ type Server struct {
 	dirty    []string // subscribers with a held poll and new messages
 
 	healthTimer core.Timer
+
+	// unsynced holds the mutations that a server with BugAckBeforeSync
+	// acknowledged but has not written yet (see commitLater).
+	unsynced *pebble.Batch
 
 	// tasks is the in-memory task table and request counters (tasks.go).
 	tasks *taskTable
@@ -93,6 +101,9 @@ func (s *Server) Start(env core.Env) {
 	db, err := pebble.Open(DBDir, &pebble.Options{
 		FS:     env.FS(),
 		Logger: failStopLogger{},
+		// Called on the goroutine that makes pebble create a WAL (Open,
+		// a commit, AsyncFlush), which is this process's own.
+		EventListener: &pebble.EventListener{WALCreated: func(pebble.WALCreateInfo) { s.walsCreated++ }},
 		// A small memtable keeps the WAL short: the simulator's crashable
 		// disk copies a whole file on every sync, so a long WAL makes each
 		// synced commit slower (4 MiB default: 8k ops/s over 100k ops in
@@ -116,7 +127,7 @@ func (s *Server) Start(env core.Env) {
 	epoch := r.boot + 1
 	t.set(keyBoot, u64(epoch))
 	t.then(func() { s.epoch = epoch })
-	s.commit(t)
+	s.commitNow(t) // durable even with BugAckBeforeSync, which is about acknowledged mutations
 
 	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
 	s.startScheduler()
@@ -182,6 +193,10 @@ func (s *Server) Stop() {
 	}
 	if s.schedTimer != nil {
 		s.schedTimer.Stop()
+	}
+	if s.unsynced != nil {
+		_ = s.unsynced.Close() // lost, as the bug intends
+		s.unsynced = nil
 	}
 	if s.db != nil && !s.poisoned {
 		_ = s.db.Close()

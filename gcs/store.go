@@ -131,49 +131,15 @@ func (t *txn) del(k []byte) {
 // then queues an in-memory effect of the mutation.
 func (t *txn) then(f func()) { t.effects = append(t.effects, f) }
 
-// commit makes t durable (synced, unless the ack-before-sync bug is
-// planted) and then applies its effects to memory. A failed commit is a
-// fail-stop: after a failed WAL write the engine's state is unknown.
+// commit makes t durable and then applies its effects to memory (unless
+// the ack-before-sync bug is planted: see commitLater). A failed commit is
+// a fail-stop: after a failed WAL write the engine's state is unknown.
 func (s *Server) commit(t *txn) {
-	opts := pebble.Sync
 	if s.cfg.Bug == BugAckBeforeSync {
-		opts = pebble.NoSync
+		s.commitLater(t)
+		return
 	}
-	if t.b.Empty() {
-		_ = t.b.Close()
-	} else if err := s.commitBatch(t.b, opts); err != nil {
-		panic(core.FailStop{Reason: "gcs: commit", Err: err})
-	} else {
-		_ = t.b.Close() // only fails for a batch committed twice, which cannot happen here
-	}
-	for _, f := range t.effects {
-		f()
-	}
-}
-
-// commitBatch commits b. Pebble panics with an error value when a WAL write
-// fails in some paths (and calls Logger.Fatalf in others); both are
-// operating errors of the disk, so they become a returned error here and a
-// fail-stop in the caller. A panic out of pebble's commit pipeline may leave
-// its locks held, so the database is marked poisoned and Stop does not
-// Close it (Close would wait for those locks forever).
-func (s *Server) commitBatch(b *pebble.Batch, opts *pebble.WriteOptions) (err error) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		if fs, ok := r.(core.FailStop); ok {
-			panic(fs) // from Fatalf, after the pipeline released its locks
-		}
-		s.poisoned = true
-		if e, ok := r.(error); ok {
-			err = fmt.Errorf("pebble panicked: %w", e)
-			return
-		}
-		panic(r)
-	}()
-	return b.Commit(opts)
+	s.commitNow(t)
 }
 
 // failStopLogger is pebble's logger: Fatalf (pebble's reaction to a failed

@@ -24,9 +24,10 @@ const maxSeeds = 10_000_000
 // single-goroutine and deterministic, so the Summary (except its wall-clock
 // figures) does not depend on Parallel.
 //
-// Campaign is the only part of package sim that reads the wall clock or
-// starts goroutines, and it does so only to time and parallelise whole runs,
-// never inside one.
+// Campaign (with its seed workers, isolate.go) is the only part of package
+// sim that reads the wall clock or starts goroutines and processes, and it
+// does so only to time, parallelise and isolate whole runs, never inside
+// one.
 type Campaign struct {
 	Workload string
 	Options  Options // world size and variant
@@ -61,6 +62,12 @@ type Campaign struct {
 	// Progress, when set, is called after each seed with the totals so
 	// far. Calls never overlap, so it may print without locking.
 	Progress func(p Progress)
+	// Isolate, when set, runs every seed in a child process (a seed
+	// worker, see Isolation), so that a seed that crashes its process, hangs
+	// or runs out of memory fails alone, with kind "crash", and the
+	// campaign goes on. Nil runs the seeds in this process, where such a
+	// seed ends the whole campaign.
+	Isolate *Isolation
 }
 
 // Progress is a campaign's state after one more seed finished.
@@ -136,6 +143,9 @@ func (c Campaign) Validate() error {
 	}
 	if c.Continue && c.For == 0 {
 		return errors.New("sim: an open-ended campaign (Continue) needs a time budget (For)")
+	}
+	if c.Isolate != nil {
+		return c.Isolate.validate()
 	}
 	return nil
 }
@@ -217,9 +227,10 @@ func (c Campaign) runSeed(seed uint64) (r Result) {
 }
 
 // Run runs every seed and returns the summary of those that finished. It
-// returns an error for an invalid campaign (see Validate), and ctx's error,
-// along with the summary so far, when ctx is cancelled: no new seed starts
-// after that, but a seed already running is not interrupted.
+// returns an error for an invalid campaign (see Validate) or, with
+// Isolate, a seed worker that cannot start, and ctx's error, along with the
+// summary so far, when ctx is cancelled: no new seed starts after that,
+// but a seed already running is not interrupted.
 func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	if err := c.Validate(); err != nil {
 		return Summary{}, err
@@ -231,6 +242,15 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	parallel := c.Parallel
 	if parallel == 0 {
 		parallel = runtime.GOMAXPROCS(0)
+	}
+	runSeed := c.runSeed
+	if c.Isolate != nil {
+		pool, err := newWorkerPool(*c.Isolate, parallel)
+		if err != nil {
+			return Summary{}, err
+		}
+		defer pool.close()
+		runSeed = func(seed uint64) Result { return pool.runSeed(c, seed) }
 	}
 	total := len(c.Seeds)
 	if c.Continue {
@@ -245,9 +265,9 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	// finish: a budgeted campaign over a huge range must not allocate a
 	// Result per seed it will never run (allocating a million of them
 	// used up a 200 ms budget before the first seed started).
-	var results []Result
-	var ran []bool
 	var (
+		results []Result
+		ran     []bool
 		mu      sync.Mutex // guards results, ran, stop and the progress totals, and serialises Progress
 		stop    bool
 		expired bool
@@ -276,7 +296,7 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 			if ctx.Err() != nil || stopped() {
 				return nil
 			}
-			r := c.runSeed(seed)
+			r := runSeed(seed)
 			mu.Lock()
 			defer mu.Unlock()
 			for len(results) <= i {

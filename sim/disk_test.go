@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/grayrt/gray/core"
 )
 
@@ -131,4 +132,46 @@ func TestDiskErrorsFailStopAndRecover(t *testing.T) {
 	if failStops == 0 {
 		t.Fatalf("no fail-stop counted: %v", r.Sometimes)
 	}
+}
+
+// TestDiskFaultsReachRecycledWALs checks that the disk fault fails writes
+// to a WAL file pebble recycled at a rotation, which errorfs alone leaves
+// unwrapped.
+func TestDiskFaultsReachRecycledWALs(t *testing.T) {
+	faults := &diskFaults{}
+	recycled := false
+	db, err := pebble.Open("db", &pebble.Options{
+		FS:            newFaultFS(vfs.NewCrashableMem(), faults),
+		Logger:        failStopLogger{},
+		EventListener: &pebble.EventListener{WALCreated: func(info pebble.WALCreateInfo) { recycled = recycled || info.RecycledFileNum != 0 }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }() // reports the injected error; the test is over
+	for i := 0; !recycled; i++ {
+		if i == 50 {
+			t.Fatal("pebble recycled no WAL file in 50 flushes")
+		}
+		if err := db.Set([]byte("k"), []byte("v"), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	faults.set(true)
+	defer faults.set(false)
+	err = func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return db.Set([]byte("during-fault"), []byte("v"), pebble.Sync)
+	}()
+	if err == nil {
+		t.Fatal("a synced write to a recycled WAL succeeded during a disk fault")
+	}
+	t.Logf("failed as it should: %v", err)
 }

@@ -20,12 +20,14 @@
 // the command that replays it.
 //
 // Tooling around runs: a Campaign runs many seeds in parallel (for a list
-// or a wall-clock budget) and reports the coverage of the "sometimes" paths
-// a workload declares (PathDeclarer); Config.Observer receives every event
-// as a TraceEvent, and ChromeTrace turns those into a Chrome trace;
-// World.Attach lets a failing run offer files for its report; Shrink
-// searches for a smaller configuration of a failing seed that fails the
-// same way.
+// or a wall-clock budget), in this process or each in a child process
+// (Isolation, ServeSeeds) so that a seed that crashes its process, hangs
+// or runs out of memory fails alone as "crash", and reports the coverage
+// of the "sometimes" paths a workload declares (PathDeclarer);
+// Config.Observer receives every event as a TraceEvent, and ChromeTrace
+// turns those into a Chrome trace; World.Attach lets a failing run offer
+// files for its report; Shrink searches for a smaller configuration of a
+// failing seed that fails the same way.
 //
 // The simulator itself runs on one goroutine and reads neither the wall
 // clock nor global randomness. The only goroutines near it are pebble's

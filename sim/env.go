@@ -8,11 +8,9 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/grayrt/gray/core"
 )
 
@@ -128,7 +126,7 @@ func (e *procEnv) Rand() *rand.Rand { return e.rng }
 // disk fault can fail its WAL writes.
 func (e *procEnv) FS() vfs.FS {
 	if e.fs == nil {
-		e.fs = errorfs.Wrap(e.p.fs, e.p.disk)
+		e.fs = newFaultFS(e.p.fs, e.p.disk)
 	}
 	return e.fs
 }
@@ -201,28 +199,4 @@ func (h *traceHandler) WithGroup(name string) slog.Handler {
 	c := *h
 	c.group = name
 	return &c
-}
-
-// diskFaults is the errorfs injector of one process's disk. While on, every
-// write or sync of a WAL file fails. Only WAL writes are failed because they
-// happen on the committing goroutine (the process's own), where pebble
-// reports them and the component can fail-stop; failing pebble's background
-// flushes would surface on pebble's goroutines, outside the simulation's
-// control. The flag is atomic because pebble's goroutines read it.
-type diskFaults struct{ on atomic.Bool }
-
-func (d *diskFaults) set(on bool) { d.on.Store(on) }
-
-func (d *diskFaults) String() string { return "sim-disk-faults" }
-
-// MaybeError implements errorfs.Injector.
-func (d *diskFaults) MaybeError(op errorfs.Op) error {
-	if !d.on.Load() || !strings.HasSuffix(op.Path, ".log") {
-		return nil
-	}
-	switch op.Kind {
-	case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo, errorfs.OpCreate, errorfs.OpReuseForWrite:
-		return errorfs.ErrInjected
-	}
-	return nil
 }

@@ -69,6 +69,10 @@ func (r Result) String() string {
 	if r.Passed {
 		return fmt.Sprintf("PASS %s seed=%d hash=%s events=%d sim=%v", r.Workload, r.Seed, r.HashString(), r.Events, r.SimTime)
 	}
+	if r.Kind == KindCrash {
+		// The worker died with the run: there is no hash or count to show.
+		return fmt.Sprintf("FAIL %s seed=%d %s: %s\n  faults: %s\n  replay: %s", r.Workload, r.Seed, r.Kind, r.Reason, r.Faults, r.ReplayCommand())
+	}
 	return fmt.Sprintf("FAIL %s seed=%d hash=%s events=%d sim=%v %s: %s\n  faults: %s\n  replay: %s",
 		r.Workload, r.Seed, r.HashString(), r.Events, r.SimTime, r.Kind, r.Reason, r.Faults, r.ReplayCommand())
 }

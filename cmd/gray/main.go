@@ -15,7 +15,11 @@
 //	    with --seed N, --seeds A..B, --count N [--seed S] or
 //	    --for DURATION [--seed S] (a wall-clock budget). --out DIR writes
 //	    summary.json, junit.xml, index.html and a folder per failing seed
-//	    with its replay command, traces and attachments.
+//	    with its replay command, traces and attachments. Seeds run in
+//	    worker processes (gray itself, as the hidden `gray sim
+//	    serve-seeds`), so a seed that crashes its process, hangs
+//	    (--seed-timeout) or exhausts memory (--seed-memory) fails alone
+//	    with kind crash; --in-process runs them in this process.
 //	gray sim replay --workload echo --seed 42 --faults swarm
 //	    reruns one seed and prints its result and trace hash, which match
 //	    the campaign's; --trace FILE writes the full event trace, --chrome

@@ -172,6 +172,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"sim", "run", "--workload", "echo", "--for", "-1s"}, "--for -1s"},
 		{[]string{"sim", "run", "--workload", "echo", "--seeds", "1..3", "--for", "1s", "--seed", "2"}, "cannot be combined"},
 		{[]string{"sim", "run", "--workload", "echo", "--seed", "1", "--out-traces", "-1"}, "--out-traces -1"},
+		{[]string{"sim", "run", "--workload", "echo", "--seed", "1", "--seed-timeout", "0s"}, "--seed-timeout 0s"},
+		{[]string{"sim", "run", "--workload", "echo", "--seed", "1", "--seed-memory", "lots"}, "--seed-memory"},
 		{[]string{"sim", "shrink", "--workload", "echo"}, "--seed is required"},
 		{[]string{"sim", "shrink", "--workload", "echo", "--seed", "1", "--attempts", "0"}, "--attempts 0"},
 		{[]string{"sim", "shrink", "--seed", "1"}, "--workload is required"},
@@ -196,7 +198,7 @@ func TestHelpAndList(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"Ray rebuilt in Go", "sim"}},
 		{[]string{"sim", "--help"}, []string{"list", "run", "replay", "shrink"}},
-		{[]string{"sim", "run", "--help"}, []string{"--seeds A..B", "--check-determinism", "--json", "--for DURATION", "--out DIR"}},
+		{[]string{"sim", "run", "--help"}, []string{"--seeds A..B", "--check-determinism", "--json", "--for DURATION", "--out DIR", "--in-process", "--seed-timeout DURATION", "--seed-memory SIZE"}},
 		{[]string{"sim", "replay", "--help"}, []string{"--trace FILE", "--until EVENT", "--chrome FILE"}},
 		{[]string{"sim", "shrink", "--help"}, []string{"--seed N", "--attempts N", "--faults"}},
 		{[]string{"sim", "list"}, []string{"echo", "no-seq-check"}},
@@ -215,5 +217,9 @@ func TestHelpAndList(t *testing.T) {
 	stdout, _, _ := runApp(t, "sim", "run", "--help")
 	if strings.Contains(stdout, "--variant") {
 		t.Errorf("sim run --help shows the hidden --variant flag:\n%s", stdout)
+	}
+	// Nor the seed worker, which only sim run starts.
+	if stdout, _, _ := runApp(t, "sim", "--help"); strings.Contains(stdout, "serve-seeds") {
+		t.Errorf("sim --help shows the hidden serve-seeds command:\n%s", stdout)
 	}
 }

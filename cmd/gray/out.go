@@ -50,11 +50,18 @@ func writeOut(ctx context.Context, dir string, c sim.Campaign, s sim.Summary, js
 	}
 	kinds := map[string]bool{}
 	traced := make([]bool, len(s.Failures))
+	n := 0
 	for i, f := range s.Failures {
-		if tracesMax > 0 && (i < tracesMax || !kinds[f.Kind]) {
+		// A seed that crashed its worker would crash this process when
+		// re-run here for its traces.
+		if f.Kind == sim.KindCrash {
+			continue
+		}
+		if tracesMax > 0 && (n < tracesMax || !kinds[f.Kind]) {
 			traced[i] = true
 			kinds[f.Kind] = true
 		}
+		n++
 	}
 	parallel := c.Parallel
 	if parallel <= 0 {
@@ -110,6 +117,8 @@ func writeSeed(ctx context.Context, dir string, c sim.Campaign, f sim.Result, tr
 			jf.Note = fmt.Sprintf("NONDETERMINISTIC: the re-run for the traces gave hash %s (%s), the campaign's run %s (%s); the traces may not show the failure",
 				r.HashString(), orPassed(r.Kind), f.HashString(), f.Kind)
 		}
+	} else if f.Kind == sim.KindCrash {
+		jf.Note = "traces not written: the seed crashed its worker process, and a re-run would crash the report; its replay crashes the same way, with the whole stack"
 	} else {
 		jf.Note = "traces not written (see --out-traces); replay with --trace FILE --chrome FILE"
 	}

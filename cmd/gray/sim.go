@@ -43,6 +43,9 @@ func simCommand() *cli.Command {
 				UsageText: "gray sim run --workload NAME (--seed N | --seeds A..B | --count N [--seed S] | --for DURATION [--seed S]) [options]",
 				Description: "Runs one simulation per seed, in parallel. Each failure is printed as soon as it happens,\n" +
 					"with its seed and the command that replays it. Exits 1 if any seed fails.\n" +
+					"Each seed runs in a worker process (gray itself), so a seed that crashes the process (a Go\n" +
+					"runtime fatal error, a panic outside the simulation), hangs (--seed-timeout) or exhausts\n" +
+					"memory (--seed-memory) fails alone, with kind crash; --in-process runs seeds in this process.\n" +
 					"--out DIR writes summary.json, junit.xml, index.html and, per failing seed, its replay\n" +
 					"command, text and Chrome traces and attachments.",
 				OnUsageError: onUsageError,
@@ -58,8 +61,20 @@ func simCommand() *cli.Command {
 					&cli.BoolFlag{Name: "stop-on-failure", Usage: "start no new seed after the first failure", DisableDefaultText: true},
 					&cli.BoolFlag{Name: "json", Usage: "end with one line holding the summary as a JSON object", DisableDefaultText: true},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no progress lines to stderr", DisableDefaultText: true},
+					&cli.BoolFlag{Name: "in-process", Usage: "run the seeds in this process instead of worker processes (for a debugger or a profile; a crashing seed then ends the campaign)", DisableDefaultText: true},
+					&cli.DurationFlag{Name: "seed-timeout", Value: sim.DefaultSeedWallMax, Usage: "fail a seed as a crash when its worker has no result after `DURATION` of wall time (both runs with --check-determinism)"},
+					&cli.StringFlag{Name: "seed-memory", Value: seedMemoryDefault, Usage: "fail a seed as a crash when its worker's resident memory exceeds `SIZE` (such as 512MiB or 4GiB; 0 for no bound; enforced on Linux)"},
 				),
 				Action: simRun,
+			},
+			{
+				// The worker of an isolated campaign: sim run starts gray
+				// itself with these arguments for each worker process.
+				Name:         "serve-seeds",
+				Usage:        "serve seeds to a parent campaign on stdin and stdout (internal)",
+				Hidden:       true,
+				OnUsageError: onUsageError,
+				Action:       simServeSeeds,
 			},
 			{
 				Name:      "replay",
@@ -199,6 +214,13 @@ func simRun(c *cli.Context) error {
 	camp.Parallel = c.Int("parallel")
 	camp.CheckDeterminism = c.Bool("check-determinism")
 	camp.StopOnFailure = c.Bool("stop-on-failure")
+	if !c.Bool("in-process") {
+		iso, err := isolationFromFlags(c)
+		if err != nil {
+			return err
+		}
+		camp.Isolate = iso
+	}
 	if err := camp.Validate(); err != nil {
 		return usageError("%v", err)
 	}
@@ -219,6 +241,11 @@ func simRun(c *cli.Context) error {
 
 	s, runErr := camp.Run(c.Context)
 	bar.finish()
+	if runErr != nil && c.Context.Err() == nil {
+		// Not a cancellation: the campaign could not start (a seed
+		// worker that does not start), so there is nothing to report.
+		return cli.Exit(runErr.Error(), exitFailed)
+	}
 	rep := newJSONSummary(camp, s, commandLine(c))
 	printSummary(stdout, camp, s)
 	var outErr error
@@ -242,10 +269,8 @@ func simRun(c *cli.Context) error {
 		}
 	}
 	switch {
-	case runErr != nil && c.Context.Err() != nil:
-		return cli.Exit(fmt.Sprintf("interrupted after %d seeds", s.Seeds), exitInterrupted)
 	case runErr != nil:
-		return cli.Exit(runErr.Error(), exitFailed)
+		return cli.Exit(fmt.Sprintf("interrupted after %d seeds", s.Seeds), exitInterrupted)
 	case outErr != nil:
 		return cli.Exit(fmt.Sprintf("writing the report to %s: %v", outDir, outErr), exitFailed)
 	case s.Failed > 0:
