@@ -41,6 +41,12 @@ type Options struct {
 	CheckDeterminism bool
 	// Parallel is how many seeds run at once; default GOMAXPROCS.
 	Parallel int
+	// Isolate runs seeds in child processes (this test binary again), so
+	// that a seed that crashes the Go runtime (a fatal error, a stack
+	// overflow in user code), exhausts memory or hangs fails alone, as a
+	// seed of kind "crash", and the campaign goes on. Without it such a
+	// seed takes the test binary down.
+	Isolate bool
 }
 
 // Flags of the test binary, for `go test ... -args -gray.seed=N`.
@@ -50,7 +56,11 @@ var (
 	flagFaults      = flag.String("gray.faults", "", "the fault spec: none, swarm or a list (overrides Options.Faults)")
 	flagDeterminism = flag.Bool("gray.check-determinism", false, "run every seed twice and compare the runs")
 	flagTrace       = flag.String("gray.trace", "", "the folder a replayed seed's traces go to (default a temporary folder)")
+	flagIsolate     = flag.Bool("gray.isolate", false, "run seeds in child processes (see Options.Isolate)")
 )
+
+// childEnv marks a child process that serves seeds of one test's Run.
+const childEnv = "GRAY_SIMTEST_CHILD"
 
 // registered maps the workload names Run registered with package sim to
 // the driver and options of their latest Run, so that a test run twice
@@ -95,6 +105,7 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		opts.Faults = *flagFaults
 	}
 	opts.CheckDeterminism = opts.CheckDeterminism || *flagDeterminism
+	opts.Isolate = opts.Isolate || *flagIsolate
 	name := "simtest:" + t.Name()
 	register(name, driver, opts)
 
@@ -148,12 +159,43 @@ func campaign(t *testing.T, name string, opts Options) (sim.Campaign, error) {
 	if err != nil {
 		return sim.Campaign{}, err
 	}
-	return sim.Campaign{Workload: name, FaultSpec: opts.Faults, FaultPhase: opts.FaultPhase, Seeds: seeds,
+	c := sim.Campaign{Workload: name, FaultSpec: opts.Faults, FaultPhase: opts.FaultPhase, Seeds: seeds,
 		CheckDeterminism: opts.CheckDeterminism, Parallel: opts.Parallel,
-		Replay: func(seed uint64, spec string) string { return replayCommand(t, seed, spec) }}, nil
+		Replay: func(seed uint64, spec string) string { return replayCommand(t, seed, spec) }}
+	if opts.Isolate {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, fmt.Errorf("finding the test binary to start seed workers: %w", err)
+		}
+		c.Isolate = &sim.Isolation{Command: []string{exe, "-test.run", runPattern(t), "-test.count=1"}, Env: []string{childEnv + "=" + name}}
+	}
+	return c, nil
 }
 
+// runPattern is the -test.run pattern that selects exactly t.
+func runPattern(t *testing.T) string {
+	parts := strings.Split(t.Name(), "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return strings.Join(parts, "/")
+}
+
+// register registers the workload name running driver. In a child
+// process of an isolated campaign of name it then serves the parent's
+// seeds and ends the process.
 func register(name string, driver func(context.Context) error, opts Options) {
+	registerWorkload(name, driver, opts)
+	if os.Getenv(childEnv) == name {
+		if err := sim.ServeSeeds(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+func registerWorkload(name string, driver func(context.Context) error, opts Options) {
 	registered.Lock()
 	defer registered.Unlock()
 	if e, ok := registered.m[name]; ok {
@@ -229,11 +271,7 @@ func safeName(s string) string {
 
 // replayCommand is the go test command that replays seed of t's Run.
 func replayCommand(t *testing.T, seed uint64, spec string) string {
-	parts := strings.Split(t.Name(), "/")
-	for i, p := range parts {
-		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
-	}
-	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", strings.Join(parts, "/"), packageDir(), seed, shellQuote(spec))
+	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, shellQuote(spec))
 }
 
 // packageDir is the test's package as a path from the module root

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +125,37 @@ func TestNondeterminismIsNamed(t *testing.T) {
 	}
 	if f := s.Failures[0]; f.Kind != "determinism" || !strings.Contains(f.Reason, "simtest_test.noisy") {
 		t.Fatalf("failure %s: %s; want kind determinism naming simtest_test.noisy", f.Kind, f.Reason)
+	}
+}
+
+// fatal ends the process with a Go runtime fatal error (unlocking an
+// unlocked mutex), which no recover can catch.
+var fatal = gray.Task1("simtest_test.fatal", func(_ context.Context, x int) (int, error) {
+	if x == 3 {
+		var mu sync.Mutex
+		mu.Unlock()
+	}
+	return x, nil
+})
+
+// TestIsolatedCrashFailsAlone: with Isolate, a seed whose body kills the
+// Go runtime fails as kind "crash", with the fatal error and its replay
+// command, and the campaign goes on with fresh child processes to the
+// end and its summary.
+func TestIsolatedCrashFailsAlone(t *testing.T) {
+	s, err := simtest.Campaign(t, func(ctx context.Context) error {
+		_, err := fatal.Remote(ctx, gray.V(3)).Get(ctx)
+		return err
+	}, simtest.Options{Seeds: "1..4", Faults: "none", Isolate: true, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Seeds != 4 || s.Failed != 4 {
+		t.Fatalf("%d seeds, %d failed; want all 4 run and failed", s.Seeds, s.Failed)
+	}
+	for _, f := range s.Failures {
+		if f.Kind != "crash" || !strings.Contains(f.Reason, "unlock of unlocked mutex") || !strings.Contains(f.ReplayCommand(), "-gray.seed=") {
+			t.Fatalf("seed %d: %s: %s (replay %s); want a crash quoting the fatal error, with simtest's replay command", f.Seed, f.Kind, f.Reason, f.ReplayCommand())
+		}
 	}
 }
