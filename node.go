@@ -60,6 +60,11 @@ type NodeOptions struct {
 	// DashboardToken, when set, is the bearer token the dashboard
 	// requires.
 	DashboardToken string
+	// NodeTimeout, on the head, is how long a node may go without a
+	// heartbeat before the GCS declares it dead (Ray's health check
+	// timeout); default 10s. Raise it on overloaded hosts, where a busy
+	// raylet's heartbeats can wait behind its work.
+	NodeTimeout time.Duration
 }
 
 // NoActorSlots is NodeOptions.ActorSlots for a node that hosts no actor.
@@ -158,7 +163,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	n.pool.host = n.host
 	var gcsServer *gcs.Server
 	if opts.Head {
-		gcsServer = gcs.NewServer(gcs.Config{})
+		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout})
 		if n.gcsAddr, err = n.host.Add("gcs", gcsServer); err != nil {
 			n.Close()
 			return nil, err

@@ -83,6 +83,10 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: true, DataDir: filepath.Join(dir, "head"), ClusterSecret: []byte(hex.EncodeToString(secret)),
 		Resources: map[string]float64{"CPU": 2}, DashboardListen: "127.0.0.1:0", Logger: log,
+		// 24 nodes and 2,000 tasks in one test process on a loaded CI
+		// machine: the head's raylet, busy with the queue, sent no
+		// heartbeat for over the default 10 s and was declared dead.
+		NodeTimeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatalf("StartNode: %v", err)

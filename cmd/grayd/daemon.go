@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
@@ -23,9 +24,10 @@ type daemonConfig struct {
 	generateSecret    bool // create secretFile if it is missing
 	addressFile       string
 	resources         core.Resources
-	objectStoreBytes  int64 // 0: the raylet's default
-	actorSlots        int   // actors hosted at once; 0 for none
-	workerMemoryBytes int64 // 0: no limit
+	objectStoreBytes  int64         // 0: the raylet's default
+	actorSlots        int           // actors hosted at once; 0 for none
+	workerMemoryBytes int64         // 0: no limit
+	nodeTimeout       time.Duration // 0: the GCS's default
 	// The head's dashboard: its address ("" for none), whether it came
 	// from the default (then a taken port is a warning, not an error),
 	// and the file of its bearer token.
@@ -83,7 +85,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
-		DashboardListen: dashListen, DashboardToken: dashToken,
+		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout,
 	})
 	if err != nil {
 		return err

@@ -98,6 +98,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
+			&cli.DurationFlag{Name: "node-timeout", Usage: "with --head, declare a node dead after `DURATION` without a heartbeat (raise it on overloaded hosts)", DefaultText: "10s"},
 			&cli.StringFlag{Name: "dashboard-listen", Value: defaultDashboardListen, Usage: "with --head, serve the dashboard (web UI, /api/v0, /metrics) on `HOST:PORT`; empty for none. The default is loopback only; if its port is taken grayd runs without a dashboard"},
 			&cli.StringFlag{Name: "dashboard-token", Usage: "require the bearer token in `FILE` for every dashboard request"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log records at `LEVEL` and above: debug, info, warn, error"},
@@ -187,6 +188,9 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	if cfg.secretFile == "" {
 		cfg.secretFile = filepath.Join(cfg.dataDir, secretFileName)
 		cfg.generateSecret = cfg.head
+	}
+	if cfg.nodeTimeout = c.Duration("node-timeout"); cfg.nodeTimeout < 0 {
+		return cfg, usageError("--node-timeout %v: want a positive duration", cfg.nodeTimeout)
 	}
 	if cfg.head {
 		cfg.dashboardListen = c.String("dashboard-listen")
