@@ -2,6 +2,7 @@ package gray
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -65,6 +66,11 @@ type NodeOptions struct {
 	// timeout); default 10s. Raise it on overloaded hosts, where a busy
 	// raylet's heartbeats can wait behind its work.
 	NodeTimeout time.Duration
+	// GCSAcceptLoss, on the head, starts the GCS on a database that lost
+	// acknowledged writes (fewer commits than its witness records), with
+	// a warning, instead of refusing to start. An operator's decision,
+	// for one start (docs/operations.md).
+	GCSAcceptLoss bool
 }
 
 // NoActorSlots is NodeOptions.ActorSlots for a node that hosts no actor.
@@ -154,7 +160,9 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 			if n.pool.onExit(addr, err) {
 				return
 			}
-			n.log.Error("node process stopped", "proc", string(addr), "err", err)
+			if !errors.Is(err, core.ErrUnrecoverable) { // the process logged why, and grayd says it once more
+				n.log.Error("node process stopped", "proc", string(addr), "err", err)
+			}
 			select {
 			case n.failed <- fmt.Errorf("process %s stopped: %w", addr, err):
 			default:
@@ -163,7 +171,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	n.pool.host = n.host
 	var gcsServer *gcs.Server
 	if opts.Head {
-		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout})
+		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout, AcceptLoss: opts.GCSAcceptLoss})
 		if n.gcsAddr, err = n.host.Add("gcs", gcsServer); err != nil {
 			n.Close()
 			return nil, err

@@ -153,3 +153,48 @@ func (f FailStop) Error() string {
 
 // Unwrap returns the underlying error.
 func (f FailStop) Unwrap() error { return f.Err }
+
+// ErrUnrecoverable marks a fail-stop that a restart cannot fix, such as
+// storage that cannot prove it holds what the process acknowledged: a
+// supervisor must not restart the process in a loop, an operator must
+// act. Errors match it with errors.Is. The simulator fails a run in which
+// a process stops with it (nothing in a simulated run may need an
+// operator), and grayd exits with its own status (docs/operations.md).
+var ErrUnrecoverable = errors.New("unrecoverable")
+
+// ForeignLogger is implemented by environments whose processes may log
+// from goroutines the process does not run, such as a storage engine's
+// background goroutines (see ForeignLog).
+type ForeignLogger interface {
+	ForeignLog() *slog.Logger
+}
+
+// ForeignLog returns a logger that code running on goroutines of its own
+// (pebble's flushes and compactions) may call at any moment: the
+// process's log on hosts. Where env does not offer one (the simulator,
+// whose trace must not depend on when the Go runtime runs such a
+// goroutine) its records are discarded.
+func ForeignLog(env Env) *slog.Logger {
+	if f, ok := env.(ForeignLogger); ok {
+		return f.ForeignLog()
+	}
+	return discardLog
+}
+
+var discardLog = slog.New(slog.DiscardHandler)
+
+// HostPather is implemented by file systems that can name a file as the
+// host names it (the process hosts' per-process directories), for
+// messages meant for an operator.
+type HostPather interface {
+	HostPath(name string) string
+}
+
+// FSPath names the file name of fs for an operator: its path on the host
+// where fs knows it, else name itself.
+func FSPath(fs vfs.FS, name string) string {
+	if h, ok := fs.(HostPather); ok {
+		return h.HostPath(name)
+	}
+	return name
+}

@@ -585,7 +585,15 @@ func (s *Server) checkLease(p *placement) {
 		if err != nil || s.stopped || s.places[p.id] != p || p.gen != gen || (p.phase != placeAlive && p.phase != placePushing) {
 			return
 		}
-		if !m.(*proto.LeaseStatusReply).Granted {
+		rep := m.(*proto.LeaseStatusReply)
+		if !rep.Granted && rep.Node != p.lease.Node && p.lease.Node != (core.NodeID{}) {
+			// The raylet restarted as a new node: the lease's worker may
+			// still run (paused, or cut off from its new raylet) until
+			// the old node is declared dead, which restarts the actor.
+			// Restarting it now could run two incarnations at once.
+			return
+		}
+		if !rep.Granted {
 			defer s.flushPolls()
 			if p.phase == placePushing && p.hasCall {
 				s.cli.Cancel(p.call)

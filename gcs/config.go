@@ -29,6 +29,14 @@ type Config struct {
 	// beyond it the oldest finished or failed tasks are evicted first.
 	// Default 10,000.
 	MaxTasks int
+	// AcceptLoss starts the server on a database that lost acknowledged
+	// writes — fewer commits than its witness records, a damaged
+	// write-ahead log, a missing or unreadable witness — with a warning,
+	// instead of refusing to (StorageError). An operator's decision, for
+	// one start: the witness is rewritten for what the database holds.
+	// Unreadable database files (sstables, the manifest) are refused
+	// regardless.
+	AcceptLoss bool
 	// Bug plants a known bug for tests (one of the Bug* constants). It is
 	// test-only: a production server leaves it empty.
 	Bug string
@@ -50,11 +58,15 @@ const (
 	// BugForgetDedup keeps dedup records only in memory: after a restart a
 	// retried request is applied again.
 	BugForgetDedup = "forget-dedup"
+	// BugBlameOthers drops the health check's stall guard: after the
+	// server itself stalled (a pause, a VM freeze), it declares dead
+	// every node whose heartbeats are still queued behind the check.
+	BugBlameOthers = "blame-others"
 )
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
-	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup}
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers}
 	slices.Sort(b)
 	return b
 }

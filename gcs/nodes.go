@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/grayrt/gray/core"
 )
@@ -100,6 +101,7 @@ func (s *Server) healthCheck() {
 	}
 	defer s.flushPolls()
 	now := s.env.Now()
+	s.discountStall(now)
 	for _, id := range s.nodeOrder {
 		n := s.nodes[id]
 		if n.info.State != NodeDead && now.Sub(n.lastHeartbeat) > s.cfg.NodeTimeout {
@@ -109,6 +111,40 @@ func (s *Server) healthCheck() {
 	s.expireSessions(now)
 	s.expireSubscribers(now)
 	s.healthTimer = s.env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
+}
+
+// discountStall keeps the failure detector from blaming others for the
+// server's own stall. Health checks run every HealthCheckPeriod; one that
+// runs much later than that means this process did not run for a while
+// (SIGSTOP, a VM freeze, swap, a long GC pause), and the heartbeats that
+// nodes sent meanwhile are still queued behind this check. So the time
+// the server stood still is discounted: every node's, session's and
+// subscriber's last sign of life moves forward by the stall, which keeps
+// how long each had been silent before it and gives the queued
+// heartbeats the chance to arrive. A node that really died is declared
+// dead that much later.
+func (s *Server) discountStall(now time.Time) {
+	last := s.lastHealthCheck
+	s.lastHealthCheck = now
+	if last.IsZero() || s.cfg.Bug == BugBlameOthers {
+		return
+	}
+	stall := now.Sub(last) - s.cfg.HealthCheckPeriod
+	if stall <= s.cfg.HealthCheckPeriod {
+		return // on time, or late by less than a period: ordinary load
+	}
+	s.stalls++
+	s.log.Warn("gcs: this process stalled; node, session and subscriber deadlines extended by the stall",
+		"stall", stall, "expected_every", s.cfg.HealthCheckPeriod)
+	for _, id := range s.nodeOrder {
+		s.nodes[id].lastHeartbeat = s.nodes[id].lastHeartbeat.Add(stall)
+	}
+	for _, se := range s.sessions { //gray:unordered each entry moved alike; no order-dependent effect
+		se.lastSeen = se.lastSeen.Add(stall)
+	}
+	for _, id := range s.subOrder {
+		s.subs[id].lastActive = s.subs[id].lastActive.Add(stall)
+	}
 }
 
 // markNodeDead persists the death of a node and, in the same batch, the

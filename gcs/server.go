@@ -60,6 +60,16 @@ type Server struct {
 	dirty    []string // subscribers with a held poll and new messages
 
 	healthTimer core.Timer
+	// serving is set once Start recovered and checked the database; a
+	// server that refused its storage never writes the witness.
+	serving bool
+	// commits is the number of batches committed since the database was
+	// created (m/commits, witness.go).
+	commits uint64
+	// lastHealthCheck is when the last health check ran; stalls counts
+	// the checks that found this process had stalled (discountStall).
+	lastHealthCheck time.Time
+	stalls          int
 
 	// unsynced holds the mutations that a server with BugAckBeforeSync
 	// acknowledged but has not written yet (see commitLater).
@@ -98,12 +108,26 @@ func NewServer(cfg Config) *Server {
 func (s *Server) Start(env core.Env) {
 	s.env = env
 	s.log = env.Log()
-	db, err := pebble.Open(DBDir, &pebble.Options{
+	db, r := s.openDB(&pebble.Options{
 		FS:     env.FS(),
-		Logger: failStopLogger{},
+		Logger: pebbleLogger{env: env},
+		// Sync chunks in the WAL let pebble tell corruption from a torn
+		// tail, and sstables carry footer checksums (witness.go). An
+		// older database is upgraded in place.
+		FormatMajorVersion: pebble.FormatTableFormatV6,
 		// Called on the goroutine that makes pebble create a WAL (Open,
 		// a commit, AsyncFlush), which is this process's own.
-		EventListener: &pebble.EventListener{WALCreated: func(pebble.WALCreateInfo) { s.walsCreated++ }},
+		EventListener: &pebble.EventListener{
+			WALCreated: func(pebble.WALCreateInfo) { s.walsCreated++ },
+			// Called where pebble finds a damaged block: on this
+			// goroutine while Start reads every record (the read fails
+			// too, and Start refuses the storage), or on a compaction's.
+			// Logging is all it may do.
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				path, problem := describeCorruption(info.Details)
+				core.ForeignLog(env).Error("gcs: pebble found on-disk corruption", "file", core.FSPath(env.FS(), info.Path), "path", path, "problem", problem)
+			},
+		},
 		// A small memtable keeps the WAL short: the simulator's crashable
 		// disk copies a whole file on every sync, so a long WAL makes each
 		// synced commit slower (4 MiB default: 8k ops/s over 100k ops in
@@ -111,16 +135,9 @@ func (s *Server) Start(env core.Env) {
 		// near MaxValueSize) take pebble's large-batch path.
 		MemTableSize: 1 << 20,
 	})
-	if err != nil {
-		panic(core.FailStop{Reason: "gcs: open database", Err: err})
-	}
 	s.db = db
-	r, err := scan(db)
-	if err != nil {
-		// A corrupt database is not an operating error that a restart
-		// fixes: stop loudly.
-		panic(fmt.Sprintf("gcs: recovering %s: %v", DBDir, err))
-	}
+	s.checkWitness(r)
+	s.commits = r.commits
 	s.restore(r)
 
 	t := s.newTxn()
@@ -128,7 +145,10 @@ func (s *Server) Start(env core.Env) {
 	t.set(keyBoot, u64(epoch))
 	t.then(func() { s.epoch = epoch })
 	s.commitNow(t) // durable even with BugAckBeforeSync, which is about acknowledged mutations
+	s.writeWitness(false)
+	s.serving = true
 
+	s.lastHealthCheck = env.Now()
 	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
 	s.startScheduler()
 	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
@@ -198,7 +218,10 @@ func (s *Server) Stop() {
 		_ = s.unsynced.Close() // lost, as the bug intends
 		s.unsynced = nil
 	}
-	if s.db != nil && !s.poisoned {
+	if s.db != nil && !s.poisoned && s.serving {
+		// A clean stop tells the next start how much it must find. An
+		// error changes nothing: the last witness stays, and still holds.
+		_ = writeWitness(s.env.FS(), witness{Commits: s.commits, Epoch: s.epoch, Clean: true})
 		_ = s.db.Close()
 	}
 	s.db = nil

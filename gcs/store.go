@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
@@ -16,6 +18,7 @@ import (
 //
 //	m/boot                          boot counter (epoch), 8 bytes big endian
 //	m/jobs                          last assigned job counter, 4 bytes
+//	m/commits                       batches committed since creation, 8 bytes (witness.go)
 //	k uvarint(len ns) ns key        KV value
 //	n NodeID                        NodeInfo (msgpack)
 //	j JobID                         JobInfo (msgpack)
@@ -37,6 +40,7 @@ const (
 var (
 	keyBoot       = []byte("m/boot")
 	keyJobCounter = []byte("m/jobs")
+	keyCommits    = []byte("m/commits")
 )
 
 func kvKey(ns, key string) []byte {
@@ -142,24 +146,68 @@ func (s *Server) commit(t *txn) {
 	s.commitNow(t)
 }
 
-// failStopLogger is pebble's logger: Fatalf (pebble's reaction to a failed
+// pebbleLogger is pebble's logger. Fatalf (pebble's reaction to a failed
 // WAL write, called on the committing goroutine after the commit pipeline
 // released its locks) fail-stops the process instead of exiting the host.
-// Infof and Errorf are dropped on purpose: pebble calls them from its own
-// goroutines, where writing to the process's logger would race with the
-// event loop and make traces depend on goroutine scheduling; the errors
-// that matter to the GCS reach it as commit errors.
-type failStopLogger struct{}
+// Errorf (corruption found by a compaction, a failed background write)
+// goes to the environment's foreign-goroutine logger, since pebble calls
+// it from its own goroutines: on hosts that is the process's log; in the
+// simulator it is not written, where a line written from a goroutine the
+// Go runtime schedules would make the trace depend on that schedule (the
+// errors that matter to the GCS reach it as commit errors). Infof (WAL
+// replay progress and the like) is dropped.
+type pebbleLogger struct{ env core.Env }
 
-func (failStopLogger) Infof(string, ...any)  {}
-func (failStopLogger) Errorf(string, ...any) {}
-func (failStopLogger) Fatalf(format string, args ...any) {
+func (pebbleLogger) Infof(string, ...any) {}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	core.ForeignLog(l.env).Error("gcs: pebble: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	for _, a := range args {
+		if err, ok := a.(error); ok && pebble.IsCorruptionError(err) {
+			// Pebble reports a checksum mismatch in an sstable (found
+			// while Start reads every record) this way: storage that
+			// cannot prove what it holds, not a failure a restart fixes.
+			path, problem := describeCorruption(err)
+			serr := &StorageError{Path: core.FSPath(l.env.FS(), path), Problem: problem}
+			panic(core.FailStop{Reason: "gcs: storage cannot prove it holds every acknowledged write", Err: serr})
+		}
+	}
 	panic(core.FailStop{Reason: "gcs: pebble fatal", Err: fmt.Errorf(format, args...)})
+}
+
+// pebbleFileRE finds the table in pebble's "pebble: file 000008: block ..." errors.
+var pebbleFileRE = regexp.MustCompile(`pebble: file (\d{6,}):`)
+
+// describeCorruption turns pebble's corruption report ("on-disk
+// corruption: gcs-db/000008.sst; bounds: [...]; details: pebble: file
+// 000008: block 8104/1024: crc32c checksum mismatch ...") into the file
+// and a readable line, without the raw key bounds.
+func describeCorruption(err error) (path, problem string) {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	path = DBDir
+	full := err.Error()
+	if _, rest, ok := strings.Cut(full, "on-disk corruption: "); ok {
+		if p, _, ok := strings.Cut(rest, ";"); ok && p != "" {
+			path = p
+		}
+	}
+	if m := pebbleFileRE.FindStringSubmatch(full); path == DBDir && m != nil {
+		path = fmt.Sprintf("%s/%s.sst", DBDir, m[1])
+	}
+	problem = "corrupt"
+	if _, details, ok := strings.Cut(msg, "; details: "); ok {
+		problem += ": " + details
+	} else {
+		problem += ": " + msg
+	}
+	return path, problem
 }
 
 // recovered is what a full scan of the database holds.
 type recovered struct {
 	boot       uint64
+	commits    uint64
 	jobCounter uint32
 	kv         map[string]map[string][]byte
 	nodes      []NodeInfo
@@ -204,6 +252,10 @@ func (r *recovered) load(k, v []byte) error {
 		case bytes.Equal(k, keyBoot):
 			n, err := parseU64(v)
 			r.boot = n
+			return err
+		case bytes.Equal(k, keyCommits):
+			n, err := parseU64(v)
+			r.commits = n
 			return err
 		case bytes.Equal(k, keyJobCounter):
 			if len(v) != 4 {

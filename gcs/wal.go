@@ -65,7 +65,9 @@ func (s *Server) commitNow(t *txn) {
 			s.pebble("probe the WAL", func() error { return s.db.LogData(nil, pebble.Sync) })
 		}
 		wals := s.walsCreated
+		t.set(keyCommits, u64(s.commits+1))
 		s.pebble("commit", func() error { return t.b.Commit(pebble.Sync) })
+		s.commits++
 		if s.walsCreated != wals && !probed {
 			panic(fmt.Sprintf("gcs: pebble rotated its WAL inside an unprobed commit of at most %d bytes on top of %d: memtableBytesMax underestimates", size, s.memtableBytes))
 		}
@@ -74,6 +76,7 @@ func (s *Server) commitNow(t *txn) {
 		if s.memtableBytes >= memtableBytesRotate {
 			s.pebble("rotate the WAL", func() error { _, err := s.db.AsyncFlush(); return err })
 			s.memtableBytes = 0
+			s.writeWitness(false)
 		}
 	}
 	for _, f := range t.effects {

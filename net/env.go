@@ -41,6 +41,10 @@ func (e *procEnv) FS() vfs.FS { return e.fs }
 // Log implements core.Env.
 func (e *procEnv) Log() *slog.Logger { return e.log }
 
+// ForeignLog implements core.ForeignLogger: slog loggers may be called
+// from any goroutine.
+func (e *procEnv) ForeignLog() *slog.Logger { return e.log }
+
 // Send implements core.Env: m is encoded now, on the sender's goroutine,
 // so sender and receiver never share memory, and handed to the transport.
 // Sends of a stopping process are dropped.

@@ -40,6 +40,9 @@ func (d *dirFS) path(name string) string {
 	return filepath.Join(d.root, filepath.Clean(string(filepath.Separator)+name))
 }
 
+// HostPath implements core.HostPather.
+func (d *dirFS) HostPath(name string) string { return d.path(name) }
+
 func (d *dirFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
 	return d.fs.Create(d.path(name), c)
 }

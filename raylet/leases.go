@@ -303,7 +303,7 @@ func (r *Raylet) retire(w *workerInfo) {
 // granted here (it is not once the worker died or the lease was freed).
 func (r *Raylet) handleLeaseStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	l := r.leases[leaseKey{owner: from, id: m.(*proto.LeaseStatus).LeaseID}]
-	reply(&proto.LeaseStatusReply{Granted: l != nil && l.worker != nil}, nil)
+	reply(&proto.LeaseStatusReply{Granted: l != nil && l.worker != nil, Node: r.node}, nil)
 }
 
 // cancelledMax bounds the remembered cancelled lease ids.

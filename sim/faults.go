@@ -26,6 +26,14 @@ type Faults struct {
 	Clog      float64 // clogs of a node or link (delivery held back) per second
 	Crash     float64 // crashes of a crashable process per second
 	DiskError float64 // windows of failing WAL writes per second, on processes with disks
+	// Pause is process pauses per second: a live process stops handling
+	// messages, timers and its coroutines for up to PauseMax (a SIGSTOP, a
+	// VM freeze, a long GC pause), then handles everything that queued up
+	// in the order it became due. Its clock keeps running; its peers see
+	// nothing but silence.
+	Pause float64
+	// PauseMax bounds a pause; 0 means DefaultPauseMax.
+	PauseMax time.Duration
 
 	// UnsyncedKeepPct is the share (0–100) of unsynced disk data that
 	// survives a crash; 0 keeps exactly the synced state.
@@ -33,6 +41,11 @@ type Faults struct {
 	// DriftPPM bounds each process's clock drift, in parts per million.
 	DriftPPM int
 }
+
+// DefaultPauseMax bounds a pause when Faults.PauseMax is zero: long
+// enough to outlast every failure detector's timeout in the workloads
+// (and the GCS's default of 10 s).
+const DefaultPauseMax = 15 * time.Second
 
 // DefaultFaults is the network of "none": reliable, with LAN-like latency
 // and mild clock drift, so that timing-dependent code is still exercised.
@@ -43,7 +56,15 @@ func DefaultFaults() Faults {
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
 	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0
+}
+
+// pauseMax is the longest pause of the mix.
+func (f Faults) pauseMax() time.Duration {
+	if f.PauseMax > 0 {
+		return f.PauseMax
+	}
+	return DefaultPauseMax
 }
 
 // Swarm draws a random fault mix from r, as swarm testing does: each fault
@@ -84,6 +105,11 @@ func Swarm(r *rand.Rand) Faults {
 		f.UnsyncedKeepPct = r.IntN(101)
 	}
 	f.DriftPPM = r.IntN(500)
+	// Faults added later are drawn after the older ones, so that the
+	// older faults of a seed keep their values.
+	if on() {
+		f.Pause = 0.02 + r.Float64()*0.2
+	}
 	return f
 }
 
@@ -91,7 +117,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, unsynced, drift.
+// clog, crash, disk, pause, pause_max, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -132,6 +158,13 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.Crash, err = parseRate(v)
 		case "disk":
 			f.DiskError, err = parseRate(v)
+		case "pause":
+			f.Pause, err = parseRate(v)
+		case "pause_max":
+			f.PauseMax, err = time.ParseDuration(v)
+			if err == nil && (f.PauseMax < time.Millisecond || f.PauseMax > 10*time.Minute) {
+				err = fmt.Errorf("want a duration from 1ms to 10m")
+			}
 		case "unsynced":
 			f.UnsyncedKeepPct, err = strconv.Atoi(v)
 			if err == nil && (f.UnsyncedKeepPct < 0 || f.UnsyncedKeepPct > 100) {
@@ -140,7 +173,7 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 		case "drift":
 			f.DriftPPM, err = strconv.Atoi(v)
 		default:
-			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk unsynced drift)", k)
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max unsynced drift)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
@@ -192,10 +225,14 @@ func (f Faults) String() string {
 	}{
 		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder},
 		{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError},
+		{"pause", f.Pause},
 	} {
 		if p.v > 0 {
 			add("%s=%g", p.k, p.v)
 		}
+	}
+	if f.PauseMax != 0 {
+		add("pause_max=%v", f.PauseMax)
 	}
 	if f.UnsyncedKeepPct > 0 {
 		add("unsynced=%d", f.UnsyncedKeepPct)

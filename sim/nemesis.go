@@ -2,18 +2,19 @@ package sim
 
 import (
 	"fmt"
+	"github.com/grayrt/gray/core"
 	"strings"
 	"time"
 )
 
 // The nemesis injects the process-level and topology faults of the mix —
-// partitions, clogs, crashes, disk errors — as a Poisson process during the
+// partitions, clogs, crashes, disk errors, pauses — as a Poisson process during the
 // fault phase. Each fault heals itself after a random duration, and all are
 // healed at the end of the fault phase.
 
 func (w *World) scheduleNemesis() {
 	f := &w.faults
-	total := f.Partition + f.Clog + f.Crash + f.DiskError
+	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause
 	if total <= 0 {
 		return
 	}
@@ -38,8 +39,10 @@ func (w *World) scheduleNemesis() {
 			w.clog()
 		case x < f.Partition+f.Clog+f.Crash:
 			w.crashSome()
-		default:
+		case x < f.Partition+f.Clog+f.Crash+f.DiskError:
 			w.diskFault()
+		default:
+			w.pauseSome()
 		}
 		schedule()
 	}
@@ -96,6 +99,10 @@ func (w *World) partition() {
 	for _, l := range links {
 		w.net.cut[l[0]][l[1]] = true
 	}
+	healAt := w.now + w.randomDuration(200*time.Millisecond, 5*time.Second)
+	for _, p := range w.procs {
+		w.disturb(p, healAt)
+	}
 	kind := "partition"
 	if oneWay {
 		kind = "one-way partition"
@@ -106,7 +113,7 @@ func (w *World) partition() {
 	if w.obs != nil {
 		w.observe(nil, "fault", "", 0, kind, label)
 	}
-	w.push(event{at: w.now + w.randomDuration(200*time.Millisecond, 5*time.Second), kind: evAction, label: "heal " + label, action: func() {
+	w.push(event{at: healAt, kind: evAction, label: "heal " + label, action: func() {
 		for _, l := range links {
 			w.net.cut[l[0]][l[1]] = false
 		}
@@ -129,6 +136,7 @@ func (w *World) clog() {
 		for j := range n {
 			w.net.clogUntil[a][j] = max(w.net.clogUntil[a][j], until)
 			w.net.clogUntil[j][a] = max(w.net.clogUntil[j][a], until)
+			w.disturb(w.procs[j], until)
 		}
 		w.tracef(nil, "fault", "clog %s until %v", w.procs[a].addr, time.Duration(until))
 		if w.obs != nil {
@@ -137,6 +145,8 @@ func (w *World) clog() {
 	} else {
 		b := (a + 1 + w.nemRand.IntN(n-1)) % n
 		w.net.clogUntil[a][b] = max(w.net.clogUntil[a][b], until)
+		w.disturb(w.procs[a], until)
+		w.disturb(w.procs[b], until)
 		w.tracef(nil, "fault", "clog %s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until))
 		if w.obs != nil {
 			w.observe(nil, "fault", "", 0, "clog", fmt.Sprintf("%s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until)))
@@ -186,15 +196,93 @@ func (w *World) diskFault() {
 	}
 	p := candidates[w.nemRand.IntN(len(candidates))]
 	p.disk.set(true)
+	end := w.now + w.randomDuration(20*time.Millisecond, time.Second)
+	w.disturb(p, end)
 	w.Sometimes("fault: disk errors")
 	w.tracef(p, "fault", "disk: WAL writes fail")
 	if w.obs != nil {
 		w.observe(p, "fault", "", 0, "disk", "WAL writes fail")
 	}
-	w.push(event{at: w.now + w.randomDuration(20*time.Millisecond, time.Second), kind: evAction, label: "disk ok " + string(p.addr), action: func() {
+	w.push(event{at: end, kind: evAction, label: "disk ok " + string(p.addr), action: func() {
 		p.disk.set(false)
 		if w.obs != nil {
 			w.observe(p, "heal", "", 0, "disk", "WAL writes work again")
 		}
 	}})
+}
+
+// pauseSome pauses a random live process: until the pause ends, the
+// events due to it (deliveries, timers, its coroutines) wait, and then
+// run in the order they became due (dispatch re-queues them). Half of the
+// pauses are short (up to a second), half long, up to the mix's
+// PauseMax, which outlasts the failure detectors' timeouts.
+func (w *World) pauseSome() {
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.alive && p.pausedUntil <= w.now {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	p := candidates[w.nemRand.IntN(len(candidates))]
+	hi := w.faults.pauseMax()
+	d := w.randomDuration(time.Millisecond, min(time.Second, hi)+1)
+	if w.nemRand.IntN(2) == 0 && hi > time.Second {
+		d = w.randomDuration(time.Second, hi+1)
+	}
+	w.Pause(p.addr, time.Duration(d))
+}
+
+// Pause pauses the process at addr for d, as the pause fault does: it
+// handles nothing until then, its clock keeps running, and what was due
+// during the pause runs when it ends, in the order it became due. Tests
+// and workloads use it to script pauses; it is a no-op for a process that
+// is down, and it never shortens a pause under way.
+func (w *World) Pause(addr core.Addr, d time.Duration) {
+	p := w.byAddr[addr]
+	if p == nil || !p.alive || d <= 0 {
+		return
+	}
+	until := w.now + int64(d)
+	if until <= p.pausedUntil {
+		return
+	}
+	p.pausedUntil = until
+	p.pausedInc = p.inc
+	w.disturb(p, until)
+	w.Sometimes("fault: pause")
+	if d > time.Second {
+		w.Sometimes("fault: long pause")
+	}
+	label := fmt.Sprintf("pause %s for %v", p.addr, d)
+	w.tracef(p, "fault", "%s", label)
+	if w.obs != nil {
+		w.observe(p, "fault", "", 0, "pause", label)
+	}
+}
+
+// disturb records that a fault touched p until the virtual time until
+// (see Disturbed).
+func (w *World) disturb(p *proc, until int64) {
+	p.disturbedUntil = max(p.disturbedUntil, until)
+}
+
+// Disturbed reports whether a fault may have kept the process at addr
+// from talking to its peers at any moment from since until now: it
+// crashed or restarted, was paused, was on either side of a partition,
+// behind a clog, or messages could be lost or held back for long
+// (drops or tail latency in the mix). A failure detector that suspects
+// a process that was not disturbed suspected it wrongly; checks use this
+// to tell a detector's false suspicion from a true one.
+func (w *World) Disturbed(addr core.Addr, since time.Duration) bool {
+	p := w.byAddr[addr]
+	if p == nil {
+		return true
+	}
+	if w.faults.Drop > 0 || w.faults.TailProb > 0 {
+		return true
+	}
+	return p.disturbedUntil > int64(since) || !p.alive
 }

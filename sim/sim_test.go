@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +293,54 @@ func TestTimersNeverFireEarlyOnADriftingClock(t *testing.T) {
 	}
 	if len(bad) > 0 {
 		t.Fatal(strings.Join(bad, "\n"))
+	}
+}
+
+// TestPauseHoldsEventsUntilItEnds: a paused process handles nothing
+// during its pause, then its due timers and queued messages in the order
+// they became due; its clock kept running; Disturbed sees the pause.
+func TestPauseHoldsEventsUntilItEnds(t *testing.T) {
+	var log []string
+	var pEnv core.Env
+	wl := &scripted{setup: func(w *World) {
+		w.AddProcess("p", ProcOptions{}, func() core.Process {
+			return &procFunc{
+				start: func(env core.Env) {
+					pEnv = env
+					env.AfterFunc(200*time.Millisecond, func() { log = append(log, fmt.Sprintf("timer at %v", w.Now())) })
+				},
+				receive: func(_ core.Addr, m core.Message) {
+					log = append(log, fmt.Sprintf("msg %d at %v", m.(*EchoRequest).Seq, w.Now()))
+				},
+			}
+		})
+		w.AddProcess("q", ProcOptions{}, func() core.Process {
+			return &procFunc{start: func(env core.Env) {
+				env.AfterFunc(300*time.Millisecond, func() { env.Send("p", &EchoRequest{Seq: 1}) })
+				env.AfterFunc(400*time.Millisecond, func() { env.Send("p", &EchoRequest{Seq: 2}) })
+			}}
+		})
+		w.Schedule(100*time.Millisecond, "pause p", func() {
+			w.Pause("p", 900*time.Millisecond)
+			if !w.Disturbed("p", 0) || w.Disturbed("q", 0) {
+				t.Errorf("Disturbed: p %v, q %v; want p only", w.Disturbed("p", 0), w.Disturbed("q", 0))
+			}
+		})
+		w.Schedule(1500*time.Millisecond, "check", func() {
+			if w.Disturbed("p", 1100*time.Millisecond) {
+				t.Error("p still disturbed after its pause ended")
+			}
+			if got := pEnv.Now().Sub(Epoch); got < 1500*time.Millisecond {
+				t.Errorf("p's clock reads %v at 1.5s: it stopped during the pause", got)
+			}
+		})
+	}}
+	r := Run(Config{Seed: 3, FaultSpec: "latency=1ms,jitter=0s,drift=0", FaultPhase: 2 * time.Second}, wl, "pause")
+	if !r.Passed {
+		t.Fatal(r)
+	}
+	want := []string{"timer at 1s", "msg 1 at 1s", "msg 2 at 1s"}
+	if !slices.Equal(log, want) {
+		t.Fatalf("p handled %q, want %q", log, want)
 	}
 }

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -105,6 +107,12 @@ type ProcOptions struct {
 	// sometimes takes a whole host down at once (a node failure) rather
 	// than one process. Empty means a host of its own.
 	Host string
+	// Parent is the process whose end ends this one too, as a worker
+	// dies with its node's grayd (in-process workers with the process,
+	// launched ones by the kernel's parent-death signal): when the
+	// parent crashes or fail-stops, this process crashes at once, even
+	// paused, and restarts later like any crashed process.
+	Parent core.Addr
 }
 
 // proc is one simulated process: an address, a factory for fresh
@@ -129,6 +137,13 @@ type proc struct {
 	drift   int64 // parts per million
 	offset  time.Duration
 	crashes int
+	// pausedUntil is the end of the incarnation pausedInc's pause (the
+	// pause fault): events due to it before then wait until then.
+	pausedUntil int64
+	pausedInc   uint32
+	// disturbedUntil is the end of the last fault that touched the
+	// process (see World.Disturbed).
+	disturbedUntil int64
 	// cos are the coroutines (Env.Go work) of the live incarnation that
 	// have not ended, in the order they were started.
 	cos []*coroutine
@@ -323,6 +338,9 @@ func (w *World) push(e event) {
 func (w *World) start(p *proc) {
 	p.inc++
 	p.alive = true
+	if p.disturbedUntil == math.MaxInt64 {
+		p.disturbedUntil = w.now
+	}
 	p.p = p.factory()
 	p.env = &procEnv{w: w, p: p, inc: p.inc, rng: rand.New(rand.NewPCG(w.cfg.Seed^streamProcess, hashString(string(p.addr))+uint64(p.inc)))}
 	w.tracef(p, "start", "incarnation %d", p.inc)
@@ -355,6 +373,7 @@ func (w *World) crash(p *proc, why string) {
 	p.alive = false
 	p.crashes++
 	p.lastWhy = why
+	p.disturbedUntil = math.MaxInt64 // until it starts again
 	w.tracef(p, "crash", "%s", why)
 	if w.obs != nil {
 		w.observe(p, "crash", "", 0, "", why)
@@ -370,6 +389,12 @@ func (w *World) crash(p *proc, why string) {
 	w.unwind(p)
 	p.fs = clone
 	p.p = nil
+	for _, q := range w.procs {
+		if q.opts.Parent == p.addr && q.alive {
+			w.crash(q, fmt.Sprintf("its parent %s died", p.addr))
+			w.scheduleRestart(q)
+		}
+	}
 }
 
 func (w *World) stopProc(p *proc) {
@@ -392,6 +417,14 @@ func (w *World) guard(p *proc, f func()) {
 		stack := shortStack()
 		if re, ok := r.(rethrown); ok { // a coroutine's panic (coroutine.go)
 			r, stack = re.val, string(re.stack)
+		}
+		if fs, ok := r.(core.FailStop); ok && errors.Is(fs, core.ErrUnrecoverable) {
+			// Nothing in a simulated run may need an operator: a process
+			// that refuses to go on (say, storage that lost acknowledged
+			// writes) is a failure of the run.
+			w.Fail("unrecoverable", fmt.Sprintf("%s stopped for good: %v", p.addr, fs))
+			w.crash(p, fs.Error())
+			return
 		}
 		if fs, ok := r.(core.FailStop); ok {
 			w.Sometimes("process fail-stop")
@@ -581,6 +614,14 @@ func (w *World) dispatch(e *event) {
 			// of the message's story.
 			w.observe(p, "drop", e.src, e.id, w.messageName(e.payload), "receiver down")
 		}
+		return
+	}
+	if p != nil && p.pausedUntil > w.now && p.pausedInc == e.inc {
+		// Paused: the event waits for the end of the pause, behind what
+		// became due before it (re-queued in the order they pop).
+		held := *e
+		held.at = p.pausedUntil
+		w.push(held)
 		return
 	}
 	switch e.kind {

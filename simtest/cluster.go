@@ -100,7 +100,7 @@ func (wl *workload) Setup(w *sim.World) error {
 			return raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: wl.cl.ObjectStoreBytes})
 		})
 		for j := range workers {
-			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
+			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host, Parent: addr}, func() core.Process {
 				return process.NewWorker(process.WorkerConfig{Raylet: addr, GCS: "gcs"})
 			})
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/grayrt/gray/gcs"
 	"io"
 	"log/slog"
 	"os"
@@ -28,6 +30,7 @@ type daemonConfig struct {
 	actorSlots        int           // actors hosted at once; 0 for none
 	workerMemoryBytes int64         // 0: no limit
 	nodeTimeout       time.Duration // 0: the GCS's default
+	gcsAcceptLoss     bool
 	// The head's dashboard: its address ("" for none), whether it came
 	// from the default (then a taken port is a warning, not an error),
 	// and the file of its bearer token.
@@ -85,7 +88,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
-		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout,
+		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss,
 	})
 	if err != nil {
 		return err
@@ -110,8 +113,13 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		}
 		return nil
 	case err := <-node.Failed():
-		log.Error("a node process stopped; exiting for the supervisor to restart grayd", "err", err)
 		node.Close()
+		var se *gcs.StorageError
+		if errors.As(err, &se) {
+			// One line says it all; a restart cannot help (exit status 3).
+			return se
+		}
+		log.Error("a node process stopped; exiting for the supervisor to restart grayd", "err", err)
 		return err
 	}
 }

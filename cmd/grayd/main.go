@@ -42,6 +42,10 @@ import (
 const (
 	exitFailed = 1
 	exitUsage  = 2
+	// exitUnrecoverable: a restart cannot help, an operator must act
+	// (the GCS's storage lost acknowledged writes). The documented
+	// systemd unit does not restart on it.
+	exitUnrecoverable = 3
 )
 
 func main() {
@@ -98,6 +102,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
+			&cli.BoolFlag{Name: "gcs-accept-loss", Usage: "with --head, start even if the GCS's storage lost acknowledged writes (it refuses to, exit status 3, otherwise); for one start, after an operator decided to"},
 			&cli.DurationFlag{Name: "node-timeout", Usage: "with --head, declare a node dead after `DURATION` without a heartbeat (raise it on overloaded hosts)", DefaultText: "10s"},
 			&cli.StringFlag{Name: "dashboard-listen", Value: defaultDashboardListen, Usage: "with --head, serve the dashboard (web UI, /api/v0, /metrics) on `HOST:PORT`; empty for none. The default is loopback only; if its port is taken grayd runs without a dashboard"},
 			&cli.StringFlag{Name: "dashboard-token", Usage: "require the bearer token in `FILE` for every dashboard request"},
@@ -117,6 +122,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				var ec cli.ExitCoder
 				if errors.As(err, &ec) {
 					return err
+				}
+				if errors.Is(err, core.ErrUnrecoverable) {
+					return cli.Exit(err.Error(), exitUnrecoverable)
 				}
 				return cli.Exit(err.Error(), exitFailed)
 			}
@@ -189,6 +197,7 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 		cfg.secretFile = filepath.Join(cfg.dataDir, secretFileName)
 		cfg.generateSecret = cfg.head
 	}
+	cfg.gcsAcceptLoss = c.Bool("gcs-accept-loss")
 	if cfg.nodeTimeout = c.Duration("node-timeout"); cfg.nodeTimeout < 0 {
 		return cfg, usageError("--node-timeout %v: want a positive duration", cfg.nodeTimeout)
 	}

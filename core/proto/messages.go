@@ -129,6 +129,11 @@ type LeaseStatus struct {
 // LeaseStatusReply answers LeaseStatus.
 type LeaseStatusReply struct {
 	Granted bool `msgpack:"g,omitempty"`
+	// Node is the answering raylet's node. A raylet that restarted is a
+	// new node, and knows nothing of the leases its previous incarnation
+	// granted: its "not granted" says nothing of their workers, which
+	// may still run until their node is declared dead.
+	Node core.NodeID `msgpack:"n,omitempty"`
 }
 
 // RayletStats asks a raylet for its counters and its store's (the head's

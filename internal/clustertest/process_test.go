@@ -164,8 +164,9 @@ func (p *proc) answer(t *testing.T, cmd string) string {
 type cluster struct {
 	grayd, app string
 	headDir    string
-	listen     string // the head's fixed listen address, kept across restarts
-	dashboard  string // the head's dashboard address, when the test set one
+	headArgs   []string // extra flags of the head
+	listen     string   // the head's fixed listen address, kept across restarts
+	dashboard  string   // the head's dashboard address, when the test set one
 	secret     string
 	head       *proc
 	gcs        string
@@ -197,7 +198,7 @@ func newCluster(t *testing.T, nodes int) *cluster {
 
 func (c *cluster) startHead(t *testing.T) {
 	t.Helper()
-	c.head = start(t, "head", c.grayd, "--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=0", "--actor-slots", "0", "--log-level", "warn")
+	c.head = start(t, "head", c.grayd, append([]string{"--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=0", "--actor-slots", "0", "--log-level", "warn"}, c.headArgs...)...)
 	gcs := c.head.line(t, startTimeout)
 	if c.gcs != "" && gcs != c.gcs {
 		t.Fatalf("restarted head prints %s, want its old address %s (same data dir and port)", gcs, c.gcs)

@@ -120,7 +120,7 @@ func (c *cluster) Setup(w *sim.World) error {
 			return l.r
 		})
 		for j := range clusterWorkersPerNode {
-			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
+			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host, Parent: addr}, func() core.Process {
 				return &simWorker{raylet: addr, cl: c}
 			})
 		}

@@ -55,7 +55,7 @@ func (l *simLauncher) Launch(token, binary string, job core.JobID) {
 		return
 	}
 	addr := core.Addr(fmt.Sprintf("%s/L%s", l.raylet, token))
-	w.Spawn(addr, sim.ProcOptions{Crashable: true, Host: l.host}, delay, func() core.Process {
+	w.Spawn(addr, sim.ProcOptions{Crashable: true, Host: l.host, Parent: l.raylet}, delay, func() core.Process {
 		return &simWorker{raylet: l.raylet, cl: l.cl, binary: binary, launch: token, job: job}
 	}, func(why string) {
 		l.onRaylet("worker exited "+token, func(r *raylet.Raylet) {

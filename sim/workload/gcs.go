@@ -31,6 +31,7 @@ const (
 	gcsKeys         = 4
 	gcsNames        = 3
 	gcsCheckTimeout = 60 * time.Second
+	gcsNodeTimeout  = 2 * time.Second
 )
 
 type gcsWorkload struct {
@@ -82,7 +83,7 @@ func (g *gcsWorkload) Setup(w *sim.World) error {
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
 		// A short node timeout makes node deaths (and fencing) happen
 		// within the fault phase.
-		return gcs.NewServer(gcs.Config{Bug: g.bug, NodeTimeout: 2 * time.Second, HealthCheckPeriod: 500 * time.Millisecond})
+		return gcs.NewServer(gcs.Config{Bug: g.bug, NodeTimeout: gcsNodeTimeout, HealthCheckPeriod: 500 * time.Millisecond})
 	})
 	for _, r := range g.raylets {
 		w.AddProcess(r.addr, sim.ProcOptions{Crashable: true}, func() core.Process { return &fakeRaylet{g: g, addr: r.addr} })
@@ -442,6 +443,21 @@ func (f *fakeRaylet) fence() {
 	if !f.fenced {
 		f.fenced = true
 		f.g.w.Sometimes("raylet fenced")
+		f.g.checkSuspicion(f.addr, f.node)
+	}
+}
+
+// checkSuspicion fails the run when the GCS declared a node dead although
+// no fault touched the node's raylet during the node timeout before it
+// (sim.World.Disturbed): the detector blamed a healthy node, as one does
+// that takes its own stall (a pause of the GCS) for the silence of
+// others. The margin covers heartbeat period and latency.
+func (g *gcsWorkload) checkSuspicion(addr core.Addr, node core.NodeID) {
+	const margin = 2 * time.Second
+	since := g.w.Now() - gcsNodeTimeout - margin
+	if !g.w.Disturbed(addr, since) {
+		g.violations = append(g.violations, fmt.Sprintf("false suspicion: the GCS declared node %v (%s) dead at %v although no fault touched it since %v",
+			node, addr, g.w.Now(), since))
 	}
 }
 
