@@ -38,6 +38,6 @@ func (s *Server) commitLater(t *txn) {
 	if s.unsynced != nil && memtableBytesMax(s.unsynced) >= ackBeforeSyncBytes {
 		b := s.unsynced
 		s.unsynced = nil
-		s.commitNow(&txn{b: b})
+		s.commitNow(&txn{b: b, s: s})
 	}
 }

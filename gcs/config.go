@@ -62,11 +62,15 @@ const (
 	// server itself stalled (a pause, a VM freeze), it declares dead
 	// every node whose heartbeats are still queued behind the check.
 	BugBlameOthers = "blame-others"
+	// BugTrustDisk skips the storage checks at start (the write-ahead log
+	// scan and the witness): a disk damaged at rest is served as pebble
+	// recovers it, which may silently drop acknowledged writes.
+	BugTrustDisk = "trust-disk"
 )
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
-	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers}
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk}
 	slices.Sort(b)
 	return b
 }

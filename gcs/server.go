@@ -60,6 +60,8 @@ type Server struct {
 	dirty    []string // subscribers with a held poll and new messages
 
 	healthTimer core.Timer
+	// digest is the digest of the database's records (stateDigest).
+	digest stateDigest
 	// serving is set once Start recovered and checked the database; a
 	// server that refused its storage never writes the witness.
 	serving bool
@@ -138,6 +140,7 @@ func (s *Server) Start(env core.Env) {
 	s.db = db
 	s.checkWitness(r)
 	s.commits = r.commits
+	s.digest = r.digest
 	s.restore(r)
 
 	t := s.newTxn()

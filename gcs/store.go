@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"regexp"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 //	m/boot                          boot counter (epoch), 8 bytes big endian
 //	m/jobs                          last assigned job counter, 4 bytes
 //	m/commits                       batches committed since creation, 8 bytes (witness.go)
+//	m/digest                        digest of every other record, 8 bytes (stateDigest)
 //	k uvarint(len ns) ns key        KV value
 //	n NodeID                        NodeInfo (msgpack)
 //	j JobID                         JobInfo (msgpack)
@@ -41,6 +43,7 @@ var (
 	keyBoot       = []byte("m/boot")
 	keyJobCounter = []byte("m/jobs")
 	keyCommits    = []byte("m/commits")
+	keyDigest     = []byte("m/digest")
 )
 
 func kvKey(ns, key string) []byte {
@@ -115,21 +118,68 @@ func encode(v any) []byte {
 // effects that run only after the batch committed.
 type txn struct {
 	b       *pebble.Batch
+	s       *Server
 	effects []func()
 }
 
-func (s *Server) newTxn() *txn { return &txn{b: s.db.NewBatch()} }
+func (s *Server) newTxn() *txn { return &txn{b: s.db.NewBatch(), s: s} }
 
 func (t *txn) set(k, v []byte) {
 	if err := t.b.Set(k, v, nil); err != nil {
 		panic(core.FailStop{Reason: "gcs: batch set", Err: err})
 	}
+	t.s.digest.set(k, v)
 }
 
 func (t *txn) del(k []byte) {
 	if err := t.b.Delete(k, nil); err != nil {
 		panic(core.FailStop{Reason: "gcs: batch delete", Err: err})
 	}
+	t.s.digest.del(k)
+}
+
+// stateDigest is an order-independent digest of every record of the
+// database but m/commits and m/digest: the XOR of a 64-bit hash of each
+// (key, value). Every batch stores the digest of the state it leaves
+// (m/digest), and Start recomputes it from what it read: records lost
+// from the middle of the history (a damaged manifest or log that pebble
+// recovered around) leave a state that does not add up to the digest the
+// last batch stored, even when the commit count (the witness) does.
+type stateDigest struct {
+	sum uint64
+	// of holds each record's hash, to take it out again when the record
+	// changes or goes.
+	of map[string]uint64
+}
+
+var digestTable = crc64.MakeTable(crc64.ECMA)
+
+func recordHash(k, v []byte) uint64 {
+	h := crc64.Update(0, digestTable, binary.AppendUvarint(nil, uint64(len(k))))
+	h = crc64.Update(h, digestTable, k)
+	return crc64.Update(h, digestTable, v) | 1 // never 0, so no record hashes away
+}
+
+func digested(k []byte) bool { return !bytes.Equal(k, keyCommits) && !bytes.Equal(k, keyDigest) }
+
+func (d *stateDigest) set(k, v []byte) {
+	if !digested(k) {
+		return
+	}
+	if d.of == nil {
+		d.of = map[string]uint64{}
+	}
+	h := recordHash(k, v)
+	d.sum ^= d.of[string(k)] ^ h
+	d.of[string(k)] = h
+}
+
+func (d *stateDigest) del(k []byte) {
+	if !digested(k) {
+		return
+	}
+	d.sum ^= d.of[string(k)]
+	delete(d.of, string(k))
 }
 
 // then queues an in-memory effect of the mutation.
@@ -206,8 +256,13 @@ func describeCorruption(err error) (path, problem string) {
 
 // recovered is what a full scan of the database holds.
 type recovered struct {
-	boot       uint64
-	commits    uint64
+	boot    uint64
+	commits uint64
+	// stored is the digest the last batch stored (hasDigest: it stored
+	// one; older databases did not); digest is what the records add up to.
+	stored     uint64
+	hasDigest  bool
+	digest     stateDigest
 	jobCounter uint32
 	kv         map[string]map[string][]byte
 	nodes      []NodeInfo
@@ -232,6 +287,7 @@ func scan(db *pebble.DB) (*recovered, error) {
 	}
 	for it.First(); it.Valid(); it.Next() {
 		k, v := it.Key(), bytes.Clone(it.Value())
+		r.digest.set(k, v)
 		if err := r.load(k, v); err != nil {
 			_ = it.Close()
 			return nil, fmt.Errorf("record %q: %w", k, err)
@@ -256,6 +312,10 @@ func (r *recovered) load(k, v []byte) error {
 		case bytes.Equal(k, keyCommits):
 			n, err := parseU64(v)
 			r.commits = n
+			return err
+		case bytes.Equal(k, keyDigest):
+			n, err := parseU64(v)
+			r.stored, r.hasDigest = n, true
 			return err
 		case bytes.Equal(k, keyJobCounter):
 			if len(v) != 4 {

@@ -66,6 +66,7 @@ func (s *Server) commitNow(t *txn) {
 		}
 		wals := s.walsCreated
 		t.set(keyCommits, u64(s.commits+1))
+		t.set(keyDigest, u64(s.digest.sum))
 		s.pebble("commit", func() error { return t.b.Commit(pebble.Sync) })
 		s.commits++
 		if s.walsCreated != wals && !probed {

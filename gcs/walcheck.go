@@ -109,12 +109,14 @@ func scanWAL(data []byte, logNum uint32) *walDamage {
 	off := 0
 	for off < len(data) {
 		blockEnd := (off/walBlockSize + 1) * walBlockSize
-		if blockEnd-off < walRecycleHeader {
-			off = blockEnd // the writer pads a block's short tail
-			continue
-		}
 		c, ok := parseWALChunk(data[off:min(blockEnd, len(data))], logNum)
 		if !ok {
+			if blockEnd-off < walSyncHeader && blockEnd <= len(data) && allZero(data[off:blockEnd]) {
+				// The writer zero-fills a block's tail too short for a
+				// chunk header of its format.
+				off = blockEnd
+				continue
+			}
 			break
 		}
 		off += c.headerSize + c.length
@@ -183,4 +185,13 @@ func checkWALs(fs vfs.FS, dir string) (file, problem string, err error) {
 		}
 	}
 	return "", "", nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -194,7 +194,10 @@ func (s *Server) openDB(opts *pebble.Options) (db *pebble.DB, r *recovered) {
 			}
 		}()
 		stage = "checking the write-ahead logs"
-		file, problem, err := checkWALs(opts.FS, DBDir)
+		file, problem, err := "", "", error(nil)
+		if s.cfg.Bug != BugTrustDisk {
+			file, problem, err = checkWALs(opts.FS, DBDir)
+		}
 		if err != nil {
 			panic(core.FailStop{Reason: "gcs: read the write-ahead logs", Err: err})
 		}
@@ -207,8 +210,12 @@ func (s *Server) openDB(opts *pebble.Options) (db *pebble.DB, r *recovered) {
 		stage = "opening the database"
 		db, err = pebble.Open(DBDir, opts)
 		if err != nil {
-			if errors.Is(err, pebble.ErrCorruption) || pebble.IsCorruptionError(err) {
-				s.refuse(DBDir, false, "corrupt: %v", err)
+			if pebble.IsCorruptionError(err) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, pebble.ErrDBNotPristine) {
+				// A damaged or missing file of the database (the
+				// manifest, the options, the format marker, without
+				// which pebble takes the database for a new one that is
+				// not empty): nothing a restart fixes.
+				s.refuse(DBDir, false, "cannot be opened: %v", err)
 			}
 			panic(core.FailStop{Reason: "gcs: open database", Err: err})
 		}
@@ -231,6 +238,7 @@ func (s *Server) openDB(opts *pebble.Options) (db *pebble.DB, r *recovered) {
 func (s *Server) checkWitness(r *recovered) {
 	w, found, err := readWitness(s.env.FS())
 	switch {
+	case s.cfg.Bug == BugTrustDisk:
 	case s.cfg.AcceptLoss:
 		if found && err == nil && r.commits < w.Commits {
 			s.log.Warn("gcs: serving a database that lost acknowledged writes, as told (AcceptLoss)",
@@ -240,6 +248,9 @@ func (s *Server) checkWitness(r *recovered) {
 		s.refuse(WitnessFile, true, "unreadable (%v); it records how much the database must hold", err)
 	case !found && r.commits > 0:
 		s.refuse(WitnessFile, true, "missing, while the database holds %d commits", r.commits)
+	case r.hasDigest && r.digest.sum != r.stored:
+		s.refuse(DBDir, true, "its records do not add up to the digest its last commit stored (%016x, read %016x): records were lost or changed (a damaged manifest, log or table)",
+			r.stored, r.digest.sum)
 	case found && r.commits < w.Commits:
 		how := "at a WAL rotation or at start"
 		if w.Clean {

@@ -34,6 +34,13 @@ type Faults struct {
 	Pause float64
 	// PauseMax bounds a pause; 0 means DefaultPauseMax.
 	PauseMax time.Duration
+	// Corrupt is disk corruptions at rest per second: a process with a
+	// disk is stopped cleanly (as an operator restarts it), one of its
+	// files is damaged (bytes flipped, truncated, or removed) and it
+	// starts again on that disk. It must either serve everything it
+	// acknowledged or refuse the disk (core.ErrUnrecoverable), after which
+	// the operator restores the copy taken before the damage.
+	Corrupt float64
 
 	// UnsyncedKeepPct is the share (0–100) of unsynced disk data that
 	// survives a crash; 0 keeps exactly the synced state.
@@ -56,7 +63,7 @@ func DefaultFaults() Faults {
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
 	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0
 }
 
 // pauseMax is the longest pause of the mix.
@@ -110,6 +117,9 @@ func Swarm(r *rand.Rand) Faults {
 	if on() {
 		f.Pause = 0.02 + r.Float64()*0.2
 	}
+	if on() {
+		f.Corrupt = 0.02 + r.Float64()*0.2
+	}
 	return f
 }
 
@@ -117,7 +127,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, pause, pause_max, unsynced, drift.
+// clog, crash, disk, pause, pause_max, corrupt, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -160,6 +170,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.DiskError, err = parseRate(v)
 		case "pause":
 			f.Pause, err = parseRate(v)
+		case "corrupt":
+			f.Corrupt, err = parseRate(v)
 		case "pause_max":
 			f.PauseMax, err = time.ParseDuration(v)
 			if err == nil && (f.PauseMax < time.Millisecond || f.PauseMax > 10*time.Minute) {
@@ -173,7 +185,7 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 		case "drift":
 			f.DriftPPM, err = strconv.Atoi(v)
 		default:
-			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max unsynced drift)", k)
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt unsynced drift)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
@@ -225,7 +237,7 @@ func (f Faults) String() string {
 	}{
 		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder},
 		{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError},
-		{"pause", f.Pause},
+		{"pause", f.Pause}, {"corrupt", f.Corrupt},
 	} {
 		if p.v > 0 {
 			add("%s=%g", p.k, p.v)

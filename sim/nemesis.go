@@ -1,7 +1,14 @@
 package sim
 
 import (
+	"io"
+	"math"
+	"math/rand/v2"
+	"path"
+	"slices"
+
 	"fmt"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/grayrt/gray/core"
 	"strings"
 	"time"
@@ -14,7 +21,7 @@ import (
 
 func (w *World) scheduleNemesis() {
 	f := &w.faults
-	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause
+	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause + f.Corrupt
 	if total <= 0 {
 		return
 	}
@@ -41,8 +48,10 @@ func (w *World) scheduleNemesis() {
 			w.crashSome()
 		case x < f.Partition+f.Clog+f.Crash+f.DiskError:
 			w.diskFault()
-		default:
+		case x < f.Partition+f.Clog+f.Crash+f.DiskError+f.Pause:
 			w.pauseSome()
+		default:
+			w.corruptSome()
 		}
 		schedule()
 	}
@@ -285,4 +294,164 @@ func (w *World) Disturbed(addr core.Addr, since time.Duration) bool {
 		return true
 	}
 	return p.disturbedUntil > int64(since) || !p.alive
+}
+
+// corruptSome damages the disk of a random live process with a disk at
+// rest: the process stops cleanly (as an operator restarts it: its
+// components close their storage), a copy of its disk is kept as the
+// operator's backup, one file is damaged, and the process starts again
+// later on the damaged disk. If it refuses the disk (a fail-stop wrapping
+// core.ErrUnrecoverable), the operator restores the backup (guard); if it
+// starts, the workload's checks decide whether it kept everything it
+// acknowledged.
+func (w *World) corruptSome() {
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.opts.Disk && p.opts.Crashable && p.alive && p.restore == nil {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	p := candidates[w.nemRand.IntN(len(candidates))]
+	w.stopCleanly(p, "nemesis: stopped for a disk corruption at rest")
+	backup := p.fs.CrashClone(vfs.CrashCloneCfg{})
+	label, err := damageFile(p.fs, w.nemRand)
+	if err != nil {
+		w.Fail("setup", fmt.Sprintf("corrupting the disk of %s: %v", p.addr, err))
+		return
+	}
+	if label == "" {
+		w.scheduleRestart(p) // nothing on the disk to damage
+		return
+	}
+	p.restore = backup
+	w.Sometimes("fault: disk corruption")
+	w.tracef(p, "fault", "disk corruption at rest: %s", label)
+	if w.obs != nil {
+		w.observe(p, "fault", "", 0, "corrupt", label)
+	}
+	w.scheduleRestart(p)
+}
+
+// stopCleanly stops p as a clean shutdown does: its components close
+// their storage (Stopper.Stop) on the live disk, then the disk keeps what
+// is synced, which after a clean close is everything.
+func (w *World) stopCleanly(p *proc, why string) {
+	p.alive = false
+	p.lastWhy = why
+	p.disturbedUntil = math.MaxInt64 // until it starts again
+	w.tracef(p, "stop", "%s", why)
+	if w.obs != nil {
+		w.observe(p, "crash", "", 0, "", why)
+	}
+	p.disk.set(false)
+	w.stopProc(p)
+	w.unwind(p)
+	p.fs = p.fs.CrashClone(vfs.CrashCloneCfg{})
+	p.p = nil
+	for _, q := range w.procs {
+		if q.opts.Parent == p.addr && q.alive {
+			w.crash(q, fmt.Sprintf("its parent %s stopped", p.addr))
+			w.scheduleRestart(q)
+		}
+	}
+}
+
+// damageFile damages one file of fs, drawn from r: a few bytes flipped,
+// the file truncated, or the file removed; every change is synced. It
+// returns what it did, or "" when fs holds no file.
+func damageFile(fs *vfs.MemFS, r *rand.Rand) (string, error) {
+	var files []string
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		names, err := fs.List(dir)
+		if err != nil {
+			return err
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			p := path.Join(dir, n)
+			st, err := fs.Stat(p)
+			if err != nil {
+				return err
+			}
+			if st.IsDir() {
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			files = append(files, p)
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return "", err
+	}
+	if len(files) == 0 {
+		return "", nil
+	}
+	name := files[r.IntN(len(files))]
+	data, err := readAll(fs, name)
+	if err != nil {
+		return "", err
+	}
+	mode := r.IntN(3)
+	if len(data) == 0 {
+		mode = 2 // nothing to flip or cut
+	}
+	var label string
+	switch mode {
+	case 0:
+		at, n := r.IntN(len(data)), 1+r.IntN(8)
+		for i := at; i < at+n && i < len(data); i++ {
+			data[i] ^= byte(1 + r.IntN(255))
+		}
+		label = fmt.Sprintf("flipped %d bytes at offset %d of %s (%d bytes)", min(n, len(data)-at), at, name, len(data))
+	case 1:
+		n := r.IntN(len(data))
+		label = fmt.Sprintf("truncated %s from %d to %d bytes", name, len(data), n)
+		data = data[:n]
+	default:
+		if err := fs.Remove(name); err != nil {
+			return "", err
+		}
+		return "removed " + name, syncDir(fs, path.Dir(name))
+	}
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return "", err
+	}
+	return label, f.Close()
+}
+
+func readAll(fs vfs.FS, name string) ([]byte, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+func syncDir(fs vfs.FS, dir string) error {
+	if dir == "." {
+		dir = ""
+	}
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

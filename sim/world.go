@@ -144,6 +144,10 @@ type proc struct {
 	// disturbedUntil is the end of the last fault that touched the
 	// process (see World.Disturbed).
 	disturbedUntil int64
+	// restore is the copy of the disk taken before a disk corruption at
+	// rest: if the process refuses the damaged disk at its next start,
+	// the operator restores it (guard).
+	restore *vfs.MemFS
 	// cos are the coroutines (Env.Go work) of the live incarnation that
 	// have not ended, in the order they were started.
 	cos []*coroutine
@@ -348,6 +352,12 @@ func (w *World) start(p *proc) {
 		w.observe(p, "start", "", 0, "", fmt.Sprintf("incarnation %d", p.inc))
 	}
 	w.guard(p, func() { p.p.Start(p.env) })
+	if p.restore != nil && p.alive && p.env.inc == p.inc {
+		// It serves from a disk damaged at rest; the workload's checks
+		// decide whether it lost anything it acknowledged.
+		w.Sometimes("disk corruption served")
+		p.restore = nil
+	}
 }
 
 // Crash crashes the process at addr now, as the crash fault does, and
@@ -417,6 +427,19 @@ func (w *World) guard(p *proc, f func()) {
 		stack := shortStack()
 		if re, ok := r.(rethrown); ok { // a coroutine's panic (coroutine.go)
 			r, stack = re.val, string(re.stack)
+		}
+		if fs, ok := r.(core.FailStop); ok && errors.Is(fs, core.ErrUnrecoverable) && p.restore != nil {
+			// It refused the disk damaged at rest: right. The operator
+			// restores the backup taken before the damage and restarts it.
+			w.Sometimes("disk corruption refused")
+			w.tracef(p, "refuse", "%v; the operator restores the disk as it was before the damage", fs)
+			p.alive = false
+			w.stopProc(p)
+			w.unwind(p)
+			p.fs, p.restore, p.p = p.restore, nil, nil
+			p.disturbedUntil = math.MaxInt64
+			w.scheduleRestart(p)
+			return
 		}
 		if fs, ok := r.(core.FailStop); ok && errors.Is(fs, core.ErrUnrecoverable) {
 			// Nothing in a simulated run may need an operator: a process

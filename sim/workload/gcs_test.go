@@ -47,6 +47,9 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 		// Only a pause of the GCS itself (the pause fault) makes its
 		// health check run late, behind queued heartbeats.
 		{"blame-others", "pause=0.5"},
+		// Only a disk damaged at rest (the corrupt fault) tests the
+		// storage checks at start.
+		{"trust-disk", "corrupt=0.5"},
 	} {
 		bug := tc.bug
 		t.Run(bug, func(t *testing.T) {
@@ -66,7 +69,7 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 // mixes the planted-bug tests use, so that a caught bug is not a false
 // alarm of the checker.
 func TestGCSCorrectUnderHeavyFaults(t *testing.T) {
-	for _, faults := range []string{"drop=0.2,crash=2", "pause=0.5,crash=0.2", "drop=0.1,dup=0.1,reorder=0.2,partition=1,disk=1,unsynced=50"} {
+	for _, faults := range []string{"drop=0.2,crash=2", "pause=0.5,crash=0.2", "corrupt=0.5,crash=0.2", "drop=0.1,dup=0.1,reorder=0.2,partition=1,disk=1,unsynced=50"} {
 		for seed := uint64(1); seed <= 30; seed++ {
 			if r := runGCS(t, seed, faults, ""); !r.Passed {
 				t.Errorf("%v", r)
