@@ -66,11 +66,15 @@ const (
 	// scan and the witness): a disk damaged at rest is served as pebble
 	// recovers it, which may silently drop acknowledged writes.
 	BugTrustDisk = "trust-disk"
+	// BugIgnoreFloor applies a request below its client's ack floor (a
+	// duplicate of a call the client finished long ago, whose dedup
+	// record is gone) as a new one.
+	BugIgnoreFloor = "ignore-floor"
 )
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
-	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk}
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk, BugIgnoreFloor}
 	slices.Sort(b)
 	return b
 }

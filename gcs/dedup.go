@@ -33,7 +33,7 @@ func (s *Server) mutate(from core.Addr, req request) {
 	h := req.header()
 	se := s.sessions[h.Client]
 	if se != nil && s.cfg.Bug != BugDoubleApply {
-		if h.Seq < se.floor {
+		if h.Seq < se.floor && s.cfg.Bug != BugIgnoreFloor {
 			s.log.Debug("gcs: dropping stale request", "client", h.Client, "seq", h.Seq, "floor", se.floor)
 			return
 		}

@@ -307,11 +307,12 @@ func TestSwarmIsDeterministic(t *testing.T) {
 func TestSwarmCatchesPlantedBugs(t *testing.T) {
 	const faults = "drop=0.05,dup=0.05,reorder=0.05,crash=0.4"
 	for _, bug := range gcs.Bugs() {
-		if bug == gcs.BugBlameOthers || bug == gcs.BugTrustDisk {
-			// A health-check bug (these clients run no raylets) and a
-			// storage-check bug (this mix damages no disk at rest): the
-			// gcs workload catches them with the pause and corrupt faults
-			// (sim/workload TestGCSPlantedBugsAreCaught).
+		if bug == gcs.BugBlameOthers || bug == gcs.BugTrustDisk || bug == gcs.BugIgnoreFloor {
+			// A health-check bug (these clients run no raylets), a
+			// storage-check bug (this mix damages no disk at rest) and a
+			// dedup-floor bug (it takes duplicates seconds late): the gcs
+			// workload catches them with the pause, corrupt and late_dup
+			// faults (sim/workload TestGCSPlantedBugsAreCaught).
 			continue
 		}
 		t.Run(bug, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/grayrt/gray/internal/walfmt"
 )
 
 // walOf writes n synced batches (as the GCS commits) with a database of
@@ -35,7 +36,7 @@ func walOf(t *testing.T, n, valueSize int) (vfs.FS, string, []byte) {
 	}
 	var newest string
 	for _, name := range names {
-		if _, ok := walLogNum(name); ok && name > newest {
+		if _, ok := walfmt.LogNum(name); ok && name > newest {
 			newest = name
 		}
 	}
@@ -82,8 +83,8 @@ func TestScanWALFindsDamageBeforeASyncedRecord(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, name, data := walOf(t, tc.n, tc.size)
-			num, _ := walLogNum(name)
-			d := scanWAL(tc.damage(data), num)
+			num, _ := walfmt.LogNum(name)
+			d := walfmt.Scan(tc.damage(data), num)
 			if (d != nil) != tc.wantFound {
 				t.Fatalf("scanWAL = %+v, want damage found: %v (log of %d bytes)", d, tc.wantFound, len(data))
 			}
@@ -142,8 +143,8 @@ func TestWitnessRoundTripAndDamage(t *testing.T) {
 func TestScanWALAcrossBlockPadding(t *testing.T) {
 	for size := 1; size <= 40; size++ {
 		_, name, data := walOf(t, 1200, size)
-		num, _ := walLogNum(name)
-		if d := scanWAL(data, num); d != nil {
+		num, _ := walfmt.LogNum(name)
+		if d := walfmt.Scan(data, num); d != nil {
 			t.Fatalf("values of %d bytes: an intact log of %d bytes reads as damaged: %+v", size, len(data), d)
 		}
 	}

@@ -21,6 +21,10 @@ type Faults struct {
 	Drop      float64 // probability a message is lost
 	Duplicate float64 // probability a message is delivered twice
 	Reorder   float64 // probability a message skips FIFO order and gets extra delay
+	// LateDup is the probability that a message also arrives once more,
+	// 1–10 s later, after what was sent since and perhaps at a restarted
+	// receiver.
+	LateDup float64
 
 	Partition float64 // partitions (symmetric or one-way) per second
 	Clog      float64 // clogs of a node or link (delivery held back) per second
@@ -41,6 +45,11 @@ type Faults struct {
 	// acknowledged or refuse the disk (core.ErrUnrecoverable), after which
 	// the operator restores the copy taken before the damage.
 	Corrupt float64
+	// ClockJump is clock steps per second: a live process's clock jumps
+	// forward or back by 0.1–5 s, as NTP steps a clock that drifted too
+	// far (rates stay within DriftPPM). Its timers keep their durations;
+	// only what it reads from Now moves.
+	ClockJump float64
 
 	// UnsyncedKeepPct is the share (0–100) of unsynced disk data that
 	// survives a crash; 0 keeps exactly the synced state.
@@ -62,8 +71,8 @@ func DefaultFaults() Faults {
 
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
-	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0
+	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.LateDup > 0 || f.TailProb > 0 || f.Partition > 0 ||
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0
 }
 
 // pauseMax is the longest pause of the mix.
@@ -120,6 +129,12 @@ func Swarm(r *rand.Rand) Faults {
 	if on() {
 		f.Corrupt = 0.02 + r.Float64()*0.2
 	}
+	if on() {
+		f.LateDup = r.Float64() * 0.02
+	}
+	if on() {
+		f.ClockJump = 0.02 + r.Float64()*0.2
+	}
 	return f
 }
 
@@ -127,7 +142,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, pause, pause_max, corrupt, unsynced, drift.
+// clog, crash, disk, pause, pause_max, corrupt, late_dup, clock_jump, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -160,6 +175,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.Duplicate, err = parseProb(v)
 		case "reorder":
 			f.Reorder, err = parseProb(v)
+		case "late_dup":
+			f.LateDup, err = parseProb(v)
 		case "partition":
 			f.Partition, err = parseRate(v)
 		case "clog":
@@ -172,6 +189,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.Pause, err = parseRate(v)
 		case "corrupt":
 			f.Corrupt, err = parseRate(v)
+		case "clock_jump":
+			f.ClockJump, err = parseRate(v)
 		case "pause_max":
 			f.PauseMax, err = time.ParseDuration(v)
 			if err == nil && (f.PauseMax < time.Millisecond || f.PauseMax > 10*time.Minute) {
@@ -185,7 +204,7 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 		case "drift":
 			f.DriftPPM, err = strconv.Atoi(v)
 		default:
-			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt unsynced drift)", k)
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt late_dup clock_jump unsynced drift)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
@@ -235,9 +254,9 @@ func (f Faults) String() string {
 		k string
 		v float64
 	}{
-		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder},
+		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder}, {"late_dup", f.LateDup},
 		{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError},
-		{"pause", f.Pause}, {"corrupt", f.Corrupt},
+		{"pause", f.Pause}, {"corrupt", f.Corrupt}, {"clock_jump", f.ClockJump},
 	} {
 		if p.v > 0 {
 			add("%s=%g", p.k, p.v)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/walfmt"
 	"strings"
 	"time"
 )
@@ -21,7 +22,7 @@ import (
 
 func (w *World) scheduleNemesis() {
 	f := &w.faults
-	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause + f.Corrupt
+	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause + f.Corrupt + f.ClockJump
 	if total <= 0 {
 		return
 	}
@@ -50,8 +51,10 @@ func (w *World) scheduleNemesis() {
 			w.diskFault()
 		case x < f.Partition+f.Clog+f.Crash+f.DiskError+f.Pause:
 			w.pauseSome()
-		default:
+		case x < f.Partition+f.Clog+f.Crash+f.DiskError+f.Pause+f.Corrupt:
 			w.corruptSome()
+		default:
+			w.jumpClock()
 		}
 		schedule()
 	}
@@ -361,9 +364,23 @@ func (w *World) stopCleanly(p *proc, why string) {
 
 // damageFile damages one file of fs, drawn from r: a few bytes flipped,
 // the file truncated, or the file removed; every change is synced. It
-// returns what it did, or "" when fs holds no file.
+// returns what it did, or "" when fs holds no file it may damage.
+//
+// Only files whose content the seed decides are candidates: what the
+// process wrote on its own goroutine. Pebble's background goroutines
+// write sstables and manifests, and recycle old logs, at moments the Go
+// runtime chooses, so those files differ between two runs of one seed;
+// damaging them would make runs irreproducible. So the candidates are the
+// newest write-ahead log of a directory, damaged only within its live
+// records (internal/walfmt: a recycled file's leftovers differ between
+// runs), the newest OPTIONS file, and files outside pebble's naming (a
+// component's own, such as the GCS's witness).
 func damageFile(fs *vfs.MemFS, r *rand.Rand) (string, error) {
-	var files []string
+	type target struct {
+		name string
+		live int // bytes that may be damaged; -1 for the whole file
+	}
+	var targets []target
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		names, err := fs.List(dir)
@@ -371,56 +388,83 @@ func damageFile(fs *vfs.MemFS, r *rand.Rand) (string, error) {
 			return err
 		}
 		slices.Sort(names)
+		var newestLog, newestOptions string
+		var newestNum uint32
 		for _, n := range names {
 			p := path.Join(dir, n)
 			st, err := fs.Stat(p)
 			if err != nil {
 				return err
 			}
-			if st.IsDir() {
+			switch {
+			case st.IsDir():
 				if err := walk(p); err != nil {
 					return err
 				}
-				continue
+			case strings.HasSuffix(n, ".log"):
+				if num, ok := walfmt.LogNum(n); ok && (newestLog == "" || num > newestNum) {
+					newestLog, newestNum = n, num
+				}
+			case strings.HasPrefix(n, "OPTIONS-"):
+				newestOptions = n // names sort by number
+			case strings.HasSuffix(n, ".sst"), strings.HasSuffix(n, ".blob"), strings.HasPrefix(n, "MANIFEST-"),
+				strings.HasPrefix(n, "marker.manifest."), n == "LOCK", strings.HasSuffix(n, ".tmp"):
+				// written by pebble's goroutines, or holding nothing
+			default:
+				targets = append(targets, target{p, -1})
 			}
-			files = append(files, p)
+		}
+		if newestOptions != "" {
+			targets = append(targets, target{path.Join(dir, newestOptions), -1})
+		}
+		if newestLog != "" {
+			data, err := readAll(fs, path.Join(dir, newestLog))
+			if err != nil {
+				return err
+			}
+			targets = append(targets, target{path.Join(dir, newestLog), walfmt.LiveLength(data, newestNum)})
 		}
 		return nil
 	}
 	if err := walk(""); err != nil {
 		return "", err
 	}
-	if len(files) == 0 {
+	slices.SortFunc(targets, func(a, b target) int { return strings.Compare(a.name, b.name) })
+	if len(targets) == 0 {
 		return "", nil
 	}
-	name := files[r.IntN(len(files))]
-	data, err := readAll(fs, name)
+	t := targets[r.IntN(len(targets))]
+	data, err := readAll(fs, t.name)
 	if err != nil {
 		return "", err
 	}
+	live := len(data)
+	if t.live >= 0 {
+		live = t.live
+	}
 	mode := r.IntN(3)
-	if len(data) == 0 {
+	if live == 0 {
 		mode = 2 // nothing to flip or cut
 	}
 	var label string
 	switch mode {
 	case 0:
-		at, n := r.IntN(len(data)), 1+r.IntN(8)
-		for i := at; i < at+n && i < len(data); i++ {
+		at, n := r.IntN(live), 1+r.IntN(8)
+		for i := at; i < at+n && i < live; i++ {
 			data[i] ^= byte(1 + r.IntN(255))
 		}
-		label = fmt.Sprintf("flipped %d bytes at offset %d of %s (%d bytes)", min(n, len(data)-at), at, name, len(data))
+		label = fmt.Sprintf("flipped %d bytes at offset %d of %s (%d live bytes)", min(n, live-at), at, t.name, live)
 	case 1:
-		n := r.IntN(len(data))
-		label = fmt.Sprintf("truncated %s from %d to %d bytes", name, len(data), n)
+		n := r.IntN(live)
+		label = fmt.Sprintf("truncated %s from %d live bytes to %d", t.name, live, n)
 		data = data[:n]
 	default:
-		if err := fs.Remove(name); err != nil {
+		if err := fs.Remove(t.name); err != nil {
 			return "", err
 		}
-		return "removed " + name, syncDir(fs, path.Dir(name))
+		return "removed " + t.name, syncDir(fs, path.Dir(t.name))
 	}
-	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	f, err := fs.Create(t.name, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return "", err
 	}
@@ -454,4 +498,33 @@ func syncDir(fs vfs.FS, dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// jumpClock steps the clock of a random live process forward or back by
+// 0.1–5 s, as NTP steps a clock that is too far off. Timers keep their
+// durations (as Go's monotonic timers do on hosts); what the process reads
+// from Now moves, and with it every duration it computes from two
+// readings across the step.
+func (w *World) jumpClock() {
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.alive {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	p := candidates[w.nemRand.IntN(len(candidates))]
+	d := time.Duration(w.randomDuration(100*time.Millisecond, 5*time.Second))
+	if w.nemRand.IntN(2) == 0 {
+		d = -d
+	}
+	p.offset += d
+	w.Sometimes("fault: clock jump")
+	label := fmt.Sprintf("clock of %s jumps %+v", p.addr, d)
+	w.tracef(p, "fault", "%s", label)
+	if w.obs != nil {
+		w.observe(p, "fault", "", 0, "clock", label)
+	}
 }

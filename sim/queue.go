@@ -38,6 +38,10 @@ type event struct {
 	co      *coroutine // start, resume
 	action  func()     // action, call
 	label   string     // action label for the trace
+	// late marks a late duplicate: it is delivered to whatever
+	// incarnation of dst is alive when it arrives, as a copy that
+	// lingered in the network reaches a restarted process.
+	late bool
 }
 
 // eventQueue is a binary min-heap of events by (at, seq). The heap holds

@@ -631,6 +631,9 @@ func (w *World) shutdown() {
 // without counting so that they cannot influence anything.
 func (w *World) dispatch(e *event) {
 	p := e.dst
+	if e.late && p != nil && p.alive {
+		e.inc = p.inc
+	}
 	if p != nil && (!p.alive || p.inc != e.inc) {
 		if w.obs != nil && e.kind == evDeliver {
 			// Not an event of the run (it is not counted), but the end

@@ -50,6 +50,9 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 		// Only a disk damaged at rest (the corrupt fault) tests the
 		// storage checks at start.
 		{"trust-disk", "corrupt=0.5"},
+		// A request below its client's ack floor is a duplicate that
+		// arrives long after the client finished the call: late_dup.
+		{"ignore-floor", "late_dup=0.02"},
 	} {
 		bug := tc.bug
 		t.Run(bug, func(t *testing.T) {
@@ -69,7 +72,7 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 // mixes the planted-bug tests use, so that a caught bug is not a false
 // alarm of the checker.
 func TestGCSCorrectUnderHeavyFaults(t *testing.T) {
-	for _, faults := range []string{"drop=0.2,crash=2", "pause=0.5,crash=0.2", "corrupt=0.5,crash=0.2", "drop=0.1,dup=0.1,reorder=0.2,partition=1,disk=1,unsynced=50"} {
+	for _, faults := range []string{"drop=0.2,crash=2", "pause=0.5,crash=0.2", "corrupt=0.5,crash=0.2", "late_dup=0.02,clock_jump=0.5,crash=0.2", "drop=0.1,dup=0.1,reorder=0.2,partition=1,disk=1,unsynced=50"} {
 		for seed := uint64(1); seed <= 30; seed++ {
 			if r := runGCS(t, seed, faults, ""); !r.Passed {
 				t.Errorf("%v", r)
