@@ -122,6 +122,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--head", "--data-dir", dir, "extra"},
 		{"--head", "--no-such-flag"},
 		{"--join", "not-an-address", "--data-dir", dir, "--secret-file", "/nonexistent"},
+		// Configuration errors found later are usage errors too: a
+		// supervisor must not restart grayd on them.
+		{"--join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs", "--data-dir", dir, "--secret-file", filepath.Join(dir, "no-secret")},
 	}
 	for _, args := range tests {
 		var out, errOut bytes.Buffer

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/grayrt/gray/gcs"
+	"github.com/urfave/cli/v2"
 	"io"
 	"log/slog"
 	"os"
@@ -68,7 +69,8 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		}
 	}
 	if err != nil {
-		return err
+		// A configuration error: restarting does not help (exit 2).
+		return cli.Exit("grayd: cluster secret: "+err.Error(), exitUsage)
 	}
 	// CPU always: parseResources filled in the default, and CPU=0 (a
 	// head that runs no tasks) must stay 0.
