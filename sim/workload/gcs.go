@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -97,6 +98,9 @@ func (g *gcsWorkload) Setup(w *sim.World) error {
 func (g *gcsWorkload) now() int64 { return int64(g.w.Now()) }
 
 func (g *gcsWorkload) Done() bool {
+	if !g.clients[0].finalDone {
+		return false
+	}
 	for _, c := range g.clients {
 		if c.busy {
 			return false
@@ -122,7 +126,8 @@ func (g *gcsWorkload) Size() sim.Options {
 
 // SometimesPaths lists the interesting paths this workload should reach.
 func (g *gcsWorkload) SometimesPaths() []string {
-	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop"}
+	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop",
+		"actor restarted", "final read"}
 }
 
 func (g *gcsWorkload) Check(w *sim.World) (string, string) {
@@ -190,6 +195,70 @@ type gcsClient struct {
 	// mine holds, per actor name, the actor ids this client registered.
 	mine map[string][]core.ActorID
 	seq  uint64
+	// finalStarted and finalDone track client 1's final read (finalRead).
+	finalStarted, finalDone bool
+}
+
+// finalRead reads, once the world healed, every key of both namespaces
+// and every actor name once more, one after another, into the histories
+// that are checked for linearizability: whatever the faults did, the end
+// state must be exactly what the acknowledged history implies. Reads that
+// time out are retried until they answer.
+func (c *gcsClient) finalRead() {
+	c.finalStarted = true
+	c.busy = true
+	type read struct{ ns, key, name string }
+	var reads []read
+	for _, ns := range []string{"a", "b"} {
+		for k := range gcsKeys {
+			reads = append(reads, read{ns: ns, key: fmt.Sprintf("k%d", k)})
+		}
+	}
+	for n := range gcsNames {
+		reads = append(reads, read{name: fmt.Sprintf("actor%d", n)})
+	}
+	var step func(i int)
+	step = func(i int) {
+		if i == len(reads) {
+			c.g.w.Sometimes("final read")
+			c.finalDone, c.busy, c.op = true, false, ""
+			return
+		}
+		rd := reads[i]
+		if rd.name == "" {
+			c.op = "final get " + rd.ns + "/" + rd.key
+			id := c.g.kv.Call(c.idx, linearizability.KVInput{Op: linearizability.KVGet, Namespace: rd.ns, Key: rd.key}, c.g.now())
+			c.cli.KVGet(rd.ns, rd.key, func(rep gcs.Reply, err error) {
+				if err != nil {
+					c.g.kv.Unknown(id)
+					step(i) // again: the final state must be read
+					return
+				}
+				c.g.kv.Return(id, linearizability.KVOutput{Found: rep.Found, Value: string(rep.Value)}, c.g.now())
+				step(i + 1)
+			})
+			return
+		}
+		c.op = "final lookup " + rd.name
+		id := c.g.actors.Call(c.idx, linearizability.ActorInput{Op: linearizability.ActorLookup, Namespace: "ns", Name: rd.name}, c.g.now())
+		c.cli.GetNamedActor("ns", rd.name, func(rep gcs.Reply, err error) {
+			out := linearizability.ActorOutput{}
+			if err == nil && len(rep.Actors) == 1 {
+				out.Found, out.ActorID = true, rep.Actors[0].ID.String()
+			}
+			if errors.Is(err, gcs.ErrNotFound) {
+				err = nil
+			}
+			if err != nil {
+				c.g.actors.Unknown(id)
+				step(i)
+				return
+			}
+			c.g.actors.Return(id, out, c.g.now())
+			step(i + 1)
+		})
+	}
+	step(0)
 }
 
 func (c *gcsClient) Start(env core.Env) {
@@ -205,6 +274,9 @@ func (c *gcsClient) Describe() string { return fmt.Sprintf("busy=%v op=%s", c.bu
 
 func (c *gcsClient) next() {
 	if c.g.w.Healed() {
+		if c.idx == 0 && !c.finalStarted {
+			c.finalRead()
+		}
 		return
 	}
 	c.busy = true
@@ -342,10 +414,24 @@ func (c *gcsClient) actorOp() {
 		}
 		aid := ids[r.IntN(len(ids))]
 		if r.IntN(2) == 0 {
-			// Restart it (ALIVE → RESTARTING) without touching the name.
+			// Start it on a live node and restart it (PENDING_CREATION →
+			// ALIVE → RESTARTING) without touching the name. Steps an
+			// actor is past fail harmlessly.
+			node, addr, ok := c.g.liveNode(r)
+			if !ok {
+				c.done()
+				return
+			}
 			c.op = "restart " + name
-			c.cli.UpdateActor(aid, gcs.ActorAlive, core.NodeID{}, "", "", func(gcs.Reply, error) {
-				c.cli.UpdateActor(aid, gcs.ActorRestarting, core.NodeID{}, "", "", func(gcs.Reply, error) { c.done() })
+			c.cli.UpdateActor(aid, gcs.ActorPendingCreation, core.NodeID{}, "", "", func(gcs.Reply, error) {
+				c.cli.UpdateActor(aid, gcs.ActorAlive, node, addr+"/w1", "", func(gcs.Reply, error) {
+					c.cli.UpdateActor(aid, gcs.ActorRestarting, core.NodeID{}, "", "", func(_ gcs.Reply, err error) {
+						if err == nil {
+							c.g.w.Sometimes("actor restarted")
+						}
+						c.done()
+					})
+				})
 			})
 			return
 		}
@@ -362,6 +448,22 @@ func (c *gcsClient) actorOp() {
 			c.finish(c.g.actors, id, linearizability.ActorOutput{Released: released}, err)
 		})
 	}
+}
+
+// liveNode returns the node of a random fake raylet that is up and not
+// fenced, as the GCS may know it.
+func (g *gcsWorkload) liveNode(r *rand.Rand) (core.NodeID, core.Addr, bool) {
+	var live []*fakeRaylet
+	for _, f := range g.raylets {
+		if fr, ok := g.w.Process(f.addr).(*fakeRaylet); ok && fr.env != nil && !fr.fenced {
+			live = append(live, fr)
+		}
+	}
+	if len(live) == 0 {
+		return core.NodeID{}, "", false
+	}
+	f := live[r.IntN(len(live))]
+	return f.node, f.addr, true
 }
 
 func (g *gcsWorkload) observeRestarts(a gcs.ActorInfo, call int64) {
