@@ -321,6 +321,7 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 
 	s := Summary{Workload: c.Workload, FaultSpec: spec, Total: len(c.Seeds), WallSeconds: wall.Seconds()}
 	counters := map[string]int64{}
+	seeds := map[string]int{} // how many seeds reached each counter
 	for i, r := range results {
 		if !ran[i] {
 			continue
@@ -349,6 +350,9 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 		simTime += r.SimTime
 		for _, ct := range r.Sometimes {
 			counters[ct.Name] += ct.Count
+			if ct.Count > 0 {
+				seeds[ct.Name]++
+			}
 		}
 	}
 	s.SimSeconds = simTime.Seconds()
@@ -361,7 +365,7 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		s.Sometimes = append(s.Sometimes, Counter{name, counters[name]})
+		s.Sometimes = append(s.Sometimes, Counter{Name: name, Count: counters[name], Seeds: seeds[name]})
 	}
 	s.Coverage, s.NotReached = c.coverage(counters)
 	if c.Continue {

@@ -32,7 +32,7 @@ func (c Campaign) coverage(counters map[string]int64) (declared []Counter, notRe
 		}
 		seen[name] = true
 		n := counters[name]
-		declared = append(declared, Counter{name, n})
+		declared = append(declared, Counter{Name: name, Count: n})
 		if n == 0 {
 			notReached = append(notReached, name)
 		}

@@ -46,7 +46,7 @@ func TestCoverageListsPathsNeverReached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Counter{{"reached", 3}, {"never reached", 0}}
+	want := []Counter{{Name: "reached", Count: 3}, {Name: "never reached", Count: 0}}
 	if !slices.Equal(s.Coverage, want) || !slices.Equal(s.NotReached, []string{"never reached"}) {
 		t.Fatalf("Coverage = %v, NotReached = %v; want %v and [never reached]", s.Coverage, s.NotReached, want)
 	}

@@ -11,6 +11,8 @@ import (
 type Counter struct {
 	Name  string `json:"name"`
 	Count int64  `json:"count"`
+	// Seeds is, in a campaign's summary, how many seeds reached it.
+	Seeds int `json:"seeds,omitempty"`
 }
 
 // Result is the outcome of one run.

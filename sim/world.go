@@ -606,7 +606,7 @@ func (w *World) finish() Result {
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		r.Sometimes = append(r.Sometimes, Counter{k, w.counters[k]})
+		r.Sometimes = append(r.Sometimes, Counter{Name: k, Count: w.counters[k]})
 	}
 	return r
 }

@@ -52,7 +52,7 @@ func TestRunPassingCampaignPrintsJSONLast(t *testing.T) {
 	if !strings.HasPrefix(stdout, "20 seeds: 20 passed, 0 failed; ") || !strings.Contains(stdout, "faults: swarm\n") {
 		t.Fatalf("stdout does not start with the summary line:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "\nsometimes:\n  echo answered: ") {
+	if !strings.Contains(stdout, "\nsometimes (times reached, in how many seeds):\n  echo answered: ") {
 		t.Fatalf("stdout lacks the sometimes counters:\n%s", stdout)
 	}
 }

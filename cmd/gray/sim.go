@@ -300,9 +300,9 @@ func printSummary(w io.Writer, c sim.Campaign, s sim.Summary) {
 		fmt.Fprintf(w, "stopped early: %d of %d seeds not run\n", s.Total-s.Seeds, s.Total)
 	}
 	if len(s.Sometimes) > 0 {
-		fmt.Fprintln(w, "sometimes:")
+		fmt.Fprintln(w, "sometimes (times reached, in how many seeds):")
 		for _, ct := range s.Sometimes {
-			fmt.Fprintf(w, "  %s: %d\n", ct.Name, ct.Count)
+			fmt.Fprintf(w, "  %s: %d in %d seeds\n", ct.Name, ct.Count, ct.Seeds)
 		}
 	}
 	if len(s.Coverage) > 0 {
