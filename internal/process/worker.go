@@ -27,6 +27,11 @@ type WorkerConfig struct {
 	// from a staged job binary; all empty for a node's own workers.
 	Binary, Launch string
 	Job            core.JobID
+	// Context, when set, is the parent of every body's ctx: values a
+	// host program hands its task bodies and actor methods (a simulated
+	// workload hands its checks). Its cancellation cancels the bodies, as
+	// Stop does. Default context.Background().
+	Context context.Context
 	// Hooks observe the worker (a simulated workload's checks); nil
 	// fields are skipped.
 	Hooks WorkerHooks
@@ -104,7 +109,11 @@ func (w *Worker) Start(env core.Env) {
 	w.waits = map[uint64]func(*execDone){}
 	w.actors = map[core.ActorID]any{}
 	w.bodies = map[core.TaskID]context.CancelFunc{}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	parent := w.cfg.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	w.ctx, w.cancel = context.WithCancel(parent)
 	w.gcs = gcs.NewClient(env, w.cfg.GCS, gcs.ClientOptions{})
 	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary})
 	// Workers own the children of nested tasks, so they follow node
