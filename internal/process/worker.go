@@ -39,8 +39,10 @@ type WorkerConfig struct {
 
 // WorkerHooks are called on the worker's loop.
 type WorkerHooks struct {
-	// BeforeRun is called before a task body, an actor constructor or an
-	// actor method starts, with the node the worker belongs to.
+	// BeforeRun is called when the core worker hands the worker a task,
+	// an actor constructor or an actor method to run, before the worker
+	// looks its code (or the actor's object) up, with the node the worker
+	// belongs to: it sees every dispatch, also one that fails here.
 	BeforeRun func(node core.NodeID, spec *proto.TaskSpec)
 	// Exiting is called when the worker exits on its own, with why.
 	Exiting func(why string)
@@ -200,12 +202,16 @@ func (w *Worker) Receive(from core.Addr, m core.Message) {
 	w.cw.Handle(from, m)
 }
 
-// run executes work as Env.Go work and hands its result to done on the
-// loop.
-func (w *Worker) run(spec *proto.TaskSpec, done func(*execDone), work func() *execDone) {
+// beforeRun calls the BeforeRun hook, if any.
+func (w *Worker) beforeRun(spec *proto.TaskSpec) {
 	if h := w.cfg.Hooks.BeforeRun; h != nil {
 		h(w.node, spec)
 	}
+}
+
+// run executes work as Env.Go work and hands its result to done on the
+// loop.
+func (w *Worker) run(spec *proto.TaskSpec, done func(*execDone), work func() *execDone) {
 	w.next++
 	id := w.next
 	w.waits[id] = done
@@ -229,6 +235,7 @@ func (w *Worker) bodyCtx(spec *proto.TaskSpec) context.Context {
 // the task is interrupted (Interrupt), when it returns, and when the
 // worker stops.
 func (w *Worker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Task(spec.Function)
 	if f == nil {
 		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no task %q is registered in this program; register it with gray.Task* at package init", spec.Function))
@@ -264,6 +271,7 @@ var actorState = []byte("live")
 
 // CreateActor implements worker.Executor.
 func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Ctor(spec.Function)
 	if f == nil {
 		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no actor class %q is registered in this program; register it with gray.Actor* at package init", spec.Function))
@@ -295,6 +303,7 @@ func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]by
 // CallActor implements worker.Executor. The core worker runs one call at
 // a time, so the live object is never used by two bodies at once.
 func (w *Worker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func([]byte, [][]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Method(spec.Function)
 	if f == nil {
 		done(nil, nil, proto.NewError(proto.KindUnknownFunction, "", "no actor method %q is registered in this program; register it with gray.Method* at package init", spec.Function))
