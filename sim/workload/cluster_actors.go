@@ -161,7 +161,7 @@ func (d *driver) checkIncr(id, what string, r incrResult) error {
 //     each result is x*x or ActorDied (documented: the actor died with the
 //     call in flight and max_task_retries is 0, or its restarts ran out);
 //     then killed for good.
-func (d *driver) actorRound(ctx context.Context, x int64, rs *refs) (check func() error, err error) {
+func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check func() error, err error) {
 	var checks []func() error
 	named := func(name, ns string, kill bool) error {
 		h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithName(name), gray.WithNamespace(ns), gray.WithGetIfExists(),

@@ -96,7 +96,7 @@ func failf(ctx context.Context, format string, args ...any) {
 // cancelRound submits this round's slow task, waits a little (gray.Wait
 // with a timeout) and cancels it. It returns the check to run later:
 // the task's Get must fail with Cancelled.
-func (d *driver) cancelRound(ctx context.Context, rs *refs) (check func() error, err error) {
+func (d *driver) cancelRound(ctx context.Context, rs *roundRefs) (check func() error, err error) {
 	fn := slowTask
 	if d.round%2 == 0 {
 		fn = slowParentTask

@@ -69,13 +69,13 @@ func (d *driver) done(err error) {
 	d.finished = true
 }
 
-// refs collects a round's references, released when it ends: in the
+// roundRefs collects a round's references, released when it ends: in the
 // simulator a Ref lives until Release (no garbage-collector cleanups).
-type refs []interface{ Release() }
+type roundRefs []interface{ Release() }
 
-func (rs *refs) add(r interface{ Release() }) { *rs = append(*rs, r) }
+func (rs *roundRefs) add(r interface{ Release() }) { *rs = append(*rs, r) }
 
-func (rs refs) release() {
+func (rs roundRefs) release() {
 	for _, r := range rs {
 		r.Release()
 	}
@@ -91,7 +91,7 @@ func (rs refs) release() {
 // actors (cluster_actors.go). Every task retries system failures forever:
 // results must always arrive.
 func (d *driver) runRound(ctx context.Context) error {
-	var rs refs
+	var rs roundRefs
 	defer rs.release()
 	x := int64(d.round*10 + d.idx)
 	d.step = "submit"
