@@ -93,19 +93,33 @@ func failf(ctx context.Context, format string, args ...any) {
 	}
 }
 
-// cancelRound submits this round's slow task, waits a little (gray.Wait
-// with a timeout) and cancels it. It returns the check to run later:
-// the task's Get must fail with Cancelled.
-func (d *driver) cancelRound(ctx context.Context, rs *roundRefs) (check func() error, err error) {
+// slowRun is a round's slow task, submitted at when.
+type slowRun struct {
+	fn   *gray.Func1[int64, int64]
+	ref  gray.Ref[int64]
+	when time.Duration
+}
+
+// submitSlow submits this round's slow task.
+func (d *driver) submitSlow(ctx context.Context, rs *roundRefs) slowRun {
 	fn := slowTask
 	if d.round%2 == 0 {
 		fn = slowParentTask
 	}
 	r := fn.Options(retried).Remote(ctx, gray.V(int64(slowTaskMs)))
 	rs.add(r)
+	return slowRun{fn: fn, ref: r, when: d.cl.w.Now()}
+}
+
+// cancel waits (gray.Wait with a timeout) until a random delay of up to
+// cancelDelayMsMax has passed since the slow task's submission, and
+// cancels it. It returns the check to run later: the task's Get must fail
+// with Cancelled.
+func (d *driver) cancel(ctx context.Context, sr slowRun) (check func() error, err error) {
+	fn, r := sr.fn, sr.ref
 	force, recursive := d.round%4 == 3, d.round%6 != 0
-	delay := time.Duration(d.rnd.IntN(cancelDelayMsMax)) * time.Millisecond
-	if _, _, err := gray.Wait(ctx, []gray.Ref[int64]{r}, 1, delay); err != nil {
+	delay := time.Duration(d.rnd.IntN(cancelDelayMsMax))*time.Millisecond - (d.cl.w.Now() - sr.when)
+	if _, _, err := gray.Wait(ctx, []gray.Ref[int64]{r}, 1, max(delay, 0)); err != nil {
 		return nil, fmt.Errorf("wait for %s: %w", fn.Name(), err)
 	}
 	var opts []gray.CancelOption

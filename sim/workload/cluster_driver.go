@@ -84,7 +84,7 @@ func (rs roundRefs) release() {
 // runRound submits one round's work and checks its results:
 //
 //	a = add(x, 5); b = mul(a, 3) spread; c = big(b, 200 KiB); d = sum(c)
-//	relay(c); p = put(150 KiB); e = sum(p); fanout(3, x)
+//	relay(c); fanout(3, x); p = put(150 KiB); e = sum(p)
 //
 // plus, every third round, a task no node can fit and a task that raises;
 // a slow task cancelled soon after (cluster_cancel.go); and this round's
@@ -95,6 +95,12 @@ func (d *driver) runRound(ctx context.Context) error {
 	defer rs.release()
 	x := int64(d.round*10 + d.idx)
 	d.step = "submit"
+	// The slow task first: its cancel must follow within
+	// cancelDelayMsMax. Submitting takes no simulated time (the driver
+	// only registers the task with its core worker), so the DAG runs
+	// while the driver waits to cancel; Put and the actors, which wait
+	// for other processes, come after the cancel.
+	slow := d.submitSlow(ctx, &rs)
 	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried), sumTask.Options(retried)
 	a := add.Remote(ctx, gray.V(x), gray.V(int64(5)))
 	b := mul.Remote(ctx, a, gray.V(int64(3)))
@@ -103,17 +109,12 @@ func (d *driver) runRound(ctx context.Context) error {
 	// relay(c) hands the big object on to a task of its own and finishes
 	// first: its worker becomes a borrower the driver must wait for.
 	rel := relayTask.Options(retried).Remote(ctx, c)
-	putData := bigBytes(x*7, 150<<10)
-	p := gray.Put(ctx, putData)
-	e := sum.Remote(ctx, p)
 	fan := fanoutTask.Options(retried).Remote(ctx, gray.V(int64(3)), gray.V(x))
 	rs.add(a)
 	rs.add(b)
 	rs.add(c)
 	rs.add(s)
 	rs.add(rel)
-	rs.add(p)
-	rs.add(e)
 	rs.add(fan)
 	var gpu, fail gray.Ref[int64]
 	odd := d.round%3 == 1
@@ -124,10 +125,16 @@ func (d *driver) runRound(ctx context.Context) error {
 		rs.add(fail)
 	}
 	d.step = "cancel"
-	cancelled, err := d.cancelRound(ctx, &rs)
+	cancelled, err := d.cancel(ctx, slow)
 	if err != nil {
 		return err
 	}
+	d.step = "put"
+	putData := bigBytes(x*7, 150<<10)
+	p := gray.Put(ctx, putData)
+	e := sum.Remote(ctx, p)
+	rs.add(p)
+	rs.add(e)
 	d.step = "actors"
 	actors, err := d.actorRound(ctx, x, &rs)
 	if err != nil {
