@@ -90,6 +90,9 @@ type cluster struct {
 	// deadNodes the nodes known declared dead (see cluster_actors.go).
 	hosts     map[core.ActorID][]actorHost
 	deadNodes map[core.NodeID]bool
+	// ownerDied is the OwnerDied count of each worker process at its
+	// last body (see beforeRun).
+	ownerDied map[*process.Worker]int64
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -114,6 +117,7 @@ func (c *cluster) init(w *sim.World) {
 	c.executions = map[string]int64{}
 	c.hosts = map[core.ActorID][]actorHost{}
 	c.deadNodes = map[core.NodeID]bool{}
+	c.ownerDied = map[*process.Worker]int64{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {
@@ -176,6 +180,13 @@ func (c *cluster) newWorker(addr core.Addr, cfg process.WorkerConfig) *process.W
 
 // beforeRun checks a body about to start on worker pw at addr, of node.
 func (c *cluster) beforeRun(pw *process.Worker, addr core.Addr, node core.NodeID, spec *proto.TaskSpec) {
+	if n := pw.CoreWorker().Stats().OwnerDied; n > c.ownerDied[pw] {
+		// The worker borrowed an object whose owner (a fanout worker)
+		// died since its last body: counted here as well as at the end
+		// of rounds, where a launched worker that exited since is gone.
+		c.ownerDied[pw] = n
+		c.w.Sometimes("owner died")
+	}
 	switch {
 	case spec.ActorCreation:
 		if spec.ActorIncarnation > 0 {
