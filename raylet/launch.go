@@ -180,28 +180,47 @@ func (r *Raylet) WorkerExited(token, reason string) {
 		r.LaunchFailed(token, "the worker exited before registering: "+reason, false)
 		return
 	}
+	addr, reaped := r.reaped[token]
+	delete(r.reaped, token)
 	for _, a := range r.sortedWorkerAddrs() {
 		if w := r.workers[a]; w.launch == token {
 			r.workerDied(w, fmt.Sprintf("worker %v (pid of launch %s) exited: %s", w.id, token, reason))
-			r.freeLeasesHeldBy(a)
-			r.schedule()
-			return
+			addr, reaped = a, true
+			break
 		}
+	}
+	if reaped {
+		r.freeLeasesHeldBy(addr)
+		r.schedule()
 	}
 }
 
+// reapedMax bounds the remembered addresses of reaped launched workers
+// whose exit was not reported yet.
+const reapedMax = 10_000
+
 // freeLeasesHeldBy frees the leases a worker that exited held as an owner
-// (of nested tasks): it never answers a lease check again.
+// (of nested tasks), granted or still queued: it never answers a lease
+// check again, and a request of its granted later would hold a worker
+// and resources for nobody until its lease checks ran out.
 func (r *Raylet) freeLeasesHeldBy(owner core.Addr) {
 	keys := make([]leaseKey, 0)
-	for k, l := range r.leases { //gray:unordered sorted below
-		if k.owner == owner && l.worker != nil {
+	for k := range r.leases { //gray:unordered sorted below
+		if k.owner == owner {
 			keys = append(keys, k)
 		}
 	}
 	slices.SortFunc(keys, cmpLeaseKey)
 	for _, k := range keys {
-		r.disown(r.leases[k])
+		l := r.leases[k]
+		if l.worker != nil {
+			r.disown(l)
+			continue
+		}
+		r.queue = slices.DeleteFunc(r.queue, func(q *leaseRequest) bool { return q == l })
+		delete(r.leases, k)
+		r.rememberCancelled(k)
+		l.reply(&proto.LeaseReply{Cancelled: true}, nil)
 	}
 }
 
@@ -216,6 +235,12 @@ func (r *Raylet) reapIdle() {
 		}
 		r.env.Send(a, &proto.ExitWorker{Worker: w.id})
 		delete(r.workers, a)
+		// Its exit, reported later, frees the leases it holds as an
+		// owner: remember where it was.
+		if len(r.reaped) >= reapedMax {
+			clear(r.reaped)
+		}
+		r.reaped[w.launch] = a
 		r.stats.WorkersReaped++
 	}
 	tokens := make([]string, 0, len(r.launches))

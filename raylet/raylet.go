@@ -131,6 +131,9 @@ type Raylet struct {
 	exitedLaunches map[string]bool
 	badBinaries    map[string]badBinary
 	wanted         map[poolKey]int
+	// reaped maps the tokens of launched workers told to exit as idle to
+	// their addresses, until their exit is reported (bounded).
+	reaped map[string]core.Addr
 	// passWaits are the demands that had to wait in the current
 	// scheduling pass (default strategy, not spilled).
 	passWaits []core.Resources
@@ -208,6 +211,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.pulls = map[core.ObjectID]*pull{}
 	r.launches = map[string]*launch{}
 	r.exitedLaunches = map[string]bool{}
+	r.reaped = map[string]core.Addr{}
 	r.badBinaries = map[string]badBinary{}
 	r.wanted = map[poolKey]int{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})

@@ -27,6 +27,11 @@ type WorkerConfig struct {
 	// from a staged job binary; all empty for a node's own workers.
 	Binary, Launch string
 	Job            core.JobID
+	// Context, when set, is the parent of every body's ctx: values a
+	// host program hands its task bodies and actor methods (a simulated
+	// workload hands its checks). Its cancellation cancels the bodies, as
+	// Stop does. Default context.Background().
+	Context context.Context
 	// Hooks observe the worker (a simulated workload's checks); nil
 	// fields are skipped.
 	Hooks WorkerHooks
@@ -34,8 +39,10 @@ type WorkerConfig struct {
 
 // WorkerHooks are called on the worker's loop.
 type WorkerHooks struct {
-	// BeforeRun is called before a task body, an actor constructor or an
-	// actor method starts, with the node the worker belongs to.
+	// BeforeRun is called when the core worker hands the worker a task,
+	// an actor constructor or an actor method to run, before the worker
+	// looks its code (or the actor's object) up, with the node the worker
+	// belongs to: it sees every dispatch, also one that fails here.
 	BeforeRun func(node core.NodeID, spec *proto.TaskSpec)
 	// Exiting is called when the worker exits on its own, with why.
 	Exiting func(why string)
@@ -104,7 +111,11 @@ func (w *Worker) Start(env core.Env) {
 	w.waits = map[uint64]func(*execDone){}
 	w.actors = map[core.ActorID]any{}
 	w.bodies = map[core.TaskID]context.CancelFunc{}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	parent := w.cfg.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	w.ctx, w.cancel = context.WithCancel(parent)
 	w.gcs = gcs.NewClient(env, w.cfg.GCS, gcs.ClientOptions{})
 	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary})
 	// Workers own the children of nested tasks, so they follow node
@@ -191,12 +202,16 @@ func (w *Worker) Receive(from core.Addr, m core.Message) {
 	w.cw.Handle(from, m)
 }
 
-// run executes work as Env.Go work and hands its result to done on the
-// loop.
-func (w *Worker) run(spec *proto.TaskSpec, done func(*execDone), work func() *execDone) {
+// beforeRun calls the BeforeRun hook, if any.
+func (w *Worker) beforeRun(spec *proto.TaskSpec) {
 	if h := w.cfg.Hooks.BeforeRun; h != nil {
 		h(w.node, spec)
 	}
+}
+
+// run executes work as Env.Go work and hands its result to done on the
+// loop.
+func (w *Worker) run(spec *proto.TaskSpec, done func(*execDone), work func() *execDone) {
 	w.next++
 	id := w.next
 	w.waits[id] = done
@@ -220,6 +235,7 @@ func (w *Worker) bodyCtx(spec *proto.TaskSpec) context.Context {
 // the task is interrupted (Interrupt), when it returns, and when the
 // worker stops.
 func (w *Worker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Task(spec.Function)
 	if f == nil {
 		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no task %q is registered in this program; register it with gray.Task* at package init", spec.Function))
@@ -255,6 +271,7 @@ var actorState = []byte("live")
 
 // CreateActor implements worker.Executor.
 func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Ctor(spec.Function)
 	if f == nil {
 		done(nil, proto.NewError(proto.KindUnknownFunction, "", "no actor class %q is registered in this program; register it with gray.Actor* at package init", spec.Function))
@@ -286,6 +303,7 @@ func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]by
 // CallActor implements worker.Executor. The core worker runs one call at
 // a time, so the live object is never used by two bodies at once.
 func (w *Worker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func([]byte, [][]byte, *proto.TaskError)) {
+	w.beforeRun(spec)
 	f := registry.Method(spec.Function)
 	if f == nil {
 		done(nil, nil, proto.NewError(proto.KindUnknownFunction, "", "no actor method %q is registered in this program; register it with gray.Method* at package init", spec.Function))

@@ -1,132 +1,137 @@
 package workload
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
-	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
 )
 
-// actorScenario runs a scripted actor life on the real components (GCS,
-// one raylet with workers, one driver) without random faults: the script
-// crashes the actor's worker itself.
+// actorScenario runs a scripted actor life on the real components and
+// processes (GCS, one raylet with process.Worker workers under the
+// cluster workload's checks, one process.Driver) without random faults:
+// the script, a driver program against the public API, crashes the
+// actor's worker itself.
 type actorScenario struct {
 	cl      *cluster
-	drv     *scriptDriver
 	results []string
 	done    bool
-	// run is the script; nil runs the restart script.
-	run func(s *actorScenario)
+	// run is the script, run from world time scriptStart on; nil runs the
+	// restart script.
+	run func(ctx context.Context, s *actorScenario) error
 }
 
-type scriptDriver struct {
-	s   *actorScenario
-	env core.Env
-	g   *gcs.Client
-	cw  *worker.Worker
-}
-
-func (d *scriptDriver) Start(env core.Env) {
-	d.env = env
-	d.g = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
-	d.cw = worker.New(env, worker.Config{Raylet: "raylet-1", Job: core.JobIDFromInt(1), GCS: d.g})
-	worker.WatchNodes(env, d.g, d.cw)
-}
-
-func (d *scriptDriver) Receive(from core.Addr, m core.Message) {
-	if d.g.Handle(from, m) {
-		return
-	}
-	d.cw.Handle(from, m)
-}
+// scriptStart is when the script starts: every worker has registered.
+const scriptStart = 2 * time.Second
 
 func (s *actorScenario) Setup(w *sim.World) error {
-	s.cl = &cluster{w: w, executions: map[string]int64{}, hosts: map[core.ActorID][]actorHost{}, deadNodes: map[core.NodeID]bool{}, raylets: []core.Addr{"raylet-1"}}
+	s.cl = &cluster{raylets: []core.Addr{"raylet-1"}}
+	s.cl.init(w)
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(gcs.Config{}) })
 	w.AddProcess("raylet-1", sim.ProcOptions{Host: "node-1"}, func() core.Process {
 		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources()})
 	})
 	for j := range clusterWorkersPerNode {
-		w.AddProcess(core.Addr(fmt.Sprintf("raylet-1/w%d", j+1)), sim.ProcOptions{Crashable: true, Host: "node-1"}, func() core.Process {
-			return &simWorker{raylet: "raylet-1", cl: s.cl}
+		addr := core.Addr(fmt.Sprintf("raylet-1/w%d", j+1))
+		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: "node-1"}, func() core.Process {
+			return s.cl.newWorker(addr, process.WorkerConfig{Raylet: "raylet-1"})
 		})
 	}
-	s.drv = &scriptDriver{s: s}
-	w.AddProcess("driver-1", sim.ProcOptions{Host: "node-1"}, func() core.Process { return s.drv })
 	if s.run == nil {
-		s.run = (*actorScenario).script
+		s.run = func(ctx context.Context, s *actorScenario) error { return s.script(ctx) }
 	}
-	w.Schedule(2*time.Second, "script", func() { s.run(s) })
+	d := process.NewDriver(process.DriverConfig{GCS: "gcs", Raylet: "raylet-1",
+		Main: func(ctx context.Context) error {
+			if err := s.sleep(ctx, scriptStart-w.Now()); err != nil {
+				return err
+			}
+			return s.run(ctx, s)
+		},
+		Done: func(err error) {
+			if err != nil {
+				s.results = append(s.results, "script: "+err.Error())
+			}
+			s.done = true
+		}})
+	w.AddProcess("driver-1", sim.ProcOptions{Host: "node-1"}, func() core.Process { return d })
 	return nil
 }
 
-// call calls incr and records "(incarnation,count)" or the error kind.
-func (s *actorScenario) call(h worker.ActorHandle, then func()) {
-	refs, err := s.drv.cw.CallActor(h, "incr", nil, worker.CallOptions{})
-	if err != nil {
-		s.results = append(s.results, "call error: "+err.Error())
-		then()
-		return
-	}
-	s.drv.cw.Get(refs[0], func(v []byte, err error) {
-		var te *proto.TaskError
-		switch {
-		case errors.As(err, &te):
-			s.results = append(s.results, te.Kind.String())
-		case err != nil:
-			s.results = append(s.results, err.Error())
-		default:
-			inc, n, _ := incrResult(v)
-			s.results = append(s.results, fmt.Sprintf("(%d,%d)", inc, n))
-		}
-		then()
+// sleep parks the script for d of world time: exact, unlike a timer of
+// the driver's own (drifting) clock, so that scripts can time a step to a
+// fraction of a millisecond.
+func (s *actorScenario) sleep(ctx context.Context, d time.Duration) error {
+	_, err := process.Do(ctx, process.CallerFrom(ctx), func(_ *worker.Worker, reply func(struct{}, error)) {
+		s.cl.w.Schedule(max(d, 0), "script", func() { reply(struct{}{}, nil) })
 	})
+	return err
+}
+
+// crash crashes the actor's worker and waits 5 s.
+func (s *actorScenario) crash(ctx context.Context, h *gray.ActorHandle[counter]) error {
+	addr := s.hostOf(h)
+	s.cl.w.Schedule(0, "scripted crash", func() { s.cl.w.Crash(addr, "scripted crash of the actor's worker") })
+	return s.sleep(ctx, 5*time.Second)
+}
+
+// call calls incr and records "(incarnation,count)" or the error kind.
+func (s *actorScenario) call(ctx context.Context, h *gray.ActorHandle[counter]) {
+	r, err := incrMethod.Remote(ctx, h).Get(ctx)
+	var te *gray.TaskError
+	switch {
+	case errors.As(err, &te):
+		s.results = append(s.results, te.Kind.String())
+	case err != nil:
+		s.results = append(s.results, err.Error())
+	default:
+		s.results = append(s.results, fmt.Sprintf("(%d,%d)", r.Inc, r.Count))
+	}
+}
+
+// actor returns the GCS's record of the actor.
+func (s *actorScenario) actor(h *gray.ActorHandle[counter]) gcs.ActorInfo {
+	if g, ok := s.cl.w.Process("gcs").(*gcs.Server); ok {
+		for _, a := range g.Actors() {
+			if a.ID.String() == h.ID() {
+				return a
+			}
+		}
+	}
+	return gcs.ActorInfo{}
 }
 
 // hostOf returns the worker address the GCS has for the actor.
-func (s *actorScenario) hostOf(id core.ActorID) core.Addr {
-	if g, ok := s.cl.w.Process("gcs").(*gcs.Server); ok {
-		if a, ok := g.Actor(id); ok {
-			return a.Addr
-		}
-	}
-	return ""
-}
+func (s *actorScenario) hostOf(h *gray.ActorHandle[counter]) core.Addr { return s.actor(h).Addr }
 
 // script: create (1 restart, call retries unlimited); incr twice; crash
 // the actor's worker; incr (runs in incarnation 1); crash again (restarts
 // exhausted); incr fails with ActorDied.
-func (s *actorScenario) script() {
-	s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, worker.ActorOptions{MaxRestarts: 1, MaxTaskRetries: -1, Resources: actorResources}, func(h worker.ActorHandle, err error) {
-		if err != nil {
-			s.results = append(s.results, "create: "+err.Error())
-			s.done = true
-			return
-		}
-		crash := func(then func()) {
-			s.cl.w.Crash(s.hostOf(h.ID), "scripted crash of the actor's worker")
-			s.cl.w.Schedule(5*time.Second, "after crash", then)
-		}
-		s.call(h, func() {
-			s.call(h, func() {
-				crash(func() {
-					s.call(h, func() {
-						crash(func() {
-							s.call(h, func() { s.done = true })
-						})
-					})
-				})
-			})
-		})
-	})
+func (s *actorScenario) script(ctx context.Context) error {
+	h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithMaxRestarts(1), gray.WithMaxTaskRetries(-1))
+	if err != nil {
+		return err
+	}
+	s.call(ctx, h)
+	s.call(ctx, h)
+	if err := s.crash(ctx, h); err != nil {
+		return err
+	}
+	s.call(ctx, h)
+	if err := s.crash(ctx, h); err != nil {
+		return err
+	}
+	s.call(ctx, h)
+	return nil
 }
 
 func (s *actorScenario) Done() bool      { return s.done }
@@ -148,28 +153,28 @@ func TestActorRestartScenario(t *testing.T) {
 }
 
 func TestNamedActorGetOrCreate(t *testing.T) {
-	s := &actorScenario{run: func(s *actorScenario) {
-		opts := worker.ActorOptions{Name: "x", Namespace: "ns", MaxRestarts: -1, Resources: actorResources}
-		s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(first worker.ActorHandle, err error) {
-			if err != nil {
-				s.results = append(s.results, "create: "+err.Error())
-				s.done = true
-				return
-			}
-			s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(_ worker.ActorHandle, err error) {
-				s.results = append(s.results, fmt.Sprintf("taken=%v", errors.Is(err, worker.ErrActorNameTaken)))
-				opts.GetIfExists = true
-				s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(h worker.ActorHandle, err error) {
-					s.results = append(s.results, fmt.Sprintf("same=%v err=%v", h.ID == first.ID, err))
-					s.call(h, func() {
-						if err := s.drv.cw.KillActor(first, true); err != nil {
-							s.results = append(s.results, "kill: "+err.Error())
-						}
-						s.cl.w.Schedule(2*time.Second, "after kill", func() { s.call(h, func() { s.done = true }) })
-					})
-				})
-			})
-		})
+	s := &actorScenario{run: func(ctx context.Context, s *actorScenario) error {
+		opts := []gray.Option{gray.WithName("x"), gray.WithNamespace("ns"), gray.WithMaxRestarts(-1)}
+		first, err := counterClass.New(ctx, gray.V(int64(0)), opts...)
+		if err != nil {
+			return err
+		}
+		_, err = counterClass.New(ctx, gray.V(int64(0)), opts...)
+		s.results = append(s.results, fmt.Sprintf("taken=%v", errors.Is(err, gray.ErrActorNameTaken)))
+		h, err := counterClass.New(ctx, gray.V(int64(0)), append(opts, gray.WithGetIfExists())...)
+		s.results = append(s.results, fmt.Sprintf("same=%v err=%v", h != nil && h.ID() == first.ID(), err))
+		if err != nil {
+			return err
+		}
+		s.call(ctx, h)
+		if err := first.Kill(ctx, true); err != nil {
+			s.results = append(s.results, "kill: "+err.Error())
+		}
+		if err := s.sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+		s.call(ctx, h)
+		return nil
 	}}
 	r := sim.Run(sim.Config{Seed: 4, FaultSpec: "none", FaultPhase: time.Millisecond}, s, "actor-scenario")
 	if !r.Passed {
@@ -192,56 +197,43 @@ func TestNamedActorGetOrCreate(t *testing.T) {
 // before that registration the driver sends the kill: the window is a
 // fraction of a millisecond wide and the kill takes 1–3 ms to reach the
 // raylet and the worker through the GCS, so seeds sweep it.
-func killThenCreate(lead time.Duration, starts map[core.Addr]time.Duration) func(s *actorScenario) {
-	return func(s *actorScenario) {
-		opts := worker.ActorOptions{Resources: actorResources} // max_restarts 0
-		fail := func(what string, err error) {
-			s.results = append(s.results, what+": "+err.Error())
-			s.done = true
+func killThenCreate(lead time.Duration, starts map[core.Addr]time.Duration) func(ctx context.Context, s *actorScenario) error {
+	return func(ctx context.Context, s *actorScenario) error {
+		a, err := counterClass.New(ctx, gray.V(int64(0))) // max_restarts 0
+		if err != nil {
+			return fmt.Errorf("create A: %w", err)
 		}
-		s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(a worker.ActorHandle, err error) {
-			if err != nil {
-				fail("create A", err)
-				return
-			}
-			s.call(a, func() {
-				w := s.cl.w
-				period := time.Second
-				start, ok := starts[s.hostOf(a.ID)]
-				if !ok {
-					fail("host of A", fmt.Errorf("no start recorded for %q", s.hostOf(a.ID)))
-					return
-				}
-				next := start + (w.Now()-start+lead+time.Millisecond+period-1)/period*period
-				w.Schedule(next-lead-w.Now(), "kill A", func() {
-					s.drv.cw.KillActorThen(a, true, func(err error) {
-						if err != nil {
-							fail("kill A", err)
-							return
-						}
-						s.drv.cw.CreateActor("Counter", []proto.Arg{val(0)}, opts, func(b worker.ActorHandle, err error) {
-							if err != nil {
-								fail("create B", err)
-								return
-							}
-							s.call(b, func() {
-								// The GCS resends a kill for up to a second:
-								// wait past that, then B must still live.
-								w.Schedule(3*time.Second, "after B", func() {
-									g := w.Process("gcs").(*gcs.Server)
-									info, _ := g.Actor(b.ID)
-									s.results = append(s.results, info.State.String())
-									if info.DeathCause != "" {
-										s.results = append(s.results, "("+info.DeathCause+")")
-									}
-									s.call(b, func() { s.done = true })
-								})
-							})
-						})
-					})
-				})
-			})
-		})
+		s.call(ctx, a)
+		w := s.cl.w
+		period := time.Second
+		start, ok := starts[s.hostOf(a)]
+		if !ok {
+			return fmt.Errorf("host of A: no start recorded for %q", s.hostOf(a))
+		}
+		next := start + (w.Now()-start+lead+time.Millisecond+period-1)/period*period
+		if err := s.sleep(ctx, next-lead-w.Now()); err != nil {
+			return err
+		}
+		if err := a.Kill(ctx, true); err != nil {
+			return fmt.Errorf("kill A: %w", err)
+		}
+		b, err := counterClass.New(ctx, gray.V(int64(0)))
+		if err != nil {
+			return fmt.Errorf("create B: %w", err)
+		}
+		s.call(ctx, b)
+		// The GCS resends a kill for up to a second: wait past that, then
+		// B must still live.
+		if err := s.sleep(ctx, 3*time.Second); err != nil {
+			return err
+		}
+		info := s.actor(b)
+		s.results = append(s.results, info.State.String())
+		if info.DeathCause != "" {
+			s.results = append(s.results, "("+info.DeathCause+")")
+		}
+		s.call(ctx, b)
+		return nil
 	}
 }
 
@@ -254,7 +246,7 @@ func killThenCreate(lead time.Duration, starts map[core.Addr]time.Duration) func
 // max_restarts=0 exhausted". The test also checks that the seeds hit that
 // interleaving: B's first creation attempt abandoned and made again.
 func TestKillThenCreateActor(t *testing.T) {
-	const seeds, retriedMin = 200, 10 // about a second; 23 seeds retry today
+	const seeds, retriedMin = 200, 10
 	want := "(0,1) (0,1) ALIVE (0,2)"
 	retried := 0
 	for seed := range uint64(seeds) {

@@ -1,14 +1,15 @@
 package workload
 
 import (
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
 
+	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
-	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/process"
 )
 
 // Actor invariants of the cluster workload.
@@ -35,21 +36,15 @@ type actorHost struct {
 	inc  int64
 }
 
-// actorExecuted checks the invariants when a worker is about to run an
-// actor's constructor or one of its calls, and records the host.
-func (c *cluster) actorExecuted(w *simWorker, spec *proto.TaskSpec, creation bool) {
-	if creation {
-		if spec.ActorIncarnation > 0 {
-			c.w.Sometimes("actor restarted")
-		}
-		return
-	}
-	id, inc, ok := w.cw.HostedActor()
+// actorCalled checks the invariants when worker pw at addr, of node, is
+// about to run one of an actor's calls, and records the host.
+func (c *cluster) actorCalled(pw *process.Worker, addr core.Addr, node core.NodeID, spec *proto.TaskSpec) {
+	id, inc, ok := pw.CoreWorker().HostedActor()
 	if !ok || id != spec.ActorID || inc != spec.ActorIncarnation {
-		c.w.Fail("invariant", fmt.Sprintf("%s executed a call for %v incarnation %d while hosting %v incarnation %d (ok=%v)", w.env.Self(), spec.ActorID, spec.ActorIncarnation, id, inc, ok))
+		c.w.Fail("invariant", fmt.Sprintf("%s executed a call for %v incarnation %d while hosting %v incarnation %d (ok=%v)", addr, spec.ActorID, spec.ActorIncarnation, id, inc, ok))
 		return
 	}
-	self := actorHost{addr: w.env.Self(), wid: w.id, node: w.node, inc: inc}
+	self := actorHost{addr: addr, wid: pw.ID(), node: node, inc: inc}
 	hosts := c.hosts[id]
 	known := false
 	for _, h := range hosts {
@@ -72,14 +67,15 @@ func (c *cluster) actorExecuted(w *simWorker, spec *proto.TaskSpec, creation boo
 }
 
 // hostGone reports whether the worker that hosted incarnation h of actor
-// id no longer runs it: the process is down or restarted, it dropped the
-// actor, or its node was declared dead.
+// id no longer runs it: the process is down or restarted (a worker that
+// exits fail-stops at once), it dropped the actor, or its node was
+// declared dead.
 func (c *cluster) hostGone(id core.ActorID, h actorHost) bool {
-	sw, ok := c.w.Process(h.addr).(*simWorker)
-	if !ok || sw.id != h.wid || sw.exited {
+	pw, ok := c.w.Process(h.addr).(*process.Worker)
+	if !ok || pw.ID() != h.wid {
 		return true
 	}
-	if aid, inc, ok := sw.cw.HostedActor(); !ok || aid != id || inc != h.inc {
+	if aid, inc, ok := pw.CoreWorker().HostedActor(); !ok || aid != id || inc != h.inc {
 		return true
 	}
 	return c.nodeDead(h.node)
@@ -100,17 +96,39 @@ func (c *cluster) nodeDead(n core.NodeID) bool {
 	return false
 }
 
-// incrResult decodes Counter.incr's (incarnation, count).
-func incrResult(b []byte) (inc, count int64, err error) {
-	if len(b) != 16 {
-		return 0, 0, fmt.Errorf("incr returned %d bytes, want 16", len(b))
-	}
-	return int64(binary.LittleEndian.Uint64(b[:8])), int64(binary.LittleEndian.Uint64(b[8:])), nil
-}
+// counter is the workload's actor class "workload.Counter": a count set
+// by its constructor, Counter(start). incr adds 1 and returns the
+// incarnation that ran it with the new count; square(x) returns x*x.
+//
+// incr's results are checkable across restarts: within one incarnation a
+// caller sees its counts strictly increase (calls run in order, a restart
+// runs the constructor again).
+type counter struct{ n int64 }
+
+// incrResult is what incr returns.
+type incrResult struct{ Inc, Count int64 }
+
+var (
+	counterClass = gray.Actor1("workload.Counter", func(_ context.Context, start int64) (*counter, error) {
+		return &counter{n: start}, nil
+	})
+	// incrMethod reads the incarnation it runs in from the process layer:
+	// the public API does not tell a method which incarnation of its actor
+	// runs it.
+	incrMethod = gray.Method0("incr", func(c *counter, ctx context.Context) (incrResult, error) {
+		c.n++
+		var inc int64
+		if pc := process.CallerFrom(ctx); pc != nil && pc.Parent != nil {
+			inc = pc.Parent.ActorIncarnation
+		}
+		return incrResult{Inc: inc, Count: c.n}, nil
+	})
+	squareMethod = gray.Method1("square", func(_ *counter, _ context.Context, x int64) (int64, error) { return x * x, nil })
+)
 
 // counterSeen identifies one incarnation of a Counter.
 type counterSeen struct {
-	id  core.ActorID
+	id  string
 	inc int64
 }
 
@@ -120,24 +138,17 @@ type counterSeen struct {
 // incarnations nothing is ordered: a call retried after a restart runs
 // again in the new incarnation, Ray's at-least-once actor-task retry,
 // possibly after later calls already ran in the old one.)
-func (d *driver) checkIncr(id core.ActorID, what string, v []byte) bool {
-	inc, count, err := incrResult(v)
-	if err != nil {
-		d.fail("%s: %v", what, err)
-		return false
+func (d *driver) checkIncr(id, what string, r incrResult) error {
+	k := counterSeen{id, r.Inc}
+	if last, ok := d.seen[k]; ok && r.Count <= last {
+		return fmt.Errorf("%s = count %d in incarnation %d after count %d in the same incarnation: calls ran out of order", what, r.Count, r.Inc, last)
 	}
-	k := counterSeen{id, inc}
-	if last, ok := d.seen[k]; ok && count <= last {
-		d.fail("%s = count %d in incarnation %d after count %d in the same incarnation: calls ran out of order", what, count, inc, last)
-		return false
-	}
-	d.seen[k] = count
-	return true
+	d.seen[k] = r.Count
+	return nil
 }
 
-// actorRound creates (or gets) this round's actors, calls them, kills
-// some, and calls finish once per started check. It returns how many
-// checks it started.
+// actorRound creates (or gets) this round's actors and calls them, kills
+// some, and returns the function that checks their results:
 //
 //   - "counter-<driver>" (named, get-if-exists, restarts and call retries
 //     unlimited): incr twice and square(x); every result must arrive and
@@ -150,116 +161,108 @@ func (d *driver) checkIncr(id core.ActorID, what string, v []byte) bool {
 //     each result is x*x or ActorDied (documented: the actor died with the
 //     call in flight and max_task_retries is 0, or its restarts ran out);
 //     then killed for good.
-func (d *driver) actorRound(x int64, finish func()) int {
-	checks := 0
-	named := func(name, ns string, max int, kill bool) {
-		checks++
-		d.cw.CreateActor("Counter", []proto.Arg{val(0)}, worker.ActorOptions{Name: name, Namespace: ns, GetIfExists: true, MaxRestarts: max, MaxTaskRetries: max, Resources: actorResources}, func(h worker.ActorHandle, err error) {
-			if err != nil {
-				if errors.Is(err, worker.ErrActorNameTaken) {
-					d.fail("create %s with GetIfExists: %v", name, err)
-					return
-				}
-				// Documented: registration fails when the GCS stays
-				// unreachable for the whole retry budget.
-				d.cl.w.Sometimes("actor registration failed")
-				finish()
-				return
-			}
-			a, err1 := d.cw.CallActor(h, "incr", nil, worker.CallOptions{})
-			b, err2 := d.cw.CallActor(h, "square", []proto.Arg{val(x)}, worker.CallOptions{})
-			c, err3 := d.cw.CallActor(h, "incr", nil, worker.CallOptions{})
-			if err := errors.Join(err1, err2, err3); err != nil {
-				d.fail("call %s: %v", name, err)
-				return
-			}
-			d.refs = append(d.refs, a[0], b[0], c[0])
-			if kill && d.round%3 == 0 {
-				// Only the owner may kill; this driver owns its counter
-				// unless a restart ran out (never: restarts are unlimited).
-				if err := d.cw.KillActor(h, false); err != nil {
-					d.fail("kill %s: %v", name, err)
-					return
-				}
-			}
-			// Check once all three arrived, in call order.
-			pending := 3
-			var results [3][]byte
-			done := func(i int, what string) func([]byte, error) {
-				return func(v []byte, err error) {
-					if err != nil {
-						d.fail("%s on %s: %v", what, name, err)
-						return
-					}
-					results[i] = v
-					pending--
-					if pending > 0 {
-						return
-					}
-					if !d.checkIncr(h.ID, name+".incr", results[0]) {
-						return
-					}
-					if got, _ := asI64(results[1]); got != x*x {
-						d.fail("%s.square(%d) = %d, want %d", name, x, got, x*x)
-						return
-					}
-					if !d.checkIncr(h.ID, name+".incr", results[2]) {
-						return
-					}
-					d.cl.w.Sometimes("actor call answered")
-					finish()
-				}
-			}
-			d.cw.Get(a[0], done(0, "incr"))
-			d.cw.Get(b[0], done(1, "square"))
-			d.cw.Get(c[0], done(2, "incr"))
-		})
-	}
-	named(fmt.Sprintf("counter-%d", d.idx+1), "", -1, true)
-	named("shared", "cluster", -1, false)
-
-	checks++
-	d.cw.CreateActor("Counter", []proto.Arg{val(x)}, worker.ActorOptions{MaxRestarts: 1, Resources: actorResources}, func(h worker.ActorHandle, err error) {
+func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check func() error, err error) {
+	var checks []func() error
+	named := func(name, ns string, kill bool) error {
+		h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithName(name), gray.WithNamespace(ns), gray.WithGetIfExists(),
+			gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+		if errors.Is(err, gray.ErrActorNameTaken) {
+			return fmt.Errorf("create %s with GetIfExists: %w", name, err)
+		}
 		if err != nil {
+			// Documented: registration fails when the GCS stays
+			// unreachable for the whole retry budget.
 			d.cl.w.Sometimes("actor registration failed")
-			finish()
-			return
+			return nil
 		}
-		refs := make([]proto.ObjectRef, 0, 2)
-		for i := range 2 {
-			r, err := d.cw.CallActor(h, "square", []proto.Arg{val(x + int64(i))}, worker.CallOptions{})
-			if err != nil {
-				d.fail("call anonymous actor: %v", err)
-				return
+		a := incrMethod.Remote(ctx, h)
+		b := squareMethod.Remote(ctx, h, gray.V(x))
+		c := incrMethod.Remote(ctx, h)
+		rs.add(a)
+		rs.add(b)
+		rs.add(c)
+		if kill && d.round%3 == 0 {
+			// Only the owner may kill; this driver owns its counter
+			// unless a restart ran out (never: restarts are unlimited).
+			if err := h.Kill(ctx, false); err != nil {
+				if !errors.Is(err, gcs.ErrTimeout) || !d.cl.w.Faults().Any() {
+					return fmt.Errorf("kill %s: %w", name, err)
+				}
+				// Documented: the GCS stayed unreachable for the kill's
+				// whole retry budget.
+				d.cl.w.Sometimes("actor kill timed out")
 			}
-			refs = append(refs, r[0])
 		}
-		d.refs = append(d.refs, refs...)
-		left := len(refs)
-		for i, r := range refs {
-			want := (x + int64(i)) * (x + int64(i))
-			d.cw.Get(r, func(v []byte, err error) {
-				switch {
-				case errors.Is(err, proto.ErrActorDied):
+		checks = append(checks, func() error {
+			// In call order.
+			ra, err := a.Get(ctx)
+			if err != nil {
+				return fmt.Errorf("incr on %s: %w", name, err)
+			}
+			rb, err := b.Get(ctx)
+			if err != nil {
+				return fmt.Errorf("square on %s: %w", name, err)
+			}
+			rc, err := c.Get(ctx)
+			if err != nil {
+				return fmt.Errorf("incr on %s: %w", name, err)
+			}
+			if err := d.checkIncr(h.ID(), name+".incr", ra); err != nil {
+				return err
+			}
+			if rb != x*x {
+				return fmt.Errorf("%s.square(%d) = %d, want %d", name, x, rb, x*x)
+			}
+			if err := d.checkIncr(h.ID(), name+".incr", rc); err != nil {
+				return err
+			}
+			d.cl.w.Sometimes("actor call answered")
+			return nil
+		})
+		return nil
+	}
+	if err := named(fmt.Sprintf("counter-%d", d.idx+1), "", true); err != nil {
+		return nil, err
+	}
+	if err := named("shared", "cluster", false); err != nil {
+		return nil, err
+	}
+
+	h, err := counterClass.New(ctx, gray.V(x), gray.WithMaxRestarts(1))
+	if err != nil {
+		d.cl.w.Sometimes("actor registration failed")
+	} else {
+		var squares [2]gray.Ref[int64]
+		for i := range squares {
+			squares[i] = squareMethod.Remote(ctx, h, gray.V(x+int64(i)))
+			rs.add(squares[i])
+		}
+		checks = append(checks, func() error {
+			for i, r := range squares {
+				want := (x + int64(i)) * (x + int64(i))
+				switch got, err := r.Get(ctx); {
+				case errors.Is(err, gray.ErrActorDied):
 					d.cl.w.Sometimes("actor call failed: actor died")
 				case err != nil:
-					d.fail("anonymous square: %v", err)
-					return
-				default:
-					if got, _ := asI64(v); got != want {
-						d.fail("anonymous square = %d, want %d", got, want)
-						return
-					}
+					return fmt.Errorf("anonymous square: %w", err)
+				case got != want:
+					return fmt.Errorf("anonymous square = %d, want %d", got, want)
 				}
-				left--
-				if left == 0 {
-					if err := d.cw.KillActor(h, true); err == nil {
-						d.cl.w.Sometimes("actor killed")
-					}
-					finish()
-				}
-			})
+			}
+			// It may be dead already (restarts exhausted): then there is
+			// nothing to kill.
+			if err := h.Kill(ctx, true); err == nil {
+				d.cl.w.Sometimes("actor killed")
+			}
+			return nil
+		})
+	}
+	return func() error {
+		for _, c := range checks {
+			if err := c(); err != nil {
+				return err
+			}
 		}
-	})
-	return checks
+		return nil
+	}, nil
 }

@@ -1,13 +1,13 @@
 package workload
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/grayrt/gray/core"
-	"github.com/grayrt/gray/core/proto"
-	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray"
+	"github.com/grayrt/gray/internal/process"
 )
 
 // Cancellation in the cluster workload. Every round a driver submits
@@ -31,106 +31,113 @@ const (
 	cancelDelayMsMax = 300
 )
 
-// slowBody is a running slow or slowparent body: end finishes it, once.
-type slowBody struct {
-	timer core.Timer
-	end   func(interrupted bool)
-}
-
-// slow runs a body that finishes after ms of virtual time, or at once
-// with an error when its task is interrupted; onEnd (may be nil) runs
-// first.
-func (w *simWorker) slow(spec *proto.TaskSpec, args [][]byte, onEnd func(interrupted bool), done func([][]byte, *proto.TaskError)) {
-	ms, err := asI64(args[0])
-	if err != nil || ms < 0 || ms > 60_000 {
-		done(nil, proto.NewError(proto.KindTaskFailed, "", "%s: bad duration", spec.Function))
-		return
-	}
-	id := spec.TaskID
-	b := &slowBody{}
-	b.end = func(interrupted bool) {
-		if w.slowBodies[id] != b {
-			return
+var (
+	// slowTask waits ms of (simulated) time, or returns at once with an
+	// error when its ctx is cancelled: when the task is cancelled, as a
+	// Go body should.
+	slowTask = gray.Task1("workload.slow", func(ctx context.Context, ms int64) (int64, error) {
+		if err := slowBody(ctx, ms); err != nil {
+			return 0, err
 		}
-		delete(w.slowBodies, id)
-		b.timer.Stop()
-		if onEnd != nil {
-			onEnd(interrupted)
-		}
-		if interrupted {
-			done(nil, proto.NewError(proto.KindTaskFailed, "", "interrupted"))
-			return
-		}
-		done([][]byte{i64(ms)}, nil)
-	}
-	w.slowBodies[id] = b
-	b.timer = w.env.AfterFunc(time.Duration(ms)*time.Millisecond, func() { b.end(false) })
-}
-
-// slowParent submits slow(ms) as its child, then runs like slow. When it
-// ends it checks its child: the child's value, or Cancelled if the
-// parent was cancelled recursively.
-func (w *simWorker) slowParent(spec *proto.TaskSpec, args [][]byte, done func([][]byte, *proto.TaskError)) {
-	if len(args) != 1 {
-		done(nil, proto.NewError(proto.KindTaskFailed, "", "slowparent takes 1 argument, got %d", len(args)))
-		return
-	}
-	ms, _ := asI64(args[0])
-	child, err := w.cw.SubmitNested(spec, "slow", []proto.Arg{{Value: args[0]}}, worker.TaskOptions{MaxRetries: -1})
-	if err != nil {
-		done(nil, proto.NewError(proto.KindTaskFailed, "", "slowparent: submit: %v", err))
-		return
-	}
-	self := w.env.Self()
-	w.slow(spec, args, func(interrupted bool) {
-		w.cw.Get(child[0], func(v []byte, err error) {
-			w.cw.Release(child[0])
-			switch {
-			case errors.Is(err, proto.ErrCancelled):
-				w.cl.w.Sometimes("child of a cancelled task cancelled")
-			case err != nil:
-				w.cl.w.Fail("invariant", fmt.Sprintf("%s: child of %s (interrupted %v) failed with %v, want its value or Cancelled", self, spec.Describe(), interrupted, err))
-			default:
-				if got, _ := asI64(v); got != ms {
-					w.cl.w.Fail("invariant", fmt.Sprintf("%s: child of %s = %d, want %d", self, spec.Describe(), got, ms))
-				}
-			}
-		})
-	}, done)
-}
-
-// Interrupt implements worker.Interrupter.
-func (w *simWorker) Interrupt(task core.TaskID) {
-	if b := w.slowBodies[task]; b != nil {
-		w.cl.w.Sometimes("running task interrupted")
-		b.end(true)
-	}
-}
-
-// cancelRound submits this round's slow task and cancels it; finish runs
-// once its Get failed with Cancelled as it must.
-func (d *driver) cancelRound(finish func()) {
-	fn := "slow"
-	if d.round%2 == 0 {
-		fn = "slowparent"
-	}
-	r := d.submit(fn, []proto.Arg{val(slowTaskMs)}, worker.TaskOptions{})
-	opts := worker.CancelOptions{Force: d.round%4 == 3, NoRecursive: d.round%6 == 0}
-	d.env.AfterFunc(time.Duration(d.env.Rand().IntN(cancelDelayMsMax))*time.Millisecond, func() {
-		if err := d.cw.Cancel(r, opts); err != nil {
-			d.fail("cancel %s: %v", fn, err)
-			return
-		}
-		d.cw.Get(r, func(_ []byte, err error) {
-			if !errors.Is(err, proto.ErrCancelled) {
-				d.fail("get of %s cancelled while pending (%+v): %v, want Cancelled", fn, opts, err)
-				return
-			}
-			d.cl.w.Sometimes("task cancelled")
-			if opts.Force {
-				d.cl.w.Sometimes("task cancelled with force")
-			}
-			finish()
-		})
+		return ms, nil
 	})
+	// slowParentTask submits slow(ms) as its child, then runs like slow.
+	// When it ends it checks its child: the child's value, or Cancelled
+	// if the parent was cancelled recursively.
+	slowParentTask = gray.Task1("workload.slowparent", func(ctx context.Context, ms int64) (int64, error) {
+		child := slowTask.Options(retried).Remote(ctx, gray.V(ms))
+		defer child.Release()
+		err := slowBody(ctx, ms)
+		// The body's ctx is cancelled once it was interrupted; the check
+		// waits for the child all the same.
+		got, cerr := child.Get(context.WithoutCancel(ctx))
+		switch {
+		case errors.Is(cerr, gray.ErrShutdown):
+			// The worker stopped (crashed): nobody can see the child.
+		case errors.Is(cerr, gray.ErrCancelled):
+			sometimes(ctx, "child of a cancelled task cancelled")
+		case errors.Is(cerr, context.Canceled) && ctx.Err() != nil:
+			// Interrupted before the child was submitted: there is none.
+		case cerr != nil:
+			failf(ctx, "child of %s (interrupted: %v) failed with %v, want its value or Cancelled", process.CallerFrom(ctx).Parent.Describe(), err, cerr)
+		case got != ms:
+			failf(ctx, "child of %s = %d, want %d", process.CallerFrom(ctx).Parent.Describe(), got, ms)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return ms, nil
+	})
+)
+
+// slowBody waits ms, or until ctx ends.
+func slowBody(ctx context.Context, ms int64) error {
+	if ms < 0 || ms > 60_000 {
+		return fmt.Errorf("slow: bad duration %d ms", ms)
+	}
+	err := pause(ctx, time.Duration(ms)*time.Millisecond)
+	if errors.Is(err, context.Canceled) {
+		sometimes(ctx, "running task interrupted")
+	}
+	if err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return nil
+}
+
+// failf fails the run of the workload whose worker runs the body ctx was
+// given, naming that worker.
+func failf(ctx context.Context, format string, args ...any) {
+	if c := clusterOf(ctx); c != nil {
+		c.w.Fail("invariant", fmt.Sprintf("%s: %s", process.CallerFrom(ctx).Env.Self(), fmt.Sprintf(format, args...)))
+	}
+}
+
+// slowRun is a round's slow task, submitted at when.
+type slowRun struct {
+	fn   *gray.Func1[int64, int64]
+	ref  gray.Ref[int64]
+	when time.Duration
+}
+
+// submitSlow submits this round's slow task.
+func (d *driver) submitSlow(ctx context.Context, rs *roundRefs) slowRun {
+	fn := slowTask
+	if d.round%2 == 0 {
+		fn = slowParentTask
+	}
+	r := fn.Options(retried).Remote(ctx, gray.V(int64(slowTaskMs)))
+	rs.add(r)
+	return slowRun{fn: fn, ref: r, when: d.cl.w.Now()}
+}
+
+// cancel waits (gray.Wait with a timeout) until a random delay of up to
+// cancelDelayMsMax has passed since the slow task's submission, and
+// cancels it. It returns the check to run later: the task's Get must fail
+// with Cancelled.
+func (d *driver) cancel(ctx context.Context, sr slowRun) (check func() error, err error) {
+	fn, r := sr.fn, sr.ref
+	force, recursive := d.round%4 == 3, d.round%6 != 0
+	delay := time.Duration(d.rnd.IntN(cancelDelayMsMax))*time.Millisecond - (d.cl.w.Now() - sr.when)
+	if _, _, err := gray.Wait(ctx, []gray.Ref[int64]{r}, 1, max(delay, 0)); err != nil {
+		return nil, fmt.Errorf("wait for %s: %w", fn.Name(), err)
+	}
+	var opts []gray.CancelOption
+	if force {
+		opts = append(opts, gray.WithForce())
+	}
+	opts = append(opts, gray.WithRecursive(recursive))
+	if err := gray.Cancel(ctx, r, opts...); err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", fn.Name(), err)
+	}
+	return func() error {
+		if _, err := r.Get(ctx); !errors.Is(err, gray.ErrCancelled) {
+			return fmt.Errorf("get of %s cancelled while pending (force %v, recursive %v): %v, want Cancelled", fn.Name(), force, recursive, err)
+		}
+		d.cl.w.Sometimes("task cancelled")
+		if force {
+			d.cl.w.Sometimes("task cancelled with force")
+		}
+		return nil
+	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
 )
@@ -56,7 +57,7 @@ func (l *simLauncher) Launch(token, binary string, job core.JobID) {
 	}
 	addr := core.Addr(fmt.Sprintf("%s/L%s", l.raylet, token))
 	w.Spawn(addr, sim.ProcOptions{Crashable: true, Host: l.host, Parent: l.raylet}, delay, func() core.Process {
-		return &simWorker{raylet: l.raylet, cl: l.cl, binary: binary, launch: token, job: job}
+		return l.cl.newWorker(addr, process.WorkerConfig{Raylet: l.raylet, Binary: binary, Launch: token, Job: job})
 	}, func(why string) {
 		l.onRaylet("worker exited "+token, func(r *raylet.Raylet) {
 			w.Sometimes("launched worker exited")

@@ -1,22 +1,172 @@
 package workload
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/grayrt/gray"
+	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/internal/process"
 )
 
-// The cluster workload's task bodies: deterministic functions of their
-// arguments, so the driver can compute every expected result itself.
+// The cluster workload's task bodies, registered with gray's registry as
+// a user program registers its functions: ordinary Go against the public
+// API, deterministic functions of their arguments, so that the driver
+// computes every expected result itself. A body finds the workload's
+// checks in its ctx (clusterOf), which every worker process's bodies
+// inherit from process.WorkerConfig.Context.
+//
+// Two things the public API cannot express go through the process layer
+// (internal/process) of the worker running the body, never around it:
+// waiting on the simulated clock (pause), and a body that hands a
+// borrowed reference on and checks its child after it returned (relay).
 
-func i64(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
+// retried submits with unlimited retries after system failures: every
+// result must arrive, however often workers and nodes die.
+var retried = gray.WithMaxRetries(-1)
 
-func asI64(b []byte) (int64, error) {
-	if len(b) != 8 {
-		return 0, fmt.Errorf("want an 8-byte integer, got %d bytes", len(b))
+var (
+	addTask = gray.Task2("workload.add", func(_ context.Context, a, b int64) (int64, error) { return a + b, nil })
+	mulTask = gray.Task2("workload.mul", func(_ context.Context, a, b int64) (int64, error) { return a * b, nil })
+	// bigTask returns n bytes derived from seed: above the 100 KiB inline
+	// limit its result goes through plasma.
+	bigTask = gray.Task2("workload.big", func(_ context.Context, seed, n int64) ([]byte, error) {
+		if n < 0 || n > 64<<20 {
+			return nil, fmt.Errorf("big: size %d out of range", n)
+		}
+		return bigBytes(seed, n), nil
+	})
+	sumTask  = gray.Task1("workload.sum", func(_ context.Context, b []byte) (int64, error) { return checksum(b), nil })
+	failTask = gray.Task0("workload.fail", func(context.Context) (int64, error) { return 0, errors.New("intentional failure") })
+
+	// fanoutTask(n, x) submits n children add(x, i) for i in 1..n from
+	// inside its body, and a grandchild mul(add(x, 1), 1) that takes the
+	// first child's result by reference (so the worker running it borrows
+	// an object this worker owns), waits for them all and returns the
+	// sum: n*x + n(n+1)/2 + x + 1. The worker owns the children's
+	// returns.
+	fanoutTask = gray.Task2("workload.fanout", func(ctx context.Context, n, x int64) (int64, error) {
+		if n < 1 || n > 16 {
+			return 0, fmt.Errorf("fanout: %d children, want 1..16", n)
+		}
+		sometimes(ctx, "nested task")
+		add, mul := addTask.Options(retried), mulTask.Options(retried)
+		refs := make([]gray.Ref[int64], 0, n+1)
+		defer func() {
+			for _, r := range refs {
+				r.Release()
+			}
+		}()
+		for i := int64(1); i <= n; i++ {
+			refs = append(refs, add.Remote(ctx, gray.V(x), gray.V(i)))
+		}
+		refs = append(refs, mul.Remote(ctx, refs[0], gray.V(int64(1))))
+		var sum int64
+		for _, r := range refs {
+			v, err := r.Get(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("fanout child: %w", err)
+			}
+			sum += v
+		}
+		return sum, nil
+	})
+
+	// relayTask(ref) passes its borrowed argument on to a child sum(ref)
+	// and returns at once, before the child runs: the worker still
+	// references the object, so the owner must count it as a borrower and
+	// keep the object until the child is done. The child's result is
+	// checked on the worker after the body returned.
+	//
+	// Through the process layer: gray resolves a Ref argument to its
+	// value before the body runs (the body cannot name the reference to
+	// pass it on; Ray's refs nested in arguments are not supported yet),
+	// and no code of a body runs after it returned.
+	relayTask = gray.Task1("workload.relay", func(ctx context.Context, data []byte) (int64, error) {
+		c := process.CallerFrom(ctx)
+		if c == nil || c.Parent == nil || len(c.Parent.Args) != 1 || c.Parent.Args[0].Ref == nil {
+			return 0, errors.New("relay takes one reference argument, in a task body")
+		}
+		want, ref, parent := checksum(data), *c.Parent.Args[0].Ref, c.Parent
+		self, cl := c.Env.Self(), clusterOf(ctx)
+		_, err := process.Do(ctx, c, func(cw *worker.Worker, reply func(struct{}, error)) {
+			child, err := cw.SubmitNested(parent, sumTask.Name(), []proto.Arg{{Ref: &ref}}, worker.TaskOptions{NumReturns: 1, MaxRetries: -1})
+			if err != nil {
+				reply(struct{}{}, err)
+				return
+			}
+			cw.Get(child[0], func(v []byte, err error) {
+				cw.Release(child[0])
+				if cl == nil {
+					return
+				}
+				if err != nil {
+					cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum of a borrowed object failed: %v (the owner freed it under its borrower?)", self, err))
+					return
+				}
+				var got int64
+				if err := msgpack.Unmarshal(v, &got); err != nil || got != want {
+					cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum = %d (%v), want %d", self, got, err, want))
+					return
+				}
+				cl.w.Sometimes("borrowed object outlived its owner's references")
+			})
+			reply(struct{}{}, nil)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("relay: submit: %w", err)
+		}
+		return 1, nil
+	})
+)
+
+// pause waits d on the clock of the process ctx reaches (virtual in the
+// simulator), or until ctx ends. The public API has no sleep: a program
+// on a host sleeps with a timer, which the simulator cannot run (a body
+// blocked outside gray is a hang), so pause parks in the process layer
+// on a timer of the caller's Env.
+func pause(ctx context.Context, d time.Duration) error {
+	c := process.CallerFrom(ctx)
+	if c == nil {
+		return errors.New("workload: pause outside a gray process")
 	}
-	return int64(binary.LittleEndian.Uint64(b)), nil
+	var t core.Timer
+	_, err := process.Do(ctx, c, func(_ *worker.Worker, reply func(struct{}, error)) {
+		t = c.Env.AfterFunc(d, func() { reply(struct{}{}, nil) })
+	})
+	if err != nil {
+		// On the loop, which set t: the timer need not fire for nothing.
+		c.Post(func(*worker.Worker) {
+			if t != nil {
+				t.Stop()
+			}
+		})
+	}
+	return err
+}
+
+// clusterKey is the ctx key of the workload whose worker runs a body.
+type clusterKey struct{}
+
+// clusterOf returns the workload whose process runs the body ctx was
+// given, or nil outside one.
+func clusterOf(ctx context.Context) *cluster {
+	c, _ := ctx.Value(clusterKey{}).(*cluster)
+	return c
+}
+
+// sometimes counts a path for the workload running the body, if any.
+func sometimes(ctx context.Context, name string) {
+	if c := clusterOf(ctx); c != nil {
+		c.w.Sometimes(name)
+	}
 }
 
 // bigBytes returns n bytes derived from seed.
@@ -43,101 +193,4 @@ func checksum(b []byte) int64 {
 		h = (h ^ uint64(c)) * 1099511628211
 	}
 	return int64(h >> 1)
-}
-
-// runFunc executes the named function. User errors come back as
-// KindTaskFailed; unknown names as KindUnknownFunction.
-func runFunc(name string, args [][]byte) ([][]byte, *proto.TaskError) {
-	ints := func(n int) ([]int64, *proto.TaskError) {
-		if len(args) != n {
-			return nil, proto.NewError(proto.KindTaskFailed, "", "%s takes %d arguments, got %d", name, n, len(args))
-		}
-		out := make([]int64, n)
-		for i, a := range args {
-			v, err := asI64(a)
-			if err != nil {
-				return nil, proto.NewError(proto.KindTaskFailed, "", "%s argument %d: %v", name, i, err)
-			}
-			out[i] = v
-		}
-		return out, nil
-	}
-	switch name {
-	case "add":
-		v, err := ints(2)
-		if err != nil {
-			return nil, err
-		}
-		return [][]byte{i64(v[0] + v[1])}, nil
-	case "mul":
-		v, err := ints(2)
-		if err != nil {
-			return nil, err
-		}
-		return [][]byte{i64(v[0] * v[1])}, nil
-	case "big":
-		v, err := ints(2)
-		if err != nil {
-			return nil, err
-		}
-		if v[1] < 0 || v[1] > 64<<20 {
-			return nil, proto.NewError(proto.KindTaskFailed, "", "big: size %d out of range", v[1])
-		}
-		return [][]byte{bigBytes(v[0], v[1])}, nil
-	case "sum":
-		if len(args) != 1 {
-			return nil, proto.NewError(proto.KindTaskFailed, "", "sum takes 1 argument, got %d", len(args))
-		}
-		return [][]byte{i64(checksum(args[0]))}, nil
-	case "fail":
-		return nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: "intentional failure", Stack: "workload.runFunc(\"fail\")"}
-	}
-	return nil, proto.NewError(proto.KindUnknownFunction, "", "no function named %q is registered", name)
-}
-
-// The actor class "Counter": its state is one integer, set by the
-// constructor Counter(start). Methods:
-//
-//	incr()     adds 1 and returns (incarnation, new count) as 16 bytes;
-//	square(x)  returns x*x and leaves the state alone;
-//	fail()     raises a user error.
-//
-// incr's results are checkable across restarts: within one incarnation a
-// caller sees its counts strictly increase, and incarnations never go
-// backwards (calls run in order, a restart starts again from start).
-func newActorState(class string, args [][]byte) ([]byte, *proto.TaskError) {
-	if class != "Counter" {
-		return nil, proto.NewError(proto.KindUnknownFunction, "", "no actor class named %q is registered", class)
-	}
-	if len(args) != 1 {
-		return nil, proto.NewError(proto.KindTaskFailed, "", "Counter takes 1 argument, got %d", len(args))
-	}
-	if _, err := asI64(args[0]); err != nil {
-		return nil, proto.NewError(proto.KindTaskFailed, "", "Counter: %v", err)
-	}
-	return args[0], nil
-}
-
-func callActorMethod(method string, inc int64, state []byte, args [][]byte) ([]byte, [][]byte, *proto.TaskError) {
-	count, err := asI64(state)
-	if err != nil {
-		return nil, nil, proto.NewError(proto.KindTaskFailed, "", "Counter state: %v", err)
-	}
-	switch method {
-	case "incr":
-		count++
-		return i64(count), [][]byte{append(i64(inc), i64(count)...)}, nil
-	case "square":
-		if len(args) != 1 {
-			return nil, nil, proto.NewError(proto.KindTaskFailed, "", "square takes 1 argument, got %d", len(args))
-		}
-		x, err := asI64(args[0])
-		if err != nil {
-			return nil, nil, proto.NewError(proto.KindTaskFailed, "", "square: %v", err)
-		}
-		return state, [][]byte{i64(x * x)}, nil
-	case "fail":
-		return nil, nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: "intentional actor failure"}
-	}
-	return nil, nil, proto.NewError(proto.KindUnknownFunction, "", "Counter has no method %q", method)
 }

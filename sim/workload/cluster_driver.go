@@ -1,0 +1,245 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/grayrt/gray"
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/raylet"
+)
+
+// driver is one driver of the cluster workload: a process.Driver whose
+// program (main) runs rounds of a fixed task DAG, actors and a cancelled
+// task against the public API until the world heals, and checks every
+// result.
+type driver struct {
+	cl   *cluster
+	idx  int
+	addr core.Addr
+	proc *process.Driver
+	// rnd is the driver program's own PRNG stream, drawn only by main.
+	rnd *rand.Rand
+
+	// Written by main (a coroutine of the world, which runs nothing else
+	// meanwhile), read by the workload's checks.
+	round, rounds int
+	step          string
+	finished      bool
+	// seen is the last Counter.incr count per actor incarnation.
+	seen map[counterSeen]int64
+	last worker.Stats
+}
+
+// main is the driver program.
+func (d *driver) main(ctx context.Context) error {
+	if err := pause(ctx, time.Duration(100+d.rnd.IntN(400))*time.Millisecond); err != nil {
+		return err
+	}
+	for !d.cl.w.Healed() || d.rounds == 0 {
+		d.round++
+		if err := d.runRound(ctx); err != nil {
+			return fmt.Errorf("round %d: %w", d.round, err)
+		}
+		if err := d.countPaths(ctx); err != nil {
+			return err
+		}
+		d.rounds++
+		d.step = "idle"
+		if err := pause(ctx, time.Duration(d.rnd.IntN(50))*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// done gets the driver program's result, on the driver's loop.
+func (d *driver) done(err error) {
+	if err != nil {
+		d.cl.w.Fail("invariant", fmt.Sprintf("%s: %v", d.addr, err))
+		return
+	}
+	d.finished = true
+}
+
+// roundRefs collects a round's references, released when it ends: in the
+// simulator a Ref lives until Release (no garbage-collector cleanups).
+type roundRefs []interface{ Release() }
+
+func (rs *roundRefs) add(r interface{ Release() }) { *rs = append(*rs, r) }
+
+func (rs roundRefs) release() {
+	for _, r := range rs {
+		r.Release()
+	}
+}
+
+// runRound submits one round's work and checks its results:
+//
+//	a = add(x, 5); b = mul(a, 3) spread; c = big(b, 200 KiB); d = sum(c)
+//	relay(c); fanout(3, x); p = put(150 KiB); e = sum(p)
+//
+// plus, every third round, a task no node can fit and a task that raises;
+// a slow task cancelled soon after (cluster_cancel.go); and this round's
+// actors (cluster_actors.go). Every task retries system failures forever:
+// results must always arrive.
+func (d *driver) runRound(ctx context.Context) error {
+	var rs roundRefs
+	defer rs.release()
+	x := int64(d.round*10 + d.idx)
+	d.step = "submit"
+	// The slow task first: its cancel must follow within
+	// cancelDelayMsMax. Submitting takes no simulated time (the driver
+	// only registers the task with its core worker), so the DAG runs
+	// while the driver waits to cancel; Put and the actors, which wait
+	// for other processes, come after the cancel.
+	slow := d.submitSlow(ctx, &rs)
+	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried), sumTask.Options(retried)
+	a := add.Remote(ctx, gray.V(x), gray.V(int64(5)))
+	b := mul.Remote(ctx, a, gray.V(int64(3)))
+	c := big.Remote(ctx, b, gray.V(int64(bigObjectBytes)))
+	s := sum.Remote(ctx, c)
+	// relay(c) hands the big object on to a task of its own and finishes
+	// first: its worker becomes a borrower the driver must wait for.
+	rel := relayTask.Options(retried).Remote(ctx, c)
+	fan := fanoutTask.Options(retried).Remote(ctx, gray.V(int64(3)), gray.V(x))
+	rs.add(a)
+	rs.add(b)
+	rs.add(c)
+	rs.add(s)
+	rs.add(rel)
+	rs.add(fan)
+	var gpu, fail gray.Ref[int64]
+	odd := d.round%3 == 1
+	if odd {
+		gpu = add.Options(gray.WithGPUs(1)).Remote(ctx, gray.V(int64(1)), gray.V(int64(2)))
+		fail = failTask.Options(retried).Remote(ctx)
+		rs.add(gpu)
+		rs.add(fail)
+	}
+	d.step = "cancel"
+	cancelled, err := d.cancel(ctx, slow)
+	if err != nil {
+		return err
+	}
+	d.step = "put"
+	putData := bigBytes(x*7, 150<<10)
+	p := gray.Put(ctx, putData)
+	e := sum.Remote(ctx, p)
+	rs.add(p)
+	rs.add(e)
+	d.step = "actors"
+	actors, err := d.actorRound(ctx, x, &rs)
+	if err != nil {
+		return err
+	}
+
+	d.step = "get relay"
+	if _, err := rel.Get(ctx); err != nil {
+		return fmt.Errorf("get relay: %w", err)
+	}
+	d.step = "get sum"
+	if got, err := s.Get(ctx); err != nil {
+		return fmt.Errorf("get sum(big(mul(add(%d,5),3))): %w", x, err)
+	} else if want := checksum(bigBytes((x+5)*3, bigObjectBytes)); got != want {
+		return fmt.Errorf("sum = %d, want %d", got, want)
+	}
+	d.cl.w.Sometimes("object through plasma")
+	d.step = "get sum(put)"
+	switch got, err := e.Get(ctx); {
+	case errors.Is(err, gray.ErrObjectLost):
+		// Documented: an object created by Put lives only in its node's
+		// plasma store and cannot be rebuilt once that node is gone
+		// (Ray's ObjectLostError for ray.put objects).
+		d.cl.w.Sometimes("put object lost with its node")
+	case err != nil:
+		return fmt.Errorf("get sum(put): %w", err)
+	case got != checksum(putData):
+		return fmt.Errorf("sum(put) = %d, want %d", got, checksum(putData))
+	}
+	d.step = "get actors"
+	if err := actors(); err != nil {
+		return err
+	}
+	d.step = "get cancelled"
+	if err := cancelled(); err != nil {
+		return err
+	}
+	d.step = "get fanout"
+	if got, err := fan.Get(ctx); err != nil {
+		return fmt.Errorf("get fanout(3, %d): %w", x, err)
+	} else if got != 4*x+7 {
+		return fmt.Errorf("fanout(3, %d) = %d, want %d", x, got, 4*x+7)
+	}
+	if odd {
+		d.step = "get infeasible"
+		if _, err := gpu.Get(ctx); !errors.Is(err, gray.ErrInfeasible) {
+			return fmt.Errorf("GPU task on a CPU-only cluster: got %v, want an infeasible error", err)
+		}
+		d.cl.w.Sometimes("infeasible task reported")
+		d.step = "get failing"
+		_, err := fail.Get(ctx)
+		var te *gray.TaskError
+		if !errors.As(err, &te) || te.Kind != proto.KindTaskFailed || !strings.Contains(te.Message, "intentional failure") {
+			return fmt.Errorf("failing task: got %v, want its user error", err)
+		}
+		d.cl.w.Sometimes("user error returned")
+	}
+	return nil
+}
+
+// countPaths turns the core workers' and the raylets' counters into
+// sometimes paths, on the driver's loop: the counters are not part of
+// the public API.
+func (d *driver) countPaths(ctx context.Context) error {
+	_, err := process.Do(ctx, d.proc.Caller(), func(cw *worker.Worker, reply func(struct{}, error)) {
+		w := d.cl.w
+		st := cw.Stats()
+		if st.Reconstructed > d.last.Reconstructed {
+			w.Sometimes("object rebuilt from lineage")
+		}
+		if st.ActorCallsRetried > d.last.ActorCallsRetried {
+			w.Sometimes("actor call retried")
+		}
+		if st.Spillbacks > d.last.Spillbacks {
+			w.Sometimes("spillback")
+		}
+		if st.BorrowersAdded > 0 {
+			w.Sometimes("borrower registered")
+		}
+		d.last = st
+		for _, a := range w.Addrs() {
+			if pw, ok := w.Process(a).(*process.Worker); ok && pw.CoreWorker().Stats().OwnerDied > 0 {
+				// A worker borrowing an object owned by a fanout worker
+				// that died got OwnerDied (the borrowing task's result
+				// goes to the dead owner; the driver retries the fanout).
+				w.Sometimes("owner died")
+				break
+			}
+		}
+		for _, a := range d.cl.raylets {
+			if r, ok := w.Process(a).(*raylet.Raylet); ok && r.Stats().Pulls > 0 {
+				w.Sometimes("remote pull")
+				break
+			}
+		}
+		reply(struct{}{}, nil)
+	})
+	return err
+}
+
+// pending describes an unfinished driver, for liveness failures.
+func (d *driver) pending() string {
+	cw := d.proc.CoreWorker()
+	if cw == nil {
+		return fmt.Sprintf("%s not attached (its job not registered)", d.addr)
+	}
+	return fmt.Sprintf("%s in round %d step %q (%d tasks, %d actor calls pending)", d.addr, d.round, d.step, cw.PendingTasks(), cw.PendingActorCalls())
+}
