@@ -100,7 +100,10 @@ type Worker struct {
 	srv           *rpc.Server
 	refs          *refTable
 
-	parent      core.TaskID // the task this worker is running submissions for
+	// parent is the pseudo-task top-level submissions, puts and actors
+	// derive their ids from: the driver's task for a driver, one unique
+	// to this incarnation for a worker (core.WorkerTaskID).
+	parent      core.TaskID
 	taskCounter uint64
 	putCounter  uint32
 	leaseSeq    uint64
@@ -194,6 +197,11 @@ func New(env core.Env, cfg Config) *Worker {
 	// previous one (a cancelled request, a granted lease).
 	w.leaseSeq = env.Rand().Uint64() >> 20
 	w.incarnation = env.Rand().Uint64() | 1
+	if cfg.Job.IsNil() {
+		// A worker: ids derived from its pseudo-task must differ from
+		// every other worker's and from its own earlier incarnations'.
+		w.parent = core.WorkerTaskID(cfg.Job, w.incarnation)
+	}
 	return w
 }
 
