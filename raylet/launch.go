@@ -180,6 +180,12 @@ func (r *Raylet) WorkerExited(token, reason string) {
 		r.LaunchFailed(token, "the worker exited before registering: "+reason, false)
 		return
 	}
+	if addr, ok := r.launchAddrs[token]; ok {
+		// Also a worker already reaped or retired from the pool: the
+		// objects it owned are gone with it.
+		delete(r.launchAddrs, token)
+		r.workerGone(addr)
+	}
 	for _, a := range r.sortedWorkerAddrs() {
 		if w := r.workers[a]; w.launch == token {
 			r.workerDied(w, fmt.Sprintf("worker %v (pid of launch %s) exited: %s", w.id, token, reason))

@@ -24,21 +24,22 @@ type pull struct {
 }
 
 // handlePutObject stores an object and pins it as the primary copy on
-// behalf of its owner, until the owner frees it.
+// behalf of its owner, until the owner frees it or is gone (owners.go).
+// A copy already here (a retried put, or a copy pulled earlier) is
+// pinned as the primary copy: the owner records this node as holding one.
 func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.PutObject)
-	if r.store.Contains(p.ID) {
-		reply(&proto.PutObjectReply{Node: r.node}, nil) // a retried put
-		return
-	}
-	if err := r.store.Put(p.ID, p.Data, p.Owner); err != nil {
-		reply(nil, rpc.Errorf(codeFor(err), "%v", err))
-		return
+	if !r.store.Contains(p.ID) {
+		if err := r.store.Put(p.ID, p.Data, p.Owner); err != nil {
+			reply(nil, rpc.Errorf(codeFor(err), "%v", err))
+			return
+		}
 	}
 	if err := r.store.Pin(p.ID); err != nil {
 		reply(nil, rpc.Errorf(rpc.CodeFailed, "pin: %v", err))
 		return
 	}
+	r.trackPrimary(p)
 	reply(&proto.PutObjectReply{Node: r.node}, nil)
 }
 
@@ -90,6 +91,7 @@ func (r *Raylet) read(id core.ObjectID) ([]byte, bool) {
 // handleFreeObjects unpins and deletes copies the owner released.
 func (r *Raylet) handleFreeObjects(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	for _, id := range m.(*proto.FreeObjects).IDs {
+		r.untrackPrimary(id)
 		_ = r.store.Unpin(id)
 		_ = r.store.Delete(id)
 	}

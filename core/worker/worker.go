@@ -132,6 +132,11 @@ type Worker struct {
 	// Task events not yet sent to the GCS (events.go).
 	events  eventBuffer
 	evStats EventStats
+
+	// exited is set by FreeOwned: the process's program is done, and a
+	// borrower asking for an object this worker no longer has is told
+	// that its owner died rather than that it was freed.
+	exited bool
 }
 
 // pendingTask is a task this worker owns that has not finished.
@@ -192,6 +197,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.OwnerCheck{}).MsgType(), w.handleOwnerCheck)
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
+	w.srv.Register((&proto.OwnsObjects{}).MsgType(), w.handleOwnsObjects)
 	// Lease ids start at a random point per incarnation, so that a
 	// restarted owner never reuses an id a raylet remembers from the
 	// previous one (a cancelled request, a granted lease).
@@ -312,6 +318,8 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 		MaxRetries:      retries,
 		RetryExceptions: opts.RetryExceptions,
 		Owner:           w.self,
+		OwnerID:         w.incarnation,
+		OwnerNode:       w.ownerNode(),
 		Binary:          binary,
 	}
 	if err := spec.Validate(); err != nil {
