@@ -163,6 +163,23 @@ func chooseRaylet(nodes []gcs.NodeInfo, gcsAddr net.P2PAddr, prefer string) (cor
 	return alive[0], nil
 }
 
+// freeOwned frees the objects the driver owns (worker.FreeOwned) as its
+// program ends, best effort: the cluster may be gone already, and the
+// raylets free them anyway once they see the job finished.
+func (rt *Runtime) freeOwned(ctx context.Context) {
+	if rt.dproc == nil || rt.dproc.Job().IsNil() {
+		return
+	}
+	if _, err := do(ctx, rt.driver, func(cw *worker.Worker, reply func(struct{}, error)) {
+		if cw != nil {
+			cw.FreeOwned()
+		}
+		reply(struct{}{}, nil)
+	}); err != nil {
+		rt.log.Warn("gray: freeing the driver's objects", "err", err)
+	}
+}
+
 // finishJob marks a joining driver's job finished, best effort: the
 // cluster may be gone already.
 func (rt *Runtime) finishJob(ctx context.Context) {

@@ -286,8 +286,9 @@ func (rt *Runtime) waitNodes(ctx context.Context) error {
 // Shutdown stops this program's processes and waits for their
 // goroutines, task bodies included (their ctx is cancelled): the whole
 // embedded cluster, or a joining driver (its job is marked finished
-// first; the objects it owns are gone with it). Calls waiting on the
-// runtime fail with ErrShutdown. Later calls do nothing.
+// first and the objects it owns are freed: the raylets holding their
+// copies release them, and borrowers get ErrOwnerDied). Calls waiting on
+// the runtime fail with ErrShutdown. Later calls do nothing.
 func (rt *Runtime) Shutdown() {
 	rt.shutOnce.Do(func() {
 		switch {
@@ -295,9 +296,11 @@ func (rt *Runtime) Shutdown() {
 			// No deadline: the simulator runs on its own clock, and the
 			// GCS client's own deadline bounds the call.
 			rt.finishJob(context.Background())
+			rt.freeOwned(context.Background())
 		case rt.tr != nil:
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			rt.finishJob(ctx)
+			rt.freeOwned(ctx)
 			cancel()
 		}
 		rt.close()

@@ -109,6 +109,18 @@ func DriverTaskID(job JobID) TaskID {
 	return t
 }
 
+// WorkerTaskID returns the id of the pseudo-task that a process without a
+// job of its own (a worker, outside the tasks it runs) submits, puts and
+// creates actors as. The driver's pseudo-task (DriverTaskID) is unique per
+// job; workers share the nil job, so their pseudo-task is derived from
+// their core worker's incarnation (random per process start) instead:
+// otherwise every worker, and every restart of one, would derive the same
+// Put, actor and actor-call ids from its counters, and a raylet would take
+// one worker's object for a retried put of another's.
+func WorkerTaskID(job JobID, incarnation uint64) TaskID {
+	return newTaskID(nilActorForJob(job), DriverTaskID(job), incarnation, 0x77)
+}
+
 // NewTaskID derives the id of the counter-th normal task submitted by the
 // task parent (Ray: hash of parent id and parent's task counter).
 func NewTaskID(job JobID, parent TaskID, counter uint64) TaskID {

@@ -77,3 +77,26 @@ func TestIDStringsAreReadable(t *testing.T) {
 		t.Errorf("JobID(1).String() = %q, want %q", got, "job:00000001")
 	}
 }
+
+// TestWorkerTaskIDsDifferPerIncarnation: workers have no job, so the ids
+// they derive from their pseudo-task (puts, actors, actor calls) are
+// unique only because the pseudo-task is their incarnation's.
+func TestWorkerTaskIDsDifferPerIncarnation(t *testing.T) {
+	var nilJob JobID
+	a, b := WorkerTaskID(nilJob, 1), WorkerTaskID(nilJob, 2)
+	if a == b {
+		t.Fatalf("WorkerTaskID for incarnations 1 and 2 both = %v, want different", a)
+	}
+	if a != WorkerTaskID(nilJob, 1) {
+		t.Fatalf("WorkerTaskID(nil job, 1) is not deterministic")
+	}
+	if a == DriverTaskID(nilJob) {
+		t.Fatalf("WorkerTaskID(nil job, 1) = DriverTaskID(nil job), want different")
+	}
+	if ObjectIDForPut(a, 1) == ObjectIDForPut(b, 1) {
+		t.Fatalf("first puts of two incarnations share the id %v", ObjectIDForPut(a, 1))
+	}
+	if !a.Actor().IsNil() || a.Job() != nilJob {
+		t.Errorf("WorkerTaskID carries actor %v job %v, want the nil actor of the nil job", a.Actor(), a.Job())
+	}
+}

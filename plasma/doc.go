@@ -51,7 +51,8 @@
 // The store copies nothing on Get: the returned slice is the store's own
 // memory and must not be modified. It stays valid while the reader pin is
 // held; after Release the store may reuse or drop it. Put and Write copy
-// their input, so the caller keeps its slice.
+// their input, so the caller keeps its slice; Adopt takes the caller's
+// slice over instead, for bytes nobody else holds.
 //
 // # Bounds
 //

@@ -137,6 +137,12 @@ func NewStore(cfg Config) *Store {
 //   - ErrTooManyObjects if the store holds MaxObjects objects none of which
 //     can be evicted.
 func (s *Store) Create(id core.ObjectID, size int64, owner core.Addr) error {
+	return s.create(id, size, owner, nil)
+}
+
+// create is Create; data, when not nil, is the object's memory (of size
+// bytes), taken over rather than allocated.
+func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byte) error {
 	s.assertNotInCallback("Create")
 	if e, ok := s.objects[id]; ok {
 		if e.deleting {
@@ -171,7 +177,10 @@ func (s *Store) Create(id core.ObjectID, size int64, owner core.Addr) error {
 		}
 		s.evict(s.lru.head)
 	}
-	e := &entry{id: id, owner: owner, data: make([]byte, size)}
+	if data == nil {
+		data = make([]byte, size)
+	}
+	e := &entry{id: id, owner: owner, data: data}
 	s.touch(e)
 	s.objects[id] = e
 	s.used += size
@@ -255,6 +264,26 @@ func (s *Store) Put(id core.ObjectID, data []byte, owner core.Addr) error {
 	}
 	if err := s.Seal(id); err != nil {
 		panic(fmt.Sprintf("plasma: put %v: seal of a fully written object: %v", id, err))
+	}
+	return nil
+}
+
+// Adopt stores data as the sealed object id without copying it: the store
+// takes the slice over, and the caller must neither modify nor keep it
+// (the raylet adopts the bytes of a PutObject it has just decoded, which
+// nobody else references). It fails as Create does and then leaves
+// nothing behind; on failure the caller keeps data.
+func (s *Store) Adopt(id core.ObjectID, data []byte, owner core.Addr) error {
+	if data == nil {
+		data = []byte{}
+	}
+	if err := s.create(id, int64(len(data)), owner, data[:len(data):len(data)]); err != nil {
+		return err
+	}
+	e := s.objects[id]
+	e.written = e.written.add(0, int64(len(data)))
+	if err := s.Seal(id); err != nil {
+		panic(fmt.Sprintf("plasma: adopt %v: seal of a fully written object: %v", id, err))
 	}
 	return nil
 }

@@ -455,3 +455,39 @@ func checkInvariants(s *Store) error {
 	}
 	return nil
 }
+
+// TestAdopt: Adopt stores a sealed object in the caller's slice itself,
+// with Put's checks: it fails on a duplicate or a full store, leaving
+// nothing behind, and the adopted bytes count like any object's.
+func TestAdopt(t *testing.T) {
+	s := NewStore(Config{Capacity: 10})
+	data := []byte("abcdef")
+	if err := s.Adopt(oid(1), data, owner); err != nil {
+		t.Fatalf("Adopt = %v", err)
+	}
+	got, err := s.Get(oid(1))
+	if err != nil || string(got) != "abcdef" {
+		t.Fatalf("Get after Adopt = %q, %v; want abcdef", got, err)
+	}
+	if &got[0] != &data[0] {
+		t.Errorf("Adopt copied the bytes, want the caller's slice taken over")
+	}
+	if err := s.Release(oid(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(oid(1), []byte("x"), owner); !errors.Is(err, ErrExists) {
+		t.Errorf("Adopt of a present id = %v, want ErrExists", err)
+	}
+	if err := s.Pin(oid(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(oid(2), []byte("12345"), owner); !errors.Is(err, ErrObjectStoreFull) {
+		t.Errorf("Adopt beyond capacity = %v, want ErrObjectStoreFull", err)
+	}
+	if s.Contains(oid(2)) || s.Stats().Used != 6 {
+		t.Errorf("a failed Adopt left %v present=%v, used %d; want absent, 6", oid(2), s.Contains(oid(2)), s.Stats().Used)
+	}
+	if err := s.Adopt(oid(3), nil, owner); err != nil || !s.Contains(oid(3)) {
+		t.Errorf("Adopt of an empty object = %v, present %v; want nil, true", err, s.Contains(oid(3)))
+	}
+}

@@ -20,4 +20,11 @@
 // asked periodically (LeaseCheck), says it no longer holds them: a worker
 // that owned nested tasks may die with leases in hand, and its restarted
 // process knows nothing of them.
+//
+// Primary copies (owners.go) are pinned for their owner until it frees
+// them, or until the raylet knows the owner is gone: its node died, it
+// was a worker of this node that died or exited, it was the driver of a
+// job that finished, or, asked periodically (OwnsObjects), it says it no
+// longer owns them. An owner that does not answer is asked about where
+// its death would be known; silence alone frees nothing.
 package raylet

@@ -182,6 +182,12 @@ func (r *Raylet) WorkerExited(token, reason string) {
 	}
 	addr, reaped := r.reaped[token]
 	delete(r.reaped, token)
+	if la, ok := r.launchAddrs[token]; ok {
+		// Also a worker already reaped or retired from the pool: the
+		// objects it owned are gone with it.
+		delete(r.launchAddrs, token)
+		r.workerGone(la)
+	}
 	for _, a := range r.sortedWorkerAddrs() {
 		if w := r.workers[a]; w.launch == token {
 			r.workerDied(w, fmt.Sprintf("worker %v (pid of launch %s) exited: %s", w.id, token, reason))

@@ -30,9 +30,11 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 	if w := r.workers[from]; w != nil && w.id != id {
 		r.workerDied(w, fmt.Sprintf("worker %v at %s died (it restarted as %v)", w.id, from, id))
 	}
+	r.workerRegistered(from, reg.OwnerID)
 	if w := r.workers[from]; w == nil || w.id != id {
 		if reg.Launch != "" {
 			delete(r.launches, reg.Launch)
+			r.launchAddrs[reg.Launch] = from
 		}
 		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, job: reg.Job, idle: r.env.Now()}
 	}

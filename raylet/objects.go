@@ -24,21 +24,24 @@ type pull struct {
 }
 
 // handlePutObject stores an object and pins it as the primary copy on
-// behalf of its owner, until the owner frees it.
+// behalf of its owner, until the owner frees it or is gone (owners.go).
+// A copy already here (a retried put, or a copy pulled earlier) is
+// pinned as the primary copy: the owner records this node as holding one.
 func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.PutObject)
-	if r.store.Contains(p.ID) {
-		reply(&proto.PutObjectReply{Node: r.node}, nil) // a retried put
-		return
-	}
-	if err := r.store.Put(p.ID, p.Data, p.Owner); err != nil {
-		reply(nil, rpc.Errorf(codeFor(err), "%v", err))
-		return
+	if !r.store.Contains(p.ID) {
+		// The bytes were decoded for this request and nobody else holds
+		// them: the store takes them over rather than copy 1 MiB again.
+		if err := r.store.Adopt(p.ID, p.Data, p.Owner); err != nil {
+			reply(nil, rpc.Errorf(codeFor(err), "%v", err))
+			return
+		}
 	}
 	if err := r.store.Pin(p.ID); err != nil {
 		reply(nil, rpc.Errorf(rpc.CodeFailed, "pin: %v", err))
 		return
 	}
+	r.trackPrimary(p)
 	reply(&proto.PutObjectReply{Node: r.node}, nil)
 }
 
@@ -58,8 +61,7 @@ func codeFor(err error) rpc.Code {
 // when this node has none.
 func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	g := m.(*proto.GetObject)
-	if data, ok := r.read(g.ID); ok {
-		reply(&proto.GetObjectReply{Data: data}, nil)
+	if r.replyObject(g.ID, reply) {
 		return
 	}
 	r.pullObject(g.ID, g.Locations, func(err error) {
@@ -67,36 +69,38 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "%v", err))
 			return
 		}
-		data, ok := r.read(g.ID)
-		if !ok {
+		if !r.replyObject(g.ID, reply) {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "%v was evicted right after it was pulled; retry", g.ID))
-			return
 		}
-		reply(&proto.GetObjectReply{Data: data}, nil)
 	})
 }
 
-// read copies a sealed local object out of the store.
-func (r *Raylet) read(id core.ObjectID) ([]byte, bool) {
+// replyObject answers with a sealed local object's bytes and reports
+// whether it had them. The reply carries the store's own memory, read
+// under a reader pin: the rpc server encodes a reply before reply
+// returns, so no copy is needed.
+func (r *Raylet) replyObject(id core.ObjectID, reply func(core.Message, error)) bool {
 	data, err := r.store.Get(id)
 	if err != nil {
-		return nil, false
+		return false
 	}
-	out := append([]byte(nil), data...)
+	reply(&proto.GetObjectReply{Data: data}, nil)
 	_ = r.store.Release(id)
-	return out, true
+	return true
 }
 
 // handleFreeObjects unpins and deletes copies the owner released.
 func (r *Raylet) handleFreeObjects(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	for _, id := range m.(*proto.FreeObjects).IDs {
+		r.untrackPrimary(id)
 		_ = r.store.Unpin(id)
 		_ = r.store.Delete(id)
 	}
 	reply(&proto.Ack{}, nil)
 }
 
-// handlePullChunk serves one chunk of a sealed local object.
+// handlePullChunk serves one chunk of a sealed local object, straight
+// from the store's memory (see replyObject).
 func (r *Raylet) handlePullChunk(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.PullChunk)
 	data, err := r.store.Get(p.ID)
@@ -111,7 +115,7 @@ func (r *Raylet) handlePullChunk(from core.Addr, m core.Message, reply func(core
 		return
 	}
 	end := min(size, p.Offset+p.Length)
-	reply(&proto.ChunkReply{Size: size, Data: append([]byte(nil), data[p.Offset:end]...)}, nil)
+	reply(&proto.ChunkReply{Size: size, Data: data[p.Offset:end]}, nil)
 }
 
 // pullObject makes id local, trying locs in order, and calls done once.

@@ -84,6 +84,9 @@ type Stats struct {
 	// arrival to its grant: the scheduling latency (divide by
 	// LeasesGranted for the mean).
 	LeaseWait time.Duration
+	// OrphansFreed counts primary copies freed because their owner was
+	// gone (owners.go).
+	OrphansFreed int64
 }
 
 // Raylet is the node manager: it registers its node with the GCS, accounts
@@ -137,6 +140,17 @@ type Raylet struct {
 	// passWaits are the demands that had to wait in the current
 	// scheduling pass (default strategy, not spilled).
 	passWaits []core.Resources
+
+	// Owners of primary copies (owners.go): by owner incarnation and by
+	// object; the incarnation last registered from each worker address;
+	// the addresses of launched workers that exited, and the address of
+	// each registered launch; a job-table read in flight.
+	owners        map[ownerKey]*owner
+	primaries     map[core.ObjectID]ownerKey
+	workerIncs    map[core.Addr]uint64
+	exitedWorkers map[core.Addr]bool
+	launchAddrs   map[string]core.Addr
+	jobsAsked     bool
 
 	stats Stats
 }
@@ -214,6 +228,11 @@ func (r *Raylet) Start(env core.Env) {
 	r.reaped = map[string]core.Addr{}
 	r.badBinaries = map[string]badBinary{}
 	r.wanted = map[poolKey]int{}
+	r.owners = map[ownerKey]*owner{}
+	r.primaries = map[core.ObjectID]ownerKey{}
+	r.workerIncs = map[core.Addr]uint64{}
+	r.exitedWorkers = map[core.Addr]bool{}
+	r.launchAddrs = map[string]core.Addr{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
 	r.addrs[r.node] = env.Self()
@@ -228,9 +247,11 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.LeaseStatus{}).MsgType(), r.handleLeaseStatus)
 	r.srv.Register((&proto.ListObjects{}).MsgType(), r.handleListObjects)
 	r.srv.Register((&proto.RayletStats{}).MsgType(), r.handleRayletStats)
+	r.srv.Register((&proto.OwnsObjects{}).MsgType(), r.handleOwnsObjects)
 
 	r.register()
 	env.AfterFunc(leaseCheckPeriod, r.checkLeases)
+	env.AfterFunc(ownerCheckPeriod, r.checkOwners)
 	if err := r.gcs.Subscribe([]string{gcs.ChannelNode, gcs.ChannelResources}, r.onPub, r.resync); err != nil {
 		env.Log().Error("subscribe to the GCS", "err", err)
 	}
@@ -352,6 +373,9 @@ func (r *Raylet) applyNode(n gcs.NodeInfo) {
 	v.Alive = n.State != gcs.NodeDead
 	v.Draining = n.State == gcs.NodeDraining
 	r.addrs[n.ID] = n.Addr
+	if !v.Alive {
+		r.ownersNodeDied(n.ID)
+	}
 }
 
 // resync rebuilds the cluster view from a snapshot after a pubsub gap or a

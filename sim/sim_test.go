@@ -344,3 +344,26 @@ func TestPauseHoldsEventsUntilItEnds(t *testing.T) {
 		t.Fatalf("p handled %q, want %q", log, want)
 	}
 }
+
+// TestDigestBytesSeesEveryByte: the trace hash covers message contents, so
+// a payload that differs in any one byte, or only in length, must digest
+// differently.
+func TestDigestBytesSeesEveryByte(t *testing.T) {
+	for n := 0; n <= 100; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		base := digestBytes(b)
+		if digestBytes(append(b, 0)) == base {
+			t.Fatalf("digest of %d bytes = digest with a zero byte appended", n)
+		}
+		for i := range b {
+			b[i] ^= 1
+			if digestBytes(b) == base {
+				t.Fatalf("digest of %d bytes unchanged when byte %d flips", n, i)
+			}
+			b[i] ^= 1
+		}
+	}
+}

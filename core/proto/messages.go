@@ -37,6 +37,8 @@ const (
 	msgOwnerCheck           core.MsgType = 4012
 	msgOwnerCheckReply      core.MsgType = 4013
 	msgCancelTask           core.MsgType = 4014
+	msgOwnsObjects          core.MsgType = 4015
+	msgOwnsObjectsReply     core.MsgType = 4016
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -75,6 +77,11 @@ type RegisterWorker struct {
 	// Job is the job a launched worker serves (pools are per job, as in
 	// Ray, so that its output goes to that job's driver).
 	Job core.JobID `msgpack:"job,omitempty"`
+	// OwnerID is the worker's core-worker incarnation, the OwnerID of
+	// the objects it owns: once a process with another one registers
+	// from the address, the raylet knows this one died and frees its
+	// objects (0: unknown).
+	OwnerID uint64 `msgpack:"oi,omitempty"`
 }
 
 // Validate checks the binary hash and bounds the launch token.
@@ -330,11 +337,19 @@ type LeaseFailed struct {
 }
 
 // PutObject stores an object in the raylet's plasma store and pins it as
-// the primary copy on behalf of Owner.
+// the primary copy on behalf of Owner. The copy stays until the owner
+// frees it (FreeObjects) or the raylet learns that the owner is gone: the
+// owner's incarnation OwnerID is dead (another process answers at its
+// address, or its worker exited), its node OwnerNode died, or Job
+// finished and Owner was that job's driver. Ray frees an owner's objects
+// when the owner dies; borrowers then get OwnerDied or ObjectLost.
 type PutObject struct {
-	ID    core.ObjectID `msgpack:"i"`
-	Owner core.Addr     `msgpack:"o"`
-	Data  []byte        `msgpack:"d"`
+	ID        core.ObjectID `msgpack:"i"`
+	Owner     core.Addr     `msgpack:"o"`
+	OwnerID   uint64        `msgpack:"w,omitempty"`
+	OwnerNode core.NodeID   `msgpack:"n,omitempty"`
+	Job       core.JobID    `msgpack:"j,omitempty"`
+	Data      []byte        `msgpack:"d"`
 }
 
 // PutObjectReply says which node stored the object.
@@ -544,6 +559,40 @@ type OwnerCheckReply struct {
 	Owns bool `msgpack:"o,omitempty"`
 }
 
+// OwnsObjects asks whether the owner incarnation OwnerID at Owner still
+// owns objects whose primary copies the asking raylet holds. A raylet
+// sends it now and then to the owner of every primary copy it holds, and,
+// when the owner leaves it unanswered, to the raylet of the owner's node,
+// which knows whether its workers died. The owner's core worker answers
+// for itself; a raylet answers Dead for a worker of its node it knows
+// dead, and otherwise knows nothing (an empty reply).
+type OwnsObjects struct {
+	Owner   core.Addr       `msgpack:"o"`
+	OwnerID uint64          `msgpack:"w,omitempty"`
+	IDs     []core.ObjectID `msgpack:"i,omitempty"`
+}
+
+// MaxOwnsObjects bounds the ids of one OwnsObjects.
+const MaxOwnsObjects = 1000
+
+// Validate bounds the ids.
+func (o *OwnsObjects) Validate() error {
+	if len(o.IDs) > MaxOwnsObjects {
+		return fmt.Errorf("%d object ids, limit %d", len(o.IDs), MaxOwnsObjects)
+	}
+	return nil
+}
+
+// OwnsObjectsReply answers OwnsObjects: Dead when the owner incarnation is
+// known dead (none of the objects is owned any more), else NotOwned lists
+// the asked objects known not to be owned (freed, or never owned by this
+// incarnation). The asker frees the primary copies of those and only
+// those: silence or an empty reply frees nothing.
+type OwnsObjectsReply struct {
+	Dead     bool            `msgpack:"d,omitempty"`
+	NotOwned []core.ObjectID `msgpack:"n,omitempty"`
+}
+
 // ObjectLocationUpdate tells an owner that a raylet gained or lost a copy.
 type ObjectLocationUpdate struct {
 	ID       core.ObjectID `msgpack:"i"`
@@ -592,6 +641,8 @@ func (*LeaseCheck) MsgType() core.MsgType           { return msgLeaseCheck }
 func (*LeaseCheckReply) MsgType() core.MsgType      { return msgLeaseCheckReply }
 func (*OwnerCheck) MsgType() core.MsgType           { return msgOwnerCheck }
 func (*OwnerCheckReply) MsgType() core.MsgType      { return msgOwnerCheckReply }
+func (*OwnsObjects) MsgType() core.MsgType          { return msgOwnsObjects }
+func (*OwnsObjectsReply) MsgType() core.MsgType     { return msgOwnsObjectsReply }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -636,6 +687,8 @@ func init() {
 		func() core.Message { return new(LeaseCheckReply) },
 		func() core.Message { return new(OwnerCheck) },
 		func() core.Message { return new(OwnerCheckReply) },
+		func() core.Message { return new(OwnsObjects) },
+		func() core.Message { return new(OwnsObjectsReply) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

@@ -97,6 +97,14 @@ type TaskSpec struct {
 	MaxRetries      int32     `msgpack:"m,omitempty"`
 	RetryExceptions bool      `msgpack:"x,omitempty"`
 	Owner           core.Addr `msgpack:"o"`
+	// OwnerID is the owner's core-worker incarnation and OwnerNode the
+	// node the owner dies with (a worker's; nil for a driver, which moves
+	// to another node when its own dies). The worker that stores a large
+	// return passes both to its raylet with the primary copy, so that
+	// the raylet can free the copy once the owner is gone (see
+	// PutObject).
+	OwnerID   uint64      `msgpack:"W,omitempty"`
+	OwnerNode core.NodeID `msgpack:"N,omitempty"`
 	// Actor creation and actor calls.
 	ActorID       core.ActorID `msgpack:"A,omitempty"`
 	ActorCreation bool         `msgpack:"C,omitempty"`

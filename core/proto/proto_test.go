@@ -94,6 +94,9 @@ func FuzzDecode(f *testing.F) {
 		&PushTask{Spec: spec, LeaseID: 3},
 		&KillActor{ActorID: core.ActorID{1}, Incarnation: 2},
 		&LeaseCheck{LeaseID: 7},
+		&PutObject{ID: core.ObjectIDForPut(spec.TaskID, 1), Owner: "driver", OwnerID: 5, OwnerNode: core.NodeID{2}, Job: job, Data: []byte{1, 2}},
+		&OwnsObjects{Owner: "driver", OwnerID: 5, IDs: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}},
+		&OwnsObjectsReply{NotOwned: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}},
 	} {
 		b, err := c.Encode(m)
 		if err != nil {

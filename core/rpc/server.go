@@ -10,7 +10,10 @@ import (
 // Handler serves one request type. It calls reply exactly once, now or
 // later (a lease request may wait in a queue); reply after the server's
 // process crashed is harmless. A handler returns definite failures as
-// *Error (use Errorf); other errors are sent as CodeFailed.
+// *Error (use Errorf); other errors are sent as CodeFailed. The reply is
+// encoded before reply returns, so it may carry memory the handler
+// reuses or releases afterwards (a plasma object read under a pin). The
+// request is the handler's: decoded for this call, shared with nobody.
 type Handler func(from core.Addr, req core.Message, reply func(core.Message, error))
 
 // Server dispatches Requests to handlers and remembers recent replies so

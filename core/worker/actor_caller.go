@@ -101,6 +101,8 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 		NumReturns: uint32(opts.NumReturns),
 		Resources:  core.Resources{},
 		Owner:      w.self,
+		OwnerID:    w.incarnation,
+		OwnerNode:  w.ownerNode(),
 		ActorID:    h.ID,
 		ActorCall:  true,
 		CallerSeq:  v.nextSeq,

@@ -146,7 +146,8 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 		}
 		pending++
 		i, size := i, int64(len(v))
-		w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: ids[i], Owner: spec.Owner, Data: v}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+		put := &proto.PutObject{ID: ids[i], Owner: spec.Owner, OwnerID: spec.OwnerID, OwnerNode: spec.OwnerNode, Job: spec.Job, Data: v}
+		w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 			pending--
 			node := w.cfg.Node
 			if err != nil && failed == nil {

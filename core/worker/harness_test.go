@@ -224,6 +224,7 @@ type fakeRaylet struct {
 	wid     core.WorkerID
 	node    core.NodeID
 	objects map[core.ObjectID][]byte
+	puts    []*proto.PutObject // every PutObject, in arrival order
 	freed   []core.ObjectID
 	leases  map[uint64]bool // granted, not returned
 	granted []uint64
@@ -245,6 +246,7 @@ func newFakeRaylet(n *tnet, worker core.Addr, wid core.WorkerID) *fakeRaylet {
 	r.srv.Register((&proto.PutObject{}).MsgType(), func(from core.Addr, m core.Message, reply func(core.Message, error)) {
 		p := m.(*proto.PutObject)
 		r.objects[p.ID] = p.Data
+		r.puts = append(r.puts, p)
 		reply(&proto.PutObjectReply{Node: r.node}, nil)
 	})
 	r.srv.Register((&proto.GetObject{}).MsgType(), func(from core.Addr, m core.Message, reply func(core.Message, error)) {

@@ -30,7 +30,8 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 	}
 	// The local raylet is on this host: retry until it answers (a new
 	// incarnation of it answers too; puts are idempotent).
-	w.cli.Call(w.cfg.Raylet, &proto.PutObject{ID: id, Owner: w.self, Data: data}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	put := &proto.PutObject{ID: id, Owner: w.self, OwnerID: w.incarnation, OwnerNode: w.ownerNode(), Job: w.cfg.Job, Data: data}
+	w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 		if err != nil {
 			w.refs.fail(e, proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err))
 			done(ref, err)
@@ -282,6 +283,10 @@ func (w *Worker) handleObjectStatus(from core.Addr, m core.Message, reply func(c
 		return
 	}
 	e := w.refs.get(id)
+	if e == nil && w.exited {
+		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindOwnerDied, "", "the owner of %v at %s exited (its program returned or shut down), freeing the objects it owned", id, w.self)}, nil)
+		return
+	}
 	if e == nil || e.owner != "" {
 		reply(&proto.ObjectStatusReply{Error: proto.NewError(proto.KindObjectLost, "", "%v is not owned by %s or was freed", id, w.self)}, nil)
 		return

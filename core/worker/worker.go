@@ -100,7 +100,10 @@ type Worker struct {
 	srv           *rpc.Server
 	refs          *refTable
 
-	parent      core.TaskID // the task this worker is running submissions for
+	// parent is the pseudo-task top-level submissions, puts and actors
+	// derive their ids from: the driver's task for a driver, one unique
+	// to this incarnation for a worker (core.WorkerTaskID).
+	parent      core.TaskID
 	taskCounter uint64
 	putCounter  uint32
 	leaseSeq    uint64
@@ -129,6 +132,11 @@ type Worker struct {
 	// Task events not yet sent to the GCS (events.go).
 	events  eventBuffer
 	evStats EventStats
+
+	// exited is set by FreeOwned: the process's program is done, and a
+	// borrower asking for an object this worker no longer has is told
+	// that its owner died rather than that it was freed.
+	exited bool
 }
 
 // pendingTask is a task this worker owns that has not finished.
@@ -189,11 +197,17 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.OwnerCheck{}).MsgType(), w.handleOwnerCheck)
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
+	w.srv.Register((&proto.OwnsObjects{}).MsgType(), w.handleOwnsObjects)
 	// Lease ids start at a random point per incarnation, so that a
 	// restarted owner never reuses an id a raylet remembers from the
 	// previous one (a cancelled request, a granted lease).
 	w.leaseSeq = env.Rand().Uint64() >> 20
 	w.incarnation = env.Rand().Uint64() | 1
+	if cfg.Job.IsNil() {
+		// A worker: ids derived from its pseudo-task must differ from
+		// every other worker's and from its own earlier incarnations'.
+		w.parent = core.WorkerTaskID(cfg.Job, w.incarnation)
+	}
 	return w
 }
 
@@ -304,6 +318,8 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 		MaxRetries:      retries,
 		RetryExceptions: opts.RetryExceptions,
 		Owner:           w.self,
+		OwnerID:         w.incarnation,
+		OwnerNode:       w.ownerNode(),
 		Binary:          binary,
 	}
 	if err := spec.Validate(); err != nil {

@@ -35,8 +35,9 @@ type DriverConfig struct {
 	LogOut io.Writer
 	// Main, when set, is the driver program, run as the process's Go work
 	// once attached, with a ctx whose API calls go through this driver
-	// (the simulator runs users' driver functions so). Done, when set,
-	// gets its result on the loop.
+	// (the simulator runs users' driver functions so). When it returns
+	// the driver frees the objects it owns (worker.FreeOwned); Done, when
+	// set, then gets its result on the loop.
 	Main func(ctx context.Context) error
 	Done func(err error)
 }
@@ -196,7 +197,13 @@ func (d *Driver) Receive(from core.Addr, m core.Message) {
 		d.printLogs(m)
 		return
 	case *mainDone:
-		if from == d.env.Self() && d.cfg.Done != nil {
+		if from != d.env.Self() {
+			return
+		}
+		// The program is done with what it owns: free it now rather than
+		// leave it pinned in the raylets until they notice the exit.
+		d.cw.FreeOwned()
+		if d.cfg.Done != nil {
 			d.cfg.Done(m.err)
 		}
 		return

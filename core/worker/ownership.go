@@ -1,0 +1,105 @@
+package worker
+
+import (
+	"slices"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Owner death and the primary copies raylets hold (Ray's ownership
+// protocol: an object lives as long as its owner). Every object this
+// worker owns names it — address, incarnation and, for a worker, the node
+// it dies with — in the task specs and puts that create plasma copies, so
+// the raylet holding a primary copy can free it once the owner is gone.
+// The owner helps in two ways: FreeOwned frees everything when the
+// program is done, and OwnsObjects answers the raylets' periodic
+// question whether it still owns what they hold.
+
+// Incarnation returns the number that names this core worker among the
+// processes that ever ran at its address: references it owns carry it
+// (ObjectRef.OwnerID), and a worker process registers it with its raylet.
+func (w *Worker) Incarnation() uint64 { return w.incarnation }
+
+// ownerNode is the node whose death kills this owner: a worker's node.
+// A driver has none: it moves to another raylet when its node dies (a
+// process with no Executor is a driver).
+func (w *Worker) ownerNode() core.NodeID {
+	if w.cfg.Executor == nil {
+		return core.NodeID{}
+	}
+	return w.cfg.Node
+}
+
+// handleOwnsObjects tells a raylet which of the primary copies it holds
+// for this worker this worker no longer owns (freed, or created by an
+// earlier process at this address): the raylet frees those. An object
+// is registered as owned before any copy of it can exist (at Put or
+// submission), so "not owned" is never early.
+func (w *Worker) handleOwnsObjects(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	q := m.(*proto.OwnsObjects)
+	if q.OwnerID != 0 && q.OwnerID != w.incarnation {
+		reply(&proto.OwnsObjectsReply{Dead: true}, nil)
+		return
+	}
+	var not []core.ObjectID
+	for _, id := range q.IDs {
+		if e := w.refs.get(id); e == nil || e.owner != "" {
+			not = append(not, id)
+		}
+	}
+	reply(&proto.OwnsObjectsReply{NotOwned: not}, nil)
+}
+
+// freeBatchMax bounds the ids of one FreeObjects that FreeOwned sends.
+const freeBatchMax = 1000
+
+// FreeOwned ends this worker's ownership at once, as the exit of its
+// process would: it frees every copy of every object it owns (one
+// FreeObjects per raylet holding some), forgets them, and lets go of the
+// objects it borrows (their owners' WaitRefRemoved are answered). A
+// borrower asking for one of the freed objects later is told that its
+// owner died. The driver process calls it when the driver program
+// returns, and package gray's Runtime.Shutdown when the program shuts
+// down: the copies would otherwise stay pinned in the raylets until
+// they noticed the owner's death.
+//
+// Tasks still running finish as usual; a plasma return that arrives
+// later is freed on arrival (its object is not owned any more). The
+// worker stays usable: objects created afterwards are owned as before.
+func (w *Worker) FreeOwned() {
+	w.exited = true
+	byRaylet := map[core.Addr][]core.ObjectID{}
+	var freed []*objEntry
+	for _, id := range w.refs.ids() {
+		e := w.refs.get(id)
+		delete(w.refs.objs, id)
+		if e.owner != "" {
+			for _, reply := range e.removedWaiters {
+				reply(&proto.Ack{}, nil)
+			}
+			e.removedWaiters = nil
+			continue
+		}
+		for _, l := range e.sortedLocations() {
+			byRaylet[l.Raylet] = append(byRaylet[l.Raylet], id)
+		}
+		freed = append(freed, e)
+	}
+	raylets := make([]core.Addr, 0, len(byRaylet))
+	for a := range byRaylet { //gray:unordered sorted below
+		raylets = append(raylets, a)
+	}
+	slices.Sort(raylets)
+	for _, a := range raylets {
+		for ids := range slices.Chunk(byRaylet[a], freeBatchMax) {
+			w.cli.Call(a, &proto.FreeObjects{IDs: ids}, rpc.Options{}, func(core.Message, error) {})
+		}
+	}
+	// Wake whoever waits for a pending one (a borrower's status request,
+	// a task's argument): they find the object gone.
+	for _, e := range freed {
+		w.refs.fail(e, proto.NewError(proto.KindOwnerDied, "", "the owner of %v at %s exited (its program returned or shut down)", e.id, w.self))
+	}
+}
