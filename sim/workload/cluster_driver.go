@@ -38,6 +38,16 @@ type driver struct {
 	last worker.Stats
 }
 
+// driverFinished reports whether addr is a driver whose program returned.
+func (c *cluster) driverFinished(addr core.Addr) bool {
+	for _, d := range c.drv {
+		if d.addr == addr {
+			return d.finished
+		}
+	}
+	return false
+}
+
 // main is the driver program.
 func (d *driver) main(ctx context.Context) error {
 	if err := pause(ctx, time.Duration(100+d.rnd.IntN(400))*time.Millisecond); err != nil {

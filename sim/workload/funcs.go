@@ -107,6 +107,13 @@ var (
 				if cl == nil {
 					return
 				}
+				if err != nil && errors.Is(err, proto.ErrOwnerDied) && cl.driverFinished(ref.Owner) {
+					// The object's owner, a driver, returned from its
+					// program meanwhile: its objects went with it, as in
+					// Ray, and the borrower is told so.
+					cl.w.Sometimes("relayed object's owner exited")
+					return
+				}
 				if err != nil {
 					cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum of a borrowed object failed: %v (the owner freed it under its borrower?)", self, err))
 					return
