@@ -101,7 +101,7 @@ var (
 // goroutine or connection its own.
 type Codec struct {
 	maxSize int
-	buf     bytes.Buffer
+	out     appendWriter
 	enc     *msgpack.Encoder
 	rd      bytes.Reader
 	dec     *msgpack.Decoder
@@ -114,7 +114,7 @@ func NewCodec(maxSize int) *Codec {
 		maxSize = DefaultMaxMessageSize
 	}
 	c := &Codec{maxSize: maxSize}
-	c.enc = msgpack.NewEncoder(&c.buf)
+	c.enc = msgpack.NewEncoder(&c.out)
 	c.enc.UseCompactInts(true)
 	c.dec = msgpack.NewDecoder(&c.rd)
 	return c
@@ -124,29 +124,56 @@ func NewCodec(maxSize int) *Codec {
 func (c *Codec) MaxSize() int { return c.maxSize }
 
 // Append encodes m in its envelope and appends it to dst. It fails for an
-// unregistered message type or a message over the size limit.
+// unregistered message type or a message over the size limit. The body is
+// encoded straight into dst, so a large byte field is copied once.
 func (c *Codec) Append(dst []byte, m Message) ([]byte, error) {
 	t := m.MsgType()
 	info, ok := registry[t]
 	if !ok {
 		return dst, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
 	}
-	c.buf.Reset()
+	start := len(dst)
 	var hdr [HeaderSize]byte
-	c.buf.Write(hdr[:])
-	if err := c.enc.Encode(m); err != nil {
+	// Room for a typical message, so that small ones take one allocation.
+	c.out.b = append(slices.Grow(dst, appendReserve), hdr[:]...)
+	err := c.enc.Encode(m)
+	b := c.out.b
+	c.out.b = nil // the codec keeps no reference to the caller's slice
+	if err != nil {
 		return dst, fmt.Errorf("core: encode %s: %w", info.name, err)
 	}
-	b := c.buf.Bytes()
-	if len(b) > c.maxSize {
-		return dst, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, len(b), c.maxSize, ErrTooLarge)
+	if n := len(b) - start; n > c.maxSize {
+		return dst, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, n, c.maxSize, ErrTooLarge)
 	}
-	b[0] = envelopeMagic
-	b[1] = envelopeVersion
-	binary.BigEndian.PutUint16(b[2:], uint16(t))
-	b[4] = info.version
-	binary.BigEndian.PutUint32(b[5:], uint32(len(b)-HeaderSize))
-	return append(dst, b...), nil
+	h := b[start:]
+	h[0] = envelopeMagic
+	h[1] = envelopeVersion
+	binary.BigEndian.PutUint16(h[2:], uint16(t))
+	h[4] = info.version
+	binary.BigEndian.PutUint32(h[5:], uint32(len(h)-HeaderSize))
+	return b, nil
+}
+
+// appendReserve is the spare capacity Append makes sure dst has before
+// encoding: most control messages fit in it.
+const appendReserve = 256
+
+// appendWriter is the encoder's output: it appends to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
 }
 
 // Encode returns m in its envelope as a new slice owned by the caller.

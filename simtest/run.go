@@ -1,7 +1,6 @@
 package simtest
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 // Options configure Run. Zero fields take the defaults; the -gray.* flags
@@ -47,6 +47,12 @@ type Options struct {
 	// seed of kind "crash", and the campaign goes on. Without it such a
 	// seed takes the test binary down.
 	Isolate bool
+	// Out, if not empty, is the folder the campaign's report is written
+	// to, as `gray sim run --out` writes it: summary.json, junit.xml,
+	// index.html and a folder per failing seed with its replay command
+	// and traces. A relative path is relative to the test's package
+	// folder (where go test runs the test binary).
+	Out string
 }
 
 // Flags of the test binary, for `go test ... -args -gray.seed=N`.
@@ -57,6 +63,7 @@ var (
 	flagDeterminism = flag.Bool("gray.check-determinism", false, "run every seed twice and compare the runs")
 	flagTrace       = flag.String("gray.trace", "", "the folder a replayed seed's traces go to (default a temporary folder)")
 	flagIsolate     = flag.Bool("gray.isolate", false, "run seeds in child processes (see Options.Isolate)")
+	flagOut         = flag.String("gray.out", "", "write the campaign's report folder here (see Options.Out)")
 )
 
 // childEnv marks a child process that serves seeds of one test's Run.
@@ -106,6 +113,9 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 	}
 	opts.CheckDeterminism = opts.CheckDeterminism || *flagDeterminism
 	opts.Isolate = opts.Isolate || *flagIsolate
+	if *flagOut != "" {
+		opts.Out = *flagOut
+	}
 	name := "simtest:" + t.Name()
 	register(name, driver, opts)
 
@@ -122,6 +132,9 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		t.Fatalf("simtest: %v", err)
 	}
 	t.Logf("simtest: %d seeds, %d passed, %d failed (faults %s), %d events in %.1fs", s.Seeds, s.Passed, s.Failed, opts.Faults, s.Events, s.WallSeconds)
+	if opts.Out != "" {
+		writeReport(t, camp, s, opts)
+	}
 	const shown = 5
 	for i, f := range s.Failures {
 		if i == shown {
@@ -229,30 +242,9 @@ func replay(t *testing.T, camp sim.Campaign) {
 		t.Fatalf("simtest: %v", err)
 	}
 	base := filepath.Join(dir, fmt.Sprintf("%s-seed-%d", safeName(t.Name()), seed[0]))
-	text, err := os.Create(base + ".trace.txt")
+	r, err := report.WriteTraces(base+".trace.txt", base+".chrome.json", camp, seed[0], fmt.Sprintf("%s seed %d", t.Name(), seed[0]))
 	if err != nil {
-		t.Fatalf("simtest: %v", err)
-	}
-	defer text.Close()
-	chromeFile, err := os.Create(base + ".chrome.json")
-	if err != nil {
-		t.Fatalf("simtest: %v", err)
-	}
-	defer chromeFile.Close()
-	tw, cw := bufio.NewWriter(text), bufio.NewWriter(chromeFile)
-	cfg := camp.SeedConfig(seed[0])
-	cfg.Trace = tw
-	chrome := sim.NewChromeTrace(cw, fmt.Sprintf("%s seed %d", t.Name(), seed[0]))
-	cfg.Observer = chrome.Observe
-	r := camp.RunOne(cfg)
-	if err := tw.Flush(); err != nil {
-		t.Errorf("simtest: writing the trace: %v", err)
-	}
-	if err := chrome.Close(); err != nil {
-		t.Errorf("simtest: writing the Chrome trace: %v", err)
-	}
-	if err := cw.Flush(); err != nil {
-		t.Errorf("simtest: writing the Chrome trace: %v", err)
+		t.Errorf("simtest: writing the traces: %v", err)
 	}
 	t.Logf("%s\nhash: %s\ntrace: %s.trace.txt\nChrome trace (chrome://tracing, ui.perfetto.dev): %s.chrome.json", r.String(), r.HashString(), base, base)
 	if !r.Passed {
@@ -271,7 +263,33 @@ func safeName(s string) string {
 
 // replayCommand is the go test command that replays seed of t's Run.
 func replayCommand(t *testing.T, seed uint64, spec string) string {
-	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, shellQuote(spec))
+	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, report.ShellQuote(spec))
+}
+
+// writeReport writes the report folder of campaign camp's run s to
+// opts.Out, and fails t if it cannot.
+func writeReport(t *testing.T, camp sim.Campaign, s sim.Summary, opts Options) {
+	t.Helper()
+	cmd := fmt.Sprintf("go test -run '%s' %s -args -gray.seeds=%s -gray.faults=%s -gray.out=%s",
+		runPattern(t), packageDir(), report.ShellQuote(opts.Seeds), report.ShellQuote(opts.Faults), report.ShellQuote(opts.Out))
+	if opts.CheckDeterminism {
+		cmd += " -gray.check-determinism"
+	}
+	js := report.NewSummary(camp, s, cmd)
+	if err := report.Write(context.Background(), opts.Out, camp, s, &js, report.TracesDefault); err != nil {
+		t.Errorf("simtest: writing the report to %s: %v", opts.Out, err)
+		return
+	}
+	dir, err := filepath.Abs(opts.Out)
+	if err != nil {
+		dir = opts.Out
+	}
+	for _, f := range js.Failures {
+		if strings.HasPrefix(f.Note, "NONDETERMINISTIC") {
+			t.Errorf("seed %d: %s", f.Seed, f.Note)
+		}
+	}
+	t.Logf("simtest: report in %s (index.html, summary.json, junit.xml)", dir)
 }
 
 // packageDir is the test's package as a path from the module root
@@ -295,11 +313,4 @@ func packageDir() string {
 		}
 		dir = parent
 	}
-}
-
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t'\"$`\\;&|<>*?()[]{}") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

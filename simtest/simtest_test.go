@@ -2,10 +2,12 @@ package simtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/sim/report"
 	"github.com/grayrt/gray/simtest"
 )
 
@@ -104,6 +107,38 @@ func TestPlantedBugIsCaught(t *testing.T) {
 	want := fmt.Sprintf("FAIL %s seed=%d hash=%s", f.Workload, f.Seed, f.HashString())
 	if !strings.Contains(string(out), want) {
 		t.Fatalf("replaying %q printed\n%s\nwant a line with %q", cmd, out, want)
+	}
+
+	// -gray.out writes the report folder of gray sim run --out: the
+	// failing seed's folder has its replay command and its traces, which
+	// are of the same run (the report re-runs it and compares hashes).
+	dir := t.TempDir()
+	campaign := exec.Command(os.Args[0], "-test.run", m[1], fmt.Sprintf("-gray.seeds=%d", f.Seed), m[3], "-gray.out="+dir)
+	campaign.Env = append(os.Environ(), "GRAY_SIMTEST_REPLAY=1")
+	if out, err := campaign.CombinedOutput(); !errors.As(err, &exit) {
+		t.Fatalf("the campaign with -gray.out: %v, want a failing test\n%s", err, out)
+	}
+	var js report.Summary
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &js)
+	}
+	if err != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	if len(js.Failures) != 1 || js.Failures[0].Seed != f.Seed || js.Failures[0].Hash != f.HashString() || js.Failures[0].Note != "" {
+		t.Fatalf("summary.json failures %+v, want seed %d with hash %s and no note", js.Failures, f.Seed, f.HashString())
+	}
+	if !strings.Contains(js.CommandLine, "-gray.out=") {
+		t.Errorf("summary.json command line %q, want the go test command with -gray.out", js.CommandLine)
+	}
+	for _, name := range []string{"index.html", "junit.xml", js.Failures[0].Dir + "/replay.txt", js.Failures[0].Dir + "/trace.txt", js.Failures[0].Dir + "/trace.json"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("report file %s: %v (want it written, not empty)", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, js.Failures[0].Dir, "replay.txt")); strings.TrimSpace(string(b)) != cmd {
+		t.Errorf("replay.txt = %q, want %q", b, cmd)
 	}
 }
 

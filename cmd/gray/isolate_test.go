@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 // TestMain lets this test binary stand in for gray as the seed worker of
@@ -58,7 +59,7 @@ func TestRunReportsACrashingSeed(t *testing.T) {
 		t.Fatalf("campaign with a crashing seed: %v, want exit %d\n%s", err, exitFailed, stdout)
 	}
 	replay := fmt.Sprintf("go run ./cmd/gray sim replay --workload test-cli-crash --seed %d --faults none", crashSeed)
-	var js jsonSummary
+	var js report.Summary
 	if err := json.Unmarshal([]byte(lastLine(stdout)), &js); err != nil {
 		t.Fatalf("last line is no JSON summary: %v\n%s", err, stdout)
 	}
@@ -74,7 +75,7 @@ func TestRunReportsACrashingSeed(t *testing.T) {
 		t.Errorf("the crash was not printed as a failure:\n%s", stdout)
 	}
 
-	var file jsonSummary
+	var file report.Summary
 	if err := json.Unmarshal(readFile(t, dir, "summary.json"), &file); err != nil {
 		t.Fatal(err)
 	}

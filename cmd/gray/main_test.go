@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 // runApp runs the app in-process and returns its error and output.
@@ -42,7 +43,7 @@ func TestRunPassingCampaignPrintsJSONLast(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sim run failed: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
-	var got jsonSummary
+	var got report.Summary
 	if err := json.Unmarshal([]byte(lastLine(stdout)), &got); err != nil {
 		t.Fatalf("last line of stdout is not JSON: %v\n%s", err, stdout)
 	}
@@ -66,7 +67,7 @@ func TestRunFailingCampaignExits1WithReplayCommand(t *testing.T) {
 	if !strings.Contains(stdout, "replay: go run ./cmd/gray sim replay --workload echo --seed ") {
 		t.Fatalf("stdout lacks a replay command:\n%s", stdout)
 	}
-	var got jsonSummary
+	var got report.Summary
 	if err := json.Unmarshal([]byte(lastLine(stdout)), &got); err != nil {
 		t.Fatalf("last line of stdout is not JSON: %v", err)
 	}

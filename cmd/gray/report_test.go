@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 // oneFailureRange returns seeds A..B of echo's no-seq-check variant under
@@ -86,7 +87,7 @@ func TestRunOutWritesTheReport(t *testing.T) {
 	}
 
 	// summary.json.
-	var js jsonSummary
+	var js report.Summary
 	if err := json.Unmarshal(readFile(t, dir, "summary.json"), &js); err != nil {
 		t.Fatalf("summary.json: %v", err)
 	}
@@ -271,7 +272,7 @@ func TestRunForRunsUntilTheBudget(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sim run --for: %v\n%s", err, stdout)
 	}
-	var js jsonSummary
+	var js report.Summary
 	if err := json.Unmarshal([]byte(lastLine(stdout)), &js); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +339,7 @@ func TestSplitShellUndoesShellQuote(t *testing.T) {
 	} {
 		var quoted []string
 		for _, w := range words {
-			quoted = append(quoted, shellQuote(w))
+			quoted = append(quoted, report.ShellQuote(w))
 		}
 		got, err := splitShell(strings.Join(quoted, " "))
 		if err != nil || strings.Join(got, "\x00") != strings.Join(words, "\x00") {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 func shrinkCommand() *cli.Command {
@@ -117,7 +118,7 @@ func printShrink(w io.Writer, rep sim.ShrinkReport, version string, verifyErr er
 	size("nodes", rep.SizeBefore.Nodes, rep.SizeAfter.Nodes)
 	fmt.Fprintf(w, "  duration: %v → %v\n", rep.Original.FaultPhase, rep.Minimal.FaultPhase)
 	fmt.Fprintf(w, "  events:   %d → %d\n", o.Events, m.Events)
-	fmt.Fprintf(w, "  failure:  %s: %s\n", m.Kind, oneLine(m.Reason, 300))
+	fmt.Fprintf(w, "  failure:  %s: %s\n", m.Kind, report.OneLine(m.Reason, 300))
 	fmt.Fprintf(w, "  hash:     %s\n", m.HashString())
 	fmt.Fprintf(w, "  code version: %s\n", version)
 	if verifyErr == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/sim"
+	"github.com/grayrt/gray/sim/report"
 )
 
 // maxCount bounds --count like sim.ParseSeeds bounds a range.
@@ -55,7 +56,7 @@ func simCommand() *cli.Command {
 					&cli.IntFlag{Name: "count", Usage: "run `N` consecutive seeds, starting at --seed", DefaultText: "none"},
 					&cli.DurationFlag{Name: "for", Usage: "run consecutive seeds from --seed for `DURATION` of wall time (with --seeds or --count: stop starting seeds after it)", DefaultText: "no time budget"},
 					&cli.StringFlag{Name: "out", Usage: "write the campaign's report to folder `DIR` (created if missing): summary.json, junit.xml, index.html, seed-N/ per failure"},
-					&cli.IntFlag{Name: "out-traces", Value: outTracesDefault, Usage: "with --out, re-run at most `N` failing seeds (plus the first of each failure kind) to write their traces"},
+					&cli.IntFlag{Name: "out-traces", Value: report.TracesDefault, Usage: "with --out, re-run at most `N` failing seeds (plus the first of each failure kind) to write their traces"},
 					&cli.IntFlag{Name: "parallel", Usage: "run `N` seeds at once", DefaultText: "one per CPU"},
 					&cli.BoolFlag{Name: "check-determinism", Usage: "run every seed twice and fail it if the traces differ", DisableDefaultText: true},
 					&cli.BoolFlag{Name: "stop-on-failure", Usage: "start no new seed after the first failure", DisableDefaultText: true},
@@ -246,14 +247,14 @@ func simRun(c *cli.Context) error {
 		// worker that does not start), so there is nothing to report.
 		return cli.Exit(runErr.Error(), exitFailed)
 	}
-	rep := newJSONSummary(camp, s, commandLine(c))
+	rep := report.NewSummary(camp, s, commandLine(c))
 	printSummary(stdout, camp, s)
 	var outErr error
 	if outDir != "" {
 		// The report is written even for an interrupted campaign: what
 		// ran is worth keeping. Its re-runs are not interrupted, so
 		// use a context that is never cancelled.
-		outErr = writeOut(context.WithoutCancel(c.Context), outDir, camp, s, &rep, outTraces)
+		outErr = report.Write(context.WithoutCancel(c.Context), outDir, camp, s, &rep, outTraces)
 		for _, f := range rep.Failures {
 			if strings.HasPrefix(f.Note, "NONDETERMINISTIC") {
 				fmt.Fprintf(stdout, "seed %d: %s\n", f.Seed, f.Note)
@@ -332,7 +333,7 @@ func lastSeed(s sim.Summary) uint64 {
 
 // printJSON prints rep as one line, so that scripts can take the last line
 // of stdout whatever came before it.
-func printJSON(w io.Writer, rep jsonSummary) error {
+func printJSON(w io.Writer, rep report.Summary) error {
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
@@ -452,4 +453,15 @@ func printStates(w io.Writer, states []sim.ProcState) {
 		state = strings.ReplaceAll(strings.TrimRight(state, "\n"), "\n", "\n"+pad)
 		fmt.Fprintf(w, "  %-*s %-5s %s\n", width, st.Addr, status, state)
 	}
+}
+
+// commandLine is the command the user ran, as "gray" and its arguments
+// quoted for a shell.
+func commandLine(c *cli.Context) string {
+	args, _ := c.App.Metadata[metaArgs].([]string)
+	parts := []string{"gray"}
+	for _, a := range args {
+		parts = append(parts, report.ShellQuote(a))
+	}
+	return strings.Join(parts, " ")
 }

@@ -23,7 +23,6 @@ func Example() {
 // write exactly what it writes without faults, or fail with a documented
 // error (simtest.Documented).
 func TestSimulated(t *testing.T) {
-	t.Skip("WIP: raylets keep the primary copies of a driver that exited (owner death frees nothing), so rounds fill the store")
 	const want = "dot products: [19842203648 17307795456]\n"
 	simtest.Run(t, func(ctx context.Context) error {
 		var out bytes.Buffer

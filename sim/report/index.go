@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"html/template"
@@ -9,7 +9,7 @@ import (
 // style, no scripts, no external assets), so that it opens from a CI
 // artifact or a local folder alike.
 var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
-	"oneLine": func(s string) string { return oneLine(s, 200) },
+	"oneLine": func(s string) string { return OneLine(s, 200) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -109,13 +109,13 @@ const indexFailuresMax = 500
 // indexData is what the template renders: the summary, with the failures
 // cut to indexFailuresMax and the number left out.
 type indexData struct {
-	jsonSummary
+	Summary
 	FailuresOmitted int
 }
 
 // writeIndex writes the report's index.html for js.
-func writeIndex(w io.Writer, js jsonSummary) error {
-	d := indexData{jsonSummary: js}
+func writeIndex(w io.Writer, js Summary) error {
+	d := indexData{Summary: js}
 	if n := len(js.Failures); n > indexFailuresMax {
 		d.Failures, d.FailuresOmitted = js.Failures[:indexFailuresMax], n-indexFailuresMax
 	}

@@ -1,4 +1,9 @@
-package main
+// Package report writes a simulation campaign's report: the JSON summary
+// (the last line of `gray sim run --json`), and the report folder of
+// `gray sim run --out` and simtest's -gray.out: summary.json, junit.xml,
+// index.html and a folder per failing seed with its replay command and
+// traces (docs/simulation.md, "The report folder").
+package report
 
 import (
 	"bufio"
@@ -22,8 +27,9 @@ import (
 // write as the campaign took to run, so only some failing seeds are re-run
 // for traces, and each trace is capped.
 const (
-	// outTracesDefault is the default of --out-traces.
-	outTracesDefault = 10
+	// TracesDefault is how many failing seeds Write re-runs for their
+	// traces by default (the first of each failure kind comes on top).
+	TracesDefault = 10
 	// traceTextBytesMax caps one trace.txt.
 	traceTextBytesMax = 256 << 20
 	// chromeEventsMax caps the events of one trace.json.
@@ -37,14 +43,14 @@ const (
 // attachment of the same name is saved with an "attachment-" prefix.
 var reservedNames = map[string]bool{"replay.txt": true, "trace.txt": true, "trace.json": true}
 
-// writeOut writes the campaign's report into dir: summary.json, junit.xml,
+// Write writes the campaign's report into dir: summary.json, junit.xml,
 // index.html and a folder per failing seed (see docs/simulation.md). It
 // fills in js's per-failure fields (folder, files, notes) before writing
 // summary.json. The failing seeds chosen for traces are re-run, in
 // parallel, with the text trace and the Chrome trace on; each re-run must
 // reproduce the campaign's hash, and a seed whose re-run does not is
 // flagged as nondeterministic in its note and on stdout.
-func writeOut(ctx context.Context, dir string, c sim.Campaign, s sim.Summary, js *jsonSummary, tracesMax int) error {
+func Write(ctx context.Context, dir string, c sim.Campaign, s sim.Summary, js *Summary, tracesMax int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -92,7 +98,7 @@ func writeOut(ctx context.Context, dir string, c sim.Campaign, s sim.Summary, js
 }
 
 // writeSeed writes the folder of one failing seed.
-func writeSeed(ctx context.Context, dir string, c sim.Campaign, f sim.Result, traced bool, jf *jsonFailure) error {
+func writeSeed(ctx context.Context, dir string, c sim.Campaign, f sim.Result, traced bool, jf *Failure) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -106,7 +112,7 @@ func writeSeed(ctx context.Context, dir string, c sim.Campaign, f sim.Result, tr
 	}
 	jf.Files = append(jf.Files, "replay.txt")
 	if traced {
-		r, err := writeTraces(path, c, f.Seed)
+		r, err := WriteTraces(filepath.Join(path, "trace.txt"), filepath.Join(path, "trace.json"), c, f.Seed, fmt.Sprintf("%s seed %d", c.Workload, f.Seed))
 		if err != nil {
 			return err
 		}
@@ -142,15 +148,17 @@ func orPassed(kind string) string {
 	return kind
 }
 
-// writeTraces re-runs seed with the text and Chrome traces on, into
-// path/trace.txt and path/trace.json, and returns the run.
-func writeTraces(path string, c sim.Campaign, seed uint64) (sim.Result, error) {
-	text, err := os.Create(filepath.Join(path, "trace.txt"))
+// WriteTraces runs seed of c with the text trace written to textPath and
+// the Chrome trace (chrome://tracing, ui.perfetto.dev), titled title, to
+// chromePath, and returns the run. Both are capped (the text at 256 MiB,
+// the Chrome trace at a million events).
+func WriteTraces(textPath, chromePath string, c sim.Campaign, seed uint64, title string) (sim.Result, error) {
+	text, err := os.Create(textPath)
 	if err != nil {
 		return sim.Result{}, err
 	}
 	defer text.Close() // closed explicitly below; this covers early returns
-	chromeFile, err := os.Create(filepath.Join(path, "trace.json"))
+	chromeFile, err := os.Create(chromePath)
 	if err != nil {
 		return sim.Result{}, err
 	}
@@ -159,7 +167,7 @@ func writeTraces(path string, c sim.Campaign, seed uint64) (sim.Result, error) {
 	textBuf := bufio.NewWriter(text)
 	limited := &limitWriter{w: textBuf, n: traceTextBytesMax}
 	chromeBuf := bufio.NewWriter(chromeFile)
-	chrome := sim.NewChromeTrace(chromeBuf, fmt.Sprintf("%s seed %d", c.Workload, seed))
+	chrome := sim.NewChromeTrace(chromeBuf, title)
 	chrome.Limit = chromeEventsMax
 
 	cfg := c.SeedConfig(seed)
@@ -221,7 +229,7 @@ func junitCases(s sim.Summary) []linearizability.TestCase {
 			replay := r.ReplayCommand()
 			tc.Failure = &linearizability.Failure{
 				Kind:    r.Kind,
-				Message: oneLine(r.Kind+": "+r.Reason, junitMessageMax),
+				Message: OneLine(r.Kind+": "+r.Reason, junitMessageMax),
 				Details: fmt.Sprintf("%s: %s\n\nfaults: %s\nhash: %s\nreplay: %s\n", r.Kind, r.Reason, r.Faults, r.HashString(), replay),
 			}
 			tc.SystemOut = "replay: " + replay
@@ -231,9 +239,9 @@ func junitCases(s sim.Summary) []linearizability.TestCase {
 	return cases
 }
 
-// oneLine returns the first line of s, cut to at most n bytes (on a rune
+// OneLine returns the first line of s, cut to at most n bytes (on a rune
 // boundary) with an ellipsis.
-func oneLine(s string, n int) string {
+func OneLine(s string, n int) string {
 	line, _, more := strings.Cut(s, "\n")
 	if len(line) > n {
 		cut := n

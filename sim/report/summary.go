@@ -1,16 +1,14 @@
-package main
+package report
 
 import (
 	"strings"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/grayrt/gray/sim"
 )
 
-// jsonSummary is the machine-readable campaign summary: the last line of
-// stdout with --json, and summary.json with --out.
-type jsonSummary struct {
+// Summary is the machine-readable campaign summary: the last line of
+// stdout of `gray sim run --json`, and summary.json in a report folder.
+type Summary struct {
 	Workload         string  `json:"workload"`
 	FaultSpec        string  `json:"fault_spec"`
 	Seeds            int     `json:"seeds"`
@@ -29,7 +27,7 @@ type jsonSummary struct {
 	// CodeVersion and CommandLine say how to get the same runs again.
 	CodeVersion string        `json:"code_version"`
 	CommandLine string        `json:"command_line"`
-	Failures    []jsonFailure `json:"failures"`
+	Failures    []Failure     `json:"failures"`
 	Sometimes   []sim.Counter `json:"sometimes"`
 	// Coverage lists the paths the workload declares with their counts,
 	// NotReached those with none.
@@ -37,8 +35,8 @@ type jsonSummary struct {
 	NotReached []string      `json:"not_reached"`
 }
 
-// jsonFailure is one failing seed.
-type jsonFailure struct {
+// Failure is one failing seed.
+type Failure struct {
 	Seed   uint64 `json:"seed"`
 	Kind   string `json:"kind"`
 	Reason string `json:"reason"`
@@ -53,40 +51,31 @@ type jsonFailure struct {
 	Note  string   `json:"note,omitempty"`
 }
 
-func newJSONSummary(c sim.Campaign, s sim.Summary, cmdline string) jsonSummary {
-	js := jsonSummary{
+// NewSummary is the summary of campaign c's run s; cmdline is the command
+// that ran it, quoted for a shell (see ShellQuote).
+func NewSummary(c sim.Campaign, s sim.Summary, cmdline string) Summary {
+	js := Summary{
 		Workload: s.Workload, FaultSpec: s.FaultSpec, Seeds: s.Seeds, Total: s.Total, Passed: s.Passed, Failed: s.Failed,
 		Events: s.Events, SimSeconds: s.SimSeconds, WallSeconds: s.WallSeconds, EventsPerSecond: s.EventsPerSecond,
 		CheckDeterminism: c.CheckDeterminism, BudgetSeconds: c.For.Seconds(), OutOfTime: s.OutOfTime,
 		CodeVersion: sim.CodeVersion(), CommandLine: cmdline,
 		// Empty lists rather than null, so that consumers need no special case.
-		Failures:   []jsonFailure{},
+		Failures:   []Failure{},
 		Sometimes:  append([]sim.Counter{}, s.Sometimes...),
 		Coverage:   append([]sim.Counter{}, s.Coverage...),
 		NotReached: append([]string{}, s.NotReached...),
 	}
 	for _, f := range s.Failures {
-		js.Failures = append(js.Failures, jsonFailure{
+		js.Failures = append(js.Failures, Failure{
 			Seed: f.Seed, Kind: f.Kind, Reason: f.Reason, Faults: f.Faults, Replay: f.ReplayCommand(), Hash: f.HashString(), Events: f.Events,
 		})
 	}
 	return js
 }
 
-// commandLine is the command the user ran, as "gray" and its arguments
-// quoted for a shell.
-func commandLine(c *cli.Context) string {
-	args, _ := c.App.Metadata[metaArgs].([]string)
-	parts := []string{"gray"}
-	for _, a := range args {
-		parts = append(parts, shellQuote(a))
-	}
-	return strings.Join(parts, " ")
-}
-
-// shellQuote quotes s for a POSIX shell if it needs quoting, the way
+// ShellQuote quotes s for a POSIX shell if it needs quoting, the way
 // sim.Result.ReplayCommand does.
-func shellQuote(s string) string {
+func ShellQuote(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\n'\"$`\\;&|<>*?()[]{}#~") {
 		return s
 	}
