@@ -31,6 +31,10 @@ var sample = gray.Task2("pi.sample", func(_ context.Context, seed uint64, n int)
 	return throw(seed, n), nil
 })
 
+// sampler is the task estimate runs: sample, except in the test that
+// checks that a simulated campaign catches a planted bug.
+var sampler = sample
+
 // throw throws n darts drawn from seed and counts those inside.
 func throw(seed uint64, n int) int {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -106,7 +110,7 @@ func estimate(ctx context.Context, tasks, samples int, opts ...gray.InitOption) 
 
 	refs := make([]gray.Ref[int], tasks)
 	for i := range refs {
-		refs[i] = sample.Options(gray.WithSpread()).Remote(ctx, gray.V(uint64(i+1)), gray.V(samples))
+		refs[i] = sampler.Options(gray.WithSpread()).Remote(ctx, gray.V(uint64(i+1)), gray.V(samples))
 	}
 	counts, err := gray.GetAll(ctx, refs)
 	if err != nil {
