@@ -196,6 +196,18 @@ func (c *Codec) Append(dst []byte, m Message) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// EncodeTo is Encode with the destination chosen once the size is known:
+// the envelope is appended to get(size)[:0], which may return a buffer the
+// caller recycles (the simulator's message payloads) or nil for a fresh
+// one.
+func (c *Codec) EncodeTo(m Message, get func(size int) []byte) ([]byte, error) {
+	b, err := c.encode(m)
+	if err != nil {
+		return nil, err
+	}
+	return append(get(len(b))[:0], b...), nil
+}
+
 // encode encodes m in its envelope into the codec's buffer and returns
 // it, valid until the codec's next use.
 func (c *Codec) encode(m Message) ([]byte, error) {

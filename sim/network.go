@@ -130,7 +130,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		if at > n.last[from.idx][dst.idx] {
 			n.last[from.idx][dst.idx] = at
 		}
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, shared: copies > 1})
 	}
 }
 
