@@ -1,6 +1,7 @@
 package gray
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/grayrt/gray/core/worker"
 )
@@ -87,5 +90,36 @@ func TestRefsReleasedByGC(t *testing.T) {
 			t.Fatalf("%d objects still held after Release, want 0", objects())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestByteValuesEncodeAsMsgpack: the fast path for byte slices writes
+// exactly what msgpack writes, and reads what msgpack writes, at every
+// length class; anything it does not read goes to msgpack.
+func TestByteValuesEncodeAsMsgpack(t *testing.T) {
+	for _, n := range []int{-1, 0, 1, 255, 256, 65535, 65536, 1 << 20} {
+		var v []byte
+		if n >= 0 {
+			v = bytes.Repeat([]byte{0xab}, n)
+		}
+		want, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encode(v)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("encode of %d bytes = %d bytes, %v; want msgpack's %d bytes", n, len(got), err, len(want))
+		}
+		back, err := decode[[]byte](want)
+		if err != nil || !bytes.Equal(back, v) || (back == nil) != (v == nil) {
+			t.Fatalf("decode of msgpack's %d bytes = %d bytes (nil %v), %v", n, len(back), back == nil, err)
+		}
+	}
+	str, err := msgpack.Marshal("text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := decode[[]byte](str); err != nil || string(b) != "text" {
+		t.Fatalf("decode of a msgpack string into []byte = %q, %v; want msgpack's reading", b, err)
 	}
 }

@@ -1,6 +1,7 @@
 package gray
 
 import (
+	"encoding/binary"
 	"fmt"
 	"reflect"
 
@@ -15,6 +16,9 @@ func methodKey[T any](name string) string {
 }
 
 func encode[T any](v T) ([]byte, error) {
+	if b, ok := any(v).([]byte); ok {
+		return encodeBytes(b), nil
+	}
 	b, err := msgpack.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("gray: encode %T: %w", v, err)
@@ -22,8 +26,16 @@ func encode[T any](v T) ([]byte, error) {
 	return b, nil
 }
 
+// decode decodes a value; a []byte value shares b's memory (see
+// decodeBytes), so b must be the caller's own.
 func decode[T any](b []byte) (T, error) {
 	var v T
+	if p, ok := any(&v).(*[]byte); ok {
+		if d, ok := decodeBytes(b); ok {
+			*p = d
+			return v, nil
+		}
+	}
 	if err := msgpack.Unmarshal(b, &v); err != nil {
 		return v, fmt.Errorf("gray: decode %T: %w", v, err)
 	}
@@ -75,4 +87,74 @@ func encodeResult[R any](r R, err error) ([]byte, error) {
 		return nil, err
 	}
 	return encode(r)
+}
+
+// Byte slices are the bulk of what programs move (blocks, weights,
+// serialised state), so they skip msgpack's reflection, buffer growth
+// (a fresh buffer doubled up to twice the value's size, zeroed and copied
+// at each step) and zeroing: encodeBytes writes exactly msgpack's bin
+// encoding in one copy, and decodeBytes reads a bin encoding without a
+// copy, the value sharing the encoding's memory: the encodings decode
+// reads are its caller's own (a task's arguments and Get's values, which
+// the core worker hands over unshared). Anything else goes to msgpack.
+
+// msgpack's codes for nil and bin values.
+const (
+	mpNil   = 0xc0
+	mpBin8  = 0xc4
+	mpBin16 = 0xc5
+	mpBin32 = 0xc6
+)
+
+func encodeBytes(b []byte) []byte {
+	var hdr [5]byte
+	switch n := len(b); {
+	case b == nil:
+		return []byte{mpNil}
+	case n < 1<<8:
+		hdr[0], hdr[1] = mpBin8, byte(n)
+		return append(hdr[:2:2], b...)
+	case n < 1<<16:
+		hdr[0] = mpBin16
+		binary.BigEndian.PutUint16(hdr[1:], uint16(n))
+		return append(hdr[:3:3], b...)
+	default:
+		hdr[0] = mpBin32
+		binary.BigEndian.PutUint32(hdr[1:], uint32(n))
+		return append(hdr[:5:5], b...)
+	}
+}
+
+// decodeBytes decodes a bin encoding filling e exactly, into a slice of
+// e; ok is false for anything else.
+func decodeBytes(e []byte) (b []byte, ok bool) {
+	if len(e) == 0 {
+		return nil, false
+	}
+	var n, h int
+	switch e[0] {
+	case mpNil:
+		return nil, len(e) == 1
+	case mpBin8:
+		if len(e) < 2 {
+			return nil, false
+		}
+		n, h = int(e[1]), 2
+	case mpBin16:
+		if len(e) < 3 {
+			return nil, false
+		}
+		n, h = int(binary.BigEndian.Uint16(e[1:])), 3
+	case mpBin32:
+		if len(e) < 5 {
+			return nil, false
+		}
+		n, h = int(binary.BigEndian.Uint32(e[1:])), 5
+	default:
+		return nil, false
+	}
+	if len(e)-h != n {
+		return nil, false
+	}
+	return e[h:len(e):len(e)], true
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -101,10 +103,71 @@ var (
 // goroutine or connection its own.
 type Codec struct {
 	maxSize int
-	out     appendWriter
+	buf     encBuf
 	enc     *msgpack.Encoder
-	rd      bytes.Reader
-	dec     *msgpack.Decoder
+	// out and outEnc write into a destination the caller gave (EncodeTo).
+	out    encBuf
+	outEnc *msgpack.Encoder
+	rd     decReader
+	dec    *msgpack.Decoder
+	// cnt and cntEnc measure messages without writing them (Size).
+	cnt    counter
+	cntEnc *msgpack.Encoder
+	// child decodes the messages carried inside the one being decoded
+	// (DecodeCarried); depth is how deep this codec is in that chain.
+	child *Codec
+	depth int
+}
+
+// encBuf is a Codec's encoding buffer. Its own type lets EncodeCarried
+// recognise a codec's encoder and write a carried message in place.
+type encBuf struct{ bytes.Buffer }
+
+// counter counts the bytes written to it.
+type counter struct{ n int }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+func (c *counter) WriteByte(byte) error { c.n++; return nil }
+
+// decReader reads a Codec's input. Its own type lets DecodeCarried
+// recognise a codec's decoder and decode a carried message in place.
+type decReader struct {
+	b     []byte
+	i     int
+	codec *Codec
+}
+
+func (r *decReader) reset(b []byte) { r.b, r.i = b, 0 }
+
+func (r *decReader) len() int { return len(r.b) - r.i }
+
+func (r *decReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+func (r *decReader) ReadByte() (byte, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	r.i++
+	return r.b[r.i-1], nil
+}
+
+func (r *decReader) UnreadByte() error {
+	if r.i == 0 {
+		return errors.New("core: unread at the start of the input")
+	}
+	r.i--
+	return nil
 }
 
 // NewCodec returns a codec that refuses messages larger than maxSize bytes
@@ -114,8 +177,13 @@ func NewCodec(maxSize int) *Codec {
 		maxSize = DefaultMaxMessageSize
 	}
 	c := &Codec{maxSize: maxSize}
-	c.enc = msgpack.NewEncoder(&c.out)
+	c.enc = msgpack.NewEncoder(&c.buf)
 	c.enc.UseCompactInts(true)
+	c.outEnc = msgpack.NewEncoder(&c.out)
+	c.outEnc.UseCompactInts(true)
+	c.cntEnc = msgpack.NewEncoder(&c.cnt)
+	c.cntEnc.UseCompactInts(true)
+	c.rd.codec = c
 	c.dec = msgpack.NewDecoder(&c.rd)
 	return c
 }
@@ -124,56 +192,180 @@ func NewCodec(maxSize int) *Codec {
 func (c *Codec) MaxSize() int { return c.maxSize }
 
 // Append encodes m in its envelope and appends it to dst. It fails for an
-// unregistered message type or a message over the size limit. The body is
-// encoded straight into dst, so a large byte field is copied once.
+// unregistered message type or a message over the size limit.
 func (c *Codec) Append(dst []byte, m Message) ([]byte, error) {
-	t := m.MsgType()
-	info, ok := registry[t]
-	if !ok {
-		return dst, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
-	}
-	start := len(dst)
-	var hdr [HeaderSize]byte
-	// Room for a typical message, so that small ones take one allocation.
-	c.out.b = append(slices.Grow(dst, appendReserve), hdr[:]...)
-	err := c.enc.Encode(m)
-	b := c.out.b
-	c.out.b = nil // the codec keeps no reference to the caller's slice
+	b, err := c.encode(m)
 	if err != nil {
-		return dst, fmt.Errorf("core: encode %s: %w", info.name, err)
+		return dst, err
 	}
-	if n := len(b) - start; n > c.maxSize {
-		return dst, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, n, c.maxSize, ErrTooLarge)
+	return append(dst, b...), nil
+}
+
+// EncodeTo is Encode with the destination chosen once the size is known:
+// the envelope is written into get(size)[:0], which may return a buffer
+// the caller recycles (the simulator's message payloads) or nil for a
+// fresh one. A buffer with the room is written in place, without an
+// intermediate copy.
+func (c *Codec) EncodeTo(m Message, get func(size int) []byte) ([]byte, error) {
+	n, err := c.Size(m)
+	if err != nil {
+		return nil, err
 	}
-	h := b[start:]
-	h[0] = envelopeMagic
-	h[1] = envelopeVersion
-	binary.BigEndian.PutUint16(h[2:], uint16(t))
-	h[4] = info.version
-	binary.BigEndian.PutUint32(h[5:], uint32(len(h)-HeaderSize))
+	dst := get(n)
+	if cap(dst) < n {
+		b, err := c.encode(m)
+		if err != nil {
+			return nil, err
+		}
+		return append(dst[:0], b...), nil
+	}
+	c.out.Buffer = *bytes.NewBuffer(dst[:0])
+	var hdr [HeaderSize]byte
+	c.out.Write(hdr[:])
+	t := m.MsgType()
+	if err := c.outEnc.Encode(m); err != nil {
+		return nil, fmt.Errorf("core: encode %s: %w", MessageName(t), err)
+	}
+	b := c.out.Bytes()
+	c.out.Buffer = bytes.Buffer{} // the caller's now
+	putHeader(b, t, registry[t].version)
 	return b, nil
 }
 
-// appendReserve is the spare capacity Append makes sure dst has before
-// encoding: most control messages fit in it.
-const appendReserve = 256
-
-// appendWriter is the encoder's output: it appends to b.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
+// encode encodes m in its envelope into the codec's buffer and returns
+// it, valid until the codec's next use.
+func (c *Codec) encode(m Message) ([]byte, error) {
+	t := m.MsgType()
+	info, ok := registry[t]
+	if !ok {
+		return nil, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
+	}
+	c.buf.Reset()
+	var hdr [HeaderSize]byte
+	c.buf.Write(hdr[:])
+	if err := c.enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("core: encode %s: %w", info.name, err)
+	}
+	b := c.buf.Bytes()
+	if len(b) > c.maxSize {
+		return nil, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, len(b), c.maxSize, ErrTooLarge)
+	}
+	putHeader(b, t, info.version)
+	return b, nil
 }
 
-func (w *appendWriter) WriteByte(c byte) error {
-	w.b = append(w.b, c)
-	return nil
+// putHeader fills in the envelope header at the start of env, whose body
+// follows it.
+func putHeader(env []byte, t MsgType, version uint8) {
+	env[0] = envelopeMagic
+	env[1] = envelopeVersion
+	binary.BigEndian.PutUint16(env[2:], uint16(t))
+	env[4] = version
+	binary.BigEndian.PutUint32(env[5:], uint32(len(env)-HeaderSize))
 }
 
-func (w *appendWriter) WriteString(s string) (int, error) {
-	w.b = append(w.b, s...)
-	return len(s), nil
+// Size returns the size of m in its envelope (what Encode would return)
+// without writing it out: byte fields are counted, not copied. It fails as
+// Encode does.
+func (c *Codec) Size(m Message) (int, error) {
+	t := m.MsgType()
+	info, ok := registry[t]
+	if !ok {
+		return 0, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
+	}
+	c.cnt.n = HeaderSize
+	if err := c.cntEnc.Encode(m); err != nil {
+		return 0, fmt.Errorf("core: encode %s: %w", info.name, err)
+	}
+	if c.cnt.n > c.maxSize {
+		return 0, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, c.cnt.n, c.maxSize, ErrTooLarge)
+	}
+	return c.cnt.n, nil
+}
+
+// binHeader32 starts a msgpack bin value with a 4-byte length.
+const binHeader32 = 0xc6
+
+// EncodeCarried writes m in its envelope as a msgpack bin value, for a
+// message that carries another one (package rpc's Request and Response:
+// a call's request or reply). With a Codec's encoder the envelope is
+// written in place, so a carried megabyte is copied once rather than
+// encoded on its own and then copied into the carrier; the bin then has a
+// 4-byte length whatever its size. Any other encoder gets the envelope
+// encoded separately. A message carried in a Codec's encoding uses that
+// codec's size limit for the whole.
+func EncodeCarried(enc *msgpack.Encoder, m Message) error {
+	t := m.MsgType()
+	info, ok := registry[t]
+	if !ok {
+		return fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
+	}
+	switch w := enc.Writer().(type) {
+	case *encBuf:
+		start := w.Len()
+		var hdr [5 + HeaderSize]byte
+		hdr[0] = binHeader32
+		w.Write(hdr[:])
+		if err := enc.Encode(m); err != nil {
+			return fmt.Errorf("core: encode %s: %w", info.name, err)
+		}
+		out := w.Bytes()[start:]
+		if uint64(len(out)-5) > math.MaxUint32 {
+			return fmt.Errorf("core: encode %s: %d bytes: %w", info.name, len(out)-5, ErrTooLarge)
+		}
+		binary.BigEndian.PutUint32(out[1:], uint32(len(out)-5))
+		putHeader(out[5:], t, info.version)
+		return nil
+	case *counter:
+		w.n += 5 + HeaderSize
+		return enc.Encode(m)
+	}
+	b, err := NewCodec(0).Encode(m)
+	if err != nil {
+		return err
+	}
+	return enc.EncodeBytes(b)
+}
+
+// DecodeCarried reads a bin value holding an enveloped message, as
+// EncodeCarried writes it, and decodes that message: m is nil for a nil
+// or empty value. With a Codec's decoder the message is decoded in place,
+// without copying the bin out first. A carried message that does not
+// decode (or validate) is reported in bad, with the bin consumed, so that
+// the carrier decodes on and can answer for it; err reports a broken
+// stream. Carried messages do not carry messages in turn (bad).
+func DecodeCarried(dec *msgpack.Decoder) (m Message, bad, err error) {
+	n, err := dec.DecodeBytesLen()
+	if err != nil || n <= 0 {
+		return nil, nil, err
+	}
+	rd, ok := dec.Buffered().(*decReader)
+	if !ok {
+		if n > DefaultMaxMessageSize {
+			return nil, nil, fmt.Errorf("core: decode: carried message of %d bytes: %w", n, ErrTooLarge)
+		}
+		b := make([]byte, n)
+		if err := dec.ReadFull(b); err != nil {
+			return nil, nil, err
+		}
+		m, bad = NewCodec(0).Decode(b)
+		return m, bad, nil
+	}
+	if n > rd.len() {
+		return nil, nil, fmt.Errorf("core: decode: carried message of %d bytes, %d left: %w", n, rd.len(), ErrTruncated)
+	}
+	env := rd.b[rd.i : rd.i+n]
+	rd.i += n
+	c := rd.codec
+	if c.depth > 0 {
+		return nil, fmt.Errorf("core: decode: a carried message carries another: %w", ErrMalformed), nil
+	}
+	if c.child == nil {
+		c.child = NewCodec(c.maxSize)
+		c.child.depth = c.depth + 1
+	}
+	m, bad = c.child.Decode(env)
+	return m, bad, nil
 }
 
 // Encode returns m in its envelope as a new slice owned by the caller.
@@ -222,13 +414,13 @@ func (c *Codec) Decode(b []byte) (Message, error) {
 		return nil, fmt.Errorf("core: decode %s: %d trailing bytes: %w", info.name, len(b)-size, ErrMalformed)
 	}
 	m := info.make()
-	c.rd.Reset(b[HeaderSize:])
+	c.rd.reset(b[HeaderSize:])
 	c.dec.Reset(&c.rd)
 	if err := c.dec.Decode(m); err != nil {
 		return nil, fmt.Errorf("core: decode %s: %v: %w", info.name, err, ErrMalformed)
 	}
-	if c.rd.Len() != 0 {
-		return nil, fmt.Errorf("core: decode %s: %d bytes after the body: %w", info.name, c.rd.Len(), ErrMalformed)
+	if c.rd.len() != 0 {
+		return nil, fmt.Errorf("core: decode %s: %d bytes after the body: %w", info.name, c.rd.len(), ErrMalformed)
 	}
 	if v, ok := m.(Validator); ok {
 		if err := v.Validate(); err != nil {

@@ -118,3 +118,65 @@ func BenchmarkCodecRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// TestByteSlicesDecode: byte fields decoded from a codec's input keep
+// msgpack's meaning (nil stays nil, empty stays empty and not nil), hold
+// their own copy of the bytes, and a length prefix beyond the input is an
+// error, not an allocation.
+func TestByteSlicesDecode(t *testing.T) {
+	c := NewCodec(0)
+	for _, in := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte{9}, 200_000)} {
+		b, err := c.Encode(&testPing{Payload: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.(*testPing).Payload
+		if (got == nil) != (in == nil) || !bytes.Equal(got, in) {
+			t.Fatalf("payload %d bytes (nil %v) decoded as %d bytes (nil %v)", len(in), in == nil, len(got), got == nil)
+		}
+		if len(in) > 0 {
+			b[len(b)-1]++ // the input changes; the decoded copy must not
+			if got[len(got)-1] != in[len(in)-1] {
+				t.Fatalf("the decoded payload aliases the input")
+			}
+		}
+	}
+	b, err := c.Encode(&testPing{Payload: []byte("abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("abcdef"))
+	b[i-1] = 0xff // claim 255 bytes where 6 are
+	if _, err := c.Decode(b); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Decode of a payload longer than the input = %v, want ErrMalformed", err)
+	}
+}
+
+// TestEncodeTo: EncodeTo writes what Encode writes, in place when the
+// buffer it is given has the room, and elsewhere when it has not.
+func TestEncodeTo(t *testing.T) {
+	c := NewCodec(0)
+	m := &testPing{Seq: 3, Payload: bytes.Repeat([]byte{1}, 100_000)}
+	want, err := c.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []int{0, 10, len(want), len(want) + 100} {
+		var given []byte
+		if room > 0 {
+			given = make([]byte, 0, room)
+		}
+		var asked int
+		got, err := c.EncodeTo(m, func(n int) []byte { asked = n; return given })
+		if err != nil || !bytes.Equal(got, want) || asked != len(want) {
+			t.Fatalf("room %d: EncodeTo = %d bytes, %v (asked for %d); want Encode's %d bytes", room, len(got), err, asked, len(want))
+		}
+		if inPlace := room >= len(want) && &got[0] == &given[:1][0]; room >= len(want) && !inPlace {
+			t.Errorf("room %d: EncodeTo did not write into the buffer given", room)
+		}
+	}
+}

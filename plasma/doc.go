@@ -49,10 +49,13 @@
 // # Ownership of memory
 //
 // The store copies nothing on Get: the returned slice is the store's own
-// memory and must not be modified. It stays valid while the reader pin is
-// held; after Release the store may reuse or drop it. Put and Write copy
-// their input, so the caller keeps its slice; Adopt takes the caller's
-// slice over instead, for bytes nobody else holds.
+// memory and must not be modified. A sealed object's bytes never change,
+// and the store never reuses an object's memory for another (it is
+// garbage-collected once nobody references it), so the slice stays
+// readable, with the same bytes, after Release and even after the copy
+// is deleted; the reader pin only keeps the copy in the store. Put and
+// Write copy their input, so the caller keeps its slice; Adopt takes the
+// caller's slice over instead, for bytes nobody else holds.
 //
 // # Bounds
 //

@@ -291,8 +291,8 @@ func (s *Store) Adopt(id core.ObjectID, data []byte, owner core.Addr) error {
 // Get returns the contents of the sealed object id and takes a reader pin
 // on it, which keeps it from eviction until the matching Release. It counts
 // as a use for LRU order. The returned slice is owned by the store: the
-// caller must not modify it, and it stays valid only until the matching
-// Release. It fails with ErrNotFound (also while a Delete is pending),
+// caller must not modify it. Its bytes never change, also after Release
+// (see the package documentation). It fails with ErrNotFound (also while a Delete is pending),
 // ErrNotSealed, or ErrTooManyPins.
 func (s *Store) Get(id core.ObjectID) ([]byte, error) {
 	s.assertNotInCallback("Get")

@@ -76,9 +76,10 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 }
 
 // replyObject answers with a sealed local object's bytes and reports
-// whether it had them. The reply carries the store's own memory, read
-// under a reader pin: the rpc server encodes a reply before reply
-// returns, so no copy is needed.
+// whether it had them. The reply carries the store's own memory: a sealed
+// object's bytes never change (plasma), so the rpc server may keep the
+// reply and send it again after the pin is released, and no copy is
+// needed.
 func (r *Raylet) replyObject(id core.ObjectID, reply func(core.Message, error)) bool {
 	data, err := r.store.Get(id)
 	if err != nil {

@@ -111,7 +111,7 @@ func (e *procEnv) Send(to core.Addr, m core.Message) {
 	if !e.current() {
 		return
 	}
-	b, err := e.w.codec.Encode(m)
+	b, err := e.w.codec.EncodeTo(m, e.w.payloadBuf)
 	if err != nil {
 		e.w.Fail("codec", fmt.Sprintf("%s could not encode %T for %s: %v", e.p.addr, m, to, err))
 		return

@@ -107,13 +107,16 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		}
 		return
 	}
+	// shared: several events deliver b, so none may recycle it.
+	shared := false
 	if !w.healed && f.LateDup > 0 && w.netRand.Float64() < f.LateDup {
+		shared = true
 		// A copy that lingers (a retransmission stuck in a queue, a
 		// proxy replaying) and arrives seconds later, perhaps at a
 		// restarted receiver, after everything sent since.
 		w.msgs++
 		at := w.now + int64(time.Second) + w.netRand.Int64N(int64(9*time.Second))
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: w.msgs, late: true})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: w.msgs, late: true, shared: true})
 		w.Sometimes("message delivered late")
 		if w.obs != nil {
 			w.observe(from, "send", to, w.msgs, core.MessageName(m.MsgType()), "late duplicate")
@@ -122,6 +125,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 	copies := 1
 	if !w.healed && f.Duplicate > 0 && w.netRand.Float64() < f.Duplicate {
 		copies = 2
+		shared = true
 		w.Sometimes("message duplicated")
 	}
 	for c := range copies {
@@ -142,7 +146,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		if at > n.last[from.idx][dst.idx] {
 			n.last[from.idx][dst.idx] = at
 		}
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, shared: shared})
 	}
 }
 

@@ -33,11 +33,14 @@ type event struct {
 	id uint64
 	// deliver: encoded message; work: decoded result message.
 	payload []byte
-	msg     core.Message
-	timer   *timer
-	co      *coroutine // start, resume
-	action  func()     // action, call
-	label   string     // action label for the trace
+	// shared marks a payload that several events deliver (a duplicated
+	// message, a late duplicate): it is never recycled (World.recycle).
+	shared bool
+	msg    core.Message
+	timer  *timer
+	co     *coroutine // start, resume
+	action func()     // action, call
+	label  string     // action label for the trace
 	// late marks a late duplicate: it is delivered to whatever
 	// incarnation of dst is alive when it arrives, as a copy that
 	// lingered in the network reaches a restarted process.

@@ -160,6 +160,9 @@ type World struct {
 	cfg    Config
 	faults Faults
 	codec  *core.Codec
+	// payloads are delivered large payloads kept for later sends
+	// (payloads.go).
+	payloads [][]byte
 
 	now    int64 // virtual ns since Epoch
 	seq    uint64
@@ -657,6 +660,7 @@ func (w *World) dispatch(e *event) {
 		}
 		m, err := w.codec.Decode(e.payload)
 		w.record(p, e.kind, e.src, digestBytes(e.payload))
+		w.recycle(e)
 		if err != nil {
 			w.Fail("codec", fmt.Sprintf("%s could not decode a message from %s: %v", p.addr, e.src, err))
 			return

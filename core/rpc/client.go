@@ -51,12 +51,15 @@ var ErrTooManyCalls = fmt.Errorf("rpc: too many calls in flight (limit %d)", Def
 // Call sends req to the server at to and calls cb exactly once: with the
 // reply, with a definite *Error, with ErrTimeout (outcome unknown) or with
 // ErrCancelled. cb runs on the process's event loop, never inside Call.
+// req is encoded at every send (the first now, then at each retry), so it
+// must not change until the call ends.
 func (c *Client) Call(to core.Addr, req core.Message, opts Options, cb func(core.Message, error)) CallID {
 	opts = opts.withDefaults()
 	c.next++
 	id := c.next
-	body, err := c.codec.Encode(req)
-	if err != nil {
+	// Measure it now, so that a message the codec refuses (unknown, too
+	// large) fails the call rather than its sends.
+	if _, err := c.codec.Size(req); err != nil {
 		c.env.AfterFunc(0, func() { cb(nil, &Error{Code: CodeInvalid, Msg: err.Error()}) })
 		return CallID(id)
 	}
@@ -65,7 +68,7 @@ func (c *Client) Call(to core.Addr, req core.Message, opts Options, cb func(core
 		return CallID(id)
 	}
 	cl := &call{id: id, to: to, opts: opts, backoff: opts.RetryFirst, cb: cb,
-		req: &Request{Client: c.id, ID: id, Body: body}}
+		req: &Request{Client: c.id, ID: id, msg: req}}
 	c.calls[id] = cl
 	if opts.Timeout > 0 {
 		cl.expire = c.env.AfterFunc(opts.Timeout, func() { c.finish(id, nil, ErrTimeout) })
@@ -158,7 +161,10 @@ func (c *Client) Handle(from core.Addr, m core.Message) bool {
 		c.finish(r.ID, nil, &Error{Code: r.Code, Msg: r.Err})
 		return true
 	}
-	reply, err := c.codec.Decode(r.Body)
+	reply, err := carried(r.msg, r.bad, r.Body, c.codec)
+	if err == nil && reply == nil {
+		err = fmt.Errorf("the response carries no reply")
+	}
 	if err != nil {
 		c.finish(r.ID, nil, &Error{Code: CodeInvalid, Msg: fmt.Sprintf("undecodable reply from %s: %v", from, err)})
 		return true

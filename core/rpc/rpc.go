@@ -27,12 +27,19 @@ const (
 	msgResponse core.MsgType = 11
 )
 
-// Request carries one call's request message, encoded.
+// Request carries one call's request message. On the wire the message is
+// a bin field holding its envelope (key "b"), written and read in place
+// (core.EncodeCarried): Client.Call carries the message itself, and a
+// decoded Request holds the message decoded (see Carried). Body is the
+// encoded message of a Request built by hand.
 type Request struct {
-	Client   uint64 `msgpack:"c"` // random per client incarnation
-	ID       uint64 `msgpack:"i"` // increases per call
-	AckBelow uint64 `msgpack:"a"` // the client waits for no id below this
-	Body     []byte `msgpack:"b"`
+	Client   uint64 // random per client incarnation
+	ID       uint64 // increases per call
+	AckBelow uint64 // the client waits for no id below this
+	Body     []byte
+
+	msg core.Message // the carried message, to encode or decoded
+	bad error        // why the carried message did not decode
 }
 
 // MsgType implements core.Message.
@@ -46,14 +53,17 @@ func (r *Request) Validate() error {
 	return nil
 }
 
-// Response carries the reply to Request (Client, ID): an encoded message,
-// or an error code and message.
+// Response carries the reply to Request (Client, ID): a message, carried
+// as Request carries its message, or an error code and message.
 type Response struct {
-	Client uint64 `msgpack:"c"`
-	ID     uint64 `msgpack:"i"`
-	Code   Code   `msgpack:"k,omitempty"`
-	Err    string `msgpack:"e,omitempty"`
-	Body   []byte `msgpack:"b,omitempty"`
+	Client uint64
+	ID     uint64
+	Code   Code
+	Err    string
+	Body   []byte
+
+	msg core.Message
+	bad error
 }
 
 // MsgType implements core.Message.

@@ -11,9 +11,9 @@ import (
 // later (a lease request may wait in a queue); reply after the server's
 // process crashed is harmless. A handler returns definite failures as
 // *Error (use Errorf); other errors are sent as CodeFailed. The reply is
-// encoded before reply returns, so it may carry memory the handler
-// reuses or releases afterwards (a plasma object read under a pin). The
-// request is the handler's: decoded for this call, shared with nobody.
+// kept and encoded at every send (a retried call gets it again), so it
+// must not change afterwards. The request is the handler's: decoded for
+// this call, shared with nobody.
 type Handler func(from core.Addr, req core.Message, reply func(core.Message, error))
 
 // Server dispatches Requests to handlers and remembers recent replies so
@@ -80,7 +80,10 @@ func (s *Server) Handle(from core.Addr, m core.Message) bool {
 	if cs.inflight[r.ID] {
 		return true // the reply will come when the handler finishes
 	}
-	req, err := s.codec.Decode(r.Body)
+	req, err := carried(r.msg, r.bad, r.Body, s.codec)
+	if err == nil && req == nil {
+		err = fmt.Errorf("the request carries no message")
+	}
 	if err != nil {
 		s.respond(k, r.ID, nil, Errorf(CodeInvalid, "%v", err))
 		return true
@@ -147,12 +150,10 @@ func (s *Server) respond(k clientKey, id uint64, reply core.Message, err error) 
 		if e, ok := err.(*Error); ok {
 			resp.Err = e.Msg
 		}
+	} else if _, encErr := s.codec.Size(reply); encErr != nil {
+		resp.Code, resp.Err = CodeFailed, "server could not encode its reply: "+encErr.Error()
 	} else {
-		body, encErr := s.codec.Encode(reply)
-		if encErr != nil {
-			resp.Code, resp.Err = CodeFailed, "server could not encode its reply: "+encErr.Error()
-		}
-		resp.Body = body
+		resp.msg = reply
 	}
 	if cs, ok := s.clients[k]; ok {
 		delete(cs.inflight, id)

@@ -96,7 +96,7 @@ func TestCancelReachesTheExecutor(t *testing.T) {
 	held := true
 	c.n.drop = func(e envelope) bool {
 		if r, ok := e.m.(*rpc.Response); ok && held && e.from == "exec" && e.to == "driver" {
-			if m, err := c.n.codec.Decode(r.Body); err == nil {
+			if m, err := r.Carried(); err == nil && m != nil {
 				_, isReply := m.(*proto.PushTaskReply)
 				return isReply
 			}

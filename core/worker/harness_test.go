@@ -70,7 +70,18 @@ func (e *fenv) FS() vfs.FS       { return vfs.NewMem() }
 func (e *fenv) Log() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// Send encodes and decodes m, as every real environment does, so that
+// sender and receiver never share a message; unregistered messages (Go
+// work results) are delivered as they are.
 func (e *fenv) Send(to core.Addr, m core.Message) {
+	if b, err := e.n.codec.Encode(m); err == nil {
+		d, err := e.n.codec.Decode(b)
+		if err != nil {
+			e.n.t.Fatalf("harness: %T does not decode: %v", m, err)
+		}
+		m = d
+	}
 	e.n.queue = append(e.n.queue, envelope{e.self, to, m})
 }
 func (e *fenv) AfterFunc(d time.Duration, f func()) core.Timer {
@@ -168,14 +179,13 @@ func (n *tnet) log(e envelope) {
 	desc := describeMsg(e.m)
 	switch m := e.m.(type) {
 	case *rpc.Request:
-		inner, err := n.codec.Decode(m.Body)
-		if err == nil {
+		if inner, err := m.Carried(); err == nil && inner != nil {
 			desc = "request " + describeMsg(inner)
 		}
 	case *rpc.Response:
 		if m.Code != rpc.CodeOK {
 			desc = fmt.Sprintf("response error %v: %s", m.Code, m.Err)
-		} else if inner, err := n.codec.Decode(m.Body); err == nil {
+		} else if inner, err := m.Carried(); err == nil && inner != nil {
 			desc = "response " + describeMsg(inner)
 		}
 	}

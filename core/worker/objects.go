@@ -157,7 +157,9 @@ func (w *Worker) freeCopies(id core.ObjectID, locs []proto.Location) {
 
 // Get resolves ref and calls done with its value or its error: the task's
 // error for a failed task, ObjectLost, OwnerDied, … It never blocks; done
-// runs when the value is available.
+// runs when the value is available. The value is done's own: nobody else
+// holds the slice (an inline value is copied out of the table; a fetched
+// or reported one was decoded for this Get).
 func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
 	e := w.refs.get(ref.ID)
 	if e == nil || e.owner != "" {
@@ -171,7 +173,8 @@ func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
 		done(nil, e.err)
 	case objReady:
 		if e.inline != nil {
-			done(e.inline, nil)
+			// The caller's own copy: the table keeps this one.
+			done(append([]byte{}, e.inline...), nil)
 			return
 		}
 		w.fetchOwned(ref, 0, done)

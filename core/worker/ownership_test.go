@@ -204,3 +204,20 @@ func TestFreeOwned(t *testing.T) {
 		t.Errorf("Get of an object put after FreeOwned = %v, %v; want 9", asI64(v), err)
 	}
 }
+
+// TestGetHandsOutItsOwnCopy: the value Get gives is the caller's own (the
+// root package decodes byte values in place): changing it changes
+// neither the owner's table nor what the next Get gives.
+func TestGetHandsOutItsOwnCopy(t *testing.T) {
+	c := newCluster(t)
+	ref := c.put(c.owner, i64(42))
+	v, err := c.get(c.owner, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v[0]++
+	again, err := c.get(c.owner, ref)
+	if err != nil || asI64(again) != 42 {
+		t.Fatalf("Get after the first value was changed = %v, %v; want 42", asI64(again), err)
+	}
+}

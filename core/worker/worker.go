@@ -14,7 +14,9 @@ import (
 
 // Executor runs task bodies on a worker. Execute must call done exactly
 // once, on the process's event loop (typically from the message that
-// env.Go delivers). returns has one value per spec.NumReturns.
+// env.Go delivers). returns has one value per spec.NumReturns. The args
+// are the executor's own (decoded for this push, or got with Get): it may
+// keep them, and hand them to the body without a copy.
 //
 // Actors keep their state as bytes owned by the worker: CreateActor runs a
 // class's constructor and yields the initial state; CallActor runs a method
