@@ -70,11 +70,15 @@ const (
 	// duplicate of a call the client finished long ago, whose dedup
 	// record is gone) as a new one.
 	BugIgnoreFloor = "ignore-floor"
+	// BugWallClockStamps stamps a job's end with the clock as it reads,
+	// even when the clock was stepped back since the job started: the
+	// job then ends before it began.
+	BugWallClockStamps = "wall-clock-stamps"
 )
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
-	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk, BugIgnoreFloor}
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk, BugIgnoreFloor, BugWallClockStamps}
 	slices.Sort(b)
 	return b
 }

@@ -30,7 +30,12 @@ func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
 		return Reply{Jobs: []JobInfo{j}}
 	}
 	j.Finished = true
+	// A clock stepped back (NTP) since the start, in this process or
+	// before a restart, must not make the job end before it began.
 	j.EndTime = s.env.Now().UnixNano()
+	if j.EndTime < j.StartTime && s.cfg.Bug != BugWallClockStamps {
+		j.EndTime = j.StartTime
+	}
 	s.putJob(t, j)
 	// As in Ray, the job's actors die with it, detached ones excepted.
 	// Only those the actor scheduler manages: a registrant-managed actor

@@ -423,6 +423,11 @@ func (s *Server) CheckInvariants() error {
 	if live != len(s.named) {
 		return fmt.Errorf("name index holds %d names for %d live named actors", len(s.named), live)
 	}
+	for _, id := range s.jobOrder {
+		if j := s.jobs[id]; j.Finished && j.EndTime < j.StartTime {
+			return fmt.Errorf("job %v ended at %d, %v before it started at %d", id, j.EndTime, time.Duration(j.StartTime-j.EndTime), j.StartTime)
+		}
+	}
 	return s.checkPlacements()
 }
 

@@ -41,6 +41,13 @@ type EventStats struct {
 // TaskEventStats returns the worker's task-event counters.
 func (w *Worker) TaskEventStats() EventStats { return w.evStats }
 
+// stamp returns the time of a task event: the wall clock, unless it was
+// stepped back below an earlier stamp.
+func (w *Worker) stamp() int64 {
+	w.lastStamp = max(w.lastStamp, w.env.Now().UnixNano())
+	return w.lastStamp
+}
+
 // record buffers a transition of t's current attempt.
 func (w *Worker) record(t *pendingTask, st gcs.TaskState, terr *proto.TaskError) {
 	if w.cfg.GCS == nil || w.cfg.TaskEventsMax < 0 {
@@ -48,7 +55,7 @@ func (w *Worker) record(t *pendingTask, st gcs.TaskState, terr *proto.TaskError)
 	}
 	e := gcs.TaskEvent{
 		Task: t.spec.TaskID, Attempt: t.spec.Attempt, Job: t.spec.Job, Name: truncate(t.spec.Function, gcs.MaxNameSize),
-		State: st, Time: w.env.Now().UnixNano(),
+		State: st, Time: w.stamp(),
 	}
 	if st == gcs.TaskRunning {
 		e.Node, e.Worker = t.node, t.worker

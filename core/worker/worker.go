@@ -134,6 +134,10 @@ type Worker struct {
 	// Task events not yet sent to the GCS (events.go).
 	events  eventBuffer
 	evStats EventStats
+	// lastStamp is the latest task-event time stamped: stamps never go
+	// back when the wall clock is stepped back (NTP), so an attempt never
+	// ends before it started.
+	lastStamp int64
 
 	// exited is set by FreeOwned: the process's program is done, and a
 	// borrower asking for an object this worker no longer has is told

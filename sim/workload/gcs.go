@@ -127,7 +127,7 @@ func (g *gcsWorkload) Size() sim.Options {
 // SometimesPaths lists the interesting paths this workload should reach.
 func (g *gcsWorkload) SometimesPaths() []string {
 	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop",
-		"actor restarted", "final read"}
+		"actor restarted", "final read", "job finished"}
 }
 
 func (g *gcsWorkload) Check(w *sim.World) (string, string) {
@@ -195,6 +195,8 @@ type gcsClient struct {
 	// mine holds, per actor name, the actor ids this client registered.
 	mine map[string][]core.ActorID
 	seq  uint64
+	// job is the job this client added and has not finished (zero: none).
+	job core.JobID
 	// finalStarted and finalDone track client 1's final read (finalRead).
 	finalStarted, finalDone bool
 }
@@ -286,9 +288,39 @@ func (c *gcsClient) next() {
 		c.kvOp()
 	case x < 90:
 		c.actorOp()
+	case x < 95:
+		c.jobOp()
 	default:
 		c.nodesOp()
 	}
+}
+
+// jobOp adds a job, or finishes the one this client added: short jobs, so
+// that a clock stepped back while one runs (clock_jump) is seen in its
+// stamps. The GCS's invariants require a job to end no earlier than it
+// started.
+func (c *gcsClient) jobOp() {
+	if c.job.IsNil() {
+		c.op = "add job"
+		c.cli.AddJob(c.addr, nil, func(rep gcs.Reply, err error) {
+			if err == nil {
+				c.job = rep.Job
+			}
+			c.done()
+		})
+		return
+	}
+	c.op = "finish job"
+	c.cli.FinishJob(c.job, func(rep gcs.Reply, err error) {
+		if err == nil {
+			c.job = core.JobID{}
+			if len(rep.Jobs) == 1 && rep.Jobs[0].EndTime < rep.Jobs[0].StartTime {
+				c.g.violations = append(c.g.violations, fmt.Sprintf("job %v ended %v before it started", rep.Jobs[0].ID, time.Duration(rep.Jobs[0].StartTime-rep.Jobs[0].EndTime)))
+			}
+			c.g.w.Sometimes("job finished")
+		}
+		c.done()
+	})
 }
 
 func (c *gcsClient) done() {

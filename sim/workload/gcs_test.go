@@ -53,6 +53,9 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 		// A request below its client's ack floor is a duplicate that
 		// arrives long after the client finished the call: late_dup.
 		{"ignore-floor", "late_dup=0.02"},
+		// A job's end stamped before its start needs the GCS's clock
+		// stepped back while the job runs: clock_jump.
+		{"wall-clock-stamps", "clock_jump=0.5"},
 	} {
 		bug := tc.bug
 		t.Run(bug, func(t *testing.T) {
