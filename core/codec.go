@@ -105,11 +105,8 @@ type Codec struct {
 	maxSize int
 	buf     encBuf
 	enc     *msgpack.Encoder
-	// out and outEnc write into a destination the caller gave (EncodeTo).
-	out    encBuf
-	outEnc *msgpack.Encoder
-	rd     decReader
-	dec    *msgpack.Decoder
+	rd      decReader
+	dec     *msgpack.Decoder
 	// cnt and cntEnc measure messages without writing them (Size).
 	cnt    counter
 	cntEnc *msgpack.Encoder
@@ -179,8 +176,6 @@ func NewCodec(maxSize int) *Codec {
 	c := &Codec{maxSize: maxSize}
 	c.enc = msgpack.NewEncoder(&c.buf)
 	c.enc.UseCompactInts(true)
-	c.outEnc = msgpack.NewEncoder(&c.out)
-	c.outEnc.UseCompactInts(true)
 	c.cntEnc = msgpack.NewEncoder(&c.cnt)
 	c.cntEnc.UseCompactInts(true)
 	c.rd.codec = c
@@ -201,35 +196,21 @@ func (c *Codec) Append(dst []byte, m Message) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// EncodeTo is Encode with the destination chosen once the size is known:
-// the envelope is written into get(size)[:0], which may return a buffer
-// the caller recycles (the simulator's message payloads) or nil for a
-// fresh one. A buffer with the room is written in place, without an
-// intermediate copy.
-func (c *Codec) EncodeTo(m Message, get func(size int) []byte) ([]byte, error) {
-	n, err := c.Size(m)
+// EncodeTo is Encode for a caller that recycles buffers (the simulator's
+// message payloads). The message is encoded into the codec's own buffer;
+// if spare(size) returns a buffer, that encoding is handed over as it is
+// and the spare becomes the codec's buffer (no copy, one encoding pass);
+// otherwise a copy is returned, as Encode does.
+func (c *Codec) EncodeTo(m Message, spare func(size int) []byte) ([]byte, error) {
+	b, err := c.encode(m)
 	if err != nil {
 		return nil, err
 	}
-	dst := get(n)
-	if cap(dst) < n {
-		b, err := c.encode(m)
-		if err != nil {
-			return nil, err
-		}
-		return append(dst[:0], b...), nil
+	if s := spare(len(b)); s != nil {
+		c.buf.Buffer = *bytes.NewBuffer(s[:0])
+		return b, nil
 	}
-	c.out.Buffer = *bytes.NewBuffer(dst[:0])
-	var hdr [HeaderSize]byte
-	c.out.Write(hdr[:])
-	t := m.MsgType()
-	if err := c.outEnc.Encode(m); err != nil {
-		return nil, fmt.Errorf("core: encode %s: %w", MessageName(t), err)
-	}
-	b := c.out.Bytes()
-	c.out.Buffer = bytes.Buffer{} // the caller's now
-	putHeader(b, t, registry[t].version)
-	return b, nil
+	return append([]byte(nil), b...), nil
 }
 
 // encode encodes m in its envelope into the codec's buffer and returns
