@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +73,28 @@ func selfBinary() (path, hash string, size int64, err error) {
 	return self.path, self.hash, self.size, self.err
 }
 
+// stagePutAttempts bounds the calls putStaged makes: each is bounded by
+// the GCS client's deadline, so a GCS that answers nothing for about half
+// a minute fails the upload.
+const stagePutAttempts = 6
+
+// putStaged writes one key of a staged binary. The keys are content
+// addressed, so writing one again is harmless: a call whose outcome is
+// unknown (the GCS was slow or restarting) is simply made again.
+func (rt *Runtime) putStaged(ctx context.Context, key string, value []byte) error {
+	var err error
+	for attempt := 1; attempt <= stagePutAttempts; attempt++ {
+		_, err = do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
+			rt.dproc.GCS().KVPut(binaryNS, key, value, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
+		})
+		if !errors.Is(err, gcs.ErrTimeout) || ctx.Err() != nil {
+			return err
+		}
+		rt.log.Warn("gray: the GCS did not answer a write of the job binary in time; writing it again", "key", key, "attempt", attempt)
+	}
+	return err
+}
+
 // stageBinary uploads this program's executable to the cluster unless a
 // complete copy with the same hash is there, and returns its hash.
 func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
@@ -102,16 +125,12 @@ func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
 	chunks := (len(data) + binaryChunk - 1) / binaryChunk
 	for i := range chunks {
 		chunk := data[i*binaryChunk : min(len(data), (i+1)*binaryChunk)]
-		if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-			d.GCS().KVPut(binaryNS, fmt.Sprintf("%s/%d", hash, i), chunk, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
-		}); err != nil {
+		if err := rt.putStaged(ctx, fmt.Sprintf("%s/%d", hash, i), chunk); err != nil {
 			return "", fmt.Errorf("gray: uploading chunk %d/%d of the job binary: %w", i+1, chunks, err)
 		}
 	}
 	m, _ := json.Marshal(binaryManifest{Size: int64(len(data)), Chunks: chunks, GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH})
-	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
-		d.GCS().KVPut(binaryNS, hash, m, true, func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
-	}); err != nil {
+	if err := rt.putStaged(ctx, hash, m); err != nil {
 		return "", fmt.Errorf("gray: recording the job binary's manifest: %w", err)
 	}
 	rt.log.Info("gray: staged the job binary", "hash", hash[:12], "bytes", len(data), "chunks", chunks)
