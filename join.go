@@ -110,6 +110,10 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if err != nil {
 		return err
 	}
+	// Uploading a binary may take longer than the connect timeout (tens
+	// of megabytes to a loaded GCS): the steps after it get their own.
+	cctx, cancel = context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
 	meta, _ := json.Marshal(jobMetadata{Program: filepath.Base(os.Args[0]), Binary: binary})
 	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
 		d.GCS().AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
