@@ -15,6 +15,10 @@ build:
 test:
     go test ./...
 
+# The race detector over the packages that run goroutines (as CI runs it).
+race:
+    go test -race ./net/... ./core/rpc/... . ./dashboard/... ./sim ./simtest ./cmd/...
+
 # Formatting, vet and the determinism linter.
 lint:
     test -z "$(gofmt -l $(git ls-files '*.go'))"

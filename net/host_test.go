@@ -205,9 +205,10 @@ func TestHostFailStop(t *testing.T) {
 		}
 		_ = f.Close()
 	}
+	var tm core.Timer
 	p.receive = func(core.Addr, core.Message) {
 		// A timer set by the callback that fail-stops can never run.
-		p.env.AfterFunc(time.Millisecond, func() { timerRan <- struct{}{} })
+		tm = p.env.AfterFunc(time.Millisecond, func() { timerRan <- struct{}{} })
 		panic(core.FailStop{Reason: "disk on fire", Err: os.ErrClosed})
 	}
 	addr, err := h.Add("store", p)
@@ -249,8 +250,12 @@ func TestHostFailStop(t *testing.T) {
 	if s := recv(t, got, "restarted process"); s != "synced" {
 		t.Errorf("restarted process read %q, want %q", s, "synced")
 	}
-	// Give the first incarnation's timer time to misbehave.
-	time.Sleep(20 * time.Millisecond)
+	// The first incarnation's timer was cancelled when it exited: the
+	// loop runs a timer only if it is still pending when it fires, so it
+	// can never run, however late its time.Timer goes off.
+	if st := tm.(*timer).state.Load(); st != timerStopped {
+		t.Errorf("the fail-stopped process's timer is in state %d, want stopped (%d)", st, timerStopped)
+	}
 	select {
 	case <-timerRan:
 		t.Error("a timer of a fail-stopped process ran")

@@ -29,6 +29,11 @@ const maxSeeds = 10_000_000
 // does so only to time, parallelise and isolate whole runs, never inside
 // one.
 type Campaign struct {
+	// clock is the campaign's wall clock (time.Now when nil): tests give
+	// the budget a clock of their own, so that how many seeds a budget
+	// allows does not depend on the machine's speed or load.
+	clock func() time.Time
+
 	Workload string
 	Options  Options // world size and variant
 	// FaultSpec is "none", "swarm" or a list (see ResolveFaults); "" means
@@ -256,8 +261,12 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 	if c.Continue {
 		total = 0 // open-ended: the budget decides
 	}
-	start := time.Now()
-	outOfTime := func() bool { return c.For > 0 && time.Since(start) >= c.For }
+	now := c.clock
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	outOfTime := func() bool { return c.For > 0 && now().Sub(start) >= c.For }
 
 	// results[i] belongs to the i-th seed; indexing by position rather
 	// than appending in completion order keeps the Summary independent of
@@ -311,13 +320,13 @@ func (c Campaign) Run(ctx context.Context) (Summary, error) {
 				stop = stop || c.StopOnFailure
 			}
 			if c.Progress != nil {
-				c.Progress(Progress{Done: done, Total: total, Failed: failed, Events: events, Wall: time.Since(start), Budget: c.For, Last: r})
+				c.Progress(Progress{Done: done, Total: total, Failed: failed, Events: events, Wall: now().Sub(start), Budget: c.For, Last: r})
 			}
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines report through results, never an error
-	wall := time.Since(start)
+	wall := now().Sub(start)
 
 	s := Summary{Workload: c.Workload, FaultSpec: spec, Total: len(c.Seeds), WallSeconds: wall.Seconds()}
 	counters := map[string]int64{}

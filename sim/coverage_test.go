@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,14 +109,20 @@ func TestAttachRejectsPathNames(t *testing.T) {
 
 func TestCampaignForRunsConsecutiveSeedsUntilTheBudget(t *testing.T) {
 	var totals []int
-	c := Campaign{Workload: "echo", FaultSpec: "swarm", FaultPhase: time.Second, Seeds: []uint64{50}, For: 300 * time.Millisecond, Continue: true,
-		Progress: func(p Progress) { totals = append(totals, p.Total) }}
+	// The budget's clock advances 100 ms per finished seed, whatever the
+	// machine's load: a 300 ms budget ends the campaign once 3 seeds
+	// finished, and seeds already dispatched then still run.
+	var finished atomic.Int64
+	t0 := time.Unix(0, 0)
+	clock := func() time.Time { return t0.Add(time.Duration(finished.Load()) * 100 * time.Millisecond) }
+	c := Campaign{clock: clock, Workload: "echo", FaultSpec: "swarm", FaultPhase: time.Second, Seeds: []uint64{50}, For: 300 * time.Millisecond, Continue: true,
+		Parallel: 2, Progress: func(p Progress) { totals = append(totals, p.Total); finished.Add(1) }}
 	s, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Seeds < 2 || s.Total != s.Seeds || !s.OutOfTime || s.Failed != 0 {
-		t.Fatalf("budget campaign: %d seeds of %d, out of time %v, %d failed; want several seeds all run", s.Seeds, s.Total, s.OutOfTime, s.Failed)
+	if s.Seeds < 3 || s.Seeds > 5 || s.Total != s.Seeds || !s.OutOfTime || s.Failed != 0 {
+		t.Fatalf("budget campaign: %d seeds of %d, out of time %v, %d failed; want 3 to 5 seeds (3 in the budget, 2 at most already dispatched), all run", s.Seeds, s.Total, s.OutOfTime, s.Failed)
 	}
 	for i, r := range s.Results {
 		if r.Seed != 50+uint64(i) {
@@ -126,10 +133,12 @@ func TestCampaignForRunsConsecutiveSeedsUntilTheBudget(t *testing.T) {
 		t.Fatalf("progress of an open-ended campaign has Total %d, want 0", totals[0])
 	}
 	// A budget also caps a list.
-	c = Campaign{Workload: "echo", FaultSpec: "swarm", Seeds: mustSeeds(t, "1..1000000"), For: 200 * time.Millisecond}
+	finished.Store(0)
+	c = Campaign{clock: clock, Workload: "echo", FaultSpec: "swarm", Seeds: mustSeeds(t, "1..1000000"), For: 200 * time.Millisecond,
+		Parallel: 2, Progress: func(Progress) { finished.Add(1) }}
 	s, err = c.Run(context.Background())
-	if err != nil || !s.OutOfTime || s.Seeds == 0 || s.Seeds >= s.Total {
-		t.Fatalf("capped campaign: %d of %d seeds, out of time %v, err %v", s.Seeds, s.Total, s.OutOfTime, err)
+	if err != nil || !s.OutOfTime || s.Seeds < 2 || s.Seeds > 4 {
+		t.Fatalf("capped campaign: %d of %d seeds, out of time %v, err %v; want 2 to 4", s.Seeds, s.Total, s.OutOfTime, err)
 	}
 	if err := (Campaign{Workload: "echo", Seeds: []uint64{1}, Continue: true}).Validate(); err == nil {
 		t.Fatal("an open-ended campaign without a budget validated")

@@ -30,6 +30,9 @@ const (
 // buildBinaries builds grayd and gray into a temporary directory.
 func buildBinaries(t *testing.T) (grayd, gray string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go tool on PATH to build grayd and gray: %v", err)

@@ -39,6 +39,7 @@ func stockCluster(t *testing.T) *cluster {
 // goBuild builds pkg into dir/name with extra flags.
 func goBuild(t *testing.T, dir, name, pkg string, flags ...string) string {
 	t.Helper()
+	skipShort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	out := filepath.Join(dir, name)

@@ -28,6 +28,7 @@ const (
 // build builds grayd and the test app into a temporary directory.
 func build(t *testing.T) (grayd, app string) {
 	t.Helper()
+	skipShort(t)
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go tool on PATH: %v", err)
@@ -181,6 +182,14 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*gonet.TCPAddr).Port
+}
+
+// skipShort skips a multi-process test under -short (CI runs them all).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
 }
 
 func newCluster(t *testing.T, nodes int) *cluster {
