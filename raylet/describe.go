@@ -69,7 +69,7 @@ func (r *Raylet) DescribeLeases(linesMax int) []string {
 	slices.Sort(tokens)
 	for _, t := range tokens {
 		l := r.launches[t]
-		add(fmt.Sprintf("launch %s of binary %s for %v: not registered for %v", t, l.binary, l.job, since(now, l.started)))
+		add(fmt.Sprintf("launch %s of job binary %s for %v: not registered for %v", t, short(l.binary), l.job, since(now, l.started)))
 	}
 	if more > 0 {
 		if len(lines) > 1 {
@@ -113,8 +113,11 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 		return fmt.Sprintf("fetching %d of its arguments to this node", l.fetching)
 	}
 	binary := r.binaryFor(spec)
-	if err := r.binaryError(binary); err != nil {
-		return err.Error()
+	if binary != "" && r.cfg.Launcher == nil {
+		return "needs a worker of job binary " + short(binary) + ", and this node has no launcher"
+	}
+	if b, ok := r.badBinaries[binary]; ok && binary != "" && r.env.Now().Before(b.until) {
+		return fmt.Sprintf("job binary %s cannot run here: %s", short(binary), b.reason) // binaryError, without its clean-up
 	}
 	if r.idleWorker(binary, spec.Job) != nil {
 		return "fits and a worker is idle: granted or spilled back on the next scheduling pass"
@@ -128,7 +131,7 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 			starting++
 		}
 	}
-	return fmt.Sprintf("no idle worker of binary %s for %v; %d launched, not registered yet", binary, spec.Job, starting)
+	return fmt.Sprintf("no idle worker of job binary %s for %v; %d launched, not registered yet", short(binary), spec.Job, starting)
 }
 
 // holders says which resources of need are short and which granted
