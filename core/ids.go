@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"strconv"
 )
 
 // Sizes of the typed IDs, in bytes. They follow Ray's layout so that an ID
@@ -276,3 +277,28 @@ func fmix64(k uint64) uint64 {
 	k ^= k >> 33
 	return k
 }
+
+// Short returns "task:" and the task's 8 unique bytes in hex: enough to
+// tell apart the tasks one failure report names, short enough to read. An
+// actor creation task, whose unique part is zero, is named after its
+// actor ("task:create/actor:…").
+func (t TaskID) Short() string {
+	if [TaskIDUniqueSize]byte(t[:TaskIDUniqueSize]) == ([TaskIDUniqueSize]byte{}) {
+		return "task:create/" + t.Actor().Short()
+	}
+	return "task:" + hex.EncodeToString(t[:TaskIDUniqueSize])
+}
+
+// Short returns "obj:", the creating task's unique bytes in hex and the
+// index: "/2" for the second return, "/put3" for the third Put.
+func (o ObjectID) Short() string {
+	kind := "/"
+	if o.IsPut() {
+		kind = "/put"
+	}
+	return "obj:" + hex.EncodeToString(o[:TaskIDUniqueSize]) + kind + strconv.FormatUint(uint64(o.Index()), 10)
+}
+
+// Short returns "actor:" and the first 6 of the actor's unique bytes in
+// hex.
+func (a ActorID) Short() string { return "actor:" + hex.EncodeToString(a[:6]) }

@@ -194,6 +194,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	}
 	w.lease = l
 	l.worker = w
+	l.granted = r.env.Now()
 	r.stats.LeasesGranted++
 	r.stats.LeaseWait += r.env.Now().Sub(l.queued)
 	l.reply(&proto.LeaseReply{Granted: true, Worker: w.addr, WorkerID: w.id, Node: r.node}, nil)

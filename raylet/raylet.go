@@ -181,8 +181,9 @@ type leaseRequest struct {
 	fetching int
 	fetched  bool
 	failed   error
-	// queued is when the request arrived (this raylet's clock).
-	queued time.Time
+	// queued is when the request arrived and granted when it was
+	// granted (this raylet's clock).
+	queued, granted time.Time
 	// unanswered counts lease checks in a row its holder did not answer.
 	unanswered int
 }
@@ -411,26 +412,4 @@ func (r *Raylet) viewList() []NodeView {
 	}
 	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(string(a.ID[:]), string(b.ID[:])) })
 	return out
-}
-
-// Describe implements sim.Describer.
-func (r *Raylet) Describe() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "node %v fenced=%v available=%v queue=%d leases=%d pulls=%d stats=%+v\n", r.node, r.fenced, r.available, len(r.queue), len(r.leases), len(r.pulls), r.stats)
-	for _, a := range r.sortedWorkerAddrs() {
-		w := r.workers[a]
-		fmt.Fprintf(&b, "  worker %s %v busy=%v\n", a, w.id, w.lease != nil)
-	}
-	if r.policy != nil {
-		for _, v := range r.viewList() {
-			fmt.Fprintf(&b, "  view %v alive=%v available=%v\n", v.ID, v.Alive, v.Available)
-		}
-		for _, l := range r.queue {
-			fmt.Fprintf(&b, "  queued %s/%d %s spilled=%v\n", l.key.owner, l.key.id, l.req.Spec.Describe(), l.req.Spilled)
-		}
-	}
-	if r.store != nil {
-		b.WriteString(r.store.Describe())
-	}
-	return b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/internal/stuck"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
 )
@@ -152,7 +153,8 @@ func (wl *workload) Pending() string {
 	if wl.running == nil {
 		return "no driver started"
 	}
-	return fmt.Sprintf("round %d: the driver program has not returned; its core worker: %s", wl.round, wl.running.Describe())
+	driver := stuck.Driver{Addr: core.Addr(fmt.Sprintf("driver-%d", wl.round)), What: fmt.Sprintf("(round %d, its program has not returned)", wl.round)}
+	return stuck.Report(wl.w, []stuck.Driver{driver}, nil, stuck.LinesMax)
 }
 
 func (wl *workload) Check(*sim.World) (string, string) { return "", "" }

@@ -194,3 +194,54 @@ func TestIsolatedCrashFailsAlone(t *testing.T) {
 		}
 	}
 }
+
+// child and parent deadlock on a node of 2 CPUs: parent holds both while
+// it waits for child, which needs one (Ray's classic nested-task
+// deadlock).
+var (
+	child  = gray.Task0("simtest_test.child", func(context.Context) (int, error) { return 1, nil })
+	parent = gray.Task0("simtest_test.parent", func(ctx context.Context) (int, error) {
+		return child.Options(gray.WithCPUs(1)).Remote(ctx).Get(ctx)
+	})
+)
+
+// TestDeadlockIsExplained: a program that deadlocks fails its seed as
+// liveness, and the reason names the stuck request, why it waits and
+// who holds what it needs: the reader needs no replay.
+func TestDeadlockIsExplained(t *testing.T) {
+	driver := func(ctx context.Context) error {
+		rt, err := gray.Init(ctx)
+		if err != nil {
+			return err
+		}
+		defer rt.Shutdown()
+		_, err = parent.Options(gray.WithCPUs(2)).Remote(ctx).Get(ctx)
+		return err
+	}
+	s, err := simtest.Campaign(t, driver, simtest.Options{Seeds: "1", Faults: "none", FaultPhase: time.Second,
+		Cluster: simtest.Cluster{Nodes: 1, CPUsPerNode: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Failures) != 1 || s.Failures[0].Kind != "liveness" {
+		t.Fatalf("failures %+v, want one liveness failure", s.Failures)
+	}
+	reason := s.Failures[0].Reason
+	t.Logf("reason:\n%s", reason)
+	for _, want := range []string{
+		"driver-1 (round 1, its program has not returned): 1 task, 0 actor calls pending, 1 object waited for:",
+		"task simtest_test.parent ",
+		"raylet-1 node:",
+		"queued lease raylet-1/w",
+		"(simtest_test.child task:",
+		"resources busy: CPU (needs 1, 0 available); held by lease driver-1/",
+		"(simtest_test.parent task:",
+		"(worker) 1 task, 0 actor calls pending, 1 object waited for:",
+		"task simtest_test.child ",
+		": requesting a lease (",
+	} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("liveness reason lacks %q", want)
+		}
+	}
+}

@@ -54,6 +54,9 @@ type actorCall struct {
 	slot    uint64 // its number at sentTo
 	callID  rpc.CallID
 	attempt int
+	// since is when the call was made, or last sent (this process's
+	// clock), for DescribeWaits.
+	since time.Time
 }
 
 // CallOptions are the options of CallActor.
@@ -128,7 +131,7 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	}
 	w.stats.Submitted++
 	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)
-	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1}
+	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1, since: w.env.Now()}
 	v.calls[c.seq] = c
 	switch {
 	case v.state == gcs.ActorDead:
@@ -169,6 +172,7 @@ func (w *Worker) sendCall(v *actorView, c *actorCall) {
 	}
 	v.slots++
 	c.sentInc, c.sentTo, c.slot = v.inc, v.slotOf, v.slots
+	c.since = w.env.Now()
 	spec := c.spec
 	spec.ActorIncarnation = v.inc
 	spec.CallerSeq = c.slot

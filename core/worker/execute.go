@@ -2,7 +2,6 @@ package worker
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -165,30 +164,4 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 	if pending == 0 {
 		done(rets, nil)
 	}
-}
-
-// Describe summarises the worker's state for `gray sim replay --until`.
-func (w *Worker) Describe() string {
-	s := fmt.Sprintf("tasks pending=%d objects=%d calls=%d stats=%+v", len(w.tasks), len(w.refs.objs), w.cli.Pending(), w.stats)
-	if len(w.interrupted) > 0 {
-		s += fmt.Sprintf(" cancelled_still_running=%d", len(w.interrupted))
-	}
-	if w.actor != nil {
-		s += " " + w.actor.describe()
-	}
-	if len(w.owned) > 0 || len(w.views) > 0 {
-		s += fmt.Sprintf(" owned_actors=%d actor_calls=%d", len(w.owned), w.PendingActorCalls())
-	}
-	for _, id := range w.sortedTaskIDs() {
-		t := w.tasks[id]
-		s += fmt.Sprintf("\n    task %s phase=%d raylet=%s lease=%d node=%v", t.spec.Describe(), t.phase, t.raylet, t.leaseID, t.node)
-	}
-	for _, id := range w.sortedViewIDs() {
-		v := w.views[id]
-		for _, seq := range v.sortedSeqs() {
-			c := v.calls[seq]
-			s += fmt.Sprintf("\n    call %v seq %d %s sent_to_incarnation=%d (actor %v incarnation %d at %s)", id, seq, c.spec.Function, c.sentInc, v.state, v.inc, v.addr)
-		}
-	}
-	return s
 }

@@ -161,6 +161,19 @@ func (w *Worker) freeCopies(id core.ObjectID, locs []proto.Location) {
 // holds the slice (an inline value is copied out of the table; a fetched
 // or reported one was decoded for this Get).
 func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
+	if e := w.refs.get(ref.ID); e != nil && e.owner == "" && e.state == objReady && e.inline != nil {
+		done(append([]byte{}, e.inline...), nil) // at once: nothing to wait for
+		return
+	}
+	w.block(ref, false)
+	w.get(ref, func(data []byte, err error) {
+		w.unblock(ref.ID, false)
+		done(data, err)
+	})
+}
+
+// get is Get without the record of what user code waits for.
+func (w *Worker) get(ref proto.ObjectRef, done func([]byte, error)) {
 	e := w.refs.get(ref.ID)
 	if e == nil || e.owner != "" {
 		w.getBorrowed(ref, done)
@@ -168,7 +181,7 @@ func (w *Worker) Get(ref proto.ObjectRef, done func([]byte, error)) {
 	}
 	switch e.state {
 	case objPending:
-		e.waiters = append(e.waiters, func() { w.Get(ref, done) })
+		e.waiters = append(e.waiters, func() { w.get(ref, done) })
 	case objFailed:
 		done(nil, e.err)
 	case objReady:
@@ -193,7 +206,7 @@ const putFetchAttempts = 30
 func (w *Worker) fetchOwned(ref proto.ObjectRef, attempt int, done func([]byte, error)) {
 	e := w.refs.get(ref.ID)
 	if e == nil || e.state != objReady || e.inline != nil {
-		w.Get(ref, done)
+		w.get(ref, done)
 		return
 	}
 	w.fetch(ref, e.sortedLocations(), func(data []byte, err error) {
@@ -206,15 +219,15 @@ func (w *Worker) fetchOwned(ref proto.ObjectRef, attempt int, done func([]byte, 
 		case e == nil:
 			done(nil, err)
 		case e.state != objReady || e.inline != nil:
-			w.Get(ref, done) // rebuilt or failed meanwhile
+			w.get(ref, done) // rebuilt or failed meanwhile
 		case e.lineage != nil:
 			clear(e.locations)
 			w.reconstruct(e)
-			w.Get(ref, done)
+			w.get(ref, done)
 		case len(e.locations) == 0 || attempt+1 >= putFetchAttempts:
 			clear(e.locations)
 			w.reconstruct(e) // fails it: a Put object has no lineage
-			w.Get(ref, done)
+			w.get(ref, done)
 		default:
 			w.env.AfterFunc(time.Second, func() { w.fetchOwned(ref, attempt+1, done) })
 		}
@@ -253,6 +266,9 @@ func (w *Worker) getBorrowedAttempt(ref proto.ObjectRef, attempt int, failed []p
 		case r.Locations == nil:
 			done(nonNil(r.Inline), nil)
 		default:
+			if b := w.blocked[ref.ID]; b != nil {
+				b.copies = r.Locations
+			}
 			w.fetch(ref, r.Locations, func(data []byte, err error) {
 				if err != nil && attempt+1 < borrowedFetchAttempts {
 					w.env.AfterFunc(time.Second, func() { w.getBorrowedAttempt(ref, attempt+1, r.Locations, done) })

@@ -21,6 +21,7 @@ func (w *Worker) Wait(refs []proto.ObjectRef, n int, timeout time.Duration, done
 	isReady := make([]bool, len(refs))
 	count := 0
 	finished := false
+	tracked := false // refs are recorded in w.blocked
 	var timer core.Timer
 	finish := func() {
 		if finished {
@@ -29,6 +30,11 @@ func (w *Worker) Wait(refs []proto.ObjectRef, n int, timeout time.Duration, done
 		finished = true
 		if timer != nil {
 			timer.Stop()
+		}
+		if tracked {
+			for _, r := range refs {
+				w.unblock(r.ID, true)
+			}
 		}
 		var ready, notReady []proto.ObjectRef
 		for i, r := range refs {
@@ -44,6 +50,10 @@ func (w *Worker) Wait(refs []proto.ObjectRef, n int, timeout time.Duration, done
 		w.env.AfterFunc(0, finish)
 		return nil
 	}
+	for _, r := range refs {
+		w.block(r, true)
+	}
+	tracked = true
 	for i, r := range refs {
 		w.whenReady(r, func() {
 			if finished || isReady[i] {

@@ -139,6 +139,10 @@ type Worker struct {
 	// ends before it started.
 	lastStamp int64
 
+	// blocked are the objects user code waits for in Get or Wait
+	// (describe.go), for DescribeWaits.
+	blocked map[core.ObjectID]*blockedObj
+
 	// exited is set by FreeOwned: the process's program is done, and a
 	// borrower asking for an object this worker no longer has is told
 	// that its owner died rather than that it was freed.
@@ -158,6 +162,9 @@ type pendingTask struct {
 	pushCall  rpc.CallID
 	phase     taskPhase
 	waitArgs  int
+	// since is when the task entered its phase (this process's clock),
+	// for DescribeWaits.
+	since time.Time
 	// statusAsked: a LeaseStatus for the running attempt is in flight.
 	statusAsked bool
 }
@@ -191,6 +198,8 @@ func New(env core.Env, cfg Config) *Worker {
 		tasks:  map[core.TaskID]*pendingTask{},
 		owned:  map[core.ActorID]*ownedActor{},
 		views:  map[core.ActorID]*actorView{},
+
+		blocked: map[core.ObjectID]*blockedObj{},
 
 		interrupted:   map[uint64]*pendingTask{},
 		running:       map[core.TaskID]*runningTask{},
@@ -373,6 +382,7 @@ func (w *Worker) resolve(t *pendingTask) {
 		w.record(t, gcs.TaskPendingArgs, nil)
 	}
 	t.phase = phaseResolving
+	t.since = w.env.Now()
 	t.waitArgs = 0
 	for _, a := range t.spec.Args {
 		if a.Ref == nil || a.Ref.Owner != w.self {
@@ -412,6 +422,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
 		w.record(t, gcs.TaskPendingNode, nil)
 	}
 	t.phase = phaseLeasing
+	t.since = w.env.Now()
 	w.leaseSeq++
 	t.leaseID = w.leaseSeq
 	t.raylet = raylet
@@ -480,6 +491,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 		w.env.AfterFunc(runningCheckPeriod, w.checkRunning)
 	}
 	t.phase = phaseRunning
+	t.since = w.env.Now()
 	t.node = lease.Node
 	t.worker = lease.Worker
 	w.record(t, gcs.TaskRunning, nil)

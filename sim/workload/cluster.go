@@ -10,6 +10,7 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/internal/stuck"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
 )
@@ -44,7 +45,7 @@ import (
 
 func init() {
 	sim.RegisterWorkload("cluster", "GCS, raylets with plasma and workers, drivers submitting task DAGs with small and large objects",
-		nil, newCluster)
+		[]string{variantHoldForever}, newCluster)
 	sim.RegisterWorkload("launch", "the cluster workload where every other driver's job has a staged binary: its tasks and actors run on worker processes the raylets launch, start late, fail to start, crash and are reaped",
 		nil, func(opts sim.Options) (sim.Workload, error) {
 			w, err := newCluster(opts)
@@ -71,7 +72,10 @@ type cluster struct {
 	nodes, drivers int
 	// launch gives every other driver a staged binary (the launch
 	// workload, cluster_launch.go).
-	launch  bool
+	launch bool
+	// variant is the test-only variant, "" or variantHoldForever
+	// (cluster_hold.go).
+	variant string
 	w       *sim.World
 	drv     []*driver
 	raylets []core.Addr
@@ -96,7 +100,7 @@ type cluster struct {
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
-	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients}
+	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, variant: opts.Variant}
 	if c.nodes == 0 {
 		c.nodes = 3
 	}
@@ -131,9 +135,10 @@ func (c *cluster) Setup(w *sim.World) error {
 		addr := core.Addr(fmt.Sprintf("raylet-%d", i+1))
 		host := fmt.Sprintf("node-%d", i+1)
 		c.raylets = append(c.raylets, addr)
+		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simLauncher{cl: c, raylet: addr, host: host}
-			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20,
+			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: 64 << 20,
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
 			return l.r
@@ -245,12 +250,12 @@ func (c *cluster) idle() string {
 			actors[a.Node]++
 		}
 	}
-	for _, a := range c.raylets {
+	for i, a := range c.raylets {
 		r, ok := c.w.Process(a).(*raylet.Raylet)
 		if !ok || r.Fenced() {
 			continue
 		}
-		want := nodeResources()
+		want := c.resourcesOf(i)
 		for range actors[r.Node()] {
 			want = want.Sub(actorResources)
 		}
@@ -261,17 +266,21 @@ func (c *cluster) idle() string {
 	return ""
 }
 
+// Pending describes, for a liveness failure, what the unfinished drivers
+// wait for, why the cluster is not idle, and every raylet's queue and
+// lease holders (internal/stuck).
 func (c *cluster) Pending() string {
-	var parts []string
+	var drivers []stuck.Driver
 	for _, d := range c.drv {
 		if !d.finished {
-			parts = append(parts, d.pending())
+			drivers = append(drivers, stuck.Driver{Addr: d.addr, What: fmt.Sprintf("in round %d step %q", d.round, d.step)})
 		}
 	}
+	var notes []string
 	if s := c.idle(); s != "" {
-		parts = append(parts, s)
+		notes = append(notes, "not idle: "+s)
 	}
-	return strings.Join(parts, "; ")
+	return stuck.Report(c.w, drivers, notes, stuck.LinesMax)
 }
 
 func (c *cluster) Check(w *sim.World) (string, string) {

@@ -53,6 +53,11 @@ func (d *driver) main(ctx context.Context) error {
 	if err := pause(ctx, time.Duration(100+d.rnd.IntN(400))*time.Millisecond); err != nil {
 		return err
 	}
+	if d.cl.variant == variantHoldForever && d.idx == 0 {
+		if err := d.holdForever(ctx); err != nil {
+			return err
+		}
+	}
 	for !d.cl.w.Healed() || d.rounds == 0 {
 		d.round++
 		if err := d.runRound(ctx); err != nil {
@@ -243,13 +248,4 @@ func (d *driver) countPaths(ctx context.Context) error {
 		reply(struct{}{}, nil)
 	})
 	return err
-}
-
-// pending describes an unfinished driver, for liveness failures.
-func (d *driver) pending() string {
-	cw := d.proc.CoreWorker()
-	if cw == nil {
-		return fmt.Sprintf("%s not attached (its job not registered)", d.addr)
-	}
-	return fmt.Sprintf("%s in round %d step %q (%d tasks, %d actor calls pending)", d.addr, d.round, d.step, cw.PendingTasks(), cw.PendingActorCalls())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/stuck"
 	"github.com/grayrt/gray/linearizability"
 	"github.com/grayrt/gray/sim"
 )
@@ -109,14 +110,25 @@ func (g *gcsWorkload) Done() bool {
 	return true
 }
 
+// Pending describes, for a liveness failure, the clients' operations
+// still waiting for the GCS, client 1's final read, and the GCS's state.
 func (g *gcsWorkload) Pending() string {
-	var parts []string
+	var lines []string
 	for _, c := range g.clients {
-		if c.busy {
-			parts = append(parts, fmt.Sprintf("%s waits for %s", c.addr, c.op))
+		switch {
+		case c.busy:
+			lines = append(lines, fmt.Sprintf("%s waits for %s (%d GCS calls in flight, GCS epoch last seen %d)", c.addr, c.op, c.cli.InFlight(), c.cli.Epoch()))
+		case c.idx == 0 && !c.finalDone:
+			lines = append(lines, fmt.Sprintf("%s has not started its final read (it starts with its next operation after healing)", c.addr))
 		}
 	}
-	return strings.Join(parts, "; ")
+	if s, ok := g.w.Process("gcs").(*gcs.Server); ok {
+		head, _, _ := strings.Cut(s.Describe(), "\n")
+		lines = append(lines, head)
+	} else {
+		lines = append(lines, "gcs: down")
+	}
+	return stuck.Bound(lines, stuck.LinesMax)
 }
 
 // Size implements sim.Sizer.
