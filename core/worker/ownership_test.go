@@ -221,3 +221,24 @@ func TestGetHandsOutItsOwnCopy(t *testing.T) {
 		t.Fatalf("Get after the first value was changed = %v, %v; want 42", asI64(again), err)
 	}
 }
+
+// TestPutRefusedByAFullStore: a Put the raylet refuses for lack of room
+// fails with ObjectStoreFull (the caller's errors.Is must find the
+// documented kind, not an rpc error) and leaves no object behind: the
+// caller gets no reference it could release.
+func TestPutRefusedByAFullStore(t *testing.T) {
+	c := newCluster(t)
+	c.raylet.full = true
+	var (
+		err  error
+		done bool
+	)
+	c.owner.Put(big, func(_ proto.ObjectRef, e error) { err, done = e, true })
+	c.n.run(func() bool { return done })
+	if !done || !errors.Is(err, proto.ErrObjectStoreFull) {
+		t.Fatalf("Put into a full store = %v (answered %v), want an error matching ErrObjectStoreFull", err, done)
+	}
+	if n := len(c.owner.refs.objs); n != 0 {
+		t.Fatalf("after a refused Put the owner holds %d objects, want 0", n)
+	}
+}
