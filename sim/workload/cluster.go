@@ -133,7 +133,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		c.raylets = append(c.raylets, addr)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simLauncher{cl: c, raylet: addr, host: host}
-			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: 64 << 20,
+			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources(), ObjectStoreBytes: clusterStoreBytes,
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
 			return l.r
