@@ -31,8 +31,11 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 	}
 	// The local raylet is on this host: retry until it answers (a new
 	// incarnation of it answers too; puts are idempotent).
+	// The copy is where the put went: a driver that moves to another
+	// raylet meanwhile (SetRaylet) must not name the new one.
+	raylet := w.cfg.Raylet
 	put := &proto.PutObject{ID: id, Owner: w.self, OwnerID: w.incarnation, OwnerNode: w.ownerNode(), Job: w.cfg.Job, Data: data}
-	w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	w.cli.Call(raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 		if err != nil {
 			// The raylet refused it (the store is full of held data,
 			// or it is too large): nothing was stored, and the caller
@@ -45,7 +48,7 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 			done(proto.ObjectRef{}, terr)
 			return
 		}
-		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: w.cfg.Raylet})
+		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: raylet})
 		done(ref, nil)
 	})
 }

@@ -242,3 +242,25 @@ func TestPutRefusedByAFullStore(t *testing.T) {
 		t.Fatalf("after a refused Put the owner holds %d objects, want 0", n)
 	}
 }
+
+// TestPutLocationIsWhereThePutWent: a driver that moves to another
+// raylet while a Put is in flight records the copy at the raylet that
+// stored it, not at its new one (which would pull the object from
+// itself, fail, and report a live Put object lost).
+func TestPutLocationIsWhereThePutWent(t *testing.T) {
+	c := newCluster(t)
+	var (
+		ref  proto.ObjectRef
+		done bool
+	)
+	c.owner.Put(big, func(r proto.ObjectRef, _ error) { ref, done = r, true })
+	c.owner.SetRaylet("raylet-elsewhere")
+	c.n.run(func() bool { return done })
+	e := c.owner.refs.get(ref.ID)
+	if e == nil {
+		t.Fatalf("Put answered %v, %v; no entry", ref, done)
+	}
+	if locs := e.sortedLocations(); len(locs) != 1 || locs[0].Raylet != "raylet" {
+		t.Fatalf("Put's copy recorded at %v, want at raylet (where it was put)", locs)
+	}
+}
