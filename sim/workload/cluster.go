@@ -93,6 +93,9 @@ type cluster struct {
 	// ownerDied is the OwnerDied count of each worker process at its
 	// last body (see beforeRun).
 	ownerDied map[*process.Worker]int64
+	// ownerDeaths are the rounds' ownerDies tasks by argument
+	// (cluster_owner.go).
+	ownerDeaths map[int64]*ownerDeath
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -118,6 +121,7 @@ func (c *cluster) init(w *sim.World) {
 	c.hosts = map[core.ActorID][]actorHost{}
 	c.deadNodes = map[core.NodeID]bool{}
 	c.ownerDied = map[*process.Worker]int64{}
+	c.ownerDeaths = map[int64]*ownerDeath{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {
@@ -290,5 +294,7 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 func (c *cluster) SometimesPaths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
 		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references",
-		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled"}
+		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled",
+		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",
+		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver"}
 }

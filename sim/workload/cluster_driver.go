@@ -114,7 +114,7 @@ func (d *driver) runRound(ctx context.Context) error {
 	// while the driver waits to cancel; Put and the actors, which wait
 	// for other processes, come after the cancel.
 	slow := d.submitSlow(ctx, &rs)
-	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried), sumTask.Options(retried)
+	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried, gray.WithSpread()), sumTask.Options(retried)
 	a := add.Remote(ctx, gray.V(x), gray.V(int64(5)))
 	b := mul.Remote(ctx, a, gray.V(int64(3)))
 	c := big.Remote(ctx, b, gray.V(int64(bigObjectBytes)))
@@ -123,6 +123,15 @@ func (d *driver) runRound(ctx context.Context) error {
 	// first: its worker becomes a borrower the driver must wait for.
 	rel := relayTask.Options(retried).Remote(ctx, c)
 	fan := fanoutTask.Options(retried).Remote(ctx, gray.V(int64(3)), gray.V(x))
+	// Every other round, from the first: a worker owns an object others
+	// read, and dies (cluster_owner.go).
+	ownerRound := d.round%2 == 1
+	var own gray.Ref[int64]
+	if ownerRound {
+		d.cl.ownerDeaths[x] = &ownerDeath{seed: x * 11, want: checksum(bigBytes(x*11, bigObjectBytes))}
+		own = ownerDiesTask.Options(retried).Remote(ctx, gray.V(x))
+		rs.add(own)
+	}
 	rs.add(a)
 	rs.add(b)
 	rs.add(s)
@@ -151,12 +160,6 @@ func (d *driver) runRound(ctx context.Context) error {
 	d.step = "read kept"
 	if err := d.readKept(ctx, &rs); err != nil {
 		return err
-	}
-	if d.round%2 == 0 {
-		d.step = "fill store"
-		if err := d.fillStore(ctx); err != nil {
-			return err
-		}
 	}
 	d.step = "actors"
 	actors, err := d.actorRound(ctx, x, &rs)
@@ -217,6 +220,17 @@ func (d *driver) runRound(ctx context.Context) error {
 	} else {
 		p.Release()
 	}
+	// Fill the driver's node's store, which evicts the copies the
+	// driver pulled to read its kept objects, and read them again: the
+	// copies are pulled again from their primaries.
+	d.step = "fill store"
+	if err := d.fillStore(ctx); err != nil {
+		return err
+	}
+	d.step = "read kept again"
+	if err := d.readKeptHere(ctx); err != nil {
+		return err
+	}
 	d.step = "get actors"
 	if err := actors(); err != nil {
 		return err
@@ -224,6 +238,12 @@ func (d *driver) runRound(ctx context.Context) error {
 	d.step = "get cancelled"
 	if err := cancelled(); err != nil {
 		return err
+	}
+	if ownerRound {
+		d.step = "owner death"
+		if err := d.ownerDeathRound(ctx, x, own); err != nil {
+			return err
+		}
 	}
 	d.step = "get fanout"
 	if got, err := fan.Get(ctx); err != nil {

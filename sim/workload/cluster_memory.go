@@ -80,13 +80,14 @@ func (c *cluster) locate(k *kept) {
 
 // primaryNodeDied reports whether the node that held k's primary copy
 // when it was last located died since: its raylet is down or runs as
-// another node.
+// another node, or the GCS declared the node dead (its raylet may not
+// know yet, behind a partition).
 func (c *cluster) primaryNodeDied(k *kept) bool {
 	if k.node.IsNil() {
 		return false
 	}
 	r, ok := c.w.Process(k.primary).(*raylet.Raylet)
-	return !ok || r.Node() != k.node
+	return !ok || r.Node() != k.node || c.nodeDead(k.node)
 }
 
 // storeFullRe matches plasma's ErrObjectStoreFull message (plasma.Store.
@@ -157,21 +158,8 @@ func (d *driver) readKept(ctx context.Context, rs *roundRefs) error {
 		sums[i] = sum.Remote(ctx, k.ref)
 		rs.add(sums[i])
 	}
-	for _, k := range d.kept {
-		data, err := k.ref.Get(ctx)
-		got := int64(0)
-		if err == nil {
-			if len(data) != k.size {
-				return fmt.Errorf("driver: %s of round %d read as %d bytes, want %d", k.what, k.round, len(data), k.size)
-			}
-			got = checksum(data)
-		}
-		if _, err := d.checkRead(k, "driver", got, err); err != nil {
-			return err
-		}
-		if d.round-k.round >= keptMax-1 {
-			d.cl.w.Sometimes("kept object read rounds later")
-		}
+	if err := d.readKeptHere(ctx); err != nil {
+		return err
 	}
 	for i, k := range d.kept {
 		got, err := sums[i].Get(ctx)
@@ -242,4 +230,25 @@ func (d *driver) fillStore(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("driver: the store took %d puts of %d bytes, more than its capacity %d", putsMax, putObjectBytes, clusterStoreBytes)
+}
+
+// readKeptHere reads every kept object from the driver.
+func (d *driver) readKeptHere(ctx context.Context) error {
+	for _, k := range d.kept {
+		data, err := k.ref.Get(ctx)
+		got := int64(0)
+		if err == nil {
+			if len(data) != k.size {
+				return fmt.Errorf("driver: %s of round %d read as %d bytes, want %d", k.what, k.round, len(data), k.size)
+			}
+			got = checksum(data)
+		}
+		if _, err := d.checkRead(k, "driver", got, err); err != nil {
+			return err
+		}
+		if d.round-k.round >= keptMax-1 {
+			d.cl.w.Sometimes("kept object read rounds later")
+		}
+	}
+	return nil
 }
