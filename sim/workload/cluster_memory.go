@@ -210,15 +210,15 @@ func (d *driver) fillStore(ctx context.Context) error {
 		k := &kept{ref: gray.Put(ctx, data), sum: checksum(data), size: len(data), round: d.round, put: true, what: fmt.Sprintf("filling put %d", i+1)}
 		held = append(held, k)
 		d.cl.locate(k)
-		got, err := k.ref.Get(ctx)
+		got, getErr := k.ref.Get(ctx)
 		sum := int64(0)
-		if err == nil {
+		if getErr == nil {
 			sum = checksum(got)
 		}
-		if ok, err := d.checkRead(k, "driver", sum, err); err != nil {
+		if ok, err := d.checkRead(k, "driver", sum, getErr); err != nil {
 			return err
 		} else if !ok {
-			if storeFullExplained(err) {
+			if storeFullExplained(getErr) {
 				d.cl.w.Sometimes("driver filled its node's store")
 			}
 			return nil
