@@ -34,7 +34,11 @@ import (
 // incarnations (see cluster_actors.go for the precise statement); a
 // caller's calls run in order; a node declared dead starts no task once
 // its raylet knows; a node's available resources never go negative (the
-// raylet asserts it) and are full again once the cluster is idle.
+// raylet asserts it) and are full again once the cluster is idle; under
+// memory pressure a referenced primary copy is never gone while its node
+// lives (cluster_memory.go); a borrower and a driver that read an object
+// whose owner the workload crashed on purpose get ErrOwnerDied or
+// ErrObjectLost, never a value (cluster_owner.go).
 // Liveness: after healing, every driver finishes its round (so every
 // retriable task and every actor call with retries left completes) and the
 // cluster goes idle.
