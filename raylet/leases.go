@@ -239,7 +239,7 @@ func (r *Raylet) fetchArgs(l *leaseRequest) {
 				done(nil) // inline or failed: nothing to pull
 				return
 			}
-			r.pullObject(ref.ID, st.Locations, func(err error) { done(err) })
+			r.pullObject(ref.ID, st.Locations, func(_ []byte, err error) { done(err) })
 		})
 	}
 	if l.fetching == 0 {

@@ -19,7 +19,11 @@ type pull struct {
 	size    int64 // -1 until the first chunk tells it
 	offset  int64
 	created bool
-	waiters []func(error)
+	// buf holds the bytes of a transient copy: the store had no room for
+	// one next to the data it holds, so the chunks land here and the
+	// waiters get the bytes without a local copy.
+	buf     []byte
+	waiters []func([]byte, error)
 	queued  bool
 }
 
@@ -64,9 +68,15 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 	if r.replyObject(g.ID, reply) {
 		return
 	}
-	r.pullObject(g.ID, g.Locations, func(err error) {
+	r.pullObject(g.ID, g.Locations, func(data []byte, err error) {
 		if err != nil {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "%v", err))
+			return
+		}
+		if data != nil {
+			// A transient copy: the store had no room. The reply
+			// carries the pull's buffer, which nobody modifies.
+			reply(&proto.GetObjectReply{Data: data}, nil)
 			return
 		}
 		if !r.replyObject(g.ID, reply) {
@@ -120,10 +130,15 @@ func (r *Raylet) handlePullChunk(from core.Addr, m core.Message, reply func(core
 }
 
 // pullObject makes id local, trying locs in order, and calls done once.
-// Concurrent pulls of one object share the transfer.
-func (r *Raylet) pullObject(id core.ObjectID, locs []proto.Location, done func(error)) {
+// Concurrent pulls of one object share the transfer. When the store has
+// no room for a copy next to the data it holds (pinned primary copies,
+// copies being read), the object is read all the same into a transient
+// buffer, which done gets (data is nil when the copy is in the store): a
+// full store must not fail reads of objects that exist, as Ray's plasma
+// falls back to memory outside the store rather than fail a read.
+func (r *Raylet) pullObject(id core.ObjectID, locs []proto.Location, done func(data []byte, err error)) {
 	if r.store.Contains(id) {
-		done(nil)
+		done(nil, nil)
 		return
 	}
 	if p := r.pulls[id]; p != nil {
@@ -137,12 +152,15 @@ func (r *Raylet) pullObject(id core.ObjectID, locs []proto.Location, done func(e
 		}
 	}
 	if len(remote) == 0 {
-		done(fmt.Errorf("no copy of %v on another node to pull from", id))
+		done(nil, fmt.Errorf("no copy of %v on another node to pull from", id))
 		return
 	}
-	p := &pull{id: id, locs: remote, size: -1, waiters: []func(error){done}}
+	p := &pull{id: id, locs: remote, size: -1, waiters: []func([]byte, error){done}}
 	r.pulls[id] = p
 	r.stats.Pulls++
+	if r.evicted[id] {
+		r.stats.Repulls++
+	}
 	r.nextChunk(p)
 }
 
@@ -174,26 +192,29 @@ func (r *Raylet) nextChunk(p *pull) {
 			return
 		}
 		c := m.(*proto.ChunkReply)
-		if !p.created {
-			if err := r.store.Create(p.id, c.Size, ""); err != nil && !errors.Is(err, plasma.ErrExists) {
+		if !p.created && p.buf == nil {
+			if err := r.startCopy(p, c.Size); err != nil {
 				r.finishPull(p, fmt.Errorf("cannot store a copy of %v (%d bytes): %w", p.id, c.Size, err))
 				return
 			}
-			p.created, p.size = true, c.Size
 		}
 		if c.Size != p.size || int64(len(c.Data)) != min(int64(proto.ChunkSize), p.size-offset) {
 			r.pullFromNext(p, fmt.Errorf("inconsistent chunk from %s", loc.Raylet))
 			return
 		}
-		if err := r.store.Write(p.id, offset, c.Data); err != nil {
+		if p.buf != nil {
+			copy(p.buf[offset:], c.Data)
+		} else if err := r.store.Write(p.id, offset, c.Data); err != nil {
 			r.finishPull(p, err)
 			return
 		}
 		p.offset += int64(len(c.Data))
 		if p.offset >= p.size {
-			if err := r.store.Seal(p.id); err != nil {
-				r.finishPull(p, err)
-				return
+			if p.buf == nil {
+				if err := r.store.Seal(p.id); err != nil {
+					r.finishPull(p, err)
+					return
+				}
 			}
 			r.stats.PulledBytes += p.size
 			r.finishPull(p, nil)
@@ -203,11 +224,63 @@ func (r *Raylet) nextChunk(p *pull) {
 	})
 }
 
-// pullFromNext restarts p from the next location after a failure.
-func (r *Raylet) pullFromNext(p *pull, cause error) {
+// evictedMax bounds the evicted copies a raylet remembers for
+// Stats.Repulls: forgetting one only undercounts.
+const evictedMax = 4096
+
+// onEvict records a copy the store evicted (plasma.Config.OnEvict: it
+// must not call the store back).
+func (r *Raylet) onEvict(id core.ObjectID) {
+	if r.evicted[id] {
+		return
+	}
+	if len(r.evictedOrder) >= evictedMax {
+		delete(r.evicted, r.evictedOrder[0])
+		r.evictedOrder = r.evictedOrder[1:]
+	}
+	r.evicted[id] = true
+	r.evictedOrder = append(r.evictedOrder, id)
+}
+
+// startCopy makes room for p's copy of size bytes: in the store, or,
+// when the store's held data leaves no room, in a transient buffer
+// (bounded by transientBytesMax of them at a time).
+func (r *Raylet) startCopy(p *pull, size int64) error {
+	err := r.store.Create(p.id, size, "")
+	switch {
+	case err == nil, errors.Is(err, plasma.ErrExists):
+		p.created, p.size = true, size
+		return nil
+	case !errors.Is(err, plasma.ErrObjectStoreFull) && !errors.Is(err, plasma.ErrTooManyObjects):
+		return err
+	case r.transient+size > r.transientBytesMax():
+		return fmt.Errorf("%w; and transient copies of reads already hold %d bytes of at most %d", err, r.transient, r.transientBytesMax())
+	}
+	p.buf, p.size = make([]byte, size), size
+	r.transient += size
+	r.stats.TransientReads++
+	return nil
+}
+
+// transientBytesMax bounds the bytes of transient copies in flight: as
+// much again as the store's capacity.
+func (r *Raylet) transientBytesMax() int64 { return r.cfg.ObjectStoreBytes }
+
+// dropCopy gives up p's partial copy, in the store or transient.
+func (r *Raylet) dropCopy(p *pull) {
 	if p.created {
 		r.store.Abort(p.id)
-		p.created, p.offset, p.size = false, 0, -1
+	}
+	if p.buf != nil {
+		r.transient -= int64(len(p.buf))
+	}
+	p.created, p.buf, p.offset, p.size = false, nil, 0, -1
+}
+
+// pullFromNext restarts p from the next location after a failure.
+func (r *Raylet) pullFromNext(p *pull, cause error) {
+	if p.created || p.buf != nil {
+		r.dropCopy(p)
 	}
 	p.locIdx++
 	if p.locIdx >= len(p.locs) {
@@ -222,9 +295,19 @@ func (r *Raylet) finishPull(p *pull, err error) {
 	if err != nil && p.created && !r.store.Contains(p.id) {
 		r.store.Abort(p.id)
 	}
+	data := p.buf
+	if p.buf != nil {
+		// The waiters own the bytes now; they no longer count as
+		// transient copies in flight.
+		r.transient -= int64(len(p.buf))
+		p.buf = nil
+	}
+	if err != nil {
+		data = nil
+	}
 	delete(r.pulls, p.id)
 	for _, w := range p.waiters {
-		w(err)
+		w(data, err)
 	}
 }
 

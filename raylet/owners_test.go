@@ -76,15 +76,23 @@ type world struct {
 	script func(h *world)
 	owners map[core.Addr]*owner
 	ended  bool
+	// store2 is raylet-2's object store capacity (0: the default).
+	store2 int64
 }
 
 func runScenario(t *testing.T, script func(h *world)) {
+	t.Helper()
+	runScenarioOn(t, &world{}, script)
+}
+
+// runScenarioOn is runScenario on a world sized by h's fields.
+func runScenarioOn(t *testing.T, h *world, script func(h *world)) {
 	t.Helper()
 	w, err := sim.NewWorld(sim.Config{Seed: 1, FaultSpec: "none", FaultPhase: time.Millisecond, LivenessBound: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &world{t: t, script: script, owners: map[core.Addr]*owner{}}
+	h.t, h.script, h.owners = t, script, map[core.Addr]*owner{}
 	if r := w.Run(h, t.Name()); !r.Passed {
 		t.Fatalf("scenario failed: %s: %s", r.Kind, r.Reason)
 	}
@@ -104,7 +112,7 @@ func (h *world) Setup(w *sim.World) error {
 		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes})
 	})
 	w.Spawn("raylet-2", sim.ProcOptions{Host: "node-2"}, 0, func() core.Process {
-		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes})
+		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes, ObjectStoreBytes: h.store2})
 	}, func(string) {})
 	h.script(h)
 	return nil

@@ -87,6 +87,14 @@ type Stats struct {
 	// OrphansFreed counts primary copies freed because their owner was
 	// gone (owners.go).
 	OrphansFreed int64
+	// Repulls counts pulls of objects whose copy this store evicted
+	// earlier (among the last evictedMax evictions): a secondary copy
+	// thrown out for room and wanted again. Many of them mean the store
+	// is too small for the node's working set.
+	Repulls int64
+	// TransientReads counts pulls read into a transient buffer because
+	// the store had no room for a copy next to the data it holds.
+	TransientReads int64
 }
 
 // Raylet is the node manager: it registers its node with the GCS, accounts
@@ -124,6 +132,13 @@ type Raylet struct {
 	pulls     map[core.ObjectID]*pull
 	pullQ     []*pull
 	inPull    int64
+	// transient is the bytes of transient copies being pulled (see
+	// pullObject).
+	transient int64
+	// evicted remembers the last evictedMax copies the store evicted,
+	// oldest first in evictedOrder, for Stats.Repulls.
+	evicted      map[core.ObjectID]bool
+	evictedOrder []core.ObjectID
 
 	// Launched workers: launches not registered yet by token, binaries
 	// that failed, and what the current scheduling pass lacked.
@@ -234,7 +249,8 @@ func (r *Raylet) Start(env core.Env) {
 	r.workerIncs = map[core.Addr]uint64{}
 	r.exitedWorkers = map[core.Addr]bool{}
 	r.launchAddrs = map[string]core.Addr{}
-	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes})
+	r.evicted = map[core.ObjectID]bool{}
+	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
 	r.addrs[r.node] = env.Self()
 

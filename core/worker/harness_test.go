@@ -235,6 +235,9 @@ type fakeRaylet struct {
 	node    core.NodeID
 	objects map[core.ObjectID][]byte
 	puts    []*proto.PutObject // every PutObject, in arrival order
+	// full makes the store refuse every PutObject, as plasma does when
+	// held data leaves no room.
+	full    bool
 	freed   []core.ObjectID
 	leases  map[uint64]bool // granted, not returned
 	granted []uint64
@@ -255,6 +258,10 @@ func newFakeRaylet(n *tnet, worker core.Addr, wid core.WorkerID) *fakeRaylet {
 	})
 	r.srv.Register((&proto.PutObject{}).MsgType(), func(from core.Addr, m core.Message, reply func(core.Message, error)) {
 		p := m.(*proto.PutObject)
+		if r.full {
+			reply(nil, rpc.Errorf(rpc.CodeUnavailable, "plasma: create %v: needed %d bytes: plasma: object store full", p.ID, len(p.Data)))
+			return
+		}
 		r.objects[p.ID] = p.Data
 		r.puts = append(r.puts, p)
 		reply(&proto.PutObjectReply{Node: r.node}, nil)

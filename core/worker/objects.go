@@ -12,7 +12,8 @@ import (
 
 // Put stores data as a new object owned by this worker and returns a
 // reference carrying one local reference. Small values stay in the owner's
-// memory; large ones go to the local plasma store.
+// memory; large ones go to the local plasma store. A put the store refuses
+// fails with an ObjectStoreFull *proto.TaskError and holds no reference.
 func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 	w.putCounter++
 	id := core.ObjectIDForPut(w.parent, w.putCounter)
@@ -30,14 +31,24 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 	}
 	// The local raylet is on this host: retry until it answers (a new
 	// incarnation of it answers too; puts are idempotent).
+	// The copy is where the put went: a driver that moves to another
+	// raylet meanwhile (SetRaylet) must not name the new one.
+	raylet := w.cfg.Raylet
 	put := &proto.PutObject{ID: id, Owner: w.self, OwnerID: w.incarnation, OwnerNode: w.ownerNode(), Job: w.cfg.Job, Data: data}
-	w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	w.cli.Call(raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 		if err != nil {
-			w.refs.fail(e, proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err))
-			done(ref, err)
+			// The raylet refused it (the store is full of held data,
+			// or it is too large): nothing was stored, and the caller
+			// gets no reference, so the entry goes now rather than
+			// never, with a failure that names its kind.
+			terr := proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err)
+			w.refs.fail(e, terr)
+			e.local--
+			w.maybeFree(e)
+			done(proto.ObjectRef{}, terr)
 			return
 		}
-		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: w.cfg.Raylet})
+		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: raylet})
 		done(ref, nil)
 	})
 }

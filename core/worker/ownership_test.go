@@ -221,3 +221,46 @@ func TestGetHandsOutItsOwnCopy(t *testing.T) {
 		t.Fatalf("Get after the first value was changed = %v, %v; want 42", asI64(again), err)
 	}
 }
+
+// TestPutRefusedByAFullStore: a Put the raylet refuses for lack of room
+// fails with ObjectStoreFull (the caller's errors.Is must find the
+// documented kind, not an rpc error) and leaves no object behind: the
+// caller gets no reference it could release.
+func TestPutRefusedByAFullStore(t *testing.T) {
+	c := newCluster(t)
+	c.raylet.full = true
+	var (
+		err  error
+		done bool
+	)
+	c.owner.Put(big, func(_ proto.ObjectRef, e error) { err, done = e, true })
+	c.n.run(func() bool { return done })
+	if !done || !errors.Is(err, proto.ErrObjectStoreFull) {
+		t.Fatalf("Put into a full store = %v (answered %v), want an error matching ErrObjectStoreFull", err, done)
+	}
+	if n := len(c.owner.refs.objs); n != 0 {
+		t.Fatalf("after a refused Put the owner holds %d objects, want 0", n)
+	}
+}
+
+// TestPutLocationIsWhereThePutWent: a driver that moves to another
+// raylet while a Put is in flight records the copy at the raylet that
+// stored it, not at its new one (which would pull the object from
+// itself, fail, and report a live Put object lost).
+func TestPutLocationIsWhereThePutWent(t *testing.T) {
+	c := newCluster(t)
+	var (
+		ref  proto.ObjectRef
+		done bool
+	)
+	c.owner.Put(big, func(r proto.ObjectRef, _ error) { ref, done = r, true })
+	c.owner.SetRaylet("raylet-elsewhere")
+	c.n.run(func() bool { return done })
+	e := c.owner.refs.get(ref.ID)
+	if e == nil {
+		t.Fatalf("Put answered %v, %v; no entry", ref, done)
+	}
+	if locs := e.sortedLocations(); len(locs) != 1 || locs[0].Raylet != "raylet" {
+		t.Fatalf("Put's copy recorded at %v, want at raylet (where it was put)", locs)
+	}
+}

@@ -35,7 +35,11 @@ import (
 // incarnations (see cluster_actors.go for the precise statement); a
 // caller's calls run in order; a node declared dead starts no task once
 // its raylet knows; a node's available resources never go negative (the
-// raylet asserts it) and are full again once the cluster is idle.
+// raylet asserts it) and are full again once the cluster is idle; under
+// memory pressure a referenced primary copy is never gone while its node
+// lives (cluster_memory.go); a borrower and a driver that read an object
+// whose owner the workload crashed on purpose get ErrOwnerDied or
+// ErrObjectLost, never a value (cluster_owner.go).
 // Liveness: after healing, every driver finishes its round (so every
 // retriable task and every actor call with retries left completes) and the
 // cluster goes idle.
@@ -97,6 +101,9 @@ type cluster struct {
 	// ownerDied is the OwnerDied count of each worker process at its
 	// last body (see beforeRun).
 	ownerDied map[*process.Worker]int64
+	// ownerDeaths are the rounds' ownerDies tasks by argument
+	// (cluster_owner.go).
+	ownerDeaths map[int64]*ownerDeath
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -122,6 +129,7 @@ func (c *cluster) init(w *sim.World) {
 	c.hosts = map[core.ActorID][]actorHost{}
 	c.deadNodes = map[core.NodeID]bool{}
 	c.ownerDied = map[*process.Worker]int64{}
+	c.ownerDeaths = map[int64]*ownerDeath{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {
@@ -138,7 +146,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simLauncher{cl: c, raylet: addr, host: host}
-			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: 64 << 20,
+			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes,
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
 			return l.r
@@ -299,5 +307,7 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 func (c *cluster) SometimesPaths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
 		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references",
-		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled"}
+		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled",
+		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",
+		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver"}
 }

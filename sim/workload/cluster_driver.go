@@ -36,6 +36,9 @@ type driver struct {
 	// seen is the last Counter.incr count per actor incarnation.
 	seen map[counterSeen]int64
 	last worker.Stats
+	// kept are the large objects of the last rounds, read again every
+	// round (cluster_memory.go), oldest first.
+	kept []*kept
 }
 
 // driverFinished reports whether addr is a driver whose program returned.
@@ -116,7 +119,7 @@ func (d *driver) runRound(ctx context.Context) error {
 	// while the driver waits to cancel; Put and the actors, which wait
 	// for other processes, come after the cancel.
 	slow := d.submitSlow(ctx, &rs)
-	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried), sumTask.Options(retried)
+	add, mul, big, sum := addTask.Options(retried), mulTask.Options(retried, gray.WithSpread()), bigTask.Options(retried, gray.WithSpread()), sumTask.Options(retried)
 	a := add.Remote(ctx, gray.V(x), gray.V(int64(5)))
 	b := mul.Remote(ctx, a, gray.V(int64(3)))
 	c := big.Remote(ctx, b, gray.V(int64(bigObjectBytes)))
@@ -125,9 +128,17 @@ func (d *driver) runRound(ctx context.Context) error {
 	// first: its worker becomes a borrower the driver must wait for.
 	rel := relayTask.Options(retried).Remote(ctx, c)
 	fan := fanoutTask.Options(retried).Remote(ctx, gray.V(int64(3)), gray.V(x))
+	// Every other round, from the first: a worker owns an object others
+	// read, and dies (cluster_owner.go).
+	ownerRound := d.round%2 == 1
+	var own gray.Ref[int64]
+	if ownerRound {
+		d.cl.ownerDeaths[x] = &ownerDeath{seed: x * 11, want: checksum(bigBytes(x*11, bigObjectBytes))}
+		own = ownerDiesTask.Options(retried).Remote(ctx, gray.V(x))
+		rs.add(own)
+	}
 	rs.add(a)
 	rs.add(b)
-	rs.add(c)
 	rs.add(s)
 	rs.add(rel)
 	rs.add(fan)
@@ -145,39 +156,85 @@ func (d *driver) runRound(ctx context.Context) error {
 		return err
 	}
 	d.step = "put"
-	putData := bigBytes(x*7, 150<<10)
+	putData := bigBytes(x*7, putObjectBytes)
 	p := gray.Put(ctx, putData)
 	e := sum.Remote(ctx, p)
-	rs.add(p)
 	rs.add(e)
+	putKept := &kept{ref: p, sum: checksum(putData), size: len(putData), round: d.round, put: true, what: "put object"}
+	d.cl.locate(putKept)
+	d.step = "read kept"
+	if err := d.readKept(ctx, &rs); err != nil {
+		return err
+	}
 	d.step = "actors"
 	actors, err := d.actorRound(ctx, x, &rs)
 	if err != nil {
 		return err
 	}
 
+	// big's result does not fit when pinned data fills the store of
+	// the node it ran on (ObjectStoreFull, checked); then sum and relay,
+	// which take it, fail with that error too.
+	bigKept := &kept{ref: c, sum: checksum(bigBytes((x+5)*3, bigObjectBytes)), size: bigObjectBytes, round: d.round, what: "big result"}
+	bigOK := true
 	d.step = "get relay"
 	if _, err := rel.Get(ctx); err != nil {
-		return fmt.Errorf("get relay: %w", err)
+		if !storeFullExplained(err) {
+			return fmt.Errorf("get relay: %w", err)
+		}
+		d.cl.w.Sometimes("object store full")
+		bigOK = false
 	}
 	d.step = "get sum"
 	if got, err := s.Get(ctx); err != nil {
-		return fmt.Errorf("get sum(big(mul(add(%d,5),3))): %w", x, err)
-	} else if want := checksum(bigBytes((x+5)*3, bigObjectBytes)); got != want {
-		return fmt.Errorf("sum = %d, want %d", got, want)
+		if !storeFullExplained(err) {
+			return fmt.Errorf("get sum(big(mul(add(%d,5),3))): %w", x, err)
+		}
+		d.cl.w.Sometimes("object store full")
+		bigOK = false
+	} else if got != bigKept.sum {
+		return fmt.Errorf("sum = %d, want %d", got, bigKept.sum)
+	} else {
+		d.cl.w.Sometimes("object through plasma")
 	}
-	d.cl.w.Sometimes("object through plasma")
+	if bigOK {
+		d.keep(*bigKept)
+	} else {
+		c.Release()
+	}
 	d.step = "get sum(put)"
+	putOK := false
 	switch got, err := e.Get(ctx); {
-	case errors.Is(err, gray.ErrObjectLost):
+	case errors.Is(err, gray.ErrObjectLost) && d.cl.primaryNodeDied(putKept):
 		// Documented: an object created by Put lives only in its node's
 		// plasma store and cannot be rebuilt once that node is gone
 		// (Ray's ObjectLostError for ray.put objects).
 		d.cl.w.Sometimes("put object lost with its node")
+	case storeFullExplained(err):
+		// The Put itself did not fit next to the pinned data.
+		d.cl.w.Sometimes("object store full")
 	case err != nil:
-		return fmt.Errorf("get sum(put): %w", err)
+		return fmt.Errorf("get sum(put) (primary on %s node %v): %w", putKept.primary, putKept.node, err)
 	case got != checksum(putData):
 		return fmt.Errorf("sum(put) = %d, want %d", got, checksum(putData))
+	default:
+		putOK = true
+	}
+	if putOK {
+		d.keep(*putKept)
+	} else {
+		p.Release()
+	}
+	// Fill the driver's node's store, which evicts the copies the
+	// driver pulled to read its kept objects, and read them again: the
+	// copies are pulled again from their primaries.
+	d.step = "fill store"
+	if err := d.fillStore(ctx); err != nil {
+		return err
+	}
+	d.step = "read kept again"
+	if err := d.readKeptHere(ctx); err != nil {
+		return err
 	}
 	d.step = "get actors"
 	if err := actors(); err != nil {
@@ -186,6 +243,12 @@ func (d *driver) runRound(ctx context.Context) error {
 	d.step = "get cancelled"
 	if err := cancelled(); err != nil {
 		return err
+	}
+	if ownerRound {
+		d.step = "owner death"
+		if err := d.ownerDeathRound(ctx, x, own); err != nil {
+			return err
+		}
 	}
 	d.step = "get fanout"
 	if got, err := fan.Get(ctx); err != nil {
@@ -245,6 +308,7 @@ func (d *driver) countPaths(ctx context.Context) error {
 				break
 			}
 		}
+		d.cl.countMemoryPaths()
 		reply(struct{}{}, nil)
 	})
 	return err

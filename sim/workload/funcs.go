@@ -114,6 +114,12 @@ var (
 					cl.w.Sometimes("relayed object's owner exited")
 					return
 				}
+				if err != nil && storeFullExplained(err) {
+					// The object never was: its task's result did not
+					// fit next to the pinned data of its node.
+					cl.w.Sometimes("object store full")
+					return
+				}
 				if err != nil {
 					cl.w.Fail("invariant", fmt.Sprintf("%s: relayed sum of a borrowed object failed: %v (the owner freed it under its borrower?)", self, err))
 					return
