@@ -58,7 +58,7 @@ func (r Result) ReplayCommand() string {
 	if r.Replay != "" {
 		return r.Replay
 	}
-	args := []string{"go run ./cmd/gray sim replay", "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", shellQuote(r.FaultSpec)}
+	args := []string{"go run ./cmd/gray sim replay", "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
 	args = append(args, r.ReplayArgs...)
 	return strings.Join(args, " ")
 }
@@ -80,8 +80,10 @@ func (r Result) String() string {
 		r.Workload, r.Seed, r.HashString(), r.Events, r.SimTime, r.Kind, r.Reason, r.Faults, r.ReplayCommand())
 }
 
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t'\"$`\\;&|<>*?()[]{}") {
+// ShellQuote quotes s for a POSIX shell if it needs quoting: replay
+// commands and the command lines of campaign reports use it.
+func ShellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"$`\\;&|<>*?()[]{}#~") {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -263,7 +263,7 @@ func safeName(s string) string {
 
 // replayCommand is the go test command that replays seed of t's Run.
 func replayCommand(t *testing.T, seed uint64, spec string) string {
-	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, report.ShellQuote(spec))
+	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, sim.ShellQuote(spec))
 }
 
 // writeReport writes the report folder of campaign camp's run s to
@@ -271,7 +271,7 @@ func replayCommand(t *testing.T, seed uint64, spec string) string {
 func writeReport(t *testing.T, camp sim.Campaign, s sim.Summary, opts Options) {
 	t.Helper()
 	cmd := fmt.Sprintf("go test -run '%s' %s -args -gray.seeds=%s -gray.faults=%s -gray.out=%s",
-		runPattern(t), packageDir(), report.ShellQuote(opts.Seeds), report.ShellQuote(opts.Faults), report.ShellQuote(opts.Out))
+		runPattern(t), packageDir(), sim.ShellQuote(opts.Seeds), sim.ShellQuote(opts.Faults), sim.ShellQuote(opts.Out))
 	if opts.CheckDeterminism {
 		cmd += " -gray.check-determinism"
 	}

@@ -339,7 +339,7 @@ func TestSplitShellUndoesShellQuote(t *testing.T) {
 	} {
 		var quoted []string
 		for _, w := range words {
-			quoted = append(quoted, report.ShellQuote(w))
+			quoted = append(quoted, sim.ShellQuote(w))
 		}
 		got, err := splitShell(strings.Join(quoted, " "))
 		if err != nil || strings.Join(got, "\x00") != strings.Join(words, "\x00") {

@@ -461,7 +461,7 @@ func commandLine(c *cli.Context) string {
 	args, _ := c.App.Metadata[metaArgs].([]string)
 	parts := []string{"gray"}
 	for _, a := range args {
-		parts = append(parts, report.ShellQuote(a))
+		parts = append(parts, sim.ShellQuote(a))
 	}
 	return strings.Join(parts, " ")
 }

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"strings"
-
 	"github.com/grayrt/gray/sim"
 )
 
@@ -52,7 +50,7 @@ type Failure struct {
 }
 
 // NewSummary is the summary of campaign c's run s; cmdline is the command
-// that ran it, quoted for a shell (see ShellQuote).
+// that ran it, quoted for a shell (see sim.ShellQuote).
 func NewSummary(c sim.Campaign, s sim.Summary, cmdline string) Summary {
 	js := Summary{
 		Workload: s.Workload, FaultSpec: s.FaultSpec, Seeds: s.Seeds, Total: s.Total, Passed: s.Passed, Failed: s.Failed,
@@ -71,13 +69,4 @@ func NewSummary(c sim.Campaign, s sim.Summary, cmdline string) Summary {
 		})
 	}
 	return js
-}
-
-// ShellQuote quotes s for a POSIX shell if it needs quoting, the way
-// sim.Result.ReplayCommand does.
-func ShellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\n'\"$`\\;&|<>*?()[]{}#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
