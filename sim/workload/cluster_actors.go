@@ -147,6 +147,18 @@ func (d *driver) checkIncr(id, what string, r incrResult) error {
 	return nil
 }
 
+// registrationFailed accepts a failed actor creation only where it is
+// documented: faults were injected and the GCS stayed unreachable for the
+// registration's whole retry budget (a timeout or unavailable). Without
+// faults, or with any other error, the creation failing is a failure.
+func (d *driver) registrationFailed(what string, err error) error {
+	if !d.cl.w.Faults().Any() || !(errors.Is(err, gcs.ErrTimeout) || errors.Is(err, gcs.ErrUnavailable)) {
+		return fmt.Errorf("create actor %s: %w", what, err)
+	}
+	d.cl.w.Sometimes("actor registration failed")
+	return nil
+}
+
 // actorRound creates (or gets) this round's actors and calls them, kills
 // some, and returns the function that checks their results:
 //
@@ -170,9 +182,9 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 			return fmt.Errorf("create %s with GetIfExists: %w", name, err)
 		}
 		if err != nil {
-			// Documented: registration fails when the GCS stays
-			// unreachable for the whole retry budget.
-			d.cl.w.Sometimes("actor registration failed")
+			if err := d.registrationFailed(name, err); err != nil {
+				return err
+			}
 			return nil
 		}
 		a := incrMethod.Remote(ctx, h)
@@ -230,7 +242,9 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 
 	h, err := counterClass.New(ctx, gray.V(x), gray.WithMaxRestarts(1))
 	if err != nil {
-		d.cl.w.Sometimes("actor registration failed")
+		if err := d.registrationFailed("anonymous counter", err); err != nil {
+			return nil, err
+		}
 	} else {
 		var squares [2]gray.Ref[int64]
 		for i := range squares {
