@@ -1,8 +1,11 @@
 package gcs
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"path"
 	"strings"
 	"testing"
@@ -147,5 +150,75 @@ func TestScanWALAcrossBlockPadding(t *testing.T) {
 		if d := walfmt.Scan(data, num); d != nil {
 			t.Fatalf("values of %d bytes: an intact log of %d bytes reads as damaged: %+v", size, len(data), d)
 		}
+	}
+}
+
+// TestDamagedOptionsIsNotAnIOError: a bit flipped in the merger name of
+// pebble's OPTIONS file makes every open fail the same way (seed 303 of a
+// gcs swarm campaign restarted the GCS forever on it). The GCS must take
+// that for damaged contents, which it refuses, and keep restarting only
+// for errors of the disk itself.
+func TestDamagedOptionsIsNotAnIOError(t *testing.T) {
+	fs, _, _ := walOf(t, 5, 10)
+	names, err := fs.List("db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := false
+	for _, name := range names {
+		if !strings.HasPrefix(name, "OPTIONS-") {
+			continue
+		}
+		p := path.Join("db", name)
+		data := readAll(t, fs, p)
+		i := bytes.Index(data, []byte("pebble.concatenate"))
+		if i < 0 {
+			t.Fatalf("%s names no merger", p)
+		}
+		data[i+10] ^= 0x40
+		writeAll(t, fs, p, data)
+		damaged = true
+	}
+	if !damaged {
+		t.Fatal("no OPTIONS file")
+	}
+	_, err = pebble.Open("db", &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatTableFormatV6, Logger: quietLogger{}})
+	if err == nil {
+		t.Fatal("pebble opened a database whose OPTIONS name another merger")
+	}
+	if isIOError(err) {
+		t.Fatalf("isIOError(%v) = true; a restart cannot fix damaged contents", err)
+	}
+	injected := &iofs.PathError{Op: "write", Path: "db/000002.log", Err: errors.New("injected")}
+	if !isIOError(fmt.Errorf("pebble: %w", injected)) {
+		t.Fatal("a failed write is not an IO error")
+	}
+}
+
+func readAll(t *testing.T, fs vfs.FS, name string) []byte {
+	t.Helper()
+	f, err := fs.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func writeAll(t *testing.T, fs vfs.FS, name string, data []byte) {
+	t.Helper()
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -217,6 +217,13 @@ func (s *Server) openDB(opts *pebble.Options) (db *pebble.DB, r *recovered) {
 				// not empty): nothing a restart fixes.
 				s.refuse(DBDir, false, "cannot be opened: %v", err)
 			}
+			if !isIOError(err) {
+				// Pebble rejected what its files say (a damaged
+				// OPTIONS file names another merger or does not
+				// parse): the same files give the same answer on
+				// every restart.
+				s.refuse(DBDir, false, "cannot be opened, its files are inconsistent: %v", err)
+			}
 			panic(core.FailStop{Reason: "gcs: open database", Err: err})
 		}
 		stage = "reading every record"
@@ -232,6 +239,17 @@ func (s *Server) openDB(opts *pebble.Options) (db *pebble.DB, r *recovered) {
 		}
 	}()
 	return db, r
+}
+
+// isIOError reports whether err came from the disk failing an operation
+// (a *fs.PathError, as the operating system and the simulated disk report
+// them, or an errno with its Temporary method) rather than from pebble
+// rejecting the contents of its files. Only the former may pass with a
+// restart.
+func isIOError(err error) bool {
+	var pe *fs.PathError
+	var errno interface{ Temporary() bool }
+	return errors.As(err, &pe) || errors.As(err, &errno)
 }
 
 // checkWitness compares what the database recovered with the witness.

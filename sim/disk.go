@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"io/fs"
 	"strings"
 	"sync/atomic"
 
@@ -26,9 +27,15 @@ func (d *diskFaults) MaybeError(op errorfs.Op) error {
 	if !d.on.Load() || !strings.HasSuffix(op.Path, ".log") {
 		return nil
 	}
+	// As an operating system reports a failing disk: a *fs.PathError,
+	// which the components tell apart from damaged contents.
 	switch op.Kind {
-	case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo, errorfs.OpCreate, errorfs.OpReuseForWrite:
-		return errorfs.ErrInjected
+	case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
+		return &fs.PathError{Op: "write", Path: op.Path, Err: errorfs.ErrInjected}
+	case errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+		return &fs.PathError{Op: "sync", Path: op.Path, Err: errorfs.ErrInjected}
+	case errorfs.OpCreate, errorfs.OpReuseForWrite:
+		return &fs.PathError{Op: "open", Path: op.Path, Err: errorfs.ErrInjected}
 	}
 	return nil
 }
