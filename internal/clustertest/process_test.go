@@ -292,13 +292,23 @@ func TestNodeKilledMidJob(t *testing.T) {
 			break
 		}
 	}
-	if _, err := fmt.Fprintln(d.stdin, "slow 16 1500"); err != nil {
+	started := t.TempDir()
+	if _, err := fmt.Fprintln(d.stdin, "slow 16 1500 "+started); err != nil {
 		t.Fatal(err)
 	}
 	if l := d.line(t, commandTimeout); l != "submitted" {
 		t.Fatalf("slow: %q, want submitted", l)
 	}
-	time.Sleep(500 * time.Millisecond) // let the first tasks start on both nodes (not an assertion)
+	// Kill the victim once one of the tasks runs there.
+	onVictim := filepath.Join(started, fmt.Sprintf("started-%d-*", victim.cmd.Process.Pid))
+	for deadline := time.Now().Add(commandTimeout); ; time.Sleep(20 * time.Millisecond) {
+		if m, _ := filepath.Glob(onVictim); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slow task started on the victim (pid %d) within %v", victim.cmd.Process.Pid, commandTimeout)
+		}
+	}
 	victim.kill(t)
 	got := pidSet(d.answer(t, "slow 16 1500"))
 	if len(got) == 0 || got[fmt.Sprint(victim.cmd.Process.Pid)] && len(got) == 1 {

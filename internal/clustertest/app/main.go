@@ -52,7 +52,16 @@ type Counter struct{ n int }
 
 var (
 	pidTask = gray.Task0("app.pid", func(context.Context) (int, error) { return os.Getpid(), nil })
-	slow    = gray.Task1("app.slow", func(ctx context.Context, ms int) (int, error) {
+	// slow sleeps ms; when dir is set it first writes dir/started-PID-N,
+	// so a test can wait until tasks run on a node.
+	slow = gray.Task2("app.slow", func(ctx context.Context, ms int, dir string) (int, error) {
+		if dir != "" {
+			f, err := os.CreateTemp(dir, fmt.Sprintf("started-%d-", os.Getpid()))
+			if err != nil {
+				return 0, err
+			}
+			_ = f.Close()
+		}
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-ctx.Done():
@@ -308,7 +317,11 @@ func command(ctx context.Context, f []string) (string, error) {
 	case "slow":
 		refs := make([]gray.Ref[int], atoi(f, 1))
 		for i := range refs {
-			refs[i] = slow.Options(gray.WithSpread(), gray.WithMaxRetries(-1)).Remote(ctx, gray.V(atoi(f, 2)))
+			dir := ""
+			if len(f) > 3 {
+				dir = f[3]
+			}
+			refs[i] = slow.Options(gray.WithSpread(), gray.WithMaxRetries(-1)).Remote(ctx, gray.V(atoi(f, 2)), gray.V(dir))
 		}
 		fmt.Println("submitted")
 		ps, err := gray.GetAll(ctx, refs)
