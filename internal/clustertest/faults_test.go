@@ -70,9 +70,13 @@ func TestHeadPausedPastTheNodeTimeout(t *testing.T) {
 	if err := c.head.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	// Give a wrong verdict the time to be reached and acted on: a fenced
-	// node exits at once, and so did the head that fenced its own node.
-	time.Sleep(nodeTimeout)
+	// The head's first health check after the pause sees the stall and
+	// says so; a wrong verdict would be reached in that same check.
+	for deadline := time.Now().Add(commandTimeout); !strings.Contains(c.head.stderr.String(), "this process stalled"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the head never reported its stall within %v; head stderr:\n%s", commandTimeout, c.head.stderr)
+		}
+	}
 	if !c.head.alive() || !c.nodes[0].alive() {
 		t.Fatalf("after the head's pause: head alive %v, node alive %v; head stderr:\n%s\nnode stderr:\n%s",
 			c.head.alive(), c.nodes[0].alive(), c.head.stderr, c.nodes[0].stderr)
