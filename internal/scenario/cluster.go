@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -111,11 +110,7 @@ func (c *cluster) nameNode(n *node) {
 	if r == nil {
 		return
 	}
-	name := n.name
-	if n.p.inc > 1 {
-		name = fmt.Sprintf("%s@%d", n.name, n.p.inc)
-	}
-	c.w.names.node(r.Node(), name)
+	c.w.names.node(r.Node(), n.name)
 }
 
 // driverHost is a driver process: a core worker that submits and owns
@@ -281,14 +276,4 @@ func (c *cluster) driver(addr core.Addr) (*driverHost, error) {
 		return nil, fmt.Errorf("driver %s is down", addr)
 	}
 	return d, nil
-}
-
-// sortedNodes returns the node names in order.
-func (c *cluster) sortedNodes() []string {
-	names := make([]string, 0, len(c.nodes))
-	for n := range c.nodes {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

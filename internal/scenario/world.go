@@ -164,10 +164,6 @@ func (w *World) run(p *proc, f func()) {
 				w.crash(p, fs.Error())
 				return
 			}
-			if fs, ok := r.(core.FailStop); ok {
-				w.crash(p, fs.Error())
-				return
-			}
 			panic(r)
 		}
 	}()
