@@ -1,0 +1,12 @@
+package raylet_test
+
+import (
+	"testing"
+
+	"github.com/grayrt/gray/internal/scenario"
+)
+
+// TestScenarios runs the scenario files in testdata/scenarios (see
+// package scenario for their commands). Rewrite their expected outputs
+// with: go test ./raylet -run TestScenarios -rewrite
+func TestScenarios(t *testing.T) { scenario.RunDir(t, "testdata/scenarios") }
