@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grayrt/gray/core"
 )
@@ -42,7 +43,7 @@ func (n evNote) String() string {
 	case evWork:
 		return fmt.Sprintf("result %s of Go work", core.MessageName(n.msg))
 	case evStart, evResume:
-		return fmt.Sprintf("%s of Go work %s", n.kind, n.co.label())
+		return fmt.Sprintf("%s of Go work %s", n.kind, strings.TrimSpace(n.co.label()))
 	case evCall:
 		return "a call posted by Go work"
 	}

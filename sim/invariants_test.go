@@ -76,4 +76,7 @@ func TestInvariantsCheckedAfterEveryEvent(t *testing.T) {
 			t.Errorf("reason %q does not contain %q", r.Reason, s)
 		}
 	}
+	if !strings.Contains(r.ReplayCommand(), "go run -tags invariants ./cmd/gray sim replay") {
+		t.Errorf("replay command %q does not build with the invariants tag, without which the check does not run", r.ReplayCommand())
+	}
 }

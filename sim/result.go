@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/grayrt/gray/internal/invariants"
 )
 
 // Counter is how often one named "sometimes" path ran.
@@ -58,7 +60,12 @@ func (r Result) ReplayCommand() string {
 	if r.Replay != "" {
 		return r.Replay
 	}
-	args := []string{"go run ./cmd/gray sim replay", "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
+	run := "go run ./cmd/gray sim replay"
+	if invariants.Enabled {
+		// An invariant checked only in this build fails only in it.
+		run = "go run -tags invariants ./cmd/gray sim replay"
+	}
+	args := []string{run, "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
 	args = append(args, r.ReplayArgs...)
 	return strings.Join(args, " ")
 }
