@@ -24,7 +24,7 @@ type InvariantChecker interface {
 type evNote struct {
 	kind  eventKind
 	src   core.Addr
-	msg   core.MsgType
+	msg   core.Message
 	timer uint64
 	co    *coroutine
 	// label is a kernel action's label; start marks a start of incarnation
@@ -37,11 +37,11 @@ type evNote struct {
 func (n evNote) String() string {
 	switch n.kind {
 	case evDeliver:
-		return fmt.Sprintf("receipt of %s from %s", core.MessageName(n.msg), n.src)
+		return fmt.Sprintf("receipt of %s from %s", messageNote(n.msg), n.src)
 	case evTimer:
 		return fmt.Sprintf("timer #%d", n.timer)
 	case evWork:
-		return fmt.Sprintf("result %s of Go work", core.MessageName(n.msg))
+		return fmt.Sprintf("result %s of Go work", messageNote(n.msg))
 	case evStart, evResume:
 		return fmt.Sprintf("%s of Go work %s", n.kind, strings.TrimSpace(n.co.label()))
 	case evCall:
@@ -51,6 +51,23 @@ func (n evNote) String() string {
 		return fmt.Sprintf("start of incarnation %d", n.inc)
 	}
 	return "action " + n.label
+}
+
+// carrier is a message that carries another (an rpc request or
+// response).
+type carrier interface {
+	Carried() (core.Message, error)
+}
+
+// messageNote names m, and the message it carries if it carries one.
+func messageNote(m core.Message) string {
+	name := core.MessageName(m.MsgType())
+	if c, ok := m.(carrier); ok {
+		if inner, err := c.Carried(); err == nil && inner != nil {
+			name += " carrying " + core.MessageName(inner.MsgType())
+		}
+	}
+	return name
 }
 
 // checkInvariants runs p's CheckInvariants after an event delivered to

@@ -60,14 +60,19 @@ func (r Result) ReplayCommand() string {
 	if r.Replay != "" {
 		return r.Replay
 	}
-	run := "go run ./cmd/gray sim replay"
-	if invariants.Enabled {
-		// An invariant checked only in this build fails only in it.
-		run = "go run -tags invariants ./cmd/gray sim replay"
-	}
-	args := []string{run, "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
+	args := []string{replayPrefix(), "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
 	args = append(args, r.ReplayArgs...)
 	return strings.Join(args, " ")
+}
+
+// replayPrefix is gray sim replay's command line up to its flags. An
+// invariants build replays with the tag: an invariant checked only in
+// that build fails only in it.
+func replayPrefix() string {
+	if invariants.Enabled {
+		return "go run -tags invariants ./cmd/gray sim replay"
+	}
+	return "go run ./cmd/gray sim replay"
 }
 
 // String is the one-line summary printed per run; failures carry the seed

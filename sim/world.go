@@ -685,7 +685,7 @@ func (w *World) dispatch(e *event) {
 			w.observe(p, "recv", e.src, e.id, core.MessageName(m.MsgType()), fmt.Sprintf("%+v", m))
 		}
 		if invariants.Enabled {
-			w.evNote = evNote{kind: evDeliver, src: e.src, msg: m.MsgType()}
+			w.evNote = evNote{kind: evDeliver, src: e.src, msg: m}
 		}
 		w.guard(p, func() { p.p.Receive(e.src, m) })
 	case evTimer:
@@ -712,7 +712,7 @@ func (w *World) dispatch(e *event) {
 			w.observe(p, "work", "", 0, core.MessageName(e.msg.MsgType()), fmt.Sprintf("%+v", e.msg))
 		}
 		if invariants.Enabled {
-			w.evNote = evNote{kind: evWork, msg: e.msg.MsgType()}
+			w.evNote = evNote{kind: evWork, msg: e.msg}
 		}
 		w.guard(p, func() { p.p.Receive(p.addr, e.msg) })
 	case evStart, evResume:
