@@ -29,6 +29,11 @@ lint:
 sim workload="echo" seeds="1..200" faults="swarm":
     go run ./cmd/gray sim run --workload {{workload}} --seeds {{seeds}} --faults {{faults}} --check-determinism
 
+# Campaigns of every workload in the invariants build (each process's
+# CheckInvariants after every event), e.g. `just invariants 1..1000`.
+invariants seeds="1..100" faults="swarm":
+    for w in $(go run ./cmd/gray sim list --names); do go run -tags invariants ./cmd/gray sim run --workload $w --seeds {{seeds}} --faults {{faults}} || exit 1; done
+
 # Benchmarks: codec, simulator, GCS, cluster workload, plasma, scheduler,
 # core-worker submission, transports and the embedded task round trip.
 bench:

@@ -371,87 +371,28 @@ func TestWriteRangesBound(t *testing.T) {
 }
 
 // checkInvariants returns an error describing the first broken invariant of
-// s, or nil. The random test calls it after every operation; it reads the
-// internals so that it can check the bookkeeping itself.
+// s, or nil: the store's own CheckInvariants, and what its reports say
+// (Objects sorted, Stats.Pinned the held bytes, memory the object's size).
 func checkInvariants(s *Store) error {
+	if err := s.CheckInvariants(); err != nil {
+		return err
+	}
 	st := s.Stats()
 	objs := s.Objects()
-	if st.Used > st.Capacity {
-		return fmt.Errorf("used %d > capacity %d", st.Used, st.Capacity)
-	}
-	if st.Objects > s.maxObjects {
-		return fmt.Errorf("%d objects > limit %d", st.Objects, s.maxObjects)
-	}
-	var sum, held int64
-	sealed := 0
+	var held int64
 	for i, o := range objs {
 		if i > 0 && bytes.Compare(objs[i-1].ID[:], o.ID[:]) >= 0 {
 			return fmt.Errorf("Objects() not sorted at %d: %v then %v", i, objs[i-1].ID, o.ID)
 		}
-		sum += o.Size
-		if o.Sealed {
-			sealed++
-		}
 		if !o.Sealed || o.ReaderPins > 0 || o.Primary || o.Deleting {
 			held += o.Size
-		}
-		if o.Deleting && o.ReaderPins == 0 {
-			return fmt.Errorf("%v is deleting without readers; it should be gone", o.ID)
-		}
-		if !o.Sealed && (o.ReaderPins > 0 || o.Primary || o.Deleting) {
-			return fmt.Errorf("unsealed %v is held: %v", o.ID, o)
-		}
-		if o.LastUse == 0 || o.LastUse > s.clock {
-			return fmt.Errorf("%v last use %d outside [1, %d]", o.ID, o.LastUse, s.clock)
 		}
 		if int64(len(s.objects[o.ID].data)) != o.Size {
 			return fmt.Errorf("%v has %d bytes of memory, size %d", o.ID, len(s.objects[o.ID].data), o.Size)
 		}
 	}
-	if sum != st.Used {
-		return fmt.Errorf("used %d, sum of sizes %d", st.Used, sum)
-	}
 	if held != st.Pinned {
 		return fmt.Errorf("pinned %d, sum of held sizes %d", st.Pinned, held)
-	}
-	if sealed != st.Sealed {
-		return fmt.Errorf("sealed count %d, counted %d", st.Sealed, sealed)
-	}
-	// The LRU list holds exactly the evictable entries, in increasing
-	// LastUse, and its counters add up.
-	var n int
-	var lruBytes int64
-	var prev *entry
-	for e := s.lru.head; e != nil; e = e.next {
-		if n++; n > len(s.objects) {
-			return fmt.Errorf("LRU list longer than the store (cycle?)")
-		}
-		if s.objects[e.id] != e {
-			return fmt.Errorf("LRU lists %v, which is not in the store", e.id)
-		}
-		if !e.evictable() || !e.inLRU || e.prev != prev {
-			return fmt.Errorf("LRU entry %v: evictable %v, inLRU %v, back link ok %v", e.id, e.evictable(), e.inLRU, e.prev == prev)
-		}
-		if prev != nil && prev.lastUse >= e.lastUse {
-			return fmt.Errorf("LRU order: %v (use %d) before %v (use %d)", prev.id, prev.lastUse, e.id, e.lastUse)
-		}
-		lruBytes += e.size()
-		prev = e
-	}
-	if prev != s.lru.tail {
-		return fmt.Errorf("LRU tail is not the last entry")
-	}
-	if n != s.lru.n || lruBytes != s.lru.bytes {
-		return fmt.Errorf("LRU counts %d entries, %d bytes; walked %d, %d", s.lru.n, s.lru.bytes, n, lruBytes)
-	}
-	evictable := 0
-	for _, e := range s.objects { //gray:unordered counting only
-		if e.evictable() {
-			evictable++
-		}
-	}
-	if evictable != n {
-		return fmt.Errorf("%d evictable entries, %d in the LRU list", evictable, n)
 	}
 	return nil
 }

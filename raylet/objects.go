@@ -183,6 +183,9 @@ func (r *Raylet) nextChunk(p *pull) {
 	offset := p.offset
 	r.cli.Call(loc.Raylet, &proto.PullChunk{ID: p.id, Offset: offset, Length: max(length, 1)}, rpc.Options{}, func(m core.Message, err error) {
 		r.inPull -= length
+		if r.inPull < 0 {
+			panic(fmt.Sprintf("raylet: %d bytes of pulls in flight after a chunk of %v came back", r.inPull, p.id))
+		}
 		defer r.drainPullQueue()
 		if r.pulls[p.id] != p {
 			return
@@ -272,9 +275,18 @@ func (r *Raylet) dropCopy(p *pull) {
 		r.store.Abort(p.id)
 	}
 	if p.buf != nil {
-		r.transient -= int64(len(p.buf))
+		r.releaseTransient(p)
 	}
 	p.created, p.buf, p.offset, p.size = false, nil, 0, -1
+}
+
+// releaseTransient stops counting p's transient buffer; the caller
+// drops it from p.
+func (r *Raylet) releaseTransient(p *pull) {
+	r.transient -= int64(len(p.buf))
+	if r.transient < 0 {
+		panic(fmt.Sprintf("raylet: transient copies count %d bytes after the pull of %v gave back its buffer", r.transient, p.id))
+	}
 }
 
 // pullFromNext restarts p from the next location after a failure.
@@ -299,7 +311,7 @@ func (r *Raylet) finishPull(p *pull, err error) {
 	if p.buf != nil {
 		// The waiters own the bytes now; they no longer count as
 		// transient copies in flight.
-		r.transient -= int64(len(p.buf))
+		r.releaseTransient(p)
 		p.buf = nil
 	}
 	if err != nil {

@@ -196,7 +196,7 @@ func TestSeedConfigMatchesReplayFlags(t *testing.T) {
 	} {
 		cfg := tc.c.SeedConfig(9)
 		r := Result{Workload: "echo", Seed: 9, FaultSpec: cfg.FaultSpec, ReplayArgs: cfg.ReplayArgs}
-		want := "go run ./cmd/gray sim replay --workload echo --seed 9 " + tc.want
+		want := replayPrefix() + " --workload echo --seed 9 " + tc.want
 		if got := r.ReplayCommand(); got != want {
 			t.Errorf("replay of %+v = %q, want %q", tc.c, got, want)
 		}

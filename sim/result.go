@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/grayrt/gray/internal/invariants"
 )
 
 // Counter is how often one named "sometimes" path ran.
@@ -58,9 +60,19 @@ func (r Result) ReplayCommand() string {
 	if r.Replay != "" {
 		return r.Replay
 	}
-	args := []string{"go run ./cmd/gray sim replay", "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
+	args := []string{replayPrefix(), "--workload", r.Workload, "--seed", fmt.Sprint(r.Seed), "--faults", ShellQuote(r.FaultSpec)}
 	args = append(args, r.ReplayArgs...)
 	return strings.Join(args, " ")
+}
+
+// replayPrefix is gray sim replay's command line up to its flags. An
+// invariants build replays with the tag: an invariant checked only in
+// that build fails only in it.
+func replayPrefix() string {
+	if invariants.Enabled {
+		return "go run -tags invariants ./cmd/gray sim replay"
+	}
+	return "go run ./cmd/gray sim replay"
 }
 
 // String is the one-line summary printed per run; failures carry the seed

@@ -185,7 +185,7 @@ func TestPanicFailsTheRunWithItsReplayCommand(t *testing.T) {
 	if r.Passed || r.Kind != "panic" || !strings.Contains(r.Reason, "invariant broken") {
 		t.Fatalf("run with a panicking process = %v, want a panic failure", r)
 	}
-	if !strings.Contains(r.String(), "go run ./cmd/gray sim replay --workload scripted --seed 3") {
+	if !strings.Contains(r.String(), replayPrefix()+" --workload scripted --seed 3") {
 		t.Fatalf("failure lacks replay command: %s", r)
 	}
 }

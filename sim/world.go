@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/invariants"
 )
 
 // Epoch is virtual time zero. Times in traces are offsets from it.
@@ -197,6 +198,9 @@ type World struct {
 	// foreign holds the reason of the first gray call from a goroutine
 	// the world does not run; it may be set from any goroutine.
 	foreign atomic.Pointer[string]
+	// evNote is the event being delivered, for invariant failures; it is
+	// kept only in invariants builds (invariants.go).
+	evNote evNote
 }
 
 // NewWorld creates an empty world for cfg. It fails only for a bad fault spec.
@@ -282,6 +286,9 @@ func (w *World) Do(addr core.Addr, label string, f func()) {
 	inc := p.inc
 	w.push(event{at: w.now, kind: evAction, label: label, action: func() {
 		if p.alive && p.inc == inc {
+			if invariants.Enabled {
+				w.evNote = evNote{label: label}
+			}
 			w.guard(p, f)
 		}
 	}})
@@ -353,6 +360,9 @@ func (w *World) start(p *proc) {
 	w.tracef(p, "start", "incarnation %d", p.inc)
 	if w.obs != nil {
 		w.observe(p, "start", "", 0, "", fmt.Sprintf("incarnation %d", p.inc))
+	}
+	if invariants.Enabled {
+		w.evNote = evNote{start: true, inc: p.inc}
 	}
 	w.guard(p, func() { p.p.Start(p.env) })
 	if p.restore != nil && p.alive && p.env.inc == p.inc {
@@ -467,6 +477,9 @@ func (w *World) guard(p *proc, f func()) {
 		w.Fail("panic", fmt.Sprintf("panic in %s: %v\n%s", p.addr, r, stack))
 	}()
 	f()
+	if invariants.Enabled {
+		w.checkInvariants(p)
+	}
 }
 
 func (w *World) scheduleRestart(p *proc) {
@@ -671,6 +684,9 @@ func (w *World) dispatch(e *event) {
 		if w.obs != nil {
 			w.observe(p, "recv", e.src, e.id, core.MessageName(m.MsgType()), fmt.Sprintf("%+v", m))
 		}
+		if invariants.Enabled {
+			w.evNote = evNote{kind: evDeliver, src: e.src, msg: m}
+		}
 		w.guard(p, func() { p.p.Receive(e.src, m) })
 	case evTimer:
 		t := e.timer
@@ -683,6 +699,9 @@ func (w *World) dispatch(e *event) {
 		if w.obs != nil {
 			w.observe(p, "timer", "", 0, "", fmt.Sprintf("#%d", t.id))
 		}
+		if invariants.Enabled {
+			w.evNote = evNote{kind: evTimer, timer: uint64(t.id)}
+		}
 		w.guard(p, t.f)
 	case evWork:
 		w.record(p, e.kind, "", uint64(e.msg.MsgType()))
@@ -691,6 +710,9 @@ func (w *World) dispatch(e *event) {
 		}
 		if w.obs != nil {
 			w.observe(p, "work", "", 0, core.MessageName(e.msg.MsgType()), fmt.Sprintf("%+v", e.msg))
+		}
+		if invariants.Enabled {
+			w.evNote = evNote{kind: evWork, msg: e.msg}
 		}
 		w.guard(p, func() { p.p.Receive(p.addr, e.msg) })
 	case evStart, evResume:
@@ -705,12 +727,18 @@ func (w *World) dispatch(e *event) {
 				w.observe(p, e.kind.String(), "", 0, "", c.label())
 			}
 		}
+		if invariants.Enabled {
+			w.evNote = evNote{kind: e.kind, co: c}
+		}
 		err := c.resumeErr
 		c.resumeErr = nil
 		w.step(c, err)
 	case evCall:
 		w.record(p, e.kind, "", 0)
 		w.tracef(p, "call", "")
+		if invariants.Enabled {
+			w.evNote = evNote{kind: evCall}
+		}
 		w.guard(p, e.action)
 	case evAction:
 		w.record(nil, e.kind, "", hashString(e.label))

@@ -171,8 +171,7 @@ func (w *Worker) disown(a *ownedActor) {
 	for _, arg := range a.args {
 		if arg.Ref != nil {
 			if e := w.refs.get(arg.Ref.ID); e != nil {
-				e.submitted--
-				w.maybeFree(e)
+				w.unsubmit(e, nil)
 			}
 		}
 	}

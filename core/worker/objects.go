@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -72,11 +73,17 @@ func (w *Worker) AddLocalRef(ref proto.ObjectRef) error {
 }
 
 // Release drops one local reference. When the last reference of any kind
-// goes, the owner frees every copy; a borrower tells the owner.
+// goes, the owner frees every copy; a borrower tells the owner. Releasing
+// a reference this worker does not hold (twice, or never added) is a bug
+// of the caller and panics, except after FreeOwned, which dropped every
+// reference at once.
 func (w *Worker) Release(ref proto.ObjectRef) {
 	e := w.refs.get(ref.ID)
 	if e == nil || e.local == 0 {
-		return
+		if w.exited {
+			return
+		}
+		panic(fmt.Sprintf("worker: release of %v, of which %s holds no local reference (released twice, or never added)", ref.ID, w.self))
 	}
 	e.local--
 	w.maybeFree(e)
@@ -102,10 +109,17 @@ func (w *Worker) maybeFree(e *objEntry) {
 			if a.Ref == nil || a.Ref.Owner != w.self {
 				continue
 			}
-			if ae := w.refs.get(a.Ref.ID); ae != nil && ae.lineageRefs > 0 {
-				ae.lineageRefs--
-				w.maybeFree(ae)
+			ae := w.refs.get(a.Ref.ID)
+			if ae == nil {
+				continue // FreeOwned dropped it
 			}
+			if ae.lineageRefs <= 0 {
+				// The return's submission pinned each owned argument,
+				// which stays in scope while the pin lasts.
+				panic(fmt.Sprintf("worker: freeing %v unpins argument %v, which has no lineage pins", e.id, ae.id))
+			}
+			ae.lineageRefs--
+			w.maybeFree(ae)
 		}
 	}
 }

@@ -584,10 +584,29 @@ func (w *Worker) releaseArgs(spec *proto.TaskSpec) {
 			continue
 		}
 		if e := w.refs.get(a.Ref.ID); e != nil {
-			e.submitted--
-			w.maybeFree(e)
+			w.unsubmit(e, spec)
 		}
 	}
+}
+
+// unsubmit drops the reference a pending task or actor call (spec), or
+// an owned actor's constructor (spec nil), held on its argument e. The
+// count cannot already be zero: the submission counted the argument, and
+// a counted entry stays in scope — unless FreeOwned dropped the table
+// meanwhile and e is a newer entry.
+func (w *Worker) unsubmit(e *objEntry, spec *proto.TaskSpec) {
+	if e.submitted <= 0 {
+		if w.exited {
+			return
+		}
+		holder := "an owned actor's constructor"
+		if spec != nil {
+			holder = spec.Describe()
+		}
+		panic(fmt.Sprintf("worker: %s releases its argument %v, which counts no submitted references", holder, e.id))
+	}
+	e.submitted--
+	w.maybeFree(e)
 }
 
 func nonNil(b []byte) []byte {
@@ -714,17 +733,14 @@ func (w *Worker) reconstruct(e *objEntry) {
 		w.refs.fail(e, proto.NewError(proto.KindObjectLost, spec.Describe(), "every copy of %v was lost and the task allows no retries", e.id))
 		return
 	}
+	if err := w.holdArgs(&spec); err != nil {
+		w.refs.fail(e, proto.NewError(proto.KindObjectLost, spec.Describe(), "every copy of %v was lost and it cannot be rebuilt: %v", e.id, err))
+		return
+	}
 	w.stats.Reconstructed++
 	for _, id := range spec.ReturnIDs() {
 		if r := w.refs.get(id); r != nil {
 			w.refs.reset(r)
-		}
-	}
-	for _, a := range spec.Args {
-		if a.Ref != nil {
-			if ae := w.refs.get(a.Ref.ID); ae != nil {
-				ae.submitted++
-			}
 		}
 	}
 	spec.Attempt++
@@ -735,6 +751,37 @@ func (w *Worker) reconstruct(e *objEntry) {
 	t := &pendingTask{spec: spec, retries: retries}
 	w.tasks[spec.TaskID] = t
 	w.resolve(t)
+}
+
+// holdArgs counts a rebuild of spec as a holder of its arguments, as
+// submit counted the first attempt. Owned arguments are still in the
+// table (the lost return pins their lineage); a borrowed one the owner
+// released since is borrowed again, as submitting the task anew would.
+// It fails, holding nothing, when the table has no room.
+func (w *Worker) holdArgs(spec *proto.TaskSpec) error {
+	missing := 0
+	for _, a := range spec.Args {
+		if a.Ref != nil && w.refs.get(a.Ref.ID) == nil {
+			missing++
+		}
+	}
+	if len(w.refs.objs)+missing > w.refs.max {
+		return errTooManyObjects
+	}
+	for _, a := range spec.Args {
+		if a.Ref == nil {
+			continue
+		}
+		ae := w.refs.get(a.Ref.ID)
+		if ae == nil {
+			var err error
+			if ae, err = w.refs.addBorrowed(a.Ref.ID, a.Ref.Owner); err != nil {
+				panic(fmt.Sprintf("worker: borrow %v for a rebuild after checking for room: %v", a.Ref.ID, err))
+			}
+		}
+		ae.submitted++
+	}
+	return nil
 }
 
 func (w *Worker) sortedTaskIDs() []core.TaskID {

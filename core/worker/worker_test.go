@@ -178,6 +178,40 @@ func TestLostObjects(t *testing.T) {
 			t.Fatalf("big ran %d times, %d reconstructions; want 2 and 1", c.x.runs["big"], c.owner.Stats().Reconstructed)
 		}
 	})
+	t.Run("a rebuild borrows again an argument released since", func(t *testing.T) {
+		c := newCluster(t)
+		// B is exec's object, borrowed by the owner and passed to the
+		// task; the owner releases it once the task is done.
+		var b proto.ObjectRef
+		c.exec.Put(i64(5), func(r proto.ObjectRef, err error) { b = r })
+		if err := c.owner.AddLocalRef(b); err != nil {
+			t.Fatal(err)
+		}
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}, {Ref: &b}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		c.owner.Release(b)
+		if c.owner.refs.get(b.ID) != nil {
+			t.Fatalf("the owner still holds %v after releasing it and its task finishing", b.ID)
+		}
+		clear(c.raylet.objects)
+		c.owner.NodeDied(c.raylet.node, "raylet")
+		c.raylet.node = core.NodeID{10}
+		// The rebuild holds its argument as the first attempt did.
+		if e := c.owner.refs.get(b.ID); e == nil || e.submitted != 1 {
+			t.Fatalf("rebuild's argument %v: entry %v, want one submitted reference", b.ID, e)
+		}
+		if err := c.owner.CheckInvariants(); err != nil {
+			t.Fatalf("CheckInvariants() during the rebuild = %v", err)
+		}
+		if v, err := c.get(c.owner, refs[0]); err != nil || len(v) != proto.MaxInlineSize+10 {
+			t.Fatalf("Get after loss = %d bytes, %v; want the rebuilt value", len(v), err)
+		}
+		if e := c.owner.refs.get(b.ID); e != nil {
+			t.Fatalf("the owner still holds %v after the rebuild finished: %+v", b.ID, e)
+		}
+	})
 	t.Run("a lost Put object cannot be rebuilt", func(t *testing.T) {
 		c := newCluster(t)
 		var ref proto.ObjectRef

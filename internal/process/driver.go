@@ -126,6 +126,16 @@ func (d *Driver) GCS() *gcs.Client { return d.gcs }
 // CoreWorker returns the driver's core worker, nil until attached.
 func (d *Driver) CoreWorker() *worker.Worker { return d.cw }
 
+// CheckInvariants checks the core worker's reference table once it is
+// attached (see worker.Worker.CheckInvariants); the simulator calls it
+// after every event in builds with the invariants tag.
+func (d *Driver) CheckInvariants() error {
+	if d.cw == nil {
+		return nil
+	}
+	return d.cw.CheckInvariants()
+}
+
 // Job returns the driver's job (zero until attached).
 func (d *Driver) Job() core.JobID { return d.cfg.Job }
 

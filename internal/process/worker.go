@@ -138,6 +138,16 @@ func (w *Worker) ID() core.WorkerID { return w.id }
 // CoreWorker returns the worker's core worker.
 func (w *Worker) CoreWorker() *worker.Worker { return w.cw }
 
+// CheckInvariants checks the core worker's reference table (see
+// worker.Worker.CheckInvariants); the simulator calls it after every
+// event in builds with the invariants tag.
+func (w *Worker) CheckInvariants() error {
+	if w.cw == nil {
+		return nil
+	}
+	return w.cw.CheckInvariants()
+}
+
 // Node returns the node the worker registered with (nil before).
 func (w *Worker) Node() core.NodeID { return w.node }
 

@@ -1,0 +1,114 @@
+package worker
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+)
+
+// CheckInvariants checks the reference table against the tasks, actor
+// calls and actors that hold references, and returns the first violation
+// (in object id order), or nil:
+//
+//   - every entry is in scope (a reference, a pending task, a borrower or
+//     a lineage pin holds it: one that none holds is dropped at once), its
+//     counts are not negative, and only owned objects have borrowers,
+//     lineage or lineage pins;
+//   - an owned object that is ready has its value or a copy; a failed one
+//     has its error; a pending task return's task is pending;
+//   - unless FreeOwned ran (it drops the table while tasks are pending):
+//     each entry's submitted count is the number of times the pending
+//     tasks, pending actor calls and owned actors name it as an argument,
+//     each of those arguments has an entry, and each owned object's
+//     lineage pins are the number of times the owned returns in the table
+//     were computed from it.
+//
+// It reads every table: the simulator calls it after every event only in
+// builds with the invariants tag (package internal/invariants).
+func (w *Worker) CheckInvariants() error {
+	submitted := map[core.ObjectID]int{}
+	missing := map[core.ObjectID]string{}
+	count := func(holder func() string, args []proto.Arg) {
+		for _, a := range args {
+			if a.Ref == nil {
+				continue
+			}
+			submitted[a.Ref.ID]++
+			if _, seen := missing[a.Ref.ID]; !seen && w.refs.get(a.Ref.ID) == nil {
+				missing[a.Ref.ID] = holder()
+			}
+		}
+	}
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		count(t.spec.Describe, t.spec.Args)
+	}
+	for _, vid := range w.sortedViewIDs() {
+		v := w.views[vid]
+		for _, seq := range v.sortedSeqs() {
+			c := v.calls[seq]
+			count(c.spec.Describe, c.spec.Args)
+		}
+	}
+	actors := make([]core.ActorID, 0, len(w.owned))
+	for id := range w.owned { //gray:unordered sorted below
+		actors = append(actors, id)
+	}
+	slices.SortFunc(actors, func(a, b core.ActorID) int { return compareBytes(a[:], b[:]) })
+	for _, id := range actors {
+		count(func() string { return "the constructor of owned actor " + id.String() }, w.owned[id].args)
+	}
+	lineage := map[core.ObjectID]int{}
+	for _, e := range w.refs.objs { //gray:unordered counting
+		if e.owner != "" || e.lineage == nil {
+			continue
+		}
+		for _, a := range e.lineage.Args {
+			if a.Ref != nil && a.Ref.Owner == w.self {
+				lineage[a.Ref.ID]++
+			}
+		}
+	}
+	for _, id := range w.refs.ids() {
+		if err := w.checkEntry(w.refs.get(id), submitted[id], lineage[id]); err != nil {
+			return err
+		}
+	}
+	if w.exited || len(missing) == 0 {
+		return nil
+	}
+	ids := make([]core.ObjectID, 0, len(missing))
+	for id := range missing { //gray:unordered sorted below
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareIDs)
+	return fmt.Errorf("worker: %s holds argument %v, which is not in the reference table", missing[ids[0]], ids[0])
+}
+
+// checkEntry checks one entry; submitted and lineage are the counts the
+// holders of references to it imply.
+func (w *Worker) checkEntry(e *objEntry, submitted, lineage int) error {
+	owned := e.owner == ""
+	switch {
+	case e.local < 0 || e.submitted < 0 || e.lineageRefs < 0:
+		return fmt.Errorf("worker: %v has negative counts: local %d, submitted %d, lineage %d", e.id, e.local, e.submitted, e.lineageRefs)
+	case !e.inScope():
+		return fmt.Errorf("worker: %v is out of scope but still in the reference table (it leaks)", e.id)
+	case !owned && (len(e.borrowers) > 0 || e.lineage != nil || e.lineageRefs > 0):
+		return fmt.Errorf("worker: borrowed %v (owner %s) has %d borrowers, lineage %v and %d lineage pins: only an owner tracks those", e.id, e.owner, len(e.borrowers), e.lineage != nil, e.lineageRefs)
+	case owned && e.state == objReady && e.inline == nil && len(e.locations) == 0:
+		return fmt.Errorf("worker: owned %v is ready with neither a value nor a copy", e.id)
+	case e.state == objFailed && e.err == nil:
+		return fmt.Errorf("worker: %v failed without an error", e.id)
+	case owned && e.state == objPending && e.lineage != nil && w.tasks[e.lineage.TaskID] == nil:
+		return fmt.Errorf("worker: owned %v is pending, but its task %s is not", e.id, e.lineage.Describe())
+	case w.exited:
+	case e.submitted != submitted:
+		return fmt.Errorf("worker: %v counts %d submitted references, but pending tasks, actor calls and actors name it %d times", e.id, e.submitted, submitted)
+	case owned && e.lineageRefs != lineage:
+		return fmt.Errorf("worker: %v counts %d lineage pins, but the owned returns in the table were computed from it %d times", e.id, e.lineageRefs, lineage)
+	}
+	return nil
+}
