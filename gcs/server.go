@@ -253,10 +253,10 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 	}()
 	if err := req.Validate(); err != nil {
 		if _, isPoll := m.(*Poll); isPoll {
-			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: CodeInvalidArgument, Err: err.Error()})
+			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: rpc.CodeInvalid, Err: err.Error()})
 			return
 		}
-		s.reply(from, h, Reply{Code: CodeInvalidArgument, Err: err.Error()})
+		s.reply(from, h, Reply{Code: rpc.CodeInvalid, Err: err.Error()})
 		return
 	}
 	switch r := m.(type) {
@@ -335,7 +335,7 @@ func (s *Server) sendPoll(to core.Addr, r *PollReply) {
 	s.env.Send(to, r)
 }
 
-func fail(code Code, format string, args ...any) Reply {
+func fail(code rpc.Code, format string, args ...any) Reply {
 	return Reply{Code: code, Err: fmt.Sprintf(format, args...)}
 }
 
