@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/lease"
 	"github.com/grayrt/gray/core/rpc"
 )
 
@@ -44,12 +45,13 @@ type Server struct {
 
 	// The actor scheduler (actor_sched.go): the creation specs of the
 	// actors the GCS manages, their placements, and the rpc client and
-	// server it talks to raylets, workers and owners with.
+	// server it talks to raylets, workers and owners with, and the lease
+	// client it leases workers through.
 	scheds     map[core.ActorID]*actorSched
 	places     map[core.ActorID]*placement
 	cli        *rpc.Client
 	srv        *rpc.Server
-	leaseSeq   uint64
+	leases     *lease.Client
 	schedTimer core.Timer
 	schedTicks uint64
 
