@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/lease"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 )
@@ -18,9 +19,10 @@ import (
 //  1. RegisterActor persists the spec with the record (one synced batch)
 //     and the actor starts in PENDING_CREATION.
 //  2. The scheduler asks a raylet for a worker lease (the owner's raylet
-//     while its node is alive, else a random alive node) and follows
-//     spillback replies, as an owner does for a task. The grant is
-//     persisted (the lease of the incarnation being created or running).
+//     while its node is alive, else a random alive node) through the lease
+//     client an owner uses for a task (core/lease), which follows
+//     spillback replies. The grant is persisted (the lease of the
+//     incarnation being created or running).
 //  3. It pushes the creation task to the leased worker; on success the
 //     actor is ALIVE at that worker, persisted and published. A
 //     constructor that raises, or a placement no node can ever fit, makes
@@ -89,10 +91,9 @@ type placement struct {
 	inc     int64
 	phase   placePhase
 	gen     uint64
-	raylet  core.Addr // asked for the lease
-	leaseID uint64
-	lease   *actorLease // once granted
-	call    rpc.CallID
+	req     *lease.Request // the lease request in flight (phase leasing)
+	lease   *actorLease    // once granted
+	call    rpc.CallID     // the creation task's push (phase pushing)
 	hasCall bool
 	timer   core.Timer
 
@@ -105,8 +106,8 @@ const (
 	schedTickPeriod = time.Second
 	// ownerCheckTicks: owners are asked every this many ticks.
 	ownerCheckTicks = 2
-	// actorLeaseTimeout bounds one lease request; it is then cancelled
-	// and made again.
+	// actorLeaseTimeout bounds one raylet's answer to a lease request; it
+	// is then given back and the actor placed again.
 	actorLeaseTimeout = 30 * time.Second
 	// placeRetryMax bounds the random pause before another attempt.
 	placeRetryMax = time.Second
@@ -129,9 +130,7 @@ func (s *Server) startScheduler() {
 	s.srv = rpc.NewServer(s.env)
 	s.srv.Register((&proto.LeaseCheck{}).MsgType(), s.handleLeaseCheck)
 	s.places = map[core.ActorID]*placement{}
-	// Lease ids start at a random point per incarnation, so that a
-	// restarted GCS never reuses an id a raylet remembers.
-	s.leaseSeq = s.env.Rand().Uint64() >> 20
+	s.leases = lease.NewClient(s.env, s.cli)
 	for _, id := range s.actorOrder {
 		sc := s.scheds[id]
 		if sc == nil {
@@ -141,7 +140,7 @@ func (s *Server) startScheduler() {
 		l := sc.Lease
 		switch {
 		case a.State == ActorAlive && l != nil && l.Inc == a.NumRestarts && l.Worker == a.Addr:
-			s.places[id] = &placement{id: id, inc: a.NumRestarts, phase: placeAlive, raylet: l.Raylet, leaseID: l.ID, lease: l}
+			s.places[id] = &placement{id: id, inc: a.NumRestarts, phase: placeAlive, lease: l}
 			s.armSchedTick()
 		case a.State == ActorAlive:
 			// Cannot happen (ALIVE is written with its lease); recover by
@@ -218,15 +217,16 @@ func (s *Server) dropPlacement(p *placement) {
 		p.timer.Stop()
 		p.timer = nil
 	}
+	if p.req != nil {
+		p.req.Cancel()
+		p.req = nil
+	}
 	if p.hasCall {
 		p.hasCall = false
 		s.cli.Cancel(p.call)
 	}
-	switch {
-	case p.lease != nil:
+	if p.lease != nil {
 		s.releaseLease(p.id, p.lease)
-	case p.phase == placeLeasing:
-		s.returnLease(p.raylet, p.leaseID, false)
 	}
 	p.lease, p.phase = nil, placeWaiting
 }
@@ -237,12 +237,8 @@ func (s *Server) dropPlacement(p *placement) {
 // worker's address: when the incarnation is created again (retryCreation)
 // on a process restarted at that address, the kill must pass it by.
 func (s *Server) releaseLease(id core.ActorID, l *actorLease) {
-	s.returnLease(l.Raylet, l.ID, true)
+	s.leases.Return(l.Raylet, l.ID, true)
 	s.sendKill(l.Worker, id, l.Inc, l.ID, true, 0)
-}
-
-func (s *Server) returnLease(raylet core.Addr, leaseID uint64, disconnect bool) {
-	s.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: s.env.Self(), Disconnect: disconnect}, rpc.Options{}, func(core.Message, error) {})
 }
 
 // sendKill sends KillActor for the incarnation inc of id created under
@@ -274,7 +270,7 @@ func (s *Server) place(p *placement) {
 		s.retryLater(p)
 		return
 	}
-	s.requestLease(p, raylet, false)
+	s.requestLease(p, raylet)
 }
 
 // retryLater places p again after a random pause.
@@ -335,59 +331,50 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 	}
 }
 
-func (s *Server) requestLease(p *placement, raylet core.Addr, spilled bool) {
+// requestLease asks raylet for a lease for p's creation task. A lease
+// granted on a node that is dead or unknown here is given back by the
+// lease client (ErrDeadNode) and the incarnation created again elsewhere;
+// a timeout, a refusal or a dropped request places the actor anew after a
+// pause.
+func (s *Server) requestLease(p *placement, raylet core.Addr) {
 	p.phase = placeLeasing
-	s.leaseSeq++
-	leaseID := s.leaseSeq
-	p.leaseID, p.raylet = leaseID, raylet
 	gen := p.gen
-	req := &proto.RequestLease{Spec: s.creationSpec(p), LeaseID: leaseID, Spilled: spilled}
-	p.hasCall = true
-	p.call = s.cli.Call(raylet, req, rpc.Options{Timeout: actorLeaseTimeout}, func(m core.Message, err error) {
+	opts := lease.Options{Timeout: actorLeaseTimeout, NodeDead: func(id core.NodeID) bool {
+		n := s.nodes[id]
+		return n == nil || n.info.State == NodeDead
+	}}
+	var req *lease.Request
+	req = s.leases.Request(s.creationSpec(p), raylet, opts, func(l lease.Lease, err error) {
 		if s.stopped {
 			return
 		}
 		defer s.flushPolls()
-		if s.places[p.id] != p || p.gen != gen || p.leaseID != leaseID {
+		if s.places[p.id] != p || p.gen != gen || p.req != req {
 			// Stale: a lease granted anyway must go back.
-			if r, ok := m.(*proto.LeaseReply); ok && err == nil && r.Granted {
-				s.returnLease(raylet, leaseID, false)
+			if err == nil {
+				s.leases.Return(l.Raylet, l.ID, false)
 			}
 			return
 		}
-		p.hasCall = false
-		if err != nil {
-			if errors.Is(err, rpc.ErrCancelled) {
-				return
-			}
-			// Timed out, or the raylet cannot take it (exiting, queue
-			// full): cancel it there and try again.
-			s.returnLease(raylet, leaseID, false)
-			s.retryLater(p)
-			return
-		}
-		r := m.(*proto.LeaseReply)
+		p.req = nil
 		switch {
-		case r.Infeasible:
-			s.creationFailed(p, "creation failed: infeasible: "+r.Reason)
-		case r.Spillback:
-			s.requestLease(p, r.SpillRaylet, true)
-		case r.Granted:
-			s.granted(p, r)
-		default: // Cancelled: only a request this GCS cancelled gets it
+		case err == nil:
+			s.granted(p, l)
+		case errors.Is(err, lease.ErrInfeasible):
+			s.creationFailed(p, "creation failed: "+err.Error())
+		case errors.Is(err, lease.ErrDeadNode):
+			s.retryCreation(p, err.Error())
+		default:
 			s.retryLater(p)
 		}
 	})
+	p.req = req
 }
 
 // granted persists the lease and pushes the creation task.
-func (s *Server) granted(p *placement, r *proto.LeaseReply) {
-	p.lease = &actorLease{Raylet: p.raylet, ID: p.leaseID, Node: r.Node, Worker: r.Worker, WorkerID: r.WorkerID, Inc: p.inc}
+func (s *Server) granted(p *placement, l lease.Lease) {
+	p.lease = &actorLease{Raylet: l.Raylet, ID: l.ID, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID, Inc: p.inc}
 	p.phase = placePushing
-	if n := s.nodes[r.Node]; n == nil || n.info.State == NodeDead {
-		s.retryCreation(p, fmt.Sprintf("lease granted on dead or unknown node %v", r.Node))
-		return
-	}
 	sc := *s.scheds[p.id]
 	sc.Lease = p.lease
 	t := s.newTxn()
@@ -513,7 +500,7 @@ func (s *Server) onNodeDead(node core.NodeID, raylet core.Addr) {
 	for _, id := range s.sortedPlacements() {
 		p := s.places[id]
 		switch {
-		case p.phase == placeLeasing && p.raylet == raylet,
+		case p.req != nil && p.req.Raylet() == raylet,
 			p.phase == placePushing && p.lease != nil && p.lease.Node == node:
 			s.retryCreation(p, fmt.Sprintf("node %v died", node))
 		}
@@ -625,11 +612,28 @@ func (s *Server) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 	id := m.(*proto.LeaseCheck).LeaseID
 	held := false
 	for _, aid := range s.sortedPlacements() {
-		if p := s.places[aid]; p.leaseID == id && p.phase != placeWaiting {
+		if p := s.places[aid]; p.holds(id) {
 			held = true
 		}
 	}
 	reply(&proto.LeaseCheckReply{Held: held}, nil)
+}
+
+// holds reports whether p's lease request in flight or its lease has id.
+func (p *placement) holds(id uint64) bool {
+	return (p.req != nil && p.req.ID() == id) || (p.lease != nil && p.lease.ID == id)
+}
+
+// leaseAt returns the raylet and id of p's lease request in flight or
+// lease ("" and 0 without either).
+func (p *placement) leaseAt() (core.Addr, uint64) {
+	switch {
+	case p.req != nil:
+		return p.req.Raylet(), p.req.ID()
+	case p.lease != nil:
+		return p.lease.Raylet, p.lease.ID
+	}
+	return "", 0
 }
 
 func (s *Server) sortedPlacements() []core.ActorID {
@@ -664,7 +668,8 @@ func (s *Server) checkPlacements() error {
 func (s *Server) describePlacements(b *strings.Builder) {
 	for _, id := range s.sortedPlacements() {
 		p := s.places[id]
-		fmt.Fprintf(b, "placement %v inc=%d %s raylet=%s lease=%d", id, p.inc, placePhaseNames[p.phase], p.raylet, p.leaseID)
+		raylet, leaseID := p.leaseAt()
+		fmt.Fprintf(b, "placement %v inc=%d %s raylet=%s lease=%d", id, p.inc, placePhaseNames[p.phase], raylet, leaseID)
 		if p.lease != nil {
 			fmt.Fprintf(b, " worker=%s node=%v", p.lease.Worker, p.lease.Node)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Actors: registration with get-or-create names, the state machine, restart
@@ -13,9 +14,9 @@ func (s *Server) registerActor(t *txn, m *RegisterActor) Reply {
 	if a, ok := s.actors[m.Actor]; ok {
 		switch {
 		case a.State == ActorDead:
-			return fail(CodeFailedPrecondition, "actor %v is dead (%s); register a new actor id", a.ID, a.DeathCause)
+			return fail(rpc.CodeFailedPrecondition, "actor %v is dead (%s); register a new actor id", a.ID, a.DeathCause)
 		case a.Job != m.Job || a.Namespace != m.Namespace || a.Name != m.Name || a.MaxRestarts != m.MaxRestarts || (m.Spec != nil) != s.managed(a.ID):
-			return fail(CodeConflict, "actor %v is already registered with different fields", a.ID)
+			return fail(rpc.CodeConflict, "actor %v is already registered with different fields", a.ID)
 		}
 		return Reply{ActorID: a.ID, Actors: []ActorInfo{a}}
 	}
@@ -62,16 +63,16 @@ func validTransition(from, to ActorState) bool {
 func (s *Server) updateActor(t *txn, m *UpdateActor) Reply {
 	a, ok := s.actors[m.Actor]
 	if !ok {
-		return fail(CodeNotFound, "unknown actor %v", m.Actor)
+		return fail(rpc.CodeNotFound, "unknown actor %v", m.Actor)
 	}
 	if a.State == ActorDead {
-		return fail(CodeFailedPrecondition, "actor %v is dead (%s); DEAD is final", a.ID, a.DeathCause)
+		return fail(rpc.CodeFailedPrecondition, "actor %v is dead (%s); DEAD is final", a.ID, a.DeathCause)
 	}
 	if s.managed(a.ID) {
-		return fail(CodeFailedPrecondition, "actor %v is managed by the GCS's actor scheduler; use KillActor", a.ID)
+		return fail(rpc.CodeFailedPrecondition, "actor %v is managed by the GCS's actor scheduler; use KillActor", a.ID)
 	}
 	if !validTransition(a.State, m.State) {
-		return fail(CodeFailedPrecondition, "actor %v cannot go from %v to %v", a.ID, a.State, m.State)
+		return fail(rpc.CodeFailedPrecondition, "actor %v cannot go from %v to %v", a.ID, a.State, m.State)
 	}
 	next := a
 	switch m.State {
@@ -80,10 +81,10 @@ func (s *Server) updateActor(t *txn, m *UpdateActor) Reply {
 	case ActorAlive:
 		n := s.nodes[m.Node]
 		if n == nil {
-			return fail(CodeNotFound, "actor %v: unknown node %v", a.ID, m.Node)
+			return fail(rpc.CodeNotFound, "actor %v: unknown node %v", a.ID, m.Node)
 		}
 		if n.info.State == NodeDead {
-			return fail(CodeFailedPrecondition, "actor %v: node %v is dead (%s)", a.ID, m.Node, n.info.DeathCause)
+			return fail(rpc.CodeFailedPrecondition, "actor %v: node %v is dead (%s)", a.ID, m.Node, n.info.DeathCause)
 		}
 		next.State, next.Node, next.Addr = ActorAlive, m.Node, m.Addr
 	case ActorRestarting:
@@ -154,7 +155,7 @@ func (s *Server) killActor(t *txn, m *KillActor) Reply {
 	a, ok := s.actors[m.Actor]
 	switch {
 	case !ok:
-		return fail(CodeNotFound, "unknown actor %v", m.Actor)
+		return fail(rpc.CodeNotFound, "unknown actor %v", m.Actor)
 	case a.State == ActorDead:
 		return Reply{Actors: []ActorInfo{a}}
 	case m.NoRestart:
@@ -173,7 +174,7 @@ func (s *Server) killActor(t *txn, m *KillActor) Reply {
 func (s *Server) getActor(m *GetActor) Reply {
 	a, ok := s.actors[m.Actor]
 	if !ok {
-		return fail(CodeNotFound, "unknown actor %v", m.Actor)
+		return fail(rpc.CodeNotFound, "unknown actor %v", m.Actor)
 	}
 	return Reply{Actors: []ActorInfo{a}}
 }
@@ -181,7 +182,7 @@ func (s *Server) getActor(m *GetActor) Reply {
 func (s *Server) getNamedActor(m *GetNamedActor) Reply {
 	id, ok := s.named[actorName{m.Namespace, m.Name}]
 	if !ok {
-		return fail(CodeNotFound, "no live actor named %q in namespace %q", m.Name, m.Namespace)
+		return fail(rpc.CodeNotFound, "no live actor named %q in namespace %q", m.Name, m.Namespace)
 	}
 	return Reply{Actors: []ActorInfo{s.actors[id]}}
 }

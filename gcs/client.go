@@ -2,13 +2,16 @@ package gcs
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
-// ClientOptions tune a Client. Zero fields take the defaults.
+// ClientOptions tune a Client. Zero fields take the defaults. Deadline,
+// BackoffMin, BackoffMax and MaxInFlight become the rpc.Options and
+// rpc.ClientConfig of the client's calls (which also resend Unavailable
+// replies: the GCS answers so for a request beyond its dedup window).
 type ClientOptions struct {
 	// Deadline bounds each call, retries included. Default 5s.
 	Deadline time.Duration
@@ -42,48 +45,43 @@ func (o *ClientOptions) setDefaults() {
 	}
 }
 
-// Client is the GCS client, embedded in a host process. It is sans-IO and,
-// like its host, driven one event at a time: the host forwards every
-// message it receives to Handle, and callbacks run inside Handle or inside
-// the client's timers. It is not safe for concurrent use.
+// Client is the GCS client, embedded in a host process: a typed layer over
+// the project's one retrying client (rpc.Client). The layer frames calls
+// in the GCS's request messages (the header carries the client id, the
+// call's id as Seq and the ack floor as AckBelow, which the GCS keeps its
+// durable dedup records by), decodes Replies, follows the server's epoch
+// and runs the pubsub subscription; rpc.Client numbers, resends, times
+// out and cancels the calls.
+//
+// It is sans-IO and, like its host, driven one event at a time: the host
+// forwards every message it receives to Handle, and callbacks run inside
+// Handle or inside the client's timers. It is not safe for concurrent use.
 type Client struct {
 	env  core.Env
 	gcs  core.Addr
 	opts ClientOptions
 	id   string
-
-	nextSeq uint64
-	calls   map[uint64]*call
-	// inflight holds the seqs of calls in ascending order; entries of
-	// finished calls are skipped lazily when computing AckBelow.
-	inflight []uint64
+	rpc  *rpc.Client
 	// epoch is the highest server epoch seen in any reply.
 	epoch  uint64
 	closed bool
 	sub    *subscription
 }
 
-type call struct {
-	seq      uint64
-	req      request
-	cb       func(Reply, error)
-	backoff  time.Duration
-	attempts int
-	retry    core.Timer // next resend
-	deadline core.Timer // gives up
-}
-
-// NewClient returns a client of the GCS at gcs. It draws its client id
-// from env.Rand(), so a restarted host gets a new id.
+// NewClient returns a client of the GCS at gcs. Its client id is the
+// identity its rpc.Client draws from env.Rand(), so a restarted host gets
+// a new id.
 func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
 	opts.setDefaults()
-	return &Client{
-		env:   env,
-		gcs:   gcs,
-		opts:  opts,
-		id:    fmt.Sprintf("%016x", env.Rand().Uint64()),
-		calls: map[uint64]*call{},
-	}
+	c := &Client{env: env, gcs: gcs, opts: opts}
+	c.rpc = rpc.NewClientWith(env, rpc.ClientConfig{Frame: c.frame, MaxPending: opts.MaxInFlight})
+	c.id = fmt.Sprintf("%016x", c.rpc.ID())
+	return c
+}
+
+// frame is the framing of the client's calls: the request with a header.
+func (c *Client) frame(seq, ackBelow uint64, m core.Message) core.Message {
+	return m.(request).withHeader(Hdr{Client: c.id, Seq: seq, AckBelow: ackBelow})
 }
 
 // ID returns the client id that heads every request.
@@ -93,7 +91,7 @@ func (c *Client) ID() string { return c.id }
 func (c *Client) Epoch() uint64 { return c.epoch }
 
 // InFlight returns the number of calls waiting for a reply.
-func (c *Client) InFlight() int { return len(c.calls) }
+func (c *Client) InFlight() int { return c.rpc.Pending() }
 
 // Handle consumes m if it is a reply or poll reply from the GCS addressed
 // to this client, and reports whether it did. The host passes every
@@ -105,15 +103,11 @@ func (c *Client) Handle(from core.Addr, m core.Message) bool {
 			return false
 		}
 		c.noteEpoch(r.Epoch)
-		cl := c.calls[r.Seq]
-		if cl == nil || c.closed {
-			return true // a duplicate, or the answer to a finished call
+		if !c.closed {
+			// Unavailable is not final (RetryUnavailable): the retry
+			// timer resends the call.
+			c.rpc.Deliver(from, rpc.CallID(r.Seq), r, replyError(r.Code, r.Err))
 		}
-		if r.Code == CodeUnavailable {
-			return true // the retry timer resends it
-		}
-		c.finish(cl)
-		cl.cb(*r, replyError(r.Code, r.Err))
 		return true
 	case *PollReply:
 		if from != c.gcs || r.Client != c.id {
@@ -134,93 +128,47 @@ func (c *Client) Close() {
 	}
 	c.closed = true
 	c.stopSubscription()
-	seqs := make([]uint64, 0, len(c.calls))
-	for seq := range c.calls { //gray:unordered collected, then sorted
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	for _, seq := range seqs {
-		cl := c.calls[seq]
-		c.finish(cl)
-		cl.cb(Reply{}, fmt.Errorf("gcs: %s seq %d: %w", core.MessageName(cl.req.MsgType()), seq, ErrClosed))
-	}
+	c.rpc.CancelAll(ErrClosed)
 }
 
 // do starts a call. Every outcome, including client-side errors, reaches
-// cb asynchronously, never from inside do.
+// cb asynchronously, never from inside do: a Reply (also with a definite
+// *rpc.Error), or an error matching ErrTimeout, ErrOverloaded or
+// ErrClosed, prefixed with the request's name and seq.
 func (c *Client) do(req request, cb func(Reply, error)) {
 	if cb == nil {
 		cb = func(Reply, error) {}
 	}
 	name := core.MessageName(req.MsgType())
-	switch {
-	case c.closed:
+	if c.closed {
 		c.later(func() { cb(Reply{}, fmt.Errorf("gcs: %s: %w", name, ErrClosed)) })
 		return
-	case len(c.calls) >= c.opts.MaxInFlight:
-		n := len(c.calls)
-		c.later(func() { cb(Reply{}, fmt.Errorf("gcs: %s: %d calls in flight: %w", name, n, ErrOverloaded)) })
+	}
+	// Catch a malformed request before it takes a seq: the header of the
+	// probe is valid, so only the request's own fields can fail.
+	if err := req.withHeader(Hdr{Client: c.id, Seq: 1, AckBelow: 1}).Validate(); err != nil {
+		c.later(func() { cb(Reply{}, &rpc.Error{Code: rpc.CodeInvalid, Msg: name + ": " + err.Error()}) })
 		return
 	}
-	c.nextSeq++
-	seq := c.nextSeq
-	req = req.withHeader(Hdr{Client: c.id, Seq: seq, AckBelow: seq})
-	if err := req.Validate(); err != nil {
-		c.later(func() { cb(Reply{}, &Error{Code: CodeInvalidArgument, Msg: name + ": " + err.Error()}) })
-		return
-	}
-	cl := &call{seq: seq, req: req, cb: cb, backoff: c.opts.BackoffMin}
-	c.calls[seq] = cl
-	c.inflight = append(c.inflight, seq)
-	// The deadline is a timer of its own rather than a comparison with
-	// Now() in the retry path, so that the call ends after Deadline however
-	// coarse or drifting the driver's clock and timers are.
-	cl.deadline = c.env.AfterFunc(c.opts.Deadline, func() { c.expire(cl) })
-	c.send(cl)
-}
-
-func (c *Client) later(f func()) { c.env.AfterFunc(0, f) }
-
-// send (re)sends a call with the same (client, seq) and a fresh AckBelow,
-// and arms the retry timer.
-func (c *Client) send(cl *call) {
-	cl.attempts++
-	c.env.Send(c.gcs, cl.req.withHeader(Hdr{Client: c.id, Seq: cl.seq, AckBelow: c.ackBelow(cl.seq)}))
-	wait := cl.backoff/2 + time.Duration(c.env.Rand().Int64N(int64(cl.backoff)+1))
-	cl.backoff = min(2*cl.backoff, c.opts.BackoffMax)
-	cl.retry = c.env.AfterFunc(wait, func() {
-		if c.calls[cl.seq] == cl {
-			c.send(cl)
+	opts := rpc.Options{Timeout: c.opts.Deadline, RetryFirst: c.opts.BackoffMin, RetryMax: c.opts.BackoffMax, RetryUnavailable: true}
+	var seq rpc.CallID
+	seq = c.rpc.Call(c.gcs, req, opts, func(m core.Message, err error) {
+		var r Reply
+		if rep, ok := m.(*Reply); ok {
+			r = *rep
 		}
+		switch {
+		case err == nil:
+		case seq == 0: // refused before it took a seq
+			err = fmt.Errorf("gcs: %s: %w", name, err)
+		default:
+			err = fmt.Errorf("gcs: %s seq %d: %w", name, seq, err)
+		}
+		cb(r, err)
 	})
 }
 
-// expire ends a call that got no reply before its deadline.
-func (c *Client) expire(cl *call) {
-	if c.calls[cl.seq] != cl {
-		return
-	}
-	c.finish(cl)
-	cl.cb(Reply{}, fmt.Errorf("gcs: %s seq %d: %d attempts in %v: %w",
-		core.MessageName(cl.req.MsgType()), cl.seq, cl.attempts, c.opts.Deadline, ErrTimeout))
-}
-
-func (c *Client) finish(cl *call) {
-	cl.retry.Stop()
-	cl.deadline.Stop()
-	delete(c.calls, cl.seq)
-}
-
-// ackBelow returns the lowest seq still waited for, counting seq itself.
-func (c *Client) ackBelow(seq uint64) uint64 {
-	for len(c.inflight) > 0 && c.calls[c.inflight[0]] == nil {
-		c.inflight = c.inflight[1:]
-	}
-	if len(c.inflight) > 0 {
-		return min(seq, c.inflight[0])
-	}
-	return seq
-}
+func (c *Client) later(f func()) { c.env.AfterFunc(0, f) }
 
 // noteEpoch records the server epoch of a reply. A newer epoch means the
 // server restarted and lost its subscriptions: resubscribe now rather than

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // session is the dedup state of one client: the replies to its mutations at
@@ -51,7 +52,7 @@ func (s *Server) mutate(from core.Addr, req request) {
 	// through while newer ones wait.
 	base := max(floor, h.AckBelow)
 	if h.Seq >= base+MaxRepliesPerClient {
-		s.reply(from, h, fail(CodeUnavailable, "client %s: seq %d is %d past its oldest unacknowledged request (limit %d); finish or abandon older calls first",
+		s.reply(from, h, fail(rpc.CodeUnavailable, "client %s: seq %d is %d past its oldest unacknowledged request (limit %d); finish or abandon older calls first",
 			h.Client, h.Seq, h.Seq-base, MaxRepliesPerClient))
 		return
 	}

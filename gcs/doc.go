@@ -53,12 +53,13 @@
 //
 // Client is the sans-IO client embedded in a host process (raylet, core
 // worker, simulated client); the host forwards every message to
-// Client.Handle. Calls are asynchronous with a callback. A call is resent
-// with the same (client, sequence number) with exponential backoff and
-// jitter until its deadline, so retries are idempotent and a GCS restart
-// needs nothing from callers. ErrTimeout means the outcome is unknown; a
-// definite failure is an *Error matching ErrInvalid, ErrNotFound,
-// ErrConflict or ErrFailedPrecondition with errors.Is.
+// Client.Handle. Calls are asynchronous with a callback. The client is a
+// typed layer over rpc.Client, the project's one retrying client: a call
+// is resent with the same (client, sequence number) with exponential
+// backoff and jitter until its deadline, so retries are idempotent and a
+// GCS restart needs nothing from callers. ErrTimeout means the outcome is
+// unknown; a definite failure is an *rpc.Error matching ErrInvalid,
+// ErrNotFound, ErrConflict or ErrFailedPrecondition with errors.Is.
 //
 // # Test-only faulty variants
 //

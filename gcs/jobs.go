@@ -5,13 +5,14 @@ import (
 	"math"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Jobs: ids from a persisted counter, as Ray assigns them.
 
 func (s *Server) addJob(t *txn, m *AddJob) Reply {
 	if s.jobCounter == math.MaxUint32 {
-		return fail(CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
+		return fail(rpc.CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
 	}
 	n := s.jobCounter + 1
 	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, StartTime: s.env.Now().UnixNano()}
@@ -24,7 +25,7 @@ func (s *Server) addJob(t *txn, m *AddJob) Reply {
 func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
 	j, ok := s.jobs[m.Job]
 	if !ok {
-		return fail(CodeNotFound, "unknown job %v", m.Job)
+		return fail(rpc.CodeNotFound, "unknown job %v", m.Job)
 	}
 	if j.Finished {
 		return Reply{Jobs: []JobInfo{j}}

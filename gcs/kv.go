@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // The internal KV store, namespaced like Ray's: reads from memory, writes
@@ -38,7 +40,7 @@ func (s *Server) kvKeys(m *KVKeys) Reply {
 	for k := range s.kv[m.Namespace] { //gray:unordered collected, then sorted; the limit error does not depend on order
 		if strings.HasPrefix(k, m.Prefix) {
 			if len(keys) == MaxKeysPerReply {
-				return fail(CodeInvalidArgument, "more than %d keys in namespace %q start with %q; list a longer prefix",
+				return fail(rpc.CodeInvalid, "more than %d keys in namespace %q start with %q; list a longer prefix",
 					MaxKeysPerReply, m.Namespace, m.Prefix)
 			}
 			keys = append(keys, k)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -172,13 +173,13 @@ func TestBadInputIsInvalidArgument(t *testing.T) {
 	keys := h.op(0, "keys after bad input", func(c *gcs.Client, f cb) { c.KVKeys("ns", "", f) })
 	h.mustPass()
 	for _, r := range viaClient {
-		var ge *gcs.Error
-		if !r.done || !errors.Is(r.err, gcs.ErrInvalid) || !errors.As(r.err, &ge) || ge.Code != gcs.CodeInvalidArgument {
+		var ge *rpc.Error
+		if !r.done || !errors.Is(r.err, gcs.ErrInvalid) || !errors.As(r.err, &ge) || ge.Code != rpc.CodeInvalid {
 			t.Errorf("%v, want ErrInvalid", r)
 		}
 	}
 	for _, r := range viaServer {
-		if r.r == nil || r.r.Code != gcs.CodeInvalidArgument || r.r.Err == "" {
+		if r.r == nil || r.r.Code != rpc.CodeInvalid || r.r.Err == "" {
 			t.Errorf("%s: reply %v, want InvalidArgument with a message", r.name, r.r)
 		}
 	}

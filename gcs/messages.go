@@ -6,6 +6,7 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Wire type codes of the GCS protocol (range 1000–1999).
@@ -94,38 +95,6 @@ type request interface {
 	// withHeader returns a shallow copy carrying h: a message handed to
 	// Env.Send must not be modified, so every resend gets its own copy.
 	withHeader(h Hdr) request
-}
-
-// Code is the outcome class of a reply.
-type Code uint8
-
-// Reply codes.
-const (
-	// CodeOK: the request succeeded.
-	CodeOK Code = iota
-	// CodeInvalidArgument: the request is malformed; retrying cannot help.
-	CodeInvalidArgument
-	// CodeNotFound: the named key, node, job or actor does not exist.
-	CodeNotFound
-	// CodeConflict: the entity already exists in a conflicting form.
-	CodeConflict
-	// CodeFailedPrecondition: the request is valid but the state forbids it
-	// (a dead node, a dead actor, an invalid state transition).
-	CodeFailedPrecondition
-	// CodeUnavailable: the server cannot take the request now (e.g. the
-	// client has too many unacknowledged requests); the client retries.
-	CodeUnavailable
-	numCodes
-)
-
-var codeNames = [...]string{"OK", "InvalidArgument", "NotFound", "Conflict", "FailedPrecondition", "Unavailable"}
-
-// String returns the code's name.
-func (c Code) String() string {
-	if c < numCodes {
-		return codeNames[c]
-	}
-	return fmt.Sprintf("Code(%d)", uint8(c))
 }
 
 // NodeState is the life-cycle state of a node. ALIVE → DRAINING → DEAD, or
@@ -281,7 +250,7 @@ type Reply struct {
 	Client   string
 	Seq      uint64
 	Epoch    uint64
-	Code     Code
+	Code     rpc.Code
 	Err      string
 
 	Value   []byte   // KVGet
@@ -310,7 +279,7 @@ func (*Reply) MsgType() core.MsgType { return msgReply }
 
 // Validate implements core.Validator.
 func (r *Reply) Validate() error {
-	if r.Code >= numCodes {
+	if !r.Code.Valid() {
 		return fmt.Errorf("unknown code %d", r.Code)
 	}
 	return nil
@@ -326,7 +295,7 @@ type PollReply struct {
 	Client   string
 	Seq      uint64
 	Epoch    uint64
-	Code     Code
+	Code     rpc.Code
 	Err      string
 	Messages []PubMessage
 	Gap      bool
@@ -338,7 +307,7 @@ func (*PollReply) MsgType() core.MsgType { return msgPollReply }
 
 // Validate implements core.Validator.
 func (r *PollReply) Validate() error {
-	if r.Code >= numCodes {
+	if !r.Code.Valid() {
 		return fmt.Errorf("unknown code %d", r.Code)
 	}
 	if len(r.Messages) > MaxPollBatch {

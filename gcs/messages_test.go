@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 var hdr = Hdr{Client: "c", Seq: 1, AckBelow: 1}
@@ -71,21 +72,23 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestErrorMatchesItsCode also pins the numbering of the codes the GCS
+// persists in its dedup records (0 OK through 5 Unavailable).
 func TestErrorMatchesItsCode(t *testing.T) {
 	for code, want := range []error{nil, ErrInvalid, ErrNotFound, ErrConflict, ErrFailedPrecondition, ErrUnavailable} {
-		err := replyError(Code(code), "msg")
+		err := replyError(rpc.Code(code), "msg")
 		if want == nil {
 			if err != nil {
-				t.Errorf("code %v: error %v, want nil", Code(code), err)
+				t.Errorf("code %v: error %v, want nil", rpc.Code(code), err)
 			}
 			continue
 		}
-		var ge *Error
-		if !errors.Is(err, want) || !errors.As(err, &ge) || ge.Code != Code(code) || !strings.Contains(err.Error(), "msg") {
-			t.Errorf("code %v: error %v does not match %v", Code(code), err, want)
+		var ge *rpc.Error
+		if !errors.Is(err, want) || !errors.As(err, &ge) || ge.Code != rpc.Code(code) || !strings.Contains(err.Error(), "msg") {
+			t.Errorf("code %v: error %v does not match %v", rpc.Code(code), err, want)
 		}
 		if errors.Is(err, ErrTimeout) {
-			t.Errorf("code %v matches ErrTimeout", Code(code))
+			t.Errorf("code %v matches ErrTimeout", rpc.Code(code))
 		}
 	}
 }
@@ -107,7 +110,7 @@ func FuzzDecode(f *testing.F) {
 		&ListTasks{Hdr: hdr, State: TaskRunning, Job: job, Name: "f", Limit: 10},
 		&Reply{Client: "c", Seq: 3, TasksTotal: 2, Tasks: []TaskInfo{{ID: core.NewTaskID(job, core.DriverTaskID(job), 1), Name: "f",
 			Attempts: []TaskAttempt{{State: TaskFinished, StartTime: 1, EndTime: 2}}}}},
-		&Reply{Client: "c", Seq: 1, Code: CodeNotFound, Err: "x", Nodes: []NodeInfo{{ID: core.NodeID{1}, State: NodeAlive}}},
+		&Reply{Client: "c", Seq: 1, Code: rpc.CodeNotFound, Err: "x", Nodes: []NodeInfo{{ID: core.NodeID{1}, State: NodeAlive}}},
 		&PollReply{Client: "c", Seq: 2, Head: 1, Messages: []PubMessage{{Seq: 1, Channel: ChannelNode, Node: &NodeInfo{State: NodeDead}}}},
 	} {
 		b, err := c.Encode(m)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Node membership, heartbeats, health checks and fencing.
@@ -12,7 +13,7 @@ import (
 func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
 	n := s.nodes[m.Node]
 	if n != nil && n.info.State == NodeDead {
-		return fail(CodeFailedPrecondition, "node %v was declared dead (%s); a restarted raylet must register under a new NodeID",
+		return fail(rpc.CodeFailedPrecondition, "node %v was declared dead (%s); a restarted raylet must register under a new NodeID",
 			m.Node, n.info.DeathCause)
 	}
 	info := NodeInfo{ID: m.Node, Addr: m.Addr, State: NodeAlive, Resources: m.Resources, Available: m.Resources, Version: 1}
@@ -38,7 +39,7 @@ func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
 func (s *Server) heartbeat(m *Heartbeat) Reply {
 	n := s.nodes[m.Node]
 	if n == nil {
-		return fail(CodeNotFound, "unknown node %v; register it first", m.Node)
+		return fail(rpc.CodeNotFound, "unknown node %v; register it first", m.Node)
 	}
 	if n.info.State == NodeDead {
 		return Reply{Dead: true}
@@ -56,9 +57,9 @@ func (s *Server) drainNode(t *txn, m *DrainNode) Reply {
 	n := s.nodes[m.Node]
 	switch {
 	case n == nil:
-		return fail(CodeNotFound, "unknown node %v", m.Node)
+		return fail(rpc.CodeNotFound, "unknown node %v", m.Node)
 	case n.info.State == NodeDead:
-		return fail(CodeFailedPrecondition, "node %v is dead (%s)", m.Node, n.info.DeathCause)
+		return fail(rpc.CodeFailedPrecondition, "node %v is dead (%s)", m.Node, n.info.DeathCause)
 	case n.info.State == NodeDraining:
 		return Reply{Nodes: []NodeInfo{n.info}}
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Server side of pubsub: per-subscriber bounded queues with consecutive
@@ -36,7 +37,7 @@ func (s *Server) subscribe(m *Subscribe) Reply {
 	sub := s.subs[id]
 	if sub == nil {
 		if len(s.subs) >= MaxSubscribers {
-			return fail(CodeUnavailable, "%d subscribers, the limit; retry later", len(s.subs))
+			return fail(rpc.CodeUnavailable, "%d subscribers, the limit; retry later", len(s.subs))
 		}
 		sub = &subscriber{id: id, nextSeq: 1}
 		s.subs[id] = sub
@@ -79,7 +80,7 @@ func (s *Server) poll(from core.Addr, p *Poll) {
 	id := p.Hdr.Client
 	sub := s.subs[id]
 	if sub == nil {
-		s.sendPoll(from, &PollReply{Client: id, Seq: p.Hdr.Seq, Code: CodeNotFound,
+		s.sendPoll(from, &PollReply{Client: id, Seq: p.Hdr.Seq, Code: rpc.CodeNotFound,
 			Err: "no such subscriber (the server restarted or expired it); subscribe again"})
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -145,7 +146,7 @@ func TestPubsubRawGap(t *testing.T) {
 	unknown := h.raw(0, "poll of an unknown subscriber", &gcs.Poll{Hdr: gcs.Hdr{Client: "nobody", Seq: 1, AckBelow: 1}}, "nobody", 1)
 	h.mustPass()
 
-	if sub.r == nil || sub.r.Code != gcs.CodeOK || sub.r.Epoch != 1 {
+	if sub.r == nil || sub.r.Code != rpc.CodeOK || sub.r.Epoch != 1 {
 		t.Errorf("subscribe: %v, want OK in epoch 1", sub.r)
 	}
 	if gap.p == nil || !gap.p.Gap || gap.p.Head != 3 || len(gap.p.Messages) != 0 {
@@ -154,7 +155,7 @@ func TestPubsubRawGap(t *testing.T) {
 	if next.p == nil || next.p.Gap || len(next.p.Messages) != 1 || next.p.Messages[0].Seq != 4 || next.p.Messages[0].Node.ID != nodeID(20) {
 		t.Errorf("poll from the head: %v, want message 4 about node 20", next.p)
 	}
-	if unknown.p == nil || unknown.p.Code != gcs.CodeNotFound {
+	if unknown.p == nil || unknown.p.Code != rpc.CodeNotFound {
 		t.Errorf("poll of unknown subscriber: %v, want NotFound", unknown.p)
 	}
 }

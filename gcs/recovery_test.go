@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -158,7 +159,7 @@ func retryScript(h *harness) func() *checks {
 
 	return func() *checks {
 		c := &checks{}
-		orig := func(r *rawReply) bool { return r.r != nil && r.r.Code == gcs.CodeOK && r.r.Added }
+		orig := func(r *rawReply) bool { return r.r != nil && r.r.Code == rpc.CodeOK && r.r.Added }
 		c.check(orig(first), "%s: %v, want added", first.name, first.r)
 		c.check(del.ok() && del.r.Deleted, "%v, want deleted", del)
 		c.check(orig(retry), "%s: %v, want the original reply (added)", retry.name, retry.r)
@@ -169,7 +170,7 @@ func retryScript(h *harness) func() *checks {
 		c.check(job1st.r != nil && job2nd.r != nil && job3rd.r != nil && job1st.r.Job == job2nd.r.Job && job1st.r.Job == job3rd.r.Job,
 			"add job and its retries got jobs %v, %v, %v; want one job", job1st.r, job2nd.r, job3rd.r)
 		c.check(jobs.ok() && len(jobs.r.Jobs) == 1, "%v, want exactly 1 job", jobs)
-		c.check(ack.r != nil && ack.r.Code == gcs.CodeOK, "%s: %v", ack.name, ack.r)
+		c.check(ack.r != nil && ack.r.Code == rpc.CodeOK, "%s: %v", ack.name, ack.r)
 		c.check(stale.r == nil, "%s: got reply %v, want it dropped", stale.name, stale.r)
 		c.check(staleAfterCrash.r == nil, "%s: got reply %v, want it dropped", staleAfterCrash.name, staleAfterCrash.r)
 		return c

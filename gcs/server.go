@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/lease"
 	"github.com/grayrt/gray/core/rpc"
 )
 
@@ -44,12 +45,13 @@ type Server struct {
 
 	// The actor scheduler (actor_sched.go): the creation specs of the
 	// actors the GCS manages, their placements, and the rpc client and
-	// server it talks to raylets, workers and owners with.
+	// server it talks to raylets, workers and owners with, and the lease
+	// client it leases workers through.
 	scheds     map[core.ActorID]*actorSched
 	places     map[core.ActorID]*placement
 	cli        *rpc.Client
 	srv        *rpc.Server
-	leaseSeq   uint64
+	leases     *lease.Client
 	schedTimer core.Timer
 	schedTicks uint64
 
@@ -253,10 +255,10 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 	}()
 	if err := req.Validate(); err != nil {
 		if _, isPoll := m.(*Poll); isPoll {
-			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: CodeInvalidArgument, Err: err.Error()})
+			s.sendPoll(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: rpc.CodeInvalid, Err: err.Error()})
 			return
 		}
-		s.reply(from, h, Reply{Code: CodeInvalidArgument, Err: err.Error()})
+		s.reply(from, h, Reply{Code: rpc.CodeInvalid, Err: err.Error()})
 		return
 	}
 	switch r := m.(type) {
@@ -335,7 +337,7 @@ func (s *Server) sendPoll(to core.Addr, r *PollReply) {
 	s.env.Send(to, r)
 }
 
-func fail(code Code, format string, args ...any) Reply {
+func fail(code rpc.Code, format string, args ...any) Reply {
 	return Reply{Code: code, Err: fmt.Sprintf(format, args...)}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // Client side of pubsub: subscribe, long-poll, detect gaps and restarts.
@@ -43,7 +44,7 @@ func (p *pollTimer) stop() {
 func (c *Client) Subscribe(channels []string, onMessage func(PubMessage), onResync func()) error {
 	probe := &Subscribe{Hdr: Hdr{Client: c.id, Seq: 1}, Channels: channels}
 	if err := probe.Validate(); err != nil {
-		return &Error{Code: CodeInvalidArgument, Msg: "subscribe: " + err.Error()}
+		return &rpc.Error{Code: rpc.CodeInvalid, Msg: "subscribe: " + err.Error()}
 	}
 	if c.closed {
 		return fmt.Errorf("gcs: subscribe: %w", ErrClosed)
@@ -113,10 +114,11 @@ func (c *Client) resubscribe(s *subscription) {
 
 func (c *Client) poll(s *subscription) {
 	s.timer.stop()
-	c.nextSeq++
-	seq := c.nextSeq
+	// A poll is no call: it takes a seq but is resent with a new one (after
+	// PollWait), never retried, and never holds the ack floor back.
+	seq, ackBelow := c.rpc.Stamp()
 	s.pollSeq = seq
-	c.env.Send(c.gcs, &Poll{Hdr: Hdr{Client: c.id, Seq: seq, AckBelow: c.ackBelow(seq)}, AckSeq: s.ack})
+	c.env.Send(c.gcs, &Poll{Hdr: Hdr{Client: c.id, Seq: seq, AckBelow: ackBelow}, AckSeq: s.ack})
 	s.timer.t = c.env.AfterFunc(c.opts.PollWait, func() {
 		if c.sub == s && s.pollSeq == seq {
 			s.timer.t = nil
@@ -133,10 +135,10 @@ func (c *Client) handlePoll(r *PollReply) {
 	s.pollSeq = 0
 	s.timer.stop()
 	switch {
-	case r.Code == CodeNotFound || r.Epoch != s.epoch:
+	case r.Code == rpc.CodeNotFound || r.Epoch != s.epoch:
 		c.resubscribe(s)
 		return
-	case r.Code != CodeOK:
+	case r.Code != rpc.CodeOK:
 		s.timer.t = c.env.AfterFunc(c.opts.BackoffMax, func() {
 			if c.sub == s {
 				s.timer.t = nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -116,7 +117,7 @@ func (w *Worker) registerActor(a *ownedActor, spec gcs.ActorSpec, opts ActorOpti
 	id := a.id
 	w.cfg.GCS.CreateActor(id, opts.Namespace, opts.Name, int64(opts.MaxRestarts), spec, func(rep gcs.Reply, err error) {
 		if err != nil {
-			var ge *gcs.Error
+			var ge *rpc.Error
 			if errors.As(err, &ge) || attempt+1 >= registerAttempts {
 				w.disown(a)
 				done(ActorHandle{}, fmt.Errorf("worker: register actor %s: %w", spec.Class, err))
@@ -246,7 +247,7 @@ func (w *Worker) KillActorThen(h ActorHandle, noRestart bool, done func(error)) 
 func (w *Worker) killActor(a *ownedActor, noRestart bool, attempt int, done func(error)) {
 	w.cfg.GCS.KillActor(a.id, noRestart, func(rep gcs.Reply, err error) {
 		if err != nil {
-			var ge *gcs.Error
+			var ge *rpc.Error
 			if !errors.As(err, &ge) && attempt+1 < registerAttempts {
 				w.env.AfterFunc(gcsRetryDelay, func() { w.killActor(a, noRestart, attempt+1, done) })
 				return

@@ -71,13 +71,14 @@ func (w *Worker) Cancel(ref proto.ObjectRef, opts CancelOptions) error {
 func (w *Worker) cancelOwned(t *pendingTask, opts CancelOptions) {
 	// Fail it first: the callbacks of the calls cancelled below then see
 	// a stale task and neither retry nor fail it a second time.
-	phase, leaseCall := t.phase, t.leaseCall
+	phase, req := t.phase, t.req
 	w.stats.Cancelled++
 	w.failTask(t, proto.NewError(proto.KindCancelled, t.spec.Describe(), "cancelled by its owner"))
 	switch phase {
 	case phaseLeasing:
-		w.cli.Cancel(leaseCall)
-		w.returnLease(t.raylet, t.leaseID, false) // drops the queued request
+		if req != nil { // else paused after a refusal: nothing is queued
+			req.Cancel() // drops the queued request
+		}
 	case phaseRunning:
 		// The push call stays: its reply (the interrupted body returned)
 		// gives the lease back. Until then the lease is held (LeaseCheck).

@@ -127,7 +127,7 @@ func (w *Worker) describeTask(t *pendingTask, now time.Time) string {
 		}
 		return fmt.Sprintf("%s: waiting for its arguments %s for %v", head, listMax(args, 4), since(now, t.since))
 	case phaseLeasing:
-		return fmt.Sprintf("%s: requesting a lease (%d, %v) from %s for %v", head, t.leaseID, t.spec.Resources, t.raylet, since(now, t.since))
+		return fmt.Sprintf("%s: requesting a lease (%d, %v) from %s for %v", head, leaseID(t), t.spec.Resources, leaseRaylet(t), since(now, t.since))
 	default:
 		return fmt.Sprintf("%s: leased worker %s on %v (lease %d from %s), running, awaiting its result for %v", head, t.worker, t.node, t.leaseID, t.raylet, since(now, t.since))
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/lease"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
@@ -108,7 +109,7 @@ type Worker struct {
 	parent      core.TaskID
 	taskCounter uint64
 	putCounter  uint32
-	leaseSeq    uint64
+	leases      *lease.Client
 
 	tasks map[core.TaskID]*pendingTask
 	stats Stats
@@ -151,17 +152,21 @@ type Worker struct {
 
 // pendingTask is a task this worker owns that has not finished.
 type pendingTask struct {
-	spec      proto.TaskSpec
-	retries   int32 // left; -1 = forever
-	leaseID   uint64
-	raylet    core.Addr   // the raylet holding the lease request or lease
-	node      core.NodeID // node of the leased worker, once granted
-	worker    core.Addr   // the leased worker, once granted
-	parent    core.TaskID // the task whose body submitted it (SubmitNested)
-	leaseCall rpc.CallID
-	pushCall  rpc.CallID
-	phase     taskPhase
-	waitArgs  int
+	spec    proto.TaskSpec
+	retries int32       // left; -1 = forever
+	leaseID uint64      // of the lease, or of the last lease request (see leaseAt)
+	raylet  core.Addr   // the raylet holding the lease, or of the last request
+	node    core.NodeID // node of the leased worker, once granted
+	worker  core.Addr   // the leased worker, once granted
+	parent  core.TaskID // the task whose body submitted it (SubmitNested)
+	// req is the lease request in flight (phase leasing; nil during the
+	// pause after a refusal); leaseGen counts requests, so that a pause's
+	// timer knows whether the task moved on.
+	req      *lease.Request
+	leaseGen uint64
+	pushCall rpc.CallID
+	phase    taskPhase
+	waitArgs int
 	// since is when the task entered its phase (this process's clock),
 	// for DescribeWaits.
 	since time.Time
@@ -213,10 +218,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
 	w.srv.Register((&proto.OwnsObjects{}).MsgType(), w.handleOwnsObjects)
-	// Lease ids start at a random point per incarnation, so that a
-	// restarted owner never reuses an id a raylet remembers from the
-	// previous one (a cancelled request, a granted lease).
-	w.leaseSeq = env.Rand().Uint64() >> 20
+	w.leases = lease.NewClient(env, w.cli)
 	w.incarnation = env.Rand().Uint64() | 1
 	if cfg.Job.IsNil() {
 		// A worker: ids derived from its pseudo-task must differ from
@@ -407,104 +409,110 @@ func (w *Worker) resolve(t *pendingTask) {
 		}
 	}
 	if t.waitArgs == 0 {
-		w.requestLease(t, w.cfg.Raylet, false)
+		w.requestLease(t, w.cfg.Raylet)
 	}
 }
 
-// returnLease gives a lease back to the raylet that granted it; disconnect
-// asks it not to reuse the worker.
-func (w *Worker) returnLease(raylet core.Addr, leaseID uint64, disconnect bool) {
-	w.cli.Call(raylet, &proto.ReturnLease{LeaseID: leaseID, Owner: w.self, Disconnect: disconnect}, rpc.Options{}, func(core.Message, error) {})
-}
-
-func (w *Worker) requestLease(t *pendingTask, raylet core.Addr, spilled bool) {
+// requestLease asks raylet for a lease for t through the lease client,
+// which follows spillbacks, gives back what it does not use and makes a
+// timed-out request again (a raylet queues requests for as long as it
+// takes).
+func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 	if t.phase != phaseLeasing {
 		w.record(t, gcs.TaskPendingNode, nil)
 	}
 	t.phase = phaseLeasing
 	t.since = w.env.Now()
-	w.leaseSeq++
-	t.leaseID = w.leaseSeq
-	t.raylet = raylet
+	t.leaseGen++
 	spec := t.spec
-	leaseID := t.leaseID
-	t.leaseCall = w.cli.Call(raylet, &proto.RequestLease{Spec: spec, LeaseID: leaseID, Spilled: spilled}, rpc.Options{Timeout: leaseTimeout},
-		func(m core.Message, err error) {
-			if w.tasks[spec.TaskID] != t || t.leaseID != leaseID {
-				// Stale: the task moved on (retried, redirected, done). A
-				// lease granted anyway must go back, or its worker and
-				// resources leak.
-				if r, ok := m.(*proto.LeaseReply); ok && err == nil && r.Granted {
-					w.returnLease(raylet, leaseID, false)
-				}
-				return
+	opts := lease.Options{
+		Timeout:       leaseTimeout,
+		RetryTimedOut: true,
+		// Granted by a node already declared dead (it had not heard yet):
+		// its worker may never answer, and the death was already handled.
+		NodeDead: func(n core.NodeID) bool { return w.deadNodes[n] },
+		OnSpillback: func(core.Addr) {
+			w.stats.Spillbacks++
+			t.since = w.env.Now()
+		},
+	}
+	var req *lease.Request
+	req = w.leases.Request(spec, raylet, opts, func(l lease.Lease, err error) {
+		if w.tasks[spec.TaskID] != t || t.req != req {
+			// Stale: the task moved on (retried, redirected, done). A
+			// lease granted anyway must go back, or its worker and
+			// resources leak.
+			if err == nil {
+				w.leases.Return(l.Raylet, l.ID, false)
 			}
-			if err != nil {
-				if errors.Is(err, rpc.ErrTimeout) {
-					// The raylet did not answer for a long time (queued
-					// behind other work, or gone): cancel and ask again.
-					w.returnLease(raylet, leaseID, false)
-					w.requestLease(t, raylet, spilled)
-					return
+			return
+		}
+		t.req = nil
+		t.raylet, t.leaseID = req.Raylet(), req.ID()
+		switch {
+		case err == nil:
+			w.push(t, l)
+		case errors.Is(err, lease.ErrInfeasible):
+			w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%v", err))
+		case errors.Is(err, lease.ErrDeadNode):
+			w.requestLease(t, w.cfg.Raylet)
+		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped):
+			// The raylet cannot take it (its node was declared dead and
+			// it is exiting, or its queue is full), or dropped it. The
+			// task never ran: ask the local raylet — a new node once it
+			// restarts — again after a pause, without spending a retry.
+			gen := t.leaseGen
+			pause := time.Duration(100+w.env.Rand().IntN(900)) * time.Millisecond
+			w.env.AfterFunc(pause, func() {
+				if w.tasks[spec.TaskID] == t && t.phase == phaseLeasing && t.leaseGen == gen {
+					w.requestLease(t, w.cfg.Raylet)
 				}
-				if rpc.CodeOf(err) == rpc.CodeUnavailable {
-					// The raylet cannot take it (its node was declared
-					// dead and it is exiting, or its queue is full). The
-					// task never ran: ask the local raylet — a new node
-					// once it restarts — again after a pause, without
-					// spending a retry.
-					pause := time.Duration(100+w.env.Rand().IntN(900)) * time.Millisecond
-					w.env.AfterFunc(pause, func() {
-						if w.tasks[spec.TaskID] == t && t.leaseID == leaseID {
-							w.requestLease(t, w.cfg.Raylet, false)
-						}
-					})
-					return
-				}
-				w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
-				return
-			}
-			r := m.(*proto.LeaseReply)
-			switch {
-			case r.Cancelled:
-				// Only a request this worker cancelled gets this; it has moved on.
-			case r.Infeasible:
-				w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%s", r.Reason))
-			case r.Spillback:
-				w.stats.Spillbacks++
-				w.requestLease(t, r.SpillRaylet, true)
-			case r.Granted && w.deadNodes[r.Node]:
-				// Granted by a node already declared dead (it had not heard
-				// yet): its worker may never answer, and the death was
-				// already handled. Give it back and ask the local raylet.
-				w.returnLease(raylet, leaseID, true)
-				w.requestLease(t, w.cfg.Raylet, false)
-			case r.Granted:
-				w.push(t, r)
-			}
-		})
+			})
+		default:
+			w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
+		}
+	})
+	t.req = req
 }
 
-func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
+// leaseRaylet returns the raylet of t's lease request while one is in
+// flight (spillbacks move it), else of its last request or lease.
+func leaseRaylet(t *pendingTask) core.Addr {
+	if t.req != nil {
+		return t.req.Raylet()
+	}
+	return t.raylet
+}
+
+// leaseID returns the lease id of t's lease request while one is in
+// flight (each attempt has its own), else of its last request or lease.
+func leaseID(t *pendingTask) uint64 {
+	if t.req != nil {
+		return t.req.ID()
+	}
+	return t.leaseID
+}
+
+func (w *Worker) push(t *pendingTask, l lease.Lease) {
 	if !w.runCheckArmed {
 		w.runCheckArmed = true
 		w.env.AfterFunc(runningCheckPeriod, w.checkRunning)
 	}
 	t.phase = phaseRunning
 	t.since = w.env.Now()
-	t.node = lease.Node
-	t.worker = lease.Worker
+	t.node = l.Node
+	t.worker = l.Worker
 	w.record(t, gcs.TaskRunning, nil)
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
-	t.pushCall = w.cli.Call(lease.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: lease.Node, Worker: lease.WorkerID}, rpc.Options{Timeout: -1},
+	t.pushCall = w.cli.Call(l.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: l.Node, Worker: l.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
-			w.returnLease(raylet, leaseID, err != nil)
+			w.leases.Return(raylet, leaseID, err != nil)
 			if stale {
 				r, _ := m.(*proto.PushTaskReply)
-				w.endInterrupted(leaseID, t, r, lease.Worker)
+				w.endInterrupted(leaseID, t, r, l.Worker)
 			}
 			if stale || errors.Is(err, rpc.ErrCancelled) {
 				// Cancelled by LeaseFailed or NodeDied, which retry the
@@ -517,7 +525,7 @@ func (w *Worker) push(t *pendingTask, lease *proto.LeaseReply) {
 			}
 			r := m.(*proto.PushTaskReply)
 			for _, id := range r.Borrowed {
-				w.addBorrower(id, lease.Worker)
+				w.addBorrower(id, l.Worker)
 			}
 			if r.Error != nil {
 				w.retryOrFail(t, r.Error)
@@ -698,15 +706,17 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 		case t.phase == phaseRunning && t.node == node:
 			w.cli.Cancel(t.pushCall)
 			w.retryOrFail(t, proto.NewError(proto.KindNodeDied, t.spec.Describe(), "node %v died while running the task", node))
-		case t.phase == phaseLeasing && t.raylet == raylet:
+		case t.phase == phaseLeasing && leaseRaylet(t) == raylet:
 			// Ask the local raylet again: after a spillback to a dead
 			// node, or, when the local node itself died, its restarted
 			// raylet (a new node at the same address). The old request
-			// may have reached a new incarnation at that address: cancel
-			// it there, and give back any lease it still brings (the stale
-			// path of its callback does).
-			w.returnLease(raylet, t.leaseID, false)
-			w.requestLease(t, w.cfg.Raylet, false)
+			// may have reached a new incarnation at that address: Cancel
+			// gives it back there (a request that ended is back already).
+			if t.req != nil {
+				t.req.Cancel()
+				t.req = nil
+			}
+			w.requestLease(t, w.cfg.Raylet)
 		}
 	}
 	w.abandonInterrupted(0, node)
@@ -813,7 +823,7 @@ func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 	id := m.(*proto.LeaseCheck).LeaseID
 	held := false
 	for _, tid := range w.sortedTaskIDs() {
-		if t := w.tasks[tid]; t.leaseID == id && t.phase != phaseResolving {
+		if t := w.tasks[tid]; t.phase != phaseResolving && leaseID(t) == id {
 			held = true
 		}
 	}

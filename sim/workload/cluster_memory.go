@@ -196,7 +196,8 @@ func (c *cluster) countMemoryPaths() {
 // store refuses one for lack of room (ObjectStoreFull, with the store's
 // sizes), then releases them. Every held one reads back exactly. The
 // store cannot hold more than its capacity: puts past it must fail
-// unless the node died meanwhile (a new store).
+// unless the node died meanwhile (a new store) or the driver moved to
+// another raylet (another store).
 func (d *driver) fillStore(ctx context.Context) error {
 	const putsMax = clusterStoreBytes/putObjectBytes + 2
 	var held []*kept
@@ -224,10 +225,20 @@ func (d *driver) fillStore(ctx context.Context) error {
 			return nil
 		}
 	}
+	stores := map[core.NodeID]bool{}
 	for _, k := range held {
 		if d.cl.primaryNodeDied(k) {
 			return nil
 		}
+		if !k.node.IsNil() {
+			stores[k.node] = true
+		}
+	}
+	if len(stores) > 1 {
+		// The driver moved between raylets meanwhile (away from its dead
+		// node, then back to its restarted raylet): the puts filled
+		// several stores.
+		return nil
 	}
 	return fmt.Errorf("driver: the store took %d puts of %d bytes, more than its capacity %d", putsMax, putObjectBytes, clusterStoreBytes)
 }
