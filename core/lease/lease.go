@@ -35,6 +35,13 @@ var (
 	ErrDeadNode = errors.New("lease: granted by a node known to be dead; ask a live raylet")
 )
 
+// infeasibleError is the raylet's reason, which already says what is
+// infeasible and what to do; it matches ErrInfeasible.
+type infeasibleError string
+
+func (e infeasibleError) Error() string        { return string(e) }
+func (e infeasibleError) Is(target error) bool { return target == ErrInfeasible }
+
 // Options tune a Request. Zero fields are off.
 type Options struct {
 	// Timeout bounds the wait for one raylet's answer (a lease request
@@ -154,7 +161,7 @@ func (r *Request) answered(raylet core.Addr, id uint64, m core.Message, err erro
 	rep := m.(*proto.LeaseReply)
 	switch {
 	case rep.Infeasible:
-		r.end(Lease{}, fmt.Errorf("%w: %s", ErrInfeasible, rep.Reason))
+		r.end(Lease{}, infeasibleError(rep.Reason))
 	case rep.Spillback:
 		if r.opts.OnSpillback != nil {
 			r.opts.OnSpillback(rep.SpillRaylet)
