@@ -409,7 +409,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 		s.addLine(string(s.partial[:i]))
 		s.partial = s.partial[i+1:]
 	}
-	if len(s.partial) > proto.MaxLogLineSize {
+	if len(s.partial) > proto.LogLineSizeMax {
 		s.addLine(string(s.partial))
 		s.partial = s.partial[:0]
 	}
@@ -417,8 +417,8 @@ func (s *logSink) Write(p []byte) (int, error) {
 }
 
 func (s *logSink) addLine(l string) {
-	if len(l) > proto.MaxLogLineSize {
-		l = l[:proto.MaxLogLineSize]
+	if len(l) > proto.LogLineSizeMax {
+		l = l[:proto.LogLineSizeMax]
 	}
 	if len(s.lines) >= logLinesMax {
 		s.dropped++

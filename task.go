@@ -80,7 +80,7 @@ func withArgs(cw *worker.Worker, avs []argVal, done func([]proto.Arg, error)) {
 		case a.ref != nil:
 			r := a.ref.ref
 			out[i] = proto.Arg{Ref: &r}
-		case len(a.value) > proto.MaxInlineSize:
+		case len(a.value) > proto.InlineSizeMax:
 			pending++
 			cw.Put(a.value, func(r proto.ObjectRef, err error) {
 				if err != nil {

@@ -81,9 +81,9 @@ const (
 	envelopeVersion = 1
 	// HeaderSize is the size of the envelope header in bytes.
 	HeaderSize = 9
-	// DefaultMaxMessageSize bounds one encoded message. Large objects travel
+	// DefaultMessageSizeMax bounds one encoded message. Large objects travel
 	// in chunks well below it.
-	DefaultMaxMessageSize = 64 << 20
+	DefaultMessageSizeMax = 64 << 20
 )
 
 // Decoding errors. Decode wraps one of them with the details, so callers
@@ -102,7 +102,7 @@ var (
 // reuses its buffers and is not safe for concurrent use: give each
 // goroutine or connection its own.
 type Codec struct {
-	maxSize int
+	sizeMax int
 	buf     encBuf
 	enc     *msgpack.Encoder
 	rd      decReader
@@ -167,13 +167,13 @@ func (r *decReader) UnreadByte() error {
 	return nil
 }
 
-// NewCodec returns a codec that refuses messages larger than maxSize bytes
-// (header included); maxSize <= 0 means DefaultMaxMessageSize.
-func NewCodec(maxSize int) *Codec {
-	if maxSize <= 0 {
-		maxSize = DefaultMaxMessageSize
+// NewCodec returns a codec that refuses messages larger than sizeMax bytes
+// (header included); sizeMax <= 0 means DefaultMessageSizeMax.
+func NewCodec(sizeMax int) *Codec {
+	if sizeMax <= 0 {
+		sizeMax = DefaultMessageSizeMax
 	}
-	c := &Codec{maxSize: maxSize}
+	c := &Codec{sizeMax: sizeMax}
 	c.enc = msgpack.NewEncoder(&c.buf)
 	c.enc.UseCompactInts(true)
 	c.cntEnc = msgpack.NewEncoder(&c.cnt)
@@ -183,8 +183,8 @@ func NewCodec(maxSize int) *Codec {
 	return c
 }
 
-// MaxSize returns the codec's size limit in bytes.
-func (c *Codec) MaxSize() int { return c.maxSize }
+// SizeMax returns the codec's size limit in bytes.
+func (c *Codec) SizeMax() int { return c.sizeMax }
 
 // Append encodes m in its envelope and appends it to dst. It fails for an
 // unregistered message type or a message over the size limit.
@@ -228,8 +228,8 @@ func (c *Codec) encode(m Message) ([]byte, error) {
 		return nil, fmt.Errorf("core: encode %s: %w", info.name, err)
 	}
 	b := c.buf.Bytes()
-	if len(b) > c.maxSize {
-		return nil, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, len(b), c.maxSize, ErrTooLarge)
+	if len(b) > c.sizeMax {
+		return nil, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, len(b), c.sizeMax, ErrTooLarge)
 	}
 	putHeader(b, t, info.version)
 	return b, nil
@@ -258,8 +258,8 @@ func (c *Codec) Size(m Message) (int, error) {
 	if err := c.cntEnc.Encode(m); err != nil {
 		return 0, fmt.Errorf("core: encode %s: %w", info.name, err)
 	}
-	if c.cnt.n > c.maxSize {
-		return 0, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, c.cnt.n, c.maxSize, ErrTooLarge)
+	if c.cnt.n > c.sizeMax {
+		return 0, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, c.cnt.n, c.sizeMax, ErrTooLarge)
 	}
 	return c.cnt.n, nil
 }
@@ -322,7 +322,7 @@ func DecodeCarried(dec *msgpack.Decoder) (m Message, bad, err error) {
 	}
 	rd, ok := dec.Buffered().(*decReader)
 	if !ok {
-		if n > DefaultMaxMessageSize {
+		if n > DefaultMessageSizeMax {
 			return nil, nil, fmt.Errorf("core: decode: carried message of %d bytes: %w", n, ErrTooLarge)
 		}
 		b := make([]byte, n)
@@ -342,7 +342,7 @@ func DecodeCarried(dec *msgpack.Decoder) (m Message, bad, err error) {
 		return nil, fmt.Errorf("core: decode: a carried message carries another: %w", ErrMalformed), nil
 	}
 	if c.child == nil {
-		c.child = NewCodec(c.maxSize)
+		c.child = NewCodec(c.sizeMax)
 		c.child.depth = c.depth + 1
 	}
 	m, bad = c.child.Decode(env)
@@ -367,8 +367,8 @@ func (c *Codec) Peek(b []byte) (t MsgType, size int, err error) {
 	}
 	t = MsgType(binary.BigEndian.Uint16(b[2:]))
 	n := uint64(binary.BigEndian.Uint32(b[5:])) + HeaderSize
-	if n > uint64(c.maxSize) {
-		return t, 0, fmt.Errorf("core: decode %s: %d bytes, limit %d: %w", MessageName(t), n, c.maxSize, ErrTooLarge)
+	if n > uint64(c.sizeMax) {
+		return t, 0, fmt.Errorf("core: decode %s: %d bytes, limit %d: %w", MessageName(t), n, c.sizeMax, ErrTooLarge)
 	}
 	return t, int(n), nil
 }

@@ -114,7 +114,7 @@ const defaultTaskLimit = 100
 
 // taskQuery reads the filters of /api/v0/tasks: state, name, job, node
 // (of the latest attempt), limit (default 100) and offset; limit+offset
-// stay within gcs.MaxListTasks.
+// stay within gcs.ListTasksMax.
 func taskQuery(r *http.Request) (q gcs.ListTasks, offset int, err error) {
 	v := r.URL.Query()
 	if st := v.Get("state"); st != "" {
@@ -147,8 +147,8 @@ func taskQuery(r *http.Request) (q gcs.ListTasks, offset int, err error) {
 			return q, 0, fmt.Errorf("offset %q: want a number from 0", o)
 		}
 	}
-	if q.Limit+offset > gcs.MaxListTasks {
-		return q, 0, fmt.Errorf("limit+offset %d: the GCS returns at most %d tasks", q.Limit+offset, gcs.MaxListTasks)
+	if q.Limit+offset > gcs.ListTasksMax {
+		return q, 0, fmt.Errorf("limit+offset %d: the GCS returns at most %d tasks", q.Limit+offset, gcs.ListTasksMax)
 	}
 	return q, offset, nil
 }

@@ -103,8 +103,8 @@ func (s *Server) handleLogFile(w http.ResponseWriter, r *http.Request) {
 	tail := int64(64 << 10)
 	if t := r.URL.Query().Get("tail"); t != "" {
 		v, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || v <= 0 || v > proto.MaxLogRead {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("tail %q: want 1..%d bytes", t, proto.MaxLogRead))
+		if err != nil || v <= 0 || v > proto.LogReadMax {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("tail %q: want 1..%d bytes", t, proto.LogReadMax))
 			return
 		}
 		tail = v

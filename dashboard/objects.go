@@ -37,8 +37,8 @@ func (s *Server) handleObjects(w http.ResponseWriter, r *http.Request) {
 	limit := 1000
 	if l := q.Get("limit"); l != "" {
 		v, err := strconv.Atoi(l)
-		if err != nil || v <= 0 || v > proto.MaxListObjects {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want 1..%d", l, proto.MaxListObjects))
+		if err != nil || v <= 0 || v > proto.ListObjectsMax {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want 1..%d", l, proto.ListObjectsMax))
 			return
 		}
 		limit = v
@@ -56,7 +56,7 @@ func (s *Server) handleObjects(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(strings.TrimPrefix(n.ID.String(), "node:"), nodePrefix) {
 			continue
 		}
-		m, err := s.opts.Source.Request(r.Context(), n.Addr, &proto.ListObjects{Limit: proto.MaxListObjects})
+		m, err := s.opts.Source.Request(r.Context(), n.Addr, &proto.ListObjects{Limit: proto.ListObjectsMax})
 		if err != nil {
 			continue // a node that does not answer lists nothing
 		}

@@ -436,8 +436,8 @@ func (s *Server) creationFailed(p *placement, cause string) {
 func (s *Server) kill(a ActorInfo, cause string) {
 	next := a
 	next.State, next.Node, next.Addr = ActorDead, core.NodeID{}, ""
-	if len(cause) > MaxDeathCauseSize {
-		cause = cause[:MaxDeathCauseSize]
+	if len(cause) > DeathCauseSizeMax {
+		cause = cause[:DeathCauseSizeMax]
 	}
 	next.DeathCause = cause
 	next.Version = a.Version + 1

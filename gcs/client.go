@@ -9,7 +9,7 @@ import (
 )
 
 // ClientOptions tune a Client. Zero fields take the defaults. Deadline,
-// BackoffMin, BackoffMax and MaxInFlight become the rpc.Options and
+// BackoffMin, BackoffMax and InFlightMax become the rpc.Options and
 // rpc.ClientConfig of the client's calls (which also resend Unavailable
 // replies: the GCS answers so for a request beyond its dedup window).
 type ClientOptions struct {
@@ -22,9 +22,9 @@ type ClientOptions struct {
 	// PollWait is how long the subscriber waits for a poll reply before it
 	// polls again; keep it above the server's PollTimeout. Default 10s.
 	PollWait time.Duration
-	// MaxInFlight bounds the calls in flight; more fail with
+	// InFlightMax bounds the calls in flight; more fail with
 	// ErrOverloaded without being sent. Default 1000.
-	MaxInFlight int
+	InFlightMax int
 }
 
 func (o *ClientOptions) setDefaults() {
@@ -40,8 +40,8 @@ func (o *ClientOptions) setDefaults() {
 	if o.PollWait <= 0 {
 		o.PollWait = 10 * time.Second
 	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 1000
+	if o.InFlightMax <= 0 {
+		o.InFlightMax = 1000
 	}
 }
 
@@ -74,7 +74,7 @@ type Client struct {
 func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
 	opts.setDefaults()
 	c := &Client{env: env, gcs: gcs, opts: opts}
-	c.rpc = rpc.NewClientWith(env, rpc.ClientConfig{Frame: c.frame, MaxPending: opts.MaxInFlight})
+	c.rpc = rpc.NewClientWith(env, rpc.ClientConfig{Frame: c.frame, PendingMax: opts.InFlightMax})
 	c.id = fmt.Sprintf("%016x", c.rpc.ID())
 	return c
 }

@@ -16,7 +16,7 @@ import (
 // answers (ErrTimeout, outcome unknown), too many calls (ErrOverloaded)
 // and Close (ErrClosed).
 func TestClientErrors(t *testing.T) {
-	h := newHarness(t, harnessOpts{hosts: 2, copts: gcs.ClientOptions{Deadline: 300 * time.Millisecond, MaxInFlight: 2}})
+	h := newHarness(t, harnessOpts{hosts: 2, copts: gcs.ClientOptions{Deadline: 300 * time.Millisecond, InFlightMax: 2}})
 	var lost *gcs.Client
 	var timeout, afterClose error
 	var inFlight int
@@ -65,7 +65,7 @@ func TestClientErrors(t *testing.T) {
 		}
 	}
 	if n != 1 {
-		t.Errorf("%d of 3 calls overloaded with MaxInFlight 2, want 1 (%v)", n, overloaded)
+		t.Errorf("%d of 3 calls overloaded with InFlightMax 2, want 1 (%v)", n, overloaded)
 	}
 	if len(closed) != 2 || !errors.Is(closed[0], gcs.ErrClosed) || !errors.Is(closed[1], gcs.ErrClosed) || !errors.Is(afterClose, gcs.ErrClosed) {
 		t.Errorf("close: %v then %v, want ErrClosed for all", closed, afterClose)
@@ -76,8 +76,8 @@ func TestClientErrors(t *testing.T) {
 // server keeps dedup records for: the excess is refused (Unavailable) and
 // retried, the oldest call always gets through, and every call succeeds.
 func TestDedupWindowDoesNotStarve(t *testing.T) {
-	h := newHarness(t, harnessOpts{copts: gcs.ClientOptions{MaxInFlight: 3 * gcs.MaxRepliesPerClient}})
-	const n = 3 * gcs.MaxRepliesPerClient
+	h := newHarness(t, harnessOpts{copts: gcs.ClientOptions{InFlightMax: 3 * gcs.RepliesPerClientMax}})
+	const n = 3 * gcs.RepliesPerClientMax
 	failed := 0
 	h.add("many puts at once", func(done func()) {
 		left := n

@@ -17,18 +17,18 @@ type Config struct {
 	// PollTimeout is how long a Poll with nothing to deliver is held before
 	// it is answered empty. Default 5s.
 	PollTimeout time.Duration
-	// MaxQueue bounds each subscriber's queue; on overflow the queue is
+	// QueueMax bounds each subscriber's queue; on overflow the queue is
 	// dropped and the subscriber told to resync. Default 1024.
-	MaxQueue int
+	QueueMax int
 	// SessionTTL is how long the dedup records of a client that sent no
 	// mutation are kept. A duplicate of a request older than this could be
 	// applied again, so it must be far above any client deadline plus
 	// network delay. Default 1h.
 	SessionTTL time.Duration
-	// MaxTasks bounds the in-memory task table (task events, tasks.go):
+	// TasksMax bounds the in-memory task table (task events, tasks.go):
 	// beyond it the oldest finished or failed tasks are evicted first.
 	// Default 10,000.
-	MaxTasks int
+	TasksMax int
 	// AcceptLoss starts the server on a database that lost acknowledged
 	// writes — fewer commits than its witness records, a damaged
 	// write-ahead log, a missing or unreadable witness — with a warning,
@@ -86,14 +86,14 @@ func Bugs() []string {
 // DBDir is the directory of the server's pebble database on env.FS().
 const DBDir = "gcs-db"
 
-// MaxRepliesPerClient bounds the dedup records the server keeps for one
+// RepliesPerClientMax bounds the dedup records the server keeps for one
 // client: it accepts mutations only with seqs below the client's AckBelow
 // plus this window. A request beyond it gets Unavailable (and is retried by
 // the client) until older calls finish.
-const MaxRepliesPerClient = 1000
+const RepliesPerClientMax = 1000
 
-// MaxSubscribers bounds the number of pubsub subscribers.
-const MaxSubscribers = 10_000
+// SubscribersMax bounds the number of pubsub subscribers.
+const SubscribersMax = 10_000
 
 func (c *Config) setDefaults() {
 	if c.HealthCheckPeriod <= 0 {
@@ -105,14 +105,14 @@ func (c *Config) setDefaults() {
 	if c.PollTimeout <= 0 {
 		c.PollTimeout = 5 * time.Second
 	}
-	if c.MaxQueue <= 0 {
-		c.MaxQueue = 1024
+	if c.QueueMax <= 0 {
+		c.QueueMax = 1024
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = time.Hour
 	}
-	if c.MaxTasks <= 0 {
-		c.MaxTasks = 10_000
+	if c.TasksMax <= 0 {
+		c.TasksMax = 10_000
 	}
 	if c.Bug != "" && !slices.Contains(Bugs(), c.Bug) {
 		panic(fmt.Sprintf("gcs: unknown Config.Bug %q (known: %v)", c.Bug, Bugs()))

@@ -47,13 +47,13 @@ func (s *Server) mutate(from core.Addr, req request) {
 	if se != nil {
 		floor = se.floor
 	}
-	// Records are kept only for seqs in [base, base+MaxRepliesPerClient):
+	// Records are kept only for seqs in [base, base+RepliesPerClientMax):
 	// a window, not a count, so that the client's oldest call always gets
 	// through while newer ones wait.
 	base := max(floor, h.AckBelow)
-	if h.Seq >= base+MaxRepliesPerClient {
+	if h.Seq >= base+RepliesPerClientMax {
 		s.reply(from, h, fail(rpc.CodeUnavailable, "client %s: seq %d is %d past its oldest unacknowledged request (limit %d); finish or abandon older calls first",
-			h.Client, h.Seq, h.Seq-base, MaxRepliesPerClient))
+			h.Client, h.Seq, h.Seq-base, RepliesPerClientMax))
 		return
 	}
 	var drop []uint64

@@ -29,7 +29,7 @@ var (
 	// retries such replies itself (rpc.Options.RetryUnavailable); callers
 	// see it only as a cause.
 	ErrUnavailable = rpc.ErrUnavailable
-	// ErrOverloaded: the client already has ClientOptions.MaxInFlight calls
+	// ErrOverloaded: the client already has ClientOptions.InFlightMax calls
 	// in flight; the call was not sent. Wait for earlier calls to finish.
 	ErrOverloaded = rpc.ErrOverloaded
 	// ErrClosed: the client was closed before the call finished.

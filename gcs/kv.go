@@ -39,9 +39,9 @@ func (s *Server) kvKeys(m *KVKeys) Reply {
 	var keys []string
 	for k := range s.kv[m.Namespace] { //gray:unordered collected, then sorted; the limit error does not depend on order
 		if strings.HasPrefix(k, m.Prefix) {
-			if len(keys) == MaxKeysPerReply {
+			if len(keys) == KeysPerReplyMax {
 				return fail(rpc.CodeInvalid, "more than %d keys in namespace %q start with %q; list a longer prefix",
-					MaxKeysPerReply, m.Namespace, m.Prefix)
+					KeysPerReplyMax, m.Namespace, m.Prefix)
 			}
 			keys = append(keys, k)
 		}

@@ -132,9 +132,9 @@ func TestBadInputIsInvalidArgument(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("k", n) }
 	viaClient := []*res{
 		h.op(0, "empty key", func(c *gcs.Client, f cb) { c.KVPut("ns", "", []byte("v"), false, f) }),
-		h.op(0, "key over 1 KiB", func(c *gcs.Client, f cb) { c.KVGet("ns", long(gcs.MaxKeySize+1), f) }),
-		h.op(0, "value over 1 MiB", func(c *gcs.Client, f cb) { c.KVPut("ns", "k", make([]byte, gcs.MaxValueSize+1), true, f) }),
-		h.op(0, "namespace over 256 B", func(c *gcs.Client, f cb) { c.KVDel(long(gcs.MaxNamespaceSize+1), "k", f) }),
+		h.op(0, "key over 1 KiB", func(c *gcs.Client, f cb) { c.KVGet("ns", long(gcs.KeySizeMax+1), f) }),
+		h.op(0, "value over 1 MiB", func(c *gcs.Client, f cb) { c.KVPut("ns", "k", make([]byte, gcs.ValueSizeMax+1), true, f) }),
+		h.op(0, "namespace over 256 B", func(c *gcs.Client, f cb) { c.KVDel(long(gcs.NamespaceSizeMax+1), "k", f) }),
 		h.op(0, "cas expected value without expect_exists", func(c *gcs.Client, f cb) { c.KVCAS("ns", "k", []byte("x"), false, nil, f) }),
 		h.op(0, "nil node id", func(c *gcs.Client, f cb) { c.RegisterNode(core.NodeID{}, "r1", nil, f) }),
 		h.op(0, "node without address", func(c *gcs.Client, f cb) { c.RegisterNode(nodeID(1), "", nil, f) }),
@@ -161,7 +161,7 @@ func TestBadInputIsInvalidArgument(t *testing.T) {
 		h.direct(0, "direct empty key", &gcs.KVPut{Hdr: gcs.Hdr{Client: client, Seq: 1}, Namespace: "ns"}, client, 1),
 		h.direct(0, "direct seq 0", &gcs.KVGet{Hdr: gcs.Hdr{Client: client}, Key: "k"}, client, 0),
 		h.direct(0, "direct ack above seq", &gcs.KVGet{Hdr: gcs.Hdr{Client: client, Seq: 2, AckBelow: 3}, Key: "k"}, client, 2),
-		h.direct(0, "direct huge value", &gcs.KVPut{Hdr: gcs.Hdr{Client: client, Seq: 3}, Key: "k", Value: make([]byte, gcs.MaxValueSize+1)}, client, 3),
+		h.direct(0, "direct huge value", &gcs.KVPut{Hdr: gcs.Hdr{Client: client, Seq: 3}, Key: "k", Value: make([]byte, gcs.ValueSizeMax+1)}, client, 3),
 		h.direct(0, "direct actor of another job", &gcs.RegisterActor{Hdr: gcs.Hdr{Client: client, Seq: 4}, Actor: actorID(job1, 1), Job: job2}, client, 4),
 		h.direct(0, "direct unknown channel", &gcs.Subscribe{Hdr: gcs.Hdr{Client: client, Seq: 5}, Channels: []string{"tasks"}}, client, 5),
 		h.direct(0, "direct duplicate channel", &gcs.Subscribe{Hdr: gcs.Hdr{Client: client, Seq: 6}, Channels: []string{"node", "node"}}, client, 6),
@@ -194,7 +194,7 @@ func TestKVKeysLimit(t *testing.T) {
 		t.Skip("writes 10,001 keys")
 	}
 	h := newHarness(t, harnessOpts{})
-	const n = gcs.MaxKeysPerReply + 1
+	const n = gcs.KeysPerReplyMax + 1
 	for chunk := 0; chunk < n; chunk += 500 {
 		h.add(fmt.Sprintf("put keys %d..", chunk), func(done func()) {
 			left := min(500, n-chunk)

@@ -41,20 +41,20 @@ const (
 // Limits on request fields. Validate rejects anything larger, so neither the
 // server's memory nor its disk can be flooded by one request.
 const (
-	MaxKeySize        = 1 << 10 // bytes of a KV key
-	MaxValueSize      = 1 << 20 // bytes of a KV value
-	MaxNamespaceSize  = 256     // bytes of a KV or actor namespace
-	MaxNameSize       = 256     // bytes of an actor name
-	MaxClientIDSize   = 64      // bytes of Hdr.Client
-	MaxAddrSize       = 256     // bytes of a core.Addr in a request
-	MaxMetadataSize   = 64 << 10
-	MaxDeathCauseSize = 1 << 10
-	// MaxKeysPerReply bounds KVKeys: a prefix matching more keys is refused
+	KeySizeMax        = 1 << 10 // bytes of a KV key
+	ValueSizeMax      = 1 << 20 // bytes of a KV value
+	NamespaceSizeMax  = 256     // bytes of a KV or actor namespace
+	NameSizeMax       = 256     // bytes of an actor name
+	ClientIDSizeMax   = 64      // bytes of Hdr.Client
+	AddrSizeMax       = 256     // bytes of a core.Addr in a request
+	MetadataSizeMax   = 64 << 10
+	DeathCauseSizeMax = 1 << 10
+	// KeysPerReplyMax bounds KVKeys: a prefix matching more keys is refused
 	// with InvalidArgument rather than answered with a huge reply.
-	MaxKeysPerReply = 10_000
-	// MaxPollBatch bounds the messages of one PollReply; the rest stay
+	KeysPerReplyMax = 10_000
+	// PollBatchMax bounds the messages of one PollReply; the rest stay
 	// queued for the next Poll.
-	MaxPollBatch = 256
+	PollBatchMax = 256
 )
 
 // Pubsub channels.
@@ -75,8 +75,8 @@ type Hdr struct {
 }
 
 func (h Hdr) validate() error {
-	if h.Client == "" || len(h.Client) > MaxClientIDSize {
-		return fmt.Errorf("client id of %d bytes, want 1..%d", len(h.Client), MaxClientIDSize)
+	if h.Client == "" || len(h.Client) > ClientIDSizeMax {
+		return fmt.Errorf("client id of %d bytes, want 1..%d", len(h.Client), ClientIDSizeMax)
 	}
 	if h.Seq == 0 {
 		return errors.New("seq 0; sequence numbers start at 1")
@@ -310,8 +310,8 @@ func (r *PollReply) Validate() error {
 	if !r.Code.Valid() {
 		return fmt.Errorf("unknown code %d", r.Code)
 	}
-	if len(r.Messages) > MaxPollBatch {
-		return fmt.Errorf("%d messages, limit %d", len(r.Messages), MaxPollBatch)
+	if len(r.Messages) > PollBatchMax {
+		return fmt.Errorf("%d messages, limit %d", len(r.Messages), PollBatchMax)
 	}
 	for i, m := range r.Messages {
 		if i > 0 && m.Seq != r.Messages[i-1].Seq+1 {

@@ -36,7 +36,7 @@ func (s *Server) subscribe(m *Subscribe) Reply {
 	id := m.Hdr.Client
 	sub := s.subs[id]
 	if sub == nil {
-		if len(s.subs) >= MaxSubscribers {
+		if len(s.subs) >= SubscribersMax {
 			return fail(rpc.CodeUnavailable, "%d subscribers, the limit; retry later", len(s.subs))
 		}
 		sub = &subscriber{id: id, nextSeq: 1}
@@ -64,9 +64,9 @@ func (s *Server) publish(m PubMessage) {
 		}
 		m.Seq = sub.nextSeq
 		sub.nextSeq++
-		if len(sub.queue) >= s.cfg.MaxQueue {
+		if len(sub.queue) >= s.cfg.QueueMax {
 			sub.queue = nil
-			s.log.Info("gcs: subscriber queue overflowed, dropped", "subscriber", id, "limit", s.cfg.MaxQueue)
+			s.log.Info("gcs: subscriber queue overflowed, dropped", "subscriber", id, "limit", s.cfg.QueueMax)
 		}
 		sub.queue = append(sub.queue, m)
 		if sub.held != nil && !sub.dirty {
@@ -130,7 +130,7 @@ func (s *Server) answerPoll(sub *subscriber) {
 		s.sendPoll(h.from, &PollReply{Client: sub.id, Seq: h.seq, Gap: true, Head: sub.nextSeq - 1})
 		return
 	}
-	n := min(len(sub.queue), MaxPollBatch)
+	n := min(len(sub.queue), PollBatchMax)
 	var msgs []PubMessage
 	if n > 0 {
 		msgs = slices.Clone(sub.queue[:n])

@@ -93,7 +93,7 @@ func TestPubsubDeliversChangesInOrder(t *testing.T) {
 // event (a node dies with four actors on it): the subscriber must be told
 // to resync, and must keep receiving afterwards.
 func TestPubsubOverflowIsAGap(t *testing.T) {
-	h := newHarness(t, harnessOpts{hosts: 2, cfg: gcs.Config{MaxQueue: 3}})
+	h := newHarness(t, harnessOpts{hosts: 2, cfg: gcs.Config{QueueMax: 3}})
 	n1, n2 := nodeID(1), nodeID(2)
 	capacity := core.MustResources(core.CPU, 8)
 	h.action("subscribe", func() {
@@ -134,7 +134,7 @@ func TestPubsubOverflowIsAGap(t *testing.T) {
 // TestPubsubRawGap drives the protocol by hand: a subscriber that does not
 // poll while its queue overflows gets Gap with the head to continue from.
 func TestPubsubRawGap(t *testing.T) {
-	h := newHarness(t, harnessOpts{cfg: gcs.Config{MaxQueue: 2}})
+	h := newHarness(t, harnessOpts{cfg: gcs.Config{QueueMax: 2}})
 	const sc = "raw-subscriber"
 	sub := h.raw(0, "subscribe", &gcs.Subscribe{Hdr: gcs.Hdr{Client: sc, Seq: 1, AckBelow: 1}, Channels: []string{gcs.ChannelNode}}, sc, 1)
 	for i := range byte(3) {

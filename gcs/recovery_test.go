@@ -218,8 +218,8 @@ func TestPlantedBugsAreCaughtByScripts(t *testing.T) {
 // than half the memtable, so pebble's large-batch path) and many small
 // ones (memtable flushes), crashes, and reads them back.
 func TestLargeValuesSurviveRestart(t *testing.T) {
-	h := newHarness(t, harnessOpts{copts: gcs.ClientOptions{MaxInFlight: 5000}})
-	big := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, gcs.MaxValueSize) }
+	h := newHarness(t, harnessOpts{copts: gcs.ClientOptions{InFlightMax: 5000}})
+	big := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, gcs.ValueSizeMax) }
 	for i := range 3 {
 		h.op(0, "put big", func(c *gcs.Client, f cb) { c.KVPut("ns", fmt.Sprint("big", i), big(i), true, f) })
 	}

@@ -56,7 +56,7 @@ type KVExists struct {
 }
 
 // KVKeys lists the keys of a namespace that start with Prefix, sorted.
-// More than MaxKeysPerReply matches is an InvalidArgument error.
+// More than KeysPerReplyMax matches is an InvalidArgument error.
 type KVKeys struct {
 	Hdr       Hdr
 	Namespace string
@@ -64,8 +64,8 @@ type KVKeys struct {
 }
 
 func validateNamespace(ns string) error {
-	if len(ns) > MaxNamespaceSize {
-		return fmt.Errorf("namespace of %d bytes, limit %d", len(ns), MaxNamespaceSize)
+	if len(ns) > NamespaceSizeMax {
+		return fmt.Errorf("namespace of %d bytes, limit %d", len(ns), NamespaceSizeMax)
 	}
 	return nil
 }
@@ -77,15 +77,15 @@ func validateKey(ns, key string) error {
 	if key == "" {
 		return errors.New("empty key")
 	}
-	if len(key) > MaxKeySize {
-		return fmt.Errorf("key of %d bytes, limit %d", len(key), MaxKeySize)
+	if len(key) > KeySizeMax {
+		return fmt.Errorf("key of %d bytes, limit %d", len(key), KeySizeMax)
 	}
 	return nil
 }
 
 func validateValue(name string, v []byte) error {
-	if len(v) > MaxValueSize {
-		return fmt.Errorf("%s of %d bytes, limit %d", name, len(v), MaxValueSize)
+	if len(v) > ValueSizeMax {
+		return fmt.Errorf("%s of %d bytes, limit %d", name, len(v), ValueSizeMax)
 	}
 	return nil
 }
@@ -118,8 +118,8 @@ func (m *KVExists) Validate() error {
 // Validate implements core.Validator.
 func (m *KVKeys) Validate() error {
 	err := firstErr(m.Hdr.validate(), validateNamespace(m.Namespace))
-	if err == nil && len(m.Prefix) > MaxKeySize {
-		err = fmt.Errorf("prefix of %d bytes, limit %d", len(m.Prefix), MaxKeySize)
+	if err == nil && len(m.Prefix) > KeySizeMax {
+		err = fmt.Errorf("prefix of %d bytes, limit %d", len(m.Prefix), KeySizeMax)
 	}
 	return err
 }
@@ -170,8 +170,8 @@ func validateAddr(name string, a core.Addr, required bool) error {
 	if required && a == "" {
 		return fmt.Errorf("empty %s", name)
 	}
-	if len(a) > MaxAddrSize {
-		return fmt.Errorf("%s of %d bytes, limit %d", name, len(a), MaxAddrSize)
+	if len(a) > AddrSizeMax {
+		return fmt.Errorf("%s of %d bytes, limit %d", name, len(a), AddrSizeMax)
 	}
 	return nil
 }
@@ -227,8 +227,8 @@ type ListJobs struct {
 // Validate implements core.Validator.
 func (m *AddJob) Validate() error {
 	err := firstErr(m.Hdr.validate(), validateAddr("driver address", m.DriverAddr, true))
-	if err == nil && len(m.Metadata) > MaxMetadataSize {
-		err = fmt.Errorf("metadata of %d bytes, limit %d", len(m.Metadata), MaxMetadataSize)
+	if err == nil && len(m.Metadata) > MetadataSizeMax {
+		err = fmt.Errorf("metadata of %d bytes, limit %d", len(m.Metadata), MetadataSizeMax)
 	}
 	return err
 }
@@ -316,8 +316,8 @@ func validateActorName(ns, name string, required bool) error {
 	if required && name == "" {
 		return errors.New("empty actor name")
 	}
-	if len(name) > MaxNameSize {
-		return fmt.Errorf("actor name of %d bytes, limit %d", len(name), MaxNameSize)
+	if len(name) > NameSizeMax {
+		return fmt.Errorf("actor name of %d bytes, limit %d", len(name), NameSizeMax)
 	}
 	return nil
 }
@@ -355,12 +355,12 @@ func (sp *ActorSpec) validate() error {
 		}
 	}
 	switch {
-	case sp.Class == "" || len(sp.Class) > proto.MaxFunctionName:
-		return fmt.Errorf("spec class name of %d bytes, want 1..%d", len(sp.Class), proto.MaxFunctionName)
-	case len(sp.Args) > proto.MaxArgs:
-		return fmt.Errorf("spec has %d args, limit %d", len(sp.Args), proto.MaxArgs)
-	case size > MaxValueSize:
-		return fmt.Errorf("spec args of %d bytes, limit %d; pass large arguments by reference", size, MaxValueSize)
+	case sp.Class == "" || len(sp.Class) > proto.FunctionNameMax:
+		return fmt.Errorf("spec class name of %d bytes, want 1..%d", len(sp.Class), proto.FunctionNameMax)
+	case len(sp.Args) > proto.ArgsMax:
+		return fmt.Errorf("spec has %d args, limit %d", len(sp.Args), proto.ArgsMax)
+	case size > ValueSizeMax:
+		return fmt.Errorf("spec args of %d bytes, limit %d; pass large arguments by reference", size, ValueSizeMax)
 	case !sp.Resources.Valid():
 		return fmt.Errorf("spec resources %v: want sorted unique names with positive amounts", sp.Resources)
 	case !proto.ValidBinaryHash(sp.Binary):
@@ -385,8 +385,8 @@ func (m *UpdateActor) Validate() error {
 		err = fmt.Errorf("node and address only go with ALIVE, not %v", m.State)
 	case m.State != ActorDead && m.DeathCause != "":
 		err = fmt.Errorf("death cause only goes with DEAD, not %v", m.State)
-	case len(m.DeathCause) > MaxDeathCauseSize:
-		err = fmt.Errorf("death cause of %d bytes, limit %d", len(m.DeathCause), MaxDeathCauseSize)
+	case len(m.DeathCause) > DeathCauseSizeMax:
+		err = fmt.Errorf("death cause of %d bytes, limit %d", len(m.DeathCause), DeathCauseSizeMax)
 	}
 	return err
 }

@@ -136,7 +136,7 @@ func (s *Server) Start(env core.Env) {
 		// disk copies a whole file on every sync, so a long WAL makes each
 		// synced commit slower (4 MiB default: 8k ops/s over 100k ops in
 		// simulation, 1 MiB: 28k ops/s). Batches above half of it (a value
-		// near MaxValueSize) take pebble's large-batch path.
+		// near ValueSizeMax) take pebble's large-batch path.
 		MemTableSize: 1 << 20,
 	})
 	s.db = db

@@ -88,7 +88,7 @@ func parseDedupKey(k []byte) (client string, seq uint64, err error) {
 		return "", 0, errors.New("not a dedup key")
 	}
 	n, w := binary.Uvarint(k[1:])
-	if w <= 0 || n == 0 || n > MaxClientIDSize || uint64(len(k)-1-w) != n+8 {
+	if w <= 0 || n == 0 || n > ClientIDSizeMax || uint64(len(k)-1-w) != n+8 {
 		return "", 0, errors.New("bad dedup key layout")
 	}
 	rest := k[1+w:]
@@ -394,7 +394,7 @@ func (r *recovered) load(k, v []byte) error {
 		return nil
 	case tableFloor:
 		client := string(k[1:])
-		if client == "" || len(client) > MaxClientIDSize {
+		if client == "" || len(client) > ClientIDSizeMax {
 			return errors.New("bad floor key")
 		}
 		n, err := parseU64(v)

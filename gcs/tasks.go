@@ -13,7 +13,7 @@ import (
 // merged per task and attempt. It lives in memory only: a GCS restart
 // starts it empty, like Ray's GcsTaskManager, because it is for
 // observation (dashboard, gray list tasks) and nothing depends on it. It
-// holds at most Config.MaxTasks tasks; beyond that the oldest tasks that
+// holds at most Config.TasksMax tasks; beyond that the oldest tasks that
 // finished or failed are evicted first, then the oldest of any state.
 
 // taskTable is the server's task table.
@@ -42,7 +42,7 @@ func (s *Server) addTaskEvents(r *AddTaskEvents) Reply {
 	for i := range r.Events {
 		tt.add(&r.Events[i])
 	}
-	tt.evict(s.cfg.MaxTasks)
+	tt.evict(s.cfg.TasksMax)
 	return Reply{}
 }
 
@@ -161,7 +161,7 @@ func (tt *taskTable) compact() {
 func (s *Server) listTasks(r *ListTasks) Reply {
 	limit := r.Limit
 	if limit == 0 {
-		limit = MaxListTasks
+		limit = ListTasksMax
 	}
 	out := []TaskInfo{}
 	total, bytes, full := 0, 0, false
@@ -172,7 +172,7 @@ func (s *Server) listTasks(r *ListTasks) Reply {
 		}
 		total++
 		if !full && len(out) < limit {
-			if bytes += t.size(); bytes > MaxListTasksBytes {
+			if bytes += t.size(); bytes > ListTasksBytesMax {
 				full = true
 				continue
 			}

@@ -62,18 +62,18 @@ func (s TaskState) Terminal() bool { return s == TaskFinished || s == TaskFailed
 
 // Limits of task events.
 const (
-	// MaxTaskEventsPerBatch bounds one AddTaskEvents request.
-	MaxTaskEventsPerBatch = 1000
-	// MaxTaskErrorSize bounds TaskEvent.Error; owners truncate longer
+	// TaskEventsPerBatchMax bounds one AddTaskEvents request.
+	TaskEventsPerBatchMax = 1000
+	// TaskErrorSizeMax bounds TaskEvent.Error; owners truncate longer
 	// messages.
-	MaxTaskErrorSize = 2 << 10
-	// MaxListTasks bounds the tasks of one ListTasks reply.
-	MaxListTasks = 10_000
-	// MaxListTasksBytes bounds the estimated size of one ListTasks reply,
-	// far below core.DefaultMaxMessageSize: tasks with long errors over
+	TaskErrorSizeMax = 2 << 10
+	// ListTasksMax bounds the tasks of one ListTasks reply.
+	ListTasksMax = 10_000
+	// ListTasksBytesMax bounds the estimated size of one ListTasks reply,
+	// far below core.DefaultMessageSizeMax: tasks with long errors over
 	// many attempts could otherwise exceed it. A reply cut by it has fewer
 	// Tasks than Limit and TasksTotal says how many matched.
-	MaxListTasksBytes = 16 << 20
+	ListTasksBytesMax = 16 << 20
 )
 
 // TaskEvent is one state transition of one task attempt, reported by the
@@ -103,12 +103,12 @@ func (e *TaskEvent) validate() error {
 		return errors.New("task event without task id")
 	case e.State < TaskPendingArgs || e.State >= numTaskStates:
 		return fmt.Errorf("task event with state %d", e.State)
-	case len(e.Name) > MaxNameSize:
-		return fmt.Errorf("task name of %d bytes, limit %d", len(e.Name), MaxNameSize)
-	case len(e.ErrorKind) > MaxNameSize:
-		return fmt.Errorf("error kind of %d bytes, limit %d", len(e.ErrorKind), MaxNameSize)
-	case len(e.Error) > MaxTaskErrorSize:
-		return fmt.Errorf("task error of %d bytes, limit %d", len(e.Error), MaxTaskErrorSize)
+	case len(e.Name) > NameSizeMax:
+		return fmt.Errorf("task name of %d bytes, limit %d", len(e.Name), NameSizeMax)
+	case len(e.ErrorKind) > NameSizeMax:
+		return fmt.Errorf("error kind of %d bytes, limit %d", len(e.ErrorKind), NameSizeMax)
+	case len(e.Error) > TaskErrorSizeMax:
+		return fmt.Errorf("task error of %d bytes, limit %d", len(e.Error), TaskErrorSizeMax)
 	}
 	return validateAddr("worker address", e.Worker, false)
 }
@@ -124,8 +124,8 @@ type AddTaskEvents struct {
 }
 
 // ListTasks lists the tasks the GCS knows, oldest first, filtered by
-// every non-zero field, at most Limit of them (0: MaxListTasks) and at
-// most about MaxListTasksBytes. Reply: Tasks, and TasksTotal counts all
+// every non-zero field, at most Limit of them (0: ListTasksMax) and at
+// most about ListTasksBytesMax. Reply: Tasks, and TasksTotal counts all
 // matches before the limit.
 type ListTasks struct {
 	Hdr   Hdr
@@ -141,8 +141,8 @@ func (m *AddTaskEvents) Validate() error {
 	if err := m.Hdr.validate(); err != nil {
 		return err
 	}
-	if len(m.Events) > MaxTaskEventsPerBatch {
-		return fmt.Errorf("%d task events, limit %d", len(m.Events), MaxTaskEventsPerBatch)
+	if len(m.Events) > TaskEventsPerBatchMax {
+		return fmt.Errorf("%d task events, limit %d", len(m.Events), TaskEventsPerBatchMax)
 	}
 	for i := range m.Events {
 		if err := m.Events[i].validate(); err != nil {
@@ -159,10 +159,10 @@ func (m *ListTasks) Validate() error {
 	case err != nil:
 	case m.State >= numTaskStates:
 		err = fmt.Errorf("unknown task state %d", m.State)
-	case len(m.Name) > MaxNameSize:
-		err = fmt.Errorf("task name of %d bytes, limit %d", len(m.Name), MaxNameSize)
-	case m.Limit < 0 || m.Limit > MaxListTasks:
-		err = fmt.Errorf("limit %d, want 0..%d", m.Limit, MaxListTasks)
+	case len(m.Name) > NameSizeMax:
+		err = fmt.Errorf("task name of %d bytes, limit %d", len(m.Name), NameSizeMax)
+	case m.Limit < 0 || m.Limit > ListTasksMax:
+		err = fmt.Errorf("limit %d, want 0..%d", m.Limit, ListTasksMax)
 	}
 	return err
 }
@@ -215,7 +215,7 @@ func (t *TaskInfo) Latest() TaskAttempt {
 type TaskStats struct {
 	// Events counts the events received; DroppedAtSource the events
 	// reporters dropped from full buffers; Evicted the tasks removed from
-	// the table to respect Config.MaxTasks.
+	// the table to respect Config.TasksMax.
 	Events, DroppedAtSource, Evicted uint64
 	// Submitted counts tasks first heard of; Retries attempts after a
 	// task's first; Finished and Failed attempts that ended so.

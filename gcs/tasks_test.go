@@ -21,7 +21,7 @@ func TestTaskEvents(t *testing.T) {
 		}
 		return e
 	}
-	h := newHarness(t, harnessOpts{cfg: gcs.Config{MaxTasks: 10}})
+	h := newHarness(t, harnessOpts{cfg: gcs.Config{TasksMax: 10}})
 	// Task 1 fails once and succeeds on its retry; the RUNNING event of
 	// attempt 0 arrives after its FAILED one and changes nothing.
 	h.op(0, "batch 1", func(c *gcs.Client, f cb) {

@@ -57,7 +57,7 @@
 //     hosts.
 //
 // Every queue is bounded: mailboxes (DefaultMailboxMessages,
-// DefaultMailboxBytes), messages (core.DefaultMaxMessageSize), the bytes
+// DefaultMailboxBytes), messages (core.DefaultMessageSizeMax), the bytes
 // queued per peer (DefaultPeerQueueBytes), inbound streams per peer, and
 // the transport's address cache.
 //
@@ -96,7 +96,7 @@
 // starts with a hello naming the sender's host address, which must carry
 // the peer id the connection authenticated, then carries frames: a uvarint
 // length, the two names, one envelope. A frame longer than the receiver's
-// MaxMessageSize (plus the names) is refused from its length alone, before
+// MessageSizeMax (plus the names) is refused from its length alone, before
 // any of its body is read. Any violation — a bad hello, a bad length or
 // name, an envelope that does not decode — drops the whole connection with
 // a logged reason; the host keeps serving everyone else. A sender whose
@@ -109,7 +109,7 @@
 //   - Cluster membership: the private-network key (libp2p pnet, an
 //     XSalsa20 layer under everything else) is SHA-256 of a
 //     domain-separation string and the cluster secret
-//     (P2POptions.ClusterSecret, at least MinSecretLen bytes). A host
+//     (P2POptions.ClusterSecret, at least SecretLenMin bytes). A host
 //     without the secret cannot complete any handshake: its dials fail and
 //     it learns nothing beyond an open TCP port.
 //   - Peer identity: Noise authenticates each connection with the peers'

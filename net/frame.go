@@ -26,10 +26,10 @@ import (
 const (
 	helloMagic   = "GRAY"
 	helloVersion = 1
-	// maxHelloAddr bounds the host address in a hello.
-	maxHelloAddr = 1024
+	// helloAddrMax bounds the host address in a hello.
+	helloAddrMax = 1024
 	// frameOverhead bounds a frame's bytes beyond its envelope.
-	frameOverhead = 2 * (binary.MaxVarintLen64 + MaxNameLen)
+	frameOverhead = 2 * (binary.MaxVarintLen64 + NameLenMax)
 )
 
 // Errors of the wire format. Each violation wraps errProtocol.
@@ -62,8 +62,8 @@ func readHello(r *bufio.Reader) (string, error) {
 	if err != nil {
 		return "", wireError(err)
 	}
-	if n == 0 || n > maxHelloAddr {
-		return "", fmt.Errorf("%w: hello address of %d bytes, want 1 to %d", errProtocol, n, maxHelloAddr)
+	if n == 0 || n > helloAddrMax {
+		return "", fmt.Errorf("%w: hello address of %d bytes, want 1 to %d", errProtocol, n, helloAddrMax)
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
@@ -87,11 +87,11 @@ func uvarintLen(n int) int {
 	return binary.PutUvarint(b[:], uint64(n))
 }
 
-// readFrame reads one frame whose envelope is at most maxEnvelope bytes.
+// readFrame reads one frame whose envelope is at most envelopeMax bytes.
 // The returned slices alias buf when the frame fits in it, and a fresh
 // buffer otherwise; they are valid until the next call. io.EOF means the
 // stream ended cleanly between frames.
-func readFrame(r *bufio.Reader, maxEnvelope int, buf []byte) (from, to, envelope []byte, err error) {
+func readFrame(r *bufio.Reader, envelopeMax int, buf []byte) (from, to, envelope []byte, err error) {
 	n, err := readUvarint(r)
 	if err != nil {
 		if err == io.EOF {
@@ -99,8 +99,8 @@ func readFrame(r *bufio.Reader, maxEnvelope int, buf []byte) (from, to, envelope
 		}
 		return nil, nil, nil, wireError(err)
 	}
-	if n > uint64(maxEnvelope+frameOverhead) {
-		return nil, nil, nil, fmt.Errorf("%w: %d bytes announced, limit %d", errFrameTooLarge, n, maxEnvelope+frameOverhead)
+	if n > uint64(envelopeMax+frameOverhead) {
+		return nil, nil, nil, fmt.Errorf("%w: %d bytes announced, limit %d", errFrameTooLarge, n, envelopeMax+frameOverhead)
 	}
 	if int(n) <= cap(buf) {
 		buf = buf[:n]
@@ -110,19 +110,19 @@ func readFrame(r *bufio.Reader, maxEnvelope int, buf []byte) (from, to, envelope
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, nil, nil, wireError(err)
 	}
-	return parseFrameBody(buf, maxEnvelope)
+	return parseFrameBody(buf, envelopeMax)
 }
 
 // parseFrameBody splits a frame body into its names and envelope.
-func parseFrameBody(b []byte, maxEnvelope int) (from, to, envelope []byte, err error) {
+func parseFrameBody(b []byte, envelopeMax int) (from, to, envelope []byte, err error) {
 	if from, b, err = parseName(b, "sender"); err != nil {
 		return nil, nil, nil, err
 	}
 	if to, b, err = parseName(b, "receiver"); err != nil {
 		return nil, nil, nil, err
 	}
-	if len(b) > maxEnvelope {
-		return nil, nil, nil, fmt.Errorf("%w: envelope of %d bytes, limit %d", errFrameTooLarge, len(b), maxEnvelope)
+	if len(b) > envelopeMax {
+		return nil, nil, nil, fmt.Errorf("%w: envelope of %d bytes, limit %d", errFrameTooLarge, len(b), envelopeMax)
 	}
 	if len(b) < core.HeaderSize {
 		return nil, nil, nil, fmt.Errorf("%w: envelope of %d bytes, shorter than its header", errProtocol, len(b))

@@ -30,12 +30,12 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 	buf := make([]byte, 1024)
 	for i, want := range envs {
-		from, to, env, err := readFrame(r, core.DefaultMaxMessageSize, buf)
+		from, to, env, err := readFrame(r, core.DefaultMessageSizeMax, buf)
 		if err != nil || string(from) != "from-1" || string(to) != "to.2" || !bytes.Equal(env, want) {
 			t.Fatalf("frame %d: readFrame = %q, %q, %d bytes, %v", i, from, to, len(env), err)
 		}
 	}
-	if _, _, _, err := readFrame(r, core.DefaultMaxMessageSize, buf); err != io.EOF {
+	if _, _, _, err := readFrame(r, core.DefaultMessageSizeMax, buf); err != io.EOF {
 		t.Errorf("readFrame at the end = %v, want io.EOF", err)
 	}
 	// A stream cut inside a frame is not a clean end.
@@ -43,7 +43,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	_, _ = readHello(cut)
 	var err error
 	for err == nil {
-		_, _, _, err = readFrame(cut, core.DefaultMaxMessageSize, buf)
+		_, _, _, err = readFrame(cut, core.DefaultMessageSizeMax, buf)
 	}
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("readFrame of a cut stream = %v, want io.ErrUnexpectedEOF", err)

@@ -46,9 +46,9 @@ type HostOptions struct {
 	// DefaultMailboxMessages and DefaultMailboxBytes.
 	MailboxMessages int
 	MailboxBytes    int
-	// MaxMessageSize bounds one encoded message, sent or received.
-	// Default core.DefaultMaxMessageSize.
-	MaxMessageSize int
+	// MessageSizeMax bounds one encoded message, sent or received.
+	// Default core.DefaultMessageSizeMax.
+	MessageSizeMax int
 	// OnExit, when set, is called once for each process that stopped on
 	// its own: err is a core.FailStop for a fail-stop, a *PanicError for
 	// any other panic in its callbacks (Start, Receive, timers, Env.Go
@@ -68,8 +68,8 @@ func (o *HostOptions) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = core.DefaultMaxMessageSize
+	if o.MessageSizeMax <= 0 {
+		o.MessageSizeMax = core.DefaultMessageSizeMax
 	}
 	if o.MailboxMessages <= 0 {
 		o.MailboxMessages = DefaultMailboxMessages
@@ -77,7 +77,7 @@ func (o *HostOptions) setDefaults() {
 	if o.MailboxBytes <= 0 {
 		o.MailboxBytes = DefaultMailboxBytes
 	}
-	o.MailboxBytes = max(o.MailboxBytes, o.MaxMessageSize)
+	o.MailboxBytes = max(o.MailboxBytes, o.MessageSizeMax)
 }
 
 // Host runs core.Process values on real goroutines, the wall clock and a
@@ -120,7 +120,7 @@ func NewHost(opts HostOptions) *Host {
 		procs: map[core.Addr]*proc{},
 		memFS: map[string]*vfs.MemFS{},
 	}
-	h.decoders.New = func() any { return core.NewCodec(opts.MaxMessageSize) }
+	h.decoders.New = func() any { return core.NewCodec(opts.MessageSizeMax) }
 	return h
 }
 
@@ -284,7 +284,7 @@ type HostStats struct {
 	// DecodeErrors counts received envelopes that did not decode.
 	DecodeErrors uint64
 	// EncodeErrors counts Env.Send calls whose message did not encode
-	// (unregistered type, over MaxMessageSize); the message was dropped.
+	// (unregistered type, over MessageSizeMax); the message was dropped.
 	EncodeErrors uint64
 	// Exits counts processes that stopped on a panic or fail-stop.
 	Exits uint64

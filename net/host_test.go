@@ -448,7 +448,7 @@ func TestHostCodecErrors(t *testing.T) {
 	noLeaks(t)
 	logger, logs := testLogger(t)
 	mem := NewMem()
-	h := NewHost(HostOptions{Transport: mem, Logger: logger, MaxMessageSize: 1024})
+	h := NewHost(HostOptions{Transport: mem, Logger: logger, MessageSizeMax: 1024})
 	defer h.Close()
 	echo, err := h.Add("echo", echoProc())
 	if err != nil {

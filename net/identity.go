@@ -18,8 +18,8 @@ import (
 // and refused if anyone but its owner can read or write it.
 const KeyFileName = "p2p-identity.key"
 
-// MinSecretLen is the shortest cluster secret accepted, in bytes.
-const MinSecretLen = 16
+// SecretLenMin is the shortest cluster secret accepted, in bytes.
+const SecretLenMin = 16
 
 // pskDomain separates the PSK derivation from any other use of the
 // cluster secret.

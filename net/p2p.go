@@ -54,15 +54,15 @@ const (
 )
 
 const (
-	// maxInboundPerPeer bounds the inbound streams one peer may hold; a
+	// inboundPerPeerMax bounds the inbound streams one peer may hold; a
 	// peer opens one at a time, so more means it reconnected and the
 	// oldest is dead.
-	maxInboundPerPeer = 2
+	inboundPerPeerMax = 2
 	// readBufSize is the read buffer of an inbound stream; frames up to
 	// this size are read into a reused buffer.
 	readBufSize = 64 << 10
-	// maxAddrCache bounds the cache of parsed destination addresses.
-	maxAddrCache = 4096
+	// addrCacheMax bounds the cache of parsed destination addresses.
+	addrCacheMax = 4096
 )
 
 // P2POptions configure a P2P transport. ClusterSecret is required; zero
@@ -79,7 +79,7 @@ type P2POptions struct {
 	AdvertiseAddr string
 	// ClusterSecret is shared by every host of the cluster; the
 	// private-network key is derived from it, so hosts without it cannot
-	// complete a handshake. At least MinSecretLen bytes, e.g. 32 random
+	// complete a handshake. At least SecretLenMin bytes, e.g. 32 random
 	// bytes.
 	ClusterSecret []byte
 	// DataDir holds the identity key file (KeyFileName). Empty gives a
@@ -87,9 +87,9 @@ type P2POptions struct {
 	DataDir string
 	// Logger receives the transport's records. Default slog.Default().
 	Logger *slog.Logger
-	// MaxMessageSize bounds one envelope, sent or received. Default
-	// core.DefaultMaxMessageSize; it should match the hosts' setting.
-	MaxMessageSize int
+	// MessageSizeMax bounds one envelope, sent or received. Default
+	// core.DefaultMessageSizeMax; it should match the hosts' setting.
+	MessageSizeMax int
 	// PeerQueueBytes bounds the bytes queued for one peer. Default
 	// DefaultPeerQueueBytes, raised to fit at least one largest message.
 	PeerQueueBytes int
@@ -108,13 +108,13 @@ func (o *P2POptions) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = core.DefaultMaxMessageSize
+	if o.MessageSizeMax <= 0 {
+		o.MessageSizeMax = core.DefaultMessageSizeMax
 	}
 	if o.PeerQueueBytes <= 0 {
 		o.PeerQueueBytes = DefaultPeerQueueBytes
 	}
-	o.PeerQueueBytes = max(o.PeerQueueBytes, o.MaxMessageSize+frameOverhead)
+	o.PeerQueueBytes = max(o.PeerQueueBytes, o.MessageSizeMax+frameOverhead)
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = DefaultDialTimeout
 	}
@@ -170,8 +170,8 @@ var _ Transport = (*P2P)(nil)
 // identity from opts.DataDir.
 func NewP2P(opts P2POptions) (*P2P, error) {
 	opts.setDefaults()
-	if len(opts.ClusterSecret) < MinSecretLen {
-		return nil, fmt.Errorf("net: the cluster secret has %d bytes, want at least %d (e.g. `openssl rand -hex 32`)", len(opts.ClusterSecret), MinSecretLen)
+	if len(opts.ClusterSecret) < SecretLenMin {
+		return nil, fmt.Errorf("net: the cluster secret has %d bytes, want at least %d (e.g. `openssl rand -hex 32`)", len(opts.ClusterSecret), SecretLenMin)
 	}
 	key, err := loadIdentity(opts.DataDir)
 	if err != nil {
@@ -319,8 +319,8 @@ func (t *P2P) Send(from, to core.Addr, envelope []byte) {
 		t.drop(&t.stats.badAddr, "bad destination address", from, to, err)
 		return
 	}
-	if len(envelope) > t.opts.MaxMessageSize {
-		t.drop(&t.stats.tooLarge, "message over the size limit", from, to, fmt.Errorf("%d bytes, limit %d", len(envelope), t.opts.MaxMessageSize))
+	if len(envelope) > t.opts.MessageSizeMax {
+		t.drop(&t.stats.tooLarge, "message over the size limit", from, to, fmt.Errorf("%d bytes, limit %d", len(envelope), t.opts.MessageSizeMax))
 		return
 	}
 	if dst.Peer == t.id {
@@ -365,7 +365,7 @@ func (t *P2P) resolve(to core.Addr) (P2PAddr, error) {
 		t.h.Peerstore().AddAddr(a.Peer, a.maddr, peerstore.PermanentAddrTTL)
 	}
 	t.mu.Lock()
-	if len(t.addrCache) >= maxAddrCache {
+	if len(t.addrCache) >= addrCacheMax {
 		clear(t.addrCache)
 	}
 	t.addrCache[to] = a
@@ -483,7 +483,7 @@ func (t *P2P) readStream(r *remote, s network.Stream) error {
 	buf := make([]byte, readBufSize)
 	senders := map[string]core.Addr{} // sender name → address, for this stream
 	for {
-		from, to, env, err := readFrame(br, t.opts.MaxMessageSize, buf)
+		from, to, env, err := readFrame(br, t.opts.MessageSizeMax, buf)
 		if err != nil {
 			return err
 		}
@@ -576,7 +576,7 @@ type P2PStats struct {
 	// Drops on send: QueueFull (the peer's queue was over
 	// PeerQueueBytes), Unreachable (queued while a dial failed),
 	// WriteLost (in a batch whose write failed), TooLarge (over
-	// MaxMessageSize), BadAddr (an address that does not parse).
+	// MessageSizeMax), BadAddr (an address that does not parse).
 	QueueFull, Unreachable, WriteLost, TooLarge, BadAddr uint64
 	// NoProcess counts envelopes for a process that is not listening.
 	NoProcess uint64

@@ -306,12 +306,12 @@ func (t *P2P) sleep(d time.Duration) bool {
 }
 
 // addInbound records a new inbound stream and returns the streams beyond
-// maxInboundPerPeer, oldest first, for the caller to reset.
+// inboundPerPeerMax, oldest first, for the caller to reset.
 func (r *remote) addInbound(s network.Stream) []network.Stream {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.inbound = append(r.inbound, s)
-	if n := len(r.inbound) - maxInboundPerPeer; n > 0 {
+	if n := len(r.inbound) - inboundPerPeerMax; n > 0 {
 		old := slices.Clone(r.inbound[:n])
 		r.inbound = slices.Delete(r.inbound, 0, n)
 		return old

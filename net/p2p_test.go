@@ -353,7 +353,7 @@ func frameBytes(from, to string, env []byte) []byte {
 func TestP2PMisbehavingPeer(t *testing.T) {
 	noLeaks(t)
 	logger, logs := testLogger(t)
-	b, tb := newP2PHost(t, P2POptions{Logger: logger, MaxMessageSize: 4096}, HostOptions{MaxMessageSize: 4096})
+	b, tb := newP2PHost(t, P2POptions{Logger: logger, MessageSizeMax: 4096}, HostOptions{MessageSizeMax: 4096})
 	a, _ := newP2PHost(t, P2POptions{}, HostOptions{})
 	echo, err := b.Add("echo", echoProc())
 	if err != nil {
@@ -430,8 +430,8 @@ func TestP2PMisbehavingPeer(t *testing.T) {
 func TestP2POversized(t *testing.T) {
 	noLeaks(t)
 	const small, large = 4096, 1 << 20
-	a, ta := newP2PHost(t, P2POptions{MaxMessageSize: large}, HostOptions{MaxMessageSize: large})
-	b, tb := newP2PHost(t, P2POptions{MaxMessageSize: small}, HostOptions{MaxMessageSize: small})
+	a, ta := newP2PHost(t, P2POptions{MessageSizeMax: large}, HostOptions{MessageSizeMax: large})
+	b, tb := newP2PHost(t, P2POptions{MessageSizeMax: small}, HostOptions{MessageSizeMax: small})
 	echo, err := b.Add("echo", echoProc())
 	if err != nil {
 		t.Fatal(err)

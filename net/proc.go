@@ -94,7 +94,7 @@ func newProc(h *Host, name string, p core.Process, fs vfs.FS) *proc {
 		h:         h,
 		name:      name,
 		p:         p,
-		enc:       core.NewCodec(h.opts.MaxMessageSize),
+		enc:       core.NewCodec(h.opts.MessageSizeMax),
 		timers:    map[*timer]struct{}{},
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),

@@ -8,7 +8,7 @@ import (
 
 // ReadSecretFile reads a cluster secret file as every gray program does:
 // its content without surrounding whitespace, refused if others may read
-// it (like the identity key) or if it is shorter than MinSecretLen.
+// it (like the identity key) or if it is shorter than SecretLenMin.
 func ReadSecretFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -22,8 +22,8 @@ func ReadSecretFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("cluster secret: %w", err)
 	}
 	b = []byte(strings.TrimSpace(string(b)))
-	if len(b) < MinSecretLen {
-		return nil, fmt.Errorf("cluster secret %s holds %d bytes, want at least %d (e.g. openssl rand -hex 32 > %s)", path, len(b), MinSecretLen, path)
+	if len(b) < SecretLenMin {
+		return nil, fmt.Errorf("cluster secret %s holds %d bytes, want at least %d (e.g. openssl rand -hex 32 > %s)", path, len(b), SecretLenMin, path)
 	}
 	return b, nil
 }

@@ -38,8 +38,8 @@ type Transport interface {
 // Name limits. A process name is part of an address and of every frame on
 // the wire, so it is short and made of characters that need no escaping.
 const (
-	// MaxNameLen is the longest process name in bytes.
-	MaxNameLen = 64
+	// NameLenMax is the longest process name in bytes.
+	NameLenMax = 64
 )
 
 // Errors of the package, matched with errors.Is.
@@ -57,15 +57,15 @@ var (
 	ErrBadAddr = errors.New("net: invalid address")
 )
 
-// ValidName reports whether name can name a process: 1 to MaxNameLen
+// ValidName reports whether name can name a process: 1 to NameLenMax
 // bytes of ASCII letters, digits, '-', '_' and '.', not starting with '.'
 // (so it is also a safe directory name under a data dir).
 func ValidName(name string) error {
 	if nameOK(name) {
 		return nil
 	}
-	if len(name) == 0 || len(name) > MaxNameLen {
-		return fmt.Errorf("%w %q: want 1 to %d bytes", ErrBadName, name, MaxNameLen)
+	if len(name) == 0 || len(name) > NameLenMax {
+		return fmt.Errorf("%w %q: want 1 to %d bytes", ErrBadName, name, NameLenMax)
 	}
 	if name[0] == '.' {
 		return fmt.Errorf("%w %q: must not start with '.'", ErrBadName, name)
@@ -75,7 +75,7 @@ func ValidName(name string) error {
 
 // nameOK is ValidName without the error, for names read off the wire.
 func nameOK[T string | []byte](name T) bool {
-	if len(name) == 0 || len(name) > MaxNameLen || name[0] == '.' {
+	if len(name) == 0 || len(name) > NameLenMax || name[0] == '.' {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

@@ -60,7 +60,7 @@
 // # Bounds
 //
 // Config.Capacity bounds the bytes held (and CapacityMax bounds it, so that
-// size arithmetic cannot overflow); Config.MaxObjects bounds the number
+// size arithmetic cannot overflow); Config.ObjectsMax bounds the number
 // of objects (sealed or not); ReaderPinsMax bounds the reader pins on one
 // object, so a caller that leaks pins is caught early; WriteRangesMax bounds
 // the disjoint written ranges of an unsealed object, so that tracking

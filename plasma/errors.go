@@ -17,9 +17,9 @@ var (
 	// held (read, primary-pinned or still being written). Release objects
 	// that are no longer read, delete unused ones, or raise the capacity.
 	ErrObjectStoreFull = errors.New("plasma: object store full; release objects no longer read, delete unused objects, or raise the object store capacity")
-	// ErrTooManyObjects: the store holds Config.MaxObjects objects and none
+	// ErrTooManyObjects: the store holds Config.ObjectsMax objects and none
 	// of them can be evicted. Release or delete objects, or raise
-	// MaxObjects.
+	// ObjectsMax.
 	ErrTooManyObjects = errors.New("plasma: too many objects in the store; release or delete objects, or raise the object limit")
 	// ErrSealed: Write or Seal on an object that is already sealed and
 	// therefore immutable.

@@ -17,9 +17,9 @@ type evictLog []int
 
 func (l *evictLog) onEvict(id core.ObjectID) { *l = append(*l, int(id.Index())) }
 
-func newLoggedStore(capacity int64, maxObjects int) (*Store, *evictLog) {
+func newLoggedStore(capacity int64, objectsMax int) (*Store, *evictLog) {
 	var log evictLog
-	return NewStore(Config{Capacity: capacity, MaxObjects: maxObjects, OnEvict: log.onEvict}), &log
+	return NewStore(Config{Capacity: capacity, ObjectsMax: objectsMax, OnEvict: log.onEvict}), &log
 }
 
 func mustDo(t *testing.T, s *Store, ops ...op) {

@@ -22,8 +22,8 @@ func (s *Store) CheckInvariants() error {
 	if s.used < 0 || s.used > s.capacity {
 		return fmt.Errorf("plasma: used %d bytes outside [0, capacity %d]", s.used, s.capacity)
 	}
-	if len(s.objects) > s.maxObjects {
-		return fmt.Errorf("plasma: %d objects, limit %d", len(s.objects), s.maxObjects)
+	if len(s.objects) > s.objectsMax {
+		return fmt.Errorf("plasma: %d objects, limit %d", len(s.objects), s.objectsMax)
 	}
 	var sum int64
 	sealed, evictable, bad := 0, 0, false

@@ -52,7 +52,7 @@ func TestCheckInvariantsReportsCorruption(t *testing.T) {
 			s.lru.pushBack(e) // without a new use stamp
 		}, "LRU order"},
 		{"LRU byte count drifts", func(s *Store) { s.lru.bytes++ }, "the LRU list counts"},
-		{"object limit exceeded", func(s *Store) { s.maxObjects = 2 }, "limit 2"},
+		{"object limit exceeded", func(s *Store) { s.objectsMax = 2 }, "limit 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fill(t)

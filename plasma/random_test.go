@@ -227,7 +227,7 @@ func (m *model) compare(s *Store) error {
 func runRandom(seed uint64, n int, corrupt func(s *Store, step int), outcomes map[string]int) error {
 	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	var evicted []int
-	s := NewStore(Config{Capacity: randomCapacity, MaxObjects: randomMaxObjects, OnEvict: func(id core.ObjectID) {
+	s := NewStore(Config{Capacity: randomCapacity, ObjectsMax: randomMaxObjects, OnEvict: func(id core.ObjectID) {
 		evicted = append(evicted, int(id.Index()))
 	}})
 	m := &model{objs: make(map[int]*mObj)}

@@ -6,10 +6,10 @@ import (
 	"github.com/grayrt/gray/core"
 )
 
-// DefaultMaxObjects is the object limit used when Config.MaxObjects is zero.
+// DefaultObjectsMax is the object limit used when Config.ObjectsMax is zero.
 // It bounds the store's index (one small entry per object) independently of
 // the byte capacity, which many tiny objects would otherwise never reach.
-const DefaultMaxObjects = 100_000
+const DefaultObjectsMax = 100_000
 
 // ReaderPinsMax bounds the reader pins (Gets not yet released) on one
 // object. No honest workload comes near it; reaching it means a reader
@@ -26,9 +26,9 @@ type Config struct {
 	// Capacity is the number of object bytes the store may hold, between 1
 	// and CapacityMax.
 	Capacity int64
-	// MaxObjects bounds the number of objects, sealed or not. Zero means
-	// DefaultMaxObjects; it must not be negative.
-	MaxObjects int
+	// ObjectsMax bounds the number of objects, sealed or not. Zero means
+	// DefaultObjectsMax; it must not be negative.
+	ObjectsMax int
 	// OnEvict, if not nil, is told the id of each copy that Create evicts,
 	// in eviction order, so that the raylet can tell the owners that the
 	// copy is gone. It is not called for Delete or Abort. It runs inside
@@ -44,8 +44,8 @@ func (c Config) Validate() error {
 	if c.Capacity <= 0 || c.Capacity > CapacityMax {
 		return fmt.Errorf("plasma: config: capacity %d bytes; set an object store capacity between 1 and %d bytes", c.Capacity, int64(CapacityMax))
 	}
-	if c.MaxObjects < 0 {
-		return fmt.Errorf("plasma: config: max objects %d; set a positive limit, or zero for the default %d", c.MaxObjects, DefaultMaxObjects)
+	if c.ObjectsMax < 0 {
+		return fmt.Errorf("plasma: config: max objects %d; set a positive limit, or zero for the default %d", c.ObjectsMax, DefaultObjectsMax)
 	}
 	return nil
 }
@@ -54,7 +54,7 @@ func (c Config) Validate() error {
 // semantics. The zero value is not usable; call NewStore.
 type Store struct {
 	capacity   int64
-	maxObjects int
+	objectsMax int
 	onEvict    func(core.ObjectID)
 
 	objects map[core.ObjectID]*entry
@@ -112,12 +112,12 @@ func NewStore(cfg Config) *Store {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
-	if cfg.MaxObjects == 0 {
-		cfg.MaxObjects = DefaultMaxObjects
+	if cfg.ObjectsMax == 0 {
+		cfg.ObjectsMax = DefaultObjectsMax
 	}
 	return &Store{
 		capacity:   cfg.Capacity,
-		maxObjects: cfg.MaxObjects,
+		objectsMax: cfg.ObjectsMax,
 		onEvict:    cfg.OnEvict,
 		objects:    make(map[core.ObjectID]*entry),
 	}
@@ -134,7 +134,7 @@ func NewStore(cfg Config) *Store {
 //   - ErrTooLarge if size exceeds the capacity, so it can never fit,
 //   - ErrObjectStoreFull if the object would fit only by evicting held data;
 //     the message gives the bytes needed, the capacity and the held bytes,
-//   - ErrTooManyObjects if the store holds MaxObjects objects none of which
+//   - ErrTooManyObjects if the store holds ObjectsMax objects none of which
 //     can be evicted.
 func (s *Store) Create(id core.ObjectID, size int64, owner core.Addr) error {
 	return s.create(id, size, owner, nil)
@@ -164,14 +164,14 @@ func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byt
 		return fmt.Errorf("plasma: create %v: needed %d bytes, capacity %d bytes, used %d bytes of which %d are pinned (read, primary or unsealed) and cannot be evicted: %w",
 			id, size, s.capacity, s.used, s.pinnedBytes(), ErrObjectStoreFull)
 	}
-	if len(s.objects)+1-s.maxObjects > s.lru.n {
+	if len(s.objects)+1-s.objectsMax > s.lru.n {
 		s.createFailures++
 		return fmt.Errorf("plasma: create %v: %d objects, limit %d, %d of them evictable: %w",
-			id, len(s.objects), s.maxObjects, s.lru.n, ErrTooManyObjects)
+			id, len(s.objects), s.objectsMax, s.lru.n, ErrTooManyObjects)
 	}
 	// Bounded by the checks above: each iteration frees one listed copy, and
 	// freeing all of them would satisfy both conditions.
-	for s.used+size > s.capacity || len(s.objects) >= s.maxObjects {
+	for s.used+size > s.capacity || len(s.objects) >= s.objectsMax {
 		if s.lru.head == nil {
 			panic(fmt.Sprintf("plasma: create %v: eviction ran out of copies (used %d, size %d, capacity %d)", id, s.used, size, s.capacity))
 		}

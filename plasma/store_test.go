@@ -278,12 +278,12 @@ func TestConfigValidate(t *testing.T) {
 		ok  bool
 	}{
 		{Config{Capacity: 1}, true},
-		{Config{Capacity: 1, MaxObjects: 5}, true},
+		{Config{Capacity: 1, ObjectsMax: 5}, true},
 		{Config{}, false},
 		{Config{Capacity: -1}, false},
 		{Config{Capacity: CapacityMax}, true},
 		{Config{Capacity: CapacityMax + 1}, false},
-		{Config{Capacity: 1, MaxObjects: -1}, false},
+		{Config{Capacity: 1, ObjectsMax: -1}, false},
 	} {
 		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%+v.Validate() = %v, want ok %v", tc.cfg, err, tc.ok)
@@ -327,8 +327,8 @@ func TestDescribeListsObjectsAndEvictionOrder(t *testing.T) {
 
 func TestMaxObjectsDefault(t *testing.T) {
 	s := NewStore(Config{Capacity: 1})
-	if s.maxObjects != DefaultMaxObjects {
-		t.Fatalf("maxObjects = %d, want %d", s.maxObjects, DefaultMaxObjects)
+	if s.objectsMax != DefaultObjectsMax {
+		t.Fatalf("objectsMax = %d, want %d", s.objectsMax, DefaultObjectsMax)
 	}
 }
 

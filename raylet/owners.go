@@ -243,7 +243,7 @@ func (r *Raylet) checkOwners() {
 // checkOwner asks o which of its primary copies here it still owns.
 func (r *Raylet) checkOwner(o *owner) {
 	ids := o.sortedIDs()
-	ids = ids[:min(len(ids), proto.MaxOwnsObjects)]
+	ids = ids[:min(len(ids), proto.OwnsObjectsMax)]
 	o.checking = true
 	q := &proto.OwnsObjects{Owner: o.key.addr, OwnerID: o.key.id, IDs: ids}
 	r.cli.Call(o.key.addr, q, rpc.Options{Timeout: ownerCheckPeriod}, func(m core.Message, err error) {

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// maxSeeds bounds one seed range so that a typo ("1..1000000000000") fails
+// seedsMax bounds one seed range so that a typo ("1..1000000000000") fails
 // at once instead of allocating the seed list.
-const maxSeeds = 10_000_000
+const seedsMax = 10_000_000
 
 // Campaign runs one workload over many seeds, in parallel, and sums up the
 // results. Each seed gets a fresh workload and a World of its own; a run is
@@ -160,7 +160,7 @@ func (c Campaign) seedAt(i int) (uint64, bool) {
 	if i < len(c.Seeds) {
 		return c.Seeds[i], true
 	}
-	if !c.Continue || i >= maxSeeds {
+	if !c.Continue || i >= seedsMax {
 		return 0, false
 	}
 	last := c.Seeds[len(c.Seeds)-1]
@@ -409,8 +409,8 @@ func ParseSeeds(spec string) ([]uint64, error) {
 		return nil, fmt.Errorf("sim: seeds %q: range ends before it starts", spec)
 	}
 	// Compare before adding one so that 0..MaxUint64 cannot overflow.
-	if b-a >= maxSeeds {
-		return nil, fmt.Errorf("sim: seeds %q: %d seeds, at most %d per campaign", spec, b-a+1, maxSeeds)
+	if b-a >= seedsMax {
+		return nil, fmt.Errorf("sim: seeds %q: %d seeds, at most %d per campaign", spec, b-a+1, seedsMax)
 	}
 	seeds := make([]uint64, 0, b-a+1)
 	for s := a; ; s++ {

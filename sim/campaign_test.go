@@ -44,8 +44,8 @@ func TestParseSeeds(t *testing.T) {
 			continue
 		}
 		if tc.want == nil {
-			if len(got) != maxSeeds || got[0] != 1 || got[len(got)-1] != maxSeeds {
-				t.Errorf("ParseSeeds(%q) = %d seeds from %d, want %d from 1", tc.spec, len(got), got[0], maxSeeds)
+			if len(got) != seedsMax || got[0] != 1 || got[len(got)-1] != seedsMax {
+				t.Errorf("ParseSeeds(%q) = %d seeds from %d, want %d from 1", tc.spec, len(got), got[0], seedsMax)
 			}
 			continue
 		}

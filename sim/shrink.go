@@ -268,12 +268,12 @@ func (s Shrink) Run(ctx context.Context) (ShrinkReport, error) {
 			ErrNotReproducible, bestR.ReplayCommand(), bestR.HashString(), bestR.Kind, bestR.Events, again.HashString(), again.Kind, again.Events)
 	}
 	rep.Minimal, rep.MinimalResult, rep.SizeAfter = best, bestR, sizeOf(best)
-	minFaults, err := ResolveFaults(best.FaultSpec, s.Seed)
+	faultsMin, err := ResolveFaults(best.FaultSpec, s.Seed)
 	if err != nil {
 		return rep, err
 	}
 	for _, k := range faultKnobs {
-		was, now := origFaults, minFaults
+		was, now := origFaults, faultsMin
 		if k.clear(&was) && !k.clear(&now) {
 			rep.FaultsRemoved = append(rep.FaultsRemoved, k.key)
 		}

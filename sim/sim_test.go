@@ -199,7 +199,7 @@ func TestBudgetsStopRunawayRuns(t *testing.T) {
 			return &procFunc{start: func(e core.Env) { env = e; loop() }}
 		})
 	}}
-	r := Run(Config{Seed: 1, MaxEvents: 1000}, spin, "spin")
+	r := Run(Config{Seed: 1, EventsMax: 1000}, spin, "spin")
 	if r.Passed || r.Kind != "budget" {
 		t.Fatalf("zero-delay timer loop = %v, want budget failure", r)
 	}

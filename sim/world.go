@@ -43,9 +43,9 @@ type Config struct {
 	// LivenessBound is how long after healing every pending operation has
 	// to finish. Default 60s.
 	LivenessBound time.Duration
-	// MaxEvents bounds the events of a run; reaching it fails the run (a
+	// EventsMax bounds the events of a run; reaching it fails the run (a
 	// livelock, or a workload that never quiesces). Default 20 million.
-	MaxEvents int64
+	EventsMax int64
 	// Trace receives the full text trace when non-nil.
 	Trace io.Writer
 	// Observer, when non-nil, receives every trace event as a structured
@@ -84,8 +84,8 @@ func (c *Config) setDefaults() {
 	if c.LivenessBound == 0 {
 		c.LivenessBound = DefaultLivenessBound
 	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = 20_000_000
+	if c.EventsMax == 0 {
+		c.EventsMax = 20_000_000
 	}
 	if c.FaultSpec == "" {
 		c.FaultSpec = "none"
@@ -566,8 +566,8 @@ func (w *World) Run(wl Workload, name string) Result {
 		if f := w.foreign.Load(); f != nil {
 			w.Fail("determinism", *f)
 		}
-		if w.events >= w.cfg.MaxEvents {
-			w.Fail("budget", fmt.Sprintf("event budget of %d exhausted (livelock?): %s", w.cfg.MaxEvents, wl.Pending()))
+		if w.events >= w.cfg.EventsMax {
+			w.Fail("budget", fmt.Sprintf("event budget of %d exhausted (livelock?): %s", w.cfg.EventsMax, wl.Pending()))
 		}
 		if w.cfg.UntilEvent > 0 && w.events >= w.cfg.UntilEvent {
 			w.stopped = true

@@ -32,7 +32,7 @@ func listObjects(c *cli.Context, cc *clusterConn, _ []string) error {
 		if n.State != gcs.NodeAlive {
 			continue
 		}
-		m, err := cc.request(c.Context, n.Addr, &proto.ListObjects{Limit: proto.MaxListObjects})
+		m, err := cc.request(c.Context, n.Addr, &proto.ListObjects{Limit: proto.ListObjectsMax})
 		if err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "gray list objects: %s: %v\n", n.ID, err)
 			continue

@@ -75,8 +75,8 @@ func taskFilter(c *cli.Context) (gcs.ListTasks, error) {
 		}
 		q.Job = id
 	}
-	if q.Limit = c.Int("limit"); q.Limit <= 0 || q.Limit > gcs.MaxListTasks {
-		return q, usageError("--limit %d: want 1..%d", q.Limit, gcs.MaxListTasks)
+	if q.Limit = c.Int("limit"); q.Limit <= 0 || q.Limit > gcs.ListTasksMax {
+		return q, usageError("--limit %d: want 1..%d", q.Limit, gcs.ListTasksMax)
 	}
 	return q, nil
 }

@@ -93,7 +93,7 @@ func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string
 		off = -t
 	}
 	for {
-		m, err := cc.request(c.Context, proto.LogsAddr(node.Addr), &proto.ReadLog{Name: name, Offset: off, Max: proto.MaxLogRead})
+		m, err := cc.request(c.Context, proto.LogsAddr(node.Addr), &proto.ReadLog{Name: name, Offset: off, Max: proto.LogReadMax})
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("gray logs: %v", err), exitFailed)
 		}

@@ -19,8 +19,8 @@ import (
 	"github.com/grayrt/gray/sim/report"
 )
 
-// maxCount bounds --count like sim.ParseSeeds bounds a range.
-const maxCount = 10_000_000
+// countMax bounds --count like sim.ParseSeeds bounds a range.
+const countMax = 10_000_000
 
 func simCommand() *cli.Command {
 	return &cli.Command{
@@ -175,8 +175,8 @@ func seedsFromFlags(c *cli.Context, camp *sim.Campaign) error {
 		return nil
 	case count:
 		n := c.Int("count")
-		if n < 1 || n > maxCount {
-			return usageError("--count %d: want 1..%d", n, maxCount)
+		if n < 1 || n > countMax {
+			return usageError("--count %d: want 1..%d", n, countMax)
 		}
 		first := uint64(1)
 		if seed {

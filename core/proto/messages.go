@@ -60,8 +60,8 @@ const (
 	// ChunkSize is the size of one pull chunk, as Ray's object manager
 	// (5 MiB by default; smaller here so simulated transfers interleave).
 	ChunkSize = 1 << 20
-	// MaxObjectSize bounds one object.
-	MaxObjectSize = 1 << 34
+	// ObjectSizeMax bounds one object.
+	ObjectSizeMax = 1 << 34
 )
 
 // RegisterWorker tells a raylet that a worker process (re)started. A new
@@ -108,18 +108,18 @@ type WorkerLogs struct {
 
 // Bounds of one WorkerLogs message.
 const (
-	MaxLogLines    = 1000
-	MaxLogLineSize = 4 << 10
+	LogLinesMax    = 1000
+	LogLineSizeMax = 4 << 10
 )
 
 // Validate bounds the lines.
 func (w *WorkerLogs) Validate() error {
-	if len(w.Lines) > MaxLogLines {
-		return fmt.Errorf("%d log lines, limit %d", len(w.Lines), MaxLogLines)
+	if len(w.Lines) > LogLinesMax {
+		return fmt.Errorf("%d log lines, limit %d", len(w.Lines), LogLinesMax)
 	}
 	for i, l := range w.Lines {
-		if len(l) > MaxLogLineSize {
-			return fmt.Errorf("log line %d of %d bytes, limit %d", i, len(l), MaxLogLineSize)
+		if len(l) > LogLineSizeMax {
+			return fmt.Errorf("log line %d of %d bytes, limit %d", i, len(l), LogLineSizeMax)
 		}
 	}
 	return nil
@@ -164,13 +164,13 @@ type ListObjects struct {
 	Limit int `msgpack:"l"`
 }
 
-// MaxListObjects bounds one ListObjects answer.
-const MaxListObjects = 10_000
+// ListObjectsMax bounds one ListObjects answer.
+const ListObjectsMax = 10_000
 
 // Validate bounds the limit.
 func (l *ListObjects) Validate() error {
-	if l.Limit <= 0 || l.Limit > MaxListObjects {
-		return fmt.Errorf("limit %d, want 1..%d", l.Limit, MaxListObjects)
+	if l.Limit <= 0 || l.Limit > ListObjectsMax {
+		return fmt.Errorf("limit %d, want 1..%d", l.Limit, ListObjectsMax)
 	}
 	return nil
 }
@@ -224,8 +224,8 @@ type ReadLogReply struct {
 	Size int64  `msgpack:"s"`
 }
 
-// MaxLogRead bounds one ReadLog.
-const MaxLogRead = 1 << 20
+// LogReadMax bounds one ReadLog.
+const LogReadMax = 1 << 20
 
 // LaunchPrefix starts every launch token a raylet of node issues (its
 // node id in hex and a dash), and so the token part of its workers' log
@@ -271,8 +271,8 @@ func (r *ReadLog) Validate() error {
 	if !ValidLogName(r.Name) {
 		return fmt.Errorf("log name %q: want job-<job>-worker-<token>.out or .err", r.Name)
 	}
-	if r.Max <= 0 || r.Max > MaxLogRead {
-		return fmt.Errorf("read of %d bytes, want 1..%d", r.Max, MaxLogRead)
+	if r.Max <= 0 || r.Max > LogReadMax {
+		return fmt.Errorf("read of %d bytes, want 1..%d", r.Max, LogReadMax)
 	}
 	return nil
 }
@@ -572,13 +572,13 @@ type OwnsObjects struct {
 	IDs     []core.ObjectID `msgpack:"i,omitempty"`
 }
 
-// MaxOwnsObjects bounds the ids of one OwnsObjects.
-const MaxOwnsObjects = 1000
+// OwnsObjectsMax bounds the ids of one OwnsObjects.
+const OwnsObjectsMax = 1000
 
 // Validate bounds the ids.
 func (o *OwnsObjects) Validate() error {
-	if len(o.IDs) > MaxOwnsObjects {
-		return fmt.Errorf("%d object ids, limit %d", len(o.IDs), MaxOwnsObjects)
+	if len(o.IDs) > OwnsObjectsMax {
+		return fmt.Errorf("%d object ids, limit %d", len(o.IDs), OwnsObjectsMax)
 	}
 	return nil
 }

@@ -132,23 +132,23 @@ type TaskSpec struct {
 
 // Limits on what a task spec may carry.
 const (
-	MaxFunctionName = 256
-	MaxArgs         = 10_000
-	MaxReturns      = 1_000
-	// MaxInlineSize is the default bound below which return values travel
+	FunctionNameMax = 256
+	ArgsMax         = 10_000
+	ReturnsMax      = 1_000
+	// InlineSizeMax is the default bound below which return values travel
 	// inline to the owner instead of through plasma (Ray: 100 KiB).
-	MaxInlineSize = 100 << 10
+	InlineSizeMax = 100 << 10
 )
 
 // Validate checks the fields a receiver relies on.
 func (s *TaskSpec) Validate() error {
 	switch {
-	case s.Function == "" || len(s.Function) > MaxFunctionName:
-		return fmt.Errorf("function name of %d bytes, want 1..%d", len(s.Function), MaxFunctionName)
-	case len(s.Args) > MaxArgs:
-		return fmt.Errorf("%d args, limit %d", len(s.Args), MaxArgs)
-	case s.NumReturns > MaxReturns:
-		return fmt.Errorf("%d returns, limit %d", s.NumReturns, MaxReturns)
+	case s.Function == "" || len(s.Function) > FunctionNameMax:
+		return fmt.Errorf("function name of %d bytes, want 1..%d", len(s.Function), FunctionNameMax)
+	case len(s.Args) > ArgsMax:
+		return fmt.Errorf("%d args, limit %d", len(s.Args), ArgsMax)
+	case s.NumReturns > ReturnsMax:
+		return fmt.Errorf("%d returns, limit %d", s.NumReturns, ReturnsMax)
 	case !s.Resources.Valid():
 		return fmt.Errorf("invalid resources %v", s.Resources)
 	case s.Owner == "":

@@ -41,9 +41,9 @@ type ClientConfig struct {
 	// must return a new message each time (a sent message is never
 	// modified).
 	Frame func(id, ackBelow uint64, req core.Message) core.Message
-	// MaxPending bounds the calls in flight; more fail with ErrOverloaded
-	// without being sent. Default DefaultMaxPending.
-	MaxPending int
+	// PendingMax bounds the calls in flight; more fail with ErrOverloaded
+	// without being sent. Default DefaultPendingMax.
+	PendingMax int
 }
 
 type call struct {
@@ -58,8 +58,8 @@ type call struct {
 	cb       func(core.Message, error)
 }
 
-// DefaultMaxPending bounds a client's calls in flight.
-const DefaultMaxPending = 100_000
+// DefaultPendingMax bounds a client's calls in flight.
+const DefaultPendingMax = 100_000
 
 // NewClient returns a client that frames its calls in Request envelopes.
 // Its identity is drawn from env's PRNG, so a restarted process is a new
@@ -68,8 +68,8 @@ func NewClient(env core.Env) *Client { return NewClientWith(env, ClientConfig{})
 
 // NewClientWith returns a client tuned by cfg; see NewClient.
 func NewClientWith(env core.Env, cfg ClientConfig) *Client {
-	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = DefaultMaxPending
+	if cfg.PendingMax <= 0 {
+		cfg.PendingMax = DefaultPendingMax
 	}
 	return &Client{env: env, codec: core.NewCodec(0), cfg: cfg, id: env.Rand().Uint64() | 1, calls: map[uint64]*call{}}
 }
@@ -85,7 +85,7 @@ func (c *Client) ID() uint64 { return c.id }
 // each retry), so it must not change until the call ends.
 func (c *Client) Call(to core.Addr, req core.Message, opts Options, cb func(core.Message, error)) CallID {
 	opts = opts.withDefaults()
-	if n := len(c.calls); n >= c.cfg.MaxPending {
+	if n := len(c.calls); n >= c.cfg.PendingMax {
 		c.env.AfterFunc(0, func() { cb(nil, fmt.Errorf("%d calls in flight: %w", n, ErrOverloaded)) })
 		return 0
 	}

@@ -132,7 +132,7 @@ var (
 	// ErrCancelled means the caller cancelled the call.
 	ErrCancelled = errors.New("rpc: call cancelled")
 	// ErrOverloaded means the client already had its limit of calls in
-	// flight (ClientConfig.MaxPending); the call was not sent.
+	// flight (ClientConfig.PendingMax); the call was not sent.
 	ErrOverloaded = errors.New("rpc: too many calls in flight; wait for earlier calls to finish")
 
 	// ErrInvalid matches an *Error of CodeInvalid: the request was

@@ -39,12 +39,12 @@ type clientState struct {
 }
 
 // Bounds of the dedup table. A client that keeps more than
-// MaxRepliesPerClient finished calls unacknowledged loses the oldest (its
-// retries of those would run again); more than MaxClients clients evict the
+// RepliesPerClientMax finished calls unacknowledged loses the oldest (its
+// retries of those would run again); more than ClientsMax clients evict the
 // least recently seen.
 const (
-	MaxRepliesPerClient = 1024
-	MaxClients          = 10_000
+	RepliesPerClientMax = 1024
+	ClientsMax          = 10_000
 )
 
 // NewServer returns a server with no handlers.
@@ -109,7 +109,7 @@ func (s *Server) client(k clientKey) *clientState {
 	s.tick++
 	cs, ok := s.clients[k]
 	if !ok {
-		if len(s.clients) >= MaxClients {
+		if len(s.clients) >= ClientsMax {
 			s.evictOldestClient()
 		}
 		cs = &clientState{inflight: map[uint64]bool{}, done: map[uint64]*Response{}}
@@ -159,7 +159,7 @@ func (s *Server) respond(k clientKey, id uint64, reply core.Message, err error) 
 		delete(cs.inflight, id)
 		if id >= cs.ackBelow {
 			cs.done[id] = resp
-			if len(cs.done) > MaxRepliesPerClient {
+			if len(cs.done) > RepliesPerClientMax {
 				ids := make([]uint64, 0, len(cs.done))
 				for d := range cs.done { //gray:unordered sorted right after
 					ids = append(ids, d)

@@ -54,19 +54,19 @@ func (w *Worker) record(t *pendingTask, st gcs.TaskState, terr *proto.TaskError)
 		return
 	}
 	e := gcs.TaskEvent{
-		Task: t.spec.TaskID, Attempt: t.spec.Attempt, Job: t.spec.Job, Name: truncate(t.spec.Function, gcs.MaxNameSize),
+		Task: t.spec.TaskID, Attempt: t.spec.Attempt, Job: t.spec.Job, Name: truncate(t.spec.Function, gcs.NameSizeMax),
 		State: st, Time: w.stamp(),
 	}
 	if st == gcs.TaskRunning {
 		e.Node, e.Worker = t.node, t.worker
 	}
 	if terr != nil {
-		e.ErrorKind = truncate(terr.Kind.String(), gcs.MaxNameSize)
+		e.ErrorKind = truncate(terr.Kind.String(), gcs.NameSizeMax)
 		msg := terr.Message
 		if terr.Stack != "" {
 			msg += "\n" + terr.Stack
 		}
-		e.Error = truncate(msg, gcs.MaxTaskErrorSize)
+		e.Error = truncate(msg, gcs.TaskErrorSizeMax)
 	}
 	w.evStats.Recorded++
 	b := &w.events
@@ -91,7 +91,7 @@ func (w *Worker) armFlush() {
 func (w *Worker) flushEvents() {
 	b := &w.events
 	b.timer = nil
-	n := min(len(b.buf), gcs.MaxTaskEventsPerBatch)
+	n := min(len(b.buf), gcs.TaskEventsPerBatchMax)
 	batch := append([]gcs.TaskEvent(nil), b.buf[:n]...)
 	b.buf = append(b.buf[:0], b.buf[n:]...)
 	dropped := b.dropped

@@ -10,11 +10,11 @@ import (
 
 // eventCluster is the test cluster whose owner has a GCS client talking
 // to a fake GCS that records every AddTaskEvents batch.
-func eventCluster(t *testing.T, maxEvents int) (*cluster, *[]*gcs.AddTaskEvents) {
+func eventCluster(t *testing.T, eventsMax int) (*cluster, *[]*gcs.AddTaskEvents) {
 	c := newCluster(t)
 	env := c.n.env("driver", 11)
 	g := gcs.NewClient(env, "gcs", gcs.ClientOptions{})
-	c.owner = New(env, Config{Raylet: "raylet", Node: core.NodeID{9}, Job: core.JobIDFromInt(1), GCS: g, TaskEventsMax: maxEvents})
+	c.owner = New(env, Config{Raylet: "raylet", Node: core.NodeID{9}, Job: core.JobIDFromInt(1), GCS: g, TaskEventsMax: eventsMax})
 	c.n.procs["driver"] = func(from core.Addr, m core.Message) {
 		if !g.Handle(from, m) {
 			c.owner.Handle(from, m)

@@ -11,7 +11,7 @@ import (
 )
 
 // big is a value that goes to plasma rather than inline.
-var big = make([]byte, proto.MaxInlineSize+1)
+var big = make([]byte, proto.InlineSizeMax+1)
 
 // put runs the network until w's Put of data answers.
 func (c *cluster) put(w *Worker, data []byte) proto.ObjectRef {
@@ -65,7 +65,7 @@ func TestPutIDsDifferAcrossWorkers(t *testing.T) {
 func TestCopiesNameTheirOwner(t *testing.T) {
 	c := newCluster(t)
 	c.put(c.owner, big)
-	refs, err := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 1)}}, TaskOptions{})
+	refs, err := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 1)}}, TaskOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestFreeOwned(t *testing.T) {
 	c := newCluster(t)
 	a := newAsker(c)
 	put := c.put(c.owner, big)
-	refs, err := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 1)}}, TaskOptions{})
+	refs, err := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 1)}}, TaskOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,18 +61,18 @@ func (e *objEntry) inScope() bool {
 // never call out to the network; the core worker acts on what they return.
 type refTable struct {
 	objs map[core.ObjectID]*objEntry
-	// MaxObjects bounds the table; adding beyond it is refused.
+	// ObjectsMax bounds the table; adding beyond it is refused.
 	max int
 }
 
-// DefaultMaxObjects bounds a core worker's reference table.
-const DefaultMaxObjects = 1_000_000
+// DefaultObjectsMax bounds a core worker's reference table.
+const DefaultObjectsMax = 1_000_000
 
 // errTooManyObjects is returned when the table is full.
-var errTooManyObjects = fmt.Errorf("worker: more than %d live object references; release references you no longer need", DefaultMaxObjects)
+var errTooManyObjects = fmt.Errorf("worker: more than %d live object references; release references you no longer need", DefaultObjectsMax)
 
 func newRefTable() *refTable {
-	return &refTable{objs: map[core.ObjectID]*objEntry{}, max: DefaultMaxObjects}
+	return &refTable{objs: map[core.ObjectID]*objEntry{}, max: DefaultObjectsMax}
 }
 
 // addOwned registers an object this worker owns, pending until set.

@@ -43,7 +43,7 @@ type Config struct {
 	// Executor runs pushed tasks; nil for a driver that only submits.
 	Executor Executor
 	// InlineLimit: return values up to this size travel inline to the
-	// owner; larger ones go to plasma. Default proto.MaxInlineSize.
+	// owner; larger ones go to plasma. Default proto.InlineSizeMax.
 	InlineLimit int
 	// OwnerTimeout bounds waiting for another process's object status
 	// before reporting its owner dead. Default 30s.
@@ -185,7 +185,7 @@ const (
 // New returns a core worker for the process of env.
 func New(env core.Env, cfg Config) *Worker {
 	if cfg.InlineLimit <= 0 {
-		cfg.InlineLimit = proto.MaxInlineSize
+		cfg.InlineLimit = proto.InlineSizeMax
 	}
 	if cfg.OwnerTimeout <= 0 {
 		cfg.OwnerTimeout = 30 * time.Second

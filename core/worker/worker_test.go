@@ -84,7 +84,7 @@ func TestReferenceCounting(t *testing.T) {
 	t.Run("last local reference frees the plasma copy", func(t *testing.T) {
 		c := newCluster(t)
 		var ref proto.ObjectRef
-		c.owner.Put(make([]byte, proto.MaxInlineSize+1), func(r proto.ObjectRef, err error) {
+		c.owner.Put(make([]byte, proto.InlineSizeMax+1), func(r proto.ObjectRef, err error) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("submitted task keeps its argument alive", func(t *testing.T) {
 		c := newCluster(t)
-		a, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		a, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
 		b, _ := c.owner.SubmitTask("hang", []proto.Arg{{Ref: &a[0]}}, TaskOptions{})
 		c.n.run(func() bool { return c.x.runs["hang"] == 1 })
 		c.owner.Release(a[0])
@@ -125,7 +125,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("a borrower that already released answers at once", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
 		if _, err := c.get(c.owner, refs[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("owner waits for its borrower, then frees", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
 		if _, err := c.get(c.owner, refs[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestReferenceCounting(t *testing.T) {
 func TestLostObjects(t *testing.T) {
 	t.Run("a lost task return is rebuilt from lineage", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}}, TaskOptions{})
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
 		if _, err := c.get(c.owner, refs[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestLostObjects(t *testing.T) {
 		c.owner.NodeDied(c.raylet.node, "raylet")
 		c.raylet.node = core.NodeID{10} // the raylet restarted: a new node
 		v, err := c.get(c.owner, refs[0])
-		if err != nil || len(v) != proto.MaxInlineSize+10 {
+		if err != nil || len(v) != proto.InlineSizeMax+10 {
 			t.Fatalf("Get after loss = %d bytes, %v; want the rebuilt value", len(v), err)
 		}
 		if c.x.runs["big"] != 2 || c.owner.Stats().Reconstructed != 1 {
@@ -187,7 +187,7 @@ func TestLostObjects(t *testing.T) {
 		if err := c.owner.AddLocalRef(b); err != nil {
 			t.Fatal(err)
 		}
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.MaxInlineSize + 10)}, {Ref: &b}}, TaskOptions{})
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}, {Ref: &b}}, TaskOptions{})
 		if _, err := c.get(c.owner, refs[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestLostObjects(t *testing.T) {
 		if err := c.owner.CheckInvariants(); err != nil {
 			t.Fatalf("CheckInvariants() during the rebuild = %v", err)
 		}
-		if v, err := c.get(c.owner, refs[0]); err != nil || len(v) != proto.MaxInlineSize+10 {
+		if v, err := c.get(c.owner, refs[0]); err != nil || len(v) != proto.InlineSizeMax+10 {
 			t.Fatalf("Get after loss = %d bytes, %v; want the rebuilt value", len(v), err)
 		}
 		if e := c.owner.refs.get(b.ID); e != nil {
@@ -215,7 +215,7 @@ func TestLostObjects(t *testing.T) {
 	t.Run("a lost Put object cannot be rebuilt", func(t *testing.T) {
 		c := newCluster(t)
 		var ref proto.ObjectRef
-		c.owner.Put(make([]byte, proto.MaxInlineSize+1), func(r proto.ObjectRef, err error) { ref = r })
+		c.owner.Put(make([]byte, proto.InlineSizeMax+1), func(r proto.ObjectRef, err error) { ref = r })
 		c.n.run(nil)
 		clear(c.raylet.objects)
 		c.owner.NodeDied(c.raylet.node, "raylet")

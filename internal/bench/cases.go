@@ -12,15 +12,15 @@ import (
 // Ray's object sizes do not fit gray's defaults: ray_perf.py puts one
 // 800 MiB array, and ten tasks put ten 80 MiB arrays each, but gray's
 // default object store holds 256 MiB and one message at most 64 MiB
-// (core.DefaultMaxMessageSize), and a put travels to the raylet as one
+// (core.DefaultMessageSizeMax), and a put travels to the raylet as one
 // message. gray puts the largest round size that fits with room to
 // spare, and reports gigabytes per second as Ray does.
 const (
 	singlePutBytes = 32 << 20
 	multiPutBytes  = 8 << 20
-	// minPlasmaBytes keeps shrunken sizes above the inline limit (100
+	// plasmaBytesMin keeps shrunken sizes above the inline limit (100
 	// KiB), so that large puts still go to plasma.
-	minPlasmaBytes = 256 << 10
+	plasmaBytesMin = 256 << 10
 )
 
 // sizes are a case's batch and object sizes: Ray's batches divided by
@@ -34,7 +34,7 @@ func (s sizes) n(ray int) int { return max(ray/s.shrink, 1) }
 // operation (an approximation where cost is not linear in the batch).
 func (s sizes) per(n, ray int) float64 { return float64(n) / float64(ray) }
 
-func (s sizes) bytes(size int) int { return max(size/s.shrinkBytes, minPlasmaBytes) }
+func (s sizes) bytes(size int) int { return max(size/s.shrinkBytes, plasmaBytesMin) }
 
 // nCPU is ray_perf.py's n_cpu: half the machine's CPUs, at least one.
 func nCPU() int { return max(runtime.NumCPU()/2, 1) }
