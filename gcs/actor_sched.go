@@ -361,7 +361,7 @@ func (s *Server) requestLease(p *placement, raylet core.Addr) {
 		case err == nil:
 			s.granted(p, l)
 		case errors.Is(err, lease.ErrInfeasible):
-			s.creationFailed(p, "creation failed: "+err.Error())
+			s.creationFailed(p, "creation failed, infeasible: "+err.Error())
 		case errors.Is(err, lease.ErrDeadNode):
 			s.retryCreation(p, err.Error())
 		default:
