@@ -46,16 +46,7 @@ func walOf(t *testing.T, n, valueSize int) (vfs.FS, string, []byte) {
 	if newest == "" {
 		t.Fatalf("no log in %v", names)
 	}
-	f, err := fs.Open(path.Join("db", newest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs, newest, data
+	return fs, newest, readAll(t, fs, path.Join("db", newest))
 }
 
 type quietLogger struct{}
@@ -104,14 +95,7 @@ func flip(b []byte, at, n int) {
 func TestCheckWALsNamesTheDamagedLog(t *testing.T) {
 	fs, name, data := walOf(t, 40, 20)
 	flip(data, len(data)/2, 8)
-	f, err := fs.Create(path.Join("db", name), vfs.WriteCategoryUnspecified)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	_ = f.Close()
+	writeAll(t, fs, path.Join("db", name), data)
 	file, problem, err := checkWALs(fs, "db")
 	if err != nil || file != path.Join("db", name) || !strings.Contains(problem, "corrupt write-ahead log") {
 		t.Fatalf("checkWALs = %q, %q, %v; want the damaged log named", file, problem, err)
