@@ -22,7 +22,8 @@
 //
 // which writes the run's text trace and Chrome trace. Flags of the test
 // binary: -gray.seeds, -gray.faults, -gray.check-determinism, -gray.seed,
-// -gray.trace.
+// -gray.trace. Under go test -short a campaign runs only its first
+// Options.ShortSeeds seeds (10 by default) unless -gray.seeds names them.
 //
 // What a driver may see under faults, what a run without faults must not
 // see, and what user code must avoid in a simulated run (goroutines that

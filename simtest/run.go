@@ -47,6 +47,10 @@ type Options struct {
 	// seed of kind "crash", and the campaign goes on. Without it such a
 	// seed takes the test binary down.
 	Isolate bool
+	// ShortSeeds is how many seeds, the first ones of Seeds, run under
+	// go test -short (unless -gray.seeds names them); default 10, and a
+	// negative value runs all of them even then. CI runs everything.
+	ShortSeeds int
 	// Out, if not empty, is the folder the campaign's report is written
 	// to, as `gray sim run --out` writes it: summary.json, junit.xml,
 	// index.html and a folder per failing seed with its replay command
@@ -105,8 +109,11 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 	if opts.Faults == "" {
 		opts.Faults = "swarm"
 	}
+	short := ""
 	if *flagSeeds != "" {
 		opts.Seeds = *flagSeeds
+	} else if testing.Short() {
+		short = shortSeeds(&opts)
 	}
 	if *flagFaults != "" {
 		opts.Faults = *flagFaults
@@ -131,7 +138,7 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 	if err != nil {
 		t.Fatalf("simtest: %v", err)
 	}
-	t.Logf("simtest: %d seeds, %d passed, %d failed (faults %s), %d events in %.1fs", s.Seeds, s.Passed, s.Failed, opts.Faults, s.Events, s.WallSeconds)
+	t.Logf("simtest: %d seeds%s, %d passed, %d failed (faults %s), %d events in %.1fs", s.Seeds, short, s.Passed, s.Failed, opts.Faults, s.Events, s.WallSeconds)
 	if opts.Out != "" {
 		writeReport(t, camp, s, opts)
 	}
@@ -143,6 +150,23 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		}
 		t.Errorf("%s", f.String())
 	}
+}
+
+// shortSeeds cuts opts.Seeds to its first opts.ShortSeeds seeds for go
+// test -short and says so in the words Run logs ("" when nothing is cut).
+// A selection it cannot parse is left for campaign to refuse.
+func shortSeeds(opts *Options) string {
+	n := opts.ShortSeeds
+	if n == 0 {
+		n = 10
+	}
+	seeds, err := sim.ParseSeeds(opts.Seeds)
+	if n < 0 || err != nil || len(seeds) <= n {
+		return ""
+	}
+	cut := fmt.Sprintf(" (-short: the first %d of %s)", n, opts.Seeds)
+	opts.Seeds = fmt.Sprintf("%d..%d", seeds[0], seeds[n-1])
+	return cut
 }
 
 // Campaign runs driver as Run does, without flags, and returns the
