@@ -142,3 +142,22 @@ func ExampleWait() {
 	fmt.Println(len(ready), len(notReady), err)
 	// Output: 3 0 <nil>
 }
+
+// Where returns the runtime context it runs in.
+var Where = gray.Task0("example.where", gray.GetRuntimeContext)
+
+// ExampleGetRuntimeContext: a task runs for the driver's job, as a task
+// of its own, on a worker of some node.
+func ExampleGetRuntimeContext() {
+	ctx := context.Background()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Shutdown()
+
+	driver, _ := gray.GetRuntimeContext(ctx)
+	task, err := Where.Remote(ctx).Get(ctx)
+	fmt.Println(driver.IsDriver(), task.IsDriver(), task.JobID == driver.JobID, task.NodeID != "", err)
+	// Output: true false true true <nil>
+}

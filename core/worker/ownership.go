@@ -22,6 +22,14 @@ import (
 // (ObjectRef.OwnerID), and a worker process registers it with its raylet.
 func (w *Worker) Incarnation() uint64 { return w.incarnation }
 
+// Identity returns this core worker's process id as registered with its
+// raylet, its node (nil until known: a worker learns it from its first
+// task, a driver when it attaches) and the job it submits for (nil for a
+// node's own workers, whose tasks carry theirs).
+func (w *Worker) Identity() (core.WorkerID, core.NodeID, core.JobID) {
+	return w.cfg.WorkerID, w.cfg.Node, w.cfg.Job
+}
+
 // ownerNode is the node whose death kills this owner: a worker's node.
 // A driver has none: it moves to another raylet when its node dies (a
 // process with no Executor is a driver).

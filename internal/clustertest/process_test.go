@@ -262,6 +262,11 @@ func TestTasksAndActorsAcrossNodes(t *testing.T) {
 			t.Errorf("%s ran on %d nodes (%v), want both", cmd, len(got), got)
 		}
 	}
+	// Spread tasks name the driver's job and both nodes in their runtime
+	// context; the driver knows its node.
+	if got := d.ask(t, "context 20"); got != "2 nodes, driver on node true" {
+		t.Errorf("context 20 = %q, want 2 nodes, driver on node true", got)
+	}
 	if got := d.ask(t, "dag"); got != "131064401" {
 		t.Errorf("dag = %s, want 131064401", got)
 	}

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -138,6 +139,49 @@ func (d *Driver) CheckInvariants() error {
 
 // Job returns the driver's job (zero until attached).
 func (d *Driver) Job() core.JobID { return d.cfg.Job }
+
+// NodeThen calls reply on the loop with the node whose raylet the driver
+// submits through: from the node table it keeps, else from the GCS's
+// (asked once); nil when neither knows it (not attached, or the GCS is
+// unreachable).
+func (d *Driver) NodeThen(reply func(core.NodeID)) {
+	if d.cw == nil {
+		reply(core.NodeID{})
+		return
+	}
+	cur := d.cw.Raylet()
+	if n, ok := d.nodeAt(cur); ok {
+		reply(n)
+		return
+	}
+	d.gcs.GetNodes(func(r gcs.Reply, err error) {
+		if err == nil {
+			for _, n := range r.Nodes {
+				if n.State == gcs.NodeAlive && n.Addr == cur {
+					reply(n.ID)
+					return
+				}
+			}
+		}
+		reply(core.NodeID{})
+	})
+}
+
+// nodeAt returns the alive node whose raylet is at addr, as the driver's
+// node table has it.
+func (d *Driver) nodeAt(addr core.Addr) (core.NodeID, bool) {
+	ids := make([]core.NodeID, 0, len(d.alive))
+	for id, a := range d.alive { //gray:unordered sorted below
+		if a == addr {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return core.NodeID{}, false
+	}
+	slices.SortFunc(ids, func(a, b core.NodeID) int { return bytes.Compare(a[:], b[:]) })
+	return ids[len(ids)-1], true
+}
 
 // Attach starts the core worker on raylet for job; nodes is the node
 // table the raylet was chosen from. Call it on the loop, once. It starts

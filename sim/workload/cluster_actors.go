@@ -105,23 +105,24 @@ func (c *cluster) nodeDead(n core.NodeID) bool {
 // runs the constructor again).
 type counter struct{ n int64 }
 
-// incrResult is what incr returns.
-type incrResult struct{ Inc, Count int64 }
+// incrResult is what incr returns: the incarnation that ran it and the
+// actor it ran on (from its runtime context) and the new count.
+type incrResult struct {
+	Inc, Count int64
+	Actor      string
+}
 
 var (
 	counterClass = gray.Actor1("workload.Counter", func(_ context.Context, start int64) (*counter, error) {
 		return &counter{n: start}, nil
 	})
-	// incrMethod reads the incarnation it runs in from the process layer:
-	// the public API does not tell a method which incarnation of its actor
-	// runs it.
 	incrMethod = gray.Method0("incr", func(c *counter, ctx context.Context) (incrResult, error) {
-		c.n++
-		var inc int64
-		if pc := process.CallerFrom(ctx); pc != nil && pc.Parent != nil {
-			inc = pc.Parent.ActorIncarnation
+		rc, err := gray.GetRuntimeContext(ctx)
+		if err != nil {
+			return incrResult{}, err
 		}
-		return incrResult{Inc: inc, Count: c.n}, nil
+		c.n++
+		return incrResult{Inc: int64(rc.ActorRestarts), Count: c.n, Actor: rc.ActorID}, nil
 	})
 	squareMethod = gray.Method1("square", func(_ *counter, _ context.Context, x int64) (int64, error) { return x * x, nil })
 )
@@ -139,6 +140,9 @@ type counterSeen struct {
 // again in the new incarnation, Ray's at-least-once actor-task retry,
 // possibly after later calls already ran in the old one.)
 func (d *driver) checkIncr(id, what string, r incrResult) error {
+	if r.Actor != id {
+		return fmt.Errorf("%s ran on actor %q (its runtime context), want %s", what, r.Actor, id)
+	}
 	k := counterSeen{id, r.Inc}
 	if last, ok := d.seen[k]; ok && r.Count <= last {
 		return fmt.Errorf("%s = count %d in incarnation %d after count %d in the same incarnation: calls ran out of order", what, r.Count, r.Inc, last)

@@ -128,6 +128,8 @@ func (d *driver) runRound(ctx context.Context) error {
 	// first: its worker becomes a borrower the driver must wait for.
 	rel := relayTask.Options(retried).Remote(ctx, c)
 	fan := fanoutTask.Options(retried).Remote(ctx, gray.V(int64(3)), gray.V(x))
+	where := whereTask.Options(retried).Remote(ctx)
+	rs.add(where)
 	// Every other round, from the first: a worker owns an object others
 	// read, and dies (cluster_owner.go).
 	ownerRound := d.round%2 == 1
@@ -256,6 +258,10 @@ func (d *driver) runRound(ctx context.Context) error {
 	} else if got != 4*x+7 {
 		return fmt.Errorf("fanout(3, %d) = %d, want %d", x, got, 4*x+7)
 	}
+	d.step = "get where"
+	if err := d.checkWhere(ctx, where); err != nil {
+		return err
+	}
 	if odd {
 		d.step = "get infeasible"
 		if _, err := gpu.Get(ctx); !errors.Is(err, gray.ErrInfeasible) {
@@ -269,6 +275,27 @@ func (d *driver) runRound(ctx context.Context) error {
 			return fmt.Errorf("failing task: got %v, want its user error", err)
 		}
 		d.cl.w.Sometimes("user error returned")
+	}
+	return nil
+}
+
+// checkWhere checks a task's runtime context against the driver's own:
+// the task ran for the driver's job, as a task, on a worker that knew its
+// node; the driver has no task and no worker id.
+func (d *driver) checkWhere(ctx context.Context, where gray.Ref[gray.RuntimeContext]) error {
+	self, err := gray.GetRuntimeContext(ctx)
+	if err != nil {
+		return fmt.Errorf("the driver's runtime context: %w", err)
+	}
+	if !self.IsDriver() || self.WorkerID != "" || self.JobID == "" {
+		return fmt.Errorf("the driver's runtime context %+v: want a job, no task and no worker", self)
+	}
+	rc, err := where.Get(ctx)
+	if err != nil {
+		return fmt.Errorf("get where: %w", err)
+	}
+	if rc.IsDriver() || rc.JobID != self.JobID || rc.WorkerID == "" || rc.NodeID == "" || rc.ActorID != "" {
+		return fmt.Errorf("a task's runtime context %+v (driver's %+v): want the driver's job, a worker and its node, no actor", rc, self)
 	}
 	return nil
 }

@@ -79,6 +79,12 @@ var (
 		return sum, nil
 	})
 
+	// whereTask returns its runtime context (gray.GetRuntimeContext),
+	// which the driver checks against its own job.
+	whereTask = gray.Task0("workload.where", func(ctx context.Context) (gray.RuntimeContext, error) {
+		return gray.GetRuntimeContext(ctx)
+	})
+
 	// relayTask(ref) passes its borrowed argument on to a child sum(ref)
 	// and returns at once, before the child runs: the worker still
 	// references the object, so the owner must count it as a borrower and

@@ -76,6 +76,8 @@ var (
 		}
 		return s, nil
 	})
+	// runtimeContext returns the task's runtime context.
+	runtimeContext = gray.Task0("app.context", gray.GetRuntimeContext)
 	// where names the raylet of the worker: set in launched workers, else
 	// the worker runs inside a node started from this program.
 	where = gray.Task0("app.where", func(context.Context) (string, error) {
@@ -267,6 +269,30 @@ func command(ctx context.Context, f []string) (string, error) {
 		rs, err := gray.GetAll(ctx, refs)
 		slices.Sort(rs)
 		return strings.Join(slices.Compact(rs), ","), err
+	case "context":
+		// N spread tasks report their runtime context: the distinct
+		// nodes they ran on (each must name the driver's job), and whether
+		// the driver knows its own node.
+		self, err := gray.GetRuntimeContext(ctx)
+		if err != nil {
+			return "", err
+		}
+		refs := make([]gray.Ref[gray.RuntimeContext], atoi(f, 1))
+		for i := range refs {
+			refs[i] = runtimeContext.Options(gray.WithSpread()).Remote(ctx)
+		}
+		rcs, err := gray.GetAll(ctx, refs)
+		if err != nil {
+			return "", err
+		}
+		nodes := map[string]bool{}
+		for _, rc := range rcs {
+			if rc.JobID != self.JobID || rc.TaskID == "" || rc.WorkerID == "" {
+				return "", fmt.Errorf("task context %+v, driver's %+v", rc, self)
+			}
+			nodes[rc.NodeID] = true
+		}
+		return fmt.Sprintf("%d nodes, driver on node %t", len(nodes), self.NodeID != ""), nil
 	case "panic":
 		_, err := boom.Remote(ctx).Get(ctx)
 		var te *gray.TaskError
