@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grayrt/gray/internal/invariants"
 	"github.com/grayrt/gray/sim"
 	"github.com/grayrt/gray/sim/report"
 )
@@ -287,15 +288,25 @@ func safeName(s string) string {
 
 // replayCommand is the go test command that replays seed of t's Run.
 func replayCommand(t *testing.T, seed uint64, spec string) string {
-	return fmt.Sprintf("go test -run '%s' %s -args -gray.seed=%d -gray.faults=%s", runPattern(t), packageDir(), seed, sim.ShellQuote(spec))
+	return fmt.Sprintf("%s -run '%s' %s -args -gray.seed=%d -gray.faults=%s", goTest(), runPattern(t), packageDir(), seed, sim.ShellQuote(spec))
+}
+
+// goTest is go test as this test binary was built: an invariants build
+// replays with the tag, since an invariant checked only in that build
+// fails only in it.
+func goTest() string {
+	if invariants.Enabled {
+		return "go test -tags invariants"
+	}
+	return "go test"
 }
 
 // writeReport writes the report folder of campaign camp's run s to
 // opts.Out, and fails t if it cannot.
 func writeReport(t *testing.T, camp sim.Campaign, s sim.Summary, opts Options) {
 	t.Helper()
-	cmd := fmt.Sprintf("go test -run '%s' %s -args -gray.seeds=%s -gray.faults=%s -gray.out=%s",
-		runPattern(t), packageDir(), sim.ShellQuote(opts.Seeds), sim.ShellQuote(opts.Faults), sim.ShellQuote(opts.Out))
+	cmd := fmt.Sprintf("%s -run '%s' %s -args -gray.seeds=%s -gray.faults=%s -gray.out=%s",
+		goTest(), runPattern(t), packageDir(), sim.ShellQuote(opts.Seeds), sim.ShellQuote(opts.Faults), sim.ShellQuote(opts.Out))
 	if opts.CheckDeterminism {
 		cmd += " -gray.check-determinism"
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/grayrt/gray/internal/invariants"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,7 +94,13 @@ func TestPlantedBugIsCaught(t *testing.T) {
 		t.Fatalf("first failure: %s: %s; want the driver's wrong-sum error", f.Kind, f.Reason)
 	}
 	cmd := f.ReplayCommand()
-	m := regexp.MustCompile(`^go test -run '(\S+)' \./simtest -args (-gray\.seed=\d+) (-gray\.faults=\S+)$`).FindStringSubmatch(cmd)
+	m := regexp.MustCompile(`^go test( -tags invariants)? -run '(\S+)' \./simtest -args (-gray\.seed=\d+) (-gray\.faults=\S+)$`).FindStringSubmatch(cmd)
+	if m != nil && (m[1] != "") != invariants.Enabled {
+		t.Fatalf("replay command %q in a build with invariants %t: the tag must match the build", cmd, invariants.Enabled)
+	}
+	if m != nil {
+		m = m[1:]
+	}
 	if m == nil {
 		t.Fatalf("replay command %q, want go test -run '^TestPlantedBugIsCaught$' ./simtest -args -gray.seed=N -gray.faults=…", cmd)
 	}

@@ -102,7 +102,8 @@ func TestPlantedBugIsCaught(t *testing.T) {
 		t.Fatalf("first failure: %s: %s; want the driver's wrong-estimate error", f.Kind, f.Reason)
 	}
 	cmd := f.ReplayCommand()
-	m := regexp.MustCompile(`^go test -run '(\S+)' \./examples/pi -args (-gray\.seed=\d+) (-gray\.faults=\S+)$`).FindStringSubmatch(cmd)
+	// (an invariants build's command carries -tags invariants)
+	m := regexp.MustCompile(`^go test(?: -tags invariants)? -run '(\S+)' \./examples/pi -args (-gray\.seed=\d+) (-gray\.faults=\S+)$`).FindStringSubmatch(cmd)
 	if m == nil {
 		t.Fatalf("replay command %q, want go test -run '^TestPlantedBugIsCaught$' ./examples/pi -args -gray.seed=N -gray.faults=…", cmd)
 	}
