@@ -86,8 +86,6 @@ func GetRuntimeContext(ctx context.Context) (RuntimeContext, error) {
 			rc.ActorID = p.ActorID.String()
 			rc.ActorRestarts = int(p.ActorIncarnation)
 		}
-	} else if rc.JobID == "" && cl.Driver != nil {
-		rc.JobID = cl.Driver.Job().String()
 	}
 	return rc, nil
 }

@@ -168,19 +168,18 @@ func (d *Driver) NodeThen(reply func(core.NodeID)) {
 }
 
 // nodeAt returns the alive node whose raylet is at addr, as the driver's
-// node table has it.
+// node table has it; of two at one address (a restarted head whose old
+// incarnation is not declared dead yet) the greatest id, so that the
+// answer does not depend on map order.
 func (d *Driver) nodeAt(addr core.Addr) (core.NodeID, bool) {
-	ids := make([]core.NodeID, 0, len(d.alive))
-	for id, a := range d.alive { //gray:unordered sorted below
-		if a == addr {
-			ids = append(ids, id)
+	var found core.NodeID
+	ok := false
+	for id, a := range d.alive { //gray:unordered the greatest id
+		if a == addr && (!ok || bytes.Compare(id[:], found[:]) > 0) {
+			found, ok = id, true
 		}
 	}
-	if len(ids) == 0 {
-		return core.NodeID{}, false
-	}
-	slices.SortFunc(ids, func(a, b core.NodeID) int { return bytes.Compare(a[:], b[:]) })
-	return ids[len(ids)-1], true
+	return found, ok
 }
 
 // Attach starts the core worker on raylet for job; nodes is the node

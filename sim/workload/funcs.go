@@ -81,9 +81,7 @@ var (
 
 	// whereTask returns its runtime context (gray.GetRuntimeContext),
 	// which the driver checks against its own job.
-	whereTask = gray.Task0("workload.where", func(ctx context.Context) (gray.RuntimeContext, error) {
-		return gray.GetRuntimeContext(ctx)
-	})
+	whereTask = gray.Task0("workload.where", gray.GetRuntimeContext)
 
 	// relayTask(ref) passes its borrowed argument on to a child sum(ref)
 	// and returns at once, before the child runs: the worker still
