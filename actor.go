@@ -135,26 +135,36 @@ func (c *ActorClass1[T, A]) New(ctx context.Context, a Arg[A], opts ...Option) (
 // from inside a task. It fails with an error matching ErrActorNotFound if
 // there is none. The actor's Go type is not checked here: calling a
 // method of another type fails the call.
+//
+// The lookup is a read, so a GCS that does not answer in time (restarting,
+// paused, cut off) is asked again until it does or ctx is done: give ctx a
+// deadline to bound the wait.
 func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHandle[T], error) {
 	cl, err := callerFor(ctx)
 	if err != nil {
 		return nil, err
 	}
 	cfg := newCallConfig(opts)
-	info, err := do(ctx, cl, func(_ *worker.Worker, reply func(gcs.ActorInfo, error)) {
-		cl.GCS().GetNamedActor(cfg.namespace, name, func(r gcs.Reply, err error) {
-			switch {
-			case errors.Is(err, gcs.ErrNotFound):
-				reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
-			case err != nil:
-				reply(gcs.ActorInfo{}, fmt.Errorf("gray: look up actor %q: %w", name, err))
-			case len(r.Actors) == 0:
-				reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
-			default:
-				reply(r.Actors[0], nil)
-			}
+	var info gcs.ActorInfo
+	for {
+		info, err = do(ctx, cl, func(_ *worker.Worker, reply func(gcs.ActorInfo, error)) {
+			cl.GCS().GetNamedActor(cfg.namespace, name, func(r gcs.Reply, err error) {
+				switch {
+				case errors.Is(err, gcs.ErrNotFound):
+					reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
+				case err != nil:
+					reply(gcs.ActorInfo{}, fmt.Errorf("gray: look up actor %q: %w", name, err))
+				case len(r.Actors) == 0:
+					reply(gcs.ActorInfo{}, fmt.Errorf("%w: %q in namespace %q", ErrActorNotFound, name, cfg.namespace))
+				default:
+					reply(r.Actors[0], nil)
+				}
+			})
 		})
-	})
+		if !errors.Is(err, gcs.ErrTimeout) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
