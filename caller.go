@@ -40,6 +40,17 @@ func submitVia(c *caller, cw *worker.Worker, fn string, args []proto.Arg, opts w
 	return cw.SubmitTask(fn, args, opts)
 }
 
+// whileBlocked runs start, a Get or Wait that calls done when it ends,
+// as worker.WhileBlocked does for the task body c runs: the body's lease
+// lends its CPUs out while it waits. Drivers and actor methods just wait.
+func whileBlocked(c *caller, cw *worker.Worker, start func(done func())) {
+	if p := c.Parent; p == nil || p.ActorCall || p.ActorCreation {
+		start(func() {})
+		return
+	}
+	cw.WhileBlocked(c.Parent.TaskID, start)
+}
+
 // do runs f on the caller's event loop and waits for it to call reply
 // (process.Do): the core worker is only ever touched from its loop. A
 // stopped process fails the call with ErrShutdown.

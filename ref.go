@@ -99,7 +99,14 @@ func (r Ref[T]) Get(ctx context.Context) (T, error) {
 	case s.rel.done.Load():
 		return zero, ErrReleased
 	}
-	data, err := do(ctx, s.c, func(cw *worker.Worker, reply func([]byte, error)) { cw.Get(s.ref, reply) })
+	data, err := do(ctx, s.c, func(cw *worker.Worker, reply func([]byte, error)) {
+		whileBlocked(s.c, cw, func(done func()) {
+			cw.Get(s.ref, func(data []byte, err error) {
+				done()
+				reply(data, err)
+			})
+		})
+	})
 	goruntime.KeepAlive(s)
 	if err != nil {
 		return zero, err
@@ -180,9 +187,15 @@ func Wait[R AnyRef](ctx context.Context, refs []R, n int, timeout time.Duration)
 	if n > 0 {
 		n = min(n, len(pending))
 		got, err := do(ctx, c, func(cw *worker.Worker, reply func([]proto.ObjectRef, error)) {
-			if err := cw.Wait(pending, n, timeout, func(ready, _ []proto.ObjectRef) { reply(ready, nil) }); err != nil {
-				reply(nil, err)
-			}
+			whileBlocked(c, cw, func(done func()) {
+				if err := cw.Wait(pending, n, timeout, func(ready, _ []proto.ObjectRef) {
+					done()
+					reply(ready, nil)
+				}); err != nil {
+					done()
+					reply(nil, err)
+				}
+			})
 		})
 		if err != nil {
 			return nil, nil, err

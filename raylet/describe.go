@@ -182,7 +182,7 @@ func (r *Raylet) grantedLeases() []*leaseRequest {
 func (r *Raylet) idleWorkers() int {
 	n := 0
 	for _, w := range r.workers { //gray:unordered counting
-		if w.lease == nil {
+		if !w.busy() {
 			n++
 		}
 	}
@@ -235,7 +235,7 @@ func (r *Raylet) Describe() string {
 	fmt.Fprintf(&b, "node %v fenced=%v available=%v queue=%d leases=%d pulls=%d stats=%+v\n", r.node, r.fenced, r.available, len(r.queue), len(r.leases), len(r.pulls), r.stats)
 	for _, a := range r.sortedWorkerAddrs() {
 		w := r.workers[a]
-		fmt.Fprintf(&b, "  worker %s %v busy=%v\n", a, w.id, w.lease != nil)
+		fmt.Fprintf(&b, "  worker %s %v leases=%d\n", a, w.id, len(w.leases))
 	}
 	if r.policy != nil {
 		for _, v := range r.viewList() {

@@ -43,9 +43,10 @@ func Corruptions(primary core.ObjectID) []Corruption {
 	cpu := core.MustResources(core.CPU, 1)
 	return []Corruption{
 		{"available drifts up", func(r *Raylet) { r.available = r.available.Add(cpu) }, "granted leases hold"},
-		{"available negative", func(r *Raylet) { r.available = r.available.Sub(core.MustResources(core.CPU, 5)) }, "are negative"},
+		{"available negative", func(r *Raylet) { r.available = r.available.Sub(core.MustResources("GPU", 1)) }, "are negative"},
+		{"blocked lease keeps its CPUs", func(r *Raylet) { r.granted().blocked = true }, "granted leases hold"},
 		{"available above total", func(r *Raylet) { r.available = r.available.Add(core.MustResources(core.CPU, 3)) }, "exceed the node's total"},
-		{"worker forgets its lease", func(r *Raylet) { r.granted().worker.lease = nil }, "which does not hold it"},
+		{"worker forgets its lease", func(r *Raylet) { r.granted().worker.leases = nil }, "which does not hold it"},
 		{"leased worker leaves the pool", func(r *Raylet) { delete(r.workers, r.granted().worker.addr) }, "not in the pool"},
 		{"queued request dropped", func(r *Raylet) { r.queue = nil }, "neither granted nor queued"},
 		{"request queued twice", func(r *Raylet) { r.queue = append(r.queue, r.queue[0]) }, "queued twice"},

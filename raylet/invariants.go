@@ -11,8 +11,10 @@ import (
 // CheckInvariants checks the raylet's bookkeeping and returns the first
 // violation, or nil:
 //
-//   - resources: available is never negative, never above the total, and
-//     is the total minus what the granted leases hold;
+//   - resources: available is never above the total and is the total
+//     minus what the granted leases hold (a blocked lease holds no
+//     CPUs); only CPUs can be negative (over-subscribed by leases that
+//     took their CPUs back after blocking, as in Ray);
 //   - leases: a granted lease and its worker point at each other and the
 //     worker is in the pool; a lease not granted is queued, once; nothing
 //     is granted before the node registered;
@@ -38,8 +40,10 @@ func (r *Raylet) CheckInvariants() error {
 
 // invResources checks available against the total and the grants.
 func (r *Raylet) invResources() error {
-	if r.available.AnyNegative() {
-		return fmt.Errorf("raylet: available resources %v are negative", r.available)
+	for _, x := range r.available {
+		if x.Amount < 0 && x.Name != core.CPU {
+			return fmt.Errorf("raylet: available resources %v are negative", r.available)
+		}
 	}
 	held := r.cfg.Resources.Sub(r.available)
 	if held.AnyNegative() {
@@ -48,7 +52,7 @@ func (r *Raylet) invResources() error {
 	var granted core.Resources
 	for _, l := range r.leases { //gray:unordered an exact fixed-point sum
 		if l.worker != nil {
-			granted = granted.Add(l.req.Spec.Resources)
+			granted = granted.Add(l.held())
 		}
 	}
 	if !granted.Equal(held) {
@@ -89,7 +93,7 @@ func (r *Raylet) invLeases() error {
 			return fmt.Errorf("raylet: lease %s/%d granted before the node registered", k.owner, k.id)
 		case r.workers[w.addr] != w:
 			return fmt.Errorf("raylet: lease %s/%d is granted to worker %s, which is not in the pool", k.owner, k.id, w.addr)
-		case w.lease != l:
+		case !slices.Contains(w.leases, l):
 			return fmt.Errorf("raylet: lease %s/%d is granted to worker %s, which does not hold it", k.owner, k.id, w.addr)
 		}
 	}
@@ -100,8 +104,14 @@ func (r *Raylet) invLeases() error {
 			return fmt.Errorf("raylet: the pool maps %s to worker %s", a, w.addr)
 		case !r.workerAddrs[a]:
 			return fmt.Errorf("raylet: worker %s is in the pool but not among the registered addresses (a fence would not tell it)", a)
-		case w.lease != nil && (r.leases[w.lease.key] != w.lease || w.lease.worker != w):
-			return fmt.Errorf("raylet: worker %s holds lease %s/%d, which is not granted to it", a, w.lease.key.owner, w.lease.key.id)
+		}
+		for i, l := range w.leases {
+			switch {
+			case r.leases[l.key] != l || l.worker != w:
+				return fmt.Errorf("raylet: worker %s holds lease %s/%d, which is not granted to it", a, l.key.owner, l.key.id)
+			case slices.Index(w.leases, l) != i:
+				return fmt.Errorf("raylet: worker %s holds lease %s/%d twice", a, l.key.owner, l.key.id)
+			}
 		}
 	}
 	return nil

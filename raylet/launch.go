@@ -236,7 +236,7 @@ func (r *Raylet) reapIdle() {
 	now := r.env.Now()
 	for _, a := range r.sortedWorkerAddrs() {
 		w := r.workers[a]
-		if w.binary == "" || w.lease != nil || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
+		if w.binary == "" || w.busy() || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
 			continue
 		}
 		r.env.Send(a, &proto.ExitWorker{Worker: w.id})

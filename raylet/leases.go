@@ -31,6 +31,9 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 		r.workerDied(w, fmt.Sprintf("worker %v at %s died (it restarted as %v)", w.id, from, id))
 	}
 	r.workerRegistered(from, reg.OwnerID)
+	if w := r.workers[from]; w != nil && w.id == id {
+		w.retired = false
+	}
 	if w := r.workers[from]; w == nil || w.id != id {
 		if reg.Launch != "" {
 			delete(r.launches, reg.Launch)
@@ -46,8 +49,9 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 // workerDied fails the dead worker's lease and returns its resources.
 func (r *Raylet) workerDied(w *workerInfo, why string) {
 	r.stats.WorkerDeaths++
-	if l := w.lease; l != nil {
-		w.lease = nil
+	leases := w.leases
+	w.leases, w.blockedLeases = nil, 0
+	for _, l := range leases {
 		r.releaseLease(l)
 		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
 	}
@@ -83,6 +87,10 @@ func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(c
 	l := &leaseRequest{key: key, req: req, reply: reply, queued: r.env.Now()}
 	r.leases[key] = l
 	r.queue = append(r.queue, l)
+	if r.settled {
+		r.scheduleNew(l)
+		return
+	}
 	r.schedule()
 }
 
@@ -99,8 +107,7 @@ func (r *Raylet) schedule() {
 	if r.fenced || r.policy == nil || !r.registered {
 		return
 	}
-	views := r.viewList()
-	r.passWaits = r.passWaits[:0]
+	views := r.startPass()
 	kept := r.queue[:0]
 	for _, l := range r.queue {
 		if !r.tryDispatch(l, views) {
@@ -110,6 +117,44 @@ func (r *Raylet) schedule() {
 	clear(r.queue[len(kept):])
 	r.queue = kept
 	r.launchWanted()
+	r.settled = true
+}
+
+// scheduleNew decides only l, the request just queued last, when the
+// queue is settled: every other queued request was decided since the
+// last event that freed resources or workers (each such event runs a
+// full pass), and those waited, so a full pass would change nothing for
+// them. A queue of thousands of waiting requests (a deep task tree) made
+// every new request cost a pass over all of them.
+func (r *Raylet) scheduleNew(l *leaseRequest) {
+	if r.fenced || r.policy == nil || !r.registered {
+		return
+	}
+	if r.tryDispatch(l, r.startPass()) {
+		r.queue[len(r.queue)-1] = nil
+		r.queue = r.queue[:len(r.queue)-1]
+	}
+	r.launchWanted()
+}
+
+// startPass resets the memos of a scheduling pass and returns the node
+// views it decides with.
+func (r *Raylet) startPass() []NodeView {
+	r.passWaits = r.passWaits[:0]
+	if r.passNoWorker == nil {
+		r.passNoWorker = map[poolKey]bool{}
+	}
+	clear(r.passNoWorker)
+	return r.viewList()
+}
+
+// passWait is a demand that had to wait in the current pass: for any
+// worker pool (the policy said wait), or for the workers of binary (it
+// was placed here and found none free).
+type passWait struct {
+	res     core.Resources
+	binary  string
+	anyPool bool
 }
 
 // passWaitsMax bounds the demands remembered as waiting in one pass.
@@ -125,7 +170,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	memo := spec.Strategy.Kind == proto.StrategyDefault && !l.req.Spilled
 	if memo {
 		for _, w := range r.passWaits {
-			if w.Equal(spec.Resources) {
+			if w.res.Equal(spec.Resources) && (w.anyPool || w.binary == r.binaryFor(spec)) {
 				return false
 			}
 		}
@@ -138,7 +183,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		return true
 	case Wait:
 		if memo && len(r.passWaits) < passWaitsMax {
-			r.passWaits = append(r.passWaits, spec.Resources)
+			r.passWaits = append(r.passWaits, passWait{res: spec.Resources, anyPool: true})
 		}
 		return false
 	}
@@ -162,6 +207,10 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		return true
 	}
 	if !spec.Resources.FitsIn(r.available) {
+		if memo && d.Node == r.node && len(r.passWaits) < passWaitsMax {
+			// Placed here, to wait until it fits: so would an equal demand.
+			r.passWaits = append(r.passWaits, passWait{res: spec.Resources, anyPool: true})
+		}
 		return false
 	}
 	if !l.fetched {
@@ -181,18 +230,44 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		l.reply(nil, err)
 		return true
 	}
-	w := r.idleWorker(binary, spec.Job)
-	if w == nil {
+	pk := poolKey{binary, spec.Job}
+	if binary == "" {
+		pk.job = core.JobID{} // the node's own workers serve every job
+	}
+	if r.passNoWorker[pk] {
+		// No worker of this pool came free within the pass.
 		if binary != "" {
 			r.wantWorker(binary, spec.Job)
 		}
 		return false
 	}
-	r.available = r.available.Sub(spec.Resources)
-	if r.available.AnyNegative() {
-		panic(fmt.Sprintf("raylet: available resources went negative: %v", r.available))
+	w := r.idleWorker(binary, spec.Job)
+	if w == nil && !spec.ActorCreation {
+		w = r.stackableWorker(binary, spec.Job)
 	}
-	w.lease = l
+	if w == nil {
+		if binary != "" {
+			r.wantWorker(binary, spec.Job)
+		}
+		if !spec.ActorCreation {
+			r.passNoWorker[pk] = true
+			if memo && len(r.passWaits) < passWaitsMax {
+				// An equal demand would be placed here and find no worker.
+				r.passWaits = append(r.passWaits, passWait{res: spec.Resources, binary: binary})
+			}
+		}
+		return false
+	}
+	r.available = r.available.Sub(spec.Resources)
+	for _, x := range spec.Resources {
+		if r.available.Get(x.Name) < 0 {
+			panic(fmt.Sprintf("raylet: available resources went negative: %v", r.available))
+		}
+	}
+	if w.busy() {
+		r.stats.LeasesStacked++
+	}
+	w.leases = append(w.leases, l)
 	l.worker = w
 	l.granted = r.env.Now()
 	r.stats.LeasesGranted++
@@ -253,7 +328,7 @@ func (r *Raylet) fetchArgs(l *leaseRequest) {
 func (r *Raylet) idleWorker(binary string, job core.JobID) *workerInfo {
 	addrs := make([]core.Addr, 0, len(r.workers))
 	for a, w := range r.workers { //gray:unordered sorted below
-		if w.lease == nil && w.binary == binary && (binary == "" || w.job == job) {
+		if !w.busy() && !w.retired && w.binary == binary && (binary == "" || w.job == job) {
 			addrs = append(addrs, a)
 		}
 	}
@@ -262,6 +337,54 @@ func (r *Raylet) idleWorker(binary string, job core.JobID) *workerInfo {
 	}
 	slices.Sort(addrs)
 	return r.workers[addrs[0]]
+}
+
+// stackableWorker returns, when no worker is idle, the first worker by
+// address whose leases are all blocked (see workerInfo.stackable): it
+// runs another task body next to the waiting ones, so that a task tree
+// deeper than the node's CPUs never waits forever for a worker.
+func (r *Raylet) stackableWorker(binary string, job core.JobID) *workerInfo {
+	addrs := make([]core.Addr, 0, len(r.workers))
+	for a, w := range r.workers { //gray:unordered sorted below
+		if w.busy() && w.stackable() && !w.retired && w.binary == binary && (binary == "" || w.job == job) {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	slices.Sort(addrs)
+	return r.workers[addrs[0]]
+}
+
+// handleLeaseBlocked lends a lease's CPUs out while its task body waits
+// in Get or Wait, and takes them back when it runs again (Ray's
+// NotifyDirectCallTaskBlocked/Unblocked): taking them back may leave the
+// node's CPUs over-subscribed until other leases return, as in Ray. Only
+// the leased worker speaks for a lease; an actor's lease keeps its CPUs;
+// a report older than the newest taken is ignored.
+func (r *Raylet) handleLeaseBlocked(from core.Addr, m core.Message, reply func(core.Message, error)) {
+	b := m.(*proto.LeaseBlocked)
+	l := r.leases[leaseKey{owner: b.Owner, id: b.LeaseID}]
+	reply(&proto.Ack{}, nil)
+	if l == nil || l.worker == nil || l.worker.addr != from || l.req.Spec.ActorCreation || b.Seq <= l.blockSeq {
+		return
+	}
+	l.blockSeq = b.Seq
+	if b.Blocked == l.blocked {
+		return
+	}
+	if b.Blocked {
+		r.available = r.available.Add(l.cpus())
+		l.blocked = true
+		l.worker.blockedLeases++
+		r.stats.LeasesBlocked++
+		r.schedule()
+		return
+	}
+	r.available = r.available.Sub(l.cpus())
+	l.blocked = false
+	l.worker.blockedLeases--
 }
 
 // handleReturnLease frees a lease's worker and resources. It also cancels
@@ -287,9 +410,9 @@ func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(co
 		return
 	}
 	w := l.worker
-	w.lease = nil
+	w.drop(l)
 	r.releaseLease(l)
-	if ret.Disconnect {
+	if ret.Disconnect || (w.retired && !w.busy()) {
 		r.retire(w) // it re-registers when it restarts
 	}
 	reply(&proto.Ack{}, nil)
@@ -297,8 +420,15 @@ func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(co
 }
 
 // retire takes a live worker out of the pool until it registers again
-// (workerAddrs keeps it, so that a fence still tells it).
+// (workerAddrs keeps it, so that a fence still tells it). A worker that
+// still holds other leases (stacked next to blocked ones) stays in the
+// pool, where its leases are, but takes no new lease until it registers
+// again or they end.
 func (r *Raylet) retire(w *workerInfo) {
+	if w.busy() {
+		w.retired = true
+		return
+	}
 	delete(r.workers, w.addr)
 }
 
@@ -324,8 +454,9 @@ func (r *Raylet) rememberCancelled(k leaseKey) {
 
 func (r *Raylet) releaseLease(l *leaseRequest) {
 	delete(r.leases, l.key)
+	r.settled = false // the caller runs a full pass
 	if l.worker != nil {
-		r.available = r.available.Add(l.req.Spec.Resources)
+		r.available = r.available.Add(l.held())
 		l.worker.idle = r.env.Now()
 		l.worker = nil
 	}
@@ -406,7 +537,7 @@ const leaseCheckUnansweredMax = 15
 // handed out until it registers again.
 func (r *Raylet) disown(l *leaseRequest) {
 	w := l.worker
-	w.lease = nil
+	w.drop(l)
 	r.releaseLease(l)
 	r.rememberCancelled(l.key)
 	r.retire(w)

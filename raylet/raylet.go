@@ -77,6 +77,10 @@ func (c *Config) setDefaults() {
 // Stats counts what a raylet did.
 type Stats struct {
 	LeasesGranted, Spillbacks, Infeasible, WorkerDeaths, Pulls, PulledBytes, PullFailures int64
+	// LeasesBlocked counts leases whose body blocked in Get or Wait and
+	// lent its CPUs out; LeasesStacked, leases granted on a worker whose
+	// other leases were all blocked.
+	LeasesBlocked, LeasesStacked int64
 	// Workers started from job binaries, launches that failed, and idle
 	// launched workers told to exit.
 	WorkersLaunched, LaunchFailures, WorkersReaped int64
@@ -154,7 +158,13 @@ type Raylet struct {
 	reaped map[string]core.Addr
 	// passWaits are the demands that had to wait in the current
 	// scheduling pass (default strategy, not spilled).
-	passWaits []core.Resources
+	passWaits []passWait
+	// passNoWorker are the worker pools that had no worker for a task
+	// in the current scheduling pass (the node's own: key binary "").
+	passNoWorker map[poolKey]bool
+	// settled: every queued request was decided since the last event
+	// that could let one through (see scheduleNew).
+	settled bool
 
 	// Owners of primary copies (owners.go): by owner incarnation and by
 	// object; the incarnation last registered from each worker address;
@@ -171,9 +181,17 @@ type Raylet struct {
 }
 
 type workerInfo struct {
-	addr  core.Addr
-	id    core.WorkerID
-	lease *leaseRequest
+	addr core.Addr
+	id   core.WorkerID
+	// leases are the leases granted on the worker, oldest first: one,
+	// or more while the bodies of all of them wait in Get or Wait
+	// (LeaseBlocked); a worker runs task bodies concurrently.
+	leases []*leaseRequest
+	// blockedLeases counts the blocked ones among leases.
+	blockedLeases int
+	// retired: taken out of service while it still held leases (see
+	// Raylet.retire); it takes no new lease until it registers again.
+	retired bool
 	// binary and launch are a launched worker's job binary and launch
 	// token ("" for the node's own workers); idle is when it last became
 	// idle.
@@ -201,6 +219,46 @@ type leaseRequest struct {
 	queued, granted time.Time
 	// unanswered counts lease checks in a row its holder did not answer.
 	unanswered int
+	// blocked: the task body on the lease waits in Get or Wait and its
+	// CPUs are lent out; blockSeq is the newest LeaseBlocked taken.
+	blocked  bool
+	blockSeq uint64
+}
+
+// held is what a granted lease holds now: its resources, without the
+// CPUs while its body is blocked.
+func (l *leaseRequest) held() core.Resources {
+	if l.blocked {
+		return l.req.Spec.Resources.Sub(l.cpus())
+	}
+	return l.req.Spec.Resources
+}
+
+// cpus is the CPU part of the lease's resources.
+func (l *leaseRequest) cpus() core.Resources {
+	if q := l.req.Spec.Resources.Get(core.CPU); q != 0 {
+		return core.Resources{{Name: core.CPU, Amount: q}}
+	}
+	return nil
+}
+
+// busy reports whether the worker holds a lease.
+func (w *workerInfo) busy() bool { return len(w.leases) > 0 }
+
+// stackable reports whether the worker can take another lease for a
+// task: every lease it holds is blocked, and none is an actor's (an
+// actor keeps its worker).
+func (w *workerInfo) stackable() bool {
+	// An actor's lease is never blocked (handleLeaseBlocked).
+	return w.blockedLeases == len(w.leases)
+}
+
+// drop removes lease l from the worker's leases.
+func (w *workerInfo) drop(l *leaseRequest) {
+	w.leases = slices.DeleteFunc(w.leases, func(x *leaseRequest) bool { return x == l })
+	if l.blocked {
+		w.blockedLeases--
+	}
 }
 
 // New returns a raylet for cfg.
@@ -257,6 +315,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.RegisterWorker{}).MsgType(), r.handleRegisterWorker)
 	r.srv.Register((&proto.RequestLease{}).MsgType(), r.handleRequestLease)
 	r.srv.Register((&proto.ReturnLease{}).MsgType(), r.handleReturnLease)
+	r.srv.Register((&proto.LeaseBlocked{}).MsgType(), r.handleLeaseBlocked)
 	r.srv.Register((&proto.PutObject{}).MsgType(), r.handlePutObject)
 	r.srv.Register((&proto.GetObject{}).MsgType(), r.handleGetObject)
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)

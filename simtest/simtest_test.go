@@ -202,12 +202,16 @@ func TestIsolatedCrashFailsAlone(t *testing.T) {
 	}
 }
 
-// child and parent deadlock on a node of 2 CPUs: parent holds both while
-// it waits for child, which needs one (Ray's classic nested-task
-// deadlock).
+// child and the actor Hog's method wait deadlock on a node of 2 CPUs: the
+// actor holds both for its lifetime while its method waits for child,
+// which needs one (an actor method keeps its resources while it waits; a
+// task body would lend its CPUs out).
+type hog struct{}
+
 var (
-	child  = gray.Task0("simtest_test.child", func(context.Context) (int, error) { return 1, nil })
-	parent = gray.Task0("simtest_test.parent", func(ctx context.Context) (int, error) {
+	child   = gray.Task0("simtest_test.child", func(context.Context) (int, error) { return 1, nil })
+	hogs    = gray.Actor("simtest_test.Hog", func(context.Context) (*hog, error) { return &hog{}, nil })
+	hogWait = gray.Method0("wait", func(_ *hog, ctx context.Context) (int, error) {
 		return child.Options(gray.WithCPUs(1)).Remote(ctx).Get(ctx)
 	})
 )
@@ -222,7 +226,11 @@ func TestDeadlockIsExplained(t *testing.T) {
 			return err
 		}
 		defer rt.Shutdown()
-		_, err = parent.Options(gray.WithCPUs(2)).Remote(ctx).Get(ctx)
+		h, err := hogs.New(ctx, gray.WithCPUs(2))
+		if err != nil {
+			return err
+		}
+		_, err = hogWait.Remote(ctx, h).Get(ctx)
 		return err
 	}
 	s, err := simtest.Campaign(t, driver, simtest.Options{Seeds: "1", Faults: "none", FaultPhase: time.Second,
@@ -236,13 +244,13 @@ func TestDeadlockIsExplained(t *testing.T) {
 	reason := s.Failures[0].Reason
 	t.Logf("reason:\n%s", reason)
 	for _, want := range []string{
-		"driver-1 (round 1, its program has not returned): 1 task, 0 actor calls pending, 1 object waited for:",
-		"task simtest_test.parent ",
+		"driver-1 (round 1, its program has not returned): 0 tasks, 1 actor call pending, 1 object waited for:",
+		"call github.com/grayrt/gray/simtest_test.hog.wait ",
 		"raylet-1 node:",
 		"queued lease raylet-1/w",
 		"(simtest_test.child task:",
-		"resources busy: CPU (needs 1, 0 available); held by lease driver-1/",
-		"(simtest_test.parent task:",
+		"resources busy: CPU (needs 1, 0 available); held by lease gcs/",
+		"(simtest_test.Hog task:create/actor:",
 		"(worker) 1 task, 0 actor calls pending, 1 object waited for:",
 		"task simtest_test.child ",
 		": requesting a lease (",

@@ -57,6 +57,9 @@ type Options struct {
 	NodeDead func(core.NodeID) bool
 	// OnSpillback is told of every spillback the request follows.
 	OnSpillback func(to core.Addr)
+	// OnAttempt is told when the request sends another attempt (after a
+	// spillback or a timeout), which has a lease id of its own (ID).
+	OnAttempt func()
 }
 
 // Client requests worker leases for one owner (the process whose address
@@ -130,11 +133,15 @@ func (r *Request) send(raylet core.Addr, spilled bool) {
 	c := r.c
 	c.seq++
 	id := c.seq
+	first := r.id == 0
 	r.id, r.raylet, r.spilled = id, raylet, spilled
 	req := &proto.RequestLease{Spec: r.spec, LeaseID: id, Spilled: spilled}
 	r.call = c.rpc.Call(raylet, req, rpc.Options{Timeout: r.opts.Timeout}, func(m core.Message, err error) {
 		r.answered(raylet, id, m, err)
 	})
+	if !first && r.opts.OnAttempt != nil {
+		r.opts.OnAttempt()
+	}
 }
 
 // answered handles the answer to the attempt id sent to raylet.

@@ -53,6 +53,7 @@ const (
 	msgListObjectsReply     core.MsgType = 2039
 	msgRayletStats          core.MsgType = 2040
 	msgRayletStatsReply     core.MsgType = 2041
+	msgLeaseBlocked         core.MsgType = 2042
 )
 
 // Bounds of object transfer.
@@ -328,6 +329,21 @@ type ReturnLease struct {
 	// Disconnect asks the raylet to kill the worker instead of reusing it
 	// (e.g. after a task was cancelled mid-run).
 	Disconnect bool `msgpack:"d,omitempty"`
+}
+
+// LeaseBlocked tells a raylet, from the leased worker, that the task body
+// running on the lease (Owner, LeaseID) waits in Get or Wait (Blocked) or
+// runs again: Ray's NotifyDirectCallTaskBlocked and Unblocked. While it
+// is blocked the raylet lends the lease's CPUs to other leases and may
+// grant the worker another lease (it runs task bodies concurrently), so
+// that nested tasks never wait forever for a CPU their parents hold. Seq
+// grows with every change the worker reports, so that a retried or
+// reordered report never undoes a newer one. The reply is an Ack.
+type LeaseBlocked struct {
+	LeaseID uint64    `msgpack:"l"`
+	Owner   core.Addr `msgpack:"o"`
+	Seq     uint64    `msgpack:"q"`
+	Blocked bool      `msgpack:"b,omitempty"`
 }
 
 // LeaseFailed tells the lease holder that the leased worker died.
@@ -617,6 +633,7 @@ func (*LeaseStatus) MsgType() core.MsgType          { return msgLeaseStatus }
 func (*ListObjects) MsgType() core.MsgType          { return msgListObjects }
 func (*RayletStats) MsgType() core.MsgType          { return msgRayletStats }
 func (*RayletStatsReply) MsgType() core.MsgType     { return msgRayletStatsReply }
+func (*LeaseBlocked) MsgType() core.MsgType         { return msgLeaseBlocked }
 func (*ListObjectsReply) MsgType() core.MsgType     { return msgListObjectsReply }
 func (*LeaseStatusReply) MsgType() core.MsgType     { return msgLeaseStatusReply }
 func (*ListLogsReply) MsgType() core.MsgType        { return msgListLogsReply }
@@ -689,6 +706,7 @@ func init() {
 		func() core.Message { return new(OwnerCheckReply) },
 		func() core.Message { return new(OwnsObjects) },
 		func() core.Message { return new(OwnsObjectsReply) },
+		func() core.Message { return new(LeaseBlocked) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

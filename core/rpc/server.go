@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/grayrt/gray/core"
 )
@@ -160,12 +159,16 @@ func (s *Server) respond(k clientKey, id uint64, reply core.Message, err error) 
 		if id >= cs.ackBelow {
 			cs.done[id] = resp
 			if len(cs.done) > RepliesPerClientMax {
-				ids := make([]uint64, 0, len(cs.done))
-				for d := range cs.done { //gray:unordered sorted right after
-					ids = append(ids, d)
+				// Forget the oldest reply: a scan, not a sort (a client
+				// with one call outstanding for long, such as a queued
+				// lease request, keeps the table full).
+				oldest, first := uint64(0), true
+				for d := range cs.done { //gray:unordered the minimum
+					if first || d < oldest {
+						oldest, first = d, false
+					}
 				}
-				slices.Sort(ids)
-				delete(cs.done, ids[0])
+				delete(cs.done, oldest)
 			}
 		}
 	}

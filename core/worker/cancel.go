@@ -129,6 +129,12 @@ type runningTask struct {
 	started   bool // its arguments resolved and the executor runs it
 	cancelled bool
 	recursive bool // cancelled with Recursive: its children were cancelled too
+	// holder and lease name the lease the task runs on (its owner's,
+	// granted by this worker's raylet); waits counts the body's Gets and
+	// Waits in progress (see WhileBlocked).
+	holder core.Addr
+	lease  uint64
+	waits  int
 }
 
 // runKey names one attempt of a task for its owner.

@@ -37,11 +37,18 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		reply(w.taskReplyFor(&spec, nil, cancelledError(&spec)), nil)
 		return
 	}
-	run := &runningTask{spec: &spec}
+	run := &runningTask{spec: &spec, holder: from, lease: push.LeaseID}
 	w.running[spec.TaskID] = run
 	finish := func(rets []proto.ReturnObject, terr *proto.TaskError) {
 		if w.running[spec.TaskID] == run {
 			delete(w.running, spec.TaskID)
+		}
+		if run.waits > 0 {
+			// The body returned while a Get of its was still out (it
+			// gave up on ctx): the lease, which its owner may reuse,
+			// takes its CPUs back.
+			run.waits = 0
+			w.reportBlocked(run, false)
 		}
 		reply(w.taskReplyFor(&spec, rets, terr), nil)
 	}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/grayrt/gray/core"
@@ -41,9 +42,19 @@ func (w *Worker) CheckInvariants() error {
 			}
 		}
 	}
+	leases := map[uint64]int{}
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
 		count(t.spec.Describe, t.spec.Args)
+		if h := heldLease(t); h != 0 {
+			leases[h]++
+		}
+		if t.indexed != heldLease(t) {
+			return fmt.Errorf("worker: task %s is indexed under lease %d, but holds lease %d", t.spec.Describe(), t.indexed, heldLease(t))
+		}
+	}
+	if !maps.Equal(leases, w.leaseTasks) {
+		return fmt.Errorf("worker: the lease index %v does not match the tasks' leases %v", w.leaseTasks, leases)
 	}
 	for _, vid := range w.sortedViewIDs() {
 		v := w.views[vid]

@@ -71,6 +71,9 @@ type Config struct {
 // Stats counts what a core worker did, for tests and the dashboard.
 type Stats struct {
 	Submitted, Finished, Failed, Retried, Reconstructed, Spillbacks, Executed int64
+	// Blocked counts waits of task bodies that lent their lease's CPUs
+	// out (WhileBlocked).
+	Blocked int64
 	// BorrowersAdded counts borrowers this worker registered as an owner.
 	BorrowersAdded int64
 	// Cancelled counts tasks cancelled by Cancel.
@@ -100,8 +103,10 @@ type Worker struct {
 	runCheckArmed bool
 	self          core.Addr
 	cli           *rpc.Client
-	srv           *rpc.Server
-	refs          *refTable
+	// blockSeq numbers this worker's LeaseBlocked reports.
+	blockSeq uint64
+	srv      *rpc.Server
+	refs     *refTable
 
 	// parent is the pseudo-task top-level submissions, puts and actors
 	// derive their ids from: the driver's task for a driver, one unique
@@ -117,7 +122,10 @@ type Worker struct {
 	// Cancellation (cancel.go): cancelled tasks of ours whose push is
 	// still out, by lease id; normal tasks this worker executes; cancels
 	// that arrived before their push.
-	interrupted   map[uint64]*pendingTask
+	interrupted map[uint64]*pendingTask
+	// leaseTasks counts, per lease id, the tasks holding that lease or
+	// request (heldLease), for the raylets' lease checks.
+	leaseTasks    map[uint64]int
 	running       map[core.TaskID]*runningTask
 	cancelledRuns map[runKey]bool
 
@@ -152,6 +160,8 @@ type Worker struct {
 
 // pendingTask is a task this worker owns that has not finished.
 type pendingTask struct {
+	// indexed is the lease id w.leaseTasks counts t under (0: none).
+	indexed uint64
 	spec    proto.TaskSpec
 	retries int32       // left; -1 = forever
 	leaseID uint64      // of the lease, or of the last lease request (see leaseAt)
@@ -207,6 +217,7 @@ func New(env core.Env, cfg Config) *Worker {
 		blocked: map[core.ObjectID]*blockedObj{},
 
 		interrupted:   map[uint64]*pendingTask{},
+		leaseTasks:    map[uint64]int{},
 		running:       map[core.TaskID]*runningTask{},
 		cancelledRuns: map[runKey]bool{},
 	}
@@ -384,6 +395,7 @@ func (w *Worker) resolve(t *pendingTask) {
 		w.record(t, gcs.TaskPendingArgs, nil)
 	}
 	t.phase = phaseResolving
+	w.indexLease(t)
 	t.since = w.env.Now()
 	t.waitArgs = 0
 	for _, a := range t.spec.Args {
@@ -422,6 +434,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		w.record(t, gcs.TaskPendingNode, nil)
 	}
 	t.phase = phaseLeasing
+	w.indexLease(t)
 	t.since = w.env.Now()
 	t.leaseGen++
 	spec := t.spec
@@ -431,6 +444,8 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		// Granted by a node already declared dead (it had not heard yet):
 		// its worker may never answer, and the death was already handled.
 		NodeDead: func(n core.NodeID) bool { return w.deadNodes[n] },
+		// Each attempt has a lease id of its own: the lease index follows.
+		OnAttempt: func() { w.indexLease(t) },
 		OnSpillback: func(core.Addr) {
 			w.stats.Spillbacks++
 			t.since = w.env.Now()
@@ -449,6 +464,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		}
 		t.req = nil
 		t.raylet, t.leaseID = req.Raylet(), req.ID()
+		w.indexLease(t)
 		switch {
 		case err == nil:
 			w.push(t, l)
@@ -473,6 +489,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		}
 	})
 	t.req = req
+	w.indexLease(t)
 }
 
 // leaseRaylet returns the raylet of t's lease request while one is in
@@ -486,6 +503,40 @@ func leaseRaylet(t *pendingTask) core.Addr {
 
 // leaseID returns the lease id of t's lease request while one is in
 // flight (each attempt has its own), else of its last request or lease.
+// heldLease is the lease a task counts as holding for lease checks: its
+// lease (or request) once its arguments are resolved; 0 for none.
+func heldLease(t *pendingTask) uint64 {
+	if t.phase == phaseResolving {
+		return 0
+	}
+	return leaseID(t)
+}
+
+// indexLease brings w.leaseTasks up to date with t's held lease; call it
+// after every change of t's phase, request or lease.
+func (w *Worker) indexLease(t *pendingTask) {
+	want := heldLease(t)
+	if t.indexed == want {
+		return
+	}
+	w.unindexLease(t)
+	if want != 0 {
+		w.leaseTasks[want]++
+		t.indexed = want
+	}
+}
+
+// unindexLease takes t out of w.leaseTasks (it left the task table).
+func (w *Worker) unindexLease(t *pendingTask) {
+	if t.indexed == 0 {
+		return
+	}
+	if w.leaseTasks[t.indexed]--; w.leaseTasks[t.indexed] <= 0 {
+		delete(w.leaseTasks, t.indexed)
+	}
+	t.indexed = 0
+}
+
 func leaseID(t *pendingTask) uint64 {
 	if t.req != nil {
 		return t.req.ID()
@@ -499,6 +550,7 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 		w.env.AfterFunc(runningCheckPeriod, w.checkRunning)
 	}
 	t.phase = phaseRunning
+	w.indexLease(t)
 	t.since = w.env.Now()
 	t.node = l.Node
 	t.worker = l.Worker
@@ -553,6 +605,7 @@ func (w *Worker) retryOrFail(t *pendingTask, err *proto.TaskError) {
 
 func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 	delete(w.tasks, t.spec.TaskID)
+	w.unindexLease(t)
 	w.stats.Finished++
 	w.record(t, gcs.TaskFinished, nil)
 	for _, ret := range r.Returns {
@@ -576,6 +629,7 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 
 func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 	delete(w.tasks, t.spec.TaskID)
+	w.unindexLease(t)
 	w.stats.Failed++
 	w.record(t, gcs.TaskFailed, err)
 	for _, id := range t.spec.ReturnIDs() {
@@ -715,6 +769,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 			if t.req != nil {
 				t.req.Cancel()
 				t.req = nil
+				w.indexLease(t)
 			}
 			w.requestLease(t, w.cfg.Raylet)
 		}
@@ -821,12 +876,7 @@ func (w *Worker) PendingTasks() int { return len(w.tasks) }
 // handleLeaseCheck tells a raylet whether this worker still holds a lease.
 func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.Message, error)) {
 	id := m.(*proto.LeaseCheck).LeaseID
-	held := false
-	for _, tid := range w.sortedTaskIDs() {
-		if t := w.tasks[tid]; t.phase != phaseResolving && leaseID(t) == id {
-			held = true
-		}
-	}
+	held := w.leaseTasks[id] > 0
 	if w.interrupted[id] != nil {
 		held = true // a cancelled task's body is still returning
 	}

@@ -335,6 +335,19 @@ func (d *driver) countPaths(ctx context.Context) error {
 				break
 			}
 		}
+		// A task body waiting in Get lent its lease's CPU out (fanout
+		// waits for its children), and a lease was granted on a worker
+		// whose bodies all waited.
+		for _, a := range d.cl.raylets {
+			if r, ok := w.Process(a).(*raylet.Raylet); ok {
+				if r.Stats().LeasesBlocked > 0 {
+					w.Sometimes("blocked body lent its CPU")
+				}
+				if r.Stats().LeasesStacked > 0 {
+					w.Sometimes("lease stacked on a blocked worker")
+				}
+			}
+		}
 		d.cl.countMemoryPaths()
 		reply(struct{}{}, nil)
 	})
