@@ -326,17 +326,7 @@ func (r *Raylet) fetchArgs(l *leaseRequest) {
 // of the node's own workers for binary "", else one launched for job from
 // binary.
 func (r *Raylet) idleWorker(binary string, job core.JobID) *workerInfo {
-	addrs := make([]core.Addr, 0, len(r.workers))
-	for a, w := range r.workers { //gray:unordered sorted below
-		if !w.busy() && !w.retired && w.binary == binary && (binary == "" || w.job == job) {
-			addrs = append(addrs, a)
-		}
-	}
-	if len(addrs) == 0 {
-		return nil
-	}
-	slices.Sort(addrs)
-	return r.workers[addrs[0]]
+	return r.firstWorker(binary, job, func(w *workerInfo) bool { return !w.busy() })
 }
 
 // stackableWorker returns, when no worker is idle, the first worker by
@@ -344,17 +334,19 @@ func (r *Raylet) idleWorker(binary string, job core.JobID) *workerInfo {
 // runs another task body next to the waiting ones, so that a task tree
 // deeper than the node's CPUs never waits forever for a worker.
 func (r *Raylet) stackableWorker(binary string, job core.JobID) *workerInfo {
-	addrs := make([]core.Addr, 0, len(r.workers))
-	for a, w := range r.workers { //gray:unordered sorted below
-		if w.busy() && w.stackable() && !w.retired && w.binary == binary && (binary == "" || w.job == job) {
-			addrs = append(addrs, a)
+	return r.firstWorker(binary, job, func(w *workerInfo) bool { return w.busy() && w.stackable() })
+}
+
+// firstWorker returns the first worker by address of binary's pool (for
+// job, if launched) that is in service and satisfies ok, or nil.
+func (r *Raylet) firstWorker(binary string, job core.JobID, ok func(*workerInfo) bool) *workerInfo {
+	var first *workerInfo
+	for a, w := range r.workers { //gray:unordered the least address
+		if !w.retired && w.binary == binary && (binary == "" || w.job == job) && ok(w) && (first == nil || a < first.addr) {
+			first = w
 		}
 	}
-	if len(addrs) == 0 {
-		return nil
-	}
-	slices.Sort(addrs)
-	return r.workers[addrs[0]]
+	return first
 }
 
 // handleLeaseBlocked lends a lease's CPUs out while its task body waits
