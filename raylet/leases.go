@@ -85,6 +85,7 @@ func (r *Raylet) handleRequestLease(from core.Addr, m core.Message, reply func(c
 		return
 	}
 	l := &leaseRequest{key: key, req: req, reply: reply, queued: r.env.Now()}
+	l.class = r.classOf(&req.Spec)
 	r.leases[key] = l
 	r.queue = append(r.queue, l)
 	if r.settled {
@@ -137,10 +138,10 @@ func (r *Raylet) scheduleNew(l *leaseRequest) {
 	r.launchWanted()
 }
 
-// startPass resets the memos of a scheduling pass and returns the node
-// views it decides with.
+// startPass starts a scheduling pass (its memos are those stamped with
+// the new pass number) and returns the node views it decides with.
 func (r *Raylet) startPass() []NodeView {
-	r.passWaits = r.passWaits[:0]
+	r.pass++
 	if r.passNoWorker == nil {
 		r.passNoWorker = map[poolKey]bool{}
 	}
@@ -148,17 +149,60 @@ func (r *Raylet) startPass() []NodeView {
 	return r.viewList()
 }
 
-// passWait is a demand that had to wait in the current pass: for any
-// worker pool (the policy said wait), or for the workers of binary (it
-// was placed here and found none free).
-type passWait struct {
-	res     core.Resources
-	binary  string
-	anyPool bool
+// demandClass is what requests with equal resources and worker binary
+// share (Ray's scheduling class): within one pass the node views do not
+// change and the default policy keeps no state, so once a demand of a
+// class had to wait, every later one of that class waits too, and the
+// pass skips them with one comparison (a queue of thousands of equal
+// requests made every pass quadratic, and starved the raylet's
+// heartbeats; comparing each with the demands that waited was a third
+// of a deep task tree's time).
+type demandClass struct {
+	// res is shared by the classes of every binary with these resources.
+	res *resourceClass
+	// poolWait is the pass in which a demand of this class was placed
+	// here and found no worker of its binary free.
+	poolWait uint64
 }
 
-// passWaitsMax bounds the demands remembered as waiting in one pass.
-const passWaitsMax = 64
+// resourceClass: wait is the pass in which a demand with these
+// resources had to wait for any worker pool (the policy said wait, or it
+// was placed here and did not fit).
+type resourceClass struct{ wait uint64 }
+
+// classOf interns the demand class of spec. The table is rebuilt from
+// the queue when it holds many more classes than queued requests, so
+// that it stays bounded by the queue.
+func (r *Raylet) classOf(spec *proto.TaskSpec) *demandClass {
+	if len(r.classes) > 2*len(r.queue)+64 {
+		old := r.queue
+		r.classes = nil
+		for _, l := range old {
+			l.class = r.classOf(&l.req.Spec)
+		}
+	}
+	if r.classes == nil {
+		r.classes = map[string]*demandClass{}
+	}
+	var b strings.Builder
+	for _, x := range spec.Resources {
+		fmt.Fprintf(&b, "%s=%d,", x.Name, int64(x.Amount))
+	}
+	resKey := b.String()
+	key := resKey + "\x00" + r.binaryFor(spec)
+	if c := r.classes[key]; c != nil {
+		return c
+	}
+	c := &demandClass{}
+	if rc := r.classes[resKey]; rc != nil {
+		c.res = rc.res // a binary-less entry carries the resource class
+	} else {
+		c.res = &resourceClass{}
+		r.classes[resKey] = &demandClass{res: c.res}
+	}
+	r.classes[key] = c
+	return c
+}
 
 // tryDispatch decides one request and reports whether it left the queue.
 func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
@@ -167,13 +211,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	// keeps no state, so a demand that had to wait waits again: skip the
 	// decision (a queue of thousands of equal requests made every pass
 	// quadratic, and starved the raylet's heartbeats).
-	memo := spec.Strategy.Kind == proto.StrategyDefault && !l.req.Spilled
-	if memo {
-		for _, w := range r.passWaits {
-			if w.res.Equal(spec.Resources) && (w.anyPool || w.binary == r.binaryFor(spec)) {
-				return false
-			}
-		}
+	memo := spec.Strategy.Kind == proto.StrategyDefault && !l.req.Spilled && l.class != nil
+	if memo && (l.class.res.wait == r.pass || l.class.poolWait == r.pass) {
+		return false
 	}
 	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
 	switch d.Outcome {
@@ -182,8 +222,8 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
 		return true
 	case Wait:
-		if memo && len(r.passWaits) < passWaitsMax {
-			r.passWaits = append(r.passWaits, passWait{res: spec.Resources, anyPool: true})
+		if memo {
+			l.class.res.wait = r.pass
 		}
 		return false
 	}
@@ -207,9 +247,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		return true
 	}
 	if !spec.Resources.FitsIn(r.available) {
-		if memo && d.Node == r.node && len(r.passWaits) < passWaitsMax {
+		if memo && d.Node == r.node {
 			// Placed here, to wait until it fits: so would an equal demand.
-			r.passWaits = append(r.passWaits, passWait{res: spec.Resources, anyPool: true})
+			l.class.res.wait = r.pass
 		}
 		return false
 	}
@@ -251,9 +291,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		}
 		if !spec.ActorCreation {
 			r.passNoWorker[pk] = true
-			if memo && len(r.passWaits) < passWaitsMax {
+			if memo {
 				// An equal demand would be placed here and find no worker.
-				r.passWaits = append(r.passWaits, passWait{res: spec.Resources, binary: binary})
+				l.class.poolWait = r.pass
 			}
 		}
 		return false

@@ -156,9 +156,10 @@ type Raylet struct {
 	// reaped maps the tokens of launched workers told to exit as idle to
 	// their addresses, until their exit is reported (bounded).
 	reaped map[string]core.Addr
-	// passWaits are the demands that had to wait in the current
-	// scheduling pass (default strategy, not spilled).
-	passWaits []passWait
+	// pass numbers scheduling passes; classes interns the demand
+	// classes of queued requests (see demandClass).
+	pass    uint64
+	classes map[string]*demandClass
 	// passNoWorker are the worker pools that had no worker for a task
 	// in the current scheduling pass (the node's own: key binary "").
 	passNoWorker map[poolKey]bool
@@ -223,6 +224,8 @@ type leaseRequest struct {
 	// CPUs are lent out; blockSeq is the newest LeaseBlocked taken.
 	blocked  bool
 	blockSeq uint64
+	// class is the request's demand class while it is queued.
+	class *demandClass
 }
 
 // held is what a granted lease holds now: its resources, without the
