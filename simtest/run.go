@@ -135,11 +135,17 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		replay(t, camp)
 		return
 	}
+	if *flagSeeds == "" {
+		camp.For = deadlineBudget(t)
+	}
 	s, err := camp.Run(context.Background())
 	if err != nil {
 		t.Fatalf("simtest: %v", err)
 	}
 	t.Logf("simtest: %d seeds%s, %d passed, %d failed (faults %s), %d events in %.1fs", s.Seeds, short, s.Passed, s.Failed, opts.Faults, s.Events, s.WallSeconds)
+	if s.OutOfTime {
+		t.Logf("simtest: the test binary's -timeout came first: %d of the %d seeds of %s ran (a slow or loaded machine); give go test a longer -timeout, or -args -gray.seeds=%s, to run them all", s.Seeds, s.Total, opts.Seeds, opts.Seeds)
+	}
 	if opts.Out != "" {
 		writeReport(t, camp, s, opts)
 	}
@@ -151,6 +157,24 @@ func Run(t *testing.T, driver func(ctx context.Context) error, opts Options) {
 		}
 		t.Errorf("%s", f.String())
 	}
+}
+
+// deadlineBudget is the wall time a campaign may spend starting seeds
+// before the test binary's -timeout would kill the whole run (and lose
+// every report); 0 (no budget) without a deadline.
+func deadlineBudget(t *testing.T) time.Duration {
+	d, ok := t.Deadline()
+	if !ok {
+		return 0
+	}
+	return budgetOf(time.Until(d))
+}
+
+// budgetOf keeps back a fifth of the time left, and at least half a
+// minute, for the seeds still running when the budget is spent and for
+// the report; it is at least a second, so that a campaign always starts.
+func budgetOf(left time.Duration) time.Duration {
+	return max(left-max(left/5, 30*time.Second), time.Second)
 }
 
 // shortSeeds cuts opts.Seeds to its first opts.ShortSeeds seeds for go
