@@ -25,7 +25,31 @@ const (
 	commandTimeout = 90 * time.Second
 )
 
-// build builds grayd and the test app into a temporary directory.
+// built holds grayd and the test app, built once per test binary into
+// binDir (made by TestMain): linking them is most of a test's setup, and
+// on a loaded machine eight tests relinking both ran the package past
+// go test's 10-minute timeout.
+var built struct {
+	sync.Mutex
+	grayd, app string
+}
+
+// binDir is where build puts the binaries; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gray-clustertest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build builds grayd and the test app, once per test binary.
 func build(t *testing.T) (grayd, app string) {
 	t.Helper()
 	skipShort(t)
@@ -33,15 +57,23 @@ func build(t *testing.T) (grayd, app string) {
 	if err != nil {
 		t.Skipf("no go tool on PATH: %v", err)
 	}
-	dir := t.TempDir()
+	built.Lock()
+	defer built.Unlock()
+	if built.grayd != "" {
+		return built.grayd, built.app
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	for name, pkg := range map[string]string{"grayd": "github.com/grayrt/gray/cmd/grayd", "app": "github.com/grayrt/gray/internal/clustertest/app"} { //gray:unordered independent builds
-		if out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	for _, b := range []struct{ name, pkg string }{
+		{"grayd", "github.com/grayrt/gray/cmd/grayd"},
+		{"app", "github.com/grayrt/gray/internal/clustertest/app"},
+	} {
+		if out, err := exec.CommandContext(ctx, goBin, "build", "-o", filepath.Join(binDir, b.name), b.pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
 		}
 	}
-	return filepath.Join(dir, "grayd"), filepath.Join(dir, "app")
+	built.grayd, built.app = filepath.Join(binDir, "grayd"), filepath.Join(binDir, "app")
+	return built.grayd, built.app
 }
 
 // proc is a process started by the test: a node (grayd or app node) or a
