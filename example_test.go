@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/grayrt/gray"
@@ -160,4 +161,50 @@ func ExampleGetRuntimeContext() {
 	task, err := Where.Remote(ctx).Get(ctx)
 	fmt.Println(driver.IsDriver(), task.IsDriver(), task.JobID == driver.JobID, task.NodeID != "", err)
 	// Output: true false true true <nil>
+}
+
+// Tally is an actor whose methods run concurrently: they lock its state.
+type Tally struct {
+	mu   sync.Mutex
+	seen int
+}
+
+var (
+	TallyClass = gray.Actor("example.Tally", func(context.Context) (*Tally, error) { return &Tally{}, nil })
+	TallyAdd   = gray.Method1("add", func(t *Tally, _ context.Context, n int) (int, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.seen += n
+		return t.seen, nil
+	})
+	TallyTotal = gray.Method0("total", func(t *Tally, _ context.Context) (int, error) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.seen, nil
+	})
+)
+
+// An actor created WithMaxConcurrency runs up to that many calls at once
+// (Ray's max_concurrency; its async actors use 1,000).
+func ExampleWithMaxConcurrency() {
+	ctx := context.Background()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Shutdown()
+
+	t, err := TallyClass.New(ctx, gray.WithMaxConcurrency(16))
+	if err != nil {
+		panic(err)
+	}
+	refs := make([]gray.Ref[int], 100)
+	for i := range refs {
+		refs[i] = TallyAdd.Remote(ctx, t, gray.V(1))
+	}
+	if _, err := gray.GetAll(ctx, refs); err != nil {
+		panic(err)
+	}
+	fmt.Println(TallyTotal.Remote(ctx, t).Get(ctx))
+	// Output: 100 <nil>
 }

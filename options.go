@@ -23,6 +23,7 @@ type callConfig struct {
 	getIfExists     bool
 	maxRestarts     int
 	maxTaskRetries  int
+	maxConcurrency  *int
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -74,6 +75,14 @@ func WithMaxRestarts(n int) Option { return func(c *callConfig) { c.maxRestarts 
 // died is resent to the restarted actor (default 0: it fails with
 // ErrActorDied; -1 forever).
 func WithMaxTaskRetries(n int) Option { return func(c *callConfig) { c.maxTaskRetries = n } }
+
+// WithMaxConcurrency lets an actor run up to n calls at once (Ray's
+// max_concurrency; default 1, at most 1,000). With 1 each caller's calls
+// run one at a time in the order it made them; with more they start in
+// that order and run concurrently, so the methods must synchronize the
+// actor's state themselves (a sync.Mutex, atomics): Go has no GIL. An
+// actor option: tasks ignore it.
+func WithMaxConcurrency(n int) Option { return func(c *callConfig) { c.maxConcurrency = &n } }
 
 func newCallConfig(opts []Option) callConfig {
 	var c callConfig
@@ -129,6 +138,12 @@ func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
 		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy()}
+	if n := c.maxConcurrency; n != nil {
+		if *n < 1 || *n > proto.ActorConcurrencyMax {
+			return o, fmt.Errorf("gray: WithMaxConcurrency(%d): want 1..%d", *n, proto.ActorConcurrencyMax)
+		}
+		o.MaxConcurrency = *n
+	}
 	r, err := toResources(c.resources)
 	if err != nil {
 		return o, err

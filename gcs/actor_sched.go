@@ -328,6 +328,7 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 		ActorID:          p.id,
 		ActorCreation:    true,
 		ActorIncarnation: p.inc,
+		MaxConcurrency:   sp.MaxConcurrency,
 	}
 }
 

@@ -218,6 +218,9 @@ type ActorSpec struct {
 	OwnerRaylet core.Addr
 	// Detached actors outlive their owner; others die with it.
 	Detached bool
+	// MaxConcurrency is how many calls the actor runs at once
+	// (proto.TaskSpec.MaxConcurrency); 0 means one.
+	MaxConcurrency uint32 `msgpack:",omitempty"`
 	// Binary is the hash of the staged job binary whose workers host the
 	// actor (proto.TaskSpec.Binary); empty when any worker can.
 	Binary string `msgpack:",omitempty"`

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 )
 
@@ -44,6 +45,8 @@ func TestValidate(t *testing.T) {
 		{"finish nil job", &FinishJob{Hdr: hdr}, false},
 		{"register actor", &RegisterActor{Hdr: hdr, Actor: actor, Job: job, MaxRestarts: -1}, true},
 		{"register actor wrong job", &RegisterActor{Hdr: hdr, Actor: actor, Job: core.JobIDFromInt(2)}, false},
+		{"register actor with spec", &RegisterActor{Hdr: hdr, Actor: actor, Job: job, Spec: &ActorSpec{Class: "C", Owner: "o", MaxConcurrency: proto.ActorConcurrencyMax}}, true},
+		{"register actor concurrency above max", &RegisterActor{Hdr: hdr, Actor: actor, Job: job, Spec: &ActorSpec{Class: "C", Owner: "o", MaxConcurrency: proto.ActorConcurrencyMax + 1}}, false},
 		{"register actor long name", &RegisterActor{Hdr: hdr, Actor: actor, Job: job, Name: strings.Repeat("a", NameSizeMax+1)}, false},
 		{"update alive", &UpdateActor{Hdr: hdr, Actor: actor, State: ActorAlive, Node: node, Addr: "w"}, true},
 		{"update alive no node", &UpdateActor{Hdr: hdr, Actor: actor, State: ActorAlive}, false},

@@ -365,6 +365,8 @@ func (sp *ActorSpec) validate() error {
 		return fmt.Errorf("spec resources %v: want sorted unique names with positive amounts", sp.Resources)
 	case !proto.ValidBinaryHash(sp.Binary):
 		return fmt.Errorf("spec binary %q: want empty or 64 lowercase hex digits", sp.Binary)
+	case sp.MaxConcurrency > proto.ActorConcurrencyMax:
+		return fmt.Errorf("spec max concurrency %d, limit %d", sp.MaxConcurrency, proto.ActorConcurrencyMax)
 	}
 	return firstErr(validateAddr("owner address", sp.Owner, true), validateAddr("owner raylet", sp.OwnerRaylet, false))
 }

@@ -124,6 +124,10 @@ type TaskSpec struct {
 	// ActorIncarnation is the actor's restart count the call (or the
 	// creation) is meant for; any other incarnation refuses it.
 	ActorIncarnation int64 `msgpack:"I,omitempty"`
+	// MaxConcurrency (actor creation) is how many of the actor's calls
+	// may run at once; 0 and 1 mean one at a time, in each caller's
+	// order (Ray's max_concurrency).
+	MaxConcurrency uint32 `msgpack:"mc,omitempty"`
 	// Binary is the hash (hex SHA-256) of the staged job binary whose
 	// workers run the task; empty when any worker of the node's own
 	// program does (embedded clusters, the simulator).
@@ -135,6 +139,9 @@ const (
 	FunctionNameMax = 256
 	ArgsMax         = 10_000
 	ReturnsMax      = 1_000
+	// ActorConcurrencyMax bounds an actor's MaxConcurrency (Ray's
+	// default for async actors).
+	ActorConcurrencyMax = 1_000
 	// InlineSizeMax is the default bound below which return values travel
 	// inline to the owner instead of through plasma (Ray: 100 KiB).
 	InlineSizeMax = 100 << 10

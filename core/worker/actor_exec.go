@@ -26,7 +26,9 @@ type actorInstance struct {
 
 	callers  map[callerKey]*callerQueue
 	runnable []*actorTask // in sequence order per caller, FIFO across callers
-	busy     bool
+	// running counts the calls executing; at most maxConc (1: one at a
+	// time, each caller's calls in its order).
+	running, maxConc int
 }
 
 type callerKey struct {
@@ -81,7 +83,8 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, lease uint64, reply f
 		// actor's lease back: that incarnation is abandoned.
 		w.actor = nil
 	}
-	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{}}
+	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{},
+		maxConc: max(int(spec.MaxConcurrency), 1)}
 	w.actor = a
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
@@ -175,23 +178,32 @@ func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, 
 	w.runActor()
 }
 
-// runActor executes the next runnable call, one at a time (Ray's default
-// max_concurrency of 1).
+// runActor starts runnable calls, in admission order, while fewer than
+// the actor's max concurrency run (Ray's max_concurrency, default 1: one
+// at a time). With more than one, calls start in each caller's order and
+// may finish in any.
 func (w *Worker) runActor() {
-	a := w.actor
-	if a == nil || !a.ready || a.busy || len(a.runnable) == 0 {
-		return
+	for {
+		a := w.actor
+		if a == nil || !a.ready || a.running >= a.maxConc || len(a.runnable) == 0 {
+			return
+		}
+		t := a.runnable[0]
+		a.runnable[0] = nil
+		a.runnable = a.runnable[1:]
+		a.running++
+		w.startCall(a, t)
 	}
-	t := a.runnable[0]
-	a.runnable[0] = nil
-	a.runnable = a.runnable[1:]
-	a.busy = true
+}
+
+// startCall executes one admitted call of a.
+func (w *Worker) startCall(a *actorInstance, t *actorTask) {
 	spec := &t.spec
 	finish := func(rep *proto.PushTaskReply) {
 		if w.actor != a {
 			return
 		}
-		a.busy = false
+		a.running--
 		q := a.callers[callerKey{spec.Caller, spec.CallerID}]
 		delete(q.running, spec.CallerSeq)
 		q.done[spec.CallerSeq] = rep
@@ -270,7 +282,7 @@ func (w *Worker) HostedActor() (core.ActorID, int64, bool) {
 
 func (a *actorInstance) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "actor %v inc=%d ready=%v busy=%v runnable=%d", a.id, a.inc, a.ready, a.busy, len(a.runnable))
+	fmt.Fprintf(&b, "actor %v inc=%d ready=%v running=%d/%d runnable=%d", a.id, a.inc, a.ready, a.running, a.maxConc, len(a.runnable))
 	keys := make([]callerKey, 0, len(a.callers))
 	for k := range a.callers { //gray:unordered sorted below
 		keys = append(keys, k)

@@ -34,6 +34,9 @@ type ActorOptions struct {
 	// Detached actors outlive their owner (Ray's lifetime="detached");
 	// others die when the GCS finds their owner gone.
 	Detached bool
+	// MaxConcurrency is how many calls the actor runs at once (at most
+	// proto.ActorConcurrencyMax); 0 and 1 mean one at a time.
+	MaxConcurrency int
 }
 
 // ActorHandle names an actor. Handles are plain values: pass them to other
@@ -90,12 +93,17 @@ func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, 
 	if opts.Resources == nil {
 		opts.Resources = core.Resources{}
 	}
+	if opts.MaxConcurrency < 0 || opts.MaxConcurrency > proto.ActorConcurrencyMax {
+		err := fmt.Errorf("worker: actor %s: max concurrency %d, want 1..%d", class, opts.MaxConcurrency, proto.ActorConcurrencyMax)
+		w.env.AfterFunc(0, func() { done(ActorHandle{}, err) })
+		return
+	}
 	w.actorCounter++
 	id := core.NewActorID(w.cfg.Job, w.parent, w.actorCounter)
 	spec := gcs.ActorSpec{
 		Class: class, Args: args, Resources: opts.Resources, Strategy: opts.Strategy,
 		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
-		Binary: w.cfg.Binary,
+		Binary: w.cfg.Binary, MaxConcurrency: uint32(opts.MaxConcurrency),
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.

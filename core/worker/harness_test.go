@@ -299,6 +299,7 @@ type testExec struct {
 	interrupts []core.TaskID     // Interrupt calls in order
 	children   []proto.ObjectRef // spawned by spawn()
 	spawned    []func([][]byte, *proto.TaskError)
+	parked     []func() // actor calls of "park", in start order
 }
 
 // Interrupt implements Interrupter: a hanging body returns an error, as a
@@ -354,6 +355,11 @@ func (x *testExec) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, 
 		arg = asI64(args[0])
 	}
 	x.calls = append(x.calls, fmt.Sprintf("%s:%d", spec.Function, arg))
+	if spec.Function == "park" {
+		// Returns when the test calls the parked done.
+		x.parked = append(x.parked, func() { done(state, [][]byte{i64(arg)}, nil) })
+		return
+	}
 	n := asI64(state) + 1
 	done(i64(n), [][]byte{i64(n)}, nil)
 }

@@ -289,6 +289,59 @@ func TestActorSequencing(t *testing.T) {
 	}
 }
 
+// TestActorMaxConcurrency: an actor created with MaxConcurrency 2 starts
+// a caller's calls in its order and runs two at once; the third starts
+// when one of them finishes. With the default, one runs at a time.
+func TestActorMaxConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		max     uint32
+		running int
+	}{{0, 1}, {1, 1}, {2, 2}} {
+		c := newCluster(t)
+		actor := core.NewActorID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1)
+		create := proto.TaskSpec{TaskID: core.ActorCreationTaskID(actor), Function: "Counter", Owner: "driver", ActorID: actor, ActorCreation: true, MaxConcurrency: tc.max}
+		c.exec.handlePushTask("driver", &proto.PushTask{Spec: create}, func(m core.Message, err error) {
+			if err != nil || m.(*proto.PushTaskReply).Error != nil {
+				t.Fatalf("creation failed: %v", err)
+			}
+		})
+		var answered []int64
+		for seq := uint64(1); seq <= 3; seq++ {
+			spec := proto.TaskSpec{TaskID: core.NewActorTaskID(actor, core.DriverTaskID(core.JobIDFromInt(1)), seq), Function: "park", NumReturns: 1,
+				Args: []proto.Arg{{Value: i64(int64(seq))}}, Owner: "driver", ActorID: actor, ActorCall: true, Caller: "driver", CallerID: 42, CallerSeq: seq, SkipBelow: 1}
+			c.exec.handlePushTask("driver", &proto.PushTask{Spec: spec}, func(m core.Message, err error) {
+				if err != nil {
+					t.Fatalf("call %d: %v", seq, err)
+				}
+				answered = append(answered, asI64(m.(*proto.PushTaskReply).Returns[0].Inline))
+			})
+		}
+		c.n.run(nil)
+		want := []string{"park:1", "park:2", "park:3"}[:tc.running]
+		if !slices.Equal(c.x.calls, want) {
+			t.Fatalf("max concurrency %d: started %v, want %v", tc.max, c.x.calls, want)
+		}
+		c.x.parked[0]()
+		c.n.run(nil)
+		if want := []string{"park:1", "park:2", "park:3"}[:tc.running+1]; !slices.Equal(c.x.calls, want) {
+			t.Fatalf("max concurrency %d: after the first call finished, started %v, want %v", tc.max, c.x.calls, want)
+		}
+		for finished := 1; finished < 3; finished++ {
+			if finished >= len(c.x.parked) {
+				t.Fatalf("max concurrency %d: %d calls finished and none runs", tc.max, finished)
+			}
+			c.x.parked[finished]()
+			c.n.run(nil)
+		}
+		if len(answered) != 3 || answered[0] != 1 {
+			t.Fatalf("max concurrency %d: answered %v, want all three calls, the first first", tc.max, answered)
+		}
+		if err := c.exec.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestKillActorNamesTheAttempt: a worker exits on KillActor only for the
 // incarnation it hosts and the creation attempt (lease) it hosts it for;
 // a kill naming no lease kills the incarnation under any. A new push for

@@ -310,8 +310,11 @@ func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]by
 	})
 }
 
-// CallActor implements worker.Executor. The core worker runs one call at
-// a time, so the live object is never used by two bodies at once.
+// CallActor implements worker.Executor. The core worker runs as many calls
+// at once as the actor's max concurrency: with the default of one, the
+// live object is never used by two bodies at once; with more, the
+// methods share it as goroutines do (in the simulator, as coroutines that
+// interleave only where they wait) and must synchronize their state.
 func (w *Worker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, done func([]byte, [][]byte, *proto.TaskError)) {
 	w.beforeRun(spec)
 	f := registry.Method(spec.Function)
