@@ -67,7 +67,7 @@ const (
 	// exceed the node's worker processes, so a node never has free
 	// resources but no free worker (the pool is fixed; Ray would start
 	// more).
-	clusterActorsPerNode  = 2
+	clusterActorsPerNode  = 3
 	clusterWorkersPerNode = clusterCPUsPerNode + clusterActorsPerNode
 	bigObjectBytes        = 200 << 10 // above the 100 KiB inline limit: goes through plasma
 )

@@ -127,6 +127,29 @@ var (
 	squareMethod = gray.Method1("square", func(_ *counter, _ context.Context, x int64) (int64, error) { return x * x, nil })
 )
 
+// reentrant is an actor that calls itself: outer(name, x) looks its own
+// actor up by name inside the method and returns inner(x)+1 = 2x+1
+// through that handle, which needs a second call slot: created with
+// max concurrency 4, it completes; with one slot it would wait forever.
+type reentrant struct{}
+
+var (
+	reentrantClass = gray.Actor("workload.Reentrant", func(context.Context) (*reentrant, error) { return &reentrant{}, nil })
+	reentrantInner = gray.Method1("inner", func(_ *reentrant, _ context.Context, x int64) (int64, error) { return 2 * x, nil })
+	reentrantOuter *gray.ActorMethod2[reentrant, string, int64, int64]
+)
+
+func init() {
+	reentrantOuter = gray.Method2("outer", func(_ *reentrant, ctx context.Context, self string, x int64) (int64, error) {
+		h, err := gray.GetActor[reentrant](ctx, self, gray.WithMaxTaskRetries(-1))
+		if err != nil {
+			return 0, err
+		}
+		y, err := reentrantInner.Remote(ctx, h, gray.V(x)).Get(ctx)
+		return y + 1, err
+	})
+}
+
 // counterSeen identifies one incarnation of a Counter.
 type counterSeen struct {
 	id  string
@@ -243,6 +266,11 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 	if err := named("shared", "cluster", false); err != nil {
 		return nil, err
 	}
+	if c, err := d.reentrantRound(ctx, x, rs); err != nil {
+		return nil, err
+	} else if c != nil {
+		checks = append(checks, c)
+	}
 
 	h, err := counterClass.New(ctx, gray.V(x), gray.WithMaxRestarts(1))
 	if err != nil {
@@ -281,6 +309,33 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 				return err
 			}
 		}
+		return nil
+	}, nil
+}
+
+// reentrantRound calls this driver's "reentrant-<driver>" actor (named,
+// get-if-exists, max concurrency 4, restarts and call retries
+// unlimited): outer(name, x) must come back as exactly 2x+1, whatever
+// died meanwhile. It returns the check, or nil when the creation failed
+// in a documented way.
+func (d *driver) reentrantRound(ctx context.Context, x int64, rs *roundRefs) (func() error, error) {
+	name := fmt.Sprintf("reentrant-%d", d.idx+1)
+	h, err := reentrantClass.New(ctx, gray.WithName(name), gray.WithGetIfExists(), gray.WithMaxConcurrency(4),
+		gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+	if err != nil {
+		return nil, d.registrationFailed(name, err)
+	}
+	o := reentrantOuter.Remote(ctx, h, gray.V(name), gray.V(x))
+	rs.add(o)
+	return func() error {
+		got, err := o.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("%s.outer(%d): %w", name, x, err)
+		}
+		if got != 2*x+1 {
+			return fmt.Errorf("%s.outer(%d) = %d, want %d", name, x, got, 2*x+1)
+		}
+		d.cl.w.Sometimes("concurrent actor called itself")
 		return nil
 	}, nil
 }
