@@ -33,6 +33,8 @@ var rayCases = []string{
 	"single_client_tasks_sync", "single_client_tasks_async", "multi_client_tasks_async",
 	"1_1_actor_calls_sync", "1_1_actor_calls_async", "1_1_actor_calls_concurrent",
 	"1_n_actor_calls_async", "n_n_actor_calls_async", "n_n_actor_calls_with_arg_async",
+	"1_1_async_actor_calls_sync", "1_1_async_actor_calls_async", "1_1_async_actor_calls_with_args_async",
+	"1_n_async_actor_calls_async", "n_n_async_actor_calls_async",
 	"single_client_put_calls_Plasma_Store", "single_client_get_calls_Plasma_Store",
 	"multi_client_put_calls_Plasma_Store", "single_client_put_gigabytes", "multi_client_put_gigabytes",
 	"single_client_get_object_containing_10k_refs", "single_client_wait_1k_refs",
@@ -136,6 +138,12 @@ func TestRunTiny(t *testing.T) {
 		}
 		if !inMetrics[name] {
 			t.Errorf("%s is missing from perf_metrics", name)
+		}
+	}
+	for _, name := range []string{"1_1_actor_calls_concurrent", "1_1_async_actor_calls_sync", "1_1_async_actor_calls_async",
+		"1_1_async_actor_calls_with_args_async", "1_n_async_actor_calls_async", "n_n_async_actor_calls_async"} {
+		if unavailable[name] {
+			t.Errorf("%s is not available; concurrent actors (WithMaxConcurrency) measure it", name)
 		}
 	}
 	if !unavailable["placement_group_create/removal"] {

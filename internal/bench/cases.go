@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray"
@@ -179,54 +180,11 @@ func cases() []caseDef {
 					return getAndRelease(ctx, refs)
 				}}, nil
 			}},
-		{name: "1_1_actor_calls_sync", actors: 1, setup: func(ctx context.Context, _ sizes) (body, error) {
-			as, err := newServers(ctx, 1, "")
-			if err != nil {
-				return body{}, err
-			}
-			return body{mult: 1, fn: func() error {
-				r := actorSmallValue.Remote(ctx, as[0])
-				_, err := r.Get(ctx)
-				r.Release()
-				return err
-			}}, nil
-		}},
-		{name: "1_1_actor_calls_async", actors: 1, setup: actorAsync},
-		{name: "1_1_actor_calls_concurrent", actors: 1, setup: actorAsync,
-			note: "max_concurrency=16 is not supported: the actor runs one call at a time, as in 1_1_actor_calls_async"},
-		{name: "1_n_actor_calls_async", actors: nCPU() + 1, note: "the client is an actor that finds its servers by name",
-			setup: func(ctx context.Context, s sizes) (body, error) {
-				n := s.n(5000)
-				names := serverNames(nCPU())
-				if _, err := newServers(ctx, len(names), "1n"); err != nil {
-					return body{}, err
-				}
-				c, err := clientClass.New(ctx, gray.V(prefixed("1n", names)))
-				if err != nil {
-					return body{}, err
-				}
-				return body{mult: float64(n * len(names)), fn: func() error {
-					r := clientBatch.Remote(ctx, c, gray.V(n))
-					_, err := r.Get(ctx)
-					r.Release()
-					return err
-				}}, nil
-			}},
-		{name: "n_n_actor_calls_async", actors: nCPU(), note: "clients are 4 tasks that find the actors by name",
-			setup: func(ctx context.Context, s sizes) (body, error) {
-				n, m := s.n(5000), 4
-				names := prefixed("nn", serverNames(nCPU()))
-				if _, err := newServers(ctx, len(names), "nn"); err != nil {
-					return body{}, err
-				}
-				return body{mult: float64(n * m), fn: func() error {
-					refs := make([]gray.Ref[int], m)
-					for i := range refs {
-						refs[i] = work.Remote(ctx, gray.V(names), gray.V(n))
-					}
-					return getAndRelease(ctx, refs)
-				}}, nil
-			}},
+		{name: "1_1_actor_calls_sync", actors: 1, setup: actorSync()},
+		{name: "1_1_actor_calls_async", actors: 1, setup: actorAsync()},
+		{name: "1_1_actor_calls_concurrent", actors: 1, setup: actorAsync(gray.WithMaxConcurrency(16)), note: "max_concurrency=16, as Ray's"},
+		{name: "1_n_actor_calls_async", actors: nCPU() + 1, note: "the client is an actor that finds its servers by name", setup: oneToN("1n")},
+		{name: "n_n_actor_calls_async", actors: nCPU(), note: "clients are 4 tasks that find the actors by name", setup: nToN("nn")},
 		{name: "n_n_actor_calls_with_arg_async", actors: 2 * nCPU(), note: "clients are actors; the argument is a Ref each client puts",
 			setup: func(ctx context.Context, s sizes) (body, error) {
 				n := s.n(1000)
@@ -250,16 +208,92 @@ func cases() []caseDef {
 					return getAndRelease(ctx, refs)
 				}}, nil
 			}},
-		{name: "1_1_async_actor_calls_sync", unavailable: noAsyncActors},
-		{name: "1_1_async_actor_calls_async", unavailable: noAsyncActors},
-		{name: "1_1_async_actor_calls_with_args_async", unavailable: noAsyncActors},
-		{name: "1_n_async_actor_calls_async", unavailable: noAsyncActors},
-		{name: "n_n_async_actor_calls_async", unavailable: noAsyncActors},
+		{name: "1_1_async_actor_calls_sync", actors: 1, note: asyncNote, setup: actorSync(asyncActor)},
+		{name: "1_1_async_actor_calls_async", actors: 1, note: asyncNote, setup: actorAsync(asyncActor)},
+		{name: "1_1_async_actor_calls_with_args_async", actors: 1, note: asyncNote, setup: func(ctx context.Context, s sizes) (body, error) {
+			n := s.n(1000)
+			as, err := newServers(ctx, 1, "", asyncActor)
+			if err != nil {
+				return body{}, err
+			}
+			return body{mult: float64(n), fn: func() error {
+				refs := make([]gray.Ref[[]byte], n)
+				for i := range refs {
+					refs[i] = actorSmallArg.Remote(ctx, as[0], gray.V(i))
+				}
+				return getAndRelease(ctx, refs)
+			}}, nil
+		}},
+		{name: "1_n_async_actor_calls_async", actors: nCPU() + 1, note: asyncNote + "; the client is an actor that finds its servers by name",
+			setup: oneToN("1na", asyncActor)},
+		{name: "n_n_async_actor_calls_async", actors: nCPU(), note: asyncNote + "; clients are 4 tasks that find the actors by name",
+			setup: nToN("nna", asyncActor)},
 		{name: "placement_group_create/removal", unavailable: "gray has no placement groups yet"},
 	}
 }
 
-const noAsyncActors = "gray has no async actors yet"
+// Ray's async actors (asyncio) run up to 1,000 calls at once by default;
+// gray's equivalent is an actor with that max concurrency.
+var asyncActor = gray.WithMaxConcurrency(1000)
+
+const asyncNote = "async actor: max concurrency 1,000, as Ray's asyncio actors"
+
+// actorSync is 1:1 actor calls sync: one call, then its get.
+func actorSync(opts ...gray.Option) func(context.Context, sizes) (body, error) {
+	return func(ctx context.Context, _ sizes) (body, error) {
+		as, err := newServers(ctx, 1, "", opts...)
+		if err != nil {
+			return body{}, err
+		}
+		return body{mult: 1, fn: func() error {
+			r := actorSmallValue.Remote(ctx, as[0])
+			_, err := r.Get(ctx)
+			r.Release()
+			return err
+		}}, nil
+	}
+}
+
+// oneToN is 1:n actor calls async: one client actor calls nCPU servers
+// it finds by name.
+func oneToN(prefix string, opts ...gray.Option) func(context.Context, sizes) (body, error) {
+	return func(ctx context.Context, s sizes) (body, error) {
+		n := s.n(5000)
+		names := serverNames(nCPU())
+		if _, err := newServers(ctx, len(names), prefix, opts...); err != nil {
+			return body{}, err
+		}
+		c, err := clientClass.New(ctx, gray.V(prefixed(prefix, names)))
+		if err != nil {
+			return body{}, err
+		}
+		return body{mult: float64(n * len(names)), fn: func() error {
+			r := clientBatch.Remote(ctx, c, gray.V(n))
+			_, err := r.Get(ctx)
+			r.Release()
+			return err
+		}}, nil
+	}
+}
+
+// nToN is n:n actor calls async: 4 client tasks call nCPU servers they
+// find by name.
+func nToN(prefix string, opts ...gray.Option) func(context.Context, sizes) (body, error) {
+	return func(ctx context.Context, s sizes) (body, error) {
+		n, m := s.n(5000), 4
+		names := prefixed(prefix, serverNames(nCPU()))
+		if _, err := newServers(ctx, len(names), prefix, opts...); err != nil {
+			return body{}, err
+		}
+		return body{mult: float64(n * m), fn: func() error {
+			refs := make([]gray.Ref[int], m)
+			for i := range refs {
+				refs[i] = work.Remote(ctx, gray.V(names), gray.V(n))
+			}
+			return getAndRelease(ctx, refs)
+		}}, nil
+	}
+}
 
 // smallBatch submits n small_value tasks and gets them all.
 func smallBatch(ctx context.Context, n int) error {
@@ -271,19 +305,21 @@ func smallBatch(ctx context.Context, n int) error {
 }
 
 // actorAsync is 1:1 actor calls async: 1000 calls, then get them all.
-func actorAsync(ctx context.Context, s sizes) (body, error) {
-	n := s.n(1000)
-	as, err := newServers(ctx, 1, "")
-	if err != nil {
-		return body{}, err
-	}
-	return body{mult: float64(n), fn: func() error {
-		refs := make([]gray.Ref[[]byte], n)
-		for i := range refs {
-			refs[i] = actorSmallValue.Remote(ctx, as[0])
+func actorAsync(opts ...gray.Option) func(context.Context, sizes) (body, error) {
+	return func(ctx context.Context, s sizes) (body, error) {
+		n := s.n(1000)
+		as, err := newServers(ctx, 1, "", opts...)
+		if err != nil {
+			return body{}, err
 		}
-		return getAndRelease(ctx, refs)
-	}}, nil
+		return body{mult: float64(n), fn: func() error {
+			refs := make([]gray.Ref[[]byte], n)
+			for i := range refs {
+				refs[i] = actorSmallValue.Remote(ctx, as[0])
+			}
+			return getAndRelease(ctx, refs)
+		}}, nil
+	}
 }
 
 func serverNames(n int) []string {
@@ -305,11 +341,11 @@ func prefixed(prefix string, names []string) []string {
 // newServers creates n server actors, named after prefix when it is not
 // empty, and waits until each answers a call, so that creation is not
 // timed.
-func newServers(ctx context.Context, n int, prefix string) ([]*gray.ActorHandle[server], error) {
+func newServers(ctx context.Context, n int, prefix string, extra ...gray.Option) ([]*gray.ActorHandle[server], error) {
 	names := prefixed(prefix, serverNames(n))
 	as := make([]*gray.ActorHandle[server], n)
 	for i := range as {
-		var opts []gray.Option
+		opts := slices.Clone(extra)
 		if prefix != "" {
 			opts = append(opts, gray.WithName(names[i]))
 		}
