@@ -13,12 +13,12 @@ import (
 )
 
 // ActorHandle names a live actor of Go type T. Call its methods with the
-// MethodN handles; Kill it. A handle is used by the process that made it
-// and by task bodies of this program (they call through their own
-// worker); it cannot be passed as a task argument yet.
+// MethodN handles; Kill it. A handle is a value: pass it to tasks and
+// actor methods (as an argument, or inside one: a struct field, a slice)
+// and return it from them. Every process calls through its own worker,
+// and each caller's calls run in the order it made them.
 type ActorHandle[T any] struct {
-	h     worker.ActorHandle
-	owner *caller
+	h worker.ActorHandle
 }
 
 // ID returns the actor's id, for logs.
@@ -27,10 +27,14 @@ func (a *ActorHandle[T]) ID() string { return a.h.ID.String() }
 // Kill kills the actor through the GCS and returns once the GCS has
 // taken the kill: its worker exits and its pending and later calls fail
 // with ErrActorDied. With noRestart false it restarts instead, if its
-// WithMaxRestarts allows. Only the process that created the actor
-// may kill it (handles from WithGetIfExists cannot, yet).
+// WithMaxRestarts allows. Any handle kills, wherever it came from (New,
+// GetActor, a task's argument), through the caller of ctx.
 func (a *ActorHandle[T]) Kill(ctx context.Context, noRestart bool) error {
-	_, err := do(ctx, a.owner, func(cw *worker.Worker, reply func(struct{}, error)) {
+	c, err := callerFor(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = do(ctx, c, func(cw *worker.Worker, reply func(struct{}, error)) {
 		cw.KillActorThen(a.h, noRestart, func(err error) { reply(struct{}{}, err) })
 	})
 	return err
@@ -39,24 +43,24 @@ func (a *ActorHandle[T]) Kill(ctx context.Context, noRestart bool) error {
 // actorClass is what every ActorClassN shares.
 type actorClass struct{ name string }
 
-func (c actorClass) create(ctx context.Context, opts []Option, args ...interface{ arg() (argVal, error) }) (worker.ActorHandle, *caller, error) {
+func (c actorClass) create(ctx context.Context, opts []Option, args ...interface{ arg(*caller) (argVal, error) }) (worker.ActorHandle, error) {
 	cl, err := callerFor(ctx)
 	if err != nil {
-		return worker.ActorHandle{}, nil, err
+		return worker.ActorHandle{}, err
 	}
 	if cl.Parent != nil {
 		// Worker processes have no job of their own, and actor ids are
 		// derived from the job: the core worker cannot create actors
 		// from inside tasks yet.
-		return worker.ActorHandle{}, nil, fmt.Errorf("%w: creating actor %s inside a task (create it from the driver; look it up with GetActor)", ErrNotSupported, c.name)
+		return worker.ActorHandle{}, fmt.Errorf("%w: creating actor %s inside a task (create it from the driver; look it up with GetActor)", ErrNotSupported, c.name)
 	}
 	aopts, err := newCallConfig(opts).actorOptions()
 	if err != nil {
-		return worker.ActorHandle{}, nil, err
+		return worker.ActorHandle{}, err
 	}
-	avs, err := collectArgs(args...)
+	avs, err := collectArgs(cl, args...)
 	if err != nil {
-		return worker.ActorHandle{}, nil, err
+		return worker.ActorHandle{}, err
 	}
 	h, err := do(ctx, cl, func(cw *worker.Worker, reply func(worker.ActorHandle, error)) {
 		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
@@ -69,9 +73,9 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 	})
 	goruntime.KeepAlive(avs) // argument Refs stay referenced until submitted
 	if err != nil {
-		return h, nil, fmt.Errorf("gray: create actor %s: %w", c.name, err)
+		return h, fmt.Errorf("gray: create actor %s: %w", c.name, err)
 	}
-	return h, cl, nil
+	return h, nil
 }
 
 // ActorClass0 is a registered actor class of Go type T whose constructor
@@ -99,7 +103,7 @@ func Actor[T any](name string, ctor func(context.Context) (*T, error)) *ActorCla
 // see Actor.
 func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *ActorClass1[T, A] {
 	registry.RegisterCtor(name, func(ctx context.Context, args [][]byte) (any, error) {
-		a, err := args1[A](args)
+		a, err := args1[A](ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -114,20 +118,20 @@ func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *A
 // WithMaxRestarts, WithMaxTaskRetries, WithResources, WithSpread. A
 // constructor error or an infeasible demand fails the actor's calls.
 func (c *ActorClass0[T]) New(ctx context.Context, opts ...Option) (*ActorHandle[T], error) {
-	h, cl, err := c.c.create(ctx, opts)
+	h, err := c.c.create(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: h, owner: cl}, nil
+	return &ActorHandle[T]{h: h}, nil
 }
 
 // New creates an actor with constructor argument a; see ActorClass0.New.
 func (c *ActorClass1[T, A]) New(ctx context.Context, a Arg[A], opts ...Option) (*ActorHandle[T], error) {
-	h, cl, err := c.c.create(ctx, opts, a)
+	h, err := c.c.create(ctx, opts, a)
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: h, owner: cl}, nil
+	return &ActorHandle[T]{h: h}, nil
 }
 
 // GetActor returns a handle to the live actor named name (in the
@@ -168,13 +172,13 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: worker.ActorHandle{ID: info.ID, MaxTaskRetries: cfg.maxTaskRetries}, owner: cl}, nil
+	return &ActorHandle[T]{h: worker.ActorHandle{ID: info.ID, MaxTaskRetries: cfg.maxTaskRetries}}, nil
 }
 
 // actorMethod is what every MethodN shares: its qualified name.
 type actorMethod struct{ key string }
 
-func callMethod[T, R any](ctx context.Context, m actorMethod, a *ActorHandle[T], args ...interface{ arg() (argVal, error) }) Ref[R] {
+func callMethod[T, R any](ctx context.Context, m actorMethod, a *ActorHandle[T], args ...interface{ arg(*caller) (argVal, error) }) Ref[R] {
 	if a == nil {
 		return errRef[R](fmt.Errorf("gray: call %s on a nil actor handle", m.key))
 	}
@@ -213,7 +217,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(t, ctx))
+		return encodeResult[R](ctx)(f(t, ctx))
 	})
 	return &ActorMethod0[T, R]{actorMethod{key}}
 }
@@ -222,7 +226,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
 	key := methodKey[T](name)
 	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
-		a, err := args1[A](args)
+		a, err := args1[A](ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +234,7 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(t, ctx, a))
+		return encodeResult[R](ctx)(f(t, ctx, a))
 	})
 	return &ActorMethod1[T, A, R]{actorMethod{key}}
 }
@@ -239,7 +243,7 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, error)) *ActorMethod2[T, A, B, R] {
 	key := methodKey[T](name)
 	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
-		a, b, err := args2[A, B](args)
+		a, b, err := args2[A, B](ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +251,7 @@ func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, 
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(t, ctx, a, b))
+		return encodeResult[R](ctx)(f(t, ctx, a, b))
 	})
 	return &ActorMethod2[T, A, B, R]{actorMethod{key}}
 }

@@ -3,6 +3,7 @@ package gray
 import (
 	"context"
 	"errors"
+	"fmt"
 	goruntime "runtime"
 	"sync/atomic"
 	"time"
@@ -65,12 +66,14 @@ type AnyRef interface {
 func (r Ref[T]) state() *refState { return r.s }
 
 // arg implements Arg.
-func (r Ref[T]) arg() (argVal, error) {
-	if r.s == nil {
+func (r Ref[T]) arg(c *caller) (argVal, error) {
+	switch {
+	case r.s == nil:
 		return argVal{}, errZeroRef
-	}
-	if r.s.err != nil {
+	case r.s.err != nil:
 		return argVal{}, r.s.err
+	case r.s.c != c:
+		return argVal{}, fmt.Errorf("gray: Ref %v belongs to another process (a Ref is used by the process that made or received it: pass it to a task as an argument or inside one)", r.s.ref.ID)
 	}
 	return argVal{ref: r.s}, nil
 }
@@ -107,11 +110,15 @@ func (r Ref[T]) Get(ctx context.Context) (T, error) {
 			})
 		})
 	})
-	goruntime.KeepAlive(s)
 	if err != nil {
+		goruntime.KeepAlive(s)
 		return zero, err
 	}
-	return decode[T](data)
+	// The object (this Ref) is held until the Refs inside the value are
+	// registered: its owner keeps them while it keeps the object.
+	v, err := decodeIn[T](ctx, s.c, data)
+	goruntime.KeepAlive(s)
+	return v, err
 }
 
 // Release drops this reference now rather than when the garbage collector
@@ -132,11 +139,12 @@ func Put[T any](ctx context.Context, v T) Ref[T] {
 	if err != nil {
 		return errRef[T](err)
 	}
-	data, err := encode(v)
+	e, err := encodeIn(c, v)
 	if err != nil {
 		return errRef[T](err)
 	}
-	ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) { cw.Put(data, reply) })
+	ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) { cw.PutNested(e.data, e.nested, reply) })
+	goruntime.KeepAlive(e.keep) // the Refs inside are pinned by the object now
 	if err != nil {
 		return errRef[T](err)
 	}

@@ -1,11 +1,14 @@
 package gray
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/grayrt/gray/internal/process"
 )
 
 // methodKey qualifies a method name with the Go type of its actor, so
@@ -51,42 +54,54 @@ func checkArgs(args [][]byte, n int) error {
 }
 
 // args1, args2 and args3 check the argument count of a call and decode
-// its arguments.
-func args1[A any](args [][]byte) (a A, err error) {
+// its arguments for the body whose ctx is given: Refs inside them become
+// its worker's.
+func args1[A any](ctx context.Context, args [][]byte) (a A, err error) {
 	if err = checkArgs(args, 1); err != nil {
 		return a, err
 	}
-	return decode[A](args[0])
+	return decodeIn[A](ctx, process.CallerFrom(ctx), args[0])
 }
 
-func args2[A, B any](args [][]byte) (a A, b B, err error) {
+func args2[A, B any](ctx context.Context, args [][]byte) (a A, b B, err error) {
 	if err = checkArgs(args, 2); err != nil {
 		return a, b, err
 	}
-	if a, err = decode[A](args[0]); err != nil {
+	if a, err = decodeIn[A](ctx, process.CallerFrom(ctx), args[0]); err != nil {
 		return a, b, err
 	}
-	b, err = decode[B](args[1])
+	b, err = decodeIn[B](ctx, process.CallerFrom(ctx), args[1])
 	return a, b, err
 }
 
-func args3[A, B, C any](args [][]byte) (a A, b B, c C, err error) {
+func args3[A, B, C any](ctx context.Context, args [][]byte) (a A, b B, c C, err error) {
 	if err = checkArgs(args, 3); err != nil {
 		return a, b, c, err
 	}
-	if a, b, err = args2[A, B](args[:2:2]); err != nil {
+	if a, b, err = args2[A, B](ctx, args[:2:2]); err != nil {
 		return a, b, c, err
 	}
-	c, err = decode[C](args[2])
+	c, err = decodeIn[C](ctx, process.CallerFrom(ctx), args[2])
 	return a, b, c, err
 }
 
-// encodeResult encodes a body's result, or passes its error on.
-func encodeResult[R any](r R, err error) ([]byte, error) {
-	if err != nil {
-		return nil, err
+// encodeResult returns what encodes the result of the body whose ctx is
+// given, or passes its error on; the Refs the result holds stay pinned
+// until its owner frees it.
+func encodeResult[R any](ctx context.Context) func(R, error) ([]byte, error) {
+	return func(r R, err error) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		e, err := encodeIn(process.CallerFrom(ctx), r)
+		if err != nil {
+			return nil, err
+		}
+		if err := pinResult(ctx, e); err != nil {
+			return nil, err
+		}
+		return e.data, nil
 	}
-	return encode(r)
 }
 
 // Byte slices are the bulk of what programs move (blocks, weights,

@@ -16,20 +16,21 @@ import (
 // executing worker fetches before the body runs (a failed Ref fails the
 // task with its error).
 type Arg[T any] interface {
-	arg() (argVal, error)
+	arg(c *caller) (argVal, error)
 }
 
-// argVal is an argument ready to submit: encoded bytes or a reference.
+// argVal is an argument ready to submit: encoded bytes (with the
+// references the value holds) or a reference.
 type argVal struct {
-	value []byte
+	value encoded
 	ref   *refState
 }
 
 type value[T any] struct{ v T }
 
-func (v value[T]) arg() (argVal, error) {
-	b, err := encode(v.v)
-	return argVal{value: b}, err
+func (v value[T]) arg(c *caller) (argVal, error) {
+	e, err := encodeIn(c, v.v)
+	return argVal{value: e}, err
 }
 
 // V makes an immediate argument from a value. Values larger than 100 KiB
@@ -37,13 +38,13 @@ func (v value[T]) arg() (argVal, error) {
 func V[T any](v T) Arg[T] { return value[T]{v} }
 
 // collectArgs encodes the arguments on the caller's goroutine.
-func collectArgs(args ...interface{ arg() (argVal, error) }) ([]argVal, error) {
+func collectArgs(c *caller, args ...interface{ arg(*caller) (argVal, error) }) ([]argVal, error) {
 	out := make([]argVal, len(args))
 	for i, a := range args {
 		if a == nil {
 			return nil, fmt.Errorf("gray: argument %d is nil", i+1)
 		}
-		v, err := a.arg()
+		v, err := a.arg(c)
 		if err != nil {
 			return nil, fmt.Errorf("gray: argument %d: %w", i+1, err)
 		}
@@ -80,9 +81,9 @@ func withArgs(cw *worker.Worker, avs []argVal, done func([]proto.Arg, error)) {
 		case a.ref != nil:
 			r := a.ref.ref
 			out[i] = proto.Arg{Ref: &r}
-		case len(a.value) > proto.InlineSizeMax:
+		case len(a.value.data) > proto.InlineSizeMax:
 			pending++
-			cw.Put(a.value, func(r proto.ObjectRef, err error) {
+			cw.PutNested(a.value.data, a.value.nested, func(r proto.ObjectRef, err error) {
 				if err != nil {
 					failed = fmt.Errorf("gray: storing argument %d: %w", i+1, err)
 				} else {
@@ -92,19 +93,19 @@ func withArgs(cw *worker.Worker, avs []argVal, done func([]proto.Arg, error)) {
 				finish()
 			})
 		default:
-			out[i] = proto.Arg{Value: a.value}
+			out[i] = proto.Arg{Value: a.value.data, Nested: a.value.nested}
 		}
 	}
 	finish()
 }
 
 // remote submits through the caller of ctx; submit runs on its loop.
-func remote[R any](ctx context.Context, args []interface{ arg() (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) Ref[R] {
+func remote[R any](ctx context.Context, args []interface{ arg(*caller) (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) Ref[R] {
 	c, err := callerFor(ctx)
 	if err != nil {
 		return errRef[R](err)
 	}
-	avs, err := collectArgs(args...)
+	avs, err := collectArgs(c, args...)
 	if err != nil {
 		return errRef[R](err)
 	}
@@ -139,7 +140,7 @@ func (t taskFunc) with(opts []Option) taskFunc {
 	return taskFunc{t.name, append(slices.Clip(t.opts), opts...)}
 }
 
-func submitTask[R any](ctx context.Context, t taskFunc, args ...interface{ arg() (argVal, error) }) Ref[R] {
+func submitTask[R any](ctx context.Context, t taskFunc, args ...interface{ arg(*caller) (argVal, error) }) Ref[R] {
 	topts, err := newCallConfig(t.opts).taskOptions()
 	if err != nil {
 		return errRef[R](err)
@@ -169,7 +170,7 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
-		return encodeResult(f(ctx))
+		return encodeResult[R](ctx)(f(ctx))
 	})
 	return &Func0[R]{taskFunc{name: name}}
 }
@@ -177,11 +178,11 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 // Task1 registers f as the task name; see Task0.
 func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, err := args1[A](args)
+		a, err := args1[A](ctx, args)
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(ctx, a))
+		return encodeResult[R](ctx)(f(ctx, a))
 	})
 	return &Func1[A, R]{taskFunc{name: name}}
 }
@@ -189,11 +190,11 @@ func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[
 // Task2 registers f as the task name; see Task0.
 func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, b, err := args2[A, B](args)
+		a, b, err := args2[A, B](ctx, args)
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(ctx, a, b))
+		return encodeResult[R](ctx)(f(ctx, a, b))
 	})
 	return &Func2[A, B, R]{taskFunc{name: name}}
 }
@@ -201,11 +202,11 @@ func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *
 // Task3 registers f as the task name; see Task0.
 func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
-		a, b, c, err := args3[A, B, C](args)
+		a, b, c, err := args3[A, B, C](ctx, args)
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult(f(ctx, a, b, c))
+		return encodeResult[R](ctx)(f(ctx, a, b, c))
 	})
 	return &Func3[A, B, C, R]{taskFunc{name: name}}
 }

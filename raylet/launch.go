@@ -231,12 +231,14 @@ func (r *Raylet) freeLeasesHeldBy(owner core.Addr) {
 }
 
 // reapIdle tells launched workers idle for longer than the idle timeout
-// to exit, and forgets launches that never registered.
+// to exit, and forgets launches that never registered. A worker that
+// owns objects in scope is kept (its exit would lose them), as Ray's
+// workers refuse to exit while they own objects.
 func (r *Raylet) reapIdle() {
 	now := r.env.Now()
 	for _, a := range r.sortedWorkerAddrs() {
 		w := r.workers[a]
-		if w.binary == "" || w.busy() || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
+		if w.binary == "" || w.busy() || w.owns || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
 			continue
 		}
 		r.env.Send(a, &proto.ExitWorker{Worker: w.id})

@@ -41,6 +41,9 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 		}
 		r.workers[from] = &workerInfo{addr: from, id: id, binary: reg.Binary, launch: reg.Launch, job: reg.Job, idle: r.env.Now()}
 	}
+	if w := r.workers[from]; w != nil {
+		w.owns = reg.Owns
+	}
 	r.workerAddrs[from] = true
 	reply(&proto.RegisterWorkerReply{Node: r.node, GCS: r.cfg.GCS}, nil)
 	r.schedule()

@@ -199,6 +199,9 @@ type workerInfo struct {
 	binary, launch string
 	job            core.JobID
 	idle           time.Time
+	// owns: at its last registration the worker owned objects in scope
+	// (RegisterWorker.Owns); it is not reaped while it does.
+	owns bool
 }
 
 type leaseKey struct {

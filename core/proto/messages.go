@@ -39,6 +39,9 @@ const (
 	msgCancelTask           core.MsgType = 4014
 	msgOwnsObjects          core.MsgType = 4015
 	msgOwnsObjectsReply     core.MsgType = 4016
+	msgAddBorrower          core.MsgType = 4017
+	msgAddBorrowerReply     core.MsgType = 4018
+	msgWaitObjectFreed      core.MsgType = 4019
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -83,6 +86,9 @@ type RegisterWorker struct {
 	// from the address, the raylet knows this one died and frees its
 	// objects (0: unknown).
 	OwnerID uint64 `msgpack:"oi,omitempty"`
+	// Owns is set while the worker owns objects in scope: an idle
+	// launched worker that owns some is not reaped.
+	Owns bool `msgpack:"ow,omitempty"`
 }
 
 // Validate checks the binary hash and bounds the launch token.
@@ -493,6 +499,48 @@ type WaitRefRemoved struct {
 	ID core.ObjectID `msgpack:"i"`
 }
 
+// AddBorrower tells an owner that the sender now holds references to
+// some of its objects, which it received inside a value (a task
+// argument, a method argument, a Get): the owner counts the sender as a
+// borrower of each and asks it to say when it stops (WaitRefRemoved).
+// The sender's source of the references (the submitter of the task, a
+// containing object) holds them until the owner answered, so the object
+// cannot be freed in between. OwnerID is the incarnation the references
+// name: another one answers that the owner died.
+type AddBorrower struct {
+	IDs     []core.ObjectID `msgpack:"i"`
+	OwnerID uint64          `msgpack:"w,omitempty"`
+}
+
+// AddBorrowerRefsMax bounds the ids of one AddBorrower.
+const AddBorrowerRefsMax = 10_000
+
+// Validate bounds the ids.
+func (a *AddBorrower) Validate() error {
+	if len(a.IDs) > AddBorrowerRefsMax {
+		return fmt.Errorf("%d ids, limit %d", len(a.IDs), AddBorrowerRefsMax)
+	}
+	return nil
+}
+
+// AddBorrowerReply answers AddBorrower: Gone lists the ids the owner
+// does not have (freed, or never its own); OwnerDied is set when the
+// references name an earlier incarnation at the owner's address.
+type AddBorrowerReply struct {
+	Gone      []core.ObjectID `msgpack:"g,omitempty"`
+	OwnerDied bool            `msgpack:"d,omitempty"`
+}
+
+// WaitObjectFreed is a worker's request to the owner of an object it
+// returned (a task's or an actor call's return value) whose value holds
+// references: answer (with Ack) once the object is freed — at once if it
+// is unknown or freed already. The worker keeps the references the value
+// holds until then, as Ray keeps objects contained in an owned object.
+type WaitObjectFreed struct {
+	ID      core.ObjectID `msgpack:"i"`
+	OwnerID uint64        `msgpack:"w,omitempty"`
+}
+
 // CancelTask asks the worker executing a task to interrupt it: the owner
 // sends it when it cancels a task that was pushed (Ray's ray.cancel). The
 // worker interrupts the body only if it runs Task's attempt Attempt for
@@ -660,6 +708,9 @@ func (*OwnerCheck) MsgType() core.MsgType           { return msgOwnerCheck }
 func (*OwnerCheckReply) MsgType() core.MsgType      { return msgOwnerCheckReply }
 func (*OwnsObjects) MsgType() core.MsgType          { return msgOwnsObjects }
 func (*OwnsObjectsReply) MsgType() core.MsgType     { return msgOwnsObjectsReply }
+func (*AddBorrower) MsgType() core.MsgType          { return msgAddBorrower }
+func (*AddBorrowerReply) MsgType() core.MsgType     { return msgAddBorrowerReply }
+func (*WaitObjectFreed) MsgType() core.MsgType      { return msgWaitObjectFreed }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -707,6 +758,9 @@ func init() {
 		func() core.Message { return new(OwnsObjects) },
 		func() core.Message { return new(OwnsObjectsReply) },
 		func() core.Message { return new(LeaseBlocked) },
+		func() core.Message { return new(AddBorrower) },
+		func() core.Message { return new(AddBorrowerReply) },
+		func() core.Message { return new(WaitObjectFreed) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

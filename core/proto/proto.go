@@ -59,10 +59,16 @@ type ObjectRef struct {
 func (r ObjectRef) String() string { return r.ID.String() }
 
 // Arg is one task argument: an inline value, or a reference resolved
-// before the task runs.
+// before the task runs. Nested lists the references an inline value
+// holds (a Ref inside a struct, a slice, a map): the submitter keeps
+// them while the task is pending, and the executing worker, which
+// decodes them, becomes their borrower (AddBorrower) before the task
+// finishes. They are not dependencies: the task runs before they are
+// ready.
 type Arg struct {
-	Value []byte     `msgpack:"v,omitempty"`
-	Ref   *ObjectRef `msgpack:"r,omitempty"`
+	Value  []byte      `msgpack:"v,omitempty"`
+	Ref    *ObjectRef  `msgpack:"r,omitempty"`
+	Nested []ObjectRef `msgpack:"n,omitempty"`
 }
 
 // StrategyKind selects a scheduling strategy.
@@ -145,6 +151,9 @@ const (
 	// InlineSizeMax is the default bound below which return values travel
 	// inline to the owner instead of through plasma (Ray: 100 KiB).
 	InlineSizeMax = 100 << 10
+	// NestedRefsMax bounds the references nested in one task's inline
+	// arguments; more go inside a Put object, which holds them.
+	NestedRefsMax = 100_000
 )
 
 // Validate checks the fields a receiver relies on.
@@ -165,10 +174,23 @@ func (s *TaskSpec) Validate() error {
 	case !ValidBinaryHash(s.Binary):
 		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", s.Binary)
 	}
+	nested := 0
 	for i, a := range s.Args {
 		if a.Ref != nil && a.Ref.Owner == "" {
 			return fmt.Errorf("arg %d: reference without owner", i)
 		}
+		if a.Ref != nil && len(a.Nested) > 0 {
+			return fmt.Errorf("arg %d: a reference argument lists nested references (they belong to the value it names)", i)
+		}
+		for _, n := range a.Nested {
+			if n.Owner == "" {
+				return fmt.Errorf("arg %d: nested reference without owner", i)
+			}
+		}
+		nested += len(a.Nested)
+	}
+	if nested > NestedRefsMax {
+		return fmt.Errorf("%d references nested in arguments, limit %d", nested, NestedRefsMax)
 	}
 	return nil
 }

@@ -115,19 +115,20 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: call %s: %w", method, err)
 	}
+	if len(w.refs.objs)+int(spec.NumReturns)+w.missingRefs(argRefs(args)) > w.refs.max {
+		return nil, errTooManyObjects
+	}
 	refs := make([]proto.ObjectRef, 0, spec.NumReturns)
 	for _, id := range spec.ReturnIDs() {
 		e, err := w.refs.addOwned(id, nil)
 		if err != nil {
-			return nil, err
+			panic(fmt.Sprintf("worker: add return %v after checking for room: %v", id, err))
 		}
 		e.local++
 		refs = append(refs, proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation})
 	}
-	for _, a := range args {
-		if a.Ref != nil {
-			w.holdArg(*a.Ref)
-		}
+	for r := range argRefs(args) {
+		w.holdArg(r)
 	}
 	w.stats.Submitted++
 	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)

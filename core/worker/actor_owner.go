@@ -109,10 +109,8 @@ func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, 
 	// soon as the registration commits, before its reply arrives here.
 	a := &ownedActor{id: id, args: args}
 	w.owned[id] = a
-	for _, arg := range args {
-		if arg.Ref != nil {
-			w.holdArg(*arg.Ref)
-		}
+	for r := range argRefs(args) {
+		w.holdArg(r)
 	}
 	w.registerActor(a, spec, opts, 0, done)
 }
@@ -177,11 +175,9 @@ func (w *Worker) disown(a *ownedActor) {
 		return
 	}
 	delete(w.owned, a.id)
-	for _, arg := range a.args {
-		if arg.Ref != nil {
-			if e := w.refs.get(arg.Ref.ID); e != nil {
-				w.unsubmit(e, nil)
-			}
+	for r := range argRefs(a.args) {
+		if e := w.refs.get(r.ID); e != nil {
+			w.unsubmit(e, nil)
 		}
 	}
 }
@@ -226,45 +222,37 @@ func (w *Worker) handleOwnerCheck(_ core.Addr, m core.Message, reply func(core.M
 
 // KillActor kills the actor through the GCS: with noRestart it is DEAD
 // for good (its calls fail with ActorDied); otherwise its worker exits and
-// the GCS restarts it as after any failure. Only the owner may kill an
-// actor here. The kill is asked in the background, again while its
-// outcome is unknown.
+// the GCS restarts it as after any failure. Any worker with a handle may
+// kill it. The kill is asked in the background, again while its outcome
+// is unknown.
 func (w *Worker) KillActor(h ActorHandle, noRestart bool) error {
-	a := w.owned[h.ID]
-	if a == nil {
-		return fmt.Errorf("worker: kill %v: not owned by %s (or already dead)", h.ID, w.self)
-	}
-	w.killActor(a, noRestart, 0, func(error) {})
+	w.killActor(h.ID, w.owned[h.ID], noRestart, 0, func(error) {})
 	return nil
 }
 
 // KillActorThen is KillActor that calls done once the GCS has taken the
 // kill: with noRestart the actor is then DEAD, and this worker's later
 // calls to it fail with ActorDied at once. done gets an error when the
-// kill could not be asked (not the owner, or the GCS stayed unreachable).
+// kill could not be asked (the GCS stayed unreachable, or refused it).
 func (w *Worker) KillActorThen(h ActorHandle, noRestart bool, done func(error)) {
-	a := w.owned[h.ID]
-	if a == nil {
-		err := fmt.Errorf("worker: kill %v: not owned by %s (or already dead)", h.ID, w.self)
-		w.env.AfterFunc(0, func() { done(err) })
-		return
-	}
-	w.killActor(a, noRestart, 0, done)
+	w.killActor(h.ID, w.owned[h.ID], noRestart, 0, done)
 }
 
-func (w *Worker) killActor(a *ownedActor, noRestart bool, attempt int, done func(error)) {
-	w.cfg.GCS.KillActor(a.id, noRestart, func(rep gcs.Reply, err error) {
+// killActor asks the GCS to kill actor id, which this worker owns (a) or
+// only calls (a nil: a handle passed to it or looked up by name).
+func (w *Worker) killActor(id core.ActorID, a *ownedActor, noRestart bool, attempt int, done func(error)) {
+	w.cfg.GCS.KillActor(id, noRestart, func(rep gcs.Reply, err error) {
 		if err != nil {
 			var ge *rpc.Error
 			if !errors.As(err, &ge) && attempt+1 < registerAttempts {
-				w.env.AfterFunc(gcsRetryDelay, func() { w.killActor(a, noRestart, attempt+1, done) })
+				w.env.AfterFunc(gcsRetryDelay, func() { w.killActor(id, a, noRestart, attempt+1, done) })
 				return
 			}
-			done(fmt.Errorf("worker: kill %v: %w", a.id, err))
+			done(fmt.Errorf("worker: kill %v: %w", id, err))
 			return
 		}
 		if len(rep.Actors) > 0 {
-			if w.owned[a.id] == a {
+			if a != nil && w.owned[id] == a {
 				w.ownerObserve(a, rep.Actors[0])
 			} else {
 				w.applyActorInfo(rep.Actors[0])

@@ -22,9 +22,10 @@ import (
 //   - unless FreeOwned ran (it drops the table while tasks are pending):
 //     each entry's submitted count is the number of times the pending
 //     tasks, pending actor calls and owned actors name it as an argument,
-//     each of those arguments has an entry, and each owned object's
-//     lineage pins are the number of times the owned returns in the table
-//     were computed from it.
+//     each of those arguments has an entry, each owned object's lineage
+//     pins are the number of times the owned returns in the table were
+//     computed from it, and each entry's nested pins are the number of
+//     times owned objects' values and pinned returns hold it.
 //
 // It reads every table: the simulator calls it after every event only in
 // builds with the invariants tag (package internal/invariants).
@@ -32,13 +33,10 @@ func (w *Worker) CheckInvariants() error {
 	submitted := map[core.ObjectID]int{}
 	missing := map[core.ObjectID]string{}
 	count := func(holder func() string, args []proto.Arg) {
-		for _, a := range args {
-			if a.Ref == nil {
-				continue
-			}
-			submitted[a.Ref.ID]++
-			if _, seen := missing[a.Ref.ID]; !seen && w.refs.get(a.Ref.ID) == nil {
-				missing[a.Ref.ID] = holder()
+		for r := range argRefs(args) {
+			submitted[r.ID]++
+			if _, seen := missing[r.ID]; !seen && w.refs.get(r.ID) == nil {
+				missing[r.ID] = holder()
 			}
 		}
 	}
@@ -72,18 +70,27 @@ func (w *Worker) CheckInvariants() error {
 		count(func() string { return "the constructor of owned actor " + id.String() }, w.owned[id].args)
 	}
 	lineage := map[core.ObjectID]int{}
+	nested := map[core.ObjectID]int{}
 	for _, e := range w.refs.objs { //gray:unordered counting
+		for _, r := range e.contains {
+			nested[r.ID]++
+		}
 		if e.owner != "" || e.lineage == nil {
 			continue
 		}
-		for _, a := range e.lineage.Args {
-			if a.Ref != nil && a.Ref.Owner == w.self {
-				lineage[a.Ref.ID]++
+		for r := range argRefs(e.lineage.Args) {
+			if r.Owner == w.self {
+				lineage[r.ID]++
 			}
 		}
 	}
+	for _, p := range w.returnPins { //gray:unordered counting
+		for _, r := range p.refs {
+			nested[r.ID]++
+		}
+	}
 	for _, id := range w.refs.ids() {
-		if err := w.checkEntry(w.refs.get(id), submitted[id], lineage[id]); err != nil {
+		if err := w.checkEntry(w.refs.get(id), submitted[id], lineage[id], nested[id]); err != nil {
 			return err
 		}
 	}
@@ -100,11 +107,18 @@ func (w *Worker) CheckInvariants() error {
 
 // checkEntry checks one entry; submitted and lineage are the counts the
 // holders of references to it imply.
-func (w *Worker) checkEntry(e *objEntry, submitted, lineage int) error {
+func (w *Worker) checkEntry(e *objEntry, submitted, lineage, nested int) error {
 	owned := e.owner == ""
+	for b, n := range e.borrowers { //gray:unordered any violation
+		if n <= 0 {
+			return fmt.Errorf("worker: %v counts %d outstanding WaitRefRemoved calls to borrower %s", e.id, n, b)
+		}
+	}
 	switch {
-	case e.local < 0 || e.submitted < 0 || e.lineageRefs < 0:
-		return fmt.Errorf("worker: %v has negative counts: local %d, submitted %d, lineage %d", e.id, e.local, e.submitted, e.lineageRefs)
+	case e.local < 0 || e.submitted < 0 || e.lineageRefs < 0 || e.nested < 0:
+		return fmt.Errorf("worker: %v has negative counts: local %d, submitted %d, lineage %d, nested %d", e.id, e.local, e.submitted, e.lineageRefs, e.nested)
+	case !owned && (e.contains != nil || len(e.freedWaiters) > 0):
+		return fmt.Errorf("worker: borrowed %v lists %d contained references and %d WaitObjectFreed calls: only an owner tracks those", e.id, len(e.contains), len(e.freedWaiters))
 	case !e.inScope():
 		return fmt.Errorf("worker: %v is out of scope but still in the reference table (it leaks)", e.id)
 	case !owned && (len(e.borrowers) > 0 || e.lineage != nil || e.lineageRefs > 0):
@@ -120,6 +134,8 @@ func (w *Worker) checkEntry(e *objEntry, submitted, lineage int) error {
 		return fmt.Errorf("worker: %v counts %d submitted references, but pending tasks, actor calls and actors name it %d times", e.id, e.submitted, submitted)
 	case owned && e.lineageRefs != lineage:
 		return fmt.Errorf("worker: %v counts %d lineage pins, but the owned returns in the table were computed from it %d times", e.id, e.lineageRefs, lineage)
+	case e.nested != nested:
+		return fmt.Errorf("worker: %v counts %d pins by containing objects, but owned objects and pinned returns hold it %d times", e.id, e.nested, nested)
 	}
 	return nil
 }

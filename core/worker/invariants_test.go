@@ -53,7 +53,7 @@ func TestCheckInvariantsReportsCorruption(t *testing.T) {
 	}{
 		{"negative local count", func(s state) { s.put.local = -1 }, "negative counts"},
 		{"entry left out of scope", func(s state) { s.borrowed.local = 0 }, "out of scope"},
-		{"borrower recorded on a borrowed object", func(s state) { s.borrowed.borrowers["worker-9"] = true }, "only an owner tracks those"},
+		{"borrower recorded on a borrowed object", func(s state) { s.borrowed.borrowers["worker-9"] = 1 }, "only an owner tracks those"},
 		{"ready object lost its value", func(s state) { s.put.inline = nil }, "neither a value nor a copy"},
 		{"failed without an error", func(s state) { s.borrowed.state = objFailed }, "failed without an error"},
 		{"pending return without its task", func(s state) {

@@ -16,14 +16,29 @@ import (
 // memory; large ones go to the local plasma store. A put the store refuses
 // fails with an ObjectStoreFull *proto.TaskError and holds no reference.
 func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
+	w.PutNested(data, nil, done)
+}
+
+// PutNested is Put of a value that holds the references nested: the new
+// object pins each of them (they must be held here) while it is in
+// scope, so that whoever gets the value can borrow them.
+func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(proto.ObjectRef, error)) {
+	if len(w.refs.objs) >= w.refs.max {
+		done(proto.ObjectRef{}, errTooManyObjects)
+		return
+	}
+	if err := w.holdNested(nested); err != nil {
+		done(proto.ObjectRef{}, err)
+		return
+	}
 	w.putCounter++
 	id := core.ObjectIDForPut(w.parent, w.putCounter)
 	e, err := w.refs.addOwned(id, nil)
 	if err != nil {
-		done(proto.ObjectRef{}, err)
-		return
+		panic(fmt.Sprintf("worker: put %v after checking for room: %v", id, err))
 	}
 	e.local++
+	e.contains = slices.Clone(nested)
 	ref := proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation}
 	if len(data) <= w.cfg.InlineLimit {
 		w.refs.setReady(e, nonNil(data), 0, nil)
@@ -103,13 +118,19 @@ func (w *Worker) maybeFree(e *objEntry) {
 		return
 	}
 	w.freeCopies(e.id, locs)
+	answerFreed(e)
+	if e.contains != nil {
+		contains := e.contains
+		e.contains = nil
+		w.releaseNested(contains)
+	}
 	if e.lineage != nil {
 		// Unpin the lineage this return held (see submit).
-		for _, a := range e.lineage.Args {
-			if a.Ref == nil || a.Ref.Owner != w.self {
+		for r := range argRefs(e.lineage.Args) {
+			if r.Owner != w.self {
 				continue
 			}
-			ae := w.refs.get(a.Ref.ID)
+			ae := w.refs.get(r.ID)
 			if ae == nil {
 				continue // FreeOwned dropped it
 			}
@@ -134,14 +155,16 @@ const borrowerWaitTimeout = 10 * time.Minute
 // borrower protocol): the object stays in scope until then.
 func (w *Worker) addBorrower(id core.ObjectID, borrower core.Addr) {
 	e := w.refs.get(id)
-	if e == nil || e.owner != "" || e.borrowers[borrower] {
+	if e == nil || e.owner != "" {
 		return
 	}
-	e.borrowers[borrower] = true
+	e.borrowers[borrower]++
 	w.stats.BorrowersAdded++
 	w.cli.Call(borrower, &proto.WaitRefRemoved{ID: id}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
-		if e := w.refs.get(id); e != nil && e.owner == "" {
-			delete(e.borrowers, borrower)
+		if e := w.refs.get(id); e != nil && e.owner == "" && e.borrowers[borrower] > 0 {
+			if e.borrowers[borrower]--; e.borrowers[borrower] == 0 {
+				delete(e.borrowers, borrower)
+			}
 			w.maybeFree(e)
 		}
 	})

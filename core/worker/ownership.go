@@ -93,6 +93,7 @@ func (w *Worker) FreeOwned() {
 		for _, l := range e.sortedLocations() {
 			byRaylet[l.Raylet] = append(byRaylet[l.Raylet], id)
 		}
+		answerFreed(e)
 		freed = append(freed, e)
 	}
 	raylets := make([]core.Addr, 0, len(byRaylet))

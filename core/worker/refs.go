@@ -31,7 +31,19 @@ type objEntry struct {
 	// — on the owner only — processes borrowing it.
 	local     int
 	submitted int
-	borrowers map[core.Addr]bool
+	// borrowers counts, per borrowing process, the WaitRefRemoved calls
+	// outstanding to it: each registration sends one, each answer drops
+	// one, so a borrower that let go and borrowed again is never dropped
+	// by its first answer.
+	borrowers map[core.Addr]int
+	// nested counts the objects whose values hold this reference and pin
+	// it: an owned Put value that holds it (see contains), and the
+	// returns of tasks this worker ran whose values hold it, until their
+	// owners free them (see Worker.PinReturn).
+	nested int
+	// contains lists the references an owned object's value holds, each
+	// pinned (nested) while the object is in scope.
+	contains []proto.ObjectRef
 	// lineageRefs counts owned task returns in scope that were computed
 	// from this object: it must stay rebuildable while they may need
 	// rebuilding (Ray's lineage pinning).
@@ -51,10 +63,14 @@ type objEntry struct {
 	// removedWaiters are owners' WaitRefRemoved calls to answer when this
 	// borrowed reference goes out of scope.
 	removedWaiters []func(core.Message, error)
+	// freedWaiters are WaitObjectFreed calls to answer when this owned
+	// object is freed: workers that returned it keep the references its
+	// value holds until then.
+	freedWaiters []func(core.Message, error)
 }
 
 func (e *objEntry) inScope() bool {
-	return e.local > 0 || e.submitted > 0 || len(e.borrowers) > 0 || e.lineageRefs > 0
+	return e.local > 0 || e.submitted > 0 || len(e.borrowers) > 0 || e.lineageRefs > 0 || e.nested > 0
 }
 
 // refTable tracks every object this worker owns or borrows. Its methods
@@ -83,7 +99,7 @@ func (t *refTable) addOwned(id core.ObjectID, lineage *proto.TaskSpec) (*objEntr
 	if len(t.objs) >= t.max {
 		return nil, errTooManyObjects
 	}
-	e := &objEntry{id: id, lineage: lineage, locations: map[core.NodeID]core.Addr{}, borrowers: map[core.Addr]bool{}}
+	e := &objEntry{id: id, lineage: lineage, locations: map[core.NodeID]core.Addr{}, borrowers: map[core.Addr]int{}}
 	t.objs[id] = e
 	return e, nil
 }
@@ -96,7 +112,7 @@ func (t *refTable) addBorrowed(id core.ObjectID, owner core.Addr) (*objEntry, er
 	if len(t.objs) >= t.max {
 		return nil, errTooManyObjects
 	}
-	e := &objEntry{id: id, owner: owner, locations: map[core.NodeID]core.Addr{}, borrowers: map[core.Addr]bool{}}
+	e := &objEntry{id: id, owner: owner, locations: map[core.NodeID]core.Addr{}, borrowers: map[core.Addr]int{}}
 	t.objs[id] = e
 	return e, nil
 }

@@ -76,6 +76,12 @@ type Stats struct {
 	Blocked int64
 	// BorrowersAdded counts borrowers this worker registered as an owner.
 	BorrowersAdded int64
+	// BorrowsSent counts AddBorrower calls this worker sent as a
+	// borrower of references it received inside values.
+	BorrowsSent int64
+	// ReturnPins counts return values of tasks run here whose references
+	// this worker pinned (PinReturn).
+	ReturnPins int64
 	// Cancelled counts tasks cancelled by Cancel.
 	Cancelled int64
 	// Actors: actors this worker created, restarts of them it observed,
@@ -128,6 +134,10 @@ type Worker struct {
 	leaseTasks    map[uint64]int
 	running       map[core.TaskID]*runningTask
 	cancelledRuns map[runKey]bool
+	// returnPins are the references held by return values of tasks run
+	// here, kept until their owners free them (PinReturn), by sequence.
+	returnPins map[uint64]*returnPin
+	pinSeq     uint64
 
 	// Actors: those this worker owns, its view of every actor it calls,
 	// and the actor it hosts (nil unless a creation task ran here).
@@ -220,6 +230,7 @@ func New(env core.Env, cfg Config) *Worker {
 		leaseTasks:    map[uint64]int{},
 		running:       map[core.TaskID]*runningTask{},
 		cancelledRuns: map[runKey]bool{},
+		returnPins:    map[uint64]*returnPin{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
@@ -229,6 +240,8 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.WaitRefRemoved{}).MsgType(), w.handleWaitRefRemoved)
 	w.srv.Register((&proto.CancelTask{}).MsgType(), w.handleCancelTask)
 	w.srv.Register((&proto.OwnsObjects{}).MsgType(), w.handleOwnsObjects)
+	w.srv.Register((&proto.AddBorrower{}).MsgType(), w.handleAddBorrower)
+	w.srv.Register((&proto.WaitObjectFreed{}).MsgType(), w.handleWaitObjectFreed)
 	w.leases = lease.NewClient(env, w.cli)
 	w.incarnation = env.Rand().Uint64() | 1
 	if cfg.Job.IsNil() {
@@ -353,24 +366,24 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: submit %s: %w", fn, err)
 	}
+	if len(w.refs.objs)+int(spec.NumReturns)+w.missingRefs(argRefs(args)) > w.refs.max {
+		return nil, errTooManyObjects
+	}
 	refs := make([]proto.ObjectRef, 0, spec.NumReturns)
 	for _, id := range spec.ReturnIDs() {
 		e, err := w.refs.addOwned(id, &spec)
 		if err != nil {
-			return nil, err
+			panic(fmt.Sprintf("worker: add return %v after checking for room: %v", id, err))
 		}
 		e.local++
 		refs = append(refs, proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation})
 	}
-	for _, a := range args {
-		if a.Ref == nil {
-			continue
-		}
-		e := w.refs.get(a.Ref.ID)
+	for r := range argRefs(args) {
+		e := w.refs.get(r.ID)
 		if e == nil {
 			var err error
-			if e, err = w.refs.addBorrowed(a.Ref.ID, a.Ref.Owner); err != nil {
-				return nil, err
+			if e, err = w.refs.addBorrowed(r.ID, r.Owner); err != nil {
+				panic(fmt.Sprintf("worker: borrow %v for a submission after checking for room: %v", r.ID, err))
 			}
 		}
 		e.submitted++
@@ -641,11 +654,8 @@ func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 }
 
 func (w *Worker) releaseArgs(spec *proto.TaskSpec) {
-	for _, a := range spec.Args {
-		if a.Ref == nil {
-			continue
-		}
-		if e := w.refs.get(a.Ref.ID); e != nil {
+	for r := range argRefs(spec.Args) {
+		if e := w.refs.get(r.ID); e != nil {
 			w.unsubmit(e, spec)
 		}
 	}
@@ -824,24 +834,15 @@ func (w *Worker) reconstruct(e *objEntry) {
 // released since is borrowed again, as submitting the task anew would.
 // It fails, holding nothing, when the table has no room.
 func (w *Worker) holdArgs(spec *proto.TaskSpec) error {
-	missing := 0
-	for _, a := range spec.Args {
-		if a.Ref != nil && w.refs.get(a.Ref.ID) == nil {
-			missing++
-		}
-	}
-	if len(w.refs.objs)+missing > w.refs.max {
+	if len(w.refs.objs)+w.missingRefs(argRefs(spec.Args)) > w.refs.max {
 		return errTooManyObjects
 	}
-	for _, a := range spec.Args {
-		if a.Ref == nil {
-			continue
-		}
-		ae := w.refs.get(a.Ref.ID)
+	for r := range argRefs(spec.Args) {
+		ae := w.refs.get(r.ID)
 		if ae == nil {
 			var err error
-			if ae, err = w.refs.addBorrowed(a.Ref.ID, a.Ref.Owner); err != nil {
-				panic(fmt.Sprintf("worker: borrow %v for a rebuild after checking for room: %v", a.Ref.ID, err))
+			if ae, err = w.refs.addBorrowed(r.ID, r.Owner); err != nil {
+				panic(fmt.Sprintf("worker: borrow %v for a rebuild after checking for room: %v", r.ID, err))
 			}
 		}
 		ae.submitted++

@@ -165,7 +165,7 @@ func (w *Worker) register() {
 		return
 	}
 	c := w.cfg
-	w.cli.Call(c.Raylet, &proto.RegisterWorker{Worker: w.id, Binary: c.Binary, Launch: c.Launch, Job: c.Job, OwnerID: w.cw.Incarnation()}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
+	w.cli.Call(c.Raylet, &proto.RegisterWorker{Worker: w.id, Binary: c.Binary, Launch: c.Launch, Job: c.Job, OwnerID: w.cw.Incarnation(), Owns: w.cw.Owns()}, rpc.Options{Timeout: time.Second}, func(m core.Message, err error) {
 		if w.exited {
 			return
 		}
