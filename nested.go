@@ -173,10 +173,7 @@ func decodeIn[T any](ctx context.Context, c *caller, data []byte) (T, error) {
 			st.err = errs[i]
 			continue
 		}
-		st.rel = &releaser{c: c, ref: st.ref}
-		if !c.Lockstep() {
-			goruntime.AddCleanup(st, func(r *releaser) { r.release() }, st.rel)
-		}
+		bind(st)
 	}
 	return v, nil
 }

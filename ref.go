@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/internal/process"
 )
 
 // Ref is a reference to an object: the future result of a task or actor
@@ -45,14 +47,56 @@ func (r *releaser) release() {
 // newRef makes the Ref of ref, owned by c. Its reference is released
 // when the Ref becomes unreachable, except in the simulator, where the
 // garbage collector's timing is not the seed's (core.Lockstep): there a
-// Ref lives until Release or the end of its process.
+// Ref lives until Release, the end of the task body that made or
+// received it (see track), or the end of its process.
 func newRef[T any](c *caller, ref proto.ObjectRef) Ref[T] {
-	rel := &releaser{c: c, ref: ref}
-	s := &refState{c: c, ref: ref, rel: rel}
-	if !c.Lockstep() {
-		goruntime.AddCleanup(s, func(r *releaser) { r.release() }, rel)
-	}
+	s := &refState{c: c, ref: ref}
+	bind(s)
 	return Ref[T]{s}
+}
+
+// bind gives s, whose reference c's core worker counts, its releaser:
+// run by the garbage collector once s is unreachable, or, in the
+// simulator, at the end of the task body (track).
+func bind(s *refState) {
+	s.rel = &releaser{c: s.c, ref: s.ref}
+	if !s.c.Lockstep() {
+		goruntime.AddCleanup(s, func(r *releaser) { r.release() }, s.rel)
+		return
+	}
+	track(s.c, s.rel)
+}
+
+// bodyRefs holds, per task body's caller in the simulator, the releasers
+// of the Refs the body made or received: they are released when the body
+// returns (endBody), which is what the garbage collector does on hosts
+// once nothing the body left behind reaches them. Refs the body's result
+// holds are pinned by the return first, and arguments of tasks it
+// submitted by those tasks. Actor methods and constructors are exempt:
+// an actor's state may keep Refs; there, as in drivers, a Ref lives
+// until Release.
+var bodyRefs sync.Map // *caller → *[]*releaser
+
+func track(c *caller, r *releaser) {
+	if c.Parent == nil || c.Parent.ActorCall || c.Parent.ActorCreation {
+		return
+	}
+	v, _ := bodyRefs.LoadOrStore(c, new([]*releaser))
+	p := v.(*[]*releaser)
+	*p = append(*p, r)
+}
+
+// endBody releases what track kept for the body whose ctx is given.
+func endBody(ctx context.Context) {
+	c := process.CallerFrom(ctx)
+	if c == nil {
+		return
+	}
+	if v, ok := bodyRefs.LoadAndDelete(c); ok {
+		for _, r := range *v.(*[]*releaser) {
+			r.release()
+		}
+	}
 }
 
 func errRef[T any](err error) Ref[T] { return Ref[T]{&refState{err: err}} }

@@ -167,6 +167,7 @@ type Func3[A, B, C, R any] struct{ t taskFunc }
 // worker finds the code by name. It panics if name is taken.
 func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		defer endBody(ctx)
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
@@ -178,6 +179,7 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 // Task1 registers f as the task name; see Task0.
 func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		defer endBody(ctx)
 		a, err := args1[A](ctx, args)
 		if err != nil {
 			return nil, err
@@ -190,6 +192,7 @@ func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[
 // Task2 registers f as the task name; see Task0.
 func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		defer endBody(ctx)
 		a, b, err := args2[A, B](ctx, args)
 		if err != nil {
 			return nil, err
@@ -202,6 +205,7 @@ func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *
 // Task3 registers f as the task name; see Task0.
 func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
 	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+		defer endBody(ctx)
 		a, b, c, err := args3[A, B, C](ctx, args)
 		if err != nil {
 			return nil, err

@@ -37,20 +37,18 @@ var (
 		return 0, nil
 	})
 
-	// createObjectContainingRefIDs puts n small values and returns their
-	// ids: gray cannot nest Refs inside values yet, so the ids stand in
-	// for ray_perf.py's list of 10k ObjectRefs.
-	createObjectContainingRefIDs = gray.Task1("bench.create_object_containing_ref_ids", func(ctx context.Context, n int) ([]string, error) {
-		ids := make([]string, n)
-		for i := range ids {
-			r := gray.Put(ctx, 1)
-			if r.ID() == "" {
-				_, err := r.Get(ctx)
+	// createObjectContainingRefs puts n small values and returns their
+	// Refs inside one value, as ray_perf.py's create_object_containing_ref.
+	createObjectContainingRefs = gray.Task1("bench.create_object_containing_refs", func(ctx context.Context, n int) ([]gray.Ref[int], error) {
+		refs := make([]gray.Ref[int], n)
+		for i := range refs {
+			refs[i] = gray.Put(ctx, 1)
+			if refs[i].ID() == "" {
+				_, err := refs[i].Get(ctx)
 				return nil, err
 			}
-			ids[i] = r.ID()
 		}
-		return ids, nil
+		return refs, nil
 	})
 
 	// work is ray_perf.py's work(actors) of n:n actor calls: n calls

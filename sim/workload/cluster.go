@@ -104,6 +104,8 @@ type cluster struct {
 	// ownerDeaths are the rounds' ownerDies tasks by argument
 	// (cluster_owner.go).
 	ownerDeaths map[int64]*ownerDeath
+	// nestRuns are the runs of nest's body (cluster_nested.go).
+	nestRuns []nestRun
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -310,5 +312,7 @@ func (c *cluster) SometimesPaths() []string {
 		"blocked body lent its CPU", "lease stacked on a blocked worker",
 		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled",
 		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",
-		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver"}
+		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver",
+		"nested Refs read", "nested Refs read by a task given them inside an argument", "owner of nested Refs crashed on purpose", "nested Refs of a dead owner: owner died",
+		"actor called through a handle passed to a task", "actor killed by a task through a passed handle"}
 }

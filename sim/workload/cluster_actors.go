@@ -283,6 +283,23 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 			squares[i] = squareMethod.Remote(ctx, h, gray.V(x+int64(i)))
 			rs.add(squares[i])
 		}
+		// A task calls it through the handle it was given inside an
+		// argument (cluster_nested.go).
+		via := squareViaTask.Options(retried, gray.WithSpread()).Remote(ctx, gray.V(handleArg{H: h, X: x + 2}))
+		rs.add(via)
+		checks = append(checks, func() error {
+			switch got, err := via.Get(ctx); {
+			case err != nil:
+				return fmt.Errorf("squareVia: %w", err)
+			case got.Died:
+				d.cl.w.Sometimes("actor call through a passed handle failed: actor died")
+			case got.V != (x+2)*(x+2):
+				return fmt.Errorf("squareVia(%d) = %d, want %d", x+2, got.V, (x+2)*(x+2))
+			default:
+				d.cl.w.Sometimes("actor called through a handle passed to a task")
+			}
+			return nil
+		})
 		checks = append(checks, func() error {
 			for i, r := range squares {
 				want := (x + int64(i)) * (x + int64(i))
@@ -296,7 +313,16 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 				}
 			}
 			// It may be dead already (restarts exhausted): then there is
-			// nothing to kill.
+			// nothing to kill. Every other round a task kills it through
+			// the handle it was given.
+			if d.round%2 == 0 {
+				k := killViaTask.Options(retried).Remote(ctx, gray.V(handleArg{H: h}))
+				defer k.Release()
+				if _, err := k.Get(ctx); err == nil {
+					d.cl.w.Sometimes("actor killed by a task through a passed handle")
+				}
+				return nil
+			}
 			if err := h.Kill(ctx, true); err == nil {
 				d.cl.w.Sometimes("actor killed")
 			}

@@ -105,8 +105,9 @@ func (rs roundRefs) release() {
 //	relay(c); fanout(3, x); p = put(150 KiB); e = sum(p)
 //
 // plus, every third round, a task no node can fit and a task that raises;
-// a slow task cancelled soon after (cluster_cancel.go); and this round's
-// actors (cluster_actors.go). Every task retries system failures forever:
+// a slow task cancelled soon after (cluster_cancel.go); this round's
+// actors (cluster_actors.go); and, every even round, Refs returned and
+// passed inside values (cluster_nested.go). Every task retries system failures forever:
 // results must always arrive.
 func (d *driver) runRound(ctx context.Context) error {
 	var rs roundRefs
@@ -172,6 +173,13 @@ func (d *driver) runRound(ctx context.Context) error {
 	actors, err := d.actorRound(ctx, x, &rs)
 	if err != nil {
 		return err
+	}
+	nested := func() error { return nil }
+	if d.round%2 == 0 {
+		d.step = "nested refs"
+		if nested, err = d.nestedRound(ctx, x, &rs); err != nil {
+			return err
+		}
 	}
 
 	// big's result does not fit when pinned data fills the store of
@@ -244,6 +252,10 @@ func (d *driver) runRound(ctx context.Context) error {
 	}
 	d.step = "get cancelled"
 	if err := cancelled(); err != nil {
+		return err
+	}
+	d.step = "get nested"
+	if err := nested(); err != nil {
 		return err
 	}
 	if ownerRound {

@@ -1,0 +1,306 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/grayrt/gray"
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/internal/process"
+)
+
+// References and actor handles inside values, under faults.
+//
+// Every even round each driver runs nest(x): its body puts three small
+// values and a large one (plasma) and returns their Refs inside a
+// nestBox, so the worker that ran it (W) owns objects only the box
+// reaches once the body returned (W pins them for the box). The driver
+// gets the box, reads every value and hands the box, inside an
+// argument, to sumNest, a task spread over the nodes that reads them too
+// (a borrower of a borrower's value). Each read must give the exact
+// value while W lives; once W died (a fault killed it or its node) only
+// ErrOwnerDied or ErrObjectLost, never a value that is not W's or an
+// error of another kind. Every fourth round the workload crashes W on
+// purpose once the driver read the box, and the driver reads it again. The driver releases every Ref at the end of the
+// round; the campaign's end-of-run checks (every store drained, every
+// core worker's table consistent in invariant builds) then show that
+// nothing leaked.
+//
+// Handles travel in actorRound: squareVia(handle inside a struct) calls
+// the anonymous counter through the handle a task was given, and every
+// other round killVia kills it through a handle, from a task.
+
+// nestBox is nest(x)'s result.
+type nestBox struct {
+	X     int64
+	Small []gray.Ref[int64]
+	Big   gray.Ref[[]byte] // zero when the store had no room for it
+	// Run names the attempt that made the box (cluster.nestRuns).
+	Run int
+}
+
+// nestRun is one run of nest's body: the worker that owns what it put.
+type nestRun struct {
+	addr core.Addr
+	proc core.Process
+	node core.NodeID
+}
+
+// nestSum is sumNest's result: the sum of the values it read, or that a
+// read failed because their owner died.
+type nestSum struct {
+	Sum  int64
+	Lost string // the documented error a read returned, if any
+}
+
+func nestSmall(x int64, i int) int64 { return x*100 + int64(i) }
+
+func nestBig(x int64) []byte { return bigBytes(x*13, putObjectBytes) }
+
+var (
+	nestTask = gray.Task1("workload.nest", func(ctx context.Context, x int64) (nestBox, error) {
+		cl, c := clusterOf(ctx), process.CallerFrom(ctx)
+		if cl == nil || c == nil {
+			return nestBox{}, errors.New("nest runs in the cluster workload only")
+		}
+		self := c.Env.Self()
+		box := nestBox{X: x, Run: len(cl.nestRuns)}
+		run := nestRun{addr: self, proc: cl.w.Process(self)}
+		if pw, ok := run.proc.(*process.Worker); ok {
+			run.node = pw.Node()
+		}
+		cl.nestRuns = append(cl.nestRuns, run)
+		for i := range 3 {
+			box.Small = append(box.Small, gray.Put(ctx, nestSmall(x, i)))
+		}
+		big := gray.Put(ctx, nestBig(x))
+		if big.ID() != "" {
+			box.Big = big
+		} else {
+			cl.w.Sometimes("nested put did not fit")
+		}
+		return box, nil
+	})
+	// sumNest reads every value of a box it was given inside an argument.
+	sumNestTask = gray.Task1("workload.sumNest", func(ctx context.Context, arg struct{ Box nestBox }) (nestSum, error) {
+		cl := clusterOf(ctx)
+		if cl == nil {
+			return nestSum{}, errors.New("sumNest runs in the cluster workload only")
+		}
+		var s nestSum
+		var err error
+		s.Sum, err = cl.readBoxRetrying(ctx, arg.Box)
+		switch lost := documentedLoss(err); {
+		case lost != "":
+			s.Lost = lost
+		case storeFullExplained(err):
+			s.Lost = "store full"
+		case err != nil:
+			return s, err
+		}
+		return s, nil
+	})
+)
+
+// handleArg carries an actor handle inside a struct to a task.
+type handleArg struct {
+	H *gray.ActorHandle[counter]
+	X int64
+}
+
+// viaResult is squareVia's result: the square, or that the actor died.
+type viaResult struct {
+	V    int64
+	Died bool
+}
+
+var (
+	// squareVia calls square(X) on the actor whose handle it was given.
+	squareViaTask = gray.Task1("workload.squareVia", func(ctx context.Context, a handleArg) (viaResult, error) {
+		v, err := squareMethod.Remote(ctx, a.H, gray.V(a.X)).Get(ctx)
+		if errors.Is(err, gray.ErrActorDied) {
+			return viaResult{Died: true}, nil
+		}
+		return viaResult{V: v}, err
+	})
+	// killVia kills the actor whose handle it was given, for good.
+	killViaTask = gray.Task1("workload.killVia", func(ctx context.Context, a handleArg) (bool, error) {
+		return true, a.H.Kill(ctx, true)
+	})
+)
+
+// documentedLoss returns the name of err when it is one of the errors a
+// read of a dead owner's object may return, else "".
+func documentedLoss(err error) string {
+	switch {
+	case errors.Is(err, gray.ErrOwnerDied):
+		return "owner died"
+	case errors.Is(err, gray.ErrObjectLost):
+		return "object lost"
+	}
+	return ""
+}
+
+// readBox reads every value box holds, checks each against what nest
+// put, and adds it (the big value as its checksum) with add. It returns
+// the first read's error.
+func (c *cluster) readBox(ctx context.Context, box nestBox, add func(int64)) error {
+	for i, r := range box.Small {
+		v, err := r.Get(ctx)
+		if err != nil {
+			return err
+		}
+		if want := nestSmall(box.X, i); v != want {
+			c.w.Fail("invariant", fmt.Sprintf("nested Ref %d of nest(%d) reads %d, want %d", i, box.X, v, want))
+			return fmt.Errorf("wrong value")
+		}
+		add(v)
+	}
+	if box.Big.ID() == "" {
+		return nil
+	}
+	b, err := box.Big.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if want := nestBig(box.X); len(b) != len(want) || checksum(b) != checksum(want) {
+		c.w.Fail("invariant", fmt.Sprintf("nested big Ref of nest(%d) reads %d bytes (checksum %d), want %d", box.X, len(b), checksum(b), len(want)))
+		return fmt.Errorf("wrong value")
+	}
+	add(checksum(b))
+	return nil
+}
+
+// readBoxRetrying is readBox, read again (at most readBoxAttempts times)
+// while a read fails with ErrObjectLost although the owner lives: a
+// reader cut off from every copy by a partition gets ObjectLost once its
+// pulls fail for about 10 s (noted in issue 17's closing note), and the
+// object is there once the partition heals. The sum covers the last
+// attempt only.
+func (c *cluster) readBoxRetrying(ctx context.Context, box nestBox) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		sum := int64(0)
+		err := c.readBox(ctx, box, func(v int64) { sum += v })
+		if !errors.Is(err, gray.ErrObjectLost) || c.ownerGone(box) || attempt == readBoxAttempts || c.livenessLeft() < ownerReadMax {
+			return sum, err
+		}
+		c.w.Sometimes("nested read of a live owner's object retried after ObjectLost")
+	}
+}
+
+const readBoxAttempts = 4
+
+// boxSum is what readBox adds up for a complete box.
+func boxSum(box nestBox) int64 {
+	s := int64(0)
+	for i := range box.Small {
+		s += nestSmall(box.X, i)
+	}
+	if box.Big.ID() != "" {
+		s += checksum(nestBig(box.X))
+	}
+	return s
+}
+
+// ownerGone reports whether the worker that made box is dead: the process
+// at its address is down or another incarnation, or the GCS declared its
+// node dead (its objects there are gone even if a paused or cut-off
+// raylet has not told the worker to exit yet).
+func (c *cluster) ownerGone(box nestBox) bool {
+	if box.Run < 0 || box.Run >= len(c.nestRuns) {
+		return true
+	}
+	r := c.nestRuns[box.Run]
+	return c.w.Process(r.addr) != r.proc || (!r.node.IsNil() && c.nodeDead(r.node))
+}
+
+// checkBoxRead checks the outcome of reading a box (by who): the values
+// while their owner lives, the documented errors once it died.
+func (c *cluster) checkBoxRead(who string, box nestBox, err error) error {
+	switch lost := documentedLoss(err); {
+	case err == nil:
+		c.w.Sometimes("nested Refs read")
+		return nil
+	case lost != "" && c.ownerGone(box):
+		c.w.Sometimes("nested Refs of a dead owner: " + lost)
+		return nil
+	case storeFullExplained(err):
+		c.w.Sometimes("object store full")
+		return nil
+	}
+	return fmt.Errorf("%s reading the Refs nest(%d) returned (owner %s, dead %v): %w", who, box.X, c.nestRuns[box.Run].addr, c.ownerGone(box), err)
+}
+
+// nestedRound runs nest(x), reads the box and has sumNest read it; it
+// returns the check of sumNest's result. Every Ref goes into rs.
+func (d *driver) nestedRound(ctx context.Context, x int64, rs *roundRefs) (func() error, error) {
+	cl := d.cl
+	nb := nestTask.Options(retried).Remote(ctx, gray.V(x))
+	rs.add(nb)
+	box, err := nb.Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get nest(%d): %w", x, err)
+	}
+	for _, r := range box.Small {
+		rs.add(r)
+	}
+	rs.add(box.Big)
+	sum := sumNestTask.Options(retried, gray.WithSpread()).Remote(ctx, gray.V(struct{ Box nestBox }{box}))
+	rs.add(sum)
+	if cl.ownerGone(box) && cl.livenessLeft() < ownerReadMax {
+		cl.w.Sometimes("dead-owner read skipped: liveness budget spent")
+	} else {
+		got, err := cl.readBoxRetrying(ctx, box)
+		if err := cl.checkBoxRead(string(d.addr), box, err); err != nil {
+			return nil, err
+		}
+		if err == nil && got != boxSum(box) {
+			return nil, fmt.Errorf("nest(%d) values sum to %d, want %d", x, got, boxSum(box))
+		}
+	}
+	if d.round%4 == 0 && !cl.ownerGone(box) {
+		// The owner dies on purpose: sumNest and the driver's second
+		// read see the values or the documented errors, never others.
+		r := cl.nestRuns[box.Run]
+		cl.w.Schedule(0, "workload: crash the owner of nested Refs "+string(r.addr), func() {
+			if cl.w.Process(r.addr) == r.proc {
+				cl.w.Sometimes("owner of nested Refs crashed on purpose")
+				cl.w.Crash(r.addr, "workload: a worker that owns Refs inside a returned value dies on purpose")
+			}
+		})
+		if err := pause(ctx, pollStep); err != nil {
+			return nil, err
+		}
+		if cl.livenessLeft() < ownerReadMax {
+			cl.w.Sometimes("dead-owner read skipped: liveness budget spent")
+		} else {
+			_, err := cl.readBoxRetrying(ctx, box)
+			if err := cl.checkBoxRead(string(d.addr), box, err); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return func() error {
+		s, err := sum.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("get sumNest(nest(%d)): %w", x, err)
+		}
+		if s.Lost == "store full" {
+			cl.w.Sometimes("object store full")
+			return nil
+		}
+		if s.Lost != "" {
+			if !cl.ownerGone(box) {
+				return fmt.Errorf("sumNest(nest(%d)) read %q while the owner %s lives", x, s.Lost, cl.nestRuns[box.Run].addr)
+			}
+			cl.w.Sometimes("nested Refs of a dead owner seen by a borrower's borrower")
+			return nil
+		}
+		if s.Sum != boxSum(box) {
+			return fmt.Errorf("sumNest(nest(%d)) = %d, want %d", x, s.Sum, boxSum(box))
+		}
+		cl.w.Sometimes("nested Refs read by a task given them inside an argument")
+		return nil
+	}, nil
+}
