@@ -48,12 +48,6 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 	if err != nil {
 		return worker.ActorHandle{}, err
 	}
-	if cl.Parent != nil {
-		// Worker processes have no job of their own, and actor ids are
-		// derived from the job: the core worker cannot create actors
-		// from inside tasks yet.
-		return worker.ActorHandle{}, fmt.Errorf("%w: creating actor %s inside a task (create it from the driver; look it up with GetActor)", ErrNotSupported, c.name)
-	}
 	aopts, err := newCallConfig(opts).actorOptions()
 	if err != nil {
 		return worker.ActorHandle{}, err
@@ -66,6 +60,11 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
 			if err != nil {
 				reply(worker.ActorHandle{}, err)
+				return
+			}
+			if cl.Parent != nil {
+				// Inside a task or an actor method: this worker owns it.
+				cw.CreateActorNested(cl.Parent, c.name, pargs, aopts, reply)
 				return
 			}
 			cw.CreateActor(c.name, pargs, aopts, reply)
@@ -114,9 +113,12 @@ func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *A
 
 // New creates an actor and returns its handle once the GCS registered it;
 // the constructor runs on a worker afterwards, and calls made meanwhile
-// wait for it. Options: WithName, WithNamespace, WithGetIfExists,
-// WithMaxRestarts, WithMaxTaskRetries, WithResources, WithSpread. A
-// constructor error or an infeasible demand fails the actor's calls.
+// wait for it. The caller of ctx owns it — the driver, or the worker
+// whose task body or actor method creates it — and it dies with its owner
+// and its job unless WithDetached. Options: WithName, WithNamespace,
+// WithGetIfExists, WithDetached, WithMaxRestarts, WithMaxTaskRetries,
+// WithMaxConcurrency, WithResources, WithSpread. A constructor error or
+// an infeasible demand fails the actor's calls.
 func (c *ActorClass0[T]) New(ctx context.Context, opts ...Option) (*ActorHandle[T], error) {
 	h, err := c.c.create(ctx, opts)
 	if err != nil {

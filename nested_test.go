@@ -314,3 +314,117 @@ func TestActorHandlesAsValues(t *testing.T) {
 		t.Fatalf("call after a task killed the actor by its handle: %v, want ErrActorDied", err)
 	}
 }
+
+// createdInTask hands the tests the handles that task bodies created,
+// while the bodies still run.
+var createdInTask = make(chan *ActorHandle[nestedCounter], 4)
+
+var (
+	// makeCounter creates a counter inside a task, adds x through it and
+	// returns the handle inside a value.
+	makeCounter = Task1("test.nested.makeCounter", func(ctx context.Context, x int) (handleBox, error) {
+		h, err := nestedCounterClass.New(ctx)
+		if err != nil {
+			return handleBox{}, err
+		}
+		if _, err := nestedCounterAdd.Remote(ctx, h, V(x)).Get(ctx); err != nil {
+			return handleBox{}, err
+		}
+		return handleBox{H: h}, nil
+	})
+	// makeAndBlock creates a counter (detached when asked) inside a task,
+	// publishes its handle and blocks until cancelled: its worker, the
+	// owner, is stopped by a forced Cancel.
+	makeAndBlock = Task1("test.nested.makeAndBlock", func(ctx context.Context, detached bool) (int, error) {
+		opts := []Option{}
+		if detached {
+			opts = append(opts, WithDetached(), WithName("nested-detached"))
+		}
+		h, err := nestedCounterClass.New(ctx, opts...)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := nestedCounterAdd.Remote(ctx, h, V(1)).Get(ctx); err != nil {
+			return 0, err
+		}
+		createdInTask <- h
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	// counterMaker is an actor whose method creates actors.
+	counterMakerClass = Actor("test.nested.Maker", func(context.Context) (*nestedCounter, error) { return &nestedCounter{}, nil })
+	counterMakerMake  = Method0("make", func(_ *nestedCounter, ctx context.Context) (handleBox, error) {
+		h, err := nestedCounterClass.New(ctx)
+		return handleBox{H: h}, err
+	})
+)
+
+// TestActorsCreatedInsideTasks: a task and an actor method create
+// actors, owned by their workers, whose handles work from the driver; an
+// actor dies with the worker that owns it, a detached one does not.
+func TestActorsCreatedInsideTasks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rt, err := Init(ctx, WithNodes(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown()
+	box, err := makeCounter.Remote(ctx, V(41)).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nestedCounterAdd.Remote(ctx, box.H, V(1)).Get(ctx); err != nil || n != 42 {
+		t.Fatalf("call through the handle a task created: %d, %v; want 42", n, err)
+	}
+	maker, err := counterMakerClass.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := counterMakerMake.Remote(ctx, maker).Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nestedCounterAdd.Remote(ctx, mb.H, V(3)).Get(ctx); err != nil || n != 3 {
+		t.Fatalf("call through the handle an actor method created: %d, %v; want 3", n, err)
+	}
+
+	for _, detached := range []bool{false, true} {
+		r := makeAndBlock.Remote(ctx, V(detached))
+		var h *ActorHandle[nestedCounter]
+		select {
+		case h = <-createdInTask:
+		case <-ctx.Done():
+			t.Fatalf("detached=%v: no actor created: %v", detached, ctx.Err())
+		}
+		if err := Cancel(ctx, r, WithForce()); err != nil {
+			t.Fatal(err)
+		}
+		// The owner's worker exits: the GCS finds the owner gone.
+		for {
+			_, err := nestedCounterAdd.Remote(ctx, h, V(0)).Get(ctx)
+			if !detached && errors.Is(err, ErrActorDied) {
+				break
+			}
+			if detached && err != nil {
+				t.Fatalf("detached actor after its creator's worker exited: %v", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("detached=%v: actor still answers (err %v) long after its owner's worker exited", detached, err)
+			}
+			if detached {
+				// It stays: ask once more after the owner check ran
+				// several times, then kill it.
+				time.Sleep(5 * time.Second)
+				if _, err := nestedCounterAdd.Remote(ctx, h, V(0)).Get(ctx); err != nil {
+					t.Fatalf("detached actor died with its creator: %v", err)
+				}
+				if err := h.Kill(ctx, true); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

@@ -24,6 +24,7 @@ type callConfig struct {
 	maxRestarts     int
 	maxTaskRetries  int
 	maxConcurrency  *int
+	detached        bool
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -84,6 +85,12 @@ func WithMaxTaskRetries(n int) Option { return func(c *callConfig) { c.maxTaskRe
 // actor option: tasks ignore it.
 func WithMaxConcurrency(n int) Option { return func(c *callConfig) { c.maxConcurrency = &n } }
 
+// WithDetached gives an actor Ray's lifetime="detached": it outlives the
+// process that created it and its job, and lives until it is killed
+// (Kill from any handle; look it up by name with GetActor, so name it).
+// An actor option: tasks ignore it.
+func WithDetached() Option { return func(c *callConfig) { c.detached = true } }
+
 func newCallConfig(opts []Option) callConfig {
 	var c callConfig
 	for _, o := range opts {
@@ -137,7 +144,7 @@ func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 
 func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
-		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy()}
+		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy(), Detached: c.detached}
 	if n := c.maxConcurrency; n != nil {
 		if *n < 1 || *n > proto.ActorConcurrencyMax {
 			return o, fmt.Errorf("gray: WithMaxConcurrency(%d): want 1..%d", *n, proto.ActorConcurrencyMax)

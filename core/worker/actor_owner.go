@@ -86,6 +86,30 @@ const gcsRetryDelay = time.Second
 // die with its owner unless it is Detached. This worker holds no lease
 // for it.
 func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, done func(ActorHandle, error)) {
+	w.createActor(w.cfg.Job, w.parent, w.cfg.Binary, class, args, opts, done)
+}
+
+// CreateActorNested creates an actor from inside the running task or
+// actor call parent (Ray lets any task create actors): this worker owns
+// it and, unless it is Detached, it dies with this worker, and with the
+// parent's job (an actor call names the job of the actor it runs on).
+// Its workers run the parent's job binary, as nested tasks do.
+func (w *Worker) CreateActorNested(parent *proto.TaskSpec, class string, args []proto.Arg, opts ActorOptions, done func(ActorHandle, error)) {
+	job := parent.Job
+	if job.IsNil() && !parent.ActorID.IsNil() {
+		job = parent.ActorID.Job()
+	}
+	binary := parent.Binary
+	if binary == "" {
+		binary = w.cfg.Binary
+	}
+	base := core.NewTaskID(job, parent.TaskID, uint64(parent.Attempt))
+	w.createActor(job, base, binary, class, args, opts, done)
+}
+
+// createActor creates an actor of job whose id derives from base (the
+// creating driver's or task's id) and the worker's counter.
+func (w *Worker) createActor(job core.JobID, base core.TaskID, binary, class string, args []proto.Arg, opts ActorOptions, done func(ActorHandle, error)) {
 	if w.cfg.GCS == nil {
 		w.env.AfterFunc(0, func() { done(ActorHandle{}, ErrNoGCS) })
 		return
@@ -98,12 +122,17 @@ func (w *Worker) CreateActor(class string, args []proto.Arg, opts ActorOptions, 
 		w.env.AfterFunc(0, func() { done(ActorHandle{}, err) })
 		return
 	}
+	if job.IsNil() {
+		err := fmt.Errorf("worker: actor %s: no job to create it for (a worker creates actors from inside a task or an actor call)", class)
+		w.env.AfterFunc(0, func() { done(ActorHandle{}, err) })
+		return
+	}
 	w.actorCounter++
-	id := core.NewActorID(w.cfg.Job, w.parent, w.actorCounter)
+	id := core.NewActorID(job, base, w.actorCounter)
 	spec := gcs.ActorSpec{
 		Class: class, Args: args, Resources: opts.Resources, Strategy: opts.Strategy,
 		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
-		Binary: w.cfg.Binary, MaxConcurrency: uint32(opts.MaxConcurrency),
+		Binary: binary, MaxConcurrency: uint32(opts.MaxConcurrency),
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.

@@ -314,5 +314,6 @@ func (c *cluster) SometimesPaths() []string {
 		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",
 		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver",
 		"nested Refs read", "nested Refs read by a task given them inside an argument", "owner of nested Refs crashed on purpose", "nested Refs of a dead owner: owner died",
-		"actor called through a handle passed to a task", "actor killed by a task through a passed handle"}
+		"actor called through a handle passed to a task", "actor killed by a task through a passed handle",
+		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver"}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/internal/process"
 )
 
@@ -27,7 +28,10 @@ import (
 // core worker's table consistent in invariant builds) then show that
 // nothing leaked.
 //
-// Handles travel in actorRound: squareVia(handle inside a struct) calls
+// nest also creates a counter actor inside the task and returns its
+// handle in the box: the driver calls square(x) on it (x*x, or
+// ErrActorDied, which is how it ends when W died) and kills it, not being
+// its owner. Handles also travel in actorRound: squareVia(handle inside a struct) calls
 // the anonymous counter through the handle a task was given, and every
 // other round killVia kills it through a handle, from a task.
 
@@ -38,6 +42,11 @@ type nestBox struct {
 	Big   gray.Ref[[]byte] // zero when the store had no room for it
 	// Run names the attempt that made the box (cluster.nestRuns).
 	Run int
+	// Actor is a counter nest created (nil if its registration failed,
+	// documented): owned by W, it dies with W.
+	Actor *gray.ActorHandle[counter]
+	// ActorErr is why creating it failed.
+	ActorErr string
 }
 
 // nestRun is one run of nest's body: the worker that owns what it put.
@@ -73,6 +82,15 @@ var (
 		cl.nestRuns = append(cl.nestRuns, run)
 		for i := range 3 {
 			box.Small = append(box.Small, gray.Put(ctx, nestSmall(x, i)))
+		}
+		if a, err := counterClass.New(ctx, gray.V(x)); err == nil {
+			box.Actor = a
+		} else {
+			box.ActorErr = err.Error()
+			if !cl.w.Faults().Any() || !(errors.Is(err, gcs.ErrTimeout) || errors.Is(err, gcs.ErrUnavailable)) {
+				return box, fmt.Errorf("nest(%d): create an actor inside the task: %w", x, err)
+			}
+			cl.w.Sometimes("actor registration failed")
 		}
 		big := gray.Put(ctx, nestBig(x))
 		if big.ID() != "" {
@@ -279,6 +297,25 @@ func (d *driver) nestedRound(ctx context.Context, x int64, rs *roundRefs) (func(
 			if err := cl.checkBoxRead(string(d.addr), box, err); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if box.Actor != nil {
+		// The actor nest created: square(x), then the driver (not its
+		// owner) kills it, so that it does not hold an actor slot.
+		switch v, err := squareMethod.Remote(ctx, box.Actor, gray.V(x)).Get(ctx); {
+		case errors.Is(err, gray.ErrActorDied) && cl.ownerGone(box):
+			cl.w.Sometimes("actor died with the task worker that owned it")
+		case errors.Is(err, gray.ErrActorDied):
+			cl.w.Sometimes("actor call failed: actor died")
+		case err != nil:
+			return nil, fmt.Errorf("square on the actor nest(%d) created: %w", x, err)
+		case v != x*x:
+			return nil, fmt.Errorf("square(%d) on the actor nest created = %d", x, v)
+		default:
+			cl.w.Sometimes("actor created inside a task called by the driver")
+		}
+		if err := box.Actor.Kill(ctx, true); err == nil {
+			cl.w.Sometimes("actor created inside a task killed by the driver")
 		}
 	}
 	return func() error {
