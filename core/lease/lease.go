@@ -30,9 +30,10 @@ var (
 	// ErrDropped: the raylet dropped the request without an answer of its
 	// own (it took the owner for gone); ask again.
 	ErrDropped = errors.New("lease: the raylet dropped the request; ask again")
-	// ErrDeadNode: the lease was granted by a node the caller knows is
-	// dead (it had not heard yet); it was given back. Ask a live raylet.
-	ErrDeadNode = errors.New("lease: granted by a node known to be dead; ask a live raylet")
+	// ErrDeadNode: the lease was granted by, or the request spilled back
+	// to, a node the caller knows is dead (the raylet had not heard yet);
+	// a grant was given back. Ask a live raylet.
+	ErrDeadNode = errors.New("lease: granted by, or spilled to, a node known to be dead; ask a live raylet")
 )
 
 // infeasibleError is the raylet's reason, which already says what is
@@ -52,8 +53,8 @@ type Options struct {
 	// than end with rpc.ErrTimeout.
 	RetryTimedOut bool
 	// NodeDead reports the nodes the caller knows are dead: a grant from
-	// one is given back with Disconnect and ends the request with
-	// ErrDeadNode.
+	// one is given back with Disconnect, and a spillback to one is not
+	// followed; either ends the request with ErrDeadNode.
 	NodeDead func(core.NodeID) bool
 	// OnSpillback is told of every spillback the request follows.
 	OnSpillback func(to core.Addr)
@@ -169,6 +170,12 @@ func (r *Request) answered(raylet core.Addr, id uint64, m core.Message, err erro
 	switch {
 	case rep.Infeasible:
 		r.end(Lease{}, infeasibleError(rep.Reason))
+	case rep.Spillback && !rep.SpillNode.IsNil() && r.opts.NodeDead != nil && r.opts.NodeDead(rep.SpillNode):
+		// The raylet spilled to a node it had not heard was dead yet. Not
+		// followed: the caller already handled that death, so nothing
+		// would ever move an attempt waiting there (RetryTimedOut would
+		// make it there again, for ever).
+		r.end(Lease{}, fmt.Errorf("lease: request %d spilled by %s to %s on %v: %w", id, raylet, rep.SpillRaylet, rep.SpillNode, ErrDeadNode))
 	case rep.Spillback:
 		if r.opts.OnSpillback != nil {
 			r.opts.OnSpillback(rep.SpillRaylet)

@@ -16,13 +16,14 @@ import (
 
 // raylet answers lease requests by the task's function name:
 //
-//	spill   spillback to raylet "r2" (which grants every request)
-//	grant   granted on node 1
-//	dead    granted on node 9 (which the owner knows is dead)
-//	never   no answer
-//	slow    no answer to the first attempt, then granted
-//	infeas  infeasible
-//	drop    Cancelled (the raylet dropped it)
+//	spill     spillback to raylet "r2" (which grants every request)
+//	spilldead spillback to raylet "r3" on node 9 (which the owner knows is dead)
+//	grant     granted on node 1
+//	dead      granted on node 9 (which the owner knows is dead)
+//	never     no answer
+//	slow      no answer to the first attempt, then granted
+//	infeas    infeasible
+//	drop      Cancelled (the raylet dropped it)
 //
 // and records every ReturnLease.
 type raylet struct {
@@ -44,6 +45,8 @@ func (r *raylet) Start(env core.Env) {
 			reply(grant, nil)
 		case fn == "spill":
 			reply(&proto.LeaseReply{Spillback: true, SpillRaylet: "r2"}, nil)
+		case fn == "spilldead":
+			reply(&proto.LeaseReply{Spillback: true, SpillRaylet: "r3", SpillNode: core.NodeID{9}}, nil)
 		case fn == "dead":
 			grant.Node = core.NodeID{9}
 			reply(grant, nil)
@@ -80,7 +83,7 @@ type owner struct {
 	finished int
 }
 
-const cases = 7 // requests whose done must run (all but the cancelled one)
+const cases = 8 // requests whose done must run (all but the cancelled one)
 
 func (o *owner) Start(env core.Env) {
 	o.cli = rpc.NewClient(env)
@@ -98,6 +101,7 @@ func (o *owner) Start(env core.Env) {
 	ask("spill", lease.Options{OnSpillback: func(to core.Addr) { o.spills = append(o.spills, to) }})
 	ask("grant", lease.Options{NodeDead: dead})
 	ask("dead", lease.Options{NodeDead: dead})
+	ask("spilldead", lease.Options{NodeDead: dead, OnSpillback: func(to core.Addr) { o.spills = append(o.spills, to) }})
 	ask("slow", lease.Options{Timeout: time.Second, RetryTimedOut: true})
 	ask("infeas", lease.Options{})
 	ask("drop", lease.Options{})
@@ -113,13 +117,14 @@ func (o *owner) Start(env core.Env) {
 func (o *owner) Receive(from core.Addr, m core.Message) { o.cli.Handle(from, m) }
 
 type workload struct {
-	r1, r2 *raylet
-	o      *owner
+	r1, r2, r3 *raylet
+	o          *owner
 }
 
 func (wl *workload) Setup(w *sim.World) error {
 	w.AddProcess("r1", sim.ProcOptions{}, func() core.Process { return wl.r1 })
 	w.AddProcess("r2", sim.ProcOptions{}, func() core.Process { return wl.r2 })
+	w.AddProcess("r3", sim.ProcOptions{}, func() core.Process { return wl.r3 })
 	w.AddProcess("owner", sim.ProcOptions{}, func() core.Process { return wl.o })
 	return nil
 }
@@ -140,12 +145,14 @@ func (wl *workload) Check(*sim.World) (string, string) { return "", "" }
 
 // TestRequestOutcomes covers each way a lease request ends: spillback
 // followed to a grant, a grant, a grant from a dead node (given back with
-// Disconnect), a timed-out attempt made again, infeasible, dropped by the
-// raylet, timed out, and cancelled (given back, done never called).
+// Disconnect), a spillback to a dead node (not followed), a timed-out
+// attempt made again, infeasible, dropped by the raylet, timed out, and
+// cancelled (given back, done never called).
 func TestRequestOutcomes(t *testing.T) {
 	wl := &workload{
 		r1: &raylet{addr: "r1", seen: map[string]int{}},
 		r2: &raylet{addr: "r2", seen: map[string]int{}},
+		r3: &raylet{addr: "r3", seen: map[string]int{}},
 		o:  &owner{results: map[string]*result{}},
 	}
 	if r := sim.Run(sim.Config{Seed: 1}, wl, "lease"); !r.Passed {
@@ -169,6 +176,9 @@ func TestRequestOutcomes(t *testing.T) {
 	if !errors.Is(res["dead"].err, lease.ErrDeadNode) {
 		t.Errorf("dead: %v, want ErrDeadNode", res["dead"].err)
 	}
+	if err := res["spilldead"].err; !errors.Is(err, lease.ErrDeadNode) || wl.r3.seen["spilldead"] != 0 {
+		t.Errorf("spilldead: %v after %d requests to r3; want ErrDeadNode and none sent to the dead node's raylet", err, wl.r3.seen["spilldead"])
+	}
 	if res["slow"].err != nil || wl.r1.seen["slow"] != 2 {
 		t.Errorf("slow: %v after %d attempts, want a lease on the second", res["slow"].err, wl.r1.seen["slow"])
 	}
@@ -190,7 +200,7 @@ func TestRequestOutcomes(t *testing.T) {
 		}
 		cancelled = cancelled || (r.LeaseID == wl.o.neverID && !r.Disconnect)
 	}
-	if len(wl.r1.returned) != 4 || disconnects != 1 || !cancelled || len(wl.r2.returned) != 0 {
-		t.Errorf("returned to r1 %v and to r2 %v; want 4 to r1 (one with Disconnect, and %d without) and none to r2", wl.r1.returned, wl.r2.returned, wl.o.neverID)
+	if len(wl.r1.returned) != 4 || disconnects != 1 || !cancelled || len(wl.r2.returned) != 0 || len(wl.r3.returned) != 0 {
+		t.Errorf("returned to r1 %v, to r2 %v and to r3 %v; want 4 to r1 (one with Disconnect, and %d without) and none to r2 or r3", wl.r1.returned, wl.r2.returned, wl.r3.returned, wl.o.neverID)
 	}
 }

@@ -483,11 +483,11 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 			w.push(t, l)
 		case errors.Is(err, lease.ErrInfeasible):
 			w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%v", err))
-		case errors.Is(err, lease.ErrDeadNode):
-			w.requestLease(t, w.cfg.Raylet)
-		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped):
+		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped), errors.Is(err, lease.ErrDeadNode):
 			// The raylet cannot take it (its node was declared dead and
-			// it is exiting, or its queue is full), or dropped it. The
+			// it is exiting, or its queue is full), dropped it, or
+			// granted or spilled it on a node we know is dead (it has not
+			// heard yet, and may spill there again until it does). The
 			// task never ran: ask the local raylet — a new node once it
 			// restarts — again after a pause, without spending a retry.
 			gen := t.leaseGen
