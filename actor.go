@@ -211,7 +211,7 @@ func methodOf[T any](obj any) (*T, error) {
 // names are per Go type: two types may both have a method "get".
 func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *ActorMethod0[T, R] {
 	key := methodKey[T](name)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
 		}
@@ -227,7 +227,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 // Method1 registers a method with one argument; see Method0.
 func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
 	key := methodKey[T](name)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
 		a, err := args1[A](ctx, args)
 		if err != nil {
 			return nil, err
@@ -244,7 +244,7 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 // Method2 registers a method with two arguments; see Method0.
 func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, error)) *ActorMethod2[T, A, B, R] {
 	key := methodKey[T](name)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([]byte, error) {
+	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
 		a, b, err := args2[A, B](ctx, args)
 		if err != nil {
 			return nil, err

@@ -181,7 +181,7 @@ func decodeIn[T any](ctx context.Context, c *caller, data []byte) (T, error) {
 // pinResult keeps the Refs a body's result holds until its owner frees
 // the result (worker.PinReturn): the body's own Refs to them go away
 // when it returns.
-func pinResult(ctx context.Context, e encoded) error {
+func pinResult(ctx context.Context, index int, e encoded) error {
 	if len(e.nested) == 0 {
 		return nil
 	}
@@ -190,7 +190,7 @@ func pinResult(ctx context.Context, e encoded) error {
 		return errors.New("gray: a result holding Refs outside a task body")
 	}
 	_, err := do(ctx, c, func(cw *worker.Worker, reply func(struct{}, error)) {
-		reply(struct{}{}, cw.PinReturn(c.Parent, 0, e.nested))
+		reply(struct{}{}, cw.PinReturn(c.Parent, index, e.nested))
 	})
 	goruntime.KeepAlive(e.keep)
 	return err

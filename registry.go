@@ -88,20 +88,50 @@ func args3[A, B, C any](ctx context.Context, args [][]byte) (a A, b B, c C, err 
 // encodeResult returns what encodes the result of the body whose ctx is
 // given, or passes its error on; the Refs the result holds stay pinned
 // until its owner frees it.
-func encodeResult[R any](ctx context.Context) func(R, error) ([]byte, error) {
-	return func(r R, err error) ([]byte, error) {
+func encodeResult[R any](ctx context.Context) func(R, error) ([][]byte, error) {
+	return func(r R, err error) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := encodeIn(process.CallerFrom(ctx), r)
+		b, err := encodeReturn(ctx, 0, r)
 		if err != nil {
 			return nil, err
 		}
-		if err := pinResult(ctx, e); err != nil {
-			return nil, err
-		}
-		return e.data, nil
+		return [][]byte{b}, nil
 	}
+}
+
+// encodeResults is encodeResult for a body with n returns (Ray's
+// num_returns): it must return exactly n values.
+func encodeResults[R any](ctx context.Context, n int) func([]R, error) ([][]byte, error) {
+	return func(rs []R, err error) ([][]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) != n {
+			return nil, fmt.Errorf("gray: the function returned %d values, want %d (its registered number of returns)", len(rs), n)
+		}
+		out := make([][]byte, n)
+		for i, r := range rs {
+			if out[i], err = encodeReturn(ctx, i, r); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
+// encodeReturn encodes return i of the body whose ctx is given, pinning
+// the Refs it holds.
+func encodeReturn[R any](ctx context.Context, i int, r R) ([]byte, error) {
+	e, err := encodeIn(process.CallerFrom(ctx), r)
+	if err != nil {
+		return nil, err
+	}
+	if err := pinResult(ctx, i, e); err != nil {
+		return nil, err
+	}
+	return e.data, nil
 }
 
 // Byte slices are the bulk of what programs move (blocks, weights,

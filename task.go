@@ -101,33 +101,49 @@ func withArgs(cw *worker.Worker, avs []argVal, done func([]proto.Arg, error)) {
 
 // remote submits through the caller of ctx; submit runs on its loop.
 func remote[R any](ctx context.Context, args []interface{ arg(*caller) (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) Ref[R] {
+	return remoteN[R](ctx, 1, args, submit)[0]
+}
+
+// remoteN is remote of a submission with n returns: n Refs, each failing
+// with the submission's error if it fails.
+func remoteN[R any](ctx context.Context, n int, args []interface{ arg(*caller) (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) []Ref[R] {
 	c, err := callerFor(ctx)
 	if err != nil {
-		return errRef[R](err)
+		return errRefs[R](n, err)
 	}
 	avs, err := collectArgs(c, args...)
 	if err != nil {
-		return errRef[R](err)
+		return errRefs[R](n, err)
 	}
-	ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) {
+	refs, err := do(ctx, c, func(cw *worker.Worker, reply func([]proto.ObjectRef, error)) {
 		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
 			if err != nil {
-				reply(proto.ObjectRef{}, err)
+				reply(nil, err)
 				return
 			}
-			refs, err := submit(c, cw, pargs)
-			if err != nil {
-				reply(proto.ObjectRef{}, err)
-				return
-			}
-			reply(refs[0], nil)
+			reply(submit(c, cw, pargs))
 		})
 	})
 	goruntime.KeepAlive(avs) // the argument Refs stay referenced until submitted
-	if err != nil {
-		return errRef[R](err)
+	if err == nil && len(refs) != n {
+		err = fmt.Errorf("gray: submission made %d references, want %d", len(refs), n)
 	}
-	return newRef[R](c, ref)
+	if err != nil {
+		return errRefs[R](n, err)
+	}
+	out := make([]Ref[R], n)
+	for i, r := range refs {
+		out[i] = newRef[R](c, r)
+	}
+	return out
+}
+
+func errRefs[R any](n int, err error) []Ref[R] {
+	out := make([]Ref[R], n)
+	for i := range out {
+		out[i] = errRef[R](err)
+	}
+	return out
 }
 
 // taskFunc is what every FuncN shares: the registered name and options.
@@ -166,7 +182,7 @@ type Func3[A, B, C, R any] struct{ t taskFunc }
 // package init (a package-level var), identically in every process: the
 // worker finds the code by name. It panics if name is taken.
 func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
-	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([][]byte, error) {
 		defer endBody(ctx)
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
@@ -178,7 +194,7 @@ func Task0[R any](name string, f func(context.Context) (R, error)) *Func0[R] {
 
 // Task1 registers f as the task name; see Task0.
 func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[A, R] {
-	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([][]byte, error) {
 		defer endBody(ctx)
 		a, err := args1[A](ctx, args)
 		if err != nil {
@@ -191,7 +207,7 @@ func Task1[A, R any](name string, f func(context.Context, A) (R, error)) *Func1[
 
 // Task2 registers f as the task name; see Task0.
 func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *Func2[A, B, R] {
-	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([][]byte, error) {
 		defer endBody(ctx)
 		a, b, err := args2[A, B](ctx, args)
 		if err != nil {
@@ -204,7 +220,7 @@ func Task2[A, B, R any](name string, f func(context.Context, A, B) (R, error)) *
 
 // Task3 registers f as the task name; see Task0.
 func Task3[A, B, C, R any](name string, f func(context.Context, A, B, C) (R, error)) *Func3[A, B, C, R] {
-	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([]byte, error) {
+	registry.RegisterTask(name, func(ctx context.Context, args [][]byte) ([][]byte, error) {
 		defer endBody(ctx)
 		a, b, c, err := args3[A, B, C](ctx, args)
 		if err != nil {

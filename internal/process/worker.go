@@ -259,11 +259,11 @@ func (w *Worker) Execute(spec *proto.TaskSpec, args [][]byte, done func([][]byte
 		cancel()
 		done(d.returns, d.err)
 	}, func() *execDone {
-		out, terr := protect(func() ([]byte, error) { return f(ctx, args) })
+		out, terr := protect(func() ([][]byte, error) { return f(ctx, args) })
 		if terr != nil {
 			return &execDone{err: terr}
 		}
-		return &execDone{returns: [][]byte{out}}
+		return &execDone{returns: out}
 	})
 }
 
@@ -298,7 +298,7 @@ func (w *Worker) CreateActor(spec *proto.TaskSpec, args [][]byte, done func([]by
 		}
 		done(d.state, d.err)
 	}, func() *execDone {
-		_, terr := protect(func() ([]byte, error) {
+		_, terr := protect(func() ([][]byte, error) {
 			o, err := f(w.bodyCtx(&sp), args)
 			obj = o
 			return nil, err
@@ -329,16 +329,16 @@ func (w *Worker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, do
 	}
 	sp := *spec
 	w.run(&sp, func(d *execDone) { done(state, d.returns, d.err) }, func() *execDone {
-		out, terr := protect(func() ([]byte, error) { return f(w.bodyCtx(&sp), obj, args) })
+		out, terr := protect(func() ([][]byte, error) { return f(w.bodyCtx(&sp), obj, args) })
 		if terr != nil {
 			return &execDone{err: terr}
 		}
-		return &execDone{returns: [][]byte{out}}
+		return &execDone{returns: out}
 	})
 }
 
 // protect runs a user body, turning its error or panic into a TaskError.
-func protect(f func() ([]byte, error)) (out []byte, terr *proto.TaskError) {
+func protect(f func() ([][]byte, error)) (out [][]byte, terr *proto.TaskError) {
 	defer func() {
 		if r := recover(); r != nil {
 			terr = &proto.TaskError{Kind: proto.KindTaskFailed, Message: fmt.Sprintf("panic: %v", r), Stack: string(debug.Stack())}

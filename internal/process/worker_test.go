@@ -20,9 +20,9 @@ type hostKey struct{}
 
 func init() {
 	// A body that returns what its host program put in its ctx.
-	registry.RegisterTask("process_test.hostValue", func(ctx context.Context, _ [][]byte) ([]byte, error) {
+	registry.RegisterTask("process_test.hostValue", func(ctx context.Context, _ [][]byte) ([][]byte, error) {
 		v, _ := ctx.Value(hostKey{}).(string)
-		return []byte(v), nil
+		return [][]byte{[]byte(v)}, nil
 	})
 }
 

@@ -12,14 +12,15 @@ import (
 )
 
 // TaskFunc decodes a task's arguments, runs the user function and
-// encodes its result.
-type TaskFunc func(ctx context.Context, args [][]byte) ([]byte, error)
+// encodes its results, one per return (most functions have one).
+type TaskFunc func(ctx context.Context, args [][]byte) ([][]byte, error)
 
 // CtorFunc runs an actor's constructor and returns the live object.
 type CtorFunc func(ctx context.Context, args [][]byte) (any, error)
 
-// MethodFunc runs one method on an actor's live object.
-type MethodFunc func(ctx context.Context, obj any, args [][]byte) ([]byte, error)
+// MethodFunc runs one method on an actor's live object and encodes its
+// results, one per return.
+type MethodFunc func(ctx context.Context, obj any, args [][]byte) ([][]byte, error)
 
 // The tables are written at package init and read by worker processes;
 // the lock makes a late registration (a test registering in its body)
