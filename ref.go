@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,23 +66,20 @@ func bind(s *refState) {
 	track(s.c, s.rel)
 }
 
-// bodyRefs holds, per task body's caller in the simulator, the releasers
-// of the Refs the body made or received: they are released when the body
-// returns (endBody), which is what the garbage collector does on hosts
-// once nothing the body left behind reaches them. Refs the body's result
-// holds are pinned by the return first, and arguments of tasks it
-// submitted by those tasks. Actor methods and constructors are exempt:
-// an actor's state may keep Refs; there, as in drivers, a Ref lives
-// until Release.
-var bodyRefs sync.Map // *caller → *[]*releaser
-
+// track keeps, for a task body run by the simulator, the releasers of
+// the Refs the body made or received (in its Caller's Held): they are
+// released when the body returns (endBody), which is what the garbage
+// collector does on hosts once nothing the body left behind reaches
+// them. Refs the body's result holds are pinned by the return first, and
+// arguments of tasks it submitted by those tasks. Actor methods and
+// constructors are exempt: an actor's state may keep Refs; there, as in
+// drivers, a Ref lives until Release.
 func track(c *caller, r *releaser) {
 	if c.Parent == nil || c.Parent.ActorCall || c.Parent.ActorCreation {
 		return
 	}
-	v, _ := bodyRefs.LoadOrStore(c, new([]*releaser))
-	p := v.(*[]*releaser)
-	*p = append(*p, r)
+	held, _ := c.Held.([]*releaser)
+	c.Held = append(held, r)
 }
 
 // endBody releases what track kept for the body whose ctx is given.
@@ -92,10 +88,10 @@ func endBody(ctx context.Context) {
 	if c == nil {
 		return
 	}
-	if v, ok := bodyRefs.LoadAndDelete(c); ok {
-		for _, r := range *v.(*[]*releaser) {
-			r.release()
-		}
+	held, _ := c.Held.([]*releaser)
+	c.Held = nil
+	for _, r := range held {
+		r.release()
 	}
 }
 
@@ -279,8 +275,12 @@ func Wait[R AnyRef](ctx context.Context, refs []R, n int, timeout time.Duration)
 // WithForce makes the worker process exit instead (see WithForce). By
 // default the tasks the body submitted are cancelled too
 // (WithRecursive(false) leaves them). Either way Get fails with
-// ErrCancelled at once and the task is not retried. Cancelling a finished
-// task, an actor call or an actor creation does nothing.
+// ErrCancelled at once and the task is not retried. An actor call is
+// cancelled the same way: one waiting for its turn is dropped (it never
+// runs, and the caller's later calls keep their order), a running one
+// sees its ctx cancelled; WithForce does not apply to it (the actor's
+// worker is not stopped for one call). Cancelling a finished task or
+// call, or an actor creation (Kill the actor), does nothing.
 func Cancel(ctx context.Context, ref AnyRef, opts ...CancelOption) error {
 	var cfg cancelConfig
 	for _, o := range opts {

@@ -43,3 +43,7 @@ func WatchNodes(env core.Env, g *gcs.Client, w *Worker, observers ...func(gcs.No
 		env.Log().Error("worker: subscribe to node events", "err", err)
 	}
 }
+
+// KnowsDead reports whether this worker has heard that the GCS declared
+// node dead (NodeDied): for checks, on the loop.
+func (w *Worker) KnowsDead(node core.NodeID) bool { return w.deadNodes[node] }

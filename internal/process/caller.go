@@ -25,6 +25,12 @@ type Caller struct {
 	Parent *proto.TaskSpec
 	// Driver is the driver process of a driver's caller; nil in a body.
 	Driver *Driver
+	// Held is package gray's state of a body run by the simulator: the
+	// releasers of the Refs the body made or received, released when it
+	// returns. It lives and dies with the Caller (a body abandoned by a
+	// crash leaves nothing behind), and only the body's coroutine and
+	// its process's loop, which never run at once, touch it.
+	Held any
 }
 
 type callerKey struct{}

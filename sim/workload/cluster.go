@@ -315,5 +315,6 @@ func (c *cluster) SometimesPaths() []string {
 		"owner crashed on purpose", "owner death seen by a borrower", "owner death seen by the driver",
 		"nested Refs read", "nested Refs read by a task given them inside an argument", "owner of nested Refs crashed on purpose", "nested Refs of a dead owner: owner died",
 		"actor called through a handle passed to a task", "actor killed by a task through a passed handle",
-		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver"}
+		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver",
+		"task with several returns read return by return", "actor call cancelled"}
 }

@@ -93,6 +93,15 @@ func (c *cluster) nodeDead(n core.NodeID) bool {
 			return true
 		}
 	}
+	// The GCS may be down now (a crash, a stop for disk corruption)
+	// after it published the death: a driver that heard it knows
+	// (cluster seed 1795).
+	for _, d := range c.drv {
+		if cw := d.proc.CoreWorker(); cw != nil && cw.KnowsDead(n) {
+			c.deadNodes[n] = true
+			return true
+		}
+	}
 	return false
 }
 
@@ -279,10 +288,34 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 		}
 	} else {
 		var squares [2]gray.Ref[int64]
+		var cancelled gray.Ref[int64]
 		for i := range squares {
 			squares[i] = squareMethod.Remote(ctx, h, gray.V(x+int64(i)))
 			rs.add(squares[i])
+			if i == 0 {
+				// A call cancelled between the two: dropped (unsent, or
+				// queued at the actor) or already answered; the second
+				// square must still come, in order.
+				cancelled = squareMethod.Remote(ctx, h, gray.V(x+5))
+				rs.add(cancelled)
+				if err := gray.Cancel(ctx, cancelled); err != nil {
+					return nil, fmt.Errorf("cancel an actor call: %w", err)
+				}
+			}
 		}
+		checks = append(checks, func() error {
+			switch got, err := cancelled.Get(ctx); {
+			case errors.Is(err, gray.ErrCancelled):
+				d.cl.w.Sometimes("actor call cancelled")
+			case errors.Is(err, gray.ErrActorDied):
+				d.cl.w.Sometimes("actor call failed: actor died")
+			case err != nil:
+				return fmt.Errorf("cancelled square: %w", err)
+			case got != (x+5)*(x+5):
+				return fmt.Errorf("cancelled square(%d) = %d, want %d or ErrCancelled", x+5, got, (x+5)*(x+5))
+			}
+			return nil
+		})
 		// A task calls it through the handle it was given inside an
 		// argument (cluster_nested.go).
 		via := squareViaTask.Options(retried, gray.WithSpread()).Remote(ctx, gray.V(handleArg{H: h, X: x + 2}))

@@ -106,8 +106,8 @@ func (rs roundRefs) release() {
 //
 // plus, every third round, a task no node can fit and a task that raises;
 // a slow task cancelled soon after (cluster_cancel.go); this round's
-// actors (cluster_actors.go); and, every even round, Refs returned and
-// passed inside values (cluster_nested.go). Every task retries system failures forever:
+// actors (cluster_actors.go); a task with three returns; and, every even
+// round, Refs returned and passed inside values (cluster_nested.go). Every task retries system failures forever:
 // results must always arrive.
 func (d *driver) runRound(ctx context.Context) error {
 	var rs roundRefs
@@ -160,11 +160,12 @@ func (d *driver) runRound(ctx context.Context) error {
 	}
 	d.step = "put"
 	putData := bigBytes(x*7, putObjectBytes)
+	putAddr, putNode := d.putTarget()
 	p := gray.Put(ctx, putData)
 	e := sum.Remote(ctx, p)
 	rs.add(e)
 	putKept := &kept{ref: p, sum: checksum(putData), size: len(putData), round: d.round, put: true, what: "put object"}
-	d.cl.locate(putKept)
+	d.locatePut(putKept, putAddr, putNode)
 	d.step = "read kept"
 	if err := d.readKept(ctx, &rs); err != nil {
 		return err
@@ -180,6 +181,11 @@ func (d *driver) runRound(ctx context.Context) error {
 		if nested, err = d.nestedRound(ctx, x, &rs); err != nil {
 			return err
 		}
+	}
+	d.step = "split"
+	split, err := d.splitRound(ctx, x, &rs)
+	if err != nil {
+		return err
 	}
 
 	// big's result does not fit when pinned data fills the store of
@@ -256,6 +262,10 @@ func (d *driver) runRound(ctx context.Context) error {
 	}
 	d.step = "get nested"
 	if err := nested(); err != nil {
+		return err
+	}
+	d.step = "get split"
+	if err := split(); err != nil {
 		return err
 	}
 	if ownerRound {

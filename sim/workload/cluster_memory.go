@@ -78,6 +78,26 @@ func (c *cluster) locate(k *kept) {
 	}
 }
 
+// putTarget returns the raylet the driver's puts go to now and that
+// raylet's node: where a put's primary copy is, if locate finds none
+// because the node died between the put and the look (its raylet
+// fenced itself after acknowledging the put: cluster seed 1346).
+func (d *driver) putTarget() (core.Addr, core.NodeID) {
+	a := d.proc.CoreWorker().Raylet()
+	if r, ok := d.cl.w.Process(a).(*raylet.Raylet); ok {
+		return a, r.Node()
+	}
+	return a, core.NodeID{}
+}
+
+// locatePut locates a put made while target was the driver's raylet.
+func (d *driver) locatePut(k *kept, addr core.Addr, node core.NodeID) {
+	d.cl.locate(k)
+	if k.node.IsNil() {
+		k.primary, k.node = addr, node
+	}
+}
+
 // primaryNodeDied reports whether the node that held k's primary copy
 // when it was last located died since: its raylet is down or runs as
 // another node, or the GCS declared the node dead (its raylet may not
@@ -208,9 +228,10 @@ func (d *driver) fillStore(ctx context.Context) error {
 	}()
 	for i := range putsMax {
 		data := bigBytes(int64(d.round*1000+d.idx*100+i), putObjectBytes)
+		addr, node := d.putTarget()
 		k := &kept{ref: gray.Put(ctx, data), sum: checksum(data), size: len(data), round: d.round, put: true, what: fmt.Sprintf("filling put %d", i+1)}
 		held = append(held, k)
-		d.cl.locate(k)
+		d.locatePut(k, addr, node)
 		got, getErr := k.ref.Get(ctx)
 		sum := int64(0)
 		if getErr == nil {

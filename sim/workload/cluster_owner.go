@@ -120,10 +120,17 @@ var (
 		}
 		od := cl.ownerDeaths[x]
 		if od.owner != "" || od.skipped {
-			// A retry: the first attempt's worker owned the object and
-			// died (on purpose or not); its readers see that death.
+			// A retry: the first attempt's worker claimed the round and
+			// died (on purpose or not; its readers see that death), or
+			// still runs it as a zombie of a node declared dead.
 			return x, nil
 		}
+		// Claim the round before the first wait: a retry that started
+		// while this attempt waited must not run it too (two owners,
+		// and readers checked against the wrong one: launch seeds 1203,
+		// 1467).
+		self := c.Env.Self()
+		od.owner, od.ownerProc = self, cl.w.Process(self)
 		child := bigTask.Options(retried).Remote(ctx, gray.V(od.seed), gray.V(int64(bigObjectBytes)))
 		defer child.Release()
 		data, err := child.Get(ctx)
@@ -137,8 +144,6 @@ var (
 		case checksum(data) != od.want:
 			return 0, fmt.Errorf("ownerDies: child big(%d) has checksum %d, want %d", od.seed, checksum(data), od.want)
 		}
-		self := c.Env.Self()
-		od.owner, od.ownerProc = self, cl.w.Process(self)
 		lr := lateReadTask.Options(retried, gray.WithSpread()).Remote(ctx, child, gray.V(x))
 		defer lr.Release()
 		// The readers read while this worker lives; bounded, so that a
