@@ -150,3 +150,59 @@ func TestCancelForce(t *testing.T) {
 		}
 	}
 }
+
+type callCounter struct{ quick int }
+
+var (
+	callCounterClass = gray.Actor("test.CallCounter", func(context.Context) (*callCounter, error) { return &callCounter{}, nil })
+	// callBlock waits for its ctx, through the probe of its tag.
+	callBlock = gray.Method1("block", func(_ *callCounter, ctx context.Context, tag string) (int, error) {
+		return blockUntilCancelled(ctx, tag)
+	})
+	// callQuick counts the quick calls that ran.
+	callQuick = gray.Method0("quick", func(c *callCounter, _ context.Context) (int, error) {
+		c.quick++
+		return c.quick, nil
+	})
+)
+
+// TestCancelActorCalls: cancelling an actor call that waits its turn
+// drops it (it never runs), cancelling the running one cancels its ctx;
+// both Gets fail with ErrCancelled, and the caller's later call still
+// runs, in order.
+func TestCancelActorCalls(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown()
+	a, err := callCounterClass.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProbe(t, "actor-call")
+	running := callBlock.Remote(ctx, a, gray.V("actor-call"))
+	wait(ctx, t, p.started, "the blocking call to start")
+	queued := callQuick.Remote(ctx, a)
+	later := callQuick.Remote(ctx, a)
+	if err := gray.Cancel(ctx, queued); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queued.Get(ctx); !errors.Is(err, gray.ErrCancelled) {
+		t.Fatalf("queued call after Cancel: %v, want ErrCancelled", err)
+	}
+	if err := gray.Cancel(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(ctx, t, p.stopped, "the running call's ctx to end"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("running call's ctx: %v, want context.Canceled", err)
+	}
+	if _, err := running.Get(ctx); !errors.Is(err, gray.ErrCancelled) {
+		t.Fatalf("running call after Cancel: %v, want ErrCancelled", err)
+	}
+	if n, err := later.Get(ctx); err != nil || n != 1 {
+		t.Fatalf("the call after the cancelled ones: %d, %v; want 1 (the cancelled quick call never ran)", n, err)
+	}
+}

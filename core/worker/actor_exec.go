@@ -49,6 +49,10 @@ type callerQueue struct {
 type actorTask struct {
 	spec    proto.TaskSpec
 	replies []func(core.Message, error)
+	// cancelled: its caller cancelled it before it started; it is
+	// answered Cancelled in its turn without running. started: the
+	// executor runs it (a cancel interrupts it).
+	cancelled, started bool
 }
 
 // Bounds of the per-caller tables of an actor.
@@ -145,7 +149,8 @@ func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, 
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "too many out-of-order calls from %s", spec.Caller))
 		return
 	}
-	q.buf[seq] = &actorTask{spec: *spec, replies: []func(core.Message, error){reply}}
+	q.buf[seq] = &actorTask{spec: *spec, replies: []func(core.Message, error){reply},
+		cancelled: w.cancelledRuns[runKey{owner: spec.Caller, task: spec.TaskID, attempt: spec.Attempt}]}
 	if spec.SkipBelow > q.next {
 		// The caller finished (or gave up on) everything below: do not
 		// wait for it. Buffered calls below are stale copies.
@@ -223,11 +228,20 @@ func (w *Worker) startCall(a *actorInstance, t *actorTask) {
 		}
 		w.runActor()
 	}
+	if t.cancelled {
+		finish(w.taskReply(nil, proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its caller before it started")))
+		return
+	}
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
 			finish(w.taskReply(nil, argErr))
 			return
 		}
+		if t.cancelled {
+			finish(w.taskReply(nil, proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its caller before it started")))
+			return
+		}
+		t.started = true
 		w.stats.ActorCallsExecuted++
 		w.cfg.Executor.CallActor(spec, a.state, args, func(state []byte, returns [][]byte, terr *proto.TaskError) {
 			if terr == nil && len(returns) != int(spec.NumReturns) {
@@ -246,6 +260,46 @@ func (w *Worker) startCall(a *actorInstance, t *actorTask) {
 			})
 		})
 	})
+}
+
+// cancelActorCall applies a caller's CancelTask to a call of the hosted
+// actor, if it names one, and reports whether it did: a call waiting for
+// its turn is answered Cancelled in it without running; a running one
+// sees its ctx cancelled (the executor's Interrupter), and with Recursive
+// the tasks it submitted are cancelled. A cancel of a call that has not
+// arrived is remembered for it.
+func (w *Worker) cancelActorCall(from core.Addr, c *proto.CancelTask) bool {
+	a := w.actor
+	if a == nil || c.Task.Actor() != a.id {
+		return false
+	}
+	var t *actorTask
+	for k, q := range a.callers { //gray:unordered a task id is in one caller's queue at most
+		if k.addr != from {
+			continue
+		}
+		for _, m := range []map[uint64]*actorTask{q.buf, q.running} {
+			for _, x := range m { //gray:unordered as above
+				if x.spec.TaskID == c.Task {
+					t = x
+				}
+			}
+		}
+	}
+	switch {
+	case t == nil:
+		w.rememberCancelledRun(runKey{owner: from, task: c.Task, attempt: c.Attempt})
+	case !t.started:
+		t.cancelled = true
+	default:
+		if c.Recursive {
+			w.cancelChildren(c.Task, CancelOptions{})
+		}
+		if in, ok := w.cfg.Executor.(Interrupter); ok {
+			in.Interrupt(c.Task)
+		}
+	}
+	return true
 }
 
 // handleActorPing answers the GCS's liveness probe of an incarnation.

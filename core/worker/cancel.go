@@ -53,17 +53,53 @@ const cancelCallTimeout = 30 * time.Second
 // Recursive (the default) the tasks the body submitted are cancelled too.
 // Either way every Get of its returns fails with proto.ErrCancelled at
 // once and the task is not retried. Cancelling a finished task does
-// nothing; so does cancelling an actor creation or an actor call.
+// nothing; so does cancelling an actor creation. An actor call is
+// cancelled as cancelCall says.
 func (w *Worker) Cancel(ref proto.ObjectRef, opts CancelOptions) error {
 	if ref.Owner != w.self {
 		return ErrNotOwner
 	}
 	t, ok := w.tasks[ref.ID.Task()]
 	if !ok {
+		if v, c := w.findCall(ref.ID.Task()); c != nil {
+			w.cancelCall(v, c, opts)
+		}
 		return nil // finished (actor creations are the GCS's: kill the actor instead)
 	}
 	w.cancelOwned(t, opts)
 	return nil
+}
+
+// findCall returns the pending actor call of task id and its view.
+func (w *Worker) findCall(id core.TaskID) (*actorView, *actorCall) {
+	for _, vid := range w.sortedViewIDs() {
+		v := w.views[vid]
+		for _, seq := range v.sortedSeqs() {
+			if c := v.calls[seq]; c.spec.TaskID == id {
+				return v, c
+			}
+		}
+	}
+	return nil, nil
+}
+
+// cancelCall cancels a pending actor call, as Ray's ray.cancel of an
+// actor task: its Gets fail with Cancelled at once. A call not sent yet
+// is dropped here (it has no number at the actor yet, so the caller's
+// order has no gap); a sent one is dropped by the actor if it has not
+// started (CancelTask), and a running one sees its ctx cancelled (with
+// Recursive, the tasks it submitted are cancelled too). Force does not
+// apply: an actor's worker is not stopped for one of its calls.
+func (w *Worker) cancelCall(v *actorView, c *actorCall, opts CancelOptions) {
+	sent, to := c.sentInc >= 0, v.addr
+	w.stats.Cancelled++
+	w.finishCall(v, c, nil, proto.NewError(proto.KindCancelled, c.spec.Describe(), "cancelled by its caller"))
+	if !sent {
+		return
+	}
+	// The push stays out: its reply, whatever it is, finds the call gone.
+	m := &proto.CancelTask{Task: c.spec.TaskID, Attempt: c.spec.Attempt, Recursive: !opts.NoRecursive}
+	w.cli.Call(to, m, rpc.Options{Timeout: cancelCallTimeout}, func(core.Message, error) {})
 }
 
 // cancelOwned fails an owned pending task with Cancelled and stops it
@@ -153,6 +189,9 @@ const cancelledRunsMax = 1_000
 func (w *Worker) handleCancelTask(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	c := m.(*proto.CancelTask)
 	reply(&proto.Ack{}, nil)
+	if w.cancelActorCall(from, c) {
+		return
+	}
 	r := w.running[c.Task]
 	if r == nil || r.spec.Owner != from || r.spec.Attempt != c.Attempt {
 		if r == nil {

@@ -328,8 +328,16 @@ func (w *Worker) CallActor(spec *proto.TaskSpec, state []byte, args [][]byte, do
 		return
 	}
 	sp := *spec
-	w.run(&sp, func(d *execDone) { done(state, d.returns, d.err) }, func() *execDone {
-		out, terr := protect(func() ([][]byte, error) { return f(w.bodyCtx(&sp), obj, args) })
+	// Its ctx is cancelled when its caller cancels it (Interrupt), when
+	// it returns, and when the worker stops.
+	ctx, cancel := context.WithCancel(w.bodyCtx(&sp))
+	w.bodies[sp.TaskID] = cancel
+	w.run(&sp, func(d *execDone) {
+		delete(w.bodies, sp.TaskID)
+		cancel()
+		done(state, d.returns, d.err)
+	}, func() *execDone {
+		out, terr := protect(func() ([][]byte, error) { return f(ctx, obj, args) })
 		if terr != nil {
 			return &execDone{err: terr}
 		}
