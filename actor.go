@@ -177,15 +177,16 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 	return &ActorHandle[T]{h: worker.ActorHandle{ID: info.ID, MaxTaskRetries: cfg.maxTaskRetries}}, nil
 }
 
-// actorMethod is what every MethodN shares: its qualified name.
-type actorMethod struct{ key string }
+// actorMethod is what every MethodN shares: its qualified name, and the
+// concurrency group its calls run in ("" the default).
+type actorMethod struct{ key, group string }
 
 func callMethod[T, R any](ctx context.Context, m actorMethod, a *ActorHandle[T], args ...interface{ arg(*caller) (argVal, error) }) Ref[R] {
 	if a == nil {
 		return errRef[R](fmt.Errorf("gray: call %s on a nil actor handle", m.key))
 	}
 	return remote[R](ctx, args, func(_ *caller, cw *worker.Worker, pargs []proto.Arg) ([]proto.ObjectRef, error) {
-		return cw.CallActor(a.h, m.key, pargs, worker.CallOptions{NumReturns: 1})
+		return cw.CallActor(a.h, m.key, pargs, worker.CallOptions{NumReturns: 1, ConcurrencyGroup: m.group})
 	})
 }
 
@@ -221,7 +222,7 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 		}
 		return encodeResult[R](ctx)(f(t, ctx))
 	})
-	return &ActorMethod0[T, R]{actorMethod{key}}
+	return &ActorMethod0[T, R]{actorMethod{key: key}}
 }
 
 // Method1 registers a method with one argument; see Method0.
@@ -238,7 +239,7 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 		}
 		return encodeResult[R](ctx)(f(t, ctx, a))
 	})
-	return &ActorMethod1[T, A, R]{actorMethod{key}}
+	return &ActorMethod1[T, A, R]{actorMethod{key: key}}
 }
 
 // Method2 registers a method with two arguments; see Method0.
@@ -255,7 +256,7 @@ func Method2[T, A, B, R any](name string, f func(*T, context.Context, A, B) (R, 
 		}
 		return encodeResult[R](ctx)(f(t, ctx, a, b))
 	})
-	return &ActorMethod2[T, A, B, R]{actorMethod{key}}
+	return &ActorMethod2[T, A, B, R]{actorMethod{key: key}}
 }
 
 // Remote calls the method on actor a and returns the reference to its
@@ -274,4 +275,23 @@ func (m *ActorMethod1[T, A, R]) Remote(ctx context.Context, a *ActorHandle[T], x
 // Remote calls the method; see ActorMethod0.Remote.
 func (m *ActorMethod2[T, A, B, R]) Remote(ctx context.Context, a *ActorHandle[T], x Arg[A], y Arg[B]) Ref[R] {
 	return callMethod[T, R](ctx, m.m, a, x, y)
+}
+
+// InGroup returns a copy of the method handle whose calls run in the
+// actor's concurrency group name (Ray's concurrency_group): created
+// WithConcurrencyGroups, the actor runs each group's calls apart from the
+// others', up to the group's limit, so a group's waiting calls never hold
+// up another's. Calling an actor that lacks the group fails the call.
+func (m *ActorMethod0[T, R]) InGroup(name string) *ActorMethod0[T, R] {
+	return &ActorMethod0[T, R]{actorMethod{m.m.key, name}}
+}
+
+// InGroup returns a copy running in group name; see ActorMethod0.InGroup.
+func (m *ActorMethod1[T, A, R]) InGroup(name string) *ActorMethod1[T, A, R] {
+	return &ActorMethod1[T, A, R]{actorMethod{m.m.key, name}}
+}
+
+// InGroup returns a copy running in group name; see ActorMethod0.InGroup.
+func (m *ActorMethod2[T, A, B, R]) InGroup(name string) *ActorMethod2[T, A, B, R] {
+	return &ActorMethod2[T, A, B, R]{actorMethod{m.m.key, name}}
 }

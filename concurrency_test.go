@@ -98,3 +98,36 @@ func TestMaxConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrencyGroups: a call in the default group (max concurrency 1)
+// that waits for two more calls inside does not hold up the calls of a
+// group of limit 2: all three meet. A call naming a group the actor
+// lacks fails; bad groups are refused at creation.
+func TestConcurrencyGroups(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown()
+	a, err := gateClass.New(ctx, gray.WithConcurrencyGroups(map[string]int{"pair": 2, "solo": 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := gateEnter.InGroup("pair")
+	refs := []gray.Ref[int]{gateEnter.Remote(ctx, a, gray.V(3)), pair.Remote(ctx, a, gray.V(3)), pair.Remote(ctx, a, gray.V(3))}
+	if got, err := gray.GetAll(ctx, refs); err != nil {
+		t.Fatalf("a default-group call and two group calls meeting: %v (a group's calls must not wait for the default group's)", err)
+	} else if got[0] != 3 || got[1] != 3 || got[2] != 3 {
+		t.Fatalf("got %v, want three 3s", got)
+	}
+	if _, err := gateEnter.InGroup("nope").Remote(ctx, a, gray.V(1)).Get(ctx); err == nil || !strings.Contains(err.Error(), `no concurrency group "nope"`) {
+		t.Fatalf("call in a group the actor lacks: %v, want an error naming it", err)
+	}
+	for _, groups := range []map[string]int{{"": 1}, {"g": 0}, {"g": 1001}} {
+		if _, err := gateClass.New(ctx, gray.WithConcurrencyGroups(groups)); err == nil {
+			t.Errorf("WithConcurrencyGroups(%v) accepted", groups)
+		}
+	}
+}

@@ -35,7 +35,7 @@ func TestUnknownFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &ActorMethod0[int, int]{actorMethod{"test.ghost.get"}}
+	m := &ActorMethod0[int, int]{actorMethod{key: "test.ghost.get"}}
 	if _, err := m.Remote(ctx, a).Get(ctx); err == nil {
 		t.Fatalf("call on an actor whose class is unknown: got no error")
 	}

@@ -25,6 +25,7 @@ type callConfig struct {
 	maxTaskRetries  int
 	maxConcurrency  *int
 	detached        bool
+	groups          map[string]int
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -85,6 +86,15 @@ func WithMaxTaskRetries(n int) Option { return func(c *callConfig) { c.maxTaskRe
 // actor option: tasks ignore it.
 func WithMaxConcurrency(n int) Option { return func(c *callConfig) { c.maxConcurrency = &n } }
 
+// WithConcurrencyGroups gives an actor named groups of methods, each
+// running up to its limit of calls at once apart from the others (Ray's
+// concurrency_groups): a method handle's InGroup(name) runs its calls in
+// group name; other calls share WithMaxConcurrency (default 1). At most
+// 32 groups, names of 1..64 bytes, limits 1..1,000. An actor option.
+func WithConcurrencyGroups(groups map[string]int) Option {
+	return func(c *callConfig) { c.groups = maps.Clone(groups) }
+}
+
 // WithDetached gives an actor Ray's lifetime="detached": it outlives the
 // process that created it and its job, and lives until it is killed
 // (Kill from any handle; look it up by name with GetActor, so name it).
@@ -144,7 +154,8 @@ func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 
 func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
-		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy(), Detached: c.detached}
+		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy(), Detached: c.detached,
+		ConcurrencyGroups: c.groups}
 	if n := c.maxConcurrency; n != nil {
 		if *n < 1 || *n > proto.ActorConcurrencyMax {
 			return o, fmt.Errorf("gray: WithMaxConcurrency(%d): want 1..%d", *n, proto.ActorConcurrencyMax)

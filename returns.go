@@ -161,7 +161,7 @@ func Method0N[T, R any](name string, n int, f func(*T, context.Context) ([]R, er
 		}
 		return encodeResults[R](ctx, n)(f(t, ctx))
 	})
-	return &ActorMethod0N[T, R]{actorMethod{key}, n}
+	return &ActorMethod0N[T, R]{actorMethod{key: key}, n}
 }
 
 // Method1N registers a method with one argument and n returns; see
@@ -180,7 +180,7 @@ func Method1N[T, A, R any](name string, n int, f func(*T, context.Context, A) ([
 		}
 		return encodeResults[R](ctx, n)(f(t, ctx, a))
 	})
-	return &ActorMethod1N[T, A, R]{actorMethod{key}, n}
+	return &ActorMethod1N[T, A, R]{actorMethod{key: key}, n}
 }
 
 func callMethodN[T, R any](ctx context.Context, m actorMethod, n int, a *ActorHandle[T], args ...interface{ arg(*caller) (argVal, error) }) []Ref[R] {
@@ -188,7 +188,7 @@ func callMethodN[T, R any](ctx context.Context, m actorMethod, n int, a *ActorHa
 		return errRefs[R](n, fmt.Errorf("gray: call %s on a nil actor handle", m.key))
 	}
 	return remoteN[R](ctx, n, args, func(_ *caller, cw *worker.Worker, pargs []proto.Arg) ([]proto.ObjectRef, error) {
-		return cw.CallActor(a.h, m.key, pargs, worker.CallOptions{NumReturns: n})
+		return cw.CallActor(a.h, m.key, pargs, worker.CallOptions{NumReturns: n, ConcurrencyGroup: m.group})
 	})
 }
 
@@ -201,4 +201,14 @@ func (m *ActorMethod0N[T, R]) Remote(ctx context.Context, a *ActorHandle[T]) []R
 // Remote calls the method; see ActorMethod0N.Remote.
 func (m *ActorMethod1N[T, A, R]) Remote(ctx context.Context, a *ActorHandle[T], x Arg[A]) []Ref[R] {
 	return callMethodN[T, R](ctx, m.m, m.n, a, x)
+}
+
+// InGroup returns a copy running in group name; see ActorMethod0.InGroup.
+func (m *ActorMethod0N[T, R]) InGroup(name string) *ActorMethod0N[T, R] {
+	return &ActorMethod0N[T, R]{actorMethod{m.m.key, name}, m.n}
+}
+
+// InGroup returns a copy running in group name; see ActorMethod0.InGroup.
+func (m *ActorMethod1N[T, A, R]) InGroup(name string) *ActorMethod1N[T, A, R] {
+	return &ActorMethod1N[T, A, R]{actorMethod{m.m.key, name}, m.n}
 }

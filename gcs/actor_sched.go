@@ -317,18 +317,19 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 		res = core.Resources{}
 	}
 	return proto.TaskSpec{
-		TaskID:           core.ActorCreationTaskID(p.id),
-		Job:              p.id.Job(),
-		Function:         sp.Class,
-		Args:             sp.Args,
-		Resources:        res,
-		Strategy:         sp.Strategy,
-		Owner:            sp.Owner,
-		Binary:           sp.Binary,
-		ActorID:          p.id,
-		ActorCreation:    true,
-		ActorIncarnation: p.inc,
-		MaxConcurrency:   sp.MaxConcurrency,
+		TaskID:            core.ActorCreationTaskID(p.id),
+		Job:               p.id.Job(),
+		Function:          sp.Class,
+		Args:              sp.Args,
+		Resources:         res,
+		Strategy:          sp.Strategy,
+		Owner:             sp.Owner,
+		Binary:            sp.Binary,
+		ActorID:           p.id,
+		ActorCreation:     true,
+		ActorIncarnation:  p.inc,
+		MaxConcurrency:    sp.MaxConcurrency,
+		ConcurrencyGroups: sp.ConcurrencyGroups,
 	}
 }
 

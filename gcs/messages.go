@@ -221,6 +221,9 @@ type ActorSpec struct {
 	// MaxConcurrency is how many calls the actor runs at once
 	// (proto.TaskSpec.MaxConcurrency); 0 means one.
 	MaxConcurrency uint32 `msgpack:",omitempty"`
+	// ConcurrencyGroups are the actor's groups of methods with limits of
+	// their own (proto.TaskSpec.ConcurrencyGroups).
+	ConcurrencyGroups []proto.ConcurrencyGroup `msgpack:",omitempty"`
 	// Binary is the hash of the staged job binary whose workers host the
 	// actor (proto.TaskSpec.Binary); empty when any worker can.
 	Binary string `msgpack:",omitempty"`

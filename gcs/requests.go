@@ -368,6 +368,9 @@ func (sp *ActorSpec) validate() error {
 	case sp.MaxConcurrency > proto.ActorConcurrencyMax:
 		return fmt.Errorf("spec max concurrency %d, limit %d", sp.MaxConcurrency, proto.ActorConcurrencyMax)
 	}
+	if err := proto.ValidateConcurrencyGroups(sp.ConcurrencyGroups); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
 	return firstErr(validateAddr("owner address", sp.Owner, true), validateAddr("owner raylet", sp.OwnerRaylet, false))
 }
 

@@ -134,6 +134,14 @@ type TaskSpec struct {
 	// may run at once; 0 and 1 mean one at a time, in each caller's
 	// order (Ray's max_concurrency).
 	MaxConcurrency uint32 `msgpack:"mc,omitempty"`
+	// ConcurrencyGroups (actor creation) are the actor's named groups of
+	// methods, each with its own limit on concurrent calls (Ray's
+	// concurrency groups), sorted by name; calls outside any group share
+	// MaxConcurrency.
+	ConcurrencyGroups []ConcurrencyGroup `msgpack:"cgs,omitempty"`
+	// ConcurrencyGroup (actor call) is the group the call runs in; empty
+	// for the default group.
+	ConcurrencyGroup string `msgpack:"cg,omitempty"`
 	// Binary is the hash (hex SHA-256) of the staged job binary whose
 	// workers run the task; empty when any worker of the node's own
 	// program does (embedded clusters, the simulator).
@@ -173,6 +181,11 @@ func (s *TaskSpec) Validate() error {
 		return fmt.Errorf("max retries %d, want -1 or more", s.MaxRetries)
 	case !ValidBinaryHash(s.Binary):
 		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", s.Binary)
+	case len(s.ConcurrencyGroup) > ConcurrencyGroupNameMax:
+		return fmt.Errorf("concurrency group name of %d bytes, limit %d", len(s.ConcurrencyGroup), ConcurrencyGroupNameMax)
+	}
+	if err := ValidateConcurrencyGroups(s.ConcurrencyGroups); err != nil {
+		return err
 	}
 	nested := 0
 	for i, a := range s.Args {
@@ -191,6 +204,40 @@ func (s *TaskSpec) Validate() error {
 	}
 	if nested > NestedRefsMax {
 		return fmt.Errorf("%d references nested in arguments, limit %d", nested, NestedRefsMax)
+	}
+	return nil
+}
+
+// ConcurrencyGroup is a named group of an actor's methods whose calls
+// run at most Limit at once, apart from the other groups' (Ray's
+// concurrency_groups).
+type ConcurrencyGroup struct {
+	Name  string `msgpack:"n"`
+	Limit uint32 `msgpack:"l"`
+}
+
+// Bounds of concurrency groups.
+const (
+	ConcurrencyGroupsMax    = 32
+	ConcurrencyGroupNameMax = 64
+)
+
+// ValidateConcurrencyGroups checks groups: at most ConcurrencyGroupsMax,
+// sorted unique names of 1..ConcurrencyGroupNameMax bytes, limits
+// 1..ActorConcurrencyMax.
+func ValidateConcurrencyGroups(groups []ConcurrencyGroup) error {
+	if len(groups) > ConcurrencyGroupsMax {
+		return fmt.Errorf("%d concurrency groups, limit %d", len(groups), ConcurrencyGroupsMax)
+	}
+	for i, g := range groups {
+		switch {
+		case g.Name == "" || len(g.Name) > ConcurrencyGroupNameMax:
+			return fmt.Errorf("concurrency group name of %d bytes, want 1..%d", len(g.Name), ConcurrencyGroupNameMax)
+		case i > 0 && groups[i-1].Name >= g.Name:
+			return fmt.Errorf("concurrency groups not sorted by unique name (%q after %q)", g.Name, groups[i-1].Name)
+		case g.Limit < 1 || g.Limit > ActorConcurrencyMax:
+			return fmt.Errorf("concurrency group %q: limit %d, want 1..%d", g.Name, g.Limit, ActorConcurrencyMax)
+		}
 	}
 	return nil
 }

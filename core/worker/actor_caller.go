@@ -62,6 +62,9 @@ type actorCall struct {
 // CallOptions are the options of CallActor.
 type CallOptions struct {
 	NumReturns int
+	// ConcurrencyGroup is the actor's concurrency group the call runs in
+	// ("" the default); a group the actor lacks fails the call.
+	ConcurrencyGroup string
 }
 
 // actorPollPeriod is how often a caller with calls in flight re-reads the
@@ -97,20 +100,21 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	w.taskCounter++
 	v.nextSeq++
 	spec := proto.TaskSpec{
-		TaskID:     core.NewActorTaskID(h.ID, w.parent, w.taskCounter),
-		Job:        w.cfg.Job,
-		Function:   method,
-		Args:       args,
-		NumReturns: uint32(opts.NumReturns),
-		Resources:  core.Resources{},
-		Owner:      w.self,
-		OwnerID:    w.incarnation,
-		OwnerNode:  w.ownerNode(),
-		ActorID:    h.ID,
-		ActorCall:  true,
-		CallerSeq:  v.nextSeq,
-		Caller:     w.self,
-		CallerID:   w.callerID,
+		TaskID:           core.NewActorTaskID(h.ID, w.parent, w.taskCounter),
+		Job:              w.cfg.Job,
+		Function:         method,
+		Args:             args,
+		NumReturns:       uint32(opts.NumReturns),
+		Resources:        core.Resources{},
+		Owner:            w.self,
+		OwnerID:          w.incarnation,
+		OwnerNode:        w.ownerNode(),
+		ActorID:          h.ID,
+		ActorCall:        true,
+		ConcurrencyGroup: opts.ConcurrencyGroup,
+		CallerSeq:        v.nextSeq,
+		Caller:           w.self,
+		CallerID:         w.callerID,
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("worker: call %s: %w", method, err)

@@ -24,11 +24,32 @@ type actorInstance struct {
 	ready bool // the constructor finished
 	state []byte
 
-	callers  map[callerKey]*callerQueue
-	runnable []*actorTask // in sequence order per caller, FIFO across callers
-	// running counts the calls executing; at most maxConc (1: one at a
-	// time, each caller's calls in its order).
-	running, maxConc int
+	callers map[callerKey]*callerQueue
+	// groups are the actor's concurrency groups by name: "" is the
+	// default one, of max concurrency (1: one at a time, each caller's
+	// calls in its order); the named ones are Ray's concurrency groups,
+	// each with its own limit. groupNames lists the names, sorted.
+	groups     map[string]*callGroup
+	groupNames []string
+}
+
+// callGroup is one concurrency group of an actor: its admitted calls not
+// started yet, in sequence order per caller and FIFO across callers, and
+// how many run (at most limit).
+type callGroup struct {
+	runnable       []*actorTask
+	running, limit int
+}
+
+// newGroups makes the groups of an actor created by spec.
+func newGroups(spec *proto.TaskSpec) (map[string]*callGroup, []string) {
+	groups := map[string]*callGroup{"": {limit: max(int(spec.MaxConcurrency), 1)}}
+	names := []string{""}
+	for _, g := range spec.ConcurrencyGroups {
+		groups[g.Name] = &callGroup{limit: int(g.Limit)}
+		names = append(names, g.Name)
+	}
+	return groups, names
 }
 
 type callerKey struct {
@@ -53,6 +74,8 @@ type actorTask struct {
 	// answered Cancelled in its turn without running. started: the
 	// executor runs it (a cancel interrupts it).
 	cancelled, started bool
+	// badGroup: it names a concurrency group the actor lacks.
+	badGroup bool
 }
 
 // Bounds of the per-caller tables of an actor.
@@ -87,8 +110,8 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, lease uint64, reply f
 		// actor's lease back: that incarnation is abandoned.
 		w.actor = nil
 	}
-	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{},
-		maxConc: max(int(spec.MaxConcurrency), 1)}
+	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{}}
+	a.groups, a.groupNames = newGroups(spec)
 	w.actor = a
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
 		if argErr != nil {
@@ -177,7 +200,14 @@ func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, 
 		}
 		delete(q.buf, q.next)
 		q.running[q.next] = t
-		a.runnable = append(a.runnable, t)
+		g := a.groups[t.spec.ConcurrencyGroup]
+		if g == nil {
+			// Named a group the actor lacks: answered with that error in
+			// the default group's turn.
+			t.badGroup = true
+			g = a.groups[""]
+		}
+		g.runnable = append(g.runnable, t)
 		q.next++
 	}
 	w.runActor()
@@ -187,28 +217,35 @@ func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, 
 // the actor's max concurrency run (Ray's max_concurrency, default 1: one
 // at a time). With more than one, calls start in each caller's order and
 // may finish in any.
+//
+// Each concurrency group starts its calls apart from the others', while
+// fewer than its limit run, so a group's waiting calls never hold up
+// another group's.
 func (w *Worker) runActor() {
-	for {
-		a := w.actor
-		if a == nil || !a.ready || a.running >= a.maxConc || len(a.runnable) == 0 {
-			return
+	a := w.actor
+	if a == nil || !a.ready {
+		return
+	}
+	for _, name := range a.groupNames {
+		g := a.groups[name]
+		for w.actor == a && g.running < g.limit && len(g.runnable) > 0 {
+			t := g.runnable[0]
+			g.runnable[0] = nil
+			g.runnable = g.runnable[1:]
+			g.running++
+			w.startCall(a, g, t)
 		}
-		t := a.runnable[0]
-		a.runnable[0] = nil
-		a.runnable = a.runnable[1:]
-		a.running++
-		w.startCall(a, t)
 	}
 }
 
 // startCall executes one admitted call of a.
-func (w *Worker) startCall(a *actorInstance, t *actorTask) {
+func (w *Worker) startCall(a *actorInstance, g *callGroup, t *actorTask) {
 	spec := &t.spec
 	finish := func(rep *proto.PushTaskReply) {
 		if w.actor != a {
 			return
 		}
-		a.running--
+		g.running--
 		q := a.callers[callerKey{spec.Caller, spec.CallerID}]
 		delete(q.running, spec.CallerSeq)
 		q.done[spec.CallerSeq] = rep
@@ -230,6 +267,10 @@ func (w *Worker) startCall(a *actorInstance, t *actorTask) {
 	}
 	if t.cancelled {
 		finish(w.taskReply(nil, proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its caller before it started")))
+		return
+	}
+	if t.badGroup {
+		finish(w.taskReply(nil, proto.NewError(proto.KindTaskFailed, spec.Describe(), "actor %v has no concurrency group %q (it has %q)", a.id, spec.ConcurrencyGroup, a.groupNames[1:])))
 		return
 	}
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
@@ -336,7 +377,12 @@ func (w *Worker) HostedActor() (core.ActorID, int64, bool) {
 
 func (a *actorInstance) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "actor %v inc=%d ready=%v running=%d/%d runnable=%d", a.id, a.inc, a.ready, a.running, a.maxConc, len(a.runnable))
+	def := a.groups[""]
+	fmt.Fprintf(&b, "actor %v inc=%d ready=%v running=%d/%d runnable=%d", a.id, a.inc, a.ready, def.running, def.limit, len(def.runnable))
+	for _, name := range a.groupNames[1:] {
+		g := a.groups[name]
+		fmt.Fprintf(&b, " group %s running=%d/%d runnable=%d", name, g.running, g.limit, len(g.runnable))
+	}
 	keys := make([]callerKey, 0, len(a.callers))
 	for k := range a.callers { //gray:unordered sorted below
 		keys = append(keys, k)

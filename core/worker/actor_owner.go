@@ -3,6 +3,8 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -37,6 +39,11 @@ type ActorOptions struct {
 	// MaxConcurrency is how many calls the actor runs at once (at most
 	// proto.ActorConcurrencyMax); 0 and 1 mean one at a time.
 	MaxConcurrency int
+	// ConcurrencyGroups are named groups of the actor's methods with
+	// limits of their own (Ray's concurrency groups): a call made with
+	// CallOptions.ConcurrencyGroup runs in its group, apart from the
+	// others; other calls share MaxConcurrency.
+	ConcurrencyGroups map[string]int
 }
 
 // ActorHandle names an actor. Handles are plain values: pass them to other
@@ -127,12 +134,25 @@ func (w *Worker) createActor(job core.JobID, base core.TaskID, binary, class str
 		w.env.AfterFunc(0, func() { done(ActorHandle{}, err) })
 		return
 	}
+	groups := make([]proto.ConcurrencyGroup, 0, len(opts.ConcurrencyGroups))
+	for name, limit := range opts.ConcurrencyGroups { //gray:unordered sorted below
+		groups = append(groups, proto.ConcurrencyGroup{Name: name, Limit: uint32(max(min(limit, proto.ActorConcurrencyMax+1), 0))})
+	}
+	slices.SortFunc(groups, func(a, b proto.ConcurrencyGroup) int { return strings.Compare(a.Name, b.Name) })
+	if err := proto.ValidateConcurrencyGroups(groups); err != nil {
+		err = fmt.Errorf("worker: actor %s: %w", class, err)
+		w.env.AfterFunc(0, func() { done(ActorHandle{}, err) })
+		return
+	}
+	if len(groups) == 0 {
+		groups = nil
+	}
 	w.actorCounter++
 	id := core.NewActorID(job, base, w.actorCounter)
 	spec := gcs.ActorSpec{
 		Class: class, Args: args, Resources: opts.Resources, Strategy: opts.Strategy,
 		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
-		Binary: binary, MaxConcurrency: uint32(opts.MaxConcurrency),
+		Binary: binary, MaxConcurrency: uint32(opts.MaxConcurrency), ConcurrencyGroups: groups,
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.

@@ -316,5 +316,6 @@ func (c *cluster) SometimesPaths() []string {
 		"nested Refs read", "nested Refs read by a task given them inside an argument", "owner of nested Refs crashed on purpose", "nested Refs of a dead owner: owner died",
 		"actor called through a handle passed to a task", "actor killed by a task through a passed handle",
 		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver",
-		"task with several returns read return by return", "actor call cancelled"}
+		"task with several returns read return by return", "actor call cancelled",
+		"actor called itself in another concurrency group", "actor in a concurrency group called its default group"}
 }

@@ -138,8 +138,12 @@ var (
 
 // reentrant is an actor that calls itself: outer(name, x) looks its own
 // actor up by name inside the method and returns inner(x)+1 = 2x+1
-// through that handle, which needs a second call slot: created with
-// max concurrency 4, it completes; with one slot it would wait forever.
+// through that handle, which needs a second call slot. Its default group
+// has one slot (max concurrency 1); outer runs in the concurrency group
+// "outer" (limit 4), and inner in the default group for odd x and in the
+// group "inner" (limit 2) for even x. Either way it completes only if
+// each group's calls run apart from the others'; with one slot for all
+// it would wait forever.
 type reentrant struct{}
 
 var (
@@ -154,9 +158,13 @@ func init() {
 		if err != nil {
 			return 0, err
 		}
-		y, err := reentrantInner.Remote(ctx, h, gray.V(x)).Get(ctx)
+		inner := reentrantInner
+		if x%2 == 0 {
+			inner = inner.InGroup("inner")
+		}
+		y, err := inner.Remote(ctx, h, gray.V(x)).Get(ctx)
 		return y + 1, err
-	})
+	}).InGroup("outer")
 }
 
 // counterSeen identifies one incarnation of a Counter.
@@ -373,14 +381,14 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 }
 
 // reentrantRound calls this driver's "reentrant-<driver>" actor (named,
-// get-if-exists, max concurrency 4, restarts and call retries
+// get-if-exists, concurrency groups, restarts and call retries
 // unlimited): outer(name, x) must come back as exactly 2x+1, whatever
 // died meanwhile. It returns the check, or nil when the creation failed
 // in a documented way.
 func (d *driver) reentrantRound(ctx context.Context, x int64, rs *roundRefs) (func() error, error) {
 	name := fmt.Sprintf("reentrant-%d", d.idx+1)
-	h, err := reentrantClass.New(ctx, gray.WithName(name), gray.WithGetIfExists(), gray.WithMaxConcurrency(4),
-		gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+	h, err := reentrantClass.New(ctx, gray.WithName(name), gray.WithGetIfExists(), gray.WithMaxConcurrency(1),
+		gray.WithConcurrencyGroups(map[string]int{"outer": 4, "inner": 2}), gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
 	if err != nil {
 		return nil, d.registrationFailed(name, err)
 	}
@@ -395,6 +403,11 @@ func (d *driver) reentrantRound(ctx context.Context, x int64, rs *roundRefs) (fu
 			return fmt.Errorf("%s.outer(%d) = %d, want %d", name, x, got, 2*x+1)
 		}
 		d.cl.w.Sometimes("concurrent actor called itself")
+		if x%2 == 0 {
+			d.cl.w.Sometimes("actor called itself in another concurrency group")
+		} else {
+			d.cl.w.Sometimes("actor in a concurrency group called its default group")
+		}
 		return nil
 	}, nil
 }
