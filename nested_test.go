@@ -131,6 +131,9 @@ func TestRefsInsideValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		outer.Release()
+		if storedObjects(t, rt) == 0 {
+			t.Fatalf("the large value inside is in no store")
+		}
 		if len(h.Refs) != n {
 			t.Fatalf("%d refs, want %d", len(h.Refs), n)
 		}
@@ -171,15 +174,29 @@ func TestRefsInsideValues(t *testing.T) {
 	}
 	for {
 		runtime.GC()
-		d, c := tableSize(ctx, t, rt.driver), tableSize(ctx, t, creators[0])
-		if d == 0 && c == 0 {
+		d, c, s := tableSize(ctx, t, rt.driver), tableSize(ctx, t, creators[0]), storedObjects(t, rt)
+		if d == 0 && c == 0 && s == 0 {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("after the driver dropped every Ref: the driver holds %d objects and the worker that made them %d, want 0", d, c)
+			t.Fatalf("after the driver dropped every Ref: the driver holds %d objects, the worker that made them %d, and the stores %d; want 0", d, c, s)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// storedObjects counts the objects in the embedded cluster's stores.
+func storedObjects(t *testing.T, rt *Runtime) int {
+	t.Helper()
+	n := 0
+	for _, r := range rt.raylets {
+		got := make(chan int, 1)
+		if err := rt.host.Do(r.addr, func() { got <- len(r.r.Store().Objects()) }); err != nil {
+			t.Fatal(err)
+		}
+		n += <-got
+	}
+	return n
 }
 
 // TestRefInsideValueErrors: Refs that cannot travel are refused with a

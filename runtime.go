@@ -116,10 +116,19 @@ type Runtime struct {
 	within  bool
 	gcsAddr core.Addr
 	nodes   int
+	// raylets are the embedded cluster's raylets, for tests that look at
+	// their stores (on their loops, through host.Do).
+	raylets []embeddedRaylet
 	log     *slog.Logger
 
 	closing  chan struct{}
 	shutOnce sync.Once
+}
+
+// embeddedRaylet is a raylet of the embedded cluster and its address.
+type embeddedRaylet struct {
+	addr core.Addr
+	r    *raylet.Raylet
 }
 
 var (
@@ -219,12 +228,14 @@ func (rt *Runtime) start(cfg initConfig) error {
 	workers := max(cfg.cpus, 2) + cfg.actorSlots
 	var firstRaylet core.Addr
 	for i := range cfg.nodes {
-		ra, err := rt.host.Add(fmt.Sprintf("raylet-%d", i+1), raylet.New(raylet.Config{
+		r := raylet.New(raylet.Config{
 			GCS: rt.gcsAddr, Resources: core.MustResources(res...), ObjectStoreBytes: cfg.objectStore,
-		}))
+		})
+		ra, err := rt.host.Add(fmt.Sprintf("raylet-%d", i+1), r)
 		if err != nil {
 			return err
 		}
+		rt.raylets = append(rt.raylets, embeddedRaylet{ra, r})
 		if i == 0 {
 			firstRaylet = ra
 		}
