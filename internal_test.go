@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/grayrt/gray/core/worker"
 )
 
 // TestUnknownFunction submits a name no process registered, as a program
@@ -52,17 +48,7 @@ func TestRefsReleasedByGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Shutdown()
-	objects := func() int {
-		n, err := do(ctx, rt.driver, func(cw *worker.Worker, reply func(int, error)) {
-			var objs int
-			_, err := fmt.Sscanf(cw.Describe()[strings.Index(cw.Describe(), "objects="):], "objects=%d", &objs)
-			reply(objs, err)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	objects := func() int { return tableSize(ctx, t, rt.driver) }
 	kept := Put(ctx, 1)
 	func() {
 		for i := range 50 {

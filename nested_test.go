@@ -349,22 +349,21 @@ var (
 		}
 		return handleBox{H: h}, nil
 	})
-	// makeAndBlock creates a counter (detached when asked) inside a task,
-	// publishes its handle and blocks until cancelled: its worker, the
-	// owner, is stopped by a forced Cancel.
-	makeAndBlock = Task1("test.nested.makeAndBlock", func(ctx context.Context, detached bool) (int, error) {
-		opts := []Option{}
-		if detached {
-			opts = append(opts, WithDetached(), WithName("nested-detached"))
+	// makeAndBlock creates two counters inside a task, a normal one and a
+	// detached one, publishes their handles (in that order) and blocks
+	// until cancelled: its worker, the owner, is stopped by a forced
+	// Cancel.
+	makeAndBlock = Task0("test.nested.makeAndBlock", func(ctx context.Context) (int, error) {
+		for _, opts := range [][]Option{nil, {WithDetached(), WithName("nested-detached")}} {
+			h, err := nestedCounterClass.New(ctx, opts...)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := nestedCounterAdd.Remote(ctx, h, V(1)).Get(ctx); err != nil {
+				return 0, err
+			}
+			createdInTask <- h
 		}
-		h, err := nestedCounterClass.New(ctx, opts...)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := nestedCounterAdd.Remote(ctx, h, V(1)).Get(ctx); err != nil {
-			return 0, err
-		}
-		createdInTask <- h
 		<-ctx.Done()
 		return 0, ctx.Err()
 	})
@@ -406,42 +405,34 @@ func TestActorsCreatedInsideTasks(t *testing.T) {
 		t.Fatalf("call through the handle an actor method created: %d, %v; want 3", n, err)
 	}
 
-	for _, detached := range []bool{false, true} {
-		r := makeAndBlock.Remote(ctx, V(detached))
-		var h *ActorHandle[nestedCounter]
+	r := makeAndBlock.Remote(ctx)
+	var hs [2]*ActorHandle[nestedCounter] // normal, detached
+	for i := range hs {
 		select {
-		case h = <-createdInTask:
+		case hs[i] = <-createdInTask:
 		case <-ctx.Done():
-			t.Fatalf("detached=%v: no actor created: %v", detached, ctx.Err())
+			t.Fatalf("actor %d of 2 not created: %v", i+1, ctx.Err())
 		}
-		if err := Cancel(ctx, r, WithForce()); err != nil {
-			t.Fatal(err)
+	}
+	if err := Cancel(ctx, r, WithForce()); err != nil {
+		t.Fatal(err)
+	}
+	// The owner's worker exits: the GCS finds the owner gone and kills the
+	// normal actor, which shows that its owner check ran.
+	for {
+		_, err := nestedCounterAdd.Remote(ctx, hs[0], V(0)).Get(ctx)
+		if errors.Is(err, ErrActorDied) {
+			break
 		}
-		// The owner's worker exits: the GCS finds the owner gone.
-		for {
-			_, err := nestedCounterAdd.Remote(ctx, h, V(0)).Get(ctx)
-			if !detached && errors.Is(err, ErrActorDied) {
-				break
-			}
-			if detached && err != nil {
-				t.Fatalf("detached actor after its creator's worker exited: %v", err)
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("detached=%v: actor still answers (err %v) long after its owner's worker exited", detached, err)
-			}
-			if detached {
-				// It stays: ask once more after the owner check ran
-				// several times, then kill it.
-				time.Sleep(5 * time.Second)
-				if _, err := nestedCounterAdd.Remote(ctx, h, V(0)).Get(ctx); err != nil {
-					t.Fatalf("detached actor died with its creator: %v", err)
-				}
-				if err := h.Kill(ctx, true); err != nil {
-					t.Fatal(err)
-				}
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if ctx.Err() != nil {
+			t.Fatalf("actor still answers (err %v) long after its owner's worker exited", err)
 		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := nestedCounterAdd.Remote(ctx, hs[1], V(0)).Get(ctx); err != nil {
+		t.Fatalf("detached actor died with its creator: %v", err)
+	}
+	if err := hs[1].Kill(ctx, true); err != nil {
+		t.Fatal(err)
 	}
 }
