@@ -84,8 +84,8 @@ func (w *Worker) CheckInvariants() error {
 			}
 		}
 	}
-	for _, p := range w.returnPins { //gray:unordered counting
-		for _, r := range p.refs {
+	for _, pinned := range w.returnPins { //gray:unordered counting
+		for _, r := range pinned {
 			nested[r.ID]++
 		}
 	}

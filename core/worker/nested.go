@@ -193,14 +193,6 @@ func (w *Worker) releaseNested(refs []proto.ObjectRef) {
 	}
 }
 
-// returnPin is the references a return value of a task this worker ran
-// holds, pinned until the return's owner frees it.
-type returnPin struct {
-	outer core.ObjectID
-	owner core.Addr
-	refs  []proto.ObjectRef
-}
-
 // PinReturn keeps refs, which return index (0-based) of spec's run here
 // holds in its value, until the return's owner frees the return (it
 // answers WaitObjectFreed; an owner silent for as long as a borrower may
@@ -220,15 +212,15 @@ func (w *Worker) PinReturn(spec *proto.TaskSpec, index int, refs []proto.ObjectR
 	}
 	w.pinSeq++
 	seq := w.pinSeq
-	w.returnPins[seq] = &returnPin{outer: ids[index], owner: spec.Owner, refs: slices.Clone(refs)}
+	w.returnPins[seq] = slices.Clone(refs)
 	w.stats.ReturnPins++
 	w.cli.Call(spec.Owner, &proto.WaitObjectFreed{ID: ids[index], OwnerID: spec.OwnerID}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
-		p := w.returnPins[seq]
-		if p == nil {
+		pinned, ok := w.returnPins[seq]
+		if !ok {
 			return
 		}
 		delete(w.returnPins, seq)
-		w.releaseNested(p.refs)
+		w.releaseNested(pinned)
 	})
 	return nil
 }

@@ -136,7 +136,7 @@ type Worker struct {
 	cancelledRuns map[runKey]bool
 	// returnPins are the references held by return values of tasks run
 	// here, kept until their owners free them (PinReturn), by sequence.
-	returnPins map[uint64]*returnPin
+	returnPins map[uint64][]proto.ObjectRef
 	pinSeq     uint64
 
 	// Actors: those this worker owns, its view of every actor it calls,
@@ -230,7 +230,7 @@ func New(env core.Env, cfg Config) *Worker {
 		leaseTasks:    map[uint64]int{},
 		running:       map[core.TaskID]*runningTask{},
 		cancelledRuns: map[runKey]bool{},
-		returnPins:    map[uint64]*returnPin{},
+		returnPins:    map[uint64][]proto.ObjectRef{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
