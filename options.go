@@ -26,6 +26,7 @@ type callConfig struct {
 	maxConcurrency  *int
 	detached        bool
 	groups          map[string]int
+	backpressure    int
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -95,6 +96,14 @@ func WithConcurrencyGroups(groups map[string]int) Option {
 	return func(c *callConfig) { c.groups = maps.Clone(groups) }
 }
 
+// WithBackpressure bounds how far a streaming generator (Generator0…)
+// runs ahead of its consumer, as Ray's
+// _generator_backpressure_num_objects: a body that has yielded n items
+// the consumer has not taken yet waits in its next yield until the
+// consumer takes one. 0, the default, does not bound it. Other tasks
+// ignore it.
+func WithBackpressure(n int) Option { return func(c *callConfig) { c.backpressure = max(n, 0) } }
+
 // WithDetached gives an actor Ray's lifetime="detached": it outlives the
 // process that created it and its job, and lives until it is killed
 // (Kill from any handle; look it up by name with GetActor, so name it).
@@ -128,7 +137,7 @@ func (c callConfig) strategy() proto.Strategy {
 }
 
 func (c callConfig) taskOptions() (worker.TaskOptions, error) {
-	o := worker.TaskOptions{NumReturns: 1, Strategy: c.strategy(), RetryExceptions: c.retryExceptions}
+	o := worker.TaskOptions{NumReturns: 1, Strategy: c.strategy(), RetryExceptions: c.retryExceptions, Backpressure: c.backpressure}
 	if c.resources != nil {
 		r, err := toResources(c.resources)
 		if err != nil {

@@ -34,12 +34,20 @@ type releaser struct {
 	c    *caller
 	ref  proto.ObjectRef
 	done atomic.Bool
+	// stream: ref is a streaming generator's return, whose stream is
+	// closed with it (Stream).
+	stream bool
 }
 
 func (r *releaser) release() {
 	if r.done.CompareAndSwap(false, true) {
 		// Fails harmlessly once the process stopped.
-		r.c.Post(func(cw *worker.Worker) { cw.Release(r.ref) })
+		r.c.Post(func(cw *worker.Worker) {
+			if r.stream {
+				cw.StreamClose(r.ref.ID.Task())
+			}
+			cw.Release(r.ref)
+		})
 	}
 }
 
@@ -58,7 +66,9 @@ func newRef[T any](c *caller, ref proto.ObjectRef) Ref[T] {
 // run by the garbage collector once s is unreachable, or, in the
 // simulator, at the end of the task body (track).
 func bind(s *refState) {
-	s.rel = &releaser{c: s.c, ref: s.ref}
+	if s.rel == nil {
+		s.rel = &releaser{c: s.c, ref: s.ref}
+	}
 	if !s.c.Lockstep() {
 		goruntime.AddCleanup(s, func(r *releaser) { r.release() }, s.rel)
 		return

@@ -107,13 +107,28 @@ func remote[R any](ctx context.Context, args []interface{ arg(*caller) (argVal, 
 // remoteN is remote of a submission with n returns: n Refs, each failing
 // with the submission's error if it fails.
 func remoteN[R any](ctx context.Context, n int, args []interface{ arg(*caller) (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) []Ref[R] {
-	c, err := callerFor(ctx)
+	c, refs, err := submitRaw(ctx, n, args, submit)
 	if err != nil {
 		return errRefs[R](n, err)
 	}
+	out := make([]Ref[R], n)
+	for i, r := range refs {
+		out[i] = newRef[R](c, r)
+	}
+	return out
+}
+
+// submitRaw submits through the caller of ctx and returns the caller and
+// the n references the submission made, each counted once by the core
+// worker for the caller to bind.
+func submitRaw(ctx context.Context, n int, args []interface{ arg(*caller) (argVal, error) }, submit func(c *caller, cw *worker.Worker, args []proto.Arg) ([]proto.ObjectRef, error)) (*caller, []proto.ObjectRef, error) {
+	c, err := callerFor(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	avs, err := collectArgs(c, args...)
 	if err != nil {
-		return errRefs[R](n, err)
+		return nil, nil, err
 	}
 	refs, err := do(ctx, c, func(cw *worker.Worker, reply func([]proto.ObjectRef, error)) {
 		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
@@ -128,14 +143,7 @@ func remoteN[R any](ctx context.Context, n int, args []interface{ arg(*caller) (
 	if err == nil && len(refs) != n {
 		err = fmt.Errorf("gray: submission made %d references, want %d", len(refs), n)
 	}
-	if err != nil {
-		return errRefs[R](n, err)
-	}
-	out := make([]Ref[R], n)
-	for i, r := range refs {
-		out[i] = newRef[R](c, r)
-	}
-	return out
+	return c, refs, err
 }
 
 func errRefs[R any](n int, err error) []Ref[R] {

@@ -42,6 +42,8 @@ const (
 	msgAddBorrower          core.MsgType = 4017
 	msgAddBorrowerReply     core.MsgType = 4018
 	msgWaitObjectFreed      core.MsgType = 4019
+	msgReportItem           core.MsgType = 4020
+	msgReportItemReply      core.MsgType = 4021
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -541,6 +543,44 @@ type WaitObjectFreed struct {
 	OwnerID uint64        `msgpack:"w,omitempty"`
 }
 
+// ReportItem carries one item of a streaming generator task (Ray's
+// ReportGeneratorItemReturns) from the worker running it to its owner:
+// item Index (from 0) of Task, as attempt Attempt produced it, inline or
+// as a plasma copy. Items are reported in order, each after the previous
+// one was acknowledged; a retried task reports them again from 0 and the
+// owner keeps the first copy of each. The owner answers with
+// ReportItemReply, holding the answer while the consumer lags more than
+// the task's backpressure bound behind (for a bounded while: the worker
+// then reports the same item again).
+type ReportItem struct {
+	Task    core.TaskID  `msgpack:"t"`
+	Attempt uint32       `msgpack:"a,omitempty"`
+	Index   uint64       `msgpack:"x"`
+	Item    ReturnObject `msgpack:"r"`
+	// OwnerID is the owner incarnation the task was submitted by: a new
+	// incarnation at the same address closes the stream.
+	OwnerID uint64 `msgpack:"w,omitempty"`
+}
+
+// Validate implements core.Validator.
+func (r *ReportItem) Validate() error {
+	switch {
+	case r.Index > GeneratorItemsMax:
+		return fmt.Errorf("item %d, limit %d", r.Index, GeneratorItemsMax)
+	case r.Item.ID != core.ObjectIDForReturn(r.Task, GeneratorItemIndex(r.Index)):
+		return fmt.Errorf("item %d of %v has id %v", r.Index, r.Task, r.Item.ID)
+	}
+	return nil
+}
+
+// ReportItemReply answers ReportItem. Consumed is how many items the
+// consumer has taken so far; Closed says the stream is gone (closed,
+// cancelled, finished, or its owner restarted): the body should stop.
+type ReportItemReply struct {
+	Consumed uint64 `msgpack:"c"`
+	Closed   bool   `msgpack:"x,omitempty"`
+}
+
 // CancelTask asks the worker executing a task to interrupt it: the owner
 // sends it when it cancels a task that was pushed (Ray's ray.cancel). The
 // worker interrupts the body only if it runs Task's attempt Attempt for
@@ -711,6 +751,8 @@ func (*OwnsObjectsReply) MsgType() core.MsgType     { return msgOwnsObjectsReply
 func (*AddBorrower) MsgType() core.MsgType          { return msgAddBorrower }
 func (*AddBorrowerReply) MsgType() core.MsgType     { return msgAddBorrowerReply }
 func (*WaitObjectFreed) MsgType() core.MsgType      { return msgWaitObjectFreed }
+func (*ReportItem) MsgType() core.MsgType           { return msgReportItem }
+func (*ReportItemReply) MsgType() core.MsgType      { return msgReportItemReply }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -761,6 +803,8 @@ func init() {
 		func() core.Message { return new(AddBorrower) },
 		func() core.Message { return new(AddBorrowerReply) },
 		func() core.Message { return new(WaitObjectFreed) },
+		func() core.Message { return new(ReportItem) },
+		func() core.Message { return new(ReportItemReply) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

@@ -142,6 +142,14 @@ type TaskSpec struct {
 	// ConcurrencyGroup (actor call) is the group the call runs in; empty
 	// for the default group.
 	ConcurrencyGroup string `msgpack:"cg,omitempty"`
+	// Streaming marks a streaming generator task (Ray's
+	// num_returns="streaming"): its body reports items one by one
+	// (ReportItem) as objects GeneratorItemIndex(0), (1), …, and its one
+	// return, which ends the stream, holds the item count. Backpressure
+	// bounds how many items may be reported and not yet consumed before
+	// the body waits (0: unbounded).
+	Streaming    bool   `msgpack:"sg,omitempty"`
+	Backpressure uint32 `msgpack:"sb,omitempty"`
 	// Binary is the hash (hex SHA-256) of the staged job binary whose
 	// workers run the task; empty when any worker of the node's own
 	// program does (embedded clusters, the simulator).
@@ -159,6 +167,8 @@ const (
 	// InlineSizeMax is the default bound below which return values travel
 	// inline to the owner instead of through plasma (Ray: 100 KiB).
 	InlineSizeMax = 100 << 10
+	// GeneratorItemsMax bounds the items of one streaming generator.
+	GeneratorItemsMax = 1<<30 - 1
 	// NestedRefsMax bounds the references nested in one task's inline
 	// arguments; more go inside a Put object, which holds them.
 	NestedRefsMax = 100_000
@@ -181,6 +191,8 @@ func (s *TaskSpec) Validate() error {
 		return fmt.Errorf("max retries %d, want -1 or more", s.MaxRetries)
 	case !ValidBinaryHash(s.Binary):
 		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", s.Binary)
+	case s.Streaming && (s.NumReturns != 1 || s.ActorCreation):
+		return fmt.Errorf("a streaming generator has %d returns (want 1) or creates an actor", s.NumReturns)
 	case len(s.ConcurrencyGroup) > ConcurrencyGroupNameMax:
 		return fmt.Errorf("concurrency group name of %d bytes, limit %d", len(s.ConcurrencyGroup), ConcurrencyGroupNameMax)
 	}
@@ -266,6 +278,11 @@ func (s *TaskSpec) ReturnIDs() []core.ObjectID {
 	}
 	return ids
 }
+
+// GeneratorItemIndex is the return index of a streaming generator's item
+// i (from 0): its object id is core.ObjectIDForReturn(task, that). Index
+// 1 is the generator's own return, which ends the stream.
+func GeneratorItemIndex(i uint64) uint32 { return uint32(i) + 2 }
 
 // Describe is a short human description: "fn task:ab12… attempt 2".
 func (s *TaskSpec) Describe() string {

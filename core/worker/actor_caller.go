@@ -65,6 +65,10 @@ type CallOptions struct {
 	// ConcurrencyGroup is the actor's concurrency group the call runs in
 	// ("" the default); a group the actor lacks fails the call.
 	ConcurrencyGroup string
+	// Streaming and Backpressure make a streaming generator call, as
+	// TaskOptions's.
+	Streaming    bool
+	Backpressure int
 }
 
 // actorPollPeriod is how often a caller with calls in flight re-reads the
@@ -112,6 +116,8 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 		ActorID:          h.ID,
 		ActorCall:        true,
 		ConcurrencyGroup: opts.ConcurrencyGroup,
+		Streaming:        opts.Streaming,
+		Backpressure:     uint32(max(opts.Backpressure, 0)),
 		CallerSeq:        v.nextSeq,
 		Caller:           w.self,
 		CallerID:         w.callerID,
@@ -138,6 +144,7 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)
 	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1, since: w.env.Now()}
 	v.calls[c.seq] = c
+	w.newStream(&spec)
 	switch {
 	case v.state == gcs.ActorDead:
 		w.finishCall(v, c, nil, proto.NewError(proto.KindActorDied, spec.Describe(), "actor %v is dead: %s", v.id, v.cause))
@@ -214,6 +221,7 @@ func (w *Worker) finishCall(v *actorView, c *actorCall, r *proto.PushTaskReply, 
 				w.refs.fail(e, terr)
 			}
 		}
+		w.streamEnded(&c.spec, nil, terr)
 	} else {
 		w.finishTask(&pendingTask{spec: c.spec}, r)
 		return // finishTask released the arguments

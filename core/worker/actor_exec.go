@@ -285,6 +285,7 @@ func (w *Worker) startCall(a *actorInstance, g *callGroup, t *actorTask) {
 		t.started = true
 		w.stats.ActorCallsExecuted++
 		w.cfg.Executor.CallActor(spec, a.state, args, func(state []byte, returns [][]byte, terr *proto.TaskError) {
+			returns, terr = w.streamReturns(spec, returns, terr)
 			if terr == nil && len(returns) != int(spec.NumReturns) {
 				terr = proto.NewError(proto.KindTaskFailed, spec.Describe(), "method returned %d values, want %d", len(returns), spec.NumReturns)
 			}

@@ -64,6 +64,7 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		w.stats.Executed++
 		run.started = true
 		w.cfg.Executor.Execute(&spec, args, func(returns [][]byte, terr *proto.TaskError) {
+			returns, terr = w.streamReturns(&spec, returns, terr)
 			if run.cancelled {
 				// Interrupted: whatever the body returned, its owner
 				// has failed the task; large returns must not reach

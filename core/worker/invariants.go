@@ -19,6 +19,11 @@ import (
 //     lineage or lineage pins;
 //   - an owned object that is ready has its value or a copy; a failed one
 //     has its error; a pending task return's task is pending;
+//   - each stream this worker owns has taken no more items than it
+//     received, holds (a local reference on a ready or lost entry) every item
+//     not taken, answers no held report once its task ended, and is
+//     forgotten once closed and ended; a stream whose task has not ended
+//     has its task or actor call pending;
 //   - unless FreeOwned ran (it drops the table while tasks are pending):
 //     each entry's submitted count is the number of times the pending
 //     tasks, pending actor calls and owned actors name it as an argument,
@@ -94,6 +99,9 @@ func (w *Worker) CheckInvariants() error {
 			return err
 		}
 	}
+	if err := w.checkStreams(); err != nil {
+		return err
+	}
 	if w.exited || len(missing) == 0 {
 		return nil
 	}
@@ -136,6 +144,40 @@ func (w *Worker) checkEntry(e *objEntry, submitted, lineage, nested int) error {
 		return fmt.Errorf("worker: %v counts %d lineage pins, but the owned returns in the table were computed from it %d times", e.id, e.lineageRefs, lineage)
 	case e.nested != nested:
 		return fmt.Errorf("worker: %v counts %d pins by containing objects, but owned objects and pinned returns hold it %d times", e.id, e.nested, nested)
+	}
+	return nil
+}
+
+// checkStreams checks the owner's streams; see CheckInvariants.
+func (w *Worker) checkStreams() error {
+	tasks := make([]core.TaskID, 0, len(w.generators))
+	for id := range w.generators { //gray:unordered sorted below
+		tasks = append(tasks, id)
+	}
+	slices.SortFunc(tasks, func(a, b core.TaskID) int { return compareBytes(a[:], b[:]) })
+	for _, id := range tasks {
+		g := w.generators[id]
+		switch {
+		case g.consumed > g.received:
+			return fmt.Errorf("worker: stream of %v took %d items of %d received", id, g.consumed, g.received)
+		case g.closed && g.finished:
+			return fmt.Errorf("worker: stream of %v is closed and its task ended, but it is still kept", id)
+		case g.finished && len(g.held) > 0:
+			return fmt.Errorf("worker: stream of %v holds %d reports after its task ended", id, len(g.held))
+		case !g.finished && w.tasks[id] == nil:
+			if _, c := w.findCall(id); c == nil {
+				return fmt.Errorf("worker: stream of %v waits for a task that is not pending", id)
+			}
+		}
+		if g.closed {
+			continue
+		}
+		for i := g.consumed; i < g.received; i++ {
+			e := w.refs.get(itemID(id, i))
+			if e == nil || e.owner != "" || e.local < 1 || e.state == objPending {
+				return fmt.Errorf("worker: stream of %v does not hold its item %d (entry %v)", id, i, e != nil)
+			}
+		}
 	}
 	return nil
 }

@@ -207,22 +207,7 @@ func (w *Worker) PinReturn(spec *proto.TaskSpec, index int, refs []proto.ObjectR
 	if len(refs) == 0 {
 		return nil
 	}
-	if err := w.holdNested(refs); err != nil {
-		return err
-	}
-	w.pinSeq++
-	seq := w.pinSeq
-	w.returnPins[seq] = slices.Clone(refs)
-	w.stats.ReturnPins++
-	w.cli.Call(spec.Owner, &proto.WaitObjectFreed{ID: ids[index], OwnerID: spec.OwnerID}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
-		pinned, ok := w.returnPins[seq]
-		if !ok {
-			return
-		}
-		delete(w.returnPins, seq)
-		w.releaseNested(pinned)
-	})
-	return nil
+	return w.pinUntilFreed(spec, ids[index], refs)
 }
 
 // handleWaitObjectFreed answers once the named owned object is freed (at

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -105,6 +106,19 @@ func (w *Worker) FreeOwned() {
 		for ids := range slices.Chunk(byRaylet[a], freeBatchMax) {
 			w.cli.Call(a, &proto.FreeObjects{IDs: ids}, rpc.Options{}, func(core.Message, error) {})
 		}
+	}
+	// Streams end: their items are gone.
+	tasks := make([]core.TaskID, 0, len(w.generators))
+	for id := range w.generators { //gray:unordered sorted below
+		tasks = append(tasks, id)
+	}
+	slices.SortFunc(tasks, func(a, b core.TaskID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	for _, id := range tasks {
+		g := w.generators[id]
+		g.closed = true
+		w.answerHeld(g, true)
+		w.wakeStream(g)
+		delete(w.generators, id)
 	}
 	// Wake whoever waits for a pending one (a borrower's status request,
 	// a task's argument): they find the object gone.

@@ -82,6 +82,15 @@ type Stats struct {
 	// ReturnPins counts return values of tasks run here whose references
 	// this worker pinned (PinReturn).
 	ReturnPins int64
+	// StreamItems counts items of owned streams received (each once),
+	// StreamItemsDuplicate copies of them reported again (a retry);
+	// StreamItemsReported items this worker's bodies yielded and their
+	// owners took; StreamBackpressured reports sent again because the
+	// consumer lagged; StreamsClosedEarly streams closed before their
+	// task ended; StreamsIncomplete streams whose task reported more
+	// items than arrived (a bug: they end with ObjectLost).
+	StreamItems, StreamItemsReported, StreamBackpressured       int64
+	StreamsClosedEarly, StreamsIncomplete, StreamItemsDuplicate int64
 	// Cancelled counts tasks cancelled by Cancel.
 	Cancelled int64
 	// Actors: actors this worker created, restarts of them it observed,
@@ -162,6 +171,11 @@ type Worker struct {
 	// (describe.go), for DescribeWaits.
 	blocked map[core.ObjectID]*blockedObj
 
+	// generators are the streams of streaming tasks this worker owns;
+	// producers the streaming task attempts it runs (generator.go).
+	generators map[core.TaskID]*genState
+	producers  map[runKey]*producer
+
 	// exited is set by FreeOwned: the process's program is done, and a
 	// borrower asking for an object this worker no longer has is told
 	// that its owner died rather than that it was freed.
@@ -231,6 +245,8 @@ func New(env core.Env, cfg Config) *Worker {
 		running:       map[core.TaskID]*runningTask{},
 		cancelledRuns: map[runKey]bool{},
 		returnPins:    map[uint64][]proto.ObjectRef{},
+		generators:    map[core.TaskID]*genState{},
+		producers:     map[runKey]*producer{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
@@ -242,6 +258,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.OwnsObjects{}).MsgType(), w.handleOwnsObjects)
 	w.srv.Register((&proto.AddBorrower{}).MsgType(), w.handleAddBorrower)
 	w.srv.Register((&proto.WaitObjectFreed{}).MsgType(), w.handleWaitObjectFreed)
+	w.srv.Register((&proto.ReportItem{}).MsgType(), w.handleReportItem)
 	w.leases = lease.NewClient(env, w.cli)
 	w.incarnation = env.Rand().Uint64() | 1
 	if cfg.Job.IsNil() {
@@ -291,6 +308,12 @@ type TaskOptions struct {
 	Strategy        proto.Strategy
 	MaxRetries      int32 // default 3 when zero; -1 retries forever; use NoRetries for none
 	RetryExceptions bool
+	// Streaming makes a streaming generator task (NumReturns must be 0
+	// or 1): its one return ends the stream, whose items StreamTake
+	// gives; Backpressure bounds the items yielded and not yet taken
+	// (0: unbounded).
+	Streaming    bool
+	Backpressure int
 }
 
 // NoRetries as TaskOptions.MaxRetries disables retries.
@@ -358,6 +381,8 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 		Strategy:        opts.Strategy,
 		MaxRetries:      retries,
 		RetryExceptions: opts.RetryExceptions,
+		Streaming:       opts.Streaming,
+		Backpressure:    uint32(max(opts.Backpressure, 0)),
 		Owner:           w.self,
 		OwnerID:         w.incarnation,
 		OwnerNode:       w.ownerNode(),
@@ -396,6 +421,7 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 	w.stats.Submitted++
 	t := &pendingTask{spec: spec, retries: retries, parent: parent}
 	w.tasks[spec.TaskID] = t
+	w.newStream(&spec)
 	w.resolve(t)
 	return refs, nil
 }
@@ -637,6 +663,7 @@ func (w *Worker) finishTask(t *pendingTask, r *proto.PushTaskReply) {
 			w.refs.setReady(e, nonNil(ret.Inline), 0, nil)
 		}
 	}
+	w.streamEnded(&t.spec, r, nil)
 	w.releaseArgs(&t.spec)
 }
 
@@ -650,6 +677,7 @@ func (w *Worker) failTask(t *pendingTask, err *proto.TaskError) {
 			w.refs.fail(e, err)
 		}
 	}
+	w.streamEnded(&t.spec, nil, err)
 	w.releaseArgs(&t.spec)
 }
 

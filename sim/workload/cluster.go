@@ -106,6 +106,11 @@ type cluster struct {
 	ownerDeaths map[int64]*ownerDeath
 	// nestRuns are the runs of nest's body (cluster_nested.go).
 	nestRuns []nestRun
+	// streamNodes are, per stream(x), the nodes whose stores its bodies
+	// put the large value in (cluster_stream.go).
+	streamNodes map[int64][]core.NodeID
+	// streamCrashed: stream(x)'s worker was crashed on purpose.
+	streamCrashed map[int64]bool
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -132,6 +137,8 @@ func (c *cluster) init(w *sim.World) {
 	c.deadNodes = map[core.NodeID]bool{}
 	c.ownerDied = map[*process.Worker]int64{}
 	c.ownerDeaths = map[int64]*ownerDeath{}
+	c.streamNodes = map[int64][]core.NodeID{}
+	c.streamCrashed = map[int64]bool{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {
@@ -317,5 +324,6 @@ func (c *cluster) SometimesPaths() []string {
 		"actor called through a handle passed to a task", "actor killed by a task through a passed handle",
 		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver",
 		"task with several returns read return by return", "actor call cancelled",
-		"actor called itself in another concurrency group", "actor in a concurrency group called its default group"}
+		"actor called itself in another concurrency group", "actor in a concurrency group called its default group",
+		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose"}
 }

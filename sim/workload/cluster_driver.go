@@ -187,6 +187,10 @@ func (d *driver) runRound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.step = "stream"
+	if err := d.streamRound(ctx, x); err != nil {
+		return err
+	}
 
 	// big's result does not fit when pinned data fills the store of
 	// the node it ran on (ObjectStoreFull, checked); then sum and relay,
@@ -340,6 +344,9 @@ func (d *driver) countPaths(ctx context.Context) error {
 		}
 		if st.BorrowersAdded > 0 {
 			w.Sometimes("borrower registered")
+		}
+		if st.StreamItemsDuplicate > 0 {
+			w.Sometimes("stream value yielded again by a retry")
 		}
 		d.last = st
 		for _, a := range w.Addrs() {
