@@ -63,14 +63,14 @@ func GetRuntimeContext(ctx context.Context) (RuntimeContext, error) {
 		}
 		if cl.Driver == nil {
 			if !node.IsNil() {
-				rc.NodeID = node.String()
+				rc.NodeID = nodeString(node)
 			}
 			reply(rc, nil)
 			return
 		}
 		cl.Driver.NodeThen(func(n core.NodeID) {
 			if !n.IsNil() {
-				rc.NodeID = n.String()
+				rc.NodeID = nodeString(n)
 			}
 			reply(rc, nil)
 		})

@@ -220,3 +220,35 @@ func ExampleWithConcurrencyGroups() {
 	fmt.Println(TallyTotal.Remote(ctx, t).Get(ctx))
 	// Output: 10 <nil>
 }
+
+// Nodes carry labels; a label selector or a node affinity says where a
+// task runs.
+func ExampleWithLabelSelector() {
+	ctx := context.Background()
+	rt, err := gray.Init(ctx, gray.WithNodes(2),
+		gray.WithNodeLabels(map[string]string{"zone": "a"}, map[string]string{"zone": "b", "gpu": "a100"}))
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Shutdown()
+
+	nodes, err := gray.Nodes(ctx)
+	if err != nil {
+		panic(err)
+	}
+	zoneOf := map[string]string{}
+	var gpu string
+	for _, n := range nodes {
+		zoneOf[n.ID] = n.Labels["zone"]
+		if n.Labels["gpu"] != "" {
+			gpu = n.ID
+		}
+	}
+	rc, _ := Where.Options(gray.WithLabelSelector(map[string]string{"zone": "!b"})).Remote(ctx).Get(ctx)
+	fmt.Println("selector zone!=b ran in zone", zoneOf[rc.NodeID])
+	rc, _ = Where.Options(gray.WithNodeAffinity(gpu, false)).Remote(ctx).Get(ctx)
+	fmt.Println("affinity to the GPU node ran there:", rc.NodeID == gpu)
+	// Output:
+	// selector zone!=b ran in zone a
+	// affinity to the GPU node ran there: true
+}

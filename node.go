@@ -42,6 +42,10 @@ type NodeOptions struct {
 	// Resources are the node's schedulable resources; default CPU = the
 	// machine's CPU count. The node runs max(CPU, 2) task workers.
 	Resources map[string]float64
+	// Labels are the node's labels (grayd --labels), for
+	// WithLabelSelector: keys and values of letters, digits and -_.
+	// (keys also /), at most 63 bytes each.
+	Labels map[string]string
 	// ActorSlots is how many actors the node hosts at once, each on a
 	// worker of its own; default 4, NoActorSlots for none.
 	ActorSlots int
@@ -141,6 +145,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	labels, err := core.LabelsFrom(opts.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("gray: node labels: %w", err)
+	}
 	cpus := resources.Get(core.CPU)
 	workers := int(max(2, math.Ceil(float64(cpus)/core.QuantityScale))) + slots
 
@@ -208,7 +216,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	rl := raylet.New(raylet.Config{
-		GCS: n.gcsAddr, Resources: resources, ObjectStoreBytes: opts.ObjectStoreBytes,
+		GCS: n.gcsAddr, Resources: resources, ObjectStoreBytes: opts.ObjectStoreBytes, Labels: labels,
 		Binary: own, Launcher: n.launcher, WorkerPoolMax: workers,
 	})
 	n.launcher.raylet, n.launcher.rayletAddr = rl, tr.Addr("raylet")

@@ -1,6 +1,7 @@
 package gray
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -27,6 +28,9 @@ type callConfig struct {
 	detached        bool
 	groups          map[string]int
 	backpressure    int
+	labels          map[string]string
+	affinity        string // a node id, as Nodes and GetRuntimeContext give it
+	affinitySoft    bool
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -96,6 +100,33 @@ func WithConcurrencyGroups(groups map[string]int) Option {
 	return func(c *callConfig) { c.groups = maps.Clone(groups) }
 }
 
+// WithLabelSelector places the task or actor only on nodes whose labels
+// match every entry of selector (Ray's label_selector; nodes get labels
+// from grayd --labels, NodeOptions.Labels or WithNodeLabels). Per label
+// key the value is "v" (the label is v), "!v" (it is not, or the node
+// lacks the label), "in(a,b)" (one of them) or "!in(a,b)". Work no alive
+// node matches fails with ErrInfeasible, saying so. It combines with
+// the other strategies: among the matching nodes, the default policy,
+// WithSpread or WithNodeAffinity decides.
+func WithLabelSelector(selector map[string]string) Option {
+	return func(c *callConfig) {
+		if c.labels == nil {
+			c.labels = map[string]string{}
+		}
+		maps.Copy(c.labels, selector)
+	}
+}
+
+// WithNodeAffinity places the task or actor on the node nodeID (as Nodes
+// and GetRuntimeContext give it; Ray's NodeAffinitySchedulingStrategy).
+// Hard (soft false): it runs there or fails with ErrInfeasible when the
+// node is dead, draining or too small for it, and waits while the node is
+// busy. Soft: it runs there when the node can take it now, and where the
+// default policy puts it otherwise.
+func WithNodeAffinity(nodeID string, soft bool) Option {
+	return func(c *callConfig) { c.affinity, c.affinitySoft = nodeID, soft }
+}
+
 // WithBackpressure bounds how far a streaming generator (Generator0…)
 // runs ahead of its consumer, as Ray's
 // _generator_backpressure_num_objects: a body that has yielded n items
@@ -129,15 +160,36 @@ func toResources(m map[string]float64) (core.Resources, error) {
 	return core.NewResources(q)
 }
 
-func (c callConfig) strategy() proto.Strategy {
-	if c.spread {
-		return proto.Strategy{Kind: proto.StrategySpread}
+func (c callConfig) strategy() (proto.Strategy, error) {
+	var s proto.Strategy
+	switch {
+	case c.affinity != "" && c.spread:
+		return s, errors.New("gray: WithSpread and WithNodeAffinity together: choose one")
+	case c.affinity != "":
+		n, err := parseNodeID(c.affinity)
+		if err != nil {
+			return s, fmt.Errorf("gray: WithNodeAffinity: %w", err)
+		}
+		s = proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: n, Soft: c.affinitySoft}
+	case c.spread:
+		s = proto.Strategy{Kind: proto.StrategySpread}
 	}
-	return proto.Strategy{}
+	if c.labels != nil {
+		sel, err := core.ParseSelector(c.labels)
+		if err != nil {
+			return s, fmt.Errorf("gray: WithLabelSelector: %w", err)
+		}
+		s.Labels = sel
+	}
+	return s, nil
 }
 
 func (c callConfig) taskOptions() (worker.TaskOptions, error) {
-	o := worker.TaskOptions{NumReturns: 1, Strategy: c.strategy(), RetryExceptions: c.retryExceptions, Backpressure: c.backpressure}
+	o := worker.TaskOptions{NumReturns: 1, RetryExceptions: c.retryExceptions, Backpressure: c.backpressure}
+	var err error
+	if o.Strategy, err = c.strategy(); err != nil {
+		return o, err
+	}
 	if c.resources != nil {
 		r, err := toResources(c.resources)
 		if err != nil {
@@ -163,8 +215,12 @@ func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 
 func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
-		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Strategy: c.strategy(), Detached: c.detached,
+		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Detached: c.detached,
 		ConcurrencyGroups: c.groups}
+	var err error
+	if o.Strategy, err = c.strategy(); err != nil {
+		return o, err
+	}
 	if n := c.maxConcurrency; n != nil {
 		if *n < 1 || *n > proto.ActorConcurrencyMax {
 			return o, fmt.Errorf("gray: WithMaxConcurrency(%d): want 1..%d", *n, proto.ActorConcurrencyMax)

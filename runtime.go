@@ -41,6 +41,7 @@ type initConfig struct {
 	actorSlots  int
 	objectStore int64
 	logger      *slog.Logger
+	labels      []map[string]string
 }
 
 // WithAddress joins the cluster whose GCS is at addr (the address grayd
@@ -81,6 +82,13 @@ func WithConnectTimeout(d time.Duration) InitOption { return func(c *initConfig)
 // WithNodes sets the number of nodes (raylets) of the embedded cluster;
 // default 1.
 func WithNodes(n int) InitOption { return func(c *initConfig) { c.nodes = n } }
+
+// WithNodeLabels gives the embedded cluster's nodes labels, for
+// WithLabelSelector: node i (from 0) gets labels[i]; nodes past the list
+// get none.
+func WithNodeLabels(labels ...map[string]string) InitOption {
+	return func(c *initConfig) { c.labels = labels }
+}
 
 // WithCPUsPerNode sets each node's CPU resource; default the machine's
 // CPU count. Each node runs max(CPUs, 2) task workers.
@@ -228,8 +236,14 @@ func (rt *Runtime) start(cfg initConfig) error {
 	workers := max(cfg.cpus, 2) + cfg.actorSlots
 	var firstRaylet core.Addr
 	for i := range cfg.nodes {
+		var labels core.Labels
+		if i < len(cfg.labels) {
+			if labels, err = core.LabelsFrom(cfg.labels[i]); err != nil {
+				return fmt.Errorf("gray: WithNodeLabels: node %d: %w", i, err)
+			}
+		}
 		r := raylet.New(raylet.Config{
-			GCS: rt.gcsAddr, Resources: core.MustResources(res...), ObjectStoreBytes: cfg.objectStore,
+			GCS: rt.gcsAddr, Resources: core.MustResources(res...), ObjectStoreBytes: cfg.objectStore, Labels: labels,
 		})
 		ra, err := rt.host.Add(fmt.Sprintf("raylet-%d", i+1), r)
 		if err != nil {

@@ -1,10 +1,13 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -65,5 +68,21 @@ func TestNoToken(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v0/tasks?limit=0", nil))
 	if rec.Code != http.StatusBadRequest {
 		t.Errorf("GET /api/v0/tasks?limit=0 = %d, want 400", rec.Code)
+	}
+}
+
+// TestNodeViewLabels: /api/v0/nodes shows a node's labels as Ray's state
+// API does, under "labels".
+func TestNodeViewLabels(t *testing.T) {
+	b, err := json.Marshal(viewNode(gcs.NodeInfo{State: gcs.NodeAlive, Labels: core.Labels{{Key: "gpu", Value: "a100"}, {Key: "zone", Value: "b"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"labels":{"gpu":"a100","zone":"b"}`) {
+		t.Errorf("node view %s lacks its labels", b)
+	}
+	b, _ = json.Marshal(viewNode(gcs.NodeInfo{State: gcs.NodeAlive}))
+	if strings.Contains(string(b), "labels") {
+		t.Errorf("node view of an unlabeled node %s lists labels", b)
 	}
 }

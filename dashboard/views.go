@@ -20,6 +20,7 @@ type NodeView struct {
 	Address    string             `json:"node_ip"`
 	Total      map[string]float64 `json:"resources_total"`
 	Available  map[string]float64 `json:"resources_available"`
+	Labels     map[string]string  `json:"labels,omitempty"`
 	DeathCause string             `json:"death_cause,omitempty"`
 }
 
@@ -79,7 +80,7 @@ func nodeID(n core.NodeID) string {
 
 func viewNode(n gcs.NodeInfo) NodeView {
 	return NodeView{NodeID: nodeID(n.ID), State: n.State.String(), Address: string(n.Addr),
-		Total: resources(n.Resources), Available: resources(n.Available), DeathCause: n.DeathCause}
+		Total: resources(n.Resources), Available: resources(n.Available), Labels: n.Labels.Map(), DeathCause: n.DeathCause}
 }
 
 func viewActor(a gcs.ActorInfo) ActorView {

@@ -225,6 +225,11 @@ func (c *Client) RegisterNode(id core.NodeID, addr core.Addr, res core.Resources
 	c.do(&RegisterNode{Node: id, Addr: addr, Resources: res}, cb)
 }
 
+// RegisterNodeLabeled registers a node with its labels too.
+func (c *Client) RegisterNodeLabeled(id core.NodeID, addr core.Addr, res core.Resources, labels core.Labels, cb func(Reply, error)) {
+	c.do(&RegisterNode{Node: id, Addr: addr, Resources: res, Labels: labels}, cb)
+}
+
 // Heartbeat reports that a node lives. If the reply's Dead is set, the
 // GCS declared the node dead and its raylet must stop.
 func (c *Client) Heartbeat(id core.NodeID, cb func(Reply, error)) {

@@ -161,6 +161,8 @@ type NodeInfo struct {
 	// reports again.
 	Available  core.Resources
 	DeathCause string
+	// Labels are the node's labels, as it registered them.
+	Labels core.Labels
 	// Version increases with every change of the record.
 	Version uint64
 }

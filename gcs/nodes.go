@@ -16,9 +16,9 @@ func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
 		return fail(rpc.CodeFailedPrecondition, "node %v was declared dead (%s); a restarted raylet must register under a new NodeID",
 			m.Node, n.info.DeathCause)
 	}
-	info := NodeInfo{ID: m.Node, Addr: m.Addr, State: NodeAlive, Resources: m.Resources, Available: m.Resources, Version: 1}
+	info := NodeInfo{ID: m.Node, Addr: m.Addr, State: NodeAlive, Resources: m.Resources, Available: m.Resources, Labels: m.Labels, Version: 1}
 	if n != nil {
-		if n.info.Addr == m.Addr && n.info.Resources.Equal(m.Resources) {
+		if n.info.Addr == m.Addr && n.info.Resources.Equal(m.Resources) && n.info.Labels.Equal(m.Labels) {
 			// A repeated registration: nothing to write, but it proves life.
 			id := m.Node
 			now := s.env.Now()

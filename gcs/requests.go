@@ -135,6 +135,8 @@ type RegisterNode struct {
 	Node      core.NodeID
 	Addr      core.Addr
 	Resources core.Resources
+	// Labels are the node's labels; they never change for a NodeID.
+	Labels core.Labels `msgpack:",omitempty"`
 }
 
 // Heartbeat tells the GCS that a node lives, optionally with its available
@@ -185,7 +187,7 @@ func validateResources(name string, r core.Resources) error {
 
 // Validate implements core.Validator.
 func (m *RegisterNode) Validate() error {
-	return firstErr(m.Hdr.validate(), validateNode(m.Node), validateAddr("address", m.Addr, true), validateResources("resources", m.Resources))
+	return firstErr(m.Hdr.validate(), validateNode(m.Node), validateAddr("address", m.Addr, true), validateResources("resources", m.Resources), m.Labels.Validate())
 }
 
 // Validate implements core.Validator.

@@ -10,6 +10,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
+	"github.com/grayrt/gray/gcs"
 )
 
 // handleRegisterWorker records a worker process of this node. A new
@@ -228,11 +229,25 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		if memo {
 			l.class.res.wait = r.pass
 		}
+		if s := spec.Strategy; s.Kind == proto.StrategyNodeAffinity && !s.Soft && r.views[s.Node] == nil {
+			waited := r.env.Now().Sub(l.queued)
+			if l.unknownGone || waited >= unknownNodeWaitMax {
+				r.stats.Infeasible++
+				r.finishRequest(l, &proto.LeaseReply{Infeasible: true,
+					Reason: fmt.Sprintf("node affinity: node %v is not in the cluster (the GCS does not know it); use a soft affinity or another node", s.Node)})
+				return true
+			}
+			if !l.unknownArmed {
+				l.unknownArmed = true
+				r.askUnknownNode(l, s.Node)
+				r.env.AfterFunc(unknownNodeWaitMax-waited, r.schedule)
+			}
+		}
 		return false
 	}
 	switch {
 	case d.Node == r.node:
-	case l.req.Spilled && spec.Resources.FitsIn(r.cfg.Resources) && (spec.Resources.FitsIn(r.available) || r.env.Now().Sub(l.queued) < spilledWaitMax):
+	case l.req.Spilled && r.allowedHere(spec) && spec.Resources.FitsIn(r.cfg.Resources) && (spec.Resources.FitsIn(r.available) || r.env.Now().Sub(l.queued) < spilledWaitMax):
 		// Spilled here once already: run here when it fits now (another
 		// node may merely score better), else wait rather than bounce —
 		// for a while: resources held for long (an actor's) may never
@@ -500,14 +515,50 @@ func (r *Raylet) releaseLease(l *leaseRequest) {
 	}
 }
 
+// askUnknownNode asks the GCS about node, which l's hard affinity names
+// and this raylet's view lacks: a node that registered moments ago joins
+// the view, and one the GCS does not know either fails l at once.
+func (r *Raylet) askUnknownNode(l *leaseRequest, node core.NodeID) {
+	r.gcs.GetNodes(func(rep gcs.Reply, err error) {
+		if err != nil {
+			return // the timer decides
+		}
+		for _, n := range rep.Nodes {
+			r.applyNode(n)
+		}
+		if r.views[node] == nil && node != r.node {
+			l.unknownGone = true
+		}
+		r.schedule()
+	})
+}
+
+// unknownNodeWaitMax bounds how long a request with a hard affinity to a
+// node this raylet has not heard of waits for the node to appear in its
+// view (a node just registered) before it is infeasible.
+const unknownNodeWaitMax = 30 * time.Second
+
+// allowedHere reports whether spec's strategy lets it run on this node at
+// all: not under a hard affinity to another node, nor with a label
+// selector this node does not match. A request spilled here runs here
+// only if so (it may have been meant for an earlier incarnation at this
+// address).
+func (r *Raylet) allowedHere(spec *proto.TaskSpec) bool {
+	s := spec.Strategy
+	if s.Kind == proto.StrategyNodeAffinity && !s.Soft && s.Node != r.node {
+		return false
+	}
+	return s.Labels.Matches(r.cfg.Labels)
+}
+
 func strategyOf(s proto.Strategy) Strategy {
 	switch s.Kind {
 	case proto.StrategySpread:
-		return Strategy{Kind: StrategySpread}
+		return Strategy{Kind: StrategySpread, Labels: s.Labels}
 	case proto.StrategyNodeAffinity:
-		return Strategy{Kind: StrategyNodeAffinity, Node: s.Node, Soft: s.Soft}
+		return Strategy{Kind: StrategyNodeAffinity, Node: s.Node, Soft: s.Soft, Labels: s.Labels}
 	}
-	return Strategy{Kind: StrategyDefault}
+	return Strategy{Kind: StrategyDefault, Labels: s.Labels}
 }
 
 // leaseCheckPeriod is how often the raylet asks the holders of granted

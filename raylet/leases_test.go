@@ -58,10 +58,17 @@ func (f *fakeProc) Receive(from core.Addr, m core.Message) {
 
 // request asks the raylet for a lease of one CPU for a task of the test
 // binary that f owns.
-func (f *fakeProc) request(lease uint64) {
+func (f *fakeProc) request(lease uint64) { f.requestWith(lease, false, nil) }
+
+// requestWith is request with the spec changed by edit, as a spilled
+// request if spilled.
+func (f *fakeProc) requestWith(lease uint64, spilled bool, edit func(*proto.TaskSpec)) {
 	spec := proto.TaskSpec{TaskID: core.NewTaskID(core.JobIDFromInt(1), core.TaskID{}, lease), Job: core.JobIDFromInt(1), Function: "f",
 		NumReturns: 1, Resources: core.MustResources(core.CPU, 1), Owner: f.env.Self(), Binary: testBinary}
-	f.cli.Call("raylet", &proto.RequestLease{Spec: spec, LeaseID: lease}, rpc.Options{Timeout: time.Minute}, func(m core.Message, err error) {
+	if edit != nil {
+		edit(&spec)
+	}
+	f.cli.Call("raylet", &proto.RequestLease{Spec: spec, LeaseID: lease, Spilled: spilled}, rpc.Options{Timeout: time.Minute}, func(m core.Message, err error) {
 		if err == nil {
 			f.grants[lease] = m.(*proto.LeaseReply)
 		}
@@ -79,6 +86,8 @@ type leaseWorld struct {
 	cpus   int
 	idle   time.Duration
 	script func(t *leaseWorld)
+	// extra are more processes, each at the address of its name.
+	extra []namedProc
 
 	w        *sim.World
 	driver   *fakeProc
@@ -123,6 +132,9 @@ func (lw *leaseWorld) Setup(w *sim.World) error {
 	})
 	lw.driver = &fakeProc{}
 	w.AddProcess("driver", sim.ProcOptions{Host: "node"}, func() core.Process { return lw.driver })
+	for _, p := range lw.extra {
+		w.AddProcess(p.addr, sim.ProcOptions{Host: string(p.addr)}, func() core.Process { return p.p })
+	}
 	w.Schedule(time.Second, "script", func() { lw.script(lw) })
 	return nil
 }
@@ -210,6 +222,53 @@ func TestReapedWorkersLeasesAreFreedOnExit(t *testing.T) {
 					lw.check(2)
 				})
 			})
+		})
+	}})
+}
+
+type namedProc struct {
+	addr core.Addr
+	p    core.Process
+}
+
+// fakeNode registers a node with the GCS and nothing else: a raylet's
+// view shows it alive (for a while: it sends no heartbeats).
+type fakeNode struct {
+	id  core.NodeID
+	gcs *gcs.Client
+}
+
+func (f *fakeNode) Start(env core.Env) {
+	f.id = core.NewNodeID(env.Rand())
+	f.gcs = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
+	f.gcs.RegisterNode(f.id, env.Self(), core.MustResources(core.CPU, 4), func(gcs.Reply, error) {})
+}
+
+func (f *fakeNode) Receive(from core.Addr, m core.Message) { f.gcs.Handle(from, m) }
+
+// TestSpilledRequestKeepsHardAffinity: a request spilled here (Spilled)
+// whose hard affinity names another node is spilled on to that node,
+// never granted here because it fits (the spill-once rule), which ran it
+// on the wrong node when an earlier incarnation at this address was the
+// target.
+func TestSpilledRequestKeepsHardAffinity(t *testing.T) {
+	other := &fakeNode{}
+	runLeaseWorld(t, &leaseWorld{cpus: 4, idle: time.Minute, extra: []namedProc{{"other", other}}, script: func(lw *leaseWorld) {
+		lw.driver.requestWith(1, true, func(s *proto.TaskSpec) {
+			s.Binary = ""
+			s.Strategy = proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: other.id}
+		})
+		lw.after(500*time.Millisecond, func() {
+			r := lw.driver.grants[1]
+			switch {
+			case r == nil:
+				lw.failure = "no answer to the spilled request"
+			case r.Granted:
+				lw.failure = fmt.Sprintf("a spilled request with a hard affinity to %v was granted on this node", other.id)
+			case !r.Spillback || r.SpillNode != other.id:
+				lw.failure = fmt.Sprintf("reply %+v, want a spillback to %v", r, other.id)
+			}
+			lw.done = true
 		})
 	}})
 }

@@ -20,6 +20,9 @@ type Config struct {
 	GCS core.Addr
 	// Resources is the node's total capacity.
 	Resources core.Resources
+	// Labels are the node's labels (grayd --labels), registered with the
+	// GCS for label selectors.
+	Labels core.Labels
 	// ObjectStoreBytes is the plasma store's capacity. Default 256 MiB.
 	ObjectStoreBytes int64
 	// HeartbeatPeriod is how often the raylet reports to the GCS. Default 1s.
@@ -229,6 +232,11 @@ type leaseRequest struct {
 	blockSeq uint64
 	// class is the request's demand class while it is queued.
 	class *demandClass
+	// unknownArmed: the GCS was asked about the unknown node of the
+	// request's hard affinity, and a timer decides again once the
+	// request waited unknownNodeWaitMax for it; unknownGone: the GCS
+	// does not know the node either.
+	unknownArmed, unknownGone bool
 }
 
 // held is what a granted lease holds now: its resources, without the
@@ -315,7 +323,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.launchAddrs = map[string]core.Addr{}
 	r.evicted = map[core.ObjectID]bool{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict})
-	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true}
+	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}
 	r.addrs[r.node] = env.Self()
 
 	r.srv.Register((&proto.RegisterWorker{}).MsgType(), r.handleRegisterWorker)
@@ -340,7 +348,7 @@ func (r *Raylet) Start(env core.Env) {
 }
 
 func (r *Raylet) register() {
-	r.gcs.RegisterNode(r.node, r.env.Self(), r.cfg.Resources, func(_ gcs.Reply, err error) {
+	r.gcs.RegisterNodeLabeled(r.node, r.env.Self(), r.cfg.Resources, r.cfg.Labels, func(_ gcs.Reply, err error) {
 		if err != nil {
 			if errors.Is(err, gcs.ErrFailedPrecondition) {
 				r.fence(fmt.Sprintf("registration refused: %v", err))
@@ -452,7 +460,12 @@ func (r *Raylet) applyNode(n gcs.NodeInfo) {
 		v = &NodeView{ID: n.ID, Total: n.Resources, Available: n.Available}
 		r.views[n.ID] = v
 	}
-	v.Alive = n.State != gcs.NodeDead
+	v.Labels = n.Labels
+	// Another node at this raylet's own address is an earlier
+	// incarnation of it (a restarted raylet registers a new NodeID):
+	// dead, whatever the GCS has not noticed yet. Work for it must not
+	// come here (a hard affinity to it would run on this node).
+	v.Alive = n.State != gcs.NodeDead && n.Addr != r.env.Self()
 	v.Draining = n.State == gcs.NodeDraining
 	r.addrs[n.ID] = n.Addr
 	if !v.Alive {

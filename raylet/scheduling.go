@@ -28,6 +28,8 @@ type NodeView struct {
 	Alive bool
 	// Draining nodes finish their work but take no new work.
 	Draining bool
+	// Labels are the node's labels, for label selectors.
+	Labels core.Labels
 }
 
 // StrategyKind selects a scheduling policy.
@@ -69,6 +71,9 @@ type Strategy struct {
 	// draining, too small or busy, the hybrid policy decides instead.
 	// Without Soft the work runs on the target or nowhere.
 	Soft bool
+	// Labels restricts every policy to the nodes whose labels match;
+	// when no alive node matches, the work is infeasible.
+	Labels core.Selector
 }
 
 // Outcome is the kind of a scheduling decision.
@@ -190,6 +195,24 @@ const (
 func (p *Policy) Decide(local core.NodeID, nodes []NodeView, demand core.Resources, s Strategy) Decision {
 	threshold := p.threshold()
 	nodes = sortedView(nodes)
+	if len(s.Labels) > 0 {
+		matching := make([]NodeView, 0, len(nodes))
+		for _, n := range nodes {
+			if s.Labels.Matches(n.Labels) {
+				matching = append(matching, n)
+			}
+		}
+		if s.Kind == StrategyNodeAffinity && find(matching, s.Node) < 0 && find(nodes, s.Node) >= 0 && nodes[find(nodes, s.Node)].Alive {
+			why := fmt.Sprintf("node affinity: node %v does not match label selector %v", s.Node, s.Labels)
+			if !s.Soft {
+				return Decision{Outcome: Infeasible, Reason: why}
+			}
+		}
+		if !anyAlive(matching) {
+			return Decision{Outcome: Infeasible, Reason: fmt.Sprintf("no alive node has labels matching %v", s.Labels)}
+		}
+		nodes = matching
+	}
 	switch s.Kind {
 	case StrategyDefault:
 		return hybrid(local, nodes, demand, threshold, p.Terse)
@@ -399,8 +422,15 @@ func (p *Policy) spread(local core.NodeID, nodes []NodeView, demand core.Resourc
 func affinity(local core.NodeID, nodes []NodeView, demand core.Resources, s Strategy, threshold float64) Decision {
 	var why string
 	switch i := find(nodes, s.Node); {
-	case i < 0 || !nodes[i].Alive:
-		why = fmt.Sprintf("node affinity: node %v is dead or unknown", s.Node)
+	case i < 0 && !s.Soft:
+		// Not in this raylet's view (yet): a node that just registered
+		// is known to the GCS before the view hears of it. The caller
+		// bounds the wait (Raylet: unknownNodeWaitMax).
+		return Decision{Outcome: Wait, Node: local, Reason: fmt.Sprintf("node affinity: node %v is not known here (yet)", s.Node)}
+	case i < 0:
+		why = fmt.Sprintf("node affinity: node %v is unknown", s.Node)
+	case !nodes[i].Alive:
+		why = fmt.Sprintf("node affinity: node %v is dead", s.Node)
 	case nodes[i].Draining:
 		why = fmt.Sprintf("node affinity: node %v is draining and takes no new work", s.Node)
 	case !demand.FitsIn(nodes[i].Total):
@@ -419,4 +449,14 @@ func affinity(local core.NodeID, nodes []NodeView, demand core.Resources, s Stra
 	d := hybrid(local, nodes, demand, threshold, false)
 	d.Reason = why + "; soft, so " + d.Reason
 	return d
+}
+
+// anyAlive reports whether one of nodes is alive.
+func anyAlive(nodes []NodeView) bool {
+	for i := range nodes {
+		if nodes[i].Alive {
+			return true
+		}
+	}
+	return false
 }

@@ -168,8 +168,8 @@ func TestNodeAffinity(t *testing.T) {
 		{name: "hard, busy waits for the target", local: 1, nodes: view, demand: cpu1, strategy: hard(2), want: Wait, wantNode: 2},
 		{name: "hard, dead", local: 1, nodes: view, demand: cpu1, strategy: hard(3), want: Infeasible,
 			reason: []string{nid(3).String(), "is dead"}},
-		{name: "hard, unknown", local: 1, nodes: view, demand: cpu1, strategy: hard(9), want: Infeasible,
-			reason: []string{nid(9).String(), "dead or unknown"}},
+		{name: "hard, unknown waits for the view to hear of it", local: 1, nodes: view, demand: cpu1, strategy: hard(9), want: Wait, wantNode: 1,
+			reason: []string{nid(9).String(), "not known here"}},
 		{name: "hard, draining", local: 1, nodes: view, demand: cpu1, strategy: hard(4), want: Infeasible,
 			reason: []string{nid(4).String(), "draining"}},
 		{name: "hard, too small", local: 1, nodes: view, demand: core.MustResources(core.CPU, 3), strategy: hard(5), want: Infeasible,
@@ -183,6 +183,41 @@ func TestNodeAffinity(t *testing.T) {
 		{name: "soft, too small falls back to hybrid", local: 5, nodes: view, demand: core.MustResources(core.CPU, 3), strategy: soft(5), want: Place, wantNode: 1},
 		{name: "soft, infeasible everywhere", local: 1, nodes: view, demand: cpu8, strategy: soft(1), want: Infeasible,
 			reason: []string{"{CPU: 8}"}},
+	})
+}
+
+func TestLabelSelectors(t *testing.T) {
+	labeled := func(n NodeView, kv ...string) NodeView {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		n.Labels, _ = core.LabelsFrom(m)
+		return n
+	}
+	sel := func(k, v string) core.Selector {
+		s, err := core.ParseSelector(map[string]string{k: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	view := []NodeView{labeled(cpus(1, 4, "0"), "zone", "a"), labeled(cpus(2, 4, "4"), "zone", "b"), labeled(cpus(3, 4, "2"), "zone", "b", "gpu", "a100"),
+		dead(labeled(cpus(4, 4, "0"), "zone", "c")), cpus(5, 4, "0")}
+	runDecideCases(t, []decideCase{
+		{name: "default among matching nodes, local excluded", local: 1, nodes: view, demand: cpu1, strategy: Strategy{Labels: sel("zone", "b")}, want: Place, wantNode: 3},
+		{name: "matching nodes busy: wait on one", local: 1, nodes: view, demand: core.MustResources(core.CPU, 4), strategy: Strategy{Labels: sel("gpu", "a100")}, want: Wait, wantNode: 3},
+		{name: "not: the local node lacks the label", local: 5, nodes: view, demand: cpu1, strategy: Strategy{Labels: sel("zone", "!b")}, want: Place, wantNode: 5},
+		{name: "in", local: 2, nodes: view, demand: cpu1, strategy: Strategy{Labels: sel("zone", "in(a,c)")}, want: Place, wantNode: 1},
+		{name: "only a dead node matches", local: 1, nodes: view, demand: cpu1, strategy: Strategy{Labels: sel("zone", "c")}, want: Infeasible,
+			reason: []string{"no alive node", "zone=c"}},
+		{name: "no node matches", local: 1, nodes: view, demand: cpu1, strategy: Strategy{Labels: sel("zone", "d")}, want: Infeasible,
+			reason: []string{"zone=d"}},
+		{name: "spread over matching nodes", local: 1, nodes: view, demand: cpu1, strategy: Strategy{Kind: StrategySpread, Labels: sel("zone", "b")}, want: Place, wantNode: 3},
+		{name: "hard affinity to a node the selector excludes", local: 1, nodes: view, demand: cpu1,
+			strategy: Strategy{Kind: StrategyNodeAffinity, Node: nid(1), Labels: sel("zone", "b")}, want: Infeasible, reason: []string{"does not match", "zone=b"}},
+		{name: "soft affinity to a node the selector excludes", local: 1, nodes: view, demand: cpu1,
+			strategy: Strategy{Kind: StrategyNodeAffinity, Node: nid(1), Soft: true, Labels: sel("zone", "b")}, want: Place, wantNode: 3},
 	})
 }
 

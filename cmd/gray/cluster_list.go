@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -22,6 +23,7 @@ type nodeView struct {
 	Address    string            `json:"address"`
 	Total      map[string]string `json:"total"`
 	Available  map[string]string `json:"available"`
+	Labels     map[string]string `json:"labels,omitempty"`
 	DeathCause string            `json:"death_cause,omitempty"`
 }
 
@@ -55,15 +57,21 @@ func resourceMap(r core.Resources) map[string]string {
 }
 
 func viewNode(n gcs.NodeInfo) nodeView {
-	return nodeView{ID: n.ID.String(), State: n.State.String(), Address: string(n.Addr),
-		Total: resourceMap(n.Resources), Available: resourceMap(n.Available), DeathCause: n.DeathCause}
+	return nodeView{ID: fullNodeID(n.ID), State: n.State.String(), Address: string(n.Addr),
+		Total: resourceMap(n.Resources), Available: resourceMap(n.Available), Labels: n.Labels.Map(), DeathCause: n.DeathCause}
+}
+
+// fullNodeID is a node id as the API and WithNodeAffinity take it: every
+// hex digit (core.NodeID's String keeps the first 16, for logs).
+func fullNodeID(n core.NodeID) string {
+	return "node:" + hex.EncodeToString(n[:])
 }
 
 func viewActor(a gcs.ActorInfo) actorView {
 	v := actorView{ID: a.ID.String(), State: a.State.String(), Job: a.Job.String(), Namespace: a.Namespace,
 		Name: a.Name, Address: string(a.Addr), NumRestarts: a.NumRestarts, MaxRestarts: a.MaxRestarts, DeathCause: a.DeathCause}
 	if !a.Node.IsNil() {
-		v.Node = a.Node.String()
+		v.Node = fullNodeID(a.Node)
 	}
 	return v
 }
@@ -149,9 +157,9 @@ func listNodes(c *cli.Context, cc *clusterConn, _ []string) error {
 
 func writeNodes(w io.Writer, nodes []gcs.NodeInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATE\tRESOURCES (used/total)\tADDRESS\tDEATH CAUSE")
+	fmt.Fprintln(tw, "NODE\tSTATE\tRESOURCES (used/total)\tLABELS\tADDRESS\tDEATH CAUSE")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.ID, n.State, usage(n), n.Addr, dash(n.DeathCause))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fullNodeID(n.ID), n.State, usage(n), dash(n.Labels.String()), n.Addr, dash(n.DeathCause))
 	}
 	return tw.Flush()
 }

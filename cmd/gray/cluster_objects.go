@@ -42,7 +42,7 @@ func listObjects(c *cli.Context, cc *clusterConn, _ []string) error {
 			fmt.Fprintf(c.App.ErrWriter, "gray list objects: %s holds %d objects; showing the first %d\n", n.ID, rep.Total, len(rep.Objects))
 		}
 		for _, o := range rep.Objects {
-			vs = append(vs, objectView{ID: o.ID.String(), Node: n.ID.String(), Size: o.Size, Owner: string(o.Owner), Pinned: o.Primary})
+			vs = append(vs, objectView{ID: o.ID.String(), Node: fullNodeID(n.ID), Size: o.Size, Owner: string(o.Owner), Pinned: o.Primary})
 		}
 	}
 	if c.Bool("json") {

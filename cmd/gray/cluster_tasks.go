@@ -37,7 +37,7 @@ func viewTask(t gcs.TaskInfo) taskView {
 	v := taskView{ID: t.ID.String(), Name: t.Name, Job: t.Job.String(), State: l.State.String(), Attempt: l.Attempt,
 		Worker: string(l.Worker), ErrorKind: l.ErrorKind, Error: l.Error, Submitted: unixTime(t.SubmitTime)}
 	if !l.Node.IsNil() {
-		v.Node = l.Node.String()
+		v.Node = fullNodeID(l.Node)
 	}
 	return v
 }

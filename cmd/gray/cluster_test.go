@@ -315,14 +315,23 @@ func TestClusterAcrossProcesses(t *testing.T) {
 
 	t.Run("joined node appears", func(t *testing.T) {
 		nodeDir := filepath.Join(t.TempDir(), "node")
-		node := startDaemon(t, graydBin, home, "--join", head.addr, "--data-dir", nodeDir, "--secret-file", secret, "--resources", "CPU=3")
+		node := startDaemon(t, graydBin, home, "--join", head.addr, "--data-dir", nodeDir, "--secret-file", secret, "--resources", "CPU=3",
+			"--labels", "zone=us-west-1a,gpu=a100")
 		nodes := waitAlive(t, g, 2)
 		var found bool
 		for _, n := range nodes {
-			found = found || n.Address == node.addr
+			if n.Address == node.addr {
+				found = true
+				if n.Labels["zone"] != "us-west-1a" || n.Labels["gpu"] != "a100" || len(n.Labels) != 2 {
+					t.Errorf("the joined node's labels = %v, want zone=us-west-1a and gpu=a100", n.Labels)
+				}
+			}
 		}
 		if !found {
 			t.Errorf("no ALIVE node at the joined raylet's address %s: %+v", node.addr, nodes)
+		}
+		if out := g.ok(t, "list", "nodes"); !strings.Contains(out, "gpu=a100,zone=us-west-1a") {
+			t.Errorf("gray list nodes does not show the joined node's labels:\n%s", out)
 		}
 		if code := node.stop(t); code != 0 {
 			t.Errorf("joined grayd exited %d after SIGTERM, want 0; logs:\n%s", code, node.stderr)

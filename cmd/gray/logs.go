@@ -42,7 +42,7 @@ func runLogs(c *cli.Context, cc *clusterConn, args []string) error {
 	var nodes []gcs.NodeInfo
 	want := strings.TrimPrefix(c.String("node"), "node:")
 	for _, n := range rep.Nodes {
-		if n.State == gcs.NodeAlive && strings.HasPrefix(strings.TrimPrefix(n.ID.String(), "node:"), want) {
+		if n.State == gcs.NodeAlive && strings.HasPrefix(strings.TrimPrefix(fullNodeID(n.ID), "node:"), want) {
 			nodes = append(nodes, n)
 		}
 	}

@@ -27,6 +27,7 @@ type daemonConfig struct {
 	generateSecret    bool // create secretFile if it is missing
 	addressFile       string
 	resources         core.Resources
+	labels            core.Labels
 	objectStoreBytes  int64         // 0: the raylet's default
 	actorSlots        int           // actors hosted at once; 0 for none
 	workerMemoryBytes int64         // 0: no limit
@@ -88,7 +89,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	}
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
-		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, ActorSlots: slots,
+		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), ActorSlots: slots,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
 		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss,
 	})
@@ -105,7 +106,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	}
 	fmt.Fprintln(stdout, printed)
 	log.Info("grayd running", "head", cfg.head, "gcs", node.GCSAddress(), "raylet", node.Address(),
-		"dashboard", node.DashboardURL(), "resources", cfg.resources.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
+		"dashboard", node.DashboardURL(), "resources", cfg.resources.String(), "labels", cfg.labels.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
 
 	select {
 	case <-ctx.Done():

@@ -97,6 +97,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "advertise", Usage: "the multiaddr or IP:PORT other hosts reach this one at (behind NAT, on multi-homed hosts)", DefaultText: "the listen address, or the first non-loopback interface for 0.0.0.0"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the identity key, secret, address file and GCS database in `DIR`", DefaultText: "~/.gray/head or ~/.gray/node"},
 			&cli.StringFlag{Name: "resources", Usage: "the node's resources, e.g. `CPU=4,GPU=1,memory=8GiB,custom=2`", DefaultText: "CPU=number of CPUs"},
+			&cli.StringFlag{Name: "labels", Usage: "the node's labels, for label selectors on tasks and actors, e.g. `zone=us-west-1a,gpu=a100` (letters, digits and -_., keys also /)"},
 			&cli.IntFlag{Name: "actor-slots", Value: 4, Usage: "host up to `N` actors at once, each on a worker of its own (0: none)"},
 			&cli.StringFlag{Name: "worker-memory-limit", Usage: "kill a launched worker whose resident memory passes `BYTES` (units as for --object-store-memory); its task fails or is retried with an error that says so", DefaultText: "no limit"},
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
@@ -166,6 +167,9 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	}
 	if cfg.resources, err = parseResources(c.String("resources")); err != nil {
 		return cfg, usageError("--resources: %v", err)
+	}
+	if cfg.labels, err = core.ParseLabels(c.String("labels")); err != nil {
+		return cfg, usageError("--labels: %v", err)
 	}
 	if cfg.actorSlots = c.Int("actor-slots"); cfg.actorSlots < 0 {
 		return cfg, usageError("--actor-slots %d: want 0 or more", cfg.actorSlots)

@@ -86,6 +86,9 @@ type Strategy struct {
 	Kind StrategyKind `msgpack:"k,omitempty"`
 	Node core.NodeID  `msgpack:"n,omitempty"`
 	Soft bool         `msgpack:"s,omitempty"`
+	// Labels restricts the work to nodes whose labels match (Ray's
+	// label_selector), whatever the strategy.
+	Labels core.Selector `msgpack:"l,omitempty"`
 }
 
 // TaskSpec describes one task attempt.
@@ -193,6 +196,10 @@ func (s *TaskSpec) Validate() error {
 		return fmt.Errorf("binary %q: want empty or 64 lowercase hex digits", s.Binary)
 	case s.Streaming && (s.NumReturns != 1 || s.ActorCreation):
 		return fmt.Errorf("a streaming generator has %d returns (want 1) or creates an actor", s.NumReturns)
+	case s.Strategy.Labels.Validate() != nil:
+		return s.Strategy.Labels.Validate()
+	case s.Strategy.Kind > StrategyNodeAffinity || (s.Strategy.Kind == StrategyNodeAffinity && s.Strategy.Node.IsNil()):
+		return fmt.Errorf("strategy %d for node %v: want default, spread, or node affinity with a node", s.Strategy.Kind, s.Strategy.Node)
 	case len(s.ConcurrencyGroup) > ConcurrencyGroupNameMax:
 		return fmt.Errorf("concurrency group name of %d bytes, limit %d", len(s.ConcurrencyGroup), ConcurrencyGroupNameMax)
 	}

@@ -107,8 +107,9 @@ async function drawOverview() {
 
 async function drawNodes() {
   const r = await api("/api/v0/nodes");
+  const labels = n => Object.keys(n.labels || {}).sort().map(k => k + "=" + n.labels[k]).join(", ");
   fill("nodes-body", r.result.map(n => row([{ text: n.node_id, cls: "mono" }, { text: n.state, cls: "state-" + n.state },
-    { text: n.node_ip, cls: "mono" }, usage(n), n.death_cause], n.state === "DEAD" ? "failed" : "")));
+    { text: n.node_ip, cls: "mono" }, usage(n), { text: labels(n), cls: "mono" }, n.death_cause], n.state === "DEAD" ? "failed" : "")));
 }
 
 async function drawActors() {

@@ -155,7 +155,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simLauncher{cl: c, raylet: addr, host: host}
-			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes,
+			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, Labels: nodeLabels(i),
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
 			return l.r
@@ -325,5 +325,6 @@ func (c *cluster) SometimesPaths() []string {
 		"actor created inside a task called by the driver", "actor died with the task worker that owned it", "actor created inside a task killed by the driver",
 		"task with several returns read return by return", "actor call cancelled",
 		"actor called itself in another concurrency group", "actor in a concurrency group called its default group",
-		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose"}
+		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
+		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere"}
 }

@@ -191,6 +191,10 @@ func (d *driver) runRound(ctx context.Context) error {
 	if err := d.streamRound(ctx, x); err != nil {
 		return err
 	}
+	d.step = "placement"
+	if err := d.placementRound(ctx); err != nil {
+		return err
+	}
 
 	// big's result does not fit when pinned data fills the store of
 	// the node it ran on (ObjectStoreFull, checked); then sum and relay,

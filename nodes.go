@@ -1,0 +1,97 @@
+package gray
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/gcs"
+)
+
+// NodeInfo is one node of the cluster, as Nodes returns it (Ray's
+// ray.nodes()).
+type NodeInfo struct {
+	// ID names the node: "node:" and its id's hex digits, as
+	// GetRuntimeContext gives it and WithNodeAffinity takes it (the state
+	// API's node_id is the same hex digits).
+	ID string
+	// State is ALIVE, DRAINING or DEAD.
+	State string
+	// Alive is State != DEAD.
+	Alive bool
+	// Address is the node's raylet address.
+	Address string
+	// Labels are the node's labels (grayd --labels, NodeOptions.Labels,
+	// WithNodeLabels).
+	Labels map[string]string
+	// Resources is the node's total capacity; Available the part not in
+	// use when the node last reported it.
+	Resources, Available map[string]float64
+	// DeathCause says why a dead node died.
+	DeathCause string
+}
+
+// Nodes lists every node of the cluster, dead ones included, sorted by
+// id. Like GetActor it asks the GCS again while it does not answer,
+// until ctx is done.
+func Nodes(ctx context.Context) ([]NodeInfo, error) {
+	cl, err := callerFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var infos []gcs.NodeInfo
+	for {
+		infos, err = do(ctx, cl, func(_ *worker.Worker, reply func([]gcs.NodeInfo, error)) {
+			cl.GCS().GetNodes(func(r gcs.Reply, err error) {
+				if err != nil {
+					reply(nil, fmt.Errorf("gray: list nodes: %w", err))
+					return
+				}
+				reply(r.Nodes, nil)
+			})
+		})
+		if !errors.Is(err, gcs.ErrTimeout) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeInfo, len(infos))
+	for i, n := range infos {
+		out[i] = NodeInfo{ID: nodeString(n.ID), State: n.State.String(), Alive: n.State != gcs.NodeDead, Address: string(n.Addr),
+			Labels: n.Labels.Map(), Resources: resourceMap(n.Resources), Available: resourceMap(n.Available), DeathCause: n.DeathCause}
+	}
+	return out, nil
+}
+
+func resourceMap(r core.Resources) map[string]float64 {
+	m := make(map[string]float64, len(r))
+	for _, e := range r {
+		m[e.Name] = float64(e.Amount) / core.QuantityScale
+	}
+	return m
+}
+
+// nodeString is a node id as the API gives it: "node:" and every hex
+// digit (core.NodeID's String keeps the first 16, for logs).
+func nodeString(n core.NodeID) string { return "node:" + hex.EncodeToString(n[:]) }
+
+// parseNodeID reads a node id as nodeString writes it, with or without
+// the "node:" prefix (the state API's node_id has none).
+func parseNodeID(s string) (core.NodeID, error) {
+	var n core.NodeID
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "node:"))
+	if err != nil || len(b) != len(n) {
+		return n, fmt.Errorf("node id %q: want %d hex digits, optionally after \"node:\" (as Nodes and GetRuntimeContext give it)", s, 2*len(n))
+	}
+	copy(n[:], b)
+	if n.IsNil() {
+		return n, fmt.Errorf("node id %q: the zero id names no node", s)
+	}
+	return n, nil
+}
