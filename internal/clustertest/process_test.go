@@ -250,7 +250,8 @@ func (c *cluster) startHead(t *testing.T) {
 func (c *cluster) addNode(t *testing.T) *proc {
 	t.Helper()
 	i := len(c.nodes) + 1
-	n := start(t, fmt.Sprintf("node%d", i), c.app, "node", "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--cpus", "2")
+	n := start(t, fmt.Sprintf("node%d", i), c.app, "node", "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--cpus", "2",
+		"--labels", fmt.Sprintf("zone=z%d", i))
 	n.line(t, startTimeout)
 	c.nodes = append(c.nodes, n)
 	return n
@@ -401,5 +402,35 @@ func TestWrongSecretRefused(t *testing.T) {
 	<-p.done
 	if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(p.stderr.String(), "cannot reach the cluster") {
 		t.Errorf("driver with the wrong secret: exit %d, stderr %q; want exit 1, cannot reach the cluster", code, p.stderr)
+	}
+}
+
+// TestProgrammingModelAcrossNodes: the programming model on real
+// processes (a stock grayd head and two app nodes of 2 CPUs, zone=z1 and
+// zone=z2): a Fibonacci tree far deeper than the cluster's 4 CPUs (bodies
+// blocked in Get lend their CPU), a generator streaming from another
+// node, Refs inside values read on two nodes, an actor created inside a
+// task and called through its handle, an actor running calls at once,
+// label selectors and node affinity.
+func TestProgrammingModelAcrossNodes(t *testing.T) {
+	c := newCluster(t, 2)
+	d := c.driver(t)
+	for _, tc := range []struct{ cmd, want string }{
+		{"fib 12", "144"},
+		{"nested 200", "19900 19900"},
+		{"handle", "5 7"},
+		{"concurrent 4", "4"},
+		{"labels z2", "z2"},
+		{"labels z1", "z1"},
+		{"affinity", "2"},
+	} {
+		if got := d.ask(t, tc.cmd); got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+	// 50 values 0..49 from one generator body.
+	got := strings.Fields(d.ask(t, "stream 50"))
+	if len(got) != 2 || got[0] != "1225" || strings.Contains(got[1], ",") {
+		t.Errorf("stream 50 = %q, want the sum 1225 from one body's pid", got)
 	}
 }

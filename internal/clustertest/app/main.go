@@ -3,7 +3,7 @@
 // or a driver (gray.Init with an address), the pattern docs/operations.md
 // describes for running user code on a cluster.
 //
-//	app node --head|--join ADDRESS --data-dir DIR --secret-file FILE [--listen MULTIADDR] [--cpus N]
+//	app node --head|--join ADDRESS --data-dir DIR --secret-file FILE [--listen MULTIADDR] [--cpus N] [--labels K=V,…]
 //	app drive --address ADDRESS --secret-file FILE [--raylet ADDRESS]
 //
 // A node prints its address (the GCS's for the head, else its raylet's)
@@ -21,6 +21,7 @@
 //	hog MB           a task (no retries) that holds MB MiB of memory for 2 s; ok or the error
 //	echo TEXT        a task that prints TEXT on its stdout; ok
 //	rtt N            N small tasks one after another; ok MEAN (the mean round trip)
+//	(and the programming model's commands: see model.go)
 //	quit             shut down and exit
 package main
 
@@ -154,6 +155,7 @@ func node(ctx context.Context, args []string) error {
 	secretFile := fs.String("secret-file", "", "cluster secret file")
 	listen := fs.String("listen", "", "listen multiaddr")
 	cpus := fs.Int("cpus", 2, "CPUs")
+	labels := fs.String("labels", "", "labels k=v,…")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,8 +163,14 @@ func node(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	lm := map[string]string{}
+	for _, kv := range strings.Split(*labels, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			lm[k] = v
+		}
+	}
 	n, err := gray.StartNode(ctx, gray.NodeOptions{Head: *head, Join: *join, DataDir: *dataDir, ClusterSecret: secret,
-		Listen: *listen, Resources: map[string]float64{"CPU": float64(*cpus)},
+		Listen: *listen, Resources: map[string]float64{"CPU": float64(*cpus)}, Labels: lm,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
@@ -239,6 +247,9 @@ func pids(ps []int) string {
 }
 
 func command(ctx context.Context, f []string) (string, error) {
+	if out, ok, err := modelCommand(ctx, f); ok {
+		return out, err
+	}
 	switch f[0] {
 	case "spread":
 		refs := make([]gray.Ref[int], atoi(f, 1))

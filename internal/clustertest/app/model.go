@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grayrt/gray"
+)
+
+// The programming model across processes: the driver commands below run
+// on real nodes what the embedded tests and the simulator check, each
+// answering one line.
+//
+//	fib N          recursive Fibonacci, one task per call; ok VALUE
+//	stream N       a spread generator of N values, read through its Stream; ok SUM PIDS
+//	nested N       a task puts N values and returns their Refs in a struct; the driver and a task on another node read them; ok SUM SUM
+//	handle         an actor created inside a task, called through its handle by the driver and by a task; ok V1 V2
+//	concurrent N   N calls at once to an actor with max concurrency N; ok PEAK (calls seen running together)
+//	labels ZONE    tasks with the label selector zone=ZONE; ok the distinct zones they ran in
+//	affinity       one task per alive node with a hard affinity to it; ok N (nodes where it ran as asked)
+
+// Batch holds Refs inside a value.
+type Batch struct{ Parts []gray.Ref[int] }
+
+// Gate is an actor whose calls wait for each other.
+type Gate struct {
+	mu            sync.Mutex
+	running, peak int
+}
+
+var (
+	fibTask *gray.Func1[int, int]
+
+	countGen = gray.Generator1("app.count", func(ctx context.Context, n int, yield func([2]int) error) error {
+		for i := range n {
+			if err := yield([2]int{i, os.Getpid()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	makeBatch = gray.Task1("app.makeBatch", func(ctx context.Context, n int) (Batch, error) {
+		var b Batch
+		for i := range n {
+			b.Parts = append(b.Parts, gray.Put(ctx, i))
+		}
+		return b, nil
+	})
+	sumBatch = gray.Task1("app.sumBatch", func(ctx context.Context, b Batch) (int, error) { return batchSum(ctx, b) })
+
+	makeCounter = gray.Task0("app.makeCounter", func(ctx context.Context) (*gray.ActorHandle[Counter], error) {
+		return counter.New(ctx)
+	})
+	addVia = gray.Task2("app.addVia", func(ctx context.Context, c *gray.ActorHandle[Counter], d int) (int, error) {
+		return add.Remote(ctx, c, gray.V(d)).Get(ctx)
+	})
+
+	gate     = gray.Actor("app.Gate", func(context.Context) (*Gate, error) { return &Gate{}, nil })
+	gateWait = gray.Method1("app.gateWait", func(g *Gate, ctx context.Context, n int) (int, error) {
+		g.mu.Lock()
+		g.running++
+		g.peak = max(g.peak, g.running)
+		g.mu.Unlock()
+		// Wait (bounded) until n calls run together.
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			g.mu.Lock()
+			peak := g.peak
+			g.mu.Unlock()
+			if peak >= n {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.running--
+		return g.peak, nil
+	})
+)
+
+func init() {
+	fibTask = gray.Task1("app.fib", func(ctx context.Context, n int) (int, error) {
+		if n < 2 {
+			return n, nil
+		}
+		a, b := fibTask.Remote(ctx, gray.V(n-1)), fibTask.Remote(ctx, gray.V(n-2))
+		x, err := a.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		y, err := b.Get(ctx)
+		return x + y, err
+	})
+}
+
+func batchSum(ctx context.Context, b Batch) (int, error) {
+	vs, err := gray.GetAll(ctx, b.Parts)
+	s := 0
+	for _, v := range vs {
+		s += v
+	}
+	return s, err
+}
+
+// modelCommand runs the commands above; ok is false for another command.
+func modelCommand(ctx context.Context, f []string) (string, bool, error) {
+	switch f[0] {
+	case "fib":
+		v, err := fibTask.Remote(ctx, gray.V(atoi(f, 1))).Get(ctx)
+		return fmt.Sprint(v), true, err
+	case "stream":
+		s := countGen.Options(gray.WithSpread(), gray.WithBackpressure(4)).Remote(ctx, gray.V(atoi(f, 1)))
+		defer s.Close()
+		sum, ps := 0, []int{}
+		for i := 0; ; i++ {
+			r, err := s.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				if i != atoi(f, 1) {
+					return "", true, fmt.Errorf("the stream ended after %d values", i)
+				}
+				return fmt.Sprintf("%d %s", sum, pids(ps)), true, nil
+			}
+			if err != nil {
+				return "", true, err
+			}
+			v, err := r.Get(ctx)
+			if err != nil {
+				return "", true, err
+			}
+			if v[0] != i {
+				return "", true, fmt.Errorf("value %d is %d", i, v[0])
+			}
+			sum += v[0]
+			ps = append(ps, v[1])
+		}
+	case "nested":
+		b, err := makeBatch.Options(gray.WithSpread()).Remote(ctx, gray.V(atoi(f, 1))).Get(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		here, err := batchSum(ctx, b)
+		if err != nil {
+			return "", true, err
+		}
+		there, err := sumBatch.Options(gray.WithSpread()).Remote(ctx, gray.V(b)).Get(ctx)
+		return fmt.Sprintf("%d %d", here, there), true, err
+	case "handle":
+		c, err := makeCounter.Remote(ctx).Get(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		v1, err := add.Remote(ctx, c, gray.V(5)).Get(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		v2, err := addVia.Options(gray.WithSpread()).Remote(ctx, gray.V(c), gray.V(2)).Get(ctx)
+		return fmt.Sprintf("%d %d", v1, v2), true, err
+	case "concurrent":
+		n := atoi(f, 1)
+		g, err := gate.New(ctx, gray.WithMaxConcurrency(n))
+		if err != nil {
+			return "", true, err
+		}
+		refs := make([]gray.Ref[int], n)
+		for i := range refs {
+			refs[i] = gateWait.Remote(ctx, g, gray.V(n))
+		}
+		peaks, err := gray.GetAll(ctx, refs)
+		return fmt.Sprint(slices.Max(append(peaks, 0))), true, err
+	case "labels":
+		refs := make([]gray.Ref[gray.RuntimeContext], 10)
+		for i := range refs {
+			refs[i] = runtimeContext.Options(gray.WithSpread(), gray.WithLabelSelector(map[string]string{"zone": f[1]})).Remote(ctx)
+		}
+		rcs, err := gray.GetAll(ctx, refs)
+		if err != nil {
+			return "", true, err
+		}
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		zone := map[string]string{}
+		for _, n := range nodes {
+			zone[n.ID] = n.Labels["zone"]
+		}
+		var zones []string
+		for _, rc := range rcs {
+			zones = append(zones, zone[rc.NodeID])
+		}
+		slices.Sort(zones)
+		return strings.Join(slices.Compact(zones), ","), true, nil
+	case "affinity":
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		ok := 0
+		for _, n := range nodes {
+			if !n.Alive || n.Resources["CPU"] == 0 {
+				continue
+			}
+			rc, err := runtimeContext.Options(gray.WithNodeAffinity(n.ID, false)).Remote(ctx).Get(ctx)
+			if err != nil {
+				return "", true, err
+			}
+			if rc.NodeID != n.ID {
+				return "", true, fmt.Errorf("affinity to %s ran on %s", n.ID, rc.NodeID)
+			}
+			ok++
+		}
+		return fmt.Sprint(ok), true, nil
+	}
+	return "", false, nil
+}
