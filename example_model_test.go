@@ -252,3 +252,32 @@ func ExampleWithLabelSelector() {
 	// selector zone!=b ran in zone a
 	// affinity to the GPU node ran there: true
 }
+
+// Cancelling an actor call: a call waiting for its turn is dropped (the
+// caller's later calls keep their order); a running one sees its ctx
+// cancelled.
+func ExampleCancel() {
+	ctx := context.Background()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Shutdown()
+
+	acct, err := AccountClass.New(ctx, gray.V(0))
+	if err != nil {
+		panic(err)
+	}
+	first := Deposit.Remote(ctx, acct, gray.V(1))
+	second := Deposit.Remote(ctx, acct, gray.V(10))
+	third := Deposit.Remote(ctx, acct, gray.V(100))
+	_ = gray.Cancel(ctx, second)
+	_, err = second.Get(ctx)
+	fmt.Println(errors.Is(err, gray.ErrCancelled))
+	a, _ := first.Get(ctx)
+	c, _ := third.Get(ctx)
+	fmt.Println(a == 1, c == 101 || c == 111) // 111 if the second ran before the cancel reached the actor
+	// Output:
+	// true
+	// true true
+}

@@ -25,10 +25,13 @@ import (
 // The owner keeps a genState per stream: the items received, in order,
 // each held by the stream until the consumer takes it (StreamTake hands
 // its reference over), and the task's outcome. A retried task yields its
-// items again from the first: the owner keeps the first copy of each
-// index and frees the others (items, like Ray's, are assumed to be the
-// same on every attempt). A task that fails after some items delivers
-// them, then its error in place of the next item, then the end.
+// items again from the first: the owner keeps the first value of each
+// index (items, like Ray's, are assumed to be the same on every attempt)
+// and takes a plasma copy on another node as one more copy of it. A task
+// that fails after some items delivers them, then its error in place of
+// the next item, then the end. An item's copy is stored before its
+// report arrives, so the owner tells a raylet that asks (OwnsObjects)
+// that it owns the items a live stream has not received yet.
 //
 // Backpressure (Ray's _generator_backpressure_num_objects): with a bound
 // B, the owner answers the report of item i only once the consumer has
@@ -186,12 +189,23 @@ func (w *Worker) handleReportItem(_ core.Addr, m core.Message, reply func(core.M
 		w.stats.StreamItems++
 		w.wakeStream(g)
 	default:
-		// A copy from a retry, or a report sent again: keep the first.
+		// A copy from a retry, or a report sent again: the value is the
+		// first's (a generator yields the same values on every attempt).
+		// A plasma copy elsewhere is one more copy of the item — never
+		// freed here: the first one's node may be gone (a raylet that
+		// restarted at the same address, whose death the owner has not
+		// heard of yet, and whose new incarnation holds this copy).
 		w.stats.StreamItemsDuplicate++
 		if q.Item.InPlasma {
 			e := w.refs.get(q.Item.ID)
-			if e == nil || e.locations[q.Item.Location.Node] == "" {
-				w.freeCopies(q.Item.ID, []proto.Location{q.Item.Location})
+			loc := q.Item.Location
+			switch {
+			case e == nil:
+				w.freeCopies(q.Item.ID, []proto.Location{loc}) // taken and freed already
+			case e.state == objReady && e.inline == nil:
+				e.locations[loc.Node] = loc.Raylet
+			case e.state == objFailed && e.inline == nil:
+				w.refs.setReady(e, nil, q.Item.Size, &loc) // it was lost: found again
 			}
 		}
 	}
@@ -453,4 +467,15 @@ func (w *Worker) pinUntilFreed(spec *proto.TaskSpec, id core.ObjectID, refs []pr
 		w.releaseNested(pinned)
 	})
 	return nil
+}
+
+// itemExpected reports whether id is an item a live stream this worker
+// owns has not received yet (its copy may exist before its report
+// arrives).
+func (w *Worker) itemExpected(id core.ObjectID) bool {
+	if id.IsPut() || id.Index() < proto.GeneratorItemIndex(0) {
+		return false
+	}
+	g := w.generators[id.Task()]
+	return g != nil && !g.closed && !g.finished && uint64(id.Index()-proto.GeneratorItemIndex(0)) >= g.received
 }

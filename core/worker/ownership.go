@@ -45,7 +45,9 @@ func (w *Worker) ownerNode() core.NodeID {
 // for this worker this worker no longer owns (freed, or created by an
 // earlier process at this address): the raylet frees those. An object
 // is registered as owned before any copy of it can exist (at Put or
-// submission), so "not owned" is never early.
+// submission), so "not owned" is never early — except a streaming
+// generator's item, whose copy is stored before its report reaches the
+// owner: an item a live stream has not received yet is owned.
 func (w *Worker) handleOwnsObjects(_ core.Addr, m core.Message, reply func(core.Message, error)) {
 	q := m.(*proto.OwnsObjects)
 	if q.OwnerID != 0 && q.OwnerID != w.incarnation {
@@ -54,7 +56,7 @@ func (w *Worker) handleOwnsObjects(_ core.Addr, m core.Message, reply func(core.
 	}
 	var not []core.ObjectID
 	for _, id := range q.IDs {
-		if e := w.refs.get(id); e == nil || e.owner != "" {
+		if e := w.refs.get(id); (e == nil && !w.itemExpected(id)) || (e != nil && e.owner != "") {
 			not = append(not, id)
 		}
 	}

@@ -264,3 +264,30 @@ func TestPutLocationIsWhereThePutWent(t *testing.T) {
 		t.Fatalf("Put's copy recorded at %v, want at raylet (where it was put)", locs)
 	}
 }
+
+// TestStreamItemOwnedBeforeItsReport: a raylet asking whether the owner
+// owns an item of a live stream whose report has not arrived yet (its
+// copy is stored first) is told yes, and no once the stream is closed:
+// a "no" freed the item's only copy before the owner recorded it
+// (cluster seed 11).
+func TestStreamItemOwnedBeforeItsReport(t *testing.T) {
+	c := newCluster(t)
+	refs, err := c.owner.SubmitTask("gen", nil, TaskOptions{Streaming: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := itemID(refs[0].ID.Task(), 0)
+	owns := func() bool {
+		var not []core.ObjectID
+		c.owner.handleOwnsObjects("raylet", &proto.OwnsObjects{Owner: "driver", OwnerID: c.owner.Incarnation(), IDs: []core.ObjectID{item}},
+			func(m core.Message, _ error) { not = m.(*proto.OwnsObjectsReply).NotOwned })
+		return len(not) == 0
+	}
+	if !owns() {
+		t.Fatal("an item of a live stream not reported yet is not owned: its raylet frees the copy")
+	}
+	c.owner.StreamClose(refs[0].ID.Task())
+	if owns() {
+		t.Fatal("an item of a closed stream is still owned")
+	}
+}

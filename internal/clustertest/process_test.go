@@ -411,7 +411,8 @@ func TestWrongSecretRefused(t *testing.T) {
 // blocked in Get lend their CPU), a generator streaming from another
 // node, Refs inside values read on two nodes, an actor created inside a
 // task and called through its handle, an actor running calls at once,
-// label selectors and node affinity.
+// label selectors and node affinity, concurrency groups, and cancelled
+// actor calls (a queued one never runs, a running one sees its ctx end).
 func TestProgrammingModelAcrossNodes(t *testing.T) {
 	c := newCluster(t, 2)
 	d := c.driver(t)
@@ -423,6 +424,8 @@ func TestProgrammingModelAcrossNodes(t *testing.T) {
 		{"labels z2", "z2"},
 		{"labels z1", "z1"},
 		{"affinity", "2"},
+		{"groups", "2"},
+		{"cancelcall", "cancelled cancelled 1"},
 	} {
 		if got := d.ask(t, tc.cmd); got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.cmd, got, tc.want)

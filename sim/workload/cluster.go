@@ -326,5 +326,6 @@ func (c *cluster) SometimesPaths() []string {
 		"task with several returns read return by return", "actor call cancelled",
 		"actor called itself in another concurrency group", "actor in a concurrency group called its default group",
 		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
-		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere"}
+		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
+		"actor generator method read to its end"}
 }

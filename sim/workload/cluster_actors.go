@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
@@ -134,6 +135,18 @@ var (
 		return incrResult{Inc: int64(rc.ActorRestarts), Count: c.n, Actor: rc.ActorID}, nil
 	})
 	squareMethod = gray.Method1("square", func(_ *counter, _ context.Context, x int64) (int64, error) { return x * x, nil })
+	// powersMethod streams x, x², x³ (a generator method: a function of
+	// its argument, so that a retried call yields the same values).
+	powersMethod = gray.MethodGenerator1("powers", func(_ *counter, _ context.Context, x int64, yield func(int64) error) error {
+		p := x
+		for range 3 {
+			if err := yield(p); err != nil {
+				return err
+			}
+			p *= x
+		}
+		return nil
+	})
 )
 
 // reentrant is an actor that calls itself: outer(name, x) looks its own
@@ -233,6 +246,7 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 		}
 		a := incrMethod.Remote(ctx, h)
 		b := squareMethod.Remote(ctx, h, gray.V(x))
+		pw := powersMethod.Remote(ctx, h, gray.V(x))
 		c := incrMethod.Remote(ctx, h)
 		rs.add(a)
 		rs.add(b)
@@ -269,6 +283,10 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 			if rb != x*x {
 				return fmt.Errorf("%s.square(%d) = %d, want %d", name, x, rb, x*x)
 			}
+			if err := checkPowers(ctx, pw, x); err != nil {
+				return fmt.Errorf("%s.powers(%d): %w", name, x, err)
+			}
+			d.cl.w.Sometimes("actor generator method read to its end")
 			if err := d.checkIncr(h.ID(), name+".incr", rc); err != nil {
 				return err
 			}
@@ -410,4 +428,28 @@ func (d *driver) reentrantRound(ctx context.Context, x int64, rs *roundRefs) (fu
 		}
 		return nil
 	}, nil
+}
+
+// checkPowers reads the stream of powers(x) to its end and closes it.
+func checkPowers(ctx context.Context, s *gray.Stream[int64], x int64) error {
+	defer s.Close()
+	want := x
+	for i := 0; ; i++ {
+		r, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			if i != 3 {
+				return fmt.Errorf("ended after %d values, want 3", i)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := r.Get(ctx)
+		r.Release()
+		if err != nil || v != want || i >= 3 {
+			return fmt.Errorf("value %d = %d, %v; want %d", i, v, err, want)
+		}
+		want *= x
+	}
 }

@@ -25,6 +25,8 @@ import (
 //	concurrent N   N calls at once to an actor with max concurrency N; ok PEAK (calls seen running together)
 //	labels ZONE    tasks with the label selector zone=ZONE; ok the distinct zones they ran in
 //	affinity       one task per alive node with a hard affinity to it; ok N (nodes where it ran as asked)
+//	groups         two calls at once in an actor's concurrency group "io" (limit 2; the default group runs one at a time); ok PEAK
+//	cancelcall     a long actor call and a queued one, both cancelled, then one more call; ok ERR ERR COUNT
 
 // Batch holds Refs inside a value.
 type Batch struct{ Parts []gray.Ref[int] }
@@ -60,6 +62,20 @@ var (
 	})
 	addVia = gray.Task2("app.addVia", func(ctx context.Context, c *gray.ActorHandle[Counter], d int) (int, error) {
 		return add.Remote(ctx, c, gray.V(d)).Get(ctx)
+	})
+
+	sleeper      = gray.Actor("app.Sleeper", func(context.Context) (*Counter, error) { return &Counter{}, nil })
+	sleeperBlock = gray.Method0("app.block", func(_ *Counter, ctx context.Context) (int, error) {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(30 * time.Second):
+			return 0, errors.New("not cancelled within 30 s")
+		}
+	})
+	sleeperQuick = gray.Method0("app.quick", func(c *Counter, _ context.Context) (int, error) {
+		c.n++
+		return c.n, nil
 	})
 
 	gate     = gray.Actor("app.Gate", func(context.Context) (*Gate, error) { return &Gate{}, nil })
@@ -198,6 +214,37 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 		}
 		slices.Sort(zones)
 		return strings.Join(slices.Compact(zones), ","), true, nil
+	case "groups":
+		g, err := gate.New(ctx, gray.WithConcurrencyGroups(map[string]int{"io": 2}))
+		if err != nil {
+			return "", true, err
+		}
+		refs := []gray.Ref[int]{gateWait.InGroup("io").Remote(ctx, g, gray.V(2)), gateWait.InGroup("io").Remote(ctx, g, gray.V(2))}
+		peaks, err := gray.GetAll(ctx, refs)
+		return fmt.Sprint(slices.Max(append(peaks, 0))), true, err
+	case "cancelcall":
+		s, err := sleeper.New(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		running := sleeperBlock.Remote(ctx, s)
+		queued := sleeperQuick.Remote(ctx, s)
+		later := sleeperQuick.Remote(ctx, s)
+		var out []string
+		for _, r := range []gray.Ref[int]{queued, running} {
+			if err := gray.Cancel(ctx, r); err != nil {
+				return "", true, err
+			}
+			_, err := r.Get(ctx)
+			switch {
+			case errors.Is(err, gray.ErrCancelled):
+				out = append(out, "cancelled")
+			default:
+				out = append(out, fmt.Sprint(err))
+			}
+		}
+		n, err := later.Get(ctx)
+		return fmt.Sprintf("%s %d", strings.Join(out, " "), n), true, err
 	case "affinity":
 		nodes, err := gray.Nodes(ctx)
 		if err != nil {
