@@ -2,9 +2,13 @@ package gray
 
 import (
 	"errors"
+	"reflect"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/worker"
+	"github.com/grayrt/gray/internal/registry"
 )
 
 // TaskError is the error of a failed task, actor call or object, as the
@@ -61,3 +65,44 @@ var (
 	// ErrReleased: the reference was released with Release.
 	ErrReleased = errors.New("gray: reference released")
 )
+
+// RegisterError registers err, a sentinel error value (such as
+// errors.New's), under name, at package init and identically in every
+// process, as functions are registered: a task body or actor method
+// whose error matches err (errors.Is) fails with a *TaskError that
+// matches err too, in the caller and in every task up the chain that
+// passes the error on (Ray's task errors are instances of the cause's
+// class). It panics if name is taken or err is not comparable.
+func RegisterError(name string, err error) { registry.RegisterSentinel(name, err) }
+
+// RegisterErrorType registers the error type E under name (at package
+// init, identically in every process): a body's error holding an E
+// (errors.As) travels with that E's value, encoded with msgpack (so its
+// exported fields), and errors.As(err, &e) gives it back in the caller
+// and tasks up the chain. E is usually a pointer to a struct. It panics
+// if name or E is taken.
+func RegisterErrorType[E error](name string) {
+	registry.RegisterErrorType(name, registry.ErrorType{
+		Type: reflect.TypeFor[E](),
+		Find: func(err error) ([]byte, bool) {
+			var e E
+			if !errors.As(err, &e) {
+				return nil, false
+			}
+			b, merr := msgpack.Marshal(e)
+			return b, merr == nil
+		},
+		Into: func(data []byte, target any) bool {
+			p, ok := target.(*E)
+			if !ok {
+				return false
+			}
+			var e E
+			if msgpack.Unmarshal(data, &e) != nil {
+				return false
+			}
+			*p = e
+			return true
+		},
+	})
+}

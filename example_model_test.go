@@ -281,3 +281,28 @@ func ExampleCancel() {
 	// true
 	// true true
 }
+
+// ErrNotFound is a sentinel a task body returns.
+var ErrNotFound = errors.New("record not found")
+
+// Lookup fails with ErrNotFound, wrapped, for a missing key.
+var Lookup = gray.Task1("example.lookup", func(_ context.Context, key string) (string, error) {
+	return "", fmt.Errorf("lookup %q: %w", key, ErrNotFound)
+})
+
+func init() { gray.RegisterError("example.ErrNotFound", ErrNotFound) }
+
+// A registered error keeps its identity across processes: errors.Is
+// matches it in the caller.
+func ExampleRegisterError() {
+	ctx := context.Background()
+	rt, err := gray.Init(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer rt.Shutdown()
+
+	_, err = Lookup.Options(gray.WithMaxRetries(0)).Remote(ctx, gray.V("alice")).Get(ctx)
+	fmt.Println(errors.Is(err, ErrNotFound), errors.Is(err, gray.ErrTaskFailed))
+	// Output: true true
+}

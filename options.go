@@ -214,6 +214,9 @@ func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 }
 
 func (c callConfig) actorOptions() (worker.ActorOptions, error) {
+	if c.getIfExists && c.name == "" {
+		return worker.ActorOptions{}, errors.New("gray: WithGetIfExists needs WithName (an anonymous actor cannot be found again)")
+	}
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
 		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Detached: c.detached,
 		ConcurrencyGroups: c.groups}

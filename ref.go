@@ -226,6 +226,15 @@ func Wait[R AnyRef](ctx context.Context, refs []R, n int, timeout time.Duration)
 	if err != nil {
 		return nil, nil, err
 	}
+	seen := make(map[proto.ObjectRef]bool, len(refs))
+	for _, r := range refs {
+		if s := r.state(); s != nil && s.err == nil {
+			if seen[s.ref] {
+				return nil, nil, fmt.Errorf("gray: Wait: %v is given twice; Wait takes distinct refs (as Ray's ray.wait)", s.ref.ID)
+			}
+			seen[s.ref] = true
+		}
+	}
 	n = min(max(n, 0), len(refs))
 	isReady := make([]bool, len(refs))
 	index := map[proto.ObjectRef][]int{}

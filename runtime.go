@@ -91,7 +91,8 @@ func WithNodeLabels(labels ...map[string]string) InitOption {
 }
 
 // WithCPUsPerNode sets each node's CPU resource; default the machine's
-// CPU count. Each node runs max(CPUs, 2) task workers.
+// CPU count. 0 makes CPU-less nodes, as Ray allows (they run actors and
+// tasks that ask for no CPU). Each node runs max(CPUs, 2) task workers.
 func WithCPUsPerNode(n int) InitOption { return func(c *initConfig) { c.cpus = n } }
 
 // WithGPUsPerNode sets each node's GPU resource (a label for scheduling;
@@ -171,8 +172,8 @@ func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.nodes < 1 || cfg.cpus < 1 || cfg.actorSlots < 0 || cfg.gpus < 0 {
-		return nil, fmt.Errorf("gray: bad options: %d nodes, %d CPUs, %d GPUs and %d actor slots per node; want at least one node and one CPU", cfg.nodes, cfg.cpus, cfg.gpus, cfg.actorSlots)
+	if cfg.nodes < 1 || cfg.cpus < 0 || cfg.actorSlots < 0 || cfg.gpus < 0 {
+		return nil, fmt.Errorf("gray: bad options: %d nodes, %d CPUs, %d GPUs and %d actor slots per node; want at least one node and no negative amount", cfg.nodes, cfg.cpus, cfg.gpus, cfg.actorSlots)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -226,7 +227,10 @@ func (rt *Runtime) start(cfg initConfig) error {
 		return err
 	}
 	rt.pool.gcsAddr = rt.gcsAddr
-	res := []any{core.CPU, cfg.cpus}
+	var res []any
+	if cfg.cpus > 0 {
+		res = append(res, core.CPU, cfg.cpus)
+	}
 	if cfg.gpus > 0 {
 		res = append(res, core.GPU, cfg.gpus)
 	}

@@ -74,6 +74,11 @@ type TaskError struct {
 	// call it made): the error then matches both ErrTaskFailed and the
 	// cause's sentinel, two tasks up as well. KindNone otherwise.
 	Cause ErrorKind `msgpack:"c,omitempty"`
+	// Sentinels and Values are the registered errors the body's error
+	// matched and held (see Identify): the error matches them in every
+	// process, as the cause's class does in Ray.
+	Sentinels []string     `msgpack:"r,omitempty"`
+	Values    []ErrorValue `msgpack:"v,omitempty"`
 }
 
 // Error implements error.
@@ -110,6 +115,15 @@ func CauseOf(err error) ErrorKind {
 		}
 	}
 	return KindNone
+}
+
+// Through is the error of task, whose argument arg (from 1) failed with
+// e: the same kind, cause and registered identity (so it matches what e
+// matches, as Ray propagates an error through dependencies), naming the
+// task and the argument.
+func (e *TaskError) Through(task string, arg int) *TaskError {
+	return &TaskError{Kind: e.Kind, Cause: e.Cause, Sentinels: e.Sentinels, Values: e.Values, Stack: e.Stack,
+		Task: task, Message: fmt.Sprintf("argument %d: %v", arg, e)}
 }
 
 // NewError builds a TaskError.

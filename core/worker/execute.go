@@ -116,7 +116,9 @@ func (w *Worker) resolveArgs(spec *proto.TaskSpec, done func([][]byte, *proto.Ta
 			if err != nil && argErr == nil {
 				var te *proto.TaskError
 				if errors.As(err, &te) {
-					argErr = te
+					// The task fails as its argument did (the same kind
+					// and identity), naming itself and the argument.
+					argErr = te.Through(spec.Describe(), i+1)
 				} else {
 					argErr = proto.NewError(proto.KindObjectLost, spec.Describe(), "argument %d: %v", i, err)
 				}

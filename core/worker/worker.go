@@ -437,7 +437,7 @@ func (w *Worker) resolve(t *pendingTask) {
 	w.indexLease(t)
 	t.since = w.env.Now()
 	t.waitArgs = 0
-	for _, a := range t.spec.Args {
+	for i, a := range t.spec.Args {
 		if a.Ref == nil || a.Ref.Owner != w.self {
 			continue
 		}
@@ -447,7 +447,7 @@ func (w *Worker) resolve(t *pendingTask) {
 			w.failTask(t, proto.NewError(proto.KindObjectLost, t.spec.Describe(), "argument %v was released before the task ran", a.Ref.ID))
 			return
 		case e.state == objFailed:
-			w.failTask(t, e.err)
+			w.failTask(t, e.err.Through(t.spec.Describe(), i+1))
 			return
 		case e.state == objPending:
 			t.waitArgs++

@@ -354,7 +354,8 @@ func protect(f func() ([][]byte, error)) (out [][]byte, terr *proto.TaskError) {
 	}()
 	out, err := f()
 	if err != nil {
-		return nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: err.Error(), Cause: proto.CauseOf(err)}
+		sentinels, values := proto.Identify(err)
+		return nil, &proto.TaskError{Kind: proto.KindTaskFailed, Message: err.Error(), Cause: proto.CauseOf(err), Sentinels: sentinels, Values: values}
 	}
 	return out, nil
 }
