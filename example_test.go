@@ -108,7 +108,9 @@ func ExampleTaskError() {
 	var te *gray.TaskError
 	fmt.Println(errors.Is(err, gray.ErrTaskFailed), errors.As(err, &te) && te.Message == "division by zero")
 
-	_, err = Square.Options(gray.WithGPUs(1)).Remote(ctx, gray.V(2)).Get(ctx)
+	// No node has a GPU: the task would wait for one to join; this one
+	// gives up at once.
+	_, err = Square.Options(gray.WithGPUs(1), gray.WithInfeasibleTimeout(0)).Remote(ctx, gray.V(2)).Get(ctx)
 	fmt.Println(errors.Is(err, gray.ErrInfeasible))
 	// Output:
 	// true true

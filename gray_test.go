@@ -209,10 +209,21 @@ func TestErrors(t *testing.T) {
 	if !errors.As(err, &te) || !strings.Contains(te.Message, "upstream") {
 		t.Fatalf("dependent of a failed task: got %v", err)
 	}
-	// Infeasible: no node has a GPU.
-	_, err = square.Options(gray.WithGPUs(1)).Remote(ctx, gray.V(1)).Get(ctx)
-	if !errors.Is(err, gray.ErrInfeasible) {
-		t.Fatalf("GPU task on a CPU-only cluster: got %v, want ErrInfeasible", err)
+	// Infeasible: no node has a GPU. By default the task waits for a
+	// node that can run it (it is never ready here); with a timeout it
+	// fails, naming the missing GPU; with 0 at once.
+	pending := square.Options(gray.WithGPUs(1)).Remote(ctx, gray.V(1))
+	if ready, _, err := gray.Wait(ctx, []gray.Ref[int]{pending}, 1, 300*time.Millisecond); err != nil || len(ready) != 0 {
+		t.Fatalf("a GPU task on a CPU-only cluster: ready %d, %v; want it pending", len(ready), err)
+	}
+	if err := gray.Cancel(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	for _, wait := range []time.Duration{0, 200 * time.Millisecond} {
+		_, err = square.Options(gray.WithGPUs(1), gray.WithInfeasibleTimeout(wait)).Remote(ctx, gray.V(1)).Get(ctx)
+		if !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "GPU") {
+			t.Fatalf("GPU task on a CPU-only cluster, WithInfeasibleTimeout(%v): got %v, want ErrInfeasible naming the GPU", wait, err)
+		}
 	}
 }
 

@@ -99,7 +99,7 @@ func TestLabelsAndAffinity(t *testing.T) {
 		t.Errorf("actor with gpu=a100 runs on %q, %v; want %s", rc.NodeID, err, gpuNode)
 	}
 
-	_, err = placedTask.Options(gray.WithLabelSelector(map[string]string{"zone": "mars"})).Remote(ctx).Get(ctx)
+	_, err = placedTask.Options(gray.WithLabelSelector(map[string]string{"zone": "mars"}), gray.WithInfeasibleTimeout(0)).Remote(ctx).Get(ctx)
 	if !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "zone=mars") {
 		t.Errorf("a selector no node matches: %v, want ErrInfeasible naming zone=mars", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -29,6 +30,7 @@ type callConfig struct {
 	groups          map[string]int
 	backpressure    int
 	labels          map[string]string
+	infeasibleWait  *time.Duration
 	affinity        string // a node id, as Nodes and GetRuntimeContext give it
 	affinitySoft    bool
 }
@@ -127,6 +129,16 @@ func WithNodeAffinity(nodeID string, soft bool) Option {
 	return func(c *callConfig) { c.affinity, c.affinitySoft = nodeID, soft }
 }
 
+// WithInfeasibleTimeout bounds how long a task waits when no node of the
+// cluster can run it (its resources or labels): by default it waits until
+// a node that can joins (Ray's pending demand), and its owner's log warns
+// at once and every two minutes while it waits; after d it fails with
+// ErrInfeasible naming what is missing. d <= 0 fails it at once. (Actors
+// no node can host fail at creation for now.)
+func WithInfeasibleTimeout(d time.Duration) Option {
+	return func(c *callConfig) { c.infeasibleWait = &d }
+}
+
 // WithBackpressure bounds how far a streaming generator (Generator0…)
 // runs ahead of its consumer, as Ray's
 // _generator_backpressure_num_objects: a body that has yielded n items
@@ -186,6 +198,12 @@ func (c callConfig) strategy() (proto.Strategy, error) {
 
 func (c callConfig) taskOptions() (worker.TaskOptions, error) {
 	o := worker.TaskOptions{NumReturns: 1, RetryExceptions: c.retryExceptions, Backpressure: c.backpressure}
+	if d := c.infeasibleWait; d != nil {
+		o.InfeasibleWait = *d
+		if *d <= 0 { // fail at once
+			o.InfeasibleWait = -1
+		}
+	}
 	var err error
 	if o.Strategy, err = c.strategy(); err != nil {
 		return o, err

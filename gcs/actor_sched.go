@@ -330,6 +330,9 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 		ActorIncarnation:  p.inc,
 		MaxConcurrency:    sp.MaxConcurrency,
 		ConcurrencyGroups: sp.ConcurrencyGroups,
+		// An actor no node can host dies at creation, saying why (it
+		// does not wait in a raylet's infeasible queue for now).
+		InfeasibleWait: -1,
 	}
 }
 

@@ -215,16 +215,30 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	// keeps no state, so a demand that had to wait waits again: skip the
 	// decision (a queue of thousands of equal requests made every pass
 	// quadratic, and starved the raylet's heartbeats).
-	memo := spec.Strategy.Kind == proto.StrategyDefault && !l.req.Spilled && l.class != nil
+	// (A label selector is not part of the demand class: a labeled
+	// request that waits says nothing of an unlabeled one.)
+	memo := spec.Strategy.Kind == proto.StrategyDefault && len(spec.Strategy.Labels) == 0 && !l.req.Spilled && l.class != nil
 	if memo && (l.class.res.wait == r.pass || l.class.poolWait == r.pass) {
 		return false
 	}
 	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
 	switch d.Outcome {
 	case Infeasible:
-		r.stats.Infeasible++
-		r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
-		return true
+		if spec.InfeasibleWait < 0 || (spec.Strategy.Kind == proto.StrategyNodeAffinity && !spec.Strategy.Soft) {
+			// Asked to fail at once, or a hard affinity to a node that
+			// is dead, draining or too small: no node joining helps.
+			r.stats.Infeasible++
+			r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
+			return true
+		}
+		if !l.infeasible {
+			// Ray's infeasible queue: it waits for a node that can run
+			// it; the owner warns its user, and bounds the wait.
+			l.infeasible = true
+			r.stats.InfeasibleQueued++
+			r.cli.Call(l.key.owner, &proto.LeaseInfeasible{LeaseID: l.key.id, Reason: d.Reason}, rpc.Options{}, func(core.Message, error) {})
+		}
+		return false
 	case Wait:
 		if memo {
 			l.class.res.wait = r.pass

@@ -84,6 +84,9 @@ type Stats struct {
 	// lent its CPUs out; LeasesStacked, leases granted on a worker whose
 	// other leases were all blocked.
 	LeasesBlocked, LeasesStacked int64
+	// InfeasibleQueued counts requests no alive node could run, queued
+	// to wait for one (their owners were told).
+	InfeasibleQueued int64
 	// Workers started from job binaries, launches that failed, and idle
 	// launched workers told to exit.
 	WorkersLaunched, LaunchFailures, WorkersReaped int64
@@ -237,6 +240,9 @@ type leaseRequest struct {
 	// request waited unknownNodeWaitMax for it; unknownGone: the GCS
 	// does not know the node either.
 	unknownArmed, unknownGone bool
+	// infeasible: queued although no alive node can run it (it waits
+	// for one to join); its owner was told.
+	infeasible bool
 }
 
 // held is what a granted lease holds now: its resources, without the

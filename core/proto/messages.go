@@ -44,6 +44,7 @@ const (
 	msgWaitObjectFreed      core.MsgType = 4019
 	msgReportItem           core.MsgType = 4020
 	msgReportItemReply      core.MsgType = 4021
+	msgLeaseInfeasible      core.MsgType = 4022
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -543,6 +544,16 @@ type WaitObjectFreed struct {
 	OwnerID uint64        `msgpack:"w,omitempty"`
 }
 
+// LeaseInfeasible tells a lease request's owner that no alive node could
+// ever run it now (its resources or labels), and that the raylet keeps
+// it queued until a node that can joins (TaskSpec.InfeasibleWait). The
+// owner warns, and fails the task once the wait it asked for is over.
+// The reply is Ack.
+type LeaseInfeasible struct {
+	LeaseID uint64 `msgpack:"l"`
+	Reason  string `msgpack:"r"`
+}
+
 // ReportItem carries one item of a streaming generator task (Ray's
 // ReportGeneratorItemReturns) from the worker running it to its owner:
 // item Index (from 0) of Task, as attempt Attempt produced it, inline or
@@ -753,6 +764,7 @@ func (*AddBorrowerReply) MsgType() core.MsgType     { return msgAddBorrowerReply
 func (*WaitObjectFreed) MsgType() core.MsgType      { return msgWaitObjectFreed }
 func (*ReportItem) MsgType() core.MsgType           { return msgReportItem }
 func (*ReportItemReply) MsgType() core.MsgType      { return msgReportItemReply }
+func (*LeaseInfeasible) MsgType() core.MsgType      { return msgLeaseInfeasible }
 
 func init() {
 	for _, c := range []func() core.Message{
@@ -805,6 +817,7 @@ func init() {
 		func() core.Message { return new(WaitObjectFreed) },
 		func() core.Message { return new(ReportItem) },
 		func() core.Message { return new(ReportItemReply) },
+		func() core.Message { return new(LeaseInfeasible) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

@@ -153,6 +153,13 @@ type TaskSpec struct {
 	// the body waits (0: unbounded).
 	Streaming    bool   `msgpack:"sg,omitempty"`
 	Backpressure uint32 `msgpack:"sb,omitempty"`
+	// InfeasibleWait (nanoseconds) is how long the task may wait for a
+	// node that can run it when none can now (its resources or labels:
+	// a node may join): 0 waits for as long as it takes (Ray's pending
+	// demand), negative fails it at once with Infeasible. The raylet
+	// queues such a request and tells the owner (LeaseInfeasible); the
+	// owner enforces the bound.
+	InfeasibleWait int64 `msgpack:"iw,omitempty"`
 	// Binary is the hash (hex SHA-256) of the staged job binary whose
 	// workers run the task; empty when any worker of the node's own
 	// program does (embedded clusters, the simulator).

@@ -127,6 +127,9 @@ func (w *Worker) describeTask(t *pendingTask, now time.Time) string {
 		}
 		return fmt.Sprintf("%s: waiting for its arguments %s for %v", head, listMax(args, 4), since(now, t.since))
 	case phaseLeasing:
+		if t.infeasible != "" {
+			return fmt.Sprintf("%s: infeasible, waiting for a node that can run it (%s) for %v", head, t.infeasible, since(now, t.infeasibleSince))
+		}
 		return fmt.Sprintf("%s: requesting a lease (%d, %v) from %s for %v", head, leaseID(t), t.spec.Resources, leaseRaylet(t), since(now, t.since))
 	default:
 		return fmt.Sprintf("%s: leased worker %s on %v (lease %d from %s), running, awaiting its result for %v", head, t.worker, t.node, t.leaseID, t.raylet, since(now, t.since))

@@ -102,6 +102,9 @@ type Stats struct {
 	OwnerDied int64
 	// Nested counts tasks submitted from inside a running task.
 	Nested int64
+	// InfeasibleWaits counts reports that a task of ours waits because
+	// no node can run it now (LeaseInfeasible).
+	InfeasibleWaits int64
 }
 
 // Worker is the core worker: the part of every driver and worker process
@@ -206,6 +209,10 @@ type pendingTask struct {
 	since time.Time
 	// statusAsked: a LeaseStatus for the running attempt is in flight.
 	statusAsked bool
+	// infeasible is why no node can run the task now, as its raylet
+	// reported (LeaseInfeasible), since infeasibleSince; "" otherwise.
+	infeasible      string
+	infeasibleSince time.Time
 }
 
 type taskPhase uint8
@@ -259,6 +266,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.AddBorrower{}).MsgType(), w.handleAddBorrower)
 	w.srv.Register((&proto.WaitObjectFreed{}).MsgType(), w.handleWaitObjectFreed)
 	w.srv.Register((&proto.ReportItem{}).MsgType(), w.handleReportItem)
+	w.srv.Register((&proto.LeaseInfeasible{}).MsgType(), w.handleLeaseInfeasible)
 	w.leases = lease.NewClient(env, w.cli)
 	w.incarnation = env.Rand().Uint64() | 1
 	if cfg.Job.IsNil() {
@@ -308,6 +316,10 @@ type TaskOptions struct {
 	Strategy        proto.Strategy
 	MaxRetries      int32 // default 3 when zero; -1 retries forever; use NoRetries for none
 	RetryExceptions bool
+	// InfeasibleWait bounds how long the task waits for a node that can
+	// run it when none can (0: as long as it takes; negative: fail at
+	// once); see proto.TaskSpec.InfeasibleWait.
+	InfeasibleWait time.Duration
 	// Streaming makes a streaming generator task (NumReturns must be 0
 	// or 1): its one return ends the stream, whose items StreamTake
 	// gives; Backpressure bounds the items yielded and not yet taken
@@ -382,6 +394,7 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 		MaxRetries:      retries,
 		RetryExceptions: opts.RetryExceptions,
 		Streaming:       opts.Streaming,
+		InfeasibleWait:  int64(opts.InfeasibleWait),
 		Backpressure:    uint32(max(opts.Backpressure, 0)),
 		Owner:           w.self,
 		OwnerID:         w.incarnation,
@@ -503,6 +516,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		}
 		t.req = nil
 		t.raylet, t.leaseID = req.Raylet(), req.ID()
+		t.infeasible = ""
 		w.indexLease(t)
 		switch {
 		case err == nil:
@@ -910,4 +924,50 @@ func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.M
 		held = true // a cancelled task's body is still returning
 	}
 	reply(&proto.LeaseCheckReply{Held: held}, nil)
+}
+
+// handleLeaseInfeasible hears from a raylet that no alive node can run a
+// task of ours now and that its request waits for one (Ray's pending
+// infeasible demand, made loud): it warns in this process's log, at once
+// and again each time a request of the task is found infeasible (the
+// lease client asks again every leaseTimeout), and fails the task with
+// Infeasible once its InfeasibleWait is over.
+func (w *Worker) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	q := m.(*proto.LeaseInfeasible)
+	reply(&proto.Ack{}, nil)
+	var t *pendingTask
+	for _, id := range w.sortedTaskIDs() {
+		if x := w.tasks[id]; x.phase == phaseLeasing && leaseID(x) == q.LeaseID {
+			t = x
+			break
+		}
+	}
+	if t == nil {
+		return
+	}
+	w.stats.InfeasibleWaits++
+	wait := time.Duration(t.spec.InfeasibleWait)
+	bound := "until a node that can run it joins (WithInfeasibleTimeout bounds the wait)"
+	if wait > 0 {
+		bound = fmt.Sprintf("at most %v (WithInfeasibleTimeout)", wait)
+	}
+	w.env.Log().Warn("no node can run a task now: it waits for one", "task", t.spec.Describe(), "demand", t.spec.Resources.String(), "reason", q.Reason, "waits", bound)
+	if t.infeasible != "" {
+		t.infeasible = q.Reason
+		return
+	}
+	t.infeasible, t.infeasibleSince = q.Reason, w.env.Now()
+	if wait <= 0 {
+		return
+	}
+	id, since := t.spec.TaskID, t.infeasibleSince
+	w.env.AfterFunc(wait, func() {
+		if w.tasks[id] != t || t.phase != phaseLeasing || t.infeasible == "" || !t.infeasibleSince.Equal(since) {
+			return
+		}
+		if t.req != nil {
+			t.req.Cancel() // drops the queued request
+		}
+		w.failTask(t, proto.NewError(proto.KindInfeasible, t.spec.Describe(), "%s; no node could run it for %v", t.infeasible, wait))
+	})
 }

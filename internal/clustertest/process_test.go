@@ -247,11 +247,11 @@ func (c *cluster) startHead(t *testing.T) {
 	c.gcs = gcs
 }
 
-func (c *cluster) addNode(t *testing.T) *proc {
+func (c *cluster) addNode(t *testing.T, extra ...string) *proc {
 	t.Helper()
 	i := len(c.nodes) + 1
-	n := start(t, fmt.Sprintf("node%d", i), c.app, "node", "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--cpus", "2",
-		"--labels", fmt.Sprintf("zone=z%d", i))
+	n := start(t, fmt.Sprintf("node%d", i), c.app, append([]string{"node", "--join", c.gcs, "--data-dir", filepath.Join(t.TempDir(), "node"), "--secret-file", c.secret, "--cpus", "2",
+		"--labels", fmt.Sprintf("zone=z%d", i)}, extra...)...)
 	n.line(t, startTimeout)
 	c.nodes = append(c.nodes, n)
 	return n
@@ -435,5 +435,31 @@ func TestProgrammingModelAcrossNodes(t *testing.T) {
 	got := strings.Fields(d.ask(t, "stream 50"))
 	if len(got) != 2 || got[0] != "1225" || strings.Contains(got[1], ",") {
 		t.Errorf("stream 50 = %q, want the sum 1225 from one body's pid", got)
+	}
+}
+
+// TestInfeasibleTaskWaitsForANode: a task needing a custom resource no
+// node has waits (the driver's log warns, naming the demand) and runs on
+// the node that brings the resource when it joins.
+func TestInfeasibleTaskWaitsForANode(t *testing.T) {
+	c := newCluster(t, 1)
+	d := c.driver(t)
+	if _, err := fmt.Fprintln(d.stdin, "late gadget"); err != nil {
+		t.Fatal(err)
+	}
+	if l := d.line(t, commandTimeout); l != "submitted" {
+		t.Fatalf("late: %q, want submitted", l)
+	}
+	for deadline := time.Now().Add(commandTimeout); !strings.Contains(d.stderr.String(), "no node can run a task now"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the driver did not warn of the infeasible task within %v; stderr:\n%s", commandTimeout, d.stderr)
+		}
+	}
+	if !strings.Contains(d.stderr.String(), "gadget") {
+		t.Errorf("the warning does not name the missing resource:\n%s", d.stderr)
+	}
+	late := c.addNode(t, "--custom", "gadget")
+	if got := d.answer(t, "late gadget"); got != fmt.Sprint(late.cmd.Process.Pid) {
+		t.Errorf("the waiting task ran in pid %s, want the new node's %d", got, late.cmd.Process.Pid)
 	}
 }

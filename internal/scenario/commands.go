@@ -320,6 +320,16 @@ func (w *World) cmdSubmit(a args) {
 			opts.MaxRetries = worker.NoRetries
 		}
 	}
+	if a.has("infeasible-wait") {
+		dur, err := time.ParseDuration(a.str("infeasible-wait", ""))
+		if err != nil {
+			a.t.Fatalf("%s: infeasible-wait: %v", a.d.Pos, err)
+		}
+		opts.InfeasibleWait = dur
+		if dur <= 0 {
+			opts.InfeasibleWait = -1
+		}
+	}
 	if a.has("node") {
 		n := w.node(argsWithKey(a, "node"))
 		opts.Strategy = proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: n.raylet().Node()}

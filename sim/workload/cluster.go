@@ -327,5 +327,5 @@ func (c *cluster) SometimesPaths() []string {
 		"actor called itself in another concurrency group", "actor in a concurrency group called its default group",
 		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
 		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
-		"actor generator method read to its end"}
+		"actor generator method read to its end", "task waited for a node that could run it"}
 }

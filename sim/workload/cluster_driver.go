@@ -148,7 +148,7 @@ func (d *driver) runRound(ctx context.Context) error {
 	var gpu, fail gray.Ref[int64]
 	odd := d.round%3 == 1
 	if odd {
-		gpu = add.Options(gray.WithGPUs(1)).Remote(ctx, gray.V(int64(1)), gray.V(int64(2)))
+		gpu = add.Options(gray.WithGPUs(1), gray.WithInfeasibleTimeout(2*time.Second)).Remote(ctx, gray.V(int64(1)), gray.V(int64(2)))
 		fail = failTask.Options(retried).Remote(ctx)
 		rs.add(gpu)
 		rs.add(fail)
@@ -294,8 +294,8 @@ func (d *driver) runRound(ctx context.Context) error {
 	}
 	if odd {
 		d.step = "get infeasible"
-		if _, err := gpu.Get(ctx); !errors.Is(err, gray.ErrInfeasible) {
-			return fmt.Errorf("GPU task on a CPU-only cluster: got %v, want an infeasible error", err)
+		if _, err := gpu.Get(ctx); !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "no node could run it for 2s") {
+			return fmt.Errorf("GPU task on a CPU-only cluster: got %v, want an infeasible error once its 2 s wait is over", err)
 		}
 		d.cl.w.Sometimes("infeasible task reported")
 		d.step = "get failing"
@@ -348,6 +348,9 @@ func (d *driver) countPaths(ctx context.Context) error {
 		}
 		if st.BorrowersAdded > 0 {
 			w.Sometimes("borrower registered")
+		}
+		if st.InfeasibleWaits > 0 {
+			w.Sometimes("task waited for a node that could run it")
 		}
 		if st.StreamItemsDuplicate > 0 {
 			w.Sometimes("stream value yielded again by a retry")

@@ -3,7 +3,7 @@
 // or a driver (gray.Init with an address), the pattern docs/operations.md
 // describes for running user code on a cluster.
 //
-//	app node --head|--join ADDRESS --data-dir DIR --secret-file FILE [--listen MULTIADDR] [--cpus N] [--labels K=V,…]
+//	app node --head|--join ADDRESS --data-dir DIR --secret-file FILE [--listen MULTIADDR] [--cpus N] [--labels K=V,…] [--custom NAME]
 //	app drive --address ADDRESS --secret-file FILE [--raylet ADDRESS]
 //
 // A node prints its address (the GCS's for the head, else its raylet's)
@@ -21,6 +21,7 @@
 //	hog MB           a task (no retries) that holds MB MiB of memory for 2 s; ok or the error
 //	echo TEXT        a task that prints TEXT on its stdout; ok
 //	rtt N            N small tasks one after another; ok MEAN (the mean round trip)
+//	late NAME        a task needing the custom resource NAME: "submitted", then ok PID once a node that has it ran it
 //	(and the programming model's commands: see model.go)
 //	quit             shut down and exit
 package main
@@ -156,6 +157,7 @@ func node(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "", "listen multiaddr")
 	cpus := fs.Int("cpus", 2, "CPUs")
 	labels := fs.String("labels", "", "labels k=v,…")
+	custom := fs.String("custom", "", "a custom resource NAME of amount 1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,8 +171,12 @@ func node(ctx context.Context, args []string) error {
 			lm[k] = v
 		}
 	}
+	res := map[string]float64{"CPU": float64(*cpus)}
+	if *custom != "" {
+		res[*custom] = 1
+	}
 	n, err := gray.StartNode(ctx, gray.NodeOptions{Head: *head, Join: *join, DataDir: *dataDir, ClusterSecret: secret,
-		Listen: *listen, Resources: map[string]float64{"CPU": float64(*cpus)}, Labels: lm,
+		Listen: *listen, Resources: res, Labels: lm,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
@@ -363,6 +369,16 @@ func command(ctx context.Context, f []string) (string, error) {
 		fmt.Println("submitted")
 		ps, err := gray.GetAll(ctx, refs)
 		return pids(ps), err
+	case "late":
+		// A task needing the custom resource f[1], which no node has yet:
+		// it waits for a node that has it.
+		if len(f) < 2 {
+			return "", errors.New("late NAME")
+		}
+		ref := pidTask.Options(gray.WithResources(map[string]float64{f[1]: 1})).Remote(ctx)
+		fmt.Println("submitted")
+		p, err := ref.Get(ctx)
+		return strconv.Itoa(p), err
 	case "actor":
 		if len(f) < 2 {
 			return "", errors.New("actor NAME")
