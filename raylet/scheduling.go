@@ -290,8 +290,14 @@ func available(n *NodeView, demand core.Resources) bool {
 }
 
 // utilization returns n's critical resource utilization after placing
-// demand: the maximum over the kinds in n.Total of (used + demand) / total.
-// A node without resources has utilization 0.
+// demand: the maximum over CPU and memory in n.Total of (used + demand) /
+// total. As Ray's (CalculateCriticalResourceUtilization: CPU, memory,
+// object store memory), GPUs and custom resources do not count: a task
+// that needs one custom resource a node has one of would otherwise find
+// every node "full" and never prefer its local node. Unlike Ray's, the
+// demand counts (Ray scores the node before placing it), so a node passes
+// the threshold one task earlier. A node without CPU and memory has
+// utilization 0.
 //
 // It walks the three sets, which are sorted by name, side by side instead
 // of looking names up, because hybrid decisions compute it for every node.
@@ -299,6 +305,9 @@ func utilization(n *NodeView, demand core.Resources) float64 {
 	var u float64
 	avail, dem := n.Available, demand
 	for _, t := range n.Total {
+		if t.Name != core.CPU && t.Name != core.Memory {
+			continue
+		}
 		for len(avail) > 0 && avail[0].Name < t.Name {
 			avail = avail[1:]
 		}

@@ -186,6 +186,29 @@ func TestNodeAffinity(t *testing.T) {
 	})
 }
 
+// TestCustomResourcesDoNotCountAsUtilization: as Ray's hybrid policy,
+// only CPU and memory make a node "utilized": a task needing a custom
+// resource the local node has one of stays local while the local CPUs
+// are free, rather than going to the node with more of it.
+func TestCustomResourcesDoNotCountAsUtilization(t *testing.T) {
+	node := func(i int, gadgets, gpus int, usedCPU string) NodeView {
+		n := cpus(i, 8, usedCPU)
+		extra := core.MustResources("gadget", gadgets, core.GPU, gpus)
+		n.Total, n.Available = n.Total.Add(extra), n.Available.Add(extra)
+		return n
+	}
+	gadget := core.MustResources(core.CPU, 1, "gadget", 1)
+	gpu := core.MustResources(core.CPU, 1, core.GPU, 1)
+	runDecideCases(t, []decideCase{
+		{name: "custom resource: local while its CPUs are free", local: 1, nodes: []NodeView{node(1, 1, 1, "0"), node(2, 4, 4, "0")},
+			demand: gadget, want: Place, wantNode: 1},
+		{name: "GPU: local while its CPUs are free", local: 1, nodes: []NodeView{node(1, 1, 1, "0"), node(2, 4, 4, "0")},
+			demand: gpu, want: Place, wantNode: 1},
+		{name: "past the CPU threshold it spreads", local: 1, nodes: []NodeView{node(1, 1, 1, "6"), node(2, 4, 4, "0")},
+			demand: gadget, want: Place, wantNode: 2},
+	})
+}
+
 func TestLabelSelectors(t *testing.T) {
 	labeled := func(n NodeView, kv ...string) NodeView {
 		m := map[string]string{}
