@@ -50,10 +50,16 @@ type actorCall struct {
 	spec    proto.TaskSpec
 	retries int   // resends left after the actor died; -1 forever
 	sentInc int64 // incarnation it was last sent to; -1 not sent (or refused)
-	sentTo  target
-	slot    uint64 // its number at sentTo
-	callID  rpc.CallID
-	attempt int
+	// maybeRan is the incarnation a copy of the call may have run in
+	// although its last send was refused: the process that refused does
+	// not host that incarnation, so a process before it at the address
+	// may have hosted it and run the call (its reply lost) before dying;
+	// -1 if none.
+	maybeRan int64
+	sentTo   target
+	slot     uint64 // its number at sentTo
+	callID   rpc.CallID
+	attempt  int
 	// since is when the call was made, or last sent (this process's
 	// clock), for DescribeWaits.
 	since time.Time
@@ -142,7 +148,7 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	}
 	w.stats.Submitted++
 	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)
-	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1, since: w.env.Now()}
+	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1, maybeRan: -1, since: w.env.Now()}
 	v.calls[c.seq] = c
 	w.newStream(&spec)
 	switch {
@@ -199,8 +205,16 @@ func (w *Worker) sendCall(v *actorView, c *actorCall) {
 			if errors.Is(err, rpc.ErrCancelled) {
 				return
 			}
-			// Refused: the worker hosts another incarnation (or none).
-			// The call did not run; learn where the actor is now.
+			// Refused: learn where the actor is now. A host of the
+			// incarnation that is not ready yet (Unavailable) did not
+			// run the call, and no other process hosts that
+			// incarnation. A process that does not host it (NotFound)
+			// speaks only for itself: a process before it at this
+			// address may have hosted the incarnation and run the call
+			// (its reply lost) before dying.
+			if rpc.CodeOf(err) != rpc.CodeUnavailable && c.maybeRan < 0 {
+				c.maybeRan = c.sentInc
+			}
 			c.sentInc = -1
 			w.env.AfterFunc(100*time.Millisecond, func() { w.refreshActor(v) })
 			return
@@ -290,20 +304,27 @@ func (w *Worker) applyActorInfo(info gcs.ActorInfo) {
 			switch {
 			case c.sentInc >= 0 && c.sentTo == (target{v.inc, v.addr}):
 				// In flight to this incarnation already.
-			case c.sentInc < 0:
+			case c.sentInc < 0 && (c.maybeRan < 0 || c.maybeRan == v.inc):
+				// Not sent, or refused by this incarnation's host: no
+				// process of this incarnation ran it.
 				resend = append(resend, c)
 			case c.retries != 0:
 				// Sent to an older incarnation (or an abandoned worker of
 				// this one), which may have run it:
 				// Ray's at-least-once retry of actor tasks.
-				w.cli.Cancel(c.callID)
+				if c.sentInc >= 0 {
+					w.cli.Cancel(c.callID)
+				}
+				c.maybeRan = -1
 				if c.retries > 0 {
 					c.retries--
 				}
 				w.stats.ActorCallsRetried++
 				resend = append(resend, c)
 			default:
-				w.cli.Cancel(c.callID)
+				if c.sentInc >= 0 {
+					w.cli.Cancel(c.callID)
+				}
 				w.finishCall(v, c, nil, proto.NewError(proto.KindActorDied, c.spec.Describe(),
 					"actor %v restarted (incarnation %d) while the call was in flight and max_task_retries is exhausted", v.id, v.inc))
 			}

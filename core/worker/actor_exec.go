@@ -144,8 +144,14 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, lease uint64, reply f
 // caller re-reads the actor's record and resends it where it belongs.
 func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, error)) {
 	a := w.actor
-	if a == nil || !a.ready || a.id != spec.ActorID || a.inc != spec.ActorIncarnation {
-		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s does not host %v incarnation %d", w.self, spec.ActorID, spec.ActorIncarnation))
+	switch {
+	case a == nil || a.id != spec.ActorID || a.inc != spec.ActorIncarnation:
+		// NotFound: this process never ran the call, but it does not
+		// speak for a process before it at this address (see sendCall).
+		reply(nil, rpc.Errorf(rpc.CodeNotFound, "%s does not host %v incarnation %d", w.self, spec.ActorID, spec.ActorIncarnation))
+		return
+	case !a.ready:
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "%s hosts %v incarnation %d, not ready yet", w.self, spec.ActorID, spec.ActorIncarnation))
 		return
 	}
 	k := callerKey{spec.Caller, spec.CallerID}

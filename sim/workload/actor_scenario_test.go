@@ -278,3 +278,54 @@ func TestKillThenCreateActor(t *testing.T) {
 	}
 	t.Logf("B's creation was retried in %d of %d seeds", retried, seeds)
 }
+
+// crashingSquare counts its runs and, on the first, crashes its own
+// worker before it can answer: the call ran, its reply never left.
+var crashingSquare = gray.Method1("crashingSquare", func(_ *counter, ctx context.Context, x int64) (int64, error) {
+	cl, c := clusterOf(ctx), process.CallerFrom(ctx)
+	if cl == nil || c == nil {
+		return 0, errors.New("crashingSquare runs in the actor scenario only")
+	}
+	cl.callRuns[c.Parent.TaskID]++
+	if cl.callRuns[c.Parent.TaskID] == 1 {
+		self, proc := c.Env.Self(), cl.w.Process(c.Env.Self())
+		cl.w.Schedule(0, "crash the actor's worker mid-call", func() {
+			if cl.w.Process(self) == proc {
+				cl.w.Crash(self, "the call crashes its actor's worker")
+			}
+		})
+		return 0, pause(ctx, time.Minute)
+	}
+	return x * x, nil
+})
+
+// TestActorCallWithoutRetriesRunsAtMostOnce: an actor without task
+// retries whose worker dies while running a call (its reply lost). The
+// caller's rpc resends the call to the worker's address, where a new
+// process that hosts nothing refuses it; the actor restarts elsewhere.
+// The call must fail with ActorDied and not run again: the refusal of a
+// process that does not host the incarnation does not prove the call
+// never ran there before it (it ran twice, cluster seed 215).
+func TestActorCallWithoutRetriesRunsAtMostOnce(t *testing.T) {
+	var runs int
+	s := &actorScenario{run: func(ctx context.Context, s *actorScenario) error {
+		h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithMaxRestarts(1))
+		if err != nil {
+			return err
+		}
+		ref := crashingSquare.Remote(ctx, h, gray.V(int64(3)))
+		_, err = ref.Get(ctx)
+		s.results = append(s.results, fmt.Sprintf("died=%v", errors.Is(err, gray.ErrActorDied)))
+		runs = s.cl.runsOf(ref.ID())
+		// The restarted actor still answers.
+		s.call(ctx, h)
+		return nil
+	}}
+	r := sim.Run(sim.Config{Seed: 5, FaultSpec: "none", FaultPhase: time.Millisecond}, s, "actor-scenario")
+	if !r.Passed {
+		t.Fatal(r)
+	}
+	if got := strings.Join(s.results, " "); got != "died=true (1,1)" || runs != 1 {
+		t.Fatalf("results %q, the call ran %d times; want died=true (1,1), once", got, runs)
+	}
+}

@@ -111,6 +111,8 @@ type cluster struct {
 	streamNodes map[int64][]core.NodeID
 	// streamCrashed: stream(x)'s worker was crashed on purpose.
 	streamCrashed map[int64]bool
+	// callRuns counts the runs of each square actor call.
+	callRuns map[core.TaskID]int
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -139,6 +141,7 @@ func (c *cluster) init(w *sim.World) {
 	c.ownerDeaths = map[int64]*ownerDeath{}
 	c.streamNodes = map[int64][]core.NodeID{}
 	c.streamCrashed = map[int64]bool{}
+	c.callRuns = map[core.TaskID]int{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {

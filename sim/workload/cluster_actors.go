@@ -2,9 +2,11 @@ package workload
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
@@ -134,7 +136,14 @@ var (
 		c.n++
 		return incrResult{Inc: int64(rc.ActorRestarts), Count: c.n, Actor: rc.ActorID}, nil
 	})
-	squareMethod = gray.Method1("square", func(_ *counter, _ context.Context, x int64) (int64, error) { return x * x, nil })
+	// squareMethod counts its runs per call (cluster.callRuns), so that
+	// the workload can tell at-most-once from at-least-once.
+	squareMethod = gray.Method1("square", func(_ *counter, ctx context.Context, x int64) (int64, error) {
+		if cl, c := clusterOf(ctx), process.CallerFrom(ctx); cl != nil && c != nil && c.Parent != nil {
+			cl.callRuns[c.Parent.TaskID]++
+		}
+		return x * x, nil
+	})
 	// powersMethod streams x, x², x³ (a generator method: a function of
 	// its argument, so that a retried call yields the same values).
 	powersMethod = gray.MethodGenerator1("powers", func(_ *counter, _ context.Context, x int64, yield func(int64) error) error {
@@ -362,9 +371,19 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 		checks = append(checks, func() error {
 			for i, r := range squares {
 				want := (x + int64(i)) * (x + int64(i))
+				// No task retries: a call runs at most once, and one that
+				// ran may still fail with ErrActorDied (its reply died
+				// with the actor's process).
+				runs := d.cl.runsOf(r.ID())
+				if runs > 1 {
+					return fmt.Errorf("anonymous square(%d) ran %d times on an actor without task retries: want at most once", x+int64(i), runs)
+				}
 				switch got, err := r.Get(ctx); {
 				case errors.Is(err, gray.ErrActorDied):
 					d.cl.w.Sometimes("actor call failed: actor died")
+					if d.cl.runsOf(r.ID()) == 1 {
+						d.cl.w.Sometimes("actor call ran but its reply died with the actor")
+					}
 				case err != nil:
 					return fmt.Errorf("anonymous square: %w", err)
 				case got != want:
@@ -452,4 +471,16 @@ func checkPowers(ctx context.Context, s *gray.Stream[int64], x int64) error {
 		}
 		want *= x
 	}
+}
+
+// runsOf returns how often the actor call whose return has the object id
+// ref (as Ref.ID gives it) ran.
+func (c *cluster) runsOf(ref string) int {
+	var id core.ObjectID
+	b, err := hex.DecodeString(strings.TrimPrefix(ref, "obj:"))
+	if err != nil || len(b) != len(id) {
+		return 0
+	}
+	copy(id[:], b)
+	return c.callRuns[id.Task()]
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grayrt/gray"
@@ -76,6 +77,13 @@ var (
 	sleeperQuick = gray.Method0("app.quick", func(c *Counter, _ context.Context) (int, error) {
 		c.n++
 		return c.n, nil
+	})
+
+	// crashAfter kills its own process (SIGKILL) after pausing ms.
+	crashAfter = gray.Method1("app.crashAfter", func(_ *Counter, _ context.Context, ms int) (int, error) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	})
 
 	gate     = gray.Actor("app.Gate", func(context.Context) (*Gate, error) { return &Gate{}, nil })
@@ -245,6 +253,45 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 		}
 		n, err := later.Get(ctx)
 		return fmt.Sprintf("%s %d", strings.Join(out, " "), n), true, err
+	case "actorcrash":
+		// N calls, then one that kills the actor's process after MS ms,
+		// then N more: how many of the first N answered with their value,
+		// and how many of the last N (run again by the restarted actor,
+		// or failed: no retries).
+		n, ms := atoi(f, 1), atoi(f, 2)
+		c, err := counter.New(ctx, gray.WithMaxRestarts(1))
+		if err != nil {
+			return "", true, err
+		}
+		var before, after []gray.Ref[int]
+		for range n {
+			before = append(before, add.Remote(ctx, c, gray.V(1)))
+		}
+		crash := crashAfter.Remote(ctx, c, gray.V(ms))
+		for range n {
+			after = append(after, add.Remote(ctx, c, gray.V(1)))
+		}
+		count := func(refs []gray.Ref[int]) (ok, died int, other []string) {
+			for _, r := range refs {
+				_, err := r.Get(ctx)
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, gray.ErrActorDied):
+					died++
+				default:
+					other = append(other, err.Error())
+				}
+			}
+			return
+		}
+		b, bd, bo := count(before)
+		_, cerr := crash.Get(ctx)
+		a, ad, ao := count(after)
+		if len(bo)+len(ao) > 0 {
+			return "", true, fmt.Errorf("unexpected errors: %v %v", bo, ao)
+		}
+		return fmt.Sprintf("before %d ok %d died; crash %v; after %d ok %d died", b, bd, errors.Is(cerr, gray.ErrActorDied), a, ad), true, nil
 	case "affinity":
 		nodes, err := gray.Nodes(ctx)
 		if err != nil {
