@@ -216,6 +216,24 @@ func TestErrors(t *testing.T) {
 	if ready, _, err := gray.Wait(ctx, []gray.Ref[int]{pending}, 1, 300*time.Millisecond); err != nil || len(ready) != 0 {
 		t.Fatalf("a GPU task on a CPU-only cluster: ready %d, %v; want it pending", len(ready), err)
 	}
+	// The node reports it as infeasible demand (gray status shows it).
+	for {
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nodes) == 1 && len(nodes[0].Demand) == 1 {
+			d := nodes[0].Demand[0]
+			if !d.Infeasible || d.Count != 1 || d.Resources["GPU"] != 1 || !strings.Contains(d.Reason, "GPU") {
+				t.Fatalf("the node's demand: %+v, want one infeasible GPU task with its reason", d)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no node reported the GPU task as demand: %+v", nodes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := gray.Cancel(ctx, pending); err != nil {
 		t.Fatal(err)
 	}

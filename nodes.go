@@ -33,6 +33,20 @@ type NodeInfo struct {
 	Resources, Available map[string]float64
 	// DeathCause says why a dead node died.
 	DeathCause string
+	// Demand is the work queued at the node's raylet when it last
+	// reported (about once a second), by resource shape: what waits for
+	// resources, and what waits because no node can run it (Infeasible).
+	Demand []Demand
+}
+
+// Demand is Count tasks or actors of one resource shape queued at a
+// node; Infeasible ones wait for a node that can run them (Reason says
+// why none can), as `ray status` shows pending and infeasible demand.
+type Demand struct {
+	Resources  map[string]float64
+	Count      int
+	Infeasible bool
+	Reason     string
 }
 
 // Nodes lists every node of the cluster, dead ones included, sorted by
@@ -65,6 +79,9 @@ func Nodes(ctx context.Context) ([]NodeInfo, error) {
 	for i, n := range infos {
 		out[i] = NodeInfo{ID: nodeString(n.ID), State: n.State.String(), Alive: n.State != gcs.NodeDead, Address: string(n.Addr),
 			Labels: n.Labels.Map(), Resources: resourceMap(n.Resources), Available: resourceMap(n.Available), DeathCause: n.DeathCause}
+		for _, d := range n.Demand {
+			out[i].Demand = append(out[i].Demand, Demand{Resources: resourceMap(d.Resources), Count: int(d.Count), Infeasible: d.Infeasible, Reason: d.Reason})
+		}
 	}
 	return out, nil
 }

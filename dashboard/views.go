@@ -22,6 +22,16 @@ type NodeView struct {
 	Available  map[string]float64 `json:"resources_available"`
 	Labels     map[string]string  `json:"labels,omitempty"`
 	DeathCause string             `json:"death_cause,omitempty"`
+	// Demand is the work queued at the node's raylet, by shape.
+	Demand []DemandView `json:"pending_demand,omitempty"`
+}
+
+// DemandView is one shape of queued work on a node.
+type DemandView struct {
+	Resources  map[string]float64 `json:"resources"`
+	Count      int64              `json:"count"`
+	Infeasible bool               `json:"infeasible,omitempty"`
+	Reason     string             `json:"reason,omitempty"`
 }
 
 // ActorView is an actor as /api/v0/actors returns it.
@@ -79,8 +89,12 @@ func nodeID(n core.NodeID) string {
 }
 
 func viewNode(n gcs.NodeInfo) NodeView {
-	return NodeView{NodeID: nodeID(n.ID), State: n.State.String(), Address: string(n.Addr),
+	v := NodeView{NodeID: nodeID(n.ID), State: n.State.String(), Address: string(n.Addr),
 		Total: resources(n.Resources), Available: resources(n.Available), Labels: n.Labels.Map(), DeathCause: n.DeathCause}
+	for _, d := range n.Demand {
+		v.Demand = append(v.Demand, DemandView{Resources: resources(d.Resources), Count: d.Count, Infeasible: d.Infeasible, Reason: d.Reason})
+	}
+	return v
 }
 
 func viewActor(a gcs.ActorInfo) ActorView {

@@ -241,6 +241,12 @@ func (c *Client) HeartbeatWithResources(id core.NodeID, available core.Resources
 	c.do(&Heartbeat{Node: id, HasAvailable: true, Available: available}, cb)
 }
 
+// HeartbeatWithLoad is Heartbeat with the node's available resources and
+// its queued demand.
+func (c *Client) HeartbeatWithLoad(id core.NodeID, available core.Resources, demand []Demand, cb func(Reply, error)) {
+	c.do(&Heartbeat{Node: id, HasAvailable: true, Available: available, Demand: demand}, cb)
+}
+
 // DrainNode marks a live node DRAINING.
 func (c *Client) DrainNode(id core.NodeID, cb func(Reply, error)) {
 	c.do(&DrainNode{Node: id}, cb)

@@ -163,9 +163,31 @@ type NodeInfo struct {
 	DeathCause string
 	// Labels are the node's labels, as it registered them.
 	Labels core.Labels
+	// Demand is the work queued at the node's raylet, as its last
+	// heartbeat reported it (memory only, like Available): what `gray
+	// status` shows as pending demand, infeasible demand marked.
+	Demand []Demand
 	// Version increases with every change of the record.
 	Version uint64
 }
+
+// Demand is one shape of work queued at a raylet: Count lease requests
+// of Resources, waiting for resources (Infeasible false) or for a node
+// that could ever run them (Infeasible, with the raylet's Reason), as
+// Ray's resource demand in `ray status`.
+type Demand struct {
+	_msgpack   struct{} `msgpack:",omitempty"`
+	Resources  core.Resources
+	Count      int64
+	Infeasible bool
+	Reason     string
+}
+
+// Bounds of a heartbeat's demand.
+const (
+	DemandShapesMax = 100
+	DemandReasonMax = 1 << 10
+)
 
 // JobInfo is the GCS's record of one job.
 type JobInfo struct {

@@ -45,6 +45,9 @@ func (s *Server) heartbeat(m *Heartbeat) Reply {
 		return Reply{Dead: true}
 	}
 	n.lastHeartbeat = s.env.Now()
+	if m.HasAvailable {
+		n.demand = m.Demand
+	}
 	if m.HasAvailable && !n.info.Available.Equal(m.Available) {
 		n.info.Available = m.Available
 		view := ResourceView{Node: n.info.ID, Total: n.info.Resources, Available: m.Available}

@@ -147,6 +147,8 @@ type Heartbeat struct {
 	Node         core.NodeID
 	HasAvailable bool
 	Available    core.Resources
+	// Demand (with HasAvailable) is the raylet's queued work by shape.
+	Demand []Demand `msgpack:",omitempty"`
 }
 
 // DrainNode marks a live node DRAINING: it stays in the cluster but takes no
@@ -195,6 +197,14 @@ func (m *Heartbeat) Validate() error {
 	err := firstErr(m.Hdr.validate(), validateNode(m.Node), validateResources("available resources", m.Available))
 	if err == nil && !m.HasAvailable && len(m.Available) > 0 {
 		err = errors.New("available resources given without has_available")
+	}
+	if err == nil && len(m.Demand) > DemandShapesMax {
+		err = fmt.Errorf("%d demand shapes, limit %d", len(m.Demand), DemandShapesMax)
+	}
+	for _, d := range m.Demand {
+		if err == nil && (!d.Resources.Valid() || d.Count < 1 || len(d.Reason) > DemandReasonMax) {
+			err = fmt.Errorf("demand %v ×%d with a %d-byte reason: want valid resources, a positive count and a reason of at most %d bytes", d.Resources, d.Count, len(d.Reason), DemandReasonMax)
+		}
 	}
 	return err
 }

@@ -90,6 +90,16 @@ type Server struct {
 type node struct {
 	info          NodeInfo
 	lastHeartbeat time.Time
+	demand        []Demand // the last heartbeat's (memory only)
+}
+
+// withDemand is n's record with its last reported demand.
+func (n *node) withDemand() NodeInfo {
+	info := n.info
+	if info.State != NodeDead {
+		info.Demand = n.demand
+	}
+	return info
 }
 
 type actorName struct{ ns, name string }
@@ -355,7 +365,7 @@ func (s *Server) Epoch() uint64 { return s.epoch }
 func (s *Server) Nodes() []NodeInfo {
 	out := make([]NodeInfo, 0, len(s.nodeOrder))
 	for _, id := range s.nodeOrder {
-		out = append(out, s.nodes[id].info)
+		out = append(out, s.nodes[id].withDemand())
 	}
 	return out
 }
@@ -366,7 +376,7 @@ func (s *Server) Node(id core.NodeID) (NodeInfo, bool) {
 	if !ok {
 		return NodeInfo{}, false
 	}
-	return n.info, true
+	return n.withDemand(), true
 }
 
 // Jobs returns every job, sorted by id. The slice is the caller's.

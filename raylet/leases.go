@@ -231,6 +231,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 			r.finishRequest(l, &proto.LeaseReply{Infeasible: true, Reason: d.Reason})
 			return true
 		}
+		l.infeasibleReason = d.Reason
 		if !l.infeasible {
 			// Ray's infeasible queue: it waits for a node that can run
 			// it; the owner warns its user, and bounds the wait.

@@ -241,8 +241,9 @@ type leaseRequest struct {
 	// does not know the node either.
 	unknownArmed, unknownGone bool
 	// infeasible: queued although no alive node can run it (it waits
-	// for one to join); its owner was told.
-	infeasible bool
+	// for one to join), for infeasibleReason; its owner was told.
+	infeasible       bool
+	infeasibleReason string
 }
 
 // held is what a granted lease holds now: its resources, without the
@@ -375,7 +376,7 @@ func (r *Raylet) heartbeat() {
 	if r.fenced {
 		return
 	}
-	r.gcs.HeartbeatWithResources(r.node, r.available, func(rep gcs.Reply, err error) {
+	r.gcs.HeartbeatWithLoad(r.node, r.available, r.demand(), func(rep gcs.Reply, err error) {
 		if err == nil && rep.Dead {
 			r.fence("the GCS declared this node dead")
 		}
@@ -388,6 +389,58 @@ func (r *Raylet) heartbeat() {
 		r.resync()
 	}
 	r.env.AfterFunc(r.cfg.HeartbeatPeriod, r.heartbeat)
+}
+
+// demand sums the queued lease requests by resource shape, infeasible
+// ones apart (with the reason of one of them), for the GCS (gray status):
+// at most gcs.DemandShapesMax shapes, the largest counts first.
+func (r *Raylet) demand() []gcs.Demand {
+	type key struct {
+		res        string
+		infeasible bool
+	}
+	byKey := map[key]*gcs.Demand{}
+	for _, l := range r.leases { //gray:unordered summed, then sorted below
+		if l.worker != nil {
+			continue // granted
+		}
+		k := key{l.req.Spec.Resources.String(), l.infeasible}
+		d := byKey[k]
+		if d == nil {
+			d = &gcs.Demand{Resources: l.req.Spec.Resources, Infeasible: l.infeasible}
+			byKey[k] = d
+		}
+		d.Count++
+		if l.infeasible && (d.Reason == "" || strings.Compare(l.infeasibleReason, d.Reason) < 0) {
+			d.Reason = l.infeasibleReason
+		}
+	}
+	out := make([]gcs.Demand, 0, len(byKey))
+	for _, d := range byKey { //gray:unordered sorted below
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b gcs.Demand) int {
+		if a.Count != b.Count {
+			return int(b.Count - a.Count)
+		}
+		if c := strings.Compare(a.Resources.String(), b.Resources.String()); c != 0 {
+			return c
+		}
+		if a.Infeasible != b.Infeasible {
+			if a.Infeasible {
+				return 1
+			}
+			return -1
+		}
+		return 0
+	})
+	if len(out) > gcs.DemandShapesMax {
+		out = out[:gcs.DemandShapesMax]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // resyncBeats is how many heartbeats pass between cluster-view snapshots.

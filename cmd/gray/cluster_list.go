@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -240,6 +241,7 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 	if err := writeNodes(w, nodes.Nodes); err != nil {
 		return err
 	}
+	writeDemand(w, nodes.Nodes)
 
 	actorStates := []gcs.ActorState{gcs.ActorDependenciesUnready, gcs.ActorPendingCreation, gcs.ActorAlive, gcs.ActorRestarting, gcs.ActorDead}
 	counts := map[gcs.ActorState]int{}
@@ -269,4 +271,48 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 		return writeJobs(w, jobs.Jobs)
 	}
 	return nil
+}
+
+// writeDemand prints the queued work of every node summed by resource
+// shape, as `ray status` prints pending demand, infeasible demand apart
+// with the reason.
+func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
+	type key struct {
+		res        string
+		infeasible bool
+	}
+	sum := map[key]int64{}
+	reason := map[key]string{}
+	var keys []key
+	for _, n := range nodes {
+		for _, d := range n.Demand {
+			k := key{d.Resources.String(), d.Infeasible}
+			if _, ok := sum[k]; !ok {
+				keys = append(keys, k)
+				reason[k] = d.Reason
+			}
+			sum[k] += d.Count
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.infeasible != b.infeasible {
+			if a.infeasible {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.res, b.res)
+	})
+	if len(keys) == 0 {
+		fmt.Fprintln(w, "\nPending demand: none")
+		return
+	}
+	fmt.Fprintln(w, "\nPending demand (queued at the raylets; infeasible: no alive node can run it, it waits for one to join):")
+	for _, k := range keys {
+		if k.infeasible {
+			fmt.Fprintf(w, "  %s: %d pending, INFEASIBLE: %s\n", k.res, sum[k], reason[k])
+		} else {
+			fmt.Fprintf(w, "  %s: %d pending\n", k.res, sum[k])
+		}
+	}
 }
