@@ -222,6 +222,12 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		return false
 	}
 	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
+	if l.infeasible && d.Outcome != Infeasible {
+		// A node that can run it joined: it waits for resources now,
+		// and its owner stops counting the infeasible wait.
+		l.infeasible, l.infeasibleReason = false, ""
+		r.cli.Call(l.key.owner, &proto.LeaseInfeasible{LeaseID: l.key.id, Feasible: true}, rpc.Options{}, func(core.Message, error) {})
+	}
 	switch d.Outcome {
 	case Infeasible:
 		if spec.InfeasibleWait < 0 || (spec.Strategy.Kind == proto.StrategyNodeAffinity && !spec.Strategy.Soft) {

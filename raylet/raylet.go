@@ -241,7 +241,8 @@ type leaseRequest struct {
 	// does not know the node either.
 	unknownArmed, unknownGone bool
 	// infeasible: queued although no alive node can run it (it waits
-	// for one to join), for infeasibleReason; its owner was told.
+	// for one to join), for infeasibleReason; its owner was told, and is
+	// told again when a node that can run it joins.
 	infeasible       bool
 	infeasibleReason string
 }

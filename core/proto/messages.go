@@ -552,6 +552,10 @@ type WaitObjectFreed struct {
 type LeaseInfeasible struct {
 	LeaseID uint64 `msgpack:"l"`
 	Reason  string `msgpack:"r"`
+	// Feasible says the request is no longer infeasible (a node that
+	// can run it joined; it waits for resources now): the owner stops
+	// counting its InfeasibleWait.
+	Feasible bool `msgpack:"f,omitempty"`
 }
 
 // ReportItem carries one item of a streaming generator task (Ray's

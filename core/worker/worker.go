@@ -945,6 +945,13 @@ func (w *Worker) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 	if t == nil {
 		return
 	}
+	if q.Feasible {
+		if t.infeasible != "" {
+			w.env.Log().Info("a node that can run a task that waited for one is in the cluster now", "task", t.spec.Describe(), "waited", w.env.Now().Sub(t.infeasibleSince).String())
+		}
+		t.infeasible = ""
+		return
+	}
 	w.stats.InfeasibleWaits++
 	wait := time.Duration(t.spec.InfeasibleWait)
 	bound := "until a node that can run it joins (WithInfeasibleTimeout bounds the wait)"

@@ -108,8 +108,11 @@ async function drawOverview() {
 async function drawNodes() {
   const r = await api("/api/v0/nodes");
   const labels = n => Object.keys(n.labels || {}).sort().map(k => k + "=" + n.labels[k]).join(", ");
+  const shape = res => "{" + Object.keys(res).sort().map(k => k + ": " + res[k]).join(", ") + "}";
+  const demand = n => (n.pending_demand || []).map(d => shape(d.resources) + " ×" + d.count + (d.infeasible ? " INFEASIBLE: " + d.reason : "")).join("; ");
   fill("nodes-body", r.result.map(n => row([{ text: n.node_id, cls: "mono" }, { text: n.state, cls: "state-" + n.state },
-    { text: n.node_ip, cls: "mono" }, usage(n), { text: labels(n), cls: "mono" }, n.death_cause], n.state === "DEAD" ? "failed" : "")));
+    { text: n.node_ip, cls: "mono" }, usage(n), { text: labels(n), cls: "mono" },
+    { text: demand(n), cls: (n.pending_demand || []).some(d => d.infeasible) ? "error" : "" }, n.death_cause], n.state === "DEAD" ? "failed" : "")));
 }
 
 async function drawActors() {
