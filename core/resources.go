@@ -14,6 +14,10 @@ const (
 	CPU    = "CPU"
 	GPU    = "GPU"
 	Memory = "memory" // bytes
+	// ActorSlot is the resource that stands for a worker process an
+	// actor may live in: each actor holds one (a node has as many as it
+	// hosts actors at once).
+	ActorSlot = "gray_actor_slot"
 )
 
 // QuantityScale is the number of Quantity units in one resource unit. Ray

@@ -290,9 +290,10 @@ func available(n *NodeView, demand core.Resources) bool {
 }
 
 // utilization returns n's critical resource utilization after placing
-// demand: the maximum over CPU and memory in n.Total of (used + demand) /
-// total. As Ray's (CalculateCriticalResourceUtilization: CPU, memory,
-// object store memory), GPUs and custom resources do not count: a task
+// demand: the maximum over CPU, memory and actor slots in n.Total of
+// (used + demand) / total. As Ray's (CalculateCriticalResourceUtilization:
+// CPU, memory, object store memory; its actors hold a CPU to be scheduled,
+// gray's an actor slot), GPUs and custom resources do not count: a task
 // that needs one custom resource a node has one of would otherwise find
 // every node "full" and never prefer its local node. Unlike Ray's, the
 // demand counts (Ray scores the node before placing it), so a node passes
@@ -305,7 +306,7 @@ func utilization(n *NodeView, demand core.Resources) float64 {
 	var u float64
 	avail, dem := n.Available, demand
 	for _, t := range n.Total {
-		if t.Name != core.CPU && t.Name != core.Memory {
+		if t.Name != core.CPU && t.Name != core.Memory && t.Name != core.ActorSlot {
 			continue
 		}
 		for len(avail) > 0 && avail[0].Name < t.Name {

@@ -17,7 +17,7 @@ import (
 // ActorSlotResource is the resource a node has one unit of per actor slot
 // and each actor created through package gray holds for its lifetime; a
 // node runs a worker process per slot besides its task workers.
-const ActorSlotResource = "gray_actor_slot"
+const ActorSlotResource = core.ActorSlot
 
 // WorkerConfig configures a worker process.
 type WorkerConfig struct {
