@@ -207,11 +207,10 @@ func methodOf[T any](obj any) (*T, error) {
 	return t, nil
 }
 
-// Method0 registers name as a method of actor type T, typically a method
-// expression such as (*Counter).Get. Call it at package init. Method
-// names are per Go type: two types may both have a method "get".
-func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *ActorMethod0[T, R] {
-	key := methodKey[T](name)
+// registerMethod0 registers key as a method of actor type T without
+// arguments: run gets the actor's object once the call checked out.
+// Method0, Method0N and MethodGenerator0 differ only in run.
+func registerMethod0[T any](key string, run func(ctx context.Context, t *T) ([][]byte, error)) {
 	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
 		if err := checkArgs(args, 0); err != nil {
 			return nil, err
@@ -220,14 +219,12 @@ func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *Act
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult[R](ctx)(f(t, ctx))
+		return run(ctx, t)
 	})
-	return &ActorMethod0[T, R]{actorMethod{key: key}}
 }
 
-// Method1 registers a method with one argument; see Method0.
-func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
-	key := methodKey[T](name)
+// registerMethod1 is registerMethod0 for methods of one argument.
+func registerMethod1[T, A any](key string, run func(ctx context.Context, t *T, a A) ([][]byte, error)) {
 	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
 		a, err := args1[A](ctx, args)
 		if err != nil {
@@ -237,8 +234,23 @@ func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)
 		if err != nil {
 			return nil, err
 		}
-		return encodeResult[R](ctx)(f(t, ctx, a))
+		return run(ctx, t, a)
 	})
+}
+
+// Method0 registers name as a method of actor type T, typically a method
+// expression such as (*Counter).Get. Call it at package init. Method
+// names are per Go type: two types may both have a method "get".
+func Method0[T, R any](name string, f func(*T, context.Context) (R, error)) *ActorMethod0[T, R] {
+	key := methodKey[T](name)
+	registerMethod0(key, func(ctx context.Context, t *T) ([][]byte, error) { return encodeResult[R](ctx)(f(t, ctx)) })
+	return &ActorMethod0[T, R]{actorMethod{key: key}}
+}
+
+// Method1 registers a method with one argument; see Method0.
+func Method1[T, A, R any](name string, f func(*T, context.Context, A) (R, error)) *ActorMethod1[T, A, R] {
+	key := methodKey[T](name)
+	registerMethod1(key, func(ctx context.Context, t *T, a A) ([][]byte, error) { return encodeResult[R](ctx)(f(t, ctx, a)) })
 	return &ActorMethod1[T, A, R]{actorMethod{key: key}}
 }
 

@@ -324,16 +324,7 @@ type ActorGenerator1[T, A, R any] struct {
 // any method and stream their values to the caller.
 func MethodGenerator0[T, R any](name string, f func(t *T, ctx context.Context, yield func(R) error) error) *ActorGenerator0[T, R] {
 	key := methodKey[T](name)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
-		if err := checkArgs(args, 0); err != nil {
-			return nil, err
-		}
-		t, err := methodOf[T](obj)
-		if err != nil {
-			return nil, err
-		}
-		return streamBody(f(t, ctx, yielder[R](ctx)))
-	})
+	registerMethod0(key, func(ctx context.Context, t *T) ([][]byte, error) { return streamBody(f(t, ctx, yielder[R](ctx))) })
 	return &ActorGenerator0[T, R]{m: actorMethod{key: key}}
 }
 
@@ -341,15 +332,7 @@ func MethodGenerator0[T, R any](name string, f func(t *T, ctx context.Context, y
 // MethodGenerator0.
 func MethodGenerator1[T, A, R any](name string, f func(t *T, ctx context.Context, a A, yield func(R) error) error) *ActorGenerator1[T, A, R] {
 	key := methodKey[T](name)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
-		a, err := args1[A](ctx, args)
-		if err != nil {
-			return nil, err
-		}
-		t, err := methodOf[T](obj)
-		if err != nil {
-			return nil, err
-		}
+	registerMethod1(key, func(ctx context.Context, t *T, a A) ([][]byte, error) {
 		return streamBody(f(t, ctx, a, yielder[R](ctx)))
 	})
 	return &ActorGenerator1[T, A, R]{m: actorMethod{key: key}}

@@ -151,16 +151,7 @@ type ActorMethod1N[T, A, R any] struct {
 func Method0N[T, R any](name string, n int, f func(*T, context.Context) ([]R, error)) *ActorMethod0N[T, R] {
 	key := methodKey[T](name)
 	checkReturns(key, n)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
-		if err := checkArgs(args, 0); err != nil {
-			return nil, err
-		}
-		t, err := methodOf[T](obj)
-		if err != nil {
-			return nil, err
-		}
-		return encodeResults[R](ctx, n)(f(t, ctx))
-	})
+	registerMethod0(key, func(ctx context.Context, t *T) ([][]byte, error) { return encodeResults[R](ctx, n)(f(t, ctx)) })
 	return &ActorMethod0N[T, R]{actorMethod{key: key}, n}
 }
 
@@ -169,15 +160,7 @@ func Method0N[T, R any](name string, n int, f func(*T, context.Context) ([]R, er
 func Method1N[T, A, R any](name string, n int, f func(*T, context.Context, A) ([]R, error)) *ActorMethod1N[T, A, R] {
 	key := methodKey[T](name)
 	checkReturns(key, n)
-	registry.RegisterMethod(key, func(ctx context.Context, obj any, args [][]byte) ([][]byte, error) {
-		a, err := args1[A](ctx, args)
-		if err != nil {
-			return nil, err
-		}
-		t, err := methodOf[T](obj)
-		if err != nil {
-			return nil, err
-		}
+	registerMethod1(key, func(ctx context.Context, t *T, a A) ([][]byte, error) {
 		return encodeResults[R](ctx, n)(f(t, ctx, a))
 	})
 	return &ActorMethod1N[T, A, R]{actorMethod{key: key}, n}
