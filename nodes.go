@@ -2,10 +2,8 @@ package gray
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/worker"
@@ -94,19 +92,16 @@ func resourceMap(r core.Resources) map[string]float64 {
 	return m
 }
 
-// nodeString is a node id as the API gives it: "node:" and every hex
-// digit (core.NodeID's String keeps the first 16, for logs).
-func nodeString(n core.NodeID) string { return "node:" + hex.EncodeToString(n[:]) }
+// nodeString is a node id as the API gives it (core.NodeID.Full).
+func nodeString(n core.NodeID) string { return n.Full() }
 
 // parseNodeID reads a node id as nodeString writes it, with or without
 // the "node:" prefix (the state API's node_id has none).
 func parseNodeID(s string) (core.NodeID, error) {
-	var n core.NodeID
-	b, err := hex.DecodeString(strings.TrimPrefix(s, "node:"))
-	if err != nil || len(b) != len(n) {
-		return n, fmt.Errorf("node id %q: want %d hex digits, optionally after \"node:\" (as Nodes and GetRuntimeContext give it)", s, 2*len(n))
+	n, err := core.ParseNodeID(s)
+	if err != nil {
+		return n, fmt.Errorf("%w (as Nodes and GetRuntimeContext give it)", err)
 	}
-	copy(n[:], b)
 	if n.IsNil() {
 		return n, fmt.Errorf("node id %q: the zero id names no node", s)
 	}

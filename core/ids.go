@@ -3,8 +3,10 @@ package core
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 )
 
 // Sizes of the typed IDs, in bytes. They follow Ray's layout so that an ID
@@ -209,6 +211,23 @@ func NewNodeID(r *rand.Rand) NodeID { return NodeID(randomBytes28(r)) }
 // String returns "node:" and the first 8 bytes in hex (enough to be unique in
 // any log a person reads).
 func (n NodeID) String() string { return "node:" + hex.EncodeToString(n[:8]) }
+
+// Full returns "node:" and every hex digit of n: the form the public API,
+// the runtime context and the CLI give, which ParseNodeID reads back
+// (String keeps the first 16 digits, for logs).
+func (n NodeID) Full() string { return "node:" + hex.EncodeToString(n[:]) }
+
+// ParseNodeID reads a node id as Full writes it, with or without the
+// "node:" prefix (the state API's node_id has none).
+func ParseNodeID(s string) (NodeID, error) {
+	var n NodeID
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "node:"))
+	if err != nil || len(b) != len(n) {
+		return n, fmt.Errorf("node id %q: want %d hex digits, optionally after \"node:\"", s, 2*len(n))
+	}
+	copy(n[:], b)
+	return n, nil
+}
 
 // IsNil reports whether n is the zero NodeID.
 func (n NodeID) IsNil() bool { return n == NodeID{} }

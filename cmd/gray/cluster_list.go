@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -62,10 +61,9 @@ func viewNode(n gcs.NodeInfo) nodeView {
 		Total: resourceMap(n.Resources), Available: resourceMap(n.Available), Labels: n.Labels.Map(), DeathCause: n.DeathCause}
 }
 
-// fullNodeID is a node id as the API and WithNodeAffinity take it: every
-// hex digit (core.NodeID's String keeps the first 16, for logs).
+// fullNodeID is a node id as the API and WithNodeAffinity take it.
 func fullNodeID(n core.NodeID) string {
-	return "node:" + hex.EncodeToString(n[:])
+	return n.Full()
 }
 
 func viewActor(a gcs.ActorInfo) actorView {

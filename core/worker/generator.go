@@ -302,13 +302,11 @@ func (w *Worker) StreamClose(task core.TaskID) {
 		return
 	}
 	w.stats.StreamsClosedEarly++
+	// Cancelling ends the stream (streamEnded), which forgets it.
 	if t := w.tasks[task]; t != nil {
 		w.cancelOwned(t, CancelOptions{})
 	} else if v, c := w.findCall(task); c != nil {
 		w.cancelCall(v, c, CancelOptions{})
-	}
-	if g := w.generators[task]; g != nil && g.finished {
-		delete(w.generators, task)
 	}
 }
 
@@ -373,10 +371,9 @@ func (w *Worker) ReportItem(spec *proto.TaskSpec, data []byte, nested []proto.Ob
 			p.items++
 			w.stats.StreamItemsReported++
 			if len(nested) > 0 {
-				// Cannot fail: the report's own pins hold them.
-				_ = w.pinUntilFreed(spec, item.ID, nested)
+				// The report's pins stay, until the owner frees the item.
+				w.keepUntilFreed(spec, item.ID, nested)
 			}
-			release()
 			done(nil)
 		})
 	}
@@ -454,6 +451,13 @@ func (w *Worker) pinUntilFreed(spec *proto.TaskSpec, id core.ObjectID, refs []pr
 	if err := w.holdNested(refs); err != nil {
 		return err
 	}
+	w.keepUntilFreed(spec, id, refs)
+	return nil
+}
+
+// keepUntilFreed keeps the pins holdNested took on refs until the owner
+// frees object id (see pinUntilFreed).
+func (w *Worker) keepUntilFreed(spec *proto.TaskSpec, id core.ObjectID, refs []proto.ObjectRef) {
 	w.pinSeq++
 	seq := w.pinSeq
 	w.returnPins[seq] = slices.Clone(refs)
@@ -466,7 +470,6 @@ func (w *Worker) pinUntilFreed(spec *proto.TaskSpec, id core.ObjectID, refs []pr
 		delete(w.returnPins, seq)
 		w.releaseNested(pinned)
 	})
-	return nil
 }
 
 // itemExpected reports whether id is an item a live stream this worker

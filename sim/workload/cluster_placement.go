@@ -115,18 +115,4 @@ func (d *driver) placementRound(ctx context.Context) error {
 }
 
 // parseWhereNode reads a node id as gray's runtime context gives it.
-func parseWhereNode(s string) (core.NodeID, error) {
-	var n core.NodeID
-	h := strings.TrimPrefix(s, "node:")
-	if len(h) != 2*len(n) {
-		return n, fmt.Errorf("node id %q: want node: and %d hex digits", s, 2*len(n))
-	}
-	for i := range n {
-		var b byte
-		if _, err := fmt.Sscanf(h[2*i:2*i+2], "%02x", &b); err != nil {
-			return n, fmt.Errorf("node id %q: %w", s, err)
-		}
-		n[i] = b
-	}
-	return n, nil
-}
+func parseWhereNode(s string) (core.NodeID, error) { return core.ParseNodeID(s) }
