@@ -118,7 +118,7 @@ func TestCancelRecursive(t *testing.T) {
 // sees its ctx cancelled), and a new process takes its place: with two
 // workers in all, two tasks can run at once afterwards.
 func TestCancelForce(t *testing.T) {
-	ctx := start(t, gray.WithCPUsPerNode(2), gray.WithActorSlotsPerNode(0))
+	ctx := start(t, gray.WithCPUsPerNode(2))
 	p := newProbe(t, t.Name())
 	r := blocker.Remote(ctx, gray.V(t.Name()))
 	wait(ctx, t, p.started, "the body to start")

@@ -49,6 +49,9 @@ type launcher struct {
 	fetcher    *fetchProc
 	fetchAddr  core.Addr
 
+	// own starts the workers of the node program's own binary (Launch
+	// with binary ""): in this process, from the node's pool.
+	own *pool
 	// memLimit kills a worker whose resident memory passes it; 0: none.
 	memLimit int64
 	mu       sync.Mutex
@@ -107,6 +110,12 @@ func (l *launcher) Launch(token, binary string, job core.JobID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
+		return
+	}
+	if binary == "" {
+		l.own.launch("worker", l.rayletAddr, token,
+			func(reason string) { l.report(func(r *raylet.Raylet) { r.WorkerExited(token, reason) }) },
+			func(reason string) { l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, reason, false) }) })
 		return
 	}
 	l.wg.Add(1)

@@ -31,3 +31,12 @@ func residentBytes(pid int) (int64, error) {
 	}
 	return pages * int64(os.Getpagesize()), nil
 }
+
+// hostMemoryBytes is the machine's physical memory, 0 when unknown.
+func hostMemoryBytes() int64 {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
+}

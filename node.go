@@ -46,9 +46,13 @@ type NodeOptions struct {
 	// WithLabelSelector: keys and values of letters, digits and -_.
 	// (keys also /), at most 63 bytes each.
 	Labels map[string]string
-	// ActorSlots is how many actors the node hosts at once, each on a
-	// worker of its own; default 4, NoActorSlots for none.
-	ActorSlots int
+	// MaxWorkers bounds the worker processes the node starts on demand,
+	// besides the max(CPU, 2) it starts with: every actor runs on a
+	// worker of its own, and max(CPU, 2) of the MaxWorkers stay for
+	// task workers, so the node hosts MaxWorkers - max(CPU, 2) actors;
+	// one placed past that waits, and gray status shows why. Default:
+	// max(CPU, 2) + DefaultMaxWorkers(WorkerMemoryBytes).
+	MaxWorkers int
 	// ObjectStoreBytes is the plasma store's capacity; default the
 	// raylet's (256 MiB).
 	ObjectStoreBytes int64
@@ -77,8 +81,21 @@ type NodeOptions struct {
 	GCSAcceptLoss bool
 }
 
-// NoActorSlots is NodeOptions.ActorSlots for a node that hosts no actor.
-const NoActorSlots = -1
+// DefaultMaxWorkers is how many actors a node hosts by default: the
+// machine's memory divided by perWorker (WorkerMemoryBytes when set,
+// else 64 MiB, about what a Go worker process with its actor's state
+// takes), between 16 and 1024; 256 where the machine's memory is
+// unknown. A node's default MaxWorkers is this plus its task workers.
+func DefaultMaxWorkers(perWorker int64) int {
+	if perWorker <= 0 {
+		perWorker = 64 << 20
+	}
+	mem := hostMemoryBytes()
+	if mem <= 0 {
+		return 256
+	}
+	return int(min(max(mem/perWorker, 16), 1024))
+}
 
 // joinCheckTimeout bounds the up-front connection check of a joining
 // node; the raylet keeps retrying afterwards.
@@ -131,16 +148,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	if _, ok := res[core.CPU]; !ok {
 		res[core.CPU] = float64(goruntime.NumCPU())
 	}
-	slots := opts.ActorSlots
-	switch {
-	case slots == 0:
-		slots = 4
-	case slots < 0:
-		slots = 0
-	}
-	if slots > 0 {
-		res[actorResource] = float64(slots)
-	}
+	maxWorkers := opts.MaxWorkers
 	resources, err := toResources(res)
 	if err != nil {
 		return nil, err
@@ -150,7 +158,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("gray: node labels: %w", err)
 	}
 	cpus := resources.Get(core.CPU)
-	workers := int(max(2, math.Ceil(float64(cpus)/core.QuantityScale))) + slots
+	workers := int(max(2, math.Ceil(float64(cpus)/core.QuantityScale)))
+	if maxWorkers <= 0 {
+		maxWorkers = workers + DefaultMaxWorkers(opts.WorkerMemoryBytes)
+	}
 
 	listen := opts.Listen
 	if listen == "" {
@@ -206,6 +217,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	}
 	n.launcher = newLauncher(n.host, opts.Logger, opts.ClusterSecret, n.gcsAddr, listen, opts.DataDir)
 	n.launcher.memLimit = opts.WorkerMemoryBytes
+	n.launcher.own = n.pool
 	if _, err := n.host.Add("logs", &logsProc{dir: filepath.Join(opts.DataDir, "logs")}); err != nil {
 		n.Close()
 		return nil, err
@@ -217,7 +229,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	}
 	rl := raylet.New(raylet.Config{
 		GCS: n.gcsAddr, Resources: resources, ObjectStoreBytes: opts.ObjectStoreBytes, Labels: labels,
-		Binary: own, Launcher: n.launcher, WorkerPoolMax: workers,
+		Binary: own, Launcher: n.launcher, WorkerPoolMax: workers, MaxWorkers: maxWorkers,
 	})
 	n.launcher.raylet, n.launcher.rayletAddr = rl, tr.Addr("raylet")
 	if n.rayletAddr, err = n.host.Add("raylet", rl); err != nil {

@@ -40,6 +40,11 @@ type NodeInfo struct {
 // Demand is Count tasks or actors of one resource shape queued at a
 // node; Infeasible ones wait for a node that can run them (Reason says
 // why none can), as `ray status` shows pending and infeasible demand.
+// Actors that wait for a worker process because the node hosts its
+// maximum (WithMaxWorkersPerNode, grayd --max-workers) are feasible with
+// a Reason that says so. An actor's shape includes the gray_actor_slot
+// it takes, and 1 CPU when it asked for no resources (needed to place
+// it, not held).
 type Demand struct {
 	Resources  map[string]float64
 	Count      int

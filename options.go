@@ -133,8 +133,11 @@ func WithNodeAffinity(nodeID string, soft bool) Option {
 // cluster can run it (its resources or labels): by default it waits until
 // a node that can joins (Ray's pending demand), and its owner's log warns
 // at once and every two minutes while it waits; after d it fails with
-// ErrInfeasible naming what is missing. d <= 0 fails it at once. (Actors
-// no node can host fail at creation for now.)
+// ErrInfeasible naming what is missing. d <= 0 fails it at once. An actor
+// no node can host waits the same way (pending creation; its calls wait),
+// its owner's log and the GCS's warn, gray list actors shows why, and
+// with d its creation fails after d: the actor is DEAD, its calls fail
+// with ErrActorDied saying it was infeasible.
 func WithInfeasibleTimeout(d time.Duration) Option {
 	return func(c *callConfig) { c.infeasibleWait = &d }
 }
@@ -238,6 +241,12 @@ func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	o := worker.ActorOptions{Name: c.name, Namespace: c.namespace, GetIfExists: c.getIfExists,
 		MaxRestarts: c.maxRestarts, MaxTaskRetries: c.maxTaskRetries, Detached: c.detached,
 		ConcurrencyGroups: c.groups}
+	if d := c.infeasibleWait; d != nil {
+		o.InfeasibleWait = *d
+		if *d <= 0 { // fail at once
+			o.InfeasibleWait = -1
+		}
+	}
 	var err error
 	if o.Strategy, err = c.strategy(); err != nil {
 		return o, err
@@ -252,9 +261,18 @@ func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 	if err != nil {
 		return o, err
 	}
-	o.Resources = r.Add(core.MustResources(actorResource, 1))
+	o.Resources = r
+	if len(c.resources) == 0 {
+		// Ray's default: 1 CPU free to be placed, none held while it
+		// lives (its worker is its own, not a task slot).
+		o.PlacementResources = actorPlacementDefault
+	}
 	return o, nil
 }
+
+// actorPlacementDefault is what placing an actor created without
+// resources needs.
+var actorPlacementDefault = core.MustResources(core.CPU, 1)
 
 // CancelOption configures Cancel.
 type CancelOption func(*cancelConfig)

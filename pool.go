@@ -9,12 +9,15 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
+	"github.com/grayrt/gray/raylet"
 )
 
 // pool keeps the worker processes of the nodes on one host: it adds them
 // and starts again any that exits (a killed actor's worker fail-stops, a
 // worker whose raylet restarted exits), so that every node's pool stays
-// full until the host closes.
+// full until the host closes. It also starts the workers a raylet asks
+// for (launch): those are not started again when they exit; their exit
+// is reported to the raylet instead.
 type pool struct {
 	host    *net.Host
 	gcsAddr core.Addr
@@ -28,6 +31,8 @@ type pool struct {
 type poolWorker struct {
 	name   string
 	raylet core.Addr
+	// exited reports a launched worker's exit (nil for the pool's own).
+	exited func(reason string)
 }
 
 func newPool(gcsAddr core.Addr, log *slog.Logger) *pool {
@@ -43,10 +48,36 @@ func (p *pool) add(prefix string, raylet core.Addr, n int) error {
 			return err
 		}
 		p.mu.Lock()
-		p.workers[addr] = poolWorker{name, raylet}
+		p.workers[addr] = poolWorker{name: name, raylet: raylet}
 		p.mu.Unlock()
 	}
 	return nil
+}
+
+// launch starts a worker for the raylet at raylet that its launcher
+// asked for with token (raylet.Launcher, binary ""), named prefix-Ltoken.
+// exited is called with the reason when it exits, and failed when it
+// cannot start. It does not block on the raylet's loop: call it from
+// Launch.
+func (p *pool) launch(prefix string, raylet core.Addr, token string, exited func(reason string), failed func(reason string)) {
+	go func() {
+		name := fmt.Sprintf("%s-L%s", prefix, token)
+		// mu is held across Add so that an exit right after the start
+		// (onExit waits for mu) finds the worker in the table.
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		addr, err := p.host.Add(name, process.NewWorker(process.WorkerConfig{Raylet: raylet, GCS: p.gcsAddr, Launch: token}))
+		if err == nil {
+			p.workers[addr] = poolWorker{name: name, raylet: raylet, exited: exited}
+		}
+		p.mu.Unlock()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			failed(err.Error())
+		}
+	}()
 }
 
 // onExit starts a worker that exited again and reports whether addr was
@@ -55,9 +86,22 @@ func (p *pool) onExit(addr core.Addr, err error) bool {
 	p.mu.Lock()
 	w, ok := p.workers[addr]
 	closed := p.closed
+	if ok && w.exited != nil {
+		delete(p.workers, addr)
+	}
 	p.mu.Unlock()
 	if !ok {
 		return false
+	}
+	if w.exited != nil {
+		if !closed {
+			reason := "exited"
+			if err != nil {
+				reason = err.Error()
+			}
+			w.exited(reason)
+		}
+		return true
 	}
 	if closed {
 		return true
@@ -73,4 +117,35 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+}
+
+// embeddedLauncher is an embedded node's raylet.Launcher: it starts
+// workers of this program in this process, from the runtime's pool.
+type embeddedLauncher struct {
+	pool       *pool
+	host       *net.Host
+	prefix     string
+	raylet     *raylet.Raylet
+	rayletAddr core.Addr
+}
+
+// Launch implements raylet.Launcher.
+func (l *embeddedLauncher) Launch(token, binary string, _ core.JobID) {
+	if binary != "" {
+		// Embedded drivers stage no binary; refuse rather than hang.
+		go l.report(func(r *raylet.Raylet) {
+			r.LaunchFailed(token, "an embedded cluster runs only its own program's workers", true)
+		})
+		return
+	}
+	l.pool.launch(l.prefix, l.rayletAddr, token,
+		func(reason string) { l.report(func(r *raylet.Raylet) { r.WorkerExited(token, reason) }) },
+		func(reason string) { l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, reason, false) }) })
+}
+
+// report runs f on the raylet's loop.
+func (l *embeddedLauncher) report(f func(*raylet.Raylet)) {
+	if err := l.host.Do(l.rayletAddr, func() { f(l.raylet) }); err != nil && !errors.Is(err, net.ErrClosed) {
+		l.pool.log.Warn("gray: reporting to the raylet", "err", err)
+	}
 }

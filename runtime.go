@@ -18,12 +18,6 @@ import (
 	"github.com/grayrt/gray/raylet"
 )
 
-// actorResource is the resource each node has one unit of per actor slot
-// and each actor holds for its lifetime. A node's worker pool has one
-// worker per CPU plus one per actor slot, so actors never take the
-// workers tasks need (the pool is fixed; Ray would start more workers).
-const actorResource = process.ActorSlotResource
-
 // InitOption configures Init.
 type InitOption func(*initConfig)
 
@@ -38,7 +32,7 @@ type initConfig struct {
 	nodes       int
 	cpus        int
 	gpus        int
-	actorSlots  int
+	maxWorkers  int
 	objectStore int64
 	logger      *slog.Logger
 	labels      []map[string]string
@@ -99,9 +93,11 @@ func WithCPUsPerNode(n int) InitOption { return func(c *initConfig) { c.cpus = n
 // gray does not drive GPUs); default 0.
 func WithGPUsPerNode(n int) InitOption { return func(c *initConfig) { c.gpus = n } }
 
-// WithActorSlotsPerNode sets how many actors a node hosts at once (each
-// has a worker process of its own); default 4.
-func WithActorSlotsPerNode(n int) InitOption { return func(c *initConfig) { c.actorSlots = n } }
+// WithMaxWorkersPerNode bounds the worker processes each node starts on
+// demand (one per actor; max(CPUs, 2) of them stay for tasks), so a node
+// hosts n - max(CPUs, 2) actors; an actor placed past that waits, and
+// gray status shows why. Default max(CPUs, 2) + DefaultMaxWorkers(0).
+func WithMaxWorkersPerNode(n int) InitOption { return func(c *initConfig) { c.maxWorkers = n } }
 
 // WithObjectStoreBytes sets each node's plasma store capacity; default
 // 256 MiB.
@@ -168,12 +164,15 @@ func Init(ctx context.Context, opts ...InitOption) (*Runtime, error) {
 		return initWithin(c)
 	}
 	cfg := initConfig{address: os.Getenv("GRAY_ADDRESS"), secretFile: os.Getenv("GRAY_SECRET_FILE"),
-		nodes: 1, cpus: goruntime.NumCPU(), actorSlots: 4, timeout: 10 * time.Second}
+		nodes: 1, cpus: goruntime.NumCPU(), timeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.nodes < 1 || cfg.cpus < 0 || cfg.actorSlots < 0 || cfg.gpus < 0 {
-		return nil, fmt.Errorf("gray: bad options: %d nodes, %d CPUs, %d GPUs and %d actor slots per node; want at least one node and no negative amount", cfg.nodes, cfg.cpus, cfg.gpus, cfg.actorSlots)
+	if cfg.nodes < 1 || cfg.cpus < 0 || cfg.maxWorkers < 0 || cfg.gpus < 0 {
+		return nil, fmt.Errorf("gray: bad options: %d nodes, %d CPUs, %d GPUs and at most %d workers per node; want at least one node and no negative amount", cfg.nodes, cfg.cpus, cfg.gpus, cfg.maxWorkers)
+	}
+	if cfg.maxWorkers == 0 {
+		cfg.maxWorkers = max(cfg.cpus, 2) + DefaultMaxWorkers(0)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -234,10 +233,7 @@ func (rt *Runtime) start(cfg initConfig) error {
 	if cfg.gpus > 0 {
 		res = append(res, core.GPU, cfg.gpus)
 	}
-	if cfg.actorSlots > 0 {
-		res = append(res, actorResource, cfg.actorSlots)
-	}
-	workers := max(cfg.cpus, 2) + cfg.actorSlots
+	workers := max(cfg.cpus, 2)
 	var firstRaylet core.Addr
 	for i := range cfg.nodes {
 		var labels core.Labels
@@ -246,13 +242,17 @@ func (rt *Runtime) start(cfg initConfig) error {
 				return fmt.Errorf("gray: WithNodeLabels: node %d: %w", i, err)
 			}
 		}
+		l := &embeddedLauncher{pool: rt.pool, host: rt.host, prefix: fmt.Sprintf("raylet-%d", i+1)}
 		r := raylet.New(raylet.Config{
 			GCS: rt.gcsAddr, Resources: core.MustResources(res...), ObjectStoreBytes: cfg.objectStore, Labels: labels,
+			Launcher: l, WorkerPoolMax: workers, MaxWorkers: cfg.maxWorkers,
 		})
+		l.raylet = r
 		ra, err := rt.host.Add(fmt.Sprintf("raylet-%d", i+1), r)
 		if err != nil {
 			return err
 		}
+		l.rayletAddr = ra
 		rt.raylets = append(rt.raylets, embeddedRaylet{ra, r})
 		if i == 0 {
 			firstRaylet = ra

@@ -118,3 +118,129 @@ func TestCPULessNode(t *testing.T) {
 		t.Fatalf("a CPU-less task on a CPU-less node: %d, %v", v, err)
 	}
 }
+
+// TestActorsGetWorkersOfTheirOwn (item 1): a one-node cluster with one
+// CPU hosts a dozen live actors, each on a worker process started for
+// it, and tasks keep running next to them (the node had 4 actor slots
+// and the fifth actor waited forever, silently).
+func TestActorsGetWorkersOfTheirOwn(t *testing.T) {
+	ctx := start(t, gray.WithCPUsPerNode(1))
+	var hs []*gray.ActorHandle[Account]
+	for i := range 12 {
+		h, err := AccountClass.New(ctx, gray.V(i))
+		if err != nil {
+			t.Fatalf("actor %d: %v", i, err)
+		}
+		hs = append(hs, h)
+	}
+	for i, h := range hs {
+		if v, err := Deposit.Remote(ctx, h, gray.V(100)).Get(ctx); err != nil || v != i+100 {
+			t.Fatalf("actor %d of 12: deposit = %d, %v; want %d", i, v, err, i+100)
+		}
+	}
+	if v, err := Square.Remote(ctx, gray.V(7)).Get(ctx); err != nil || v != 49 {
+		t.Fatalf("a task next to 12 actors: %d, %v", v, err)
+	}
+}
+
+// TestActorPastTheWorkerCapWaits (item 1): past its node's worker cap an
+// actor waits, visible as pending demand that says why, and starts once
+// another actor is killed and its worker exits.
+func TestActorPastTheWorkerCapWaits(t *testing.T) {
+	// 4 workers at most, 2 of them kept for tasks: 2 actors.
+	ctx := start(t, gray.WithCPUsPerNode(1), gray.WithMaxWorkersPerNode(4))
+	var hs []*gray.ActorHandle[Account]
+	for i := range 3 {
+		h, err := AccountClass.New(ctx, gray.V(0))
+		if err != nil {
+			t.Fatalf("actor %d: %v", i, err)
+		}
+		hs = append(hs, h)
+	}
+	for i := range 2 {
+		if _, err := Deposit.Remote(ctx, hs[i], gray.V(1)).Get(ctx); err != nil {
+			t.Fatalf("actor %d within the cap: %v", i, err)
+		}
+	}
+	third := Deposit.Remote(ctx, hs[2], gray.V(5))
+	var why string
+	for why == "" {
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			for _, d := range n.Demand {
+				if !d.Infeasible && strings.Contains(d.Reason, "maximum") {
+					why = d.Reason
+				}
+			}
+		}
+		if why == "" {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("no pending demand says why the third actor waits: %v", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	if ready, _, err := gray.Wait(ctx, []gray.Ref[int]{third}, 1, 0); err != nil || len(ready) != 0 {
+		t.Fatalf("the third actor answered past the cap (%d ready, %v)", len(ready), err)
+	}
+	if err := hs[0].Kill(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := third.Get(ctx); err != nil || v != 5 {
+		t.Fatalf("the third actor once another was killed: %d, %v (it waited because %q)", v, err, why)
+	}
+}
+
+// TestInfeasibleActorWaits (item 6): an actor no node can host waits
+// (its calls wait; the node's pending demand lists it as infeasible,
+// naming the GPU) instead of dying at creation; with
+// WithInfeasibleTimeout its creation fails after the bound, and its calls
+// fail with ErrActorDied matching ErrInfeasible too.
+func TestInfeasibleActorWaits(t *testing.T) {
+	ctx := start(t, gray.WithCPUsPerNode(1))
+	h, err := AccountClass.New(ctx, gray.V(0), gray.WithGPUs(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := Deposit.Remote(ctx, h, gray.V(1))
+	for listed := false; !listed; {
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			for _, d := range n.Demand {
+				listed = listed || (d.Infeasible && d.Resources["GPU"] == 1 && strings.Contains(d.Reason, "GPU"))
+			}
+		}
+		if !listed {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the GPU actor is not listed as infeasible demand: %v", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	if ready, _, err := gray.Wait(ctx, []gray.Ref[int]{call}, 1, 0); err != nil || len(ready) != 0 {
+		t.Fatalf("a call to an actor no node can host answered (%d ready, %v)", len(ready), err)
+	}
+	if err := h.Kill(ctx, true); err != nil {
+		t.Fatalf("Kill of a pending actor: %v", err)
+	}
+	if _, err := call.Get(ctx); !errors.Is(err, gray.ErrActorDied) {
+		t.Fatalf("a call to a pending actor killed: %v, want ErrActorDied", err)
+	}
+
+	bounded, err := AccountClass.New(ctx, gray.V(0), gray.WithGPUs(1), gray.WithInfeasibleTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Deposit.Remote(ctx, bounded, gray.V(1)).Get(ctx)
+	if !errors.Is(err, gray.ErrActorDied) || !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "GPU") {
+		t.Fatalf("a call to an actor whose infeasible wait is over: %v, want ErrActorDied and ErrInfeasible naming the GPU", err)
+	}
+}

@@ -15,8 +15,11 @@ const (
 	GPU    = "GPU"
 	Memory = "memory" // bytes
 	// ActorSlot is the resource that stands for a worker process an
-	// actor may live in: each actor holds one (a node has as many as it
-	// hosts actors at once).
+	// actor may live in: each actor holds one. A raylet sets its own
+	// amount from its cap on worker processes (raylet Config.MaxWorkers
+	// less the workers kept for tasks), so that actors spread to nodes
+	// with room for another process and never take the last ones tasks
+	// need.
 	ActorSlot = "gray_actor_slot"
 )
 

@@ -103,7 +103,7 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	for i := range joined {
 		n, err := gray.StartNode(ctx, gray.NodeOptions{
 			Join: node.GCSAddress(), DataDir: filepath.Join(dir, fmt.Sprintf("node%d", i)), ClusterSecret: []byte(hex.EncodeToString(secret)),
-			Resources: map[string]float64{"CPU": 1}, ActorSlots: gray.NoActorSlots, Logger: log,
+			Resources: map[string]float64{"CPU": 1}, Logger: log,
 		})
 		if err != nil {
 			t.Fatalf("StartNode joined %d: %v", i, err)

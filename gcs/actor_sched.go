@@ -98,6 +98,11 @@ type placement struct {
 	timer   core.Timer
 
 	pinging, ownerChecking bool
+	// infeasible is why no alive node can host the actor now, as a
+	// raylet reported it (LeaseInfeasible), since infeasibleSince; ""
+	// otherwise. Memory only: a restarted GCS hears it again.
+	infeasible      string
+	infeasibleSince time.Time
 }
 
 // Scheduler timing.
@@ -129,6 +134,7 @@ func (s *Server) startScheduler() {
 	s.cli = rpc.NewClient(s.env)
 	s.srv = rpc.NewServer(s.env)
 	s.srv.Register((&proto.LeaseCheck{}).MsgType(), s.handleLeaseCheck)
+	s.srv.Register((&proto.LeaseInfeasible{}).MsgType(), s.handleLeaseInfeasible)
 	s.places = map[core.ActorID]*placement{}
 	s.leases = lease.NewClient(s.env, s.cli)
 	for _, id := range s.actorOrder {
@@ -317,23 +323,95 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 		res = core.Resources{}
 	}
 	return proto.TaskSpec{
-		TaskID:            core.ActorCreationTaskID(p.id),
-		Job:               p.id.Job(),
-		Function:          sp.Class,
-		Args:              sp.Args,
-		Resources:         res,
-		Strategy:          sp.Strategy,
-		Owner:             sp.Owner,
-		Binary:            sp.Binary,
-		ActorID:           p.id,
-		ActorCreation:     true,
-		ActorIncarnation:  p.inc,
-		MaxConcurrency:    sp.MaxConcurrency,
-		ConcurrencyGroups: sp.ConcurrencyGroups,
-		// An actor no node can host dies at creation, saying why (it
-		// does not wait in a raylet's infeasible queue for now).
-		InfeasibleWait: -1,
+		TaskID:             core.ActorCreationTaskID(p.id),
+		Job:                p.id.Job(),
+		Function:           sp.Class,
+		Args:               sp.Args,
+		Resources:          res,
+		PlacementResources: sp.PlacementResources,
+		Strategy:           sp.Strategy,
+		Owner:              sp.Owner,
+		Binary:             sp.Binary,
+		ActorID:            p.id,
+		ActorCreation:      true,
+		ActorIncarnation:   p.inc,
+		MaxConcurrency:     sp.MaxConcurrency,
+		ConcurrencyGroups:  sp.ConcurrencyGroups,
+		// An actor no alive node can host waits in a raylet's
+		// infeasible queue (handleLeaseInfeasible), within its bound.
+		InfeasibleWait: sp.InfeasibleWait,
 	}
+}
+
+// InfeasibleCause begins the death cause of an actor whose creation
+// failed because no node could host it.
+const InfeasibleCause = "creation failed, infeasible: "
+
+// handleLeaseInfeasible hears from a raylet that an actor's creation
+// lease request waits because no alive node can host the actor (or, with
+// Feasible, that one joined). The GCS warns, shows the reason in the
+// actor's record (PendingReason: gray list actors, the owner's log), and
+// fails the creation once the actor's InfeasibleWait is over.
+func (s *Server) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	q := m.(*proto.LeaseInfeasible)
+	reply(&proto.Ack{}, nil)
+	var p *placement
+	for _, id := range s.sortedPlacements() {
+		if x := s.places[id]; x.req != nil && x.req.ID() == q.LeaseID {
+			p = x
+			break
+		}
+	}
+	if p == nil {
+		return
+	}
+	if q.Feasible {
+		if p.infeasible != "" {
+			s.log.Info("gcs: a node that can host a waiting actor is in the cluster now", "actor", p.id, "waited", s.env.Now().Sub(p.infeasibleSince).String())
+		}
+		p.infeasible = ""
+		return
+	}
+	sp := s.scheds[p.id].Spec
+	wait := time.Duration(sp.InfeasibleWait)
+	bound := "until a node that can host it joins (WithInfeasibleTimeout bounds the wait)"
+	if wait > 0 {
+		bound = fmt.Sprintf("at most %v (WithInfeasibleTimeout)", wait)
+	}
+	s.log.Warn("gcs: no node can host an actor now: it waits for one", "actor", p.id, "class", sp.Class, "reason", q.Reason, "waits", bound)
+	if p.infeasible != "" {
+		p.infeasible = q.Reason
+		return
+	}
+	p.infeasible, p.infeasibleSince = q.Reason, s.env.Now()
+	if wait <= 0 {
+		return
+	}
+	// The bound counts from the first report: lease requests made again
+	// (actorLeaseTimeout) report again and keep since.
+	since := p.infeasibleSince
+	s.env.AfterFunc(wait, func() {
+		if s.stopped || s.places[p.id] != p || p.infeasible == "" || !p.infeasibleSince.Equal(since) {
+			return
+		}
+		defer s.flushPolls()
+		if p.req != nil {
+			p.req.Cancel() // drops the queued request
+			p.req = nil
+		}
+		s.creationFailed(p, fmt.Sprintf("%s%s; no node could host it for %v", InfeasibleCause, p.infeasible, wait))
+	})
+}
+
+// withPending fills in the PendingReason of the actors in rep (copies
+// made for the reply) that wait for a node that can host them.
+func (s *Server) withPending(rep Reply) Reply {
+	for i, a := range rep.Actors {
+		if p := s.places[a.ID]; p != nil && p.infeasible != "" && a.State != ActorAlive && a.State != ActorDead {
+			rep.Actors[i].PendingReason = p.infeasible
+		}
+	}
+	return rep
 }
 
 // requestLease asks raylet for a lease for p's creation task. A lease
@@ -366,7 +444,7 @@ func (s *Server) requestLease(p *placement, raylet core.Addr) {
 		case err == nil:
 			s.granted(p, l)
 		case errors.Is(err, lease.ErrInfeasible):
-			s.creationFailed(p, "creation failed, infeasible: "+err.Error())
+			s.creationFailed(p, InfeasibleCause+err.Error())
 		case errors.Is(err, lease.ErrDeadNode):
 			s.retryCreation(p, err.Error())
 		default:
@@ -378,6 +456,7 @@ func (s *Server) requestLease(p *placement, raylet core.Addr) {
 
 // granted persists the lease and pushes the creation task.
 func (s *Server) granted(p *placement, l lease.Lease) {
+	p.infeasible = ""
 	p.lease = &actorLease{Raylet: l.Raylet, ID: l.ID, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID, Inc: p.inc}
 	p.phase = placePushing
 	sc := *s.scheds[p.id]
@@ -601,12 +680,44 @@ func (s *Server) checkOwner(p *placement) {
 	sp := s.scheds[p.id].Spec
 	p.ownerChecking = true
 	s.cli.Call(sp.Owner, &proto.OwnerCheck{ActorID: p.id, OwnerID: sp.OwnerID}, rpc.Options{Timeout: ownerCheckTicks * schedTickPeriod}, func(m core.Message, err error) {
+		if s.stopped || s.places[p.id] != p {
+			p.ownerChecking = false
+			return
+		}
+		if err != nil {
+			// No answer: the owner may only be unreachable, or its
+			// process exited and nothing listens at its address (a
+			// launched worker is not started again there). Its raylet
+			// knows which.
+			s.askOwnerRaylet(p, sp)
+			return
+		}
 		p.ownerChecking = false
-		if s.stopped || s.places[p.id] != p || err != nil || m.(*proto.OwnerCheckReply).Owns {
+		if m.(*proto.OwnerCheckReply).Owns {
 			return
 		}
 		defer s.flushPolls()
 		s.log.Info("gcs: actor owner died", "actor", p.id, "owner", sp.Owner)
+		s.kill(s.actors[p.id], fmt.Sprintf("its owner %s died", sp.Owner))
+	})
+}
+
+// askOwnerRaylet asks the raylet of p's owner, which did not answer an
+// OwnerCheck, whether the owner is known dead there (its process exited,
+// or another registered at its address); an owner known dead takes its
+// actor with it.
+func (s *Server) askOwnerRaylet(p *placement, sp ActorSpec) {
+	if sp.OwnerRaylet == "" {
+		p.ownerChecking = false
+		return
+	}
+	s.cli.Call(sp.OwnerRaylet, &proto.OwnsObjects{Owner: sp.Owner, OwnerID: sp.OwnerID}, rpc.Options{Timeout: ownerCheckTicks * schedTickPeriod}, func(m core.Message, err error) {
+		p.ownerChecking = false
+		if s.stopped || s.places[p.id] != p || err != nil || !m.(*proto.OwnsObjectsReply).Dead {
+			return
+		}
+		defer s.flushPolls()
+		s.log.Info("gcs: actor owner died (its raylet saw its process exit)", "actor", p.id, "owner", sp.Owner)
 		s.kill(s.actors[p.id], fmt.Sprintf("its owner %s died", sp.Owner))
 	})
 }

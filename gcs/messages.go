@@ -218,6 +218,10 @@ type ActorInfo struct {
 	DeathCause string
 	// Version increases with every change of the record.
 	Version uint64
+	// PendingReason, in replies only (never stored), says why an actor
+	// that is not ALIVE cannot be placed now: no alive node can host it
+	// (its raylet's reason); it waits for one to join.
+	PendingReason string `msgpack:",omitempty"`
 }
 
 // ActorSpec is an actor's creation spec: what the GCS's actor scheduler
@@ -233,6 +237,9 @@ type ActorSpec struct {
 	Args []proto.Arg
 	// Resources are held by the actor's worker for its lifetime.
 	Resources core.Resources
+	// PlacementResources, when set, is what placing the actor needs
+	// instead (proto.TaskSpec.PlacementResources).
+	PlacementResources core.Resources `msgpack:",omitempty"`
 	// Strategy places the actor (hybrid, spread or node affinity).
 	Strategy proto.Strategy
 	// Owner is the owner's core-worker address and OwnerID its incarnation;
@@ -251,6 +258,10 @@ type ActorSpec struct {
 	// Binary is the hash of the staged job binary whose workers host the
 	// actor (proto.TaskSpec.Binary); empty when any worker can.
 	Binary string `msgpack:",omitempty"`
+	// InfeasibleWait (nanoseconds) bounds how long the actor waits to be
+	// placed while no alive node can host it: 0 waits until one joins,
+	// negative fails its creation at once (proto.TaskSpec.InfeasibleWait).
+	InfeasibleWait int64 `msgpack:",omitempty"`
 }
 
 // ResourceView is a node's resources as published on ChannelResources.

@@ -375,6 +375,8 @@ func (sp *ActorSpec) validate() error {
 		return fmt.Errorf("spec args of %d bytes, limit %d; pass large arguments by reference", size, ValueSizeMax)
 	case !sp.Resources.Valid():
 		return fmt.Errorf("spec resources %v: want sorted unique names with positive amounts", sp.Resources)
+	case !sp.PlacementResources.Valid() || (len(sp.PlacementResources) > 0 && !sp.Resources.FitsIn(sp.PlacementResources)):
+		return fmt.Errorf("spec placement resources %v: want valid resources that contain the held %v", sp.PlacementResources, sp.Resources)
 	case !proto.ValidBinaryHash(sp.Binary):
 		return fmt.Errorf("spec binary %q: want empty or 64 lowercase hex digits", sp.Binary)
 	case sp.MaxConcurrency > proto.ActorConcurrencyMax:

@@ -292,11 +292,11 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 	case *ListJobs:
 		s.reply(from, h, Reply{Jobs: s.Jobs()})
 	case *GetActor:
-		s.reply(from, h, s.getActor(r))
+		s.reply(from, h, s.withPending(s.getActor(r)))
 	case *GetNamedActor:
-		s.reply(from, h, s.getNamedActor(r))
+		s.reply(from, h, s.withPending(s.getNamedActor(r)))
 	case *ListActors:
-		s.reply(from, h, Reply{Actors: s.Actors()})
+		s.reply(from, h, s.withPending(Reply{Actors: s.Actors()}))
 	case *AddTaskEvents:
 		s.reply(from, h, s.addTaskEvents(r))
 	case *ListTasks:

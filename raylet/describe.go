@@ -41,10 +41,10 @@ func (r *Raylet) DescribeLeases(linesMax int) []string {
 		lines = append(lines, s)
 	}
 	for _, l := range r.queue {
-		add(fmt.Sprintf("queued %s: %s for %v: %s", describeRequest(l), l.req.Spec.Resources, since(now, l.queued), r.whyWaits(l, granted)))
+		add(fmt.Sprintf("queued %s: %s for %v: %s", describeRequest(l), placing(&l.req.Spec), since(now, l.queued), r.whyWaits(l, granted)))
 	}
 	for _, l := range granted {
-		add(fmt.Sprintf("granted %s: %s to worker %s for %v", describeRequest(l), l.req.Spec.Resources, l.worker.addr, since(now, l.granted)))
+		add(fmt.Sprintf("granted %s: %s to worker %s for %v", describeRequest(l), holding(&l.req.Spec), l.worker.addr, since(now, l.granted)))
 	}
 	for _, id := range r.sortedPulls() {
 		p := r.pulls[id]
@@ -105,10 +105,12 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 		return "node fenced (declared dead); it grants nothing more"
 	case !r.registered:
 		return "node not registered with the GCS yet; nothing is granted before"
-	case !spec.Resources.FitsIn(r.cfg.Resources):
+	case !placing(spec).FitsIn(r.cfg.Resources):
 		return fmt.Sprintf("does not fit this node's total %v; waits for a node that fits to have room", r.cfg.Resources)
-	case !spec.Resources.FitsIn(r.available):
-		return "resources busy: " + r.holders(spec.Resources, granted)
+	case spec.ActorCreation && !actorSlotOne.FitsIn(r.available):
+		return r.workerCapReason()
+	case !placing(spec).FitsIn(r.available):
+		return "resources busy: " + r.holders(placing(spec), granted)
 	case l.fetching > 0:
 		return fmt.Sprintf("fetching %d of its arguments to this node", l.fetching)
 	}
@@ -122,16 +124,27 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 	if r.idleWorker(binary, spec.Job) != nil {
 		return "fits and a worker is idle: granted or spilled back on the next scheduling pass"
 	}
+	if l.workerCap {
+		return r.workerCapReason()
+	}
 	if binary == "" {
+		if r.cfg.Launcher != nil {
+			return fmt.Sprintf("no idle worker: all %d of the node's workers hold leases or are not registered; %d being started", r.ownWorkers(), r.starting("", core.JobID{}))
+		}
 		return fmt.Sprintf("no idle worker: all %d of the node's workers hold leases or are not registered", r.ownWorkers())
 	}
-	starting := 0
+	return fmt.Sprintf("no idle worker of job binary %s for %v; %d launched, not registered yet", short(binary), spec.Job, r.starting(binary, spec.Job))
+}
+
+// starting counts the workers of binary's pool for job being launched.
+func (r *Raylet) starting(binary string, job core.JobID) int {
+	n := 0
 	for _, ln := range r.launches { //gray:unordered counting
-		if ln.binary == binary && ln.job == spec.Job {
-			starting++
+		if ln.binary == binary && ln.job == job {
+			n++
 		}
 	}
-	return fmt.Sprintf("no idle worker of job binary %s for %v; %d launched, not registered yet", short(binary), spec.Job, starting)
+	return n
 }
 
 // holders says which resources of need are short and which granted
@@ -148,7 +161,7 @@ func (r *Raylet) holders(need core.Resources, granted []*leaseRequest) string {
 	var held []string
 	for _, l := range granted {
 		for _, n := range names {
-			if l.req.Spec.Resources.Get(n) > 0 {
+			if holding(&l.req.Spec).Get(n) > 0 {
 				held = append(held, fmt.Sprintf("%s on worker %s", describeRequest(l), l.worker.addr))
 				break
 			}

@@ -39,7 +39,7 @@ func TestCheckInvariantsReportsCorruption(t *testing.T) {
 				})
 				h.at(3*time.Second, func() {
 					r := h.raylet("raylet-1")
-					if got := r.Available(); !got.Equal(core.MustResources(core.CPU, 1)) {
+					if got := r.Available().Get(core.CPU); got != core.Units(1) {
 						t.Fatalf("available = %v, want 1 CPU (one lease granted)", got)
 					}
 					if err := r.CheckInvariants(); err != nil {

@@ -11,17 +11,22 @@ import (
 	"github.com/grayrt/gray/core/rpc"
 )
 
-// Worker processes started from staged job binaries. A task whose spec
-// names a binary other than the node program's own (Config.Binary) runs
-// only on a worker of that binary; when none is idle the raylet asks its
-// Launcher for one, up to WorkerPoolMax per binary, and tells launched
-// workers idle for IdleWorkerTimeout to exit.
+// Worker processes started on demand. A task whose spec names a binary
+// other than the node program's own (Config.Binary) runs only on a worker
+// of that binary, and every actor runs on a worker of its own (as Ray
+// starts a process per actor). When a request placed here finds no
+// worker of its pool free, the raylet asks its Launcher for one: for
+// tasks up to WorkerPoolMax workers per pool that host no actor, for
+// actors as many as they need, and for all pools together up to
+// MaxWorkers processes. Launched workers idle for IdleWorkerTimeout are
+// told to exit; the workers the host started with the node stay.
 
 // Launcher starts worker processes for a raylet. Launch is called on the
-// raylet's loop and must not block. The host reports back on the loop:
-// the started process registers with RegisterWorker{Binary, Launch:
-// token}; a launch that fails calls LaunchFailed; a launched process that
-// exits calls WorkerExited.
+// raylet's loop and must not block. binary "" asks for a worker of the
+// node program's own binary (job is then nil: it serves every job). The
+// host reports back on the loop: the started process registers with
+// RegisterWorker{Binary, Launch: token}; a launch that fails calls
+// LaunchFailed; a launched process that exits calls WorkerExited.
 type Launcher interface {
 	Launch(token, binary string, job core.JobID)
 }
@@ -82,8 +87,8 @@ func short(hash string) string {
 	return hash
 }
 
-// poolKey names a pool of launched workers: one per job and binary, as
-// Ray's worker pools are per job.
+// poolKey names a pool of workers: the node's own (binary "", job nil),
+// or one per job and staged binary, as Ray's worker pools are per job.
 type poolKey struct {
 	binary string
 	job    core.JobID
@@ -97,10 +102,15 @@ func cmpPoolKey(a, b poolKey) int {
 }
 
 // launchWanted starts the workers the last scheduling pass lacked, per
-// pool in order, within each pool's bound.
+// pool in order: for tasks within the pool's bound (WorkerPoolMax workers
+// hosting no actor), one per actor waiting, all within MaxWorkers.
 func (r *Raylet) launchWanted() {
 	if len(r.wanted) == 0 {
 		return
+	}
+	defer clear(r.wanted)
+	if r.cfg.Launcher == nil {
+		return // the host's pool is all there is
 	}
 	keys := make([]poolKey, 0, len(r.wanted))
 	for k := range r.wanted { //gray:unordered sorted below
@@ -109,18 +119,15 @@ func (r *Raylet) launchWanted() {
 	slices.SortFunc(keys, cmpPoolKey)
 	now := r.env.Now()
 	for _, k := range keys {
-		pending, have := 0, 0
+		want := r.wanted[k]
+		pending, taskWorkers := 0, r.poolTaskWorkers(k)
 		for _, l := range r.launches { //gray:unordered counting
 			if l.binary == k.binary && l.job == k.job {
 				pending++
 			}
 		}
-		for _, w := range r.workers { //gray:unordered counting
-			if w.binary == k.binary && w.job == k.job {
-				have++
-			}
-		}
-		n := min(r.wanted[k]-pending, r.cfg.WorkerPoolMax-pending-have)
+		n := min(want.tasks, max(0, r.cfg.WorkerPoolMax-taskWorkers)) + want.actors - pending
+		n = min(n, r.cfg.MaxWorkers-r.launchedWorkers()-len(r.launches))
 		for range n {
 			r.launchSeq++
 			token := fmt.Sprintf("%s%d", r.launchPrefix(), r.launchSeq)
@@ -129,7 +136,6 @@ func (r *Raylet) launchWanted() {
 			r.cfg.Launcher.Launch(token, k.binary, k.job)
 		}
 	}
-	clear(r.wanted)
 }
 
 // exitedLaunchesMax bounds the remembered tokens of exited workers.
@@ -139,9 +145,63 @@ const exitedLaunchesMax = 10_000
 // id in hex and a dash.
 func (r *Raylet) launchPrefix() string { return proto.LaunchPrefix(r.node) }
 
-// wantWorker notes that a request for job's binary found no idle worker.
-func (r *Raylet) wantWorker(binary string, job core.JobID) {
-	r.wanted[poolKey{binary, job}]++
+// wanted counts the requests of one pool that found no worker in a
+// scheduling pass.
+type wanted struct{ tasks, actors int }
+
+// wantWorker notes that a request of pool pk (an actor's creation when
+// actor) found no worker free.
+func (r *Raylet) wantWorker(pk poolKey, actor bool) {
+	w := r.wanted[pk]
+	if actor {
+		w.actors++
+	} else {
+		w.tasks++
+	}
+	r.wanted[pk] = w
+}
+
+// atWorkerCap reports whether the node runs its maximum of launched
+// worker processes, registered or starting.
+func (r *Raylet) atWorkerCap() bool {
+	return r.launchedWorkers()+len(r.launches) >= r.cfg.MaxWorkers
+}
+
+// launchedWorkers counts the registered workers the raylet launched (the
+// host's starting pool is not counted against MaxWorkers: it is never
+// reaped, and it serves only the node program's own tasks).
+func (r *Raylet) launchedWorkers() int {
+	n := 0
+	for _, w := range r.workers { //gray:unordered counting
+		if w.launch != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// workerCapReason says why actors placed here wait for a worker.
+func (r *Raylet) workerCapReason() string {
+	if r.cfg.Launcher == nil {
+		return fmt.Sprintf("actor waits for a worker process: all %d of node %v's workers are busy and it cannot start more (no launcher)", len(r.workers), r.node)
+	}
+	return fmt.Sprintf("actor waits for a worker process: node %v hosts its maximum of %d actors (max workers %d, of which %d kept for tasks; each actor has one of its own)",
+		r.node, r.cfg.Resources.Get(core.ActorSlot)/core.QuantityScale, r.cfg.MaxWorkers, r.cfg.WorkerPoolMax)
+}
+
+// noteWorkerCap marks actor creation l, which found no worker free, as
+// waiting for the worker cap when the node is at it (the raylet warns
+// once per request, and its demand says why), and clears the mark when
+// a worker is merely starting for it.
+func (r *Raylet) noteWorkerCap(l *leaseRequest) {
+	r.makeRoom()
+	capped := r.atWorkerCap() || r.cfg.Launcher == nil
+	if capped && !l.workerCap {
+		r.stats.WorkerCapWaits++
+		r.env.Log().Warn("an actor waits for a worker process: the node runs its maximum", "actor", l.req.Spec.ActorID.String(),
+			"max_workers", r.cfg.MaxWorkers, "launched", r.launchedWorkers(), "starting", len(r.launches))
+	}
+	l.workerCap = capped
 }
 
 // LaunchFailed is called by the host, on the raylet's loop, when the
@@ -237,19 +297,9 @@ func (r *Raylet) freeLeasesHeldBy(owner core.Addr) {
 func (r *Raylet) reapIdle() {
 	now := r.env.Now()
 	for _, a := range r.sortedWorkerAddrs() {
-		w := r.workers[a]
-		if w.binary == "" || w.busy() || w.owns || now.Sub(w.idle) < r.cfg.IdleWorkerTimeout {
-			continue
+		if w := r.workers[a]; r.reapable(w) && now.Sub(w.idle) >= r.cfg.IdleWorkerTimeout {
+			r.reap(w)
 		}
-		r.env.Send(a, &proto.ExitWorker{Worker: w.id})
-		delete(r.workers, a)
-		// Its exit, reported later, frees the leases it holds as an
-		// owner: remember where it was.
-		if len(r.reaped) >= reapedMax {
-			clear(r.reaped)
-		}
-		r.reaped[w.launch] = a
-		r.stats.WorkersReaped++
 	}
 	tokens := make([]string, 0, len(r.launches))
 	for t, l := range r.launches { //gray:unordered sorted below
@@ -261,6 +311,60 @@ func (r *Raylet) reapIdle() {
 	for _, t := range tokens {
 		r.LaunchFailed(t, fmt.Sprintf("the worker did not register within %v", launchTimeout), false)
 	}
+}
+
+// makeRoom reaps one idle launched worker when the node is at its worker
+// cap and a request found no worker of its pool: idle workers of other
+// pools count against the cap until they are reaped, and the request
+// goes first. Only a worker idle for reapForCapAfter: its Owns,
+// registered every second, must have caught up with the tasks its last
+// body submitted (reaping a worker that owns them loses them).
+func (r *Raylet) makeRoom() {
+	if r.cfg.Launcher == nil || !r.atWorkerCap() {
+		return
+	}
+	now := r.env.Now()
+	for _, a := range r.sortedWorkerAddrs() {
+		if w := r.workers[a]; r.reapable(w) && now.Sub(w.idle) >= reapForCapAfter {
+			r.reap(w)
+			return
+		}
+	}
+}
+
+// poolTaskWorkers counts the workers of pool pk that host no actor.
+func (r *Raylet) poolTaskWorkers(pk poolKey) int {
+	n := 0
+	for _, w := range r.workers { //gray:unordered counting
+		if w.binary == pk.binary && (pk.binary == "" || w.job == pk.job) && !w.hostsActor() {
+			n++
+		}
+	}
+	return n
+}
+
+// reapForCapAfter is how long a launched worker must have been idle
+// before it is reaped to make room for an actor: longer than the period
+// of its registrations, which report whether it owns objects.
+const reapForCapAfter = 3 * time.Second
+
+// reapable reports whether w may be told to exit now: a launched worker
+// that holds no lease and owns no object in scope.
+func (r *Raylet) reapable(w *workerInfo) bool {
+	return w.launch != "" && !w.busy() && !w.owns
+}
+
+// reap tells launched worker w to exit and takes it out of the pool.
+func (r *Raylet) reap(w *workerInfo) {
+	r.env.Send(w.addr, &proto.ExitWorker{Worker: w.id})
+	delete(r.workers, w.addr)
+	// Its exit, reported later, frees the leases it holds as an owner:
+	// remember where it was.
+	if len(r.reaped) >= reapedMax {
+		clear(r.reaped)
+	}
+	r.reaped[w.launch] = w.addr
+	r.stats.WorkersReaped++
 }
 
 func (r *Raylet) sortedWorkerAddrs() []core.Addr {

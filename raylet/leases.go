@@ -189,8 +189,11 @@ func (r *Raylet) classOf(spec *proto.TaskSpec) *demandClass {
 		r.classes = map[string]*demandClass{}
 	}
 	var b strings.Builder
-	for _, x := range spec.Resources {
+	for _, x := range placing(spec) {
 		fmt.Fprintf(&b, "%s=%d,", x.Name, int64(x.Amount))
+	}
+	if len(spec.PlacementResources) > 0 {
+		b.WriteString("placed") // holds less than it needs to be placed
 	}
 	resKey := b.String()
 	key := resKey + "\x00" + r.binaryFor(spec)
@@ -221,7 +224,8 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	if memo && (l.class.res.wait == r.pass || l.class.poolWait == r.pass) {
 		return false
 	}
-	d := r.policy.Decide(r.node, views, spec.Resources, strategyOf(spec.Strategy))
+	place := placing(spec)
+	d := r.policy.Decide(r.node, views, place, strategyOf(spec.Strategy))
 	if l.infeasible && d.Outcome != Infeasible {
 		// A node that can run it joined: it waits for resources now,
 		// and its owner stops counting the infeasible wait.
@@ -268,12 +272,12 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	}
 	switch {
 	case d.Node == r.node:
-	case l.req.Spilled && r.allowedHere(spec) && spec.Resources.FitsIn(r.cfg.Resources) && (spec.Resources.FitsIn(r.available) || r.env.Now().Sub(l.queued) < spilledWaitMax):
+	case l.req.Spilled && r.allowedHere(spec) && place.FitsIn(r.cfg.Resources) && (place.FitsIn(r.available) || r.env.Now().Sub(l.queued) < spilledWaitMax):
 		// Spilled here once already: run here when it fits now (another
 		// node may merely score better), else wait rather than bounce —
 		// for a while: resources held for long (an actor's) may never
 		// come back here.
-		if !spec.Resources.FitsIn(r.available) {
+		if !place.FitsIn(r.available) {
 			return false
 		}
 	default:
@@ -285,7 +289,7 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		r.finishRequest(l, &proto.LeaseReply{Spillback: true, SpillRaylet: addr, SpillNode: d.Node})
 		return true
 	}
-	if !spec.Resources.FitsIn(r.available) {
+	if !place.FitsIn(r.available) {
 		if memo && d.Node == r.node {
 			// Placed here, to wait until it fits: so would an equal demand.
 			l.class.res.wait = r.pass
@@ -313,11 +317,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	if binary == "" {
 		pk.job = core.JobID{} // the node's own workers serve every job
 	}
-	if r.passNoWorker[pk] {
+	if r.passNoWorker[pk] && !spec.ActorCreation {
 		// No worker of this pool came free within the pass.
-		if binary != "" {
-			r.wantWorker(binary, spec.Job)
-		}
+		r.wantWorker(pk, false)
 		return false
 	}
 	w := r.idleWorker(binary, spec.Job)
@@ -325,10 +327,13 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		w = r.stackableWorker(binary, spec.Job)
 	}
 	if w == nil {
-		if binary != "" {
-			r.wantWorker(binary, spec.Job)
-		}
-		if !spec.ActorCreation {
+		r.wantWorker(pk, spec.ActorCreation)
+		if spec.ActorCreation {
+			r.noteWorkerCap(l)
+		} else {
+			if r.poolTaskWorkers(pk) < r.cfg.WorkerPoolMax {
+				r.makeRoom() // once per pool and pass
+			}
 			r.passNoWorker[pk] = true
 			if memo {
 				// An equal demand would be placed here and find no worker.
@@ -337,8 +342,10 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		}
 		return false
 	}
-	r.available = r.available.Sub(spec.Resources)
-	for _, x := range spec.Resources {
+	l.workerCap = false
+	hold := holding(spec)
+	r.available = r.available.Sub(hold)
+	for _, x := range hold {
 		if r.available.Get(x.Name) < 0 {
 			panic(fmt.Sprintf("raylet: available resources went negative: %v", r.available))
 		}

@@ -128,7 +128,7 @@ func (lw *leaseWorld) Setup(w *sim.World) error {
 	lw.w, lw.launched = w, map[string]*fakeProc{}
 	w.AddProcess("gcs", sim.ProcOptions{Disk: true}, func() core.Process { return gcs.NewServer(gcs.Config{}) })
 	w.AddProcess("raylet", sim.ProcOptions{Host: "node"}, func() core.Process {
-		return raylet.New(raylet.Config{GCS: "gcs", Resources: core.MustResources(core.CPU, lw.cpus), Launcher: lw, IdleWorkerTimeout: lw.idle})
+		return raylet.New(raylet.Config{GCS: "gcs", Resources: core.MustResources(core.CPU, lw.cpus), Launcher: lw, IdleWorkerTimeout: lw.idle, WorkerPoolMax: 8, MaxWorkers: 8})
 	})
 	lw.driver = &fakeProc{}
 	w.AddProcess("driver", sim.ProcOptions{Host: "node"}, func() core.Process { return lw.driver })
@@ -145,7 +145,7 @@ func (lw *leaseWorld) after(d time.Duration, f func()) { lw.w.Schedule(d, "scrip
 // check finishes the script with the raylet's available CPUs compared
 // with want.
 func (lw *leaseWorld) check(want int) {
-	if got := lw.raylet().Available(); !got.Equal(core.MustResources(core.CPU, want)) {
+	if got := lw.raylet().Available().Get(core.CPU); got != core.Units(int64(want)) {
 		lw.failure = fmt.Sprintf("raylet has %v available, want %d CPUs: a lease of the exited worker is still granted (launches %d, exits %d)", got, want, len(lw.tokens), lw.exits)
 	}
 	lw.done = true

@@ -43,11 +43,25 @@ type Config struct {
 	// binary (or of none) run on the node's own workers. Empty when
 	// unknown.
 	Binary string
-	// Launcher starts workers from staged job binaries; nil on nodes that
-	// cannot (their requests for another binary fail with a clear error).
+	// Launcher starts worker processes: of the node program's own binary
+	// (binary "") when none of the node's workers is free, and of staged
+	// job binaries. nil on nodes that cannot: their pool of own workers
+	// is what the host started, and requests for another binary fail
+	// with a clear error.
 	Launcher Launcher
-	// WorkerPoolMax bounds the launched workers of one binary. Default 8.
+	// WorkerPoolMax bounds the workers of one pool (the node's own, or
+	// a job binary's) that host no actor: the workers tasks run on.
+	// Default 8.
 	WorkerPoolMax int
+	// MaxWorkers bounds the worker processes the raylet launches,
+	// registered or starting, of every pool (the host's starting pool
+	// of the node's own workers comes on top). Each actor runs on a
+	// worker of its own, so the node has MaxWorkers - WorkerPoolMax
+	// actor slots (core.ActorSlot, set here whatever Resources says): an
+	// actor holds one, and the room left stays for task workers. An
+	// actor no node has a slot for waits, and the pending demand says
+	// why. Hosts derive it from the machine's memory. Default 256.
+	MaxWorkers int
 	// IdleWorkerTimeout is how long a launched worker may stay idle before
 	// it is told to exit. Default 60s.
 	IdleWorkerTimeout time.Duration
@@ -72,6 +86,12 @@ func (c *Config) setDefaults() {
 	if c.WorkerPoolMax <= 0 {
 		c.WorkerPoolMax = 8
 	}
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = 256
+	}
+	// The node's actor slots come from its worker cap.
+	slots := core.Resources{{Name: core.ActorSlot, Amount: c.Resources.Get(core.ActorSlot)}}
+	c.Resources = c.Resources.Sub(slots).Add(core.Resources{{Name: core.ActorSlot, Amount: core.Units(int64(max(0, c.MaxWorkers-c.WorkerPoolMax)))}})
 	if c.IdleWorkerTimeout <= 0 {
 		c.IdleWorkerTimeout = time.Minute
 	}
@@ -87,9 +107,11 @@ type Stats struct {
 	// InfeasibleQueued counts requests no alive node could run, queued
 	// to wait for one (their owners were told).
 	InfeasibleQueued int64
-	// Workers started from job binaries, launches that failed, and idle
-	// launched workers told to exit.
-	WorkersLaunched, LaunchFailures, WorkersReaped int64
+	// Workers started on demand, launches that failed, and idle
+	// launched workers told to exit; WorkerCapWaits counts actor
+	// creations that had to wait because the node ran its maximum of
+	// worker processes.
+	WorkersLaunched, LaunchFailures, WorkersReaped, WorkerCapWaits int64
 	// LeaseWait sums, over granted leases, the time from a request's
 	// arrival to its grant: the scheduling latency (divide by
 	// LeasesGranted for the mean).
@@ -158,7 +180,7 @@ type Raylet struct {
 	// (bounded): a late registration from one is refused.
 	exitedLaunches map[string]bool
 	badBinaries    map[string]badBinary
-	wanted         map[poolKey]int
+	wanted         map[poolKey]wanted
 	// reaped maps the tokens of launched workers told to exit as idle to
 	// their addresses, until their exit is reported (bounded).
 	reaped map[string]core.Addr
@@ -245,15 +267,39 @@ type leaseRequest struct {
 	// told again when a node that can run it joins.
 	infeasible       bool
 	infeasibleReason string
+	// workerCap: an actor creation placed here that waits because the
+	// node runs its maximum of worker processes (Config.MaxWorkers).
+	workerCap bool
 }
 
-// held is what a granted lease holds now: its resources, without the
-// CPUs while its body is blocked.
+// actorSlotOne is what an actor holds of its node's actor slots.
+var actorSlotOne = core.Resources{{Name: core.ActorSlot, Amount: core.Units(1)}}
+
+// placing returns what placing spec needs: its placement resources,
+// and for an actor's creation one of the node's actor slots.
+func placing(spec *proto.TaskSpec) core.Resources {
+	if spec.ActorCreation {
+		return spec.Placement().Add(actorSlotOne)
+	}
+	return spec.Placement()
+}
+
+// holding returns what a lease for spec holds once granted: its
+// resources, and for an actor's creation one actor slot.
+func holding(spec *proto.TaskSpec) core.Resources {
+	if spec.ActorCreation {
+		return spec.Resources.Add(actorSlotOne)
+	}
+	return spec.Resources
+}
+
+// held is what a granted lease holds now: its resources (and an actor's
+// slot), without the CPUs while its body is blocked.
 func (l *leaseRequest) held() core.Resources {
 	if l.blocked {
-		return l.req.Spec.Resources.Sub(l.cpus())
+		return holding(&l.req.Spec).Sub(l.cpus())
 	}
-	return l.req.Spec.Resources
+	return holding(&l.req.Spec)
 }
 
 // cpus is the CPU part of the lease's resources.
@@ -262,6 +308,12 @@ func (l *leaseRequest) cpus() core.Resources {
 		return core.Resources{{Name: core.CPU, Amount: q}}
 	}
 	return nil
+}
+
+// hostsActor reports whether the worker is an actor's: its lease is the
+// actor's creation, held while the actor lives.
+func (w *workerInfo) hostsActor() bool {
+	return len(w.leases) > 0 && w.leases[0].req.Spec.ActorCreation
 }
 
 // busy reports whether the worker holds a lease.
@@ -295,6 +347,9 @@ func (r *Raylet) Node() core.NodeID { return r.node }
 // Fenced reports whether the GCS declared this node dead.
 func (r *Raylet) Fenced() bool { return r.fenced }
 
+// Total returns the node's resources, its actor slots included.
+func (r *Raylet) Total() core.Resources { return r.cfg.Resources }
+
 // Available returns the node's unleased resources.
 func (r *Raylet) Available() core.Resources { return r.available }
 
@@ -323,7 +378,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.exitedLaunches = map[string]bool{}
 	r.reaped = map[string]core.Addr{}
 	r.badBinaries = map[string]badBinary{}
-	r.wanted = map[poolKey]int{}
+	r.wanted = map[poolKey]wanted{}
 	r.owners = map[ownerKey]*owner{}
 	r.primaries = map[core.ObjectID]ownerKey{}
 	r.workerIncs = map[core.Addr]uint64{}
@@ -397,18 +452,23 @@ func (r *Raylet) heartbeat() {
 // at most gcs.DemandShapesMax shapes, the largest counts first.
 func (r *Raylet) demand() []gcs.Demand {
 	type key struct {
-		res        string
-		infeasible bool
+		res                   string
+		infeasible, workerCap bool
 	}
 	byKey := map[key]*gcs.Demand{}
 	for _, l := range r.leases { //gray:unordered summed, then sorted below
 		if l.worker != nil {
 			continue // granted
 		}
-		k := key{l.req.Spec.Resources.String(), l.infeasible}
+		place := placing(&l.req.Spec)
+		capped := l.workerCap || (l.req.Spec.ActorCreation && !actorSlotOne.FitsIn(r.available))
+		k := key{place.String(), l.infeasible, capped && !l.infeasible}
 		d := byKey[k]
 		if d == nil {
-			d = &gcs.Demand{Resources: l.req.Spec.Resources, Infeasible: l.infeasible}
+			d = &gcs.Demand{Resources: place, Infeasible: l.infeasible}
+			if k.workerCap {
+				d.Reason = r.workerCapReason()
+			}
 			byKey[k] = d
 		}
 		d.Count++
@@ -433,7 +493,7 @@ func (r *Raylet) demand() []gcs.Demand {
 			}
 			return -1
 		}
-		return 0
+		return strings.Compare(a.Reason, b.Reason)
 	})
 	if len(out) > gcs.DemandShapesMax {
 		out = out[:gcs.DemandShapesMax]

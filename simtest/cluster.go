@@ -10,22 +10,26 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/internal/simlaunch"
 	"github.com/grayrt/gray/internal/stuck"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
 )
 
 // Cluster is the shape of a simulated cluster: the GCS on a crashable
-// disk, Nodes raylets each with a plasma store and a pool of worker
-// processes (max(CPUsPerNode, 2) task workers plus one per actor slot,
-// as gray.Init's embedded cluster has). Zero fields take the defaults.
+// disk, Nodes raylets each with a plasma store, max(CPUsPerNode, 2)
+// worker processes, and a launcher that starts more on demand (one per
+// actor, as on grayd hosts and gray.Init's embedded cluster), up to
+// MaxWorkersPerNode. Zero fields take the defaults.
 type Cluster struct {
 	// Nodes is the number of nodes; default 3.
 	Nodes int
 	// CPUsPerNode is each node's CPU resource; default 2.
 	CPUsPerNode int
-	// ActorSlotsPerNode is how many actors a node hosts at once; default 2.
-	ActorSlotsPerNode int
+	// MaxWorkersPerNode bounds each node's worker processes; the node
+	// hosts that many actors less max(CPUsPerNode, 2) (kept for tasks).
+	// Default max(CPUsPerNode, 2) + 4.
+	MaxWorkersPerNode int
 	// ObjectStoreBytes is each node's plasma capacity; default 64 MiB.
 	ObjectStoreBytes int64
 }
@@ -37,8 +41,8 @@ func (c *Cluster) setDefaults() {
 	if c.CPUsPerNode <= 0 {
 		c.CPUsPerNode = 2
 	}
-	if c.ActorSlotsPerNode <= 0 {
-		c.ActorSlotsPerNode = 2
+	if c.MaxWorkersPerNode <= 0 {
+		c.MaxWorkersPerNode = max(c.CPUsPerNode, 2) + 4
 	}
 	if c.ObjectStoreBytes <= 0 {
 		c.ObjectStoreBytes = 64 << 20
@@ -92,13 +96,15 @@ func (wl *workload) Setup(w *sim.World) error {
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
 		return gcs.NewServer(gcs.Config{NodeTimeout: nodeTimeout, HealthCheckPeriod: 500 * time.Millisecond})
 	})
-	res := core.MustResources(core.CPU, wl.cl.CPUsPerNode, process.ActorSlotResource, wl.cl.ActorSlotsPerNode)
-	workers := max(wl.cl.CPUsPerNode, 2) + wl.cl.ActorSlotsPerNode
+	res := core.MustResources(core.CPU, wl.cl.CPUsPerNode)
+	workers := max(wl.cl.CPUsPerNode, 2)
 	for i := range wl.cl.Nodes {
 		addr := core.Addr(fmt.Sprintf("raylet-%d", i+1))
 		host := fmt.Sprintf("node-%d", i+1)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			return raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: wl.cl.ObjectStoreBytes})
+			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host}
+			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: wl.cl.ObjectStoreBytes,
+				Launcher: l, WorkerPoolMax: workers, MaxWorkers: wl.cl.MaxWorkersPerNode}))
 		})
 		for j := range workers {
 			w.AddProcess(core.Addr(fmt.Sprintf("%s/w%d", addr, j+1)), sim.ProcOptions{Crashable: true, Host: host, Parent: addr}, func() core.Process {

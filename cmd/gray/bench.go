@@ -61,10 +61,10 @@ func benchCommand() *cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "data-dir", Required: true},
 				&cli.StringFlag{Name: "secret-file", Required: true},
-				&cli.IntFlag{Name: "actor-slots", Value: 64},
+				&cli.IntFlag{Name: "max-workers", Value: 128},
 			},
 			Action: func(c *cli.Context) error {
-				return bench.RunNode(c.Context, c.String("data-dir"), c.String("secret-file"), c.Int("actor-slots"), os.Stdin)
+				return bench.RunNode(c.Context, c.String("data-dir"), c.String("secret-file"), c.Int("max-workers"), os.Stdin)
 			},
 		}},
 	}
@@ -88,8 +88,8 @@ func benchRun(c *cli.Context) error {
 		if exeErr != nil {
 			return cli.Exit(fmt.Sprintf("gray bench: the cluster setting re-executes this program: %v", exeErr), exitFailed)
 		}
-		setting = bench.ClusterSetting(func(ctx context.Context, dataDir, secretFile string, actorSlots int) *exec.Cmd {
-			return exec.CommandContext(ctx, exe, "bench", "node", "--data-dir", dataDir, "--secret-file", secretFile, "--actor-slots", fmt.Sprint(actorSlots))
+		setting = bench.ClusterSetting(func(ctx context.Context, dataDir, secretFile string, maxWorkers int) *exec.Cmd {
+			return exec.CommandContext(ctx, exe, "bench", "node", "--data-dir", dataDir, "--secret-file", secretFile, "--max-workers", fmt.Sprint(maxWorkers))
 		})
 		defer setting.Close()
 	case err != nil:

@@ -278,13 +278,17 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
 	type key struct {
 		res        string
 		infeasible bool
+		why        string // a feasible demand's reason: actors at a node's worker cap
 	}
 	sum := map[key]int64{}
 	reason := map[key]string{}
 	var keys []key
 	for _, n := range nodes {
 		for _, d := range n.Demand {
-			k := key{d.Resources.String(), d.Infeasible}
+			k := key{d.Resources.String(), d.Infeasible, ""}
+			if !d.Infeasible {
+				k.why = d.Reason
+			}
 			if _, ok := sum[k]; !ok {
 				keys = append(keys, k)
 				reason[k] = d.Reason
@@ -299,7 +303,10 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
 			}
 			return -1
 		}
-		return strings.Compare(a.res, b.res)
+		if c := strings.Compare(a.res, b.res); c != 0 {
+			return c
+		}
+		return strings.Compare(a.why, b.why)
 	})
 	if len(keys) == 0 {
 		fmt.Fprintln(w, "\nPending demand: none")
@@ -309,6 +316,8 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
 	for _, k := range keys {
 		if k.infeasible {
 			fmt.Fprintf(w, "  %s: %d pending, INFEASIBLE: %s\n", k.res, sum[k], reason[k])
+		} else if k.why != "" {
+			fmt.Fprintf(w, "  %s: %d pending: %s\n", k.res, sum[k], k.why)
 		} else {
 			fmt.Fprintf(w, "  %s: %d pending\n", k.res, sum[k])
 		}

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -65,7 +66,7 @@ func rllibTrain(c *cli.Context) error {
 		return usageError("gray rllib train: --env-runners and --max-iters must be at least 1")
 	}
 	ctx := c.Context
-	rt, err := gray.Init(ctx, gray.WithActorSlotsPerNode(cfg.EnvRunners+2))
+	rt, err := gray.Init(ctx, gray.WithMaxWorkersPerNode(max(gray.DefaultMaxWorkers(0), cfg.EnvRunners+2)+max(runtime.NumCPU(), 2)))
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("gray rllib train: %v", err), exitFailed)
 	}

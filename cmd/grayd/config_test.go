@@ -121,6 +121,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--head", "--data-dir", dir, "--listen", "nowhere"},
 		{"--head", "--data-dir", dir, "extra"},
 		{"--head", "--no-such-flag"},
+		{"--head", "--data-dir", dir, "--actor-slots", "4"}, // removed: says to use --max-workers
+		{"--head", "--data-dir", dir, "--max-workers", "-1"},
 		{"--join", "not-an-address", "--data-dir", dir, "--secret-file", "/nonexistent"},
 		// Configuration errors found later are usage errors too: a
 		// supervisor must not restart grayd on them.

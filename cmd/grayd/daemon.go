@@ -29,7 +29,7 @@ type daemonConfig struct {
 	resources         core.Resources
 	labels            core.Labels
 	objectStoreBytes  int64         // 0: the raylet's default
-	actorSlots        int           // actors hosted at once; 0 for none
+	maxWorkers        int           // worker processes at most; 0 for the default
 	workerMemoryBytes int64         // 0: no limit
 	nodeTimeout       time.Duration // 0: the GCS's default
 	gcsAcceptLoss     bool
@@ -79,17 +79,13 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	for _, r := range cfg.resources {
 		res[r.Name] = float64(r.Amount) / core.QuantityScale
 	}
-	slots := cfg.actorSlots
-	if slots == 0 {
-		slots = gray.NoActorSlots
-	}
 	dashListen, dashToken, err := dashboardOptions(cfg, log)
 	if err != nil {
 		return err
 	}
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
-		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), ActorSlots: slots,
+		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), MaxWorkers: cfg.maxWorkers,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
 		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss,
 	})
@@ -106,7 +102,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	}
 	fmt.Fprintln(stdout, printed)
 	log.Info("grayd running", "head", cfg.head, "gcs", node.GCSAddress(), "raylet", node.Address(),
-		"dashboard", node.DashboardURL(), "resources", cfg.resources.String(), "labels", cfg.labels.String(), "actor_slots", cfg.actorSlots, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
+		"dashboard", node.DashboardURL(), "resources", cfg.resources.String(), "labels", cfg.labels.String(), "max_workers", cfg.maxWorkers, "data_dir", cfg.dataDir, "address_file", cfg.addressFile)
 
 	select {
 	case <-ctx.Done():

@@ -98,7 +98,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the identity key, secret, address file and GCS database in `DIR`", DefaultText: "~/.gray/head or ~/.gray/node"},
 			&cli.StringFlag{Name: "resources", Usage: "the node's resources, e.g. `CPU=4,GPU=1,memory=8GiB,custom=2`", DefaultText: "CPU=number of CPUs"},
 			&cli.StringFlag{Name: "labels", Usage: "the node's labels, for label selectors on tasks and actors, e.g. `zone=us-west-1a,gpu=a100` (letters, digits and -_., keys also /)"},
-			&cli.IntFlag{Name: "actor-slots", Value: 4, Usage: "host up to `N` actors at once, each on a worker of its own (0: none)"},
+			&cli.IntFlag{Name: "max-workers", Usage: "start at most `N` worker processes on demand, besides the node's max(CPUs, 2): one per actor, with max(CPUs, 2) kept for task workers, so the node hosts N - max(CPUs, 2) actors", DefaultText: "max(CPUs, 2) + memory / 64MiB (or / --worker-memory-limit, 16..1024)"},
+			&cli.IntFlag{Name: "actor-slots", Hidden: true},
 			&cli.StringFlag{Name: "worker-memory-limit", Usage: "kill a launched worker whose resident memory passes `BYTES` (units as for --object-store-memory); its task fails or is retried with an error that says so", DefaultText: "no limit"},
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
@@ -171,8 +172,11 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 	if cfg.labels, err = core.ParseLabels(c.String("labels")); err != nil {
 		return cfg, usageError("--labels: %v", err)
 	}
-	if cfg.actorSlots = c.Int("actor-slots"); cfg.actorSlots < 0 {
-		return cfg, usageError("--actor-slots %d: want 0 or more", cfg.actorSlots)
+	if c.IsSet("actor-slots") {
+		return cfg, usageError("--actor-slots was removed: every actor now runs on a worker process of its own, started on demand; bound them with --max-workers (a node with CPU=0 hosts only actors that ask for no CPU)")
+	}
+	if cfg.maxWorkers = c.Int("max-workers"); cfg.maxWorkers < 0 {
+		return cfg, usageError("--max-workers %d: want 1 or more (or leave it out for the default)", cfg.maxWorkers)
 	}
 	if s := c.String("worker-memory-limit"); s != "" {
 		if cfg.workerMemoryBytes, err = parseBytes(s); err != nil {

@@ -100,7 +100,13 @@ type TaskSpec struct {
 	Args       []Arg          `msgpack:"g,omitempty"`
 	NumReturns uint32         `msgpack:"n"`
 	Resources  core.Resources `msgpack:"r,omitempty"`
-	Strategy   Strategy       `msgpack:"s,omitempty"`
+	// PlacementResources, when set, is what placing the task needs
+	// instead of Resources, which is what it holds once placed: an
+	// actor created without resources needs 1 CPU free to be placed and
+	// holds none while it lives (Ray's placement resources). It always
+	// contains Resources.
+	PlacementResources core.Resources `msgpack:"pr,omitempty"`
+	Strategy           Strategy       `msgpack:"s,omitempty"`
 	// MaxRetries bounds retries after system failures (worker or node
 	// death); -1 retries forever. RetryExceptions also retries user errors.
 	MaxRetries      int32     `msgpack:"m,omitempty"`
@@ -166,6 +172,15 @@ type TaskSpec struct {
 	Binary string `msgpack:"bin,omitempty"`
 }
 
+// Placement returns what placing the task needs: PlacementResources when
+// set, else Resources.
+func (s *TaskSpec) Placement() core.Resources {
+	if len(s.PlacementResources) > 0 {
+		return s.PlacementResources
+	}
+	return s.Resources
+}
+
 // Limits on what a task spec may carry.
 const (
 	FunctionNameMax = 256
@@ -195,6 +210,8 @@ func (s *TaskSpec) Validate() error {
 		return fmt.Errorf("%d returns, limit %d", s.NumReturns, ReturnsMax)
 	case !s.Resources.Valid():
 		return fmt.Errorf("invalid resources %v", s.Resources)
+	case !s.PlacementResources.Valid() || (len(s.PlacementResources) > 0 && !s.Resources.FitsIn(s.PlacementResources)):
+		return fmt.Errorf("invalid placement resources %v for resources %v", s.PlacementResources, s.Resources)
 	case s.Owner == "":
 		return fmt.Errorf("no owner")
 	case s.MaxRetries < -1:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -153,7 +154,7 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	w.newStream(&spec)
 	switch {
 	case v.state == gcs.ActorDead:
-		w.finishCall(v, c, nil, proto.NewError(proto.KindActorDied, spec.Describe(), "actor %v is dead: %s", v.id, v.cause))
+		w.finishCall(v, c, nil, actorDead(v, spec.Describe()))
 	case v.state == gcs.ActorAlive:
 		w.sendCall(v, c)
 	}
@@ -295,7 +296,7 @@ func (w *Worker) applyActorInfo(info gcs.ActorInfo) {
 			if c.sentInc >= 0 {
 				w.cli.Cancel(c.callID)
 			}
-			w.finishCall(v, c, nil, proto.NewError(proto.KindActorDied, c.spec.Describe(), "actor %v is dead: %s", v.id, v.cause))
+			w.finishCall(v, c, nil, actorDead(v, c.spec.Describe()))
 		}
 	case gcs.ActorAlive:
 		var resend []*actorCall
@@ -352,4 +353,14 @@ func (w *Worker) sortedViewIDs() []core.ActorID {
 	}
 	slices.SortFunc(ids, func(a, b core.ActorID) int { return compareBytes(a[:], b[:]) })
 	return ids
+}
+
+// actorDead is the error of a call (task) to the dead actor v: ActorDied
+// with its death cause, and Infeasible too when no node could host it.
+func actorDead(v *actorView, task string) *proto.TaskError {
+	e := proto.NewError(proto.KindActorDied, task, "actor %v is dead: %s", v.id, v.cause)
+	if strings.HasPrefix(v.cause, gcs.InfeasibleCause) {
+		e.Cause = proto.KindInfeasible
+	}
+	return e
 }

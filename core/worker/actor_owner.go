@@ -28,9 +28,14 @@ type ActorOptions struct {
 	// in flight when the actor died: 0 (the default) fails such calls with
 	// ActorDied, -1 resends forever.
 	MaxTaskRetries int
+	// InfeasibleWait bounds how long the actor waits to be placed while
+	// no alive node can host it: 0 until one joins, negative fails its
+	// creation at once (gcs.ActorSpec.InfeasibleWait).
+	InfeasibleWait time.Duration
 	// Resources are held by the actor for its lifetime; nil means none
-	// (Ray's actors hold 0 CPU once placed).
-	Resources core.Resources
+	// (Ray's actors hold 0 CPU once placed). PlacementResources, when
+	// set, is what placing it needs instead (it must contain Resources).
+	Resources, PlacementResources core.Resources
 	// Strategy places the actor.
 	Strategy proto.Strategy
 	// Detached actors outlive their owner (Ray's lifetime="detached");
@@ -76,7 +81,14 @@ type ownedActor struct {
 	args []proto.Arg
 	// inc is the highest incarnation seen, for Stats.ActorRestarts.
 	inc int64
+	// pendingWarned is when the owner last warned that no node can host
+	// the actor (zero: not since it last could be placed).
+	pendingWarned time.Time
 }
+
+// pendingWarnEvery spaces out the owner's warnings about an actor that
+// waits for a node that can host it.
+const pendingWarnEvery = 2 * time.Minute
 
 // gcsRetryDelay spaces out retries of GCS calls whose outcome is unknown.
 const gcsRetryDelay = time.Second
@@ -150,9 +162,10 @@ func (w *Worker) createActor(job core.JobID, base core.TaskID, binary, class str
 	w.actorCounter++
 	id := core.NewActorID(job, base, w.actorCounter)
 	spec := gcs.ActorSpec{
-		Class: class, Args: args, Resources: opts.Resources, Strategy: opts.Strategy,
+		Class: class, Args: args, Resources: opts.Resources, PlacementResources: opts.PlacementResources, Strategy: opts.Strategy,
 		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
 		Binary: binary, MaxConcurrency: uint32(opts.MaxConcurrency), ConcurrencyGroups: groups,
+		InfeasibleWait: int64(opts.InfeasibleWait),
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.
@@ -240,6 +253,15 @@ func (w *Worker) ownerObserve(a *ownedActor, info gcs.ActorInfo) {
 	}
 	if info.State == gcs.ActorDead {
 		w.disown(a)
+	}
+	switch now := w.env.Now(); {
+	case info.PendingReason == "":
+		a.pendingWarned = time.Time{}
+	case a.pendingWarned.IsZero() || now.Sub(a.pendingWarned) >= pendingWarnEvery:
+		// Ray's pending actor, made loud: gray status lists it too.
+		a.pendingWarned = now
+		w.stats.InfeasibleWaits++
+		w.env.Log().Warn("no node can host an actor now: it waits for one", "actor", a.id.String(), "reason", info.PendingReason)
 	}
 }
 

@@ -17,23 +17,23 @@ import (
 	gnet "github.com/grayrt/gray/net"
 )
 
-// clusterActorSlots is the head's actor slots in the cluster setting:
-// enough for every case at once.
-const clusterActorSlots = 64
+// clusterMaxWorkers is the head's worker cap in the cluster setting:
+// enough for every case's actors (a worker each) and task workers.
+const clusterMaxWorkers = 128
 
 // ClusterSetting is the cluster setting: the cases' driver joins
 // (gray.WithAddress) a head node running in another process, started by
-// node(ctx, dataDir, secretFile, actorSlots) on first use and stopped by
+// node(ctx, dataDir, secretFile, maxWorkers) on first use and stopped by
 // Close, on loopback over libp2p. The node command is this same program
 // (gray bench node), so the tasks run on the node's own workers, in the
 // other process, and every call crosses the libp2p transport twice.
-func ClusterSetting(node func(ctx context.Context, dataDir, secretFile string, actorSlots int) *exec.Cmd) Setting {
+func ClusterSetting(node func(ctx context.Context, dataDir, secretFile string, maxWorkers int) *exec.Cmd) Setting {
 	c := &clusterSetting{node: node}
 	return Setting{Name: "cluster", Limit: limitP2PRoundTrip, Start: c.start, Close: c.close}
 }
 
 type clusterSetting struct {
-	node func(ctx context.Context, dataDir, secretFile string, actorSlots int) *exec.Cmd
+	node func(ctx context.Context, dataDir, secretFile string, maxWorkers int) *exec.Cmd
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -43,8 +43,8 @@ type clusterSetting struct {
 }
 
 func (c *clusterSetting) start(ctx context.Context, actors int) (*gray.Runtime, error) {
-	if actors > clusterActorSlots {
-		return nil, fmt.Errorf("bench: a case needs %d actors, the cluster setting's head has %d slots", actors, clusterActorSlots)
+	if actors > clusterMaxWorkers-64 {
+		return nil, fmt.Errorf("bench: a case needs %d actors, the cluster setting's head runs at most %d workers", actors, clusterMaxWorkers)
 	}
 	if err := c.ensureHead(); err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (c *clusterSetting) ensureHead() error {
 		return err
 	}
 	// The head lives until Close: not tied to one case's ctx.
-	cmd := c.node(context.Background(), filepath.Join(dir, "head"), secret, clusterActorSlots)
+	cmd := c.node(context.Background(), filepath.Join(dir, "head"), secret, clusterMaxWorkers)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -125,12 +125,12 @@ func (c *clusterSetting) close() {
 // RunNode is the cluster setting's head process (gray bench node): a
 // gray.StartNode head until stdin closes or ctx ends. It prints the GCS
 // address on stdout.
-func RunNode(ctx context.Context, dataDir, secretFile string, actorSlots int, stdin *os.File) error {
+func RunNode(ctx context.Context, dataDir, secretFile string, maxWorkers int, stdin *os.File) error {
 	secret, err := gnet.ReadSecretFile(secretFile)
 	if err != nil {
 		return err
 	}
-	n, err := gray.StartNode(ctx, gray.NodeOptions{Head: true, DataDir: dataDir, ClusterSecret: secret, ActorSlots: actorSlots})
+	n, err := gray.StartNode(ctx, gray.NodeOptions{Head: true, DataDir: dataDir, ClusterSecret: secret, MaxWorkers: maxWorkers})
 	if err != nil {
 		return err
 	}

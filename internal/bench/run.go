@@ -39,17 +39,14 @@ type Setting struct {
 var ErrClusterNeedsNode = errors.New("bench: the cluster setting needs a node command: use ClusterSetting")
 
 // SettingNamed returns the setting called name: embedded (gray.Init
-// with default options, more actor slots only if a case needs more than
-// the default 4) or cluster (not supported yet).
+// with default options, room for every case's actors) or cluster (not supported yet).
 func SettingNamed(name string) (Setting, error) {
 	switch name {
 	case "embedded":
 		return Setting{Name: name, Limit: limitChan, Start: func(ctx context.Context, actors int) (*gray.Runtime, error) {
-			var opts []gray.InitOption
-			if actors > defaultActorSlots {
-				opts = append(opts, gray.WithActorSlotsPerNode(actors))
-			}
-			return gray.Init(ctx, opts...)
+			// Every actor gets a worker process of its own, within the
+			// default cap (at least 16 workers).
+			return gray.Init(ctx, gray.WithMaxWorkersPerNode(max(actors, gray.DefaultMaxWorkers(0))+max(runtime.NumCPU(), 2)))
 		}}, nil
 	case "cluster":
 		return Setting{}, ErrClusterNeedsNode
@@ -57,9 +54,6 @@ func SettingNamed(name string) (Setting, error) {
 		return Setting{}, fmt.Errorf("bench: unknown setting %q (embedded or cluster)", name)
 	}
 }
-
-// defaultActorSlots is gray.Init's default actor slots per node.
-const defaultActorSlots = 4
 
 // Config is one run of the suite.
 type Config struct {

@@ -204,7 +204,7 @@ func TestDamagedGCSStorageIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "head")
 			head := func(extra ...string) *proc {
-				return start(t, "head", grayd, append([]string{"--head", "--data-dir", dir, "--resources", "CPU=0", "--actor-slots", "0", "--log-level", "warn"}, extra...)...)
+				return start(t, "head", grayd, append([]string{"--head", "--data-dir", dir, "--resources", "CPU=0", "--log-level", "warn"}, extra...)...)
 			}
 			h := head()
 			addr := h.line(t, startTimeout)

@@ -239,7 +239,7 @@ func newCluster(t *testing.T, nodes int) *cluster {
 
 func (c *cluster) startHead(t *testing.T) {
 	t.Helper()
-	c.head = start(t, "head", c.grayd, append([]string{"--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=0", "--actor-slots", "0", "--log-level", "warn"}, c.headArgs...)...)
+	c.head = start(t, "head", c.grayd, append([]string{"--head", "--data-dir", c.headDir, "--listen", c.listen, "--resources", "CPU=0", "--log-level", "warn"}, c.headArgs...)...)
 	gcs := c.head.line(t, startTimeout)
 	if c.gcs != "" && gcs != c.gcs {
 		t.Fatalf("restarted head prints %s, want its old address %s (same data dir and port)", gcs, c.gcs)
@@ -438,9 +438,9 @@ func TestProgrammingModelAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestInfeasibleTaskWaitsForANode: a task needing a custom resource no
-// node has waits (the driver's log warns, naming the demand) and runs on
-// the node that brings the resource when it joins.
+// TestInfeasibleTaskWaitsForANode: a task and an actor needing a custom
+// resource no node has wait (the driver's log warns of each, naming the
+// demand) and run on the node that brings the resource when it joins.
 func TestInfeasibleTaskWaitsForANode(t *testing.T) {
 	c := newCluster(t, 1)
 	d := c.driver(t)
@@ -450,17 +450,19 @@ func TestInfeasibleTaskWaitsForANode(t *testing.T) {
 	if l := d.line(t, commandTimeout); l != "submitted" {
 		t.Fatalf("late: %q, want submitted", l)
 	}
-	for deadline := time.Now().Add(commandTimeout); !strings.Contains(d.stderr.String(), "no node can run a task now"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the driver did not warn of the infeasible task within %v; stderr:\n%s", commandTimeout, d.stderr)
+	for _, warning := range []string{"no node can run a task now", "no node can host an actor now"} {
+		for deadline := time.Now().Add(commandTimeout); !strings.Contains(d.stderr.String(), warning); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the driver did not warn %q within %v; stderr:\n%s", warning, commandTimeout, d.stderr)
+			}
 		}
 	}
 	if !strings.Contains(d.stderr.String(), "gadget") {
 		t.Errorf("the warning does not name the missing resource:\n%s", d.stderr)
 	}
 	late := c.addNode(t, "--custom", "gadget")
-	if got := d.answer(t, "late gadget"); got != fmt.Sprint(late.cmd.Process.Pid) {
-		t.Errorf("the waiting task ran in pid %s, want the new node's %d", got, late.cmd.Process.Pid)
+	if got, want := d.answer(t, "late gadget"), fmt.Sprintf("%d %d", late.cmd.Process.Pid, late.cmd.Process.Pid); got != want {
+		t.Errorf("the waiting task and actor ran in pids %s, want the new node's: %s", got, want)
 	}
 }
 

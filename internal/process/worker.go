@@ -14,11 +14,6 @@ import (
 	"github.com/grayrt/gray/internal/registry"
 )
 
-// ActorSlotResource is the resource a node has one unit of per actor slot
-// and each actor created through package gray holds for its lifetime; a
-// node runs a worker process per slot besides its task workers.
-const ActorSlotResource = core.ActorSlot
-
 // WorkerConfig configures a worker process.
 type WorkerConfig struct {
 	// Raylet is the address of the node's raylet, GCS the GCS's.

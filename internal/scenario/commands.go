@@ -247,7 +247,9 @@ func (w *World) cmdNode(a args) {
 	if w.cl.nodes[name] != nil {
 		a.t.Fatalf("%s: node %s exists already", a.d.Pos, name)
 	}
-	cfg := raylet.Config{Resources: a.resources("1"), ObjectStoreBytes: a.size("store", 0)}
+	// actors=N gives the node N actor slots (its worker cap less the
+	// default 8 kept for tasks); none by default.
+	cfg := raylet.Config{Resources: a.resources("1"), ObjectStoreBytes: a.size("store", 0), WorkerPoolMax: 8, MaxWorkers: 8 + a.int("actors", 0)}
 	n := w.cl.addNode(name, cfg)
 	w.quietly(w.settle)
 	for i := a.int("workers", 0); i > 0; i-- {

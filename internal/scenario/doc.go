@@ -23,7 +23,7 @@
 // Commands (arguments are key=value; lists are key=(a,b)):
 //
 //	gcs [node-timeout=10s]          configure and start the GCS (else it starts with the first node)
-//	node id=n1 [cpu=1] [gpu=N] [res=(NAME:AMOUNT,…)] [store=256MiB] [workers=N]
+//	node id=n1 [cpu=1] [gpu=N] [res=(NAME:AMOUNT,…)] [store=256MiB] [workers=N] [actors=N]
 //	                                start a raylet at address n1 and N worker processes
 //	worker node=n1 [count=1]        start worker processes n1/w1, n1/w2, … of node n1
 //	driver node=n1 [name=driver]    start a driver whose local raylet is n1's

@@ -25,7 +25,7 @@ func testConfig() ppo.Config {
 func withRuntime(t *testing.T) context.Context {
 	t.Helper()
 	ctx := t.Context()
-	rt, err := gray.Init(ctx, gray.WithCPUsPerNode(2), gray.WithActorSlotsPerNode(6))
+	rt, err := gray.Init(ctx, gray.WithCPUsPerNode(2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ func (s *actorScenario) Setup(w *sim.World) error {
 	w.AddProcess("raylet-1", sim.ProcOptions{Host: "node-1"}, func() core.Process {
 		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeResources()})
 	})
-	for j := range clusterWorkersPerNode {
+	for j := range 5 { // no launcher: enough workers for every actor of a script
+
 		addr := core.Addr(fmt.Sprintf("raylet-1/w%d", j+1))
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: "node-1"}, func() core.Process {
 			return s.cl.newWorker(addr, process.WorkerConfig{Raylet: "raylet-1"})

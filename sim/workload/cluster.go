@@ -10,6 +10,7 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
 	"github.com/grayrt/gray/internal/process"
+	"github.com/grayrt/gray/internal/simlaunch"
 	"github.com/grayrt/gray/internal/stuck"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
@@ -62,14 +63,15 @@ func init() {
 
 const (
 	clusterCPUsPerNode = 2
-	// Actors hold one actor slot (process.ActorSlotResource) for their
-	// lifetime; a node has clusterActorsPerNode. Slots plus CPUs never
-	// exceed the node's worker processes, so a node never has free
-	// resources but no free worker (the pool is fixed; Ray would start
-	// more).
-	clusterActorsPerNode  = 3
-	clusterWorkersPerNode = clusterCPUsPerNode + clusterActorsPerNode
-	bigObjectBytes        = 200 << 10 // above the 100 KiB inline limit: goes through plasma
+	// A node starts with clusterWorkersPerNode workers; the raylet
+	// launches more on demand (every actor takes a worker of its own,
+	// and holds no resource once placed), up to clusterMaxWorkers in
+	// all: rounds with many actors on one node (after a node death) run
+	// into the cap, and their actors wait for a worker to free.
+	clusterWorkersPerNode = clusterCPUsPerNode
+	clusterTaskWorkersMax = 3
+	clusterMaxWorkers     = clusterTaskWorkersMax + 3 // 3 actor slots
+	bigObjectBytes        = 200 << 10                 // above the 100 KiB inline limit: goes through plasma
 )
 
 type cluster struct {
@@ -157,11 +159,11 @@ func (c *cluster) Setup(w *sim.World) error {
 		c.raylets = append(c.raylets, addr)
 		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			l := &simLauncher{cl: c, raylet: addr, host: host}
-			l.r = raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, Labels: nodeLabels(i),
+			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host, FailPct: launchFailPct,
+				NewWorker: func(a core.Addr, cfg process.WorkerConfig) core.Process { return c.newWorker(a, cfg) }}
+			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, Labels: nodeLabels(i),
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
-				Launcher: l, WorkerPoolMax: 8, IdleWorkerTimeout: 5 * time.Second})
-			return l.r
+				Launcher: l, WorkerPoolMax: clusterTaskWorkersMax, MaxWorkers: clusterMaxWorkers, IdleWorkerTimeout: 5 * time.Second}))
 		})
 		for j := range clusterWorkersPerNode {
 			waddr := core.Addr(fmt.Sprintf("%s/w%d", addr, j+1))
@@ -249,16 +251,17 @@ func (c *cluster) Done() bool {
 }
 
 func nodeResources() core.Resources {
-	return core.MustResources(core.CPU, clusterCPUsPerNode, core.Memory, 1<<30, process.ActorSlotResource, clusterActorsPerNode)
+	return core.MustResources(core.CPU, clusterCPUsPerNode, core.Memory, 1<<30)
 }
 
-// actorResources is what each of the workload's actors holds: gray gives
-// every actor one slot.
-var actorResources = core.MustResources(process.ActorSlotResource, 1)
+// actorSlot is what each of the workload's actors holds once placed: a
+// slot for its worker process (it asks for no resources, so it needs
+// 1 CPU to be placed and holds none).
+var actorSlot = core.MustResources(core.ActorSlot, 1)
 
-// idle describes why the cluster is not idle ("" when it is): a live
-// raylet with resources in use beyond the slots of the actors the GCS
-// has ALIVE on its node.
+// idle describes why the cluster is not idle ("" when it is): the GCS
+// down, or a live raylet with resources in use beyond the slots of the
+// actors the GCS has ALIVE on its node.
 func (c *cluster) idle() string {
 	g, ok := c.w.Process("gcs").(*gcs.Server)
 	if !ok {
@@ -270,17 +273,18 @@ func (c *cluster) idle() string {
 			actors[a.Node]++
 		}
 	}
-	for i, a := range c.raylets {
+	for _, a := range c.raylets {
 		r, ok := c.w.Process(a).(*raylet.Raylet)
 		if !ok || r.Fenced() {
 			continue
 		}
-		want := c.resourcesOf(i)
+		total := r.Total()
+		want := total
 		for range actors[r.Node()] {
-			want = want.Sub(actorResources)
+			want = want.Sub(actorSlot)
 		}
 		if !r.Available().Equal(want) {
-			return fmt.Sprintf("%s has %v available, want %v (total less %d live actors)", a, r.Available(), want, actors[r.Node()])
+			return fmt.Sprintf("%s has %v available, want %v (total %v less %d live actors)", a, r.Available(), want, total, actors[r.Node()])
 		}
 	}
 	return ""
@@ -330,5 +334,6 @@ func (c *cluster) SometimesPaths() []string {
 		"actor called itself in another concurrency group", "actor in a concurrency group called its default group",
 		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
 		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
-		"actor generator method read to its end", "task waited for a node that could run it"}
+		"actor generator method read to its end", "task waited for a node that could run it",
+		"worker launched on demand", "infeasible actor reported", "actor waited at the node's worker cap", "idle launched worker exited"}
 }

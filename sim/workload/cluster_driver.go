@@ -145,7 +145,7 @@ func (d *driver) runRound(ctx context.Context) error {
 	rs.add(s)
 	rs.add(rel)
 	rs.add(fan)
-	var gpu, fail gray.Ref[int64]
+	var gpu, fail, gpuCall gray.Ref[int64]
 	odd := d.round%3 == 1
 	if odd {
 		gpu = add.Options(gray.WithGPUs(1), gray.WithInfeasibleTimeout(2*time.Second)).Remote(ctx, gray.V(int64(1)), gray.V(int64(2)))
@@ -157,6 +157,16 @@ func (d *driver) runRound(ctx context.Context) error {
 	cancelled, err := d.cancel(ctx, slow)
 	if err != nil {
 		return err
+	}
+	if odd {
+		// An actor no node can host waits to be placed, within its bound
+		// (a registration that failed under faults is skipped). Made
+		// after the cancel: its registration may wait out a GCS fault.
+		d.step = "create infeasible actor"
+		if h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithGPUs(1), gray.WithInfeasibleTimeout(2*time.Second)); err == nil {
+			gpuCall = squareMethod.Remote(ctx, h, gray.V(int64(3)))
+			rs.add(gpuCall)
+		}
 	}
 	d.step = "put"
 	putData := bigBytes(x*7, putObjectBytes)
@@ -298,6 +308,12 @@ func (d *driver) runRound(ctx context.Context) error {
 			return fmt.Errorf("GPU task on a CPU-only cluster: got %v, want an infeasible error once its 2 s wait is over", err)
 		}
 		d.cl.w.Sometimes("infeasible task reported")
+		if gpuCall != (gray.Ref[int64]{}) {
+			if _, err := gpuCall.Get(ctx); !errors.Is(err, gray.ErrActorDied) || !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "no node could host it for 2s") {
+				return fmt.Errorf("call to a GPU actor on a CPU-only cluster: got %v, want ActorDied and Infeasible once its 2 s wait is over", err)
+			}
+			d.cl.w.Sometimes("infeasible actor reported")
+		}
 		d.step = "get failing"
 		_, err := fail.Get(ctx)
 		var te *gray.TaskError
@@ -369,6 +385,16 @@ func (d *driver) countPaths(ctx context.Context) error {
 			if r, ok := w.Process(a).(*raylet.Raylet); ok && r.Stats().Pulls > 0 {
 				w.Sometimes("remote pull")
 				break
+			}
+		}
+		for _, a := range d.cl.raylets {
+			if r, ok := w.Process(a).(*raylet.Raylet); ok {
+				if st := r.Stats(); st.WorkersLaunched > 0 {
+					w.Sometimes("worker launched on demand")
+				}
+				if r.Stats().WorkerCapWaits > 0 {
+					w.Sometimes("actor waited at the node's worker cap")
+				}
 			}
 		}
 		// A task body waiting in Get lent its lease's CPU out (fanout

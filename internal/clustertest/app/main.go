@@ -370,15 +370,26 @@ func command(ctx context.Context, f []string) (string, error) {
 		ps, err := gray.GetAll(ctx, refs)
 		return pids(ps), err
 	case "late":
-		// A task needing the custom resource f[1], which no node has yet:
-		// it waits for a node that has it.
+		// A task and an actor needing the custom resource f[1], which no
+		// node has yet: they wait for a node that has it. The answer is
+		// the pids they ran in. (Half a unit each: the actor holds its
+		// half for its lifetime.)
 		if len(f) < 2 {
 			return "", errors.New("late NAME")
 		}
-		ref := pidTask.Options(gray.WithResources(map[string]float64{f[1]: 1})).Remote(ctx)
+		need := gray.WithResources(map[string]float64{f[1]: 0.5})
+		ref := pidTask.Options(need).Remote(ctx)
+		c, err := counter.New(ctx, need)
+		if err != nil {
+			return "", err
+		}
 		fmt.Println("submitted")
 		p, err := ref.Get(ctx)
-		return strconv.Itoa(p), err
+		if err != nil {
+			return "", err
+		}
+		ap, err := actorPid.Remote(ctx, c).Get(ctx)
+		return fmt.Sprintf("%d %d", p, ap), err
 	case "actor":
 		if len(f) < 2 {
 			return "", errors.New("actor NAME")
