@@ -17,8 +17,43 @@ import (
 // actor methods (as an argument, or inside one: a struct field, a slice)
 // and return it from them. Every process calls through its own worker,
 // and each caller's calls run in the order it made them.
+//
+// A handle keeps its actor alive, as in Ray: once no handle to a
+// non-detached actor is left — none reachable in any process (the
+// garbage collector releases them), none inside a value that is stored
+// or in flight, no call through one still pending — the actor's owner
+// kills it and its name is free again. Release drops a handle at once;
+// in the simulator, where the garbage collector does not decide, a
+// handle lives until Release, the end of the task body that made or
+// received it, or the end of its process. Detached actors live until
+// killed.
 type ActorHandle[T any] struct {
 	h worker.ActorHandle
+	// s references the actor's handle object for this process (nil for a
+	// handle that counts nothing: a detached actor's).
+	s *refState
+}
+
+// newHandle wraps h, made for the process c: its handle object
+// reference, if any, is released with the handle.
+func newHandle[T any](c *caller, h worker.ActorHandle) *ActorHandle[T] {
+	a := &ActorHandle[T]{h: h}
+	if h.Ref.Owner != "" {
+		a.s = &refState{c: c, ref: h.Ref}
+		bind(a.s)
+	}
+	return a
+}
+
+// Release drops this handle's hold on the actor now rather than when the
+// garbage collector finds it unreachable (or, in the simulator, when the
+// task body ends): once no handle holds it, a non-detached actor is
+// killed. Copies of the *ActorHandle share the hold. The handle still
+// calls and kills the actor afterwards, without holding it.
+func (a *ActorHandle[T]) Release() {
+	if a != nil && a.s != nil && a.s.rel != nil {
+		a.s.rel.release()
+	}
 }
 
 // ID returns the actor's id, for logs.
@@ -43,18 +78,18 @@ func (a *ActorHandle[T]) Kill(ctx context.Context, noRestart bool) error {
 // actorClass is what every ActorClassN shares.
 type actorClass struct{ name string }
 
-func (c actorClass) create(ctx context.Context, opts []Option, args ...interface{ arg(*caller) (argVal, error) }) (worker.ActorHandle, error) {
+func (c actorClass) create(ctx context.Context, opts []Option, args ...interface{ arg(*caller) (argVal, error) }) (worker.ActorHandle, *caller, error) {
 	cl, err := callerFor(ctx)
 	if err != nil {
-		return worker.ActorHandle{}, err
+		return worker.ActorHandle{}, nil, err
 	}
 	aopts, err := newCallConfig(opts).actorOptions()
 	if err != nil {
-		return worker.ActorHandle{}, err
+		return worker.ActorHandle{}, nil, err
 	}
 	avs, err := collectArgs(cl, args...)
 	if err != nil {
-		return worker.ActorHandle{}, err
+		return worker.ActorHandle{}, nil, err
 	}
 	h, err := do(ctx, cl, func(cw *worker.Worker, reply func(worker.ActorHandle, error)) {
 		withArgs(cw, avs, func(pargs []proto.Arg, err error) {
@@ -72,9 +107,9 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 	})
 	goruntime.KeepAlive(avs) // argument Refs stay referenced until submitted
 	if err != nil {
-		return h, fmt.Errorf("gray: create actor %s: %w", c.name, err)
+		return h, cl, fmt.Errorf("gray: create actor %s: %w", c.name, err)
 	}
-	return h, nil
+	return h, cl, nil
 }
 
 // ActorClass0 is a registered actor class of Go type T whose constructor
@@ -120,20 +155,20 @@ func Actor1[T, A any](name string, ctor func(context.Context, A) (*T, error)) *A
 // WithMaxConcurrency, WithResources, WithSpread. A constructor error or
 // an infeasible demand fails the actor's calls.
 func (c *ActorClass0[T]) New(ctx context.Context, opts ...Option) (*ActorHandle[T], error) {
-	h, err := c.c.create(ctx, opts)
+	h, cl, err := c.c.create(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: h}, nil
+	return newHandle[T](cl, h), nil
 }
 
 // New creates an actor with constructor argument a; see ActorClass0.New.
 func (c *ActorClass1[T, A]) New(ctx context.Context, a Arg[A], opts ...Option) (*ActorHandle[T], error) {
-	h, err := c.c.create(ctx, opts, a)
+	h, cl, err := c.c.create(ctx, opts, a)
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: h}, nil
+	return newHandle[T](cl, h), nil
 }
 
 // GetActor returns a handle to the live actor named name (in the
@@ -174,7 +209,17 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{h: worker.ActorHandle{ID: info.ID, MaxTaskRetries: cfg.maxTaskRetries}}, nil
+	// The handle borrows the actor's handle object from its owner, so
+	// that the actor lives while it does (registration is bounded by the
+	// owner's timeout, not by ctx: a counted reference must get its
+	// releaser).
+	h, err := do(context.WithoutCancel(ctx), cl, func(cw *worker.Worker, reply func(worker.ActorHandle, error)) {
+		cw.BorrowHandle(info, cfg.maxTaskRetries, func(h worker.ActorHandle) { reply(h, nil) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newHandle[T](cl, h), nil
 }
 
 // actorMethod is what every MethodN shares: its qualified name, and the

@@ -13,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
+	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/internal/process"
@@ -258,9 +259,25 @@ func (r *Ref[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
 }
 
 // EncodeMsgpack implements msgpack.CustomEncoder: an actor handle inside
-// a value. Whoever decodes it calls the actor through its own process.
+// a value, as [id, creator, max task retries, handle object owner, its
+// incarnation]. Whoever decodes it calls the actor through its own
+// process; a handle that holds its actor (ActorHandle's scope) passes
+// the hold on like a Ref: the sender keeps it while the value travels,
+// and the receiver borrows it from the owner.
 func (a *ActorHandle[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
-	if err := enc.EncodeArrayLen(3); err != nil {
+	var ref proto.ObjectRef
+	if st := a.s; st != nil && st.err == nil && st.rel != nil && !st.rel.done.Load() {
+		s := sessionOf(enc)
+		if s == nil {
+			return errNoSession
+		}
+		if st.c == s.c {
+			ref = st.ref
+			s.refs = append(s.refs, st.ref)
+			s.keep = append(s.keep, st)
+		}
+	}
+	if err := enc.EncodeArrayLen(5); err != nil {
 		return err
 	}
 	if err := enc.EncodeBytes(a.h.ID[:]); err != nil {
@@ -269,20 +286,54 @@ func (a *ActorHandle[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeString(string(a.h.Owner)); err != nil {
 		return err
 	}
-	return enc.EncodeInt(int64(a.h.MaxTaskRetries))
-}
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (a *ActorHandle[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
-	var h worker.ActorHandle
-	if err := decodeTriple(dec, "actor handle", h.ID[:], (*string)(&h.Owner), func(d *msgpack.Decoder) error {
-		n, err := d.DecodeInt()
-		h.MaxTaskRetries = n
-		return err
-	}); err != nil {
+	if err := enc.EncodeInt(int64(a.h.MaxTaskRetries)); err != nil {
 		return err
 	}
-	a.h = h
+	if err := enc.EncodeString(string(ref.Owner)); err != nil {
+		return err
+	}
+	return enc.EncodeUint(ref.OwnerID)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder: a handle that held its
+// actor holds it in the decoding process too, once registered there.
+func (a *ActorHandle[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var h worker.ActorHandle
+	n, err := dec.DecodeArrayLen()
+	if err != nil {
+		return fmt.Errorf("gray: decode actor handle: %w", err)
+	}
+	if n != 5 {
+		return fmt.Errorf("gray: decode actor handle: %d fields, want 5", n)
+	}
+	b, err := dec.DecodeBytes()
+	if err != nil || len(b) != len(h.ID) {
+		return fmt.Errorf("gray: decode actor handle: id of %d bytes (%v)", len(b), err)
+	}
+	copy(h.ID[:], b)
+	owner, err := dec.DecodeString()
+	if err != nil || len(owner) > addrMax {
+		return fmt.Errorf("gray: decode actor handle: creator of %d bytes (%v)", len(owner), err)
+	}
+	h.Owner = core.Addr(owner)
+	if h.MaxTaskRetries, err = dec.DecodeInt(); err != nil {
+		return fmt.Errorf("gray: decode actor handle: %w", err)
+	}
+	refOwner, err := dec.DecodeString()
+	if err != nil || len(refOwner) > addrMax {
+		return fmt.Errorf("gray: decode actor handle: owner of %d bytes (%v)", len(refOwner), err)
+	}
+	refOwnerID, err := dec.DecodeUint64()
+	if err != nil {
+		return fmt.Errorf("gray: decode actor handle: %w", err)
+	}
+	a.h, a.s = h, nil
+	if refOwner != "" {
+		if s := sessionOf(dec); s != nil {
+			a.s = &refState{c: s.c, ref: proto.ObjectRef{ID: core.ActorHandleObjectID(h.ID), Owner: core.Addr(refOwner), OwnerID: refOwnerID}}
+			s.decoded = append(s.decoded, a.s)
+		}
+	}
 	return nil
 }
 

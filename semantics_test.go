@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,163 @@ func TestInfeasibleActorWaits(t *testing.T) {
 	if !errors.Is(err, gray.ErrActorDied) || !errors.Is(err, gray.ErrInfeasible) || !strings.Contains(err.Error(), "GPU") {
 		t.Fatalf("a call to an actor whose infeasible wait is over: %v, want ErrActorDied and ErrInfeasible naming the GPU", err)
 	}
+}
+
+var (
+	// slowAdd adds after sleeping ms milliseconds.
+	slowAdd = gray.Method2("slowAdd", func(c *Counter, ctx context.Context, d, ms int) (int, error) {
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		c.n += d
+		return c.n, nil
+	})
+	// holdHandle calls the actor of h after ms milliseconds: the actor
+	// must outlive the driver's own handle while this body holds h.
+	holdHandle = gray.Task2("test.holdHandle", func(ctx context.Context, h *gray.ActorHandle[Counter], ms int) (int, error) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return counterAdd.Remote(ctx, h, gray.V(1)).Get(ctx)
+	})
+)
+
+// actorGone waits until no live actor is named name: the probe's own
+// handle is released at once, so it holds the actor only briefly.
+func actorGone(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	for {
+		runtime.GC() // handles dropped without Release go with the garbage
+		h, err := gray.GetActor[Counter](ctx, name)
+		if errors.Is(err, gray.ErrActorNotFound) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("GetActor(%q): %v", name, err)
+		}
+		h.Release()
+		select {
+		case <-ctx.Done():
+			t.Fatalf("actor %q still alive, its handles all gone: %v", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestActorHandlesAreCounted (item 2): a non-detached actor lives while
+// a handle to it does — in the driver, in a task body it was passed to,
+// in a pending call — and is killed once none is left, freeing its name;
+// handles dropped without Release go with the garbage collector; a
+// detached actor is exempt.
+func TestActorHandlesAreCounted(t *testing.T) {
+	ctx := start(t)
+	// Release: the name is free again.
+	h, err := counterClass.New(ctx, gray.V(1), gray.WithName("counted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := counterAdd.Remote(ctx, h, gray.V(1)).Get(ctx); err != nil || v != 2 {
+		t.Fatalf("add = %d, %v", v, err)
+	}
+	h.Release()
+	actorGone(ctx, t, "counted")
+	h2, err := counterClass.New(ctx, gray.V(10), gray.WithName("counted"))
+	if err != nil {
+		t.Fatalf("the name of an actor whose handles are gone: %v", err)
+	}
+
+	// A pending call holds the actor: it completes after the release.
+	slow := slowAdd.Remote(ctx, h2, gray.V(5), gray.V(200))
+	h2.Release()
+	if v, err := slow.Get(ctx); err != nil || v != 15 {
+		t.Fatalf("a call pending when the last handle went: %d, %v; want 15", v, err)
+	}
+	actorGone(ctx, t, "counted")
+
+	// A task body holding a handle holds the actor.
+	h3, err := counterClass.New(ctx, gray.V(100), gray.WithName("passed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := holdHandle.Remote(ctx, gray.V(h3), gray.V(300))
+	h3.Release()
+	if v, err := r.Get(ctx); err != nil || v != 101 {
+		t.Fatalf("a call from a task holding the only handle: %d, %v; want 101", v, err)
+	}
+	r.Release()
+	actorGone(ctx, t, "passed")
+
+	// Dropped without Release: the garbage collector releases it.
+	func() {
+		if _, err := counterClass.New(ctx, gray.V(0), gray.WithName("dropped")); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	actorGone(ctx, t, "dropped")
+
+	// Detached: exempt. It outlived the dropped one.
+	d, err := counterClass.New(ctx, gray.V(7), gray.WithName("kept"), gray.WithDetached())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Release()
+	func() {
+		if _, err := counterClass.New(ctx, gray.V(0), gray.WithName("dropped2")); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	actorGone(ctx, t, "dropped2")
+	k, err := gray.GetActor[Counter](ctx, "kept")
+	if err != nil {
+		t.Fatalf("a detached actor whose handles are gone: %v", err)
+	}
+	if v, err := counterGet.Remote(ctx, k).Get(ctx); err != nil || v != 7 {
+		t.Fatalf("detached actor: %d, %v", v, err)
+	}
+	if err := k.Kill(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Keeper is an actor that keeps an actor handle in its state.
+type Keeper struct{ h *gray.ActorHandle[Counter] }
+
+var (
+	keeperClass = gray.Actor("test.Keeper", func(context.Context) (*Keeper, error) { return &Keeper{}, nil })
+	keeperKeep  = gray.Method1("keep", func(k *Keeper, _ context.Context, h *gray.ActorHandle[Counter]) (bool, error) {
+		k.h = h
+		return true, nil
+	})
+	keeperAdd = gray.Method0("add", func(k *Keeper, ctx context.Context) (int, error) {
+		return counterAdd.Remote(ctx, k.h, gray.V(1)).Get(ctx)
+	})
+)
+
+// TestActorHandleHeldByAnActor (item 2): an actor that keeps a handle in
+// its state keeps that actor alive after the owner released its own;
+// when the keeper dies, its hold goes with its process.
+func TestActorHandleHeldByAnActor(t *testing.T) {
+	ctx := start(t)
+	h, err := counterClass.New(ctx, gray.V(0), gray.WithName("kept-by-actor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keeperClass.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keeperKeep.Remote(ctx, k, gray.V(h)).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	runtime.GC()
+	time.Sleep(100 * time.Millisecond)
+	runtime.GC()
+	if v, err := keeperAdd.Remote(ctx, k).Get(ctx); err != nil || v != 1 {
+		t.Fatalf("a call through the handle an actor keeps, the owner's released: %d, %v", v, err)
+	}
+	if err := k.Kill(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	actorGone(ctx, t, "kept-by-actor")
 }

@@ -185,6 +185,25 @@ func objectID(task TaskID, index uint32) ObjectID {
 	return o
 }
 
+// ActorHandleObjectID returns the id of actor's handle object: not a
+// value, but the reference its owner counts for the actor's handles (a
+// handle held in a process, inside a value or by a pending call holds
+// it); when it goes out of scope the owner kills the actor, as Ray ends
+// an actor whose handles all went out of scope. It is put index 0 of the
+// actor's creation task, which no Put uses.
+func ActorHandleObjectID(actor ActorID) ObjectID {
+	return objectID(ActorCreationTaskID(actor), putIndexBit)
+}
+
+// HandleActor returns the actor whose handle object o is, if it is one.
+func (o ObjectID) HandleActor() (ActorID, bool) {
+	t := o.Task()
+	if binary.BigEndian.Uint32(o[TaskIDSize:]) != putIndexBit || t != ActorCreationTaskID(t.Actor()) {
+		return ActorID{}, false
+	}
+	return t.Actor(), true
+}
+
 // Task returns the id of the task that created o.
 func (o ObjectID) Task() TaskID {
 	var t TaskID

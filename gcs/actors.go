@@ -30,6 +30,7 @@ func (s *Server) registerActor(t *txn, m *RegisterActor) Reply {
 		MaxRestarts: m.MaxRestarts, State: ActorDependenciesUnready, Version: 1,
 	}
 	if m.Spec != nil {
+		info.Owner, info.OwnerID, info.Detached = m.Spec.Owner, m.Spec.OwnerID, m.Spec.Detached
 		// The owner resolved nothing for us to wait for: the raylet pulls
 		// referenced arguments before it grants the lease (and waits for
 		// their owner to have them), so the actor is ready to place.
@@ -162,6 +163,9 @@ func (s *Server) killActor(t *txn, m *KillActor) Reply {
 		next := a
 		next.State, next.Node, next.Addr = ActorDead, core.NodeID{}, ""
 		next.DeathCause = "killed by KillActor(no_restart)"
+		if m.Cause != "" {
+			next.DeathCause = m.Cause
+		}
 		next.Version = a.Version + 1
 		s.putActor(t, next)
 		return Reply{Actors: []ActorInfo{next}}

@@ -294,6 +294,12 @@ func (c *Client) KillActor(id core.ActorID, noRestart bool, cb func(Reply, error
 	c.do(&KillActor{Actor: id, NoRestart: noRestart}, cb)
 }
 
+// KillActorCause kills the actor for good, recording cause as its death
+// cause.
+func (c *Client) KillActorCause(id core.ActorID, cause string, cb func(Reply, error)) {
+	c.do(&KillActor{Actor: id, NoRestart: true, Cause: cause}, cb)
+}
+
 // UpdateActor moves an actor to state; node and addr go with ALIVE,
 // deathCause with DEAD. The reply's Actors[0] is the resulting record.
 func (c *Client) UpdateActor(id core.ActorID, state ActorState, node core.NodeID, addr core.Addr, deathCause string, cb func(Reply, error)) {

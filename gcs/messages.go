@@ -218,6 +218,13 @@ type ActorInfo struct {
 	DeathCause string
 	// Version increases with every change of the record.
 	Version uint64
+	// Owner and OwnerID are the owner's core-worker address and
+	// incarnation, and Detached whether the actor outlives it: a process
+	// that looks the actor up by name borrows its handle object from the
+	// owner (core.ActorHandleObjectID) unless it is detached.
+	Owner    core.Addr `msgpack:",omitempty"`
+	OwnerID  uint64    `msgpack:",omitempty"`
+	Detached bool      `msgpack:",omitempty"`
 	// PendingReason, in replies only (never stored), says why an actor
 	// that is not ALIVE cannot be placed now: no alive node can host it
 	// (its raylet's reason); it waits for one to join.

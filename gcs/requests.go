@@ -287,6 +287,9 @@ type KillActor struct {
 	Hdr       Hdr
 	Actor     core.ActorID
 	NoRestart bool
+	// Cause, with NoRestart, is the death cause to record instead of
+	// "killed by KillActor(no_restart)" (at most DeathCauseSizeMax).
+	Cause string `msgpack:",omitempty"`
 }
 
 // UpdateActor moves an actor to State. Node (and optionally Addr) say where
@@ -389,7 +392,13 @@ func (sp *ActorSpec) validate() error {
 }
 
 // Validate implements core.Validator.
-func (m *KillActor) Validate() error { return firstErr(m.Hdr.validate(), validateActorID(m.Actor)) }
+func (m *KillActor) Validate() error {
+	var err error
+	if len(m.Cause) > DeathCauseSizeMax {
+		err = fmt.Errorf("death cause of %d bytes, limit %d", len(m.Cause), DeathCauseSizeMax)
+	}
+	return firstErr(m.Hdr.validate(), validateActorID(m.Actor), err)
+}
 
 // Validate implements core.Validator.
 func (m *UpdateActor) Validate() error {

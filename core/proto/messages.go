@@ -513,6 +513,12 @@ type WaitRefRemoved struct {
 type AddBorrower struct {
 	IDs     []core.ObjectID `msgpack:"i"`
 	OwnerID uint64          `msgpack:"w,omitempty"`
+	// Node, Raylet and BorrowerID say where the borrower runs and which
+	// incarnation of it borrows: the owner stops counting it once its
+	// node dies or its raylet knows it dead (OwnsObjects).
+	Node       core.NodeID `msgpack:"n,omitempty"`
+	Raylet     core.Addr   `msgpack:"r,omitempty"`
+	BorrowerID uint64      `msgpack:"b,omitempty"`
 }
 
 // AddBorrowerRefsMax bounds the ids of one AddBorrower.

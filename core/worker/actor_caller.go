@@ -64,6 +64,11 @@ type actorCall struct {
 	// since is when the call was made, or last sent (this process's
 	// clock), for DescribeWaits.
 	since time.Time
+	// holdsHandle: the call holds a reference to the actor's handle
+	// object (submitted) until it finishes, so that the actor outlives
+	// its last handle until its calls are done (Ray runs the calls
+	// submitted before the handles went out of scope).
+	holdsHandle bool
 }
 
 // CallOptions are the options of CallActor.
@@ -150,6 +155,10 @@ func (w *Worker) CallActor(h ActorHandle, method string, args []proto.Arg, opts 
 	w.stats.Submitted++
 	w.record(&pendingTask{spec: spec}, gcs.TaskPendingNode, nil)
 	c := &actorCall{seq: spec.CallerSeq, spec: spec, retries: h.MaxTaskRetries, sentInc: -1, maybeRan: -1, since: w.env.Now()}
+	if e := w.refs.get(core.ActorHandleObjectID(h.ID)); e != nil {
+		e.submitted++
+		c.holdsHandle = true
+	}
 	v.calls[c.seq] = c
 	w.newStream(&spec)
 	switch {
@@ -228,6 +237,13 @@ func (w *Worker) sendCall(v *actorView, c *actorCall) {
 // finishCall records a call's returns or its error.
 func (w *Worker) finishCall(v *actorView, c *actorCall, r *proto.PushTaskReply, terr *proto.TaskError) {
 	delete(v.calls, c.seq)
+	if c.holdsHandle {
+		c.holdsHandle = false
+		if e := w.refs.get(core.ActorHandleObjectID(v.id)); e != nil { // nil: FreeOwned dropped it
+			e.submitted--
+			defer w.maybeFree(e)
+		}
+	}
 	if terr != nil {
 		w.stats.Failed++
 		w.record(&pendingTask{spec: c.spec}, gcs.TaskFailed, terr)

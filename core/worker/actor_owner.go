@@ -61,6 +61,12 @@ type ActorHandle struct {
 	// MaxTaskRetries is applied by the process that calls through the
 	// handle (see ActorOptions.MaxTaskRetries).
 	MaxTaskRetries int
+	// Ref is the actor's handle object (core.ActorHandleObjectID) as the
+	// handle's holder references it: CreateActor and HandleRef give it
+	// with one local reference, which the holder releases (Release) when
+	// the handle goes away. The zero Ref for a handle that counts
+	// nothing (a detached actor's, one whose owner is gone).
+	Ref proto.ObjectRef
 }
 
 // Actor errors.
@@ -84,6 +90,8 @@ type ownedActor struct {
 	// pendingWarned is when the owner last warned that no node can host
 	// the actor (zero: not since it last could be placed).
 	pendingWarned time.Time
+	// detached actors outlive their handles and their owner.
+	detached bool
 }
 
 // pendingWarnEvery spaces out the owner's warnings about an actor that
@@ -169,7 +177,7 @@ func (w *Worker) createActor(job core.JobID, base core.TaskID, binary, class str
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.
-	a := &ownedActor{id: id, args: args}
+	a := &ownedActor{id: id, args: args, detached: opts.Detached}
 	w.owned[id] = a
 	for r := range argRefs(args) {
 		w.holdArg(r)
@@ -201,19 +209,101 @@ func (w *Worker) registerActor(a *ownedActor, spec gcs.ActorSpec, opts ActorOpti
 				done(ActorHandle{}, fmt.Errorf("%w: %q in namespace %q is %v", ErrActorNameTaken, opts.Name, opts.Namespace, rep.ActorID))
 				return
 			}
-			if len(rep.Actors) > 0 {
-				w.applyActorInfo(rep.Actors[0])
+			h := ActorHandle{ID: rep.ActorID, MaxTaskRetries: opts.MaxTaskRetries}
+			if len(rep.Actors) == 0 {
+				done(h, nil)
+				return
 			}
-			done(ActorHandle{ID: rep.ActorID, MaxTaskRetries: opts.MaxTaskRetries}, nil)
+			w.applyActorInfo(rep.Actors[0])
+			w.BorrowHandle(rep.Actors[0], opts.MaxTaskRetries, func(h ActorHandle) { done(h, nil) })
 			return
 		}
 		w.stats.ActorsCreated++
 		w.view(id, opts.MaxTaskRetries)
+		h := ActorHandle{ID: id, Owner: w.self, MaxTaskRetries: opts.MaxTaskRetries}
+		if !opts.Detached && w.owned[id] == a {
+			h.Ref = w.ownHandleObject(id)
+		}
 		if len(rep.Actors) > 0 {
 			w.ownerObserve(a, rep.Actors[0])
 		}
 		w.watchOwned(a)
-		done(ActorHandle{ID: id, Owner: w.self, MaxTaskRetries: opts.MaxTaskRetries}, nil)
+		done(h, nil)
+	})
+}
+
+// ownHandleObject registers the handle object of actor id, which this
+// worker owns, with the creator's handle's local reference, and returns
+// its reference (zero when the table is full: the handle then counts
+// nothing, and the actor lives until killed or its owner dies).
+func (w *Worker) ownHandleObject(id core.ActorID) proto.ObjectRef {
+	hid := core.ActorHandleObjectID(id)
+	e, err := w.refs.addOwned(hid, nil)
+	if err != nil {
+		return proto.ObjectRef{}
+	}
+	e.state = objReady
+	e.local++
+	return proto.ObjectRef{ID: hid, Owner: w.self, OwnerID: w.incarnation}
+}
+
+// handlesGone is called when the handle object of actor id, which this
+// worker owns, went out of scope: no handle to the actor is left in any
+// process, inside any value or in a pending call. A non-detached actor
+// is then killed for good, as Ray ends an actor whose handles all went
+// out of scope (its name is free again).
+func (w *Worker) handlesGone(id core.ActorID) {
+	a := w.owned[id]
+	if a == nil || a.detached {
+		return
+	}
+	w.stats.ActorsOutOfScope++
+	w.killActorCause(id, a, HandlesGoneCause, 0)
+}
+
+// HandlesGoneCause is the death cause of an actor killed because its
+// handles all went out of scope.
+const HandlesGoneCause = "all its handles went out of scope (no process holds one; Ray's out-of-scope actor termination)"
+
+// killActorCause kills actor id, which this worker owns, for good with
+// cause, asking again while the outcome is unknown and it still owns it.
+func (w *Worker) killActorCause(id core.ActorID, a *ownedActor, cause string, attempt int) {
+	w.cfg.GCS.KillActorCause(id, cause, func(rep gcs.Reply, err error) {
+		if err != nil {
+			var ge *rpc.Error
+			if !errors.As(err, &ge) {
+				w.env.AfterFunc(gcsRetryDelay, func() {
+					if w.owned[id] == a {
+						w.killActorCause(id, a, cause, attempt+1)
+					}
+				})
+			}
+			return
+		}
+		if len(rep.Actors) > 0 && w.owned[id] == a {
+			w.ownerObserve(a, rep.Actors[0])
+		}
+	})
+}
+
+// BorrowHandle makes the handle of a process that found the actor of
+// info by name (GetActor, GetIfExists): it borrows the actor's handle
+// object from its owner (AddRefs), so that the actor lives while this
+// handle does, and done gets the handle with its Ref. A detached actor's
+// handle, or one whose owner is gone (the actor is dying), counts
+// nothing.
+func (w *Worker) BorrowHandle(info gcs.ActorInfo, maxTaskRetries int, done func(ActorHandle)) {
+	h := ActorHandle{ID: info.ID, MaxTaskRetries: maxTaskRetries}
+	if info.Detached || info.Owner == "" || info.State == gcs.ActorDead {
+		done(h)
+		return
+	}
+	ref := proto.ObjectRef{ID: core.ActorHandleObjectID(info.ID), Owner: info.Owner, OwnerID: info.OwnerID}
+	w.AddRefs([]proto.ObjectRef{ref}, func(errs []error) {
+		if errs[0] == nil {
+			h.Ref = ref
+		}
+		done(h)
 	})
 }
 

@@ -134,7 +134,7 @@ func (w *Worker) endInterrupted(leaseID uint64, t *pendingTask, r *proto.PushTas
 	delete(w.interrupted, leaseID)
 	if r != nil {
 		for _, id := range r.Borrowed {
-			w.addBorrower(id, worker)
+			w.addBorrower(id, worker, borrowerAt{node: t.node})
 		}
 	}
 }

@@ -64,6 +64,13 @@ func (w *Worker) CheckInvariants() error {
 		for _, seq := range v.sortedSeqs() {
 			c := v.calls[seq]
 			count(c.spec.Describe, c.spec.Args)
+			if c.holdsHandle {
+				hid := core.ActorHandleObjectID(vid)
+				submitted[hid]++
+				if _, seen := missing[hid]; !seen && w.refs.get(hid) == nil {
+					missing[hid] = c.spec.Describe()
+				}
+			}
 		}
 	}
 	actors := make([]core.ActorID, 0, len(w.owned))
@@ -99,6 +106,9 @@ func (w *Worker) CheckInvariants() error {
 			return err
 		}
 	}
+	if err := w.invBorrowers(); err != nil {
+		return err
+	}
 	if err := w.checkStreams(); err != nil {
 		return err
 	}
@@ -131,7 +141,7 @@ func (w *Worker) checkEntry(e *objEntry, submitted, lineage, nested int) error {
 		return fmt.Errorf("worker: %v is out of scope but still in the reference table (it leaks)", e.id)
 	case !owned && (len(e.borrowers) > 0 || e.lineage != nil || e.lineageRefs > 0):
 		return fmt.Errorf("worker: borrowed %v (owner %s) has %d borrowers, lineage %v and %d lineage pins: only an owner tracks those", e.id, e.owner, len(e.borrowers), e.lineage != nil, e.lineageRefs)
-	case owned && e.state == objReady && e.inline == nil && len(e.locations) == 0:
+	case owned && e.state == objReady && e.inline == nil && len(e.locations) == 0 && !isHandleObject(e.id):
 		return fmt.Errorf("worker: owned %v is ready with neither a value nor a copy", e.id)
 	case e.state == objFailed && e.err == nil:
 		return fmt.Errorf("worker: %v failed without an error", e.id)
@@ -180,4 +190,43 @@ func (w *Worker) checkStreams() error {
 		}
 	}
 	return nil
+}
+
+// invBorrowers checks that the borrowers each owned entry counts and
+// the borrowers' records (borrowers.go) name the same pairs.
+func (w *Worker) invBorrowers() error {
+	pairs := 0
+	for _, id := range w.refs.ids() {
+		e := w.refs.get(id)
+		for b := range e.borrowers { //gray:unordered checking
+			st := w.borrowerSt[b]
+			if st == nil {
+				return fmt.Errorf("worker: owned %v counts borrower %s, which has no record", id, b)
+			}
+			if _, ok := st.ids[id]; !ok {
+				return fmt.Errorf("worker: owned %v counts borrower %s, whose record lacks it", id, b)
+			}
+			pairs++
+		}
+	}
+	for _, b := range w.sortedBorrowers() {
+		ids := make([]core.ObjectID, 0, len(w.borrowerSt[b].ids))
+		for id := range w.borrowerSt[b].ids { //gray:unordered sorted below
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, compareIDs)
+		for _, id := range ids {
+			if e := w.refs.get(id); e == nil || e.owner != "" || e.borrowers[b] == 0 {
+				return fmt.Errorf("worker: the record of borrower %s names %v, which does not count it (in the table: %v)", b, id, e != nil)
+			}
+		}
+	}
+	return nil
+}
+
+// isHandleObject reports whether id is an actor's handle object, which
+// has no value (core.ActorHandleObjectID).
+func isHandleObject(id core.ObjectID) bool {
+	_, ok := id.HandleActor()
+	return ok
 }

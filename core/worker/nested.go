@@ -134,7 +134,7 @@ func (w *Worker) AddRefs(refs []proto.ObjectRef, done func([]error)) {
 		for ids := range slices.Chunk(byOwner[k], proto.AddBorrowerRefsMax) {
 			pending++
 			w.stats.BorrowsSent++
-			w.cli.Call(k.addr, &proto.AddBorrower{IDs: ids, OwnerID: k.inc}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(core.Message, error) {
+			w.cli.Call(k.addr, &proto.AddBorrower{IDs: ids, OwnerID: k.inc, Node: w.cfg.Node, Raylet: w.cfg.Raylet, BorrowerID: w.incarnation}, rpc.Options{Timeout: w.cfg.OwnerTimeout}, func(core.Message, error) {
 				// Gone or dead: a Get of these asks the owner and
 				// reports the same; a silent owner is taken for dead.
 				answered()
@@ -158,7 +158,7 @@ func (w *Worker) handleAddBorrower(from core.Addr, m core.Message, reply func(co
 			r.Gone = append(r.Gone, id)
 			continue
 		}
-		w.addBorrower(id, from)
+		w.addBorrower(id, from, borrowerAt{node: q.Node, raylet: q.Raylet, inc: q.BorrowerID})
 	}
 	reply(r, nil)
 }

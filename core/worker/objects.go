@@ -119,6 +119,9 @@ func (w *Worker) maybeFree(e *objEntry) {
 	}
 	w.freeCopies(e.id, locs)
 	answerFreed(e)
+	if id, ok := e.id.HandleActor(); ok {
+		w.handlesGone(id)
+	}
 	if e.contains != nil {
 		contains := e.contains
 		e.contains = nil
@@ -153,17 +156,22 @@ const borrowerWaitTimeout = 10 * time.Minute
 // addBorrower records that the process at borrower still references an
 // object this worker owns, and asks it to say when it stops (Ray's
 // borrower protocol): the object stays in scope until then.
-func (w *Worker) addBorrower(id core.ObjectID, borrower core.Addr) {
+func (w *Worker) addBorrower(id core.ObjectID, borrower core.Addr, at borrowerAt) {
 	e := w.refs.get(id)
 	if e == nil || e.owner != "" {
 		return
 	}
 	e.borrowers[borrower]++
 	w.stats.BorrowersAdded++
+	gen := w.noteBorrower(borrower, id, at)
 	w.cli.Call(borrower, &proto.WaitRefRemoved{ID: id}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
+		if w.borrowerGenOf(borrower) != gen {
+			return // the borrower was dropped as dead since
+		}
 		if e := w.refs.get(id); e != nil && e.owner == "" && e.borrowers[borrower] > 0 {
 			if e.borrowers[borrower]--; e.borrowers[borrower] == 0 {
 				delete(e.borrowers, borrower)
+				w.unnoteBorrower(borrower, id)
 			}
 			w.maybeFree(e)
 		}

@@ -97,6 +97,13 @@ type Stats struct {
 	// actor calls resent to a new incarnation, calls this worker executed
 	// as an actor.
 	ActorsCreated, ActorRestarts, ActorCallsRetried, ActorCallsExecuted int64
+	// ActorsOutOfScope counts owned actors killed because all their
+	// handles went out of scope.
+	ActorsOutOfScope int64
+	// BorrowersDropped counts borrowing processes the owner stopped
+	// counting because they were known dead (their node, or their raylet
+	// said so).
+	BorrowersDropped int64
 	// OwnerDied counts Gets of borrowed objects that failed because their
 	// owner died.
 	OwnerDied int64
@@ -117,6 +124,11 @@ type Worker struct {
 	// deadNodes are the nodes declared dead so far (bounded): a lease a
 	// dead node grants late is refused.
 	deadNodes map[core.NodeID]bool
+	// borrowerSt are the processes borrowing owned objects (see
+	// borrowers.go); borrowerGen numbers their generations.
+	borrowerSt         map[core.Addr]*borrowerState
+	borrowerGen        uint64
+	borrowerCheckArmed bool
 	// runCheckArmed: the checkRunning timer is pending.
 	runCheckArmed bool
 	self          core.Addr
@@ -630,7 +642,7 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 			}
 			r := m.(*proto.PushTaskReply)
 			for _, id := range r.Borrowed {
-				w.addBorrower(id, l.Worker)
+				w.addBorrower(id, l.Worker, borrowerAt{node: l.Node, raylet: l.Raylet})
 			}
 			if r.Error != nil {
 				w.retryOrFail(t, r.Error)
@@ -806,6 +818,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 		clear(w.deadNodes) // forgetting only risks a hang on a grant from a long-dead node
 	}
 	w.deadNodes[node] = true
+	w.borrowersOnNode(node)
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
 		switch {

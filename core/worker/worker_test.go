@@ -129,11 +129,37 @@ func TestReferenceCounting(t *testing.T) {
 		if _, err := c.get(c.owner, refs[0]); err != nil {
 			t.Fatal(err)
 		}
-		c.owner.addBorrower(refs[0].ID, "exec") // exec holds no reference
+		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{}) // exec holds no reference
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) {
 			t.Fatalf("freed %v, want [%v]: the borrower holds nothing", c.raylet.freed, refs[0].ID)
+		}
+	})
+	t.Run("a borrower on a node that died is dropped", func(t *testing.T) {
+		c := newCluster(t)
+		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
+		if _, err := c.get(c.owner, refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.exec.AddLocalRef(refs[0]); err != nil {
+			t.Fatal(err)
+		}
+		node := core.NodeID{7}
+		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{node: node})
+		c.owner.Release(refs[0])
+		c.n.run(nil)
+		if len(c.raylet.freed) != 0 {
+			t.Fatalf("freed %v while borrowed", c.raylet.freed)
+		}
+		// exec never answers (it died with its node): the news frees it.
+		c.owner.NodeDied(node, "raylet-of-node-7")
+		c.n.run(nil)
+		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) || c.owner.Stats().BorrowersDropped != 1 {
+			t.Fatalf("freed %v (dropped %d) after the borrower's node died, want [%v] (1)", c.raylet.freed, c.owner.Stats().BorrowersDropped, refs[0].ID)
+		}
+		if err := c.owner.CheckInvariants(); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("owner waits for its borrower, then frees", func(t *testing.T) {
@@ -146,7 +172,7 @@ func TestReferenceCounting(t *testing.T) {
 		if err := c.exec.AddLocalRef(refs[0]); err != nil {
 			t.Fatal(err)
 		}
-		c.owner.addBorrower(refs[0].ID, "exec")
+		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{})
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if len(c.raylet.freed) != 0 {

@@ -70,7 +70,7 @@ const (
 	// into the cap, and their actors wait for a worker to free.
 	clusterWorkersPerNode = clusterCPUsPerNode
 	clusterTaskWorkersMax = 3
-	clusterMaxWorkers     = clusterTaskWorkersMax + 3 // 3 actor slots
+	clusterMaxWorkers     = clusterTaskWorkersMax + 4 // 4 actor slots
 	bigObjectBytes        = 200 << 10                 // above the 100 KiB inline limit: goes through plasma
 )
 
@@ -335,5 +335,5 @@ func (c *cluster) SometimesPaths() []string {
 		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
 		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
 		"actor generator method read to its end", "task waited for a node that could run it",
-		"worker launched on demand", "infeasible actor reported", "actor waited at the node's worker cap", "idle launched worker exited"}
+		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "actor waited at the node's worker cap", "idle launched worker exited"}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
@@ -407,6 +408,11 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 			return nil
 		})
 	}
+	if c, err := d.scopedRound(ctx, x, rs); err != nil {
+		return nil, err
+	} else if c != nil {
+		checks = append(checks, c)
+	}
 	return func() error {
 		for _, c := range checks {
 			if err := c(); err != nil {
@@ -414,6 +420,48 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 			}
 		}
 		return nil
+	}, nil
+}
+
+// scopedRound creates "scoped-<driver>-<round>" (restarts and call
+// retries unlimited), passes its handle to a task that calls it, and
+// releases its own: the actor must answer the task, and once the task is
+// done no handle is left, so the driver's (owner's) core worker kills it
+// and the name goes free. The check waits for that; it returns the
+// check.
+func (d *driver) scopedRound(ctx context.Context, x int64, rs *roundRefs) (func() error, error) {
+	name := fmt.Sprintf("scoped-%d-%d", d.idx+1, d.round)
+	h, err := counterClass.New(ctx, gray.V(int64(0)), gray.WithName(name), gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+	if err != nil {
+		return nil, d.registrationFailed(name, err)
+	}
+	via := squareViaTask.Options(retried).Remote(ctx, gray.V(handleArg{H: h, X: x}))
+	rs.add(via)
+	h.Release()
+	return func() error {
+		switch got, err := via.Get(ctx); {
+		case err != nil:
+			return fmt.Errorf("squareVia on %s: %w", name, err)
+		case got.Died:
+			return fmt.Errorf("squareVia on %s: the actor died while the task held a handle (restarts unlimited)", name)
+		case got.V != x*x:
+			return fmt.Errorf("squareVia on %s = %d, want %d", name, got.V, x*x)
+		}
+		via.Release()
+		for {
+			p, err := gray.GetActor[counter](ctx, name)
+			if errors.Is(err, gray.ErrActorNotFound) {
+				d.cl.w.Sometimes("actor ended when its handles went out of scope")
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("look up %s: %w", name, err)
+			}
+			p.Release() // the probe holds it only for a moment
+			if err := pause(ctx, 200*time.Millisecond); err != nil {
+				return err
+			}
+		}
 	}, nil
 }
 

@@ -372,6 +372,11 @@ func (d *driver) countPaths(ctx context.Context) error {
 			w.Sometimes("stream value yielded again by a retry")
 		}
 		d.last = st
+		for _, d := range d.cl.drv {
+			if d.proc.CoreWorker() != nil && d.proc.CoreWorker().Stats().BorrowersDropped > 0 {
+				w.Sometimes("dead borrower dropped by its owner")
+			}
+		}
 		for _, a := range w.Addrs() {
 			if pw, ok := w.Process(a).(*process.Worker); ok && pw.CoreWorker().Stats().OwnerDied > 0 {
 				// A worker borrowing an object owned by a fanout worker
