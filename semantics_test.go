@@ -404,3 +404,67 @@ func TestActorHandleHeldByAnActor(t *testing.T) {
 	}
 	actorGone(ctx, t, "kept-by-actor")
 }
+
+var (
+	// bigBytes returns n bytes, byte i being i*7 (mod 256).
+	bigBytes = gray.Task1("test.bigBytes", func(_ context.Context, n int) ([]byte, error) {
+		return pattern(n), nil
+	})
+	// sumBytes sums its argument's bytes.
+	sumBytes = gray.Task1("test.sumBytes", func(_ context.Context, b []byte) (int64, error) {
+		var s int64
+		for _, x := range b {
+			s += int64(x)
+		}
+		return s, nil
+	})
+)
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	return b
+}
+
+func patternSum(n int) int64 {
+	var s int64
+	for i := range n {
+		s += int64(byte(i * 7))
+	}
+	return s
+}
+
+// TestObjectsLargerThanAMessage (item 3): a Put of 96 MiB and a task
+// result of 80 MiB (the message limit is 64 MiB) are stored and read
+// whole, in chunks, and passed to a task by reference; only the store's
+// capacity bounds an object, and past it the error is ErrObjectStoreFull.
+func TestObjectsLargerThanAMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves a few hundred MiB")
+	}
+	ctx := start(t, gray.WithObjectStoreBytes(400<<20))
+	const putN, retN = 96 << 20, 80 << 20
+	r := gray.Put(ctx, pattern(putN))
+	want := pattern(putN)
+	got, err := r.Get(ctx)
+	if err != nil || len(got) != putN || got[putN-1] != want[putN-1] || got[12345] != want[12345] {
+		t.Fatalf("Get of the 96 MiB Put: %d bytes, %v", len(got), err)
+	}
+	if s, err := sumBytes.Remote(ctx, r).Get(ctx); err != nil || s != patternSum(putN) {
+		t.Fatalf("a task reading the 96 MiB object: %d, %v; want %d", s, err, patternSum(putN))
+	}
+	got, want = nil, nil
+	r.Release()
+	big := bigBytes.Remote(ctx, gray.V(retN))
+	b, err := big.Get(ctx)
+	if err != nil || len(b) != retN || b[retN-1] != pattern(retN)[retN-1] {
+		t.Fatalf("an 80 MiB result: %d bytes, %v", len(b), err)
+	}
+	b = nil
+	big.Release()
+	if _, err := gray.Put(ctx, make([]byte, 500<<20)).Get(ctx); !errors.Is(err, gray.ErrObjectStoreFull) {
+		t.Fatalf("a Put larger than the store: %v, want ErrObjectStoreFull", err)
+	}
+}

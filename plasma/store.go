@@ -395,6 +395,13 @@ func (s *Store) Contains(id core.ObjectID) bool {
 	return ok && e.sealed && !e.deleting
 }
 
+// Unsealed reports whether id is present and not sealed yet: being
+// written (Create, Write).
+func (s *Store) Unsealed(id core.ObjectID) bool {
+	e, ok := s.objects[id]
+	return ok && !e.sealed
+}
+
 // touch stamps e as used now.
 func (s *Store) touch(e *entry) {
 	s.clock++

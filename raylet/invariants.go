@@ -152,6 +152,19 @@ func (r *Raylet) invPulls() error {
 			return fmt.Errorf("raylet: pull of %v is at location %d of %d", id, p.locIdx, len(p.locs))
 		}
 	}
+	puts := make([]core.ObjectID, 0, len(r.puts))
+	for id := range r.puts { //gray:unordered sorted below
+		puts = append(puts, id)
+	}
+	slices.SortFunc(puts, func(a, b core.ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range puts {
+		switch {
+		case !r.store.Unsealed(id):
+			return fmt.Errorf("raylet: chunked put of %v has no unsealed object in the store", id)
+		case r.pulls[id] != nil && r.pulls[id].created:
+			return fmt.Errorf("raylet: %v is put in chunks and pulled into the store at once", id)
+		}
+	}
 	return nil
 }
 

@@ -53,6 +53,7 @@ func (r *Raylet) handleRegisterWorker(from core.Addr, m core.Message, reply func
 // workerDied fails the dead worker's lease and returns its resources.
 func (r *Raylet) workerDied(w *workerInfo, why string) {
 	r.stats.WorkerDeaths++
+	r.abortPuts(w.addr)
 	leases := w.leases
 	w.leases, w.blockedLeases = nil, 0
 	for _, l := range leases {
@@ -604,6 +605,7 @@ func (r *Raylet) checkLeases() {
 	}
 	r.env.AfterFunc(leaseCheckPeriod, r.checkLeases)
 	r.reapIdle()
+	r.abortPuts("")
 	keys := make([]leaseKey, 0, len(r.leases))
 	for k, l := range r.leases { //gray:unordered sorted below
 		if l.worker != nil {

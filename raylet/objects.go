@@ -1,8 +1,11 @@
 package raylet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -33,6 +36,10 @@ type pull struct {
 // pinned as the primary copy: the owner records this node as holding one.
 func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	p := m.(*proto.PutObject)
+	if p.Chunked() {
+		r.putChunk(from, p, reply)
+		return
+	}
 	if !r.store.Contains(p.ID) {
 		// The bytes were decoded for this request and nobody else holds
 		// them: the store takes them over rather than copy 1 MiB again.
@@ -47,6 +54,104 @@ func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core
 	}
 	r.trackPrimary(p)
 	reply(&proto.PutObjectReply{Node: r.node}, nil)
+}
+
+// chunkedPut is a put of an object in chunks (PutObject.Chunked) that
+// has not written every byte yet: the store holds it unsealed.
+type chunkedPut struct {
+	from core.Addr // the worker putting it
+	// last is when its latest chunk arrived: a put idle for
+	// chunkedPutIdleMax is aborted (its worker stopped sending).
+	last time.Time
+}
+
+// chunkedPutIdleMax bounds how long a chunked put may wait for its next
+// chunk before the raylet aborts it and frees its space.
+const chunkedPutIdleMax = 30 * time.Second
+
+// putChunk writes one chunk of a chunked put, creating the object at the
+// first chunk to arrive and sealing and pinning it at the chunk that
+// completes it (reply Sealed). A chunk of an object already sealed here
+// (a resend, or the put of a retried task's return) pins that copy.
+func (r *Raylet) putChunk(from core.Addr, p *proto.PutObject, reply func(core.Message, error)) {
+	cp := r.puts[p.ID]
+	if cp == nil && r.store.Contains(p.ID) {
+		if err := r.store.Pin(p.ID); err != nil {
+			// Unsealed, and not a put of ours: a pull of the same object
+			// (a retried task's return) is writing it.
+			reply(nil, rpc.Errorf(rpc.CodeUnavailable, "chunked put of %v: another copy of it is being written here (%v); retry", p.ID, err))
+			return
+		}
+		r.trackPrimary(p)
+		reply(&proto.PutObjectReply{Node: r.node, Sealed: true}, nil)
+		return
+	}
+	if cp == nil {
+		if err := r.store.Create(p.ID, p.Size, p.Owner); err != nil {
+			if errors.Is(err, plasma.ErrExists) {
+				// A pull of the same object (a retried task's return) is
+				// writing it: the worker sends its chunks again shortly,
+				// and finds it sealed.
+				reply(nil, rpc.Errorf(rpc.CodeUnavailable, "chunked put of %v: a copy of it is being pulled here; retry", p.ID))
+				return
+			}
+			reply(nil, rpc.Errorf(codeFor(err), "%v", err))
+			return
+		}
+		cp = &chunkedPut{from: from}
+		r.puts[p.ID] = cp
+	}
+	cp.last = r.env.Now()
+	if err := r.store.Write(p.ID, p.Offset, p.Data); err != nil {
+		r.abortPut(p.ID)
+		reply(nil, rpc.Errorf(codeFor(err), "%v", err))
+		return
+	}
+	if err := r.store.Seal(p.ID); err != nil {
+		if errors.Is(err, plasma.ErrIncomplete) {
+			reply(&proto.PutObjectReply{Node: r.node}, nil) // more chunks to come
+			return
+		}
+		r.abortPut(p.ID)
+		reply(nil, rpc.Errorf(rpc.CodeFailed, "seal: %v", err))
+		return
+	}
+	delete(r.puts, p.ID)
+	r.stats.ChunkedPuts++
+	if err := r.store.Pin(p.ID); err != nil {
+		reply(nil, rpc.Errorf(rpc.CodeFailed, "pin: %v", err))
+		return
+	}
+	r.trackPrimary(p)
+	reply(&proto.PutObjectReply{Node: r.node, Sealed: true}, nil)
+}
+
+// abortPut drops the unsealed object of a chunked put.
+func (r *Raylet) abortPut(id core.ObjectID) {
+	if r.puts[id] == nil {
+		return
+	}
+	delete(r.puts, id)
+	r.store.Abort(id)
+	r.stats.ChunkedPutsAborted++
+}
+
+// abortPuts aborts the chunked puts of worker from (it died), or, with
+// from "", those idle for chunkedPutIdleMax.
+func (r *Raylet) abortPuts(from core.Addr) {
+	if len(r.puts) == 0 {
+		return
+	}
+	ids := make([]core.ObjectID, 0, len(r.puts))
+	for id, cp := range r.puts { //gray:unordered sorted below
+		if (from != "" && cp.from == from) || (from == "" && r.env.Now().Sub(cp.last) >= chunkedPutIdleMax) {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b core.ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		r.abortPut(id)
+	}
 }
 
 func codeFor(err error) rpc.Code {
@@ -65,6 +170,23 @@ func codeFor(err error) rpc.Code {
 // when this node has none.
 func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	g := m.(*proto.GetObject)
+	if g.Length > 0 {
+		// One chunk: answer with its range of the object's bytes.
+		inner := reply
+		reply = func(m core.Message, err error) {
+			if err != nil {
+				inner(nil, err)
+				return
+			}
+			data := m.(*proto.GetObjectReply).Data
+			size := int64(len(data))
+			if g.Offset > size {
+				inner(nil, rpc.Errorf(rpc.CodeInvalid, "chunk at offset %d of %v, which has %d bytes", g.Offset, g.ID, size))
+				return
+			}
+			inner(&proto.GetObjectReply{Data: data[g.Offset:min(size, g.Offset+g.Length)], Size: size}, nil)
+		}
+	}
 	if r.replyObject(g.ID, reply) {
 		return
 	}
@@ -251,6 +373,13 @@ func (r *Raylet) onEvict(id core.ObjectID) {
 func (r *Raylet) startCopy(p *pull, size int64) error {
 	err := r.store.Create(p.id, size, "")
 	switch {
+	case errors.Is(err, plasma.ErrExists) && r.puts[p.id] != nil:
+		// A worker is putting the same object here in chunks (a retried
+		// task's return): its copy is not the pull's to write. Read into
+		// a transient buffer instead.
+		if r.transient+size > r.transientBytesMax() {
+			return fmt.Errorf("%v is being put here; and transient copies of reads already hold %d bytes of at most %d", p.id, r.transient, r.transientBytesMax())
+		}
 	case err == nil, errors.Is(err, plasma.ErrExists):
 		p.created, p.size = true, size
 		return nil

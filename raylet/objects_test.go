@@ -53,3 +53,64 @@ func TestReadWithoutRoomForACopy(t *testing.T) {
 		})
 	})
 }
+
+// TestChunkedPut: an object put in chunks (out of order, one sent twice)
+// is sealed and pinned by the chunk that completes it and read back in
+// ranges; a chunked put whose chunks stop coming is aborted, and its
+// space freed.
+func TestChunkedPut(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789"), 300) // 3000 bytes, chunks of 1000
+	chunk := func(id core.ObjectID, i int) *proto.PutObject {
+		return &proto.PutObject{ID: id, Owner: "owner", OwnerID: 1, Offset: int64(i * 1000), Size: 3000, Data: want[i*1000 : (i+1)*1000]}
+	}
+	runScenarioOn(t, &world{}, func(h *world) {
+		h.addOwner("owner", "", newOwner(1))
+		sealed := 0
+		h.at(time.Second, func() {
+			h.on("owner", func(o *owner) {
+				for _, i := range []int{2, 0, 2, 1} {
+					o.cli.Call("raylet-1", chunk(obj(1), i), rpc.Options{}, func(m core.Message, err error) {
+						if err != nil {
+							h.t.Errorf("chunk %d: %v", i, err)
+							return
+						}
+						if m.(*proto.PutObjectReply).Sealed {
+							sealed++
+						}
+					})
+				}
+				// Only the first chunk of obj(2): never completed.
+				o.cli.Call("raylet-1", chunk(obj(2), 0), rpc.Options{}, func(core.Message, error) {})
+			})
+		})
+		h.at(2*time.Second, func() {
+			if sealed != 1 {
+				t.Errorf("%d chunk replies said sealed, want 1", sealed)
+			}
+			h.on("owner", func(o *owner) {
+				o.cli.Call("raylet-1", &proto.GetObject{ID: obj(1), Owner: "owner", Offset: 1500, Length: 1000}, rpc.Options{}, func(m core.Message, err error) {
+					r, _ := m.(*proto.GetObjectReply)
+					if err != nil || r.Size != 3000 || !bytes.Equal(r.Data, want[1500:2500]) {
+						h.t.Errorf("range read = %v: want bytes 1500..2500 of 3000", err)
+					}
+				})
+			})
+		})
+		h.at(3*time.Second, func() {
+			r := h.raylet("raylet-1")
+			if !r.Store().Contains(obj(1)) || !r.Store().Unsealed(obj(2)) || r.Stats().ChunkedPuts != 1 {
+				t.Errorf("after the puts: store has obj(1) %v, obj(2) unsealed %v; %d chunked puts, want both and 1", r.Store().Contains(obj(1)), r.Store().Unsealed(obj(2)), r.Stats().ChunkedPuts)
+			}
+			if err := r.CheckInvariants(); err != nil {
+				t.Error(err)
+			}
+		})
+		h.at(40*time.Second, func() {
+			r := h.raylet("raylet-1")
+			if r.Store().Unsealed(obj(2)) || r.Stats().ChunkedPutsAborted != 1 || !r.Store().Contains(obj(1)) {
+				t.Errorf("a put idle for 30 s: still stored %v, %d aborted; want it gone (1), obj(1) kept", r.Store().Unsealed(obj(2)), r.Stats().ChunkedPutsAborted)
+			}
+			h.end()
+		})
+	})
+}

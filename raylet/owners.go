@@ -179,6 +179,7 @@ func (r *Raylet) workerGone(addr core.Addr) {
 		clear(r.exitedWorkers)
 	}
 	r.exitedWorkers[addr] = true
+	r.abortPuts(addr)
 	for _, o := range r.sortedOwners() {
 		if o.key.addr == addr {
 			r.freeOwner(o, "its worker process exited")

@@ -112,6 +112,10 @@ type Stats struct {
 	// creations that had to wait because the node ran its maximum of
 	// worker processes.
 	WorkersLaunched, LaunchFailures, WorkersReaped, WorkerCapWaits int64
+	// ChunkedPuts counts objects put in chunks (larger than a worker's
+	// chunk size), ChunkedPutsAborted those dropped unfinished (their
+	// worker died or stopped sending).
+	ChunkedPuts, ChunkedPutsAborted int64
 	// LeaseWait sums, over granted leases, the time from a request's
 	// arrival to its grant: the scheduling latency (divide by
 	// LeasesGranted for the mean).
@@ -162,8 +166,10 @@ type Raylet struct {
 	views     map[core.NodeID]*NodeView
 	addrs     map[core.NodeID]core.Addr
 	pulls     map[core.ObjectID]*pull
-	pullQ     []*pull
-	inPull    int64
+	// puts are the chunked puts under way (objects.go), by object.
+	puts   map[core.ObjectID]*chunkedPut
+	pullQ  []*pull
+	inPull int64
 	// transient is the bytes of transient copies being pulled (see
 	// pullObject).
 	transient int64
@@ -374,6 +380,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.views = map[core.NodeID]*NodeView{}
 	r.addrs = map[core.NodeID]core.Addr{}
 	r.pulls = map[core.ObjectID]*pull{}
+	r.puts = map[core.ObjectID]*chunkedPut{}
 	r.launches = map[string]*launch{}
 	r.exitedLaunches = map[string]bool{}
 	r.reaped = map[string]core.Addr{}

@@ -225,7 +225,7 @@ func TestClusterAcrossProcesses(t *testing.T) {
 	graydBin, grayBin := buildBinaries(t)
 	home := t.TempDir()
 	headDir := filepath.Join(t.TempDir(), "head")
-	head := startDaemon(t, graydBin, home, "--head", "--data-dir", headDir, "--resources", "CPU=2,memory=1GiB")
+	head := startDaemon(t, graydBin, home, "--head", "--data-dir", headDir, "--resources", "CPU=2,memory=1GiB", "--max-workers", "6") // 4 actor slots
 	secret := filepath.Join(headDir, "cluster-secret")
 	if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("generated secret %s: %v, mode %v; want mode 0600", secret, err, fi.Mode().Perm())

@@ -368,6 +368,13 @@ type LeaseFailed struct {
 // address, or its worker exited), its node OwnerNode died, or Job
 // finished and Owner was that job's driver. Ray frees an owner's objects
 // when the owner dies; borrowers then get OwnerDied or ObjectLost.
+//
+// An object larger than one message goes in chunks: each PutObject
+// carries Data at Offset of an object of Size bytes (Size 0: Data is the
+// whole object). The raylet creates the object at the first chunk to
+// arrive, writes each (in any order, more than once), and seals and pins
+// it when every byte was written: that chunk's reply says Sealed. A put
+// whose chunks stop coming (its worker died) is aborted.
 type PutObject struct {
 	ID        core.ObjectID `msgpack:"i"`
 	Owner     core.Addr     `msgpack:"o"`
@@ -375,11 +382,26 @@ type PutObject struct {
 	OwnerNode core.NodeID   `msgpack:"n,omitempty"`
 	Job       core.JobID    `msgpack:"j,omitempty"`
 	Data      []byte        `msgpack:"d"`
+	Offset    int64         `msgpack:"f,omitempty"`
+	Size      int64         `msgpack:"s,omitempty"`
 }
 
-// PutObjectReply says which node stored the object.
+// Validate bounds a chunk within its object.
+func (p *PutObject) Validate() error {
+	if p.Size < 0 || p.Offset < 0 || (p.Size > 0 && p.Offset+int64(len(p.Data)) > p.Size) || (p.Size == 0 && p.Offset != 0) {
+		return fmt.Errorf("put chunk of %d bytes at offset %d of an object of %d bytes", len(p.Data), p.Offset, p.Size)
+	}
+	return nil
+}
+
+// Chunked reports whether p is one chunk of a larger object.
+func (p *PutObject) Chunked() bool { return p.Size > 0 && p.Size != int64(len(p.Data)) }
+
+// PutObjectReply says which node stored the object; for a chunk, Sealed
+// says whether it completed the object.
 type PutObjectReply struct {
-	Node core.NodeID `msgpack:"n"`
+	Node   core.NodeID `msgpack:"n"`
+	Sealed bool        `msgpack:"s,omitempty"`
 }
 
 // NodeDead tells a node's workers that the GCS declared the node dead: like
@@ -391,16 +413,38 @@ type NodeDead struct {
 
 // GetObject asks the local raylet for an object's bytes, pulling a copy
 // from one of Locations first when it has none.
+//
+// With Length set it asks for the bytes [Offset, Offset+Length) only
+// (an object larger than one message is read in chunks), and the reply's
+// Size is the object's.
 type GetObject struct {
 	ID        core.ObjectID `msgpack:"i"`
 	Owner     core.Addr     `msgpack:"o"`
 	Locations []Location    `msgpack:"l,omitempty"`
+	Offset    int64         `msgpack:"f,omitempty"`
+	Length    int64         `msgpack:"n,omitempty"`
 }
 
-// GetObjectReply carries an object's bytes.
+// Validate bounds the range.
+func (g *GetObject) Validate() error {
+	if g.Offset < 0 || g.Length < 0 || (g.Length == 0 && g.Offset != 0) {
+		return fmt.Errorf("get of %d bytes at offset %d", g.Length, g.Offset)
+	}
+	return nil
+}
+
+// GetObjectReply carries an object's bytes, or with GetObject.Length the
+// chunk asked for and the object's Size.
 type GetObjectReply struct {
 	Data []byte `msgpack:"d"`
+	Size int64  `msgpack:"s,omitempty"`
 }
+
+// ObjectChunkDefault is the default chunk size of puts and gets between a
+// worker and its raylet (core worker Config.ObjectChunkBytes): well
+// within the message limit, and large enough that the per-message cost
+// is small next to the copy.
+const ObjectChunkDefault = 8 << 20
 
 // FreeObjects tells a raylet that the owner released objects: their
 // copies are unpinned and deleted.

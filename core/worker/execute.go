@@ -156,13 +156,13 @@ func (w *Worker) storeReturns(spec *proto.TaskSpec, returns [][]byte, done func(
 		pending++
 		i, size := i, int64(len(v))
 		put := &proto.PutObject{ID: ids[i], Owner: spec.Owner, OwnerID: spec.OwnerID, OwnerNode: spec.OwnerNode, Job: spec.Job, Data: v}
-		w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+		w.putObject(w.cfg.Raylet, put, func(stored core.NodeID, err error) {
 			pending--
 			node := w.cfg.Node
 			if err != nil && failed == nil {
 				failed = proto.NewError(proto.KindObjectStoreFull, spec.Describe(), "storing return %d (%d bytes): %v", i+1, size, err)
 			} else if err == nil {
-				node = m.(*proto.PutObjectReply).Node
+				node = stored
 			}
 			rets[i].InPlasma, rets[i].Size = true, size
 			rets[i].Location = proto.Location{Node: node, Raylet: w.cfg.Raylet}

@@ -384,7 +384,7 @@ func (w *Worker) ReportItem(spec *proto.TaskSpec, data []byte, nested []proto.Ob
 	}
 	put := &proto.PutObject{ID: item.ID, Owner: spec.Owner, OwnerID: spec.OwnerID, OwnerNode: spec.OwnerNode, Job: spec.Job, Data: data}
 	size := int64(len(data))
-	w.cli.Call(w.cfg.Raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	w.putObject(w.cfg.Raylet, put, func(node core.NodeID, err error) {
 		if err != nil {
 			p.busy = false
 			release()
@@ -392,7 +392,7 @@ func (w *Worker) ReportItem(spec *proto.TaskSpec, data []byte, nested []proto.Ob
 			return
 		}
 		item.InPlasma, item.Size = true, size
-		item.Location = proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: w.cfg.Raylet}
+		item.Location = proto.Location{Node: node, Raylet: w.cfg.Raylet}
 		send()
 	})
 }

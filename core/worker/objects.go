@@ -51,7 +51,7 @@ func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(prot
 	// raylet meanwhile (SetRaylet) must not name the new one.
 	raylet := w.cfg.Raylet
 	put := &proto.PutObject{ID: id, Owner: w.self, OwnerID: w.incarnation, OwnerNode: w.ownerNode(), Job: w.cfg.Job, Data: data}
-	w.cli.Call(raylet, put, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	w.putObject(raylet, put, func(node core.NodeID, err error) {
 		if err != nil {
 			// The raylet refused it (the store is full of held data,
 			// or it is too large): nothing was stored, and the caller
@@ -64,7 +64,7 @@ func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(prot
 			done(proto.ObjectRef{}, terr)
 			return
 		}
-		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: m.(*proto.PutObjectReply).Node, Raylet: raylet})
+		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: node, Raylet: raylet})
 		done(ref, nil)
 	})
 }
@@ -333,18 +333,6 @@ func (w *Worker) getBorrowedAttempt(ref proto.ObjectRef, attempt int, failed []p
 				done(data, err)
 			})
 		}
-	})
-}
-
-// fetch reads a plasma object through the local raylet, which pulls a copy
-// from one of locs when it has none.
-func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]byte, error)) {
-	w.cli.Call(w.cfg.Raylet, &proto.GetObject{ID: ref.ID, Owner: ref.Owner, Locations: locs}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
-		if err != nil {
-			done(nil, proto.NewError(proto.KindObjectLost, "", "%v: %v", ref.ID, err))
-			return
-		}
-		done(m.(*proto.GetObjectReply).Data, nil)
 	})
 }
 

@@ -66,6 +66,11 @@ type Config struct {
 	// default DefaultTaskEventsFlush.
 	TaskEventsMax   int
 	TaskEventsFlush time.Duration
+	// ObjectChunkBytes is the largest object put into or read from the
+	// local raylet in one message; larger ones go in chunks of this size
+	// (proto.PutObject, proto.GetObject). Default proto.ObjectChunkDefault;
+	// the simulator makes it small so that its objects go in chunks.
+	ObjectChunkBytes int
 }
 
 // Stats counts what a core worker did, for tests and the dashboard.
@@ -104,6 +109,12 @@ type Stats struct {
 	// counting because they were known dead (their node, or their raylet
 	// said so).
 	BorrowersDropped int64
+	// ChunkedPuts and ChunkedGets count objects put into or read from
+	// the local raylet in chunks (larger than ObjectChunkBytes).
+	ChunkedPuts, ChunkedGets int64
+	// ChunkedPutRounds counts chunked puts sent again because no chunk
+	// sealed the object (the raylet restarted between chunks).
+	ChunkedPutRounds int64
 	// OwnerDied counts Gets of borrowed objects that failed because their
 	// owner died.
 	OwnerDied int64
@@ -239,6 +250,9 @@ const (
 func New(env core.Env, cfg Config) *Worker {
 	if cfg.InlineLimit <= 0 {
 		cfg.InlineLimit = proto.InlineSizeMax
+	}
+	if cfg.ObjectChunkBytes <= 0 {
+		cfg.ObjectChunkBytes = proto.ObjectChunkDefault
 	}
 	if cfg.OwnerTimeout <= 0 {
 		cfg.OwnerTimeout = 30 * time.Second

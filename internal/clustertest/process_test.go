@@ -426,6 +426,7 @@ func TestProgrammingModelAcrossNodes(t *testing.T) {
 		{"affinity", "2"},
 		{"groups", "2"},
 		{"cancelcall", "cancelled cancelled 1"},
+		{"big 72", "2"}, // 72 MiB objects: larger than a message
 	} {
 		if got := d.ask(t, tc.cmd); got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.cmd, got, tc.want)

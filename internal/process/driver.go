@@ -41,6 +41,9 @@ type DriverConfig struct {
 	// set, then gets its result on the loop.
 	Main func(ctx context.Context) error
 	Done func(err error)
+	// ObjectChunkBytes is the core worker's (worker.Config); 0 for the
+	// default.
+	ObjectChunkBytes int
 }
 
 // Driver is the process whose core worker a program's driver code calls
@@ -190,7 +193,7 @@ func (d *Driver) Attach(raylet core.Addr, job core.JobID, binary string, nodes [
 	for _, n := range nodes {
 		d.observeNode(n)
 	}
-	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs, Binary: binary})
+	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs, Binary: binary, ObjectChunkBytes: d.cfg.ObjectChunkBytes})
 	worker.WatchNodes(d.env, d.gcs, d.cw, d.observeNode)
 	if main := d.cfg.Main; main != nil {
 		ctx := WithCaller(d.ctx, d.caller)

@@ -30,6 +30,9 @@ type WorkerConfig struct {
 	// Hooks observe the worker (a simulated workload's checks); nil
 	// fields are skipped.
 	Hooks WorkerHooks
+	// ObjectChunkBytes is the core worker's (worker.Config); 0 for the
+	// default.
+	ObjectChunkBytes int
 }
 
 // WorkerHooks are called on the worker's loop.
@@ -112,7 +115,7 @@ func (w *Worker) Start(env core.Env) {
 	}
 	w.ctx, w.cancel = context.WithCancel(parent)
 	w.gcs = gcs.NewClient(env, w.cfg.GCS, gcs.ClientOptions{})
-	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary})
+	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary, ObjectChunkBytes: w.cfg.ObjectChunkBytes})
 	// Workers own the children of nested tasks, so they follow node
 	// deaths like drivers do.
 	worker.WatchNodes(env, w.gcs, w.cw)

@@ -65,13 +65,17 @@ const (
 	clusterCPUsPerNode = 2
 	// A node starts with clusterWorkersPerNode workers; the raylet
 	// launches more on demand (every actor takes a worker of its own,
-	// and holds no resource once placed), up to clusterMaxWorkers in
-	// all: rounds with many actors on one node (after a node death) run
-	// into the cap, and their actors wait for a worker to free.
+	// and holds no resource but its slot once placed), up to
+	// clusterMaxWorkers launched ones, 4 of them actor slots: rounds with
+	// many actors on one node (after a node death) run into the cap, and
+	// their actors wait for a slot to free.
 	clusterWorkersPerNode = clusterCPUsPerNode
 	clusterTaskWorkersMax = 3
 	clusterMaxWorkers     = clusterTaskWorkersMax + 4 // 4 actor slots
 	bigObjectBytes        = 200 << 10                 // above the 100 KiB inline limit: goes through plasma
+	// clusterChunkBytes is the workers' and drivers' object chunk size:
+	// small, so that every plasma object is put and read in chunks.
+	clusterChunkBytes = 64 << 10
 )
 
 type cluster struct {
@@ -176,7 +180,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		d := &driver{cl: c, idx: i, addr: core.Addr(fmt.Sprintf("driver-%d", i+1)), rnd: w.Rand(fmt.Sprintf("driver-%d", i+1)),
 			seen: map[counterSeen]int64{}}
 		d.proc = process.NewDriver(process.DriverConfig{GCS: "gcs", Raylet: c.raylets[i%len(c.raylets)], Binary: c.binaryOf(i),
-			Main: d.main, Done: d.done})
+			Main: d.main, Done: d.done, ObjectChunkBytes: clusterChunkBytes})
 		c.drv = append(c.drv, d)
 		// A driver lives on its raylet's host but never crashes: its
 		// objects would die with it (the owner-died path is reached
@@ -193,6 +197,7 @@ func (c *cluster) newWorker(addr core.Addr, cfg process.WorkerConfig) *process.W
 	var pw *process.Worker
 	cfg.GCS = "gcs"
 	cfg.Context = c.ctx
+	cfg.ObjectChunkBytes = clusterChunkBytes
 	cfg.Hooks = process.WorkerHooks{
 		BeforeRun: func(node core.NodeID, spec *proto.TaskSpec) { c.beforeRun(pw, addr, node, spec) },
 		Exiting: func(why string) {
@@ -335,5 +340,5 @@ func (c *cluster) SometimesPaths() []string {
 		"stream read to its end", "stream error in place", "stream closed early", "stream value through plasma", "stream value yielded again by a retry", "streaming worker crashed on purpose",
 		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
 		"actor generator method read to its end", "task waited for a node that could run it",
-		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "actor waited at the node's worker cap", "idle launched worker exited"}
+		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "object put and read in chunks", "actor waited at the node's worker cap", "idle launched worker exited"}
 }

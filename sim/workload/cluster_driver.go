@@ -373,8 +373,21 @@ func (d *driver) countPaths(ctx context.Context) error {
 		}
 		d.last = st
 		for _, d := range d.cl.drv {
-			if d.proc.CoreWorker() != nil && d.proc.CoreWorker().Stats().BorrowersDropped > 0 {
-				w.Sometimes("dead borrower dropped by its owner")
+			if cw := d.proc.CoreWorker(); cw != nil {
+				if cw.Stats().BorrowersDropped > 0 {
+					w.Sometimes("dead borrower dropped by its owner")
+				}
+				if cw.Stats().ChunkedPuts > 0 && cw.Stats().ChunkedGets > 0 {
+					w.Sometimes("object put and read in chunks")
+				}
+				if cw.Stats().ChunkedPutRounds > 0 {
+					w.Sometimes("chunked put sent again")
+				}
+			}
+		}
+		for _, a := range d.cl.raylets {
+			if r, ok := w.Process(a).(*raylet.Raylet); ok && r.Stats().ChunkedPutsAborted > 0 {
+				w.Sometimes("chunked put aborted")
 			}
 		}
 		for _, a := range w.Addrs() {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +51,16 @@ var (
 		}
 		return nil
 	})
+	// bigSum sums the bytes of an object, bigMake makes n of them: objects
+	// larger than one message (64 MiB) across processes.
+	bigSum = gray.Task1("app.bigSum", func(_ context.Context, b []byte) (int64, error) {
+		var s int64
+		for _, x := range b {
+			s += int64(x)
+		}
+		return s, nil
+	})
+	bigMake   = gray.Task1("app.bigMake", func(_ context.Context, n int) ([]byte, error) { return bigPattern(n), nil })
 	makeBatch = gray.Task1("app.makeBatch", func(ctx context.Context, n int) (Batch, error) {
 		var b Batch
 		for i := range n {
@@ -258,8 +270,12 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 		// then N more: how many of the first N answered with their value,
 		// and how many of the last N (run again by the restarted actor,
 		// or failed: no retries).
+		// The crash takes the node with it (its workers run in the node's
+		// process), so the restart finds no node that can host the actor:
+		// it waits 10 s for one, then the actor is DEAD and the calls not
+		// sent yet fail with ErrActorDied.
 		n, ms := atoi(f, 1), atoi(f, 2)
-		c, err := counter.New(ctx, gray.WithMaxRestarts(1))
+		c, err := counter.New(ctx, gray.WithMaxRestarts(1), gray.WithInfeasibleTimeout(10*time.Second))
 		if err != nil {
 			return "", true, err
 		}
@@ -292,6 +308,42 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 			return "", true, fmt.Errorf("unexpected errors: %v %v", bo, ao)
 		}
 		return fmt.Sprintf("before %d ok %d died; crash %v; after %d ok %d died", b, bd, errors.Is(cerr, gray.ErrActorDied), a, ad), true, nil
+	case "big":
+		// An object of f[1] MiB put by the driver is summed by a task on
+		// each node, which returns one of f[1] MiB to the driver.
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			return "", true, err
+		}
+		n <<= 20
+		obj := gray.Put(ctx, bigPattern(n))
+		defer obj.Release()
+		var want int64
+		for _, x := range bigPattern(n) {
+			want += int64(x)
+		}
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			return "", true, err
+		}
+		ok := 0
+		for _, node := range nodes {
+			if !node.Alive || node.Resources["CPU"] == 0 {
+				continue
+			}
+			on := gray.WithNodeAffinity(node.ID, false)
+			if s, err := bigSum.Options(on).Remote(ctx, obj).Get(ctx); err != nil || s != want {
+				return "", true, fmt.Errorf("node %s summed %d (%v), want %d", node.ID, s, err, want)
+			}
+			r := bigMake.Options(on).Remote(ctx, gray.V(n))
+			b, err := r.Get(ctx)
+			r.Release()
+			if err != nil || !bytes.Equal(b, bigPattern(n)) {
+				return "", true, fmt.Errorf("node %s made %d bytes (%v), want %d of the pattern", node.ID, len(b), err, n)
+			}
+			ok++
+		}
+		return fmt.Sprint(ok), true, nil
 	case "affinity":
 		nodes, err := gray.Nodes(ctx)
 		if err != nil {
@@ -314,4 +366,13 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 		return fmt.Sprint(ok), true, nil
 	}
 	return "", false, nil
+}
+
+// bigPattern returns n bytes, byte i being i*7 mod 251.
+func bigPattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7 % 251)
+	}
+	return b
 }
