@@ -36,6 +36,11 @@ var (
 	// bump is a task that calls the named actor from inside a worker.
 	bump = gray.Task1("counter.bump", func(ctx context.Context, by int) (int, error) {
 		c, err := gray.GetActor[Counter](ctx, "hits")
+		if errors.Is(err, gray.ErrActorNotFound) {
+			// The name goes with the actor: it died (its node did, and it
+			// has no restarts left) before this task looked it up.
+			return 0, fmt.Errorf("%w: %w", gray.ErrActorDied, err)
+		}
 		if err != nil {
 			return 0, err
 		}

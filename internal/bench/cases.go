@@ -198,7 +198,8 @@ func cases() []caseDef {
 			setup: func(ctx context.Context, s sizes) (body, error) {
 				n := s.n(1000)
 				names := serverNames(nCPU())
-				if _, err := newServers(ctx, len(names), "arg"); err != nil {
+				servers, err := newServers(ctx, len(names), "arg")
+				if err != nil {
 					return body{}, err
 				}
 				clients := make([]*gray.ActorHandle[client], len(names))
@@ -210,6 +211,10 @@ func cases() []caseDef {
 					clients[i] = c
 				}
 				return body{mult: float64(n * len(clients)), fn: func() error {
+					// The clients find the servers by name: the handles
+					// made here keep them alive (an actor ends with its
+					// last handle).
+					defer runtime.KeepAlive(servers)
 					refs := make([]gray.Ref[int], len(clients))
 					for i, c := range clients {
 						refs[i] = clientBatchArg.Remote(ctx, c, gray.V(n))
@@ -269,7 +274,8 @@ func oneToN(prefix string, opts ...gray.Option) func(context.Context, sizes) (bo
 	return func(ctx context.Context, s sizes) (body, error) {
 		n := s.n(5000)
 		names := serverNames(nCPU())
-		if _, err := newServers(ctx, len(names), prefix, opts...); err != nil {
+		servers, err := newServers(ctx, len(names), prefix, opts...)
+		if err != nil {
 			return body{}, err
 		}
 		c, err := clientClass.New(ctx, gray.V(prefixed(prefix, names)))
@@ -277,6 +283,7 @@ func oneToN(prefix string, opts ...gray.Option) func(context.Context, sizes) (bo
 			return body{}, err
 		}
 		return body{mult: float64(n * len(names)), fn: func() error {
+			defer runtime.KeepAlive(servers) // found by name: keep them alive
 			r := clientBatch.Remote(ctx, c, gray.V(n))
 			_, err := r.Get(ctx)
 			r.Release()
@@ -291,10 +298,12 @@ func nToN(prefix string, opts ...gray.Option) func(context.Context, sizes) (body
 	return func(ctx context.Context, s sizes) (body, error) {
 		n, m := s.n(5000), 4
 		names := prefixed(prefix, serverNames(nCPU()))
-		if _, err := newServers(ctx, len(names), prefix, opts...); err != nil {
+		servers, err := newServers(ctx, len(names), prefix, opts...)
+		if err != nil {
 			return body{}, err
 		}
 		return body{mult: float64(n * m), fn: func() error {
+			defer runtime.KeepAlive(servers) // found by name: keep them alive
 			refs := make([]gray.Ref[int], m)
 			for i := range refs {
 				refs[i] = work.Remote(ctx, gray.V(names), gray.V(n))

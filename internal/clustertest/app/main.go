@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -398,6 +399,11 @@ func command(ctx context.Context, f []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		// The driver keeps its handle, as a program that uses the actor
+		// later does: an actor ends with its last handle.
+		heldMu.Lock()
+		held[f[1]] = c
+		heldMu.Unlock()
 		n, err := add.Remote(ctx, c, gray.V(1)).Get(ctx)
 		if err != nil {
 			return "", err
@@ -407,3 +413,10 @@ func command(ctx context.Context, f []string) (string, error) {
 	}
 	return "", fmt.Errorf("unknown command %q", f[0])
 }
+
+// held keeps the handles of the actors the "actor" command made, for the
+// driver's lifetime.
+var (
+	heldMu sync.Mutex
+	held   = map[string]*gray.ActorHandle[Counter]{}
+)
