@@ -152,6 +152,13 @@ func (r *Raylet) invPulls() error {
 			return fmt.Errorf("raylet: pull of %v is at location %d of %d", id, p.locIdx, len(p.locs))
 		}
 	}
+	var held int64
+	for _, h := range r.heldReads { //gray:unordered a sum
+		held += int64(len(h.data))
+	}
+	if held != r.heldReadBytes {
+		return fmt.Errorf("raylet: held transient reads count %d bytes, but hold %d", r.heldReadBytes, held)
+	}
 	puts := make([]core.ObjectID, 0, len(r.puts))
 	for id := range r.puts { //gray:unordered sorted below
 		puts = append(puts, id)

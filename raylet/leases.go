@@ -606,6 +606,7 @@ func (r *Raylet) checkLeases() {
 	r.env.AfterFunc(leaseCheckPeriod, r.checkLeases)
 	r.reapIdle()
 	r.abortPuts("")
+	r.dropIdleReads()
 	keys := make([]leaseKey, 0, len(r.leases))
 	for k, l := range r.leases { //gray:unordered sorted below
 		if l.worker != nil {

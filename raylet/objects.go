@@ -56,6 +56,36 @@ func (r *Raylet) handlePutObject(from core.Addr, m core.Message, reply func(core
 	reply(&proto.PutObjectReply{Node: r.node}, nil)
 }
 
+// heldRead is a transient copy kept for a reader that reads it in chunks
+// (GetObject.Length): the store had no room for the object.
+type heldRead struct {
+	data []byte
+	last time.Time // when a chunk of it was last served
+}
+
+// heldReadIdleMax is how long a held transient copy waits for its
+// reader's next chunk.
+const heldReadIdleMax = 2 * time.Second
+
+// dropIdleReads drops the held transient copies no reader asked for in
+// heldReadIdleMax.
+func (r *Raylet) dropIdleReads() {
+	if len(r.heldReads) == 0 {
+		return
+	}
+	ids := make([]core.ObjectID, 0, len(r.heldReads))
+	for id, h := range r.heldReads { //gray:unordered sorted below
+		if r.env.Now().Sub(h.last) >= heldReadIdleMax {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b core.ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		r.heldReadBytes -= int64(len(r.heldReads[id].data))
+		delete(r.heldReads, id)
+	}
+}
+
 // chunkedPut is a put of an object in chunks (PutObject.Chunked) that
 // has not written every byte yet: the store holds it unsealed.
 type chunkedPut struct {
@@ -190,6 +220,12 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 	if r.replyObject(g.ID, reply) {
 		return
 	}
+	if h := r.heldReads[g.ID]; h != nil && g.Length > 0 {
+		// A chunk of an object read from a transient copy moments ago.
+		h.last = r.env.Now()
+		reply(&proto.GetObjectReply{Data: h.data}, nil)
+		return
+	}
 	r.pullObject(g.ID, g.Locations, func(data []byte, err error) {
 		if err != nil {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "%v", err))
@@ -197,7 +233,15 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 		}
 		if data != nil {
 			// A transient copy: the store had no room. The reply
-			// carries the pull's buffer, which nobody modifies.
+			// carries the pull's buffer, which nobody modifies. A
+			// reader in chunks asks for the rest next: keep the copy
+			// for it a while (within the transient bound) rather than
+			// pull the whole object again for every chunk.
+			if g.Length > 0 && int64(len(data)) > g.Length && r.heldReads[g.ID] == nil &&
+				r.transient+r.heldReadBytes+int64(len(data)) <= r.transientBytesMax() {
+				r.heldReads[g.ID] = &heldRead{data: data, last: r.env.Now()}
+				r.heldReadBytes += int64(len(data))
+			}
 			reply(&proto.GetObjectReply{Data: data}, nil)
 			return
 		}

@@ -114,3 +114,53 @@ func TestChunkedPut(t *testing.T) {
 		})
 	})
 }
+
+// TestChunkedReadWithoutRoomForACopy: a reader in chunks of an object
+// the node has no room for gets every chunk from one transient copy,
+// pulled once, not once per chunk.
+func TestChunkedReadWithoutRoomForACopy(t *testing.T) {
+	want := bytes.Repeat([]byte("gray"), 250) // 1000 bytes, read in chunks of 300
+	runScenarioOn(t, &world{store2: 1500}, func(h *world) {
+		h.addOwner("owner", "", newOwner(1))
+		h.at(time.Second, func() {
+			h.call("owner", "raylet-2", &proto.PutObject{ID: obj(1), Owner: "owner", OwnerID: 1, Data: make([]byte, 1000)})
+			h.call("owner", "raylet-1", &proto.PutObject{ID: obj(2), Owner: "owner", OwnerID: 1, Data: want})
+		})
+		got := make([]byte, len(want))
+		h.at(2*time.Second, func() {
+			loc := proto.Location{Node: h.node("raylet-1"), Raylet: "raylet-1"}
+			h.on("owner", func(o *owner) {
+				// One chunk after the other, as a reader whose window is
+				// one would.
+				var read func(off int64)
+				read = func(off int64) {
+					if off >= 1000 {
+						return
+					}
+					o.cli.Call("raylet-2", &proto.GetObject{ID: obj(2), Owner: "owner", Locations: []proto.Location{loc}, Offset: off, Length: 300}, rpc.Options{}, func(m core.Message, err error) {
+						if err != nil {
+							h.t.Errorf("chunk at %d: %v", off, err)
+							return
+						}
+						copy(got[off:], m.(*proto.GetObjectReply).Data)
+						read(off + 300)
+					})
+				}
+				read(0)
+			})
+		})
+		h.at(3*time.Second, func() {
+			r := h.raylet("raylet-2")
+			if !bytes.Equal(got, want) {
+				t.Errorf("the chunks read differ from the object")
+			}
+			if p := r.Stats().Pulls; p != 1 {
+				t.Errorf("raylet-2 pulled the object %d times for 4 chunks, want once", p)
+			}
+			if r.Store().Contains(obj(2)) {
+				t.Errorf("raylet-2 stored a copy past its capacity")
+			}
+			h.end()
+		})
+	})
+}

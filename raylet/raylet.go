@@ -167,9 +167,13 @@ type Raylet struct {
 	addrs     map[core.NodeID]core.Addr
 	pulls     map[core.ObjectID]*pull
 	// puts are the chunked puts under way (objects.go), by object.
-	puts   map[core.ObjectID]*chunkedPut
-	pullQ  []*pull
-	inPull int64
+	puts map[core.ObjectID]*chunkedPut
+	// heldReads are transient copies kept for readers in chunks, of
+	// heldReadBytes in all (objects.go).
+	heldReads     map[core.ObjectID]*heldRead
+	heldReadBytes int64
+	pullQ         []*pull
+	inPull        int64
 	// transient is the bytes of transient copies being pulled (see
 	// pullObject).
 	transient int64
@@ -381,6 +385,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.addrs = map[core.NodeID]core.Addr{}
 	r.pulls = map[core.ObjectID]*pull{}
 	r.puts = map[core.ObjectID]*chunkedPut{}
+	r.heldReads = map[core.ObjectID]*heldRead{}
 	r.launches = map[string]*launch{}
 	r.exitedLaunches = map[string]bool{}
 	r.reaped = map[string]core.Addr{}
