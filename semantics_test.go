@@ -257,13 +257,34 @@ var (
 		c.n += d
 		return c.n, nil
 	})
-	// holdHandle calls the actor of h after ms milliseconds: the actor
-	// must outlive the driver's own handle while this body holds h.
-	holdHandle = gray.Task2("test.holdHandle", func(ctx context.Context, h *gray.ActorHandle[Counter], ms int) (int, error) {
-		time.Sleep(time.Duration(ms) * time.Millisecond)
+	// holdHandle calls the actor of h once the driver released its own
+	// handle (handleReleased): the actor must outlive it while this body
+	// holds h.
+	holdHandle = gray.Task1("test.holdHandle", func(ctx context.Context, h *gray.ActorHandle[Counter]) (int, error) {
+		select {
+		case <-handleReleased:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 		return counterAdd.Remote(ctx, h, gray.V(1)).Get(ctx)
 	})
+	// handleReleased tells holdHandle that the driver released its handle.
+	handleReleased = make(chan struct{})
 )
+
+// released releases h and returns once the release was taken: the
+// release is posted to the caller's loop, and GetActor, which runs
+// there after it and asks the GCS after any kill the release caused,
+// must still find the actor named name.
+func released(ctx context.Context, t *testing.T, h *gray.ActorHandle[Counter], name string) {
+	t.Helper()
+	h.Release()
+	p, err := gray.GetActor[Counter](ctx, name)
+	if err != nil {
+		t.Fatalf("actor %q right after the driver released its handle, another holding one: %v", name, err)
+	}
+	p.Release()
+}
 
 // actorGone waits until no live actor is named name: the probe's own
 // handle is released at once, so it holds the actor only briefly.
@@ -322,8 +343,9 @@ func TestActorHandlesAreCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := holdHandle.Remote(ctx, gray.V(h3), gray.V(300))
-	h3.Release()
+	r := holdHandle.Remote(ctx, gray.V(h3))
+	released(ctx, t, h3, "passed")
+	handleReleased <- struct{}{}
 	if v, err := r.Get(ctx); err != nil || v != 101 {
 		t.Fatalf("a call from a task holding the only handle: %d, %v; want 101", v, err)
 	}
@@ -392,10 +414,7 @@ func TestActorHandleHeldByAnActor(t *testing.T) {
 	if _, err := keeperKeep.Remote(ctx, k, gray.V(h)).Get(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.Release()
-	runtime.GC()
-	time.Sleep(100 * time.Millisecond)
-	runtime.GC()
+	released(ctx, t, h, "kept-by-actor")
 	if v, err := keeperAdd.Remote(ctx, k).Get(ctx); err != nil || v != 1 {
 		t.Fatalf("a call through the handle an actor keeps, the owner's released: %d, %v", v, err)
 	}
