@@ -113,9 +113,7 @@ func (l *launcher) Launch(token, binary string, job core.JobID) {
 		return
 	}
 	if binary == "" {
-		l.own.launch("worker", l.rayletAddr, token,
-			func(reason string) { l.report(func(r *raylet.Raylet) { r.WorkerExited(token, reason) }) },
-			func(reason string) { l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, reason, false) }) })
+		l.own.launch("worker", l.rayletAddr, token, l.report)
 		return
 	}
 	l.wg.Add(1)
@@ -127,9 +125,7 @@ func (l *launcher) Launch(token, binary string, job core.JobID) {
 
 // report runs f on the raylet's loop.
 func (l *launcher) report(f func(r *raylet.Raylet)) {
-	if err := l.host.Do(l.rayletAddr, func() { f(l.raylet) }); err != nil && !errors.Is(err, net.ErrClosed) {
-		l.log.Warn("gray: reporting to the raylet", "err", err)
-	}
+	reportTo(l.host, l.rayletAddr, l.raylet, l.log, f)
 }
 
 func (l *launcher) run(token, binary string, job core.JobID) {

@@ -243,11 +243,12 @@ func (r *Ref[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
 		return dec.DecodeNil()
 	}
 	var ref proto.ObjectRef
-	if err := decodeTriple(dec, "Ref", ref.ID[:], (*string)(&ref.Owner), func(d *msgpack.Decoder) (err error) {
-		ref.OwnerID, err = d.DecodeUint64()
+	if err := decodeHead(dec, "Ref", 3, ref.ID[:], (*string)(&ref.Owner)); err != nil {
 		return err
-	}); err != nil {
-		return err
+	}
+	var err error
+	if ref.OwnerID, err = dec.DecodeUint64(); err != nil {
+		return fmt.Errorf("gray: decode Ref: %w", err)
 	}
 	if ref.Owner == "" {
 		return errors.New("gray: a Ref without owner")
@@ -299,29 +300,16 @@ func (a *ActorHandle[T]) EncodeMsgpack(enc *msgpack.Encoder) error {
 // actor holds it in the decoding process too, once registered there.
 func (a *ActorHandle[T]) DecodeMsgpack(dec *msgpack.Decoder) error {
 	var h worker.ActorHandle
-	n, err := dec.DecodeArrayLen()
-	if err != nil {
-		return fmt.Errorf("gray: decode actor handle: %w", err)
+	if err := decodeHead(dec, "actor handle", 5, h.ID[:], (*string)(&h.Owner)); err != nil {
+		return err
 	}
-	if n != 5 {
-		return fmt.Errorf("gray: decode actor handle: %d fields, want 5", n)
-	}
-	b, err := dec.DecodeBytes()
-	if err != nil || len(b) != len(h.ID) {
-		return fmt.Errorf("gray: decode actor handle: id of %d bytes (%v)", len(b), err)
-	}
-	copy(h.ID[:], b)
-	owner, err := dec.DecodeString()
-	if err != nil || len(owner) > addrMax {
-		return fmt.Errorf("gray: decode actor handle: creator of %d bytes (%v)", len(owner), err)
-	}
-	h.Owner = core.Addr(owner)
+	var err error
 	if h.MaxTaskRetries, err = dec.DecodeInt(); err != nil {
 		return fmt.Errorf("gray: decode actor handle: %w", err)
 	}
-	refOwner, err := dec.DecodeString()
-	if err != nil || len(refOwner) > addrMax {
-		return fmt.Errorf("gray: decode actor handle: owner of %d bytes (%v)", len(refOwner), err)
+	var refOwner string
+	if err := decodeAddr(dec, "actor handle", &refOwner); err != nil {
+		return err
 	}
 	refOwnerID, err := dec.DecodeUint64()
 	if err != nil {
@@ -342,15 +330,15 @@ func nilNext(dec *msgpack.Decoder) bool {
 	return err == nil && c == msgpcode.Nil
 }
 
-// decodeTriple reads [id bytes, address, third] into id (which it must
-// fill exactly), addr and third.
-func decodeTriple(dec *msgpack.Decoder, what string, id []byte, addr *string, third func(*msgpack.Decoder) error) error {
+// decodeHead reads the head of an array of fields fields: [id bytes,
+// address, …] into id (which it must fill exactly) and addr.
+func decodeHead(dec *msgpack.Decoder, what string, fields int, id []byte, addr *string) error {
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
 		return fmt.Errorf("gray: decode %s: %w", what, err)
 	}
-	if n != 3 {
-		return fmt.Errorf("gray: decode %s: %d fields, want 3", what, n)
+	if n != fields {
+		return fmt.Errorf("gray: decode %s: %d fields, want %d", what, n, fields)
 	}
 	b, err := dec.DecodeBytes()
 	if err != nil {
@@ -360,14 +348,18 @@ func decodeTriple(dec *msgpack.Decoder, what string, id []byte, addr *string, th
 		return fmt.Errorf("gray: decode %s: id of %d bytes, want %d", what, len(b), len(id))
 	}
 	copy(id, b)
-	if *addr, err = dec.DecodeString(); err != nil {
+	return decodeAddr(dec, what, addr)
+}
+
+// decodeAddr reads a process address, at most addrMax bytes.
+func decodeAddr(dec *msgpack.Decoder, what string, addr *string) error {
+	s, err := dec.DecodeString()
+	if err != nil {
 		return fmt.Errorf("gray: decode %s: %w", what, err)
 	}
-	if len(*addr) > addrMax {
-		return fmt.Errorf("gray: decode %s: address of %d bytes", what, len(*addr))
+	if len(s) > addrMax {
+		return fmt.Errorf("gray: decode %s: address of %d bytes", what, len(s))
 	}
-	if err := third(dec); err != nil {
-		return fmt.Errorf("gray: decode %s: %w", what, err)
-	}
+	*addr = s
 	return nil
 }

@@ -54,12 +54,13 @@ func (p *pool) add(prefix string, raylet core.Addr, n int) error {
 	return nil
 }
 
-// launch starts a worker for the raylet at raylet that its launcher
-// asked for with token (raylet.Launcher, binary ""), named prefix-Ltoken.
-// exited is called with the reason when it exits, and failed when it
-// cannot start. It does not block on the raylet's loop: call it from
-// Launch.
-func (p *pool) launch(prefix string, raylet core.Addr, token string, exited func(reason string), failed func(reason string)) {
+// launch starts a worker for the raylet at rayletAddr that its launcher
+// asked for with token (raylet.Launcher, binary ""), named prefix-Ltoken,
+// and tells the raylet, through report (which runs a function on its
+// loop), when it exits (WorkerExited) or cannot start (LaunchFailed). It
+// does not block on the raylet's loop: call it from Launch.
+func (p *pool) launch(prefix string, rayletAddr core.Addr, token string, report func(func(*raylet.Raylet))) {
+	exited := func(reason string) { report(func(r *raylet.Raylet) { r.WorkerExited(token, reason) }) }
 	go func() {
 		name := fmt.Sprintf("%s-L%s", prefix, token)
 		// mu is held across Add so that an exit right after the start
@@ -69,13 +70,13 @@ func (p *pool) launch(prefix string, raylet core.Addr, token string, exited func
 			p.mu.Unlock()
 			return
 		}
-		addr, err := p.host.Add(name, process.NewWorker(process.WorkerConfig{Raylet: raylet, GCS: p.gcsAddr, Launch: token}))
+		addr, err := p.host.Add(name, process.NewWorker(process.WorkerConfig{Raylet: rayletAddr, GCS: p.gcsAddr, Launch: token}))
 		if err == nil {
-			p.workers[addr] = poolWorker{name: name, raylet: raylet, exited: exited}
+			p.workers[addr] = poolWorker{name: name, raylet: rayletAddr, exited: exited}
 		}
 		p.mu.Unlock()
 		if err != nil && !errors.Is(err, net.ErrClosed) {
-			failed(err.Error())
+			report(func(r *raylet.Raylet) { r.LaunchFailed(token, err.Error(), false) })
 		}
 	}()
 }
@@ -138,14 +139,18 @@ func (l *embeddedLauncher) Launch(token, binary string, _ core.JobID) {
 		})
 		return
 	}
-	l.pool.launch(l.prefix, l.rayletAddr, token,
-		func(reason string) { l.report(func(r *raylet.Raylet) { r.WorkerExited(token, reason) }) },
-		func(reason string) { l.report(func(r *raylet.Raylet) { r.LaunchFailed(token, reason, false) }) })
+	l.pool.launch(l.prefix, l.rayletAddr, token, l.report)
 }
 
 // report runs f on the raylet's loop.
 func (l *embeddedLauncher) report(f func(*raylet.Raylet)) {
-	if err := l.host.Do(l.rayletAddr, func() { f(l.raylet) }); err != nil && !errors.Is(err, net.ErrClosed) {
-		l.pool.log.Warn("gray: reporting to the raylet", "err", err)
+	reportTo(l.host, l.rayletAddr, l.raylet, l.pool.log, f)
+}
+
+// reportTo runs f on the loop of raylet r at addr on host h: how a
+// launcher reports launches and exits.
+func reportTo(h *net.Host, addr core.Addr, r *raylet.Raylet, log *slog.Logger, f func(*raylet.Raylet)) {
+	if err := h.Do(addr, func() { f(r) }); err != nil && !errors.Is(err, net.ErrClosed) {
+		log.Warn("gray: reporting to the raylet", "err", err)
 	}
 }

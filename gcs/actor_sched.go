@@ -101,8 +101,7 @@ type placement struct {
 	// infeasible is why no alive node can host the actor now, as a
 	// raylet reported it (LeaseInfeasible), since infeasibleSince; ""
 	// otherwise. Memory only: a restarted GCS hears it again.
-	infeasible      string
-	infeasibleSince time.Time
+	infeasible lease.Infeasible
 }
 
 // Scheduler timing.
@@ -365,33 +364,24 @@ func (s *Server) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 	if p == nil {
 		return
 	}
+	started, waited, ended := p.infeasible.Report(q, s.env.Now())
 	if q.Feasible {
-		if p.infeasible != "" {
-			s.log.Info("gcs: a node that can host a waiting actor is in the cluster now", "actor", p.id, "waited", s.env.Now().Sub(p.infeasibleSince).String())
+		if ended {
+			s.log.Info("gcs: a node that can host a waiting actor is in the cluster now", "actor", p.id, "waited", waited.String())
 		}
-		p.infeasible = ""
 		return
 	}
 	sp := s.scheds[p.id].Spec
 	wait := time.Duration(sp.InfeasibleWait)
-	bound := "until a node that can host it joins (WithInfeasibleTimeout bounds the wait)"
-	if wait > 0 {
-		bound = fmt.Sprintf("at most %v (WithInfeasibleTimeout)", wait)
-	}
-	s.log.Warn("gcs: no node can host an actor now: it waits for one", "actor", p.id, "class", sp.Class, "reason", q.Reason, "waits", bound)
-	if p.infeasible != "" {
-		p.infeasible = q.Reason
-		return
-	}
-	p.infeasible, p.infeasibleSince = q.Reason, s.env.Now()
-	if wait <= 0 {
+	s.log.Warn("gcs: no node can host an actor now: it waits for one", "actor", p.id, "class", sp.Class, "reason", q.Reason, "waits", lease.WaitBound(wait, "host"))
+	if !started || wait <= 0 {
 		return
 	}
 	// The bound counts from the first report: lease requests made again
-	// (actorLeaseTimeout) report again and keep since.
-	since := p.infeasibleSince
+	// (actorLeaseTimeout) report again and keep Since.
+	since := p.infeasible.Since
 	s.env.AfterFunc(wait, func() {
-		if s.stopped || s.places[p.id] != p || p.infeasible == "" || !p.infeasibleSince.Equal(since) {
+		if s.stopped || s.places[p.id] != p || !p.infeasible.Due(since) {
 			return
 		}
 		defer s.flushPolls()
@@ -399,7 +389,7 @@ func (s *Server) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 			p.req.Cancel() // drops the queued request
 			p.req = nil
 		}
-		s.creationFailed(p, fmt.Sprintf("%s%s; no node could host it for %v", InfeasibleCause, p.infeasible, wait))
+		s.creationFailed(p, fmt.Sprintf("%s%s; no node could host it for %v", InfeasibleCause, p.infeasible.Reason, wait))
 	})
 }
 
@@ -407,8 +397,8 @@ func (s *Server) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 // made for the reply) that wait for a node that can host them.
 func (s *Server) withPending(rep Reply) Reply {
 	for i, a := range rep.Actors {
-		if p := s.places[a.ID]; p != nil && p.infeasible != "" && a.State != ActorAlive && a.State != ActorDead {
-			rep.Actors[i].PendingReason = p.infeasible
+		if p := s.places[a.ID]; p != nil && p.infeasible.Waiting() && a.State != ActorAlive && a.State != ActorDead {
+			rep.Actors[i].PendingReason = p.infeasible.Reason
 		}
 	}
 	return rep
@@ -456,7 +446,7 @@ func (s *Server) requestLease(p *placement, raylet core.Addr) {
 
 // granted persists the lease and pushes the creation task.
 func (s *Server) granted(p *placement, l lease.Lease) {
-	p.infeasible = ""
+	p.infeasible.Clear()
 	p.lease = &actorLease{Raylet: l.Raylet, ID: l.ID, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID, Inc: p.inc}
 	p.phase = placePushing
 	sc := *s.scheds[p.id]

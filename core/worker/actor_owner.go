@@ -258,33 +258,12 @@ func (w *Worker) handlesGone(id core.ActorID) {
 		return
 	}
 	w.stats.ActorsOutOfScope++
-	w.killActorCause(id, a, HandlesGoneCause, 0)
+	w.killActor(id, a, true, HandlesGoneCause, 0, func(error) {})
 }
 
 // HandlesGoneCause is the death cause of an actor killed because its
 // handles all went out of scope.
 const HandlesGoneCause = "all its handles went out of scope (no process holds one; Ray's out-of-scope actor termination)"
-
-// killActorCause kills actor id, which this worker owns, for good with
-// cause, asking again while the outcome is unknown and it still owns it.
-func (w *Worker) killActorCause(id core.ActorID, a *ownedActor, cause string, attempt int) {
-	w.cfg.GCS.KillActorCause(id, cause, func(rep gcs.Reply, err error) {
-		if err != nil {
-			var ge *rpc.Error
-			if !errors.As(err, &ge) {
-				w.env.AfterFunc(gcsRetryDelay, func() {
-					if w.owned[id] == a {
-						w.killActorCause(id, a, cause, attempt+1)
-					}
-				})
-			}
-			return
-		}
-		if len(rep.Actors) > 0 && w.owned[id] == a {
-			w.ownerObserve(a, rep.Actors[0])
-		}
-	})
-}
 
 // BorrowHandle makes the handle of a process that found the actor of
 // info by name (GetActor, GetIfExists): it borrows the actor's handle
@@ -387,7 +366,7 @@ func (w *Worker) handleOwnerCheck(_ core.Addr, m core.Message, reply func(core.M
 // kill it. The kill is asked in the background, again while its outcome
 // is unknown.
 func (w *Worker) KillActor(h ActorHandle, noRestart bool) error {
-	w.killActor(h.ID, w.owned[h.ID], noRestart, 0, func(error) {})
+	w.killActor(h.ID, w.owned[h.ID], noRestart, "", 0, func(error) {})
 	return nil
 }
 
@@ -396,17 +375,25 @@ func (w *Worker) KillActor(h ActorHandle, noRestart bool) error {
 // calls to it fail with ActorDied at once. done gets an error when the
 // kill could not be asked (the GCS stayed unreachable, or refused it).
 func (w *Worker) KillActorThen(h ActorHandle, noRestart bool, done func(error)) {
-	w.killActor(h.ID, w.owned[h.ID], noRestart, 0, done)
+	w.killActor(h.ID, w.owned[h.ID], noRestart, "", 0, done)
 }
 
 // killActor asks the GCS to kill actor id, which this worker owns (a) or
-// only calls (a nil: a handle passed to it or looked up by name).
-func (w *Worker) killActor(id core.ActorID, a *ownedActor, noRestart bool, attempt int, done func(error)) {
-	w.cfg.GCS.KillActor(id, noRestart, func(rep gcs.Reply, err error) {
+// only calls (a nil: a handle passed to it or looked up by name). With a
+// cause it is killed for good, cause recorded as its death cause, and
+// asked again while the outcome is unknown for as long as this worker
+// owns a (the owner ending an actor whose handles are gone); otherwise it
+// is asked again registerAttempts times.
+func (w *Worker) killActor(id core.ActorID, a *ownedActor, noRestart bool, cause string, attempt int, done func(error)) {
+	cb := func(rep gcs.Reply, err error) {
 		if err != nil {
 			var ge *rpc.Error
-			if !errors.As(err, &ge) && attempt+1 < registerAttempts {
-				w.env.AfterFunc(gcsRetryDelay, func() { w.killActor(id, a, noRestart, attempt+1, done) })
+			if !errors.As(err, &ge) && (cause != "" || attempt+1 < registerAttempts) {
+				w.env.AfterFunc(gcsRetryDelay, func() {
+					if cause == "" || w.owned[id] == a {
+						w.killActor(id, a, noRestart, cause, attempt+1, done)
+					}
+				})
 				return
 			}
 			done(fmt.Errorf("worker: kill %v: %w", id, err))
@@ -420,7 +407,12 @@ func (w *Worker) killActor(id core.ActorID, a *ownedActor, noRestart bool, attem
 			}
 		}
 		done(nil)
-	})
+	}
+	if cause != "" {
+		w.cfg.GCS.KillActorCause(id, cause, cb)
+		return
+	}
+	w.cfg.GCS.KillActor(id, noRestart, cb)
 }
 
 // OwnedActors returns the number of live actors this worker owns.

@@ -127,8 +127,8 @@ func (w *Worker) describeTask(t *pendingTask, now time.Time) string {
 		}
 		return fmt.Sprintf("%s: waiting for its arguments %s for %v", head, listMax(args, 4), since(now, t.since))
 	case phaseLeasing:
-		if t.infeasible != "" {
-			return fmt.Sprintf("%s: infeasible, waiting for a node that can run it (%s) for %v", head, t.infeasible, since(now, t.infeasibleSince))
+		if t.infeasible.Waiting() {
+			return fmt.Sprintf("%s: infeasible, waiting for a node that can run it (%s) for %v", head, t.infeasible.Reason, since(now, t.infeasible.Since))
 		}
 		return fmt.Sprintf("%s: requesting a lease (%d, %v) from %s for %v", head, leaseID(t), t.spec.Resources, leaseRaylet(t), since(now, t.since))
 	default:

@@ -234,8 +234,7 @@ type pendingTask struct {
 	statusAsked bool
 	// infeasible is why no node can run the task now, as its raylet
 	// reported (LeaseInfeasible), since infeasibleSince; "" otherwise.
-	infeasible      string
-	infeasibleSince time.Time
+	infeasible lease.Infeasible
 }
 
 type taskPhase uint8
@@ -542,7 +541,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		}
 		t.req = nil
 		t.raylet, t.leaseID = req.Raylet(), req.ID()
-		t.infeasible = ""
+		t.infeasible.Clear()
 		w.indexLease(t)
 		switch {
 		case err == nil:
@@ -972,36 +971,27 @@ func (w *Worker) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 	if t == nil {
 		return
 	}
+	started, waited, ended := t.infeasible.Report(q, w.env.Now())
 	if q.Feasible {
-		if t.infeasible != "" {
-			w.env.Log().Info("a node that can run a task that waited for one is in the cluster now", "task", t.spec.Describe(), "waited", w.env.Now().Sub(t.infeasibleSince).String())
+		if ended {
+			w.env.Log().Info("a node that can run a task that waited for one is in the cluster now", "task", t.spec.Describe(), "waited", waited.String())
 		}
-		t.infeasible = ""
 		return
 	}
 	w.stats.InfeasibleWaits++
 	wait := time.Duration(t.spec.InfeasibleWait)
-	bound := "until a node that can run it joins (WithInfeasibleTimeout bounds the wait)"
-	if wait > 0 {
-		bound = fmt.Sprintf("at most %v (WithInfeasibleTimeout)", wait)
-	}
-	w.env.Log().Warn("no node can run a task now: it waits for one", "task", t.spec.Describe(), "demand", t.spec.Resources.String(), "reason", q.Reason, "waits", bound)
-	if t.infeasible != "" {
-		t.infeasible = q.Reason
+	w.env.Log().Warn("no node can run a task now: it waits for one", "task", t.spec.Describe(), "demand", t.spec.Resources.String(), "reason", q.Reason, "waits", lease.WaitBound(wait, "run"))
+	if !started || wait <= 0 {
 		return
 	}
-	t.infeasible, t.infeasibleSince = q.Reason, w.env.Now()
-	if wait <= 0 {
-		return
-	}
-	id, since := t.spec.TaskID, t.infeasibleSince
+	id, since := t.spec.TaskID, t.infeasible.Since
 	w.env.AfterFunc(wait, func() {
-		if w.tasks[id] != t || t.phase != phaseLeasing || t.infeasible == "" || !t.infeasibleSince.Equal(since) {
+		if w.tasks[id] != t || t.phase != phaseLeasing || !t.infeasible.Due(since) {
 			return
 		}
 		if t.req != nil {
 			t.req.Cancel() // drops the queued request
 		}
-		w.failTask(t, proto.NewError(proto.KindInfeasible, t.spec.Describe(), "%s; no node could run it for %v", t.infeasible, wait))
+		w.failTask(t, proto.NewError(proto.KindInfeasible, t.spec.Describe(), "%s; no node could run it for %v", t.infeasible.Reason, wait))
 	})
 }

@@ -385,11 +385,6 @@ func (d *driver) countPaths(ctx context.Context) error {
 				}
 			}
 		}
-		for _, a := range d.cl.raylets {
-			if r, ok := w.Process(a).(*raylet.Raylet); ok && r.Stats().ChunkedPutsAborted > 0 {
-				w.Sometimes("chunked put aborted")
-			}
-		}
 		for _, a := range w.Addrs() {
 			if pw, ok := w.Process(a).(*process.Worker); ok && pw.CoreWorker().Stats().OwnerDied > 0 {
 				// A worker borrowing an object owned by a fanout worker
@@ -407,11 +402,15 @@ func (d *driver) countPaths(ctx context.Context) error {
 		}
 		for _, a := range d.cl.raylets {
 			if r, ok := w.Process(a).(*raylet.Raylet); ok {
-				if st := r.Stats(); st.WorkersLaunched > 0 {
+				st := r.Stats()
+				if st.WorkersLaunched > 0 {
 					w.Sometimes("worker launched on demand")
 				}
-				if r.Stats().WorkerCapWaits > 0 {
+				if st.WorkerCapWaits > 0 {
 					w.Sometimes("actor waited at the node's worker cap")
+				}
+				if st.ChunkedPutsAborted > 0 {
+					w.Sometimes("chunked put aborted")
 				}
 			}
 		}
