@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,9 @@ const hangGuard = 8 * time.Minute
 type cluster struct {
 	url string
 	big gray.Ref[[]byte]
+	// counter is the named actor's handle: a non-detached actor lives
+	// as long as a handle to it does, so the test keeps it to the end.
+	counter *gray.ActorHandle[Counter]
 }
 
 func startCluster(t *testing.T, ctx context.Context) *cluster {
@@ -157,7 +161,7 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	if _, err := big.Get(ctx); err != nil {
 		t.Fatalf("put %d bytes: %v", bigObject, err)
 	}
-	return &cluster{url: node.DashboardURL(), big: big}
+	return &cluster{url: node.DashboardURL(), big: big, counter: c}
 }
 
 // bigObject is the size of the test's object-store object.
@@ -204,6 +208,8 @@ func TestDashboard(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cl := startCluster(t, ctx)
+	// The cluster's actor and object live until the test ends.
+	defer goruntime.KeepAlive(cl)
 
 	// Task events reach the GCS within a flush period (1s).
 	var failed taskList
