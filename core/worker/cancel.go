@@ -112,8 +112,10 @@ func (w *Worker) cancelOwned(t *pendingTask, opts CancelOptions) {
 	w.failTask(t, proto.NewError(proto.KindCancelled, t.spec.Describe(), "cancelled by its owner"))
 	switch phase {
 	case phaseLeasing:
-		if req != nil { // else paused after a refusal: nothing is queued
+		if req != nil { // else paused after a refusal or queued here: nothing is queued there
 			req.Cancel() // drops the queued request
+			w.endRequest(t)
+			w.fillRequests(t.class)
 		}
 	case phaseRunning:
 		// The push call stays: its reply (the interrupted body returned)

@@ -130,6 +130,9 @@ func (w *Worker) describeTask(t *pendingTask, now time.Time) string {
 		if t.infeasible.Waiting() {
 			return fmt.Sprintf("%s: infeasible, waiting for a node that can run it (%s) for %v", head, t.infeasible.Reason, since(now, t.infeasible.Since))
 		}
+		if t.queued {
+			return fmt.Sprintf("%s: waiting for a lease of its kind (%v; %d requests of its kind are out) for %v", head, t.spec.Resources, w.requesting[t.class], since(now, t.since))
+		}
 		return fmt.Sprintf("%s: requesting a lease (%d, %v) from %s for %v", head, leaseID(t), t.spec.Resources, leaseRaylet(t), since(now, t.since))
 	default:
 		return fmt.Sprintf("%s: leased worker %s on %v (lease %d from %s), running, awaiting its result for %v", head, t.worker, t.node, t.leaseID, t.raylet, since(now, t.since))

@@ -59,6 +59,9 @@ func (w *Worker) CheckInvariants() error {
 	if !maps.Equal(leases, w.leaseTasks) {
 		return fmt.Errorf("worker: the lease index %v does not match the tasks' leases %v", w.leaseTasks, leases)
 	}
+	if err := w.checkKept(); err != nil {
+		return err
+	}
 	for _, vid := range w.sortedViewIDs() {
 		v := w.views[vid]
 		for _, seq := range v.sortedSeqs() {
@@ -229,4 +232,50 @@ func (w *Worker) invBorrowers() error {
 func isHandleObject(id core.ObjectID) bool {
 	_, ok := id.HandleActor()
 	return ok
+}
+
+// checkKept: every idle lease is in its class's list once and in no
+// other, and no task runs on it.
+func (w *Worker) checkKept() error {
+	n := 0
+	for _, class := range slices.Sorted(maps.Keys(w.idle)) {
+		ks := w.idle[class]
+		if len(ks) == 0 {
+			return fmt.Errorf("worker: an empty idle-lease list is kept for class %q", class)
+		}
+		for _, k := range ks {
+			if w.kept[k.l.ID] != k || k.class != class {
+				return fmt.Errorf("worker: idle lease %d of class %q is not kept under its id and class", k.l.ID, class)
+			}
+		}
+		n += len(ks)
+	}
+	if n != len(w.kept) {
+		return fmt.Errorf("worker: %d idle leases listed by class, %d kept by id", n, len(w.kept))
+	}
+	requesting := map[string]int{}
+	for _, id := range w.sortedTaskIDs() {
+		t := w.tasks[id]
+		if t.phase == phaseRunning && w.kept[t.leaseID] != nil {
+			return fmt.Errorf("worker: task %s runs on lease %d, which is kept idle", t.spec.Describe(), t.leaseID)
+		}
+		if t.req != nil && t.class != "" {
+			requesting[t.class]++
+		}
+		if t.queued && (t.phase != phaseLeasing || t.req != nil || t.class == "") {
+			return fmt.Errorf("worker: task %s is queued for a lease in phase %d with a request %v", t.spec.Describe(), t.phase, t.req != nil)
+		}
+		if t.queued && !slices.Contains(w.queued[t.class], t) {
+			return fmt.Errorf("worker: task %s is queued for a lease but not in its class's queue", t.spec.Describe())
+		}
+	}
+	if !maps.Equal(requesting, w.requesting) {
+		return fmt.Errorf("worker: lease requests out per class %v, counted %v", requesting, w.requesting)
+	}
+	for _, class := range slices.Sorted(maps.Keys(w.queued)) {
+		if w.requesting[class] == 0 && slices.ContainsFunc(w.queued[class], w.isQueued) {
+			return fmt.Errorf("worker: tasks of class %q are queued for a lease, but none of the class's requests is out", class)
+		}
+	}
+	return nil
 }

@@ -81,6 +81,7 @@ const freeBatchMax = 1000
 // worker stays usable: objects created afterwards are owned as before.
 func (w *Worker) FreeOwned() {
 	w.exited = true
+	w.returnKept("")
 	w.borrowerSt = nil // nothing it owned is left to borrow
 	byRaylet := map[core.Addr][]core.ObjectID{}
 	var freed []*objEntry

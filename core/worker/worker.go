@@ -123,6 +123,12 @@ type Stats struct {
 	// InfeasibleWaits counts reports that a task of ours waits because
 	// no node can run it now (LeaseInfeasible).
 	InfeasibleWaits int64
+	// LeasesReused counts tasks pushed on a lease another task of their
+	// class ran on (reuse.go), without a lease request of their own.
+	LeasesReused int64
+	// LeaseQueued counts tasks that waited for a lease here because
+	// leaseRequestsMax requests of their class were out.
+	LeaseQueued int64
 }
 
 // Worker is the core worker: the part of every driver and worker process
@@ -202,6 +208,16 @@ type Worker struct {
 	generators map[core.TaskID]*genState
 	producers  map[runKey]*producer
 
+	// Lease reuse (reuse.go): idle leases kept by id and by class, and the
+	// tasks of each class waiting for a lease, oldest first.
+	kept    map[uint64]*keptLease
+	idle    map[string][]*keptLease
+	waiting map[string][]*pendingTask
+	// requesting counts the lease requests in flight per class, and
+	// queued holds the tasks of each class waiting without one.
+	requesting map[string]int
+	queued     map[string][]*pendingTask
+
 	// exited is set by FreeOwned: the process's program is done, and a
 	// borrower asking for an object this worker no longer has is told
 	// that its owner died rather than that it was freed.
@@ -235,7 +251,20 @@ type pendingTask struct {
 	// infeasible is why no node can run the task now, as its raylet
 	// reported (LeaseInfeasible), since infeasibleSince; "" otherwise.
 	infeasible lease.Infeasible
+	// class is the task's scheduling class for lease reuse ("" for none,
+	// see leaseClass); granted is when the lease it runs on was first
+	// granted (to it or to a task that ran on it before); queued: it
+	// waits for a lease without a request of its own (phase leasing,
+	// leaseRequestsMax requests of its class are out).
+	class   string
+	granted time.Time
+	queued  bool
+	// holder is req's: whom the request serves (see transferRequest).
+	holder *reqHolder
 }
+
+// reqHolder names the task a lease request serves.
+type reqHolder struct{ t *pendingTask }
 
 type taskPhase uint8
 
@@ -279,6 +308,11 @@ func New(env core.Env, cfg Config) *Worker {
 		returnPins:    map[uint64][]proto.ObjectRef{},
 		generators:    map[core.TaskID]*genState{},
 		producers:     map[runKey]*producer{},
+		kept:          map[uint64]*keptLease{},
+		requesting:    map[string]int{},
+		queued:        map[string][]*pendingTask{},
+		idle:          map[string][]*keptLease{},
+		waiting:       map[string][]*pendingTask{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)
@@ -457,7 +491,7 @@ func (w *Worker) submitBinary(job core.JobID, id, parent core.TaskID, fn string,
 		}
 	}
 	w.stats.Submitted++
-	t := &pendingTask{spec: spec, retries: retries, parent: parent}
+	t := &pendingTask{spec: spec, retries: retries, parent: parent, class: leaseClass(&spec)}
 	w.tasks[spec.TaskID] = t
 	w.newStream(&spec)
 	w.resolve(t)
@@ -511,10 +545,29 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		w.record(t, gcs.TaskPendingNode, nil)
 	}
 	t.phase = phaseLeasing
-	w.indexLease(t)
 	t.since = w.env.Now()
 	t.leaseGen++
-	spec := t.spec
+	if w.takeIdle(t) {
+		return
+	}
+	if len(w.kept) > 0 {
+		w.returnKept(t.class)
+	}
+	if t.class != "" && w.requesting[t.class] >= leaseRequestsMax {
+		// Enough requests of its class are out: it waits here for one
+		// of their leases, or for a slot to request one.
+		t.queued = true
+		w.stats.LeaseQueued++
+		t.raylet, t.leaseID = "", 0
+		w.indexLease(t)
+		w.addQueued(t)
+		return
+	}
+	t.queued = false
+	w.indexLease(t)
+	// The request serves the task of h, which changes when the request
+	// passes to a task queued behind (transferRequest).
+	h := &reqHolder{t: t}
 	opts := lease.Options{
 		Timeout:       leaseTimeout,
 		RetryTimedOut: true,
@@ -522,29 +575,34 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		// its worker may never answer, and the death was already handled.
 		NodeDead: func(n core.NodeID) bool { return w.deadNodes[n] },
 		// Each attempt has a lease id of its own: the lease index follows.
-		OnAttempt: func() { w.indexLease(t) },
+		OnAttempt: func() { w.indexLease(h.t) },
 		OnSpillback: func(core.Addr) {
 			w.stats.Spillbacks++
-			t.since = w.env.Now()
+			h.t.since = w.env.Now()
 		},
 	}
 	var req *lease.Request
-	req = w.leases.Request(spec, raylet, opts, func(l lease.Lease, err error) {
+	req = w.leases.Request(t.spec, raylet, opts, func(l lease.Lease, err error) {
+		t := h.t
+		spec := t.spec
 		if w.tasks[spec.TaskID] != t || t.req != req {
-			// Stale: the task moved on (retried, redirected, done). A
-			// lease granted anyway must go back, or its worker and
-			// resources leak.
-			if err == nil {
+			// Stale: the task moved on (retried, redirected, done, or
+			// runs on another task's lease). A lease granted anyway
+			// runs a task of its class that waits, or goes back, or
+			// its worker and resources leak.
+			if err == nil && !w.handOff(t.class, l, w.env.Now()) {
 				w.leases.Return(l.Raylet, l.ID, false)
 			}
 			return
 		}
-		t.req = nil
+		defer w.fillRequests(t.class)
+		w.endRequest(t)
 		t.raylet, t.leaseID = req.Raylet(), req.ID()
 		t.infeasible.Clear()
 		w.indexLease(t)
 		switch {
 		case err == nil:
+			t.granted = w.env.Now()
 			w.push(t, l)
 		case errors.Is(err, lease.ErrInfeasible):
 			w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%v", err))
@@ -566,8 +624,12 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 			w.failTask(t, proto.NewError(proto.KindTaskFailed, spec.Describe(), "lease request failed: %v", err))
 		}
 	})
-	t.req = req
+	t.req, t.holder = req, h
+	if t.class != "" {
+		w.requesting[t.class]++
+	}
 	w.indexLease(t)
+	w.addWaiter(t)
 }
 
 // leaseRaylet returns the raylet of t's lease request while one is in
@@ -639,9 +701,15 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 	t.pushCall = w.cli.Call(l.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: l.Node, Worker: l.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
-			w.leases.Return(raylet, leaseID, err != nil)
+			r, _ := m.(*proto.PushTaskReply)
+			if !stale && err == nil && w.reusable(t, r) {
+				// Before t's results are in: tasks waiting longer
+				// come before those its results let run.
+				w.reuseLease(t, lease.Lease{ID: leaseID, Raylet: raylet, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID})
+			} else {
+				w.leases.Return(raylet, leaseID, err != nil)
+			}
 			if stale {
-				r, _ := m.(*proto.PushTaskReply)
 				w.endInterrupted(leaseID, t, r, l.Worker)
 			}
 			if stale || errors.Is(err, rpc.ErrCancelled) {
@@ -653,7 +721,6 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 				w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, spec.Describe(), "%v", err))
 				return
 			}
-			r := m.(*proto.PushTaskReply)
 			for _, id := range r.Borrowed {
 				w.addBorrower(id, l.Worker, borrowerAt{node: l.Node, raylet: l.Raylet})
 			}
@@ -767,6 +834,7 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 		}
 	}
 	w.abandonInterrupted(m.LeaseID, core.NodeID{})
+	w.dropKeptOn(m.LeaseID, core.NodeID{})
 }
 
 // Raylet returns the address of the raylet this worker leases through
@@ -831,6 +899,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 		clear(w.deadNodes) // forgetting only risks a hang on a grant from a long-dead node
 	}
 	w.deadNodes[node] = true
+	w.dropKeptOn(0, node)
 	w.borrowersOnNode(node)
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
@@ -846,7 +915,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 			// gives it back there (a request that ended is back already).
 			if t.req != nil {
 				t.req.Cancel()
-				t.req = nil
+				w.endRequest(t)
 				w.indexLease(t)
 			}
 			w.requestLease(t, w.cfg.Raylet)
@@ -891,7 +960,7 @@ func (w *Worker) reconstruct(e *objEntry) {
 	if retries > 0 {
 		retries--
 	}
-	t := &pendingTask{spec: spec, retries: retries}
+	t := &pendingTask{spec: spec, retries: retries, class: leaseClass(&spec)}
 	w.tasks[spec.TaskID] = t
 	w.resolve(t)
 }
@@ -945,7 +1014,7 @@ func (w *Worker) PendingTasks() int { return len(w.tasks) }
 // handleLeaseCheck tells a raylet whether this worker still holds a lease.
 func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.Message, error)) {
 	id := m.(*proto.LeaseCheck).LeaseID
-	held := w.leaseTasks[id] > 0
+	held := w.leaseTasks[id] > 0 || w.kept[id] != nil
 	if w.interrupted[id] != nil {
 		held = true // a cancelled task's body is still returning
 	}
@@ -991,7 +1060,16 @@ func (w *Worker) handleLeaseInfeasible(_ core.Addr, m core.Message, reply func(c
 		}
 		if t.req != nil {
 			t.req.Cancel() // drops the queued request
+			w.endRequest(t)
 		}
-		w.failTask(t, proto.NewError(proto.KindInfeasible, t.spec.Describe(), "%s; no node could run it for %v", t.infeasible.Reason, wait))
+		err := proto.NewError(proto.KindInfeasible, t.spec.Describe(), "%s; no node could run it for %v", t.infeasible.Reason, wait)
+		w.failTask(t, err)
+		// The tasks of its class queued behind it (same resources,
+		// labels and wait bound) could not run either: they fail too,
+		// rather than each waiting its turn to request.
+		for _, q := range w.takeQueued(t.class) {
+			w.failTask(q, proto.NewError(proto.KindInfeasible, q.spec.Describe(), "%s; no node could run a task of its kind for %v", t.infeasible.Reason, wait))
+		}
+		w.fillRequests(t.class)
 	})
 }

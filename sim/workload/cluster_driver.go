@@ -103,12 +103,17 @@ func (rs roundRefs) release() {
 //
 //	a = add(x, 5); b = mul(a, 3) spread; c = big(b, 200 KiB); d = sum(c)
 //	relay(c); fanout(3, x); p = put(150 KiB); e = sum(p)
+//	every third round: add(x, 0), …, add(x, 13), a burst of one class
 //
 // plus, every third round, a task no node can fit and a task that raises;
 // a slow task cancelled soon after (cluster_cancel.go); this round's
 // actors (cluster_actors.go); a task with three returns; and, every even
 // round, Refs returned and passed inside values (cluster_nested.go). Every task retries system failures forever:
 // results must always arrive.
+// burstTasks is the size of a round's burst of tasks of one class: more
+// than the lease requests a class may have out (10).
+const burstTasks = 14
+
 func (d *driver) runRound(ctx context.Context) error {
 	var rs roundRefs
 	defer rs.release()
@@ -145,6 +150,16 @@ func (d *driver) runRound(ctx context.Context) error {
 	rs.add(s)
 	rs.add(rel)
 	rs.add(fan)
+	// Every third round, a burst of tasks of one class, more than the
+	// lease requests a class may have out: most wait in the driver for
+	// a request slot or run on a reused lease.
+	var burst []gray.Ref[int64]
+	if d.round%3 == 2 {
+		for i := range int64(burstTasks) {
+			burst = append(burst, add.Remote(ctx, gray.V(x), gray.V(i)))
+			rs.add(burst[i])
+		}
+	}
 	var gpu, fail, gpuCall gray.Ref[int64]
 	odd := d.round%3 == 1
 	if odd {
@@ -292,6 +307,14 @@ func (d *driver) runRound(ctx context.Context) error {
 			return err
 		}
 	}
+	d.step = "get burst"
+	for i, r := range burst {
+		if got, err := r.Get(ctx); err != nil {
+			return fmt.Errorf("get add(%d, %d) of a burst: %w", x, i, err)
+		} else if got != x+int64(i) {
+			return fmt.Errorf("add(%d, %d) of a burst = %d", x, i, got)
+		}
+	}
 	d.step = "get fanout"
 	if got, err := fan.Get(ctx); err != nil {
 		return fmt.Errorf("get fanout(3, %d): %w", x, err)
@@ -391,6 +414,18 @@ func (d *driver) countPaths(ctx context.Context) error {
 				// that died got OwnerDied (the borrowing task's result
 				// goes to the dead owner; the driver retries the fanout).
 				w.Sometimes("owner died")
+				break
+			}
+		}
+		for _, a := range w.Addrs() {
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().LeasesReused > 0 {
+				w.Sometimes("task ran on a reused lease")
+				break
+			}
+		}
+		for _, a := range w.Addrs() {
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().LeaseQueued > 0 {
+				w.Sometimes("task waited for a lease request slot of its class")
 				break
 			}
 		}

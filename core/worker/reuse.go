@@ -1,0 +1,382 @@
+package worker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/lease"
+	"github.com/grayrt/gray/core/proto"
+)
+
+// Lease reuse, as Ray's core worker does it: a worker leased for a task
+// runs the owner's next task of the same scheduling class when the task
+// ends, instead of going back to its raylet while that task asks for a
+// lease of its own. A task is pushed on a kept lease in one round trip
+// (push and reply); without reuse it takes two and a one-way message
+// (request and grant, push and reply, return).
+//
+//   - When a task ends with a result, its lease goes to the oldest task of
+//     its class still waiting for a lease (whose own request is given
+//     back), or, when no task waits for a lease, is kept idle for
+//     leaseIdleMax: a task of the class that asks for a lease meanwhile
+//     takes it at once.
+//   - A lease runs tasks for at most leaseReuseMax, then goes back to its
+//     raylet, whose queue is first come, first served: another owner's
+//     requests waiting there are granted in turn (fairness between owners).
+//   - A lease whose task failed, was cancelled or lost its worker is given
+//     back as before; so are the idle ones when the program ends
+//     (FreeOwned), and when a task of another class asks for a lease (it
+//     may need what they hold). A lease kept idle counts as held for the raylet's
+//     LeaseCheck; the raylet's LeaseFailed and the GCS's NodeDied drop it.
+//   - At most leaseRequestsMax lease requests of a class are out at once
+//     (Ray's max_pending_lease_requests_per_scheduling_category): the
+//     other tasks of the class wait here, in order, for one of their
+//     leases or for a request slot, so a queue of 100,000 tasks is 10
+//     requests at the raylet. A lease granted to a task that no longer
+//     needs it runs the next one. When a class turns out infeasible for
+//     its tasks' InfeasibleWait, the tasks queued behind fail with it.
+//   - SPREAD tasks never reuse a lease (they would not spread), nor do
+//     actor creations and calls (an actor keeps its worker for life).
+const (
+	leaseIdleMax     = 50 * time.Millisecond
+	leaseReuseMax    = time.Second
+	leaseRequestsMax = 10
+)
+
+// keptLease is a lease this owner kept after its task ended, idle until a
+// task of its class takes it or leaseIdleMax passes.
+type keptLease struct {
+	l     lease.Lease
+	class string
+	// granted is when the lease was first granted (leaseReuseMax counts
+	// from it).
+	granted time.Time
+}
+
+// leaseClass returns the scheduling class of spec's leases: tasks of one
+// class may run on each other's leases. It is "" for tasks whose leases
+// are never reused. The class holds whatever the raylet placed the lease
+// by: job, worker binary, resources, strategy and labels (and how long
+// its tasks may wait for a feasible node, which they share in a queue).
+func leaseClass(spec *proto.TaskSpec) string {
+	if spec.ActorCreation || spec.ActorCall || spec.Strategy.Kind == proto.StrategySpread {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v\x00%s\x00%s\x00%s\x00%d/%v/%v/%v\x00%d", spec.Job, spec.Binary, spec.Resources, spec.PlacementResources,
+		spec.Strategy.Kind, spec.Strategy.Node, spec.Strategy.Soft, spec.Strategy.Labels, spec.InfeasibleWait)
+	return b.String()
+}
+
+// reusable reports whether the lease t ran on may run another task: the
+// task ended with a result (a failed one may have left its worker in a
+// bad state; a retried one asks anew) within leaseReuseMax of the lease's
+// grant.
+func (w *Worker) reusable(t *pendingTask, r *proto.PushTaskReply) bool {
+	return t.class != "" && r != nil && r.Error == nil && w.env.Now().Sub(t.granted) < leaseReuseMax
+}
+
+// reuseLease hands the lease l that t ran on to the oldest task of t's
+// class waiting for a lease, or keeps it idle. t has ended.
+func (w *Worker) reuseLease(t *pendingTask, l lease.Lease) {
+	if w.deadNodes[l.Node] || w.exited {
+		w.leases.Return(l.Raylet, l.ID, false)
+		return
+	}
+	if w.handOff(t.class, l, t.granted) {
+		return
+	}
+	if w.othersWait(t.class) {
+		// A task of another class waits for a lease: what this one
+		// holds may be what it needs.
+		w.leases.Return(l.Raylet, l.ID, false)
+		return
+	}
+	k := &keptLease{l: l, class: t.class, granted: t.granted}
+	w.kept[l.ID] = k
+	w.idle[t.class] = append(w.idle[t.class], k)
+	w.env.AfterFunc(leaseIdleMax, func() {
+		if w.kept[l.ID] == k { // still idle
+			w.dropKept(k)
+			w.leases.Return(l.Raylet, l.ID, false)
+		}
+	})
+}
+
+// handOff runs the oldest task of class waiting for a lease on l, which
+// was first granted at granted, and reports whether there was one.
+func (w *Worker) handOff(class string, l lease.Lease, granted time.Time) bool {
+	if class == "" || w.deadNodes[l.Node] || w.exited {
+		return false
+	}
+	// The oldest waiting task runs: its request passes to the oldest
+	// task queued without one, or goes back when none is.
+	next := w.nextWaiter(class)
+	switch {
+	case next == nil:
+		if next = w.popQueued(class); next == nil {
+			return false
+		}
+	default:
+		if q := w.popQueued(class); q != nil {
+			w.transferRequest(next, q)
+		} else {
+			next.req.Cancel() // gives its own request back
+			w.endRequest(next)
+		}
+	}
+	w.stats.LeasesReused++
+	next.leaseGen++
+	w.runOnLease(next, l, granted)
+	return true
+}
+
+// transferRequest passes the lease request of from, which got a lease
+// otherwise, to to, which waited without one: the request, its lease id
+// and what the raylet reported about it (LeaseInfeasible) now serve to.
+func (w *Worker) transferRequest(from, to *pendingTask) {
+	to.req, to.holder, to.infeasible = from.req, from.holder, from.infeasible
+	to.holder.t = to
+	from.req, from.holder = nil, nil
+	from.infeasible.Clear()
+	w.indexLease(from)
+	w.indexLease(to)
+	w.addWaiter(to)
+}
+
+// endRequest forgets t's lease request, which ended or was cancelled.
+// The caller calls fillRequests when it is done with the change.
+func (w *Worker) endRequest(t *pendingTask) {
+	if t.req == nil {
+		return
+	}
+	t.req, t.holder = nil, nil
+	if t.class == "" {
+		return
+	}
+	if w.requesting[t.class]--; w.requesting[t.class] <= 0 {
+		delete(w.requesting, t.class)
+	}
+}
+
+// fillRequests sends lease requests for tasks of class queued here while
+// fewer than leaseRequestsMax of the class are out.
+func (w *Worker) fillRequests(class string) {
+	for class != "" && w.requesting[class] < leaseRequestsMax {
+		t := w.popQueued(class)
+		if t == nil {
+			return
+		}
+		w.requestLease(t, w.cfg.Raylet)
+	}
+}
+
+// addQueued queues t, which waits without a request, behind the tasks of
+// its class queued here.
+func (w *Worker) addQueued(t *pendingTask) {
+	w.queued[t.class] = appendLive(w.queued[t.class], t, w.isQueued)
+}
+
+// popQueued takes the oldest task of class still queued here (nil if
+// none) and clears its queued mark.
+func (w *Worker) popQueued(class string) *pendingTask {
+	q := w.queued[class]
+	var t *pendingTask
+	for len(q) > 0 && t == nil {
+		if w.isQueued(q[0]) {
+			t = q[0]
+		}
+		q[0] = nil
+		q = q[1:]
+	}
+	if len(q) == 0 {
+		delete(w.queued, class)
+	} else {
+		w.queued[class] = q
+	}
+	if t != nil {
+		t.queued = false
+	}
+	return t
+}
+
+// takeQueued takes every task of class queued here, oldest first.
+func (w *Worker) takeQueued(class string) []*pendingTask {
+	var ts []*pendingTask
+	for t := w.popQueued(class); t != nil; t = w.popQueued(class) {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// isQueued reports whether t still waits here without a request.
+func (w *Worker) isQueued(t *pendingTask) bool {
+	return w.tasks[t.spec.TaskID] == t && t.phase == phaseLeasing && t.queued
+}
+
+// takeIdle gives t a lease of its class kept idle, if there is one, and
+// pushes t on it; it reports whether it did.
+func (w *Worker) takeIdle(t *pendingTask) bool {
+	ks := w.idle[t.class]
+	if t.class == "" || len(ks) == 0 {
+		return false
+	}
+	k := ks[len(ks)-1] // the most recently used: its worker is warm
+	w.dropKept(k)
+	if w.deadNodes[k.l.Node] {
+		return w.takeIdle(t) // (NodeDied drops them; a late grant may not have been)
+	}
+	w.stats.LeasesReused++
+	w.runOnLease(t, k.l, k.granted)
+	return true
+}
+
+// runOnLease pushes t, which has no request in flight, on the lease l
+// another task of its class ran on.
+func (w *Worker) runOnLease(t *pendingTask, l lease.Lease, granted time.Time) {
+	t.raylet, t.leaseID, t.granted = l.Raylet, l.ID, granted
+	t.infeasible.Clear()
+	w.indexLease(t)
+	w.push(t, l)
+}
+
+// nextWaiter pops the oldest task of class that still waits for a lease
+// with a request in flight (tasks that got a lease of their own, failed or
+// were cancelled since they queued are skipped and dropped).
+func (w *Worker) nextWaiter(class string) *pendingTask {
+	q := w.waiting[class]
+	for len(q) > 0 {
+		t := q[0]
+		q[0] = nil
+		q = q[1:]
+		if w.waits(t) {
+			w.setWaiting(class, q)
+			return t
+		}
+	}
+	w.setWaiting(class, q)
+	return nil
+}
+
+// addWaiter queues t, which just sent a lease request, behind the tasks
+// of its class waiting for a lease. Entries of tasks that stopped
+// waiting are dropped whenever the queue fills its capacity, and the
+// capacity doubles when more than half of it still waits, so that a
+// queue stays within twice its waiting tasks at an amortized O(1) per
+// task.
+func (w *Worker) addWaiter(t *pendingTask) {
+	if t.class == "" {
+		return
+	}
+	w.waiting[t.class] = appendLive(w.waiting[t.class], t, w.waits)
+}
+
+// appendLive appends t to q after dropping the entries that are not live
+// when q is at its capacity (see addWaiter).
+func appendLive(q []*pendingTask, t *pendingTask, live func(*pendingTask) bool) []*pendingTask {
+	if len(q) == cap(q) && len(q) >= 32 {
+		kept := q[:0]
+		for _, x := range q {
+			if live(x) {
+				kept = append(kept, x)
+			}
+		}
+		clear(q[len(kept):])
+		q = kept
+		if len(q) > cap(q)/2 {
+			q = slices.Grow(q, cap(q))
+		}
+	}
+	return append(q, t)
+}
+
+// waits reports whether t still waits for a lease with a request in
+// flight.
+func (w *Worker) waits(t *pendingTask) bool {
+	return w.tasks[t.spec.TaskID] == t && t.phase == phaseLeasing && t.req != nil
+}
+
+// othersWait reports whether a task of a class other than class waits
+// for a lease (dropping the entries of tasks that stopped waiting from
+// the front of each queue it looks at).
+func (w *Worker) othersWait(class string) bool {
+	for _, c := range slices.Sorted(maps.Keys(w.waiting)) {
+		if c == class {
+			continue
+		}
+		q := w.waiting[c]
+		for len(q) > 0 && !w.waits(q[0]) {
+			q[0] = nil
+			q = q[1:]
+		}
+		w.setWaiting(c, q)
+		if len(q) > 0 {
+			return true
+		}
+	}
+	// Queued tasks wait behind requests of their class, which the loop
+	// above saw; a queue without them is stale.
+	return false
+}
+
+func (w *Worker) setWaiting(class string, q []*pendingTask) {
+	if len(q) == 0 {
+		delete(w.waiting, class)
+		return
+	}
+	w.waiting[class] = q
+}
+
+// dropKept forgets an idle lease (taken, timed out, its worker or node
+// dead).
+func (w *Worker) dropKept(k *keptLease) {
+	delete(w.kept, k.l.ID)
+	ks := w.idle[k.class]
+	for i, x := range ks {
+		if x == k {
+			ks = append(ks[:i], ks[i+1:]...)
+			break
+		}
+	}
+	if len(ks) == 0 {
+		delete(w.idle, k.class)
+	} else {
+		w.idle[k.class] = ks
+	}
+}
+
+// dropKeptOn forgets the idle leases whose worker died (lease id) or
+// whose node died; they are not given back (the raylet freed them, or is
+// gone).
+func (w *Worker) dropKeptOn(leaseID uint64, node core.NodeID) {
+	for _, id := range w.keptIDs() {
+		if k := w.kept[id]; (leaseID != 0 && id == leaseID) || (!node.IsNil() && k.l.Node == node) {
+			w.dropKept(k)
+		}
+	}
+}
+
+// returnKept gives back every idle lease not of class (all of them for
+// ""): the program ended, or a task of another class asks for a lease,
+// which the resources idle leases hold could be what it waits for.
+func (w *Worker) returnKept(class string) {
+	for _, id := range w.keptIDs() {
+		if k := w.kept[id]; class == "" || k.class != class {
+			w.dropKept(k)
+			w.leases.Return(k.l.Raylet, k.l.ID, false)
+		}
+	}
+}
+
+func (w *Worker) keptIDs() []uint64 {
+	ids := make([]uint64, 0, len(w.kept))
+	for id := range w.kept { //gray:unordered sorted below
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
