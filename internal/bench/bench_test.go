@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -73,14 +74,7 @@ func TestRunTiny(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	for _, l := range rep.Limits {
-		if l.Err != "" {
-			t.Errorf("limit %s: %s", l.Name, l.Err)
-		}
-	}
-	if got := len(rep.Limits); got != 6 {
-		t.Errorf("%d limits, want 6", got)
-	}
+	checkLimits(t, rep, setting)
 	b, err := rep.JSON()
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +151,57 @@ func TestRunTiny(t *testing.T) {
 	for _, name := range names {
 		if !strings.Contains(table.String(), "| "+name+" |") {
 			t.Errorf("the table has no row for %s", name)
+		}
+	}
+}
+
+// checkLimits checks the limits of a run of every case: each measured in
+// at least limitRoundsMin rounds with a best and a median, before the
+// cases the plan says, and each case's ratio against the best round of
+// its limit's measurement before its block.
+func checkLimits(t *testing.T, rep *Report, setting Setting) {
+	t.Helper()
+	if got, want := len(rep.Limits), len(limitDefs()); got != want {
+		t.Errorf("%d limits, want %d", got, want)
+	}
+	latest := map[string]map[string]float64{} // limit → case before → best
+	for _, l := range rep.Limits {
+		if l.Err != "" {
+			t.Errorf("limit %s: %s", l.Name, l.Err)
+			continue
+		}
+		if !(l.Best > 0) || l.Median > l.Best || l.Rounds < limitRoundsMin*len(l.Measurements) || len(l.Measurements) == 0 {
+			t.Errorf("limit %s: best %v, median %v, %d rounds in %d measurements; want best ≥ median > 0, at least %d rounds each",
+				l.Name, l.Best, l.Median, l.Rounds, len(l.Measurements), limitRoundsMin)
+		}
+		latest[l.Name] = map[string]float64{}
+		for _, m := range l.Measurements {
+			if m.Err != "" || len(m.Rates) < limitRoundsMin || m.Best != summarize(m.Rates).Best {
+				t.Errorf("limit %s before %q: %+v, want %d rounds or more, best the fastest", l.Name, m.Before, m, limitRoundsMin)
+			}
+			latest[l.Name][m.Before] = m.Best
+		}
+	}
+	steps := plan(cases(), setting, nil)
+	best := map[string]float64{}
+	for i, st := range steps {
+		if st.measure {
+			b, ok := latest[st.limit][st.c.name]
+			if !ok {
+				t.Errorf("%s was not measured before %s", st.limit, st.c.name)
+			}
+			best[st.limit] = b
+		}
+		r := rep.Cases[i]
+		if r.Name != st.c.name || r.Limit != st.limit {
+			t.Errorf("case %d is %s compared with %q, want %s compared with %q", i, r.Name, r.Limit, st.c.name, st.limit)
+			continue
+		}
+		if st.limit == "" || r.Err != "" {
+			continue
+		}
+		if want := ratio(r.Mean, st.c, best[st.limit]); r.LimitBest != best[st.limit] || math.Abs(r.Ratio-want) > 1e-9*want {
+			t.Errorf("%s: ratio %v to best %v, want %v to best %v", r.Name, r.Ratio, r.LimitBest, want, best[st.limit])
 		}
 	}
 }

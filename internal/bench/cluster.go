@@ -27,9 +27,12 @@ const clusterMaxWorkers = 128
 // Close, on loopback over libp2p. The node command is this same program
 // (gray bench node), so the tasks run on the node's own workers, in the
 // other process, and every call crosses the libp2p transport twice.
+// Calls are compared with the libp2p round trip, the gigabyte cases with
+// one libp2p stream's throughput (libp2p_stream_gigabytes), both between
+// this process and the peer process (Config.Peer).
 func ClusterSetting(node func(ctx context.Context, dataDir, secretFile string, maxWorkers int) *exec.Cmd) Setting {
 	c := &clusterSetting{node: node}
-	return Setting{Name: "cluster", Limit: limitP2PRoundTrip, Start: c.start, Close: c.close}
+	return Setting{Name: "cluster", Limit: limitP2PRoundTrip, BytesLimit: limitP2PStream, Start: c.start, Close: c.close}
 }
 
 type clusterSetting struct {

@@ -11,9 +11,12 @@
 //     [mean, std] operations (or gigabytes) per second. A case runs on a
 //     fresh runtime that its Setting provides.
 //   - Limits: a Go channel round trip between two goroutines, memcpy
-//     bandwidth, and a raw libp2p stream (round trip and pipelined rate)
-//     between this process and a peer process. Every case is printed with
-//     its ratio to the limit that bounds it.
+//     bandwidth, a raw libp2p stream (round trip, pipelined rate and bulk
+//     throughput) between this process and a peer process, and gray's
+//     transport over the same link. Each is measured in short rounds
+//     right before every block of consecutive cases it bounds, and every
+//     case is printed with its ratio to the best round of that
+//     measurement.
 //   - Simulator: events per second, simulated-to-wall time ratio and seeds
 //     per minute of a short campaign per registered workload.
 //

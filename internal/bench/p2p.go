@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
@@ -65,7 +66,8 @@ func newLibp2pHost(secret []byte) (host.Host, error) {
 
 // RunPeer is the peer process of the libp2p limits (`gray bench peer`):
 // it reads the hex secret as the first line of in, starts a libp2p host
-// that echoes every stream of echoProtocol and a net.Host on net.P2P
+// that echoes every stream of echoProtocol, reads every stream of
+// sinkProtocol (handleSink), and a net.Host on net.P2P
 // with an echo process, prints the libp2p host's full multiaddr and the
 // echo process's address as two lines to out, and runs until in ends
 // (its parent closed it or exited) or ctx is done.
@@ -91,6 +93,7 @@ func RunPeer(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		_ = s.Close()
 	})
+	h.SetStreamHandler(sinkProtocol, handleSink)
 	addrs := h.Addrs()
 	if len(addrs) == 0 {
 		return errors.New("bench peer: the host has no address")
@@ -115,27 +118,103 @@ func RunPeer(ctx context.Context, in io.Reader, out io.Writer) error {
 	return nil
 }
 
-// p2pLimits starts the peer process cmd, connects to it over loopback
-// libp2p and measures a raw stream's round trip and pipelined message
-// rate, then the same through gray's transport (grayLimits).
-func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
-	rt := Limit{Name: limitP2PRoundTrip, Unit: "round trips/s",
-		What: fmt.Sprintf("%d-byte echo over one libp2p stream to another process (TCP, PSK, Noise, yamux on loopback), one at a time", p2pMessageBytes)}
-	pl := Limit{Name: limitP2PPipelined, Unit: "messages/s",
-		What: fmt.Sprintf("%d %d-byte messages written back to back (batched in 64 KiB writes) on that stream while their echoes are read", p2pPipelinedCall, p2pMessageBytes)}
-	fail := func(err error) []Limit {
-		rt.Err, pl.Err = err.Error(), err.Error()
-		return []Limit{rt, pl, {Name: limitGrayRoundTrip, Err: err.Error()}, {Name: limitGrayPipelined, Err: err.Error()}}
-	}
-	s, pi, stop, err := dialPeer(ctx, cmd)
-	if err != nil {
-		return fail(err)
-	}
-	defer stop()
+// peerConn is this process's side of the peer process (RunPeer): a
+// libp2p host connected to the peer's, and gray's transport to the peer's
+// echo process. It stays open between measurements, so that each limit
+// can be measured right before the cases it bounds; its methods measure
+// one limit each, one at a time, each on a stream of its own: a stream
+// opened long before its first write is reset by the peer (libp2p
+// negotiates a stream's protocol lazily, on its first write, within
+// basichost.DefaultNegotiationTimeout, 10 s), and a measurement that
+// failed may leave unread bytes on its stream.
+type peerConn struct {
+	h  host.Host
+	id peer.ID // the peer's host
+	// gray is gray's transport to the peer, nil when it could not start
+	// (grayErr).
+	gray    *grayConn
+	grayErr error
+	// data is what the bulk limit writes, made on its first use.
+	data []byte
+	stop func()
+}
 
+// dialPeer starts the peer process cmd, connects to it over loopback
+// libp2p and starts gray's transport. close stops it all and waits for
+// the peer to exit.
+func dialPeer(ctx context.Context, cmd *exec.Cmd) (*peerConn, error) {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // never fails (crypto/rand)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: starting the libp2p peer: %w", err)
+	}
+	h, err := newLibp2pHost(secret)
+	if err != nil {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	p := &peerConn{h: h, stop: func() {
+		_ = h.Close()
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}}
+	id, echo, err := connectPeer(ctx, h, stdin, stdout, secret)
+	if err != nil {
+		p.stop()
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w (peer: %s)", err, msg)
+		}
+		return nil, err
+	}
+	p.id = id
+	p.gray, p.grayErr = dialGray(secret, echo)
+	return p, nil
+}
+
+// open opens a stream of protocol proto to the peer; the caller closes
+// it.
+func (p *peerConn) open(ctx context.Context, proto protocol.ID) (network.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerStartTimeout)
+	defer cancel()
+	s, err := p.h.NewStream(ctx, p.id, proto)
+	if err != nil {
+		return nil, fmt.Errorf("bench: opening a %s stream to the peer: %w", proto, err)
+	}
+	return s, nil
+}
+
+// close closes gray's transport and the host and stops the peer.
+func (p *peerConn) close() {
+	if p.gray != nil {
+		p.gray.close()
+	}
+	p.stop()
+}
+
+// roundTrip measures a raw stream's round trip: one message, then its
+// echo.
+func (p *peerConn) roundTrip(ctx context.Context, t Timing) ([]float64, error) {
+	s, err := p.open(ctx, echoProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
 	msg := make([]byte, p2pMessageBytes)
 	echo := make([]byte, p2pMessageBytes)
-	st, err := timeit(ctx, t, p2pRoundTripsCall, func() error {
+	return timeit(ctx, t, p2pRoundTripsCall, func() error {
 		for range p2pRoundTripsCall {
 			if _, err := s.Write(msg); err != nil {
 				return err
@@ -146,16 +225,22 @@ func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
 		}
 		return nil
 	})
-	rt.Mean, rt.Std = st.Mean, st.Std
-	if err != nil {
-		rt.Err = err.Error()
-	}
+}
 
+// pipelined measures a raw stream's message rate: messages written back
+// to back while their echoes are read.
+func (p *peerConn) pipelined(ctx context.Context, t Timing) ([]float64, error) {
+	s, err := p.open(ctx, echoProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	msg := make([]byte, p2pMessageBytes)
 	all := make([]byte, p2pPipelinedCall*p2pMessageBytes)
 	// Messages are batched into writes of up to 64 KiB, as net's P2P
 	// transport batches its queue.
 	bw := bufio.NewWriterSize(s, 64<<10)
-	st, err = timeit(ctx, t, p2pPipelinedCall, func() error {
+	return timeit(ctx, t, p2pPipelinedCall, func() error {
 		werr := make(chan error, 1)
 		go func() { // exits after its writes: each ends or fails
 			for range p2pPipelinedCall {
@@ -169,67 +254,45 @@ func p2pLimits(ctx context.Context, t Timing, cmd *exec.Cmd) []Limit {
 		_, rerr := io.ReadFull(s, all)
 		return errors.Join(<-werr, rerr)
 	})
-	pl.Mean, pl.Std = st.Mean, st.Std
-	if err != nil {
-		pl.Err = err.Error()
-	}
-	return append([]Limit{rt, pl}, grayLimits(ctx, t, pi.secret, pi.echo)...)
 }
 
-// peerInfo is what the parent learns about its peer.
-type peerInfo struct {
-	secret []byte
-	echo   core.Addr // the echo process of gray's transport
-}
-
-// dialPeer starts the peer, connects and opens an echo stream. stop
-// closes everything and waits for the peer to exit.
-func dialPeer(ctx context.Context, cmd *exec.Cmd) (network.Stream, peerInfo, func(), error) {
-	pi := peerInfo{secret: make([]byte, 32)}
-	_, _ = rand.Read(pi.secret) // never fails (crypto/rand)
-	stdin, err := cmd.StdinPipe()
+// stream measures the bulk-transfer limit on a sink stream.
+func (p *peerConn) stream(ctx context.Context, t Timing) ([]float64, error) {
+	s, err := p.open(ctx, sinkProtocol)
 	if err != nil {
-		return nil, pi, nil, err
+		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, pi, nil, err
-	}
-	var stderr bytes.Buffer
-	if cmd.Stderr == nil {
-		cmd.Stderr = &stderr
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, pi, nil, fmt.Errorf("bench: starting the libp2p peer: %w", err)
-	}
-	h, err := newLibp2pHost(pi.secret)
-	if err != nil {
-		_ = stdin.Close()
-		_ = cmd.Wait()
-		return nil, pi, nil, err
-	}
-	stop := func() {
-		_ = h.Close()
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	}
-	s, err := connectPeer(ctx, h, stdin, stdout, &pi)
-	if err != nil {
-		stop()
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			err = fmt.Errorf("%w (peer: %s)", err, msg)
+	defer s.Close()
+	if p.data == nil {
+		p.data = make([]byte, streamBytes)
+		for i := range p.data {
+			p.data[i] = byte(i)
 		}
-		return nil, pi, nil, err
 	}
-	return s, pi, stop, nil
+	return streamGigabytes(ctx, t, s, p.data)
+}
+
+// grayRoundTrip and grayPipelined measure gray's transport to the peer.
+func (p *peerConn) grayRoundTrip(ctx context.Context, t Timing) ([]float64, error) {
+	if p.gray == nil {
+		return nil, p.grayErr
+	}
+	return p.gray.roundTrip(ctx, t)
+}
+
+func (p *peerConn) grayPipelined(ctx context.Context, t Timing) ([]float64, error) {
+	if p.gray == nil {
+		return nil, p.grayErr
+	}
+	return p.gray.pipelined(ctx, t)
 }
 
 // connectPeer sends the secret, reads the peer's two addresses (its
-// libp2p host's, then its echo process's, into pi) and opens a raw echo
-// stream.
-func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Reader, pi *peerInfo) (network.Stream, error) {
-	if _, err := fmt.Fprintf(stdin, "%x\n", pi.secret); err != nil {
-		return nil, fmt.Errorf("bench: sending the secret to the peer: %w", err)
+// libp2p host's, then its echo process's) and connects h to the peer's
+// host. It returns the peer's ID and its echo process's address.
+func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Reader, secret []byte) (peer.ID, core.Addr, error) {
+	if _, err := fmt.Fprintf(stdin, "%x\n", secret); err != nil {
+		return "", "", fmt.Errorf("bench: sending the secret to the peer: %w", err)
 	}
 	type lines struct {
 		addr, echo string
@@ -249,29 +312,26 @@ func connectPeer(ctx context.Context, h host.Host, stdin io.Writer, stdout io.Re
 	ctx, cancel := context.WithTimeout(ctx, peerStartTimeout)
 	defer cancel()
 	var addr string
+	var echo core.Addr
 	select {
 	case l := <-lc:
 		if l.err != nil {
-			return nil, fmt.Errorf("bench: reading the peer's addresses: %w", l.err)
+			return "", "", fmt.Errorf("bench: reading the peer's addresses: %w", l.err)
 		}
-		addr, pi.echo = l.addr, core.Addr(l.echo)
+		addr, echo = l.addr, core.Addr(l.echo)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("bench: waiting for the peer's addresses: %w", ctx.Err())
+		return "", "", fmt.Errorf("bench: waiting for the peer's addresses: %w", ctx.Err())
 	}
 	m, err := ma.NewMultiaddr(addr)
 	if err != nil {
-		return nil, fmt.Errorf("bench: the peer's address %q: %w", addr, err)
+		return "", "", fmt.Errorf("bench: the peer's address %q: %w", addr, err)
 	}
 	info, err := peer.AddrInfoFromP2pAddr(m)
 	if err != nil {
-		return nil, fmt.Errorf("bench: the peer's address %q: %w", addr, err)
+		return "", "", fmt.Errorf("bench: the peer's address %q: %w", addr, err)
 	}
 	if err := h.Connect(ctx, *info); err != nil {
-		return nil, fmt.Errorf("bench: connecting to the peer: %w", err)
+		return "", "", fmt.Errorf("bench: connecting to the peer: %w", err)
 	}
-	s, err := h.NewStream(ctx, info.ID, echoProtocol)
-	if err != nil {
-		return nil, fmt.Errorf("bench: opening a stream to the peer: %w", err)
-	}
-	return s, nil
+	return info.ID, echo, nil
 }

@@ -62,11 +62,11 @@ func (r *Report) WriteJSON(path string) error {
 }
 
 // WriteTable prints the report as Markdown tables: the cases with their
-// ratio to their limit and to Ray's published figure, the limits and the
-// simulator figures.
+// ratio to their limit's best round and to Ray's published figure, every
+// measurement of the limits and the simulator figures.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "gray bench, setting %s, %d CPUs (%s), %s, %s\n\n", r.Setting, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Timing)
-	fmt.Fprintln(w, "| case | gray (mean ± std) | ratio to limit | Ray published | gray / Ray |")
+	fmt.Fprintln(w, "| case | gray (mean ± std) | ratio to the best round of its limit | Ray published | gray / Ray |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
 	for _, c := range r.Cases {
 		ray, vs := "not found", ""
@@ -83,7 +83,7 @@ func (r *Report) WriteTable(w io.Writer) {
 			continue
 		}
 		if c.Ratio > 0 {
-			ratio = fmt.Sprintf("%s of %s", percent(c.Ratio), c.Limit)
+			ratio = ratioText(c)
 		}
 		if c.Ray > 0 {
 			vs = fmt.Sprintf("%.2f×", c.Mean/c.Ray)
@@ -91,11 +91,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.Name, formatFigure(c.Mean, c.Std, c.Unit, ""), ratio, ray, vs)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| limit | figure | what |")
-	fmt.Fprintln(w, "| --- | --- | --- |")
-	for _, l := range r.Limits {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", l.Name, formatFigure(l.Mean, l.Std, l.Unit, l.Err), l.What)
-	}
+	r.writeLimits(w)
 	if len(r.Sim) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "| simulator workload | events/s | simulated / wall | seeds/min | seeds (failed) |")
@@ -120,12 +116,45 @@ func caseFigure(c CaseResult) string {
 	}
 	s := formatFigure(c.Mean, c.Std, c.Unit, "")
 	if c.Ratio > 0 {
-		s += fmt.Sprintf(", %s of %s", percent(c.Ratio), c.Limit)
+		s += ", " + ratioText(c)
 	}
 	if c.Ray > 0 {
 		s += fmt.Sprintf(", %.2f× Ray", c.Mean/c.Ray)
 	}
 	return s
+}
+
+// ratioText is a case's ratio with the limit's best round it divides by.
+func ratioText(c CaseResult) string {
+	return fmt.Sprintf("%s of %s (best %s)", percent(c.Ratio), c.Limit, sig(c.LimitBest))
+}
+
+// writeLimits prints every measurement of every limit, and each limit's
+// rounds over the run when it was measured more than once.
+func (r *Report) writeLimits(w io.Writer) {
+	fmt.Fprintf(w, "Limits (%s; a limit that bounds no case is measured once, at the start). "+
+		"A case's ratio divides by the best round of its limit's measurement right before it.\n\n", r.LimitTiming)
+	fmt.Fprintln(w, "| limit | measured | best | median | mean ± std | rounds | what |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	for _, l := range r.Limits {
+		what := l.What
+		for _, m := range l.Measurements {
+			where := "at the start"
+			if m.Before != "" {
+				where = "before " + m.Before
+			}
+			if m.Err != "" {
+				fmt.Fprintf(w, "| %s | %s | error: %s | | | | %s |\n", l.Name, where, m.Err, what)
+			} else {
+				s := summarize(m.Rates)
+				fmt.Fprintf(w, "| %s | %s | %s %s | %s | %s ± %s | %d | %s |\n", l.Name, where, sig(s.Best), l.Unit, sig(s.Median), sig(s.Mean), sig(s.Std), s.Rounds, what)
+			}
+			what = ""
+		}
+		if len(l.Measurements) > 1 && l.Rounds > 0 {
+			fmt.Fprintf(w, "| %s | all %d measurements | %s %s | %s | %s ± %s | %d | |\n", l.Name, len(l.Measurements), sig(l.Best), l.Unit, sig(l.Median), sig(l.Mean), sig(l.Std), l.Rounds)
+		}
+	}
 }
 
 func formatFigure(mean, std float64, unit, err string) string {

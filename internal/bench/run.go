@@ -29,6 +29,10 @@ type Setting struct {
 	// channel round trip in one process, the libp2p round trip across
 	// processes.
 	Limit string
+	// BytesLimit names the limit that bounds the gigabyte cases: memcpy
+	// in one process (also when empty), one libp2p stream's throughput
+	// across processes.
+	BytesLimit string
 	// Close releases what the setting started (the cluster's head
 	// process); nil when there is nothing.
 	Close func()
@@ -43,7 +47,7 @@ var ErrClusterNeedsNode = errors.New("bench: the cluster setting needs a node co
 func SettingNamed(name string) (Setting, error) {
 	switch name {
 	case "embedded":
-		return Setting{Name: name, Limit: limitChan, Start: func(ctx context.Context, actors int) (*gray.Runtime, error) {
+		return Setting{Name: name, Limit: limitChan, BytesLimit: limitMemcpy, Start: func(ctx context.Context, actors int) (*gray.Runtime, error) {
 			// Every actor gets a worker process of its own, within the
 			// default cap (at least 16 workers).
 			return gray.Init(ctx, gray.WithMaxWorkersPerNode(max(actors, gray.DefaultMaxWorkers(0))+max(runtime.NumCPU(), 2)))
@@ -58,15 +62,19 @@ func SettingNamed(name string) (Setting, error) {
 // Config is one run of the suite.
 type Config struct {
 	Setting Setting
-	// Timing is how long each case and limit is measured.
+	// Timing is how long each case is measured.
 	Timing Timing
+	// LimitTiming is how long each measurement of a limit is; it runs at
+	// least limitRoundsMin rounds whatever it says.
+	LimitTiming Timing
 	// Shrink divides Ray's batch sizes; 1 runs Ray's.
 	Shrink int
 	// ShrinkBytes divides the sizes of large objects (down to 256 KiB,
 	// still above the inline limit); 1 keeps them.
 	ShrinkBytes int
-	// Cases selects cases by name; nil runs all. Limits and simulator
-	// figures are measured whatever it says.
+	// Cases selects cases by name; nil runs all. Every limit and the
+	// simulator figures are measured whatever it says: a limit that bounds
+	// no selected case once, at the start.
 	Cases *regexp.Regexp
 	// Peer makes the command of the libp2p peer process (the gray binary
 	// re-executed as `gray bench peer`); nil skips the libp2p limits.
@@ -87,11 +95,14 @@ type CaseResult struct {
 	Unit string  `json:"unit"`
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
-	// Limit names the limit the figure is compared with, and Ratio is
-	// Mean divided by it; for a case whose operation is a batch, Mean
-	// times the calls of a batch divided by it.
-	Limit string  `json:"limit,omitempty"`
-	Ratio float64 `json:"ratio_to_limit,omitempty"`
+	// Limit names the limit the figure is compared with, and LimitBest
+	// is the best round of that limit's measurement right before the
+	// case's block of cases. Ratio is Mean divided by LimitBest; for a
+	// case whose operation is a batch, Mean times the calls of a batch
+	// divided by it.
+	Limit     string  `json:"limit,omitempty"`
+	LimitBest float64 `json:"limit_best,omitempty"`
+	Ratio     float64 `json:"ratio_to_limit,omitempty"`
 	// Ray is Ray's published mean for the case (RaySource), 0 if none.
 	Ray float64 `json:"ray_published,omitempty"`
 	// Note says how the case maps onto gray where it differs from Ray.
@@ -117,13 +128,15 @@ type Report struct {
 	// Setting is where the cases ran; Machine where the run happened.
 	Setting string  `json:"setting"`
 	Machine Machine `json:"machine"`
-	// Timing describes Config.Timing; Shrink and ShrinkBytes are
-	// Config's (1: Ray's batches, gray's full object sizes).
+	// Timing describes Config.Timing and LimitTiming Config.LimitTiming;
+	// Shrink and ShrinkBytes are Config's (1: Ray's batches, gray's full
+	// object sizes).
 	Timing      string `json:"timing"`
+	LimitTiming string `json:"limit_timing"`
 	Shrink      int    `json:"shrink"`
 	ShrinkBytes int    `json:"shrink_bytes"`
-	// Cases, Limits and Sim are the three parts of the run (limits run
-	// first, so that the cases can be compared with them).
+	// Cases, Limits and Sim are the three parts of the run (each limit
+	// is measured right before the cases compared with it).
 	Cases  []CaseResult `json:"cases"`
 	Limits []Limit      `json:"limits"`
 	Sim    []SimFigure  `json:"simulator"`
@@ -150,44 +163,41 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("bench: no setting")
 	}
 	cfg.Shrink, cfg.ShrinkBytes = max(cfg.Shrink, 1), max(cfg.ShrinkBytes, 1)
+	cfg.LimitTiming.Rounds = max(cfg.LimitTiming.Rounds, limitRoundsMin)
 	logw := cfg.Log
 	if logw == nil {
 		logw = io.Discard
 	}
 	start := time.Now()
 	rep := &Report{Setting: cfg.Setting.Name, Machine: machine(), Shrink: cfg.Shrink, ShrinkBytes: cfg.ShrinkBytes, Started: start.UTC(),
-		Timing: fmt.Sprintf("warm-up %v, %d rounds of %v", cfg.Timing.Warmup, cfg.Timing.Rounds, cfg.Timing.Round)}
+		Timing: fmt.Sprintf("warm-up %v, %d rounds of %v", cfg.Timing.Warmup, cfg.Timing.Rounds, cfg.Timing.Round),
+		LimitTiming: fmt.Sprintf("warm-up %v, %d rounds of %v, right before each block of cases a limit bounds",
+			cfg.LimitTiming.Warmup, cfg.LimitTiming.Rounds, cfg.LimitTiming.Round)}
 	if cfg.Timing.Budget > 0 {
 		rep.Timing += fmt.Sprintf(" (at most %v of rounds)", cfg.Timing.Budget)
 	}
 
-	lt := limitTiming(cfg.Timing)
-	rep.Limits = append(rep.Limits, chanRoundTrip(ctx, lt), memcpy(ctx, lt))
-	if cfg.Peer != nil {
-		rep.Limits = append(rep.Limits, p2pLimits(ctx, lt, cfg.Peer(ctx))...)
+	lim := newLimiter(cfg.LimitTiming, cfg.Peer, logw)
+	defer lim.closePeer()
+	steps := plan(cases(), cfg.Setting, cfg.Cases)
+	for _, name := range contextLimits(limitDefs(), steps, cfg.Peer != nil) {
+		lim.measure(ctx, name, "")
 	}
-	for _, l := range rep.Limits {
-		fmt.Fprintf(logw, "limit %-28s %s\n", l.Name, formatFigure(l.Mean, l.Std, l.Unit, l.Err))
-	}
+	rep.Limits = lim.report()
 	if err := ctx.Err(); err != nil {
 		return rep, err
-	}
-
-	limits := map[string]float64{}
-	for _, l := range rep.Limits {
-		if l.Err == "" {
-			limits[l.Name] = l.Mean
-		}
 	}
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return rep, fmt.Errorf("bench: cpu profile: %w", err)
 		}
 	}
-	rep.Cases = runCases(ctx, cfg, limits, logw)
+	rep.Cases = runCases(ctx, cfg, steps, lim, logw)
 	if cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
+	lim.closePeer()
+	rep.Limits = lim.report()
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
@@ -202,16 +212,32 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-// runCases runs the selected cases, each with its ratio to its limit.
-func runCases(ctx context.Context, cfg Config, limits map[string]float64, logw io.Writer) []CaseResult {
-	var out []CaseResult
-	for _, c := range cases() {
-		if cfg.Cases != nil && !cfg.Cases.MatchString(c.name) {
-			continue
+// runCases runs the planned cases, measuring each block's limit right
+// before it, and gives each case its ratio to the best round of that
+// measurement. The peer process stops once no later block needs it.
+func runCases(ctx context.Context, cfg Config, steps []step, lim *limiter, logw io.Writer) []CaseResult {
+	peerLast := -1 // the last step that measures a limit of the peer
+	for i, st := range steps {
+		if st.measure && lim.defs[st.limit].peer {
+			peerLast = i
 		}
-		r := runCase(ctx, cfg, c)
-		if l := limits[r.Limit]; l > 0 && r.Err == "" {
-			r.Ratio = r.Mean * float64(max(c.items, 1)) / l
+	}
+	if peerLast < 0 {
+		lim.closePeer()
+	}
+	var out []CaseResult
+	for i, st := range steps {
+		if st.measure {
+			lim.measure(ctx, st.limit, st.c.name)
+			if i == peerLast {
+				lim.closePeer()
+			}
+		}
+		r := runCase(ctx, cfg, st.c)
+		r.Limit = st.limit
+		if best := lim.best(st.limit); st.limit != "" && best > 0 && r.Err == "" {
+			r.LimitBest = best
+			r.Ratio = ratio(r.Mean, st.c, best)
 		}
 		out = append(out, r)
 		fmt.Fprintf(logw, "case  %-45s %s\n", r.Name, caseFigure(r))
@@ -222,17 +248,19 @@ func runCases(ctx context.Context, cfg Config, limits map[string]float64, logw i
 	return out
 }
 
+// ratio is a case's figure mean compared with its limit's best round:
+// per call for a case whose operation is a batch of c.items calls.
+func ratio(mean float64, c caseDef, best float64) float64 {
+	return mean * float64(max(c.items, 1)) / best
+}
+
 // runCase runs one case on a fresh runtime.
 func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
-	r = CaseResult{Name: c.name, Unit: "ops/s", Limit: cfg.Setting.Limit, Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
+	r = CaseResult{Name: c.name, Unit: "ops/s", Ray: rayPublished[c.name], Note: c.note, Unavailable: c.unavailable}
 	if c.gigabytes {
-		r.Unit, r.Limit = "GB/s", limitMemcpy
-	}
-	if c.noLimit {
-		r.Limit = ""
+		r.Unit = "GB/s"
 	}
 	if c.unavailable != "" {
-		r.Limit = ""
 		return r
 	}
 	start := time.Now()
@@ -250,11 +278,12 @@ func runCase(ctx context.Context, cfg Config, c caseDef) (r CaseResult) {
 		r.Err = fmt.Sprintf("setup: %v", err)
 		return r
 	}
-	s, err := timeit(ctx, cfg.Timing, b.mult, b.fn)
+	rates, err := timeit(ctx, cfg.Timing, b.mult, b.fn)
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
+	s := meanStd(rates)
 	r.Mean, r.Std = s.Mean, s.Std
 	return r
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -28,6 +29,20 @@ var (
 	QuickTiming = Timing{Warmup: 150 * time.Millisecond, Round: 300 * time.Millisecond, Rounds: 4, Budget: 2 * time.Second}
 )
 
+// Timings of one measurement of a limit in the full and quick runs: many
+// short rounds rather than a few long ones, because a limit's best round
+// is what the cases are compared with, and on a loaded machine a short
+// round is likelier to run undisturbed than a long one. A measurement
+// takes ~2 s in full runs, ~0.55 s in quick ones.
+var (
+	FullLimitTiming  = Timing{Warmup: 200 * time.Millisecond, Round: 250 * time.Millisecond, Rounds: 7}
+	QuickLimitTiming = Timing{Warmup: 50 * time.Millisecond, Round: 100 * time.Millisecond, Rounds: limitRoundsMin}
+)
+
+// limitRoundsMin is the fewest rounds of a limit's measurement, so that
+// its median is not just one round.
+const limitRoundsMin = 5
+
 // stats is a [mean, std] pair, population standard deviation as numpy's
 // np.std.
 type stats struct {
@@ -50,14 +65,39 @@ func meanStd(xs []float64) stats {
 	return stats{Mean: m, Std: math.Sqrt(v / float64(len(xs)))}
 }
 
-// timeit runs fn as Ray's timeit does and returns multiplier × calls per
-// second over the rounds. It stops at the first error of fn or ctx.
-func timeit(ctx context.Context, t Timing, multiplier float64, fn func() error) (stats, error) {
+// summary is a limit's rounds summarized: the best (fastest) round, the
+// median round, the mean and std (as stats), and how many rounds.
+type summary struct {
+	Best, Median, Mean, Std float64
+	Rounds                  int
+}
+
+// summarize summarizes rates, the figures of rounds (higher is faster);
+// the median of an even count is the mean of the middle two. No rounds
+// summarize to zeros.
+func summarize(rates []float64) summary {
+	if len(rates) == 0 {
+		return summary{}
+	}
+	sorted := slices.Sorted(slices.Values(rates))
+	n := len(sorted)
+	median := sorted[n/2]
+	if n%2 == 0 {
+		median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	s := meanStd(rates)
+	return summary{Best: sorted[n-1], Median: median, Mean: s.Mean, Std: s.Std, Rounds: n}
+}
+
+// timeit runs fn as Ray's timeit does and returns each round's figure,
+// multiplier × calls per second, in order. It stops at the first error of
+// fn or ctx.
+func timeit(ctx context.Context, t Timing, multiplier float64, fn func() error) ([]float64, error) {
 	count := 0
 	start := time.Now()
 	for time.Since(start) < t.Warmup {
 		if err := fn(); err != nil {
-			return stats{}, err
+			return nil, err
 		}
 		count++
 	}
@@ -69,14 +109,14 @@ func timeit(ctx context.Context, t Timing, multiplier float64, fn func() error) 
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return stats{}, err
+			return nil, err
 		}
 		start := time.Now()
 		n := 0
 		for {
 			for range step {
 				if err := fn(); err != nil {
-					return stats{}, err
+					return nil, err
 				}
 			}
 			n += step
@@ -86,5 +126,5 @@ func timeit(ctx context.Context, t Timing, multiplier float64, fn func() error) 
 		}
 		rates = append(rates, multiplier*float64(n)/time.Since(start).Seconds())
 	}
-	return meanStd(rates), nil
+	return rates, nil
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -123,58 +122,65 @@ func startEcho(secret []byte) (core.Addr, func(), error) {
 	return addr, stop, nil
 }
 
-// grayLimits measures gray's own transport between this process and the
-// peer's echo process: net.Host over net.P2P, every message encoded,
-// framed, sent, decoded and handed through both hosts' mailboxes.
-func grayLimits(ctx context.Context, t Timing, secret []byte, echo core.Addr) []Limit {
-	rt := Limit{Name: limitGrayRoundTrip, Unit: "round trips/s",
-		What: fmt.Sprintf("a %d-byte ping and its pong between processes of two net.Hosts over net.P2P (the peer process), one at a time", p2pMessageBytes)}
-	pl := Limit{Name: limitGrayPipelined, Unit: "messages/s",
-		What: fmt.Sprintf("the same with %d pings in flight; counts pings", grayPipelineWindow)}
+// grayConn is gray's own transport from this process to the peer's echo
+// process: net.Host over net.P2P, every message encoded, framed, sent,
+// decoded and handed through both hosts' mailboxes.
+type grayConn struct {
+	tr   *net.P2P
+	h    *net.Host
+	p    *pinger
+	addr core.Addr // the pinger's
+}
+
+// dialGray starts a P2P transport with the secret and a host with a
+// pinger of the peer's echo process.
+func dialGray(secret []byte, echo core.Addr) (*grayConn, error) {
 	quiet := slog.New(slog.DiscardHandler)
 	tr, err := net.NewP2P(net.P2POptions{ClusterSecret: secret, Logger: quiet})
 	if err != nil {
-		rt.Err, pl.Err = err.Error(), err.Error()
-		return []Limit{rt, pl}
+		return nil, err
 	}
-	defer tr.Close()
-	h := net.NewHost(net.HostOptions{Transport: tr, Logger: quiet})
-	defer h.Close()
-	p := &pinger{dst: echo, payload: make([]byte, p2pMessageBytes)}
-	addr, err := h.Add("pinger", p)
-	if err != nil {
-		rt.Err, pl.Err = err.Error(), err.Error()
-		return []Limit{rt, pl}
+	g := &grayConn{tr: tr, h: net.NewHost(net.HostOptions{Transport: tr, Logger: quiet}),
+		p: &pinger{dst: echo, payload: make([]byte, p2pMessageBytes)}}
+	if g.addr, err = g.h.Add("pinger", g.p); err != nil {
+		g.close()
+		return nil, err
 	}
-	burst := func(n, window int) func() error {
-		return func() error {
-			done := make(chan struct{})
-			if err := h.Do(addr, func() { p.burst(n, window, done) }); err != nil {
-				return err
-			}
-			timer := time.NewTimer(burstTimeout)
-			defer timer.Stop()
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-timer.C:
-				return errors.New("bench: pings unanswered (a message was dropped?)")
-			}
+	return g, nil
+}
+
+func (g *grayConn) close() {
+	_ = g.h.Close()
+	_ = g.tr.Close()
+}
+
+// roundTrip measures pings one at a time.
+func (g *grayConn) roundTrip(ctx context.Context, t Timing) ([]float64, error) {
+	return timeit(ctx, t, p2pRoundTripsCall, g.burst(ctx, p2pRoundTripsCall, 1))
+}
+
+// pipelined measures pings with grayPipelineWindow in flight.
+func (g *grayConn) pipelined(ctx context.Context, t Timing) ([]float64, error) {
+	return timeit(ctx, t, p2pPipelinedCall, g.burst(ctx, p2pPipelinedCall, grayPipelineWindow))
+}
+
+// burst returns a call that sends n pings, window in flight, and waits
+// for their pongs.
+func (g *grayConn) burst(ctx context.Context, n, window int) func() error {
+	return func() error {
+		done := make(chan struct{})
+		if err := g.h.Do(g.addr, func() { g.p.burst(n, window, done) }); err != nil {
+			return err
+		}
+		timer := time.NewTimer(burstTimeout)
+		defer timer.Stop()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return errors.New("bench: pings unanswered (a message was dropped?)")
 		}
 	}
-	s, err := timeit(ctx, t, p2pRoundTripsCall, burst(p2pRoundTripsCall, 1))
-	rt.Mean, rt.Std = s.Mean, s.Std
-	if err != nil {
-		rt.Err = err.Error()
-		pl.Err = "not measured after the round trip failed"
-		return []Limit{rt, pl}
-	}
-	s, err = timeit(ctx, t, p2pPipelinedCall, burst(p2pPipelinedCall, grayPipelineWindow))
-	pl.Mean, pl.Std = s.Mean, s.Std
-	if err != nil {
-		pl.Err = err.Error()
-	}
-	return []Limit{rt, pl}
 }
