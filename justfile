@@ -37,7 +37,7 @@ invariants seeds="1..100" faults="swarm":
 # Benchmarks: codec, simulator, GCS, cluster workload, plasma, scheduler,
 # core-worker submission, transports and the embedded task round trip.
 bench:
-    go test -run '^$' -bench . -benchmem ./core ./core/worker ./sim ./sim/workload ./gcs ./plasma ./raylet ./net .
+    go test -run '^$' -bench . -benchmem ./core ./core/proto ./core/worker ./sim ./sim/workload ./gcs ./plasma ./raylet ./net .
 
 # Ray's microbenchmark suite next to the machine's limits and the
 # simulator's speed (docs/performance.md); `just microbench --quick`.

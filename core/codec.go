@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/grayrt/gray/internal/wire"
 )
 
 // MsgType is the wire type code of a message. Ranges are reserved per
@@ -22,6 +23,15 @@ type MsgType uint16
 // structs (pointer receivers) registered with RegisterMessage.
 type Message interface {
 	MsgType() MsgType
+}
+
+// wireMessage is a message whose codec is written by hand (package
+// internal/wire; core/proto/codec_fast.go): the codec encodes and decodes
+// it through these methods instead of msgpack's reflection, into the same
+// bytes. DecodeWire reads one value from r, leaving the rest.
+type wireMessage interface {
+	EncodeWire(w *wire.Writer)
+	DecodeWire(r *wire.Reader) error
 }
 
 // Validator is implemented by messages that can check their own fields after
@@ -62,6 +72,16 @@ func MessageName(t MsgType) string {
 		return info.name
 	}
 	return fmt.Sprintf("type(%d)", t)
+}
+
+// NewMessage returns a fresh zero message of registered type t, or false
+// for an unknown type (tests that cover every message use it).
+func NewMessage(t MsgType) (Message, bool) {
+	info, ok := registry[t]
+	if !ok {
+		return nil, false
+	}
+	return info.make(), true
 }
 
 // RegisteredTypes returns the registered type codes in ascending order.
@@ -107,6 +127,8 @@ type Codec struct {
 	enc     *msgpack.Encoder
 	rd      decReader
 	dec     *msgpack.Decoder
+	// wr reads the messages with hand-written codecs.
+	wr wire.Reader
 	// cnt and cntEnc measure messages without writing them (Size).
 	cnt    counter
 	cntEnc *msgpack.Encoder
@@ -116,16 +138,33 @@ type Codec struct {
 	depth int
 }
 
-// encBuf is a Codec's encoding buffer. Its own type lets EncodeCarried
-// recognise a codec's encoder and write a carried message in place.
-type encBuf struct{ bytes.Buffer }
+// encBuf is a Codec's encoding buffer: msgpack's encoder writes to it,
+// and hand-written codecs append to its wire.Writer directly. Its own type
+// lets EncodeCarried recognise a codec's encoder and write a carried
+// message in place.
+type encBuf struct{ w wire.Writer }
 
-// counter counts the bytes written to it.
-type counter struct{ n int }
+func (b *encBuf) Write(p []byte) (int, error) { b.w.B = append(b.w.B, p...); return len(p), nil }
+
+func (b *encBuf) WriteByte(c byte) error { b.w.B = append(b.w.B, c); return nil }
+
+// counter counts the bytes written to it; w measures hand-coded messages
+// (counting their strings and bytes rather than copying them).
+type counter struct {
+	n int
+	w wire.Writer
+}
 
 func (c *counter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
 func (c *counter) WriteByte(byte) error { c.n++; return nil }
+
+// measure adds the size of m, a hand-coded message, to c.n.
+func (c *counter) measure(m wireMessage) {
+	c.w.Reset(c.w.B[:0], true)
+	m.EncodeWire(&c.w)
+	c.n += c.w.Size()
+}
 
 // decReader reads a Codec's input. Its own type lets DecodeCarried
 // recognise a codec's decoder and decode a carried message in place.
@@ -207,7 +246,7 @@ func (c *Codec) EncodeTo(m Message, spare func(size int) []byte) ([]byte, error)
 		return nil, err
 	}
 	if s := spare(len(b)); s != nil {
-		c.buf.Buffer = *bytes.NewBuffer(s[:0])
+		c.buf.w.B = s[:0]
 		return b, nil
 	}
 	return append([]byte(nil), b...), nil
@@ -221,13 +260,14 @@ func (c *Codec) encode(m Message) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
 	}
-	c.buf.Reset()
 	var hdr [HeaderSize]byte
-	c.buf.Write(hdr[:])
-	if err := c.enc.Encode(m); err != nil {
+	c.buf.w.Reset(append(c.buf.w.B[:0], hdr[:]...), false)
+	if wm, ok := m.(wireMessage); ok {
+		wm.EncodeWire(&c.buf.w)
+	} else if err := c.enc.Encode(m); err != nil {
 		return nil, fmt.Errorf("core: encode %s: %w", info.name, err)
 	}
-	b := c.buf.Bytes()
+	b := c.buf.w.B
 	if len(b) > c.sizeMax {
 		return nil, fmt.Errorf("core: encode %s: %d bytes, limit %d: %w", info.name, len(b), c.sizeMax, ErrTooLarge)
 	}
@@ -255,7 +295,9 @@ func (c *Codec) Size(m Message) (int, error) {
 		return 0, fmt.Errorf("core: encode %T: %w %d", m, ErrUnknownType, t)
 	}
 	c.cnt.n = HeaderSize
-	if err := c.cntEnc.Encode(m); err != nil {
+	if wm, ok := m.(wireMessage); ok {
+		c.cnt.measure(wm)
+	} else if err := c.cntEnc.Encode(m); err != nil {
 		return 0, fmt.Errorf("core: encode %s: %w", info.name, err)
 	}
 	if c.cnt.n > c.sizeMax {
@@ -283,14 +325,16 @@ func EncodeCarried(enc *msgpack.Encoder, m Message) error {
 	}
 	switch w := enc.Writer().(type) {
 	case *encBuf:
-		start := w.Len()
+		start := len(w.w.B)
 		var hdr [5 + HeaderSize]byte
 		hdr[0] = binHeader32
-		w.Write(hdr[:])
-		if err := enc.Encode(m); err != nil {
+		w.w.B = append(w.w.B, hdr[:]...)
+		if wm, ok := m.(wireMessage); ok {
+			wm.EncodeWire(&w.w)
+		} else if err := enc.Encode(m); err != nil {
 			return fmt.Errorf("core: encode %s: %w", info.name, err)
 		}
-		out := w.Bytes()[start:]
+		out := w.w.B[start:]
 		if uint64(len(out)-5) > math.MaxUint32 {
 			return fmt.Errorf("core: encode %s: %d bytes: %w", info.name, len(out)-5, ErrTooLarge)
 		}
@@ -299,6 +343,10 @@ func EncodeCarried(enc *msgpack.Encoder, m Message) error {
 		return nil
 	case *counter:
 		w.n += 5 + HeaderSize
+		if wm, ok := m.(wireMessage); ok {
+			w.measure(wm)
+			return nil
+		}
 		return enc.Encode(m)
 	}
 	b, err := NewCodec(0).Encode(m)
@@ -395,13 +443,25 @@ func (c *Codec) Decode(b []byte) (Message, error) {
 		return nil, fmt.Errorf("core: decode %s: %d trailing bytes: %w", info.name, len(b)-size, ErrMalformed)
 	}
 	m := info.make()
-	c.rd.reset(b[HeaderSize:])
-	c.dec.Reset(&c.rd)
-	if err := c.dec.Decode(m); err != nil {
-		return nil, fmt.Errorf("core: decode %s: %v: %w", info.name, err, ErrMalformed)
+	left := 0
+	if wm, ok := m.(wireMessage); ok {
+		c.wr.Reset(b[HeaderSize:])
+		err := wm.DecodeWire(&c.wr)
+		left = c.wr.Len()
+		c.wr.Reset(nil) // the codec must not keep the input alive
+		if err != nil {
+			return nil, fmt.Errorf("core: decode %s: %v: %w", info.name, err, ErrMalformed)
+		}
+	} else {
+		c.rd.reset(b[HeaderSize:])
+		c.dec.Reset(&c.rd)
+		if err := c.dec.Decode(m); err != nil {
+			return nil, fmt.Errorf("core: decode %s: %v: %w", info.name, err, ErrMalformed)
+		}
+		left = c.rd.len()
 	}
-	if c.rd.len() != 0 {
-		return nil, fmt.Errorf("core: decode %s: %d bytes after the body: %w", info.name, c.rd.len(), ErrMalformed)
+	if left != 0 {
+		return nil, fmt.Errorf("core: decode %s: %d bytes after the body: %w", info.name, left, ErrMalformed)
 	}
 	if v, ok := m.(Validator); ok {
 		if err := v.Validate(); err != nil {

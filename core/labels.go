@@ -167,6 +167,10 @@ func (l Labels) String() string {
 // LabelTerm is one condition of a selector on the label Key: its value
 // is one of Values, or with Not none of them (a node without the label
 // matches a Not term only).
+//
+// Its codec is hand-written in core/proto/codec_fast.go, for the task
+// messages that carry it: a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type LabelTerm struct {
 	Key    string   `msgpack:"k"`
 	Not    bool     `msgpack:"n,omitempty"`

@@ -82,6 +82,10 @@ func (q Quantity) String() string {
 }
 
 // Resource is one named amount.
+//
+// Its codec is hand-written in core/proto/codec_fast.go, for the task
+// messages that carry it: a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type Resource struct {
 	Name   string   `msgpack:"n"`
 	Amount Quantity `msgpack:"a"`

@@ -62,6 +62,10 @@ func (k ErrorKind) String() string {
 
 // TaskError is a failure carried on the wire and stored as the value of a
 // failed object: every Get of a return of a failed task gets it.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type TaskError struct {
 	Kind    ErrorKind `msgpack:"k"`
 	Message string    `msgpack:"m,omitempty"`

@@ -301,6 +301,10 @@ type RegisterWorkerReply struct {
 
 // RequestLease asks a raylet for a worker to run Spec. Locations hints
 // where the arguments live, so the raylet can pull them first.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type RequestLease struct {
 	Spec TaskSpec `msgpack:"s"`
 	// LeaseID is chosen by the owner, unique per owner incarnation.
@@ -316,6 +320,10 @@ func (r *RequestLease) Validate() error { return r.Spec.Validate() }
 
 // LeaseReply answers RequestLease: exactly one of Granted, Spillback (with
 // SpillRaylet) or Infeasible (with Reason) holds.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type LeaseReply struct {
 	Granted     bool          `msgpack:"g,omitempty"`
 	Worker      core.Addr     `msgpack:"w,omitempty"`
@@ -332,6 +340,10 @@ type LeaseReply struct {
 
 // ReturnLease gives a leased worker back to its raylet, or cancels a lease
 // request that is still queued.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ReturnLease struct {
 	LeaseID uint64    `msgpack:"l"`
 	Owner   core.Addr `msgpack:"o"`
@@ -375,6 +387,10 @@ type LeaseFailed struct {
 // arrive, writes each (in any order, more than once), and seals and pins
 // it when every byte was written: that chunk's reply says Sealed. A put
 // whose chunks stop coming (its worker died) is aborted.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type PutObject struct {
 	ID        core.ObjectID `msgpack:"i"`
 	Owner     core.Addr     `msgpack:"o"`
@@ -399,6 +415,10 @@ func (p *PutObject) Chunked() bool { return p.Size > 0 && p.Size != int64(len(p.
 
 // PutObjectReply says which node stored the object; for a chunk, Sealed
 // says whether it completed the object.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type PutObjectReply struct {
 	Node   core.NodeID `msgpack:"n"`
 	Sealed bool        `msgpack:"s,omitempty"`
@@ -417,6 +437,10 @@ type NodeDead struct {
 // With Length set it asks for the bytes [Offset, Offset+Length) only
 // (an object larger than one message is read in chunks), and the reply's
 // Size is the object's.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type GetObject struct {
 	ID        core.ObjectID `msgpack:"i"`
 	Owner     core.Addr     `msgpack:"o"`
@@ -435,6 +459,10 @@ func (g *GetObject) Validate() error {
 
 // GetObjectReply carries an object's bytes, or with GetObject.Length the
 // chunk asked for and the object's Size.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type GetObjectReply struct {
 	Data []byte `msgpack:"d"`
 	Size int64  `msgpack:"s,omitempty"`
@@ -448,6 +476,10 @@ const ObjectChunkDefault = 8 << 20
 
 // FreeObjects tells a raylet that the owner released objects: their
 // copies are unpinned and deleted.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type FreeObjects struct {
 	IDs []core.ObjectID `msgpack:"i"`
 }
@@ -474,6 +506,10 @@ type ChunkReply struct {
 }
 
 // Ack is the empty reply.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type Ack struct{}
 
 // WorkerPing lets a raylet check that a worker is alive.
@@ -481,6 +517,10 @@ type WorkerPing struct{}
 
 // PushTask runs a task on a leased worker (or an actor call on the actor's
 // worker). The reply comes when the task finished.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type PushTask struct {
 	Spec    TaskSpec `msgpack:"s"`
 	LeaseID uint64   `msgpack:"l,omitempty"`
@@ -497,6 +537,10 @@ type PushTask struct {
 func (p *PushTask) Validate() error { return p.Spec.Validate() }
 
 // ReturnObject is one return value: inline bytes, or a plasma copy at Location.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ReturnObject struct {
 	ID       core.ObjectID `msgpack:"i"`
 	Inline   []byte        `msgpack:"v,omitempty"`
@@ -506,6 +550,10 @@ type ReturnObject struct {
 }
 
 // PushTaskReply reports a task's outcome: its returns, or Error.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type PushTaskReply struct {
 	Returns []ReturnObject `msgpack:"r,omitempty"`
 	Error   *TaskError     `msgpack:"e,omitempty"`
@@ -520,6 +568,10 @@ type PushTaskReply struct {
 
 // GetObjectStatus asks an object's owner for its value or locations; the
 // reply comes once the object is ready (or failed).
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type GetObjectStatus struct {
 	ID core.ObjectID `msgpack:"i"`
 	// Failed lists copies the borrower could not read; the owner drops
@@ -531,6 +583,10 @@ type GetObjectStatus struct {
 }
 
 // ObjectStatusReply answers GetObjectStatus.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ObjectStatusReply struct {
 	Inline    []byte     `msgpack:"v,omitempty"`
 	Locations []Location `msgpack:"l,omitempty"`

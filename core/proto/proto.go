@@ -39,6 +39,10 @@ import (
 )
 
 // Location is a node that holds a copy of an object in its plasma store.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type Location struct {
 	Node   core.NodeID `msgpack:"n"`
 	Raylet core.Addr   `msgpack:"r"`
@@ -46,6 +50,10 @@ type Location struct {
 
 // ObjectRef names an object and its owner, the core worker that decides
 // its fate.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ObjectRef struct {
 	ID    core.ObjectID `msgpack:"i"`
 	Owner core.Addr     `msgpack:"o"`
@@ -65,6 +73,10 @@ func (r ObjectRef) String() string { return r.ID.String() }
 // decodes them, becomes their borrower (AddBorrower) before the task
 // finishes. They are not dependencies: the task runs before they are
 // ready.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type Arg struct {
 	Value  []byte      `msgpack:"v,omitempty"`
 	Ref    *ObjectRef  `msgpack:"r,omitempty"`
@@ -82,6 +94,10 @@ const (
 )
 
 // Strategy is a task's scheduling strategy.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type Strategy struct {
 	Kind StrategyKind `msgpack:"k,omitempty"`
 	Node core.NodeID  `msgpack:"n,omitempty"`
@@ -92,6 +108,10 @@ type Strategy struct {
 }
 
 // TaskSpec describes one task attempt.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type TaskSpec struct {
 	TaskID     core.TaskID    `msgpack:"t"`
 	Job        core.JobID     `msgpack:"j"`
@@ -254,6 +274,10 @@ func (s *TaskSpec) Validate() error {
 // ConcurrencyGroup is a named group of an actor's methods whose calls
 // run at most Limit at once, apart from the other groups' (Ray's
 // concurrency_groups).
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ConcurrencyGroup struct {
 	Name  string `msgpack:"n"`
 	Limit uint32 `msgpack:"l"`

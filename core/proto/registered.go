@@ -19,6 +19,10 @@ import (
 // wraps it, tasks up.
 
 // ErrorValue is a registered error type's value inside a TaskError.
+//
+// Its codec is hand-written in codec_fast.go (core.Codec does not use
+// reflection for it): a field added, removed or retagged here must be
+// changed there too; TestFastCodecMatchesReflection fails until it is.
 type ErrorValue struct {
 	Name string `msgpack:"n"`
 	Data []byte `msgpack:"d,omitempty"`
