@@ -35,7 +35,7 @@ func (w *Worker) WhileBlocked(task core.TaskID, start func(done func())) {
 		}
 		run.waits--
 		if run.waits == 0 {
-			w.reportBlocked(run, false)
+			w.lineBlocked(leaseLineKey{holder: run.holder, lease: run.lease}, false)
 		}
 	})
 	if ended {
@@ -48,19 +48,20 @@ func (w *Worker) WhileBlocked(task core.TaskID, start func(done func())) {
 	counted = true
 	run.waits++
 	if run.waits == 1 {
-		w.reportBlocked(run, true)
+		w.lineBlocked(leaseLineKey{holder: run.holder, lease: run.lease}, true)
 	}
 }
 
-// reportBlocked tells the raylet that run's body waits (blocked) or runs
-// again. The reports of one worker carry increasing sequence numbers, so
-// that the raylet keeps the newest whatever order retries arrive in.
-func (w *Worker) reportBlocked(run *runningTask, blocked bool) {
+// reportBlocked tells the raylet that the lease of holder lends its
+// CPUs out (blocked: every body running on it waits) or takes them back.
+// The reports of one worker carry increasing sequence numbers, so that
+// the raylet keeps the newest whatever order retries arrive in.
+func (w *Worker) reportBlocked(lease uint64, holder core.Addr, blocked bool) {
 	w.blockSeq++
 	if blocked {
 		w.stats.Blocked++
 	}
-	m := &proto.LeaseBlocked{LeaseID: run.lease, Owner: run.holder, Seq: w.blockSeq, Blocked: blocked}
+	m := &proto.LeaseBlocked{LeaseID: lease, Owner: holder, Seq: w.blockSeq, Blocked: blocked}
 	w.cli.Call(w.cfg.Raylet, m, rpc.Options{}, func(core.Message, error) {
 		// Best effort: a report the raylet never gets leaves the lease as
 		// it was (its CPUs held, or lent until the lease returns).

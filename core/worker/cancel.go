@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -120,7 +121,7 @@ func (w *Worker) cancelOwned(t *pendingTask, opts CancelOptions) {
 	case phaseRunning:
 		// The push call stays: its reply (the interrupted body returned)
 		// gives the lease back. Until then the lease is held (LeaseCheck).
-		w.interrupted[t.leaseID] = t
+		w.interrupted[leaseTask{lease: t.leaseID, task: t.spec.TaskID}] = t
 		m := &proto.CancelTask{Task: t.spec.TaskID, Attempt: t.spec.Attempt, Force: opts.Force, Recursive: !opts.NoRecursive}
 		w.cli.Call(t.worker, m, rpc.Options{Timeout: cancelCallTimeout}, func(core.Message, error) {})
 	}
@@ -130,10 +131,11 @@ func (w *Worker) cancelOwned(t *pendingTask, opts CancelOptions) {
 // reply (nil on error). Arguments the body still references (it passed
 // them on) make the worker a borrower, as for a task that finished.
 func (w *Worker) endInterrupted(leaseID uint64, t *pendingTask, r *proto.PushTaskReply, worker core.Addr) {
-	if w.interrupted[leaseID] != t {
+	k := leaseTask{lease: leaseID, task: t.spec.TaskID}
+	if w.interrupted[k] != t {
 		return
 	}
-	delete(w.interrupted, leaseID)
+	delete(w.interrupted, k)
 	if r != nil {
 		for _, id := range r.Borrowed {
 			w.addBorrower(id, worker, borrowerAt{node: t.node})
@@ -145,20 +147,37 @@ func (w *Worker) endInterrupted(leaseID uint64, t *pendingTask, r *proto.PushTas
 // died (leaseID, when nonzero) or whose node died (node, when not nil):
 // no reply will come.
 func (w *Worker) abandonInterrupted(leaseID uint64, node core.NodeID) bool {
-	ids := make([]uint64, 0, len(w.interrupted))
-	for id := range w.interrupted { //gray:unordered sorted below
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	found := false
-	for _, id := range ids {
-		t := w.interrupted[id]
-		if (leaseID != 0 && id == leaseID) || (!node.IsNil() && t.node == node) {
+	for _, k := range w.interruptedKeys() {
+		t := w.interrupted[k]
+		if (leaseID != 0 && k.lease == leaseID) || (!node.IsNil() && t.node == node) {
 			found = true
 			w.cli.Cancel(t.pushCall) // its callback returns the lease
 		}
 	}
 	return found
+}
+
+// leaseTask names a cancelled task whose push is still out by its lease
+// and id (several tasks may be in flight on one lease).
+type leaseTask struct {
+	lease uint64
+	task  core.TaskID
+}
+
+// interruptedKeys returns the keys of w.interrupted, sorted.
+func (w *Worker) interruptedKeys() []leaseTask {
+	ks := make([]leaseTask, 0, len(w.interrupted))
+	for k := range w.interrupted { //gray:unordered sorted below
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b leaseTask) int {
+		if c := cmp.Compare(a.lease, b.lease); c != 0 {
+			return c
+		}
+		return compareBytes(a.task[:], b.task[:])
+	})
+	return ks
 }
 
 // runningTask is a normal task this worker executes for its owner.

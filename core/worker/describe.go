@@ -92,14 +92,9 @@ func (w *Worker) DescribeWaits(linesMax int) []string {
 	for _, id := range w.sortedBlocked() {
 		add(w.describeBlocked(w.blocked[id], now))
 	}
-	leases := make([]uint64, 0, len(w.interrupted))
-	for id := range w.interrupted { //gray:unordered sorted below
-		leases = append(leases, id)
-	}
-	slices.Sort(leases)
-	for _, id := range leases {
-		t := w.interrupted[id]
-		add(fmt.Sprintf("cancelled task %s %s attempt %d: its body on %s is still returning (lease %d)", t.spec.Function, t.spec.TaskID.Short(), t.spec.Attempt, t.worker, id))
+	for _, k := range w.interruptedKeys() {
+		t := w.interrupted[k]
+		add(fmt.Sprintf("cancelled task %s %s attempt %d: its body on %s is still returning (lease %d)", t.spec.Function, t.spec.TaskID.Short(), t.spec.Attempt, t.worker, k.lease))
 	}
 	if more > 0 {
 		if len(lines) > 0 {

@@ -39,23 +39,29 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 	}
 	run := &runningTask{spec: &spec, holder: from, lease: push.LeaseID}
 	w.running[spec.TaskID] = run
+	line := leaseLineKey{holder: from, lease: push.LeaseID}
 	finish := func(rets []proto.ReturnObject, terr *proto.TaskError) {
 		if w.running[spec.TaskID] == run {
 			delete(w.running, spec.TaskID)
 		}
-		if run.waits > 0 {
-			// The body returned while a Get of its was still out (it
-			// gave up on ctx): the lease, which its owner may reuse,
-			// takes its CPUs back.
-			run.waits = 0
-			w.reportBlocked(run, false)
-		}
+		// A body that returned while a Get of its was still out (it
+		// gave up on ctx) no longer waits: the lease, which its owner
+		// may reuse, takes its CPUs back unless another task on it
+		// waits (lineEnded).
+		blocked := run.waits > 0
+		run.waits = 0
 		reply(w.taskReplyFor(&spec, rets, terr), nil)
+		w.lineEnded(line, blocked)
 	}
-	w.resolveArgs(&spec, func(args [][]byte, argErr *proto.TaskError) {
+	w.onLease(line, func() { w.runPushed(&spec, run, finish) })
+}
+
+// runPushed resolves the arguments of a pushed normal task and runs it.
+func (w *Worker) runPushed(spec *proto.TaskSpec, run *runningTask, finish func([]proto.ReturnObject, *proto.TaskError)) {
+	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
 		switch {
 		case run.cancelled:
-			finish(nil, cancelledError(&spec))
+			finish(nil, cancelledError(spec))
 			return
 		case argErr != nil:
 			finish(nil, argErr)
@@ -63,13 +69,13 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		}
 		w.stats.Executed++
 		run.started = true
-		w.cfg.Executor.Execute(&spec, args, func(returns [][]byte, terr *proto.TaskError) {
-			returns, terr = w.streamReturns(&spec, returns, terr)
+		w.cfg.Executor.Execute(spec, args, func(returns [][]byte, terr *proto.TaskError) {
+			returns, terr = w.streamReturns(spec, returns, terr)
 			if run.cancelled {
 				// Interrupted: whatever the body returned, its owner
 				// has failed the task; large returns must not reach
 				// plasma, where nobody would free them.
-				finish(nil, cancelledError(&spec))
+				finish(nil, cancelledError(spec))
 				return
 			}
 			if terr == nil && len(returns) != int(spec.NumReturns) {
@@ -82,9 +88,107 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 				finish(nil, terr)
 				return
 			}
-			w.storeReturns(&spec, returns, finish)
+			w.storeReturns(spec, returns, finish)
 		})
 	})
+}
+
+// leaseLineKey names a lease a worker runs normal tasks on: its holder
+// (the owner) and its id.
+type leaseLineKey struct {
+	holder core.Addr
+	lease  uint64
+}
+
+// leaseLine is what a worker runs on one lease: the tasks pushed on it
+// and waiting their turn, how many run and how many of those wait in
+// Get or Wait (their lease lent its CPUs out).
+type leaseLine struct {
+	queue            []func()
+	running, blocked int
+	// lent: the raylet was told the lease's CPUs are lent out (every
+	// task running on it waits); see syncLent.
+	lent bool
+}
+
+// onLease runs start when fewer tasks of line run here than wait blocked
+// plus one, else after the ones pushed on it before: an owner may push
+// several tasks on one lease (pipelining), which hold the lease's
+// resources one at a time. A task queued behind one whose body waits in
+// Get or Wait starts at once (it may be what the body waits for), on the
+// CPUs the blocked one lent out. Leases stacked on a blocked worker have
+// ids of their own and run at once.
+func (w *Worker) onLease(line leaseLineKey, start func()) {
+	if line.lease == 0 {
+		start()
+		return
+	}
+	l := w.leaseLines[line]
+	if l == nil {
+		l = &leaseLine{}
+		w.leaseLines[line] = l
+	}
+	l.queue = append(l.queue, start)
+	w.pumpLine(line, l)
+}
+
+// pumpLine starts queued tasks of line while it has room.
+func (w *Worker) pumpLine(line leaseLineKey, l *leaseLine) {
+	for len(l.queue) > 0 && l.running-l.blocked < 1 {
+		next := l.queue[0]
+		l.queue[0] = nil
+		l.queue = l.queue[1:]
+		if l.blocked > 0 {
+			w.stats.StartedBesideBlocked++
+		}
+		l.running++
+		next()
+	}
+	w.syncLent(line, l)
+	if l.running == 0 && len(l.queue) == 0 && w.leaseLines[line] == l {
+		delete(w.leaseLines, line)
+	}
+}
+
+// syncLent tells the raylet when the lease's CPUs are to be lent out
+// (every task running on it waits in Get or Wait) or taken back (one
+// runs, or none is left: its owner may reuse the lease). It is the
+// lease's state, not one body's: a task started behind a waiting one
+// uses the CPUs the lease lent out.
+func (w *Worker) syncLent(line leaseLineKey, l *leaseLine) {
+	if want := l.running > 0 && l.blocked == l.running; want != l.lent {
+		l.lent = want
+		w.reportBlocked(line.lease, line.holder, want)
+	}
+}
+
+// lineEnded counts a task of line that ended (blocked: its body was
+// waiting when it did) and starts the next.
+func (w *Worker) lineEnded(line leaseLineKey, blocked bool) {
+	l := w.leaseLines[line]
+	if line.lease == 0 || l == nil {
+		return
+	}
+	l.running--
+	if blocked {
+		l.blocked--
+	}
+	w.pumpLine(line, l)
+}
+
+// lineBlocked counts a task of line whose body began (true) or ended
+// (false) waiting.
+func (w *Worker) lineBlocked(line leaseLineKey, blocked bool) {
+	l := w.leaseLines[line]
+	if line.lease == 0 || l == nil {
+		return
+	}
+	if blocked {
+		l.blocked++
+	} else {
+		l.blocked--
+	}
+	w.pumpLine(line, l)
 }
 
 func cancelledError(spec *proto.TaskSpec) *proto.TaskError {

@@ -269,6 +269,31 @@ func (w *Worker) checkKept() error {
 			return fmt.Errorf("worker: task %s is queued for a lease but not in its class's queue", t.spec.Describe())
 		}
 	}
+	// A live lease counts its pushes out: its running tasks and its
+	// cancelled ones whose bodies are still returning.
+	inflight := map[uint64]int{}
+	for _, id := range w.sortedTaskIDs() {
+		if t := w.tasks[id]; t.phase == phaseRunning {
+			inflight[t.leaseID]++
+		}
+	}
+	for _, k := range w.interruptedKeys() {
+		inflight[k.lease]++
+	}
+	for _, id := range slices.Sorted(maps.Keys(w.live)) {
+		ll := w.live[id]
+		if ll.inflight <= 0 || ll.inflight != inflight[id] {
+			return fmt.Errorf("worker: live lease %d counts %d pushes out, %d tasks run on it", id, ll.inflight, inflight[id])
+		}
+		if w.kept[id] != nil {
+			return fmt.Errorf("worker: lease %d is both live and kept idle", id)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(inflight)) {
+		if w.live[id] == nil {
+			return fmt.Errorf("worker: %d tasks run on lease %d, which is not live", inflight[id], id)
+		}
+	}
 	if !maps.Equal(requesting, w.requesting) {
 		return fmt.Errorf("worker: lease requests out per class %v, counted %v", requesting, w.requesting)
 	}

@@ -39,12 +39,18 @@ import (
 //     requests at the raylet. A lease granted to a task that no longer
 //     needs it runs the next one. When a class turns out infeasible for
 //     its tasks' InfeasibleWait, the tasks queued behind fail with it.
+//   - Tasks in flight per lease (pipelining): one, and up to
+//     leasePipelineMax while the lease's tasks answer within
+//     leasePipelineBelow of their push (fillLease); tasks pushed on one
+//     lease run one after another on its worker (execute.go).
 //   - SPREAD tasks never reuse a lease (they would not spread), nor do
 //     actor creations and calls (an actor keeps its worker for life).
 const (
-	leaseIdleMax     = 50 * time.Millisecond
-	leaseReuseMax    = time.Second
-	leaseRequestsMax = 10
+	leaseIdleMax       = 5 * time.Millisecond
+	leaseReuseMax      = time.Second
+	leaseRequestsMax   = 10
+	leasePipelineMax   = 2
+	leasePipelineBelow = 2 * time.Millisecond
 )
 
 // keptLease is a lease this owner kept after its task ended, idle until a
@@ -72,57 +78,119 @@ func leaseClass(spec *proto.TaskSpec) string {
 	return b.String()
 }
 
-// reusable reports whether the lease t ran on may run another task: the
-// task ended with a result (a failed one may have left its worker in a
-// bad state; a retried one asks anew) within leaseReuseMax of the lease's
-// grant.
-func (w *Worker) reusable(t *pendingTask, r *proto.PushTaskReply) bool {
-	return t.class != "" && r != nil && r.Error == nil && w.env.Now().Sub(t.granted) < leaseReuseMax
+// liveLease is a lease tasks of this owner were pushed on and whose
+// replies are not all in: inflight counts them. closing: a task on it
+// failed (its worker may be in a bad state) or was cancelled, or its
+// push failed (disconnect: the worker may be gone); no task is pushed on
+// it any more, and it goes back when the last reply is in.
+type liveLease struct {
+	l          lease.Lease
+	class      string
+	granted    time.Time
+	inflight   int
+	closing    bool
+	disconnect bool
+	// quick: the last task pushed on it answered within
+	// leasePipelineBelow of its push (see fillLease).
+	quick bool
 }
 
-// reuseLease hands the lease l that t ran on to the oldest task of t's
-// class waiting for a lease, or keeps it idle. t has ended.
-func (w *Worker) reuseLease(t *pendingTask, l lease.Lease) {
-	if w.deadNodes[l.Node] || w.exited {
-		w.leases.Return(l.Raylet, l.ID, false)
+// reusable reports whether the lease t ran on may run another task: the
+// task ended with a result (a failed one may have left its worker in a
+// bad state; a retried one asks anew).
+func (w *Worker) reusable(t *pendingTask, r *proto.PushTaskReply) bool {
+	return t.class != "" && r != nil && r.Error == nil
+}
+
+// pushEnded settles ll after the push of one of its tasks ended: ok when
+// the task ended with a result, disconnect when the push failed. While
+// the lease may run more, it runs the next waiting tasks of its class;
+// with nothing in flight and nothing waiting it is kept idle.
+func (w *Worker) pushEnded(ll *liveLease, ok, disconnect bool, took time.Duration) {
+	ll.inflight--
+	ll.quick = ok && took < leasePipelineBelow
+	if !ok {
+		ll.closing = true
+		ll.disconnect = ll.disconnect || disconnect
+	}
+	id := ll.l.ID
+	if ll.closing || ll.class == "" || w.deadNodes[ll.l.Node] || w.exited || w.env.Now().Sub(ll.granted) >= leaseReuseMax {
+		if ll.inflight == 0 {
+			delete(w.live, id)
+			w.leases.Return(ll.l.Raylet, id, ll.disconnect)
+		}
 		return
 	}
-	if w.handOff(t.class, l, t.granted) {
+	w.fillLease(ll)
+	if ll.inflight > 0 {
 		return
 	}
-	if w.othersWait(t.class) {
+	delete(w.live, id)
+	if w.othersWait(ll.class) {
 		// A task of another class waits for a lease: what this one
 		// holds may be what it needs.
-		w.leases.Return(l.Raylet, l.ID, false)
+		w.leases.Return(ll.l.Raylet, id, false)
 		return
 	}
-	k := &keptLease{l: l, class: t.class, granted: t.granted}
-	w.kept[l.ID] = k
-	w.idle[t.class] = append(w.idle[t.class], k)
+	k := &keptLease{l: ll.l, class: ll.class, granted: ll.granted}
+	w.kept[id] = k
+	w.idle[ll.class] = append(w.idle[ll.class], k)
 	w.env.AfterFunc(leaseIdleMax, func() {
-		if w.kept[l.ID] == k { // still idle
+		if w.kept[id] == k { // still idle
 			w.dropKept(k)
-			w.leases.Return(l.Raylet, l.ID, false)
+			w.leases.Return(k.l.Raylet, id, false)
 		}
 	})
 }
 
+// fillLease pushes waiting tasks of ll's class on it: one when nothing
+// is in flight there, and up to leasePipelineMax while its tasks are
+// quick (the last one answered within leasePipelineBelow of its push),
+// so that the worker has the next task when one ends instead of waiting
+// a round trip for it. A task pushed behind a long one would wait for it
+// while another worker may be free (head-of-line blocking, which made
+// Ray turn pipelining off), so slow leases and a lease's first task get
+// one at a time. Only a task with retries left is pushed behind another:
+// if the worker dies, a task that waited its turn fails with it.
+func (w *Worker) fillLease(ll *liveLease) {
+	for ll != nil && !ll.closing && w.live[ll.l.ID] == ll && (ll.inflight == 0 || ll.quick && ll.inflight < leasePipelineMax) {
+		pipelined := ll.inflight > 0
+		if !w.handOff(ll.class, ll.l, ll.granted, pipelined) {
+			return
+		}
+		if pipelined {
+			w.stats.TasksPipelined++
+		}
+	}
+}
+
 // handOff runs the oldest task of class waiting for a lease on l, which
-// was first granted at granted, and reports whether there was one.
-func (w *Worker) handOff(class string, l lease.Lease, granted time.Time) bool {
+// was first granted at granted, and reports whether there was one;
+// pipelined: l has tasks in flight, and only a task with retries left
+// may go behind them.
+func (w *Worker) handOff(class string, l lease.Lease, granted time.Time, pipelined bool) bool {
 	if class == "" || w.deadNodes[l.Node] || w.exited {
 		return false
 	}
 	// The oldest waiting task runs: its request passes to the oldest
 	// task queued without one, or goes back when none is.
-	next := w.nextWaiter(class)
+	next, q := w.peekWaiter(class), w.peekQueued(class)
 	switch {
+	case next == nil && q == nil:
+		return false
 	case next == nil:
-		if next = w.popQueued(class); next == nil {
-			return false
-		}
+		next = q
+	}
+	if pipelined && next.retries == 0 {
+		return false // behind another task, it would fail with its worker
+	}
+	switch {
+	case next == q:
+		w.popQueued(class)
 	default:
-		if q := w.popQueued(class); q != nil {
+		w.nextWaiter(class)
+		if q != nil {
+			w.popQueued(class)
 			w.transferRequest(next, q)
 		} else {
 			next.req.Cancel() // gives its own request back
@@ -181,6 +249,37 @@ func (w *Worker) addQueued(t *pendingTask) {
 	w.queued[t.class] = appendLive(w.queued[t.class], t, w.isQueued)
 }
 
+// peekQueued returns the oldest task of class still queued here (nil if
+// none), dropping the entries before it.
+func (w *Worker) peekQueued(class string) *pendingTask {
+	q := w.queued[class]
+	for len(q) > 0 && !w.isQueued(q[0]) {
+		q[0] = nil
+		q = q[1:]
+	}
+	if len(q) == 0 {
+		delete(w.queued, class)
+		return nil
+	}
+	w.queued[class] = q
+	return q[0]
+}
+
+// peekWaiter returns the oldest task of class waiting with a request out
+// (nil if none), dropping the entries before it.
+func (w *Worker) peekWaiter(class string) *pendingTask {
+	q := w.waiting[class]
+	for len(q) > 0 && !w.waits(q[0]) {
+		q[0] = nil
+		q = q[1:]
+	}
+	w.setWaiting(class, q)
+	if len(q) == 0 {
+		return nil
+	}
+	return q[0]
+}
+
 // popQueued takes the oldest task of class still queued here (nil if
 // none) and clears its queued mark.
 func (w *Worker) popQueued(class string) *pendingTask {
@@ -232,6 +331,7 @@ func (w *Worker) takeIdle(t *pendingTask) bool {
 	}
 	w.stats.LeasesReused++
 	w.runOnLease(t, k.l, k.granted)
+	w.fillLease(w.live[k.l.ID])
 	return true
 }
 

@@ -129,6 +129,12 @@ type Stats struct {
 	// LeaseQueued counts tasks that waited for a lease here because
 	// leaseRequestsMax requests of their class were out.
 	LeaseQueued int64
+	// TasksPipelined counts tasks pushed on a lease behind another task
+	// still in flight there (fillLease).
+	TasksPipelined int64
+	// StartedBesideBlocked counts pushed tasks this worker started on a
+	// lease whose running task waited in Get or Wait (execute.go).
+	StartedBesideBlocked int64
 }
 
 // Worker is the core worker: the part of every driver and worker process
@@ -169,11 +175,14 @@ type Worker struct {
 	// Cancellation (cancel.go): cancelled tasks of ours whose push is
 	// still out, by lease id; normal tasks this worker executes; cancels
 	// that arrived before their push.
-	interrupted map[uint64]*pendingTask
+	interrupted map[leaseTask]*pendingTask
 	// leaseTasks counts, per lease id, the tasks holding that lease or
 	// request (heldLease), for the raylets' lease checks.
-	leaseTasks    map[uint64]int
-	running       map[core.TaskID]*runningTask
+	leaseTasks map[uint64]int
+	running    map[core.TaskID]*runningTask
+	// leaseLines are the leases this worker runs normal tasks on, with
+	// the tasks pushed on each waiting their turn (execute.go).
+	leaseLines    map[leaseLineKey]*leaseLine
 	cancelledRuns map[runKey]bool
 	// returnPins are the references held by return values of tasks run
 	// here, kept until their owners free them (PinReturn), by sequence.
@@ -211,6 +220,7 @@ type Worker struct {
 	// Lease reuse (reuse.go): idle leases kept by id and by class, and the
 	// tasks of each class waiting for a lease, oldest first.
 	kept    map[uint64]*keptLease
+	live    map[uint64]*liveLease
 	idle    map[string][]*keptLease
 	waiting map[string][]*pendingTask
 	// requesting counts the lease requests in flight per class, and
@@ -301,14 +311,16 @@ func New(env core.Env, cfg Config) *Worker {
 
 		blocked: map[core.ObjectID]*blockedObj{},
 
-		interrupted:   map[uint64]*pendingTask{},
+		interrupted:   map[leaseTask]*pendingTask{},
 		leaseTasks:    map[uint64]int{},
 		running:       map[core.TaskID]*runningTask{},
+		leaseLines:    map[leaseLineKey]*leaseLine{},
 		cancelledRuns: map[runKey]bool{},
 		returnPins:    map[uint64][]proto.ObjectRef{},
 		generators:    map[core.TaskID]*genState{},
 		producers:     map[runKey]*producer{},
 		kept:          map[uint64]*keptLease{},
+		live:          map[uint64]*liveLease{},
 		requesting:    map[string]int{},
 		queued:        map[string][]*pendingTask{},
 		idle:          map[string][]*keptLease{},
@@ -590,8 +602,12 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 			// runs on another task's lease). A lease granted anyway
 			// runs a task of its class that waits, or goes back, or
 			// its worker and resources leak.
-			if err == nil && !w.handOff(t.class, l, w.env.Now()) {
-				w.leases.Return(l.Raylet, l.ID, false)
+			if err == nil {
+				if w.handOff(t.class, l, w.env.Now(), false) {
+					w.fillLease(w.live[l.ID])
+				} else {
+					w.leases.Return(l.Raylet, l.ID, false)
+				}
 			}
 			return
 		}
@@ -604,6 +620,7 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 		case err == nil:
 			t.granted = w.env.Now()
 			w.push(t, l)
+			w.fillLease(w.live[t.leaseID])
 		case errors.Is(err, lease.ErrInfeasible):
 			w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%v", err))
 		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped), errors.Is(err, lease.ErrDeadNode):
@@ -698,17 +715,20 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 	spec := t.spec
 	leaseID := t.leaseID
 	raylet := t.raylet
+	ll := w.live[leaseID]
+	if ll == nil {
+		ll = &liveLease{l: lease.Lease{ID: leaseID, Raylet: raylet, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID}, class: t.class, granted: t.granted}
+		w.live[leaseID] = ll
+	}
+	ll.inflight++
+	pushed := w.env.Now()
 	t.pushCall = w.cli.Call(l.Worker, &proto.PushTask{Spec: spec, LeaseID: leaseID, Node: l.Node, Worker: l.WorkerID}, rpc.Options{Timeout: -1},
 		func(m core.Message, err error) {
 			stale := w.tasks[spec.TaskID] != t || t.leaseID != leaseID
 			r, _ := m.(*proto.PushTaskReply)
-			if !stale && err == nil && w.reusable(t, r) {
-				// Before t's results are in: tasks waiting longer
-				// come before those its results let run.
-				w.reuseLease(t, lease.Lease{ID: leaseID, Raylet: raylet, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID})
-			} else {
-				w.leases.Return(raylet, leaseID, err != nil)
-			}
+			// Before t's results are in: tasks waiting longer come
+			// before those its results let run.
+			w.pushEnded(ll, !stale && err == nil && w.reusable(t, r), err != nil, w.env.Now().Sub(pushed))
 			if stale {
 				w.endInterrupted(leaseID, t, r, l.Worker)
 			}
@@ -828,9 +848,9 @@ func (w *Worker) onLeaseFailed(m *proto.LeaseFailed) {
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
 		if t.leaseID == m.LeaseID && t.phase == phaseRunning {
+			// Every task pushed on the lease (pipelined ones too).
 			w.cli.Cancel(t.pushCall)
 			w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, t.spec.Describe(), "%s", m.Reason))
-			return
 		}
 	}
 	w.abandonInterrupted(m.LeaseID, core.NodeID{})
@@ -1014,10 +1034,8 @@ func (w *Worker) PendingTasks() int { return len(w.tasks) }
 // handleLeaseCheck tells a raylet whether this worker still holds a lease.
 func (w *Worker) handleLeaseCheck(_ core.Addr, m core.Message, reply func(core.Message, error)) {
 	id := m.(*proto.LeaseCheck).LeaseID
-	held := w.leaseTasks[id] > 0 || w.kept[id] != nil
-	if w.interrupted[id] != nil {
-		held = true // a cancelled task's body is still returning
-	}
+	held := w.leaseTasks[id] > 0 || w.kept[id] != nil || w.live[id] != nil
+	// (A cancelled task's body still returning keeps its lease live.)
 	reply(&proto.LeaseCheckReply{Held: held}, nil)
 }
 

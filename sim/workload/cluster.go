@@ -341,5 +341,6 @@ func (c *cluster) SometimesPaths() []string {
 		"task placed by its label selector", "task placed by a hard node affinity", "soft affinity to a dead node ran elsewhere",
 		"actor generator method read to its end", "task waited for a node that could run it",
 		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "object put and read in chunks", "actor waited at the node's worker cap", "idle launched worker exited",
-		"task ran on a reused lease", "task waited for a lease request slot of its class"}
+		"task ran on a reused lease", "task waited for a lease request slot of its class",
+		"task pipelined behind another on its lease", "pipelined task started beside a blocked one"}
 }

@@ -429,6 +429,18 @@ func (d *driver) countPaths(ctx context.Context) error {
 				break
 			}
 		}
+		for _, a := range w.Addrs() {
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().TasksPipelined > 0 {
+				w.Sometimes("task pipelined behind another on its lease")
+				break
+			}
+		}
+		for _, a := range w.Addrs() {
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().StartedBesideBlocked > 0 {
+				w.Sometimes("pipelined task started beside a blocked one")
+				break
+			}
+		}
 		for _, a := range d.cl.raylets {
 			if r, ok := w.Process(a).(*raylet.Raylet); ok && r.Stats().Pulls > 0 {
 				w.Sometimes("remote pull")
