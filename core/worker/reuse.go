@@ -49,7 +49,7 @@ const (
 	leaseIdleMax       = 5 * time.Millisecond
 	leaseReuseMax      = time.Second
 	leaseRequestsMax   = 10
-	leasePipelineMax   = 2
+	leasePipelineMax   = 4
 	leasePipelineBelow = 2 * time.Millisecond
 )
 

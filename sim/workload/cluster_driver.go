@@ -417,28 +417,29 @@ func (d *driver) countPaths(ctx context.Context) error {
 				break
 			}
 		}
+		// Lease reuse (core/worker/reuse.go), summed over every core
+		// worker: drivers and workers alike own tasks.
+		var leases worker.Stats
 		for _, a := range w.Addrs() {
-			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().LeasesReused > 0 {
-				w.Sometimes("task ran on a reused lease")
-				break
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok {
+				st := o.CoreWorker().Stats()
+				leases.LeasesReused += st.LeasesReused
+				leases.LeaseQueued += st.LeaseQueued
+				leases.TasksPipelined += st.TasksPipelined
+				leases.StartedBesideBlocked += st.StartedBesideBlocked
 			}
 		}
-		for _, a := range w.Addrs() {
-			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().LeaseQueued > 0 {
-				w.Sometimes("task waited for a lease request slot of its class")
-				break
-			}
-		}
-		for _, a := range w.Addrs() {
-			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().TasksPipelined > 0 {
-				w.Sometimes("task pipelined behind another on its lease")
-				break
-			}
-		}
-		for _, a := range w.Addrs() {
-			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker().Stats().StartedBesideBlocked > 0 {
-				w.Sometimes("pipelined task started beside a blocked one")
-				break
+		for _, p := range []struct {
+			n    int64
+			path string
+		}{
+			{leases.LeasesReused, "task ran on a reused lease"},
+			{leases.LeaseQueued, "task waited for a lease request slot of its class"},
+			{leases.TasksPipelined, "task pipelined behind another on its lease"},
+			{leases.StartedBesideBlocked, "pipelined task started beside a blocked one"},
+		} {
+			if p.n > 0 {
+				w.Sometimes(p.path)
 			}
 		}
 		for _, a := range d.cl.raylets {
