@@ -35,7 +35,7 @@ func (w *Worker) WhileBlocked(task core.TaskID, start func(done func())) {
 		}
 		run.waits--
 		if run.waits == 0 {
-			w.lineBlocked(leaseLineKey{holder: run.holder, lease: run.lease}, false)
+			w.lineChanged(leaseLineKey{holder: run.holder, lease: run.lease}, 0, -1)
 		}
 	})
 	if ended {
@@ -48,7 +48,7 @@ func (w *Worker) WhileBlocked(task core.TaskID, start func(done func())) {
 	counted = true
 	run.waits++
 	if run.waits == 1 {
-		w.lineBlocked(leaseLineKey{holder: run.holder, lease: run.lease}, true)
+		w.lineChanged(leaseLineKey{holder: run.holder, lease: run.lease}, 0, 1)
 	}
 }
 

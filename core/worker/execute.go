@@ -47,11 +47,14 @@ func (w *Worker) handlePushTask(from core.Addr, m core.Message, reply func(core.
 		// A body that returned while a Get of its was still out (it
 		// gave up on ctx) no longer waits: the lease, which its owner
 		// may reuse, takes its CPUs back unless another task on it
-		// waits (lineEnded).
-		blocked := run.waits > 0
+		// waits (lineChanged).
+		blocked := 0
+		if run.waits > 0 {
+			blocked = -1
+		}
 		run.waits = 0
 		reply(w.taskReplyFor(&spec, rets, terr), nil)
-		w.lineEnded(line, blocked)
+		w.lineChanged(line, -1, blocked)
 	}
 	w.onLease(line, func() { w.runPushed(&spec, run, finish) })
 }
@@ -162,32 +165,17 @@ func (w *Worker) syncLent(line leaseLineKey, l *leaseLine) {
 	}
 }
 
-// lineEnded counts a task of line that ended (blocked: its body was
-// waiting when it did) and starts the next.
-func (w *Worker) lineEnded(line leaseLineKey, blocked bool) {
+// lineChanged adds running and blocked to line's counts — a task that
+// ended (-1, and -1 blocked if its body was waiting when it did), a body
+// that began (+1 blocked) or ended (-1) waiting — and starts what may
+// start.
+func (w *Worker) lineChanged(line leaseLineKey, running, blocked int) {
 	l := w.leaseLines[line]
 	if line.lease == 0 || l == nil {
 		return
 	}
-	l.running--
-	if blocked {
-		l.blocked--
-	}
-	w.pumpLine(line, l)
-}
-
-// lineBlocked counts a task of line whose body began (true) or ended
-// (false) waiting.
-func (w *Worker) lineBlocked(line leaseLineKey, blocked bool) {
-	l := w.leaseLines[line]
-	if line.lease == 0 || l == nil {
-		return
-	}
-	if blocked {
-		l.blocked++
-	} else {
-		l.blocked--
-	}
+	l.running += running
+	l.blocked += blocked
 	w.pumpLine(line, l)
 }
 

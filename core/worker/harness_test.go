@@ -388,6 +388,18 @@ func newCluster(t testing.TB) *cluster {
 }
 
 // get runs the network until the Get of ref answers.
+// bigInPlasma runs a task whose return is too large to go inline, waits
+// for it and returns its refs (the return is in plasma, owned by
+// c.owner).
+func (c *cluster) bigInPlasma(t testing.TB) []proto.ObjectRef {
+	t.Helper()
+	refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
+	if _, err := c.get(c.owner, refs[0]); err != nil {
+		t.Fatal(err)
+	}
+	return refs
+}
+
 func (c *cluster) get(w *Worker, ref proto.ObjectRef) ([]byte, error) {
 	var (
 		v    []byte

@@ -219,9 +219,9 @@ type Worker struct {
 
 	// Lease reuse (reuse.go): idle leases kept by id and by class, and the
 	// tasks of each class waiting for a lease, oldest first.
-	kept    map[uint64]*keptLease
+	kept    map[uint64]*liveLease
 	live    map[uint64]*liveLease
-	idle    map[string][]*keptLease
+	idle    map[string][]*liveLease
 	waiting map[string][]*pendingTask
 	// requesting counts the lease requests in flight per class, and
 	// queued holds the tasks of each class waiting without one.
@@ -319,11 +319,11 @@ func New(env core.Env, cfg Config) *Worker {
 		returnPins:    map[uint64][]proto.ObjectRef{},
 		generators:    map[core.TaskID]*genState{},
 		producers:     map[runKey]*producer{},
-		kept:          map[uint64]*keptLease{},
+		kept:          map[uint64]*liveLease{},
 		live:          map[uint64]*liveLease{},
 		requesting:    map[string]int{},
 		queued:        map[string][]*pendingTask{},
-		idle:          map[string][]*keptLease{},
+		idle:          map[string][]*liveLease{},
 		waiting:       map[string][]*pendingTask{},
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)

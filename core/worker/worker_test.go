@@ -125,10 +125,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("a borrower that already released answers at once", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
-		if _, err := c.get(c.owner, refs[0]); err != nil {
-			t.Fatal(err)
-		}
+		refs := c.bigInPlasma(t)
 		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{}) // exec holds no reference
 		c.owner.Release(refs[0])
 		c.n.run(nil)
@@ -138,10 +135,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("a borrower on a node that died is dropped", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
-		if _, err := c.get(c.owner, refs[0]); err != nil {
-			t.Fatal(err)
-		}
+		refs := c.bigInPlasma(t)
 		if err := c.exec.AddLocalRef(refs[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -164,10 +158,7 @@ func TestReferenceCounting(t *testing.T) {
 	})
 	t.Run("owner waits for its borrower, then frees", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
-		if _, err := c.get(c.owner, refs[0]); err != nil {
-			t.Fatal(err)
-		}
+		refs := c.bigInPlasma(t)
 		// exec borrows the object, then drops it.
 		if err := c.exec.AddLocalRef(refs[0]); err != nil {
 			t.Fatal(err)
@@ -189,10 +180,7 @@ func TestReferenceCounting(t *testing.T) {
 func TestLostObjects(t *testing.T) {
 	t.Run("a lost task return is rebuilt from lineage", func(t *testing.T) {
 		c := newCluster(t)
-		refs, _ := c.owner.SubmitTask("big", []proto.Arg{{Value: i64(proto.InlineSizeMax + 10)}}, TaskOptions{})
-		if _, err := c.get(c.owner, refs[0]); err != nil {
-			t.Fatal(err)
-		}
+		refs := c.bigInPlasma(t)
 		clear(c.raylet.objects)
 		c.owner.NodeDied(c.raylet.node, "raylet")
 		c.raylet.node = core.NodeID{10} // the raylet restarted: a new node
