@@ -56,6 +56,10 @@ type NodeOptions struct {
 	// ObjectStoreBytes is the plasma store's capacity; default the
 	// raylet's (256 MiB).
 	ObjectStoreBytes int64
+	// NoSharedMemory keeps the object store out of shared memory: the
+	// node's workers and drivers then move objects in messages (slower
+	// for large objects; for hosts whose /proc or memfd is restricted).
+	NoSharedMemory bool
 	// WorkerMemoryBytes kills a launched worker whose resident memory
 	// passes it (checked four times a second, Linux only); its task
 	// fails, or is retried, with an error that says so. 0: no limit.
@@ -174,7 +178,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	}
 	n := &Node{tr: tr, log: opts.Logger, failed: make(chan error, 1)}
 	n.pool = newPool("", opts.Logger)
-	n.host = net.NewHost(net.HostOptions{Transport: tr, DataDir: opts.DataDir, Logger: opts.Logger,
+	n.host = net.NewHost(net.HostOptions{Transport: tr, DataDir: opts.DataDir, Logger: opts.Logger, NoSharedMemory: opts.NoSharedMemory,
 		OnExit: func(addr core.Addr, err error) {
 			if n.pool.onExit(addr, err) {
 				return

@@ -189,6 +189,17 @@ func Put[T any](ctx context.Context, v T) Ref[T] {
 	if err != nil {
 		return errRef[T](err)
 	}
+	if b, ok := any(v).([]byte); ok && b != nil && uint64(len(b)) <= bytesValueMax {
+		// Encoded straight into the store's memory where the put goes
+		// through shared memory: one copy.
+		ref, err := do(ctx, c, func(cw *worker.Worker, reply func(proto.ObjectRef, error)) {
+			cw.PutFill(encodedBytesLen(b), func(dst []byte) { encodeBytesInto(dst, b) }, reply)
+		})
+		if err != nil {
+			return errRef[T](err)
+		}
+		return newRef[T](c, ref)
+	}
 	e, err := encodeIn(c, v)
 	if err != nil {
 		return errRef[T](err)

@@ -20,6 +20,9 @@ func methodKey[T any](name string) string {
 
 func encode[T any](v T) ([]byte, error) {
 	if b, ok := any(v).([]byte); ok {
+		if uint64(len(b)) > bytesValueMax {
+			return nil, fmt.Errorf("gray: encode []byte of %d bytes: a value holds at most %d bytes", len(b), uint64(bytesValueMax))
+		}
 		return encodeBytes(b), nil
 	}
 	b, err := msgpack.Marshal(v)
@@ -150,6 +153,40 @@ const (
 	mpBin16 = 0xc5
 	mpBin32 = 0xc6
 )
+
+// bytesValueMax bounds a []byte value: its encoding (msgpack bin 32)
+// holds a 32-bit length.
+const bytesValueMax = 1<<32 - 1
+
+// encodedBytesLen is the length of encodeBytes(b), for a non-nil b.
+func encodedBytesLen(b []byte) int {
+	switch n := len(b); {
+	case n < 1<<8:
+		return 2 + n
+	case n < 1<<16:
+		return 3 + n
+	default:
+		return 5 + n
+	}
+}
+
+// encodeBytesInto writes encodeBytes(b) into dst, of encodedBytesLen(b)
+// bytes, for a non-nil b.
+func encodeBytesInto(dst, b []byte) {
+	switch n := len(b); {
+	case n < 1<<8:
+		dst[0], dst[1] = mpBin8, byte(n)
+		copy(dst[2:], b)
+	case n < 1<<16:
+		dst[0] = mpBin16
+		binary.BigEndian.PutUint16(dst[1:], uint16(n))
+		copy(dst[3:], b)
+	default:
+		dst[0] = mpBin32
+		binary.BigEndian.PutUint32(dst[1:], uint32(n))
+		copy(dst[5:], b)
+	}
+}
 
 func encodeBytes(b []byte) []byte {
 	var hdr [5]byte

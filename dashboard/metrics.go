@@ -53,6 +53,9 @@ var (
 	descLeaseWait      = desc("raylet_lease_wait_seconds_total", "Scheduling latency: time from a lease request's arrival at a node's raylet to its grant, summed over granted leases (divide by gray_raylet_leases_granted_total for the mean).", "node_id")
 	descLaunched       = desc("raylet_workers_launched_total", "Workers a node's raylet launched from job binaries.", "node_id")
 	descLaunchFailures = desc("raylet_launch_failures_total", "Worker launches of a node's raylet that failed.", "node_id")
+	descSharedPuts     = desc("raylet_shared_puts_total", "Objects the workers and drivers of a node wrote straight into its plasma store's shared memory.", "node_id")
+	descSharedGets     = desc("raylet_shared_gets_total", "Reads of a node's plasma objects answered with a shared memory segment rather than bytes.", "node_id")
+	descStoreShared    = desc("object_store_shared_bytes", "Bytes of a node's plasma store held in shared memory.", "node_id")
 	descScrapeErrors   = desc("dashboard_scrape_errors", "Components that did not answer this scrape (1 each; other_raylets counts the nodes).", "component")
 )
 
@@ -62,7 +65,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
 		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descResTotal, descResUsed,
 		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
-		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descScrapeErrors} {
+		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descSharedPuts, descSharedGets, descStoreShared, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -166,12 +169,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descStoreObjects, float64(r.StoreObjects), id)
 		counter(descStoreEvictions, float64(r.StoreEvictions), id)
 		counter(descStoreEvicted, float64(r.StoreEvictedBytes), id)
+		counter(descSharedPuts, float64(r.SharedPuts), id)
+		counter(descSharedGets, float64(r.SharedGets), id)
+		gauge(descStoreShared, float64(r.StoreSharedBytes), id)
 	}
 	if rlErr == nil && hasRl {
 		emit(proto.RayletStatsReply{Node: node, LeasesGranted: rs.LeasesGranted, Spillbacks: rs.Spillbacks, Infeasible: rs.Infeasible,
 			WorkerDeaths: rs.WorkerDeaths, Pulls: rs.Pulls, PulledBytes: rs.PulledBytes, PullFailures: rs.PullFailures,
 			WorkersLaunched: rs.WorkersLaunched, LaunchFailures: rs.LaunchFailures, LeaseWaitNanos: int64(rs.LeaseWait),
-			StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: ps.Evictions, StoreEvictedBytes: ps.EvictedBytes})
+			StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: ps.Evictions, StoreEvictedBytes: ps.EvictedBytes,
+			SharedPuts: rs.SharedPuts, SharedGets: rs.SharedGets, StoreSharedBytes: ps.SharedBytes})
 	}
 	// The other alive nodes' raylets, asked over the network.
 	if gcsErr == nil && c.s.opts.Source.Request != nil {

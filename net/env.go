@@ -3,6 +3,7 @@ package net
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -37,6 +38,26 @@ func (e *procEnv) Rand() *rand.Rand { return e.rng }
 
 // FS implements core.Env: the process's data dir, or its in-memory FS.
 func (e *procEnv) FS() vfs.FS { return e.fs }
+
+// errNoSharedMemory is ShmCreate's and ShmOpen's error on a host
+// started with HostOptions.NoSharedMemory.
+var errNoSharedMemory = errors.New("net: shared memory is off on this host")
+
+// ShmCreate implements core.SharedMemory (HostOptions.SharedMemory).
+func (e *procEnv) ShmCreate(size int64) (core.Segment, error) {
+	if e.p.h.opts.NoSharedMemory {
+		return nil, errNoSharedMemory
+	}
+	return e.p.h.opts.SharedMemory.ShmCreate(size)
+}
+
+// ShmOpen implements core.SharedMemory.
+func (e *procEnv) ShmOpen(handle string, size int64, write bool) (core.Segment, error) {
+	if e.p.h.opts.NoSharedMemory {
+		return nil, fmt.Errorf("%w: %w", errNoSharedMemory, core.ErrShmForeign)
+	}
+	return e.p.h.opts.SharedMemory.ShmOpen(handle, size, write)
+}
 
 // Log implements core.Env.
 func (e *procEnv) Log() *slog.Logger { return e.log }

@@ -59,11 +59,24 @@ type HostOptions struct {
 	// is stopped and its name freed: it must not block and must not call
 	// Host.Stop or Host.Close (they would wait for that goroutine).
 	OnExit func(addr core.Addr, err error)
+	// SharedMemory is what the processes' Env offers as
+	// core.SharedMemory (a raylet keeps its large objects there, and the
+	// workers and drivers of its host read and write them without a
+	// socket). Nil gives Go memory shared within this program for the
+	// in-memory transport, and memfd segments that the host's other
+	// programs can open for any other transport (NewMemory).
+	SharedMemory *Memory
+	// NoSharedMemory turns shared memory off: objects move in messages.
+	NoSharedMemory bool
 }
 
 func (o *HostOptions) setDefaults() {
 	if o.Transport == nil {
 		o.Transport = NewMem()
+	}
+	if o.SharedMemory == nil {
+		_, mem := o.Transport.(*Mem)
+		o.SharedMemory = NewMemory(!mem)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

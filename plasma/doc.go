@@ -57,6 +57,14 @@
 // Write copy their input, so the caller keeps its slice; Adopt takes the
 // caller's slice over instead, for bytes nobody else holds.
 //
+// The exception is shared memory (Config.Memory): objects of at least
+// Config.SharedMin bytes that Create allocates live in segments the
+// host's other processes can map, closed when the object is freed, after
+// which their memory may be unmapped or reused (Mapped reports it): a
+// caller that keeps such bytes past its reader pin must copy them.
+// CreateShared, SharedUnsealed and WrittenElsewhere let another process
+// write an object through its segment; Shared names a sealed object's.
+//
 // # Bounds
 //
 // Config.Capacity bounds the bytes held (and CapacityMax bounds it, so that

@@ -42,4 +42,7 @@ var (
 	// ErrTooManyPins: the object already has ReaderPinsMax reader pins,
 	// which means some reader does not release what it gets.
 	ErrTooManyPins = errors.New("plasma: too many reader pins on one object; release objects after reading them")
+	// ErrNotShared: WrittenElsewhere on an object that has no shared
+	// memory segment, so nobody else can have written it.
+	ErrNotShared = errors.New("plasma: object not in shared memory")
 )

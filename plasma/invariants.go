@@ -25,10 +25,14 @@ func (s *Store) CheckInvariants() error {
 	if len(s.objects) > s.objectsMax {
 		return fmt.Errorf("plasma: %d objects, limit %d", len(s.objects), s.objectsMax)
 	}
-	var sum int64
-	sealed, evictable, bad := 0, 0, false
+	var sum, sharedBytes int64
+	sealed, evictable, shared, bad := 0, 0, 0, false
 	for id, e := range s.objects { //gray:unordered sums and a flag; the reported violation is chosen in id order below
 		sum += e.size()
+		if e.seg != nil {
+			shared++
+			sharedBytes += e.size()
+		}
 		if e.sealed {
 			sealed++
 		}
@@ -54,6 +58,9 @@ func (s *Store) CheckInvariants() error {
 	if sum != s.used {
 		return fmt.Errorf("plasma: used %d bytes, but the objects' sizes sum to %d", s.used, sum)
 	}
+	if shared != s.shared || sharedBytes != s.sharedBytes {
+		return fmt.Errorf("plasma: %d objects of %d bytes counted in shared memory, but %d of %d bytes are", s.shared, s.sharedBytes, shared, sharedBytes)
+	}
 	if sealed != s.sealed {
 		return fmt.Errorf("plasma: sealed count %d, but %d objects are sealed", s.sealed, sealed)
 	}
@@ -75,6 +82,8 @@ func (s *Store) checkEntry(id core.ObjectID, e *entry) error {
 		return fmt.Errorf("plasma: %v awaits deletion with %d readers and primary %v: it should be gone, unpinned", id, e.readers, e.primary)
 	case e.lastUse == 0 || e.lastUse > s.clock:
 		return fmt.Errorf("plasma: %v last used at %d, outside [1, clock %d]", id, e.lastUse, s.clock)
+	case e.seg != nil && int64(len(e.seg.Bytes())) != e.size():
+		return fmt.Errorf("plasma: %v of %d bytes is in a shared segment of %d bytes", id, e.size(), len(e.seg.Bytes()))
 	case e.inLRU != e.evictable():
 		return fmt.Errorf("plasma: %v is evictable=%v but listed for eviction=%v", id, e.evictable(), e.inLRU)
 	}

@@ -29,6 +29,12 @@ type Stats struct {
 	// space or object slots: ErrTooLarge, ErrObjectStoreFull and
 	// ErrTooManyObjects.
 	CreateFailures int64
+	// SharedObjects counts the objects in shared memory (Config.Memory)
+	// and SharedBytes their size; SharedFailures counts the segments
+	// that could not be made (those objects went to Go memory).
+	SharedObjects  int
+	SharedBytes    int64
+	SharedFailures int64
 }
 
 // Stats returns the store's counters.
@@ -42,6 +48,9 @@ func (s *Store) Stats() Stats {
 		Evictions:      s.evictions,
 		EvictedBytes:   s.evictedBytes,
 		CreateFailures: s.createFailures,
+		SharedObjects:  s.shared,
+		SharedBytes:    s.sharedBytes,
+		SharedFailures: s.sharedFailures,
 	}
 }
 

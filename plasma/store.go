@@ -36,13 +36,30 @@ type Config struct {
 	// mutating methods (they panic); reading Stats, Objects and Contains is
 	// allowed.
 	OnEvict func(core.ObjectID)
+	// Memory, if not nil, holds the objects of at least SharedMin bytes
+	// that Create allocates (not those Adopt takes over): segments that
+	// the node's workers and drivers open to write puts and read gets
+	// without copying them through a socket (core.SharedMemory). A
+	// segment that cannot be made falls back to Go memory
+	// (Stats.SharedFailures).
+	Memory core.SharedMemory
+	// SharedMin is the smallest object Create puts in Memory; zero means
+	// DefaultSharedMin.
+	SharedMin int64
 }
+
+// DefaultSharedMin is the smallest object in shared memory by default:
+// below it, a segment's system calls cost more than the copies it saves.
+const DefaultSharedMin = 1 << 20
 
 // Validate reports whether c can configure a Store, saying which field to
 // fix if not.
 func (c Config) Validate() error {
 	if c.Capacity <= 0 || c.Capacity > CapacityMax {
 		return fmt.Errorf("plasma: config: capacity %d bytes; set an object store capacity between 1 and %d bytes", c.Capacity, int64(CapacityMax))
+	}
+	if c.SharedMin < 0 {
+		return fmt.Errorf("plasma: config: shared memory threshold %d bytes; set a positive size, or zero for the default %d", c.SharedMin, DefaultSharedMin)
 	}
 	if c.ObjectsMax < 0 {
 		return fmt.Errorf("plasma: config: max objects %d; set a positive limit, or zero for the default %d", c.ObjectsMax, DefaultObjectsMax)
@@ -56,6 +73,8 @@ type Store struct {
 	capacity   int64
 	objectsMax int
 	onEvict    func(core.ObjectID)
+	memory     core.SharedMemory
+	sharedMin  int64
 
 	objects map[core.ObjectID]*entry
 	// used is the sum of the sizes of all objects in objects.
@@ -71,6 +90,11 @@ type Store struct {
 	evictions      int64
 	evictedBytes   int64
 	createFailures int64
+	// shared counts the objects in shared memory and sharedBytes their
+	// size; sharedFailures the segments that could not be made.
+	shared         int
+	sharedBytes    int64
+	sharedFailures int64
 
 	// inCallback is set while OnEvict runs, to catch re-entrant mutation.
 	inCallback bool
@@ -82,6 +106,8 @@ type entry struct {
 	owner core.Addr
 	// data is the object's memory, allocated at Create with its final size.
 	data []byte
+	// seg holds data when it is a shared memory segment (Config.Memory).
+	seg core.Segment
 	// written tracks what Write filled while the object is unsealed; it is
 	// nil once the object is sealed.
 	written ranges
@@ -115,10 +141,15 @@ func NewStore(cfg Config) *Store {
 	if cfg.ObjectsMax == 0 {
 		cfg.ObjectsMax = DefaultObjectsMax
 	}
+	if cfg.SharedMin == 0 {
+		cfg.SharedMin = DefaultSharedMin
+	}
 	return &Store{
 		capacity:   cfg.Capacity,
 		objectsMax: cfg.ObjectsMax,
 		onEvict:    cfg.OnEvict,
+		memory:     cfg.Memory,
+		sharedMin:  cfg.SharedMin,
 		objects:    make(map[core.ObjectID]*entry),
 	}
 }
@@ -137,12 +168,25 @@ func NewStore(cfg Config) *Store {
 //   - ErrTooManyObjects if the store holds ObjectsMax objects none of which
 //     can be evicted.
 func (s *Store) Create(id core.ObjectID, size int64, owner core.Addr) error {
-	return s.create(id, size, owner, nil)
+	return s.create(id, size, owner, nil, false)
+}
+
+// CreateShared is Create for an object that another process of the host
+// writes through its shared memory segment (SharedUnsealed,
+// WrittenElsewhere), whatever its size. It fails as Create does, and
+// with ErrNotShared when the store has no shared memory or the segment
+// cannot be made; then it leaves nothing behind.
+func (s *Store) CreateShared(id core.ObjectID, size int64, owner core.Addr) error {
+	if s.memory == nil {
+		return fmt.Errorf("plasma: create shared %v: the store has no shared memory: %w", id, ErrNotShared)
+	}
+	return s.create(id, size, owner, nil, true)
 }
 
 // create is Create; data, when not nil, is the object's memory (of size
-// bytes), taken over rather than allocated.
-func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byte) error {
+// bytes), taken over rather than allocated; shared asks for a segment
+// whatever the size, and fails without one.
+func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byte, shared bool) error {
 	s.assertNotInCallback("Create")
 	if e, ok := s.objects[id]; ok {
 		if e.deleting {
@@ -177,10 +221,29 @@ func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byt
 		}
 		s.evict(s.lru.head)
 	}
+	var seg core.Segment
+	if data == nil && s.memory != nil && (shared || size >= s.sharedMin) {
+		var err error
+		if seg, err = s.memory.ShmCreate(size); err != nil || int64(len(seg.Bytes())) != size {
+			if err == nil {
+				seg.Close()
+				err = fmt.Errorf("segment of %d bytes for %d", len(seg.Bytes()), size)
+			}
+			seg = nil
+			s.sharedFailures++
+			if shared {
+				return fmt.Errorf("plasma: create shared %v: %v: %w", id, err, ErrNotShared)
+			}
+		} else {
+			data = seg.Bytes()
+			s.shared++
+			s.sharedBytes += size
+		}
+	}
 	if data == nil {
 		data = make([]byte, size)
 	}
-	e := &entry{id: id, owner: owner, data: data}
+	e := &entry{id: id, owner: owner, data: data, seg: seg}
 	s.touch(e)
 	s.objects[id] = e
 	s.used += size
@@ -277,7 +340,7 @@ func (s *Store) Adopt(id core.ObjectID, data []byte, owner core.Addr) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if err := s.create(id, int64(len(data)), owner, data[:len(data):len(data)]); err != nil {
+	if err := s.create(id, int64(len(data)), owner, data[:len(data):len(data)], false); err != nil {
 		return err
 	}
 	e := s.objects[id]
@@ -389,6 +452,64 @@ func (s *Store) Delete(id core.ObjectID) error {
 	return nil
 }
 
+// Close releases the shared memory segments of every object, when the
+// store's process stops. The store must not be used afterwards.
+func (s *Store) Close() {
+	for _, e := range s.objects { //gray:unordered each segment is closed; order is not observable
+		if e.seg != nil {
+			e.seg.Close()
+		}
+	}
+}
+
+// Shared returns the handle of id's shared memory segment (see
+// Config.Memory), or "" when it has none or is not sealed.
+func (s *Store) Shared(id core.ObjectID) string {
+	e, ok := s.objects[id]
+	if !ok || e.seg == nil || !e.sealed || e.deleting {
+		return ""
+	}
+	return e.seg.Handle()
+}
+
+// SharedUnsealed returns the handle of the unsealed object id's shared
+// memory segment, for its writer, or "" when it has none.
+func (s *Store) SharedUnsealed(id core.ObjectID) string {
+	e, ok := s.objects[id]
+	if !ok || e.seg == nil || e.sealed {
+		return ""
+	}
+	return e.seg.Handle()
+}
+
+// WrittenElsewhere records that every byte of the unsealed object id was
+// written through its shared memory segment by another process (see
+// SharedUnsealed), so that Seal may seal it. It fails with ErrNotFound,
+// ErrSealed, or ErrNotShared for an object without a segment.
+func (s *Store) WrittenElsewhere(id core.ObjectID) error {
+	s.assertNotInCallback("WrittenElsewhere")
+	e, ok := s.objects[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("plasma: written elsewhere %v: %w", id, ErrNotFound)
+	case e.sealed:
+		return fmt.Errorf("plasma: written elsewhere %v: %w", id, ErrSealed)
+	case e.seg == nil:
+		return fmt.Errorf("plasma: written elsewhere %v: %w", id, ErrNotShared)
+	}
+	e.written = e.written.add(0, e.size())
+	return nil
+}
+
+// Mapped reports whether the bytes Get returns for id are a mapping
+// that is gone once the copy is freed (a shared segment that is not
+// Stable): a caller that keeps them longer than its reader pin, in a
+// message for example, must copy them.
+func (s *Store) Mapped(id core.ObjectID) bool {
+	e, ok := s.objects[id]
+	return ok && e.seg != nil && !e.seg.Stable()
+}
+
 // Contains reports whether id is present, sealed and not being deleted.
 func (s *Store) Contains(id core.ObjectID) bool {
 	e, ok := s.objects[id]
@@ -431,6 +552,14 @@ func (s *Store) free(e *entry) {
 	}
 	s.used -= e.size()
 	delete(s.objects, e.id)
+	if e.seg != nil {
+		s.shared--
+		s.sharedBytes -= e.size()
+		e.seg.Close()
+		if !e.seg.Stable() {
+			e.data = nil
+		}
+	}
 }
 
 // evict frees the evictable copy e and tells OnEvict.

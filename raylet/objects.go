@@ -200,6 +200,7 @@ func codeFor(err error) rpc.Code {
 // when this node has none.
 func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	g := m.(*proto.GetObject)
+	whole := reply
 	if g.Length > 0 {
 		// One chunk: answer with its range of the object's bytes.
 		inner := reply
@@ -214,10 +215,13 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 				inner(nil, rpc.Errorf(rpc.CodeInvalid, "chunk at offset %d of %v, which has %d bytes", g.Offset, g.ID, size))
 				return
 			}
-			inner(&proto.GetObjectReply{Data: data[g.Offset:min(size, g.Offset+g.Length)], Size: size}, nil)
+			inner(&proto.GetObjectReply{Data: r.stable(g.ID, data[g.Offset:min(size, g.Offset+g.Length)]), Size: size}, nil)
 		}
 	}
-	if r.replyObject(g.ID, reply) {
+	if g.Shared && r.sharedReply(g.ID, whole) {
+		return
+	}
+	if r.replyObject(g.ID, g.Length == 0, reply) {
 		return
 	}
 	if h := r.heldReads[g.ID]; h != nil && g.Length > 0 {
@@ -245,7 +249,10 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 			reply(&proto.GetObjectReply{Data: data}, nil)
 			return
 		}
-		if !r.replyObject(g.ID, reply) {
+		if g.Shared && r.sharedReply(g.ID, whole) {
+			return
+		}
+		if !r.replyObject(g.ID, g.Length == 0, reply) {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "%v was evicted right after it was pulled; retry", g.ID))
 		}
 	})
@@ -256,10 +263,15 @@ func (r *Raylet) handleGetObject(from core.Addr, m core.Message, reply func(core
 // object's bytes never change (plasma), so the rpc server may keep the
 // reply and send it again after the pin is released, and no copy is
 // needed.
-func (r *Raylet) replyObject(id core.ObjectID, reply func(core.Message, error)) bool {
+// With whole unset, reply takes a range of the bytes and makes it
+// stable itself (see stable).
+func (r *Raylet) replyObject(id core.ObjectID, whole bool, reply func(core.Message, error)) bool {
 	data, err := r.store.Get(id)
 	if err != nil {
 		return false
+	}
+	if whole {
+		data = r.stable(id, data)
 	}
 	reply(&proto.GetObjectReply{Data: data}, nil)
 	_ = r.store.Release(id)
@@ -292,7 +304,7 @@ func (r *Raylet) handlePullChunk(from core.Addr, m core.Message, reply func(core
 		return
 	}
 	end := min(size, p.Offset+p.Length)
-	reply(&proto.ChunkReply{Size: size, Data: data[p.Offset:end]}, nil)
+	reply(&proto.ChunkReply{Size: size, Data: r.stable(p.ID, data[p.Offset:end])}, nil)
 }
 
 // pullObject makes id local, trying locs in order, and calls done once.
@@ -528,5 +540,6 @@ func (r *Raylet) handleRayletStats(_ core.Addr, _ core.Message, reply func(core.
 		WorkersLaunched: st.WorkersLaunched, LaunchFailures: st.LaunchFailures,
 		StoreUsed: ps.Used, StoreCapacity: ps.Capacity, StoreObjects: int64(ps.Objects), StoreEvictions: int64(ps.Evictions), StoreEvictedBytes: ps.EvictedBytes,
 		LeaseWaitNanos: int64(st.LeaseWait),
+		SharedPuts:     st.SharedPuts, SharedGets: st.SharedGets, StoreSharedBytes: ps.SharedBytes,
 	}, nil)
 }

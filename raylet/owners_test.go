@@ -29,6 +29,9 @@ type owner struct {
 	silent   bool
 	released map[core.ObjectID]bool
 	job      core.JobID
+	// intercept, when set, sees every message first and reports whether
+	// it consumed it.
+	intercept func(core.Addr, core.Message) bool
 
 	env core.Env
 	cli *rpc.Client
@@ -60,6 +63,9 @@ func (o *owner) Start(env core.Env) {
 }
 
 func (o *owner) Receive(from core.Addr, m core.Message) {
+	if o.intercept != nil && o.intercept(from, m) {
+		return
+	}
 	if o.gcs.Handle(from, m) || o.cli.Handle(from, m) {
 		return
 	}

@@ -25,6 +25,11 @@ type Config struct {
 	Labels core.Labels
 	// ObjectStoreBytes is the plasma store's capacity. Default 256 MiB.
 	ObjectStoreBytes int64
+	// SharedMin is the smallest object the store keeps in the host's
+	// shared memory, where the environment has it (core.SharedMemory):
+	// the node's workers and drivers read those without a copy through
+	// a socket. Zero means plasma.DefaultSharedMin.
+	SharedMin int64
 	// HeartbeatPeriod is how often the raylet reports to the GCS. Default 1s.
 	HeartbeatPeriod time.Duration
 	// SpreadThreshold is the hybrid policy's utilisation threshold.
@@ -68,6 +73,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.SharedMin < 0 {
+		c.SharedMin = 0
+	}
 	if c.ObjectStoreBytes <= 0 {
 		c.ObjectStoreBytes = 256 << 20
 	}
@@ -116,6 +124,10 @@ type Stats struct {
 	// chunk size), ChunkedPutsAborted those dropped unfinished (their
 	// worker died or stopped sending).
 	ChunkedPuts, ChunkedPutsAborted int64
+	// SharedPuts counts objects written by workers straight into shared
+	// memory (CreateShared, then SealShared) and SharedGets the reads
+	// answered with a segment's handle rather than bytes.
+	SharedPuts, SharedGets int64
 	// LeaseWait sums, over granted leases, the time from a request's
 	// arrival to its grant: the scheduling latency (divide by
 	// LeasesGranted for the mean).
@@ -397,7 +409,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.exitedWorkers = map[core.Addr]bool{}
 	r.launchAddrs = map[string]core.Addr{}
 	r.evicted = map[core.ObjectID]bool{}
-	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict})
+	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict, Memory: core.ShmOf(env), SharedMin: r.cfg.SharedMin})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}
 	r.addrs[r.node] = env.Self()
 
@@ -407,6 +419,8 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.LeaseBlocked{}).MsgType(), r.handleLeaseBlocked)
 	r.srv.Register((&proto.PutObject{}).MsgType(), r.handlePutObject)
 	r.srv.Register((&proto.GetObject{}).MsgType(), r.handleGetObject)
+	r.srv.Register((&proto.CreateShared{}).MsgType(), r.handleCreateShared)
+	r.srv.Register((&proto.SealShared{}).MsgType(), r.handleSealShared)
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
 	r.srv.Register((&proto.LeaseStatus{}).MsgType(), r.handleLeaseStatus)
@@ -563,8 +577,13 @@ func (r *Raylet) Receive(from core.Addr, m core.Message) {
 	r.srv.Handle(from, m)
 }
 
-// Stop implements core.Stopper.
-func (r *Raylet) Stop() {}
+// Stop implements core.Stopper: the store's shared memory segments are
+// released (workers that opened one keep their own hold).
+func (r *Raylet) Stop() {
+	if r.store != nil {
+		r.store.Close()
+	}
+}
 
 // onPub updates the cluster view from GCS pubsub.
 func (r *Raylet) onPub(m gcs.PubMessage) {

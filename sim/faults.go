@@ -50,6 +50,10 @@ type Faults struct {
 	// far (rates stay within DriftPPM). Its timers keep their durations;
 	// only what it reads from Now moves.
 	ClockJump float64
+	// ShmRefuse is the probability that creating or opening a shared
+	// memory segment fails during the fault phase (a full /dev/shm, a
+	// failed mmap): the components must then move the bytes in messages.
+	ShmRefuse float64
 
 	// UnsyncedKeepPct is the share (0–100) of unsynced disk data that
 	// survives a crash; 0 keeps exactly the synced state.
@@ -72,7 +76,7 @@ func DefaultFaults() Faults {
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
 	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.LateDup > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0 || f.ShmRefuse > 0
 }
 
 // pauseMax is the longest pause of the mix.
@@ -135,6 +139,9 @@ func Swarm(r *rand.Rand) Faults {
 	if on() {
 		f.ClockJump = 0.02 + r.Float64()*0.2
 	}
+	if on() {
+		f.ShmRefuse = r.Float64() * 0.3
+	}
 	return f
 }
 
@@ -142,7 +149,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, pause, pause_max, corrupt, late_dup, clock_jump, unsynced, drift.
+// clog, crash, disk, pause, pause_max, corrupt, late_dup, clock_jump, shm_refuse, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -191,6 +198,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.Corrupt, err = parseRate(v)
 		case "clock_jump":
 			f.ClockJump, err = parseRate(v)
+		case "shm_refuse":
+			f.ShmRefuse, err = parseProb(v)
 		case "pause_max":
 			f.PauseMax, err = time.ParseDuration(v)
 			if err == nil && (f.PauseMax < time.Millisecond || f.PauseMax > 10*time.Minute) {
@@ -204,7 +213,7 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 		case "drift":
 			f.DriftPPM, err = strconv.Atoi(v)
 		default:
-			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt late_dup clock_jump unsynced drift)", k)
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt late_dup clock_jump shm_refuse unsynced drift)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
@@ -261,6 +270,9 @@ func (f Faults) String() string {
 		if p.v > 0 {
 			add("%s=%g", p.k, p.v)
 		}
+	}
+	if f.ShmRefuse > 0 {
+		add("shm_refuse=%g", f.ShmRefuse)
 	}
 	if f.PauseMax != 0 {
 		add("pause_max=%v", f.PauseMax)

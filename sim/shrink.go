@@ -121,6 +121,7 @@ var faultKnobs = []struct {
 	{"clog", func(f *Faults) bool { on := f.Clog != 0; f.Clog = 0; return on }},
 	{"crash", func(f *Faults) bool { on := f.Crash != 0; f.Crash = 0; return on }},
 	{"disk", func(f *Faults) bool { on := f.DiskError != 0; f.DiskError = 0; return on }},
+	{"shm_refuse", func(f *Faults) bool { on := f.ShmRefuse != 0; f.ShmRefuse = 0; return on }},
 	{"unsynced", func(f *Faults) bool { on := f.UnsyncedKeepPct != 0; f.UnsyncedKeepPct = 0; return on }},
 	{"jitter", func(f *Faults) bool { on := f.LatencyJitter != 0; f.LatencyJitter = 0; return on }},
 	{"drift", func(f *Faults) bool { on := f.DriftPPM != 0; f.DriftPPM = 0; return on }},

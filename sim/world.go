@@ -28,6 +28,7 @@ const (
 	streamSwarm   = 0x737761
 	streamProcess = 0x70726f
 	streamDisk    = 0x6469736b
+	streamShm     = 0x73686d
 )
 
 // Config describes one run. Given the same Config (and code version) a run
@@ -149,6 +150,10 @@ type proc struct {
 	// rest: if the process refuses the damaged disk at its next start,
 	// the operator restores it (guard).
 	restore *vfs.MemFS
+	// shmList are the incarnation's holds on shared memory segments
+	// (shm.go), shmHolds how many of them are open.
+	shmList  []*shmHold
+	shmHolds int
 	// cos are the coroutines (Env.Go work) of the live incarnation that
 	// have not ended, in the order they were started.
 	cos []*coroutine
@@ -198,6 +203,8 @@ type World struct {
 	// foreign holds the reason of the first gray call from a goroutine
 	// the world does not run; it may be set from any goroutine.
 	foreign atomic.Pointer[string]
+	// shm is the hosts' shared memory segments (shm.go).
+	shm simShm
 	// evNote is the event being delivered, for invariant failures; it is
 	// kept only in invariants builds (invariants.go).
 	evNote evNote
@@ -409,6 +416,7 @@ func (w *World) crash(p *proc, why string) {
 	clone := p.fs.CrashClone(cfg)
 	p.disk.set(false)
 	w.stopProc(p)
+	w.releaseShm(p)
 	w.unwind(p)
 	p.fs = clone
 	p.p = nil
@@ -448,6 +456,7 @@ func (w *World) guard(p *proc, f func()) {
 			w.tracef(p, "refuse", "%v; the operator restores the disk as it was before the damage", fs)
 			p.alive = false
 			w.stopProc(p)
+			w.releaseShm(p)
 			w.unwind(p)
 			p.fs, p.restore, p.p = p.restore, nil, nil
 			p.disturbedUntil = math.MaxInt64
@@ -477,6 +486,8 @@ func (w *World) guard(p *proc, f func()) {
 		w.Fail("panic", fmt.Sprintf("panic in %s: %v\n%s", p.addr, r, stack))
 	}()
 	f()
+	w.checkShmEvent(p)
+	p.compactShm()
 	if invariants.Enabled {
 		w.checkInvariants(p)
 	}

@@ -28,9 +28,10 @@ type daemonConfig struct {
 	addressFile       string
 	resources         core.Resources
 	labels            core.Labels
-	objectStoreBytes  int64         // 0: the raylet's default
-	maxWorkers        int           // worker processes at most; 0 for the default
-	workerMemoryBytes int64         // 0: no limit
+	objectStoreBytes  int64 // 0: the raylet's default
+	maxWorkers        int   // worker processes at most; 0 for the default
+	workerMemoryBytes int64 // 0: no limit
+	noSharedMemory    bool
 	nodeTimeout       time.Duration // 0: the GCS's default
 	gcsAcceptLoss     bool
 	// The head's dashboard: its address ("" for none), whether it came
@@ -86,7 +87,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), MaxWorkers: cfg.maxWorkers,
-		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, Logger: log,
+		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, NoSharedMemory: cfg.noSharedMemory, Logger: log,
 		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss,
 	})
 	if err != nil {

@@ -101,6 +101,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "max-workers", Usage: "start at most `N` worker processes on demand, besides the node's max(CPUs, 2): one per actor, with max(CPUs, 2) kept for task workers, so the node hosts N - max(CPUs, 2) actors", DefaultText: "max(CPUs, 2) + memory / 64MiB (or / --worker-memory-limit, 16..1024)"},
 			&cli.IntFlag{Name: "actor-slots", Hidden: true},
 			&cli.StringFlag{Name: "worker-memory-limit", Usage: "kill a launched worker whose resident memory passes `BYTES` (units as for --object-store-memory); its task fails or is retried with an error that says so", DefaultText: "no limit"},
+			&cli.BoolFlag{Name: "no-shared-memory", Usage: "keep the object store out of shared memory: this node's workers and drivers move objects in messages rather than map them (memfd segments, Linux)"},
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
@@ -183,6 +184,7 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 			return cfg, usageError("--worker-memory-limit: %v", err)
 		}
 	}
+	cfg.noSharedMemory = c.Bool("no-shared-memory")
 	if s := c.String("object-store-memory"); s != "" {
 		if cfg.objectStoreBytes, err = parseBytes(s); err != nil {
 			return cfg, usageError("--object-store-memory: %v", err)

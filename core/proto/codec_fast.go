@@ -1004,7 +1004,7 @@ func (m *PutObjectReply) DecodeWire(r *wire.Reader) error {
 
 // EncodeWire appends the message to w (core.Codec's hand-coded path).
 func (m *GetObject) EncodeWire(w *wire.Writer) {
-	w.MapLen(2 + one(len(m.Locations) > 0) + one(m.Offset != 0) + one(m.Length != 0))
+	w.MapLen(2 + one(len(m.Locations) > 0) + one(m.Offset != 0) + one(m.Length != 0) + one(m.Shared))
 	w.Key("i")
 	w.Bytes(m.ID[:])
 	w.Key("o")
@@ -1020,6 +1020,10 @@ func (m *GetObject) EncodeWire(w *wire.Writer) {
 	if m.Length != 0 {
 		w.Key("n")
 		w.Int(m.Length)
+	}
+	if m.Shared {
+		w.Key("sh")
+		w.Bool(m.Shared)
 	}
 }
 
@@ -1041,6 +1045,8 @@ func (m *GetObject) DecodeWire(r *wire.Reader) error {
 			m.Offset = r.Int64()
 		case "n":
 			m.Length = r.Int64()
+		case "sh":
+			m.Shared = r.Bool()
 		default:
 			r.Skip()
 		}
@@ -1050,12 +1056,16 @@ func (m *GetObject) DecodeWire(r *wire.Reader) error {
 
 // EncodeWire appends the message to w (core.Codec's hand-coded path).
 func (m *GetObjectReply) EncodeWire(w *wire.Writer) {
-	w.MapLen(1 + one(m.Size != 0))
+	w.MapLen(1 + one(m.Size != 0) + one(m.Shm != ""))
 	w.Key("d")
 	w.Bytes(m.Data)
 	if m.Size != 0 {
 		w.Key("s")
 		w.Int(m.Size)
+	}
+	if m.Shm != "" {
+		w.Key("m")
+		w.String(m.Shm)
 	}
 }
 
@@ -1071,6 +1081,8 @@ func (m *GetObjectReply) DecodeWire(r *wire.Reader) error {
 			m.Data = r.Bytes()
 		case "s":
 			m.Size = r.Int64()
+		case "m":
+			m.Shm = r.String()
 		default:
 			r.Skip()
 		}

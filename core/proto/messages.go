@@ -60,6 +60,9 @@ const (
 	msgRayletStats          core.MsgType = 2040
 	msgRayletStatsReply     core.MsgType = 2041
 	msgLeaseBlocked         core.MsgType = 2042
+	msgCreateShared         core.MsgType = 2043
+	msgCreateSharedReply    core.MsgType = 2044
+	msgSealShared           core.MsgType = 2045
 )
 
 // Bounds of object transfer.
@@ -166,6 +169,10 @@ type RayletStatsReply struct {
 	StoreUsed, StoreCapacity, StoreObjects, StoreEvictions, StoreEvictedBytes int64       `msgpack:",omitempty"`
 	// LeaseWaitNanos sums the scheduling latency of granted leases.
 	LeaseWaitNanos int64 `msgpack:",omitempty"`
+	// SharedPuts, SharedGets: objects written into and read out of the
+	// store's shared memory by the node's processes; StoreSharedBytes:
+	// the store's bytes in shared memory.
+	SharedPuts, SharedGets, StoreSharedBytes int64 `msgpack:",omitempty"`
 }
 
 // ListObjects asks a raylet for the objects in its plasma store (for the
@@ -447,12 +454,17 @@ type GetObject struct {
 	Locations []Location    `msgpack:"l,omitempty"`
 	Offset    int64         `msgpack:"f,omitempty"`
 	Length    int64         `msgpack:"n,omitempty"`
+	// Shared asks for the handle of the store's shared memory segment
+	// of the object (GetObjectReply.Shm) rather than its bytes, when it
+	// has one: the reader is on the raylet's host (core.SharedMemory).
+	// Without one, the reply is the first chunk, as without Shared.
+	Shared bool `msgpack:"sh,omitempty"`
 }
 
 // Validate bounds the range.
 func (g *GetObject) Validate() error {
-	if g.Offset < 0 || g.Length < 0 || (g.Length == 0 && g.Offset != 0) {
-		return fmt.Errorf("get of %d bytes at offset %d", g.Length, g.Offset)
+	if g.Offset < 0 || g.Length < 0 || (g.Length == 0 && g.Offset != 0) || (g.Shared && g.Offset != 0) {
+		return fmt.Errorf("get of %d bytes at offset %d (shared %v)", g.Length, g.Offset, g.Shared)
 	}
 	return nil
 }
@@ -466,6 +478,50 @@ func (g *GetObject) Validate() error {
 type GetObjectReply struct {
 	Data []byte `msgpack:"d"`
 	Size int64  `msgpack:"s,omitempty"`
+	// Shm, for a GetObject.Shared, is the handle of the segment that
+	// holds the object's Size bytes; Data is then empty.
+	Shm string `msgpack:"m,omitempty"`
+}
+
+// CreateShared asks the local raylet to create an object of Size bytes
+// in its store's shared memory for the worker to write (Ray's plasma
+// Create): the reply names the segment, the worker writes every byte
+// through it and sends SealShared, and the raylet seals and pins it as
+// the primary copy, as a PutObject does. A put the worker abandons is
+// aborted (SealShared.Abort), or after the raylet's idle bound for
+// puts. An object already sealed here (a resent put) is pinned at once
+// (CreateSharedReply.Sealed).
+type CreateShared struct {
+	ID        core.ObjectID `msgpack:"i"`
+	Owner     core.Addr     `msgpack:"o"`
+	OwnerID   uint64        `msgpack:"w,omitempty"`
+	OwnerNode core.NodeID   `msgpack:"n,omitempty"`
+	Job       core.JobID    `msgpack:"j,omitempty"`
+	Size      int64         `msgpack:"s"`
+}
+
+// Validate bounds the size.
+func (c *CreateShared) Validate() error {
+	if c.Size <= 0 || c.Size > ObjectSizeMax {
+		return fmt.Errorf("shared object of %d bytes: want 1 to %d", c.Size, int64(ObjectSizeMax))
+	}
+	return nil
+}
+
+// CreateSharedReply names the segment to write (Shm), or says the
+// object is sealed and pinned here already (Sealed, with Node).
+type CreateSharedReply struct {
+	Node   core.NodeID `msgpack:"n"`
+	Shm    string      `msgpack:"m,omitempty"`
+	Sealed bool        `msgpack:"s,omitempty"`
+}
+
+// SealShared tells the raylet that the worker wrote every byte of the
+// object it created with CreateShared (answered with a PutObjectReply,
+// Sealed), or with Abort that it gives the put up (answered with Ack).
+type SealShared struct {
+	CreateShared
+	Abort bool `msgpack:"a,omitempty"`
 }
 
 // ObjectChunkDefault is the default chunk size of puts and gets between a
@@ -834,6 +890,9 @@ func (*LeaseFailed) MsgType() core.MsgType          { return msgLeaseFailed }
 func (*PutObject) MsgType() core.MsgType            { return msgPutObject }
 func (*GetObject) MsgType() core.MsgType            { return msgGetObject }
 func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
+func (*CreateShared) MsgType() core.MsgType         { return msgCreateShared }
+func (*CreateSharedReply) MsgType() core.MsgType    { return msgCreateSharedReply }
+func (*SealShared) MsgType() core.MsgType           { return msgSealShared }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
@@ -928,6 +987,9 @@ func init() {
 		func() core.Message { return new(ReportItem) },
 		func() core.Message { return new(ReportItemReply) },
 		func() core.Message { return new(LeaseInfeasible) },
+		func() core.Message { return new(CreateShared) },
+		func() core.Message { return new(CreateSharedReply) },
+		func() core.Message { return new(SealShared) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

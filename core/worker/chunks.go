@@ -33,6 +33,20 @@ const putChunkedRounds = 5
 // the node that holds it. The calls are retried until the raylet answers
 // (a put is idempotent, chunk by chunk).
 func (w *Worker) putObject(raylet core.Addr, put *proto.PutObject, done func(core.NodeID, error)) {
+	w.putObjectFill(raylet, put, len(put.Data), nil, done)
+}
+
+// putObjectFill is putObject of an object of size bytes that are either
+// put.Data or, with fill, what fill writes into a buffer (PutFill).
+func (w *Worker) putObjectFill(raylet core.Addr, put *proto.PutObject, size int, fill func([]byte), done func(core.NodeID, error)) {
+	if w.sharedFor(raylet, size) {
+		w.putShared(raylet, put, size, fill, 1, done)
+		return
+	}
+	if fill != nil {
+		put.Data = make([]byte, size)
+		fill(put.Data)
+	}
 	w.putObjectRound(raylet, put, 1, done)
 }
 
@@ -106,11 +120,20 @@ var errSizeChanged = errors.New("worker: the object's size changed between its c
 // fetch reads a plasma object through the local raylet, which pulls a copy
 // from one of locs when it has none: in one message when it fits in a
 // chunk, else chunk by chunk into one buffer.
+//
+// Where the host's memory is shared (shared.go), the first request asks
+// for the store's segment of the object instead, and the bytes are
+// copied out of it; when that fails, the object is read again in
+// messages.
 func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]byte, error)) {
+	w.fetchFrom(ref, locs, w.shm != nil && !w.noShm[w.cfg.Raylet], done)
+}
+
+func (w *Worker) fetchFrom(ref proto.ObjectRef, locs []proto.Location, shared bool, done func([]byte, error)) {
 	chunk := int64(w.cfg.ObjectChunkBytes)
 	lost := func(err error) { done(nil, proto.NewError(proto.KindObjectLost, "", "%v: %v", ref.ID, err)) }
-	get := func(off int64, cb func(*proto.GetObjectReply, error)) {
-		w.cli.Call(w.cfg.Raylet, &proto.GetObject{ID: ref.ID, Owner: ref.Owner, Locations: locs, Offset: off, Length: chunk}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	get := func(off int64, shared bool, cb func(*proto.GetObjectReply, error)) {
+		w.cli.Call(w.cfg.Raylet, &proto.GetObject{ID: ref.ID, Owner: ref.Owner, Locations: locs, Offset: off, Length: chunk, Shared: shared}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
 			if err != nil {
 				cb(nil, err)
 				return
@@ -118,10 +141,17 @@ func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]b
 			cb(m.(*proto.GetObjectReply), nil)
 		})
 	}
-	get(0, func(first *proto.GetObjectReply, err error) {
+	get(0, shared, func(first *proto.GetObjectReply, err error) {
 		switch {
 		case err != nil:
 			lost(err)
+			return
+		case first.Shm != "":
+			if b, ok := w.readShared(first); ok {
+				done(b, nil)
+			} else {
+				w.fetchFrom(ref, locs, false, done)
+			}
 			return
 		case first.Size <= int64(len(first.Data)):
 			done(first.Data, nil)
@@ -139,7 +169,7 @@ func (w *Worker) fetch(ref proto.ObjectRef, locs []proto.Location, done func([]b
 				off := next
 				next += chunk
 				inflight++
-				get(off, func(r *proto.GetObjectReply, err error) {
+				get(off, false, func(r *proto.GetObjectReply, err error) {
 					inflight--
 					switch {
 					case failed != nil:

@@ -23,6 +23,26 @@ func (w *Worker) Put(data []byte, done func(proto.ObjectRef, error)) {
 // object pins each of them (they must be held here) while it is in
 // scope, so that whoever gets the value can borrow them.
 func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(proto.ObjectRef, error)) {
+	w.put(data, len(data), nil, nested, done)
+}
+
+// PutFill is Put of an encoded value of size bytes that fill writes into
+// the buffer it is given (of exactly size bytes), on the process's loop
+// before done: into the local store's shared memory when the put goes
+// there (shared.go), saving the copy of an encoded buffer. The value
+// must hold no Refs.
+func (w *Worker) PutFill(size int, fill func([]byte), done func(proto.ObjectRef, error)) {
+	if size <= w.cfg.InlineLimit || !w.sharedFor(w.cfg.Raylet, size) {
+		data := make([]byte, size)
+		fill(data)
+		w.put(data, size, nil, nil, done)
+		return
+	}
+	w.put(nil, size, fill, nil, done)
+}
+
+// put is PutNested of data, or of size bytes that fill writes (PutFill).
+func (w *Worker) put(data []byte, size int, fill func([]byte), nested []proto.ObjectRef, done func(proto.ObjectRef, error)) {
 	if len(w.refs.objs) >= w.refs.max {
 		done(proto.ObjectRef{}, errTooManyObjects)
 		return
@@ -40,7 +60,7 @@ func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(prot
 	e.local++
 	e.contains = slices.Clone(nested)
 	ref := proto.ObjectRef{ID: id, Owner: w.self, OwnerID: w.incarnation}
-	if len(data) <= w.cfg.InlineLimit {
+	if fill == nil && len(data) <= w.cfg.InlineLimit {
 		w.refs.setReady(e, nonNil(data), 0, nil)
 		done(ref, nil)
 		return
@@ -51,20 +71,20 @@ func (w *Worker) PutNested(data []byte, nested []proto.ObjectRef, done func(prot
 	// raylet meanwhile (SetRaylet) must not name the new one.
 	raylet := w.cfg.Raylet
 	put := &proto.PutObject{ID: id, Owner: w.self, OwnerID: w.incarnation, OwnerNode: w.ownerNode(), Job: w.cfg.Job, Data: data}
-	w.putObject(raylet, put, func(node core.NodeID, err error) {
+	w.putObjectFill(raylet, put, size, fill, func(node core.NodeID, err error) {
 		if err != nil {
 			// The raylet refused it (the store is full of held data,
 			// or it is too large): nothing was stored, and the caller
 			// gets no reference, so the entry goes now rather than
 			// never, with a failure that names its kind.
-			terr := proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", len(data), err)
+			terr := proto.NewError(proto.KindObjectStoreFull, "", "put of %d bytes: %v", size, err)
 			w.refs.fail(e, terr)
 			e.local--
 			w.maybeFree(e)
 			done(proto.ObjectRef{}, terr)
 			return
 		}
-		w.refs.setReady(e, nil, int64(len(data)), &proto.Location{Node: node, Raylet: raylet})
+		w.refs.setReady(e, nil, int64(size), &proto.Location{Node: node, Raylet: raylet})
 		done(ref, nil)
 	})
 }

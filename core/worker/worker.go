@@ -11,6 +11,7 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/plasma"
 )
 
 // Executor runs task bodies on a worker. Execute must call done exactly
@@ -71,6 +72,12 @@ type Config struct {
 	// (proto.PutObject, proto.GetObject). Default proto.ObjectChunkDefault;
 	// the simulator makes it small so that its objects go in chunks.
 	ObjectChunkBytes int
+	// SharedMin is the smallest object put through the host's shared
+	// memory (core.SharedMemory) where the environment has it: written
+	// straight into the local raylet's store (proto.CreateShared) rather
+	// than sent in messages. Default plasma.DefaultSharedMin; negative
+	// turns shared memory off for this worker (puts and gets).
+	SharedMin int
 }
 
 // Stats counts what a core worker did, for tests and the dashboard.
@@ -115,6 +122,11 @@ type Stats struct {
 	// ChunkedPutRounds counts chunked puts sent again because no chunk
 	// sealed the object (the raylet restarted between chunks).
 	ChunkedPutRounds int64
+	// SharedPuts and SharedGets count objects put into or read from the
+	// local raylet's store through shared memory; SharedFallbacks the
+	// puts and gets that could not open the store's segment (another
+	// host, a segment gone, a refusal) and moved the bytes in messages.
+	SharedPuts, SharedGets, SharedFallbacks int64
 	// OwnerDied counts Gets of borrowed objects that failed because their
 	// owner died.
 	OwnerDied int64
@@ -144,6 +156,10 @@ type Stats struct {
 type Worker struct {
 	env core.Env
 	cfg Config
+	// shm is the host's shared memory (nil without), and noShm the
+	// raylets whose segments this process cannot open (another host).
+	shm   core.SharedMemory
+	noShm map[core.Addr]bool
 	// deadNodes are the nodes declared dead so far (bounded): a lease a
 	// dead node grants late is refused.
 	deadNodes map[core.NodeID]bool
@@ -292,6 +308,9 @@ func New(env core.Env, cfg Config) *Worker {
 	if cfg.ObjectChunkBytes <= 0 {
 		cfg.ObjectChunkBytes = proto.ObjectChunkDefault
 	}
+	if cfg.SharedMin == 0 {
+		cfg.SharedMin = plasma.DefaultSharedMin
+	}
 	if cfg.OwnerTimeout <= 0 {
 		cfg.OwnerTimeout = 30 * time.Second
 	}
@@ -325,6 +344,10 @@ func New(env core.Env, cfg Config) *Worker {
 		queued:        map[string][]*pendingTask{},
 		idle:          map[string][]*liveLease{},
 		waiting:       map[string][]*pendingTask{},
+		noShm:         map[core.Addr]bool{},
+	}
+	if cfg.SharedMin > 0 {
+		w.shm = core.ShmOf(env)
 	}
 	w.srv.Register((&proto.PushTask{}).MsgType(), w.handlePushTask)
 	w.srv.Register((&proto.GetObjectStatus{}).MsgType(), w.handleObjectStatus)

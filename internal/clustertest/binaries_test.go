@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,13 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 		t.Errorf("hog 10 = %q, want survived", got)
 	}
 
+	// Objects of 40 MiB between the driver, the launched workers (all
+	// programs of their own) and the raylets: the puts and gets of each
+	// node's programs go through its store's shared memory.
+	if got := d.ask(t, "big 40"); got != "2" {
+		t.Errorf("big 40 = %q, want 2 nodes", got)
+	}
+
 	// The head's /metrics carries both nodes' raylets.
 	resp, err := http.Get("http://" + c.dashboard + "/metrics")
 	if err != nil {
@@ -195,6 +203,11 @@ func TestStockGraydRunsJobBinaries(t *testing.T) {
 	resp.Body.Close()
 	if n := strings.Count(string(metrics), "gray_raylet_leases_granted_total{"); n != 2 {
 		t.Errorf("/metrics has %d gray_raylet_leases_granted_total series, want one per node (2):\n%s", n, metrics)
+	}
+	for _, m := range []string{"gray_raylet_shared_puts_total", "gray_raylet_shared_gets_total"} {
+		if sumMetric(string(metrics), m) < 2 {
+			t.Errorf("/metrics: %s sums to %v after big 40, want at least one per node", m, sumMetric(string(metrics), m))
+		}
 	}
 
 	got = d.ask(t, "panic")
@@ -264,4 +277,19 @@ func TestBadJobBinary(t *testing.T) {
 	if l := d2.line(t, commandTimeout); !strings.HasPrefix(l, "error ") || !strings.Contains(l, "corrupt") {
 		t.Errorf("tasks of a corrupt upload: %q, want an error saying it is corrupt", l)
 	}
+}
+
+// sumMetric sums the samples of one metric in a Prometheus text page.
+func sumMetric(page, name string) float64 {
+	var sum float64
+	for _, l := range strings.Split(page, "\n") {
+		if !strings.HasPrefix(l, name+"{") && !strings.HasPrefix(l, name+" ") {
+			continue
+		}
+		f := strings.Fields(l)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }

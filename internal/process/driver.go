@@ -44,6 +44,9 @@ type DriverConfig struct {
 	// ObjectChunkBytes is the core worker's (worker.Config); 0 for the
 	// default.
 	ObjectChunkBytes int
+	// SharedMin is the core worker's (worker.Config): the smallest
+	// object put through the host's shared memory; 0 for the default.
+	SharedMin int
 }
 
 // Driver is the process whose core worker a program's driver code calls
@@ -193,7 +196,7 @@ func (d *Driver) Attach(raylet core.Addr, job core.JobID, binary string, nodes [
 	for _, n := range nodes {
 		d.observeNode(n)
 	}
-	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs, Binary: binary, ObjectChunkBytes: d.cfg.ObjectChunkBytes})
+	d.cw = worker.New(d.env, worker.Config{Raylet: raylet, Job: job, GCS: d.gcs, Binary: binary, ObjectChunkBytes: d.cfg.ObjectChunkBytes, SharedMin: d.cfg.SharedMin})
 	worker.WatchNodes(d.env, d.gcs, d.cw, d.observeNode)
 	if main := d.cfg.Main; main != nil {
 		ctx := WithCaller(d.ctx, d.caller)

@@ -33,6 +33,9 @@ type WorkerConfig struct {
 	// ObjectChunkBytes is the core worker's (worker.Config); 0 for the
 	// default.
 	ObjectChunkBytes int
+	// SharedMin is the core worker's (worker.Config): the smallest
+	// object put through the host's shared memory; 0 for the default.
+	SharedMin int
 }
 
 // WorkerHooks are called on the worker's loop.
@@ -115,7 +118,7 @@ func (w *Worker) Start(env core.Env) {
 	}
 	w.ctx, w.cancel = context.WithCancel(parent)
 	w.gcs = gcs.NewClient(env, w.cfg.GCS, gcs.ClientOptions{})
-	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary, ObjectChunkBytes: w.cfg.ObjectChunkBytes})
+	w.cw = worker.New(env, worker.Config{Raylet: w.cfg.Raylet, Executor: w, GCS: w.gcs, WorkerID: w.id, Binary: w.cfg.Binary, ObjectChunkBytes: w.cfg.ObjectChunkBytes, SharedMin: w.cfg.SharedMin})
 	// Workers own the children of nested tasks, so they follow node
 	// deaths like drivers do.
 	worker.WatchNodes(env, w.gcs, w.cw)

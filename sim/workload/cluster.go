@@ -76,7 +76,22 @@ const (
 	// clusterChunkBytes is the workers' and drivers' object chunk size:
 	// small, so that every plasma object is put and read in chunks.
 	clusterChunkBytes = 64 << 10
+	// clusterSharedMin is the smallest object in shared memory: the
+	// raylets keep plasma objects there, and the workers and drivers of
+	// the odd-numbered nodes put and read them through it (sharedMin),
+	// those of the others in messages.
+	clusterSharedMin = 64 << 10
 )
+
+// sharedMin is the SharedMin of the workers and drivers of raylet's
+// node: shared memory on odd-numbered nodes, messages (-1) on the others.
+func sharedMin(raylet core.Addr) int {
+	var n int
+	if _, err := fmt.Sscanf(string(raylet), "raylet-%d", &n); err == nil && n%2 == 1 {
+		return clusterSharedMin
+	}
+	return -1
+}
 
 type cluster struct {
 	nodes, drivers int
@@ -165,7 +180,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host, FailPct: launchFailPct,
 				NewWorker: func(a core.Addr, cfg process.WorkerConfig) core.Process { return c.newWorker(a, cfg) }}
-			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, Labels: nodeLabels(i),
+			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, SharedMin: clusterSharedMin, Labels: nodeLabels(i),
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: clusterTaskWorkersMax, MaxWorkers: clusterMaxWorkers, IdleWorkerTimeout: 5 * time.Second}))
 		})
@@ -180,7 +195,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		d := &driver{cl: c, idx: i, addr: core.Addr(fmt.Sprintf("driver-%d", i+1)), rnd: w.Rand(fmt.Sprintf("driver-%d", i+1)),
 			seen: map[counterSeen]int64{}}
 		d.proc = process.NewDriver(process.DriverConfig{GCS: "gcs", Raylet: c.raylets[i%len(c.raylets)], Binary: c.binaryOf(i),
-			Main: d.main, Done: d.done, ObjectChunkBytes: clusterChunkBytes})
+			Main: d.main, Done: d.done, ObjectChunkBytes: clusterChunkBytes, SharedMin: sharedMin(c.raylets[i%len(c.raylets)])})
 		c.drv = append(c.drv, d)
 		// A driver lives on its raylet's host but never crashes: its
 		// objects would die with it (the owner-died path is reached
@@ -198,6 +213,7 @@ func (c *cluster) newWorker(addr core.Addr, cfg process.WorkerConfig) *process.W
 	cfg.GCS = "gcs"
 	cfg.Context = c.ctx
 	cfg.ObjectChunkBytes = clusterChunkBytes
+	cfg.SharedMin = sharedMin(cfg.Raylet)
 	cfg.Hooks = process.WorkerHooks{
 		BeforeRun: func(node core.NodeID, spec *proto.TaskSpec) { c.beforeRun(pw, addr, node, spec) },
 		Exiting: func(why string) {
@@ -342,5 +358,6 @@ func (c *cluster) SometimesPaths() []string {
 		"actor generator method read to its end", "task waited for a node that could run it",
 		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "object put and read in chunks", "actor waited at the node's worker cap", "idle launched worker exited",
 		"task ran on a reused lease", "task waited for a lease request slot of its class",
-		"task pipelined behind another on its lease", "pipelined task started beside a blocked one"}
+		"task pipelined behind another on its lease", "pipelined task started beside a blocked one",
+		"object put through shared memory", "object read through shared memory", "shared memory unusable: bytes sent in messages"}
 }

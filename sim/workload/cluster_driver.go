@@ -427,6 +427,9 @@ func (d *driver) countPaths(ctx context.Context) error {
 				leases.LeaseQueued += st.LeaseQueued
 				leases.TasksPipelined += st.TasksPipelined
 				leases.StartedBesideBlocked += st.StartedBesideBlocked
+				leases.SharedPuts += st.SharedPuts
+				leases.SharedGets += st.SharedGets
+				leases.SharedFallbacks += st.SharedFallbacks
 			}
 		}
 		for _, p := range []struct {
@@ -437,6 +440,9 @@ func (d *driver) countPaths(ctx context.Context) error {
 			{leases.LeaseQueued, "task waited for a lease request slot of its class"},
 			{leases.TasksPipelined, "task pipelined behind another on its lease"},
 			{leases.StartedBesideBlocked, "pipelined task started beside a blocked one"},
+			{leases.SharedPuts, "object put through shared memory"},
+			{leases.SharedGets, "object read through shared memory"},
+			{leases.SharedFallbacks, "shared memory unusable: bytes sent in messages"},
 		} {
 			if p.n > 0 {
 				w.Sometimes(p.path)

@@ -1,0 +1,119 @@
+package plasma
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/grayrt/gray/core"
+)
+
+// fakeShm is shared memory whose segments record their Close, and
+// refuse to be made while fail is set.
+type fakeShm struct {
+	fail   bool
+	n      int
+	closed map[string]bool
+}
+
+type fakeSeg struct {
+	m *fakeShm
+	b []byte
+	h string
+}
+
+func (s *fakeSeg) Bytes() []byte  { return s.b }
+func (s *fakeSeg) Handle() string { return s.h }
+func (s *fakeSeg) Stable() bool   { return false }
+func (s *fakeSeg) Close()         { s.m.closed[s.h] = true }
+
+func (m *fakeShm) ShmCreate(size int64) (core.Segment, error) {
+	if m.fail {
+		return nil, errors.New("refused")
+	}
+	m.n++
+	return &fakeSeg{m: m, b: make([]byte, size), h: fmt.Sprintf("f:%d", m.n)}, nil
+}
+
+func (m *fakeShm) ShmOpen(string, int64, bool) (core.Segment, error) {
+	return nil, errors.New("not in this test")
+}
+
+// TestSharedObjects: objects from SharedMin up live in segments, freed
+// (Close) with the object whether deleted or evicted; a writer elsewhere
+// fills a CreateShared object, which then seals; a segment that cannot
+// be made sends Create to Go memory and CreateShared to ErrNotShared.
+func TestSharedObjects(t *testing.T) {
+	m := &fakeShm{closed: map[string]bool{}}
+	s := NewStore(Config{Capacity: 1000, Memory: m, SharedMin: 100})
+	check := func() {
+		t.Helper()
+		if err := s.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(oid(1), make([]byte, 50), owner); err != nil {
+		t.Fatal(err)
+	}
+	if s.Shared(oid(1)) != "" || s.Mapped(oid(1)) {
+		t.Errorf("a 50-byte object is in shared memory")
+	}
+	if err := s.Put(oid(2), make([]byte, 400), owner); err != nil {
+		t.Fatal(err)
+	}
+	h := s.Shared(oid(2))
+	if h == "" || !s.Mapped(oid(2)) || s.Stats().SharedObjects != 1 || s.Stats().SharedBytes != 400 {
+		t.Fatalf("a 400-byte object: handle %q, mapped %v, stats %+v; want it in shared memory", h, s.Mapped(oid(2)), s.Stats())
+	}
+	check()
+	// A small object a writer elsewhere fills.
+	if err := s.CreateShared(oid(3), 10, owner); err != nil {
+		t.Fatal(err)
+	}
+	w := s.SharedUnsealed(oid(3))
+	if w == "" || s.Shared(oid(3)) != "" {
+		t.Fatalf("unsealed shared object: writer handle %q, reader handle %q", w, s.Shared(oid(3)))
+	}
+	if err := s.Seal(oid(3)); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("seal before it is written = %v, want ErrIncomplete", err)
+	}
+	if err := s.WrittenElsewhere(oid(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seal(oid(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WrittenElsewhere(oid(1)); !errors.Is(err, ErrSealed) {
+		t.Errorf("WrittenElsewhere of a sealed object = %v, want ErrSealed", err)
+	}
+	check()
+	// Deleted: its segment is closed.
+	if err := s.Delete(oid(3)); err != nil {
+		t.Fatal(err)
+	}
+	if !m.closed[w] {
+		t.Errorf("a deleted object's segment stayed open")
+	}
+	// Evicted to make room: its segment is closed too.
+	if err := s.Put(oid(4), make([]byte, 900), owner); err != nil {
+		t.Fatal(err)
+	}
+	if s.Contains(oid(2)) || !m.closed[h] {
+		t.Errorf("evicted: contains %v, segment closed %v; want gone and closed", s.Contains(oid(2)), m.closed[h])
+	}
+	check()
+	s.Close()
+	if !m.closed[s.Shared(oid(4))] {
+		t.Errorf("Close left a segment open")
+	}
+	// No segment to be had.
+	m.fail = true
+	s = NewStore(Config{Capacity: 1000, Memory: m, SharedMin: 100})
+	if err := s.Put(oid(5), make([]byte, 200), owner); err != nil || s.Shared(oid(5)) != "" || s.Stats().SharedFailures != 1 {
+		t.Errorf("put without segments = %v, handle %q, stats %+v; want Go memory and one failure", err, s.Shared(oid(5)), s.Stats())
+	}
+	if err := s.CreateShared(oid(6), 10, owner); !errors.Is(err, ErrNotShared) || s.Stats().Used != 200 {
+		t.Errorf("CreateShared without segments = %v (used %d), want ErrNotShared and nothing left", err, s.Stats().Used)
+	}
+	check()
+}
