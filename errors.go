@@ -44,6 +44,9 @@ var (
 	ErrUnknownFunction = proto.ErrUnknownFunction
 	// ErrObjectStoreFull: the object could not be stored.
 	ErrObjectStoreFull = proto.ErrObjectStoreFull
+	// ErrGroupRemoved: the placement group the task or actor was
+	// scheduled into (WithPlacementGroup) was removed.
+	ErrGroupRemoved = proto.ErrGroupRemoved
 	// ErrActorNameTaken: a named actor exists already; pass
 	// WithGetIfExists to get a handle to it.
 	ErrActorNameTaken = worker.ErrActorNameTaken

@@ -33,6 +33,24 @@ type callConfig struct {
 	infeasibleWait  *time.Duration
 	affinity        string // a node id, as Nodes and GetRuntimeContext give it
 	affinitySoft    bool
+	// Placement groups (placement.go): a group's strategy, and the group
+	// and bundle work is scheduled into.
+	placementStrategy PlacementStrategy
+	group             *PlacementGroup
+	groupBundle       int
+}
+
+// onlyGroupOptions refuses options that do not apply to creating a
+// placement group.
+func (c callConfig) onlyGroupOptions() error {
+	rest := c
+	rest.name, rest.namespace, rest.detached, rest.placementStrategy = "", "", false, ""
+	if rest.resources != nil || rest.maxRetries != nil || rest.retryExceptions || rest.spread || rest.getIfExists ||
+		rest.maxRestarts != 0 || rest.maxTaskRetries != 0 || rest.maxConcurrency != nil || rest.groups != nil || rest.backpressure != 0 ||
+		rest.labels != nil || rest.infeasibleWait != nil || rest.affinity != "" || rest.group != nil {
+		return errors.New("gray: CreatePlacementGroup takes only WithPlacementStrategy, WithName, WithNamespace and WithDetached")
+	}
+	return nil
 }
 
 // WithResources adds resource demands (tasks: while running; actors: for
@@ -177,6 +195,19 @@ func toResources(m map[string]float64) (core.Resources, error) {
 
 func (c callConfig) strategy() (proto.Strategy, error) {
 	var s proto.Strategy
+	if c.group != nil {
+		switch {
+		case c.affinity != "" || c.spread:
+			return s, errors.New("gray: WithPlacementGroup with WithSpread or WithNodeAffinity: the group decides the node; choose one")
+		case c.groupBundle < -1 || c.groupBundle >= c.group.Bundles:
+			return s, fmt.Errorf("gray: WithPlacementGroup: bundle %d of a group of %d bundles (-1: any)", c.groupBundle, c.group.Bundles)
+		}
+		id, err := parseGroupID(c.group)
+		if err != nil {
+			return s, err
+		}
+		s.Bundle = &proto.BundleRef{Group: id, Index: int32(c.groupBundle)}
+	}
 	switch {
 	case c.affinity != "" && c.spread:
 		return s, errors.New("gray: WithSpread and WithNodeAffinity together: choose one")

@@ -269,6 +269,11 @@ func NewPlacementGroupID(job JobID, r *rand.Rand) PlacementGroupID {
 	return p
 }
 
+// Job returns the job that created the group.
+func (p PlacementGroupID) Job() JobID {
+	return JobID(p[PlacementGroupIDSize-JobIDSize:])
+}
+
 // String returns "pg:" and the id in hex.
 func (p PlacementGroupID) String() string { return "pg:" + hex.EncodeToString(p[:]) }
 

@@ -270,12 +270,56 @@ func (s *Server) killWorker(id core.ActorID) {
 // place starts an attempt: a lease request to the chosen raylet, or a
 // pause when no node is alive.
 func (s *Server) place(p *placement) {
+	if b := s.scheds[p.id].Spec.Strategy.Bundle; b != nil {
+		// In a placement group: at the raylet of its bundle, once placed.
+		need := s.scheds[p.id].Spec.Resources
+		g, ok := s.pgs[b.Group]
+		switch {
+		case !ok:
+			s.creationFailed(p, fmt.Sprintf("placement group %v does not exist", b.Group))
+		case g.State == PlacementRemoved:
+			s.creationFailed(p, fmt.Sprintf("placement group %v was removed", b.Group))
+		case b.Index >= int32(len(g.Bundles)):
+			s.creationFailed(p, fmt.Sprintf("placement group %v has %d bundles, no bundle %d", b.Group, len(g.Bundles), b.Index))
+		case !bundlesFit(g, b.Index, need):
+			s.creationFailed(p, fmt.Sprintf("%sthe actor needs %v, which no bundle of placement group %v it may use can hold (they reserve %v)", InfeasibleCause, need, b.Group, g.Bundles))
+		default:
+			if raylet := s.bundleRaylet(g, b.Index, need); raylet != "" {
+				s.requestLease(p, raylet)
+				return
+			}
+			s.retryLater(p)
+		}
+		return
+	}
 	raylet := s.pickRaylet(p.id)
 	if raylet == "" {
 		s.retryLater(p)
 		return
 	}
 	s.requestLease(p, raylet)
+}
+
+// bundleRaylet returns the raylet of bundle index of g (-1: the first
+// placed that can hold need), or "" while it is not placed.
+func (s *Server) bundleRaylet(g PlacementGroupInfo, index int32, need core.Resources) core.Addr {
+	for i, r := range g.raylets(s) {
+		if r != "" && (index < 0 && need.FitsIn(g.Bundles[i]) || int32(i) == index) {
+			return r
+		}
+	}
+	return ""
+}
+
+// bundlesFit reports whether bundle index of g (-1: some bundle)
+// reserves enough for need.
+func bundlesFit(g PlacementGroupInfo, index int32, need core.Resources) bool {
+	for i, b := range g.Bundles {
+		if (index < 0 || int32(i) == index) && need.FitsIn(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryLater places p again after a random pause.

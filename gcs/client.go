@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 )
 
@@ -246,6 +247,41 @@ func (c *Client) HeartbeatWithResources(id core.NodeID, available core.Resources
 func (c *Client) HeartbeatWithLoad(id core.NodeID, available core.Resources, demand []Demand, cb func(Reply, error)) {
 	c.do(&Heartbeat{Node: id, HasAvailable: true, Available: available, Demand: demand}, cb)
 }
+
+// HeartbeatWithBundles is HeartbeatWithLoad that also reports the
+// placement group bundles the raylet holds; the reply's DropBundles are
+// those to give back.
+func (c *Client) HeartbeatWithBundles(id core.NodeID, available core.Resources, demand []Demand, bundles []proto.BundleState, cb func(Reply, error)) {
+	c.do(&Heartbeat{Node: id, HasAvailable: true, Available: available, Demand: demand, Bundles: bundles}, cb)
+}
+
+// --- Placement groups ---
+
+// CreatePlacementGroup creates a placement group (PENDING); the GCS
+// reserves its bundles. Reply: PlacementGroups holds its record.
+func (c *Client) CreatePlacementGroup(g PlacementGroupInfo, cb func(Reply, error)) {
+	c.do(&CreatePlacementGroup{Group: g}, cb)
+}
+
+// RemovePlacementGroup removes a placement group and returns its
+// bundles.
+func (c *Client) RemovePlacementGroup(id core.PlacementGroupID, cb func(Reply, error)) {
+	c.do(&RemovePlacementGroup{ID: id}, cb)
+}
+
+// GetPlacementGroup reads a placement group; Raylets holds its bundles'
+// raylets.
+func (c *Client) GetPlacementGroup(id core.PlacementGroupID, cb func(Reply, error)) {
+	c.do(&GetPlacementGroup{ID: id}, cb)
+}
+
+// GetNamedPlacementGroup reads the placement group named name in ns.
+func (c *Client) GetNamedPlacementGroup(ns, name string, cb func(Reply, error)) {
+	c.do(&GetPlacementGroup{Namespace: ns, Name: name}, cb)
+}
+
+// ListPlacementGroups lists every placement group, sorted by id.
+func (c *Client) ListPlacementGroups(cb func(Reply, error)) { c.do(&ListPlacementGroups{}, cb) }
 
 // DrainNode marks a live node DRAINING.
 func (c *Client) DrainNode(id core.NodeID, cb func(Reply, error)) {

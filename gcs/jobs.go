@@ -52,6 +52,14 @@ func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
 		next.Version = a.Version + 1
 		s.putActor(t, next)
 	}
+	// So do its placement groups, detached ones excepted.
+	for _, id := range s.pgOrder {
+		p := s.pgs[id]
+		if id.Job() != m.Job || p.Detached || p.State == PlacementRemoved {
+			continue
+		}
+		s.removeGroup(t, p, "its job finished")
+	}
 	return Reply{Jobs: []JobInfo{j}}
 }
 

@@ -11,31 +11,35 @@ import (
 
 // Wire type codes of the GCS protocol (range 1000–1999).
 const (
-	msgKVGet         core.MsgType = 1000
-	msgKVPut         core.MsgType = 1001
-	msgKVDel         core.MsgType = 1002
-	msgKVCAS         core.MsgType = 1003
-	msgKVExists      core.MsgType = 1004
-	msgKVKeys        core.MsgType = 1005
-	msgRegisterNode  core.MsgType = 1010
-	msgHeartbeat     core.MsgType = 1011
-	msgDrainNode     core.MsgType = 1012
-	msgGetNodes      core.MsgType = 1013
-	msgAddJob        core.MsgType = 1020
-	msgFinishJob     core.MsgType = 1021
-	msgListJobs      core.MsgType = 1022
-	msgRegisterActor core.MsgType = 1030
-	msgUpdateActor   core.MsgType = 1031
-	msgGetActor      core.MsgType = 1032
-	msgGetNamedActor core.MsgType = 1033
-	msgListActors    core.MsgType = 1034
-	msgKillActor     core.MsgType = 1035
-	msgAddTaskEvents core.MsgType = 1036
-	msgListTasks     core.MsgType = 1037
-	msgSubscribe     core.MsgType = 1040
-	msgPoll          core.MsgType = 1041
-	msgReply         core.MsgType = 1090
-	msgPollReply     core.MsgType = 1091
+	msgKVGet                core.MsgType = 1000
+	msgKVPut                core.MsgType = 1001
+	msgKVDel                core.MsgType = 1002
+	msgKVCAS                core.MsgType = 1003
+	msgKVExists             core.MsgType = 1004
+	msgKVKeys               core.MsgType = 1005
+	msgRegisterNode         core.MsgType = 1010
+	msgHeartbeat            core.MsgType = 1011
+	msgDrainNode            core.MsgType = 1012
+	msgGetNodes             core.MsgType = 1013
+	msgAddJob               core.MsgType = 1020
+	msgFinishJob            core.MsgType = 1021
+	msgListJobs             core.MsgType = 1022
+	msgRegisterActor        core.MsgType = 1030
+	msgUpdateActor          core.MsgType = 1031
+	msgGetActor             core.MsgType = 1032
+	msgGetNamedActor        core.MsgType = 1033
+	msgListActors           core.MsgType = 1034
+	msgKillActor            core.MsgType = 1035
+	msgAddTaskEvents        core.MsgType = 1036
+	msgListTasks            core.MsgType = 1037
+	msgCreatePlacementGroup core.MsgType = 1050
+	msgRemovePlacementGroup core.MsgType = 1051
+	msgGetPlacementGroup    core.MsgType = 1052
+	msgListPlacementGroups  core.MsgType = 1053
+	msgSubscribe            core.MsgType = 1040
+	msgPoll                 core.MsgType = 1041
+	msgReply                core.MsgType = 1090
+	msgPollReply            core.MsgType = 1091
 )
 
 // Limits on request fields. Validate rejects anything larger, so neither the
@@ -320,6 +324,14 @@ type Reply struct {
 
 	Tasks      []TaskInfo // ListTasks, oldest first
 	TasksTotal int        // ListTasks: matches before the limit
+
+	// PlacementGroups: CreatePlacementGroup, RemovePlacementGroup,
+	// GetPlacementGroup: one; ListPlacementGroups: all, sorted by id.
+	PlacementGroups []PlacementGroupInfo
+	// Raylets: GetPlacementGroup: the raylet of each bundle's node.
+	Raylets []core.Addr
+	// DropBundles: Heartbeat: bundles the raylet must give back.
+	DropBundles []proto.BundleState
 }
 
 // MsgType implements core.Message.

@@ -29,6 +29,7 @@ func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
 		info.Version = n.info.Version + 1
 	}
 	s.putNode(t, info)
+	t.then(s.armPGRetry) // a group may fit now
 	view := ResourceView{Node: info.ID, Total: info.Resources, Available: info.Available}
 	t.then(func() { s.publish(PubMessage{Channel: ChannelResources, Resources: &view}) })
 	return Reply{Nodes: []NodeInfo{info}}
@@ -52,8 +53,9 @@ func (s *Server) heartbeat(m *Heartbeat) Reply {
 		n.info.Available = m.Available
 		view := ResourceView{Node: n.info.ID, Total: n.info.Resources, Available: m.Available}
 		s.publish(PubMessage{Channel: ChannelResources, Resources: &view})
+		s.armPGRetry() // room may have come free for a waiting group
 	}
-	return Reply{}
+	return Reply{DropBundles: s.reconcileBundles(m.Node, m.Bundles)}
 }
 
 func (s *Server) drainNode(t *txn, m *DrainNode) Reply {
@@ -168,5 +170,6 @@ func (s *Server) markNodeDead(id core.NodeID, cause string) {
 	}
 	s.commit(t)
 	s.onNodeDead(id, info.Addr)
+	s.onNodeDeadPlacement(id)
 	s.log.Info("gcs: node declared dead", "node", id, "cause", cause)
 }

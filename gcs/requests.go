@@ -149,6 +149,9 @@ type Heartbeat struct {
 	Available    core.Resources
 	// Demand (with HasAvailable) is the raylet's queued work by shape.
 	Demand []Demand `msgpack:",omitempty"`
+	// Bundles are the placement group bundles the raylet holds; the
+	// reply's DropBundles are those it must give back.
+	Bundles []proto.BundleState `msgpack:",omitempty"`
 }
 
 // DrainNode marks a live node DRAINING: it stays in the cluster but takes no

@@ -55,6 +55,17 @@ type Server struct {
 	schedTimer core.Timer
 	schedTicks uint64
 
+	// Placement groups (placement.go): the table, sorted ids, the names
+	// of groups not removed, the reservations in flight, and the retry
+	// timer.
+	pgs        map[core.PlacementGroupID]PlacementGroupInfo
+	pgOrder    []core.PlacementGroupID
+	pgNamed    map[actorName]core.PlacementGroupID
+	pgAttempts map[core.PlacementGroupID]*pgAttempt
+	pgGen      uint64
+	pgTimer    core.Timer
+	pgStats    struct{ created, rescheduled int64 }
+
 	sessions map[string]*session
 
 	subs     map[string]*subscriber
@@ -166,6 +177,7 @@ func (s *Server) Start(env core.Env) {
 	s.lastHealthCheck = env.Now()
 	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
 	s.startScheduler()
+	s.startPlacement()
 	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
 		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
 }
@@ -210,6 +222,16 @@ func (s *Server) restore(r *recovered) {
 		sc := sc
 		s.scheds[id] = &sc
 	}
+	s.pgs = map[core.PlacementGroupID]PlacementGroupInfo{}
+	s.pgNamed = map[actorName]core.PlacementGroupID{}
+	s.pgAttempts = map[core.PlacementGroupID]*pgAttempt{}
+	for _, p := range r.pgs {
+		s.pgs[p.ID] = p
+		s.pgOrder = append(s.pgOrder, p.ID)
+		if p.Name != "" && p.State != PlacementRemoved {
+			s.pgNamed[actorName{p.Namespace, p.Name}] = p.ID
+		}
+	}
 	s.subs = map[string]*subscriber{}
 	s.tasks = newTaskTable()
 	if s.cfg.Bug == BugStaleRead {
@@ -228,6 +250,9 @@ func (s *Server) Stop() {
 	}
 	if s.schedTimer != nil {
 		s.schedTimer.Stop()
+	}
+	if s.pgTimer != nil {
+		s.pgTimer.Stop()
 	}
 	if s.unsynced != nil {
 		_ = s.unsynced.Close() // lost, as the bug intends
@@ -301,6 +326,10 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 		s.reply(from, h, s.addTaskEvents(r))
 	case *ListTasks:
 		s.reply(from, h, s.listTasks(r))
+	case *GetPlacementGroup:
+		s.reply(from, h, s.getPlacementGroup(r))
+	case *ListPlacementGroups:
+		s.reply(from, h, Reply{PlacementGroups: s.PlacementGroups()})
 	case *Subscribe:
 		s.reply(from, h, s.subscribe(r))
 	case *Poll:
@@ -334,6 +363,10 @@ func (s *Server) apply(t *txn, req request) Reply {
 		return s.updateActor(t, r)
 	case *KillActor:
 		return s.killActor(t, r)
+	case *CreatePlacementGroup:
+		return s.createPlacementGroup(t, r)
+	case *RemovePlacementGroup:
+		return s.removePlacementGroup(t, r)
 	}
 	panic(fmt.Sprintf("gcs: no handler for %T", req))
 }

@@ -28,15 +28,17 @@ import (
 //	c ActorID                       actorSched of a GCS-managed actor (msgpack)
 //	d uvarint(len client) client seq(8)   dedup record: Reply (msgpack)
 //	f client                        ack floor of client, 8 bytes
+//	p PlacementGroupID              PlacementGroupInfo (msgpack)
 const (
-	tableMeta  = 'm'
-	tableKV    = 'k'
-	tableNode  = 'n'
-	tableJob   = 'j'
-	tableActor = 'a'
-	tableSched = 'c'
-	tableDedup = 'd'
-	tableFloor = 'f'
+	tableMeta      = 'm'
+	tableKV        = 'k'
+	tableNode      = 'n'
+	tableJob       = 'j'
+	tableActor     = 'a'
+	tableSched     = 'c'
+	tableDedup     = 'd'
+	tableFloor     = 'f'
+	tablePlacement = 'p'
 )
 
 var (
@@ -269,6 +271,7 @@ type recovered struct {
 	jobs       []JobInfo
 	actors     []ActorInfo
 	scheds     map[core.ActorID]actorSched
+	pgs        []PlacementGroupInfo
 	replies    map[string]map[uint64]Reply
 	floors     map[string]uint64
 }
@@ -374,6 +377,17 @@ func (r *recovered) load(k, v []byte) error {
 			return fmt.Errorf("invalid actor spec %+v", sc.Spec)
 		}
 		r.scheds[core.ActorID(k[1:])] = sc
+		return nil
+	case tablePlacement:
+		var p PlacementGroupInfo
+		if err := decodeRecord(k, v, &p, len(p.ID)); err != nil {
+			return err
+		}
+		if p.ID != core.PlacementGroupID(k[1:]) || p.State < PlacementPending || p.State > PlacementRemoved ||
+			len(p.Nodes) != len(p.Bundles) || !p.Strategy.Valid() {
+			return fmt.Errorf("inconsistent placement group record %+v", p)
+		}
+		r.pgs = append(r.pgs, p)
 		return nil
 	case tableDedup:
 		client, seq, err := parseDedupKey(k)

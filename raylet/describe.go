@@ -105,6 +105,8 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 		return "node fenced (declared dead); it grants nothing more"
 	case !r.registered:
 		return "node not registered with the GCS yet; nothing is granted before"
+	case spec.Strategy.Bundle != nil:
+		return fmt.Sprintf("waits for %v free in placement group bundle %v (granted leases of the bundle hold the rest)", bundleHold(spec), bundleKey{spec.Strategy.Bundle.Group, spec.Strategy.Bundle.Index})
 	case !placing(spec).FitsIn(r.cfg.Resources):
 		return fmt.Sprintf("does not fit this node's total %v; waits for a node that fits to have room", r.cfg.Resources)
 	case spec.ActorCreation && !actorSlotOne.FitsIn(r.available):
@@ -257,6 +259,9 @@ func (r *Raylet) Describe() string {
 	}
 	for _, l := range r.DescribeLeases(describeLinesMax)[1:] {
 		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	for _, bu := range r.sortedBundles() {
+		fmt.Fprintf(&b, "  bundle %v committed=%v reserves=%v available=%v\n", bu.key, bu.committed, bu.res, bu.avail)
 	}
 	if r.store != nil {
 		b.WriteString(r.store.Describe())

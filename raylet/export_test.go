@@ -1,8 +1,6 @@
 package raylet
 
 import (
-	"slices"
-
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
 )
@@ -28,23 +26,14 @@ func (r *Raylet) granted() *leaseRequest {
 	panic("raylet: test state holds no granted lease")
 }
 
-func (r *Raylet) sortedLeaseKeys() []leaseKey {
-	keys := make([]leaseKey, 0, len(r.leases))
-	for k := range r.leases { //gray:unordered sorted below
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpLeaseKey)
-	return keys
-}
-
 // Corruptions lists the planted bugs; primary is the id of the primary
 // copy the state holds.
 func Corruptions(primary core.ObjectID) []Corruption {
 	cpu := core.MustResources(core.CPU, 1)
 	return []Corruption{
-		{"available drifts up", func(r *Raylet) { r.available = r.available.Add(cpu) }, "granted leases hold"},
+		{"available drifts up", func(r *Raylet) { r.available = r.available.Add(cpu) }, "granted leases and bundles hold"},
 		{"available negative", func(r *Raylet) { r.available = r.available.Sub(core.MustResources("GPU", 1)) }, "are negative"},
-		{"blocked lease keeps its CPUs", func(r *Raylet) { r.granted().blocked = true }, "granted leases hold"},
+		{"blocked lease keeps its CPUs", func(r *Raylet) { r.granted().blocked = true }, "granted leases and bundles hold"},
 		{"available above total", func(r *Raylet) { r.available = r.available.Add(core.MustResources(core.CPU, 3)) }, "exceed the node's total"},
 		{"worker forgets its lease", func(r *Raylet) { r.granted().worker.leases = nil }, "which does not hold it"},
 		{"leased worker leaves the pool", func(r *Raylet) { delete(r.workers, r.granted().worker.addr) }, "not in the pool"},

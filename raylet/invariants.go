@@ -30,7 +30,7 @@ import (
 // builds with the invariants tag (package internal/invariants). It must
 // not be called before Start.
 func (r *Raylet) CheckInvariants() error {
-	for _, check := range []func() error{r.invResources, r.invLeases, r.invPulls, r.invPrimaries, r.store.CheckInvariants} {
+	for _, check := range []func() error{r.invResources, r.invBundles, r.invLeases, r.invPulls, r.invPrimaries, r.store.CheckInvariants} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -51,12 +51,20 @@ func (r *Raylet) invResources() error {
 	}
 	var granted core.Resources
 	for _, l := range r.leases { //gray:unordered an exact fixed-point sum
-		if l.worker != nil {
+		if l.worker == nil {
+			continue
+		}
+		if l.bundle == nil || l.bundle.returned {
 			granted = granted.Add(l.held())
+		} else {
+			granted = granted.Add(l.nodeHold(l.held())) // the rest is the bundle's
 		}
 	}
+	for _, b := range r.sortedBundles() {
+		granted = granted.Add(b.res)
+	}
 	if !granted.Equal(held) {
-		return fmt.Errorf("raylet: granted leases hold %v, but total %v minus available %v is %v", granted, r.cfg.Resources, r.available, held)
+		return fmt.Errorf("raylet: granted leases and bundles hold %v, but total %v minus available %v is %v", granted, r.cfg.Resources, r.available, held)
 	}
 	return nil
 }

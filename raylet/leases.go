@@ -215,6 +215,17 @@ func (r *Raylet) classOf(spec *proto.TaskSpec) *demandClass {
 // tryDispatch decides one request and reports whether it left the queue.
 func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	spec := &l.req.Spec
+	if spec.Strategy.Bundle != nil {
+		// Into a placement group's bundle: here or nowhere.
+		b, answered := r.bundleFor(l)
+		if answered {
+			return true
+		}
+		if b == nil {
+			return false
+		}
+		return r.grant(l, b, false)
+	}
 	// Within one pass the views do not change and the default policy
 	// keeps no state, so a demand that had to wait waits again: skip the
 	// decision (a queue of thousands of equal requests made every pass
@@ -297,6 +308,13 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		}
 		return false
 	}
+	return r.grant(l, nil, memo)
+}
+
+// grant grants l here, from bundle b (nil: the node's pool), once its
+// arguments are local and a worker is free, and reports whether it did.
+func (r *Raylet) grant(l *leaseRequest, b *bundle, memo bool) bool {
+	spec := &l.req.Spec
 	if !l.fetched {
 		r.fetchArgs(l)
 		if !l.fetched {
@@ -345,10 +363,20 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 	}
 	l.workerCap = false
 	hold := holding(spec)
-	r.available = r.available.Sub(hold)
-	for _, x := range hold {
+	l.bundle = b
+	r.take(l, hold)
+	for _, x := range l.nodeHold(hold) {
 		if r.available.Get(x.Name) < 0 {
 			panic(fmt.Sprintf("raylet: available resources went negative: %v", r.available))
+		}
+	}
+	if b != nil {
+		for _, x := range bundleHold(spec) {
+			// CPUs a blocked lease of the bundle took back may leave it
+			// over-subscribed, as the node's own pool may be.
+			if x.Name != core.CPU && b.avail.Get(x.Name) < 0 {
+				panic(fmt.Sprintf("raylet: bundle %v available went negative: %v", b.key, b.avail))
+			}
 		}
 	}
 	if w.busy() {
@@ -454,14 +482,14 @@ func (r *Raylet) handleLeaseBlocked(from core.Addr, m core.Message, reply func(c
 		return
 	}
 	if b.Blocked {
-		r.available = r.available.Add(l.cpus())
+		r.give(l, l.cpus())
 		l.blocked = true
 		l.worker.blockedLeases++
 		r.stats.LeasesBlocked++
 		r.schedule()
 		return
 	}
-	r.available = r.available.Sub(l.cpus())
+	r.take(l, l.cpus())
 	l.blocked = false
 	l.worker.blockedLeases--
 }
@@ -535,7 +563,7 @@ func (r *Raylet) releaseLease(l *leaseRequest) {
 	delete(r.leases, l.key)
 	r.settled = false // the caller runs a full pass
 	if l.worker != nil {
-		r.available = r.available.Add(l.held())
+		r.give(l, l.held())
 		l.worker.idle = r.env.Now()
 		l.worker = nil
 	}
@@ -634,6 +662,16 @@ func (r *Raylet) checkLeases() {
 			r.disown(l)
 		})
 	}
+}
+
+// sortedLeaseKeys returns the keys of the lease table in order.
+func (r *Raylet) sortedLeaseKeys() []leaseKey {
+	keys := make([]leaseKey, 0, len(r.leases))
+	for k := range r.leases { //gray:unordered sorted below
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpLeaseKey)
+	return keys
 }
 
 func cmpLeaseKey(a, b leaseKey) int {

@@ -84,6 +84,9 @@ type world struct {
 	ended  bool
 	// store2 is raylet-2's object store capacity (0: the default).
 	store2 int64
+	// heartbeat is the raylets' heartbeat period (0: the default); the
+	// GCS's node timeout is three of them.
+	heartbeat time.Duration
 }
 
 func runScenario(t *testing.T, script func(h *world)) {
@@ -111,14 +114,18 @@ var nodeRes = core.MustResources(core.CPU, 2)
 
 func (h *world) Setup(w *sim.World) error {
 	h.w = w
+	timeout := 3 * time.Second
+	if h.heartbeat > 0 {
+		timeout = 3 * h.heartbeat
+	}
 	w.AddProcess("gcs", sim.ProcOptions{Disk: true}, func() core.Process {
-		return gcs.NewServer(gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond})
+		return gcs.NewServer(gcs.Config{NodeTimeout: timeout, HealthCheckPeriod: 500 * time.Millisecond})
 	})
 	w.AddProcess("raylet-1", sim.ProcOptions{Host: "node-1"}, func() core.Process {
-		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes})
+		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes, HeartbeatPeriod: h.heartbeat})
 	})
 	w.Spawn("raylet-2", sim.ProcOptions{Host: "node-2"}, 0, func() core.Process {
-		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes, ObjectStoreBytes: h.store2})
+		return raylet.New(raylet.Config{GCS: "gcs", Resources: nodeRes, ObjectStoreBytes: h.store2, HeartbeatPeriod: h.heartbeat})
 	}, func(string) {})
 	h.script(h)
 	return nil

@@ -128,6 +128,8 @@ type Stats struct {
 	// memory (CreateShared, then SealShared) and SharedGets the reads
 	// answered with a segment's handle rather than bytes.
 	SharedPuts, SharedGets int64
+	// Placement group bundles prepared, committed and returned here.
+	BundlesPrepared, BundlesCommitted, BundlesReturned int64
 	// LeaseWait sums, over granted leases, the time from a request's
 	// arrival to its grant: the scheduling latency (divide by
 	// LeasesGranted for the mean).
@@ -191,7 +193,9 @@ type Raylet struct {
 	transient int64
 	// evicted remembers the last evictedMax copies the store evicted,
 	// oldest first in evictedOrder, for Stats.Repulls.
-	evicted      map[core.ObjectID]bool
+	evicted map[core.ObjectID]bool
+	// bundles are the placement group bundles reserved here (bundles.go).
+	bundles      map[bundleKey]*bundle
 	evictedOrder []core.ObjectID
 
 	// Launched workers: launches not registered yet by token, binaries
@@ -292,6 +296,9 @@ type leaseRequest struct {
 	// workerCap: an actor creation placed here that waits because the
 	// node runs its maximum of worker processes (Config.MaxWorkers).
 	workerCap bool
+	// bundle is the placement group bundle a granted lease holds its
+	// resources from (nil: the node's pool; bundles.go).
+	bundle *bundle
 }
 
 // actorSlotOne is what an actor holds of its node's actor slots.
@@ -409,6 +416,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.exitedWorkers = map[core.Addr]bool{}
 	r.launchAddrs = map[string]core.Addr{}
 	r.evicted = map[core.ObjectID]bool{}
+	r.bundles = map[bundleKey]*bundle{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict, Memory: core.ShmOf(env), SharedMin: r.cfg.SharedMin})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}
 	r.addrs[r.node] = env.Self()
@@ -420,6 +428,9 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.PutObject{}).MsgType(), r.handlePutObject)
 	r.srv.Register((&proto.GetObject{}).MsgType(), r.handleGetObject)
 	r.srv.Register((&proto.CreateShared{}).MsgType(), r.handleCreateShared)
+	r.srv.Register((&proto.PrepareBundles{}).MsgType(), r.handlePrepareBundles)
+	r.srv.Register((&proto.CommitBundles{}).MsgType(), r.handleCommitBundles)
+	r.srv.Register((&proto.ReturnBundles{}).MsgType(), r.handleReturnBundles)
 	r.srv.Register((&proto.SealShared{}).MsgType(), r.handleSealShared)
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)
@@ -458,9 +469,13 @@ func (r *Raylet) heartbeat() {
 	if r.fenced {
 		return
 	}
-	r.gcs.HeartbeatWithLoad(r.node, r.available, r.demand(), func(rep gcs.Reply, err error) {
+	sent := r.env.Now()
+	r.gcs.HeartbeatWithBundles(r.node, r.available, r.demand(), r.Bundles(), func(rep gcs.Reply, err error) {
 		if err == nil && rep.Dead {
 			r.fence("the GCS declared this node dead")
+		}
+		if err == nil && len(rep.DropBundles) > 0 {
+			r.dropBundles(rep.DropBundles, sent)
 		}
 	})
 	r.beats++

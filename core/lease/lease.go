@@ -34,6 +34,10 @@ var (
 	// to, a node the caller knows is dead (the raylet had not heard yet);
 	// a grant was given back. Ask a live raylet.
 	ErrDeadNode = errors.New("lease: granted by, or spilled to, a node known to be dead; ask a live raylet")
+	// ErrNoBundle: the raylet holds no committed bundle of the placement
+	// group the request names (proto.Strategy.Bundle); ask the GCS where
+	// the group is.
+	ErrNoBundle = errors.New("lease: the raylet holds no such placement group bundle")
 )
 
 // infeasibleError is the raylet's reason, which already says what is
@@ -168,6 +172,8 @@ func (r *Request) answered(raylet core.Addr, id uint64, m core.Message, err erro
 	}
 	rep := m.(*proto.LeaseReply)
 	switch {
+	case rep.NoBundle:
+		r.end(Lease{}, fmt.Errorf("lease: request %d to %s: %s: %w", id, raylet, rep.Reason, ErrNoBundle))
 	case rep.Infeasible:
 		r.end(Lease{}, infeasibleError(rep.Reason))
 	case rep.Spillback && !rep.SpillNode.IsNil() && r.opts.NodeDead != nil && r.opts.NodeDead(rep.SpillNode):

@@ -288,7 +288,7 @@ func (a *Arg) decodeWire(r *wire.Reader) {
 // encodeWire writes the strategy, which is never omitted: its Node is an
 // id, never empty to msgpack.
 func (s *Strategy) encodeWire(w *wire.Writer) {
-	w.MapLen(1 + one(s.Kind != 0) + one(s.Soft) + one(len(s.Labels) > 0))
+	w.MapLen(1 + one(s.Kind != 0) + one(s.Soft) + one(len(s.Labels) > 0) + one(s.Bundle != nil))
 	if s.Kind != 0 {
 		w.Key("k")
 		w.Uint(uint64(s.Kind))
@@ -302,6 +302,14 @@ func (s *Strategy) encodeWire(w *wire.Writer) {
 	if len(s.Labels) > 0 {
 		w.Key("l")
 		encodeSelector(w, s.Labels)
+	}
+	if s.Bundle != nil {
+		w.Key("b")
+		w.MapLen(2)
+		w.Key("g")
+		w.Bytes(s.Bundle.Group[:])
+		w.Key("i")
+		w.Int(int64(s.Bundle.Index))
 	}
 }
 
@@ -320,10 +328,31 @@ func (s *Strategy) decodeWire(r *wire.Reader) {
 			s.Soft = r.Bool()
 		case "l":
 			s.Labels = decodeSelector(r)
+		case "b":
+			s.Bundle = decodeBundleRef(r)
 		default:
 			r.Skip()
 		}
 	}
+}
+
+func decodeBundleRef(r *wire.Reader) *BundleRef {
+	n := r.MapLen()
+	if n < 0 {
+		return nil
+	}
+	b := &BundleRef{}
+	for i := 0; i < n && r.OK(); i++ {
+		switch string(r.Key()) {
+		case "g":
+			r.ByteArray(b.Group[:])
+		case "i":
+			b.Index = int32(r.Int64())
+		default:
+			r.Skip()
+		}
+	}
+	return b
 }
 
 func (g *ConcurrencyGroup) encodeWire(w *wire.Writer) {
@@ -712,7 +741,7 @@ func (m *LeaseReply) DecodeWire(r *wire.Reader) error { m.decodeWire(r); return 
 func (m *LeaseReply) encodeWire(w *wire.Writer) {
 	// WorkerID, Node and SpillNode are ids: always written.
 	w.MapLen(3 + one(m.Granted) + one(m.Worker != "") + one(m.Spillback) + one(m.SpillRaylet != "") +
-		one(m.Infeasible) + one(m.Reason != "") + one(m.Cancelled))
+		one(m.Infeasible) + one(m.Reason != "") + one(m.Cancelled) + one(m.NoBundle))
 	if m.Granted {
 		w.Key("g")
 		w.Bool(true)
@@ -747,6 +776,10 @@ func (m *LeaseReply) encodeWire(w *wire.Writer) {
 		w.Key("c")
 		w.Bool(true)
 	}
+	if m.NoBundle {
+		w.Key("b")
+		w.Bool(true)
+	}
 }
 
 func (m *LeaseReply) decodeWire(r *wire.Reader) {
@@ -776,6 +809,8 @@ func (m *LeaseReply) decodeWire(r *wire.Reader) {
 			m.Reason = r.String()
 		case "c":
 			m.Cancelled = r.Bool()
+		case "b":
+			m.NoBundle = r.Bool()
 		default:
 			r.Skip()
 		}

@@ -22,6 +22,7 @@ const (
 	KindCancelled                 // the task was cancelled (TaskCancelledError)
 	KindUnknownFunction           // no function of that name is registered on the worker
 	KindObjectStoreFull           // the object could not be stored (ObjectStoreFullError)
+	KindGroupRemoved              // the placement group the work was scheduled into was removed
 	numKinds
 )
 
@@ -37,6 +38,7 @@ var (
 	ErrCancelled       = errors.New("task cancelled")
 	ErrUnknownFunction = errors.New("unknown function")
 	ErrObjectStoreFull = errors.New("object store full")
+	ErrGroupRemoved    = errors.New("placement group removed")
 )
 
 var kindSentinels = [...]error{
@@ -50,6 +52,7 @@ var kindSentinels = [...]error{
 	KindCancelled:       ErrCancelled,
 	KindUnknownFunction: ErrUnknownFunction,
 	KindObjectStoreFull: ErrObjectStoreFull,
+	KindGroupRemoved:    ErrGroupRemoved,
 }
 
 // String returns the kind's name.

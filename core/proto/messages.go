@@ -63,6 +63,9 @@ const (
 	msgCreateShared         core.MsgType = 2043
 	msgCreateSharedReply    core.MsgType = 2044
 	msgSealShared           core.MsgType = 2045
+	msgPrepareBundles       core.MsgType = 2046
+	msgCommitBundles        core.MsgType = 2047
+	msgReturnBundles        core.MsgType = 2048
 )
 
 // Bounds of object transfer.
@@ -343,6 +346,10 @@ type LeaseReply struct {
 	Reason      string        `msgpack:"m,omitempty"`
 	// Cancelled answers a request the owner cancelled with ReturnLease.
 	Cancelled bool `msgpack:"c,omitempty"`
+	// NoBundle answers a request for a placement group's bundle
+	// (Strategy.Bundle) that this node does not hold (committed): the
+	// owner asks the GCS where the group is and asks that node.
+	NoBundle bool `msgpack:"b,omitempty"`
 }
 
 // ReturnLease gives a leased worker back to its raylet, or cancels a lease
@@ -893,6 +900,9 @@ func (*PutObjectReply) MsgType() core.MsgType       { return msgPutObjectReply }
 func (*CreateShared) MsgType() core.MsgType         { return msgCreateShared }
 func (*CreateSharedReply) MsgType() core.MsgType    { return msgCreateSharedReply }
 func (*SealShared) MsgType() core.MsgType           { return msgSealShared }
+func (*PrepareBundles) MsgType() core.MsgType       { return msgPrepareBundles }
+func (*CommitBundles) MsgType() core.MsgType        { return msgCommitBundles }
+func (*ReturnBundles) MsgType() core.MsgType        { return msgReturnBundles }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
 func (*WorkerLogs) MsgType() core.MsgType           { return msgWorkerLogs }
@@ -990,6 +1000,9 @@ func init() {
 		func() core.Message { return new(CreateShared) },
 		func() core.Message { return new(CreateSharedReply) },
 		func() core.Message { return new(SealShared) },
+		func() core.Message { return new(PrepareBundles) },
+		func() core.Message { return new(CommitBundles) },
+		func() core.Message { return new(ReturnBundles) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

@@ -105,6 +105,9 @@ type Strategy struct {
 	// Labels restricts the work to nodes whose labels match (Ray's
 	// label_selector), whatever the strategy.
 	Labels core.Selector `msgpack:"l,omitempty"`
+	// Bundle places the work in a bundle of a placement group: it runs
+	// on the node that holds the bundle, on the bundle's resources.
+	Bundle *BundleRef `msgpack:"b,omitempty"`
 }
 
 // TaskSpec describes one task attempt.

@@ -79,6 +79,13 @@ func leaseClass(spec *proto.TaskSpec) string {
 	b = strconv.AppendQuote(b, spec.Binary)
 	b = appendResources(b, spec.Resources)
 	b = appendResources(b, spec.PlacementResources)
+	if bu := spec.Strategy.Bundle; bu != nil {
+		// Only tasks of the same bundle (or of any bundle) of a group
+		// share leases.
+		b = append(b, 'b')
+		b = append(b, bu.Group[:]...)
+		b = binary.BigEndian.AppendUint32(b, uint32(bu.Index))
+	}
 	for _, term := range spec.Strategy.Labels {
 		b = strconv.AppendQuote(b, term.Key)
 		b = strconv.AppendBool(b, term.Not)
@@ -108,9 +115,12 @@ func appendResources(b []byte, rs core.Resources) []byte {
 // push failed (disconnect: the worker may be gone); no task is pushed on
 // it any more, and it goes back when the last reply is in.
 type liveLease struct {
-	l          lease.Lease
-	class      string
-	granted    time.Time
+	l       lease.Lease
+	class   string
+	granted time.Time
+	// group is the placement group whose bundle the lease is on (zero
+	// when none): when this process removes it, the lease runs no more.
+	group      core.PlacementGroupID
 	inflight   int
 	closing    bool
 	disconnect bool

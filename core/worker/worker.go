@@ -160,6 +160,9 @@ type Worker struct {
 	// raylets whose segments this process cannot open (another host).
 	shm   core.SharedMemory
 	noShm map[core.Addr]bool
+	// groups is what this owner knows of the placement groups its tasks
+	// are scheduled into (bundles.go).
+	groups map[core.PlacementGroupID]*groupView
 	// deadNodes are the nodes declared dead so far (bounded): a lease a
 	// dead node grants late is refused.
 	deadNodes map[core.NodeID]bool
@@ -345,6 +348,7 @@ func New(env core.Env, cfg Config) *Worker {
 		idle:          map[string][]*liveLease{},
 		waiting:       map[string][]*pendingTask{},
 		noShm:         map[core.Addr]bool{},
+		groups:        map[core.PlacementGroupID]*groupView{},
 	}
 	if cfg.SharedMin > 0 {
 		w.shm = core.ShmOf(env)
@@ -585,6 +589,15 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 	if w.takeIdle(t) {
 		return
 	}
+	if t.spec.Strategy.Bundle != nil {
+		// Into a placement group's bundle: to the raylet that holds it,
+		// once the owner knows which (bundles.go).
+		to, ok := w.bundleRaylet(t)
+		if !ok {
+			return
+		}
+		raylet = to
+	}
 	if len(w.kept) > 0 {
 		w.returnKept(t.class)
 	}
@@ -646,7 +659,11 @@ func (w *Worker) requestLease(t *pendingTask, raylet core.Addr) {
 			w.fillLease(w.live[t.leaseID])
 		case errors.Is(err, lease.ErrInfeasible):
 			w.failTask(t, proto.NewError(proto.KindInfeasible, spec.Describe(), "%v", err))
-		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped), errors.Is(err, lease.ErrDeadNode):
+		case rpc.CodeOf(err) == rpc.CodeUnavailable, errors.Is(err, lease.ErrDropped), errors.Is(err, lease.ErrDeadNode), errors.Is(err, lease.ErrNoBundle):
+			if b := spec.Strategy.Bundle; b != nil {
+				// The bundle moved (or its node died): ask the GCS again.
+				w.forgetGroup(b.Group)
+			}
 			// The raylet cannot take it (its node was declared dead and
 			// it is exiting, or its queue is full), dropped it, or
 			// granted or spilled it on a node we know is dead (it has not
@@ -741,6 +758,9 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 	ll := w.live[leaseID]
 	if ll == nil {
 		ll = &liveLease{l: lease.Lease{ID: leaseID, Raylet: raylet, Node: l.Node, Worker: l.Worker, WorkerID: l.WorkerID}, class: t.class, granted: t.granted}
+		if b := spec.Strategy.Bundle; b != nil {
+			ll.group = b.Group
+		}
 		w.live[leaseID] = ll
 	}
 	ll.inflight++

@@ -50,7 +50,7 @@ import (
 
 func init() {
 	sim.RegisterWorkload("cluster", "GCS, raylets with plasma and workers, drivers submitting task DAGs with small and large objects",
-		[]string{variantHoldForever}, newCluster)
+		[]string{variantHoldForever, variantCommitFailedPrepare}, newCluster)
 	sim.RegisterWorkload("launch", "the cluster workload where every other driver's job has a staged binary: its tasks and actors run on worker processes the raylets launch, start late, fail to start, crash and are reaped",
 		nil, func(opts sim.Options) (sim.Workload, error) {
 			w, err := newCluster(opts)
@@ -170,7 +170,11 @@ func (c *cluster) Setup(w *sim.World) error {
 	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
 		// A short node timeout makes partitions declare nodes dead (and fence
 		// them) within the fault phase.
-		return gcs.NewServer(gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond})
+		cfg := gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond}
+		if c.variant == variantCommitFailedPrepare {
+			cfg.Bug = gcs.BugCommitFailedPrepare
+		}
+		return gcs.NewServer(cfg)
 	})
 	for i := range c.nodes {
 		addr := core.Addr(fmt.Sprintf("raylet-%d", i+1))
@@ -308,7 +312,7 @@ func (c *cluster) idle() string {
 			return fmt.Sprintf("%s has %v available, want %v (total %v less %d live actors)", a, r.Available(), want, total, actors[r.Node()])
 		}
 	}
-	return ""
+	return c.noBundlesLeft()
 }
 
 // Pending describes, for a liveness failure, what the unfinished drivers
@@ -359,5 +363,6 @@ func (c *cluster) SometimesPaths() []string {
 		"worker launched on demand", "infeasible actor reported", "actor ended when its handles went out of scope", "object put and read in chunks", "actor waited at the node's worker cap", "idle launched worker exited",
 		"task ran on a reused lease", "task waited for a lease request slot of its class",
 		"task pipelined behind another on its lease", "pipelined task started beside a blocked one",
-		"object put through shared memory", "object read through shared memory", "shared memory unusable: bytes sent in messages"}
+		"object put through shared memory", "object read through shared memory", "shared memory unusable: bytes sent in messages",
+		"placement group created", "task ran in its placement group bundle", "task into a removed placement group failed", "placement group still pending after 3s"}
 }

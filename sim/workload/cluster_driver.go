@@ -220,6 +220,11 @@ func (d *driver) runRound(ctx context.Context) error {
 	if err := d.placementRound(ctx); err != nil {
 		return err
 	}
+	if d.round%2 == 0 {
+		if err := d.groupRound(ctx); err != nil {
+			return err
+		}
+	}
 
 	// big's result does not fit when pinned data fills the store of
 	// the node it ran on (ObjectStoreFull, checked); then sum and relay,

@@ -1,0 +1,68 @@
+package gcs_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/gcs"
+)
+
+// TestPlacementGroupsEndWithTheirJob: with no node to hold them, groups
+// stay PENDING; a PENDING group can be removed; when a job finishes its
+// groups are removed, detached ones and other jobs' excepted, and that
+// survives a GCS restart.
+func TestPlacementGroupsEndWithTheirJob(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	r := rand.New(rand.NewPCG(1, 2))
+	job1, job2 := core.JobIDFromInt(1), core.JobIDFromInt(2)
+	group := func(job core.JobID, name string, detached bool) gcs.PlacementGroupInfo {
+		return gcs.PlacementGroupInfo{ID: core.NewPlacementGroupID(job, r), Name: name, Strategy: proto.PlacementStrictSpread,
+			Bundles: []core.Resources{core.MustResources(core.CPU, core.Units(1))}, Detached: detached, Owner: "driver-1"}
+	}
+	mine, kept, other, early := group(job1, "mine", false), group(job1, "kept", true), group(job2, "other", false), group(job1, "", false)
+	h.op(0, "add job 1", func(c *gcs.Client, f cb) { c.AddJob("driver-1", nil, f) })
+	h.op(0, "add job 2", func(c *gcs.Client, f cb) { c.AddJob("driver-2", nil, f) })
+	for _, g := range []gcs.PlacementGroupInfo{mine, kept, other, early} {
+		h.op(0, "create "+g.Name, func(c *gcs.Client, f cb) { c.CreatePlacementGroup(g, f) })
+	}
+	pending := h.op(0, "get early", func(c *gcs.Client, f cb) { c.GetPlacementGroup(early.ID, f) })
+	removed := h.op(0, "remove early while pending", func(c *gcs.Client, f cb) { c.RemovePlacementGroup(early.ID, f) })
+	h.op(0, "finish job 1", func(c *gcs.Client, f cb) { c.FinishJob(job1, f) })
+	h.crashGCS("restart after the job finished")
+	list := h.op(0, "list groups", func(c *gcs.Client, f cb) { c.ListPlacementGroups(f) })
+	dup := h.op(0, "create a group named mine again", func(c *gcs.Client, f cb) { c.CreatePlacementGroup(group(job2, "mine", false), f) })
+	h.mustPass()
+	if !pending.ok() || pending.r.PlacementGroups[0].State != gcs.PlacementPending || !pending.r.PlacementGroups[0].Infeasible {
+		t.Errorf("%v, want an infeasible PENDING group (no nodes)", pending)
+	}
+	if !removed.ok() || removed.r.PlacementGroups[0].State != gcs.PlacementRemoved {
+		t.Errorf("%v, want REMOVED", removed)
+	}
+	if !list.ok() {
+		t.Fatalf("%v", list)
+	}
+	want := map[core.PlacementGroupID]gcs.PlacementGroupState{mine.ID: gcs.PlacementRemoved, kept.ID: gcs.PlacementPending,
+		other.ID: gcs.PlacementPending, early.ID: gcs.PlacementRemoved}
+	for _, p := range list.r.PlacementGroups {
+		if p.State != want[p.ID] {
+			t.Errorf("group %q is %v, want %v", p.Name, p.State, want[p.ID])
+		}
+		if p.ID == mine.ID && p.Reason != "its job finished" {
+			t.Errorf("group mine removed with reason %q", p.Reason)
+		}
+		delete(want, p.ID)
+	}
+	if len(want) != 0 {
+		t.Errorf("groups missing from the list: %v", want)
+	}
+	// A removed group's name is free again.
+	if !dup.ok() {
+		t.Errorf("%v, want the name of a removed group reusable", dup)
+	}
+	if errors.Is(dup.err, gcs.ErrConflict) {
+		t.Errorf("name still taken")
+	}
+}

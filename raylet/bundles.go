@@ -1,0 +1,332 @@
+package raylet
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
+)
+
+// Placement group bundles: this raylet's side of the GCS's two-phase
+// reservation (proto.PrepareBundles, CommitBundles, ReturnBundles). A
+// prepared bundle's resources leave the node's available pool at once,
+// so that nothing else takes them while the GCS waits for the other
+// nodes; once committed, leases of tasks scheduled into the bundle
+// (Strategy.Bundle) are granted from the bundle's own pool. A returned
+// bundle's unheld resources go back to the node at once, its leases
+// fail (their owners hear LeaseFailed) and what they still hold goes
+// back to the node when they end.
+//
+// A bundle never outlives the GCS's decision: the heartbeat reports the
+// bundles held here and the GCS answers with those to give back (a
+// group removed, or a phase one it abandoned when it restarted).
+
+// bundleKey names a bundle of a group.
+type bundleKey struct {
+	group core.PlacementGroupID
+	index int32
+}
+
+func (k bundleKey) String() string { return fmt.Sprintf("%v[%d]", k.group, k.index) }
+
+func compareBundleKeys(a, b bundleKey) int {
+	if c := bytes.Compare(a.group[:], b.group[:]); c != 0 {
+		return c
+	}
+	return int(a.index) - int(b.index)
+}
+
+// bundle is one bundle reserved here.
+type bundle struct {
+	key bundleKey
+	// res is what the bundle reserves; avail the part no lease holds.
+	res, avail core.Resources
+	committed  bool
+	// returned: given back; leases still running in it return what
+	// they hold to the node.
+	returned bool
+	since    time.Time
+}
+
+// sortedBundles returns the bundles held here in key order.
+func (r *Raylet) sortedBundles() []*bundle {
+	out := make([]*bundle, 0, len(r.bundles))
+	for _, b := range r.bundles { //gray:unordered sorted below
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b *bundle) int { return compareBundleKeys(a.key, b.key) })
+	return out
+}
+
+// Bundles reports the bundles held here, for the heartbeat and tests.
+func (r *Raylet) Bundles() []proto.BundleState {
+	var out []proto.BundleState
+	for _, b := range r.sortedBundles() {
+		out = append(out, proto.BundleState{Group: b.key.group, Index: b.key.index, Committed: b.committed})
+	}
+	return out
+}
+
+// handlePrepareBundles reserves bundles, all or none.
+func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	p := m.(*proto.PrepareBundles)
+	if p.Node != r.node {
+		reply(nil, rpc.Errorf(rpc.CodeFailedPrecondition, "bundles for node %v reached node %v (a later incarnation at its address)", p.Node, r.node))
+		return
+	}
+	var need core.Resources
+	var fresh []proto.BundleSpec
+	for _, s := range p.Bundles {
+		k := bundleKey{s.Group, s.Index}
+		if b := r.bundles[k]; b != nil {
+			if !b.res.Equal(s.Resources) {
+				reply(nil, rpc.Errorf(rpc.CodeConflict, "bundle %v is reserved here with %v, not %v", k, b.res, s.Resources))
+				return
+			}
+			b.since = r.env.Now() // prepared again: not one a heartbeat's answer may drop
+			continue
+		}
+		if slices.ContainsFunc(fresh, func(f proto.BundleSpec) bool { return f.Group == s.Group && f.Index == s.Index }) {
+			reply(nil, rpc.Errorf(rpc.CodeInvalid, "bundle %v given twice", k))
+			return
+		}
+		fresh = append(fresh, s)
+		need = need.Add(s.Resources)
+	}
+	if r.fenced {
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
+		return
+	}
+	if !need.FitsIn(r.available) {
+		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "bundles need %v, node %v has %v available", need, r.node, r.available))
+		return
+	}
+	for _, s := range fresh {
+		k := bundleKey{s.Group, s.Index}
+		r.bundles[k] = &bundle{key: k, res: s.Resources, avail: s.Resources, since: r.env.Now()}
+		r.available = r.available.Sub(s.Resources)
+		r.stats.BundlesPrepared++
+	}
+	reply(&proto.Ack{}, nil)
+}
+
+// handleCommitBundles makes prepared bundles usable.
+func (r *Raylet) handleCommitBundles(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	c := m.(*proto.CommitBundles)
+	if c.Node != r.node {
+		reply(nil, rpc.Errorf(rpc.CodeNotFound, "bundles of node %v: this is node %v (a later incarnation at its address), which holds none of them", c.Node, r.node))
+		return
+	}
+	for _, i := range c.Indexes {
+		if r.bundles[bundleKey{c.Group, i}] == nil {
+			reply(nil, rpc.Errorf(rpc.CodeNotFound, "bundle %v is not prepared on node %v", bundleKey{c.Group, i}, r.node))
+			return
+		}
+	}
+	for _, i := range c.Indexes {
+		if b := r.bundles[bundleKey{c.Group, i}]; !b.committed {
+			b.committed = true
+			r.stats.BundlesCommitted++
+		}
+	}
+	reply(&proto.Ack{}, nil)
+	r.schedule() // requests waiting for the group's bundles
+}
+
+// handleReturnBundles gives bundles back.
+func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	ret := m.(*proto.ReturnBundles)
+	if ret.Node != r.node {
+		reply(&proto.Ack{}, nil) // another incarnation's: none of ours
+		return
+	}
+	var keys []bundleKey
+	if len(ret.Indexes) == 0 {
+		for _, b := range r.sortedBundles() {
+			if b.key.group == ret.Group {
+				keys = append(keys, b.key)
+			}
+		}
+	} else {
+		for _, i := range ret.Indexes {
+			keys = append(keys, bundleKey{ret.Group, i})
+		}
+	}
+	r.returnBundles(keys, "its placement group bundle was returned (the group was removed or the bundle moved)")
+	reply(&proto.Ack{}, nil)
+}
+
+// returnBundles gives the bundles of keys back to the node; the leases
+// running in them fail with why.
+func (r *Raylet) returnBundles(keys []bundleKey, why string) {
+	freed := false
+	for _, k := range keys {
+		b := r.bundles[k]
+		if b == nil {
+			continue
+		}
+		delete(r.bundles, k)
+		b.returned = true
+		r.available = r.available.Add(b.avail)
+		b.avail = nil
+		r.stats.BundlesReturned++
+		freed = true
+		for _, lk := range r.sortedLeaseKeys() {
+			l := r.leases[lk]
+			if l.bundle != b {
+				continue
+			}
+			if l.worker == nil {
+				// Queued for this very bundle: its owner asks again.
+				continue
+			}
+			// The lease fails now; its worker runs the body to its end
+			// (as a cancel does), and what it holds comes back then.
+			r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+		}
+	}
+	if freed {
+		r.settled = false
+		r.schedule()
+	}
+}
+
+// dropBundles gives back the bundles the GCS does not account for, as
+// it answered a heartbeat sent at sent: those prepared since are left
+// alone (the GCS may be reserving them now).
+func (r *Raylet) dropBundles(drop []proto.BundleState, sent time.Time) {
+	var keys []bundleKey
+	for _, d := range drop {
+		k := bundleKey{d.Group, d.Index}
+		if b := r.bundles[k]; b != nil && !b.since.After(sent) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		r.env.Log().Info("raylet: giving back placement group bundles the GCS does not account for", "bundles", len(keys))
+		r.returnBundles(keys, "its placement group bundle was given back: the GCS does not account for it")
+	}
+}
+
+// bundleFor finds the committed bundle a request for a group's bundle
+// runs in: its own, or for index -1 the first of the group here that
+// fits it now. answered reports that the request was answered instead
+// (NoBundle: not here); b is nil while it must wait.
+func (r *Raylet) bundleFor(l *leaseRequest) (b *bundle, answered bool) {
+	ref := l.req.Spec.Strategy.Bundle
+	need := bundleHold(&l.req.Spec)
+	any := false
+	for _, c := range r.sortedBundles() {
+		if c.key.group != ref.Group || !c.committed || (ref.Index >= 0 && c.key.index != ref.Index) {
+			continue
+		}
+		if !need.FitsIn(c.res) {
+			continue // can never fit this bundle
+		}
+		any = true
+		if need.FitsIn(c.avail) {
+			return c, false
+		}
+	}
+	if any {
+		return nil, false
+	}
+	r.finishRequest(l, &proto.LeaseReply{NoBundle: true,
+		Reason: fmt.Sprintf("node %v holds no committed bundle %v that fits %v", r.node, bundleKey{ref.Group, ref.Index}, need)})
+	return nil, true
+}
+
+// bundleHold is what a lease in a bundle takes from the bundle: its
+// resources but the actor slot (an actor's process is the node's).
+func bundleHold(spec *proto.TaskSpec) core.Resources {
+	var out core.Resources
+	for _, x := range holding(spec) {
+		if x.Name != core.ActorSlot {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// nodeHold is what a lease takes from the node's own pool: everything,
+// or for a lease in a bundle only the actor slot.
+func (l *leaseRequest) nodeHold(res core.Resources) core.Resources {
+	if l.bundle == nil {
+		return res
+	}
+	var out core.Resources
+	for _, x := range res {
+		if x.Name == core.ActorSlot {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// take takes res for lease l from its pools.
+func (r *Raylet) take(l *leaseRequest, res core.Resources) {
+	r.available = r.available.Sub(l.nodeHold(res))
+	if l.bundle != nil && !l.bundle.returned {
+		r.bundleSub(l.bundle, res)
+	}
+}
+
+func (r *Raylet) bundleSub(b *bundle, res core.Resources) {
+	for _, x := range res {
+		if x.Name != core.ActorSlot {
+			b.avail = b.avail.Sub(core.Resources{x})
+		}
+	}
+}
+
+// give gives res of lease l back to its pools; what a returned bundle's
+// lease gives goes to the node.
+func (r *Raylet) give(l *leaseRequest, res core.Resources) {
+	if l.bundle == nil || l.bundle.returned {
+		r.available = r.available.Add(res)
+		return
+	}
+	r.available = r.available.Add(l.nodeHold(res))
+	for _, x := range res {
+		if x.Name != core.ActorSlot {
+			l.bundle.avail = l.bundle.avail.Add(core.Resources{x})
+		}
+	}
+}
+
+// invBundles checks each bundle's pool against its leases.
+func (r *Raylet) invBundles() error {
+	held := map[*bundle]core.Resources{}
+	for _, l := range r.leases { //gray:unordered exact fixed-point sums
+		if l.worker != nil && l.bundle != nil && !l.bundle.returned {
+			held[l.bundle] = held[l.bundle].Add(bundleHoldOf(l))
+		}
+	}
+	for _, b := range r.sortedBundles() {
+		if b.returned {
+			return fmt.Errorf("raylet: returned bundle %v is still listed", b.key)
+		}
+		if !b.avail.Add(held[b]).Equal(b.res) {
+			return fmt.Errorf("raylet: bundle %v reserves %v, but its leases hold %v and %v is available", b.key, b.res, held[b], b.avail)
+		}
+		if !b.committed && held[b] != nil {
+			return fmt.Errorf("raylet: bundle %v is only prepared, but leases hold %v of it", b.key, held[b])
+		}
+	}
+	return nil
+}
+
+// bundleHoldOf is what lease l holds of its bundle now.
+func bundleHoldOf(l *leaseRequest) core.Resources {
+	var out core.Resources
+	for _, x := range l.held() {
+		if x.Name != core.ActorSlot {
+			out = append(out, x)
+		}
+	}
+	return out
+}

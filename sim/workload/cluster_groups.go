@@ -1,0 +1,218 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/grayrt/gray"
+	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/raylet"
+)
+
+// Placement groups under faults.
+//
+// Every other round each driver creates a group named after it and the
+// round, of 2 or 3 bundles of 1 CPU, with a strategy drawn from the
+// four, and waits for it (bounded: nodes die, partitions hide them):
+//
+//   - once CREATED, the group's record must obey its strategy (STRICT_PACK
+//     on one node, STRICT_SPREAD on distinct ones), and every bundle
+//     placed on an alive node must be reserved there (prepared, or
+//     committed once the commit arrived): a decision never names a node
+//     that did not prepare its bundle (the pg-commit-failed-prepare
+//     variant, whose GCS commits after a failed prepare, is caught here);
+//   - a task runs in each bundle (retried forever: it must complete) and
+//     reports its node, which must be the bundle's while the group did
+//     not move;
+//   - the group is removed (retried until the GCS answers, also when
+//     its creation's answer was lost: it is found by name), after which
+//     a task into it fails with ErrGroupRemoved.
+//
+// When the run ends every raylet must hold no bundle and the nodes'
+// resources must be back to full (idle): a bundle that outlived its
+// group's removal, or a phase one the GCS abandoned, would hold them.
+
+// variantCommitFailedPrepare runs the GCS with
+// gcs.BugCommitFailedPrepare.
+const variantCommitFailedPrepare = "pg-commit-failed-prepare"
+
+var groupStrategies = []gray.PlacementStrategy{gray.Pack, gray.Spread, gray.StrictPack, gray.StrictSpread}
+
+func (d *driver) groupRound(ctx context.Context) error {
+	w := d.cl.w
+	name := fmt.Sprintf("%s-r%d", d.addr, d.round)
+	strategy := groupStrategies[d.rnd.IntN(len(groupStrategies))]
+	bundles := make([]map[string]float64, 2+d.rnd.IntN(2))
+	for i := range bundles {
+		bundles[i] = map[string]float64{"CPU": 1}
+	}
+	d.step = "group: create"
+	g, err := gray.CreatePlacementGroup(ctx, bundles, gray.WithPlacementStrategy(strategy), gray.WithName(name))
+	if err != nil {
+		// The GCS did not answer: the group may exist all the same.
+		w.Sometimes("placement group creation unanswered")
+		return d.removeGroup(ctx, nil, name)
+	}
+	d.step = "group: wait"
+	ok, err := g.Wait(ctx, 3*time.Second)
+	if err != nil && !errors.Is(err, gcs.ErrTimeout) {
+		return fmt.Errorf("placement group %s: wait: %w", name, err)
+	}
+	if ok {
+		w.Sometimes("placement group created")
+		if err := d.useGroup(ctx, g, strategy); err != nil {
+			return err
+		}
+	} else {
+		w.Sometimes("placement group still pending after 3s")
+	}
+	return d.removeGroup(ctx, g, name)
+}
+
+// useGroup checks a created group's record and runs a task in each of
+// its bundles.
+func (d *driver) useGroup(ctx context.Context, g *gray.PlacementGroup, strategy gray.PlacementStrategy) error {
+	w := d.cl.w
+	before, err := gray.PlacementGroupState(ctx, g)
+	if err != nil {
+		return nil // the GCS did not answer: nothing to check
+	}
+	if before.State == "CREATED" {
+		if err := d.cl.checkGroup(before); err != nil {
+			return err
+		}
+	}
+	d.step = "group: tasks"
+	refs := make([]gray.Ref[gray.RuntimeContext], g.Bundles)
+	for b := range refs {
+		refs[b] = whereTask.Options(gray.WithPlacementGroup(g, b), gray.WithMaxRetries(-1)).Remote(ctx)
+	}
+	ran := make([]string, len(refs))
+	for b, r := range refs {
+		rc, err := r.Get(ctx)
+		r.Release()
+		if err != nil {
+			return fmt.Errorf("task in bundle %d of %s: %w", b, g.ID, err)
+		}
+		ran[b] = rc.NodeID
+	}
+	after, err := gray.PlacementGroupState(ctx, g)
+	if err != nil || after.State != "CREATED" || before.State != "CREATED" || fmt.Sprint(after.Nodes) != fmt.Sprint(before.Nodes) {
+		w.Sometimes("placement group moved while its tasks ran")
+		return nil
+	}
+	var dead map[string]bool
+	for b, node := range ran {
+		if node == before.Nodes[b] {
+			continue
+		}
+		// A node the GCS declared dead runs what it granted until it
+		// hears (its bundles went elsewhere meanwhile), as for any task.
+		if dead == nil {
+			nodes, err := gray.Nodes(ctx)
+			if err != nil {
+				return nil
+			}
+			dead = map[string]bool{}
+			for _, n := range nodes {
+				dead[n.ID] = !n.Alive
+			}
+		}
+		if !dead[node] {
+			return fmt.Errorf("a task in bundle %d of %s ran on %s, but the bundle is on %s", b, g.ID, node, before.Nodes[b])
+		}
+		w.Sometimes("task ran in a bundle on a node already declared dead")
+		return nil
+	}
+	w.Sometimes("task ran in its placement group bundle")
+	return nil
+}
+
+// removeGroup removes the group (g, or the one named name), retrying
+// until the GCS answers, then checks that a task into it fails.
+func (d *driver) removeGroup(ctx context.Context, g *gray.PlacementGroup, name string) error {
+	d.step = "group: remove"
+	for {
+		if g == nil {
+			found, err := gray.GetPlacementGroup(ctx, name)
+			switch {
+			case err == nil:
+				g = found
+			case errors.Is(err, gcs.ErrNotFound):
+				return nil // never created, or removed
+			default:
+				if err := pause(ctx, 200*time.Millisecond); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		err := gray.RemovePlacementGroup(ctx, g)
+		if err == nil {
+			break
+		}
+		if err := pause(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	r := whereTask.Options(gray.WithPlacementGroup(g, 0)).Remote(ctx)
+	defer r.Release()
+	if _, err := r.Get(ctx); !errors.Is(err, gray.ErrGroupRemoved) {
+		return fmt.Errorf("a task into removed group %s: %v, want ErrGroupRemoved", g.ID, err)
+	}
+	d.cl.w.Sometimes("task into a removed placement group failed")
+	return nil
+}
+
+// checkGroup checks a CREATED group's record against its strategy and
+// the raylets: each bundle placed on an alive node is reserved there.
+func (c *cluster) checkGroup(p gray.PlacementGroupInfo) error {
+	distinct := map[string]bool{}
+	for _, n := range p.Nodes {
+		distinct[n] = true
+	}
+	switch {
+	case p.Strategy == gray.StrictPack && len(distinct) != 1:
+		return fmt.Errorf("STRICT_PACK group %s is CREATED on %d nodes: %v", p.ID, len(distinct), p.Nodes)
+	case p.Strategy == gray.StrictSpread && len(distinct) != len(p.Nodes):
+		return fmt.Errorf("STRICT_SPREAD group %s is CREATED with bundles sharing nodes: %v", p.ID, p.Nodes)
+	}
+	for i, n := range p.Nodes {
+		r := c.rayletOf(n)
+		if r == nil {
+			continue // dead, or restarted as another node
+		}
+		held := false
+		for _, b := range r.Bundles() {
+			if b.Group.String() == p.ID && int(b.Index) == i {
+				held = true
+			}
+		}
+		if !held {
+			return fmt.Errorf("placement group %s is CREATED with bundle %d on %s, whose raylet does not hold it (it holds %+v)", p.ID, i, n, r.Bundles())
+		}
+	}
+	return nil
+}
+
+// rayletOf returns the live raylet of the node named n, or nil.
+func (c *cluster) rayletOf(n string) *raylet.Raylet {
+	for _, a := range c.raylets {
+		if r, ok := c.w.Process(a).(*raylet.Raylet); ok && !r.Fenced() && r.Node().Full() == n {
+			return r
+		}
+	}
+	return nil
+}
+
+// noBundlesLeft reports a raylet that still holds a bundle ("" if none).
+func (c *cluster) noBundlesLeft() string {
+	for _, a := range c.raylets {
+		if r, ok := c.w.Process(a).(*raylet.Raylet); ok && !r.Fenced() && len(r.Bundles()) > 0 {
+			return fmt.Sprintf("%s still holds placement group bundles %+v", a, r.Bundles())
+		}
+	}
+	return ""
+}
