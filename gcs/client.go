@@ -137,6 +137,17 @@ func (c *Client) Close() {
 // *rpc.Error), or an error matching ErrTimeout, ErrOverloaded or
 // ErrClosed, prefixed with the request's name and seq.
 func (c *Client) do(req request, cb func(Reply, error)) {
+	c.doWith(req, rpc.Options{Timeout: c.opts.Deadline, RetryFirst: c.opts.BackoffMin, RetryMax: c.opts.BackoffMax, RetryUnavailable: true}, cb)
+}
+
+// doHeld is do for a request the server may hold for up to hold (a long
+// poll): it is resent only once hold has passed without a reply.
+func (c *Client) doHeld(req request, hold time.Duration, cb func(Reply, error)) {
+	c.doWith(req, rpc.Options{Timeout: c.opts.Deadline + hold, RetryFirst: hold + c.opts.BackoffMin,
+		RetryMax: max(c.opts.BackoffMax, hold+c.opts.BackoffMin), RetryUnavailable: true}, cb)
+}
+
+func (c *Client) doWith(req request, opts rpc.Options, cb func(Reply, error)) {
 	if cb == nil {
 		cb = func(Reply, error) {}
 	}
@@ -151,7 +162,6 @@ func (c *Client) do(req request, cb func(Reply, error)) {
 		c.later(func() { cb(Reply{}, &rpc.Error{Code: rpc.CodeInvalid, Msg: name + ": " + err.Error()}) })
 		return
 	}
-	opts := rpc.Options{Timeout: c.opts.Deadline, RetryFirst: c.opts.BackoffMin, RetryMax: c.opts.BackoffMax, RetryUnavailable: true}
 	var seq rpc.CallID
 	seq = c.rpc.Call(c.gcs, req, opts, func(m core.Message, err error) {
 		var r Reply
@@ -273,6 +283,13 @@ func (c *Client) RemovePlacementGroup(id core.PlacementGroupID, cb func(Reply, e
 // raylets.
 func (c *Client) GetPlacementGroup(id core.PlacementGroupID, cb func(Reply, error)) {
 	c.do(&GetPlacementGroup{ID: id}, cb)
+}
+
+// WaitPlacementGroup reads a placement group as GetPlacementGroup does,
+// but while it waits to be placed the GCS answers only once it is
+// created or removed, or hold (at most HoldMax) passes.
+func (c *Client) WaitPlacementGroup(id core.PlacementGroupID, hold time.Duration, cb func(Reply, error)) {
+	c.doHeld(&GetPlacementGroup{ID: id, Hold: hold}, hold, cb)
 }
 
 // GetNamedPlacementGroup reads the placement group named name in ns.

@@ -116,12 +116,21 @@ type RemovePlacementGroup struct {
 // GetPlacementGroup reads a group by ID or, with a zero ID, by
 // (Namespace, Name) among the groups not REMOVED. Reply:
 // PlacementGroups holds it, and Raylets its bundles' raylets.
+//
+// With Hold, a long poll: while the group is PENDING or RESCHEDULING the
+// server holds the reply until it is CREATED or REMOVED, or Hold passes
+// (at most Config.PollTimeout), so that a waiter learns at once without
+// polling.
 type GetPlacementGroup struct {
 	Hdr       Hdr
 	ID        core.PlacementGroupID
 	Namespace string
 	Name      string
+	Hold      time.Duration
 }
+
+// HoldMax bounds GetPlacementGroup.Hold.
+const HoldMax = time.Minute
 
 // ListPlacementGroups lists every group, sorted by id. Reply:
 // PlacementGroups.
@@ -169,6 +178,9 @@ func (m *GetPlacementGroup) Validate() error {
 	}
 	if len(m.Name) > NameSizeMax {
 		return fmt.Errorf("name of %d bytes, limit %d", len(m.Name), NameSizeMax)
+	}
+	if m.Hold < 0 || m.Hold > HoldMax {
+		return fmt.Errorf("hold %v, want 0 to %v", m.Hold, HoldMax)
 	}
 	return validateNamespace(m.Namespace)
 }
@@ -230,7 +242,67 @@ func (s *Server) putPlacement(t *txn, p PlacementGroupInfo) {
 			s.pgNamed[actorName{p.Namespace, p.Name}] = p.ID
 		}
 		s.pgs[p.ID] = p
+		if p.State == PlacementCreated || p.State == PlacementRemoved {
+			s.answerHeld(p.ID)
+		}
 	})
+}
+
+// heldGet is a GetPlacementGroup with Hold waiting for its group to be
+// created or removed.
+type heldGet struct {
+	from  core.Addr
+	hdr   Hdr
+	timer core.Timer
+}
+
+// holdGet answers m, from from, now or, while its group waits to be
+// placed and m asks to, when the group is decided or the hold ends.
+// A resend of a held request (same client and seq) replaces it.
+func (s *Server) holdGet(from core.Addr, m *GetPlacementGroup) {
+	r := s.getPlacementGroup(m)
+	if m.Hold <= 0 || r.Code != rpc.CodeOK {
+		s.reply(from, m.Hdr, r)
+		return
+	}
+	p := r.PlacementGroups[0]
+	if p.State != PlacementPending && p.State != PlacementRescheduling {
+		s.reply(from, m.Hdr, r)
+		return
+	}
+	held := s.pgHeld[p.ID]
+	for _, h := range held {
+		if h.hdr.Client == m.Hdr.Client && h.hdr.Seq == m.Hdr.Seq {
+			h.from = from
+			return
+		}
+	}
+	h := &heldGet{from: from, hdr: m.Hdr}
+	id := p.ID
+	h.timer = s.env.AfterFunc(min(m.Hold, s.cfg.PollTimeout), func() {
+		if s.stopped {
+			return
+		}
+		hs := s.pgHeld[id]
+		if i := slices.Index(hs, h); i >= 0 {
+			s.pgHeld[id] = slices.Delete(hs, i, i+1)
+			if len(s.pgHeld[id]) == 0 {
+				delete(s.pgHeld, id)
+			}
+			s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+		}
+	})
+	s.pgHeld[id] = append(held, h)
+}
+
+// answerHeld answers every held read of group id with its record now.
+func (s *Server) answerHeld(id core.PlacementGroupID) {
+	held := s.pgHeld[id]
+	delete(s.pgHeld, id)
+	for _, h := range held {
+		h.timer.Stop()
+		s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+	}
 }
 
 func (s *Server) createPlacementGroup(t *txn, m *CreatePlacementGroup) Reply {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -64,5 +65,36 @@ func TestPlacementGroupsEndWithTheirJob(t *testing.T) {
 	}
 	if errors.Is(dup.err, gcs.ErrConflict) {
 		t.Errorf("name still taken")
+	}
+}
+
+// TestPlacementGroupHeldRead: a WaitPlacementGroup read of a group that
+// waits for nodes is held until the hold passes (and answered PENDING),
+// or answered as soon as the group is removed.
+func TestPlacementGroupHeldRead(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	r := rand.New(rand.NewPCG(3, 4))
+	g := gcs.PlacementGroupInfo{ID: core.NewPlacementGroupID(core.JobIDFromInt(1), r), Strategy: proto.PlacementPack,
+		Bundles: []core.Resources{core.MustResources(core.CPU, core.Units(1))}, Owner: "driver-1"}
+	h.op(0, "create", func(c *gcs.Client, f cb) { c.CreatePlacementGroup(g, f) })
+	var heldFor, removedAfter time.Duration
+	timed := func(out *time.Duration, call func(c *gcs.Client, f cb)) func(c *gcs.Client, f cb) {
+		return func(c *gcs.Client, f cb) {
+			start := h.w.Now()
+			call(c, func(r gcs.Reply, err error) { *out = time.Duration(h.w.Now() - start); f(r, err) })
+		}
+	}
+	held := h.op(0, "held read", timed(&heldFor, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, time.Second, f) }))
+	both := h.concurrent("held read, then remove", []int{0, 0},
+		timed(&removedAfter, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, 4*time.Second, f) }),
+		func(c *gcs.Client, f cb) {
+			h.w.Schedule(300*time.Millisecond, "remove", func() { c.RemovePlacementGroup(g.ID, f) })
+		})
+	h.mustPass()
+	if !held.ok() || held.r.PlacementGroups[0].State != gcs.PlacementPending || heldFor < time.Second || heldFor > 2*time.Second {
+		t.Errorf("%v after %v, want PENDING after the 1s hold", held, heldFor)
+	}
+	if !both[0].ok() || both[0].r.PlacementGroups[0].State != gcs.PlacementRemoved || removedAfter > 2*time.Second {
+		t.Errorf("%v after %v, want REMOVED as soon as it was removed", both[0], removedAfter)
 	}
 }

@@ -58,9 +58,11 @@ type Server struct {
 	// Placement groups (placement.go): the table, sorted ids, the names
 	// of groups not removed, the reservations in flight, and the retry
 	// timer.
-	pgs        map[core.PlacementGroupID]PlacementGroupInfo
-	pgOrder    []core.PlacementGroupID
-	pgNamed    map[actorName]core.PlacementGroupID
+	pgs     map[core.PlacementGroupID]PlacementGroupInfo
+	pgOrder []core.PlacementGroupID
+	pgNamed map[actorName]core.PlacementGroupID
+	// pgHeld holds GetPlacementGroup long polls by group (memory only).
+	pgHeld     map[core.PlacementGroupID][]*heldGet
 	pgAttempts map[core.PlacementGroupID]*pgAttempt
 	pgGen      uint64
 	pgTimer    core.Timer
@@ -224,6 +226,7 @@ func (s *Server) restore(r *recovered) {
 	}
 	s.pgs = map[core.PlacementGroupID]PlacementGroupInfo{}
 	s.pgNamed = map[actorName]core.PlacementGroupID{}
+	s.pgHeld = map[core.PlacementGroupID][]*heldGet{}
 	s.pgAttempts = map[core.PlacementGroupID]*pgAttempt{}
 	for _, p := range r.pgs {
 		s.pgs[p.ID] = p
@@ -327,7 +330,7 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 	case *ListTasks:
 		s.reply(from, h, s.listTasks(r))
 	case *GetPlacementGroup:
-		s.reply(from, h, s.getPlacementGroup(r))
+		s.holdGet(from, r)
 	case *ListPlacementGroups:
 		s.reply(from, h, Reply{PlacementGroups: s.PlacementGroups()})
 	case *Subscribe:

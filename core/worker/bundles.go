@@ -29,9 +29,14 @@ type groupView struct {
 	waiters []func(*groupView, error)
 }
 
-// groupPoll is how often a task asks again about a group that waits
-// for its bundles.
-const groupPoll = 200 * time.Millisecond
+// Asking the GCS about a group that waits for its bundles: the GCS
+// holds such a read up to groupHold, answering as soon as the group is
+// created or removed; after a read the GCS did not answer, the owner
+// asks again in groupPoll.
+const (
+	groupHold = 2 * time.Second
+	groupPoll = 200 * time.Millisecond
+)
 
 // bundleRaylet returns the raylet to ask for a lease in t's bundle, or
 // false when the owner must first learn where the bundle is: it then
@@ -61,8 +66,17 @@ func (w *Worker) bundleRaylet(t *pendingTask) (core.Addr, bool) {
 				t.spec.Resources, bundleName(ref.Index), ref.Group, g.info.Bundles))
 		case err == nil && g.raylet(ref.Index, w.cfg.Node) != "":
 			w.requestLease(t, w.cfg.Raylet)
+		case err == nil:
+			// Not placed yet: ask again, the GCS answering when it is
+			// (or groupHold passes).
+			w.forgetGroup(ref.Group)
+			w.askGroupHeld(ref.Group, func(*groupView, error) {
+				if w.tasks[t.spec.TaskID] == t && t.phase == phaseLeasing && t.leaseGen == gen {
+					w.requestLease(t, w.cfg.Raylet)
+				}
+			})
 		default:
-			// Not placed yet (or the GCS did not answer): ask again.
+			// The GCS did not answer: ask again after a pause.
 			w.env.AfterFunc(groupPoll, func() {
 				if w.tasks[t.spec.TaskID] == t && t.phase == phaseLeasing && t.leaseGen == gen {
 					w.forgetGroup(ref.Group)
@@ -119,6 +133,16 @@ func (g *groupView) raylet(index int32, node core.NodeID) core.Addr {
 // askGroup reads a group from the GCS (one read in flight per group)
 // and calls done with the view, updated, and the read's error.
 func (w *Worker) askGroup(id core.PlacementGroupID, done func(*groupView, error)) {
+	w.askGroupFor(id, 0, done)
+}
+
+// askGroupHeld is askGroup with a long poll: the GCS answers once the
+// group is created or removed, or after groupHold.
+func (w *Worker) askGroupHeld(id core.PlacementGroupID, done func(*groupView, error)) {
+	w.askGroupFor(id, groupHold, done)
+}
+
+func (w *Worker) askGroupFor(id core.PlacementGroupID, hold time.Duration, done func(*groupView, error)) {
 	g := w.groups[id]
 	if g == nil {
 		g = &groupView{}
@@ -129,7 +153,7 @@ func (w *Worker) askGroup(id core.PlacementGroupID, done func(*groupView, error)
 		return
 	}
 	g.asking = true
-	w.cfg.GCS.GetPlacementGroup(id, func(rep gcs.Reply, err error) {
+	w.cfg.GCS.WaitPlacementGroup(id, hold, func(rep gcs.Reply, err error) {
 		g.asking = false
 		if err == nil && len(rep.PlacementGroups) == 1 && len(rep.Raylets) == len(rep.PlacementGroups[0].Nodes) {
 			g.info, g.raylets, g.known = rep.PlacementGroups[0], rep.Raylets, true
@@ -169,13 +193,17 @@ func (w *Worker) Addr() core.Addr { return w.self }
 
 // WaitPlacementGroup waits until group id is created (done(true)), is
 // removed (done with an error matching proto.ErrGroupRemoved), or
-// timeout passes (done(false); negative: no timeout), asking the GCS
-// every groupPoll.
+// timeout passes (done(false); negative: no timeout). Its reads of the
+// group are long polls (groupHold): it learns of the decision at once.
 func (w *Worker) WaitPlacementGroup(id core.PlacementGroupID, timeout time.Duration, done func(bool, error)) {
 	deadline := w.env.Now().Add(timeout)
 	var ask func()
 	ask = func() {
-		w.cfg.GCS.GetPlacementGroup(id, func(rep gcs.Reply, err error) {
+		hold := groupHold
+		if timeout >= 0 {
+			hold = max(min(hold, deadline.Sub(w.env.Now())), 0)
+		}
+		w.cfg.GCS.WaitPlacementGroup(id, hold, func(rep gcs.Reply, err error) {
 			switch {
 			case err != nil && !errors.Is(err, gcs.ErrTimeout):
 				done(false, err)
@@ -188,6 +216,10 @@ func (w *Worker) WaitPlacementGroup(id core.PlacementGroupID, timeout time.Durat
 				return
 			case timeout >= 0 && !w.env.Now().Before(deadline):
 				done(false, nil)
+				return
+			}
+			if err == nil {
+				ask() // the GCS held the read: ask again at once
 				return
 			}
 			pause := groupPoll

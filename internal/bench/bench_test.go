@@ -140,8 +140,10 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("%s is not available; concurrent actors (WithMaxConcurrency) measure it", name)
 		}
 	}
-	if !unavailable["placement_group_create/removal"] {
-		t.Error("placement_group_create/removal should be not available")
+	for _, name := range []string{"placement_group_create/removal", groupCasePrefix + "1", groupCasePrefix + "40"} {
+		if unavailable[name] {
+			t.Errorf("%s is not available; placement groups measure it", name)
+		}
 	}
 	if _, ok := doc["gray"]; !ok {
 		t.Error("the JSON has no gray section")

@@ -248,8 +248,53 @@ func cases() []caseDef {
 			setup: oneToN("1na", asyncActor)},
 		{name: "n_n_async_actor_calls_async", actors: nCPU(), note: asyncNote + "; clients are 4 tasks that find the actors by name",
 			setup: nToN("nna", asyncActor)},
-		{name: "placement_group_create/removal", unavailable: "gray has no placement groups yet"},
+		{name: "placement_group_create/removal", note: "bundles of {CPU: 0.001} (Ray: {custom: 0.001})", setup: func(ctx context.Context, s sizes) (body, error) {
+			n := s.n(100)
+			return body{mult: float64(n), fn: func() error { return groupsCreateRemove(ctx, n, 1) }}, nil
+		}},
+		groupCase(1), groupCase(10), groupCase(40),
 	}
+}
+
+// groupCasePrefix names gray's own placement group cases: one group of
+// N bundles created, waited for and removed per operation, to show that
+// a group's creation time does not grow with its bundles (Ray's grew
+// 70× from 1 to 40, ray-project/ray#20243).
+const groupCasePrefix = "placement_group_create_bundles_"
+
+func groupCase(bundles int) caseDef {
+	return caseDef{name: fmt.Sprintf("%s%d", groupCasePrefix, bundles), note: "gray's case: one group of this many {CPU: 0.001} bundles created, waited for and removed",
+		setup: func(ctx context.Context, _ sizes) (body, error) {
+			return body{mult: 1, fn: func() error { return groupsCreateRemove(ctx, 1, bundles) }}, nil
+		}}
+}
+
+// groupsCreateRemove is Ray's placement_group_create_removal: n groups
+// of bundles {CPU: 0.001} bundles each, created, waited for, removed.
+func groupsCreateRemove(ctx context.Context, n, bundles int) error {
+	shape := make([]map[string]float64, bundles)
+	for i := range shape {
+		shape[i] = map[string]float64{"CPU": 0.001}
+	}
+	groups := make([]*gray.PlacementGroup, n)
+	for i := range groups {
+		g, err := gray.CreatePlacementGroup(ctx, shape)
+		if err != nil {
+			return err
+		}
+		groups[i] = g
+	}
+	for _, g := range groups {
+		if ok, err := g.Wait(ctx, 30*time.Second); err != nil || !ok {
+			return fmt.Errorf("placement group %s not created within 30s: %v", g.ID, err)
+		}
+	}
+	for _, g := range groups {
+		if err := gray.RemovePlacementGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Ray's async actors (asyncio) run up to 1,000 calls at once by default;

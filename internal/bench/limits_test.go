@@ -88,12 +88,12 @@ func TestPlanLimits(t *testing.T) {
 		measured [][2]string
 	}{
 		{setting: embedded,
-			limits:   map[string]string{getCalls: limitChan, singleGB: limitMemcpy, multiGB: limitMemcpy, batch: limitChan, tenKRefs: "", tasksSync: limitChan, placements: ""},
+			limits:   map[string]string{getCalls: limitChan, singleGB: limitMemcpy, multiGB: limitMemcpy, batch: limitChan, tenKRefs: "", tasksSync: limitChan, placements: limitChan},
 			measured: [][2]string{{getCalls, limitChan}, {singleGB, limitMemcpy}, {batch, limitChan}, {multiGB, limitMemcpy}, {wait1k, limitChan}}},
 		// The driver's puts cross to the head over libp2p; the tasks of
 		// multi_client_put_gigabytes put on the head, in its process.
 		{setting: cluster,
-			limits:   map[string]string{getCalls: limitP2PRoundTrip, singleGB: limitP2PStream, multiGB: limitMemcpy, batch: limitP2PRoundTrip, tenKRefs: "", tasksSync: limitP2PRoundTrip, placements: ""},
+			limits:   map[string]string{getCalls: limitP2PRoundTrip, singleGB: limitP2PStream, multiGB: limitMemcpy, batch: limitP2PRoundTrip, tenKRefs: "", tasksSync: limitP2PRoundTrip, placements: limitP2PRoundTrip},
 			measured: [][2]string{{getCalls, limitP2PRoundTrip}, {singleGB, limitP2PStream}, {batch, limitP2PRoundTrip}, {multiGB, limitMemcpy}, {wait1k, limitP2PRoundTrip}}},
 		{setting: cluster, sel: "gigabytes",
 			limits:   map[string]string{singleGB: limitP2PStream, multiGB: limitMemcpy},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // NotAvailable is the JSON value of a case gray cannot run: never a zero,
@@ -90,6 +91,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.Name, formatFigure(c.Mean, c.Std, c.Unit, ""), ratio, ray, vs)
 	}
+	r.writeGroupScaling(w)
 	fmt.Fprintln(w)
 	r.writeLimits(w)
 	if len(r.Sim) > 0 {
@@ -183,4 +185,29 @@ func sig(x float64) string {
 
 func percent(r float64) string {
 	return sig(100*r) + "%"
+}
+
+// writeGroupScaling prints the creation time of one placement group by
+// its bundles (gray's placement_group_create_bundles_N cases) and how
+// that of the largest compares with one bundle's, when both ran.
+func (r *Report) writeGroupScaling(w io.Writer) {
+	var parts []string
+	var first, last float64
+	for _, c := range r.Cases {
+		n, ok := strings.CutPrefix(c.Name, groupCasePrefix)
+		if !ok || c.Err != "" || c.Mean <= 0 {
+			continue
+		}
+		ms := 1000 / c.Mean
+		parts = append(parts, fmt.Sprintf("%s bundles %s ms", n, sig(ms)))
+		if first == 0 {
+			first = ms
+		}
+		last = ms
+	}
+	if len(parts) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\nA placement group's creation and removal, by its bundles: %s; the last is %.2f× the first (goal: at most 2×).\n",
+		strings.Join(parts, ", "), last/first)
 }
