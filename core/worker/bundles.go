@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -179,6 +180,17 @@ const groupsMax = 1024
 func (w *Worker) forgetGroup(id core.PlacementGroupID) {
 	if g := w.groups[id]; g != nil && !g.asking {
 		delete(w.groups, id)
+	}
+}
+
+// forgetGroupsOn drops the views of groups with a bundle on node, which
+// died: the GCS places those bundles again elsewhere, and a task into
+// one must ask it where rather than go to the dead node's raylet.
+func (w *Worker) forgetGroupsOn(node core.NodeID) {
+	for id, g := range w.groups { //gray:unordered deleting entries only
+		if g.known && slices.Contains(g.info.Nodes, node) {
+			w.forgetGroup(id)
+		}
 	}
 }
 

@@ -964,6 +964,7 @@ func (w *Worker) NodeDied(node core.NodeID, raylet core.Addr) {
 	w.deadNodes[node] = true
 	w.dropKeptOn(0, node)
 	w.borrowersOnNode(node)
+	w.forgetGroupsOn(node)
 	for _, id := range w.sortedTaskIDs() {
 		t := w.tasks[id]
 		switch {

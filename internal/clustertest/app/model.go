@@ -146,6 +146,24 @@ func batchSum(ctx context.Context, b Batch) (int, error) {
 	return s, err
 }
 
+// groupPids waits for g to be created and runs a task in each of its
+// bundles: their pids, in bundle order.
+func groupPids(ctx context.Context, g *gray.PlacementGroup) (string, bool, error) {
+	if ok, err := g.Wait(ctx, time.Minute); err != nil || !ok {
+		return "", true, fmt.Errorf("group %s not created within a minute: %v", g.ID, err)
+	}
+	refs := make([]gray.Ref[int], g.Bundles)
+	for i := range refs {
+		refs[i] = pidTask.Options(gray.WithPlacementGroup(g, i)).Remote(ctx)
+	}
+	ps, err := gray.GetAll(ctx, refs)
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = strconv.Itoa(p)
+	}
+	return strings.Join(out, ","), true, err
+}
+
 // modelCommand runs the commands above; ok is false for another command.
 func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 	switch f[0] {
@@ -234,6 +252,32 @@ func modelCommand(ctx context.Context, f []string) (string, bool, error) {
 		}
 		slices.Sort(zones)
 		return strings.Join(slices.Compact(zones), ","), true, nil
+	case "pgcreate":
+		// A STRICT_SPREAD placement group "gang" of N 1-CPU bundles;
+		// once created, the pids that ran a task in each bundle.
+		one := map[string]float64{"CPU": 1}
+		bundles := make([]map[string]float64, atoi(f, 1))
+		for i := range bundles {
+			bundles[i] = one
+		}
+		g, err := gray.CreatePlacementGroup(ctx, bundles, gray.WithPlacementStrategy(gray.StrictSpread), gray.WithName("gang"), gray.WithDetached())
+		if err != nil {
+			return "", true, err
+		}
+		return groupPids(ctx, g)
+	case "pgstate":
+		g, err := gray.GetPlacementGroup(ctx, "gang")
+		if err != nil {
+			return "", true, err
+		}
+		info, err := gray.PlacementGroupState(ctx, g)
+		return info.State, true, err
+	case "pgwait":
+		g, err := gray.GetPlacementGroup(ctx, "gang")
+		if err != nil {
+			return "", true, err
+		}
+		return groupPids(ctx, g)
 	case "groups":
 		g, err := gate.New(ctx, gray.WithConcurrencyGroups(map[string]int{"io": 2}))
 		if err != nil {
