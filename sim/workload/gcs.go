@@ -33,11 +33,6 @@ func init() {
 const (
 	gcsKeys         = 4
 	gcsNames        = 3
-	// gcsGroupNames is small so that creates of one name conflict and
-	// race removes often.
-	gcsGroupNames = 2
-	// gcsGroupIDsMax bounds the group ids kept per name for removes.
-	gcsGroupIDsMax = 8
 	gcsCheckTimeout = 60 * time.Second
 	gcsNodeTimeout  = 2 * time.Second
 )
@@ -53,7 +48,7 @@ type gcsWorkload struct {
 	// client tried to create with it (created, conflicting or unknown),
 	// for removes: any client may remove any of them, again or not.
 	groupIDs [gcsGroupNames][]triedGroup
-	raylets []*fakeRaylet
+	raylets  []*fakeRaylet
 
 	// nodeStates is every node state observed, to check that DEAD is final.
 	deadAt     map[core.NodeID]int64 // virtual time the death was first observed

@@ -21,6 +21,14 @@ import (
 // groupNamespace is the namespace of the workload's groups.
 const groupNamespace = "pg"
 
+const (
+	// gcsGroupNames is small so that creates of one name conflict and
+	// race removes often.
+	gcsGroupNames = 2
+	// gcsGroupIDsMax bounds the group ids kept per name for removes.
+	gcsGroupIDsMax = 8
+)
+
 // groupCPUs is more than a fake raylet's 4 CPUs: every group is
 // infeasible and stays PENDING.
 const groupCPUs = 64
