@@ -74,17 +74,23 @@ const (
 	// even when the clock was stepped back since the job started: the
 	// job then ends before it began.
 	BugWallClockStamps = "wall-clock-stamps"
+	// BugPGNameNotFreed leaves a removed placement group in the name
+	// index: until the server restarts (and rebuilds the index from the
+	// records), GetPlacementGroup by name answers with the REMOVED group
+	// and a new group of that name gets Conflict.
+	BugPGNameNotFreed = "pg-name-not-freed"
 	// BugCommitFailedPrepare makes a placement group's decision after a
 	// failed prepare as if every bundle had been prepared: the group is
 	// CREATED with a bundle on a node that does not hold it. The cluster
 	// simulator workload catches it (variant pg-commit-failed-prepare);
-	// Bugs does not list it, as the gcs workload makes no groups.
+	// Bugs does not list it, as the gcs workload's groups are never
+	// placed.
 	BugCommitFailedPrepare = "commit-failed-prepare"
 )
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
-	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk, BugIgnoreFloor, BugWallClockStamps}
+	b := []string{BugAckBeforeSync, BugDoubleApply, BugStaleRead, BugForgetDedup, BugBlameOthers, BugTrustDisk, BugIgnoreFloor, BugWallClockStamps, BugPGNameNotFreed}
 	slices.Sort(b)
 	return b
 }

@@ -235,7 +235,7 @@ func (s *Server) putPlacement(t *txn, p PlacementGroupInfo) {
 			i, _ := slices.BinarySearchFunc(s.pgOrder, p.ID, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) })
 			s.pgOrder = slices.Insert(s.pgOrder, i, p.ID)
 		}
-		if had && old.Name != "" && old.State != PlacementRemoved {
+		if had && old.Name != "" && old.State != PlacementRemoved && !(s.cfg.Bug == BugPGNameNotFreed && p.State == PlacementRemoved) {
 			delete(s.pgNamed, actorName{old.Namespace, old.Name})
 		}
 		if p.Name != "" && p.State != PlacementRemoved {

@@ -6,11 +6,13 @@
 //
 //   - Models. KVModel specifies Ray's internal key-value store plus a
 //     compare-and-swap (inputs KVInput, outputs KVOutput); ActorModel
-//     specifies named actors (ActorInput, ActorOutput). Both partition the
-//     history by (namespace, key or name), so each partition's state is a
-//     single slot, and both set Hash, without which porcupine's search
-//     blows up on concurrent histories. ModelByName finds them by the
-//     names "kv" and "actors".
+//     specifies named actors (ActorInput, ActorOutput); GroupModel the
+//     placement-group table: create, remove, get by name (GroupInput,
+//     GroupOutput). All three partition the history by (namespace, key or
+//     name), so each partition's state is a single slot (for groups, the
+//     name's holder and the ids created with the name), and all set Hash,
+//     without which porcupine's search blows up on concurrent histories.
+//     ModelByName finds them by the names "kv", "actors" and "groups".
 //   - Recording. A Recorder collects operations from simulated or real
 //     clients: Call when a request is sent, then exactly one of Return,
 //     Unknown or Discard.

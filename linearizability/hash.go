@@ -22,3 +22,16 @@ func hashSlot(present bool, s string) uint64 {
 	}
 	return h
 }
+
+// hashString continues hash h with s, after a separator byte, so that a
+// list of strings hashes differently from their concatenation (mostly: a
+// collision only costs porcupine an Equal).
+func hashString(h uint64, s string) uint64 {
+	h ^= 0xfe
+	h *= fnvPrime64
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return h
+}

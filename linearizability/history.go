@@ -81,6 +81,11 @@ func ReadHistory(r io.Reader) (model porcupine.Model, modelName string, ops []po
 		}
 		ops[i] = op
 	}
+	if codec.checkOps != nil {
+		if i, err := codec.checkOps(ops); err != nil {
+			return porcupine.Model{}, "", nil, historyError(i, err.Error(), nil)
+		}
+	}
 	return model, modelName, ops, nil
 }
 
@@ -155,6 +160,11 @@ func WriteHistory(w io.Writer, modelName string, ops []porcupine.Operation) erro
 		return fmt.Errorf("linearizability: write history: %w", err)
 	}
 	fmt.Fprintf(&buf, "{\n  \"model\": %s,\n  \"operations\": [", name)
+	if codec.checkOps != nil {
+		if err := checkOpInputs(codec, ops); err != nil {
+			return err
+		}
+	}
 	for i, op := range ops {
 		line, err := encodeOp(codec, op)
 		if err != nil {
@@ -172,6 +182,21 @@ func WriteHistory(w io.Writer, modelName string, ops []porcupine.Operation) erro
 	buf.WriteString("]\n}\n")
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("linearizability: write history: %w", err)
+	}
+	return nil
+}
+
+// checkOpInputs runs codec.checkOps for WriteHistory, after checking that
+// every input is encodable, so that checkOps meets only inputs of its
+// model's type.
+func checkOpInputs(codec historyCodec, ops []porcupine.Operation) error {
+	for i, op := range ops {
+		if _, err := codec.encodeInput(op.Input); err != nil {
+			return historyError(i, err.Error(), nil)
+		}
+	}
+	if i, err := codec.checkOps(ops); err != nil {
+		return historyError(i, err.Error(), nil)
 	}
 	return nil
 }
@@ -214,5 +239,9 @@ func unknownModelProblem(name string) string {
 	for i, n := range names {
 		names[i] = strconv.Quote(n)
 	}
-	return fmt.Sprintf("unknown model %q (want %s)", name, strings.Join(names, " or "))
+	want := names[len(names)-1]
+	if len(names) > 1 {
+		want = strings.Join(names[:len(names)-1], ", ") + " or " + want
+	}
+	return fmt.Sprintf("unknown model %q (want %s)", name, want)
 }

@@ -14,6 +14,7 @@ func FuzzReadHistory(f *testing.F) {
 	f.Add([]byte(exampleHistory))
 	f.Add([]byte(`{"model":"kv","operations":[]}`))
 	f.Add([]byte(`{"model":"actors","operations":[{"client":0,"call":1,"return":2,"input":{"op":"register","name":"n","actor_id":"a"},"output":{"actor_id":"a","created":true}},{"client":1,"call":0,"return":null,"input":{"op":"lookup","name":"n"}}]}`))
+	f.Add([]byte(`{"model":"groups","operations":[{"client":0,"call":1,"return":2,"input":{"op":"create","name":"n","id":"a"},"output":{"conflict":false}},{"client":1,"call":0,"return":null,"input":{"op":"remove","name":"n","id":"a"}},{"client":2,"call":3,"return":4,"input":{"op":"get","name":"n"},"output":{"found":true,"id":"a"}}]}`))
 	f.Add([]byte(`{"model":"kv","operations":[{"client":0,"call":1,"return":2,"input":{"op":"cas","key":"x","value":"v","expect_exists":false},"output":{"swapped":true}}]}`))
 	f.Add([]byte(`{"model":"kv","operations":[{"client":0,"call":1,"return":0,"input":{"op":"delete","key":"x"},"output":{"deleted":true}}]}`))
 	f.Add([]byte(`{"model":"kv","operations":[null,5,"x",{}]}`))

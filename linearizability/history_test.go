@@ -85,6 +85,15 @@ func TestHistoryRoundTrip(t *testing.T) {
 			op(3, 40, 50, ActorInput{Op: ActorRelease, Name: "n", ActorID: "a"}, ActorOutput{Released: true}),
 			unknownOp(4, 60, ActorInput{Op: ActorRelease, Name: "n", ActorID: ""}),
 		}},
+		{GroupModelName, []porcupine.Operation{
+			op(0, 0, 10, create("n", "a"), groupOK),
+			op(1, 5, 15, GroupInput{Op: GroupCreate, Namespace: "ns", Name: "n", ID: "b"}, groupConflict),
+			op(2, 20, 30, getGroup("n"), groupIs("a")),
+			op(2, 31, 32, getGroup("m"), groupNotFound),
+			op(3, 40, 50, remove("n", "a"), groupFound),
+			op(3, 51, 52, remove("n", "c"), groupNotFound),
+			unknownOp(4, 60, create("", "")),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
@@ -172,7 +181,7 @@ func TestReadHistoryErrors(t *testing.T) {
 		{"trailing data", `{"model":"kv","operations":[]} {}`, "trailing data", -1, nil},
 		{"unknown top-level field", `{"model":"kv","operations":[],"extra":1}`, `unknown field "extra"`, -1, nil},
 		{"missing model", `{"operations":[]}`, `missing field "model"`, -1, nil},
-		{"unknown model", `{"model":"raft","operations":[]}`, `unknown model "raft" (want "actors" or "kv")`, -1, ErrUnknownModel},
+		{"unknown model", `{"model":"raft","operations":[]}`, `unknown model "raft" (want "actors", "groups" or "kv")`, -1, ErrUnknownModel},
 		{"missing operations", `{"model":"kv"}`, `missing field "operations"`, -1, nil},
 		{"operation not an object", kvOps(okOp, `5`), "operation 1: malformed operation: want a JSON object", 1, nil},
 		{"missing client", kvOps(`{"call":1,"return":2,"input":{"op":"get","key":"x"},"output":{"found":false}}`), `operation 0: missing field "client"`, 0, nil},

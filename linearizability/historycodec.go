@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // historyCodec converts one model's inputs and outputs to and from their
@@ -16,6 +18,11 @@ type historyCodec struct {
 	decodeOutput func(input any, raw json.RawMessage) (any, error)
 	encodeInput  func(input any) (json.RawMessage, error)
 	encodeOutput func(input, output any) (json.RawMessage, error)
+	// checkOps, if set, checks what the model requires of a whole
+	// history beyond each operation being well formed, on decoded
+	// operations: it returns the index of the first offending one and
+	// the problem, or -1 and nil.
+	checkOps func(ops []porcupine.Operation) (int, error)
 }
 
 // historyCodecs holds the codec of each model ModelByName knows.
@@ -31,6 +38,13 @@ var historyCodecs = map[string]historyCodec{
 		decodeOutput: decodeActorOutput,
 		encodeInput:  encodeActorInput,
 		encodeOutput: encodeActorOutput,
+	},
+	GroupModelName: {
+		decodeInput:  decodeGroupInput,
+		decodeOutput: decodeGroupOutput,
+		encodeInput:  encodeGroupInput,
+		encodeOutput: encodeGroupOutput,
+		checkOps:     checkGroupOps,
 	},
 }
 

@@ -12,16 +12,21 @@ const (
 	KVModelName = "kv"
 	// ActorModelName names ActorModel.
 	ActorModelName = "actors"
+	// GroupModelName names GroupModel.
+	GroupModelName = "groups"
 )
 
 // ModelByName returns the model called name: KVModel for "kv", ActorModel
-// for "actors". It reports false for any other name.
+// for "actors", GroupModel for "groups". It reports false for any other
+// name.
 func ModelByName(name string) (porcupine.Model, bool) {
 	switch name {
 	case KVModelName:
 		return KVModel, true
 	case ActorModelName:
 		return ActorModel, true
+	case GroupModelName:
+		return GroupModel, true
 	}
 	return porcupine.Model{}, false
 }
@@ -29,7 +34,7 @@ func ModelByName(name string) (porcupine.Model, bool) {
 // ModelNames returns the names ModelByName accepts, sorted. The caller owns
 // the returned slice.
 func ModelNames() []string {
-	names := []string{KVModelName, ActorModelName}
+	names := []string{KVModelName, ActorModelName, GroupModelName}
 	slices.Sort(names)
 	return names
 }

@@ -16,8 +16,9 @@ import (
 	"github.com/grayrt/gray/sim"
 )
 
-// The gcs workload: one GCS and several clients issuing random KV, CAS and
-// named-actor operations, plus fake raylets that register and heartbeat,
+// The gcs workload: one GCS and several clients issuing random KV, CAS,
+// named-actor and placement-group operations, plus fake raylets that
+// register and heartbeat,
 // under any fault mix (GCS crashes with loss of unsynced data, disk
 // errors, partitions…). Every run checks the clients' histories for
 // linearizability with porcupine and checks invariants: a node declared
@@ -25,7 +26,7 @@ import (
 // backwards. After healing, every client's pending operation finishes.
 
 func init() {
-	sim.RegisterWorkload("gcs", "GCS with clients doing KV, CAS and named actors, and heartbeating raylets; checks linearizability",
+	sim.RegisterWorkload("gcs", "GCS with clients doing KV, CAS, named actors and placement groups, and heartbeating raylets; checks linearizability",
 		gcs.Bugs(), newGCSWorkload)
 }
 
@@ -41,8 +42,13 @@ type gcsWorkload struct {
 	w       *sim.World
 	kv      *linearizability.Recorder
 	actors  *linearizability.Recorder
+	groups  *linearizability.Recorder
 	clients []*gcsClient
-	raylets []*fakeRaylet
+	// groupIDs holds, per group name, the last gcsGroupIDsMax groups any
+	// client tried to create with it (created, conflicting or unknown),
+	// for removes: any client may remove any of them, again or not.
+	groupIDs [gcsGroupNames][]triedGroup
+	raylets  []*fakeRaylet
 
 	// nodeStates is every node state observed, to check that DEAD is final.
 	deadAt     map[core.NodeID]int64 // virtual time the death was first observed
@@ -58,7 +64,7 @@ type restartObs struct {
 }
 
 func newGCSWorkload(opts sim.Options) (sim.Workload, error) {
-	g := &gcsWorkload{bug: opts.Variant, kv: linearizability.NewRecorder(), actors: linearizability.NewRecorder(),
+	g := &gcsWorkload{bug: opts.Variant, kv: linearizability.NewRecorder(), actors: linearizability.NewRecorder(), groups: linearizability.NewRecorder(),
 		deadAt: map[core.NodeID]int64{}, aliveAfter: map[core.NodeID]bool{}, restarts: map[core.ActorID][]restartObs{}}
 	clients := opts.Clients
 	if clients == 0 {
@@ -139,7 +145,7 @@ func (g *gcsWorkload) Size() sim.Options {
 // SometimesPaths lists the interesting paths this workload should reach.
 func (g *gcsWorkload) SometimesPaths() []string {
 	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop",
-		"actor restarted", "final read", "job finished"}
+		"actor restarted", "final read", "job finished", "placement group name conflict", "placement group removed", "placement group remove not found"}
 }
 
 func (g *gcsWorkload) Check(w *sim.World) (string, string) {
@@ -155,7 +161,11 @@ func (g *gcsWorkload) Check(w *sim.World) (string, string) {
 		name  string
 		model porcupine.Model
 		rec   *linearizability.Recorder
-	}{{"kv", linearizability.KVModel, g.kv}, {"actors", linearizability.ActorModel, g.actors}} {
+	}{
+		{linearizability.KVModelName, linearizability.KVModel, g.kv},
+		{linearizability.ActorModelName, linearizability.ActorModel, g.actors},
+		{linearizability.GroupModelName, linearizability.GroupModel, g.groups},
+	} {
 		ops := h.rec.Operations()
 		res := linearizability.Check(h.model, ops, gcsCheckTimeout)
 		switch res.Outcome {
@@ -213,15 +223,16 @@ type gcsClient struct {
 	finalStarted, finalDone bool
 }
 
-// finalRead reads, once the world healed, every key of both namespaces
-// and every actor name once more, one after another, into the histories
+// finalRead reads, once the world healed, every key of both namespaces,
+// every actor name and every group name once more, one after another,
+// into the histories
 // that are checked for linearizability: whatever the faults did, the end
 // state must be exactly what the acknowledged history implies. Reads that
 // time out are retried until they answer.
 func (c *gcsClient) finalRead() {
 	c.finalStarted = true
 	c.busy = true
-	type read struct{ ns, key, name string }
+	type read struct{ ns, key, name, group string }
 	var reads []read
 	for _, ns := range []string{"a", "b"} {
 		for k := range gcsKeys {
@@ -231,6 +242,9 @@ func (c *gcsClient) finalRead() {
 	for n := range gcsNames {
 		reads = append(reads, read{name: fmt.Sprintf("actor%d", n)})
 	}
+	for n := range gcsGroupNames {
+		reads = append(reads, read{group: groupName(n)})
+	}
 	var step func(i int)
 	step = func(i int) {
 		if i == len(reads) {
@@ -239,6 +253,17 @@ func (c *gcsClient) finalRead() {
 			return
 		}
 		rd := reads[i]
+		if rd.group != "" {
+			c.op = "final get group " + rd.group
+			c.getGroup(rd.group, func(ok bool) {
+				if !ok {
+					step(i) // again: the final state must be read
+					return
+				}
+				step(i + 1)
+			})
+			return
+		}
 		if rd.name == "" {
 			c.op = "final get " + rd.ns + "/" + rd.key
 			id := c.g.kv.Call(c.idx, linearizability.KVInput{Op: linearizability.KVGet, Namespace: rd.ns, Key: rd.key}, c.g.now())
@@ -296,10 +321,12 @@ func (c *gcsClient) next() {
 	c.busy = true
 	r := c.env.Rand()
 	switch x := r.IntN(100); {
-	case x < 65:
+	case x < 55:
 		c.kvOp()
-	case x < 90:
+	case x < 77:
 		c.actorOp()
+	case x < 90:
+		c.groupOp()
 	case x < 95:
 		c.jobOp()
 	default:
@@ -340,6 +367,14 @@ func (c *gcsClient) done() {
 
 // finish records the outcome of a linearizability-checked operation.
 func (c *gcsClient) finish(rec *linearizability.Recorder, id linearizability.OpID, out any, err error) {
+	c.record(rec, id, out, err)
+	c.done()
+}
+
+// record records the outcome of a linearizability-checked operation: out
+// if it succeeded, unknown if it timed out, nothing if it definitely
+// failed.
+func (c *gcsClient) record(rec *linearizability.Recorder, id linearizability.OpID, out any, err error) {
 	switch {
 	case err == nil:
 		rec.Return(id, out, c.g.now())
@@ -350,7 +385,6 @@ func (c *gcsClient) finish(rec *linearizability.Recorder, id linearizability.OpI
 		// A definite failure had no effect.
 		rec.Discard(id)
 	}
-	c.done()
 }
 
 func (c *gcsClient) kvOp() {

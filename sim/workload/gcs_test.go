@@ -56,6 +56,9 @@ func TestGCSPlantedBugsAreCaught(t *testing.T) {
 		// A job's end stamped before its start needs the GCS's clock
 		// stepped back while the job runs: clock_jump.
 		{"wall-clock-stamps", "clock_jump=0.5"},
+		// A removed group that keeps its name: the group history's
+		// get-by-name and create see it.
+		{"pg-name-not-freed", "swarm"},
 	} {
 		bug := tc.bug
 		t.Run(bug, func(t *testing.T) {
