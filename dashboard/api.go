@@ -40,6 +40,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/tasks", s.handleTasks)
 	mux.HandleFunc("GET /api/v0/tasks/summarize", s.handleTaskSummary)
 	mux.HandleFunc("GET /api/v0/actors/summarize", s.handleActorSummary)
+	mux.HandleFunc("GET /api/v0/placement_groups", s.handlePlacementGroups)
 	mux.HandleFunc("GET /api/v0/cluster", s.handleCluster)
 	mux.HandleFunc("GET /api/v0/timeline", s.handleTimeline)
 	mux.HandleFunc("GET /api/v0/logs", s.handleLogs)
@@ -245,7 +246,8 @@ func (s *Server) handleActorSummary(w http.ResponseWriter, r *http.Request) {
 }
 
 // Cluster is /api/v0/cluster, the overview: node counts, resources used
-// and total per node and over the cluster, task and actor counts.
+// and total per node and over the cluster, task, actor and placement
+// group counts, and the placement groups that wait for their bundles.
 type Cluster struct {
 	NodesAlive int        `json:"nodes_alive"`
 	NodesDead  int        `json:"nodes_dead"`
@@ -260,6 +262,11 @@ type Cluster struct {
 	// EventsDropped counts task events the owners dropped: the table may
 	// miss transitions.
 	EventsDropped uint64 `json:"task_events_dropped"`
+	// PlacementGroups counts the groups by state (every state listed).
+	PlacementGroups map[string]int `json:"placement_groups_by_state"`
+	// PendingGroups is the placement group part of the pending demand
+	// (`gray status` prints it after the nodes' queued work).
+	PendingGroups []GroupDemand `json:"pending_placement_groups"`
 }
 
 func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
@@ -268,15 +275,17 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 		actors []gcs.ActorInfo
 		jobs   int
 		ts     gcs.TaskStats
+		groups []gcs.PlacementGroupInfo
 	)
 	if err := s.readGCS(r.Context(), func(g *gcs.Server) {
-		nodes, actors, jobs, ts = g.Nodes(), g.Actors(), len(g.Jobs()), g.TaskStats()
+		nodes, actors, jobs, ts, groups = g.Nodes(), g.Actors(), len(g.Jobs()), g.TaskStats(), g.PlacementGroups()
 	}); err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
 	}
 	c := Cluster{Nodes: []NodeView{}, Total: map[string]float64{}, Used: map[string]float64{}, Tasks: map[string]int{},
-		Actors: map[string]int{}, Jobs: jobs, TasksEvicted: ts.Evicted, EventsDropped: ts.DroppedAtSource}
+		Actors: map[string]int{}, Jobs: jobs, TasksEvicted: ts.Evicted, EventsDropped: ts.DroppedAtSource,
+		PlacementGroups: countGroups(groups), PendingGroups: PendingGroups(groups)}
 	for _, n := range nodes {
 		v := viewNode(n)
 		c.Nodes = append(c.Nodes, v)

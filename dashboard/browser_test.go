@@ -161,8 +161,29 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	if _, err := big.Get(ctx); err != nil {
 		t.Fatalf("put %d bytes: %v", bigObject, err)
 	}
+	// A placement group the nodes hold (one CPU on each of three), and
+	// one no node can: it waits, listed as infeasible demand.
+	pg, err := gray.CreatePlacementGroup(ctx, []map[string]float64{{"CPU": 1}, {"CPU": 1}, {"CPU": 1}},
+		gray.WithPlacementStrategy(gray.StrictSpread), gray.WithName(groupName))
+	if err != nil {
+		t.Fatalf("CreatePlacementGroup: %v", err)
+	}
+	if ok, err := pg.Wait(ctx, -1); !ok || err != nil {
+		t.Fatalf("placement group %s: Wait = %v, %v; want created", groupName, ok, err)
+	}
+	if _, err := gray.CreatePlacementGroup(ctx, []map[string]float64{{"GPU": 1}}, gray.WithName(gpuGroupName)); err != nil {
+		t.Fatalf("CreatePlacementGroup of a GPU: %v", err)
+	}
 	return &cluster{url: node.DashboardURL(), big: big, counter: c}
 }
+
+// The test's placement groups: groupName is created, gpuGroupName waits
+// for a node with a GPU, which never joins.
+const (
+	groupName      = "dash-pg"
+	gpuGroupName   = "dash-pg-gpu"
+	gpuGroupDemand = "{GPU: 1} * 1 (PACK)"
+)
 
 // bigObject is the size of the test's object-store object.
 const bigObject = 300 << 10
@@ -330,6 +351,53 @@ func TestDashboard(t *testing.T) {
 		if err != nil || spans < squares+1 {
 			t.Errorf("timeline: %v, %d spans; want one per task that ran (%d at least)", err, spans, squares+1)
 		}
+		var groups struct {
+			Total  int `json:"total"`
+			Result []struct {
+				Name       string `json:"name"`
+				State      string `json:"state"`
+				Strategy   string `json:"strategy"`
+				Infeasible bool   `json:"infeasible"`
+				Reason     string `json:"reason"`
+				Bundles    []struct {
+					Resources map[string]float64 `json:"unit_resources"`
+					NodeID    string             `json:"node_id"`
+				} `json:"bundles"`
+			} `json:"result"`
+		}
+		getJSON(t, cl.url+"api/v0/placement_groups", &groups)
+		if groups.Total != 2 || len(groups.Result) != 2 {
+			t.Errorf("placement groups = %+v, want %s and %s", groups, groupName, gpuGroupName)
+		}
+		for _, g := range groups.Result {
+			switch g.Name {
+			case groupName:
+				nodes := map[string]bool{}
+				for _, b := range g.Bundles {
+					nodes[b.NodeID] = b.NodeID != "" && b.Resources["CPU"] == 1
+				}
+				if g.State != "CREATED" || g.Strategy != "STRICT_SPREAD" || len(g.Bundles) != 3 || len(nodes) != 3 || nodes[""] {
+					t.Errorf("group %s = %+v, want CREATED, STRICT_SPREAD, three {CPU: 1} bundles on three nodes", groupName, g)
+				}
+			case gpuGroupName:
+				if g.State != "PENDING" || !g.Infeasible || g.Reason == "" || len(g.Bundles) != 1 || g.Bundles[0].NodeID != "" {
+					t.Errorf("group %s = %+v, want PENDING, infeasible with a reason, its bundle unplaced", gpuGroupName, g)
+				}
+			}
+		}
+		var overview struct {
+			ByState map[string]int `json:"placement_groups_by_state"`
+			Pending []struct {
+				Shape      string `json:"shape"`
+				Count      int    `json:"count"`
+				Infeasible bool   `json:"infeasible"`
+			} `json:"pending_placement_groups"`
+		}
+		getJSON(t, cl.url+"api/v0/cluster", &overview)
+		if overview.ByState["CREATED"] != 1 || overview.ByState["PENDING"] != 1 || len(overview.Pending) != 1 ||
+			overview.Pending[0].Shape != gpuGroupDemand || overview.Pending[0].Count != 1 || !overview.Pending[0].Infeasible {
+			t.Errorf("cluster's placement groups = %+v, want 1 CREATED, 1 PENDING, pending demand %s infeasible", overview, gpuGroupDemand)
+		}
 		resp, err := http.Get(cl.url + "api/v0/tasks?state=BOGUS")
 		if err != nil {
 			t.Fatal(err)
@@ -361,6 +429,7 @@ func TestDashboard(t *testing.T) {
 		for _, want := range []string{
 			"gray_tasks_submitted_total ", `gray_tasks{state="FAILED"} 1`, fmt.Sprintf(`gray_nodes{state="ALIVE"} %d`, joined+1),
 			`gray_actors{state="ALIVE"} 1`, `gray_gcs_requests_total{type="gcs.AddTaskEvents"}`,
+			`gray_placement_groups{state="CREATED"} 1`, `gray_placement_groups{state="PENDING"} 1`,
 			"gray_object_store_capacity_bytes{", "gray_raylet_leases_granted_total{", "gray_raylet_lease_wait_seconds_total{", "gray_actor_restarts_total 0",
 		} {
 			if !strings.Contains(string(body), want) {
@@ -466,7 +535,8 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	} else {
 		t.Logf("overview screenshot: %s", path)
 	}
-	for _, p := range []string{"nodes", "actors", "jobs", "objects", "logs", "tasks"} {
+	overviewGroups := text("#overview-pgs")
+	for _, p := range []string{"nodes", "actors", "placement-groups", "jobs", "objects", "logs", "tasks"} {
 		open(p)
 	}
 	// Paging: the second page of all tasks, then back.
@@ -496,6 +566,13 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-tasks-failed.png"), shot, 0o644); err != nil {
 		t.Errorf("screenshot: %v", err)
 	}
+	open("placement-groups")
+	groupsText := text("#pgs-body")
+	shot, err = chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	must("screenshot of the placement groups", err)
+	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-placement-groups.png"), shot, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
 	open("actors")
 	actorsText = text("#actors-body")
 	status := text("#status")
@@ -508,6 +585,12 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	}
 	if !strings.Contains(actorsText, "dash-counter") {
 		t.Errorf("actors page shows %q, want dash-counter", actorsText)
+	}
+	if !strings.Contains(groupsText, groupName) || !strings.Contains(groupsText, "CREATED") || !strings.Contains(groupsText, "INFEASIBLE") {
+		t.Errorf("placement groups page shows %q, want %s CREATED and %s INFEASIBLE", groupsText, groupName, gpuGroupName)
+	}
+	if !strings.Contains(overviewGroups, gpuGroupDemand) {
+		t.Errorf("overview's pending placement groups show %q, want %s", overviewGroups, gpuGroupDemand)
 	}
 	if strings.Contains(status, "cannot") {
 		t.Errorf("status line: %q", status)

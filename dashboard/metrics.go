@@ -34,6 +34,7 @@ var (
 	descNodeDeaths     = desc("node_deaths_total", "Nodes the GCS declared dead.")
 	descActors         = desc("actors", "Actors by state.", "state")
 	descActorRestarts  = desc("actor_restarts_total", "Restarts over all actors.")
+	descGroups         = desc("placement_groups", "Placement groups by state.", "state")
 	descResTotal       = desc("cluster_resources_total", "Resources of the live nodes.", "resource")
 	descResUsed        = desc("cluster_resources_used", "Resources in use on the live nodes.", "resource")
 	descGCSOps         = desc("gcs_requests_total", "Requests the GCS handled, by type.", "type")
@@ -63,7 +64,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
-		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descResTotal, descResUsed,
+		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descGroups, descResTotal, descResUsed,
 		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
 		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descSharedPuts, descSharedGets, descStoreShared, descScrapeErrors} {
 		ch <- d
@@ -78,9 +79,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		nodes  []gcs.NodeInfo
 		actors []gcs.ActorInfo
 		ops    []gcs.OpStat
+		groups []gcs.PlacementGroupInfo
 	)
 	gcsErr := onLoop(ctx, c.s.opts.Source.GCS, func(g *gcs.Server) {
-		ts, nodes, actors, ops = g.TaskStats(), g.Nodes(), g.Actors(), g.OpStats()
+		ts, nodes, actors, ops, groups = g.TaskStats(), g.Nodes(), g.Actors(), g.OpStats(), g.PlacementGroups()
 	})
 	var (
 		rs    raylet.Stats
@@ -147,6 +149,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descActors, float64(byActor[st]), st.String())
 		}
 		counter(descActorRestarts, float64(restarts))
+		byGroup := countGroups(groups)
+		for _, st := range groupStates {
+			gauge(descGroups, float64(byGroup[st.String()]), st.String())
+		}
 		for _, op := range ops {
 			counter(descGCSOps, float64(op.Count), op.Type)
 			counter(descGCSOpSeconds, op.Time.Seconds(), op.Type)

@@ -18,7 +18,7 @@ func clusterCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name:         "status",
-			Usage:        "show a running cluster's nodes, actors and jobs",
+			Usage:        "show a running cluster's nodes, pending demand, actors, placement groups and jobs",
 			UsageText:    "gray status [--address ADDRESS] [--secret-file FILE]",
 			OnUsageError: onUsageError,
 			Flags:        clusterFlags(),
@@ -26,12 +26,13 @@ func clusterCommands() []*cli.Command {
 		},
 		{
 			Name:         "list",
-			Usage:        "list a running cluster's nodes, actors, jobs or tasks",
+			Usage:        "list a running cluster's nodes, actors, placement groups, jobs, objects or tasks",
 			OnUsageError: onUsageError,
 			Action:       helpOrUnknown,
 			Subcommands: []*cli.Command{
 				listCommand("nodes", "list the nodes with their state and resources", listNodes),
 				listCommand("actors", "list the actors with their state", listActors),
+				listCommand("placement-groups", "list the placement groups with their state and bundles", listGroups),
 				listCommand("jobs", "list the jobs", listJobs),
 				listCommand("objects", "list the objects in the nodes' object stores (objects above 100 KiB)", listObjects),
 				listTasksCommand(),

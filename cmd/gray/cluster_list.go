@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/dashboard"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -213,8 +214,9 @@ func writeJobs(w io.Writer, jobs []gcs.JobInfo) error {
 	return tw.Flush()
 }
 
-// clusterStatus prints the nodes, the actors counted by state and the
-// jobs.
+// clusterStatus prints the nodes, the pending demand (the raylets'
+// queued work and the placement groups that wait), the actors and the
+// placement groups counted by state, and the jobs.
 func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 	nodes, err := fetch(c.Context, cc, "status", (*gcs.Client).GetNodes)
 	if err != nil {
@@ -225,6 +227,10 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 		return err
 	}
 	jobs, err := fetch(c.Context, cc, "status", (*gcs.Client).ListJobs)
+	if err != nil {
+		return err
+	}
+	groups, err := fetch(c.Context, cc, "status", (*gcs.Client).ListPlacementGroups)
 	if err != nil {
 		return err
 	}
@@ -239,7 +245,7 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 	if err := writeNodes(w, nodes.Nodes); err != nil {
 		return err
 	}
-	writeDemand(w, nodes.Nodes)
+	writeDemand(w, nodes.Nodes, groups.PlacementGroups)
 
 	actorStates := []gcs.ActorState{gcs.ActorDependenciesUnready, gcs.ActorPendingCreation, gcs.ActorAlive, gcs.ActorRestarting, gcs.ActorDead}
 	counts := map[gcs.ActorState]int{}
@@ -257,6 +263,7 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(w)
+	writeGroupCounts(w, groups.PlacementGroups)
 
 	running := 0
 	for _, j := range jobs.Jobs {
@@ -272,9 +279,10 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 }
 
 // writeDemand prints the queued work of every node summed by resource
-// shape, as `ray status` prints pending demand, infeasible demand apart
-// with the reason.
-func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
+// shape, then the placement groups that wait for their bundles summed by
+// shape, as `ray status` prints pending demand, infeasible demand after
+// the rest with the reason.
+func writeDemand(w io.Writer, nodes []gcs.NodeInfo, groups []gcs.PlacementGroupInfo) {
 	type key struct {
 		res        string
 		infeasible bool
@@ -308,11 +316,11 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
 		}
 		return strings.Compare(a.why, b.why)
 	})
-	if len(keys) == 0 {
+	if len(keys) == 0 && len(dashboard.PendingGroups(groups)) == 0 {
 		fmt.Fprintln(w, "\nPending demand: none")
 		return
 	}
-	fmt.Fprintln(w, "\nPending demand (queued at the raylets; infeasible: no alive node can run it, it waits for one to join):")
+	fmt.Fprintln(w, "\nPending demand (tasks and actors queued at the raylets, placement groups waiting at the GCS; infeasible: no alive node can run it, it waits for one to join):")
 	for _, k := range keys {
 		if k.infeasible {
 			fmt.Fprintf(w, "  %s: %d pending, INFEASIBLE: %s\n", k.res, sum[k], reason[k])
@@ -322,4 +330,5 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo) {
 			fmt.Fprintf(w, "  %s: %d pending\n", k.res, sum[k])
 		}
 	}
+	writeGroupDemand(w, groups)
 }

@@ -286,6 +286,15 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		if out := g.ok(t, "list", "tasks", "--json"); strings.TrimSpace(out) != "[]" {
 			t.Errorf("gray list tasks --json = %q, want []", out)
 		}
+		if out := g.ok(t, "list", "placement-groups"); !strings.HasPrefix(out, "PLACEMENT GROUP") || strings.Count(out, "\n") != 1 {
+			t.Errorf("gray list placement-groups on an idle cluster = %q, want the header only", out)
+		}
+		if out := g.ok(t, "list", "placement-groups", "--json"); strings.TrimSpace(out) != "[]" {
+			t.Errorf("gray list placement-groups --json = %q, want []", out)
+		}
+		if out := g.ok(t, "status"); !strings.Contains(out, "Placement groups: 0\n") || !strings.Contains(out, "Pending demand: none") {
+			t.Errorf("gray status on an idle cluster lacks \"Placement groups: 0\" and no pending demand:\n%s", out)
+		}
 		if out := g.ok(t, "summary", "tasks"); !strings.Contains(out, "0 tasks") {
 			t.Errorf("gray summary tasks = %q, want 0 tasks", out)
 		}

@@ -4,7 +4,7 @@
 
 const POLL_MS = 1500;
 const PAGE_SIZE = 100;
-const pages = ["overview", "nodes", "actors", "jobs", "tasks", "objects", "logs"];
+const pages = ["overview", "nodes", "actors", "placement-groups", "jobs", "tasks", "objects", "logs"];
 const taskView = { offset: 0, state: "", name: "", total: 0 };
 
 function el(id) { return document.getElementById(id); }
@@ -86,6 +86,8 @@ async function drawOverview() {
   el("tasks-running").textContent = c.tasks_by_state.RUNNING || 0;
   el("tasks-finished").textContent = c.tasks_by_state.FINISHED || 0;
   el("tasks-failed").textContent = c.tasks_by_state.FAILED || 0;
+  const pgs = c.placement_groups_by_state || {};
+  el("pgs-pending").textContent = (pgs.PENDING || 0) + (pgs.RESCHEDULING || 0);
   fill("cluster-resources", Object.keys(c.resources_total).sort().map(name => {
     const total = c.resources_total[name], used = c.resources_used[name] || 0;
     const tr = row([name, fmtAmount(name, used) + " / " + fmtAmount(name, total), null]);
@@ -99,6 +101,9 @@ async function drawOverview() {
   }), "no live node");
   fill("overview-nodes", c.nodes.map(n => row([{ text: short(n.node_id), cls: "mono", title: n.node_id },
     { text: n.state, cls: "state-" + n.state }, { text: n.node_ip, cls: "mono" }, usage(n)])));
+  fill("overview-pgs", (c.pending_placement_groups || []).map(d => row([{ text: d.shape, cls: "mono" }, d.count,
+    { text: d.infeasible ? infeasibleWhy(d.reason) : d.reason, cls: d.infeasible ? "error" : "" }], d.infeasible ? "failed" : "")),
+    "no placement group waits");
   const notes = [];
   if (c.task_events_dropped) notes.push(c.task_events_dropped + " task events were dropped by their owners");
   if (c.tasks_evicted) notes.push(c.tasks_evicted + " old tasks were evicted from the GCS's task table");
@@ -108,7 +113,6 @@ async function drawOverview() {
 async function drawNodes() {
   const r = await api("/api/v0/nodes");
   const labels = n => Object.keys(n.labels || {}).sort().map(k => k + "=" + n.labels[k]).join(", ");
-  const shape = res => "{" + Object.keys(res).sort().map(k => k + ": " + res[k]).join(", ") + "}";
   const demand = n => (n.pending_demand || []).map(d => shape(d.resources) + " ×" + d.count + (d.infeasible ? " INFEASIBLE: " + d.reason : "")).join("; ");
   fill("nodes-body", r.result.map(n => row([{ text: n.node_id, cls: "mono" }, { text: n.state, cls: "state-" + n.state },
     { text: n.node_ip, cls: "mono" }, usage(n), { text: labels(n), cls: "mono" },
@@ -123,6 +127,29 @@ async function drawActors() {
     { text: a.state, cls: "state-" + a.state }, { text: a.job_id, cls: "mono" }, { text: short(a.node_id), cls: "mono" },
     a.num_restarts + (a.max_restarts < 0 ? " / ∞" : " / " + a.max_restarts), { text: a.death_cause, cls: a.death_cause ? "error" : "" }],
     a.state === "DEAD" ? "failed" : "")));
+}
+
+// shape formats a resource map as the CLI does: {CPU: 1, GPU: 1}.
+// infeasibleWhy marks an infeasible group's reason, without the GCS's
+// leading "infeasible: ".
+function infeasibleWhy(reason) { return "INFEASIBLE: " + (reason || "").replace(/^infeasible: /, ""); }
+
+function shape(res) { return "{" + Object.keys(res).sort().map(k => k + ": " + res[k]).join(", ") + "}"; }
+
+async function drawPlacementGroups() {
+  const r = await api("/api/v0/placement_groups");
+  const counts = {};
+  for (const p of r.result) counts[p.state] = (counts[p.state] || 0) + 1;
+  el("pgs-summary").textContent = r.total + " placement groups" + (r.total ? ": " : "") +
+    Object.keys(counts).sort().map(k => counts[k] + " " + k).join(", ");
+  const bundles = p => p.bundles.map(b => shape(b.unit_resources) + " @ " + (b.node_id ? short(b.node_id) : "unplaced")).join("; ");
+  fill("pgs-body", r.result.map(p => {
+    const waits = p.state === "PENDING" || p.state === "RESCHEDULING";
+    const why = waits ? (p.infeasible ? infeasibleWhy(p.reason) : p.reason) : "";
+    return row([{ text: short(p.placement_group_id), cls: "mono", title: p.placement_group_id }, p.name, p.ray_namespace,
+      { text: p.state, cls: "state-" + p.state }, p.strategy, { text: bundles(p), cls: "mono" }, p.is_detached ? "yes" : "",
+      { text: why, cls: p.infeasible ? "error" : "" }], p.infeasible ? "failed" : "");
+  }), "no placement group");
 }
 
 async function drawJobs() {
@@ -179,7 +206,7 @@ async function drawLogs() {
   }
 }
 
-const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, jobs: drawJobs, tasks: drawTasks, objects: drawObjects, logs: drawLogs };
+const drawers = { overview: drawOverview, nodes: drawNodes, actors: drawActors, "placement-groups": drawPlacementGroups, jobs: drawJobs, tasks: drawTasks, objects: drawObjects, logs: drawLogs };
 
 function current() {
   const p = location.hash.replace("#", "");
