@@ -99,6 +99,7 @@ func (c actorClass) create(ctx context.Context, opts []Option, args ...interface
 			}
 			if cl.Parent != nil {
 				// Inside a task or an actor method: this worker owns it.
+				aopts.Strategy = proto.Captured(aopts.Strategy, cl.Parent)
 				cw.CreateActorNested(cl.Parent, c.name, pargs, aopts, reply)
 				return
 			}

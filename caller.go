@@ -35,6 +35,7 @@ func callerFor(ctx context.Context) (*caller, error) {
 // nested under the running task in a body.
 func submitVia(c *caller, cw *worker.Worker, fn string, args []proto.Arg, opts worker.TaskOptions) ([]proto.ObjectRef, error) {
 	if c.Parent != nil {
+		opts.Strategy = proto.Captured(opts.Strategy, c.Parent)
 		return cw.SubmitNested(c.Parent, fn, args, opts)
 	}
 	return cw.SubmitTask(fn, args, opts)

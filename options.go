@@ -38,6 +38,7 @@ type callConfig struct {
 	placementStrategy PlacementStrategy
 	group             *PlacementGroup
 	groupBundle       int
+	captureChildren   bool
 }
 
 // onlyGroupOptions refuses options that do not apply to creating a
@@ -47,7 +48,7 @@ func (c callConfig) onlyGroupOptions() error {
 	rest.name, rest.namespace, rest.detached, rest.placementStrategy = "", "", false, ""
 	if rest.resources != nil || rest.maxRetries != nil || rest.retryExceptions || rest.spread || rest.getIfExists ||
 		rest.maxRestarts != 0 || rest.maxTaskRetries != 0 || rest.maxConcurrency != nil || rest.groups != nil || rest.backpressure != 0 ||
-		rest.labels != nil || rest.infeasibleWait != nil || rest.affinity != "" || rest.group != nil {
+		rest.labels != nil || rest.infeasibleWait != nil || rest.affinity != "" || rest.group != nil || rest.captureChildren {
 		return errors.New("gray: CreatePlacementGroup takes only WithPlacementStrategy, WithName, WithNamespace and WithDetached")
 	}
 	return nil
@@ -206,7 +207,9 @@ func (c callConfig) strategy() (proto.Strategy, error) {
 		if err != nil {
 			return s, err
 		}
-		s.Bundle = &proto.BundleRef{Group: id, Index: int32(c.groupBundle)}
+		s.Bundle = &proto.BundleRef{Group: id, Index: int32(c.groupBundle), Capture: c.captureChildren}
+	} else if c.captureChildren {
+		return s, errors.New("gray: WithCaptureChildTasks without WithPlacementGroup: there is no group to capture them into")
 	}
 	switch {
 	case c.affinity != "" && c.spread:

@@ -76,6 +76,16 @@ func WithPlacementGroup(g *PlacementGroup, bundle int) Option {
 	return func(c *callConfig) { c.group, c.groupBundle = g, bundle }
 }
 
+// WithCaptureChildTasks, next to WithPlacementGroup, schedules the
+// tasks and actors that the task or actor submits without a strategy of
+// their own (no WithSpread, WithNodeAffinity, WithLabelSelector or
+// WithPlacementGroup) into the same group, on any of its bundles, and
+// theirs in turn (Ray's placement_group_capture_child_tasks). An actor
+// captures what its constructor submits.
+func WithCaptureChildTasks() Option {
+	return func(c *callConfig) { c.captureChildren = true }
+}
+
 // CreatePlacementGroup creates a placement group of bundles (each a
 // resource map, such as {"CPU": 2, "GPU": 1}) and returns at once: the
 // GCS reserves the bundles (Ready and Wait tell when). Options:

@@ -1,6 +1,7 @@
 package gray_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -108,6 +109,47 @@ func TestPlacementGroups(t *testing.T) {
 		t.Errorf("PlacementGroups = %d groups (%v), want 3", len(groups), err)
 	}
 	if err := gray.RemovePlacementGroup(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// childNode runs a task without options and returns the node it ran on.
+var childNode = gray.Task0("test.childNode", func(ctx context.Context) (string, error) {
+	rc, err := placedTask.Remote(ctx).Get(ctx)
+	return rc.NodeID, err
+})
+
+// TestCaptureChildTasks: on two nodes of 2 CPUs, a group of one 2-CPU
+// bundle fills one node. A task in the group that captures its children
+// runs its child in the bundle, on that node; without capture the child
+// goes to the other node, the only one with a free CPU. The option
+// needs WithPlacementGroup.
+func TestCaptureChildTasks(t *testing.T) {
+	ctx := start(t, gray.WithNodes(2), gray.WithCPUsPerNode(2))
+	g, err := gray.CreatePlacementGroup(ctx, []map[string]float64{{"CPU": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := g.Wait(ctx, -1); !ok || err != nil {
+		t.Fatalf("Wait = %v, %v", ok, err)
+	}
+	info, err := gray.PlacementGroupState(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupNode := info.Nodes[0]
+	captured, err := childNode.Options(gray.WithPlacementGroup(g, 0), gray.WithCaptureChildTasks()).Remote(ctx).Get(ctx)
+	if err != nil || captured != groupNode {
+		t.Errorf("a captured child ran on %s (%v), want the group's node %s", captured, err, groupNode)
+	}
+	free, err := childNode.Options(gray.WithPlacementGroup(g, 0)).Remote(ctx).Get(ctx)
+	if err != nil || free == groupNode {
+		t.Errorf("a child not captured ran on %s (%v), want the other node", free, err)
+	}
+	if _, err := childNode.Options(gray.WithCaptureChildTasks()).Remote(ctx).Get(ctx); err == nil {
+		t.Errorf("WithCaptureChildTasks without a group was accepted")
+	}
+	if err := gray.RemovePlacementGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -63,6 +63,22 @@ const (
 type BundleRef struct {
 	Group core.PlacementGroupID `msgpack:"g"`
 	Index int32                 `msgpack:"i"`
+	// Capture: the tasks and actors this one submits without a strategy
+	// of their own go into the same group, any bundle (Ray's
+	// placement_group_capture_child_tasks), and capture theirs in turn.
+	Capture bool `msgpack:"c,omitempty"`
+}
+
+// Captured returns the strategy of a task or actor with strategy s
+// submitted by one running with parent: the parent's group when it
+// captures its children and s is the default, else s.
+func Captured(s Strategy, parent *TaskSpec) Strategy {
+	if parent == nil || parent.Strategy.Bundle == nil || !parent.Strategy.Bundle.Capture ||
+		s.Kind != StrategyDefault || s.Bundle != nil || len(s.Labels) > 0 {
+		return s
+	}
+	s.Bundle = &BundleRef{Group: parent.Strategy.Bundle.Group, Index: -1, Capture: true}
+	return s
 }
 
 // BundleSpec is one bundle to reserve on a node.

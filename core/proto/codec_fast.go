@@ -305,11 +305,15 @@ func (s *Strategy) encodeWire(w *wire.Writer) {
 	}
 	if s.Bundle != nil {
 		w.Key("b")
-		w.MapLen(2)
+		w.MapLen(2 + one(s.Bundle.Capture))
 		w.Key("g")
 		w.Bytes(s.Bundle.Group[:])
 		w.Key("i")
 		w.Int(int64(s.Bundle.Index))
+		if s.Bundle.Capture {
+			w.Key("c")
+			w.Bool(true)
+		}
 	}
 }
 
@@ -348,6 +352,8 @@ func decodeBundleRef(r *wire.Reader) *BundleRef {
 			r.ByteArray(b.Group[:])
 		case "i":
 			b.Index = int32(r.Int64())
+		case "c":
+			b.Capture = r.Bool()
 		default:
 			r.Skip()
 		}
