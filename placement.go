@@ -138,7 +138,7 @@ func CreatePlacementGroup(ctx context.Context, bundles []map[string]float64, opt
 	if err != nil {
 		return nil, err
 	}
-	return &PlacementGroup{ID: info.ID.String(), Bundles: len(info.Bundles)}, nil
+	return &PlacementGroup{ID: info.ID.String(), Bundles: len(res)}, nil
 }
 
 // readyTask runs in a group's bundle once the group is created (Ray's

@@ -100,14 +100,16 @@ func (p *PlacementGroupInfo) raylets(s *Server) []core.Addr {
 // CreatePlacementGroup creates a group (PENDING). Creating one with an
 // ID that exists answers with its record; a Name taken by a group that
 // is not REMOVED in the Namespace fails with Conflict. Reply:
-// PlacementGroups holds the record.
+// PlacementGroups holds the record without its bundles and nodes (the
+// caller has the bundles; GetPlacementGroup reads the whole record).
 type CreatePlacementGroup struct {
 	Hdr   Hdr
 	Group PlacementGroupInfo
 }
 
 // RemovePlacementGroup removes a group, PENDING or not, and returns its
-// bundles. Removing a removed group is a no-op. Reply: PlacementGroups.
+// bundles. Removing a removed group is a no-op. Reply: PlacementGroups,
+// the record without its bundles and nodes.
 type RemovePlacementGroup struct {
 	Hdr Hdr
 	ID  core.PlacementGroupID
@@ -307,7 +309,7 @@ func (s *Server) answerHeld(id core.PlacementGroupID) {
 
 func (s *Server) createPlacementGroup(t *txn, m *CreatePlacementGroup) Reply {
 	if p, ok := s.pgs[m.Group.ID]; ok {
-		return Reply{PlacementGroups: []PlacementGroupInfo{p}}
+		return Reply{PlacementGroups: []PlacementGroupInfo{p.brief()}}
 	}
 	g := m.Group
 	if g.Name != "" {
@@ -321,7 +323,7 @@ func (s *Server) createPlacementGroup(t *txn, m *CreatePlacementGroup) Reply {
 	g.Reason, g.Infeasible = "", false
 	s.putPlacement(t, g)
 	t.then(func() { s.placeGroup(g.ID) })
-	return Reply{PlacementGroups: []PlacementGroupInfo{g}}
+	return Reply{PlacementGroups: []PlacementGroupInfo{g.brief()}}
 }
 
 func (s *Server) removePlacementGroup(t *txn, m *RemovePlacementGroup) Reply {
@@ -330,9 +332,16 @@ func (s *Server) removePlacementGroup(t *txn, m *RemovePlacementGroup) Reply {
 		return fail(rpc.CodeNotFound, "no placement group %v", m.ID)
 	}
 	if p.State == PlacementRemoved {
-		return Reply{PlacementGroups: []PlacementGroupInfo{p}}
+		return Reply{PlacementGroups: []PlacementGroupInfo{p.brief()}}
 	}
-	return Reply{PlacementGroups: []PlacementGroupInfo{s.removeGroup(t, p, "")}}
+	return Reply{PlacementGroups: []PlacementGroupInfo{s.removeGroup(t, p, "").brief()}}
+}
+
+// brief is p without its bundles and nodes, for the replies that need
+// not carry them (a group's record grows with its bundles).
+func (p PlacementGroupInfo) brief() PlacementGroupInfo {
+	p.Bundles, p.Nodes = nil, nil
+	return p
 }
 
 // removeGroup marks p REMOVED in t (why, if not empty, becomes its

@@ -252,6 +252,18 @@ func bundleHold(spec *proto.TaskSpec) core.Resources {
 	return out
 }
 
+// nodeSlot is what a lease in a bundle needs from the node's own pool:
+// an actor creation's slot (the actor's process is the node's).
+func nodeSlot(spec *proto.TaskSpec) core.Resources {
+	var out core.Resources
+	for _, x := range holding(spec) {
+		if x.Name == core.ActorSlot {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // nodeHold is what a lease takes from the node's own pool: everything,
 // or for a lease in a bundle only the actor slot.
 func (l *leaseRequest) nodeHold(res core.Resources) core.Resources {

@@ -105,6 +105,9 @@ func (r *Raylet) whyWaits(l *leaseRequest, granted []*leaseRequest) string {
 		return "node fenced (declared dead); it grants nothing more"
 	case !r.registered:
 		return "node not registered with the GCS yet; nothing is granted before"
+	case spec.Strategy.Bundle != nil && !nodeSlot(spec).FitsIn(r.available):
+		return fmt.Sprintf("an actor in placement group bundle %v waits for an actor slot of the node (its worker cap): %s",
+			bundleKey{spec.Strategy.Bundle.Group, spec.Strategy.Bundle.Index}, r.holders(nodeSlot(spec), granted))
 	case spec.Strategy.Bundle != nil:
 		return fmt.Sprintf("waits for %v free in placement group bundle %v (granted leases of the bundle hold the rest)", bundleHold(spec), bundleKey{spec.Strategy.Bundle.Group, spec.Strategy.Bundle.Index})
 	case !placing(spec).FitsIn(r.cfg.Resources):

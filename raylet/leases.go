@@ -224,6 +224,9 @@ func (r *Raylet) tryDispatch(l *leaseRequest, views []NodeView) bool {
 		if b == nil {
 			return false
 		}
+		if slot := nodeSlot(spec); !slot.FitsIn(r.available) {
+			return false // an actor's slot is the node's: none free now
+		}
 		return r.grant(l, b, false)
 	}
 	// Within one pass the views do not change and the default policy

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray"
@@ -37,6 +38,16 @@ import (
 // variantCommitFailedPrepare runs the GCS with
 // gcs.BugCommitFailedPrepare.
 const variantCommitFailedPrepare = "pg-commit-failed-prepare"
+
+// groupMember is an actor placed in a bundle; where tells its node.
+type groupMember struct{}
+
+var (
+	groupMemberClass = gray.Actor("workload.GroupMember", func(context.Context) (*groupMember, error) { return &groupMember{}, nil })
+	groupMemberWhere = gray.Method0("where", func(_ *groupMember, ctx context.Context) (gray.RuntimeContext, error) {
+		return gray.GetRuntimeContext(ctx)
+	})
+)
 
 var groupStrategies = []gray.PlacementStrategy{gray.Pack, gray.Spread, gray.StrictPack, gray.StrictSpread}
 
@@ -127,6 +138,72 @@ func (d *driver) useGroup(ctx context.Context, g *gray.PlacementGroup, strategy 
 		return nil
 	}
 	w.Sometimes("task ran in its placement group bundle")
+	// An actor in the last bundle runs on its node.
+	d.step = "group: actor"
+	last := g.Bundles - 1
+	a, err := groupMemberClass.New(ctx, gray.WithPlacementGroup(g, last), gray.WithMaxRestarts(-1), gray.WithMaxTaskRetries(-1))
+	if err != nil {
+		return fmt.Errorf("actor in bundle %d of %s: %w", last, g.ID, err)
+	}
+	ar := groupMemberWhere.Remote(ctx, a)
+	defer ar.Release()
+	defer a.Release()
+	// The actor's process is the node's: at the node's worker cap (its
+	// actor slots held by the workload's long-lived actors) it waits, as
+	// any actor does there. Give up on it after a while.
+	if ready, _, err := gray.Wait(ctx, []gray.Ref[gray.RuntimeContext]{ar}, 1, 5*time.Second); err != nil || len(ready) == 0 {
+		if err := a.Kill(ctx, true); err != nil {
+			return nil
+		}
+		w.Sometimes("actor in a bundle waited for an actor slot of its node")
+		return nil
+	}
+	rc, err := ar.Get(ctx)
+	if err != nil {
+		return fmt.Errorf("actor in bundle %d of %s: call: %w", last, g.ID, err)
+	}
+	if rc.NodeID != before.Nodes[last] {
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			return nil
+		}
+		for _, n := range nodes {
+			if n.ID == before.Nodes[last] && !n.Alive {
+				w.Sometimes("actor in a bundle restarted where the bundle went after its node died")
+				return nil
+			}
+		}
+		if now, err := gray.PlacementGroupState(ctx, g); err != nil || fmt.Sprint(now.Nodes) != fmt.Sprint(before.Nodes) {
+			return nil // the group moved meanwhile
+		}
+		return fmt.Errorf("an actor in bundle %d of %s runs on %s, but the bundle is on %s", last, g.ID, rc.NodeID, before.Nodes[last])
+	}
+	w.Sometimes("actor ran in its placement group bundle")
+	// A task that captures its children: its child runs on a node of
+	// the group.
+	d.step = "group: captured child"
+	r := childWhereTask.Options(gray.WithPlacementGroup(g, -1), gray.WithCaptureChildTasks(), gray.WithMaxRetries(-1)).Remote(ctx)
+	defer r.Release()
+	node, err := r.Get(ctx)
+	if err != nil {
+		return fmt.Errorf("captured child task in %s: %w", g.ID, err)
+	}
+	if !slices.Contains(before.Nodes, node) {
+		nodes, err := gray.Nodes(ctx)
+		if err != nil {
+			return nil
+		}
+		for _, n := range nodes {
+			if n.ID == node && !n.Alive {
+				return nil // a dead node's raylet granted it before it heard
+			}
+		}
+		if now, err := gray.PlacementGroupState(ctx, g); err != nil || fmt.Sprint(now.Nodes) != fmt.Sprint(before.Nodes) {
+			return nil // the group moved meanwhile
+		}
+		return fmt.Errorf("a child task captured by group %s ran on %s, not a node of the group %v", g.ID, node, before.Nodes)
+	}
+	w.Sometimes("captured child task ran in its parent's placement group")
 	return nil
 }
 

@@ -83,6 +83,16 @@ var (
 	// which the driver checks against its own job.
 	whereTask = gray.Task0("workload.where", gray.GetRuntimeContext)
 
+	// childWhereTask runs whereTask without options and returns the
+	// node it ran on: in a group that captures child tasks, a node of
+	// the group.
+	childWhereTask = gray.Task0("workload.childWhere", func(ctx context.Context) (string, error) {
+		r := whereTask.Options(gray.WithMaxRetries(-1)).Remote(ctx)
+		defer r.Release()
+		rc, err := r.Get(ctx)
+		return rc.NodeID, err
+	})
+
 	// relayTask(ref) passes its borrowed argument on to a child sum(ref)
 	// and returns at once, before the child runs: the worker still
 	// references the object, so the owner must count it as a borrower and
