@@ -163,36 +163,38 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 // returnBundles gives the bundles of keys back to the node; the leases
 // running in them fail with why.
 func (r *Raylet) returnBundles(keys []bundleKey, why string) {
-	freed := false
+	var freed map[*bundle]bool
 	for _, k := range keys {
 		b := r.bundles[k]
 		if b == nil {
 			continue
 		}
+		if freed == nil {
+			freed = map[*bundle]bool{}
+		}
+		freed[b] = true
 		delete(r.bundles, k)
 		b.returned = true
 		r.available = r.available.Add(b.avail)
 		b.avail = nil
 		r.stats.BundlesReturned++
-		freed = true
-		for _, lk := range r.sortedLeaseKeys() {
-			l := r.leases[lk]
-			if l.bundle != b {
-				continue
-			}
-			if l.worker == nil {
-				// Queued for this very bundle: its owner asks again.
-				continue
-			}
-			// The lease fails now; its worker runs the body to its end
-			// (as a cancel does), and what it holds comes back then.
-			r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+	}
+	if freed == nil {
+		return
+	}
+	for _, lk := range r.sortedLeaseKeys() {
+		l := r.leases[lk]
+		if !freed[l.bundle] || l.worker == nil {
+			// Not in a bundle returned now, or queued for one (its
+			// owner asks again).
+			continue
 		}
+		// The lease fails now; its worker runs the body to its end (as
+		// a cancel does), and what it holds comes back then.
+		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
 	}
-	if freed {
-		r.settled = false
-		r.schedule()
-	}
+	r.settled = false
+	r.schedule()
 }
 
 // dropBundles gives back the bundles the GCS does not account for, as

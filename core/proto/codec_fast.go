@@ -1234,3 +1234,65 @@ func (m *FreeObjects) DecodeWire(r *wire.Reader) error {
 	}
 	return r.Err()
 }
+
+// EncodeWire appends the message to w (core.Codec's hand-coded path): a
+// prepare carries every bundle of a group placed on the node, and
+// reflection decodes them one growing slice element at a time.
+func (m *PrepareBundles) EncodeWire(w *wire.Writer) {
+	w.MapLen(2)
+	w.Key("n")
+	w.Bytes(m.Node[:])
+	w.Key("b")
+	if m.Bundles == nil {
+		w.Nil()
+		return
+	}
+	w.ArrayLen(len(m.Bundles))
+	for i := range m.Bundles {
+		b := &m.Bundles[i]
+		w.MapLen(3)
+		w.Key("g")
+		w.Bytes(b.Group[:])
+		w.Key("i")
+		w.Int(int64(b.Index))
+		w.Key("r")
+		encodeResources(w, b.Resources)
+	}
+}
+
+// DecodeWire reads the message from r (core.Codec's hand-coded path).
+func (m *PrepareBundles) DecodeWire(r *wire.Reader) error {
+	*m = PrepareBundles{}
+	n := r.MapLen()
+	for i := 0; i < n && r.OK(); i++ {
+		switch string(r.Key()) {
+		case "n":
+			r.ByteArray(m.Node[:])
+		case "b":
+			k := r.ArrayLen()
+			if k < 0 {
+				continue
+			}
+			m.Bundles = make([]BundleSpec, k)
+			for j := 0; j < k && r.OK(); j++ {
+				b := &m.Bundles[j]
+				f := r.MapLen()
+				for x := 0; x < f && r.OK(); x++ {
+					switch string(r.Key()) {
+					case "g":
+						r.ByteArray(b.Group[:])
+					case "i":
+						b.Index = int32(r.Int64())
+					case "r":
+						b.Resources = decodeResources(r)
+					default:
+						r.Skip()
+					}
+				}
+			}
+		default:
+			r.Skip()
+		}
+	}
+	return r.Err()
+}
