@@ -1,9 +1,12 @@
 package gray_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +21,8 @@ import (
 // tasks fail with ErrGroupRemoved, and its CPUs are free again (a group
 // that takes all four CPUs is then created).
 func TestPlacementGroups(t *testing.T) {
-	ctx := start(t, gray.WithNodes(2), gray.WithCPUsPerNode(2))
+	var log logBuffer
+	ctx := start(t, gray.WithNodes(2), gray.WithCPUsPerNode(2), gray.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	one := map[string]float64{"CPU": 1}
 	g, err := gray.CreatePlacementGroup(ctx, []map[string]float64{one, one},
 		gray.WithPlacementStrategy(gray.StrictSpread), gray.WithName("gang"))
@@ -82,6 +86,12 @@ func TestPlacementGroups(t *testing.T) {
 	}
 	if info, err := gray.PlacementGroupState(ctx, pack); err != nil || info.State != "PENDING" || !info.Infeasible || !strings.Contains(info.Reason, "infeasible") {
 		t.Errorf("the 4-CPU STRICT_PACK group: %+v, %v; want PENDING, infeasible, with the reason", info, err)
+	}
+	// Its creator's log says so (the GCS tells it).
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(log.String(), `msg="no set of alive nodes can hold a placement group`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of the infeasible group in the driver's log:\n%s", log.String())
+		}
 	}
 	if err := gray.RemovePlacementGroup(ctx, pack); err != nil {
 		t.Fatal(err)
@@ -152,4 +162,22 @@ func TestCaptureChildTasks(t *testing.T) {
 	if err := gray.RemovePlacementGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// logBuffer is a log destination safe for concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -355,6 +355,7 @@ func (s *Server) removeGroup(t *txn, p PlacementGroupInfo, why string) Placement
 	p.Version++
 	s.putPlacement(t, p)
 	t.then(func() {
+		delete(s.pgWarned, p.ID)
 		s.abandonAttempt(p.ID, "the group was removed")
 		s.returnPlaced(p.ID, nodes)
 	})
@@ -438,9 +439,11 @@ func (s *Server) placeGroup(id core.PlacementGroupID) {
 	if choice == nil {
 		p.Reason, p.Infeasible = reason, infeasible
 		s.pgs[id] = p
+		s.warnInfeasible(p)
 		s.armPGRetry()
 		return
 	}
+	delete(s.pgWarned, id)
 	s.pgGen++
 	a := &pgAttempt{id: id, gen: s.pgGen, nodes: choice}
 	s.pgAttempts[id] = a
@@ -857,4 +860,22 @@ func bundlesOf(p PlacementGroupInfo, idx []int32) []core.Resources {
 		out = append(out, p.Bundles[i])
 	}
 	return out
+}
+
+// warnInfeasible tells the owner of p, which no set of alive nodes could
+// hold, and the GCS's log: when it becomes infeasible and every
+// proto.InfeasibleRepeat while it stays so.
+func (s *Server) warnInfeasible(p PlacementGroupInfo) {
+	if !p.Infeasible {
+		delete(s.pgWarned, p.ID)
+		return
+	}
+	if at, ok := s.pgWarned[p.ID]; ok && s.env.Now().Sub(at) < proto.InfeasibleRepeat {
+		return
+	}
+	s.pgWarned[p.ID] = s.env.Now()
+	s.log.Warn("gcs: no set of alive nodes can hold a placement group: it waits for nodes to join", "group", p.ID, "name", p.Name, "reason", p.Reason)
+	if p.Owner != "" {
+		s.cli.Call(p.Owner, &proto.GroupInfeasible{Group: p.ID, Name: p.Name, Reason: p.Reason}, rpc.Options{Timeout: pgRPCTimeout}, func(core.Message, error) {})
+	}
 }

@@ -62,7 +62,10 @@ type Server struct {
 	pgOrder []core.PlacementGroupID
 	pgNamed map[actorName]core.PlacementGroupID
 	// pgHeld holds GetPlacementGroup long polls by group (memory only).
-	pgHeld     map[core.PlacementGroupID][]*heldGet
+	pgHeld map[core.PlacementGroupID][]*heldGet
+	// pgWarned: when each infeasible group's owner was last told
+	// (memory only).
+	pgWarned   map[core.PlacementGroupID]time.Time
 	pgAttempts map[core.PlacementGroupID]*pgAttempt
 	pgGen      uint64
 	pgTimer    core.Timer
@@ -227,6 +230,7 @@ func (s *Server) restore(r *recovered) {
 	s.pgs = map[core.PlacementGroupID]PlacementGroupInfo{}
 	s.pgNamed = map[actorName]core.PlacementGroupID{}
 	s.pgHeld = map[core.PlacementGroupID][]*heldGet{}
+	s.pgWarned = map[core.PlacementGroupID]time.Time{}
 	s.pgAttempts = map[core.PlacementGroupID]*pgAttempt{}
 	for _, p := range r.pgs {
 		s.pgs[p.ID] = p

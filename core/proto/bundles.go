@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/grayrt/gray/core"
 )
@@ -175,3 +176,18 @@ type BundleState struct {
 	Index     int32                 `msgpack:"i"`
 	Committed bool                  `msgpack:"c,omitempty"`
 }
+
+// GroupInfeasible tells the process that created a placement group that
+// no set of alive nodes could ever hold it (their total resources are
+// too small): it waits for nodes to join. The GCS sends it when the
+// group becomes infeasible and every InfeasibleRepeat while it stays so
+// (one-way: the owner may be gone).
+type GroupInfeasible struct {
+	Group  core.PlacementGroupID `msgpack:"g"`
+	Name   string                `msgpack:"n,omitempty"`
+	Reason string                `msgpack:"r"`
+}
+
+// InfeasibleRepeat is how often an infeasible group's owner is told
+// again, as infeasible tasks are warned of again.
+const InfeasibleRepeat = 2 * time.Minute

@@ -66,6 +66,7 @@ const (
 	msgPrepareBundles       core.MsgType = 2046
 	msgCommitBundles        core.MsgType = 2047
 	msgReturnBundles        core.MsgType = 2048
+	msgGroupInfeasible      core.MsgType = 2049
 )
 
 // Bounds of object transfer.
@@ -901,6 +902,7 @@ func (*CreateShared) MsgType() core.MsgType         { return msgCreateShared }
 func (*CreateSharedReply) MsgType() core.MsgType    { return msgCreateSharedReply }
 func (*SealShared) MsgType() core.MsgType           { return msgSealShared }
 func (*PrepareBundles) MsgType() core.MsgType       { return msgPrepareBundles }
+func (*GroupInfeasible) MsgType() core.MsgType      { return msgGroupInfeasible }
 func (*CommitBundles) MsgType() core.MsgType        { return msgCommitBundles }
 func (*ReturnBundles) MsgType() core.MsgType        { return msgReturnBundles }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
@@ -1003,6 +1005,7 @@ func init() {
 		func() core.Message { return new(PrepareBundles) },
 		func() core.Message { return new(CommitBundles) },
 		func() core.Message { return new(ReturnBundles) },
+		func() core.Message { return new(GroupInfeasible) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)

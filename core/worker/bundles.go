@@ -183,6 +183,17 @@ func (w *Worker) forgetGroup(id core.PlacementGroupID) {
 	}
 }
 
+// handleGroupInfeasible hears from the GCS that a placement group this
+// process created cannot be placed on any set of alive nodes: it warns
+// in this process's log (the GCS tells it again every
+// proto.InfeasibleRepeat while the group waits), as it does for tasks.
+func (w *Worker) handleGroupInfeasible(_ core.Addr, m core.Message, reply func(core.Message, error)) {
+	q := m.(*proto.GroupInfeasible)
+	reply(&proto.Ack{}, nil)
+	w.env.Log().Warn("no set of alive nodes can hold a placement group: it waits for nodes to join",
+		"group", q.Group, "name", q.Name, "reason", q.Reason)
+}
+
 // forgetGroupsOn drops the views of groups with a bundle on node, which
 // died: the GCS places those bundles again elsewhere, and a task into
 // one must ask it where rather than go to the dead node's raylet.

@@ -365,6 +365,7 @@ func New(env core.Env, cfg Config) *Worker {
 	w.srv.Register((&proto.WaitObjectFreed{}).MsgType(), w.handleWaitObjectFreed)
 	w.srv.Register((&proto.ReportItem{}).MsgType(), w.handleReportItem)
 	w.srv.Register((&proto.LeaseInfeasible{}).MsgType(), w.handleLeaseInfeasible)
+	w.srv.Register((&proto.GroupInfeasible{}).MsgType(), w.handleGroupInfeasible)
 	w.leases = lease.NewClient(env, w.cli)
 	w.incarnation = env.Rand().Uint64() | 1
 	if cfg.Job.IsNil() {
