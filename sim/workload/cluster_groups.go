@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -269,6 +270,38 @@ func (c *cluster) checkGroup(p gray.PlacementGroupInfo) error {
 		}
 		if !held {
 			return fmt.Errorf("placement group %s is CREATED with bundle %d on %s, whose raylet does not hold it (it holds %+v)", p.ID, i, n, r.Bundles())
+		}
+	}
+	return c.committedOnce(p)
+}
+
+// committedOnce checks that each bundle of p is committed on at most one
+// node the GCS holds alive (a node declared dead may not have heard yet
+// that its bundles moved).
+func (c *cluster) committedOnce(p gray.PlacementGroupInfo) error {
+	g, ok := c.w.Process("gcs").(*gcs.Server)
+	if !ok {
+		return nil // the GCS is down: it holds nothing alive now
+	}
+	alive := map[string]bool{}
+	for _, n := range g.Nodes() {
+		alive[n.ID.Full()] = n.State == gcs.NodeAlive
+	}
+	holders := map[int32][]string{}
+	for _, a := range c.raylets {
+		r, ok := c.w.Process(a).(*raylet.Raylet)
+		if !ok || r.Fenced() || !alive[r.Node().Full()] {
+			continue
+		}
+		for _, b := range r.Bundles() {
+			if b.Committed && b.Group.String() == p.ID {
+				holders[b.Index] = append(holders[b.Index], string(a))
+			}
+		}
+	}
+	for _, i := range slices.Sorted(maps.Keys(holders)) {
+		if hs := holders[i]; len(hs) > 1 {
+			return fmt.Errorf("bundle %d of placement group %s is committed on %d alive nodes: %v", i, p.ID, len(hs), hs)
 		}
 	}
 	return nil
