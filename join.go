@@ -191,6 +191,13 @@ func (rt *Runtime) finishJob(ctx context.Context) {
 	if d == nil || d.Job().IsNil() {
 		return
 	}
+	// The driver's tasks' last transitions first: events wait up to a
+	// second in its buffer.
+	if _, err := do(ctx, rt.driver, func(w *worker.Worker, reply func(struct{}, error)) {
+		w.FlushEvents(func() { reply(struct{}{}, nil) })
+	}); err != nil {
+		rt.log.Warn("gray: sending the last task events", "err", err)
+	}
 	if _, err := do(ctx, rt.driver, func(_ *worker.Worker, reply func(struct{}, error)) {
 		d.GCS().FinishJob(d.Job(), func(_ gcs.Reply, err error) { reply(struct{}{}, err) })
 	}); err != nil {

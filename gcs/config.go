@@ -29,6 +29,11 @@ type Config struct {
 	// beyond it the oldest finished or failed tasks are evicted first.
 	// Default 10,000.
 	TasksMax int
+	// TaskJobDoneGrace is how long after a job finishes its tasks that
+	// the task table still holds unfinished are marked FAILED (their end
+	// was never reported: the owner exited first, or died), as Ray's
+	// gcs_mark_task_failed_on_job_done_delay_ms. Default 15s.
+	TaskJobDoneGrace time.Duration
 	// AcceptLoss starts the server on a database that lost acknowledged
 	// writes — fewer commits than its witness records, a damaged
 	// write-ahead log, a missing or unreadable witness — with a warning,
@@ -122,6 +127,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = time.Hour
+	}
+	if c.TaskJobDoneGrace <= 0 {
+		c.TaskJobDoneGrace = 15 * time.Second
 	}
 	if c.TasksMax <= 0 {
 		c.TasksMax = 10_000

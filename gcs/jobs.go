@@ -38,6 +38,14 @@ func (s *Server) finishJob(t *txn, m *FinishJob) Reply {
 		j.EndTime = j.StartTime
 	}
 	s.putJob(t, j)
+	job := m.Job
+	t.then(func() {
+		s.env.AfterFunc(s.cfg.TaskJobDoneGrace, func() {
+			if !s.stopped {
+				s.tasks.endJob(job, s.env.Now().UnixNano())
+			}
+		})
+	})
 	// As in Ray, the job's actors die with it, detached ones excepted.
 	// Only those the actor scheduler manages: a registrant-managed actor
 	// is its registrant's to end.

@@ -102,6 +102,24 @@ func (tt *taskTable) add(e *TaskEvent) {
 	tt.stats.ByState[t.Latest().State]++
 }
 
+// JobFinishedKind is the ErrorKind of the attempts the GCS marks FAILED
+// because their job finished before their end was reported.
+const JobFinishedKind = "JobFinished"
+
+// endJob marks FAILED, at time at, the latest attempt of every task of
+// job that has not ended in the table.
+func (tt *taskTable) endJob(job core.JobID, at int64) {
+	for _, id := range tt.order {
+		t := tt.tasks[id]
+		if t == nil || t.Job != job || t.Latest().State.Terminal() {
+			continue
+		}
+		a := t.Latest()
+		tt.add(&TaskEvent{Task: id, Attempt: a.Attempt, Job: job, State: TaskFailed, Time: max(at, a.StartTime),
+			ErrorKind: JobFinishedKind, Error: "its job finished before the task's end was reported"})
+	}
+}
+
 // evict removes tasks beyond limit: first the oldest that ended, then the
 // oldest of any state. It runs over order once per call.
 func (tt *taskTable) evict(limit int) {

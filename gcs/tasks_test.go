@@ -2,6 +2,7 @@ package gcs_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
@@ -68,5 +69,42 @@ func TestTaskEvents(t *testing.T) {
 	}
 	if len(ops) == 0 {
 		t.Errorf("OpStats() is empty")
+	}
+}
+
+// TestTasksOfAFinishedJobEnd: TaskJobDoneGrace after a job finishes,
+// its tasks whose end was never reported are FAILED (JobFinished); its
+// ended tasks and other jobs' running tasks are left alone.
+func TestTasksOfAFinishedJobEnd(t *testing.T) {
+	job1, job2 := core.JobIDFromInt(1), core.JobIDFromInt(2)
+	ev := func(job core.JobID, i uint64, st gcs.TaskState) gcs.TaskEvent {
+		return gcs.TaskEvent{Task: core.NewTaskID(job, core.DriverTaskID(job), i), Job: job, Name: "f", State: st, Time: int64(i)}
+	}
+	h := newHarness(t, harnessOpts{cfg: gcs.Config{TaskJobDoneGrace: 5 * time.Second}})
+	h.op(0, "add job 1", func(c *gcs.Client, f cb) { c.AddJob("driver-1", nil, f) })
+	h.op(0, "add job 2", func(c *gcs.Client, f cb) { c.AddJob("driver-2", nil, f) })
+	h.op(0, "events", func(c *gcs.Client, f cb) {
+		c.AddTaskEvents([]gcs.TaskEvent{ev(job1, 1, gcs.TaskRunning), ev(job1, 2, gcs.TaskFinished), ev(job2, 3, gcs.TaskRunning)}, 0, f)
+	})
+	h.op(0, "finish job 1", func(c *gcs.Client, f cb) { c.FinishJob(job1, f) })
+	early := h.op(0, "list before the grace", func(c *gcs.Client, f cb) { c.ListTasks(gcs.ListTasks{State: gcs.TaskFailed}, f) })
+	h.sleep(6 * time.Second)
+	late := h.op(0, "list after the grace", func(c *gcs.Client, f cb) { c.ListTasks(gcs.ListTasks{}, f) })
+	h.mustPass()
+	if !early.ok() || len(early.r.Tasks) != 0 {
+		t.Errorf("%v, want no failed task before the grace passed", early)
+	}
+	if !late.ok() || len(late.r.Tasks) != 3 {
+		t.Fatalf("%v, want 3 tasks", late)
+	}
+	want := []gcs.TaskState{gcs.TaskFailed, gcs.TaskFinished, gcs.TaskRunning}
+	for i, task := range late.r.Tasks {
+		a := task.Latest()
+		if a.State != want[i] {
+			t.Errorf("task %d is %v, want %v", i+1, a.State, want[i])
+		}
+		if i == 0 && a.ErrorKind != gcs.JobFinishedKind {
+			t.Errorf("task 1 failed with %q, want %q", a.ErrorKind, gcs.JobFinishedKind)
+		}
 	}
 }

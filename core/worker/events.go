@@ -31,6 +31,8 @@ type eventBuffer struct {
 	dropped  uint64 // since the last batch was sent
 	timer    core.Timer
 	inflight bool
+	// flushing are FlushEvents callers waiting for the buffer to empty.
+	flushing []func()
 }
 
 // EventStats counts the task events of a worker.
@@ -105,8 +107,42 @@ func (w *Worker) flushEvents() {
 		} else {
 			w.evStats.Sent += int64(len(batch))
 		}
+		if len(b.flushing) > 0 {
+			if len(b.buf) > 0 {
+				w.flushEvents() // at once: someone waits
+				return
+			}
+			waiting := b.flushing
+			b.flushing = nil
+			for _, f := range waiting {
+				f()
+			}
+			return
+		}
 		w.armFlush()
 	})
+}
+
+// FlushEvents sends every task event buffered now, in as many batches as
+// it takes, and calls done once the GCS answered them all (or their
+// calls failed: events are dropped then, as always): a driver flushes
+// before it marks its job finished, so that its tasks' last transitions
+// reach the task table rather than die with the process.
+func (w *Worker) FlushEvents(done func()) {
+	b := &w.events
+	if w.cfg.GCS == nil || len(b.buf) == 0 && !b.inflight {
+		done()
+		return
+	}
+	b.flushing = append(b.flushing, done)
+	if b.inflight {
+		return // the rest goes when the batch out is answered
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	w.flushEvents()
 }
 
 // truncate cuts s to at most n bytes.
