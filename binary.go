@@ -23,7 +23,7 @@ import (
 const (
 	// binaryNS is the KV namespace of staged binaries: "<hash>" holds the
 	// manifest, "<hash>/<i>" the chunks.
-	binaryNS = "gray.binaries"
+	binaryNS = gcs.BinaryNS
 	// binaryChunk is the size of one stored chunk.
 	binaryChunk = 1 << 20
 	// binaryMax bounds a staged binary.

@@ -116,7 +116,7 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	defer cancel()
 	meta, _ := json.Marshal(jobMetadata{Program: filepath.Base(os.Args[0]), Binary: binary})
 	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
-		d.GCS().AddJob(da, meta, func(r gcs.Reply, err error) { reply(r.Job, err) })
+		d.GCS().AddJobWithBinary(da, meta, binary, func(r gcs.Reply, err error) { reply(r.Job, err) })
 	})
 	if err != nil {
 		return fmt.Errorf("gray: registering the job with the GCS: %w", err)

@@ -78,6 +78,10 @@ type NodeOptions struct {
 	// timeout); default 10s. Raise it on overloaded hosts, where a busy
 	// raylet's heartbeats can wait behind its work.
 	NodeTimeout time.Duration
+	// BinaryRetention, on the head, is how long the GCS keeps a staged
+	// job binary no running job needs (after its last job finished);
+	// default 1h, negative for ever.
+	BinaryRetention time.Duration
 	// GCSAcceptLoss, on the head, starts the GCS on a database that lost
 	// acknowledged writes (fewer commits than its witness records), with
 	// a warning, instead of refusing to start. An operator's decision,
@@ -194,7 +198,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	n.pool.host = n.host
 	var gcsServer *gcs.Server
 	if opts.Head {
-		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout, AcceptLoss: opts.GCSAcceptLoss})
+		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout, AcceptLoss: opts.GCSAcceptLoss, BinaryRetention: opts.BinaryRetention})
 		if n.gcsAddr, err = n.host.Add("gcs", gcsServer); err != nil {
 			n.Close()
 			return nil, err

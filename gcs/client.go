@@ -315,6 +315,12 @@ func (c *Client) AddJob(driver core.Addr, metadata []byte, cb func(Reply, error)
 	c.do(&AddJob{DriverAddr: driver, Metadata: metadata}, cb)
 }
 
+// AddJobWithBinary is AddJob for a job whose workers run the staged
+// binary hash (BinaryNS): the GCS keeps it while the job needs it.
+func (c *Client) AddJobWithBinary(driver core.Addr, metadata []byte, binary string, cb func(Reply, error)) {
+	c.do(&AddJob{DriverAddr: driver, Metadata: metadata, Binary: binary}, cb)
+}
+
 // FinishJob marks a job finished.
 func (c *Client) FinishJob(job core.JobID, cb func(Reply, error)) {
 	c.do(&FinishJob{Job: job}, cb)

@@ -34,6 +34,11 @@ type Config struct {
 	// was never reported: the owner exited first, or died), as Ray's
 	// gcs_mark_task_failed_on_job_done_delay_ms. Default 15s.
 	TaskJobDoneGrace time.Duration
+	// BinaryRetention is how long a staged job binary no unfinished job
+	// names is kept after its last job finished, or after it was last
+	// written or named (binaries.go); negative keeps them for ever.
+	// Default 1h.
+	BinaryRetention time.Duration
 	// AcceptLoss starts the server on a database that lost acknowledged
 	// writes — fewer commits than its witness records, a damaged
 	// write-ahead log, a missing or unreadable witness — with a warning,
@@ -127,6 +132,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = time.Hour
+	}
+	if c.BinaryRetention == 0 {
+		c.BinaryRetention = time.Hour
 	}
 	if c.TaskJobDoneGrace <= 0 {
 		c.TaskJobDoneGrace = 15 * time.Second

@@ -15,10 +15,13 @@ func (s *Server) addJob(t *txn, m *AddJob) Reply {
 		return fail(rpc.CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
 	}
 	n := s.jobCounter + 1
-	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, StartTime: s.env.Now().UnixNano()}
+	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, Binary: m.Binary, StartTime: s.env.Now().UnixNano()}
 	t.set(keyJobCounter, binary.BigEndian.AppendUint32(nil, n))
 	s.putJob(t, info)
-	t.then(func() { s.jobCounter = n })
+	t.then(func() {
+		s.jobCounter = n
+		s.touchBinary(m.Binary)
+	})
 	return Reply{Job: info.ID}
 }
 

@@ -92,6 +92,9 @@ func (s *Server) kvWrite(t *txn, ns, key string, value []byte) {
 	}
 	t.set(kvKey(ns, key), value)
 	t.then(func() {
+		if ns == BinaryNS {
+			s.touchBinary(binaryOf(key))
+		}
 		if s.kv[ns] == nil {
 			s.kv[ns] = map[string][]byte{}
 		}

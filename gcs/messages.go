@@ -200,6 +200,8 @@ type JobInfo struct {
 	DriverAddr core.Addr
 	Metadata   []byte
 	Finished   bool
+	// Binary is the hash of the job's staged binary (BinaryNS), if any.
+	Binary string
 	// StartTime and EndTime are Unix nanoseconds of the GCS's clock.
 	StartTime int64
 	EndTime   int64

@@ -3,6 +3,7 @@ package gcs
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -226,6 +227,9 @@ type AddJob struct {
 	Hdr        Hdr
 	DriverAddr core.Addr
 	Metadata   []byte
+	// Binary names the job's staged binary: the GCS keeps it while the
+	// job needs it (binaries.go).
+	Binary string
 }
 
 // FinishJob marks a job finished; finishing a finished job is a no-op.
@@ -244,6 +248,9 @@ func (m *AddJob) Validate() error {
 	err := firstErr(m.Hdr.validate(), validateAddr("driver address", m.DriverAddr, true))
 	if err == nil && len(m.Metadata) > MetadataSizeMax {
 		err = fmt.Errorf("metadata of %d bytes, limit %d", len(m.Metadata), MetadataSizeMax)
+	}
+	if err == nil && (len(m.Binary) > NameSizeMax || strings.Contains(m.Binary, "/")) {
+		err = fmt.Errorf("binary name of %d bytes (limit %d) or with a /", len(m.Binary), NameSizeMax)
 	}
 	return err
 }

@@ -65,7 +65,10 @@ type Server struct {
 	pgHeld map[core.PlacementGroupID][]*heldGet
 	// pgWarned: when each infeasible group's owner was last told
 	// (memory only).
-	pgWarned   map[core.PlacementGroupID]time.Time
+	pgWarned map[core.PlacementGroupID]time.Time
+	// binTouched: when each staged binary was last written or named by
+	// a job (binaries.go; memory only).
+	binTouched map[string]time.Time
 	pgAttempts map[core.PlacementGroupID]*pgAttempt
 	pgGen      uint64
 	pgTimer    core.Timer
@@ -183,6 +186,7 @@ func (s *Server) Start(env core.Env) {
 	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
 	s.startScheduler()
 	s.startPlacement()
+	s.startBinarySweep()
 	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
 		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
 }
@@ -231,6 +235,7 @@ func (s *Server) restore(r *recovered) {
 	s.pgNamed = map[actorName]core.PlacementGroupID{}
 	s.pgHeld = map[core.PlacementGroupID][]*heldGet{}
 	s.pgWarned = map[core.PlacementGroupID]time.Time{}
+	s.binTouched = map[string]time.Time{}
 	s.pgAttempts = map[core.PlacementGroupID]*pgAttempt{}
 	for _, p := range r.pgs {
 		s.pgs[p.ID] = p

@@ -33,6 +33,7 @@ type daemonConfig struct {
 	workerMemoryBytes int64 // 0: no limit
 	noSharedMemory    bool
 	nodeTimeout       time.Duration // 0: the GCS's default
+	binaryRetention   time.Duration // 0: the GCS's default
 	gcsAcceptLoss     bool
 	// The head's dashboard: its address ("" for none), whether it came
 	// from the default (then a taken port is a warning, not an error),
@@ -88,7 +89,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), MaxWorkers: cfg.maxWorkers,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, NoSharedMemory: cfg.noSharedMemory, Logger: log,
-		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss,
+		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss, BinaryRetention: cfg.binaryRetention,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,106 @@
+package gcs
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Staged job binaries (the root package stages a driver's executable so
+// that nodes can launch its workers): "<hash>" in BinaryNS holds the
+// manifest and "<hash>/<i>" its chunks, tens of megabytes per binary, in
+// the GCS's memory and storage. They are removed once no job needs them:
+// a binary named by a job that has not finished, or finished less than
+// Config.BinaryRetention ago, is kept, and so is one written or named by
+// a job less than that ago (it may be staged for a job about to
+// register). After a restart every binary counts as written at the
+// restart. The sweep runs every binarySweep.
+
+// BinaryNS is the KV namespace of staged job binaries.
+const BinaryNS = "gray.binaries"
+
+// binarySweep is how often the GCS looks for binaries no job needs.
+const binarySweep = time.Minute
+
+// binaryOf returns the hash a key of BinaryNS belongs to.
+func binaryOf(key string) string {
+	hash, _, _ := strings.Cut(key, "/")
+	return hash
+}
+
+// touchBinary records that binary hash was written or named now.
+func (s *Server) touchBinary(hash string) {
+	if hash != "" {
+		s.binTouched[hash] = s.env.Now()
+	}
+}
+
+func (s *Server) startBinarySweep() {
+	if s.cfg.BinaryRetention < 0 {
+		return
+	}
+	for key := range s.kv[BinaryNS] { //gray:unordered the same time for every key
+		s.touchBinary(binaryOf(key))
+	}
+	var sweep func()
+	sweep = func() {
+		if s.stopped {
+			return
+		}
+		s.sweepBinaries()
+		s.env.AfterFunc(binarySweep, sweep)
+	}
+	s.env.AfterFunc(binarySweep, sweep)
+}
+
+// sweepBinaries removes the staged binaries no job needs (see above).
+func (s *Server) sweepBinaries() {
+	now := s.env.Now()
+	keep := s.cfg.BinaryRetention
+	needed := map[string]bool{}
+	for _, id := range s.jobOrder {
+		j := s.jobs[id]
+		if j.Binary != "" && (!j.Finished || now.Sub(time.Unix(0, j.EndTime)) < keep) {
+			needed[j.Binary] = true
+		}
+	}
+	keys := make([]string, 0, len(s.kv[BinaryNS]))
+	for key := range s.kv[BinaryNS] { //gray:unordered sorted below
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	var t *txn
+	removed, bytes := 0, 0
+	for _, key := range keys {
+		hash := binaryOf(key)
+		touched, ok := s.binTouched[hash]
+		if needed[hash] || !ok || now.Sub(touched) < keep {
+			continue
+		}
+		if t == nil {
+			t = s.newTxn()
+		}
+		if key == hash {
+			removed++
+		}
+		bytes += len(s.kv[BinaryNS][key])
+		t.del(kvKey(BinaryNS, key))
+		k := key
+		t.then(func() {
+			delete(s.kv[BinaryNS], k)
+			if len(s.kv[BinaryNS]) == 0 {
+				delete(s.kv, BinaryNS)
+			}
+		})
+	}
+	if t == nil {
+		return
+	}
+	for hash := range s.binTouched { //gray:unordered deleting entries only
+		if !needed[hash] && now.Sub(s.binTouched[hash]) >= keep {
+			delete(s.binTouched, hash)
+		}
+	}
+	s.commit(t)
+	s.log.Info("gcs: removed staged job binaries no job needs", "binaries", removed, "bytes", bytes, "retention", keep.String())
+}
