@@ -131,6 +131,10 @@ type GetPlacementGroup struct {
 	Hold      time.Duration
 }
 
+// RemovedGroupsMax is how many removed groups the table keeps (their
+// records answer reads and removes); older ones are forgotten.
+const RemovedGroupsMax = 1000
+
 // HoldMax bounds GetPlacementGroup.Hold.
 const HoldMax = time.Minute
 
@@ -355,6 +359,11 @@ func (s *Server) removeGroup(t *txn, p PlacementGroupInfo, why string) Placement
 	p.Version++
 	s.putPlacement(t, p)
 	t.then(func() {
+		s.pgRemoved = append(s.pgRemoved, p.ID)
+		if len(s.pgRemoved) > RemovedGroupsMax && !s.pgTrimming {
+			s.pgTrimming = true
+			s.env.AfterFunc(0, s.trimRemoved)
+		}
 		delete(s.pgWarned, p.ID)
 		s.abandonAttempt(p.ID, "the group was removed")
 		s.returnPlaced(p.ID, nodes)
@@ -878,4 +887,31 @@ func (s *Server) warnInfeasible(p PlacementGroupInfo) {
 	if p.Owner != "" {
 		s.cli.Call(p.Owner, &proto.GroupInfeasible{Group: p.ID, Name: p.Name, Reason: p.Reason}, rpc.Options{Timeout: pgRPCTimeout}, func(core.Message, error) {})
 	}
+}
+
+// trimRemoved forgets the oldest removed groups beyond RemovedGroupsMax,
+// in one synced batch, so that the table does not grow for ever: a read
+// or remove of a forgotten group is NotFound.
+func (s *Server) trimRemoved() {
+	s.pgTrimming = false
+	n := len(s.pgRemoved) - RemovedGroupsMax
+	if s.stopped || n <= 0 {
+		return
+	}
+	drop := slices.Clone(s.pgRemoved[:n])
+	t := s.newTxn()
+	for _, id := range drop {
+		t.del(placementKey(id))
+	}
+	t.then(func() {
+		s.pgRemoved = slices.Delete(s.pgRemoved, 0, n)
+		for _, id := range drop {
+			delete(s.pgs, id)
+			delete(s.pgWarned, id)
+			if i, ok := slices.BinarySearchFunc(s.pgOrder, id, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) }); ok {
+				s.pgOrder = slices.Delete(s.pgOrder, i, i+1)
+			}
+		}
+	})
+	s.commit(t)
 }

@@ -125,3 +125,42 @@ func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedGroupsAreForgottenBeyondTheBound: the table keeps the last
+// RemovedGroupsMax removed groups; older ones read as NotFound, also
+// after a restart.
+func TestRemovedGroupsAreForgottenBeyondTheBound(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	r := rand.New(rand.NewPCG(7, 8))
+	ids := make([]core.PlacementGroupID, gcs.RemovedGroupsMax+3)
+	for i := range ids {
+		ids[i] = core.NewPlacementGroupID(core.JobIDFromInt(1), r)
+		g := gcs.PlacementGroupInfo{ID: ids[i], Strategy: proto.PlacementPack,
+			Bundles: []core.Resources{core.MustResources(core.CPU, core.Units(1))}, Owner: "driver-1"}
+		h.op(0, fmt.Sprintf("create %d", i), func(c *gcs.Client, f cb) { c.CreatePlacementGroup(g, f) })
+		h.op(0, fmt.Sprintf("remove %d", i), func(c *gcs.Client, f cb) { c.RemovePlacementGroup(g.ID, f) })
+	}
+	check := func(when string) (first, kept *res) {
+		first = h.op(0, "get the first "+when, func(c *gcs.Client, f cb) { c.GetPlacementGroup(ids[2], f) })
+		kept = h.op(0, "get the oldest kept "+when, func(c *gcs.Client, f cb) { c.GetPlacementGroup(ids[3], f) })
+		return first, kept
+	}
+	first, kept := check("before a restart")
+	h.crashGCS("restart")
+	first2, kept2 := check("after a restart")
+	list := h.op(0, "list", func(c *gcs.Client, f cb) { c.ListPlacementGroups(f) })
+	h.mustPass()
+	for _, r := range []*res{first, first2} {
+		if !errors.Is(r.err, gcs.ErrNotFound) {
+			t.Errorf("%v, want NotFound (forgotten)", r)
+		}
+	}
+	for _, r := range []*res{kept, kept2} {
+		if !r.ok() || r.r.PlacementGroups[0].State != gcs.PlacementRemoved {
+			t.Errorf("%v, want REMOVED (kept)", r)
+		}
+	}
+	if !list.ok() || len(list.r.PlacementGroups) != gcs.RemovedGroupsMax {
+		t.Errorf("list has %d groups, want %d", len(list.r.PlacementGroups), gcs.RemovedGroupsMax)
+	}
+}

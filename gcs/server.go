@@ -69,6 +69,10 @@ type Server struct {
 	// binTouched: when each staged binary was last written or named by
 	// a job (binaries.go; memory only).
 	binTouched map[string]time.Time
+	// pgRemoved lists the REMOVED groups the table keeps, oldest removal
+	// first (after a restart: in id order).
+	pgRemoved  []core.PlacementGroupID
+	pgTrimming bool // a trimRemoved is scheduled
 	pgAttempts map[core.PlacementGroupID]*pgAttempt
 	pgGen      uint64
 	pgTimer    core.Timer
@@ -237,11 +241,15 @@ func (s *Server) restore(r *recovered) {
 	s.pgWarned = map[core.PlacementGroupID]time.Time{}
 	s.binTouched = map[string]time.Time{}
 	s.pgAttempts = map[core.PlacementGroupID]*pgAttempt{}
+	s.pgRemoved = nil
 	for _, p := range r.pgs {
 		s.pgs[p.ID] = p
 		s.pgOrder = append(s.pgOrder, p.ID)
 		if p.Name != "" && p.State != PlacementRemoved {
 			s.pgNamed[actorName{p.Namespace, p.Name}] = p.ID
+		}
+		if p.State == PlacementRemoved {
+			s.pgRemoved = append(s.pgRemoved, p.ID)
 		}
 	}
 	s.subs = map[string]*subscriber{}
