@@ -58,9 +58,16 @@ type launcher struct {
 	nodeID   core.NodeID // the raylet's node, for the log lines' prefix
 	closed   bool
 	procs    map[string]*exec.Cmd // running workers by launch token
-	drivers  map[core.JobID]core.Addr
-	fetching map[string]*fetchWait
-	wg       sync.WaitGroup
+	// procBinary: the binary of each running worker, by launch token;
+	// used: when each cached binary was last launched or last ran. The
+	// cache sweep (sweepCache) keeps what runs or ran within retention.
+	procBinary map[string]string
+	used       map[string]time.Time
+	retention  time.Duration
+	stopSweep  chan struct{}
+	drivers    map[core.JobID]core.Addr
+	fetching   map[string]*fetchWait
+	wg         sync.WaitGroup
 }
 
 type fetchWait struct {
@@ -102,7 +109,88 @@ func newLauncher(host *net.Host, log *slog.Logger, secret []byte, gcsAddr core.A
 	return &launcher{host: host, log: log, secret: secret, gcsAddr: gcsAddr,
 		listen: tcpPort.ReplaceAllString(listen, "/tcp/0"),
 		binDir: filepath.Join(dataDir, "binaries"), logDir: filepath.Join(dataDir, "logs"),
-		procs: map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}, drivers: map[core.JobID]core.Addr{}}
+		procs: map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}, drivers: map[core.JobID]core.Addr{},
+		procBinary: map[string]string{}, used: map[string]time.Time{}, retention: time.Hour, stopSweep: make(chan struct{})}
+}
+
+// cacheSweep is how often a node looks for cached binaries to remove.
+const cacheSweep = 10 * time.Minute
+
+// startSweep starts removing cached job binaries (under binDir) that no
+// running worker uses and that were last used more than retention ago
+// (negative: never), every cacheSweep.
+func (l *launcher) startSweep() {
+	if l.retention < 0 {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		tick := time.NewTicker(cacheSweep)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.stopSweep:
+				return
+			case now := <-tick.C:
+				l.sweepCache(now)
+			}
+		}
+	}()
+}
+
+// sweepCache removes the cached binaries no running worker uses, last
+// used (launched, or a worker of it exited) more than retention ago; a
+// file this process never used counts from its modification time.
+func (l *launcher) sweepCache(now time.Time) (removed int) {
+	entries, err := os.ReadDir(l.binDir)
+	if err != nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	running := map[string]bool{}
+	for _, b := range l.procBinary { //gray:unordered building a set
+		running[b] = true
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if running[name] || l.fetching[name] != nil && !isDone(l.fetching[name]) {
+			continue
+		}
+		last, ok := l.used[name]
+		if !ok {
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			last = info.ModTime()
+		}
+		if now.Sub(last) < l.retention {
+			continue
+		}
+		if err := os.Remove(filepath.Join(l.binDir, name)); err != nil {
+			l.log.Warn("gray: removing a cached job binary", "file", name, "err", err)
+			continue
+		}
+		delete(l.used, name)
+		delete(l.fetching, name)
+		removed++
+	}
+	if removed > 0 {
+		l.log.Info("gray: removed cached job binaries no worker used within the retention", "binaries", removed, "retention", l.retention.String())
+	}
+	return removed
+}
+
+// isDone reports whether a fetch has ended.
+func isDone(f *fetchWait) bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Launch implements raylet.Launcher.
@@ -181,6 +269,8 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 		return
 	}
 	l.procs[token] = cmd
+	l.procBinary[token] = binary
+	l.used[binary] = time.Now()
 	l.mu.Unlock()
 	pid := cmd.Process.Pid
 	l.log.Info("gray: started a worker", "token", token, "binary", binary[:12], "job", job.String(), "pid", pid)
@@ -198,6 +288,8 @@ func (l *launcher) run(token, binary string, job core.JobID) {
 	<-forwarded
 	l.mu.Lock()
 	delete(l.procs, token)
+	delete(l.procBinary, token)
+	l.used[binary] = time.Now()
 	closed := l.closed
 	l.mu.Unlock()
 	if closed {
@@ -369,6 +461,9 @@ func (l *launcher) request(ctx context.Context, to core.Addr, m core.Message) (c
 // close kills every worker it started and waits for their goroutines.
 func (l *launcher) close() {
 	l.mu.Lock()
+	if !l.closed {
+		close(l.stopSweep)
+	}
 	l.closed = true
 	for _, c := range l.procs { //gray:unordered killing all
 		_ = c.Process.Kill()

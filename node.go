@@ -78,9 +78,10 @@ type NodeOptions struct {
 	// timeout); default 10s. Raise it on overloaded hosts, where a busy
 	// raylet's heartbeats can wait behind its work.
 	NodeTimeout time.Duration
-	// BinaryRetention, on the head, is how long the GCS keeps a staged
-	// job binary no running job needs (after its last job finished);
-	// default 1h, negative for ever.
+	// BinaryRetention is how long a job binary no running job needs is
+	// kept: on the head, the GCS's staged copy (after its last job
+	// finished); on every node, its cached copy (after a worker of it
+	// last started or exited). Default 1h, negative for ever.
 	BinaryRetention time.Duration
 	// GCSAcceptLoss, on the head, starts the GCS on a database that lost
 	// acknowledged writes (fewer commits than its witness records), with
@@ -225,6 +226,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	}
 	n.launcher = newLauncher(n.host, opts.Logger, opts.ClusterSecret, n.gcsAddr, listen, opts.DataDir)
 	n.launcher.memLimit = opts.WorkerMemoryBytes
+	if opts.BinaryRetention != 0 {
+		n.launcher.retention = opts.BinaryRetention
+	}
+	n.launcher.startSweep()
 	n.launcher.own = n.pool
 	if _, err := n.host.Add("logs", &logsProc{dir: filepath.Join(opts.DataDir, "logs")}); err != nil {
 		n.Close()

@@ -106,7 +106,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
 			&cli.BoolFlag{Name: "gcs-accept-loss", Usage: "with --head, start even if the GCS's storage lost acknowledged writes (it refuses to, exit status 3, otherwise); for one start, after an operator decided to"},
-			&cli.DurationFlag{Name: "binary-retention", Usage: "with --head, keep a staged job binary no running job needs for `DURATION` after its last job finished (negative: for ever)", DefaultText: "1h"},
+			&cli.DurationFlag{Name: "binary-retention", Usage: "keep a job binary no running job needs for `DURATION`: the GCS's staged copy (with --head) after its last job finished, this node's cached copy after its last worker (negative: for ever)", DefaultText: "1h"},
 			&cli.DurationFlag{Name: "node-timeout", Usage: "with --head, declare a node dead after `DURATION` without a heartbeat (raise it on overloaded hosts)", DefaultText: "10s"},
 			&cli.StringFlag{Name: "dashboard-listen", Value: defaultDashboardListen, Usage: "with --head, serve the dashboard (web UI, /api/v0, /metrics) on `HOST:PORT`; empty for none. The default is loopback only; if its port is taken grayd runs without a dashboard"},
 			&cli.StringFlag{Name: "dashboard-token", Usage: "require the bearer token in `FILE` for every dashboard request"},
