@@ -2,8 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/grayrt/gray/gcs"
 )
 
 func TestTextKey(t *testing.T) {
@@ -59,5 +63,17 @@ func TestGCSAddress(t *testing.T) {
 		if string(full) != tt.full || peerAt != tt.peerAt {
 			t.Errorf("gcsAddress(%q) = %q, %q; want %q, %q", tt.in, full, peerAt, tt.full, tt.peerAt)
 		}
+	}
+}
+
+// TestCallErrorStatus checks that a call the GCS did not answer exits
+// with "outcome unknown", distinct from a failure.
+func TestCallErrorStatus(t *testing.T) {
+	cc := &clusterConn{gcs: "/p2p/x#gcs", timeout: time.Second}
+	if code := exitCode(cc.callError("kv put", gcs.ErrTimeout)); code != exitUnknown {
+		t.Errorf("callError(ErrTimeout) exits %d, want %d", code, exitUnknown)
+	}
+	if code := exitCode(cc.callError("kv put", errors.New("invalid argument"))); code != exitFailed {
+		t.Errorf("callError(another error) exits %d, want %d", code, exitFailed)
 	}
 }
