@@ -2,6 +2,7 @@ package net
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/grayrt/gray/core"
@@ -64,3 +65,23 @@ func ParseP2PAddr(a core.Addr) (P2PAddr, error) {
 
 // Addr returns the address in its text form.
 func (a P2PAddr) Addr() core.Addr { return core.Addr(a.Host + "#" + a.Process) }
+
+// TCPMultiaddr accepts a multiaddr or IP:PORT (an IP literal, as
+// grayd --listen takes) and returns the multiaddr's text form.
+func TCPMultiaddr(s string) (string, error) {
+	if strings.HasPrefix(s, "/") {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return "", fmt.Errorf("%w %q: %v", ErrBadAddr, s, err)
+		}
+		return s, nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return "", fmt.Errorf("%w %q: want a multiaddr (/ip4/10.0.0.5/tcp/6380) or IP:PORT (10.0.0.5:6380)", ErrBadAddr, s)
+	}
+	proto := "ip4"
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		proto = "ip6"
+	}
+	return fmt.Sprintf("/%s/%s/tcp/%d", proto, ap.Addr().Unmap(), ap.Port()), nil
+}

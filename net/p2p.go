@@ -43,6 +43,13 @@ const (
 	// DefaultDialTimeout bounds one connection attempt (TCP, PSK, Noise,
 	// yamux, stream negotiation).
 	DefaultDialTimeout = 10 * time.Second
+	// DefaultHandshakeTimeout bounds an inbound connection's handshake
+	// (private-network nonce, security negotiation, Noise, yamux): a
+	// connection that has not completed it by then is closed. libp2p's
+	// own bound is 15 s, during which a peer that never completes its
+	// handshake holds a socket and a goroutine; a legitimate handshake
+	// takes a few round trips (about 3 ms on loopback).
+	DefaultHandshakeTimeout = 5 * time.Second
 	// DefaultWriteTimeout bounds one batch of writes to a stream; a peer
 	// that stops reading for that long loses its stream.
 	DefaultWriteTimeout = 30 * time.Second
@@ -93,12 +100,19 @@ type P2POptions struct {
 	// PeerQueueBytes bounds the bytes queued for one peer. Default
 	// DefaultPeerQueueBytes, raised to fit at least one largest message.
 	PeerQueueBytes int
-	// DialTimeout, WriteTimeout, BackoffMin and BackoffMax: see the
-	// Default* constants.
-	DialTimeout  time.Duration
-	WriteTimeout time.Duration
-	BackoffMin   time.Duration
-	BackoffMax   time.Duration
+	// NoListen makes a dial-only host (the gray CLI): it listens on
+	// nothing and announces only /p2p/<peer id>, so peers answer it over
+	// the connection it opened and never dial it back; once it is gone,
+	// a late message for it is dropped (logged at debug) instead of being
+	// redialled. ListenAddrs and AdvertiseAddr are ignored.
+	NoListen bool
+	// DialTimeout, HandshakeTimeout, WriteTimeout, BackoffMin and
+	// BackoffMax: see the Default* constants.
+	DialTimeout      time.Duration
+	HandshakeTimeout time.Duration
+	WriteTimeout     time.Duration
+	BackoffMin       time.Duration
+	BackoffMax       time.Duration
 }
 
 func (o *P2POptions) setDefaults() {
@@ -117,6 +131,9 @@ func (o *P2POptions) setDefaults() {
 	o.PeerQueueBytes = max(o.PeerQueueBytes, o.MessageSizeMax+frameOverhead)
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -138,6 +155,7 @@ func (o *P2POptions) setDefaults() {
 // for concurrent use.
 type P2P struct {
 	opts     P2POptions
+	psk      [32]byte
 	log      *slog.Logger
 	h        host.Host
 	id       peer.ID
@@ -177,15 +195,20 @@ func NewP2P(opts P2POptions) (*P2P, error) {
 	if err != nil {
 		return nil, fmt.Errorf("net: identity: %w", err)
 	}
+	psk := derivePSK(opts.ClusterSecret)
+	listen := libp2p.ListenAddrStrings(opts.ListenAddrs...)
+	if opts.NoListen {
+		listen = libp2p.NoListenAddrs
+	}
 	h, err := libp2p.New(
 		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(opts.ListenAddrs...),
+		listen,
 		// Naming the transport, security and muxer replaces libp2p's
 		// defaults (QUIC, WebRTC, TLS, ...): one well-understood stack.
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.PrivateNetwork(derivePSK(opts.ClusterSecret)),
+		libp2p.PrivateNetwork(psk),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.DisableIdentifyAddressDiscovery(),
@@ -200,12 +223,14 @@ func NewP2P(opts P2POptions) (*P2P, error) {
 		// The swarm caps dials to private and loopback addresses (a LAN
 		// cluster) at 5s unless told otherwise.
 		libp2p.SwarmOpts(swarm.WithDialTimeoutLocal(opts.DialTimeout)),
+		handshakeTimeout(opts.HandshakeTimeout),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("net: libp2p host: %w", err)
 	}
 	t := &P2P{
 		opts:      opts,
+		psk:       [32]byte(psk),
 		log:       opts.Logger,
 		h:         h,
 		id:        h.ID(),
@@ -215,12 +240,15 @@ func NewP2P(opts P2POptions) (*P2P, error) {
 		dialLog:   logEvery{interval: logInterval},
 		dropLog:   logEvery{interval: logInterval},
 	}
-	adv, err := t.advertised(opts.AdvertiseAddr)
-	if err != nil {
-		_ = h.Close()
-		return nil, err
+	t.hostAddr = "/p2p/" + t.id.String()
+	if !opts.NoListen {
+		adv, err := t.advertised(opts.AdvertiseAddr)
+		if err != nil {
+			_ = h.Close()
+			return nil, err
+		}
+		t.hostAddr = adv.String() + t.hostAddr
 	}
-	t.hostAddr = adv.String() + "/p2p/" + t.id.String()
 	t.prefix = t.hostAddr + "#"
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	h.SetStreamHandler(ProtocolID, t.handleStream)
@@ -400,8 +428,11 @@ func (t *P2P) remoteFor(id peer.ID, pin string) *remote {
 
 // Connect dials the peer of addr now and reports whether the connection
 // (TCP, private-network key, Noise handshake) succeeded. Sends dial on
-// their own; Connect is for checking a join address up front. A peer with
-// another cluster secret fails here.
+// their own; Connect is for checking a join address up front. Its error
+// wraps the cause where it is known (ErrRefused, ErrSecretMismatch, ...;
+// see dialcheck.go): before libp2p's dial, a probe connection reads the
+// peer's private-network greeting, which tells a peer with another
+// cluster secret at once instead of after a timeout.
 func (t *P2P) Connect(ctx context.Context, addr core.Addr) error {
 	dst, err := t.resolve(addr)
 	if err != nil {
@@ -417,8 +448,13 @@ func (t *P2P) Connect(ctx context.Context, addr core.Addr) error {
 	if dst.maddr != nil {
 		info.Addrs = []ma.Multiaddr{dst.maddr}
 	}
+	if dst.maddr != nil && t.h.Network().Connectedness(dst.Peer) != network.Connected {
+		if err := probeSecret(ctx, dst.maddr, &t.psk); err != nil {
+			return fmt.Errorf("net: connect to %s: %w", dst.Host, err)
+		}
+	}
 	if err := t.h.Connect(ownBackoff(ctx), info); err != nil {
-		return fmt.Errorf("net: connect to %s: %w (do both hosts use the same cluster secret?)", dst.Host, err)
+		return fmt.Errorf("net: connect to %s: %w", dst.Host, classifyConnectError(ctx, err))
 	}
 	return nil
 }

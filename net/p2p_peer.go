@@ -12,6 +12,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 )
 
 // outFrame is one queued message for a peer.
@@ -272,6 +273,14 @@ func (r *remote) dialFailed(err error, dropped int) {
 		return
 	}
 	t.stats.dialErrors.Add(1)
+	if errors.Is(err, swarm.ErrNoAddresses) || len(t.h.Peerstore().Addrs(r.id)) == 0 {
+		// A dial-only peer (P2POptions.NoListen: the gray CLI) is
+		// reached only over the connection it opened; once it closed
+		// it, the peer is gone, which is normal, not a fault to warn of.
+		t.log.Debug("net: p2p: dropping messages for a peer that closed its connection and has no address to dial",
+			"peer", r.id.String(), "dropped", dropped)
+		return
+	}
 	if ok, n := t.dialLog.allow(); ok {
 		t.log.Warn("net: p2p: cannot reach peer (down, or another cluster secret?)", "peer", r.id.String(),
 			"err", err, "dropped", dropped, "retry_in", wait, "suppressed", n)

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,16 +51,17 @@ func clusterCommands() []*cli.Command {
 			OnUsageError: onUsageError,
 			Action:       helpOrUnknown,
 			Subcommands: []*cli.Command{
-				kvCommand("get", "KEY", "print the value of KEY; exits 1 if it does not exist", 1, 1, nil, kvGet,
+				kvCommand("get", "KEY", "print the value of KEY; exits 3 if it does not exist", 1, 1, nil, kvGet,
 					&cli.BoolFlag{Name: "raw", Usage: "print the value's bytes without a trailing newline", DisableDefaultText: true}),
-				kvCommand("put", "KEY VALUE", "set KEY to VALUE", 2, 2, nil, kvPut,
-					&cli.BoolFlag{Name: "overwrite", Value: true, Usage: "replace an existing value; with --overwrite=false an existing key is kept and the command exits 1"}),
-				kvCommand("del", "KEY", "delete KEY; exits 1 if it does not exist", 1, 1, nil, kvDel),
-				kvCommand("cas", "KEY VALUE (--expect OLD | --expect-absent)", "set KEY to VALUE only if it holds OLD (or does not exist); exits 1 if not swapped", 2, 2, casCheck, kvCAS,
+				kvCommand("put", "KEY (VALUE | - | --file PATH)", "set KEY to VALUE, to the bytes of stdin (-) or of a file (values up to 1 MiB)", 1, 2, putCheck, kvPut,
+					&cli.BoolFlag{Name: "overwrite", Value: true, Usage: "replace an existing value; with --overwrite=false an existing key is kept and the command exits 3"},
+					&cli.StringFlag{Name: "file", Usage: "read the value from `PATH` (- for stdin) instead of an argument"}),
+				kvCommand("del", "KEY", "delete KEY; exits 3 if it does not exist", 1, 1, nil, kvDel),
+				kvCommand("cas", "KEY VALUE (--expect OLD | --expect-absent)", "set KEY to VALUE only if it holds OLD (or does not exist); exits 3 if not swapped", 2, 2, casCheck, kvCAS,
 					&cli.StringFlag{Name: "expect", Usage: "the value `OLD` KEY must hold"},
 					&cli.BoolFlag{Name: "expect-absent", Usage: "KEY must not exist", DisableDefaultText: true}),
-				kvCommand("list", "[PREFIX]", "list the keys starting with PREFIX, sorted", 0, 1, nil, kvList,
-					&cli.BoolFlag{Name: "json", Usage: "print a JSON array", DisableDefaultText: true}),
+				kvCommand("list", "[PREFIX]", "list the keys starting with PREFIX, sorted; keys that are not printable UTF-8, or that start with a double quote, are printed quoted", 0, 1, nil, kvList,
+					&cli.BoolFlag{Name: "json", Usage: `print a JSON array of {"key": KEY} or, for keys that are not valid UTF-8, {"key_base64": BASE64}`, DisableDefaultText: true}),
 			},
 		},
 	}
@@ -113,27 +119,60 @@ func listCommand(name, usage string, f clusterAction) *cli.Command {
 }
 
 func kvCommand(name, args, usage string, lo, hi int, check func(*cli.Context) error, f clusterAction, flags ...cli.Flag) *cli.Command {
+	keyUsage := "KEY is base64 (standard encoding), for keys that are not text, as kv list --json prints them"
+	if name == "list" {
+		keyUsage = "PREFIX is base64 (standard encoding)"
+	}
 	return &cli.Command{
 		Name:         name,
 		Usage:        usage,
 		ArgsUsage:    args,
 		OnUsageError: onUsageError,
 		Flags: append(append(clusterFlags(),
-			&cli.StringFlag{Name: "ns", Value: "default", Usage: "the `NAMESPACE`"}), flags...),
-		Action: withCluster(lo, hi, check, f),
+			&cli.StringFlag{Name: "ns", Value: "default", Usage: "the `NAMESPACE` (not empty)"},
+			&cli.BoolFlag{Name: "key-base64", Usage: keyUsage, DisableDefaultText: true}), flags...),
+		Action: withCluster(lo, hi, func(c *cli.Context) error {
+			if c.String("ns") == "" {
+				return usageError("%s: --ns must not be empty: namespaces have names (the default is %q); an empty one is most often an unset shell variable", c.Command.HelpName, "default")
+			}
+			if check != nil {
+				return check(c)
+			}
+			return nil
+		}, f),
 	}
 }
+
+// kvKey returns the key (or prefix) argument, decoded with --key-base64.
+func kvKey(c *cli.Context, arg string) (string, error) {
+	if !c.Bool("key-base64") {
+		return arg, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(arg)
+	if err != nil {
+		return "", usageError("%s: --key-base64: %q is not standard base64: %v", c.Command.HelpName, arg, err)
+	}
+	return string(b), nil
+}
+
+// showKey prints a key in messages: quoted, with invalid UTF-8 as \x
+// escapes.
+func showKey(k string) string { return strconv.Quote(k) }
 
 // --- kv ---
 
 func kvGet(c *cli.Context, cc *clusterConn, args []string) error {
-	ns, key := c.String("ns"), args[0]
+	ns := c.String("ns")
+	key, err := kvKey(c, args[0])
+	if err != nil {
+		return err
+	}
 	r, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVGet(ns, key, cb) })
 	if err != nil {
 		return cc.callError("kv get", err)
 	}
 	if !r.Found {
-		return cli.Exit(fmt.Sprintf("kv get: key %q not found in namespace %q", key, ns), exitFailed)
+		return cli.Exit(fmt.Sprintf("kv get: key %s not found in namespace %q", showKey(key), ns), exitNo)
 	}
 	w := c.App.Writer
 	if c.Bool("raw") {
@@ -144,8 +183,65 @@ func kvGet(c *cli.Context, cc *clusterConn, args []string) error {
 	return err
 }
 
+// putCheck requires the value from exactly one place: an argument, or
+// --file.
+func putCheck(c *cli.Context) error {
+	n := c.Args().Len()
+	switch {
+	case c.IsSet("file") && n != 1:
+		return usageError("kv put --file PATH takes only KEY, got %d arguments (see %s --help)", n, c.Command.HelpName)
+	case !c.IsSet("file") && n != 2:
+		return usageError("kv put takes KEY and VALUE (- for stdin), or KEY and --file PATH; got %d arguments (see %s --help)", n, c.Command.HelpName)
+	}
+	return nil
+}
+
+// putValue reads the value of kv put: the VALUE argument, stdin for "-"
+// or --file PATH (- for stdin). Values longer than the GCS's limit are
+// refused before connecting.
+func putValue(c *cli.Context, args []string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader
+	src := ""
+	switch path := c.String("file"); {
+	case c.IsSet("file") && path != "-":
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, cli.Exit(fmt.Sprintf("kv put: %v", err), exitFailed)
+		}
+		defer f.Close()
+		r, src = f, path
+	case c.IsSet("file") || args[1] == "-":
+		r, src = stdin, "stdin"
+	default:
+		if len(args[1]) > gcs.ValueSizeMax {
+			return nil, valueTooLarge(fmt.Sprintf("the VALUE argument has %d bytes", len(args[1])))
+		}
+		return []byte(args[1]), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, gcs.ValueSizeMax+1))
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("kv put: reading %s: %v", src, err), exitFailed)
+	}
+	if len(b) > gcs.ValueSizeMax {
+		return nil, valueTooLarge(src + " holds more")
+	}
+	return b, nil
+}
+
+func valueTooLarge(what string) error {
+	return cli.Exit(fmt.Sprintf("kv put: %s than the GCS's limit of %d bytes (1 MiB) for one value: store large data elsewhere (a file, an object) and put its location", what, gcs.ValueSizeMax), exitFailed)
+}
+
 func kvPut(c *cli.Context, cc *clusterConn, args []string) error {
-	ns, key, value, overwrite := c.String("ns"), args[0], []byte(args[1]), c.Bool("overwrite")
+	ns, overwrite := c.String("ns"), c.Bool("overwrite")
+	key, err := kvKey(c, args[0])
+	if err != nil {
+		return err
+	}
+	value, err := putValue(c, args, stdinOf(c))
+	if err != nil {
+		return err
+	}
 	r, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVPut(ns, key, value, overwrite, cb) })
 	if err != nil {
 		return cc.callError("kv put", err)
@@ -156,19 +252,31 @@ func kvPut(c *cli.Context, cc *clusterConn, args []string) error {
 	case overwrite:
 		fmt.Fprintln(c.App.Writer, "updated")
 	default:
-		return cli.Exit(fmt.Sprintf("kv put: key %q exists in namespace %q and --overwrite=false: kept its value", key, ns), exitFailed)
+		return cli.Exit(fmt.Sprintf("kv put: key %s exists in namespace %q and --overwrite=false: kept its value", showKey(key), ns), exitNo)
 	}
 	return nil
 }
 
+// stdinOf returns the app's stdin (os.Stdin unless a test set Reader).
+func stdinOf(c *cli.Context) io.Reader {
+	if c.App.Reader != nil {
+		return c.App.Reader
+	}
+	return os.Stdin
+}
+
 func kvDel(c *cli.Context, cc *clusterConn, args []string) error {
-	ns, key := c.String("ns"), args[0]
+	ns := c.String("ns")
+	key, err := kvKey(c, args[0])
+	if err != nil {
+		return err
+	}
 	r, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVDel(ns, key, cb) })
 	if err != nil {
 		return cc.callError("kv del", err)
 	}
 	if !r.Deleted {
-		return cli.Exit(fmt.Sprintf("kv del: key %q not found in namespace %q", key, ns), exitFailed)
+		return cli.Exit(fmt.Sprintf("kv del: key %s not found in namespace %q", showKey(key), ns), exitNo)
 	}
 	fmt.Fprintln(c.App.Writer, "deleted")
 	return nil
@@ -184,39 +292,82 @@ func casCheck(c *cli.Context) error {
 
 func kvCAS(c *cli.Context, cc *clusterConn, args []string) error {
 	absent := c.Bool("expect-absent")
-	ns, key, value, expected := c.String("ns"), args[0], []byte(args[1]), []byte(c.String("expect"))
+	ns, value, expected := c.String("ns"), []byte(args[1]), []byte(c.String("expect"))
+	key, err := kvKey(c, args[0])
+	if err != nil {
+		return err
+	}
 	r, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVCAS(ns, key, expected, !absent, value, cb) })
 	if err != nil {
 		return cc.callError("kv cas", err)
 	}
 	if !r.Swapped {
-		want := fmt.Sprintf("hold %q", expected)
-		if absent {
-			want = "not exist"
-		}
-		return cli.Exit(fmt.Sprintf("kv cas: not swapped: key %q in namespace %q does not %s", key, ns, want), exitFailed)
+		return cli.Exit("kv cas: not swapped: "+casMismatch(key, ns, absent, expected), exitNo)
 	}
 	fmt.Fprintln(c.App.Writer, "swapped")
 	return nil
 }
 
+// casMismatch says why a compare-and-swap did not swap.
+func casMismatch(key, ns string, absent bool, expected []byte) string {
+	if absent {
+		return fmt.Sprintf("key %s already exists in namespace %q", showKey(key), ns)
+	}
+	return fmt.Sprintf("key %s in namespace %q does not hold %q", showKey(key), ns, expected)
+}
+
+// listedKey is one key of kv list --json: Key for keys that are valid
+// UTF-8, KeyBase64 (standard encoding) for the others, which JSON
+// strings cannot carry (encoding/json would replace their bytes with
+// U+FFFD); pass it back with --key-base64.
+type listedKey struct {
+	Key       *string `json:"key,omitempty"`
+	KeyBase64 string  `json:"key_base64,omitempty"`
+}
+
+func jsonKeys(keys []string) []listedKey {
+	out := make([]listedKey, len(keys))
+	for i, k := range keys {
+		if utf8.ValidString(k) {
+			out[i].Key = &keys[i]
+		} else {
+			out[i].KeyBase64 = base64.StdEncoding.EncodeToString([]byte(k))
+		}
+	}
+	return out
+}
+
+// textKey is a key as plain kv list prints it: as is when it is
+// printable text that does not start with a double quote, otherwise Go
+// quoted (strconv.Quote: a newline is \n, an invalid byte \xff), so one
+// line is always one key and a quoted line always starts with ".
+func textKey(k string) string {
+	if k != "" && !strings.HasPrefix(k, `"`) && utf8.ValidString(k) && strings.IndexFunc(k, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return k
+	}
+	return strconv.Quote(k)
+}
+
 func kvList(c *cli.Context, cc *clusterConn, args []string) error {
 	ns, prefix := c.String("ns"), ""
 	if len(args) > 0 {
-		prefix = args[0]
+		var err error
+		if prefix, err = kvKey(c, args[0]); err != nil {
+			return err
+		}
 	}
 	r, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVKeys(ns, prefix, cb) })
 	if err != nil {
 		return cc.callError("kv list", err)
 	}
-	keys := r.Keys
-	if keys == nil {
-		keys = []string{}
-	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, keys)
+		return writeJSON(c.App.Writer, jsonKeys(r.Keys))
 	}
-	_, err = io.WriteString(c.App.Writer, joinLines(keys))
+	lines := make([]string, len(r.Keys))
+	for i, k := range r.Keys {
+		lines[i] = textKey(k)
+	}
+	_, err = io.WriteString(c.App.Writer, joinLines(lines))
 	return err
 }
 

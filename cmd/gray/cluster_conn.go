@@ -17,6 +17,8 @@ import (
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
 	gnet "github.com/grayrt/gray/net"
+	"github.com/libp2p/go-libp2p/gologshim"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // defaultHeadDir is where grayd --head keeps its files without
@@ -36,6 +38,7 @@ func clusterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "address", EnvVars: []string{"GRAY_ADDRESS"}, Usage: "the GCS `ADDRESS` grayd --head printed", DefaultText: "the content of ~/.gray/head/address"},
 		&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE`", DefaultText: "~/.gray/head/cluster-secret"},
 		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "give up on the cluster after `DURATION`"},
+		&cli.StringFlag{Name: "log-level", Value: "error", Usage: "log the connection's records at `LEVEL` and above on stderr: debug, info, warn, error; libp2p's own records only with debug"},
 	}
 }
 
@@ -81,8 +84,50 @@ func (p *clientProc) Stop() { p.c.Close() }
 // all (as opposed to a definite answer or a timeout of one call).
 var errUnreachable = errors.New("cannot reach the cluster")
 
+// gcsAddress parses --address: a GCS address (<multiaddr>/p2p/<id>, with
+// or without #gcs), or a multiaddr or IP:PORT without the peer id, which
+// dialCluster learns from the host there (peerAt is "" then). Another
+// process than the GCS is refused: the cluster commands talk to the GCS,
+// and a raylet would never answer them.
+func gcsAddress(address string) (full core.Addr, peerAt string, err error) {
+	host, proc, found := strings.Cut(address, "#")
+	if found && proc != "gcs" {
+		return "", "", usageError("--address %s names the process %q, but the cluster commands talk to the GCS: give the address grayd --head printed (ending in #gcs, or without #...), or the head's IP:PORT", address, proc)
+	}
+	if !strings.Contains(host, "/p2p/") {
+		m, err := gnet.TCPMultiaddr(host)
+		if err != nil {
+			return "", "", usageError("--address: %v; or the address grayd --head printed (<multiaddr>/p2p/<peer id>#gcs)", err)
+		}
+		return "", m, nil
+	}
+	full = core.Addr(host + "#gcs")
+	if _, err := gnet.ParseP2PAddr(full); err != nil {
+		return "", "", usageError("--address: %v", err)
+	}
+	return full, "", nil
+}
+
+// cliLogger returns the logger of a cluster command at --log-level and
+// routes libp2p's own records (e.g. "swarm listener accept error") to
+// it at debug only: they are noise for a command's user.
+func cliLogger(c *cli.Context, stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, usageError("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	h := slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if level <= slog.LevelDebug {
+		gologshim.SetDefaultHandler(h)
+	} else {
+		gologshim.SetDefaultHandler(slog.DiscardHandler)
+	}
+	return slog.New(h), nil
+}
+
 // dialCluster reads the cluster flags and connects to the GCS. Errors
-// are exit errors: usage (2) for missing flags, failure (1) otherwise.
+// are exit errors: usage (2) for missing or malformed flags, unreachable
+// (4) when no connection could be made, failure (1) otherwise.
 func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 	address := strings.TrimSpace(c.String("address"))
 	secretFile := c.String("secret-file")
@@ -99,7 +144,7 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 		}
 	}
 	if address == "" {
-		return nil, usageError("--address (or GRAY_ADDRESS) is required: the GCS address grayd --head printed")
+		return nil, usageError("--address (or GRAY_ADDRESS) is required: the GCS address grayd --head printed, or the head's IP:PORT")
 	}
 	if secretFile == "" {
 		return nil, usageError("--secret-file (or GRAY_SECRET_FILE) is required: a copy of the head's cluster secret")
@@ -108,26 +153,46 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 	if timeout <= 0 {
 		return nil, usageError("--timeout must be positive")
 	}
-	if !strings.Contains(address, "#") {
-		address += "#gcs"
+	gcsAddr, peerAt, err := gcsAddress(address)
+	if err != nil {
+		return nil, err
 	}
-	gcsAddr := core.Addr(address)
-	if _, err := gnet.ParseP2PAddr(gcsAddr); err != nil {
-		return nil, usageError("--address: %v", err)
+	log, err := cliLogger(c, stderr)
+	if err != nil {
+		return nil, err
 	}
 	secret, err := gnet.ReadSecretFile(secretFile)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitFailed)
 	}
-	// Only errors: the transport's info records would clutter the output.
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	tr, err := gnet.NewP2P(gnet.P2POptions{
 		ClusterSecret: secret,
 		Logger:        log,
 		DialTimeout:   timeout,
+		// Nobody dials a CLI: replies come back on the connection it
+		// opened, and once it exited the head has nothing to redial.
+		NoListen: true,
 	})
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitFailed)
+	}
+	ctx, cancel := context.WithTimeout(c.Context, timeout)
+	defer cancel()
+	unreachable := func(err error) error {
+		_ = tr.Close()
+		return cli.Exit(fmt.Sprintf("%v at %s: %v%s", errUnreachable, address, err, gnet.DialHint(err)), exitUnreachable)
+	}
+	if peerAt != "" {
+		m, err := ma.NewMultiaddr(peerAt)
+		if err != nil {
+			_ = tr.Close()
+			return nil, usageError("--address: %v", err)
+		}
+		id, err := tr.PeerAt(ctx, m)
+		if err != nil {
+			return nil, unreachable(err)
+		}
+		gcsAddr = core.Addr(peerAt + "/p2p/" + id.String() + "#gcs")
 	}
 	cc := &clusterConn{gcs: gcsAddr, timeout: timeout, tr: tr}
 	cc.h = gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: log})
@@ -136,11 +201,9 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 		cc.close()
 		return nil, cli.Exit(err.Error(), exitFailed)
 	}
-	ctx, cancel := context.WithTimeout(c.Context, timeout)
-	defer cancel()
 	if err := tr.Connect(ctx, gcsAddr); err != nil {
-		cc.close()
-		return nil, cli.Exit(fmt.Sprintf("%v at %s%s: %v", errUnreachable, address, gnet.DialHint(err), err), exitFailed)
+		_ = cc.h.Close()
+		return nil, unreachable(err)
 	}
 	return cc, nil
 }
@@ -204,7 +267,7 @@ func (cc *clusterConn) request(ctx context.Context, to core.Addr, m core.Message
 // operator can do.
 func (cc *clusterConn) callError(what string, err error) error {
 	if errors.Is(err, gcs.ErrTimeout) {
-		return cli.Exit(fmt.Sprintf("%s: the GCS at %s did not answer within %v; the outcome is unknown (re-read before retrying a write)", what, cc.gcs, cc.timeout), exitFailed)
+		return cli.Exit(fmt.Sprintf("%s: the GCS at %s did not answer within %v; the outcome is unknown (re-read before retrying a write)", what, cc.gcs, cc.timeout), exitUnknown)
 	}
 	return cli.Exit(fmt.Sprintf("%s: %v", what, err), exitFailed)
 }

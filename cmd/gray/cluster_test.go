@@ -242,14 +242,14 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		if out := g.ok(t, "kv", "get", "greeting"); out != "hello\n" {
 			t.Errorf("kv get = %q, want %q", out, "hello\n")
 		}
-		if out, errOut, code := g.run(t, "kv", "get", "missing"); code != 1 || !strings.Contains(errOut, "not found") {
-			t.Errorf("kv get missing: exit %d, stdout %q, stderr %q; want exit 1 and 'not found'", code, out, errOut)
+		if out, errOut, code := g.run(t, "kv", "get", "missing"); code != exitNo || !strings.Contains(errOut, "not found") {
+			t.Errorf("kv get missing: exit %d, stdout %q, stderr %q; want exit 3 and 'not found'", code, out, errOut)
 		}
 		if out := g.ok(t, "kv", "cas", "--expect", "hello", "greeting", "bye"); out != "swapped\n" {
 			t.Errorf("kv cas = %q, want swapped", out)
 		}
-		if _, _, code := g.run(t, "kv", "cas", "--expect-absent", "greeting", "x"); code != 1 {
-			t.Errorf("kv cas --expect-absent on an existing key: exit %d, want 1", code)
+		if _, errOut, code := g.run(t, "kv", "cas", "--expect-absent", "greeting", "x"); code != exitNo || !strings.Contains(errOut, `key "greeting" already exists`) {
+			t.Errorf("kv cas --expect-absent on an existing key: exit %d, stderr %q; want exit 3 saying the key already exists", code, errOut)
 		}
 		if _, _, code := g.run(t, "kv", "cas", "greeting", "x"); code != 2 {
 			t.Errorf("kv cas without --expect: exit %d, want 2", code)
@@ -261,8 +261,11 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		if out := g.ok(t, "kv", "del", "greeting"); out != "deleted\n" {
 			t.Errorf("kv del = %q, want deleted", out)
 		}
-		if _, _, code := g.run(t, "kv", "del", "greeting"); code != 1 {
-			t.Errorf("kv del of a deleted key: exit %d, want 1", code)
+		if _, _, code := g.run(t, "kv", "del", "greeting"); code != exitNo {
+			t.Errorf("kv del of a deleted key: exit %d, want 3", code)
+		}
+		if _, errOut, code := g.run(t, "kv", "get", "--ns=", "greeting"); code != exitUsage || !strings.Contains(errOut, "--ns must not be empty") {
+			t.Errorf("kv get --ns '': exit %d, stderr %q; want exit 2", code, errOut)
 		}
 		if out := g.ok(t, "kv", "get", "--ns=other", "greeting"); out != "x\n" {
 			t.Errorf("kv get --ns other = %q, want x", out)
@@ -317,8 +320,57 @@ func TestClusterAcrossProcesses(t *testing.T) {
 		wrong := g
 		wrong.secret = bad
 		out, errOut, code := wrong.run(t, "kv", "get", "greeting")
-		if code != 1 || !strings.Contains(errOut, "cannot reach the cluster") || !strings.Contains(errOut, "secret") {
-			t.Errorf("gray with the wrong secret: exit %d, stdout %q, stderr %q; want exit 1 naming the secret", code, out, errOut)
+		if code != exitUnreachable || !strings.Contains(errOut, "cannot reach the cluster") || !strings.Contains(errOut, "another cluster secret") {
+			t.Errorf("gray with the wrong secret: exit %d, stdout %q, stderr %q; want exit 4 naming the secret", code, out, errOut)
+		}
+	})
+
+	t.Run("values from files and stdin, keys that are not plain text", func(t *testing.T) {
+		big := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB: too long for an argument
+		file := filepath.Join(t.TempDir(), "value")
+		if err := os.WriteFile(file, big, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g.ok(t, "kv", "put", "--file", file, "big")
+		if out := g.ok(t, "kv", "get", "--raw", "big"); out != string(big) {
+			t.Errorf("kv get big returned %d bytes, want the file's %d", len(out), len(big))
+		}
+		huge := filepath.Join(t.TempDir(), "huge")
+		if err := os.WriteFile(huge, make([]byte, 1<<20+1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, errOut, code := g.run(t, "kv", "put", "--file", huge, "huge"); code != exitFailed || !strings.Contains(errOut, "1048576 bytes (1 MiB)") {
+			t.Errorf("kv put of 1 MiB + 1: exit %d, stderr %q; want exit 1 naming the limit", code, errOut)
+		}
+		g.ok(t, "kv", "put", "--ns=keys", "a\nb", "v")
+		g.ok(t, "kv", "put", "--ns=keys", "--key-base64", "//4=", "v") // 0xff 0xfe
+		if out := g.ok(t, "kv", "list", "--ns=keys"); out != "\"a\\nb\"\n\"\\xff\\xfe\"\n" {
+			t.Errorf("kv list of odd keys = %q, want them quoted, one per line", out)
+		}
+		var keys []map[string]string
+		if err := json.Unmarshal([]byte(g.ok(t, "kv", "list", "--ns=keys", "--json")), &keys); err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 2 || keys[0]["key"] != "a\nb" || keys[1]["key_base64"] != "//4=" {
+			t.Errorf("kv list --json = %v, want a\\nb as key and //4= as key_base64", keys)
+		}
+		if out := g.ok(t, "kv", "del", "--ns=keys", "--key-base64", keys[1]["key_base64"]); out != "deleted\n" {
+			t.Errorf("kv del --key-base64 = %q, want deleted", out)
+		}
+	})
+
+	t.Run("address as IP:PORT, and not a raylet's", func(t *testing.T) {
+		hostPort := strings.TrimPrefix(strings.SplitN(head.addr, "/p2p/", 2)[0], "/ip4/")
+		hostPort = strings.Replace(hostPort, "/tcp/", ":", 1)
+		byIP := g
+		byIP.addr = hostPort
+		if out := byIP.ok(t, "kv", "get", "--ns=other", "greeting"); out != "x\n" {
+			t.Errorf("kv get with --address %s = %q, want x", hostPort, out)
+		}
+		raylet := g
+		raylet.addr = strings.TrimSuffix(head.addr, "#gcs") + "#raylet"
+		if _, errOut, code := raylet.run(t, "kv", "get", "greeting"); code != exitUsage || !strings.Contains(errOut, `names the process "raylet"`) {
+			t.Errorf("kv get with a raylet's address: exit %d, stderr %q; want exit 2 at once", code, errOut)
 		}
 	})
 
@@ -391,7 +443,12 @@ func TestClusterUsageErrors(t *testing.T) {
 		{[]string{"list", "pods"}, exitUsage, "unknown command"},
 		{[]string{"kv", "get", "--address", addr, "--secret-file", secret + "-missing", "k"}, exitFailed, "cluster secret"},
 		// Nothing listens on port 1: a definite failure to connect.
-		{[]string{"kv", "get", "--address", addr, "--secret-file", secret, "--timeout", "2s", "k"}, exitFailed, "cannot reach the cluster"},
+		{[]string{"kv", "get", "--address", addr, "--secret-file", secret, "--timeout", "2s", "k"}, exitUnreachable, "nothing listens there"},
+		{[]string{"kv", "get", "--address", "127.0.0.1:1", "--secret-file", secret, "--timeout", "2s", "k"}, exitUnreachable, "nothing listens there"},
+		{[]string{"kv", "get", "--address", addr + "#raylet", "--secret-file", secret, "k"}, exitUsage, `names the process "raylet"`},
+		{[]string{"kv", "get", "--address", addr, "--secret-file", filepath.Dir(secret), "k"}, exitFailed, "is a directory"},
+		{[]string{"kv", "put", "--address", addr, "--secret-file", secret, "k"}, exitUsage, "KEY and VALUE"},
+		{[]string{"kv", "put", "--address", addr, "--secret-file", secret, "--file", "f", "k", "v"}, exitUsage, "takes only KEY"},
 	}
 	for _, tt := range tests {
 		_, stderr, err := runApp(t, tt.args...)

@@ -54,7 +54,11 @@
 //	    model) with porcupine and prints ok, illegal or unknown.
 //
 // Exit status: 0 when everything passed, 1 when a seed failed (or the run
-// could not finish), 2 for a usage error, 130 when interrupted.
+// could not finish), 2 for a usage error, 130 when interrupted. The
+// cluster commands add 3 for a definite "no" from the GCS (key not
+// found, not swapped, not overwritten), 4 when the cluster cannot be
+// reached (nothing was sent) and 5 when the GCS did not answer in time
+// (the outcome of a write is unknown); see docs/operations.md.
 package main
 
 import (
@@ -74,6 +78,9 @@ import (
 const (
 	exitFailed      = 1
 	exitUsage       = 2
+	exitNo          = 3 // the GCS answered no: not found, not swapped, not overwritten
+	exitUnreachable = 4 // no connection to the cluster: nothing was sent
+	exitUnknown     = 5 // the GCS did not answer in time: a write may or may not have happened
 	exitInterrupted = 130
 )
 

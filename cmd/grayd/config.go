@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -93,15 +92,11 @@ func listenMultiaddr(s string) (string, error) {
 	if strings.HasPrefix(s, "/") {
 		return s, nil
 	}
-	ap, err := netip.ParseAddrPort(s)
+	m, err := gnet.TCPMultiaddr(s)
 	if err != nil {
 		return "", fmt.Errorf("bad listen address %q: want a multiaddr (/ip4/0.0.0.0/tcp/6380) or IP:PORT (0.0.0.0:6380)", s)
 	}
-	proto := "ip4"
-	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
-		proto = "ip6"
-	}
-	return fmt.Sprintf("/%s/%s/tcp/%d", proto, ap.Addr().Unmap(), ap.Port()), nil
+	return m, nil
 }
 
 // ensureSecret returns the secret in path, first creating it (32 random
