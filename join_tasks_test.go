@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,5 +79,40 @@ func TestJoinedDriverTasksEndFinished(t *testing.T) {
 	}
 	if states["FINISHED"] != 16 || len(states) != 1 {
 		t.Errorf("the task table right after the driver's Shutdown: %v, want 16 FINISHED", states)
+	}
+}
+
+// TestDashboardPortTaken: a head whose dashboard address is taken fails
+// to start, unless its dashboard is optional (grayd's default address):
+// then it runs without one. Two heads started at once on one host raced
+// for the default port, and the second exited.
+func TestDashboardPortTaken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := func(optional bool) (*gray.Node, error) {
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			t.Fatal(err)
+		}
+		return gray.StartNode(ctx, gray.NodeOptions{Head: true, DataDir: t.TempDir(), ClusterSecret: []byte(hex.EncodeToString(secret)),
+			Resources: map[string]float64{"CPU": 1}, DashboardListen: taken.Addr().String(), DashboardOptional: optional, Logger: log})
+	}
+	if n, err := start(false); err == nil {
+		n.Close()
+		t.Errorf("a head started with its dashboard's address taken")
+	}
+	n, err := start(true)
+	if err != nil {
+		t.Fatalf("an optional dashboard's taken address stopped the head: %v", err)
+	}
+	defer n.Close()
+	if n.DashboardURL() != "" {
+		t.Errorf("DashboardURL = %q, want none", n.DashboardURL())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -70,6 +71,10 @@ type NodeOptions struct {
 	// UI, /metrics; see docs/dashboard.md) on this TCP address, e.g.
 	// 127.0.0.1:8265 or 127.0.0.1:0 for a free port. Empty: none.
 	DashboardListen string
+	// DashboardOptional: when DashboardListen's port is taken (another
+	// head on this host), the head runs without a dashboard and warns,
+	// instead of failing to start (grayd's default address).
+	DashboardOptional bool
 	// DashboardToken, when set, is the bearer token the dashboard
 	// requires.
 	DashboardToken string
@@ -260,7 +265,12 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	if opts.Head && opts.DashboardListen != "" {
-		if err := n.startDashboard(opts, gcsServer, rl); err != nil {
+		err := n.startDashboard(opts, gcsServer, rl)
+		if err != nil && opts.DashboardOptional && errors.Is(err, syscall.EADDRINUSE) {
+			n.log.Warn("running without a dashboard: its address is taken; pass another HOST:PORT", "addr", opts.DashboardListen, "err", err)
+			err = nil
+		}
+		if err != nil {
 			n.Close()
 			return nil, err
 		}

@@ -89,7 +89,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), MaxWorkers: cfg.maxWorkers,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, NoSharedMemory: cfg.noSharedMemory, Logger: log,
-		DashboardListen: dashListen, DashboardToken: dashToken, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss, BinaryRetention: cfg.binaryRetention,
+		DashboardListen: dashListen, DashboardToken: dashToken, DashboardOptional: cfg.dashboardOptional, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss, BinaryRetention: cfg.binaryRetention,
 	})
 	if err != nil {
 		return err

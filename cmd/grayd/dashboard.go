@@ -35,7 +35,10 @@ func dashboardOptions(cfg daemonConfig, log *slog.Logger) (listen, token string,
 			log.Warn("running without a dashboard: its default address is taken; pass --dashboard-listen HOST:PORT", "addr", cfg.dashboardListen, "err", err)
 			return "", "", nil
 		}
-		ln.Close() // StartNode listens again; a race with another program is reported there
+		// StartNode listens again (NodeOptions.DashboardOptional): a
+		// head that takes the port meanwhile leaves this one without a
+		// dashboard, not without a start.
+		ln.Close()
 	}
 	return cfg.dashboardListen, token, nil
 }
