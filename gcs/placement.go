@@ -779,34 +779,17 @@ func (s *Server) chooseNodes(p PlacementGroupInfo, todo []int32) (map[int32]core
 				}
 			}
 			return nil
-		case proto.PlacementStrictSpread:
+		case proto.PlacementStrictSpread, proto.PlacementSpread:
 			for _, i := range todo {
 				var pick *cand
-				for _, c := range nodes {
+				for _, c := range nodes { // a node without a bundle of the group
 					if !used[c.id] && p.Bundles[i].FitsIn(left[c.id]) {
 						pick = c
 						break
 					}
 				}
-				if pick == nil {
-					return nil
-				}
-				used[pick.id] = true
-				left[pick.id] = left[pick.id].Sub(p.Bundles[i])
-				out[i] = pick.id
-			}
-			return out
-		case proto.PlacementSpread:
-			for _, i := range todo {
-				var pick *cand
-				for _, c := range nodes { // a node without a bundle of the group first
-					if !used[c.id] && p.Bundles[i].FitsIn(left[c.id]) {
-						pick = c
-						break
-					}
-				}
-				for _, c := range nodes {
-					if pick == nil && p.Bundles[i].FitsIn(left[c.id]) {
+				for _, c := range nodes { // SPREAD only: else any node it fits
+					if pick == nil && p.Strategy == proto.PlacementSpread && p.Bundles[i].FitsIn(left[c.id]) {
 						pick = c
 					}
 				}
