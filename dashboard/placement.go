@@ -112,46 +112,56 @@ func BundlesShape(bundles []core.Resources) string {
 	return strings.Join(parts, ", ")
 }
 
+// DemandKey is what pending demand is summed by, as `ray status`
+// shows it: a resource shape, whether no alive node could ever run it,
+// and a feasible demand's reason for waiting (an infeasible one's reason
+// is shown once for the shape).
+type DemandKey struct {
+	Shape      string
+	Infeasible bool
+	Why        string
+}
+
+// Compare orders demand as `gray status` and the overview list it:
+// feasible before infeasible, then by shape and reason.
+func (a DemandKey) Compare(b DemandKey) int {
+	if a.Infeasible != b.Infeasible {
+		if a.Infeasible {
+			return 1
+		}
+		return -1
+	}
+	if c := strings.Compare(a.Shape, b.Shape); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Why, b.Why)
+}
+
 // PendingGroups sums the groups that wait for bundles by shape: feasible
 // ones first, then infeasible; by shape within each. Groups of one shape
 // that wait for different reasons while feasible are listed apart, as
 // the raylets' task demand is; infeasible ones share the first reason.
 func PendingGroups(groups []gcs.PlacementGroupInfo) []GroupDemand {
-	type key struct {
-		shape      string
-		infeasible bool
-		why        string // a feasible group's reason
-	}
+	type key = DemandKey
 	var keys []key
 	sums := map[key]*GroupDemand{}
 	for _, p := range groups {
 		if p.State != gcs.PlacementPending && p.State != gcs.PlacementRescheduling {
 			continue
 		}
-		k := key{shape: GroupShape(p), infeasible: p.Infeasible}
+		k := key{Shape: GroupShape(p), Infeasible: p.Infeasible}
 		if !p.Infeasible {
-			k.why = p.Reason
+			k.Why = p.Reason
 		}
 		d := sums[k]
 		if d == nil {
-			d = &GroupDemand{Shape: k.shape, Strategy: p.Strategy.String(), Infeasible: p.Infeasible, Reason: p.Reason}
+			d = &GroupDemand{Shape: k.Shape, Strategy: p.Strategy.String(), Infeasible: p.Infeasible, Reason: p.Reason}
 			sums[k] = d
 			keys = append(keys, k)
 		}
 		d.Count++
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.infeasible != b.infeasible {
-			if a.infeasible {
-				return 1
-			}
-			return -1
-		}
-		if c := strings.Compare(a.shape, b.shape); c != 0 {
-			return c
-		}
-		return strings.Compare(a.why, b.why)
-	})
+	slices.SortFunc(keys, DemandKey.Compare)
 	out := make([]GroupDemand, len(keys))
 	for i, k := range keys {
 		out[i] = *sums[k]

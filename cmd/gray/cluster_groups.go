@@ -112,10 +112,11 @@ func writeGroupCounts(w io.Writer, groups []gcs.PlacementGroupInfo) {
 }
 
 // writeGroupDemand prints the placement groups that wait for their
-// bundles, summed by shape, as `ray status` lists them under its demand;
+// bundles (dashboard.PendingGroups, summed by shape), as `ray status`
+// lists them under its demand;
 // infeasible ones marked as the raylets' infeasible demand is.
-func writeGroupDemand(w io.Writer, groups []gcs.PlacementGroupInfo) {
-	for _, d := range dashboard.PendingGroups(groups) {
+func writeGroupDemand(w io.Writer, pending []dashboard.GroupDemand) {
+	for _, d := range pending {
 		what := fmt.Sprintf("%d pending placement group", d.Count)
 		if d.Count != 1 {
 			what += "s"

@@ -283,19 +283,15 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 // shape, as `ray status` prints pending demand, infeasible demand after
 // the rest with the reason.
 func writeDemand(w io.Writer, nodes []gcs.NodeInfo, groups []gcs.PlacementGroupInfo) {
-	type key struct {
-		res        string
-		infeasible bool
-		why        string // a feasible demand's reason: actors at a node's worker cap
-	}
+	type key = dashboard.DemandKey // Why: actors at a node's worker cap
 	sum := map[key]int64{}
 	reason := map[key]string{}
 	var keys []key
 	for _, n := range nodes {
 		for _, d := range n.Demand {
-			k := key{d.Resources.String(), d.Infeasible, ""}
+			k := key{Shape: d.Resources.String(), Infeasible: d.Infeasible}
 			if !d.Infeasible {
-				k.why = d.Reason
+				k.Why = d.Reason
 			}
 			if _, ok := sum[k]; !ok {
 				keys = append(keys, k)
@@ -304,31 +300,21 @@ func writeDemand(w io.Writer, nodes []gcs.NodeInfo, groups []gcs.PlacementGroupI
 			sum[k] += d.Count
 		}
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.infeasible != b.infeasible {
-			if a.infeasible {
-				return 1
-			}
-			return -1
-		}
-		if c := strings.Compare(a.res, b.res); c != 0 {
-			return c
-		}
-		return strings.Compare(a.why, b.why)
-	})
-	if len(keys) == 0 && len(dashboard.PendingGroups(groups)) == 0 {
+	slices.SortFunc(keys, key.Compare)
+	pending := dashboard.PendingGroups(groups)
+	if len(keys) == 0 && len(pending) == 0 {
 		fmt.Fprintln(w, "\nPending demand: none")
 		return
 	}
 	fmt.Fprintln(w, "\nPending demand (tasks and actors queued at the raylets, placement groups waiting at the GCS; infeasible: no alive node can run it, it waits for one to join):")
 	for _, k := range keys {
-		if k.infeasible {
-			fmt.Fprintf(w, "  %s: %d pending, INFEASIBLE: %s\n", k.res, sum[k], reason[k])
-		} else if k.why != "" {
-			fmt.Fprintf(w, "  %s: %d pending: %s\n", k.res, sum[k], k.why)
+		if k.Infeasible {
+			fmt.Fprintf(w, "  %s: %d pending, INFEASIBLE: %s\n", k.Shape, sum[k], reason[k])
+		} else if k.Why != "" {
+			fmt.Fprintf(w, "  %s: %d pending: %s\n", k.Shape, sum[k], k.Why)
 		} else {
-			fmt.Fprintf(w, "  %s: %d pending\n", k.res, sum[k])
+			fmt.Fprintf(w, "  %s: %d pending\n", k.Shape, sum[k])
 		}
 	}
-	writeGroupDemand(w, groups)
+	writeGroupDemand(w, pending)
 }
