@@ -281,7 +281,7 @@ func (s *Server) place(p *placement) {
 			s.creationFailed(p, fmt.Sprintf("placement group %v was removed", b.Group))
 		case b.Index >= int32(len(g.Bundles)):
 			s.creationFailed(p, fmt.Sprintf("placement group %v has %d bundles, no bundle %d", b.Group, len(g.Bundles), b.Index))
-		case !bundlesFit(g, b.Index, need):
+		case !g.Fits(b.Index, need):
 			s.creationFailed(p, fmt.Sprintf("%sthe actor needs %v, which no bundle of placement group %v it may use can hold (they reserve %v)", InfeasibleCause, need, b.Group, g.Bundles))
 		default:
 			if raylet := s.bundleRaylet(g, b.Index, need); raylet != "" {
@@ -309,17 +309,6 @@ func (s *Server) bundleRaylet(g PlacementGroupInfo, index int32, need core.Resou
 		}
 	}
 	return ""
-}
-
-// bundlesFit reports whether bundle index of g (-1: some bundle)
-// reserves enough for need.
-func bundlesFit(g PlacementGroupInfo, index int32, need core.Resources) bool {
-	for i, b := range g.Bundles {
-		if (index < 0 || int32(i) == index) && need.FitsIn(b) {
-			return true
-		}
-	}
-	return false
 }
 
 // retryLater places p again after a random pause.

@@ -1,7 +1,6 @@
 package gcs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,6 +82,17 @@ type PlacementGroupInfo struct {
 	Reason     string
 	Infeasible bool
 	Version    int64
+}
+
+// Fits reports whether bundle index of p (-1: some bundle) reserves
+// enough for a task or actor that needs need.
+func (p *PlacementGroupInfo) Fits(index int32, need core.Resources) bool {
+	for i, b := range p.Bundles {
+		if (index < 0 || int32(i) == index) && need.FitsIn(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // Raylets returns, per bundle, the raylet address of its node ("" while
@@ -238,8 +248,7 @@ func (s *Server) putPlacement(t *txn, p PlacementGroupInfo) {
 	t.then(func() {
 		old, had := s.pgs[p.ID]
 		if !had {
-			i, _ := slices.BinarySearchFunc(s.pgOrder, p.ID, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) })
-			s.pgOrder = slices.Insert(s.pgOrder, i, p.ID)
+			s.pgOrder = insertSorted(s.pgOrder, p.ID, cmpGroup)
 		}
 		if had && old.Name != "" && old.State != PlacementRemoved && !(s.cfg.Bug == BugPGNameNotFreed && p.State == PlacementRemoved) {
 			delete(s.pgNamed, actorName{old.Namespace, old.Name})
@@ -891,7 +900,7 @@ func (s *Server) trimRemoved() {
 		for _, id := range drop {
 			delete(s.pgs, id)
 			delete(s.pgWarned, id)
-			if i, ok := slices.BinarySearchFunc(s.pgOrder, id, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) }); ok {
+			if i, ok := slices.BinarySearchFunc(s.pgOrder, id, cmpGroup); ok {
 				s.pgOrder = slices.Delete(s.pgOrder, i, i+1)
 			}
 		}

@@ -564,6 +564,7 @@ func insertSorted[T any](ids []T, id T, cmp func(a, b T) int) []T {
 	return slices.Insert(ids, i, id)
 }
 
-func cmpNode(a, b core.NodeID) int   { return bytes.Compare(a[:], b[:]) }
-func cmpJob(a, b core.JobID) int     { return bytes.Compare(a[:], b[:]) }
-func cmpActor(a, b core.ActorID) int { return bytes.Compare(a[:], b[:]) }
+func cmpNode(a, b core.NodeID) int            { return bytes.Compare(a[:], b[:]) }
+func cmpJob(a, b core.JobID) int              { return bytes.Compare(a[:], b[:]) }
+func cmpActor(a, b core.ActorID) int          { return bytes.Compare(a[:], b[:]) }
+func cmpGroup(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) }

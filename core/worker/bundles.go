@@ -44,7 +44,7 @@ const (
 // asks the GCS and calls requestLease for t again (or fails t).
 func (w *Worker) bundleRaylet(t *pendingTask) (core.Addr, bool) {
 	ref := t.spec.Strategy.Bundle
-	if g := w.groups[ref.Group]; g != nil && g.known && g.info.State != gcs.PlacementRemoved && g.fits(ref.Index, t.spec.Resources) {
+	if g := w.groups[ref.Group]; g != nil && g.known && g.info.State != gcs.PlacementRemoved && g.info.Fits(ref.Index, t.spec.Resources) {
 		if to := g.raylet(ref.Index, w.cfg.Node); to != "" {
 			return to, true
 		}
@@ -62,7 +62,7 @@ func (w *Worker) bundleRaylet(t *pendingTask) (core.Addr, bool) {
 			w.failTask(t, proto.NewError(proto.KindGroupRemoved, t.spec.Describe(), "placement group %v was removed", ref.Group))
 		case err == nil && ref.Index >= int32(len(g.info.Bundles)):
 			w.failTask(t, proto.NewError(proto.KindTaskFailed, t.spec.Describe(), "placement group %v has %d bundles, no bundle %d", ref.Group, len(g.info.Bundles), ref.Index))
-		case err == nil && !g.fits(ref.Index, t.spec.Resources):
+		case err == nil && !g.info.Fits(ref.Index, t.spec.Resources):
 			w.failTask(t, proto.NewError(proto.KindInfeasible, t.spec.Describe(), "needs %v, which %s of placement group %v cannot hold (it reserves %v)",
 				t.spec.Resources, bundleName(ref.Index), ref.Group, g.info.Bundles))
 		case err == nil && g.raylet(ref.Index, w.cfg.Node) != "":
@@ -87,17 +87,6 @@ func (w *Worker) bundleRaylet(t *pendingTask) (core.Addr, bool) {
 		}
 	})
 	return "", false
-}
-
-// fits reports whether bundle index (-1: some bundle) of the group
-// reserves enough for a task or actor needing need.
-func (g *groupView) fits(index int32, need core.Resources) bool {
-	for i, b := range g.info.Bundles {
-		if (index < 0 || int32(i) == index) && need.FitsIn(b) {
-			return true
-		}
-	}
-	return false
 }
 
 func bundleName(index int32) string {
