@@ -242,58 +242,53 @@ func (r *Raylet) bundleFor(l *leaseRequest) (b *bundle, answered bool) {
 	return nil, true
 }
 
-// bundleHold is what a lease in a bundle takes from the bundle: its
-// resources but the actor slot (an actor's process is the node's).
-func bundleHold(spec *proto.TaskSpec) core.Resources {
-	var out core.Resources
-	for _, x := range holding(spec) {
-		if x.Name != core.ActorSlot {
-			out = append(out, x)
+// splitSlot splits res into what a lease in a bundle takes from the
+// bundle (all but the actor slot) and from the node (the actor slot: an
+// actor's process is the node's).
+func splitSlot(res core.Resources) (bundle, node core.Resources) {
+	for _, x := range res {
+		if x.Name == core.ActorSlot {
+			node = append(node, x)
+		} else {
+			bundle = append(bundle, x)
 		}
 	}
-	return out
+	return bundle, node
+}
+
+// bundleHold is what a lease in a bundle takes from the bundle.
+func bundleHold(spec *proto.TaskSpec) core.Resources {
+	b, _ := splitSlot(holding(spec))
+	return b
 }
 
 // nodeSlot is what a lease in a bundle needs from the node's own pool:
-// an actor creation's slot (the actor's process is the node's).
+// an actor creation's slot.
 func nodeSlot(spec *proto.TaskSpec) core.Resources {
-	var out core.Resources
-	for _, x := range holding(spec) {
-		if x.Name == core.ActorSlot {
-			out = append(out, x)
-		}
-	}
-	return out
+	_, n := splitSlot(holding(spec))
+	return n
 }
 
-// nodeHold is what a lease takes from the node's own pool: everything,
-// or for a lease in a bundle only the actor slot.
+// nodeHold is what lease l takes of res from the node's own pool:
+// everything, or for a lease in a bundle only the actor slot.
 func (l *leaseRequest) nodeHold(res core.Resources) core.Resources {
 	if l.bundle == nil {
 		return res
 	}
-	var out core.Resources
-	for _, x := range res {
-		if x.Name == core.ActorSlot {
-			out = append(out, x)
-		}
-	}
-	return out
+	_, n := splitSlot(res)
+	return n
 }
 
 // take takes res for lease l from its pools.
 func (r *Raylet) take(l *leaseRequest, res core.Resources) {
-	r.available = r.available.Sub(l.nodeHold(res))
-	if l.bundle != nil && !l.bundle.returned {
-		r.bundleSub(l.bundle, res)
+	if l.bundle == nil {
+		r.available = r.available.Sub(res)
+		return
 	}
-}
-
-func (r *Raylet) bundleSub(b *bundle, res core.Resources) {
-	for _, x := range res {
-		if x.Name != core.ActorSlot {
-			b.avail = b.avail.Sub(core.Resources{x})
-		}
+	b, n := splitSlot(res)
+	r.available = r.available.Sub(n)
+	if !l.bundle.returned {
+		l.bundle.avail = l.bundle.avail.Sub(b)
 	}
 }
 
@@ -304,12 +299,9 @@ func (r *Raylet) give(l *leaseRequest, res core.Resources) {
 		r.available = r.available.Add(res)
 		return
 	}
-	r.available = r.available.Add(l.nodeHold(res))
-	for _, x := range res {
-		if x.Name != core.ActorSlot {
-			l.bundle.avail = l.bundle.avail.Add(core.Resources{x})
-		}
-	}
+	b, n := splitSlot(res)
+	r.available = r.available.Add(n)
+	l.bundle.avail = l.bundle.avail.Add(b)
 }
 
 // invBundles checks each bundle's pool against its leases.
@@ -336,11 +328,6 @@ func (r *Raylet) invBundles() error {
 
 // bundleHoldOf is what lease l holds of its bundle now.
 func bundleHoldOf(l *leaseRequest) core.Resources {
-	var out core.Resources
-	for _, x := range l.held() {
-		if x.Name != core.ActorSlot {
-			out = append(out, x)
-		}
-	}
-	return out
+	b, _ := splitSlot(l.held())
+	return b
 }
