@@ -115,24 +115,17 @@ func (d *driver) useGroup(ctx context.Context, g *gray.PlacementGroup, strategy 
 		w.Sometimes("placement group moved while its tasks ran")
 		return nil
 	}
-	var dead map[string]bool
 	for b, node := range ran {
 		if node == before.Nodes[b] {
 			continue
 		}
 		// A node the GCS declared dead runs what it granted until it
 		// hears (its bundles went elsewhere meanwhile), as for any task.
-		if dead == nil {
-			nodes, err := gray.Nodes(ctx)
-			if err != nil {
-				return nil
-			}
-			dead = map[string]bool{}
-			for _, n := range nodes {
-				dead[n.ID] = !n.Alive
-			}
+		dead, ok := nodeDead(ctx, node)
+		if !ok {
+			return nil
 		}
-		if !dead[node] {
+		if !dead {
 			return fmt.Errorf("a task in bundle %d of %s ran on %s, but the bundle is on %s", b, g.ID, node, before.Nodes[b])
 		}
 		w.Sometimes("task ran in a bundle on a node already declared dead")
@@ -164,18 +157,12 @@ func (d *driver) useGroup(ctx context.Context, g *gray.PlacementGroup, strategy 
 		return fmt.Errorf("actor in bundle %d of %s: call: %w", last, g.ID, err)
 	}
 	if rc.NodeID != before.Nodes[last] {
-		nodes, err := gray.Nodes(ctx)
-		if err != nil {
+		dead, ok := nodeDead(ctx, before.Nodes[last])
+		if dead {
+			w.Sometimes("actor in a bundle restarted where the bundle went after its node died")
+		}
+		if !ok || dead || groupMoved(ctx, g, before) {
 			return nil
-		}
-		for _, n := range nodes {
-			if n.ID == before.Nodes[last] && !n.Alive {
-				w.Sometimes("actor in a bundle restarted where the bundle went after its node died")
-				return nil
-			}
-		}
-		if now, err := gray.PlacementGroupState(ctx, g); err != nil || fmt.Sprint(now.Nodes) != fmt.Sprint(before.Nodes) {
-			return nil // the group moved meanwhile
 		}
 		return fmt.Errorf("an actor in bundle %d of %s runs on %s, but the bundle is on %s", last, g.ID, rc.NodeID, before.Nodes[last])
 	}
@@ -190,22 +177,36 @@ func (d *driver) useGroup(ctx context.Context, g *gray.PlacementGroup, strategy 
 		return fmt.Errorf("captured child task in %s: %w", g.ID, err)
 	}
 	if !slices.Contains(before.Nodes, node) {
-		nodes, err := gray.Nodes(ctx)
-		if err != nil {
+		// A dead node's raylet may have granted it before it heard.
+		if dead, ok := nodeDead(ctx, node); !ok || dead || groupMoved(ctx, g, before) {
 			return nil
-		}
-		for _, n := range nodes {
-			if n.ID == node && !n.Alive {
-				return nil // a dead node's raylet granted it before it heard
-			}
-		}
-		if now, err := gray.PlacementGroupState(ctx, g); err != nil || fmt.Sprint(now.Nodes) != fmt.Sprint(before.Nodes) {
-			return nil // the group moved meanwhile
 		}
 		return fmt.Errorf("a child task captured by group %s ran on %s, not a node of the group %v", g.ID, node, before.Nodes)
 	}
 	w.Sometimes("captured child task ran in its parent's placement group")
 	return nil
+}
+
+// nodeDead reports whether the GCS holds node dead; ok is false when it
+// did not answer.
+func nodeDead(ctx context.Context, node string) (dead, ok bool) {
+	nodes, err := gray.Nodes(ctx)
+	if err != nil {
+		return false, false
+	}
+	for _, n := range nodes {
+		if n.ID == node {
+			return !n.Alive, true
+		}
+	}
+	return false, true
+}
+
+// groupMoved reports whether g's bundles are no longer where before
+// placed them (or the GCS did not answer).
+func groupMoved(ctx context.Context, g *gray.PlacementGroup, before gray.PlacementGroupInfo) bool {
+	now, err := gray.PlacementGroupState(ctx, g)
+	return err != nil || fmt.Sprint(now.Nodes) != fmt.Sprint(before.Nodes)
 }
 
 // removeGroup removes the group (g, or the one named name), retrying
