@@ -152,7 +152,7 @@ func (w *Worker) askGroupFor(id core.PlacementGroupID, hold time.Duration, done 
 		}
 		waiters := g.waiters
 		g.waiters = nil
-		if len(w.groups) > groupsMax && len(g.waiters) == 0 {
+		if len(w.groups) > groupsMax {
 			w.forgetGroup(id)
 		}
 		for _, f := range waiters {
