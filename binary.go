@@ -30,15 +30,6 @@ const (
 	binaryMax = 1 << 30
 )
 
-// binaryManifest describes a staged binary. It is written after every
-// chunk, so that its presence means the upload is complete.
-type binaryManifest struct {
-	Size   int64  `json:"size"`
-	Chunks int    `json:"chunks"`
-	GOOS   string `json:"goos"`
-	GOARCH string `json:"goarch"`
-}
-
 var self struct {
 	once sync.Once
 	path string
@@ -129,7 +120,7 @@ func (rt *Runtime) stageBinary(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("gray: uploading chunk %d/%d of the job binary: %w", i+1, chunks, err)
 		}
 	}
-	m, _ := json.Marshal(binaryManifest{Size: int64(len(data)), Chunks: chunks, GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH})
+	m, _ := json.Marshal(gcs.BinaryManifest{Size: int64(len(data)), Chunks: chunks, GOOS: goruntime.GOOS, GOARCH: goruntime.GOARCH})
 	if err := rt.putStaged(ctx, hash, m); err != nil {
 		return "", fmt.Errorf("gray: recording the job binary's manifest: %w", err)
 	}

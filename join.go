@@ -1,12 +1,15 @@
 package gray
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/grayrt/gray/core"
@@ -28,6 +31,38 @@ func gcsAddress(s string) core.Addr {
 		s += "#gcs"
 	}
 	return core.Addr(s)
+}
+
+// joinSecret reads the cluster secret of a joining driver: from the
+// descriptor a node's supervisor passes a submitted job's driver
+// (GRAY_SECRET_FD), else from its file (secretPath).
+func joinSecret(opt string) ([]byte, error) {
+	if fd := os.Getenv(envSecretFD); fd != "" && opt == "" {
+		n, err := strconv.Atoi(fd)
+		if err != nil || n < 3 {
+			return nil, fmt.Errorf("gray: %s=%q: want a descriptor number from 3", envSecretFD, fd)
+		}
+		f := os.NewFile(uintptr(n), "cluster-secret")
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 1<<16))
+		if err != nil {
+			return nil, fmt.Errorf("gray: reading the cluster secret from descriptor %d: %w", n, err)
+		}
+		s := bytes.TrimSpace(b)
+		if len(s) == 0 {
+			return nil, fmt.Errorf("gray: descriptor %d (%s) gave no cluster secret", n, envSecretFD)
+		}
+		return s, nil
+	}
+	path, err := secretPath(opt)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := net.ReadSecretFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gray: %w", err)
+	}
+	return secret, nil
 }
 
 // secretPath resolves the secret file of a joining driver: the option or
@@ -62,13 +97,9 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if err != nil {
 		return fmt.Errorf("gray: cluster address: %w (use the address grayd --head printed)", err)
 	}
-	path, err := secretPath(cfg.secretFile)
+	secret, err := joinSecret(cfg.secretFile)
 	if err != nil {
 		return err
-	}
-	secret, err := net.ReadSecretFile(path)
-	if err != nil {
-		return fmt.Errorf("gray: %w", err)
 	}
 	listen := cfg.listen
 	if listen == "" {
@@ -116,7 +147,7 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	defer cancel()
 	meta, _ := json.Marshal(jobMetadata{Program: filepath.Base(os.Args[0]), Binary: binary})
 	job, err := do(cctx, rt.driver, func(_ *worker.Worker, reply func(core.JobID, error)) {
-		d.GCS().AddJobWithBinary(da, meta, binary, func(r gcs.Reply, err error) { reply(r.Job, err) })
+		d.GCS().AddJobOfSubmission(da, meta, binary, os.Getenv(envSubmissionID), func(r gcs.Reply, err error) { reply(r.Job, err) })
 	})
 	if err != nil {
 		return fmt.Errorf("gray: registering the job with the GCS: %w", err)

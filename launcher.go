@@ -66,6 +66,11 @@ type launcher struct {
 	retention  time.Duration
 	stopSweep  chan struct{}
 	drivers    map[core.JobID]core.Addr
+	// jobDrivers are the submitted jobs' drivers this node runs
+	// (launcher_drivers.go), by submission id; jobDir holds their
+	// working directories.
+	jobDrivers map[string]*driverProc
+	jobDir     string
 	fetching   map[string]*fetchWait
 	wg         sync.WaitGroup
 }
@@ -108,8 +113,9 @@ var tcpPort = regexp.MustCompile(`/tcp/\d+`)
 func newLauncher(host *net.Host, log *slog.Logger, secret []byte, gcsAddr core.Addr, listen, dataDir string) *launcher {
 	return &launcher{host: host, log: log, secret: secret, gcsAddr: gcsAddr,
 		listen: tcpPort.ReplaceAllString(listen, "/tcp/0"),
-		binDir: filepath.Join(dataDir, "binaries"), logDir: filepath.Join(dataDir, "logs"),
-		procs: map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}, drivers: map[core.JobID]core.Addr{},
+		binDir: filepath.Join(dataDir, "binaries"), logDir: filepath.Join(dataDir, "logs"), jobDir: filepath.Join(dataDir, "jobs"),
+		jobDrivers: map[string]*driverProc{},
+		procs:      map[string]*exec.Cmd{}, fetching: map[string]*fetchWait{}, drivers: map[core.JobID]core.Addr{},
 		procBinary: map[string]string{}, used: map[string]time.Time{}, retention: time.Hour, stopSweep: make(chan struct{})}
 }
 
@@ -389,11 +395,11 @@ func (l *launcher) download(binary string) (string, error) {
 	if !found {
 		return "", permanentError{fmt.Errorf("job binary %s is not staged in the GCS (its upload did not finish)", binary[:12])}
 	}
-	var m binaryManifest
+	var m gcs.BinaryManifest
 	if err := json.Unmarshal(mb, &m); err != nil || m.Chunks < 1 || m.Size < 1 || m.Size > binaryMax {
 		return "", permanentError{fmt.Errorf("job binary %s has a corrupt manifest %q", binary[:12], mb)}
 	}
-	if m.GOOS != goruntime.GOOS || m.GOARCH != goruntime.GOARCH {
+	if m.Kind == "" && (m.GOOS != goruntime.GOOS || m.GOARCH != goruntime.GOARCH) {
 		return "", permanentError{fmt.Errorf("job binary %s is built for %s/%s, and this node is %s/%s: build the driver for the cluster's platform (GOOS=%s GOARCH=%s)",
 			binary[:12], m.GOOS, m.GOARCH, goruntime.GOOS, goruntime.GOARCH, goruntime.GOOS, goruntime.GOARCH)}
 	}
@@ -467,6 +473,11 @@ func (l *launcher) close() {
 	l.closed = true
 	for _, c := range l.procs { //gray:unordered killing all
 		_ = c.Process.Kill()
+	}
+	for _, d := range l.jobDrivers { //gray:unordered killing all
+		if d.cmd != nil {
+			_ = d.cmd.Process.Kill()
+		}
 	}
 	l.mu.Unlock()
 	l.wg.Wait()

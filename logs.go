@@ -103,8 +103,11 @@ func (p *logsProc) list() (core.Message, error) {
 
 func (p *logsProc) read(r proto.ReadLog) (core.Message, error) {
 	f, err := os.Open(filepath.Join(p.dir, r.Name))
+	if os.IsNotExist(err) {
+		return nil, rpc.Errorf(rpc.CodeNotFound, "no log %s on this node", r.Name)
+	}
 	if err != nil {
-		return nil, rpc.Errorf(rpc.CodeInvalid, "no log %s on this node", r.Name)
+		return nil, rpc.Errorf(rpc.CodeUnavailable, "opening log %s: %v", r.Name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()

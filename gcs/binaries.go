@@ -19,6 +19,31 @@ import (
 // BinaryNS is the KV namespace of staged job binaries.
 const BinaryNS = "gray.binaries"
 
+// BinaryManifest describes a staged file: "<hash>" in BinaryNS holds it
+// as JSON, "<hash>/<i>" for i below Chunks the file's bytes. It is
+// written after every chunk, so that its presence means the upload is
+// complete.
+type BinaryManifest struct {
+	Size   int64  `json:"size"`
+	Chunks int    `json:"chunks"`
+	GOOS   string `json:"goos,omitempty"`
+	GOARCH string `json:"goarch,omitempty"`
+	// Kind is "" for a program (GOOS and GOARCH say where it runs) and
+	// KindArchive for a submitted job's working directory.
+	Kind string `json:"kind,omitempty"`
+}
+
+// ArchiveMax bounds a staged working directory's files, unpacked.
+const ArchiveMax = 100 << 20
+
+// DriverLogName is the log file, under a node's DATA-DIR/logs, of a
+// submitted job's driver.
+func DriverLogName(id string) string { return "job-driver-" + id + ".log" }
+
+// KindArchive marks a staged working directory: a gzipped tar of
+// regular files and directories.
+const KindArchive = "archive"
+
 // binarySweep is how often the GCS looks for binaries no job needs.
 const binarySweep = time.Minute
 
@@ -62,6 +87,18 @@ func (s *Server) sweepBinaries() {
 		j := s.jobs[id]
 		if j.Binary != "" && (!j.Finished || now.Sub(time.Unix(0, j.EndTime)) < keep) {
 			needed[j.Binary] = true
+		}
+	}
+	// A submitted job's binary and working directory are needed until
+	// it ended, and for the retention after (its driver may be retried
+	// by hand, and its record still names them).
+	for _, id := range s.jobSubOrder {
+		j := s.jobSubs[id]
+		if !j.State.Terminal() || now.Sub(time.Unix(0, j.EndTime)) < keep {
+			needed[j.Spec.Binary] = true
+			if j.Spec.WorkingDir != "" {
+				needed[j.Spec.WorkingDir] = true
+			}
 		}
 	}
 	keys := make([]string, 0, len(s.kv[BinaryNS]))

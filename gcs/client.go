@@ -321,6 +321,34 @@ func (c *Client) AddJobWithBinary(driver core.Addr, metadata []byte, binary stri
 	c.do(&AddJob{DriverAddr: driver, Metadata: metadata, Binary: binary}, cb)
 }
 
+// AddJobOfSubmission is AddJobWithBinary for the driver of submitted
+// job sub: the submission records the new job, and finishes it when it
+// ends.
+func (c *Client) AddJobOfSubmission(driver core.Addr, metadata []byte, binary, sub string, cb func(Reply, error)) {
+	c.do(&AddJob{DriverAddr: driver, Metadata: metadata, Binary: binary, Submission: sub}, cb)
+}
+
+// SubmitJob submits a job (submissions.go); the reply's Submissions
+// holds its record.
+func (c *Client) SubmitJob(j JobSubmission, cb func(Reply, error)) { c.do(&SubmitJob{Job: j}, cb) }
+
+// StopJob asks for a submitted job's driver to be stopped.
+func (c *Client) StopJob(id string, cb func(Reply, error)) { c.do(&StopJob{ID: id}, cb) }
+
+// DeleteJob forgets a finished submitted job.
+func (c *Client) DeleteJob(id string, cb func(Reply, error)) { c.do(&DeleteJob{ID: id}, cb) }
+
+// GetJobSubmission reads a submitted job's record.
+func (c *Client) GetJobSubmission(id string, cb func(Reply, error)) {
+	c.do(&GetJobSubmission{ID: id}, cb)
+}
+
+// ListJobSubmissions lists every submitted job, sorted by id.
+func (c *Client) ListJobSubmissions(cb func(Reply, error)) { c.do(&ListJobSubmissions{}, cb) }
+
+// UpdateJobSubmission is a raylet's report about a driver it runs.
+func (c *Client) UpdateJobSubmission(m UpdateJobSubmission, cb func(Reply, error)) { c.do(&m, cb) }
+
 // FinishJob marks a job finished.
 func (c *Client) FinishJob(job core.JobID, cb func(Reply, error)) {
 	c.do(&FinishJob{Job: job}, cb)

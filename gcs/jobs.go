@@ -15,9 +15,12 @@ func (s *Server) addJob(t *txn, m *AddJob) Reply {
 		return fail(rpc.CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
 	}
 	n := s.jobCounter + 1
-	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, Binary: m.Binary, StartTime: s.env.Now().UnixNano()}
+	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, Binary: m.Binary, Submission: m.Submission, StartTime: s.env.Now().UnixNano()}
 	t.set(keyJobCounter, binary.BigEndian.AppendUint32(nil, n))
 	s.putJob(t, info)
+	if m.Submission != "" {
+		s.linkJob(t, m.Submission, info.ID)
+	}
 	t.then(func() {
 		s.jobCounter = n
 		s.touchBinary(m.Binary)

@@ -202,6 +202,9 @@ type JobInfo struct {
 	Finished   bool
 	// Binary is the hash of the job's staged binary (BinaryNS), if any.
 	Binary string
+	// Submission is the submitted job whose driver registered this job,
+	// if any (submissions.go).
+	Submission string
 	// StartTime and EndTime are Unix nanoseconds of the GCS's clock.
 	StartTime int64
 	EndTime   int64
@@ -334,6 +337,10 @@ type Reply struct {
 	Raylets []core.Addr
 	// DropBundles: Heartbeat: bundles the raylet must give back.
 	DropBundles []proto.BundleState
+
+	// Submissions: SubmitJob, StopJob, DeleteJob, GetJobSubmission,
+	// UpdateJobSubmission: one; ListJobSubmissions: all, sorted by id.
+	Submissions []JobSubmission
 }
 
 // MsgType implements core.Message.

@@ -30,6 +30,7 @@ func (s *Server) registerNode(t *txn, m *RegisterNode) Reply {
 	}
 	s.putNode(t, info)
 	t.then(s.armPGRetry) // a group may fit now
+	t.then(s.armSubmissionRetry)
 	view := ResourceView{Node: info.ID, Total: info.Resources, Available: info.Available}
 	t.then(func() { s.publish(PubMessage{Channel: ChannelResources, Resources: &view}) })
 	return Reply{Nodes: []NodeInfo{info}}
@@ -171,5 +172,6 @@ func (s *Server) markNodeDead(id core.NodeID, cause string) {
 	s.commit(t)
 	s.onNodeDead(id, info.Addr)
 	s.onNodeDeadPlacement(id)
+	s.onNodeDeadSubmissions(id, cause)
 	s.log.Info("gcs: node declared dead", "node", id, "cause", cause)
 }

@@ -230,6 +230,8 @@ type AddJob struct {
 	// Binary names the job's staged binary: the GCS keeps it while the
 	// job needs it (binaries.go).
 	Binary string
+	// Submission names the submitted job whose driver this is, if any.
+	Submission string
 }
 
 // FinishJob marks a job finished; finishing a finished job is a no-op.
@@ -251,6 +253,9 @@ func (m *AddJob) Validate() error {
 	}
 	if err == nil && (len(m.Binary) > NameSizeMax || strings.Contains(m.Binary, "/")) {
 		err = fmt.Errorf("binary name of %d bytes (limit %d) or with a /", len(m.Binary), NameSizeMax)
+	}
+	if err == nil && m.Submission != "" {
+		err = proto.ValidSubmissionID(m.Submission)
 	}
 	return err
 }

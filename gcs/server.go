@@ -78,6 +78,12 @@ type Server struct {
 	pgTimer    core.Timer
 	pgStats    struct{ created, rescheduled int64 }
 
+	// Submitted jobs (submissions.go): the table, its sorted ids and
+	// the timer of the pass over jobs waiting for a node.
+	jobSubs     map[string]JobSubmission
+	jobSubOrder []string
+	jobSubTimer core.Timer
+
 	sessions map[string]*session
 
 	subs     map[string]*subscriber
@@ -191,6 +197,7 @@ func (s *Server) Start(env core.Env) {
 	s.startScheduler()
 	s.startPlacement()
 	s.startBinarySweep()
+	s.startSubmissions()
 	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
 		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
 }
@@ -252,6 +259,12 @@ func (s *Server) restore(r *recovered) {
 			s.pgRemoved = append(s.pgRemoved, p.ID)
 		}
 	}
+	s.jobSubs = map[string]JobSubmission{}
+	s.jobSubOrder = nil
+	for _, j := range r.jobSubs { // in key order, so jobSubOrder is sorted
+		s.jobSubs[j.ID()] = j
+		s.jobSubOrder = append(s.jobSubOrder, j.ID())
+	}
 	s.subs = map[string]*subscriber{}
 	s.tasks = newTaskTable()
 	if s.cfg.Bug == BugStaleRead {
@@ -273,6 +286,9 @@ func (s *Server) Stop() {
 	}
 	if s.pgTimer != nil {
 		s.pgTimer.Stop()
+	}
+	if s.jobSubTimer != nil {
+		s.jobSubTimer.Stop()
 	}
 	if s.unsynced != nil {
 		_ = s.unsynced.Close() // lost, as the bug intends
@@ -350,6 +366,10 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 		s.holdGet(from, r)
 	case *ListPlacementGroups:
 		s.reply(from, h, Reply{PlacementGroups: s.PlacementGroups()})
+	case *GetJobSubmission:
+		s.reply(from, h, s.getJobSubmission(r))
+	case *ListJobSubmissions:
+		s.reply(from, h, Reply{Submissions: s.Submissions()})
 	case *Subscribe:
 		s.reply(from, h, s.subscribe(r))
 	case *Poll:
@@ -387,6 +407,14 @@ func (s *Server) apply(t *txn, req request) Reply {
 		return s.createPlacementGroup(t, r)
 	case *RemovePlacementGroup:
 		return s.removePlacementGroup(t, r)
+	case *SubmitJob:
+		return s.submitJob(t, r)
+	case *StopJob:
+		return s.stopJob(t, r)
+	case *DeleteJob:
+		return s.deleteJob(t, r)
+	case *UpdateJobSubmission:
+		return s.updateJobSubmission(t, r)
 	}
 	panic(fmt.Sprintf("gcs: no handler for %T", req))
 }

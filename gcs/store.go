@@ -30,15 +30,16 @@ import (
 //	f client                        ack floor of client, 8 bytes
 //	p PlacementGroupID              PlacementGroupInfo (msgpack)
 const (
-	tableMeta      = 'm'
-	tableKV        = 'k'
-	tableNode      = 'n'
-	tableJob       = 'j'
-	tableActor     = 'a'
-	tableSched     = 'c'
-	tableDedup     = 'd'
-	tableFloor     = 'f'
-	tablePlacement = 'p'
+	tableMeta       = 'm'
+	tableKV         = 'k'
+	tableNode       = 'n'
+	tableJob        = 'j'
+	tableActor      = 'a'
+	tableSched      = 'c'
+	tableDedup      = 'd'
+	tableFloor      = 'f'
+	tablePlacement  = 'p'
+	tableSubmission = 's'
 )
 
 var (
@@ -184,6 +185,9 @@ func (d *stateDigest) del(k []byte) {
 	delete(d.of, string(k))
 }
 
+// empty reports whether the batch holds no mutation.
+func (t *txn) empty() bool { return t.b.Empty() }
+
 // then queues an in-memory effect of the mutation.
 func (t *txn) then(f func()) { t.effects = append(t.effects, f) }
 
@@ -272,6 +276,7 @@ type recovered struct {
 	actors     []ActorInfo
 	scheds     map[core.ActorID]actorSched
 	pgs        []PlacementGroupInfo
+	jobSubs    []JobSubmission
 	replies    map[string]map[uint64]Reply
 	floors     map[string]uint64
 }
@@ -388,6 +393,16 @@ func (r *recovered) load(k, v []byte) error {
 			return fmt.Errorf("inconsistent placement group record %+v", p)
 		}
 		r.pgs = append(r.pgs, p)
+		return nil
+	case tableSubmission:
+		var j JobSubmission
+		if err := msgpack.Unmarshal(v, &j); err != nil {
+			return err
+		}
+		if j.ID() != string(k[1:]) || !j.State.Valid() || j.Spec.Validate() != nil {
+			return fmt.Errorf("inconsistent job submission record %+v", j)
+		}
+		r.jobSubs = append(r.jobSubs, j)
 		return nil
 	case tableDedup:
 		client, seq, err := parseDedupKey(k)

@@ -120,6 +120,8 @@ type Stats struct {
 	// creations that had to wait because the node ran its maximum of
 	// worker processes.
 	WorkersLaunched, LaunchFailures, WorkersReaped, WorkerCapWaits int64
+	// Drivers of submitted jobs started here, and those that ended.
+	DriversStarted, DriversEnded int64
 	// ChunkedPuts counts objects put in chunks (larger than a worker's
 	// chunk size), ChunkedPutsAborted those dropped unfinished (their
 	// worker died or stopped sending).
@@ -197,6 +199,10 @@ type Raylet struct {
 	// bundles are the placement group bundles reserved here (bundles.go).
 	bundles      map[bundleKey]*bundle
 	evictedOrder []core.ObjectID
+	// drivers are the submitted jobs' drivers run here (drivers.go), by
+	// submission id, in the order they were asked for.
+	drivers     map[string]*driverRun
+	driverOrder []string
 
 	// Launched workers: launches not registered yet by token, binaries
 	// that failed, and what the current scheduling pass lacked.
@@ -417,6 +423,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.launchAddrs = map[string]core.Addr{}
 	r.evicted = map[core.ObjectID]bool{}
 	r.bundles = map[bundleKey]*bundle{}
+	r.drivers = map[string]*driverRun{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict, Memory: core.ShmOf(env), SharedMin: r.cfg.SharedMin})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}
 	r.addrs[r.node] = env.Self()
@@ -431,6 +438,8 @@ func (r *Raylet) Start(env core.Env) {
 	r.srv.Register((&proto.PrepareBundles{}).MsgType(), r.handlePrepareBundles)
 	r.srv.Register((&proto.CommitBundles{}).MsgType(), r.handleCommitBundles)
 	r.srv.Register((&proto.ReturnBundles{}).MsgType(), r.handleReturnBundles)
+	r.srv.Register((&proto.StartDriver{}).MsgType(), r.handleStartDriver)
+	r.srv.Register((&proto.StopDriver{}).MsgType(), r.handleStopDriver)
 	r.srv.Register((&proto.SealShared{}).MsgType(), r.handleSealShared)
 	r.srv.Register((&proto.FreeObjects{}).MsgType(), r.handleFreeObjects)
 	r.srv.Register((&proto.PullChunk{}).MsgType(), r.handlePullChunk)

@@ -131,7 +131,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			c.App.Metadata = map[string]any{metaArgs: c.Args().Slice()}
 			return nil
 		},
-		Commands: append([]*cli.Command{simCommand(), linCommand(), rllibCommand(), benchCommand(), logsCommand()}, clusterCommands()...),
+		Commands: append([]*cli.Command{simCommand(), linCommand(), rllibCommand(), benchCommand(), logsCommand(), jobCommand()}, clusterCommands()...),
 	}
 }
 

@@ -67,6 +67,8 @@ const (
 	msgCommitBundles        core.MsgType = 2047
 	msgReturnBundles        core.MsgType = 2048
 	msgGroupInfeasible      core.MsgType = 2049
+	msgStartDriver          core.MsgType = 2050
+	msgStopDriver           core.MsgType = 2051
 )
 
 // Bounds of object transfer.
@@ -263,8 +265,13 @@ func LogsAddr(raylet core.Addr) core.Addr {
 }
 
 // ValidLogName reports whether name is a worker log file's name:
-// job-<job>-worker-<token>.out|err, with no path.
+// job-<job>-worker-<token>.out|err, or a submitted job's driver log,
+// job-driver-<submission id>.log; with no path.
 func ValidLogName(name string) bool {
+	if id, ok := strings.CutPrefix(name, "job-driver-"); ok {
+		id, ok = strings.CutSuffix(id, ".log")
+		return ok && ValidSubmissionID(id) == nil
+	}
 	rest, ok := strings.CutPrefix(name, "job-")
 	if !ok || strings.ContainsAny(name, "/\\") || len(name) > 128 {
 		return false
@@ -904,6 +911,8 @@ func (*SealShared) MsgType() core.MsgType           { return msgSealShared }
 func (*PrepareBundles) MsgType() core.MsgType       { return msgPrepareBundles }
 func (*GroupInfeasible) MsgType() core.MsgType      { return msgGroupInfeasible }
 func (*CommitBundles) MsgType() core.MsgType        { return msgCommitBundles }
+func (*StartDriver) MsgType() core.MsgType          { return msgStartDriver }
+func (*StopDriver) MsgType() core.MsgType           { return msgStopDriver }
 func (*ReturnBundles) MsgType() core.MsgType        { return msgReturnBundles }
 func (*NodeDead) MsgType() core.MsgType             { return msgNodeDead }
 func (*ExitWorker) MsgType() core.MsgType           { return msgExitWorker }
@@ -1006,6 +1015,8 @@ func init() {
 		func() core.Message { return new(CommitBundles) },
 		func() core.Message { return new(ReturnBundles) },
 		func() core.Message { return new(GroupInfeasible) },
+		func() core.Message { return new(StartDriver) },
+		func() core.Message { return new(StopDriver) },
 	} {
 		m := c()
 		core.RegisterMessage(m.MsgType(), 1, strings.Replace(fmt.Sprintf("%T", m), "*", "", 1), c)
