@@ -14,6 +14,17 @@ func (s *Server) addJob(t *txn, m *AddJob) Reply {
 	if s.jobCounter == math.MaxUint32 {
 		return fail(rpc.CodeFailedPrecondition, "all %d job ids are used", uint64(math.MaxUint32))
 	}
+	if m.Submission != "" {
+		// A driver of a job that ended (stopped while it started, say)
+		// may not register: nothing would finish its job.
+		j, ok := s.jobSubs[m.Submission]
+		switch {
+		case !ok:
+			return fail(rpc.CodeNotFound, "no submitted job %s to register a driver for", m.Submission)
+		case j.State.Terminal():
+			return fail(rpc.CodeFailedPrecondition, "submitted job %s has ended (%v): its driver may not register", m.Submission, j.State)
+		}
+	}
 	n := s.jobCounter + 1
 	info := JobInfo{ID: core.JobIDFromInt(n), DriverAddr: m.DriverAddr, Metadata: m.Metadata, Binary: m.Binary, Submission: m.Submission, StartTime: s.env.Now().UnixNano()}
 	t.set(keyJobCounter, binary.BigEndian.AppendUint32(nil, n))

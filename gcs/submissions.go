@@ -19,8 +19,9 @@ import (
 // until the raylet reports), and follows the driver's state as its
 // raylet reports it. A stop is recorded and sent to the raylet
 // (proto.StopDriver) until the driver ended. When the node supervising a
-// driver dies, its job fails; a job whose driver had not started yet is
-// placed again. Once a submission ends, the numeric jobs its driver
+// driver dies, its job fails, started or not: a driver never runs twice
+// (the node may only be cut off, its driver still running). Once a
+// submission ends, the numeric jobs its driver
 // registered are finished (their non-detached actors and groups die with
 // them), even when the driver was killed before it could say so.
 //
@@ -424,20 +425,11 @@ func (s *Server) driveSubmission(id string) {
 		if !ok || cur.Version != version || s.stopped {
 			return
 		}
-		var re *rpc.Error
-		if errors.As(err, &re) && re.Code == rpc.CodeNotFound {
-			// A later incarnation at the node's address: place it again.
-			next := cur
-			next.Node, next.Version = core.NodeID{}, cur.Version+1
-			s.assignDriver(&next)
-			t := s.newTxn()
-			s.putSubmission(t, next)
-			s.commit(t)
-			s.armSubmissionRetry()
-			s.driveSubmission(id)
-			return
-		}
-		again() // until the raylet reports the start
+		// Resent until the raylet reports the start. A NotFound comes
+		// from a later incarnation at the node's address: the node the
+		// job was given to is gone, and its death fails the job (the
+		// driver may have started there: it is never run twice).
+		again()
 	})
 }
 
@@ -559,35 +551,29 @@ func (s *Server) startSubmissions() {
 	s.armSubmissionRetry()
 }
 
-// onNodeDeadSubmissions fails the jobs whose driver ran on a dead node
-// and places again those whose driver had not started there.
+// onNodeDeadSubmissions ends the jobs given to a dead node: FAILED (or
+// STOPPED when a stop was asked for). A job whose start was not reported
+// is not placed again either: the driver may run there still (a node
+// declared dead may only be cut off until it learns it is fenced), and a
+// job's driver never runs twice.
 func (s *Server) onNodeDeadSubmissions(node core.NodeID, cause string) {
 	t := s.newTxn()
-	var moved []string
 	for _, id := range s.jobSubOrder {
 		j := s.jobSubs[id]
 		if j.State.Terminal() || j.Node != node {
 			continue
 		}
-		if j.Started || j.StopRequested {
-			state := SubmissionFailed
-			if j.StopRequested {
-				state = SubmissionStopped
-			}
-			s.endSubmission(t, j, state, fmt.Sprintf("the node running the driver (%v) died: %s", node, cause), 0, false)
-			continue
+		state, msg := SubmissionFailed, fmt.Sprintf("the node running the driver (%v) died: %s", node, cause)
+		if !j.Started {
+			msg = fmt.Sprintf("the node chosen to run the driver (%v) died before it reported the start: %s", node, cause)
 		}
-		next := j
-		next.Node, next.Version = core.NodeID{}, j.Version+1
-		s.putSubmission(t, next)
-		moved = append(moved, id)
+		if j.StopRequested {
+			state = SubmissionStopped
+		}
+		s.endSubmission(t, j, state, msg, 0, false)
 	}
-	if t.empty() {
-		return
-	}
-	s.commit(t)
-	if len(moved) > 0 {
-		s.placeSubmissions()
+	if !t.empty() {
+		s.commit(t)
 	}
 }
 

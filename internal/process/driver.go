@@ -3,6 +3,7 @@ package process
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
 )
@@ -30,6 +32,9 @@ type DriverConfig struct {
 	Job    core.JobID
 	// Binary is the staged job binary's hash, when joined.
 	Binary string
+	// Submission names the submitted job this driver runs for, if any:
+	// the job it registers is recorded with it.
+	Submission string
 	// Log gets failover records; LogOut the job's workers' output lines
 	// (nil drops them).
 	Log    *slog.Logger
@@ -106,7 +111,13 @@ func (d *Driver) Start(env core.Env) {
 // answers (a retry after a lost reply may register a second, unused job),
 // then attaches to the configured raylet.
 func (d *Driver) addJob() {
-	d.gcs.AddJob(d.env.Self(), nil, func(r gcs.Reply, err error) {
+	d.gcs.AddJobOfSubmission(d.env.Self(), nil, "", d.cfg.Submission, func(r gcs.Reply, err error) {
+		if errors.Is(err, rpc.ErrFailedPrecondition) || errors.Is(err, rpc.ErrNotFound) {
+			// The submitted job this driver runs for has ended or is
+			// gone: the program does not start.
+			d.cfg.Log.Error("gray: the GCS refused the driver's job", "err", err)
+			return
+		}
 		if err != nil {
 			d.cfg.Log.Warn("gray: registering the driver's job", "err", err)
 			d.env.AfterFunc(100*time.Millisecond, d.addJob)

@@ -7,10 +7,12 @@
 package simlaunch
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/raylet"
 	"github.com/grayrt/gray/sim"
@@ -27,8 +29,12 @@ type Launcher struct {
 	// NewWorker returns the process of a launched worker at addr; nil
 	// starts a plain process.Worker.
 	NewWorker func(addr core.Addr, cfg process.WorkerConfig) core.Process
+	// Programs returns the driver program a submitted job runs (by its
+	// spec), nil for none: that start fails as an exec would.
+	Programs func(spec proto.DriverSpec) func(ctx context.Context) error
 
-	r *raylet.Raylet
+	r       *raylet.Raylet
+	drivers map[string]*simDriver // running drivers by submission id
 }
 
 // Serve sets the raylet incarnation the launcher reports to and returns

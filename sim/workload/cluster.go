@@ -134,6 +134,8 @@ type cluster struct {
 	streamCrashed map[int64]bool
 	// callRuns counts the runs of each square actor call.
 	callRuns map[core.TaskID]int
+	// subs are the jobs the drivers submitted (cluster_jobs.go), by id.
+	subs map[string]*submitted
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {
@@ -163,6 +165,7 @@ func (c *cluster) init(w *sim.World) {
 	c.streamNodes = map[int64][]core.NodeID{}
 	c.streamCrashed = map[int64]bool{}
 	c.callRuns = map[core.TaskID]int{}
+	c.subs = map[string]*submitted{}
 }
 
 func (c *cluster) Setup(w *sim.World) error {
@@ -183,7 +186,8 @@ func (c *cluster) Setup(w *sim.World) error {
 		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
 			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host, FailPct: launchFailPct,
-				NewWorker: func(a core.Addr, cfg process.WorkerConfig) core.Process { return c.newWorker(a, cfg) }}
+				NewWorker: func(a core.Addr, cfg process.WorkerConfig) core.Process { return c.newWorker(a, cfg) },
+				Programs:  c.program}
 			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, SharedMin: clusterSharedMin, Labels: nodeLabels(i),
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: clusterTaskWorkersMax, MaxWorkers: clusterMaxWorkers, IdleWorkerTimeout: 5 * time.Second}))

@@ -225,6 +225,12 @@ func (d *driver) runRound(ctx context.Context) error {
 			return err
 		}
 	}
+	if d.idx == 0 && d.round%2 == 1 {
+		d.step = "submitted jobs"
+		if err := d.jobRound(ctx, x); err != nil {
+			return err
+		}
+	}
 
 	// big's result does not fit when pinned data fills the store of
 	// the node it ran on (ObjectStoreFull, checked); then sum and relay,
@@ -426,7 +432,9 @@ func (d *driver) countPaths(ctx context.Context) error {
 		// worker: drivers and workers alike own tasks.
 		var leases worker.Stats
 		for _, a := range w.Addrs() {
-			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok {
+			// A submitted job's driver has no core worker until it
+			// attached.
+			if o, ok := w.Process(a).(interface{ CoreWorker() *worker.Worker }); ok && o.CoreWorker() != nil {
 				st := o.CoreWorker().Stats()
 				leases.LeasesReused += st.LeasesReused
 				leases.LeaseQueued += st.LeaseQueued
