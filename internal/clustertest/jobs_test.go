@@ -129,6 +129,19 @@ func TestJobSubmit(t *testing.T) {
 		t.Errorf("gray job logs pi-1: exit %d:\n%s", code, logs)
 	}
 
+	// A working directory and environment reach the driver.
+	wd := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(wd, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wd, "sub", "data.txt"), []byte("payload-42\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = c.cli(t, commandTimeout, "job", "submit", "--working-dir", wd, "--env", "MODE=full", "--", "/bin/sh", "-c", `cat sub/data.txt; echo "mode=$MODE"`)
+	if code != 0 || !strings.Contains(out, "payload-42") || !strings.Contains(out, "mode=full") {
+		t.Errorf("working dir and env: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
 	// A failing driver: its exit status is the command's.
 	_, errOut, code = c.cli(t, commandTimeout, "job", "submit", "--submission-id", "fails", "--", "/bin/sh", "-c", "echo about to fail; exit 7")
 	if code != 7 || !strings.Contains(errOut, "FAILED") {
