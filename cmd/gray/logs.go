@@ -21,8 +21,9 @@ func logsCommand() *cli.Command {
 		UsageText: "gray logs [--job N] [--node NODE] [--address ADDRESS] [--secret-file FILE]   list the files\n" +
 			"gray logs [--tail BYTES] FILE                                                print one",
 		Description: "Workers started from job binaries write their stdout and stderr to files on their node, named\n" +
-			"job-JOB-worker-TOKEN.out and .err (TOKEN starts with the node's id). Without FILE, lists them on\n" +
-			"every alive node; with FILE, prints it (--tail: only its last BYTES bytes).",
+			"job-JOB-worker-TOKEN.out and .err (TOKEN starts with the node's id); the drivers of submitted jobs\n" +
+			"to job-driver-ID.log (gray job logs ID reads it too). Without FILE, lists them on every alive node;\n" +
+			"with FILE, prints it (--tail: only its last BYTES bytes).",
 		OnUsageError: onUsageError,
 		Flags: append(clusterFlags(),
 			&cli.IntFlag{Name: "job", Usage: "only the files of job `N` (the number of job:0000000N)"},
@@ -76,13 +77,25 @@ func runLogs(c *cli.Context, cc *clusterConn, args []string) error {
 // printLog prints one file from the node its token names.
 func printLog(c *cli.Context, cc *clusterConn, nodes []gcs.NodeInfo, name string) error {
 	if !proto.ValidLogName(name) {
-		return usageError("gray logs: %q is no worker log name (job-JOB-worker-TOKEN.out or .err; see gray logs)", name)
+		return usageError("gray logs: %q is no log name (job-JOB-worker-TOKEN.out or .err, job-driver-ID.log; see gray logs)", name)
 	}
 	_, token, _ := strings.Cut(name, "-worker-")
 	var node *gcs.NodeInfo
 	for i := range nodes {
 		if strings.HasPrefix(token, proto.LaunchPrefix(nodes[i].ID)) {
 			node = &nodes[i]
+		}
+	}
+	if id, ok := strings.CutPrefix(name, "job-driver-"); ok {
+		// A submitted job's driver log: on the node the GCS gave it to.
+		j, err := getJob(c, cc, strings.TrimSuffix(id, ".log"))
+		if err != nil {
+			return err
+		}
+		for i := range nodes {
+			if nodes[i].ID == j.Node {
+				node = &nodes[i]
+			}
 		}
 	}
 	if node == nil {
