@@ -21,7 +21,8 @@ const (
 	ProgramMax = 1 << 30
 )
 
-// Store reaches the GCS's binary namespace (gcs.BinaryNS). Errors are
+// Store reaches the GCS's binary namespace (gcs.BinaryNS); Upload uses
+// Put only. Errors are
 // returned by Stage and Upload wrapped with %w, so that the caller can
 // match them (gcs.ErrTimeout: the outcome is unknown).
 type Store struct {
