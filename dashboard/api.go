@@ -46,6 +46,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v0/logs", s.handleLogs)
 	mux.HandleFunc("GET /api/v0/objects", s.handleObjects)
 	mux.HandleFunc("GET /api/v0/logs/file", s.handleLogFile)
+	s.jobRoutes(mux)
 }
 
 func writeJSON[T any](w http.ResponseWriter, v T) {

@@ -6,6 +6,7 @@ import (
 
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -441,7 +442,147 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
+	t.Run("jobs", func(t *testing.T) { submitJobs(t, ctx, cl) })
+
 	t.Run("browser", func(t *testing.T) { browserTest(t, ctx, cl) })
+}
+
+// The submitted jobs of the test: this test binary, staged over HTTP
+// and run by the head's node as a job's driver (TestSubmittedDriver).
+// doneJob prints driverMarker and exits 0; sleepJob prints it and waits
+// to be stopped (the browser's Stop button stops it).
+const (
+	doneJob      = "dash-done"
+	sleepJob     = "dash-sleep"
+	driverMarker = "dashtest driver of"
+)
+
+// TestSubmittedDriver is the program of the test's submitted jobs: a
+// node runs this test binary with -test.run=^TestSubmittedDriver$ and
+// GRAY_SUBMISSION_ID set. In a test run of its own it skips.
+func TestSubmittedDriver(t *testing.T) {
+	id := os.Getenv("GRAY_SUBMISSION_ID")
+	if id == "" {
+		t.Skip("runs only as a submitted job's driver (TestDashboard submits it)")
+	}
+	fmt.Println(driverMarker, id)
+	if os.Getenv("DASHTEST_SLEEP") == "1" {
+		time.Sleep(hangGuard) // until stopped (SIGTERM ends the process)
+	}
+}
+
+// rest sends a request to the job REST API and decodes the answer into
+// out; it fails the test unless the status is 200.
+func rest(t *testing.T, ctx context.Context, method, url string, body []byte, out any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %v %v\n%s", method, url, resp.Status, err, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, url, err, b)
+		}
+	}
+}
+
+type submittedJob struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	NodeID  string `json:"driver_node_id"`
+}
+
+// waitJob polls a submitted job until pred holds, and returns it.
+func waitJob(t *testing.T, ctx context.Context, cl *cluster, id string, what string, pred func(submittedJob, string) bool) submittedJob {
+	t.Helper()
+	for {
+		var j submittedJob
+		rest(t, ctx, "GET", cl.url+"api/jobs/"+id, nil, &j)
+		var logs struct {
+			Logs string `json:"logs"`
+		}
+		rest(t, ctx, "GET", cl.url+"api/jobs/"+id+"/logs", nil, &logs)
+		if pred(j, logs.Logs) {
+			return j
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("job %s by the hang guard: %+v, log %q; want it %s", id, j, logs.Logs, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// submitJobs stages this test binary with PUT /api/packages/ and submits
+// it twice with POST /api/jobs/ on the real head: one job succeeds and
+// its driver's output is read back, the other runs on for the browser
+// to stop.
+func submitJobs(t *testing.T, ctx context.Context, cl *cluster) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	program, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bytes after an executable's last segment are never loaded: with a
+	// trailer the program runs as before, under a hash of its own, so
+	// that the upload is not skipped (gray.Init staged this binary as
+	// it is for the driver's workers).
+	program = append(program, "\ngray dashboard test: uploaded over HTTP\n"...)
+	sum := sha256.Sum256(program)
+	hash := hex.EncodeToString(sum[:])
+	start := time.Now()
+	var staged struct {
+		Kind     string `json:"kind"`
+		Uploaded bool   `json:"uploaded"`
+	}
+	rest(t, ctx, "PUT", cl.url+"api/packages/"+hash, program, &staged)
+	if staged.Kind != "program" || !staged.Uploaded {
+		t.Errorf("PUT the program = %+v, want a program, uploaded", staged)
+	}
+	rest(t, ctx, "GET", cl.url+"api/packages/"+hash, nil, nil)
+	t.Logf("staged this test binary (%d bytes) in %v", len(program), time.Since(start))
+	submit := func(id, env string) {
+		body := fmt.Sprintf(`{"entrypoint": "dashboard.test -test.run=^TestSubmittedDriver$", "submission_id": %q,
+			"runtime_env": {"binary": %q, "env_vars": {%s}}, "metadata": {"test": "TestDashboard"}}`, id, hash, env)
+		var r struct {
+			SubmissionID string `json:"submission_id"`
+		}
+		rest(t, ctx, "POST", cl.url+"api/jobs/", []byte(body), &r)
+		if r.SubmissionID != id {
+			t.Errorf("submitted %s, got id %q", id, r.SubmissionID)
+		}
+	}
+	submit(doneJob, "")
+	submit(sleepJob, `"DASHTEST_SLEEP": "1"`)
+	marker := func(id string) func(submittedJob, string) bool {
+		return func(_ submittedJob, logs string) bool { return strings.Contains(logs, driverMarker+" "+id) }
+	}
+	done := waitJob(t, ctx, cl, doneJob, "SUCCEEDED with its output", func(j submittedJob, logs string) bool {
+		return j.Status == "SUCCEEDED" && marker(doneJob)(j, logs)
+	})
+	if done.NodeID == "" {
+		t.Errorf("job %s = %+v, want the node that ran it", doneJob, done)
+	}
+	waitJob(t, ctx, cl, sleepJob, "RUNNING with its output", func(j submittedJob, logs string) bool {
+		return j.Status == "RUNNING" && marker(sleepJob)(j, logs)
+	})
+	var list []submittedJob
+	rest(t, ctx, "GET", cl.url+"api/jobs/", nil, &list)
+	if len(list) != 2 {
+		t.Errorf("GET /api/jobs/ = %+v, want the two jobs", list)
+	}
+	t.Logf("jobs %s and %s ran after %v", doneJob, sleepJob, time.Since(start))
 }
 
 // chromium finds a Chromium or Chrome binary.
@@ -573,6 +714,23 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-placement-groups.png"), shot, 0o644); err != nil {
 		t.Errorf("screenshot: %v", err)
 	}
+	// The jobs page: the submitted jobs, one's driver output, and the
+	// Stop button of the one that runs.
+	open("jobs")
+	must("submitted jobs listed", chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#submissions-body tr[data-job=%q]`, sleepJob)))))
+	must("show a driver's output", chromedp.Do(tctx,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#submissions-body tr[data-job=%q] td.link`, doneJob))),
+		chromedp.WaitVisible(chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll("#job-log-view")].filter(e => e.textContent.includes(%q))`, driverMarker+" "+doneJob)))))
+	jobLogText := text("#job-log-view")
+	must("stop a running job", chromedp.Do(tctx,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.stop[data-job=%q]`, sleepJob))),
+		chromedp.WaitVisible(chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll('#submissions-body tr[data-job=%q] td.state')].filter(e => e.textContent === "STOPPED")`, sleepJob)))))
+	jobsText := text("#submissions-body")
+	shot, err = chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	must("screenshot of the jobs", err)
+	if err := os.WriteFile(filepath.Join(artifacts, "dashboard-jobs.png"), shot, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
 	open("actors")
 	actorsText = text("#actors-body")
 	status := text("#status")
@@ -591,6 +749,12 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 	}
 	if !strings.Contains(overviewGroups, gpuGroupDemand) {
 		t.Errorf("overview's pending placement groups show %q, want %s", overviewGroups, gpuGroupDemand)
+	}
+	if !strings.Contains(jobLogText, driverMarker+" "+doneJob) {
+		t.Errorf("jobs page shows the output %q for %s, want its driver's line", jobLogText, doneJob)
+	}
+	if !strings.Contains(jobsText, doneJob) || !strings.Contains(jobsText, "SUCCEEDED") || !strings.Contains(jobsText, "STOPPED") {
+		t.Errorf("jobs page shows %q, want %s SUCCEEDED and %s STOPPED", jobsText, doneJob, sleepJob)
 	}
 	if strings.Contains(status, "cannot") {
 		t.Errorf("status line: %q", status)

@@ -86,8 +86,12 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Handler returns the dashboard's routes: the state API under /api/,
-// /metrics, and the UI at /.
+// Handler returns the dashboard's routes: the state API under /api/v0/,
+// the job API under /api/jobs/ and /api/packages/, /metrics, and the UI
+// at /. Requests that change state (POST, PUT, DELETE) from a browser
+// page of another origin are refused: without a token, any page the
+// user visits could otherwise stop or submit jobs on a loopback
+// dashboard.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -97,7 +101,11 @@ func (s *Server) Handler() http.Handler {
 		panic(err) // the embedded tree always has ui/
 	}
 	mux.Handle("GET /", http.FileServerFS(ui))
-	return s.auth(mux)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusForbidden, errors.New("dashboard: a request that changes state from another origin's page is refused"))
+	}))
+	return csrf.Handler(s.auth(mux))
 }
 
 // auth checks the token, if one is configured.

@@ -22,6 +22,13 @@ type Source struct {
 	// waits for its reply; nil when the head cannot reach other processes
 	// (the logs page then says so).
 	Request func(ctx context.Context, to core.Addr, m core.Message) (core.Message, error)
+	// Call makes a GCS client call, for the requests that change state
+	// (submitting, stopping and deleting jobs; staging files), which go
+	// through the GCS's request path and its log rather than touching
+	// the server's tables: start runs on the loop of the process that
+	// owns the client and must call cb once. Call waits for cb or ctx.
+	// nil when the head has no GCS client (those routes answer 501).
+	Call func(ctx context.Context, start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error)
 }
 
 // errNoRaylet is returned by onRaylet when the Source has no raylet.

@@ -1,20 +1,11 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"debug/elf"
-	"debug/macho"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +18,7 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/dashboard"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/jobstage"
 )
 
 // `gray job`: jobs the cluster runs without the submitter (Ray's `ray job
@@ -36,10 +28,6 @@ import (
 // driver (gcs/submissions.go).
 
 const (
-	// stageChunk is the size of one staged chunk (as binary.go's).
-	stageChunk = 1 << 20
-	// stageMax bounds a staged program.
-	stageMax = 1 << 30
 	// defaultStopGrace is how long a stop waits between SIGTERM and
 	// SIGKILL (Ray's default is 3 s).
 	defaultStopGrace = 3 * time.Second
@@ -124,18 +112,18 @@ func jobSubmit(c *cli.Context, cc *clusterConn, args []string) error {
 	if err != nil {
 		return usageError("job submit: %v", err)
 	}
-	goos, goarch, err := programPlatform(data)
+	goos, goarch, err := jobstage.Platform(data)
 	if err != nil {
 		return usageError("job submit: %s: %v", program, err)
 	}
-	if len(data) > stageMax {
-		return usageError("job submit: %s has %d bytes, more than the %d a staged program may have", program, len(data), stageMax)
+	if len(data) > jobstage.ProgramMax {
+		return usageError("job submit: %s has %d bytes, more than the %d a staged program may have", program, len(data), jobstage.ProgramMax)
 	}
 	if spec.Binary, err = stage(ctx, cc, data, gcs.BinaryManifest{GOOS: goos, GOARCH: goarch}); err != nil {
 		return err
 	}
 	if dir := c.String("working-dir"); dir != "" {
-		archive, err := packDir(dir)
+		archive, err := jobstage.PackDir(dir)
 		if err != nil {
 			return usageError("job submit: --working-dir: %v", err)
 		}
@@ -384,102 +372,21 @@ func jobDelete(c *cli.Context, cc *clusterConn, args []string) error {
 // stage uploads data to the GCS's binary namespace unless a complete
 // copy is there, and returns its hash.
 func stage(ctx context.Context, cc *clusterConn, data []byte, m gcs.BinaryManifest) (string, error) {
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
-	r, err := cc.call(ctx, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVExists(gcs.BinaryNS, hash, cb) })
+	st := jobstage.Store{
+		Exists: func(ctx context.Context, key string) (bool, error) {
+			r, err := cc.call(ctx, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVExists(gcs.BinaryNS, key, cb) })
+			return r.Found, err
+		},
+		Put: func(ctx context.Context, key string, value []byte) error {
+			_, err := cc.call(ctx, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVPut(gcs.BinaryNS, key, value, true, cb) })
+			return err
+		},
+	}
+	hash, err := jobstage.Stage(ctx, st, data, m)
 	if err != nil {
-		return "", cc.callError("job submit: looking up the staged copy", err)
-	}
-	if r.Found {
-		return hash, nil
-	}
-	m.Size = int64(len(data))
-	m.Chunks = max(1, (len(data)+stageChunk-1)/stageChunk)
-	for i := range m.Chunks {
-		chunk := data[i*stageChunk : min(len(data), (i+1)*stageChunk)]
-		key := fmt.Sprintf("%s/%d", hash, i)
-		if _, err := cc.call(ctx, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVPut(gcs.BinaryNS, key, chunk, true, cb) }); err != nil {
-			return "", cc.callError(fmt.Sprintf("gray job submit: staging chunk %d/%d", i+1, m.Chunks), err)
-		}
-	}
-	mb, _ := json.Marshal(m)
-	if _, err := cc.call(ctx, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.KVPut(gcs.BinaryNS, hash, mb, true, cb) }); err != nil {
-		return "", cc.callError("job submit: recording the staged manifest", err)
+		return "", cc.callError("job submit", err)
 	}
 	return hash, nil
-}
-
-// programPlatform reads the GOOS and GOARCH an executable is built for.
-func programPlatform(data []byte) (goos, goarch string, err error) {
-	if f, err := elf.NewFile(bytes.NewReader(data)); err == nil {
-		arch := map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64", elf.EM_386: "386", elf.EM_ARM: "arm",
-			elf.EM_RISCV: "riscv64", elf.EM_PPC64: "ppc64le", elf.EM_S390: "s390x"}[f.Machine]
-		if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN || arch == "" {
-			return "", "", fmt.Errorf("an ELF file of type %v for %v: want a Linux executable", f.Type, f.Machine)
-		}
-		return "linux", arch, nil
-	}
-	if f, err := macho.NewFile(bytes.NewReader(data)); err == nil {
-		arch := map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64"}[f.Cpu]
-		if f.Type != macho.TypeExec || arch == "" {
-			return "", "", fmt.Errorf("a Mach-O file of type %v for %v: want an executable", f.Type, f.Cpu)
-		}
-		return "darwin", arch, nil
-	}
-	return "", "", errors.New("not an executable (build the program with go build first)")
-}
-
-// packDir makes the gzipped tar of the regular files and directories
-// under dir (symbolic links and other files are refused), at most
-// gcs.ArchiveMax bytes of files.
-func packDir(dir string) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	var total int64
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: filepath.ToSlash(rel) + "/", Mode: 0o700})
-		case !info.Mode().IsRegular():
-			return fmt.Errorf("%s is neither a file nor a directory (links are not staged)", path)
-		}
-		total += info.Size()
-		if total > gcs.ArchiveMax {
-			return fmt.Errorf("%s holds more than %d bytes of files", dir, gcs.ArchiveMax)
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm()), Size: info.Size()}); err != nil {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.CopyN(tw, f, info.Size())
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // parseResourceList reads "CPU=1,GPU=1" (decimal amounts).

@@ -152,8 +152,76 @@ async function drawPlacementGroups() {
   }), "no placement group");
 }
 
+// rest calls the job REST API, whose answers are bare JSON (failures
+// carry the state API's msg).
+async function rest(path, method) {
+  const resp = await fetch(path, { method: method || "GET", cache: "no-store" });
+  const body = await resp.json();
+  if (!resp.ok) throw new Error(body.msg || resp.statusText);
+  return body;
+}
+
+// jobLog is the submitted job whose driver log is shown ("" for none).
+let jobLog = "";
+
+function stopButton(j) {
+  const td = document.createElement("td");
+  if (j.status !== "PENDING" && j.status !== "RUNNING") return td;
+  if (j.stop_requested) {
+    td.textContent = "stopping…";
+    return td;
+  }
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "stop";
+  b.textContent = "Stop";
+  b.dataset.job = j.submission_id;
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      await rest("/api/jobs/" + encodeURIComponent(j.submission_id) + "/stop", "POST");
+    } catch (e) {
+      el("status").textContent = "cannot stop " + j.submission_id + ": " + e.message;
+      el("status").className = "status error";
+    }
+    refresh();
+  });
+  td.appendChild(b);
+  return td;
+}
+
 async function drawJobs() {
-  const r = await api("/api/v0/jobs");
+  const [subs, r] = await Promise.all([rest("/api/jobs/"), api("/api/v0/jobs")]);
+  const counts = {};
+  for (const j of subs) counts[j.status] = (counts[j.status] || 0) + 1;
+  el("submissions-summary").textContent = subs.length + " submitted jobs" + (subs.length ? ": " : "") +
+    Object.keys(counts).sort().map(k => counts[k] + " " + k).join(", ");
+  fill("submissions-body", subs.map(j => {
+    const tr = row([{ text: j.submission_id, cls: "mono link", title: "show the driver's output" }, { text: j.status, cls: "state state-" + j.status },
+      { text: j.entrypoint, cls: "mono" }, { text: short(j.driver_node_id), cls: "mono", title: j.driver_node_id },
+      fmtTime(j.submit_time), fmtTime(j.start_time), fmtTime(j.end_time),
+      { text: j.message, cls: j.status === "FAILED" ? "error" : "" }], j.status === "FAILED" ? "failed" : "");
+    tr.dataset.job = j.submission_id;
+    tr.firstChild.addEventListener("click", () => { jobLog = jobLog === j.submission_id ? "" : j.submission_id; refresh(); });
+    tr.appendChild(stopButton(j));
+    return tr;
+  }), "no submitted job (gray job submit, or POST /api/jobs/)");
+  if (jobLog && !subs.some(j => j.submission_id === jobLog)) jobLog = "";
+  el("job-log-name").textContent = jobLog ? "Output of " + jobLog : "";
+  if (jobLog) {
+    const v = await rest("/api/jobs/" + encodeURIComponent(jobLog) + "/logs");
+    el("job-log-note").textContent = [v.bytes ? v.bytes + " bytes" : "", v.message || ""].filter(Boolean).join("; ");
+    // Redraw only on change, and follow the end if the reader was there.
+    const pre = el("job-log-view");
+    if (pre.textContent !== v.logs) {
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.textContent = v.logs;
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    }
+  } else {
+    el("job-log-note").textContent = "";
+    el("job-log-view").textContent = "";
+  }
   fill("jobs-body", r.result.map(j => row([{ text: j.job_id, cls: "mono" }, { text: j.status, cls: "state-" + j.status },
     fmtTime(j.start_time), fmtTime(j.end_time), { text: j.driver_address, cls: "mono" }])));
 }
