@@ -68,6 +68,22 @@ const (
 // 10-minute timeout so that the test fails with its own message.
 const hangGuard = 8 * time.Minute
 
+// browserToken is the dashboard token of the test's head: the job API's
+// writes need one. The test's HTTP requests carry it (tokenTransport),
+// and the browser gets it as a cookie on its first page.
+const browserToken = "browser-test-token"
+
+// tokenTransport adds the dashboard token to every request.
+type tokenTransport struct{ next http.RoundTripper }
+
+func (tt tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if r.Header.Get("Authorization") == "" {
+		r.Header.Set("Authorization", "Bearer "+browserToken)
+	}
+	return tt.next.RoundTrip(r)
+}
+
 // cluster is a running head with its dashboard and a joined driver.
 type cluster struct {
 	url string
@@ -80,6 +96,9 @@ type cluster struct {
 func startCluster(t *testing.T, ctx context.Context) *cluster {
 	t.Helper()
 	start := time.Now()
+	old := http.DefaultClient
+	http.DefaultClient = &http.Client{Transport: tokenTransport{http.DefaultTransport}}
+	t.Cleanup(func() { http.DefaultClient = old })
 	dir := t.TempDir()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -92,7 +111,7 @@ func startCluster(t *testing.T, ctx context.Context) *cluster {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
 		Head: true, DataDir: filepath.Join(dir, "head"), ClusterSecret: []byte(hex.EncodeToString(secret)),
-		Resources: map[string]float64{"CPU": 2}, DashboardListen: "127.0.0.1:0", Logger: log,
+		Resources: map[string]float64{"CPU": 2}, DashboardListen: "127.0.0.1:0", DashboardToken: browserToken, Logger: log,
 		// 24 nodes and 2,000 tasks in one test process on a loaded CI
 		// machine: the head's raylet, busy with the queue, sent no
 		// heartbeat for over the default 10 s and was declared dead.
@@ -660,6 +679,7 @@ func browserTest(t *testing.T, ctx context.Context, cl *cluster) {
 		must("text of "+sel, err)
 		return v
 	}
+	must("token cookie", chromedp.Do(tctx, chromedp.Navigate(cl.url+"?token="+browserToken)))
 	open := func(page string) {
 		t.Helper()
 		must("open "+page, chromedp.Do(tctx, chromedp.Navigate(cl.url+"#"+page),

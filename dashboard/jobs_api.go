@@ -29,14 +29,28 @@ import (
 func (s *Server) jobRoutes(mux *http.ServeMux) {
 	for _, p := range []string{"/api/jobs", "/api/jobs/{$}"} {
 		mux.HandleFunc("GET "+p, s.handleListSubmissions)
-		mux.HandleFunc("POST "+p, s.handleSubmit)
+		mux.HandleFunc("POST "+p, s.needsToken(s.handleSubmit))
 	}
 	mux.HandleFunc("GET /api/jobs/{id}", s.handleGetSubmission)
 	mux.HandleFunc("GET /api/jobs/{id}/logs", s.handleSubmissionLogs)
-	mux.HandleFunc("POST /api/jobs/{id}/stop", s.handleStopSubmission)
-	mux.HandleFunc("DELETE /api/jobs/{id}", s.handleDeleteSubmission)
+	mux.HandleFunc("POST /api/jobs/{id}/stop", s.needsToken(s.handleStopSubmission))
+	mux.HandleFunc("DELETE /api/jobs/{id}", s.needsToken(s.handleDeleteSubmission))
 	mux.HandleFunc("GET /api/packages/{hash}", s.handleGetPackage)
-	mux.HandleFunc("PUT /api/packages/{hash}", s.handlePutPackage)
+	mux.HandleFunc("PUT /api/packages/{hash}", s.needsToken(s.handlePutPackage))
+}
+
+// needsToken refuses a route that runs code or changes state on a
+// dashboard without a token: its address may be reachable by other
+// users of the host (loopback is), and they must not run programs on
+// the cluster. The token itself is checked by auth.
+func (s *Server) needsToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Token == "" {
+			writeError(w, http.StatusForbidden, errors.New("dashboard: submitting, stopping and deleting jobs and staging packages need a dashboard token: start the head with grayd --dashboard-token FILE (or use the gray CLI, which the cluster secret authorizes)"))
+			return
+		}
+		h(w, r)
+	}
 }
 
 const (

@@ -187,7 +187,7 @@ func newJobsFixture(t *testing.T, nodeTimeout time.Duration) *jobsFixture {
 		Request: request,
 		Call:    call,
 	}
-	f.h = (&Server{opts: Options{Source: src, ReadTimeout: 5 * time.Second}}).Handler()
+	f.h = (&Server{opts: Options{Token: testToken, Source: src, ReadTimeout: 5 * time.Second}}).Handler()
 	return f
 }
 
@@ -209,9 +209,14 @@ func (f *jobsFixture) report(t *testing.T, m gcs.UpdateJobSubmission) {
 	}
 }
 
+// testToken is the dashboard token of the job API's test servers: its
+// writes need one. serve sends it unless the header gives another.
+const testToken = "test-token"
+
 // serve sends one request to h and returns the answer.
 func serve(h http.Handler, method, target string, body []byte, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -328,6 +333,7 @@ func TestPackagesAPI(t *testing.T) {
 	text := []byte("#!/bin/sh\necho hi\n")
 	tooBig := httptest.NewRequest("PUT", "/api/packages/"+sha(text)+"?kind=archive", bytes.NewReader(text))
 	tooBig.ContentLength = gcs.ArchiveMax + 1
+	tooBig.Header.Set("Authorization", "Bearer "+testToken)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, tooBig)
 	if rec.Code != http.StatusRequestEntityTooLarge {
@@ -576,11 +582,28 @@ func TestJobsAPIToken(t *testing.T) {
 	}
 }
 
+// TestJobsAPIWritesNeedAToken: a dashboard without a token serves the
+// job API's reads but refuses what runs code or changes state (submit,
+// stage, stop, delete), saying how to enable it.
+func TestJobsAPIWritesNeedAToken(t *testing.T) {
+	h := newTestServer("").Handler()
+	hash := strings.Repeat("ab", 32)
+	var list []SubmissionView
+	do(t, h, "GET", "/api/jobs/", nil, http.StatusOK, &list)
+	for _, tc := range []struct{ method, target string }{
+		{"POST", "/api/jobs/"}, {"POST", "/api/jobs"}, {"POST", "/api/jobs/x/stop"}, {"DELETE", "/api/jobs/x"}, {"PUT", "/api/packages/" + hash},
+	} {
+		if rec := serve(h, tc.method, tc.target, []byte("{}")); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "--dashboard-token") {
+			t.Errorf("%s %s on a dashboard without a token = %d %s, want 403 naming --dashboard-token", tc.method, tc.target, rec.Code, rec.Body)
+		}
+	}
+}
+
 // TestJobsAPICrossOrigin: a page of another origin cannot change state
 // through the user's browser, token or not; reads and non-browser
 // clients pass.
 func TestJobsAPICrossOrigin(t *testing.T) {
-	h := newTestServer("").Handler()
+	h := newTestServer(testToken).Handler()
 	for _, tc := range []struct {
 		name           string
 		method, target string
@@ -603,7 +626,7 @@ func TestJobsAPICrossOrigin(t *testing.T) {
 // TestJobsAPINoCall: a Source without Call serves the reads and says
 // that it cannot change anything.
 func TestJobsAPINoCall(t *testing.T) {
-	h := newTestServer("").Handler()
+	h := newTestServer(testToken).Handler()
 	hash := strings.Repeat("ab", 32)
 	var list []SubmissionView
 	do(t, h, "GET", "/api/jobs/", nil, http.StatusOK, &list)
