@@ -29,17 +29,10 @@ type JobLogsView struct {
 }
 
 func (s *Server) handleSubmissionLogs(w http.ResponseWriter, r *http.Request) {
-	id, ok := submissionID(w, r)
-	if !ok {
-		return
-	}
-	j, node, found, err := s.submission(r.Context(), id)
+	j, node, ok := s.submission(w, r)
+	id := j.ID()
 	switch {
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	case !found:
-		writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", id))
+	case !ok:
 		return
 	case j.Node.IsNil():
 		msg := fmt.Sprintf("job %s has not started on a node yet", id)

@@ -121,19 +121,28 @@ func submissionID(w http.ResponseWriter, r *http.Request) (string, bool) {
 }
 
 // submission reads one submitted job and, if it has one, its node.
-func (s *Server) submission(ctx context.Context, id string) (j gcs.JobSubmission, node gcs.NodeInfo, found bool, err error) {
-	err = s.readGCS(ctx, func(g *gcs.Server) {
-		subs := g.Submissions()
-		i, ok := slices.BinarySearchFunc(subs, id, func(j gcs.JobSubmission, id string) int { return strings.Compare(j.ID(), id) })
-		if !ok {
-			return
-		}
-		j, found = subs[i], true
-		if !j.Node.IsNil() {
+// submission reads the job the request's path names and its node's
+// record (if it has a node), or answers the request with the error.
+func (s *Server) submission(w http.ResponseWriter, r *http.Request) (j gcs.JobSubmission, node gcs.NodeInfo, ok bool) {
+	id, ok := submissionID(w, r)
+	if !ok {
+		return j, node, false
+	}
+	found := false
+	err := s.readGCS(r.Context(), func(g *gcs.Server) {
+		if j, found = g.Submission(id); found && !j.Node.IsNil() {
 			node, _ = g.Node(j.Node)
 		}
 	})
-	return j, node, found, err
+	switch {
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err)
+		return j, node, false
+	case !found:
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", id))
+		return j, node, false
+	}
+	return j, node, true
 }
 
 func (s *Server) handleListSubmissions(w http.ResponseWriter, r *http.Request) {
@@ -150,17 +159,7 @@ func (s *Server) handleListSubmissions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetSubmission(w http.ResponseWriter, r *http.Request) {
-	id, ok := submissionID(w, r)
-	if !ok {
-		return
-	}
-	j, _, found, err := s.submission(r.Context(), id)
-	switch {
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err)
-	case !found:
-		writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", id))
-	default:
+	if j, _, ok := s.submission(w, r); ok {
 		writeBare(w, ViewSubmission(j))
 	}
 }
@@ -172,22 +171,15 @@ type StopReply struct {
 }
 
 func (s *Server) handleStopSubmission(w http.ResponseWriter, r *http.Request) {
-	id, ok := submissionID(w, r)
-	if !ok {
-		return
-	}
-	before, _, found, err := s.submission(r.Context(), id)
+	before, _, ok := s.submission(w, r)
 	switch {
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	case !found:
-		writeError(w, http.StatusNotFound, fmt.Errorf("no job %s", id))
+	case !ok:
 		return
 	case before.State.Terminal():
 		writeBare(w, StopReply{Stopped: false})
 		return
 	}
+	id := before.ID()
 	rep, err := s.call(r.Context(), func(c *gcs.Client, cb func(gcs.Reply, error)) { c.StopJob(id, cb) })
 	if err != nil {
 		writeCallError(w, "stopping job "+id, err)
@@ -345,7 +337,7 @@ func runtimeEnv(spec *proto.DriverSpec, env map[string]any) error {
 		switch k {
 		case "binary", "working_dir":
 			h, ok := v.(string)
-			if !ok || !validHash(h) {
+			if !ok || !proto.ValidHash(h) {
 				return fmt.Errorf("runtime_env.%s %v: want the SHA-256 (64 lowercase hex digits) of a file staged with PUT /api/packages/SHA256", k, v)
 			}
 			if k == "binary" {
@@ -420,17 +412,4 @@ func entrypointResources(req SubmitRequest) (core.Resources, error) {
 		q[name] = core.Quantity(units)
 	}
 	return core.NewResources(q)
-}
-
-// validHash reports whether h is a hex SHA-256, as staged files are named.
-func validHash(h string) bool {
-	if len(h) != 64 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

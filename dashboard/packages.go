@@ -98,7 +98,7 @@ func (s *Server) checkStaged(ctx context.Context, spec proto.DriverSpec) error {
 // when it is no SHA-256.
 func packageHash(w http.ResponseWriter, r *http.Request) (string, bool) {
 	hash := r.PathValue("hash")
-	if !validHash(hash) {
+	if !proto.ValidHash(hash) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("package %q: want the file's SHA-256, 64 lowercase hex digits (sha256sum FILE)", hash))
 		return "", false
 	}

@@ -287,6 +287,12 @@ func (s *Server) Submissions() []JobSubmission {
 	return out
 }
 
+// Submission returns one submitted job's record.
+func (s *Server) Submission(id string) (JobSubmission, bool) {
+	j, ok := s.jobSubs[id]
+	return j, ok
+}
+
 func (s *Server) putSubmission(t *txn, j JobSubmission) {
 	t.set(submissionKey(j.ID()), encode(&j))
 	t.then(func() {

@@ -47,7 +47,7 @@ func (d *DriverSpec) Validate() error {
 	if err := ValidSubmissionID(d.ID); err != nil {
 		return err
 	}
-	if !validHash(d.Binary) || (d.WorkingDir != "" && !validHash(d.WorkingDir)) {
+	if !ValidHash(d.Binary) || (d.WorkingDir != "" && !ValidHash(d.WorkingDir)) {
 		return fmt.Errorf("job %s: binary %q or working dir %q is not a staged hash", d.ID, d.Binary, d.WorkingDir)
 	}
 	if len(d.Args) == 0 {
@@ -89,8 +89,9 @@ func ValidSubmissionID(id string) error {
 	return nil
 }
 
-// validHash reports whether h is a hex SHA-256.
-func validHash(h string) bool {
+// ValidHash reports whether h is a hex SHA-256, as staged files are
+// named.
+func ValidHash(h string) bool {
 	if len(h) != 64 {
 		return false
 	}
