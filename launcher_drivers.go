@@ -1,9 +1,6 @@
 package gray
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/jobstage"
 	"github.com/grayrt/gray/raylet"
 )
 
@@ -117,7 +115,7 @@ func (l *launcher) runDriver(spec proto.DriverSpec) {
 			fail(fmt.Errorf("fetching the job's working directory: %w", err))
 			return
 		}
-		if err := unpack(archive, dir); err != nil {
+		if err := unpackFile(archive, dir); err != nil {
 			fail(fmt.Errorf("unpacking the job's working directory: %w", err))
 			return
 		}
@@ -210,60 +208,12 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 
 func (t *tailWriter) String() string { return string(t.buf) }
 
-// unpack extracts a staged working directory (a gzipped tar of regular
-// files and directories) into dir, refusing paths that leave it, links
-// and more than gcs.ArchiveMax bytes.
-func unpack(archive, dir string) error {
+// unpackFile extracts the staged working directory at archive into dir.
+func unpackFile(archive, dir string) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(zr)
-	var total int64
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := filepath.Clean(filepath.FromSlash(h.Name))
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("archive entry %q leaves the working directory", h.Name)
-		}
-		target := filepath.Join(dir, name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o700); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			total += h.Size
-			if total > gcs.ArchiveMax {
-				return fmt.Errorf("the working directory unpacks to more than %d bytes", gcs.ArchiveMax)
-			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o700|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.CopyN(out, tr, h.Size)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("archive entry %q is neither a file nor a directory", h.Name)
-		}
-	}
+	return jobstage.Unpack(f, dir)
 }
