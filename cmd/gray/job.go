@@ -180,13 +180,15 @@ func jobExit(c *cli.Context, j gcs.JobSubmission) error {
 // without output) until the job ends, and returns its final record.
 func followJob(c *cli.Context, cc *clusterConn, id string, output bool) (gcs.JobSubmission, error) {
 	var off int64
+	said := "" // the last read error printed: each is said once
 	for {
 		j, err := getJob(c, cc, id)
 		if err != nil {
 			return j, err
 		}
 		if output && !j.Node.IsNil() {
-			if off, err = copyDriverLog(c, cc, j, off); err != nil {
+			if off, err = copyDriverLog(c, cc, j, off); err != nil && err.Error() != said {
+				said = err.Error()
 				fmt.Fprintf(c.App.ErrWriter, "gray: reading the driver's output: %v\n", err)
 			}
 		}
