@@ -1,11 +1,15 @@
 package gcs_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -101,16 +105,40 @@ func TestPlacementGroupHeldRead(t *testing.T) {
 }
 
 // TestPlacementGroupRecordRoundTrips: the hand-written encoding of a
-// group's record gives back every field, through a reply.
+// group's record gives back every field, through a reply: nodes placed
+// or not, shared by bundles or not, interleaved, and equal bundles
+// (decoded into one shared slice) next to others.
 func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	cpu := core.MustResources(core.CPU, "0.001")
 	g := gcs.PlacementGroupInfo{ID: core.NewPlacementGroupID(core.JobIDFromInt(7), r), Namespace: "ns", Name: "gang",
 		Strategy: proto.PlacementStrictSpread, State: gcs.PlacementRescheduling, Detached: true, Owner: "driver-1",
 		Reason: "why", Infeasible: true, Version: 9,
 		Bundles: []core.Resources{core.MustResources(core.CPU, core.Units(1), "GPU", core.Units(2)), core.MustResources("x", core.Quantity(3))},
 		Nodes:   []core.NodeID{{1, 2, 3}, {}}}
+	many := func(nodes ...core.NodeID) gcs.PlacementGroupInfo {
+		m := gcs.PlacementGroupInfo{ID: g.ID, State: gcs.PlacementCreated, Nodes: nodes}
+		for i := range nodes {
+			switch {
+			case i%7 == 3:
+				m.Bundles = append(m.Bundles, core.MustResources(core.CPU, "0.001", "GPU", 1))
+			case i%7 == 4:
+				m.Bundles = append(m.Bundles, core.MustResources(core.CPU, "0.002"))
+			default:
+				m.Bundles = append(m.Bundles, cpu)
+			}
+		}
+		return m
+	}
+	n1, n2, n3 := core.NodeID{1}, core.NodeID{2}, core.NodeID{3}
+	var spread []core.NodeID
+	for i := range 40 {
+		spread = append(spread, core.NodeID{byte(i / 256), byte(i), 9})
+	}
 	c := core.NewCodec(1 << 20)
-	for _, in := range []gcs.PlacementGroupInfo{g, {ID: g.ID}} {
+	for _, in := range []gcs.PlacementGroupInfo{g, {ID: g.ID},
+		many(make([]core.NodeID, 40)...), many(slices.Repeat([]core.NodeID{n1}, 40)...),
+		many(n1, n2, n1, n3, core.NodeID{}, n2, n2, n1, n3, core.NodeID{}), many(spread...)} {
 		b, err := c.Encode(&gcs.Reply{PlacementGroups: []gcs.PlacementGroupInfo{in}})
 		if err != nil {
 			t.Fatal(err)
@@ -123,6 +151,63 @@ func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 		if fmt.Sprint(out) != fmt.Sprint(in) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
 		}
+	}
+}
+
+// TestPlacementGroupRecordIsCompact: a record's nodes take about a byte
+// per bundle (a table of the distinct nodes and an index per bundle),
+// and records written with each bundle's node in full still decode.
+func TestPlacementGroupRecordIsCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	id := core.NewPlacementGroupID(core.JobIDFromInt(7), r)
+	node := core.NodeID{4, 5, 6}
+	g := gcs.PlacementGroupInfo{ID: id, State: gcs.PlacementCreated, Version: 2,
+		Bundles: slices.Repeat([]core.Resources{core.MustResources(core.CPU, "0.001")}, 40),
+		Nodes:   slices.Repeat([]core.NodeID{node}, 40)}
+	b, err := msgpack.Marshal(&g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 40 bundles of 6 bytes, 40 indexes of 1, one node of 30, the rest
+	// (the earlier layout took about 1,500).
+	if len(b) > 400 {
+		t.Errorf("a 40-bundle record on one node encodes in %d bytes, want at most 400", len(b))
+	}
+	// The earlier layout: key "o", each bundle's node in full.
+	var old bytes.Buffer
+	enc := msgpack.NewEncoder(&old)
+	for _, err := range []error{enc.EncodeMapLen(5), enc.EncodeString("i"), enc.EncodeBytes(id[:]), enc.EncodeString("b"), enc.EncodeArrayLen(40)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 40 {
+		_ = enc.EncodeArrayLen(2)
+		_ = enc.EncodeString(core.CPU)
+		_ = enc.EncodeInt(10)
+	}
+	_ = enc.EncodeString("o")
+	_ = enc.EncodeArrayLen(40)
+	for range 40 {
+		_ = enc.EncodeBytes(node[:])
+	}
+	_ = enc.EncodeString("st")
+	_ = enc.EncodeUint(uint64(gcs.PlacementCreated))
+	_ = enc.EncodeString("v")
+	_ = enc.EncodeInt(2)
+	var got gcs.PlacementGroupInfo
+	if err := msgpack.Unmarshal(old.Bytes(), &got); err != nil {
+		t.Fatalf("decoding the earlier layout: %v", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(g) {
+		t.Errorf("earlier layout decoded as\n%+v\nwant %+v", got, g)
+	}
+	// A node index beyond the table is an error, not a panic.
+	bad := gcs.PlacementGroupInfo{ID: id, Bundles: g.Bundles[:1], Nodes: []core.NodeID{node}}
+	b, _ = msgpack.Marshal(&bad)
+	b = bytes.Replace(b, []byte{0xa2, 'o', 'x', 0x91, 0x01}, []byte{0xa2, 'o', 'x', 0x91, 0x02}, 1)
+	if err := msgpack.Unmarshal(b, &got); err == nil {
+		t.Errorf("a node index beyond the table decoded as %+v", got)
 	}
 }
 
