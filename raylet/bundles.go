@@ -78,8 +78,8 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		reply(nil, rpc.Errorf(rpc.CodeFailedPrecondition, "bundles for node %v reached node %v (a later incarnation at its address)", p.Node, r.node))
 		return
 	}
-	var need core.Resources
-	var fresh []proto.BundleSpec
+	fresh := make([]proto.BundleSpec, 0, len(p.Bundles))
+	ascending := true // fresh is in key order, so no bundle is in it twice
 	for _, s := range p.Bundles {
 		k := bundleKey{s.Group, s.Index}
 		if b := r.bundles[k]; b != nil {
@@ -90,13 +90,16 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 			b.since = r.env.Now() // prepared again: not one a heartbeat's answer may drop
 			continue
 		}
-		if slices.ContainsFunc(fresh, func(f proto.BundleSpec) bool { return f.Group == s.Group && f.Index == s.Index }) {
+		if n := len(fresh); n > 0 && ascending {
+			ascending = compareBundleKeys(bundleKey{fresh[n-1].Group, fresh[n-1].Index}, k) < 0
+		}
+		if !ascending && slices.ContainsFunc(fresh, func(f proto.BundleSpec) bool { return f.Group == s.Group && f.Index == s.Index }) {
 			reply(nil, rpc.Errorf(rpc.CodeInvalid, "bundle %v given twice", k))
 			return
 		}
 		fresh = append(fresh, s)
-		need = need.Add(s.Resources)
 	}
+	need := core.Sum(len(fresh), func(i int) core.Resources { return fresh[i].Resources })
 	if r.fenced {
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 		return
@@ -105,12 +108,13 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "bundles need %v, node %v has %v available", need, r.node, r.available))
 		return
 	}
+	now := r.env.Now()
 	for _, s := range fresh {
 		k := bundleKey{s.Group, s.Index}
-		r.bundles[k] = &bundle{key: k, res: s.Resources, avail: s.Resources, since: r.env.Now()}
-		r.available = r.available.Sub(s.Resources)
-		r.stats.BundlesPrepared++
+		r.bundles[k] = &bundle{key: k, res: s.Resources, avail: s.Resources, since: now}
 	}
+	r.available = r.available.Sub(need) // one subtraction of their sum: exact, as one per bundle
+	r.stats.BundlesPrepared += int64(len(fresh))
 	reply(&proto.Ack{}, nil)
 }
 
@@ -146,12 +150,14 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 	}
 	var keys []bundleKey
 	if len(ret.Indexes) == 0 {
-		for _, b := range r.sortedBundles() {
-			if b.key.group == ret.Group {
-				keys = append(keys, b.key)
+		for k := range r.bundles { //gray:unordered sorted below
+			if k.group == ret.Group {
+				keys = append(keys, k)
 			}
 		}
+		slices.SortFunc(keys, compareBundleKeys)
 	} else {
+		keys = make([]bundleKey, 0, len(ret.Indexes))
 		for _, i := range ret.Indexes {
 			keys = append(keys, bundleKey{ret.Group, i})
 		}
@@ -163,35 +169,39 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 // returnBundles gives the bundles of keys back to the node; the leases
 // running in them fail with why.
 func (r *Raylet) returnBundles(keys []bundleKey, why string) {
-	var freed map[*bundle]bool
+	freed := make([]*bundle, 0, len(keys))
 	for _, k := range keys {
 		b := r.bundles[k]
 		if b == nil {
 			continue
 		}
-		if freed == nil {
-			freed = map[*bundle]bool{}
-		}
-		freed[b] = true
+		freed = append(freed, b)
 		delete(r.bundles, k)
 		b.returned = true
-		r.available = r.available.Add(b.avail)
-		b.avail = nil
-		r.stats.BundlesReturned++
 	}
-	if freed == nil {
+	if len(freed) == 0 {
 		return
 	}
-	for _, lk := range r.sortedLeaseKeys() {
-		l := r.leases[lk]
-		if !freed[l.bundle] || l.worker == nil {
-			// Not in a bundle returned now, or queued for one (its
-			// owner asks again).
-			continue
+	// One addition of their sum: exact, as one per bundle.
+	r.available = r.available.Add(core.Sum(len(freed), func(i int) core.Resources { return freed[i].avail }))
+	for _, b := range freed {
+		b.avail = nil
+	}
+	r.stats.BundlesReturned += int64(len(freed))
+	var failed []leaseKey
+	for lk, l := range r.leases { //gray:unordered sorted below
+		// Only leases running in a bundle returned now: one queued for
+		// a bundle has no worker (its owner asks again), and one in a
+		// bundle returned before was failed then.
+		if l.worker != nil && l.bundle != nil && l.bundle.returned && slices.Contains(freed, l.bundle) {
+			failed = append(failed, lk)
 		}
+	}
+	slices.SortFunc(failed, cmpLeaseKey)
+	for _, lk := range failed {
 		// The lease fails now; its worker runs the body to its end (as
 		// a cancel does), and what it holds comes back then.
-		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+		r.env.Send(lk.owner, &proto.LeaseFailed{LeaseID: lk.id, Reason: why})
 	}
 	r.settled = false
 	r.schedule()
