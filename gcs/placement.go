@@ -133,12 +133,17 @@ type RemovePlacementGroup struct {
 // server holds the reply until it is CREATED or REMOVED, or Hold passes
 // (at most Config.PollTimeout), so that a waiter learns at once without
 // polling.
+//
+// With Brief, the reply holds the record without its bundles and nodes,
+// and no Raylets: what a waiter for the group's state reads, at a cost
+// that does not grow with the bundles.
 type GetPlacementGroup struct {
 	Hdr       Hdr
 	ID        core.PlacementGroupID
 	Namespace string
 	Name      string
 	Hold      time.Duration
+	Brief     bool `msgpack:",omitempty"`
 }
 
 // RemovedGroupsMax is how many removed groups the table keeps (their
@@ -268,6 +273,7 @@ func (s *Server) putPlacement(t *txn, p PlacementGroupInfo) {
 type heldGet struct {
 	from  core.Addr
 	hdr   Hdr
+	brief bool
 	timer core.Timer
 }
 
@@ -292,7 +298,7 @@ func (s *Server) holdGet(from core.Addr, m *GetPlacementGroup) {
 			return
 		}
 	}
-	h := &heldGet{from: from, hdr: m.Hdr}
+	h := &heldGet{from: from, hdr: m.Hdr, brief: m.Brief}
 	id := p.ID
 	h.timer = s.env.AfterFunc(min(m.Hold, s.cfg.PollTimeout), func() {
 		if s.stopped {
@@ -304,7 +310,7 @@ func (s *Server) holdGet(from core.Addr, m *GetPlacementGroup) {
 			if len(s.pgHeld[id]) == 0 {
 				delete(s.pgHeld, id)
 			}
-			s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+			s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id, Brief: h.brief}))
 		}
 	})
 	s.pgHeld[id] = append(held, h)
@@ -316,7 +322,7 @@ func (s *Server) answerHeld(id core.PlacementGroupID) {
 	delete(s.pgHeld, id)
 	for _, h := range held {
 		h.timer.Stop()
-		s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+		s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id, Brief: h.brief}))
 	}
 }
 
@@ -391,6 +397,9 @@ func (s *Server) getPlacementGroup(m *GetPlacementGroup) Reply {
 	p, ok := s.pgs[id]
 	if !ok {
 		return fail(rpc.CodeNotFound, "no placement group %v", id)
+	}
+	if m.Brief {
+		return Reply{PlacementGroups: []PlacementGroupInfo{p.brief()}}
 	}
 	return Reply{PlacementGroups: []PlacementGroupInfo{p}, Raylets: p.raylets(s)}
 }

@@ -75,7 +75,9 @@ func TestPlacementGroupsEndWithTheirJob(t *testing.T) {
 
 // TestPlacementGroupHeldRead: a WaitPlacementGroup read of a group that
 // waits for nodes is held until the hold passes (and answered PENDING),
-// or answered as soon as the group is removed.
+// or answered as soon as the group is removed; so is a
+// WaitPlacementGroupState read, answered with the record without its
+// bundles and nodes, and no raylets.
 func TestPlacementGroupHeldRead(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	r := rand.New(rand.NewPCG(3, 4))
@@ -90,8 +92,10 @@ func TestPlacementGroupHeldRead(t *testing.T) {
 		}
 	}
 	held := h.op(0, "held read", timed(&heldFor, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, time.Second, f) }))
-	both := h.concurrent("held read, then remove", []int{0, 0},
+	var briefAfter time.Duration
+	both := h.concurrent("held reads, then remove", []int{0, 0, 0},
 		timed(&removedAfter, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, 4*time.Second, f) }),
+		timed(&briefAfter, func(c *gcs.Client, f cb) { c.WaitPlacementGroupState(g.ID, 4*time.Second, f) }),
 		func(c *gcs.Client, f cb) {
 			h.w.Schedule(300*time.Millisecond, "remove", func() { c.RemovePlacementGroup(g.ID, f) })
 		})
@@ -99,8 +103,17 @@ func TestPlacementGroupHeldRead(t *testing.T) {
 	if !held.ok() || held.r.PlacementGroups[0].State != gcs.PlacementPending || heldFor < time.Second || heldFor > 2*time.Second {
 		t.Errorf("%v after %v, want PENDING after the 1s hold", held, heldFor)
 	}
+	if p := held.r.PlacementGroups[0]; len(p.Bundles) != 1 || len(p.Nodes) != 1 || len(held.r.Raylets) != 1 {
+		t.Errorf("held read: %d bundles, %d nodes, %d raylets, want 1 each", len(p.Bundles), len(p.Nodes), len(held.r.Raylets))
+	}
 	if !both[0].ok() || both[0].r.PlacementGroups[0].State != gcs.PlacementRemoved || removedAfter > 2*time.Second {
 		t.Errorf("%v after %v, want REMOVED as soon as it was removed", both[0], removedAfter)
+	}
+	if !both[1].ok() || both[1].r.PlacementGroups[0].State != gcs.PlacementRemoved || briefAfter > 2*time.Second {
+		t.Errorf("%v after %v, want REMOVED as soon as it was removed", both[1], briefAfter)
+	}
+	if p := both[1].r.PlacementGroups[0]; p.ID != g.ID || len(p.Bundles) != 0 || len(p.Nodes) != 0 || len(both[1].r.Raylets) != 0 {
+		t.Errorf("state read: %v with %d bundles, %d nodes, %d raylets, want %v with none", p.ID, len(p.Bundles), len(p.Nodes), len(both[1].r.Raylets), g.ID)
 	}
 }
 
