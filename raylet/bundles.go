@@ -2,6 +2,7 @@ package raylet
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -150,12 +151,19 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 	}
 	var keys []bundleKey
 	if len(ret.Indexes) == 0 {
+		n := 0
+		for k := range r.bundles { //gray:unordered counting
+			if k.group == ret.Group {
+				n++
+			}
+		}
+		keys = make([]bundleKey, 0, n)
 		for k := range r.bundles { //gray:unordered sorted below
 			if k.group == ret.Group {
 				keys = append(keys, k)
 			}
 		}
-		slices.SortFunc(keys, compareBundleKeys)
+		slices.SortFunc(keys, func(a, b bundleKey) int { return cmp.Compare(a.index, b.index) }) // one group's
 	} else {
 		keys = make([]bundleKey, 0, len(ret.Indexes))
 		for _, i := range ret.Indexes {
