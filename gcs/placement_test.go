@@ -167,9 +167,10 @@ func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 	}
 }
 
-// TestPlacementGroupRecordIsCompact: a record's nodes take about a byte
-// per bundle (a table of the distinct nodes and an index per bundle),
-// and records written with each bundle's node in full still decode.
+// TestPlacementGroupRecordIsCompact: a run of equal bundles is written
+// once, a record's nodes take about a byte per bundle (a table of the
+// distinct nodes and an index per bundle), and records written with each
+// bundle and each bundle's node in full still decode.
 func TestPlacementGroupRecordIsCompact(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	id := core.NewPlacementGroupID(core.JobIDFromInt(7), r)
@@ -181,10 +182,11 @@ func TestPlacementGroupRecordIsCompact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 40 bundles of 6 bytes, 40 indexes of 1, one node of 30, the rest
-	// (the earlier layout took about 1,500).
-	if len(b) > 400 {
-		t.Errorf("a 40-bundle record on one node encodes in %d bytes, want at most 400", len(b))
+	// One run of 40 bundles (about 10 bytes), 40 node indexes of 1 byte,
+	// one node of 30, the rest: about 125 (the earlier layout took about
+	// 1,500).
+	if len(b) > 150 {
+		t.Errorf("a 40-bundle record on one node encodes in %d bytes, want at most 150", len(b))
 	}
 	// The earlier layout: key "o", each bundle's node in full.
 	var old bytes.Buffer
@@ -215,12 +217,21 @@ func TestPlacementGroupRecordIsCompact(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(g) {
 		t.Errorf("earlier layout decoded as\n%+v\nwant %+v", got, g)
 	}
-	// A node index beyond the table is an error, not a panic.
-	bad := gcs.PlacementGroupInfo{ID: id, Bundles: g.Bundles[:1], Nodes: []core.NodeID{node}}
+	// A node index beyond the table, and runs that do not match the
+	// bundles, are errors, not panics.
+	bad := gcs.PlacementGroupInfo{ID: id, Bundles: g.Bundles[:2], Nodes: []core.NodeID{node, node}}
 	b, _ = msgpack.Marshal(&bad)
-	b = bytes.Replace(b, []byte{0xa2, 'o', 'x', 0x91, 0x01}, []byte{0xa2, 'o', 'x', 0x91, 0x02}, 1)
-	if err := msgpack.Unmarshal(b, &got); err == nil {
-		t.Errorf("a node index beyond the table decoded as %+v", got)
+	for _, c := range []struct{ from, to []byte }{
+		{[]byte{0xa2, 'o', 'x', 0x92, 0x01}, []byte{0xa2, 'o', 'x', 0x92, 0x02}},
+		{[]byte{0xa2, 'b', 'n', 0x91, 0x02}, []byte{0xa2, 'b', 'n', 0x91, 0x00}},
+		{[]byte{0xa2, 'b', 'n', 0x91, 0x02}, []byte{0xa2, 'b', 'n', 0x92, 0x01}},
+	} {
+		if !bytes.Contains(b, c.from) {
+			t.Fatalf("%x not in the encoding %x", c.from, b)
+		}
+		if err := msgpack.Unmarshal(bytes.Replace(b, c.from, c.to, 1), &got); err == nil {
+			t.Errorf("%x for %x decoded as %+v", c.to, c.from, got)
+		}
 	}
 }
 
