@@ -1343,3 +1343,49 @@ func (m *PrepareBundles) DecodeWire(r *wire.Reader) error {
 	}
 	return r.Err()
 }
+
+// EncodeWire appends the message to w (core.Codec's hand-coded path): a
+// commit names every bundle of a group on the node, and reflection
+// decodes the indexes one growing slice element at a time.
+func (m *CommitBundles) EncodeWire(w *wire.Writer) {
+	w.MapLen(3)
+	w.Key("n")
+	w.Bytes(m.Node[:])
+	w.Key("g")
+	w.Bytes(m.Group[:])
+	w.Key("x")
+	if m.Indexes == nil {
+		w.Nil()
+		return
+	}
+	w.ArrayLen(len(m.Indexes))
+	for _, i := range m.Indexes {
+		w.Int(int64(i))
+	}
+}
+
+// DecodeWire reads the message from r (core.Codec's hand-coded path).
+func (m *CommitBundles) DecodeWire(r *wire.Reader) error {
+	*m = CommitBundles{}
+	n := r.MapLen()
+	for i := 0; i < n && r.OK(); i++ {
+		switch string(r.Key()) {
+		case "n":
+			r.ByteArray(m.Node[:])
+		case "g":
+			r.ByteArray(m.Group[:])
+		case "x":
+			k := r.ArrayLen()
+			if k < 0 {
+				continue
+			}
+			m.Indexes = make([]int32, k)
+			for j := 0; j < k && r.OK(); j++ {
+				m.Indexes[j] = int32(r.Int64())
+			}
+		default:
+			r.Skip()
+		}
+	}
+	return r.Err()
+}
