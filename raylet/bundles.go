@@ -110,9 +110,11 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		return
 	}
 	now := r.env.Now()
-	for _, s := range fresh {
+	slab := make([]bundle, len(fresh)) // one allocation: a group's bundles come and mostly go together
+	for i, s := range fresh {
 		k := bundleKey{s.Group, s.Index}
-		r.bundles[k] = &bundle{key: k, res: s.Resources, avail: s.Resources, since: now}
+		slab[i] = bundle{key: k, res: s.Resources, avail: s.Resources, since: now}
+		r.bundles[k] = &slab[i]
 	}
 	r.available = r.available.Sub(need) // one subtraction of their sum: exact, as one per bundle
 	r.stats.BundlesPrepared += int64(len(fresh))
