@@ -367,7 +367,7 @@ func (p PlacementGroupInfo) brief() PlacementGroupInfo {
 // Reason) and, once t is applied, abandons its placement and returns its
 // bundles to their raylets.
 func (s *Server) removeGroup(t *txn, p PlacementGroupInfo, why string) PlacementGroupInfo {
-	nodes := slices.Clone(p.Nodes)
+	nodes := p.Nodes // not changed in place: a record's nodes are replaced, never written
 	p.State = PlacementRemoved
 	p.Nodes = make([]core.NodeID, len(p.Bundles))
 	p.Reason, p.Infeasible = why, false
