@@ -2,7 +2,6 @@ package raylet
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -53,14 +52,81 @@ type bundle struct {
 	since    time.Time
 }
 
+// groupBundles are the bundles of one group reserved here, by bundle
+// index (nil where the bundle is not here): a group's prepare, commit
+// and return look its entry up once, and its bundles are in index order
+// without a sort.
+type groupBundles struct {
+	at   []*bundle
+	held int // how many of at are not nil
+}
+
+// bundle returns the bundle of key k held here, or nil.
+func (r *Raylet) bundle(k bundleKey) *bundle {
+	g := r.bundles[k.group]
+	if g == nil || k.index < 0 || int(k.index) >= len(g.at) {
+		return nil
+	}
+	return g.at[k.index]
+}
+
+// addBundle holds b, whose key holds no bundle here; indexesMax, when
+// beyond b's index, sizes a new group's table at once.
+func (r *Raylet) addBundle(b *bundle, indexesMax int) {
+	g := r.bundles[b.key.group]
+	if g == nil {
+		g = &groupBundles{at: make([]*bundle, 0, max(indexesMax, int(b.key.index)+1))}
+		r.bundles[b.key.group] = g
+	}
+	if i := int(b.key.index); i >= len(g.at) {
+		n := len(g.at)
+		g.at = slices.Grow(g.at, i+1-n)[:i+1]
+		clear(g.at[n:])
+	}
+	if g.at[b.key.index] != nil {
+		panic(fmt.Sprintf("raylet: bundle %v added twice", b.key))
+	}
+	g.at[b.key.index] = b
+	g.held++
+}
+
+// dropBundle forgets the bundle of key k, which is held here.
+func (r *Raylet) dropBundle(k bundleKey) {
+	g := r.bundles[k.group]
+	g.at[k.index] = nil
+	if g.held--; g.held == 0 {
+		delete(r.bundles, k.group)
+	}
+}
+
 // sortedBundles returns the bundles held here in key order.
 func (r *Raylet) sortedBundles() []*bundle {
-	out := make([]*bundle, 0, len(r.bundles))
-	for _, b := range r.bundles { //gray:unordered sorted below
-		out = append(out, b)
+	groups := make([]core.PlacementGroupID, 0, len(r.bundles))
+	n := 0
+	for id, g := range r.bundles { //gray:unordered sorted below
+		groups = append(groups, id)
+		n += g.held
 	}
-	slices.SortFunc(out, func(a, b *bundle) int { return compareBundleKeys(a.key, b.key) })
+	slices.SortFunc(groups, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) })
+	out := make([]*bundle, 0, n)
+	for _, id := range groups {
+		for _, b := range r.bundles[id].at {
+			if b != nil {
+				out = append(out, b)
+			}
+		}
+	}
 	return out
+}
+
+// groupBundlesOf returns the table of group id's bundles held here (by
+// index, nil where not here; empty for none). The caller must not keep
+// or change it.
+func (r *Raylet) groupBundlesOf(id core.PlacementGroupID) []*bundle {
+	if g := r.bundles[id]; g != nil {
+		return g.at
+	}
+	return nil
 }
 
 // Bundles reports the bundles held here, for the heartbeat and tests.
@@ -83,7 +149,7 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 	ascending := true // fresh is in key order, so no bundle is in it twice
 	for _, s := range p.Bundles {
 		k := bundleKey{s.Group, s.Index}
-		if b := r.bundles[k]; b != nil {
+		if b := r.bundle(k); b != nil {
 			if !b.res.Equal(s.Resources) {
 				reply(nil, rpc.Errorf(rpc.CodeConflict, "bundle %v is reserved here with %v, not %v", k, b.res, s.Resources))
 				return
@@ -110,11 +176,16 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		return
 	}
 	now := r.env.Now()
+	indexesMax := 0 // the first group's, to size its table once (a prepare is for one group)
+	for _, s := range fresh {
+		if s.Group == fresh[0].Group {
+			indexesMax = max(indexesMax, int(s.Index)+1)
+		}
+	}
 	slab := make([]bundle, len(fresh)) // one allocation: a group's bundles come and mostly go together
 	for i, s := range fresh {
-		k := bundleKey{s.Group, s.Index}
-		slab[i] = bundle{key: k, res: s.Resources, avail: s.Resources, since: now}
-		r.bundles[k] = &slab[i]
+		slab[i] = bundle{key: bundleKey{s.Group, s.Index}, res: s.Resources, avail: s.Resources, since: now}
+		r.addBundle(&slab[i], indexesMax)
 	}
 	r.available = r.available.Sub(need) // one subtraction of their sum: exact, as one per bundle
 	r.stats.BundlesPrepared += int64(len(fresh))
@@ -129,13 +200,13 @@ func (r *Raylet) handleCommitBundles(_ core.Addr, m core.Message, reply func(cor
 		return
 	}
 	for _, i := range c.Indexes {
-		if r.bundles[bundleKey{c.Group, i}] == nil {
+		if r.bundle(bundleKey{c.Group, i}) == nil {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "bundle %v is not prepared on node %v", bundleKey{c.Group, i}, r.node))
 			return
 		}
 	}
 	for _, i := range c.Indexes {
-		if b := r.bundles[bundleKey{c.Group, i}]; !b.committed {
+		if b := r.bundle(bundleKey{c.Group, i}); !b.committed {
 			b.committed = true
 			r.stats.BundlesCommitted++
 		}
@@ -153,19 +224,14 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 	}
 	var keys []bundleKey
 	if len(ret.Indexes) == 0 {
-		n := 0
-		for k := range r.bundles { //gray:unordered counting
-			if k.group == ret.Group {
-				n++
+		if g := r.bundles[ret.Group]; g != nil {
+			keys = make([]bundleKey, 0, g.held)
+			for _, b := range g.at {
+				if b != nil {
+					keys = append(keys, b.key)
+				}
 			}
 		}
-		keys = make([]bundleKey, 0, n)
-		for k := range r.bundles { //gray:unordered sorted below
-			if k.group == ret.Group {
-				keys = append(keys, k)
-			}
-		}
-		slices.SortFunc(keys, func(a, b bundleKey) int { return cmp.Compare(a.index, b.index) }) // one group's
 	} else {
 		keys = make([]bundleKey, 0, len(ret.Indexes))
 		for _, i := range ret.Indexes {
@@ -181,12 +247,12 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 func (r *Raylet) returnBundles(keys []bundleKey, why string) {
 	freed := make([]*bundle, 0, len(keys))
 	for _, k := range keys {
-		b := r.bundles[k]
+		b := r.bundle(k)
 		if b == nil {
 			continue
 		}
 		freed = append(freed, b)
-		delete(r.bundles, k)
+		r.dropBundle(k)
 		b.returned = true
 	}
 	if len(freed) == 0 {
@@ -224,7 +290,7 @@ func (r *Raylet) dropBundles(drop []proto.BundleState, sent time.Time) {
 	var keys []bundleKey
 	for _, d := range drop {
 		k := bundleKey{d.Group, d.Index}
-		if b := r.bundles[k]; b != nil && !b.since.After(sent) {
+		if b := r.bundle(k); b != nil && !b.since.After(sent) {
 			keys = append(keys, k)
 		}
 	}
@@ -242,8 +308,8 @@ func (r *Raylet) bundleFor(l *leaseRequest) (b *bundle, answered bool) {
 	ref := l.req.Spec.Strategy.Bundle
 	need := bundleHold(&l.req.Spec)
 	any := false
-	for _, c := range r.sortedBundles() {
-		if c.key.group != ref.Group || !c.committed || (ref.Index >= 0 && c.key.index != ref.Index) {
+	for _, c := range r.groupBundlesOf(ref.Group) {
+		if c == nil || !c.committed || (ref.Index >= 0 && c.key.index != ref.Index) {
 			continue
 		}
 		if !need.FitsIn(c.res) {
