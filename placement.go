@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -111,6 +112,10 @@ func CreatePlacementGroup(ctx context.Context, bundles []map[string]float64, opt
 	}
 	res := make([]core.Resources, len(bundles))
 	for i, b := range bundles {
+		if i > 0 && maps.Equal(b, bundles[i-1]) {
+			res[i] = res[i-1] // a group's bundles are mostly alike: one set for a run of them
+			continue
+		}
 		r, err := toResources(b)
 		if err != nil {
 			return nil, fmt.Errorf("gray: CreatePlacementGroup: bundle %d: %w", i, err)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -87,5 +88,43 @@ func TestResourcesMergeAndValidity(t *testing.T) {
 	}
 	if got := sum.String(); got != "{CPU: 3, GPU: 1, custom: 0.5}" {
 		t.Errorf("String() = %q", got)
+	}
+}
+
+// TestSumIsRepeatedAdd: Sum gives what adding the sets one by one gives,
+// for sets that name the same resources (added in place) and others,
+// negative amounts and totals of zero included.
+func TestSumIsRepeatedAdd(t *testing.T) {
+	cpu, tenth := MustResources(CPU, 1), MustResources(CPU, "0.1")
+	mixed := MustResources(CPU, 1, GPU, 2)
+	for _, tc := range []struct {
+		name string
+		sets []Resources
+	}{
+		{"none", nil},
+		{"empty sets", []Resources{nil, {}}},
+		{"one", []Resources{mixed}},
+		{"forty tenths", slices.Repeat([]Resources{tenth}, 40)},
+		{"other names", []Resources{cpu, mixed, MustResources("custom", 3), nil, mixed, cpu}},
+		{"a total of zero", []Resources{mixed, {{CPU, -Units(1)}, {GPU, -Units(2)}}, cpu}},
+		{"zero, then more", []Resources{cpu, {{CPU, -Units(1)}}, {{CPU, -Units(1)}}, mixed}},
+	} {
+		var want Resources
+		for _, r := range tc.sets {
+			want = want.Add(r)
+		}
+		in := make([]Resources, len(tc.sets))
+		for i, r := range tc.sets {
+			in[i] = slices.Clone(r)
+		}
+		got := Sum(len(tc.sets), func(i int) Resources { return tc.sets[i] })
+		if !got.Equal(want) {
+			t.Errorf("%s: Sum = %v, want %v", tc.name, got, want)
+		}
+		for i, r := range tc.sets {
+			if !r.Equal(in[i]) || (len(r) > 0 && len(got) > 0 && &r[0] == &got[0]) {
+				t.Errorf("%s: Sum changed or kept its input %d", tc.name, i)
+			}
+		}
 	}
 }

@@ -292,6 +292,13 @@ func (c *Client) WaitPlacementGroup(id core.PlacementGroupID, hold time.Duration
 	c.doHeld(&GetPlacementGroup{ID: id, Hold: hold}, hold, cb)
 }
 
+// WaitPlacementGroupState is WaitPlacementGroup for a waiter that reads
+// only the group's state: the reply's record has no bundles and nodes,
+// and it has no Raylets (GetPlacementGroup.Brief).
+func (c *Client) WaitPlacementGroupState(id core.PlacementGroupID, hold time.Duration, cb func(Reply, error)) {
+	c.doHeld(&GetPlacementGroup{ID: id, Hold: hold, Brief: true}, hold, cb)
+}
+
 // GetNamedPlacementGroup reads the placement group named name in ns.
 func (c *Client) GetNamedPlacementGroup(ns, name string, cb func(Reply, error)) {
 	c.do(&GetPlacementGroup{Namespace: ns, Name: name}, cb)

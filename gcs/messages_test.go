@@ -114,6 +114,8 @@ func FuzzDecode(f *testing.F) {
 		&Reply{Client: "c", Seq: 3, TasksTotal: 2, Tasks: []TaskInfo{{ID: core.NewTaskID(job, core.DriverTaskID(job), 1), Name: "f",
 			Attempts: []TaskAttempt{{State: TaskFinished, StartTime: 1, EndTime: 2}}}}},
 		&Reply{Client: "c", Seq: 1, Code: rpc.CodeNotFound, Err: "x", Nodes: []NodeInfo{{ID: core.NodeID{1}, State: NodeAlive}}},
+		&Reply{Client: "c", Seq: 4, PlacementGroups: []PlacementGroupInfo{{ID: core.PlacementGroupID{1}, State: PlacementCreated,
+			Bundles: []core.Resources{core.MustResources(core.CPU, 1), core.MustResources(core.CPU, 1)}, Nodes: []core.NodeID{{2}, {}}}}},
 		&PollReply{Client: "c", Seq: 2, Head: 1, Messages: []PubMessage{{Seq: 1, Channel: ChannelNode, Node: &NodeInfo{State: NodeDead}}}},
 	} {
 		b, err := c.Encode(m)
@@ -145,6 +147,8 @@ func FuzzLoadRecord(f *testing.F) {
 	f.Add(keyBoot, u64(3))
 	f.Add(floorKey("c"), u64(9))
 	f.Add([]byte{tableActor, 1, 2}, []byte{0xc1})
+	f.Add(placementKey(core.PlacementGroupID{1}), encode(&PlacementGroupInfo{ID: core.PlacementGroupID{1}, State: PlacementCreated,
+		Bundles: []core.Resources{core.MustResources(core.CPU, 1), core.MustResources(core.CPU, 1)}, Nodes: []core.NodeID{{2}, {}}}))
 	f.Fuzz(func(t *testing.T, k, v []byte) {
 		r := &recovered{kv: map[string]map[string][]byte{}, replies: map[string]map[uint64]Reply{}, floors: map[string]uint64{}}
 		_ = r.load(k, v)

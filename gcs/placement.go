@@ -133,12 +133,17 @@ type RemovePlacementGroup struct {
 // server holds the reply until it is CREATED or REMOVED, or Hold passes
 // (at most Config.PollTimeout), so that a waiter learns at once without
 // polling.
+//
+// With Brief, the reply holds the record without its bundles and nodes,
+// and no Raylets: what a waiter for the group's state reads, at a cost
+// that does not grow with the bundles.
 type GetPlacementGroup struct {
 	Hdr       Hdr
 	ID        core.PlacementGroupID
 	Namespace string
 	Name      string
 	Hold      time.Duration
+	Brief     bool `msgpack:",omitempty"`
 }
 
 // RemovedGroupsMax is how many removed groups the table keeps (their
@@ -268,6 +273,7 @@ func (s *Server) putPlacement(t *txn, p PlacementGroupInfo) {
 type heldGet struct {
 	from  core.Addr
 	hdr   Hdr
+	brief bool
 	timer core.Timer
 }
 
@@ -292,7 +298,7 @@ func (s *Server) holdGet(from core.Addr, m *GetPlacementGroup) {
 			return
 		}
 	}
-	h := &heldGet{from: from, hdr: m.Hdr}
+	h := &heldGet{from: from, hdr: m.Hdr, brief: m.Brief}
 	id := p.ID
 	h.timer = s.env.AfterFunc(min(m.Hold, s.cfg.PollTimeout), func() {
 		if s.stopped {
@@ -304,7 +310,7 @@ func (s *Server) holdGet(from core.Addr, m *GetPlacementGroup) {
 			if len(s.pgHeld[id]) == 0 {
 				delete(s.pgHeld, id)
 			}
-			s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+			s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id, Brief: h.brief}))
 		}
 	})
 	s.pgHeld[id] = append(held, h)
@@ -316,7 +322,7 @@ func (s *Server) answerHeld(id core.PlacementGroupID) {
 	delete(s.pgHeld, id)
 	for _, h := range held {
 		h.timer.Stop()
-		s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id}))
+		s.reply(h.from, h.hdr, s.getPlacementGroup(&GetPlacementGroup{ID: id, Brief: h.brief}))
 	}
 }
 
@@ -361,7 +367,7 @@ func (p PlacementGroupInfo) brief() PlacementGroupInfo {
 // Reason) and, once t is applied, abandons its placement and returns its
 // bundles to their raylets.
 func (s *Server) removeGroup(t *txn, p PlacementGroupInfo, why string) PlacementGroupInfo {
-	nodes := slices.Clone(p.Nodes)
+	nodes := p.Nodes // not changed in place: a record's nodes are replaced, never written
 	p.State = PlacementRemoved
 	p.Nodes = make([]core.NodeID, len(p.Bundles))
 	p.Reason, p.Infeasible = why, false
@@ -392,6 +398,9 @@ func (s *Server) getPlacementGroup(m *GetPlacementGroup) Reply {
 	if !ok {
 		return fail(rpc.CodeNotFound, "no placement group %v", id)
 	}
+	if m.Brief {
+		return Reply{PlacementGroups: []PlacementGroupInfo{p.brief()}}
+	}
 	return Reply{PlacementGroups: []PlacementGroupInfo{p}, Raylets: p.raylets(s)}
 }
 
@@ -401,8 +410,9 @@ func (s *Server) getPlacementGroup(m *GetPlacementGroup) Reply {
 type pgAttempt struct {
 	id  core.PlacementGroupID
 	gen uint64
-	// nodes maps each bundle being placed to its node.
-	nodes map[int32]core.NodeID
+	// nodes holds, per bundle of the group, its node in this attempt;
+	// the zero NodeID for a bundle it does not place.
+	nodes []core.NodeID
 	// waiting counts prepares not answered yet; prepared lists the nodes
 	// that prepared their bundles.
 	waiting  int
@@ -444,7 +454,7 @@ func (s *Server) placeGroup(id core.PlacementGroupID) {
 	if !ok || s.stopped || s.pgAttempts[id] != nil || (p.State != PlacementPending && p.State != PlacementRescheduling) {
 		return
 	}
-	var todo []int32
+	todo := make([]int32, 0, len(p.Nodes))
 	for i, n := range p.Nodes {
 		if n.IsNil() {
 			todo = append(todo, int32(i))
@@ -465,22 +475,44 @@ func (s *Server) placeGroup(id core.PlacementGroupID) {
 	s.pgGen++
 	a := &pgAttempt{id: id, gen: s.pgGen, nodes: choice}
 	s.pgAttempts[id] = a
-	byNode := map[core.NodeID][]proto.BundleSpec{}
-	var order []core.NodeID
-	for _, i := range todo {
-		n := choice[i]
-		if byNode[n] == nil {
-			order = append(order, n)
-		}
-		byNode[n] = append(byNode[n], proto.BundleSpec{Group: id, Index: i, Resources: p.Bundles[i]})
-	}
+	order, per := byNode(choice, todo)
 	a.waiting = len(order)
-	for _, n := range order {
-		n := n
-		s.cli.Call(s.nodes[n].info.Addr, &proto.PrepareBundles{Node: n, Bundles: byNode[n]}, rpc.Options{Timeout: pgRPCTimeout}, func(_ core.Message, err error) {
+	for k, n := range order {
+		specs := make([]proto.BundleSpec, len(per[k]))
+		for j, i := range per[k] {
+			specs[j] = proto.BundleSpec{Group: id, Index: i, Resources: p.Bundles[i]}
+		}
+		s.cli.Call(s.nodes[n].info.Addr, &proto.PrepareBundles{Node: n, Bundles: specs}, rpc.Options{Timeout: pgRPCTimeout}, func(_ core.Message, err error) {
 			s.onPrepared(a, n, err)
 		})
 	}
+}
+
+// byNode groups the bundles idx (every bundle when idx is nil) by their
+// node in nodes, the nodes in order of first use; bundles whose node is
+// the zero NodeID are left out.
+func byNode(nodes []core.NodeID, idx []int32) (order []core.NodeID, per [][]int32) {
+	var places nodePlaces
+	add := func(i int32) {
+		if nodes[i].IsNil() {
+			return
+		}
+		k, fresh := places.place(nodes[i])
+		if fresh {
+			per = append(per, nil)
+		}
+		per[k] = append(per[k], i)
+	}
+	if idx == nil {
+		for i := range nodes {
+			add(int32(i))
+		}
+	} else {
+		for _, i := range idx {
+			add(i)
+		}
+	}
+	return places.order, per
 }
 
 // onPrepared records one node's answer to a prepare.
@@ -531,8 +563,10 @@ func (s *Server) onPrepared(a *pgAttempt, n core.NodeID, err error) {
 	// Every node prepared: the decision is made durable, then committed.
 	next := p
 	next.Nodes = slices.Clone(p.Nodes)
-	for i, n := range a.nodes { //gray:unordered each bundle's own slot is set
-		next.Nodes[i] = n
+	for i, n := range a.nodes {
+		if !n.IsNil() {
+			next.Nodes[i] = n
+		}
 	}
 	next.State = PlacementCreated
 	next.Reason, next.Infeasible = "", false
@@ -548,12 +582,11 @@ func (s *Server) onPrepared(a *pgAttempt, n core.NodeID, err error) {
 // indexesOn lists the bundles of the attempt on node n, in order.
 func (a *pgAttempt) indexesOn(n core.NodeID) []int32 {
 	var out []int32
-	for i, x := range a.nodes { //gray:unordered sorted below
+	for i, x := range a.nodes {
 		if x == n {
-			out = append(out, i)
+			out = append(out, int32(i))
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -561,19 +594,9 @@ func (a *pgAttempt) indexesOn(n core.NodeID) []int32 {
 // resent until it answers; a node that lost the bundle (NotFound) makes
 // it unplaced again.
 func (s *Server) commitPlaced(p PlacementGroupInfo) {
-	byNode := map[core.NodeID][]int32{}
-	var order []core.NodeID
-	for i, n := range p.Nodes {
-		if n.IsNil() {
-			continue
-		}
-		if byNode[n] == nil {
-			order = append(order, n)
-		}
-		byNode[n] = append(byNode[n], int32(i))
-	}
-	for _, n := range order {
-		s.sendCommit(p.ID, p.Version, n, byNode[n])
+	order, per := byNode(p.Nodes, nil)
+	for k, n := range order {
+		s.sendCommit(p.ID, p.Version, n, per[k])
 	}
 }
 
@@ -617,12 +640,8 @@ func (s *Server) returnBundles(id core.PlacementGroupID, n core.NodeID, idx []in
 
 // returnPlaced returns the placed bundles of a removed group.
 func (s *Server) returnPlaced(id core.PlacementGroupID, nodes []core.NodeID) {
-	seen := map[core.NodeID]bool{}
-	for _, n := range nodes {
-		if n.IsNil() || seen[n] {
-			continue
-		}
-		seen[n] = true
+	order, _ := byNode(nodes, nil)
+	for _, n := range order {
 		s.returnBundles(id, n, nil)
 	}
 }
@@ -675,7 +694,7 @@ func (s *Server) unplace(id core.PlacementGroupID, match func(i int, n core.Node
 // abandons the reservations in flight that counted on it.
 func (s *Server) onNodeDeadPlacement(node core.NodeID) {
 	for _, id := range s.pgOrder {
-		if a := s.pgAttempts[id]; a != nil && len(a.indexesOn(node)) > 0 {
+		if a := s.pgAttempts[id]; a != nil && slices.Contains(a.nodes, node) {
 			s.abandonAttempt(id, fmt.Sprintf("node %v died", node))
 			s.armPGRetry()
 		}
@@ -725,7 +744,7 @@ func (s *Server) reconcileBundles(node core.NodeID, held []proto.BundleState) []
 		p, ok := s.pgs[b.Group]
 		keep := ok && p.State != PlacementRemoved && int(b.Index) < len(p.Nodes) && p.Nodes[b.Index] == node
 		if !keep && ok && p.State != PlacementRemoved {
-			if a := s.pgAttempts[b.Group]; a != nil && a.nodes[b.Index] == node {
+			if a := s.pgAttempts[b.Group]; a != nil && b.Index >= 0 && int(b.Index) < len(a.nodes) && a.nodes[b.Index] == node {
 				keep = true
 			}
 		}
@@ -737,50 +756,35 @@ func (s *Server) reconcileBundles(node core.NodeID, held []proto.BundleState) []
 }
 
 // chooseNodes picks a node for each bundle of todo by the group's
-// strategy, from the alive nodes' available resources. It returns nil
-// and why when it cannot now; infeasible when no alive nodes could ever
-// hold the bundles, whatever they run.
-func (s *Server) chooseNodes(p PlacementGroupInfo, todo []int32) (map[int32]core.NodeID, string, bool) {
-	type cand struct {
-		id          core.NodeID
-		avail, tot  core.Resources
-		hasBundleOf bool // holds another bundle of the group already
-	}
-	var nodes []*cand
+// strategy, from the alive nodes' available resources: per bundle of
+// the group its node, the zero NodeID for those not in todo. It returns
+// nil and why when it cannot now; infeasible when no alive nodes could
+// ever hold the bundles, whatever they run.
+func (s *Server) chooseNodes(p PlacementGroupInfo, todo []int32) ([]core.NodeID, string, bool) {
+	var nodes []*pgCand
 	for _, id := range s.nodeOrder {
 		n := s.nodes[id]
 		if n.info.State != NodeAlive {
 			continue
 		}
-		c := &cand{id: id, avail: n.info.Available, tot: n.info.Resources}
-		c.hasBundleOf = slices.Contains(p.Nodes, id)
-		nodes = append(nodes, c)
+		nodes = append(nodes, &pgCand{id: id, avail: n.info.Available, tot: n.info.Resources, holds: slices.Contains(p.Nodes, id)})
 	}
 	if len(nodes) == 0 {
 		return nil, "no alive node", true
 	}
-	fits := func(use func(*cand) core.Resources) map[int32]core.NodeID {
-		left := map[core.NodeID]core.Resources{}
+	placed := slices.ContainsFunc(p.Nodes, func(n core.NodeID) bool { return !n.IsNil() })
+	fits := func(use func(*pgCand) core.Resources) []core.NodeID {
 		for _, c := range nodes {
-			left[c.id] = use(c)
+			c.left, c.owned, c.used = use(c), false, c.holds
 		}
-		used := map[core.NodeID]bool{}
-		for _, n := range p.Nodes {
-			if !n.IsNil() {
-				used[n] = true
-			}
-		}
-		out := map[int32]core.NodeID{}
+		out := make([]core.NodeID, len(p.Bundles))
 		switch p.Strategy {
 		case proto.PlacementStrictPack:
-			var sum core.Resources
-			for _, i := range todo {
-				sum = sum.Add(p.Bundles[i])
-			}
+			sum := core.Sum(len(todo), func(k int) core.Resources { return p.Bundles[todo[k]] })
 			for _, c := range nodes {
 				// Every bundle on one node: the one that holds the
 				// placed ones, if any.
-				if (len(used) == 0 || used[c.id]) && sum.FitsIn(left[c.id]) {
+				if (!placed || c.used) && sum.FitsIn(c.left) {
 					for _, i := range todo {
 						out[i] = c.id
 					}
@@ -790,41 +794,41 @@ func (s *Server) chooseNodes(p PlacementGroupInfo, todo []int32) (map[int32]core
 			return nil
 		case proto.PlacementStrictSpread, proto.PlacementSpread:
 			for _, i := range todo {
-				var pick *cand
+				var pick *pgCand
 				for _, c := range nodes { // a node without a bundle of the group
-					if !used[c.id] && p.Bundles[i].FitsIn(left[c.id]) {
+					if !c.used && p.Bundles[i].FitsIn(c.left) {
 						pick = c
 						break
 					}
 				}
 				for _, c := range nodes { // SPREAD only: else any node it fits
-					if pick == nil && p.Strategy == proto.PlacementSpread && p.Bundles[i].FitsIn(left[c.id]) {
+					if pick == nil && p.Strategy == proto.PlacementSpread && p.Bundles[i].FitsIn(c.left) {
 						pick = c
 					}
 				}
 				if pick == nil {
 					return nil
 				}
-				used[pick.id] = true
-				left[pick.id] = left[pick.id].Sub(p.Bundles[i])
+				pick.used = true
+				pick.take(p.Bundles[i])
 				out[i] = pick.id
 			}
 			return out
 		default: // PACK: fill the node that holds most of the group, then the next
 			order := slices.Clone(nodes)
-			slices.SortStableFunc(order, func(a, b *cand) int {
+			slices.SortStableFunc(order, func(a, b *pgCand) int {
 				switch {
-				case used[a.id] && !used[b.id]:
+				case a.used && !b.used:
 					return -1
-				case used[b.id] && !used[a.id]:
+				case b.used && !a.used:
 					return 1
 				}
 				return 0
 			})
 			for _, i := range todo {
-				var pick *cand
+				var pick *pgCand
 				for _, c := range order {
-					if p.Bundles[i].FitsIn(left[c.id]) {
+					if p.Bundles[i].FitsIn(c.left) {
 						pick = c
 						break
 					}
@@ -834,25 +838,60 @@ func (s *Server) chooseNodes(p PlacementGroupInfo, todo []int32) (map[int32]core
 				}
 				// The node picked comes first for the next bundles.
 				if k := slices.Index(order, pick); k > 0 {
-					order = append([]*cand{pick}, slices.Delete(order, k, k+1)...)
+					order = append([]*pgCand{pick}, slices.Delete(order, k, k+1)...)
 				}
-				left[pick.id] = left[pick.id].Sub(p.Bundles[i])
+				pick.take(p.Bundles[i])
 				out[i] = pick.id
 			}
 			return out
 		}
 	}
-	if out := fits(func(c *cand) core.Resources { return c.avail }); out != nil {
+	if out := fits(func(c *pgCand) core.Resources { return c.avail }); out != nil {
 		return out, "", false
 	}
-	if fits(func(c *cand) core.Resources { return c.tot }) == nil {
-		var need core.Resources
-		for _, i := range todo {
-			need = need.Add(p.Bundles[i])
-		}
+	if fits(func(c *pgCand) core.Resources { return c.tot }) == nil {
+		need := core.Sum(len(todo), func(k int) core.Resources { return p.Bundles[todo[k]] })
 		return nil, fmt.Sprintf("infeasible: no set of alive nodes can hold bundles %v (%v in all) with strategy %v", bundlesOf(p, todo), need, p.Strategy), true
 	}
 	return nil, "waiting for resources: the alive nodes' available resources do not fit the bundles now", false
+}
+
+// pgCand is an alive node as chooseNodes considers it.
+type pgCand struct {
+	id         core.NodeID
+	avail, tot core.Resources
+	holds      bool // holds a placed bundle of the group
+	// In one pass of chooseNodes: left is what the node has left after
+	// the bundles given to it (owned: a copy of the pass's own, changed
+	// in place); used that it holds a bundle of the group, placed or
+	// given.
+	left        core.Resources
+	owned, used bool
+}
+
+// take gives c bundle b, which fits in c.left. It subtracts in place, on
+// the pass's own copy: every resource b names is in c.left (it fits), so
+// no entry is added, and one that reaches zero stays as a zero, which
+// reads as the absent one does (FitsIn, Get).
+func (c *pgCand) take(b core.Resources) {
+	if !c.owned {
+		c.left, c.owned = slices.Clone(c.left), true
+	}
+	at := make([]int, 0, 4) // the place in c.left of each resource of b
+	j := 0
+	for _, x := range b {
+		for j < len(c.left) && c.left[j].Name < x.Name {
+			j++
+		}
+		if j == len(c.left) || c.left[j].Name != x.Name {
+			c.left = c.left.Sub(b) // not a fit after all: subtract as ever
+			return
+		}
+		at = append(at, j)
+	}
+	for k, x := range b {
+		c.left[at[k]].Amount -= x.Amount
+	}
 }
 
 func bundlesOf(p PlacementGroupInfo, idx []int32) []core.Resources {

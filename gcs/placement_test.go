@@ -1,11 +1,15 @@
 package gcs_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -71,7 +75,9 @@ func TestPlacementGroupsEndWithTheirJob(t *testing.T) {
 
 // TestPlacementGroupHeldRead: a WaitPlacementGroup read of a group that
 // waits for nodes is held until the hold passes (and answered PENDING),
-// or answered as soon as the group is removed.
+// or answered as soon as the group is removed; so is a
+// WaitPlacementGroupState read, answered with the record without its
+// bundles and nodes, and no raylets.
 func TestPlacementGroupHeldRead(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	r := rand.New(rand.NewPCG(3, 4))
@@ -86,8 +92,10 @@ func TestPlacementGroupHeldRead(t *testing.T) {
 		}
 	}
 	held := h.op(0, "held read", timed(&heldFor, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, time.Second, f) }))
-	both := h.concurrent("held read, then remove", []int{0, 0},
+	var briefAfter time.Duration
+	both := h.concurrent("held reads, then remove", []int{0, 0, 0},
 		timed(&removedAfter, func(c *gcs.Client, f cb) { c.WaitPlacementGroup(g.ID, 4*time.Second, f) }),
+		timed(&briefAfter, func(c *gcs.Client, f cb) { c.WaitPlacementGroupState(g.ID, 4*time.Second, f) }),
 		func(c *gcs.Client, f cb) {
 			h.w.Schedule(300*time.Millisecond, "remove", func() { c.RemovePlacementGroup(g.ID, f) })
 		})
@@ -95,22 +103,55 @@ func TestPlacementGroupHeldRead(t *testing.T) {
 	if !held.ok() || held.r.PlacementGroups[0].State != gcs.PlacementPending || heldFor < time.Second || heldFor > 2*time.Second {
 		t.Errorf("%v after %v, want PENDING after the 1s hold", held, heldFor)
 	}
+	if p := held.r.PlacementGroups[0]; len(p.Bundles) != 1 || len(p.Nodes) != 1 || len(held.r.Raylets) != 1 {
+		t.Errorf("held read: %d bundles, %d nodes, %d raylets, want 1 each", len(p.Bundles), len(p.Nodes), len(held.r.Raylets))
+	}
 	if !both[0].ok() || both[0].r.PlacementGroups[0].State != gcs.PlacementRemoved || removedAfter > 2*time.Second {
 		t.Errorf("%v after %v, want REMOVED as soon as it was removed", both[0], removedAfter)
+	}
+	if !both[1].ok() || both[1].r.PlacementGroups[0].State != gcs.PlacementRemoved || briefAfter > 2*time.Second {
+		t.Errorf("%v after %v, want REMOVED as soon as it was removed", both[1], briefAfter)
+	}
+	if p := both[1].r.PlacementGroups[0]; p.ID != g.ID || len(p.Bundles) != 0 || len(p.Nodes) != 0 || len(both[1].r.Raylets) != 0 {
+		t.Errorf("state read: %v with %d bundles, %d nodes, %d raylets, want %v with none", p.ID, len(p.Bundles), len(p.Nodes), len(both[1].r.Raylets), g.ID)
 	}
 }
 
 // TestPlacementGroupRecordRoundTrips: the hand-written encoding of a
-// group's record gives back every field, through a reply.
+// group's record gives back every field, through a reply: nodes placed
+// or not, shared by bundles or not, interleaved, and equal bundles
+// (decoded into one shared slice) next to others.
 func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	cpu := core.MustResources(core.CPU, "0.001")
 	g := gcs.PlacementGroupInfo{ID: core.NewPlacementGroupID(core.JobIDFromInt(7), r), Namespace: "ns", Name: "gang",
 		Strategy: proto.PlacementStrictSpread, State: gcs.PlacementRescheduling, Detached: true, Owner: "driver-1",
 		Reason: "why", Infeasible: true, Version: 9,
 		Bundles: []core.Resources{core.MustResources(core.CPU, core.Units(1), "GPU", core.Units(2)), core.MustResources("x", core.Quantity(3))},
 		Nodes:   []core.NodeID{{1, 2, 3}, {}}}
+	many := func(nodes ...core.NodeID) gcs.PlacementGroupInfo {
+		m := gcs.PlacementGroupInfo{ID: g.ID, State: gcs.PlacementCreated, Nodes: nodes}
+		for i := range nodes {
+			switch {
+			case i%7 == 3:
+				m.Bundles = append(m.Bundles, core.MustResources(core.CPU, "0.001", "GPU", 1))
+			case i%7 == 4:
+				m.Bundles = append(m.Bundles, core.MustResources(core.CPU, "0.002"))
+			default:
+				m.Bundles = append(m.Bundles, cpu)
+			}
+		}
+		return m
+	}
+	n1, n2, n3 := core.NodeID{1}, core.NodeID{2}, core.NodeID{3}
+	var spread []core.NodeID
+	for i := range 40 {
+		spread = append(spread, core.NodeID{byte(i / 256), byte(i), 9})
+	}
 	c := core.NewCodec(1 << 20)
-	for _, in := range []gcs.PlacementGroupInfo{g, {ID: g.ID}} {
+	for _, in := range []gcs.PlacementGroupInfo{g, {ID: g.ID},
+		many(make([]core.NodeID, 40)...), many(slices.Repeat([]core.NodeID{n1}, 40)...),
+		many(n1, n2, n1, n3, core.NodeID{}, n2, n2, n1, n3, core.NodeID{}), many(spread...)} {
 		b, err := c.Encode(&gcs.Reply{PlacementGroups: []gcs.PlacementGroupInfo{in}})
 		if err != nil {
 			t.Fatal(err)
@@ -122,6 +163,74 @@ func TestPlacementGroupRecordRoundTrips(t *testing.T) {
 		out := m.(*gcs.Reply).PlacementGroups[0]
 		if fmt.Sprint(out) != fmt.Sprint(in) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
+		}
+	}
+}
+
+// TestPlacementGroupRecordIsCompact: a run of equal bundles is written
+// once, a record's nodes take about a byte per bundle (a table of the
+// distinct nodes and an index per bundle), and records written with each
+// bundle and each bundle's node in full still decode.
+func TestPlacementGroupRecordIsCompact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	id := core.NewPlacementGroupID(core.JobIDFromInt(7), r)
+	node := core.NodeID{4, 5, 6}
+	g := gcs.PlacementGroupInfo{ID: id, State: gcs.PlacementCreated, Version: 2,
+		Bundles: slices.Repeat([]core.Resources{core.MustResources(core.CPU, "0.001")}, 40),
+		Nodes:   slices.Repeat([]core.NodeID{node}, 40)}
+	b, err := msgpack.Marshal(&g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One run of 40 bundles (about 10 bytes), 40 node indexes of 1 byte,
+	// one node of 30, the rest: about 125 (the earlier layout took about
+	// 1,500).
+	if len(b) > 150 {
+		t.Errorf("a 40-bundle record on one node encodes in %d bytes, want at most 150", len(b))
+	}
+	// The earlier layout: key "o", each bundle's node in full.
+	var old bytes.Buffer
+	enc := msgpack.NewEncoder(&old)
+	for _, err := range []error{enc.EncodeMapLen(5), enc.EncodeString("i"), enc.EncodeBytes(id[:]), enc.EncodeString("b"), enc.EncodeArrayLen(40)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 40 {
+		_ = enc.EncodeArrayLen(2)
+		_ = enc.EncodeString(core.CPU)
+		_ = enc.EncodeInt(10)
+	}
+	_ = enc.EncodeString("o")
+	_ = enc.EncodeArrayLen(40)
+	for range 40 {
+		_ = enc.EncodeBytes(node[:])
+	}
+	_ = enc.EncodeString("st")
+	_ = enc.EncodeUint(uint64(gcs.PlacementCreated))
+	_ = enc.EncodeString("v")
+	_ = enc.EncodeInt(2)
+	var got gcs.PlacementGroupInfo
+	if err := msgpack.Unmarshal(old.Bytes(), &got); err != nil {
+		t.Fatalf("decoding the earlier layout: %v", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(g) {
+		t.Errorf("earlier layout decoded as\n%+v\nwant %+v", got, g)
+	}
+	// A node index beyond the table, and runs that do not match the
+	// bundles, are errors, not panics.
+	bad := gcs.PlacementGroupInfo{ID: id, Bundles: g.Bundles[:2], Nodes: []core.NodeID{node, node}}
+	b, _ = msgpack.Marshal(&bad)
+	for _, c := range []struct{ from, to []byte }{
+		{[]byte{0xa2, 'o', 'x', 0x92, 0x01}, []byte{0xa2, 'o', 'x', 0x92, 0x02}},
+		{[]byte{0xa2, 'b', 'n', 0x91, 0x02}, []byte{0xa2, 'b', 'n', 0x91, 0x00}},
+		{[]byte{0xa2, 'b', 'n', 0x91, 0x02}, []byte{0xa2, 'b', 'n', 0x92, 0x01}},
+	} {
+		if !bytes.Contains(b, c.from) {
+			t.Fatalf("%x not in the encoding %x", c.from, b)
+		}
+		if err := msgpack.Unmarshal(bytes.Replace(b, c.from, c.to, 1), &got); err == nil {
+			t.Errorf("%x for %x decoded as %+v", c.to, c.from, got)
 		}
 	}
 }

@@ -52,14 +52,81 @@ type bundle struct {
 	since    time.Time
 }
 
+// groupBundles are the bundles of one group reserved here, by bundle
+// index (nil where the bundle is not here): a group's prepare, commit
+// and return look its entry up once, and its bundles are in index order
+// without a sort.
+type groupBundles struct {
+	at   []*bundle
+	held int // how many of at are not nil
+}
+
+// bundle returns the bundle of key k held here, or nil.
+func (r *Raylet) bundle(k bundleKey) *bundle {
+	g := r.bundles[k.group]
+	if g == nil || k.index < 0 || int(k.index) >= len(g.at) {
+		return nil
+	}
+	return g.at[k.index]
+}
+
+// addBundle holds b, whose key holds no bundle here; indexesMax, when
+// beyond b's index, sizes a new group's table at once.
+func (r *Raylet) addBundle(b *bundle, indexesMax int) {
+	g := r.bundles[b.key.group]
+	if g == nil {
+		g = &groupBundles{at: make([]*bundle, 0, max(indexesMax, int(b.key.index)+1))}
+		r.bundles[b.key.group] = g
+	}
+	if i := int(b.key.index); i >= len(g.at) {
+		n := len(g.at)
+		g.at = slices.Grow(g.at, i+1-n)[:i+1]
+		clear(g.at[n:])
+	}
+	if g.at[b.key.index] != nil {
+		panic(fmt.Sprintf("raylet: bundle %v added twice", b.key))
+	}
+	g.at[b.key.index] = b
+	g.held++
+}
+
+// dropBundle forgets the bundle of key k, which is held here.
+func (r *Raylet) dropBundle(k bundleKey) {
+	g := r.bundles[k.group]
+	g.at[k.index] = nil
+	if g.held--; g.held == 0 {
+		delete(r.bundles, k.group)
+	}
+}
+
 // sortedBundles returns the bundles held here in key order.
 func (r *Raylet) sortedBundles() []*bundle {
-	out := make([]*bundle, 0, len(r.bundles))
-	for _, b := range r.bundles { //gray:unordered sorted below
-		out = append(out, b)
+	groups := make([]core.PlacementGroupID, 0, len(r.bundles))
+	n := 0
+	for id, g := range r.bundles { //gray:unordered sorted below
+		groups = append(groups, id)
+		n += g.held
 	}
-	slices.SortFunc(out, func(a, b *bundle) int { return compareBundleKeys(a.key, b.key) })
+	slices.SortFunc(groups, func(a, b core.PlacementGroupID) int { return bytes.Compare(a[:], b[:]) })
+	out := make([]*bundle, 0, n)
+	for _, id := range groups {
+		for _, b := range r.bundles[id].at {
+			if b != nil {
+				out = append(out, b)
+			}
+		}
+	}
 	return out
+}
+
+// groupBundlesOf returns the table of group id's bundles held here (by
+// index, nil where not here; empty for none). The caller must not keep
+// or change it.
+func (r *Raylet) groupBundlesOf(id core.PlacementGroupID) []*bundle {
+	if g := r.bundles[id]; g != nil {
+		return g.at
+	}
+	return nil
 }
 
 // Bundles reports the bundles held here, for the heartbeat and tests.
@@ -78,11 +145,11 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		reply(nil, rpc.Errorf(rpc.CodeFailedPrecondition, "bundles for node %v reached node %v (a later incarnation at its address)", p.Node, r.node))
 		return
 	}
-	var need core.Resources
-	var fresh []proto.BundleSpec
+	fresh := make([]proto.BundleSpec, 0, len(p.Bundles))
+	ascending := true // fresh is in key order, so no bundle is in it twice
 	for _, s := range p.Bundles {
 		k := bundleKey{s.Group, s.Index}
-		if b := r.bundles[k]; b != nil {
+		if b := r.bundle(k); b != nil {
 			if !b.res.Equal(s.Resources) {
 				reply(nil, rpc.Errorf(rpc.CodeConflict, "bundle %v is reserved here with %v, not %v", k, b.res, s.Resources))
 				return
@@ -90,13 +157,16 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 			b.since = r.env.Now() // prepared again: not one a heartbeat's answer may drop
 			continue
 		}
-		if slices.ContainsFunc(fresh, func(f proto.BundleSpec) bool { return f.Group == s.Group && f.Index == s.Index }) {
+		if n := len(fresh); n > 0 && ascending {
+			ascending = compareBundleKeys(bundleKey{fresh[n-1].Group, fresh[n-1].Index}, k) < 0
+		}
+		if !ascending && slices.ContainsFunc(fresh, func(f proto.BundleSpec) bool { return f.Group == s.Group && f.Index == s.Index }) {
 			reply(nil, rpc.Errorf(rpc.CodeInvalid, "bundle %v given twice", k))
 			return
 		}
 		fresh = append(fresh, s)
-		need = need.Add(s.Resources)
 	}
+	need := core.Sum(len(fresh), func(i int) core.Resources { return fresh[i].Resources })
 	if r.fenced {
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "node %v is dead", r.node))
 		return
@@ -105,12 +175,20 @@ func (r *Raylet) handlePrepareBundles(_ core.Addr, m core.Message, reply func(co
 		reply(nil, rpc.Errorf(rpc.CodeUnavailable, "bundles need %v, node %v has %v available", need, r.node, r.available))
 		return
 	}
+	now := r.env.Now()
+	indexesMax := 0 // the first group's, to size its table once (a prepare is for one group)
 	for _, s := range fresh {
-		k := bundleKey{s.Group, s.Index}
-		r.bundles[k] = &bundle{key: k, res: s.Resources, avail: s.Resources, since: r.env.Now()}
-		r.available = r.available.Sub(s.Resources)
-		r.stats.BundlesPrepared++
+		if s.Group == fresh[0].Group {
+			indexesMax = max(indexesMax, int(s.Index)+1)
+		}
 	}
+	slab := make([]bundle, len(fresh)) // one allocation: a group's bundles come and mostly go together
+	for i, s := range fresh {
+		slab[i] = bundle{key: bundleKey{s.Group, s.Index}, res: s.Resources, avail: s.Resources, since: now}
+		r.addBundle(&slab[i], indexesMax)
+	}
+	r.available = r.available.Sub(need) // one subtraction of their sum: exact, as one per bundle
+	r.stats.BundlesPrepared += int64(len(fresh))
 	reply(&proto.Ack{}, nil)
 }
 
@@ -122,13 +200,13 @@ func (r *Raylet) handleCommitBundles(_ core.Addr, m core.Message, reply func(cor
 		return
 	}
 	for _, i := range c.Indexes {
-		if r.bundles[bundleKey{c.Group, i}] == nil {
+		if r.bundle(bundleKey{c.Group, i}) == nil {
 			reply(nil, rpc.Errorf(rpc.CodeNotFound, "bundle %v is not prepared on node %v", bundleKey{c.Group, i}, r.node))
 			return
 		}
 	}
 	for _, i := range c.Indexes {
-		if b := r.bundles[bundleKey{c.Group, i}]; !b.committed {
+		if b := r.bundle(bundleKey{c.Group, i}); !b.committed {
 			b.committed = true
 			r.stats.BundlesCommitted++
 		}
@@ -146,12 +224,16 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 	}
 	var keys []bundleKey
 	if len(ret.Indexes) == 0 {
-		for _, b := range r.sortedBundles() {
-			if b.key.group == ret.Group {
-				keys = append(keys, b.key)
+		if g := r.bundles[ret.Group]; g != nil {
+			keys = make([]bundleKey, 0, g.held)
+			for _, b := range g.at {
+				if b != nil {
+					keys = append(keys, b.key)
+				}
 			}
 		}
 	} else {
+		keys = make([]bundleKey, 0, len(ret.Indexes))
 		for _, i := range ret.Indexes {
 			keys = append(keys, bundleKey{ret.Group, i})
 		}
@@ -163,35 +245,39 @@ func (r *Raylet) handleReturnBundles(_ core.Addr, m core.Message, reply func(cor
 // returnBundles gives the bundles of keys back to the node; the leases
 // running in them fail with why.
 func (r *Raylet) returnBundles(keys []bundleKey, why string) {
-	var freed map[*bundle]bool
+	freed := make([]*bundle, 0, len(keys))
 	for _, k := range keys {
-		b := r.bundles[k]
+		b := r.bundle(k)
 		if b == nil {
 			continue
 		}
-		if freed == nil {
-			freed = map[*bundle]bool{}
-		}
-		freed[b] = true
-		delete(r.bundles, k)
+		freed = append(freed, b)
+		r.dropBundle(k)
 		b.returned = true
-		r.available = r.available.Add(b.avail)
-		b.avail = nil
-		r.stats.BundlesReturned++
 	}
-	if freed == nil {
+	if len(freed) == 0 {
 		return
 	}
-	for _, lk := range r.sortedLeaseKeys() {
-		l := r.leases[lk]
-		if !freed[l.bundle] || l.worker == nil {
-			// Not in a bundle returned now, or queued for one (its
-			// owner asks again).
-			continue
+	// One addition of their sum: exact, as one per bundle.
+	r.available = r.available.Add(core.Sum(len(freed), func(i int) core.Resources { return freed[i].avail }))
+	for _, b := range freed {
+		b.avail = nil
+	}
+	r.stats.BundlesReturned += int64(len(freed))
+	var failed []leaseKey
+	for lk, l := range r.leases { //gray:unordered sorted below
+		// Only leases running in a bundle returned now: one queued for
+		// a bundle has no worker (its owner asks again), and one in a
+		// bundle returned before was failed then.
+		if l.worker != nil && l.bundle != nil && l.bundle.returned && slices.Contains(freed, l.bundle) {
+			failed = append(failed, lk)
 		}
+	}
+	slices.SortFunc(failed, cmpLeaseKey)
+	for _, lk := range failed {
 		// The lease fails now; its worker runs the body to its end (as
 		// a cancel does), and what it holds comes back then.
-		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+		r.env.Send(lk.owner, &proto.LeaseFailed{LeaseID: lk.id, Reason: why})
 	}
 	r.settled = false
 	r.schedule()
@@ -204,7 +290,7 @@ func (r *Raylet) dropBundles(drop []proto.BundleState, sent time.Time) {
 	var keys []bundleKey
 	for _, d := range drop {
 		k := bundleKey{d.Group, d.Index}
-		if b := r.bundles[k]; b != nil && !b.since.After(sent) {
+		if b := r.bundle(k); b != nil && !b.since.After(sent) {
 			keys = append(keys, k)
 		}
 	}
@@ -222,8 +308,8 @@ func (r *Raylet) bundleFor(l *leaseRequest) (b *bundle, answered bool) {
 	ref := l.req.Spec.Strategy.Bundle
 	need := bundleHold(&l.req.Spec)
 	any := false
-	for _, c := range r.sortedBundles() {
-		if c.key.group != ref.Group || !c.committed || (ref.Index >= 0 && c.key.index != ref.Index) {
+	for _, c := range r.groupBundlesOf(ref.Group) {
+		if c == nil || !c.committed || (ref.Index >= 0 && c.key.index != ref.Index) {
 			continue
 		}
 		if !need.FitsIn(c.res) {

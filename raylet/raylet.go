@@ -196,8 +196,9 @@ type Raylet struct {
 	// evicted remembers the last evictedMax copies the store evicted,
 	// oldest first in evictedOrder, for Stats.Repulls.
 	evicted map[core.ObjectID]bool
-	// bundles are the placement group bundles reserved here (bundles.go).
-	bundles      map[bundleKey]*bundle
+	// bundles are the placement group bundles reserved here, by group
+	// (bundles.go).
+	bundles      map[core.PlacementGroupID]*groupBundles
 	evictedOrder []core.ObjectID
 	// drivers are the submitted jobs' drivers run here (drivers.go), by
 	// submission id, in the order they were asked for.
@@ -422,7 +423,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.exitedWorkers = map[core.Addr]bool{}
 	r.launchAddrs = map[string]core.Addr{}
 	r.evicted = map[core.ObjectID]bool{}
-	r.bundles = map[bundleKey]*bundle{}
+	r.bundles = map[core.PlacementGroupID]*groupBundles{}
 	r.drivers = map[string]*driverRun{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict, Memory: core.ShmOf(env), SharedMin: r.cfg.SharedMin})
 	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}

@@ -146,6 +146,51 @@ func decodeResources(r *wire.Reader) core.Resources {
 	return rs
 }
 
+// decodeResourcesLike is decodeResources for a set that is often equal to
+// prev (a prepare's bundles are mostly alike): it gives prev itself when
+// the set equals it, allocating nothing, and otherwise a set of its own
+// that reuses prev's names where they are the same.
+func decodeResourcesLike(r *wire.Reader, prev core.Resources) core.Resources {
+	n := r.ArrayLen()
+	if n < 0 {
+		return nil
+	}
+	var rs core.Resources // nil while the set read so far is prev's
+	if prev == nil || len(prev) != n {
+		rs = make(core.Resources, n)
+	}
+	for i := 0; i < n && r.OK(); i++ {
+		var x core.Resource
+		m := r.MapLen()
+		for j := 0; j < m && r.OK(); j++ {
+			switch string(r.Key()) {
+			case "n":
+				if k := r.Key(); i < len(prev) && string(k) == prev[i].Name {
+					x.Name = prev[i].Name
+				} else {
+					x.Name = string(k)
+				}
+			case "a":
+				x.Amount = core.Quantity(r.Int64())
+			default:
+				r.Skip()
+			}
+		}
+		if rs == nil {
+			if x == prev[i] {
+				continue
+			}
+			rs = make(core.Resources, n)
+			copy(rs, prev[:i])
+		}
+		rs[i] = x
+	}
+	if rs == nil {
+		return prev
+	}
+	return rs
+}
+
 // encodeSelector writes core.Selector (its LabelTerm is hand-coded here).
 func encodeSelector(w *wire.Writer, s core.Selector) {
 	if s == nil {
@@ -1274,6 +1319,7 @@ func (m *PrepareBundles) DecodeWire(r *wire.Reader) error {
 				continue
 			}
 			m.Bundles = make([]BundleSpec, k)
+			var prev core.Resources // the last bundle's set: equal ones share it
 			for j := 0; j < k && r.OK(); j++ {
 				b := &m.Bundles[j]
 				f := r.MapLen()
@@ -1284,11 +1330,58 @@ func (m *PrepareBundles) DecodeWire(r *wire.Reader) error {
 					case "i":
 						b.Index = int32(r.Int64())
 					case "r":
-						b.Resources = decodeResources(r)
+						b.Resources = decodeResourcesLike(r, prev)
+						prev = b.Resources
 					default:
 						r.Skip()
 					}
 				}
+			}
+		default:
+			r.Skip()
+		}
+	}
+	return r.Err()
+}
+
+// EncodeWire appends the message to w (core.Codec's hand-coded path): a
+// commit names every bundle of a group on the node, and reflection
+// decodes the indexes one growing slice element at a time.
+func (m *CommitBundles) EncodeWire(w *wire.Writer) {
+	w.MapLen(3)
+	w.Key("n")
+	w.Bytes(m.Node[:])
+	w.Key("g")
+	w.Bytes(m.Group[:])
+	w.Key("x")
+	if m.Indexes == nil {
+		w.Nil()
+		return
+	}
+	w.ArrayLen(len(m.Indexes))
+	for _, i := range m.Indexes {
+		w.Int(int64(i))
+	}
+}
+
+// DecodeWire reads the message from r (core.Codec's hand-coded path).
+func (m *CommitBundles) DecodeWire(r *wire.Reader) error {
+	*m = CommitBundles{}
+	n := r.MapLen()
+	for i := 0; i < n && r.OK(); i++ {
+		switch string(r.Key()) {
+		case "n":
+			r.ByteArray(m.Node[:])
+		case "g":
+			r.ByteArray(m.Group[:])
+		case "x":
+			k := r.ArrayLen()
+			if k < 0 {
+				continue
+			}
+			m.Indexes = make([]int32, k)
+			for j := 0; j < k && r.OK(); j++ {
+				m.Indexes[j] = int32(r.Int64())
 			}
 		default:
 			r.Skip()

@@ -306,3 +306,31 @@ func FuzzFastCodecDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestPrepareBundlesSharesEqualSets: a prepare's bundles decode as the
+// reflective codec decodes them, and each one equal to the bundle before
+// it shares that bundle's set.
+func TestPrepareBundlesSharesEqualSets(t *testing.T) {
+	g := core.PlacementGroupID{3}
+	a := core.MustResources(core.CPU, "0.001", "GPU", 1)
+	moreGPU := core.MustResources(core.CPU, "0.001", "GPU", 2)
+	sets := []core.Resources{a, a, a, moreGPU, moreGPU, core.MustResources("x", 1), nil, nil, {}, {}, a, core.MustResources(core.CPU, "0.001")}
+	m := &PrepareBundles{Node: core.NodeID{1}}
+	for i, rs := range sets {
+		m.Bundles = append(m.Bundles, BundleSpec{Group: g, Index: int32(i), Resources: rs})
+	}
+	checkAgrees(t, m, func() wireMsg { return new(PrepareBundles) })
+	var got PrepareBundles
+	var r wire.Reader
+	r.Reset(fastEncode(m))
+	if err := got.DecodeWire(&r); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(sets); i++ {
+		same := len(sets[i]) > 0 && sets[i].Equal(sets[i-1])
+		b, prev := got.Bundles[i].Resources, got.Bundles[i-1].Resources
+		if shared := len(b) > 0 && len(prev) > 0 && &b[0] == &prev[0]; shared != same {
+			t.Errorf("bundle %d %v shares the set of bundle %d %v: %v, want %v", i, b, i-1, prev, shared, same)
+		}
+	}
+}

@@ -215,7 +215,7 @@ func (w *Worker) WaitPlacementGroup(id core.PlacementGroupID, timeout time.Durat
 		if timeout >= 0 {
 			hold = max(min(hold, deadline.Sub(w.env.Now())), 0)
 		}
-		w.cfg.GCS.WaitPlacementGroup(id, hold, func(rep gcs.Reply, err error) {
+		w.cfg.GCS.WaitPlacementGroupState(id, hold, func(rep gcs.Reply, err error) {
 			switch {
 			case err != nil && !errors.Is(err, gcs.ErrTimeout):
 				done(false, err)
