@@ -399,5 +399,5 @@ func (s *scale) Check(*sim.World) (string, string) {
 
 // SometimesPaths lists the paths a scale campaign should reach.
 func (s *scale) SometimesPaths() []string {
-	return []string{"task retried", "fault: crash", "node fenced", "worker launched", "actor registration failed"}
+	return []string{"task retried", "fault: crash", "node fenced", "worker launched"}
 }
