@@ -51,3 +51,8 @@ fuzz:
 # What CI runs.
 ci:
     bash .ci/run
+
+# A loopback cluster of 20 grayd processes runs 100,000 small tasks and
+# reports wall time, tasks/s and peak memory (docs/performance.md, "Scale").
+scale-cluster nodes="20" tasks="100000":
+    NODES={{nodes}} TASKS={{tasks}} scripts/scale-cluster.sh

@@ -151,6 +151,12 @@ func (r *Raylet) startPass() []NodeView {
 		r.passNoWorker = map[poolKey]bool{}
 	}
 	clear(r.passNoWorker)
+	if len(r.queue) == 0 {
+		// Nothing to decide: every resource update the GCS publishes
+		// runs a pass, and building the view is O(nodes) (at 1,000 nodes
+		// it was a third of a scale run's time when it also sorted).
+		return nil
+	}
 	return r.viewList()
 }
 

@@ -180,6 +180,9 @@ type Raylet struct {
 	// cancelled remembers lease requests the owner gave up on.
 	cancelled map[leaseKey]bool
 	views     map[core.NodeID]*NodeView
+	// viewOrder are the keys of views, sorted (views only grow): the
+	// order viewList returns them in, kept so that a pass need not sort.
+	viewOrder []core.NodeID
 	addrs     map[core.NodeID]core.Addr
 	pulls     map[core.ObjectID]*pull
 	// puts are the chunked puts under way (objects.go), by object.
@@ -408,6 +411,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.workerAddrs = map[core.Addr]bool{}
 	r.leases = map[leaseKey]*leaseRequest{}
 	r.views = map[core.NodeID]*NodeView{}
+	r.viewOrder = nil
 	r.addrs = map[core.NodeID]core.Addr{}
 	r.pulls = map[core.ObjectID]*pull{}
 	r.puts = map[core.ObjectID]*chunkedPut{}
@@ -426,7 +430,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.bundles = map[core.PlacementGroupID]*groupBundles{}
 	r.drivers = map[string]*driverRun{}
 	r.store = plasma.NewStore(plasma.Config{Capacity: r.cfg.ObjectStoreBytes, OnEvict: r.onEvict, Memory: core.ShmOf(env), SharedMin: r.cfg.SharedMin})
-	r.views[r.node] = &NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels}
+	r.addView(&NodeView{ID: r.node, Total: r.cfg.Resources, Available: r.available, Alive: true, Labels: r.cfg.Labels})
 	r.addrs[r.node] = env.Self()
 
 	r.srv.Register((&proto.RegisterWorker{}).MsgType(), r.handleRegisterWorker)
@@ -634,7 +638,7 @@ func (r *Raylet) applyNode(n gcs.NodeInfo) {
 	v := r.views[n.ID]
 	if v == nil {
 		v = &NodeView{ID: n.ID, Total: n.Resources, Available: n.Available}
-		r.views[n.ID] = v
+		r.addView(v)
 	}
 	v.Labels = n.Labels
 	// Another node at this raylet's own address is an earlier
@@ -676,10 +680,19 @@ func (r *Raylet) viewList() []NodeView {
 	self := r.views[r.node]
 	self.Available = r.available
 	self.Alive = !r.fenced
-	out := make([]NodeView, 0, len(r.views))
-	for _, v := range r.views { //gray:unordered sorted below
-		out = append(out, *v)
+	out := make([]NodeView, len(r.viewOrder))
+	for i, id := range r.viewOrder {
+		out[i] = *r.views[id]
 	}
-	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(string(a.ID[:]), string(b.ID[:])) })
 	return out
+}
+
+// addView adds v, a node not yet in the view, keeping viewOrder sorted.
+func (r *Raylet) addView(v *NodeView) {
+	if r.views[v.ID] != nil {
+		panic(fmt.Sprintf("raylet: node %v added to the view twice", v.ID))
+	}
+	r.views[v.ID] = v
+	i, _ := slices.BinarySearchFunc(r.viewOrder, v.ID, func(a, b core.NodeID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	r.viewOrder = slices.Insert(r.viewOrder, i, v.ID)
 }

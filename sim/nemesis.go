@@ -72,7 +72,6 @@ func (w *World) partition() {
 	if n < 2 {
 		return
 	}
-	w.net.ensure(n)
 	// Sides are drawn per host, in order of first appearance, so that a
 	// host's processes always stay together.
 	side := make([]bool, n)
@@ -100,17 +99,8 @@ func (w *World) partition() {
 			names = append(names, string(w.procs[i].addr))
 		}
 	}
-	var links [][2]int
-	for i := range n {
-		for j := range n {
-			if side[i] && !side[j] || (!oneWay && !side[i] && side[j]) {
-				links = append(links, [2]int{i, j})
-			}
-		}
-	}
-	for _, l := range links {
-		w.net.cut[l[0]][l[1]] = true
-	}
+	cut := &netCut{side: side, oneWay: oneWay}
+	w.net.addCut(cut)
 	healAt := w.now + w.randomDuration(200*time.Millisecond, 5*time.Second)
 	for _, p := range w.procs {
 		w.disturb(p, healAt)
@@ -126,9 +116,7 @@ func (w *World) partition() {
 		w.observe(nil, "fault", "", 0, kind, label)
 	}
 	w.push(event{at: healAt, kind: evAction, label: "heal " + label, action: func() {
-		for _, l := range links {
-			w.net.cut[l[0]][l[1]] = false
-		}
+		w.net.healCut(cut)
 		if w.obs != nil {
 			w.observe(nil, "heal", "", 0, kind, label)
 		}
@@ -141,13 +129,11 @@ func (w *World) clog() {
 	if n < 2 {
 		return
 	}
-	w.net.ensure(n)
 	until := w.now + w.randomDuration(100*time.Millisecond, 3*time.Second)
 	a := w.nemRand.IntN(n)
 	if w.nemRand.IntN(2) == 0 {
+		w.net.clogProc(a, n, until)
 		for j := range n {
-			w.net.clogUntil[a][j] = max(w.net.clogUntil[a][j], until)
-			w.net.clogUntil[j][a] = max(w.net.clogUntil[j][a], until)
 			w.disturb(w.procs[j], until)
 		}
 		w.tracef(nil, "fault", "clog %s until %v", w.procs[a].addr, time.Duration(until))
@@ -156,7 +142,7 @@ func (w *World) clog() {
 		}
 	} else {
 		b := (a + 1 + w.nemRand.IntN(n-1)) % n
-		w.net.clogUntil[a][b] = max(w.net.clogUntil[a][b], until)
+		w.net.clogLink(a, b, until)
 		w.disturb(w.procs[a], until)
 		w.disturb(w.procs[b], until)
 		w.tracef(nil, "fault", "clog %s->%s until %v", w.procs[a].addr, w.procs[b].addr, time.Duration(until))

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -12,48 +13,153 @@ import (
 // FIFO unless a message is picked for reordering, like the production
 // transport's streams.
 type network struct {
-	// cut[i][j] is true while messages from process i to j are lost.
-	cut [][]bool
-	// clogUntil[i][j] holds delivery from i to j until that virtual time.
-	clogUntil [][]int64
-	// last[i][j] is the latest delivery time scheduled on link i→j, for FIFO.
-	last [][]int64
+	// cuts are the partitions that decide which links are cut (see cut);
+	// empty when no partition is active.
+	cuts []*netCut
+	// cutSeq numbers the cuts' starts and heals, in order.
+	cutSeq uint64
+	// clogs hold back delivery on links until a virtual time: links
+	// holds one-link clogs by link, procs whole-process clogs by process
+	// (see clogUntil). Expired entries have no effect.
+	clogs struct {
+		links map[netLink]int64
+		procs map[int][]procClog
+	}
+	// last is the latest delivery time scheduled on each link that ever
+	// carried a message, for FIFO.
+	last map[netLink]int64
 
 	sent, dropped int64
 }
 
-func (n *network) init() {}
+// The link state is sparse, kept per partition, clog and link used
+// rather than in matrices over every pair of processes: a 1,000-node
+// scale run has some 12,000 processes (every actor's worker is one), and
+// its matrices took gigabytes.
 
-// ensure grows the link matrices to cover every process (processes are
-// added before the run starts, but workloads may add more later).
-func (n *network) ensure(size int) {
-	grow := func(m [][]bool) [][]bool {
-		for len(m) < size {
-			m = append(m, nil)
+// netLink is the directed link from process index from to process index to.
+type netLink struct{ from, to int32 }
+
+// netCut is one partition: the links from side to the rest, and with
+// !oneWay back, among the processes that existed when it started.
+type netCut struct {
+	side   []bool
+	oneWay bool
+	// start and heal order the cut's changes among all cuts'; heal is 0
+	// while it is active.
+	start, heal uint64
+}
+
+// touches reports whether c's links include i→j.
+func (c *netCut) touches(i, j int) bool {
+	if i >= len(c.side) || j >= len(c.side) {
+		return false
+	}
+	return c.side[i] && !c.side[j] || (!c.oneWay && !c.side[i] && c.side[j])
+}
+
+// procClog is a clog of every link from and to one process, among the n
+// processes that existed when it started.
+type procClog struct {
+	n     int
+	until int64
+}
+
+func (n *network) init() {
+	n.clogs.links = map[netLink]int64{}
+	n.clogs.procs = map[int][]procClog{}
+	n.last = map[netLink]int64{}
+}
+
+// cut reports whether messages from i to j are lost: the last change to
+// the link, a cut starting or healing, decides (a heal restores every
+// link of its cut, even one another active cut also covers, as a
+// link-by-link matrix of flags did).
+func (n *network) cut(i, j int) bool {
+	var at uint64
+	cut := false
+	for _, c := range n.cuts {
+		if !c.touches(i, j) {
+			continue
 		}
-		for i := range m {
-			for len(m[i]) < size {
-				m[i] = append(m[i], false)
+		if c.start > at {
+			at, cut = c.start, true
+		}
+		if c.heal > at {
+			at, cut = c.heal, false
+		}
+	}
+	return cut
+}
+
+// addCut starts c.
+func (n *network) addCut(c *netCut) {
+	n.cutSeq++
+	c.start = n.cutSeq
+	n.cuts = append(n.cuts, c)
+}
+
+// healCut ends c (if a healing of everything did not end it before).
+func (n *network) healCut(c *netCut) {
+	if c.heal != 0 || !slices.Contains(n.cuts, c) {
+		return
+	}
+	n.cutSeq++
+	c.heal = n.cutSeq
+	for _, o := range n.cuts {
+		if o.heal == 0 {
+			return
+		}
+	}
+	// Nothing is cut once every cut healed.
+	n.cuts = n.cuts[:0]
+}
+
+// clogLink holds back i→j until until (or the later end of a clog it has).
+func (n *network) clogLink(i, j int, until int64) {
+	k := netLink{int32(i), int32(j)}
+	n.clogs.links[k] = max(n.clogs.links[k], until)
+}
+
+// clogProc holds back every link from and to process a, among the first
+// size processes, until until.
+func (n *network) clogProc(a, size int, until int64) {
+	n.clogs.procs[a] = append(n.clogs.procs[a], procClog{n: size, until: until})
+}
+
+// clogUntil returns until when delivery from i to j is held back (0 or a
+// past time when it is not), dropping clogs that ended before now.
+func (n *network) clogUntil(i, j int, now int64) int64 {
+	until := n.clogs.links[netLink{int32(i), int32(j)}]
+	if until != 0 && until <= now {
+		delete(n.clogs.links, netLink{int32(i), int32(j)})
+	}
+	for _, a := range [2]int{i, j} {
+		cs := n.clogs.procs[a]
+		if len(cs) == 0 {
+			continue
+		}
+		other := j
+		if a == j {
+			other = i
+		}
+		kept := cs[:0]
+		for _, c := range cs {
+			if c.until <= now {
+				continue
+			}
+			kept = append(kept, c)
+			if other < c.n {
+				until = max(until, c.until)
 			}
 		}
-		return m
-	}
-	growInt := func(m [][]int64) [][]int64 {
-		for len(m) < size {
-			m = append(m, nil)
+		if len(kept) == 0 {
+			delete(n.clogs.procs, a)
+		} else {
+			n.clogs.procs[a] = kept
 		}
-		for i := range m {
-			for len(m[i]) < size {
-				m[i] = append(m[i], 0)
-			}
-		}
-		return m
 	}
-	if len(n.cut) < size {
-		n.cut = grow(n.cut)
-		n.clogUntil = growInt(n.clogUntil)
-		n.last = growInt(n.last)
-	}
+	return until
 }
 
 func (n *network) latency(w *World) int64 {
@@ -90,11 +196,11 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		w.push(event{at: w.now, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
 		return
 	}
-	n.ensure(len(w.procs))
+	link := netLink{int32(from.idx), int32(dst.idx)}
 	if sameHost(from, dst) {
 		// Local IPC: reliable, in order, fast.
-		at := max(w.now+int64(localLatency), n.last[from.idx][dst.idx])
-		n.last[from.idx][dst.idx] = at
+		at := max(w.now+int64(localLatency), n.last[link])
+		n.last[link] = at
 		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
 		return
 	}
@@ -140,11 +246,11 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		reorder := !w.healed && f.Reorder > 0 && w.netRand.Float64() < f.Reorder
 		if reorder {
 			at += w.netRand.Int64N(int64(20 * time.Millisecond))
-		} else if l := n.last[from.idx][dst.idx]; at < l {
+		} else if l := n.last[link]; at < l {
 			at = l // FIFO: never overtake an earlier message on this link
 		}
-		if at > n.last[from.idx][dst.idx] {
-			n.last[from.idx][dst.idx] = at
+		if at > n.last[link] {
+			n.last[link] = at
 		}
 		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, shared: shared})
 	}
@@ -154,10 +260,10 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 // cut link loses it, a clogged link holds it back until the clog ends.
 func (n *network) deliverable(w *World, e *event) bool {
 	src := w.byAddr[e.src]
-	if src == e.dst || sameHost(src, e.dst) || len(n.cut) <= max(src.idx, e.dst.idx) {
+	if src == e.dst || sameHost(src, e.dst) {
 		return true
 	}
-	if n.cut[src.idx][e.dst.idx] {
+	if n.cut(src.idx, e.dst.idx) {
 		n.dropped++
 		w.tracef(e.dst, "drop", "from %s (partition)", e.src)
 		if w.obs != nil {
@@ -165,7 +271,7 @@ func (n *network) deliverable(w *World, e *event) bool {
 		}
 		return false
 	}
-	if until := n.clogUntil[src.idx][e.dst.idx]; until > w.now {
+	if until := n.clogUntil(src.idx, e.dst.idx, w.now); until > w.now {
 		held := *e
 		held.at = until + int64(w.faults.LatencyBase)
 		w.push(held)
@@ -174,14 +280,10 @@ func (n *network) deliverable(w *World, e *event) bool {
 	return true
 }
 
-func (n *network) healAll(w *World) {
-	n.ensure(len(w.procs))
-	for i := range n.cut {
-		for j := range n.cut[i] {
-			n.cut[i][j] = false
-			n.clogUntil[i][j] = 0
-		}
-	}
+func (n *network) healAll() {
+	n.cuts = n.cuts[:0]
+	clear(n.clogs.links)
+	clear(n.clogs.procs)
 }
 
 // localLatency is the delivery time between processes of one host.

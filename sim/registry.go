@@ -10,6 +10,8 @@ import (
 type Options struct {
 	Nodes   int    // raylets or servers, where the workload has several
 	Clients int    // concurrent clients
+	Tasks   int    // tasks in all, where the workload runs a set number (scale)
+	Actors  int    // actors in all, where the workload runs a set number (scale)
 	Variant string // a test-only buggy variant the checks must catch ("" = correct)
 }
 
@@ -72,6 +74,12 @@ func (o Options) ReplayArgs() []string {
 	}
 	if o.Clients != 0 {
 		a = append(a, "--clients", fmt.Sprint(o.Clients))
+	}
+	if o.Tasks != 0 {
+		a = append(a, "--tasks", fmt.Sprint(o.Tasks))
+	}
+	if o.Actors != 0 {
+		a = append(a, "--actors", fmt.Sprint(o.Actors))
 	}
 	if o.Variant != "" {
 		a = append(a, "--variant", o.Variant)

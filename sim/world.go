@@ -163,9 +163,12 @@ type proc struct {
 // virtual clock and a single event queue. It runs on one goroutine; nothing
 // in it reads the wall clock or global randomness.
 type World struct {
-	cfg    Config
-	faults Faults
-	codec  *core.Codec
+	cfg Config
+	// givenCfg is the Config as given, before defaults: a Budgeter's
+	// budgets replace only the fields it left zero.
+	givenCfg Config
+	faults   Faults
+	codec    *core.Codec
 	// payloads are delivered large payloads kept for later sends
 	// (payloads.go).
 	payloads [][]byte
@@ -212,6 +215,7 @@ type World struct {
 
 // NewWorld creates an empty world for cfg. It fails only for a bad fault spec.
 func NewWorld(cfg Config) (*World, error) {
+	given := cfg
 	cfg.setDefaults()
 	f, err := ResolveFaults(cfg.FaultSpec, cfg.Seed)
 	if err != nil {
@@ -219,6 +223,7 @@ func NewWorld(cfg Config) (*World, error) {
 	}
 	w := &World{
 		cfg:      cfg,
+		givenCfg: given,
 		faults:   f,
 		codec:    core.NewCodec(0),
 		byAddr:   map[core.Addr]*proc{},
@@ -528,6 +533,16 @@ type Workload interface {
 	Check(w *World) (kind, reason string)
 }
 
+// Budgeter is implemented by workloads whose runs need larger budgets
+// than Config's defaults (a 1,000-node scale run has far more than 20
+// million events, and its waves of work may take more than a minute of
+// simulated time after healing). Budgets returns the events and the
+// liveness bound the run needs; each replaces the default only where the
+// Config left it zero, so a test's explicit bound still holds.
+type Budgeter interface {
+	Budgets() (eventsMax int64, livenessBound time.Duration)
+}
+
 // Run executes wl in a new world for cfg and returns the result.
 func Run(cfg Config, wl Workload, name string) Result {
 	w, err := NewWorld(cfg)
@@ -546,6 +561,15 @@ func (w *World) Run(wl Workload, name string) Result {
 	if err := wl.Setup(w); err != nil {
 		w.Fail("setup", err.Error())
 		return w.finish()
+	}
+	if b, ok := wl.(Budgeter); ok {
+		events, live := b.Budgets()
+		if w.givenCfg.EventsMax == 0 && events > 0 {
+			w.cfg.EventsMax = events
+		}
+		if w.givenCfg.LivenessBound == 0 && live > 0 {
+			w.cfg.LivenessBound = live
+		}
 	}
 	for _, p := range w.procs {
 		w.start(p)
@@ -766,7 +790,7 @@ func (w *World) heal() {
 	if w.obs != nil {
 		w.observe(nil, "heal", "", 0, "all", "end of the fault phase")
 	}
-	w.net.healAll(w)
+	w.net.healAll()
 	for _, p := range w.procs {
 		p.disk.set(false)
 		if !p.alive && !p.spawned {

@@ -107,6 +107,8 @@ func worldFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "duration", Value: sim.DefaultFaultPhase, Usage: "the `DURATION` of the fault phase; then all faults heal and pending work must finish"},
 		&cli.IntFlag{Name: "nodes", Usage: "`N` nodes or servers, where the workload has several", DefaultText: "the workload's"},
 		&cli.IntFlag{Name: "clients", Usage: "`N` concurrent clients", DefaultText: "the workload's"},
+		&cli.IntFlag{Name: "tasks", Usage: "`N` tasks in all, where the workload runs a set number (scale)", DefaultText: "the workload's"},
+		&cli.IntFlag{Name: "actors", Usage: "`N` actors in all, where the workload runs a set number (scale)", DefaultText: "the workload's"},
 		// Hidden because the variants are planted bugs that exist to test
 		// the simulator's checks, not something a user runs.
 		&cli.StringFlag{Name: "variant", Hidden: true, Usage: "a test-only buggy variant of the workload"},
@@ -126,7 +128,7 @@ func campaignFromFlags(c *cli.Context) (sim.Campaign, error) {
 	}
 	return sim.Campaign{
 		Workload:   name,
-		Options:    sim.Options{Nodes: c.Int("nodes"), Clients: c.Int("clients"), Variant: c.String("variant")},
+		Options:    sim.Options{Nodes: c.Int("nodes"), Clients: c.Int("clients"), Tasks: c.Int("tasks"), Actors: c.Int("actors"), Variant: c.String("variant")},
 		FaultSpec:  c.String("faults"),
 		FaultPhase: c.Duration("duration"),
 	}, nil
