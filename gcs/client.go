@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -26,6 +27,15 @@ type ClientOptions struct {
 	// InFlightMax bounds the calls in flight; more fail with
 	// ErrOverloaded without being sent. Default 1000.
 	InFlightMax int
+	// Replicas lists the members of a replicated GCS. The client sends
+	// to the one it believes leads: it follows the leader a replica
+	// names when it answers that it does not serve, and moves on to the
+	// next replica when the one it sends to has not answered for
+	// FailoverAfter. Empty: the GCS is the one address given to
+	// NewClient.
+	Replicas []core.Addr
+	// FailoverAfter: see Replicas. Default 1s.
+	FailoverAfter time.Duration
 }
 
 func (o *ClientOptions) setDefaults() {
@@ -43,6 +53,9 @@ func (o *ClientOptions) setDefaults() {
 	}
 	if o.InFlightMax <= 0 {
 		o.InFlightMax = 1000
+	}
+	if o.FailoverAfter <= 0 {
+		o.FailoverAfter = time.Second
 	}
 }
 
@@ -67,6 +80,10 @@ type Client struct {
 	epoch  uint64
 	closed bool
 	sub    *subscription
+	// With replicas (ClientOptions.Replicas): gcs is the one the client
+	// believes leads; heard is when it last answered, moved when the
+	// client last moved to another.
+	heard, moved time.Time
 }
 
 // NewClient returns a client of the GCS at gcs. Its client id is the
@@ -75,10 +92,76 @@ type Client struct {
 func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
 	opts.setDefaults()
 	c := &Client{env: env, gcs: gcs, opts: opts}
-	c.rpc = rpc.NewClientWith(env, rpc.ClientConfig{Frame: c.frame, PendingMax: opts.InFlightMax})
+	cfg := rpc.ClientConfig{Frame: c.frame, PendingMax: opts.InFlightMax}
+	if len(opts.Replicas) > 0 {
+		opts.Replicas = slices.Clone(opts.Replicas)
+		c.opts = opts
+		if !slices.Contains(opts.Replicas, gcs) {
+			c.gcs = opts.Replicas[0]
+		}
+		c.heard, c.moved = env.Now(), env.Now()
+		cfg.Route = c.route
+	}
+	c.rpc = rpc.NewClientWith(env, cfg)
 	c.id = fmt.Sprintf("%016x", c.rpc.ID())
 	return c
 }
+
+// route sends each attempt to the replica believed to lead, after moving
+// on from one that has not answered for FailoverAfter.
+func (c *Client) route(_ core.Addr, attempt int) core.Addr {
+	now := c.env.Now()
+	if attempt > 1 && now.Sub(c.heard) >= c.opts.FailoverAfter && now.Sub(c.moved) >= c.opts.FailoverAfter {
+		c.moveTo("")
+	}
+	return c.gcs
+}
+
+// moveTo makes to (or, if "", the replica after the current one) the one
+// the client sends to.
+func (c *Client) moveTo(to core.Addr) {
+	if to == "" {
+		i := slices.Index(c.opts.Replicas, c.gcs)
+		to = c.opts.Replicas[(i+1)%len(c.opts.Replicas)]
+	}
+	if to == c.gcs || !slices.Contains(c.opts.Replicas, to) {
+		return
+	}
+	c.gcs = to
+	now := c.env.Now()
+	c.heard, c.moved = now, now
+	if s := c.sub; s != nil && s.epoch != 0 && s.pollSeq != 0 {
+		c.poll(s) // the held poll waits at the old one
+	}
+}
+
+// fromGCS reports whether from is the GCS (or, replicated, one of its
+// replicas).
+func (c *Client) fromGCS(from core.Addr) bool {
+	return from == c.gcs || len(c.opts.Replicas) > 0 && slices.Contains(c.opts.Replicas, from)
+}
+
+// noteReplica follows a replica's word on who leads.
+func (c *Client) noteReplica(from core.Addr, code rpc.Code, leader core.Addr) {
+	if len(c.opts.Replicas) == 0 {
+		return
+	}
+	if from == c.gcs {
+		c.heard = c.env.Now()
+	}
+	if code != rpc.CodeUnavailable || from != c.gcs {
+		return
+	}
+	if leader != "" {
+		c.moveTo(leader)
+	} else if c.env.Now().Sub(c.moved) >= c.opts.FailoverAfter/4 {
+		c.moveTo("") // it knows no leader: ask another
+	}
+}
+
+// Leader returns the address the client sends to: the GCS, or the
+// replica it believes leads.
+func (c *Client) Leader() core.Addr { return c.gcs }
 
 // frame is the framing of the client's calls: the request with a header.
 func (c *Client) frame(seq, ackBelow uint64, m core.Message) core.Message {
@@ -100,9 +183,10 @@ func (c *Client) InFlight() int { return c.rpc.Pending() }
 func (c *Client) Handle(from core.Addr, m core.Message) bool {
 	switch r := m.(type) {
 	case *Reply:
-		if from != c.gcs || r.Client != c.id {
+		if !c.fromGCS(from) || r.Client != c.id {
 			return false
 		}
+		c.noteReplica(from, r.Code, r.Leader)
 		c.noteEpoch(r.Epoch)
 		if !c.closed {
 			// Unavailable is not final (RetryUnavailable): the retry
@@ -111,8 +195,12 @@ func (c *Client) Handle(from core.Addr, m core.Message) bool {
 		}
 		return true
 	case *PollReply:
-		if from != c.gcs || r.Client != c.id {
+		if !c.fromGCS(from) || r.Client != c.id {
 			return false
+		}
+		c.noteReplica(from, r.Code, r.Leader)
+		if from != c.gcs {
+			return true // from a replica the client moved away from
 		}
 		c.noteEpoch(r.Epoch)
 		c.handlePoll(r)

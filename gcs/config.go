@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/grayrt/gray/core"
 )
 
 // Config tunes a Server. Zero fields take the defaults below.
@@ -47,6 +49,23 @@ type Config struct {
 	// Unreadable database files (sstables, the manifest) are refused
 	// regardless.
 	AcceptLoss bool
+	// Replicas lists the members of a replicated GCS (NewReplica), the
+	// same list in the same order on each: a replica's raft id is its
+	// position plus one. A single Server ignores it.
+	Replicas []core.Addr
+	// ReplicaTick is a replica's tick: the leader's heartbeat period and
+	// the unit of ElectionTicks. Default 100ms.
+	ReplicaTick time.Duration
+	// ElectionTicks is how many ticks a follower waits without hearing
+	// from a leader before it campaigns (it draws a timeout in
+	// [ElectionTicks, 2·ElectionTicks) each time), and how many a leader
+	// waits without hearing from a quorum before it steps down.
+	// Default 10.
+	ElectionTicks int
+	// RaftLogKeep is how many applied entries a replica keeps in its log
+	// for followers that lag; one further behind gets a snapshot of the
+	// tables. Default 4096.
+	RaftLogKeep int
 	// Bug plants a known bug for tests (one of the Bug* constants). It is
 	// test-only: a production server leaves it empty.
 	Bug string
@@ -96,7 +115,21 @@ const (
 	// Bugs does not list it, as the gcs workload's groups are never
 	// placed.
 	BugCommitFailedPrepare = "commit-failed-prepare"
+	// BugAckBeforeCommit makes a replicated GCS's leader send its replies
+	// (and everything else) as soon as it has them, before the entries
+	// they depend on are committed and without confirming it still
+	// leads: a leader cut off from the others acknowledges writes that
+	// its successor never sees.
+	BugAckBeforeCommit = "ack-before-commit"
+	// BugFollowerRead makes a replica that does not lead answer KVGet
+	// from its own applied state, without a read index: it serves values
+	// that writes the leader acknowledged have replaced.
+	BugFollowerRead = "follower-read"
 )
+
+// ReplicaBugs returns the names of the planted bugs of a replicated GCS,
+// sorted.
+func ReplicaBugs() []string { return []string{BugAckBeforeCommit, BugFollowerRead} }
 
 // Bugs returns the names of the planted bugs, sorted.
 func Bugs() []string {
@@ -121,6 +154,15 @@ func (c *Config) setDefaults() {
 	if c.HealthCheckPeriod <= 0 {
 		c.HealthCheckPeriod = time.Second
 	}
+	if c.ReplicaTick <= 0 {
+		c.ReplicaTick = DefaultReplicaTick
+	}
+	if c.ElectionTicks <= 0 {
+		c.ElectionTicks = DefaultElectionTicks
+	}
+	if c.RaftLogKeep <= 0 {
+		c.RaftLogKeep = 4096
+	}
 	if c.NodeTimeout <= 0 {
 		c.NodeTimeout = 10 * time.Second
 	}
@@ -142,7 +184,7 @@ func (c *Config) setDefaults() {
 	if c.TasksMax <= 0 {
 		c.TasksMax = 10_000
 	}
-	if c.Bug != "" && c.Bug != BugCommitFailedPrepare && !slices.Contains(Bugs(), c.Bug) {
+	if c.Bug != "" && c.Bug != BugCommitFailedPrepare && !slices.Contains(Bugs(), c.Bug) && !slices.Contains(ReplicaBugs(), c.Bug) {
 		panic(fmt.Sprintf("gcs: unknown Config.Bug %q (known: %v)", c.Bug, Bugs()))
 	}
 }

@@ -70,11 +70,14 @@ type harness struct {
 }
 
 type harnessOpts struct {
-	cfg    gcs.Config
-	copts  gcs.ClientOptions
-	hosts  int
-	seed   uint64
-	faults string
+	// replicas > 0 runs a replicated GCS of that many replicas
+	// ("gcs-1"…) instead of one "gcs".
+	replicas int
+	cfg      gcs.Config
+	copts    gcs.ClientOptions
+	hosts    int
+	seed     uint64
+	faults   string
 	// faultPhase is how long network faults last; default 1ms (none).
 	faultPhase time.Duration
 }
@@ -89,6 +92,10 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.faultPhase == 0 {
 		o.faultPhase = time.Millisecond
 	}
+	for i := range o.replicas {
+		o.cfg.Replicas = append(o.cfg.Replicas, core.Addr(fmt.Sprintf("gcs-%d", i+1)))
+	}
+	o.copts.Replicas = o.cfg.Replicas
 	return &harness{
 		t: t, cfg: o.cfg, copts: o.copts, nHosts: o.hosts,
 		simCfg: sim.Config{Seed: o.seed, FaultSpec: o.faults, FaultPhase: o.faultPhase, LivenessBound: 10 * time.Minute},
@@ -116,6 +123,10 @@ type host struct {
 
 func (hs *host) Start(env core.Env) {
 	hs.env = env
+	if len(hs.h.cfg.Replicas) > 0 {
+		hs.c = gcs.NewClient(env, hs.h.cfg.Replicas[0], hs.h.copts)
+		return
+	}
 	hs.c = gcs.NewClient(env, "gcs", hs.h.copts)
 }
 
@@ -174,7 +185,12 @@ func (h *harness) Setup(w *sim.World) error {
 	if h.roles == nil {
 		h.roles = map[int]role{}
 	}
-	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(cfg) })
+	if len(cfg.Replicas) == 0 {
+		w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(cfg) })
+	}
+	for _, a := range cfg.Replicas {
+		w.AddProcess(a, sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewReplica(cfg) })
+	}
 	for i := range h.nHosts {
 		addr := core.Addr(fmt.Sprintf("c%d", i+1))
 		w.AddProcess(addr, sim.ProcOptions{}, func() core.Process {
@@ -241,7 +257,34 @@ func (h *harness) server() *gcs.Server {
 	if p := h.w.Process("gcs"); p != nil {
 		return p.(*gcs.Server)
 	}
+	if r := h.leader(); r != nil {
+		return r.Front()
+	}
 	return nil
+}
+
+// leader returns the replica that serves (the one of the highest epoch
+// while a deposed leader has not heard of its successor), or nil.
+func (h *harness) leader() *gcs.Replica {
+	var best *gcs.Replica
+	for _, a := range h.cfg.Replicas {
+		if r, ok := h.w.Process(a).(*gcs.Replica); ok && r.Front() != nil {
+			if best == nil || r.Front().Epoch() > best.Front().Epoch() {
+				best = r
+			}
+		}
+	}
+	return best
+}
+
+// leaderAddr returns the address of leader(), or "".
+func (h *harness) leaderAddr() core.Addr {
+	for _, a := range h.cfg.Replicas {
+		if r, ok := h.w.Process(a).(*gcs.Replica); ok && r == h.leader() && r != nil {
+			return a
+		}
+	}
+	return ""
 }
 
 func (h *harness) add(name string, run func(done func())) { h.steps = append(h.steps, step{name, run}) }

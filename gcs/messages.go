@@ -341,6 +341,10 @@ type Reply struct {
 	// Submissions: SubmitJob, StopJob, DeleteJob, GetJobSubmission,
 	// UpdateJobSubmission: one; ListJobSubmissions: all, sorted by id.
 	Submissions []JobSubmission
+
+	// Leader: with Unavailable from a replica of a replicated GCS that
+	// does not serve, the leader it knows of ("" when it knows none).
+	Leader core.Addr
 }
 
 // MsgType implements core.Message.
@@ -369,6 +373,7 @@ type PollReply struct {
 	Messages []PubMessage
 	Gap      bool
 	Head     uint64
+	Leader   core.Addr // as Reply.Leader
 }
 
 // MsgType implements core.Message.

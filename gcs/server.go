@@ -113,6 +113,11 @@ type Server struct {
 
 	// readCache exists only with BugStaleRead.
 	readCache map[string][]byte
+
+	// front is set on the serving front of a replicated GCS
+	// (startFront): each commit goes to propose instead of the database.
+	front   bool
+	propose func(*txn)
 }
 
 // node is a node's record plus what the server tracks only in memory.
@@ -149,6 +154,61 @@ func NewServer(cfg Config) *Server {
 // persisted boot counter (the epoch) and starts the health checks. Every
 // node that was alive gets a fresh grace period of Config.NodeTimeout.
 func (s *Server) Start(env core.Env) {
+	r := s.openStore(env)
+	s.restore(r)
+
+	t := s.newTxn()
+	epoch := r.boot + 1
+	t.set(keyBoot, u64(epoch))
+	t.then(func() { s.epoch = epoch })
+	s.commitNow(t) // durable even with BugAckBeforeSync, which is about acknowledged mutations
+	s.writeWitness(false)
+	s.serving = true
+	s.startServing()
+}
+
+// startServing starts the health checks, the schedulers and the sweeps of
+// a server whose tables are in memory.
+func (s *Server) startServing() {
+	env := s.env
+	s.lastHealthCheck = env.Now()
+	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
+	s.startScheduler()
+	s.startPlacement()
+	s.startBinarySweep()
+	s.startSubmissions()
+	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
+		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
+}
+
+// startFront starts s as the serving front of a replica that leads
+// (replica.go): its tables come from db, the state every committed entry
+// built, and each of its mutations is proposed (propose) instead of
+// written. Its memory runs ahead of what is committed; the replica holds
+// everything it sends until the mutations before it are committed and
+// the replica's leadership is confirmed, so nothing uncommitted is seen.
+func (s *Server) startFront(env core.Env, db *pebble.DB, propose func(*txn)) {
+	s.env = env
+	s.log = env.Log()
+	s.db = db
+	s.front = true
+	s.propose = propose
+	r, err := scan(db)
+	if err != nil {
+		panic(core.FailStop{Reason: "gcs: read the replicated state", Err: err})
+	}
+	s.restore(r)
+	t := s.newTxn()
+	epoch := r.boot + 1
+	t.set(keyBoot, u64(epoch))
+	t.then(func() { s.epoch = epoch })
+	s.commit(t)
+	s.startServing()
+}
+
+// openStore opens the database on env.FS(), checks it against its
+// witness and reads every record.
+func (s *Server) openStore(env core.Env) *recovered {
 	s.env = env
 	s.log = env.Log()
 	db, r := s.openDB(&pebble.Options{
@@ -182,24 +242,7 @@ func (s *Server) Start(env core.Env) {
 	s.checkWitness(r)
 	s.commits = r.commits
 	s.digest = r.digest
-	s.restore(r)
-
-	t := s.newTxn()
-	epoch := r.boot + 1
-	t.set(keyBoot, u64(epoch))
-	t.then(func() { s.epoch = epoch })
-	s.commitNow(t) // durable even with BugAckBeforeSync, which is about acknowledged mutations
-	s.writeWitness(false)
-	s.serving = true
-
-	s.lastHealthCheck = env.Now()
-	s.healthTimer = env.AfterFunc(s.cfg.HealthCheckPeriod, s.healthCheck)
-	s.startScheduler()
-	s.startPlacement()
-	s.startBinarySweep()
-	s.startSubmissions()
-	s.log.Info("gcs started", "epoch", s.epoch, "nodes", len(s.nodes), "jobs", len(s.jobs),
-		"actors", len(s.actors), "kv_namespaces", len(s.kv), "clients", len(s.sessions))
+	return r
 }
 
 // restore installs the recovered tables in memory.
@@ -293,6 +336,10 @@ func (s *Server) Stop() {
 	if s.unsynced != nil {
 		_ = s.unsynced.Close() // lost, as the bug intends
 		s.unsynced = nil
+	}
+	if s.front {
+		s.db = nil // the replica's; it closes it
+		return
 	}
 	if s.db != nil && !s.poisoned {
 		if s.serving {

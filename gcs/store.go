@@ -40,6 +40,9 @@ const (
 	tableFloor      = 'f'
 	tablePlacement  = 'p'
 	tableSubmission = 's'
+	// tableRaft holds a replica's raft log and state (replica.go); it is
+	// not part of the GCS's tables, their digest or a snapshot.
+	tableRaft = 'r'
 )
 
 var (
@@ -163,7 +166,9 @@ func recordHash(k, v []byte) uint64 {
 	return crc64.Update(h, digestTable, v) | 1 // never 0, so no record hashes away
 }
 
-func digested(k []byte) bool { return !bytes.Equal(k, keyCommits) && !bytes.Equal(k, keyDigest) }
+func digested(k []byte) bool {
+	return len(k) > 0 && k[0] != tableRaft && !bytes.Equal(k, keyCommits) && !bytes.Equal(k, keyDigest)
+}
 
 func (d *stateDigest) set(k, v []byte) {
 	if !digested(k) {
@@ -195,6 +200,10 @@ func (t *txn) then(f func()) { t.effects = append(t.effects, f) }
 // the ack-before-sync bug is planted: see commitLater). A failed commit is
 // a fail-stop: after a failed WAL write the engine's state is unknown.
 func (s *Server) commit(t *txn) {
+	if s.front {
+		s.commitNow(t)
+		return
+	}
 	if s.cfg.Bug == BugAckBeforeSync {
 		s.commitLater(t)
 		return
@@ -421,6 +430,8 @@ func (r *recovered) load(k, v []byte) error {
 		}
 		r.replies[client][seq] = rep
 		return nil
+	case tableRaft:
+		return nil // read by the replica (replica_store.go)
 	case tableFloor:
 		client := string(k[1:])
 		if client == "" || len(client) > ClientIDSizeMax {

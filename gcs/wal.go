@@ -56,6 +56,16 @@ func memtableBytesMax(b *pebble.Batch) uint64 {
 // keeps runs deterministic) and a failed write reaches this goroutine as
 // an error, a fail-stop.
 func (s *Server) commitNow(t *txn) {
+	if s.front {
+		if !t.b.Empty() {
+			s.propose(t)
+		}
+		_ = t.b.Close()
+		for _, f := range t.effects {
+			f()
+		}
+		return
+	}
 	if t.b.Empty() {
 		_ = t.b.Close()
 	} else {

@@ -44,6 +44,11 @@ type ClientConfig struct {
 	// PendingMax bounds the calls in flight; more fail with ErrOverloaded
 	// without being sent. Default DefaultPendingMax.
 	PendingMax int
+	// Route, if set, picks the address of each attempt of a call (made
+	// to to; attempt counts from 1): a client of a replicated service
+	// sends to the member it believes serves. Answers count only from the
+	// address of the last attempt.
+	Route func(to core.Addr, attempt int) core.Addr
 }
 
 type call struct {
@@ -116,6 +121,9 @@ func (c *Client) Call(to core.Addr, req core.Message, opts Options, cb func(core
 // and the wait is drawn from [backoff/2, 3·backoff/2].
 func (c *Client) send(cl *call) {
 	cl.attempts++
+	if c.cfg.Route != nil {
+		cl.to = c.cfg.Route(cl.to, cl.attempts)
+	}
 	c.env.Send(cl.to, c.frame(cl.id, c.ackBelow(), cl.req))
 	wait := cl.backoff/2 + time.Duration(c.env.Rand().Int64N(int64(cl.backoff)+1))
 	cl.backoff = min(2*cl.backoff, cl.opts.RetryMax)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,34 @@ import (
 func init() {
 	sim.RegisterWorkload("gcs", "GCS with clients doing KV, CAS, named actors and placement groups, and heartbeating raylets; checks linearizability",
 		gcs.Bugs(), newGCSWorkload)
+	sim.RegisterWorkload("gcs-ha", "the gcs workload against a GCS of 3 raft replicas (leader crashes, partitions, pauses, disk faults); checks linearizability across failovers",
+		haBugs(), newGCSHAWorkload)
+}
+
+// haBugs are the variants of gcs-ha: the replication bugs and the
+// single GCS's that a replica can have too.
+func haBugs() []string {
+	b := append(gcs.ReplicaBugs(), gcs.BugDoubleApply, gcs.BugForgetDedup, gcs.BugTrustDisk)
+	slices.Sort(b)
+	return b
+}
+
+// gcsReplicas is the size of gcs-ha's GCS.
+const gcsReplicas = 3
+
+func newGCSHAWorkload(opts sim.Options) (sim.Workload, error) {
+	wl, err := newGCSWorkload(opts)
+	if err != nil {
+		return nil, err
+	}
+	g := wl.(*gcsWorkload)
+	for i := range gcsReplicas {
+		g.replicas = append(g.replicas, core.Addr(fmt.Sprintf("gcs-%d", i+1)))
+	}
+	// A failover takes an election (1–2 s) and the clients' move to the
+	// new leader (1 s or more): the node timeout must outlast both.
+	g.nodeTimeout = 6 * time.Second
+	return g, nil
 }
 
 const (
@@ -49,6 +78,9 @@ type gcsWorkload struct {
 	// for removes: any client may remove any of them, again or not.
 	groupIDs [gcsGroupNames][]triedGroup
 	raylets  []*fakeRaylet
+	// replicas lists the GCS's replicas (gcs-ha); empty: one "gcs".
+	replicas    []core.Addr
+	nodeTimeout time.Duration
 
 	// nodeStates is every node state observed, to check that DEAD is final.
 	deadAt     map[core.NodeID]int64 // virtual time the death was first observed
@@ -64,7 +96,7 @@ type restartObs struct {
 }
 
 func newGCSWorkload(opts sim.Options) (sim.Workload, error) {
-	g := &gcsWorkload{bug: opts.Variant, kv: linearizability.NewRecorder(), actors: linearizability.NewRecorder(), groups: linearizability.NewRecorder(),
+	g := &gcsWorkload{bug: opts.Variant, nodeTimeout: gcsNodeTimeout, kv: linearizability.NewRecorder(), actors: linearizability.NewRecorder(), groups: linearizability.NewRecorder(),
 		deadAt: map[core.NodeID]int64{}, aliveAfter: map[core.NodeID]bool{}, restarts: map[core.ActorID][]restartObs{}}
 	clients := opts.Clients
 	if clients == 0 {
@@ -88,11 +120,20 @@ func newGCSWorkload(opts sim.Options) (sim.Workload, error) {
 
 func (g *gcsWorkload) Setup(w *sim.World) error {
 	g.w = w
-	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
-		// A short node timeout makes node deaths (and fencing) happen
-		// within the fault phase.
-		return gcs.NewServer(gcs.Config{Bug: g.bug, NodeTimeout: gcsNodeTimeout, HealthCheckPeriod: 500 * time.Millisecond})
-	})
+	// A short node timeout makes node deaths (and fencing) happen within
+	// the fault phase.
+	cfg := gcs.Config{Bug: g.bug, NodeTimeout: g.nodeTimeout, HealthCheckPeriod: 500 * time.Millisecond}
+	if len(g.replicas) == 0 {
+		w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(cfg) })
+	}
+	for _, addr := range g.replicas {
+		cfg := cfg
+		cfg.Replicas = g.replicas
+		// A short log makes a replica that was down or cut off catch
+		// up from a snapshot.
+		cfg.RaftLogKeep = 64
+		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewReplica(cfg) })
+	}
 	for _, r := range g.raylets {
 		w.AddProcess(r.addr, sim.ProcOptions{Crashable: true}, func() core.Process { return &fakeRaylet{g: g, addr: r.addr} })
 	}
@@ -128,13 +169,46 @@ func (g *gcsWorkload) Pending() string {
 			lines = append(lines, fmt.Sprintf("%s has not started its final read (it starts with its next operation after healing)", c.addr))
 		}
 	}
-	if s, ok := g.w.Process("gcs").(*gcs.Server); ok {
+	if len(g.replicas) > 0 {
+		for _, a := range g.replicas {
+			if r, ok := g.w.Process(a).(*gcs.Replica); ok {
+				lines = append(lines, string(a)+": "+r.Status())
+			} else {
+				lines = append(lines, string(a)+": down")
+			}
+		}
+	} else if s, ok := g.w.Process("gcs").(*gcs.Server); ok {
 		head, _, _ := strings.Cut(s.Describe(), "\n")
 		lines = append(lines, head)
 	} else {
 		lines = append(lines, "gcs: down")
 	}
 	return stuck.Bound(lines, stuck.LinesMax)
+}
+
+// servers returns the GCS servers up: the single one, or the fronts of
+// the replicas that lead (more than one while a deposed leader has not
+// heard of its successor).
+func (g *gcsWorkload) servers() []*gcs.Server {
+	var out []*gcs.Server
+	if s, ok := g.w.Process("gcs").(*gcs.Server); ok {
+		out = append(out, s)
+	}
+	for _, a := range g.replicas {
+		if r, ok := g.w.Process(a).(*gcs.Replica); ok && r.Front() != nil {
+			out = append(out, r.Front())
+		}
+	}
+	return out
+}
+
+// newClient returns a client of the workload's GCS.
+func (g *gcsWorkload) newClient(env core.Env, opts gcs.ClientOptions) *gcs.Client {
+	if len(g.replicas) == 0 {
+		return gcs.NewClient(env, "gcs", opts)
+	}
+	opts.Replicas = g.replicas
+	return gcs.NewClient(env, g.replicas[0], opts)
 }
 
 // Size implements sim.Sizer.
@@ -144,6 +218,13 @@ func (g *gcsWorkload) Size() sim.Options {
 
 // SometimesPaths lists the interesting paths this workload should reach.
 func (g *gcsWorkload) SometimesPaths() []string {
+	if len(g.replicas) > 0 {
+		return append(g.paths(), "gcs failover", "gcs leader stepped down", "gcs snapshot installed")
+	}
+	return g.paths()
+}
+
+func (g *gcsWorkload) paths() []string {
 	return []string{"gcs op timed out", "named actor race lost", "node declared dead", "raylet fenced", "fault: crash", "process fail-stop",
 		"actor restarted", "final read", "job finished", "placement group name conflict", "placement group removed", "placement group remove not found"}
 }
@@ -152,7 +233,7 @@ func (g *gcsWorkload) Check(w *sim.World) (string, string) {
 	if len(g.violations) > 0 {
 		return "invariant", g.violations[0]
 	}
-	if s, ok := w.Process("gcs").(*gcs.Server); ok {
+	for _, s := range g.servers() {
 		if err := s.CheckInvariants(); err != nil {
 			return "invariant", err.Error()
 		}
@@ -302,7 +383,7 @@ func (c *gcsClient) finalRead() {
 
 func (c *gcsClient) Start(env core.Env) {
 	c.env = env
-	c.cli = gcs.NewClient(env, "gcs", gcs.ClientOptions{Deadline: 2 * time.Second})
+	c.cli = c.g.newClient(env, gcs.ClientOptions{Deadline: 2 * time.Second})
 	c.mine = map[string][]core.ActorID{}
 	env.AfterFunc(time.Duration(env.Rand().IntN(20))*time.Millisecond, c.next)
 }
@@ -311,7 +392,28 @@ func (c *gcsClient) Receive(from core.Addr, m core.Message) { c.cli.Handle(from,
 
 func (c *gcsClient) Describe() string { return fmt.Sprintf("busy=%v op=%s", c.busy, c.op) }
 
+// observeReplicas notes what the replicas of gcs-ha went through.
+func (g *gcsWorkload) observeReplicas() {
+	for _, a := range g.replicas {
+		r, ok := g.w.Process(a).(*gcs.Replica)
+		if !ok {
+			continue
+		}
+		st := r.Stats()
+		if st.StepDowns > 0 {
+			g.w.Sometimes("gcs leader stepped down")
+		}
+		if st.Snapshots > 0 {
+			g.w.Sometimes("gcs snapshot installed")
+		}
+		if f := r.Front(); f != nil && f.Epoch() > 1 {
+			g.w.Sometimes("gcs failover")
+		}
+	}
+}
+
 func (c *gcsClient) next() {
+	c.g.observeReplicas()
 	if c.g.w.Healed() {
 		if c.idx == 0 && !c.finalStarted {
 			c.finalRead()
@@ -583,7 +685,7 @@ type fakeRaylet struct {
 
 func (f *fakeRaylet) Start(env core.Env) {
 	f.env = env
-	f.cli = gcs.NewClient(env, "gcs", gcs.ClientOptions{})
+	f.cli = f.g.newClient(env, gcs.ClientOptions{})
 	f.node = core.NewNodeID(env.Rand())
 	f.register()
 }
@@ -631,7 +733,7 @@ func (f *fakeRaylet) fence() {
 // others. The margin covers heartbeat period and latency.
 func (g *gcsWorkload) checkSuspicion(addr core.Addr, node core.NodeID) {
 	const margin = 2 * time.Second
-	since := g.w.Now() - gcsNodeTimeout - margin
+	since := g.w.Now() - g.nodeTimeout - margin
 	if !g.w.Disturbed(addr, since) {
 		g.violations = append(g.violations, fmt.Sprintf("false suspicion: the GCS declared node %v (%s) dead at %v although no fault touched it since %v",
 			node, addr, g.w.Now(), since))

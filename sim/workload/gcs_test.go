@@ -8,13 +8,17 @@ import (
 )
 
 func runGCS(t testing.TB, seed uint64, faults, variant string) sim.Result {
+	return runGCSWorkload(t, "gcs", seed, faults, variant)
+}
+
+func runGCSWorkload(t testing.TB, name string, seed uint64, faults, variant string) sim.Result {
 	t.Helper()
 	opts := sim.Options{Variant: variant}
-	wl, err := sim.NewWorkload("gcs", opts)
+	wl, err := sim.NewWorkload(name, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sim.Run(sim.Config{Seed: seed, FaultSpec: faults, FaultPhase: 5 * time.Second, ReplayArgs: opts.ReplayArgs()}, wl, "gcs")
+	return sim.Run(sim.Config{Seed: seed, FaultSpec: faults, FaultPhase: 5 * time.Second, ReplayArgs: opts.ReplayArgs()}, wl, name)
 }
 
 func TestGCSWithoutFaults(t *testing.T) {
@@ -84,5 +88,53 @@ func TestGCSCorrectUnderHeavyFaults(t *testing.T) {
 				t.Errorf("%v", r)
 			}
 		}
+	}
+}
+
+// TestGCSHASwarm runs the gcs-ha workload (three raft replicas) under
+// the swarm and requires failovers, step-downs and snapshot installs to
+// have happened in the campaign, so that a green run means something.
+func TestGCSHASwarm(t *testing.T) {
+	reached := map[string]bool{}
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := runGCSWorkload(t, "gcs-ha", seed, "swarm", "")
+		if !r.Passed {
+			t.Errorf("%v", r)
+		}
+		for _, c := range r.Sometimes {
+			if c.Count > 0 {
+				reached[c.Name] = true
+			}
+		}
+	}
+	for _, path := range []string{"gcs failover", "gcs leader stepped down", "gcs snapshot installed", "fault: crash"} {
+		if !reached[path] {
+			t.Errorf("no seed reached %q", path)
+		}
+	}
+}
+
+// TestGCSHAPlantedBugsAreCaught requires gcs-ha to catch each planted
+// replication bug, and the single GCS's dedup bugs across failovers,
+// within a bounded number of swarm seeds.
+func TestGCSHAPlantedBugsAreCaught(t *testing.T) {
+	for _, tc := range []struct{ bug, faults string }{
+		{"ack-before-commit", "swarm"},
+		{"follower-read", "swarm"},
+		{"double-apply", "swarm"},
+		// A retry that reaches the next leader after the reply was lost.
+		{"forget-dedup", "drop=0.2,crash=2"},
+	} {
+		bug := tc.bug
+		t.Run(bug, func(t *testing.T) {
+			for seed := uint64(1); seed <= 300; seed++ {
+				r := runGCSWorkload(t, "gcs-ha", seed, tc.faults, bug)
+				if !r.Passed {
+					t.Logf("caught at seed %d: %s: %s", seed, r.Kind, r.Reason)
+					return
+				}
+			}
+			t.Fatalf("planted bug %s survived 300 seeds", bug)
+		})
 	}
 }

@@ -1,0 +1,630 @@
+package gcs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Replica is one member of a replicated GCS: a sans-IO core.Process that
+// runs etcd raft (go.etcd.io/raft/v3, driven through RawNode: Step, Tick,
+// Ready) and keeps the GCS's tables on pebble, as a single GCS does.
+//
+// The replicated state machine is the GCS's database. An entry is the
+// pebble batch of one mutation, made by the leader's front (a Server
+// started with startFront); every replica applies committed entries to
+// its own database in log order, in the same synced batch that persists
+// the log. Only the leader runs a Server: it starts one once it applied
+// every entry before its term's first, from what that state holds, and
+// drops it when it loses the lead. The front's memory runs ahead of the
+// log (each mutation takes effect in memory when proposed), so every
+// message it sends — replies, pubsub, requests to raylets — is held until
+// (1) every entry it proposed before the message is applied and (2) a
+// read index (raft's ReadIndex: a round of heartbeats answered by a
+// quorum) requested after the message confirms the replica still led.
+// Nothing uncommitted, and nothing a newer leader may have changed, is
+// ever seen outside; a retried request finds its reply in the replicated
+// dedup table under any leader.
+//
+// Elections are driven by the replica's own ticks and seeded PRNG, not
+// raft's: raft's election timeout draws from a global source, so its
+// ElectionTick is set too high to ever fire, and a follower that heard
+// nothing from a leader for a seeded timeout in [ElectionTicks,
+// 2·ElectionTicks) calls Campaign (a pre-vote first). A replica drops
+// vote requests while it hears from its leader (raft's CheckQuorum lease,
+// which is off), and a leader that heard from no quorum for ElectionTicks
+// steps down (raft restarted from its storage as a follower).
+//
+// Membership is static: Config.Replicas, the same list on every replica,
+// each replica's raft id being its position in it plus one.
+type Replica struct {
+	cfg   Config
+	env   core.Env
+	log   *slog.Logger
+	id    uint64
+	peers []core.Addr
+
+	// store is a Server that only holds the database: it opens and
+	// checks it (witness, digest) and commits the replica's batches.
+	store *Server
+	ms    *raft.MemoryStorage
+	rn    *raft.RawNode
+	// lastIndex is the last index of the persisted log.
+	lastIndex            uint64
+	applied, appliedTerm uint64
+	conf                 raftpb.ConfState
+
+	// The front, while this replica leads and caught up (nil otherwise);
+	// gen counts fronts, so that timers of a dropped one do nothing.
+	front      *Server
+	gen        uint64
+	frontTerm  uint64
+	leading    bool // raft leader, front or not
+	propSeq    uint64
+	appliedSeq uint64
+	// out holds what the front sent, oldest first, until it may go.
+	out     []heldSend
+	readSeq uint64            // read index requests made
+	reads   map[uint64]uint64 // request → the commit index it confirmed
+	// Ticks since this replica last heard from its leader (follower) or
+	// from each peer (leader); electionDue is the seeded timeout.
+	sinceLeader int
+	electionDue int
+	sincePeer   map[uint64]int
+	tick        core.Timer
+	stopped     bool
+	stats       ReplicaStats
+}
+
+// ReplicaStats counts what a replica did since it started.
+type ReplicaStats struct {
+	Elections   int64 // campaigns started
+	Leaderships int64 // fronts started
+	StepDowns   int64 // leads given up for want of a quorum
+	Proposals   int64
+	Applied     int64 // entries applied
+	Snapshots   int64 // snapshots installed
+}
+
+// heldSend is a message of the front waiting for its conditions.
+type heldSend struct {
+	to   core.Addr
+	m    core.Message
+	seq  uint64 // the front's proposals before it
+	read uint64 // the read index request that covers it (0: none yet)
+}
+
+// Defaults of the replication settings.
+const (
+	DefaultReplicaTick   = 100 * time.Millisecond
+	DefaultElectionTicks = 10
+)
+
+// NewReplica returns the replica at cfg.Replicas[i] for the process whose
+// address is that entry. Nothing happens until Start.
+func NewReplica(cfg Config) *Replica {
+	cfg.setDefaults()
+	return &Replica{cfg: cfg, peers: slices.Clone(cfg.Replicas)}
+}
+
+var (
+	_ core.Process = (*Replica)(nil)
+	_ core.Stopper = (*Replica)(nil)
+)
+
+// Start opens the database, loads the raft log and state, and starts the
+// ticks. A database with no raft state is a new member of the initial
+// configuration.
+func (r *Replica) Start(env core.Env) {
+	r.env = env
+	r.log = env.Log()
+	idx := slices.Index(r.peers, env.Self())
+	if idx < 0 {
+		panic(core.FailStop{Reason: "gcs: replica", Err: fmt.Errorf("%s is not one of the replicas %v", env.Self(), r.peers)})
+	}
+	r.id = uint64(idx + 1)
+	r.store = NewServer(r.cfg)
+	rec := r.store.openStore(env)
+	if _, closer, err := r.store.db.Get(keyRaftApplied); err == nil {
+		_ = closer.Close()
+	} else if rec.boot > 0 {
+		r.store.refuse(DBDir, false, "holds the tables of a single GCS (epoch %d) and no raft state: a replica starts on an empty database or its own", rec.boot)
+	}
+	r.reads = map[uint64]uint64{}
+	r.sincePeer = map[uint64]int{}
+	r.loadRaft()
+	r.store.writeWitness(false)
+	r.store.serving = true
+	r.restartRaft()
+	r.tick = env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
+	r.log.Info("gcs replica started", "id", r.id, "replicas", len(r.peers), "applied", r.applied, "last_index", r.lastIndex)
+}
+
+// Stop drops the front and closes the database.
+func (r *Replica) Stop() {
+	r.stopped = true
+	if r.tick != nil {
+		r.tick.Stop()
+	}
+	r.dropFront()
+	if r.store != nil {
+		r.store.Stop()
+	}
+}
+
+// restartRaft makes a new raft node from the persisted state: a follower
+// that knows no leader.
+func (r *Replica) restartRaft() {
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:            r.id,
+		ElectionTick:  1 << 30, // never: elections are the replica's (see Replica)
+		HeartbeatTick: 1,
+		Storage:       replicaStorage{r.ms, r},
+		Applied:       r.applied,
+		MaxSizePerMsg: 1 << 20,
+		// Proposals are never dropped for want of room: the front's
+		// memory already holds their effects.
+		MaxUncommittedEntriesSize: 0,
+		MaxInflightMsgs:           256,
+		PreVote:                   true,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		Logger:                    raftLogger{r.log},
+	})
+	if err != nil {
+		panic(core.FailStop{Reason: "gcs: start raft", Err: err})
+	}
+	r.rn = rn
+	r.leading = false
+	r.sinceLeader = 0
+	r.electionDue = r.cfg.ElectionTicks + r.env.Rand().IntN(r.cfg.ElectionTicks)
+}
+
+// Front returns the serving front while this replica leads, or nil.
+func (r *Replica) Front() *Server { return r.front }
+
+// Leader returns the address of the leader this replica knows of, or "".
+func (r *Replica) Leader() core.Addr {
+	if r.rn == nil {
+		return ""
+	}
+	if lead := r.rn.BasicStatus().Lead; lead >= 1 && lead <= uint64(len(r.peers)) {
+		return r.peers[lead-1]
+	}
+	return ""
+}
+
+// Stats returns the replica's counters.
+func (r *Replica) Stats() ReplicaStats { return r.stats }
+
+// Status describes the replica in one line.
+func (r *Replica) Status() string {
+	if r.rn == nil {
+		return "gcs replica: not started"
+	}
+	st := r.rn.BasicStatus()
+	return fmt.Sprintf("gcs replica %d/%d state=%v term=%d lead=%d commit=%d applied=%d last=%d serving=%v held=%d",
+		r.id, len(r.peers), st.RaftState, st.Term, st.Lead, st.Commit, r.applied, r.lastIndex, r.front != nil, len(r.out))
+}
+
+// Describe is Status, then the front's tables when it serves.
+func (r *Replica) Describe() string {
+	s := r.Status()
+	if r.front != nil {
+		s += "\n" + r.front.Describe()
+	}
+	return s
+}
+
+// Receive handles raft traffic from peers and, on the leader, GCS
+// requests; other replicas answer requests with Unavailable and the
+// leader they know of.
+func (r *Replica) Receive(from core.Addr, m core.Message) {
+	if r.stopped || r.rn == nil {
+		return
+	}
+	if rm, ok := m.(*RaftMessage); ok {
+		r.receiveRaft(from, rm)
+		r.afterStep()
+		return
+	}
+	if r.front != nil {
+		r.front.Receive(from, m)
+		r.afterStep()
+		return
+	}
+	r.notLeader(from, m)
+}
+
+// notLeader answers a request that reached a replica without a front.
+func (r *Replica) notLeader(from core.Addr, m core.Message) {
+	req, ok := m.(request)
+	if !ok {
+		return // a reply to a dropped front's calls, or junk
+	}
+	h := req.header()
+	if h.Client == "" {
+		return
+	}
+	if get, ok := m.(*KVGet); ok && r.cfg.Bug == BugFollowerRead && get.Validate() == nil {
+		v, closer, err := r.store.db.Get(kvKey(get.Namespace, get.Key))
+		rep := Reply{Client: h.Client, Seq: h.Seq}
+		if err == nil {
+			rep.Found, rep.Value = true, bytes.Clone(v)
+			_ = closer.Close()
+		}
+		r.env.Send(from, &rep)
+		return
+	}
+	lead := r.Leader()
+	if lead == r.env.Self() {
+		lead = "" // leading, not serving yet
+	}
+	msg := "not the GCS leader"
+	if lead != "" {
+		msg += "; the leader is " + string(lead)
+	}
+	if _, isPoll := m.(*Poll); isPoll {
+		r.env.Send(from, &PollReply{Client: h.Client, Seq: h.Seq, Code: rpc.CodeUnavailable, Err: msg, Leader: lead})
+		return
+	}
+	r.env.Send(from, &Reply{Client: h.Client, Seq: h.Seq, Code: rpc.CodeUnavailable, Err: msg, Leader: lead})
+}
+
+func (r *Replica) receiveRaft(from core.Addr, rm *RaftMessage) {
+	var msg raftpb.Message
+	if err := msg.Unmarshal(rm.Data); err != nil {
+		r.log.Warn("gcs: dropping an undecodable raft message", "from", from, "err", err)
+		return
+	}
+	if msg.From < 1 || msg.From > uint64(len(r.peers)) || r.peers[msg.From-1] != from || msg.To != r.id {
+		r.log.Warn("gcs: dropping a raft message from an unknown member", "from", from, "raft_from", msg.From, "raft_to", msg.To)
+		return
+	}
+	st := r.rn.BasicStatus()
+	switch msg.Type {
+	case raftpb.MsgPreVote, raftpb.MsgVote:
+		// The lease raft's CheckQuorum would keep: while this replica
+		// hears from a leader, it helps no one depose it.
+		if st.Lead != raft.None && st.Lead != msg.From && r.sinceLeader < r.cfg.ElectionTicks && st.RaftState == raft.StateFollower {
+			return
+		}
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap:
+		if msg.Term >= st.Term {
+			r.sinceLeader = 0
+		}
+	case raftpb.MsgAppResp, raftpb.MsgHeartbeatResp:
+		if msg.Term == st.Term {
+			r.sincePeer[msg.From] = 0
+		}
+	}
+	if raft.IsLocalMsg(msg.Type) {
+		return
+	}
+	_ = r.rn.Step(msg) // errors are messages raft ignores
+}
+
+// onTick drives raft's heartbeats on the leader and the replica's own
+// election and step-down timeouts.
+func (r *Replica) onTick() {
+	if r.stopped {
+		return
+	}
+	r.tick = r.env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
+	st := r.rn.BasicStatus()
+	switch st.RaftState {
+	case raft.StateLeader:
+		r.rn.Tick()
+		heard := 1 // itself
+		for id := uint64(1); id <= uint64(len(r.peers)); id++ {
+			if id == r.id {
+				continue
+			}
+			r.sincePeer[id]++
+			if r.sincePeer[id] <= r.cfg.ElectionTicks {
+				heard++
+			}
+		}
+		if heard <= len(r.peers)/2 {
+			r.log.Warn("gcs: stepping down: no quorum heard from", "term", st.Term, "ticks", r.cfg.ElectionTicks)
+			r.stats.StepDowns++
+			r.dropFront()
+			r.restartRaft()
+		}
+	default:
+		r.sinceLeader++
+		if r.sinceLeader >= r.electionDue {
+			r.sinceLeader = 0
+			r.electionDue = r.cfg.ElectionTicks + r.env.Rand().IntN(r.cfg.ElectionTicks)
+			r.stats.Elections++
+			_ = r.rn.Campaign()
+		}
+	}
+	r.afterStep()
+}
+
+// afterStep asks for a read index covering what the front sent since the
+// last one, handles every Ready and sends what may go.
+func (r *Replica) afterStep() {
+	if r.stopped {
+		return
+	}
+	for {
+		if r.front != nil && len(r.out) > 0 && r.out[len(r.out)-1].read == 0 {
+			r.readSeq++
+			for i := len(r.out) - 1; i >= 0 && r.out[i].read == 0; i-- {
+				r.out[i].read = r.readSeq
+			}
+			r.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, r.readSeq))
+		}
+		if !r.rn.HasReady() {
+			break
+		}
+		r.handleReady(r.rn.Ready())
+	}
+	r.release()
+}
+
+// release sends the held messages whose conditions hold, in order.
+func (r *Replica) release() {
+	n := 0
+	for _, h := range r.out {
+		if r.cfg.Bug != BugAckBeforeCommit {
+			if h.seq > r.appliedSeq {
+				break
+			}
+			idx, ok := r.reads[h.read]
+			if !ok || idx > r.applied {
+				break
+			}
+		}
+		r.env.Send(h.to, h.m)
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	last := r.out[n-1].read
+	r.out = slices.Delete(r.out, 0, n)
+	for k := range r.reads { //gray:unordered deletes only
+		if k < last {
+			delete(r.reads, k)
+		}
+	}
+}
+
+// handleReady persists the log and applies committed entries in one
+// synced batch, then sends raft's messages and notes leadership changes.
+func (r *Replica) handleReady(rd raft.Ready) {
+	t := r.store.newTxn()
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		r.installSnapshot(t, rd.Snapshot)
+	}
+	if len(rd.Entries) > 0 {
+		last := rd.Entries[len(rd.Entries)-1].Index
+		for _, e := range rd.Entries {
+			b, err := e.Marshal()
+			if err != nil {
+				panic(fmt.Sprintf("gcs: marshal raft entry: %v", err))
+			}
+			t.set(raftEntryKey(e.Index), b)
+		}
+		for i := last + 1; i <= r.lastIndex; i++ {
+			t.del(raftEntryKey(i)) // a suffix the new entries replace
+		}
+		r.lastIndex = last
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		b, err := rd.HardState.Marshal()
+		if err != nil {
+			panic(fmt.Sprintf("gcs: marshal raft state: %v", err))
+		}
+		t.set(keyRaftHard, b)
+	}
+	for _, e := range rd.CommittedEntries {
+		r.apply(t, e)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		t.set(keyRaftApplied, appliedRecord(r.applied, r.appliedTerm))
+	}
+	r.store.commitNow(t)
+
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := r.ms.ApplySnapshot(rd.Snapshot); err != nil {
+			panic(fmt.Sprintf("gcs: apply raft snapshot: %v", err))
+		}
+	}
+	if err := r.ms.Append(rd.Entries); err != nil {
+		panic(fmt.Sprintf("gcs: append raft entries: %v", err))
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		_ = r.ms.SetHardState(rd.HardState)
+	}
+	for _, m := range rd.Messages {
+		if m.To < 1 || m.To > uint64(len(r.peers)) {
+			continue
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			panic(fmt.Sprintf("gcs: marshal raft message: %v", err))
+		}
+		r.env.Send(r.peers[m.To-1], &RaftMessage{Data: b})
+		if m.Type == raftpb.MsgSnap {
+			// The transport does not tell; a lost snapshot is found
+			// by the probe that follows, which asks for it again.
+			r.rn.ReportSnapshot(m.To, raft.SnapshotFinish)
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) == 8 {
+			r.reads[binary.BigEndian.Uint64(rs.RequestCtx)] = rs.Index
+		}
+	}
+	if rd.SoftState != nil {
+		leading := rd.SoftState.RaftState == raft.StateLeader
+		if r.leading && !leading {
+			r.dropFront()
+		}
+		if leading && !r.leading {
+			for id := range r.sincePeer { //gray:unordered resets every entry
+				r.sincePeer[id] = 0
+			}
+		}
+		r.leading = leading
+	}
+	r.rn.Advance(rd)
+	r.compact()
+	// A leader serves once it applied its whole log, which ends in an
+	// entry of its own term: everything committed before it is applied.
+	if r.front == nil && r.leading && r.applied == r.lastIndex && r.appliedTerm == r.rn.BasicStatus().Term {
+		r.startFront()
+	}
+}
+
+// apply applies one committed entry to t.
+func (r *Replica) apply(t *txn, e raftpb.Entry) {
+	r.applied, r.appliedTerm = e.Index, e.Term
+	r.stats.Applied++
+	switch e.Type {
+	case raftpb.EntryNormal:
+		if len(e.Data) > 0 {
+			node, term, seq, repr, err := parseEntry(e.Data)
+			if err != nil {
+				panic(core.FailStop{Reason: "gcs: apply a committed entry", Err: err})
+			}
+			applyBatch(t, repr)
+			if node == r.id && term == r.frontTerm && r.front != nil {
+				r.appliedSeq = seq
+			}
+		}
+	case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
+		var cc raftpb.ConfChangeI
+		if e.Type == raftpb.EntryConfChange {
+			var c raftpb.ConfChange
+			_ = c.Unmarshal(e.Data)
+			cc = c
+		} else {
+			var c raftpb.ConfChangeV2
+			_ = c.Unmarshal(e.Data)
+			cc = c
+		}
+		r.conf = *r.rn.ApplyConfChange(cc)
+		b, _ := r.conf.Marshal()
+		t.set(keyRaftConf, b)
+	}
+}
+
+// startFront starts a Server over the applied state.
+func (r *Replica) startFront() {
+	r.gen++
+	r.frontTerm = r.rn.BasicStatus().Term
+	r.propSeq, r.appliedSeq = 0, 0
+	r.out = nil
+	r.stats.Leaderships++
+	f := NewServer(r.cfg)
+	r.front = f
+	f.startFront(&frontEnv{Env: r.env, r: r, gen: r.gen}, r.store.db, r.proposeTxn)
+	r.log.Info("gcs replica leads", "id", r.id, "term", r.frontTerm, "epoch", f.epoch, "applied", r.applied)
+}
+
+// dropFront discards the front and everything it holds back.
+func (r *Replica) dropFront() {
+	if r.front == nil {
+		return
+	}
+	r.log.Info("gcs replica stops serving", "id", r.id, "term", r.frontTerm, "held", len(r.out))
+	f := r.front
+	r.front = nil
+	r.gen++
+	r.out = nil
+	f.Stop()
+}
+
+// proposeTxn proposes the front's mutation t.
+func (r *Replica) proposeTxn(t *txn) {
+	r.propSeq++
+	r.stats.Proposals++
+	data := entryData(r.id, r.frontTerm, r.propSeq, t.b.Repr())
+	if err := r.rn.Propose(data); err != nil {
+		// Only when not leading any more: the front's memory now holds
+		// an effect the log never will. Drop the front; the step-down
+		// is raft's.
+		r.log.Warn("gcs: proposal dropped", "err", err)
+		r.env.AfterFunc(0, func() {
+			r.dropFront()
+			r.afterStep()
+		})
+	}
+}
+
+// frontEnv is the front's environment: its sends are held (Replica.out)
+// and its timers die with it.
+type frontEnv struct {
+	core.Env
+	r   *Replica
+	gen uint64
+}
+
+func (e *frontEnv) Send(to core.Addr, m core.Message) {
+	if e.r.gen != e.gen {
+		return
+	}
+	e.r.out = append(e.r.out, heldSend{to: to, m: m, seq: e.r.propSeq})
+}
+
+func (e *frontEnv) AfterFunc(d time.Duration, f func()) core.Timer {
+	return e.Env.AfterFunc(d, func() {
+		if e.r.gen != e.gen || e.r.stopped {
+			return
+		}
+		f()
+		e.r.afterStep()
+	})
+}
+
+// RaftMessage carries one raft message between replicas.
+type RaftMessage struct {
+	Data []byte
+}
+
+const msgRaft core.MsgType = 1070
+
+// MsgType implements core.Message.
+func (*RaftMessage) MsgType() core.MsgType { return msgRaft }
+
+// Validate implements core.Validator.
+func (m *RaftMessage) Validate() error {
+	if len(m.Data) == 0 {
+		return fmt.Errorf("empty raft message")
+	}
+	return nil
+}
+
+func init() {
+	core.RegisterMessage(msgRaft, 1, "gcs.Raft", func() core.Message { return new(RaftMessage) })
+}
+
+// raftLogger sends raft's log to the replica's, its chatter at debug.
+type raftLogger struct{ l *slog.Logger }
+
+func (g raftLogger) Debug(v ...any)                 { g.l.Debug("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Debugf(format string, v ...any) { g.l.Debug("raft: " + fmt.Sprintf(format, v...)) }
+func (g raftLogger) Info(v ...any)                  { g.l.Debug("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Infof(format string, v ...any)  { g.l.Debug("raft: " + fmt.Sprintf(format, v...)) }
+func (g raftLogger) Warning(v ...any)               { g.l.Warn("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Warningf(format string, v ...any) {
+	g.l.Warn("raft: " + fmt.Sprintf(format, v...))
+}
+func (g raftLogger) Error(v ...any)                 { g.l.Error("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Errorf(format string, v ...any) { g.l.Error("raft: " + fmt.Sprintf(format, v...)) }
+func (g raftLogger) Fatal(v ...any)                 { panic("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Fatalf(format string, v ...any) { panic("raft: " + fmt.Sprintf(format, v...)) }
+func (g raftLogger) Panic(v ...any)                 { panic("raft: " + fmt.Sprint(v...)) }
+func (g raftLogger) Panicf(format string, v ...any) { panic("raft: " + fmt.Sprintf(format, v...)) }
