@@ -3,6 +3,7 @@ package gcs
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grayrt/gray/core"
@@ -90,6 +91,9 @@ type Client struct {
 // identity its rpc.Client draws from env.Rand(), so a restarted host gets
 // a new id.
 func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
+	if addrs := SplitAddr(gcs); len(addrs) > 1 && len(opts.Replicas) == 0 {
+		gcs, opts.Replicas = addrs[0], addrs
+	}
 	opts.setDefaults()
 	c := &Client{env: env, gcs: gcs, opts: opts}
 	cfg := rpc.ClientConfig{Frame: c.frame, PendingMax: opts.InFlightMax}
@@ -105,6 +109,29 @@ func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
 	c.rpc = rpc.NewClientWith(env, cfg)
 	c.id = fmt.Sprintf("%016x", c.rpc.ID())
 	return c
+}
+
+// SplitAddr returns the addresses a GCS address names: a replicated
+// GCS's is its replicas' addresses joined by commas (JoinAddrs), which
+// is what hosts pass on wherever they name the GCS (raylet and driver
+// configs, the GCS address workers get). NewClient takes either.
+func SplitAddr(a core.Addr) []core.Addr {
+	var out []core.Addr
+	for _, p := range strings.Split(string(a), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, core.Addr(p))
+		}
+	}
+	return out
+}
+
+// JoinAddrs is the GCS address of the replicas at addrs.
+func JoinAddrs(addrs []core.Addr) core.Addr {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = string(a)
+	}
+	return core.Addr(strings.Join(s, ","))
 }
 
 // route sends each attempt to the replica believed to lead, after moving

@@ -277,7 +277,7 @@ func (r *Raylet) returnBundles(keys []bundleKey, why string) {
 	for _, lk := range failed {
 		// The lease fails now; its worker runs the body to its end (as
 		// a cancel does), and what it holds comes back then.
-		r.env.Send(lk.owner, &proto.LeaseFailed{LeaseID: lk.id, Reason: why})
+		r.env.Send(r.holderOf(lk.owner), &proto.LeaseFailed{LeaseID: lk.id, Reason: why})
 	}
 	r.settled = false
 	r.schedule()

@@ -58,7 +58,7 @@ func (r *Raylet) workerDied(w *workerInfo, why string) {
 	w.leases, w.blockedLeases = nil, 0
 	for _, l := range leases {
 		r.releaseLease(l)
-		r.env.Send(l.key.owner, &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
+		r.env.Send(r.holderOf(l.key.owner), &proto.LeaseFailed{LeaseID: l.key.id, Reason: why})
 	}
 	delete(r.workers, w.addr)
 }
@@ -653,7 +653,7 @@ func (r *Raylet) checkLeases() {
 	slices.SortFunc(keys, cmpLeaseKey)
 	for _, k := range keys {
 		l := r.leases[k]
-		r.cli.Call(k.owner, &proto.LeaseCheck{LeaseID: k.id}, rpc.Options{Timeout: leaseCheckPeriod}, func(m core.Message, err error) {
+		r.cli.Call(r.holderOf(k.owner), &proto.LeaseCheck{LeaseID: k.id}, rpc.Options{Timeout: leaseCheckPeriod}, func(m core.Message, err error) {
 			if r.leases[k] != l || l.worker == nil {
 				return
 			}
@@ -671,6 +671,17 @@ func (r *Raylet) checkLeases() {
 			r.disown(l)
 		})
 	}
+}
+
+// holderOf is the address that answers for leases requested from owner:
+// owner itself, or, for a replica of a replicated GCS (whose leases the
+// GCS's leader holds, whichever replica asked), the leader the raylet's
+// GCS client follows.
+func (r *Raylet) holderOf(owner core.Addr) core.Addr {
+	if len(r.gcsReplicas) > 1 && slices.Contains(r.gcsReplicas, owner) {
+		return r.gcs.Leader()
+	}
+	return owner
 }
 
 // sortedLeaseKeys returns the keys of the lease table in order.

@@ -155,14 +155,16 @@ type Stats struct {
 // objects from other nodes. Each incarnation is a new node with a new
 // NodeID, as in Ray.
 type Raylet struct {
-	cfg    Config
-	env    core.Env
-	node   core.NodeID
-	gcs    *gcs.Client
-	cli    *rpc.Client
-	srv    *rpc.Server
-	store  *plasma.Store
-	policy *Policy
+	cfg  Config
+	env  core.Env
+	node core.NodeID
+	gcs  *gcs.Client
+	// gcsReplicas lists the replicas of a replicated GCS (holderOf).
+	gcsReplicas []core.Addr
+	cli         *rpc.Client
+	srv         *rpc.Server
+	store       *plasma.Store
+	policy      *Policy
 
 	registered bool
 	fenced     bool
@@ -403,6 +405,7 @@ func (r *Raylet) Start(env core.Env) {
 	r.env = env
 	r.node = core.NewNodeID(env.Rand())
 	r.gcs = gcs.NewClient(env, r.cfg.GCS, gcs.ClientOptions{})
+	r.gcsReplicas = gcs.SplitAddr(r.cfg.GCS)
 	r.cli = rpc.NewClient(env)
 	r.srv = rpc.NewServer(env)
 	r.policy = &Policy{SpreadThreshold: r.cfg.SpreadThreshold, Terse: true}

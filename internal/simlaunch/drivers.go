@@ -59,7 +59,7 @@ func (l *Launcher) StartDriver(spec proto.DriverSpec) {
 	l.drivers[id] = d
 	w.Sometimes("submitted job's driver started")
 	w.Spawn(d.addr, sim.ProcOptions{Crashable: true, Host: l.Host, Parent: l.Raylet}, delay, func() core.Process {
-		d.proc = process.NewDriver(process.DriverConfig{GCS: "gcs", Raylet: l.Raylet, Submission: id, Main: main,
+		d.proc = process.NewDriver(process.DriverConfig{GCS: l.gcs(), Raylet: l.Raylet, Submission: id, Main: main,
 			Done: func(err error) {
 				d.done, d.err = true, err
 				// The program returned: the process exits.

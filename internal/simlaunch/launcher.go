@@ -32,9 +32,19 @@ type Launcher struct {
 	// Programs returns the driver program a submitted job runs (by its
 	// spec), nil for none: that start fails as an exec would.
 	Programs func(spec proto.DriverSpec) func(ctx context.Context) error
+	// GCS is the GCS address launched processes get (gcs.SplitAddr: one
+	// address or replicas joined by commas); "" means "gcs".
+	GCS core.Addr
 
 	r       *raylet.Raylet
 	drivers map[string]*simDriver // running drivers by submission id
+}
+
+func (l *Launcher) gcs() core.Addr {
+	if l.GCS == "" {
+		return "gcs"
+	}
+	return l.GCS
 }
 
 // Serve sets the raylet incarnation the launcher reports to and returns
@@ -62,7 +72,7 @@ func (l *Launcher) Launch(token, binary string, job core.JobID) {
 		return
 	}
 	addr := core.Addr(fmt.Sprintf("%s/L%s", l.Raylet, token))
-	cfg := process.WorkerConfig{Raylet: l.Raylet, GCS: "gcs", Binary: binary, Launch: token, Job: job}
+	cfg := process.WorkerConfig{Raylet: l.Raylet, GCS: l.gcs(), Binary: binary, Launch: token, Job: job}
 	w.Spawn(addr, sim.ProcOptions{Crashable: true, Host: l.Host, Parent: l.Raylet}, delay, func() core.Process {
 		if l.NewWorker != nil {
 			return l.NewWorker(addr, cfg)

@@ -51,6 +51,14 @@ import (
 func init() {
 	sim.RegisterWorkload("cluster", "GCS, raylets with plasma and workers, drivers submitting task DAGs with small and large objects",
 		[]string{variantHoldForever, variantCommitFailedPrepare}, newCluster)
+	sim.RegisterWorkload("cluster-ha", "the cluster workload on a GCS of 3 raft replicas: raylets, workers and drivers follow the leader across failovers",
+		nil, func(opts sim.Options) (sim.Workload, error) {
+			w, err := newCluster(opts)
+			if err == nil {
+				w.(*cluster).replicas = gcsReplicas
+			}
+			return w, err
+		})
 	sim.RegisterWorkload("launch", "the cluster workload where every other driver's job has a staged binary: its tasks and actors run on worker processes the raylets launch, start late, fail to start, crash and are reaped",
 		nil, func(opts sim.Options) (sim.Workload, error) {
 			w, err := newCluster(opts)
@@ -95,6 +103,10 @@ func sharedMin(raylet core.Addr) int {
 
 type cluster struct {
 	nodes, drivers int
+	// replicas > 0 runs a replicated GCS of that many replicas
+	// (cluster-ha); gcsAddr is the GCS address hosts get.
+	replicas int
+	gcsAddr  core.Addr
 	// launch gives every other driver a staged binary (the launch
 	// workload, cluster_launch.go).
 	launch bool
@@ -138,6 +150,33 @@ type cluster struct {
 	subs map[string]*submitted
 }
 
+// gcsServer returns the GCS that serves: the single one, or the front of
+// the leading replica (of the highest epoch while a deposed leader has
+// not heard of its successor). A front's tables run ahead of what is
+// committed by the entries in flight.
+func (c *cluster) gcsServer() (*gcs.Server, bool) {
+	if c.replicas == 0 {
+		g, ok := c.w.Process("gcs").(*gcs.Server)
+		return g, ok
+	}
+	defer func() {
+		for i := range c.replicas {
+			if r, ok := c.w.Process(core.Addr(fmt.Sprintf("gcs-%d", i+1))).(*gcs.Replica); ok && r.Front() != nil && r.Front().Epoch() > 1 {
+				c.w.Sometimes("gcs failover")
+			}
+		}
+	}()
+	var best *gcs.Server
+	for i := range c.replicas {
+		if r, ok := c.w.Process(core.Addr(fmt.Sprintf("gcs-%d", i+1))).(*gcs.Replica); ok && r.Front() != nil {
+			if best == nil || r.Front().Epoch() > best.Epoch() {
+				best = r.Front()
+			}
+		}
+	}
+	return best, best != nil
+}
+
 func newCluster(opts sim.Options) (sim.Workload, error) {
 	c := &cluster{nodes: opts.Nodes, drivers: opts.Clients, variant: opts.Variant}
 	if c.nodes == 0 {
@@ -170,25 +209,40 @@ func (c *cluster) init(w *sim.World) {
 
 func (c *cluster) Setup(w *sim.World) error {
 	c.init(w)
-	w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process {
-		// A short node timeout makes partitions declare nodes dead (and fence
-		// them) within the fault phase.
-		cfg := gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond}
-		if c.variant == variantCommitFailedPrepare {
-			cfg.Bug = gcs.BugCommitFailedPrepare
+	// A short node timeout makes partitions declare nodes dead (and fence
+	// them) within the fault phase.
+	gcfg := gcs.Config{NodeTimeout: 3 * time.Second, HealthCheckPeriod: 500 * time.Millisecond}
+	if c.variant == variantCommitFailedPrepare {
+		gcfg.Bug = gcs.BugCommitFailedPrepare
+	}
+	c.gcsAddr = "gcs"
+	if c.replicas == 0 {
+		w.AddProcess("gcs", sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewServer(gcfg) })
+	} else {
+		var addrs []core.Addr
+		for i := range c.replicas {
+			addrs = append(addrs, core.Addr(fmt.Sprintf("gcs-%d", i+1)))
 		}
-		return gcs.NewServer(cfg)
-	})
+		c.gcsAddr = gcs.JoinAddrs(addrs)
+		gcfg.Replicas = addrs
+		// A failover must not fence healthy nodes: an election (1–2 s)
+		// and the move of every client to the new leader.
+		gcfg.NodeTimeout = 6 * time.Second
+		gcfg.RaftLogKeep = 256
+		for _, a := range addrs {
+			w.AddProcess(a, sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewReplica(gcfg) })
+		}
+	}
 	for i := range c.nodes {
 		addr := core.Addr(fmt.Sprintf("raylet-%d", i+1))
 		host := fmt.Sprintf("node-%d", i+1)
 		c.raylets = append(c.raylets, addr)
 		res := c.resourcesOf(i)
 		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Host: host}, func() core.Process {
-			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host, FailPct: launchFailPct,
+			l := &simlaunch.Launcher{W: w, Raylet: addr, Host: host, FailPct: launchFailPct, GCS: c.gcsAddr,
 				NewWorker: func(a core.Addr, cfg process.WorkerConfig) core.Process { return c.newWorker(a, cfg) },
 				Programs:  c.program}
-			return l.Serve(raylet.New(raylet.Config{GCS: "gcs", Resources: res, ObjectStoreBytes: clusterStoreBytes, SharedMin: clusterSharedMin, Labels: nodeLabels(i),
+			return l.Serve(raylet.New(raylet.Config{GCS: c.gcsAddr, Resources: res, ObjectStoreBytes: clusterStoreBytes, SharedMin: clusterSharedMin, Labels: nodeLabels(i),
 				OnFence:  func(n core.NodeID) { c.fencedAt[n] = c.w.Now(); c.w.Sometimes("node fenced") },
 				Launcher: l, WorkerPoolMax: clusterTaskWorkersMax, MaxWorkers: clusterMaxWorkers, IdleWorkerTimeout: 5 * time.Second}))
 		})
@@ -202,7 +256,7 @@ func (c *cluster) Setup(w *sim.World) error {
 	for i := range c.drivers {
 		d := &driver{cl: c, idx: i, addr: core.Addr(fmt.Sprintf("driver-%d", i+1)), rnd: w.Rand(fmt.Sprintf("driver-%d", i+1)),
 			seen: map[counterSeen]int64{}}
-		d.proc = process.NewDriver(process.DriverConfig{GCS: "gcs", Raylet: c.raylets[i%len(c.raylets)], Binary: c.binaryOf(i),
+		d.proc = process.NewDriver(process.DriverConfig{GCS: c.gcsAddr, Raylet: c.raylets[i%len(c.raylets)], Binary: c.binaryOf(i),
 			Main: d.main, Done: d.done, ObjectChunkBytes: clusterChunkBytes, SharedMin: sharedMin(c.raylets[i%len(c.raylets)])})
 		c.drv = append(c.drv, d)
 		// A driver lives on its raylet's host but never crashes: its
@@ -218,7 +272,7 @@ func (c *cluster) Setup(w *sim.World) error {
 // the workload and whose hooks run its checks.
 func (c *cluster) newWorker(addr core.Addr, cfg process.WorkerConfig) *process.Worker {
 	var pw *process.Worker
-	cfg.GCS = "gcs"
+	cfg.GCS = c.gcsAddr
 	cfg.Context = c.ctx
 	cfg.ObjectChunkBytes = clusterChunkBytes
 	cfg.SharedMin = sharedMin(cfg.Raylet)
@@ -292,7 +346,7 @@ var actorSlot = core.MustResources(core.ActorSlot, 1)
 // down, or a live raylet with resources in use beyond the slots of the
 // actors the GCS has ALIVE on its node.
 func (c *cluster) idle() string {
-	g, ok := c.w.Process("gcs").(*gcs.Server)
+	g, ok := c.gcsServer()
 	if !ok {
 		return "the GCS is down"
 	}
@@ -350,6 +404,13 @@ func (c *cluster) Size() sim.Options { return sim.Options{Nodes: c.nodes, Client
 
 // SometimesPaths lists the interesting paths this workload should reach.
 func (c *cluster) SometimesPaths() []string {
+	if c.replicas > 0 {
+		return append(c.paths(), "gcs failover")
+	}
+	return c.paths()
+}
+
+func (c *cluster) paths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
 		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references",
 		"blocked body lent its CPU", "lease stacked on a blocked worker",

@@ -91,7 +91,7 @@ func (c *cluster) nodeDead(n core.NodeID) bool {
 	if c.deadNodes[n] {
 		return true
 	}
-	if g, ok := c.w.Process("gcs").(*gcs.Server); ok {
+	if g, ok := c.gcsServer(); ok {
 		if info, ok := g.Node(n); ok && info.State == gcs.NodeDead {
 			c.deadNodes[n] = true
 			return true

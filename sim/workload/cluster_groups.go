@@ -280,7 +280,7 @@ func (c *cluster) checkGroup(p gray.PlacementGroupInfo) error {
 // node the GCS holds alive (a node declared dead may not have heard yet
 // that its bundles moved).
 func (c *cluster) committedOnce(p gray.PlacementGroupInfo) error {
-	g, ok := c.w.Process("gcs").(*gcs.Server)
+	g, ok := c.gcsServer()
 	if !ok {
 		return nil // the GCS is down: it holds nothing alive now
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/grayrt/gray"
 	"github.com/grayrt/gray/core"
-	"github.com/grayrt/gray/gcs"
 )
 
 // Node labels and node affinity under faults.
@@ -36,7 +35,7 @@ func nodeLabels(i int) core.Labels { return core.Labels{{Key: "zone", Value: zon
 // nodeZone returns the zone label the GCS recorded for node n ("" if
 // unknown or the GCS is down).
 func (c *cluster) nodeZone(n core.NodeID) string {
-	if g, ok := c.w.Process("gcs").(*gcs.Server); ok {
+	if g, ok := c.gcsServer(); ok {
 		if info, ok := g.Node(n); ok {
 			z, _ := info.Labels.Get("zone")
 			return z

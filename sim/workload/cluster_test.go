@@ -49,3 +49,30 @@ func TestClusterSwarm(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterHASwarm runs the cluster workload on a GCS of three raft
+// replicas under the swarm: raylets, workers and drivers follow the
+// leader, and leases the GCS took through a replica that lost the lead
+// are answered for by its successor. It requires failovers to have
+// happened.
+func TestClusterHASwarm(t *testing.T) {
+	failovers := int64(0)
+	for seed := uint64(1); seed <= 20; seed++ {
+		wl, err := sim.NewWorkload("cluster-ha", sim.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := sim.Run(sim.Config{Seed: seed, FaultSpec: "swarm", FaultPhase: 5 * time.Second}, wl, "cluster-ha")
+		if !r.Passed {
+			t.Errorf("%v", r)
+		}
+		for _, c := range r.Sometimes {
+			if c.Name == "gcs failover" {
+				failovers += c.Count
+			}
+		}
+	}
+	if failovers == 0 {
+		t.Error("no seed saw a failover")
+	}
+}
