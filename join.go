@@ -24,13 +24,57 @@ import (
 // a job of its own from the GCS, and a raylet of the cluster to submit
 // through.
 
-// gcsAddress completes a GCS address given without its process name.
+// gcsAddress completes a GCS address given without its process name: one
+// address, or a replicated GCS's replicas joined by commas.
 func gcsAddress(s string) core.Addr {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "#") {
-		s += "#gcs"
+	var out []core.Addr
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !strings.Contains(a, "#") {
+			a += "#gcs"
+		}
+		out = append(out, core.Addr(a))
 	}
-	return core.Addr(s)
+	return gcs.JoinAddrs(out)
+}
+
+// parseGCSAddress completes and parses a GCS address (gcsAddress): every
+// replica's address must be a libp2p process address.
+func parseGCSAddress(s string) (core.Addr, []net.P2PAddr, error) {
+	a := gcsAddress(s)
+	var pas []net.P2PAddr
+	for _, r := range gcs.SplitAddr(a) {
+		pa, err := net.ParseP2PAddr(r)
+		if err != nil {
+			return "", nil, err
+		}
+		pas = append(pas, pa)
+	}
+	if len(pas) == 0 {
+		return "", nil, fmt.Errorf("%w: empty", net.ErrBadAddr)
+	}
+	return a, pas, nil
+}
+
+// connectGCS connects to the replicas of the GCS at a at once (one is
+// enough: clients find the leader) and returns a with the first that
+// answered first, where this program's clients start.
+func connectGCS(ctx context.Context, tr *net.P2P, a core.Addr) (core.Addr, error) {
+	addrs := gcs.SplitAddr(a)
+	first, err := tr.ConnectAny(ctx, addrs)
+	if err != nil {
+		return a, err
+	}
+	out := []core.Addr{first}
+	for _, r := range addrs {
+		if r != first {
+			out = append(out, r)
+		}
+	}
+	return gcs.JoinAddrs(out), nil
 }
 
 // joinSecret reads the cluster secret of a joining driver: from the
@@ -92,11 +136,13 @@ func defaultListen(gcsAddr net.P2PAddr) string {
 
 // join connects this program to the cluster at cfg.address as a driver.
 func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
-	rt.gcsAddr = gcsAddress(cfg.address)
-	pa, err := net.ParseP2PAddr(rt.gcsAddr)
+	var pas []net.P2PAddr
+	var err error
+	rt.gcsAddr, pas, err = parseGCSAddress(cfg.address)
 	if err != nil {
 		return fmt.Errorf("gray: cluster address: %w (use the address grayd --head printed)", err)
 	}
+	pa := pas[0]
 	secret, err := joinSecret(cfg.secretFile)
 	if err != nil {
 		return err
@@ -113,7 +159,7 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	}})
 	cctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	if err := rt.tr.Connect(cctx, rt.gcsAddr); err != nil {
+	if rt.gcsAddr, err = connectGCS(cctx, rt.tr, rt.gcsAddr); err != nil {
 		return fmt.Errorf("gray: cannot reach the cluster at %s%s: %w", rt.gcsAddr, net.DialHint(err), err)
 	}
 	dcfg := process.DriverConfig{GCS: rt.gcsAddr, Log: cfg.logger, LogOut: os.Stderr}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -25,8 +26,15 @@ type NodeOptions struct {
 	// required.
 	Head bool
 	// Join is the GCS address of the cluster to join (what the head
-	// printed).
+	// printed): one address, or a replicated GCS's replicas joined by
+	// commas.
 	Join string
+	// GCSReplicas, on a head, makes its GCS one replica of a replicated
+	// GCS: the GCS addresses of every replica (this one's included, each
+	// "<multiaddr>/p2p/<peer id>#gcs", as `grayd address` prints them),
+	// the same list in the same order on each. Three or five replicas
+	// survive one or two failures. Empty: a single GCS.
+	GCSReplicas []string
 	// Listen is the multiaddr to listen on; default net.DefaultListenAddr
 	// (loopback, a port chosen by the system). Set e.g.
 	// /ip4/0.0.0.0/tcp/6380 for other hosts to reach this one.
@@ -121,12 +129,14 @@ const joinCheckTimeout = 10 * time.Second
 // program, and on the head the GCS too. grayd is such a program with no
 // functions of its own.
 type Node struct {
-	tr         *net.P2P
-	host       *net.Host
-	pool       *pool
-	launcher   *launcher
-	log        *slog.Logger
-	gcsAddr    core.Addr
+	tr       *net.P2P
+	host     *net.Host
+	pool     *pool
+	launcher *launcher
+	log      *slog.Logger
+	gcsAddr  core.Addr
+	// gcsLocal is the head's own GCS process (its replica, replicated).
+	gcsLocal   core.Addr
 	rayletAddr core.Addr
 	dashboard  *dashboard.Server
 
@@ -202,21 +212,37 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 			}
 		}})
 	n.pool.host = n.host
-	var gcsServer *gcs.Server
-	if opts.Head {
-		gcsServer = gcs.NewServer(gcs.Config{NodeTimeout: opts.NodeTimeout, AcceptLoss: opts.GCSAcceptLoss, BinaryRetention: opts.BinaryRetention})
-		if n.gcsAddr, err = n.host.Add("gcs", gcsServer); err != nil {
+	var gcsServer func() *gcs.Server
+	var gcsReplica *gcs.Replica
+	gcfg := gcs.Config{NodeTimeout: opts.NodeTimeout, AcceptLoss: opts.GCSAcceptLoss, BinaryRetention: opts.BinaryRetention}
+	switch {
+	case opts.Head && len(opts.GCSReplicas) > 0:
+		if gcfg.Replicas, err = replicaAddrs(opts.GCSReplicas, tr.Addr("gcs")); err != nil {
 			n.Close()
 			return nil, err
 		}
-	} else {
-		n.gcsAddr = gcsAddress(opts.Join)
-		if _, err := net.ParseP2PAddr(n.gcsAddr); err != nil {
+		rep := gcs.NewReplica(gcfg)
+		gcsServer, gcsReplica = rep.Front, rep
+		if n.gcsLocal, err = n.host.Add("gcs", rep); err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.gcsAddr = gcs.JoinAddrs(gcfg.Replicas)
+	case opts.Head:
+		g := gcs.NewServer(gcfg)
+		gcsServer = func() *gcs.Server { return g }
+		if n.gcsAddr, err = n.host.Add("gcs", g); err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.gcsLocal = n.gcsAddr
+	default:
+		if n.gcsAddr, _, err = parseGCSAddress(opts.Join); err != nil {
 			n.Close()
 			return nil, fmt.Errorf("gray: join address: %w", err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, joinCheckTimeout)
-		if err := tr.Connect(cctx, n.gcsAddr); err != nil {
+		if _, err := connectGCS(cctx, tr, n.gcsAddr); err != nil {
 			// The raylet keeps retrying; the head may be starting.
 			n.log.Error("cannot reach the GCS yet; retrying", "gcs", string(n.gcsAddr), "err", err, "hint", net.DialHint(err))
 		}
@@ -265,7 +291,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	if opts.Head && opts.DashboardListen != "" {
-		err := n.startDashboard(opts, gcsServer, rl)
+		err := n.startDashboard(opts, gcsServer, gcsReplica, rl)
 		if err != nil && opts.DashboardOptional && errors.Is(err, syscall.EADDRINUSE) {
 			n.log.Warn("running without a dashboard: its address is taken; pass another HOST:PORT", "addr", opts.DashboardListen, "err", err)
 			err = nil
@@ -276,6 +302,42 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 		}
 	}
 	return n, nil
+}
+
+// replicaAddrs checks the replicas' addresses of a replicated GCS and
+// puts self, this head's GCS address, in the place of the one with its
+// peer id (which may be written differently).
+func replicaAddrs(list []string, self core.Addr) ([]core.Addr, error) {
+	me, err := net.ParseP2PAddr(self)
+	if err != nil {
+		return nil, err
+	}
+	var out []core.Addr
+	found := 0
+	for _, s := range list {
+		a, pas, err := parseGCSAddress(s)
+		if err != nil || len(pas) != 1 {
+			return nil, fmt.Errorf("gray: GCS replica %q: want <multiaddr>/p2p/<peer id>#gcs, as grayd address prints it (%v)", s, err)
+		}
+		if pas[0].Process != "gcs" {
+			return nil, fmt.Errorf("gray: GCS replica %q names the process %q, want gcs", s, pas[0].Process)
+		}
+		if pas[0].Peer == me.Peer {
+			a = self
+			found++
+		}
+		if slices.Contains(out, a) {
+			return nil, fmt.Errorf("gray: GCS replica %q is listed twice", s)
+		}
+		out = append(out, a)
+	}
+	if found != 1 {
+		return nil, fmt.Errorf("gray: the GCS replicas %v do not list this node (peer %s) once; list every replica, this one included", list, me.Peer)
+	}
+	if len(out) < 2 {
+		return nil, fmt.Errorf("gray: a replicated GCS needs 3 or 5 replicas, got %d", len(out))
+	}
+	return out, nil
 }
 
 // GCSAddress returns the cluster's GCS address: the one to pass to

@@ -57,6 +57,16 @@ var (
 	descSharedPuts     = desc("raylet_shared_puts_total", "Objects the workers and drivers of a node wrote straight into its plasma store's shared memory.", "node_id")
 	descSharedGets     = desc("raylet_shared_gets_total", "Reads of a node's plasma objects answered with a shared memory segment rather than bytes.", "node_id")
 	descStoreShared    = desc("object_store_shared_bytes", "Bytes of a node's plasma store held in shared memory.", "node_id")
+	descRepLeader      = desc("gcs_replica_leader", "1 while this head's GCS replica leads and serves, else 0 (a replicated GCS).")
+	descRepTerm        = desc("gcs_replica_term", "The raft term this head's GCS replica is in.")
+	descRepCommit      = desc("gcs_replica_commit_index", "The raft commit index this head's GCS replica knows of.")
+	descRepApplied     = desc("gcs_replica_applied_index", "The last log index this head's GCS replica applied.")
+	descRepElections   = desc("gcs_replica_elections_total", "Elections this head's GCS replica started since it started.")
+	descRepLeads       = desc("gcs_replica_leaderships_total", "Times this head's GCS replica began to serve as leader.")
+	descRepStepDowns   = desc("gcs_replica_step_downs_total", "Times this head's GCS replica gave up the lead for want of a quorum.")
+	descRepProposals   = desc("gcs_replica_proposals_total", "Mutations this head's GCS replica proposed while it led.")
+	descRepCommitted   = desc("gcs_replica_committed_total", "Proposals of this head's GCS replica that were committed and applied.")
+	descRepCommitTime  = desc("gcs_replica_commit_seconds_total", "Time from proposal to application summed over committed proposals (divide by gray_gcs_replica_committed_total for the mean commit latency).")
 	descScrapeErrors   = desc("dashboard_scrape_errors", "Components that did not answer this scrape (1 each; other_raylets counts the nodes).", "component")
 )
 
@@ -66,7 +76,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTasksSubmitted, descTasksFinished, descTasksFailed, descTaskRetries, descTasks,
 		descEventsDropped, descTasksEvicted, descNodes, descNodeDeaths, descActors, descActorRestarts, descGroups, descResTotal, descResUsed,
 		descGCSOps, descGCSOpSeconds, descLeases, descSpillbacks, descInfeasible, descWorkerDeaths, descPulls, descPulledBytes,
-		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descSharedPuts, descSharedGets, descStoreShared, descScrapeErrors} {
+		descPullFailures, descStoreUsed, descStoreCapacity, descStoreObjects, descStoreEvictions, descStoreEvicted, descLaunched, descLaunchFailures, descLeaseWait, descSharedPuts, descSharedGets, descStoreShared, descScrapeErrors,
+		descRepLeader, descRepTerm, descRepCommit, descRepApplied, descRepElections, descRepLeads, descRepStepDowns, descRepProposals, descRepCommitted, descRepCommitTime} {
 		ch <- d
 	}
 }
@@ -101,6 +112,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	if c.s.opts.Source.Replica != nil {
+		var info gcs.ReplicaInfo
+		if err := onLoop(ctx, c.s.opts.Source.Replica, func(r *gcs.Replica) { info = r.Info() }); err == nil {
+			gauge(descRepLeader, boolFloat(info.Serving))
+			gauge(descRepTerm, float64(info.Term))
+			gauge(descRepCommit, float64(info.Commit))
+			gauge(descRepApplied, float64(info.Applied))
+			counter(descRepElections, float64(info.Stats.Elections))
+			counter(descRepLeads, float64(info.Stats.Leaderships))
+			counter(descRepStepDowns, float64(info.Stats.StepDowns))
+			counter(descRepProposals, float64(info.Stats.Proposals))
+			counter(descRepCommitted, float64(info.Stats.Committed))
+			counter(descRepCommitTime, info.Stats.CommitTime.Seconds())
+		}
 	}
 	gauge(descScrapeErrors, boolFloat(gcsErr != nil), "gcs")
 	gauge(descScrapeErrors, boolFloat(c.s.opts.Source.Raylet != nil && rlErr != nil), "raylet")

@@ -16,6 +16,9 @@ import (
 type Source struct {
 	// GCS runs f with the head's GCS server. Required.
 	GCS func(f func(*gcs.Server)) error
+	// Replica runs f with the head's replica of a replicated GCS; nil
+	// with a single GCS. GCS then fails while the replica does not lead.
+	Replica func(f func(*gcs.Replica)) error
 	// Raylet runs f with the head's raylet; nil if the node has none.
 	Raylet func(f func(*raylet.Raylet)) error
 	// Request sends m to the process at to (a node's log service) and

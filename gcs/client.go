@@ -186,6 +186,11 @@ func (c *Client) noteReplica(from core.Addr, code rpc.Code, leader core.Addr) {
 	}
 }
 
+// ReplicaStatus asks the replica the client sends to for its state
+// (Reply.Replica). Ask a given replica with a client made for its
+// address alone.
+func (c *Client) ReplicaStatus(cb func(Reply, error)) { c.do(&GetReplicaStatus{}, cb) }
+
 // Leader returns the address the client sends to: the GCS, or the
 // replica it believes leads.
 func (c *Client) Leader() core.Addr { return c.gcs }

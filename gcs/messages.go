@@ -345,6 +345,8 @@ type Reply struct {
 	// Leader: with Unavailable from a replica of a replicated GCS that
 	// does not serve, the leader it knows of ("" when it knows none).
 	Leader core.Addr
+	// Replica: GetReplicaStatus.
+	Replica *ReplicaInfo
 }
 
 // MsgType implements core.Message.

@@ -70,6 +70,9 @@ type Replica struct {
 	leading    bool // raft leader, front or not
 	propSeq    uint64
 	appliedSeq uint64
+	// proposed holds when each proposal not yet applied was made, oldest
+	// first (the commit latency).
+	proposed []time.Time
 	// out holds what the front sent, oldest first, until it may go.
 	out     []heldSend
 	readSeq uint64            // read index requests made
@@ -92,6 +95,11 @@ type ReplicaStats struct {
 	Proposals   int64
 	Applied     int64 // entries applied
 	Snapshots   int64 // snapshots installed
+	// Committed counts the front's proposals that were applied, and
+	// CommitTime sums the time from their proposal to their application
+	// (the commit latency; divide for the mean).
+	Committed  int64
+	CommitTime time.Duration
 }
 
 // heldSend is a message of the front waiting for its conditions.
@@ -235,6 +243,13 @@ func (r *Replica) Receive(from core.Addr, m core.Message) {
 		r.afterStep()
 		return
 	}
+	if q, ok := m.(*GetReplicaStatus); ok {
+		if q.Validate() == nil {
+			info := r.Info()
+			r.env.Send(from, &Reply{Client: q.Hdr.Client, Seq: q.Hdr.Seq, Replica: &info})
+		}
+		return
+	}
 	if r.front != nil {
 		r.front.Receive(from, m)
 		r.afterStep()
@@ -264,8 +279,10 @@ func (r *Replica) notLeader(from core.Addr, m core.Message) {
 		return
 	}
 	lead := r.Leader()
-	if lead == r.env.Self() {
-		lead = "" // leading, not serving yet
+	if lead == r.env.Self() || r.sinceLeader >= r.cfg.ElectionTicks {
+		// Leading but not serving yet, or a leader not heard from for
+		// an election timeout: likely gone, so do not send clients back.
+		lead = ""
 	}
 	msg := "not the GCS leader"
 	if lead != "" {
@@ -501,6 +518,11 @@ func (r *Replica) apply(t *txn, e raftpb.Entry) {
 			}
 			applyBatch(t, repr)
 			if node == r.id && term == r.frontTerm && r.front != nil {
+				for n := seq - r.appliedSeq; n > 0 && len(r.proposed) > 0; n-- {
+					r.stats.Committed++
+					r.stats.CommitTime += r.env.Now().Sub(r.proposed[0])
+					r.proposed = r.proposed[1:]
+				}
 				r.appliedSeq = seq
 			}
 		}
@@ -526,6 +548,7 @@ func (r *Replica) startFront() {
 	r.gen++
 	r.frontTerm = r.rn.BasicStatus().Term
 	r.propSeq, r.appliedSeq = 0, 0
+	r.proposed = nil
 	r.out = nil
 	r.stats.Leaderships++
 	f := NewServer(r.cfg)
@@ -551,6 +574,7 @@ func (r *Replica) dropFront() {
 func (r *Replica) proposeTxn(t *txn) {
 	r.propSeq++
 	r.stats.Proposals++
+	r.proposed = append(r.proposed, r.env.Now())
 	data := entryData(r.id, r.frontTerm, r.propSeq, t.b.Repr())
 	if err := r.rn.Propose(data); err != nil {
 		// Only when not leading any more: the front's memory now holds
@@ -589,6 +613,69 @@ func (e *frontEnv) AfterFunc(d time.Duration, f func()) core.Timer {
 	})
 }
 
+// GetReplicaStatus asks one replica of a replicated GCS for its state
+// (ReplicaInfo in Reply.Replica). Any replica answers it at once, leader
+// or not: it reads no table, so it needs no read index. A single GCS
+// answers NotFound.
+type GetReplicaStatus struct {
+	Hdr Hdr
+}
+
+const msgGetReplicaStatus core.MsgType = 1071
+
+func (*GetReplicaStatus) MsgType() core.MsgType      { return msgGetReplicaStatus }
+func (m *GetReplicaStatus) Validate() error          { return m.Hdr.validate() }
+func (m *GetReplicaStatus) header() Hdr              { return m.Hdr }
+func (m *GetReplicaStatus) withHeader(h Hdr) request { c := *m; c.Hdr = h; return &c }
+
+// ReplicaInfo is one replica's view of the replicated GCS.
+type ReplicaInfo struct {
+	Addr    core.Addr
+	ID      uint64
+	Role    string // leader, follower, candidate, pre-candidate
+	Term    uint64
+	Leader  core.Addr // the leader it knows of ("" if none)
+	Commit  uint64    // the commit index it knows of
+	Applied uint64
+	Last    uint64 // the last index of its log
+	// Serving: it leads and its front serves (Epoch is the front's).
+	Serving bool
+	Epoch   uint64
+	// Match, on the leader: the log index each replica (by id - 1) is
+	// known to hold.
+	Match []uint64
+	Stats ReplicaStats
+}
+
+// Info returns the replica's state.
+func (r *Replica) Info() ReplicaInfo {
+	st := r.rn.Status()
+	info := ReplicaInfo{Addr: r.env.Self(), ID: r.id, Term: st.Term, Leader: r.Leader(), Commit: st.Commit, Applied: r.applied, Last: r.lastIndex,
+		Serving: r.front != nil, Stats: r.stats}
+	switch st.RaftState {
+	case raft.StateLeader:
+		info.Role = "leader"
+	case raft.StateCandidate:
+		info.Role = "candidate"
+	case raft.StatePreCandidate:
+		info.Role = "pre-candidate"
+	default:
+		info.Role = "follower"
+	}
+	if r.front != nil {
+		info.Epoch = r.front.Epoch()
+	}
+	if st.RaftState == raft.StateLeader {
+		info.Match = make([]uint64, len(r.peers))
+		for id, pr := range st.Progress { //gray:unordered fills a slice by index
+			if id >= 1 && id <= uint64(len(r.peers)) {
+				info.Match[id-1] = pr.Match
+			}
+		}
+	}
+	return info
+}
+
 // RaftMessage carries one raft message between replicas.
 type RaftMessage struct {
 	Data []byte
@@ -609,6 +696,7 @@ func (m *RaftMessage) Validate() error {
 
 func init() {
 	core.RegisterMessage(msgRaft, 1, "gcs.Raft", func() core.Message { return new(RaftMessage) })
+	core.RegisterMessage(msgGetReplicaStatus, 1, "gcs.GetReplicaStatus", func() core.Message { return new(GetReplicaStatus) })
 }
 
 // raftLogger sends raft's log to the replica's, its chatter at debug.

@@ -433,6 +433,34 @@ func (t *P2P) remoteFor(id peer.ID, pin string) *remote {
 // see dialcheck.go): before libp2p's dial, a probe connection reads the
 // peer's private-network greeting, which tells a peer with another
 // cluster secret at once instead of after a timeout.
+// ConnectAny connects to the addresses at once (the replicas of a
+// replicated GCS) and returns the first that answered, or, if none did,
+// the error of the first address.
+func (t *P2P) ConnectAny(ctx context.Context, addrs []core.Addr) (core.Addr, error) {
+	if len(addrs) == 1 {
+		return addrs[0], t.Connect(ctx, addrs[0])
+	}
+	type result struct {
+		i   int
+		err error
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan result, len(addrs)) // buffered: no goroutine blocks
+	for i, a := range addrs {
+		go func() { done <- result{i, t.Connect(cctx, a)} }()
+	}
+	errs := make([]error, len(addrs))
+	for range addrs {
+		r := <-done
+		if r.err == nil {
+			return addrs[r.i], nil
+		}
+		errs[r.i] = r.err
+	}
+	return "", errs[0]
+}
+
 func (t *P2P) Connect(ctx context.Context, addr core.Addr) error {
 	dst, err := t.resolve(addr)
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,17 +62,36 @@ type clusterConn struct {
 type clientProc struct {
 	gcs     core.Addr
 	timeout time.Duration
+	env     core.Env
 	c       *gcs.Client
 	rpc     *rpc.Client
+	// at holds a client of each replica of a replicated GCS asked for
+	// its own state (replicaClient).
+	at map[core.Addr]*gcs.Client
 }
 
 func (p *clientProc) Start(env core.Env) {
+	p.env = env
 	p.c = gcs.NewClient(env, p.gcs, gcs.ClientOptions{Deadline: p.timeout})
 	p.rpc = rpc.NewClient(env)
+	p.at = map[core.Addr]*gcs.Client{}
+}
+
+// replicaClient returns a client that sends to the replica at a only.
+func (p *clientProc) replicaClient(a core.Addr) *gcs.Client {
+	c := p.at[a]
+	if c == nil {
+		c = gcs.NewClient(p.env, a, gcs.ClientOptions{Deadline: min(p.timeout, 3*time.Second)})
+		p.at[a] = c
+	}
+	return c
 }
 
 func (p *clientProc) Receive(from core.Addr, m core.Message) {
 	if p.c.Handle(from, m) {
+		return
+	}
+	if c := p.at[from]; c != nil && c.Handle(from, m) {
 		return
 	}
 	p.rpc.Handle(from, m)
@@ -78,7 +99,12 @@ func (p *clientProc) Receive(from core.Addr, m core.Message) {
 
 // Stop implements core.Stopper: calls still in flight fail with
 // gcs.ErrClosed.
-func (p *clientProc) Stop() { p.c.Close() }
+func (p *clientProc) Stop() {
+	p.c.Close()
+	for _, a := range slices.Sorted(maps.Keys(p.at)) {
+		p.at[a].Close()
+	}
+}
 
 // errUnreachable heads the message of a failure to reach the cluster at
 // all (as opposed to a definite answer or a timeout of one call).
@@ -90,6 +116,24 @@ var errUnreachable = errors.New("cannot reach the cluster")
 // process than the GCS is refused: the cluster commands talk to the GCS,
 // and a raylet would never answer them.
 func gcsAddress(address string) (full core.Addr, peerAt string, err error) {
+	if strings.Contains(address, ",") {
+		// A replicated GCS: every replica's full address.
+		var out []core.Addr
+		for _, a := range strings.Split(address, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			one, at, err := gcsAddress(a)
+			if err != nil {
+				return "", "", err
+			}
+			if at != "" {
+				return "", "", usageError("--address %s: a replicated GCS's address lists every replica's full address (<multiaddr>/p2p/<peer id>#gcs), as grayd --head printed it", address)
+			}
+			out = append(out, one)
+		}
+		return gcs.JoinAddrs(out), "", nil
+	}
 	host, proc, found := strings.Cut(address, "#")
 	if found && proc != "gcs" {
 		return "", "", usageError("--address %s names the process %q, but the cluster commands talk to the GCS: give the address grayd --head printed (ending in #gcs, or without #...), or the head's IP:PORT", address, proc)
@@ -194,16 +238,27 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 		}
 		gcsAddr = core.Addr(peerAt + "/p2p/" + id.String() + "#gcs")
 	}
+	// The replicas of a replicated GCS at once; the client starts at the
+	// first that answered.
+	replicas := gcs.SplitAddr(gcsAddr)
+	first, cerr := tr.ConnectAny(ctx, replicas)
+	if cerr != nil {
+		_ = tr.Close()
+		return nil, unreachable(cerr)
+	}
+	order := []core.Addr{first}
+	for _, r := range replicas {
+		if r != first {
+			order = append(order, r)
+		}
+	}
+	gcsAddr = gcs.JoinAddrs(order)
 	cc := &clusterConn{gcs: gcsAddr, timeout: timeout, tr: tr}
 	cc.h = gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: log})
 	cc.p = &clientProc{gcs: gcsAddr, timeout: timeout}
 	if cc.addr, err = cc.h.Add("cli", cc.p); err != nil {
 		cc.close()
 		return nil, cli.Exit(err.Error(), exitFailed)
-	}
-	if err := tr.Connect(ctx, gcsAddr); err != nil {
-		_ = cc.h.Close()
-		return nil, unreachable(err)
 	}
 	return cc, nil
 }

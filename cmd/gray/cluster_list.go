@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -236,6 +239,9 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "cluster %s (GCS epoch %d)\n\n", cc.gcs, nodes.Epoch)
+	if replicas := gcs.SplitAddr(cc.gcs); len(replicas) > 1 {
+		writeReplicas(w, replicaStatus(c.Context, cc, replicas))
+	}
 
 	byState := map[gcs.NodeState]int{}
 	for _, n := range nodes.Nodes {
@@ -276,6 +282,84 @@ func clusterStatus(c *cli.Context, cc *clusterConn, _ []string) error {
 		return writeJobs(w, jobs.Jobs)
 	}
 	return nil
+}
+
+// replicaStatus asks every replica of a replicated GCS for its state; a
+// replica that does not answer gets a row with its error.
+func replicaStatus(ctx context.Context, cc *clusterConn, replicas []core.Addr) []replicaRow {
+	rows := make([]replicaRow, len(replicas))
+	var wg sync.WaitGroup
+	for i, a := range replicas {
+		rows[i].addr = a
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := cc.call(ctx, func(_ *gcs.Client, cb func(gcs.Reply, error)) { cc.p.replicaClient(a).ReplicaStatus(cb) })
+			rows[i].info, rows[i].err = r.Replica, err
+			if err == nil && r.Replica == nil {
+				rows[i].err = errors.New("answered without its state")
+			}
+		}()
+	}
+	wg.Wait()
+	// By replica id; those that did not answer last.
+	slices.SortStableFunc(rows, func(a, b replicaRow) int {
+		switch {
+		case a.info == nil || b.info == nil:
+			return boolRank(a.info == nil) - boolRank(b.info == nil)
+		case a.info.ID < b.info.ID:
+			return -1
+		case a.info.ID > b.info.ID:
+			return 1
+		}
+		return 0
+	})
+	return rows
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type replicaRow struct {
+	addr core.Addr
+	info *gcs.ReplicaInfo
+	err  error
+}
+
+// writeReplicas prints the replicas of a replicated GCS: role, term, log
+// indexes and how far each is behind the leader's commit.
+func writeReplicas(w io.Writer, rows []replicaRow) {
+	var commit uint64
+	for _, r := range rows {
+		if r.info != nil && r.info.Role == "leader" {
+			commit = r.info.Commit
+		}
+	}
+	fmt.Fprintf(w, "GCS replicas: %d\n", len(rows))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REPLICA\tROLE\tTERM\tCOMMIT\tAPPLIED\tLAG\tSERVING\tELECTIONS\tADDRESS")
+	for _, r := range rows {
+		if r.info == nil {
+			fmt.Fprintf(tw, "-\tunreachable\t-\t-\t-\t-\t-\t-\t%s (%v)\n", r.addr, r.err)
+			continue
+		}
+		in := r.info
+		lag := "-"
+		if commit > 0 {
+			lag = strconv.FormatUint(commit-min(commit, in.Applied), 10)
+		}
+		serving := "no"
+		if in.Serving {
+			serving = fmt.Sprintf("yes (epoch %d)", in.Epoch)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n", in.ID, in.Role, in.Term, in.Commit, in.Applied, lag, serving, in.Stats.Elections, in.Addr)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
 }
 
 // writeDemand prints the queued work of every node summed by resource

@@ -20,6 +20,7 @@ import (
 type daemonConfig struct {
 	head              bool
 	join              string // the GCS address, with --join
+	gcsReplicas       []string // with --head: every GCS replica's address
 	listen            string // multiaddr
 	advertise         string // multiaddr, or empty
 	dataDir           string
@@ -86,7 +87,7 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		return err
 	}
 	node, err := gray.StartNode(ctx, gray.NodeOptions{
-		Head: cfg.head, Join: cfg.join, Listen: cfg.listen, Advertise: cfg.advertise,
+		Head: cfg.head, Join: cfg.join, GCSReplicas: cfg.gcsReplicas, Listen: cfg.listen, Advertise: cfg.advertise,
 		DataDir: cfg.dataDir, ClusterSecret: secret, Resources: res, Labels: cfg.labels.Map(), MaxWorkers: cfg.maxWorkers,
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, NoSharedMemory: cfg.noSharedMemory, Logger: log,
 		DashboardListen: dashListen, DashboardToken: dashToken, DashboardOptional: cfg.dashboardOptional, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss, BinaryRetention: cfg.binaryRetention,

@@ -90,6 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError("%v (see grayd --help)", err)
 		},
+		Commands: []*cli.Command{addressCommand(stdout)},
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "head", Usage: "run the GCS and a raylet", DisableDefaultText: true},
 			&cli.StringFlag{Name: "join", Usage: "run a raylet that joins the GCS at `ADDRESS` (what the head printed)"},
@@ -105,6 +106,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "object-store-memory", Usage: "the object store's capacity in `BYTES` (units: KiB, MiB, GiB, KB, MB, GB)", DefaultText: "256MiB"},
 			&cli.StringFlag{Name: "secret-file", EnvVars: []string{"GRAY_SECRET_FILE"}, Usage: "read the cluster secret from `FILE` (mode 0600, at least 16 bytes)", DefaultText: "DIR/cluster-secret, created by --head if missing"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the GCS address to `FILE`", DefaultText: "DIR/address"},
+			&cli.StringFlag{Name: "gcs-replicas", Usage: "with --head, run this head's GCS as one replica of a replicated GCS: `LIST` is every replica's GCS address (this one's included), comma-separated, the same on each head, as `grayd address` prints them; 3 or 5 heads with the same --secret-file (docs/operations.md)"},
 			&cli.BoolFlag{Name: "gcs-accept-loss", Usage: "with --head, start even if the GCS's storage lost acknowledged writes (it refuses to, exit status 3, otherwise); for one start, after an operator decided to"},
 			&cli.DurationFlag{Name: "binary-retention", Usage: "keep a job binary no running job needs for `DURATION`: the GCS's staged copy (with --head) after its last job finished, this node's cached copy after its last worker (negative: for ever)", DefaultText: "1h"},
 			&cli.DurationFlag{Name: "node-timeout", Usage: "with --head, declare a node dead after `DURATION` without a heartbeat (raise it on overloaded hosts)", DefaultText: "10s"},
@@ -137,12 +139,27 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
-// gcsAddress completes a GCS address given without its process name.
-func gcsAddress(s string) core.Addr {
-	if !strings.Contains(s, "#") {
-		s += "#gcs"
+// checkGCSAddress checks a GCS address: one address, or a replicated
+// GCS's replicas joined by commas, each "<multiaddr>/p2p/<peer id>"
+// with or without "#gcs".
+func checkGCSAddress(s string) error {
+	n := 0
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if !strings.Contains(a, "#") {
+			a += "#gcs"
+		}
+		if _, err := gnet.ParseP2PAddr(core.Addr(a)); err != nil {
+			return err
+		}
+		n++
 	}
-	return core.Addr(s)
+	if n == 0 {
+		return errors.New("empty address")
+	}
+	return nil
 }
 
 // configFromFlags validates the flags; errors are usage errors.
@@ -155,8 +172,24 @@ func configFromFlags(c *cli.Context) (daemonConfig, error) {
 		return cfg, usageError("give exactly one of --head and --join ADDRESS (see grayd --help)")
 	}
 	if !cfg.head {
-		if _, err := gnet.ParseP2PAddr(gcsAddress(cfg.join)); err != nil {
+		if err := checkGCSAddress(cfg.join); err != nil {
 			return cfg, usageError("--join: %v", err)
+		}
+	}
+	if s := strings.TrimSpace(c.String("gcs-replicas")); s != "" {
+		if !cfg.head {
+			return cfg, usageError("--gcs-replicas goes with --head: the heads run the GCS's replicas; a joining node gets their addresses with --join")
+		}
+		if err := checkGCSAddress(s); err != nil {
+			return cfg, usageError("--gcs-replicas: %v", err)
+		}
+		for _, a := range strings.Split(s, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.gcsReplicas = append(cfg.gcsReplicas, a)
+			}
+		}
+		if n := len(cfg.gcsReplicas); n != 3 && n != 5 {
+			return cfg, usageError("--gcs-replicas lists %d replicas: want 3 or 5 (a majority must live for the GCS to serve)", n)
 		}
 	}
 	var err error
