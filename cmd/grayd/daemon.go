@@ -19,10 +19,10 @@ import (
 // daemonConfig is grayd's validated command line.
 type daemonConfig struct {
 	head              bool
-	join              string // the GCS address, with --join
+	join              string   // the GCS address, with --join
 	gcsReplicas       []string // with --head: every GCS replica's address
-	listen            string // multiaddr
-	advertise         string // multiaddr, or empty
+	listen            string   // multiaddr
+	advertise         string   // multiaddr, or empty
 	dataDir           string
 	secretFile        string
 	generateSecret    bool // create secretFile if it is missing
