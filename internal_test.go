@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/grayrt/gray/core"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -107,5 +110,37 @@ func TestByteValuesEncodeAsMsgpack(t *testing.T) {
 	}
 	if b, err := decode[[]byte](str); err != nil || string(b) != "text" {
 		t.Fatalf("decode of a msgpack string into []byte = %q, %v; want msgpack's reading", b, err)
+	}
+}
+
+// TestReplicaAddrs: a head's replica list must name it once (matched by
+// peer id, written as it may be), hold 3 or 5 distinct GCS addresses, and
+// comes back with the head's own address in its place.
+func TestReplicaAddrs(t *testing.T) {
+	const (
+		me    = "/ip4/127.0.0.1/tcp/7001/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs"
+		other = "/ip4/127.0.0.1/tcp/7002/p2p/12D3KooWFn8cGviqhwii17sCowwqPDJdQ5EBjRuKqsKCH4PQtYZQ#gcs"
+		third = "/ip4/127.0.0.1/tcp/7003/p2p/12D3KooWJNFCVkU3qJzqgJri2UpW3aGwYeUPzFXP5c6RaPDybH81#gcs"
+		// The same peer as me, written with another address.
+		meElsewhere = "/ip4/10.0.0.5/tcp/7001/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5"
+	)
+	got, err := replicaAddrs([]string{other, meElsewhere, third}, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []core.Addr{other, me, third}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range [][]string{
+		{other, third},           // not listed
+		{me, me, other},          // twice
+		{me, other},              // two
+		{me, "nowhere", third},   // malformed
+		{me, other + "x", third}, // bad peer
+		{me, strings.TrimSuffix(other, "#gcs") + "#raylet", third}, // not a GCS
+	} {
+		if _, err := replicaAddrs(bad, me); !errors.Is(err, ErrGCSReplicas) {
+			t.Errorf("replicaAddrs(%v) = %v, want ErrGCSReplicas", bad, err)
+		}
 	}
 }

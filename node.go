@@ -304,6 +304,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 	return n, nil
 }
 
+// ErrGCSReplicas marks a NodeOptions.GCSReplicas list StartNode
+// refuses: a configuration error, which a restart does not fix.
+var ErrGCSReplicas = errors.New("bad GCS replica list")
+
 // replicaAddrs checks the replicas' addresses of a replicated GCS and
 // puts self, this head's GCS address, in the place of the one with its
 // peer id (which may be written differently).
@@ -317,25 +321,25 @@ func replicaAddrs(list []string, self core.Addr) ([]core.Addr, error) {
 	for _, s := range list {
 		a, pas, err := parseGCSAddress(s)
 		if err != nil || len(pas) != 1 {
-			return nil, fmt.Errorf("gray: GCS replica %q: want <multiaddr>/p2p/<peer id>#gcs, as grayd address prints it (%v)", s, err)
+			return nil, fmt.Errorf("%w: GCS replica %q: want <multiaddr>/p2p/<peer id>#gcs, as grayd address prints it (%v)", ErrGCSReplicas, s, err)
 		}
 		if pas[0].Process != "gcs" {
-			return nil, fmt.Errorf("gray: GCS replica %q names the process %q, want gcs", s, pas[0].Process)
+			return nil, fmt.Errorf("%w: GCS replica %q names the process %q, want gcs", ErrGCSReplicas, s, pas[0].Process)
 		}
 		if pas[0].Peer == me.Peer {
 			a = self
 			found++
 		}
 		if slices.Contains(out, a) {
-			return nil, fmt.Errorf("gray: GCS replica %q is listed twice", s)
+			return nil, fmt.Errorf("%w: GCS replica %q is listed twice", ErrGCSReplicas, s)
 		}
 		out = append(out, a)
 	}
 	if found != 1 {
-		return nil, fmt.Errorf("gray: the GCS replicas %v do not list this node (peer %s) once; list every replica, this one included", list, me.Peer)
+		return nil, fmt.Errorf("%w: the GCS replicas %v do not list this node (peer %s) once; list every replica, this one included (grayd address prints it)", ErrGCSReplicas, list, me.Peer)
 	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("gray: a replicated GCS needs 3 or 5 replicas, got %d", len(out))
+	if len(out) < 3 {
+		return nil, fmt.Errorf("%w: a replicated GCS needs 3 or more replicas (3 or 5: a majority must live), got %d", ErrGCSReplicas, len(out))
 	}
 	return out, nil
 }

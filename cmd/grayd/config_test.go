@@ -124,6 +124,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"--head", "--data-dir", dir, "--actor-slots", "4"}, // removed: says to use --max-workers
 		{"--head", "--data-dir", dir, "--max-workers", "-1"},
 		{"--join", "not-an-address", "--data-dir", dir, "--secret-file", "/nonexistent"},
+		{"--join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs,nowhere", "--data-dir", dir, "--secret-file", "/nonexistent"},
+		// Replicas: only with --head, 3 or 5 well-formed addresses, this
+		// head's among them.
+		{"--join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs", "--gcs-replicas", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs", "--data-dir", dir},
+		{"--head", "--data-dir", dir, "--gcs-replicas", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs"},
+		{"--head", "--data-dir", dir, "--gcs-replicas", "a,b,c"},
+		{"--head", "--data-dir", dir, "--dashboard-listen", "", "--gcs-replicas", strings.Repeat("/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs,", 3)},
 		// Configuration errors found later are usage errors too: a
 		// supervisor must not restart grayd on them.
 		{"--join", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNZQobDrAPsMBNr3oeAEjgdWhtq4bcpbWjKfTSjJgKud5#gcs", "--data-dir", dir, "--secret-file", filepath.Join(dir, "no-secret")},
@@ -154,4 +161,27 @@ func TestLockDataDir(t *testing.T) {
 		t.Fatalf("lockDataDir after release: %v", err)
 	}
 	g.Close()
+}
+
+// TestAddressCommand: grayd address prints the GCS address a head with
+// that data directory and listen address has, the same every time (the
+// identity key it creates is kept).
+func TestAddressCommand(t *testing.T) {
+	dir := t.TempDir()
+	var first string
+	for range 2 {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"grayd", "address", "--data-dir", dir, "--listen", "127.0.0.1:0"}, &out, &errOut); code != 0 {
+			t.Fatalf("grayd address exited %d: %s", code, errOut.String())
+		}
+		got := strings.TrimSpace(out.String())
+		if _, err := gnet.ParseP2PAddr(core.Addr(got)); err != nil || !strings.HasSuffix(got, "#gcs") {
+			t.Fatalf("grayd address printed %q: %v", got, err)
+		}
+		peer := got[strings.Index(got, "/p2p/"):]
+		if first != "" && peer != first {
+			t.Fatalf("grayd address printed peer %s, then %s: the identity key changed", first, peer)
+		}
+		first = peer
+	}
 }

@@ -92,6 +92,9 @@ func runDaemon(ctx context.Context, cfg daemonConfig, stdout, stderr io.Writer, 
 		ObjectStoreBytes: cfg.objectStoreBytes, WorkerMemoryBytes: cfg.workerMemoryBytes, NoSharedMemory: cfg.noSharedMemory, Logger: log,
 		DashboardListen: dashListen, DashboardToken: dashToken, DashboardOptional: cfg.dashboardOptional, NodeTimeout: cfg.nodeTimeout, GCSAcceptLoss: cfg.gcsAcceptLoss, BinaryRetention: cfg.binaryRetention,
 	})
+	if errors.Is(err, gray.ErrGCSReplicas) {
+		return cli.Exit("grayd: --gcs-replicas: "+err.Error(), exitUsage)
+	}
 	if err != nil {
 		return err
 	}
