@@ -82,9 +82,10 @@ type Client struct {
 	closed bool
 	sub    *subscription
 	// With replicas (ClientOptions.Replicas): gcs is the one the client
-	// believes leads; heard is when it last answered, moved when the
-	// client last moved to another.
-	heard, moved time.Time
+	// believes leads; waiting is when the client first sent to it since
+	// it last answered (zero: nothing unanswered), moved when the client
+	// last moved to another.
+	waiting, moved time.Time
 }
 
 // NewClient returns a client of the GCS at gcs. Its client id is the
@@ -103,7 +104,7 @@ func NewClient(env core.Env, gcs core.Addr, opts ClientOptions) *Client {
 		if !slices.Contains(opts.Replicas, gcs) {
 			c.gcs = opts.Replicas[0]
 		}
-		c.heard, c.moved = env.Now(), env.Now()
+		c.moved = env.Now()
 		cfg.Route = c.route
 	}
 	c.rpc = rpc.NewClientWith(env, cfg)
@@ -138,8 +139,11 @@ func JoinAddrs(addrs []core.Addr) core.Addr {
 // on from one that has not answered for FailoverAfter.
 func (c *Client) route(_ core.Addr, attempt int) core.Addr {
 	now := c.env.Now()
-	if attempt > 1 && now.Sub(c.heard) >= c.opts.FailoverAfter && now.Sub(c.moved) >= c.opts.FailoverAfter {
+	if !c.waiting.IsZero() && now.Sub(c.waiting) >= c.opts.FailoverAfter && now.Sub(c.moved) >= c.opts.FailoverAfter {
 		c.moveTo("")
+	}
+	if c.waiting.IsZero() {
+		c.waiting = now
 	}
 	return c.gcs
 }
@@ -155,11 +159,17 @@ func (c *Client) moveTo(to core.Addr) {
 		return
 	}
 	c.gcs = to
-	now := c.env.Now()
-	c.heard, c.moved = now, now
+	c.waiting, c.moved = time.Time{}, c.env.Now()
 	if s := c.sub; s != nil && s.epoch != 0 && s.pollSeq != 0 {
 		c.poll(s) // the held poll waits at the old one
 	}
+	// Later, not from inside rpc's send: the calls go to the new one now
+	// rather than at their next backoff.
+	c.later(func() {
+		if !c.closed && c.gcs == to {
+			c.rpc.ResendNow()
+		}
+	})
 }
 
 // fromGCS reports whether from is the GCS (or, replicated, one of its
@@ -174,7 +184,7 @@ func (c *Client) noteReplica(from core.Addr, code rpc.Code, leader core.Addr) {
 		return
 	}
 	if from == c.gcs {
-		c.heard = c.env.Now()
+		c.waiting = time.Time{}
 	}
 	if code != rpc.CodeUnavailable || from != c.gcs {
 		return

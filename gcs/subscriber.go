@@ -122,7 +122,7 @@ func (c *Client) poll(s *subscription) {
 	s.timer.t = c.env.AfterFunc(c.opts.PollWait, func() {
 		if c.sub == s && s.pollSeq == seq {
 			s.timer.t = nil
-			if len(c.opts.Replicas) > 0 && c.env.Now().Sub(c.heard) >= c.opts.FailoverAfter {
+			if len(c.opts.Replicas) > 0 {
 				c.moveTo("") // polls the next replica
 				if s.pollSeq != seq {
 					return

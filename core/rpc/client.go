@@ -134,6 +134,25 @@ func (c *Client) send(cl *call) {
 	})
 }
 
+// ResendNow resends every call in flight at once, oldest first, with its
+// backoff back at RetryFirst: the owner learned that its calls now have
+// a better destination (Route), such as a new leader.
+func (c *Client) ResendNow() {
+	ids := make([]uint64, 0, len(c.calls))
+	for id := range c.calls { //gray:unordered sorted below
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		cl := c.calls[id]
+		if cl.retry != nil {
+			cl.retry.Stop()
+		}
+		cl.backoff = cl.opts.RetryFirst
+		c.send(cl)
+	}
+}
+
 // frame builds a fresh message for one attempt (a sent message must not
 // be modified later).
 func (c *Client) frame(id, ackBelow uint64, req core.Message) core.Message {
