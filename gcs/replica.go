@@ -3,6 +3,7 @@ package gcs
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -85,6 +86,21 @@ type Replica struct {
 	tick        core.Timer
 	stopped     bool
 	stats       ReplicaStats
+
+	// Membership (replica_members.go): the phase, the members of the
+	// applied configuration by raft id, ids learned from messages of
+	// replicas not yet known (a joining replica's leader), the fresh
+	// answers to this replica's probe, and the ticks before another
+	// configuration change may be proposed.
+	phase   int
+	damaged string // why the storage was refused (phaseDamaged)
+	refused core.FailStop
+	// damagedTicks counts the ticks spent damaged.
+	damagedTicks int
+	members      map[uint64]core.Addr
+	learned      map[uint64]core.Addr
+	helloFresh   map[core.Addr]bool
+	confTicks    int
 }
 
 // ReplicaStats counts what a replica did since it started.
@@ -95,6 +111,8 @@ type ReplicaStats struct {
 	Proposals   int64
 	Applied     int64 // entries applied
 	Snapshots   int64 // snapshots installed
+	ConfChanges int64 // configuration changes applied
+	Discards    int64 // damaged storage discarded at start
 	// Committed counts the front's proposals that were applied, and
 	// CommitTime sums the time from their proposal to their application
 	// (the commit latency; divide for the mean).
@@ -134,26 +152,81 @@ var (
 func (r *Replica) Start(env core.Env) {
 	r.env = env
 	r.log = env.Log()
-	idx := slices.Index(r.peers, env.Self())
-	if idx < 0 {
+	if !slices.Contains(r.peers, env.Self()) {
 		panic(core.FailStop{Reason: "gcs: replica", Err: fmt.Errorf("%s is not one of the replicas %v", env.Self(), r.peers)})
-	}
-	r.id = uint64(idx + 1)
-	r.store = NewServer(r.cfg)
-	rec := r.store.openStore(env)
-	if _, closer, err := r.store.db.Get(keyRaftApplied); err == nil {
-		_ = closer.Close()
-	} else if rec.boot > 0 {
-		r.store.refuse(DBDir, false, "holds the tables of a single GCS (epoch %d) and no raft state: a replica starts on an empty database or its own", rec.boot)
 	}
 	r.reads = map[uint64]uint64{}
 	r.sincePeer = map[uint64]int{}
-	r.loadRaft()
+	r.members = map[uint64]core.Addr{}
+	r.learned = map[uint64]core.Addr{}
+	r.helloFresh = map[core.Addr]bool{}
+	rec := r.openStore()
+	if rec == nil {
+		r.phase = phaseDamaged
+		r.tick = env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
+		r.askToDiscard()
+		return
+	}
+	r.startOnStore(rec)
+}
+
+// startOnStore starts on an open store: as a member, joining, or probing
+// (an empty database).
+func (r *Replica) startOnStore(rec *recovered) {
+	env := r.env
+	if id, ok := r.loadID(); ok {
+		r.id = id
+		r.loadRaft()
+		r.loadMembers()
+		if r.members[r.id] != env.Self() && r.applied == 0 {
+			r.phase = phaseJoining
+		}
+	} else if rec.boot > 0 {
+		r.store.refuse(DBDir, false, "holds the tables of a single GCS (epoch %d) and no raft state: a replica starts on an empty database or its own", rec.boot)
+	} else {
+		r.phase = phaseProbing
+	}
 	r.store.writeWitness(false)
 	r.store.serving = true
-	r.restartRaft()
-	r.tick = env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
-	r.log.Info("gcs replica started", "id", r.id, "replicas", len(r.peers), "applied", r.applied, "last_index", r.lastIndex)
+	if r.phase != phaseProbing {
+		r.restartRaft()
+	}
+	if r.tick == nil {
+		r.tick = env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
+	}
+	r.log.Info("gcs replica started", "id", r.id, "phase", r.phase, "members", len(r.members), "applied", r.applied, "last_index", r.lastIndex)
+	if r.phase == phaseProbing {
+		r.probe()
+	}
+}
+
+// openStore opens the database. Storage the checks refuse (a
+// StorageError) leaves the replica damaged, with no store: it asks the
+// leader whether the others hold everything without it, and only then
+// moves the storage aside and joins again (replica_members.go); a lone
+// replica refuses as a single GCS does.
+func (r *Replica) openStore() (rec *recovered) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		fs, ok := v.(core.FailStop)
+		var se *StorageError
+		if !ok || !errors.As(fs.Err, &se) || len(r.peers) < 2 {
+			panic(v)
+		}
+		r.log.Warn("gcs replica: its storage cannot prove what it holds; it waits until the others hold everything without it, then starts empty and joins again", "err", fs.Err)
+		if r.store.db != nil && !r.store.poisoned {
+			_ = r.store.db.Close()
+		}
+		r.store.db = nil
+		r.damaged = se.Error()
+		r.refused = fs
+		rec = nil
+	}()
+	r.store = NewServer(r.cfg)
+	return r.store.openStore(r.env)
 }
 
 // Stop drops the front and closes the database.
@@ -163,7 +236,7 @@ func (r *Replica) Stop() {
 		r.tick.Stop()
 	}
 	r.dropFront()
-	if r.store != nil {
+	if r.store != nil && r.store.db != nil {
 		r.store.Stop()
 	}
 }
@@ -178,6 +251,8 @@ func (r *Replica) restartRaft() {
 		Storage:       replicaStorage{r.ms, r},
 		Applied:       r.applied,
 		MaxSizePerMsg: 1 << 20,
+		// A leader removed from the configuration steps down at once.
+		StepDownOnRemoval: true,
 		// Proposals are never dropped for want of room: the front's
 		// memory already holds their effects.
 		MaxUncommittedEntriesSize: 0,
@@ -203,8 +278,8 @@ func (r *Replica) Leader() core.Addr {
 	if r.rn == nil {
 		return ""
 	}
-	if lead := r.rn.BasicStatus().Lead; lead >= 1 && lead <= uint64(len(r.peers)) {
-		return r.peers[lead-1]
+	if lead := r.rn.BasicStatus().Lead; lead != raft.None {
+		return r.addrOf(lead)
 	}
 	return ""
 }
@@ -214,12 +289,15 @@ func (r *Replica) Stats() ReplicaStats { return r.stats }
 
 // Status describes the replica in one line.
 func (r *Replica) Status() string {
+	if r.phase == phaseDamaged {
+		return "gcs replica: damaged storage, waiting to start empty: " + r.damaged
+	}
 	if r.rn == nil {
-		return "gcs replica: not started"
+		return fmt.Sprintf("gcs replica: probing (%d of %d others fresh)", len(r.helloFresh), len(r.peers)-1)
 	}
 	st := r.rn.BasicStatus()
-	return fmt.Sprintf("gcs replica %d/%d state=%v term=%d lead=%d commit=%d applied=%d last=%d serving=%v held=%d",
-		r.id, len(r.peers), st.RaftState, st.Term, st.Lead, st.Commit, r.applied, r.lastIndex, r.front != nil, len(r.out))
+	return fmt.Sprintf("gcs replica %x members=%d phase=%d state=%v term=%d lead=%x commit=%d applied=%d last=%d serving=%v held=%d",
+		r.id, len(r.members), r.phase, st.RaftState, st.Term, st.Lead, st.Commit, r.applied, r.lastIndex, r.front != nil, len(r.out))
 }
 
 // Describe is Status, then the front's tables when it serves.
@@ -235,12 +313,38 @@ func (r *Replica) Describe() string {
 // requests; other replicas answer requests with Unavailable and the
 // leader they know of.
 func (r *Replica) Receive(from core.Addr, m core.Message) {
-	if r.stopped || r.rn == nil {
+	if r.stopped {
 		return
 	}
-	if rm, ok := m.(*RaftMessage); ok {
-		r.receiveRaft(from, rm)
+	switch mm := m.(type) {
+	case *ReplicaHello:
+		r.env.Send(from, &ReplicaHelloReply{Fresh: r.fresh(), Leader: r.Leader()})
+		return
+	case *ReplicaHelloReply:
+		r.onHelloReply(from, mm)
 		r.afterStep()
+		return
+	case *JoinReplica:
+		if r.rn != nil {
+			r.onJoin(from, mm)
+			r.afterStep()
+		}
+		return
+	case *MayDiscard:
+		if r.rn != nil {
+			r.env.Send(from, &MayDiscardReply{OK: r.mayDiscard(from)})
+		}
+		return
+	case *MayDiscardReply:
+		if mm.OK && r.phase == phaseDamaged {
+			r.discard()
+		}
+		return
+	case *RaftMessage:
+		if r.rn != nil {
+			r.receiveRaft(from, mm)
+			r.afterStep()
+		}
 		return
 	}
 	if q, ok := m.(*GetReplicaStatus); ok {
@@ -301,9 +405,18 @@ func (r *Replica) receiveRaft(from core.Addr, rm *RaftMessage) {
 		r.log.Warn("gcs: dropping an undecodable raft message", "from", from, "err", err)
 		return
 	}
-	if msg.From < 1 || msg.From > uint64(len(r.peers)) || r.peers[msg.From-1] != from || msg.To != r.id {
-		r.log.Warn("gcs: dropping a raft message from an unknown member", "from", from, "raft_from", msg.From, "raft_to", msg.To)
-		return
+	if msg.To != r.id || msg.From == 0 {
+		return // to an earlier incarnation of this address
+	}
+	if a := r.addrOf(msg.From); a != from {
+		if a != "" || r.phase == phaseMember && len(r.members) > 0 {
+			// Another address for a known id, or an id no member has:
+			// a removed replica, or a stale incarnation.
+			return
+		}
+		// A joining replica hears from a leader it does not know yet
+		// (the transport authenticated the sender).
+		r.learned[msg.From] = from
 	}
 	st := r.rn.BasicStatus()
 	switch msg.Type {
@@ -335,13 +448,38 @@ func (r *Replica) onTick() {
 		return
 	}
 	r.tick = r.env.AfterFunc(r.cfg.ReplicaTick, r.onTick)
+	switch r.phase {
+	case phaseDamaged:
+		// Refuse, as a single GCS does, if no leader lets the storage go
+		// within three election timeouts: the others may need it (an
+		// operator restores it, or decides).
+		if r.damagedTicks++; r.damagedTicks > 3*r.cfg.ElectionTicks {
+			r.log.Error("gcs replica: no leader could do without this replica's storage; refusing it", "err", r.refused.Err)
+			panic(r.refused)
+		}
+		r.askToDiscard()
+		return
+	case phaseProbing:
+		r.probe()
+		return
+	case phaseJoining:
+		r.askToJoin()
+		if r.fresh() {
+			r.probe()
+		}
+	}
+	if r.confTicks > 0 {
+		r.confTicks--
+	}
 	st := r.rn.BasicStatus()
 	switch st.RaftState {
 	case raft.StateLeader:
 		r.rn.Tick()
-		heard := 1 // itself
-		for id := uint64(1); id <= uint64(len(r.peers)); id++ {
+		heard, voters := 0, 0
+		for _, id := range r.conf.Voters {
+			voters++
 			if id == r.id {
+				heard++
 				continue
 			}
 			r.sincePeer[id]++
@@ -349,7 +487,8 @@ func (r *Replica) onTick() {
 				heard++
 			}
 		}
-		if heard <= len(r.peers)/2 {
+		r.promote()
+		if heard <= voters/2 {
 			r.log.Warn("gcs: stepping down: no quorum heard from", "term", st.Term, "ticks", r.cfg.ElectionTicks)
 			r.stats.StepDowns++
 			r.dropFront()
@@ -370,7 +509,7 @@ func (r *Replica) onTick() {
 // afterStep asks for a read index covering what the front sent since the
 // last one, handles every Ready and sends what may go.
 func (r *Replica) afterStep() {
-	if r.stopped {
+	if r.stopped || r.rn == nil {
 		return
 	}
 	for {
@@ -464,15 +603,19 @@ func (r *Replica) handleReady(rd raft.Ready) {
 	if !raft.IsEmptyHardState(rd.HardState) {
 		_ = r.ms.SetHardState(rd.HardState)
 	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		r.loadMembers() // the snapshot's tables hold them
+	}
 	for _, m := range rd.Messages {
-		if m.To < 1 || m.To > uint64(len(r.peers)) {
+		to := r.addrOf(m.To)
+		if to == "" {
 			continue
 		}
 		b, err := m.Marshal()
 		if err != nil {
 			panic(fmt.Sprintf("gcs: marshal raft message: %v", err))
 		}
-		r.env.Send(r.peers[m.To-1], &RaftMessage{Data: b})
+		r.env.Send(to, &RaftMessage{Data: b})
 		if m.Type == raftpb.MsgSnap {
 			// The transport does not tell; a lost snapshot is found
 			// by the probe that follows, which asks for it again.
@@ -527,19 +670,7 @@ func (r *Replica) apply(t *txn, e raftpb.Entry) {
 			}
 		}
 	case raftpb.EntryConfChange, raftpb.EntryConfChangeV2:
-		var cc raftpb.ConfChangeI
-		if e.Type == raftpb.EntryConfChange {
-			var c raftpb.ConfChange
-			_ = c.Unmarshal(e.Data)
-			cc = c
-		} else {
-			var c raftpb.ConfChangeV2
-			_ = c.Unmarshal(e.Data)
-			cc = c
-		}
-		r.conf = *r.rn.ApplyConfChange(cc)
-		b, _ := r.conf.Marshal()
-		t.set(keyRaftConf, b)
+		r.applyConf(t, e)
 	}
 }
 
@@ -641,14 +772,28 @@ type ReplicaInfo struct {
 	// Serving: it leads and its front serves (Epoch is the front's).
 	Serving bool
 	Epoch   uint64
-	// Match, on the leader: the log index each replica (by id - 1) is
-	// known to hold.
-	Match []uint64
-	Stats ReplicaStats
+	// Members of the applied configuration; on the leader with the log
+	// index each is known to hold (Match). Joint: the configuration is
+	// between an old and a new set of voters (a replacement under way).
+	Members []MemberInfo
+	Joint   bool
+	Stats   ReplicaStats
+}
+
+// MemberInfo is a member as a replica sees it.
+type MemberInfo struct {
+	Member
+	Match uint64
 }
 
 // Info returns the replica's state.
 func (r *Replica) Info() ReplicaInfo {
+	if r.phase == phaseDamaged {
+		return ReplicaInfo{Addr: r.env.Self(), Role: "damaged", Stats: r.stats}
+	}
+	if r.rn == nil {
+		return ReplicaInfo{Addr: r.env.Self(), Role: "probing", Stats: r.stats}
+	}
 	st := r.rn.Status()
 	info := ReplicaInfo{Addr: r.env.Self(), ID: r.id, Term: st.Term, Leader: r.Leader(), Commit: st.Commit, Applied: r.applied, Last: r.lastIndex,
 		Serving: r.front != nil, Stats: r.stats}
@@ -665,13 +810,13 @@ func (r *Replica) Info() ReplicaInfo {
 	if r.front != nil {
 		info.Epoch = r.front.Epoch()
 	}
-	if st.RaftState == raft.StateLeader {
-		info.Match = make([]uint64, len(r.peers))
-		for id, pr := range st.Progress { //gray:unordered fills a slice by index
-			if id >= 1 && id <= uint64(len(r.peers)) {
-				info.Match[id-1] = pr.Match
-			}
+	info.Joint = len(r.conf.VotersOutgoing) > 0
+	for _, m := range r.memberList() {
+		mi := MemberInfo{Member: m}
+		if st.RaftState == raft.StateLeader {
+			mi.Match = st.Progress[m.ID].Match
 		}
+		info.Members = append(info.Members, mi)
 	}
 	return info
 }

@@ -38,9 +38,8 @@ func appliedRecord(index, term uint64) []byte {
 
 // loadRaft reads the raft state from the database into a MemoryStorage:
 // a snapshot at the applied index (its data is the tables, read when a
-// follower needs it), then the log after it. A database without raft
-// state starts the initial configuration: every replica a voter, at
-// index 1 of term 1.
+// follower needs it), then the log after it. A replica that is joining
+// has no applied index yet (bootstrap writes the initial one).
 func (r *Replica) loadRaft() {
 	db := r.store.db
 	r.ms = raft.NewMemoryStorage()
@@ -60,16 +59,9 @@ func (r *Replica) loadRaft() {
 	}
 	ap, ok := get(keyRaftApplied)
 	if !ok {
-		r.applied, r.appliedTerm = 1, 1
+		// A joining replica: nothing yet; the leader sends a snapshot.
+		r.applied, r.appliedTerm = 0, 0
 		r.conf = raftpb.ConfState{}
-		for i := range r.peers {
-			r.conf.Voters = append(r.conf.Voters, uint64(i+1))
-		}
-		t := r.store.newTxn()
-		t.set(keyRaftApplied, appliedRecord(1, 1))
-		b, _ := r.conf.Marshal()
-		t.set(keyRaftConf, b)
-		r.store.commitNow(t)
 	} else {
 		if len(ap) != 16 {
 			bad("applied index", fmt.Errorf("%d bytes, want 16", len(ap)))
@@ -79,12 +71,13 @@ func (r *Replica) loadRaft() {
 		if !ok {
 			bad("configuration", errors.New("missing"))
 		}
+		r.conf = raftpb.ConfState{} // Unmarshal appends to lists
 		if err := r.conf.Unmarshal(cb); err != nil {
 			bad("configuration", err)
 		}
-	}
-	if err := r.ms.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: r.applied, Term: r.appliedTerm, ConfState: r.conf}}); err != nil {
-		panic(fmt.Sprintf("gcs: raft snapshot: %v", err))
+		if err := r.ms.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: r.applied, Term: r.appliedTerm, ConfState: r.conf}}); err != nil {
+			panic(fmt.Sprintf("gcs: raft snapshot: %v", err))
+		}
 	}
 	if hb, ok := get(keyRaftHard); ok {
 		var hs raftpb.HardState
@@ -135,6 +128,14 @@ func (r *Replica) loadRaft() {
 type replicaStorage struct {
 	*raft.MemoryStorage
 	r *Replica
+}
+
+// InitialState gives raft the configuration of the applied state: the
+// MemoryStorage keeps the one of its last snapshot, which configuration
+// changes applied since (before a step-down restarts raft) left behind.
+func (s replicaStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
+	hs, _, err := s.MemoryStorage.InitialState()
+	return hs, s.r.conf, err
 }
 
 func (s replicaStorage) Snapshot() (raftpb.Snapshot, error) {

@@ -334,6 +334,8 @@ func (r *recovered) load(k, v []byte) error {
 			n, err := parseU64(v)
 			r.stored, r.hasDigest = n, true
 			return err
+		case bytes.Equal(k, keyMembers):
+			return nil // a replicated GCS's members (replica_members.go)
 		case bytes.Equal(k, keyJobCounter):
 			if len(v) != 4 {
 				return fmt.Errorf("job counter of %d bytes, want 4", len(v))

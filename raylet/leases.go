@@ -509,7 +509,7 @@ func (r *Raylet) handleLeaseBlocked(from core.Addr, m core.Message, reply func(c
 // cancellation is not granted.
 func (r *Raylet) handleReturnLease(from core.Addr, m core.Message, reply func(core.Message, error)) {
 	ret := m.(*proto.ReturnLease)
-	key := leaseKey{owner: from, id: ret.LeaseID}
+	key := r.keyOf(from, ret.LeaseID)
 	l := r.leases[key]
 	if l == nil {
 		r.rememberCancelled(key)
@@ -551,7 +551,7 @@ func (r *Raylet) retire(w *workerInfo) {
 // handleLeaseStatus tells a lease holder whether its lease is still
 // granted here (it is not once the worker died or the lease was freed).
 func (r *Raylet) handleLeaseStatus(from core.Addr, m core.Message, reply func(core.Message, error)) {
-	l := r.leases[leaseKey{owner: from, id: m.(*proto.LeaseStatus).LeaseID}]
+	l := r.leases[r.keyOf(from, m.(*proto.LeaseStatus).LeaseID)]
 	reply(&proto.LeaseStatusReply{Granted: l != nil && l.worker != nil, Node: r.node}, nil)
 }
 
@@ -671,6 +671,22 @@ func (r *Raylet) checkLeases() {
 			r.disown(l)
 		})
 	}
+}
+
+// keyOf is the key of lease id held by from. The leases of a replicated
+// GCS are the GCS's, whichever replica asked for them: a new leader
+// returns or asks about a lease its predecessor took.
+func (r *Raylet) keyOf(from core.Addr, id uint64) leaseKey {
+	key := leaseKey{owner: from, id: id}
+	if len(r.gcsReplicas) < 2 || !slices.Contains(r.gcsReplicas, from) || r.leases[key] != nil {
+		return key
+	}
+	for _, a := range r.gcsReplicas {
+		if k := (leaseKey{owner: a, id: id}); r.leases[k] != nil {
+			return k
+		}
+	}
+	return key
 }
 
 // holderOf is the address that answers for leases requested from owner:

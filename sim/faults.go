@@ -50,6 +50,12 @@ type Faults struct {
 	// far (rates stay within DriftPPM). Its timers keep their durations;
 	// only what it reads from Now moves.
 	ClockJump float64
+	// DiskLoss is disk losses per second: a live process whose disk may
+	// be lost (ProcOptions.LosableDisk: a replica of replicated storage)
+	// crashes and restarts on an empty disk, as after a disk replacement.
+	// The workload may veto a loss (DiskLossGuard) that would take more
+	// than its replication tolerates.
+	DiskLoss float64
 	// ShmRefuse is the probability that creating or opening a shared
 	// memory segment fails during the fault phase (a full /dev/shm, a
 	// failed mmap): the components must then move the bytes in messages.
@@ -76,7 +82,7 @@ func DefaultFaults() Faults {
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
 	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.LateDup > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0 || f.ShmRefuse > 0
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0 || f.ShmRefuse > 0 || f.DiskLoss > 0
 }
 
 // pauseMax is the longest pause of the mix.
@@ -142,6 +148,9 @@ func Swarm(r *rand.Rand) Faults {
 	if on() {
 		f.ShmRefuse = r.Float64() * 0.3
 	}
+	if on() {
+		f.DiskLoss = 0.02 + r.Float64()*0.1
+	}
 	return f
 }
 
@@ -149,7 +158,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, pause, pause_max, corrupt, late_dup, clock_jump, shm_refuse, unsynced, drift.
+// clog, crash, disk, pause, pause_max, corrupt, disk_loss, late_dup, clock_jump, shm_refuse, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -196,6 +205,8 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.Pause, err = parseRate(v)
 		case "corrupt":
 			f.Corrupt, err = parseRate(v)
+		case "disk_loss":
+			f.DiskLoss, err = parseRate(v)
 		case "clock_jump":
 			f.ClockJump, err = parseRate(v)
 		case "shm_refuse":
@@ -213,7 +224,7 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 		case "drift":
 			f.DriftPPM, err = strconv.Atoi(v)
 		default:
-			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt late_dup clock_jump shm_refuse unsynced drift)", k)
+			return f, fmt.Errorf("sim: unknown fault %q (known: latency jitter tail tail_latency drop dup reorder partition clog crash disk pause pause_max corrupt disk_loss late_dup clock_jump shm_refuse unsynced drift)", k)
 		}
 		if err != nil {
 			return f, fmt.Errorf("sim: fault %s=%s: %v", k, v, err)
@@ -265,7 +276,7 @@ func (f Faults) String() string {
 	}{
 		{"drop", f.Drop}, {"dup", f.Duplicate}, {"reorder", f.Reorder}, {"late_dup", f.LateDup},
 		{"partition", f.Partition}, {"clog", f.Clog}, {"crash", f.Crash}, {"disk", f.DiskError},
-		{"pause", f.Pause}, {"corrupt", f.Corrupt}, {"clock_jump", f.ClockJump},
+		{"pause", f.Pause}, {"corrupt", f.Corrupt}, {"clock_jump", f.ClockJump}, {"disk_loss", f.DiskLoss},
 	} {
 		if p.v > 0 {
 			add("%s=%g", p.k, p.v)

@@ -23,6 +23,14 @@ import (
 func (w *World) scheduleNemesis() {
 	f := &w.faults
 	total := f.Partition + f.Clog + f.Crash + f.DiskError + f.Pause + f.Corrupt + f.ClockJump
+	// Disk losses only where a disk may be lost: counting them elsewhere
+	// would change the other faults of every seed that drew them.
+	for _, p := range w.procs {
+		if p.opts.LosableDisk {
+			total += f.DiskLoss
+			break
+		}
+	}
 	if total <= 0 {
 		return
 	}
@@ -53,8 +61,10 @@ func (w *World) scheduleNemesis() {
 			w.pauseSome()
 		case x < f.Partition+f.Clog+f.Crash+f.DiskError+f.Pause+f.Corrupt:
 			w.corruptSome()
-		default:
+		case x < f.Partition+f.Clog+f.Crash+f.DiskError+f.Pause+f.Corrupt+f.ClockJump:
 			w.jumpClock()
+		default:
+			w.loseDisk()
 		}
 		schedule()
 	}
@@ -296,7 +306,7 @@ func (w *World) Disturbed(addr core.Addr, since time.Duration) bool {
 func (w *World) corruptSome() {
 	var candidates []*proc
 	for _, p := range w.procs {
-		if p.opts.Disk && p.opts.Crashable && p.alive && p.restore == nil {
+		if p.opts.Disk && p.opts.Crashable && p.alive && p.restore == nil && p.served == nil {
 			candidates = append(candidates, p)
 		}
 	}
@@ -315,11 +325,55 @@ func (w *World) corruptSome() {
 		w.scheduleRestart(p) // nothing on the disk to damage
 		return
 	}
-	p.restore = backup
+	p.restore, p.served = backup, nil
 	w.Sometimes("fault: disk corruption")
 	w.tracef(p, "fault", "disk corruption at rest: %s", label)
 	if w.obs != nil {
 		w.observe(p, "fault", "", 0, "corrupt", label)
+	}
+	w.scheduleRestart(p)
+}
+
+// DiskLossGuard is implemented by workloads whose processes may lose
+// their disks (ProcOptions.LosableDisk): DiskLossAllowed reports whether
+// the disk of the process at addr may be lost now (say, only while the
+// other replicas hold everything it holds).
+type DiskLossGuard interface {
+	DiskLossAllowed(addr core.Addr) bool
+}
+
+// loseDisk crashes a random live process whose disk may be lost and
+// restarts it later on an empty disk.
+func (w *World) loseDisk() {
+	guard, _ := w.wl.(DiskLossGuard)
+	var candidates []*proc
+	for _, p := range w.procs {
+		if p.opts.LosableDisk && p.alive && p.restore == nil && p.served == nil && (guard == nil || guard.DiskLossAllowed(p.addr)) {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	w.loseDiskOf(candidates[w.nemRand.IntN(len(candidates))])
+}
+
+// LoseDisk crashes the process at addr, as the disk_loss fault does, and
+// restarts it later on an empty disk. Tests use it to script the loss of
+// a disk; it is a no-op for a process that is down.
+func (w *World) LoseDisk(addr core.Addr) {
+	if p := w.byAddr[addr]; p != nil && p.alive {
+		w.loseDiskOf(p)
+	}
+}
+
+func (w *World) loseDiskOf(p *proc) {
+	w.crash(p, "nemesis: disk lost")
+	p.fs, p.served, p.restore = vfs.NewCrashableMem(), nil, nil
+	w.Sometimes("fault: disk loss")
+	w.tracef(p, "fault", "disk lost: the process restarts on an empty disk")
+	if w.obs != nil {
+		w.observe(p, "fault", "", 0, "disk_loss", "")
 	}
 	w.scheduleRestart(p)
 }

@@ -109,6 +109,9 @@ type ProcOptions struct {
 	// sometimes takes a whole host down at once (a node failure) rather
 	// than one process. Empty means a host of its own.
 	Host string
+	// LosableDisk lets the disk_loss fault take the process's disk (a
+	// replica of replicated storage, which must recover from its peers).
+	LosableDisk bool
 	// Parent is the process whose end ends this one too, as a worker
 	// dies with its node's grayd (in-process workers with the process,
 	// launched ones by the kernel's parent-death signal): when the
@@ -150,6 +153,12 @@ type proc struct {
 	// rest: if the process refuses the damaged disk at its next start,
 	// the operator restores it (guard).
 	restore *vfs.MemFS
+	// served is restore once a process with a losable disk (a replica of
+	// replicated storage) started on the damaged disk without refusing
+	// it: it may refuse it later, in this incarnation or after a crash,
+	// once its peers could not do without it. Kept until it refuses, or
+	// its disk is damaged again or lost.
+	served *vfs.MemFS
 	// shmList are the incarnation's holds on shared memory segments
 	// (shm.go), shmHolds how many of them are open.
 	shmList  []*shmHold
@@ -164,6 +173,7 @@ type proc struct {
 // in it reads the wall clock or global randomness.
 type World struct {
 	cfg Config
+	wl  Workload
 	// givenCfg is the Config as given, before defaults: a Budgeter's
 	// budgets replace only the fields it left zero.
 	givenCfg Config
@@ -381,6 +391,9 @@ func (w *World) start(p *proc) {
 		// It serves from a disk damaged at rest; the workload's checks
 		// decide whether it lost anything it acknowledged.
 		w.Sometimes("disk corruption served")
+		if p.opts.LosableDisk {
+			p.served = p.restore
+		}
 		p.restore = nil
 	}
 }
@@ -453,6 +466,9 @@ func (w *World) guard(p *proc, f func()) {
 		stack := shortStack()
 		if re, ok := r.(rethrown); ok { // a coroutine's panic (coroutine.go)
 			r, stack = re.val, string(re.stack)
+		}
+		if fs, ok := r.(core.FailStop); ok && errors.Is(fs, core.ErrUnrecoverable) && p.restore == nil && p.served != nil {
+			p.restore, p.served = p.served, nil // refused later
 		}
 		if fs, ok := r.(core.FailStop); ok && errors.Is(fs, core.ErrUnrecoverable) && p.restore != nil {
 			// It refused the disk damaged at rest: right. The operator
@@ -558,6 +574,7 @@ func Run(cfg Config, wl Workload, name string) Result {
 func (w *World) Run(wl Workload, name string) Result {
 	w.result = Result{Workload: name, Seed: w.cfg.Seed, FaultSpec: w.cfg.FaultSpec, Faults: w.faults.String(), ReplayArgs: w.cfg.ReplayArgs, Replay: w.cfg.Replay}
 	defer w.shutdown()
+	w.wl = wl
 	if err := wl.Setup(w); err != nil {
 		w.Fail("setup", err.Error())
 		return w.finish()

@@ -150,6 +150,11 @@ type cluster struct {
 	subs map[string]*submitted
 }
 
+// DiskLossAllowed implements sim.DiskLossGuard (cluster-ha).
+func (c *cluster) DiskLossAllowed(addr core.Addr) bool {
+	return replicaDiskLossAllowed(c.w, gcs.SplitAddr(c.gcsAddr), addr)
+}
+
 // gcsServer returns the GCS that serves: the single one, or the front of
 // the leading replica (of the highest epoch while a deposed leader has
 // not heard of its successor). A front's tables run ahead of what is
@@ -230,7 +235,7 @@ func (c *cluster) Setup(w *sim.World) error {
 		gcfg.NodeTimeout = 6 * time.Second
 		gcfg.RaftLogKeep = 256
 		for _, a := range addrs {
-			w.AddProcess(a, sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewReplica(gcfg) })
+			w.AddProcess(a, sim.ProcOptions{Crashable: true, Disk: true, LosableDisk: true}, func() core.Process { return gcs.NewReplica(gcfg) })
 		}
 	}
 	for i := range c.nodes {

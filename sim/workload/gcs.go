@@ -132,7 +132,7 @@ func (g *gcsWorkload) Setup(w *sim.World) error {
 		// A short log makes a replica that was down or cut off catch
 		// up from a snapshot.
 		cfg.RaftLogKeep = 64
-		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Disk: true}, func() core.Process { return gcs.NewReplica(cfg) })
+		w.AddProcess(addr, sim.ProcOptions{Crashable: true, Disk: true, LosableDisk: true}, func() core.Process { return gcs.NewReplica(cfg) })
 	}
 	for _, r := range g.raylets {
 		w.AddProcess(r.addr, sim.ProcOptions{Crashable: true}, func() core.Process { return &fakeRaylet{g: g, addr: r.addr} })
@@ -186,6 +186,46 @@ func (g *gcsWorkload) Pending() string {
 	return stuck.Bound(lines, stuck.LinesMax)
 }
 
+// DiskLossAllowed implements sim.DiskLossGuard.
+func (g *gcsWorkload) DiskLossAllowed(addr core.Addr) bool {
+	return replicaDiskLossAllowed(g.w, g.replicas, addr)
+}
+
+// replicaDiskLossAllowed reports whether the disk of the replica at addr
+// may be lost without losing anything acknowledged: the serving leader
+// (another replica) replaces no member now, and every other voter is up
+// and holds everything committed. Two disks lost before the first
+// replica caught up again would be more than three replicas tolerate.
+func replicaDiskLossAllowed(w *sim.World, replicas []core.Addr, addr core.Addr) bool {
+	var lead *gcs.Replica
+	for _, a := range replicas {
+		if r, ok := w.Process(a).(*gcs.Replica); ok && r.Front() != nil && (lead == nil || r.Front().Epoch() > lead.Front().Epoch()) {
+			lead = r
+		}
+	}
+	if lead == nil {
+		return false
+	}
+	info := lead.Info()
+	if info.Addr == addr || info.Joint {
+		return false
+	}
+	in := false
+	for _, m := range info.Members {
+		if m.Learner {
+			return false
+		}
+		if m.Addr == addr {
+			in = true
+			continue
+		}
+		if _, up := w.Process(m.Addr).(*gcs.Replica); !up || m.Match < info.Commit {
+			return false
+		}
+	}
+	return in
+}
+
 // servers returns the GCS servers up: the single one, or the fronts of
 // the replicas that lead (more than one while a deposed leader has not
 // heard of its successor).
@@ -219,7 +259,7 @@ func (g *gcsWorkload) Size() sim.Options {
 // SometimesPaths lists the interesting paths this workload should reach.
 func (g *gcsWorkload) SometimesPaths() []string {
 	if len(g.replicas) > 0 {
-		return append(g.paths(), "gcs failover", "gcs leader stepped down", "gcs snapshot installed")
+		return append(g.paths(), "gcs failover", "gcs leader stepped down", "gcs snapshot installed", "gcs configuration changed", "fault: disk loss")
 	}
 	return g.paths()
 }
@@ -405,6 +445,12 @@ func (g *gcsWorkload) observeReplicas() {
 		}
 		if st.Snapshots > 0 {
 			g.w.Sometimes("gcs snapshot installed")
+		}
+		if st.ConfChanges > 0 {
+			g.w.Sometimes("gcs configuration changed")
+		}
+		if st.Discards > 0 {
+			g.w.Sometimes("gcs refused storage discarded")
 		}
 		if f := r.Front(); f != nil && f.Epoch() > 1 {
 			g.w.Sometimes("gcs failover")

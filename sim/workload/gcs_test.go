@@ -107,7 +107,8 @@ func TestGCSHASwarm(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"gcs failover", "gcs leader stepped down", "gcs snapshot installed", "fault: crash"} {
+	for _, path := range []string{"gcs failover", "gcs leader stepped down", "gcs snapshot installed", "fault: crash",
+		"fault: disk loss", "gcs configuration changed", "gcs refused storage discarded"} {
 		if !reached[path] {
 			t.Errorf("no seed reached %q", path)
 		}
