@@ -19,6 +19,10 @@ import (
 const (
 	simBudgetFull  = 10 * time.Second
 	simBudgetQuick = 3 * time.Second
+	// How long sequential GCS puts are timed per configuration (single
+	// and replicated).
+	gcsWritesFull  = 5 * time.Second
+	gcsWritesQuick = 1500 * time.Millisecond
 	// quickShrink divides Ray's batch sizes in --quick runs, so that one
 	// call of the largest case (40,000 tasks, whose raylet cost grows
 	// faster than the batch) takes about a second.
@@ -37,7 +41,9 @@ func benchCommand() *cli.Command {
 			"it (a Go channel round trip for calls, memcpy for gigabytes; in the cluster setting a libp2p\n" +
 			"round trip and one libp2p stream's throughput), measured in short rounds right before the\n" +
 			"cases it bounds, and to Ray's published figure. The libp2p limits are measured against a\n" +
-			"peer process (this binary re-executed). The simulator's\n" +
+			"peer process (this binary re-executed). The GCS's write latency follows (--no-gcs skips it):\n" +
+			"sequential KVPuts against a single GCS and a replicated one of three replicas, on the disk\n" +
+			"under $TMPDIR. The simulator's\n" +
 			"events/s, simulated/wall ratio and seeds/min follow, one short campaign per workload.\n" +
 			"--json FILE writes Ray's microbenchmark.json shape (a full run writes microbenchmark.json\n" +
 			"by default). --quick: shorter rounds and batches a twentieth of Ray's, under 2 minutes.",
@@ -49,6 +55,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "setting", Value: "embedded", Usage: "where the cases run: `embedded` (gray.Init in this process) or cluster (a driver in this process joins a head node in another, over libp2p on loopback)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the cases to `FILE` (not the simulator; the limits measured between cases carry the label gray_bench=limit)"},
 			&cli.BoolFlag{Name: "no-sim", Usage: "skip the simulator figures"},
+			&cli.BoolFlag{Name: "no-gcs", Usage: "skip the GCS write figures (single and replicated GCS, on the disk under $TMPDIR)"},
 		},
 		Action: benchRun,
 		Subcommands: []*cli.Command{{
@@ -97,15 +104,19 @@ func benchRun(c *cli.Context) error {
 	case err != nil:
 		return usageError("%v (see gray bench --help)", err)
 	}
-	cfg := bench.Config{Setting: setting, Timing: bench.FullTiming, LimitTiming: bench.FullLimitTiming, Shrink: 1, SimBudget: simBudgetFull, Log: c.App.ErrWriter}
+	cfg := bench.Config{Setting: setting, Timing: bench.FullTiming, LimitTiming: bench.FullLimitTiming, Shrink: 1, SimBudget: simBudgetFull, GCSWrites: gcsWritesFull, Log: c.App.ErrWriter}
 	jsonPath := c.String("json")
 	if c.Bool("quick") {
 		cfg.Timing, cfg.LimitTiming, cfg.Shrink, cfg.SimBudget = bench.QuickTiming, bench.QuickLimitTiming, quickShrink, simBudgetQuick
+		cfg.GCSWrites = gcsWritesQuick
 	} else if jsonPath == "" {
 		jsonPath = "microbenchmark.json"
 	}
 	if c.Bool("no-sim") {
 		cfg.SimBudget = 0
+	}
+	if c.Bool("no-gcs") {
+		cfg.GCSWrites = 0
 	}
 	if re := c.String("cases"); re != "" {
 		if cfg.Cases, err = regexp.Compile(re); err != nil {

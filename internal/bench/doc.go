@@ -3,7 +3,7 @@
 // the physical limits of the machine it runs on, and the simulator's own
 // speed, so that a figure means something on any machine.
 //
-// A run has three parts:
+// A run has four parts:
 //
 //   - Cases: each of Ray's microbenchmark cases, under Ray's name, timed
 //     the way Ray's timeit does (a warm-up, then rounds of a fixed
@@ -17,6 +17,9 @@
 //     right before every block of consecutive cases it bounds, and every
 //     case is printed with its ratio to the best round of that
 //     measurement.
+//   - GCS writes: the latency of sequential KVPuts against a single GCS
+//     and against a replicated GCS of three raft replicas, on the real
+//     disk, over the in-memory transport (GCSWrites).
 //   - Simulator: events per second, simulated-to-wall time ratio and seeds
 //     per minute of a short campaign per registered workload.
 //

@@ -64,7 +64,8 @@ func (r *Report) WriteJSON(path string) error {
 
 // WriteTable prints the report as Markdown tables: the cases with their
 // ratio to their limit's best round and to Ray's published figure, every
-// measurement of the limits and the simulator figures.
+// measurement of the limits, the GCS write figures and the simulator
+// figures.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "gray bench, setting %s, %d CPUs (%s), %s, %s\n\n", r.Setting, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Timing)
 	fmt.Fprintln(w, "| case | gray (mean ± std) | ratio to the best round of its limit | Ray published | gray / Ray |")
@@ -94,6 +95,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	r.writeGroupScaling(w)
 	fmt.Fprintln(w)
 	r.writeLimits(w)
+	r.writeGCSWrites(w)
 	if len(r.Sim) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "| simulator workload | events/s | simulated / wall | seeds/min | seeds (failed) |")
@@ -210,4 +212,46 @@ func (r *Report) writeGroupScaling(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nA placement group's creation and removal, by its bundles: %s; the last is %.2f× the first (goal: at most 2×).\n",
 		strings.Join(parts, ", "), last/first)
+}
+
+// writeGCSWrites prints the GCS write figures, single and replicated,
+// and the ratio of their means.
+func (r *Report) writeGCSWrites(w io.Writer) {
+	g := r.GCSWrites
+	if g == nil {
+		return
+	}
+	fsync := ""
+	if g.FsyncMs > 0 {
+		fsync = fmt.Sprintf("; a %d-byte overwrite and fsync of a file there takes %s ms (median %s ms)", g.ValueBytes, sig(g.FsyncMs), sig(g.FsyncP50Ms))
+	}
+	fmt.Fprintf(w, "\nGCS writes: sequential KVPuts of %d bytes (overwrite), one in flight, over the %s transport (each process on its own loop), data under %s%s.\n\n",
+		g.ValueBytes, g.Transport, g.Dir, fsync)
+	fmt.Fprintln(w, "| GCS | puts/s | mean | p50 | p99 | puts | notes |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	for _, f := range []GCSWriteFigure{g.Single, g.Replicated} {
+		if f.Err != "" {
+			fmt.Fprintf(w, "| %s | error: %s | | | | | |\n", f.Config, f.Err)
+			continue
+		}
+		var notes []string
+		if f.CommitMs > 0 {
+			notes = append(notes, fmt.Sprintf("leader's commit (propose to commit) %s ms", sig(f.CommitMs)))
+		}
+		if f.ServeSeconds > 0 {
+			notes = append(notes, fmt.Sprintf("served after %s s", sig(f.ServeSeconds)))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s ms | %s ms | %s ms | %d | %s |\n", f.Config, sig(f.PutsPerSecond), sig(f.MeanMs), sig(f.P50Ms), sig(f.P99Ms), f.Puts, strings.Join(notes, "; "))
+	}
+	if g.Ratio > 0 {
+		fmt.Fprintf(w, "\nReplicated / single mean latency: %.2f×.\n", g.Ratio)
+	}
+}
+
+// gcsWriteText is one GCS write figure on a line.
+func gcsWriteText(f GCSWriteFigure) string {
+	if f.Err != "" {
+		return "error: " + f.Err
+	}
+	return fmt.Sprintf("%s puts/s, mean %s ms, p50 %s ms, p99 %s ms (%d puts)", sig(f.PutsPerSecond), sig(f.MeanMs), sig(f.P50Ms), sig(f.P99Ms), f.Puts)
 }

@@ -82,6 +82,10 @@ type Config struct {
 	// SimBudget is the wall-clock budget of each workload's campaign; 0
 	// skips the simulator figures.
 	SimBudget time.Duration
+	// GCSWrites is how long sequential puts are timed against each
+	// configuration of the GCS (single and replicated, after a warm-up);
+	// 0 skips the GCS write figures.
+	GCSWrites time.Duration
 	// Log receives one line per finished measurement; nil discards.
 	Log io.Writer
 	// CPUProfile, when set, receives a CPU profile of the cases (not of
@@ -135,11 +139,14 @@ type Report struct {
 	LimitTiming string `json:"limit_timing"`
 	Shrink      int    `json:"shrink"`
 	ShrinkBytes int    `json:"shrink_bytes"`
-	// Cases, Limits and Sim are the three parts of the run (each limit
+	// Cases, Limits, Sim and GCSWrites are the parts of the run (each limit
 	// is measured right before the cases compared with it).
 	Cases  []CaseResult `json:"cases"`
 	Limits []Limit      `json:"limits"`
 	Sim    []SimFigure  `json:"simulator"`
+	// GCSWrites is the GCS's write latency, single and replicated (nil
+	// when skipped).
+	GCSWrites *GCSWrites `json:"gcs_writes,omitempty"`
 	// Started and Seconds time the whole run.
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
@@ -155,9 +162,9 @@ func CaseNames() []string {
 	return names
 }
 
-// Run measures the limits, the selected cases and the simulator. A case
-// that fails is reported with its error and the run goes on; Run returns
-// an error only for a bad Config or when ctx ends.
+// Run measures the limits, the selected cases, the GCS's writes and the
+// simulator. A case that fails is reported with its error and the run
+// goes on; Run returns an error only for a bad Config or when ctx ends.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Setting.Start == nil {
 		return nil, errors.New("bench: no setting")
@@ -202,6 +209,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, err
 	}
 
+	if cfg.GCSWrites > 0 {
+		rep.GCSWrites = gcsWriteFigures(ctx, cfg.GCSWrites)
+		for _, f := range []GCSWriteFigure{rep.GCSWrites.Single, rep.GCSWrites.Replicated} {
+			fmt.Fprintf(logw, "gcs   %-12s %s\n", f.Config, gcsWriteText(f))
+		}
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+	}
 	if cfg.SimBudget > 0 {
 		rep.Sim = simFigures(ctx, cfg.SimBudget)
 		for _, f := range rep.Sim {
