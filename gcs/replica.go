@@ -354,6 +354,11 @@ func (r *Replica) Receive(from core.Addr, m core.Message) {
 		}
 		return
 	}
+	if rm, ok := m.(*RemoveReplica); ok && r.front != nil {
+		r.onRemove(from, rm)
+		r.afterStep()
+		return
+	}
 	if r.front != nil {
 		r.front.Receive(from, m)
 		r.afterStep()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
+	"github.com/grayrt/gray/core/rpc"
 	"github.com/vmihailenco/msgpack/v5"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -512,6 +513,79 @@ func (r *Replica) memberList() []Member {
 		out = append(out, Member{ID: id, Addr: r.members[id], Learner: learner[id]})
 	}
 	return out
+}
+
+// RemoveReplica asks the leader of a replicated GCS to take the replica
+// at Addr (every member with that address) out of the configuration. The
+// reply is OK once the change is proposed; gray status shows when it
+// applied. A replica that does not lead answers Unavailable with the
+// leader, as for every request.
+type RemoveReplica struct {
+	Hdr  Hdr
+	Addr core.Addr
+}
+
+const msgRemoveReplica core.MsgType = 1077
+
+func (*RemoveReplica) MsgType() core.MsgType      { return msgRemoveReplica }
+func (m *RemoveReplica) header() Hdr              { return m.Hdr }
+func (m *RemoveReplica) withHeader(h Hdr) request { c := *m; c.Hdr = h; return &c }
+
+// Validate implements core.Validator.
+func (m *RemoveReplica) Validate() error {
+	return firstErr(m.Hdr.validate(), validateAddr("replica address", m.Addr, true))
+}
+
+func init() {
+	core.RegisterMessage(msgRemoveReplica, 1, "gcs.RemoveReplica", func() core.Message { return new(RemoveReplica) })
+}
+
+// RemoveReplica asks the leader to remove the replica at addr.
+func (c *Client) RemoveReplica(addr core.Addr, cb func(Reply, error)) {
+	c.do(&RemoveReplica{Addr: addr}, cb)
+}
+
+// onRemove, on a serving leader, proposes removing every member at the
+// address, unless that would leave fewer than two voters or another
+// change is under way.
+func (r *Replica) onRemove(from core.Addr, m *RemoveReplica) {
+	reply := func(code rpc.Code, format string, args ...any) {
+		r.env.Send(from, &Reply{Client: m.Hdr.Client, Seq: m.Hdr.Seq, Code: code, Err: fmt.Sprintf(format, args...)})
+	}
+	if err := m.Validate(); err != nil {
+		reply(rpc.CodeInvalid, "%v", err)
+		return
+	}
+	var ids []uint64
+	for _, id := range r.memberIDs() {
+		if r.members[id] == m.Addr {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		reply(rpc.CodeNotFound, "%s is not a member of the replicated GCS", m.Addr)
+		return
+	}
+	voters := 0
+	for _, v := range r.conf.Voters {
+		if !slices.Contains(ids, v) {
+			voters++
+		}
+	}
+	if voters < 2 {
+		reply(rpc.CodeFailedPrecondition, "removing %s would leave %d voter(s); a replicated GCS keeps at least two", m.Addr, voters)
+		return
+	}
+	if r.confBusy() {
+		reply(rpc.CodeUnavailable, "a configuration change is under way; retry")
+		return
+	}
+	cc := raftpb.ConfChangeV2{}
+	for _, id := range ids {
+		cc.Changes = append(cc.Changes, raftpb.ConfChangeSingle{Type: raftpb.ConfChangeRemoveNode, NodeID: id})
+	}
+	r.proposeConf(cc, nil, "remove "+string(m.Addr))
+	reply(rpc.CodeOK, "")
 }
 
 var (

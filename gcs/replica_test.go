@@ -1,6 +1,7 @@
 package gcs_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -120,5 +121,57 @@ func TestReplicaRejoinsAfterDiskLoss(t *testing.T) {
 	h.mustPass()
 	if !put.ok() || !get.ok() || string(get.r.Value) != "before" {
 		t.Fatalf("put %v, then get %v: want the value written before the loss", put, get)
+	}
+}
+
+// TestRemoveReplica removes a follower: the leader's configuration drops
+// it, and the two left still commit writes (a majority of two is both).
+// Removing one of the last two voters is refused.
+func TestRemoveReplica(t *testing.T) {
+	h := newHarness(t, harnessOpts{replicas: 3, hosts: 1})
+	h.waitUntil("a leader serves", 10*time.Second, func() bool { return h.leader() != nil })
+	var leader, gone, kept core.Addr
+	h.action("pick a follower", func() {
+		leader = h.leaderAddr()
+		for _, a := range h.cfg.Replicas {
+			if a != leader {
+				if gone == "" {
+					gone = a
+				} else {
+					kept = a
+				}
+			}
+		}
+	})
+	var rm *res
+	h.add("remove it", func(done func()) {
+		rm = &res{name: "remove"}
+		h.hosts[0].c.RemoveReplica(gone, func(r gcs.Reply, err error) { rm.r, rm.err, rm.done = r, err, true; done() })
+	})
+	h.waitUntil("the configuration drops it", 10*time.Second, func() bool {
+		r := h.leader()
+		if r == nil {
+			return false
+		}
+		info := r.Info()
+		for _, m := range info.Members {
+			if m.Addr == gone {
+				return false
+			}
+		}
+		return !info.Joint && len(info.Members) == 2
+	})
+	put := h.op(0, "put with two voters", func(c *gcs.Client, cb cb) { c.KVPut("ns", "k", []byte("v"), true, cb) })
+	var last *res
+	h.add("remove one of the last two", func(done func()) {
+		last = &res{name: "remove another"}
+		h.hosts[0].c.RemoveReplica(kept, func(r gcs.Reply, err error) { last.r, last.err, last.done = r, err, true; done() })
+	})
+	h.mustPass()
+	if !rm.ok() || !put.ok() {
+		t.Fatalf("remove %v, put %v", rm, put)
+	}
+	if !errors.Is(last.err, gcs.ErrFailedPrecondition) {
+		t.Fatalf("removing one of the last two voters: %v, want FailedPrecondition", last)
 	}
 }

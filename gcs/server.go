@@ -413,7 +413,7 @@ func (s *Server) Receive(from core.Addr, m core.Message) {
 		s.holdGet(from, r)
 	case *ListPlacementGroups:
 		s.reply(from, h, Reply{PlacementGroups: s.PlacementGroups()})
-	case *GetReplicaStatus:
+	case *GetReplicaStatus, *RemoveReplica:
 		s.reply(from, h, fail(rpc.CodeNotFound, "not a replicated GCS"))
 	case *GetJobSubmission:
 		s.reply(from, h, s.getJobSubmission(r))

@@ -9,11 +9,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
 )
 
@@ -45,6 +47,20 @@ func clusterCommands() []*cli.Command {
 		},
 		summaryCommand(),
 		timelineCommand(),
+		{
+			Name:         "gcs",
+			Usage:        "manage a replicated GCS",
+			OnUsageError: onUsageError,
+			Action:       helpOrUnknown,
+			Subcommands: []*cli.Command{{
+				Name:         "remove-replica",
+				Usage:        "take the GCS replica at ADDRESS out of the replicated GCS (then stop its head, or it joins again when it restarts with a list that names it)",
+				ArgsUsage:    "ADDRESS",
+				OnUsageError: onUsageError,
+				Flags:        clusterFlags(),
+				Action:       withCluster(1, 1, nil, removeReplica),
+			}},
+		},
 		{
 			Name:         "kv",
 			Usage:        "read and write a running cluster's key-value store",
@@ -388,4 +404,36 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// removeReplica asks the leader to remove a replica, then waits (within
+// the timeout) until the leader's configuration no longer has it.
+func removeReplica(c *cli.Context, cc *clusterConn, args []string) error {
+	addr := core.Addr(strings.TrimSpace(args[0]))
+	if !strings.Contains(string(addr), "#") {
+		addr += "#gcs"
+	}
+	if _, err := cc.call(c.Context, func(g *gcs.Client, cb func(gcs.Reply, error)) { g.RemoveReplica(addr, cb) }); err != nil {
+		return cc.callError("gcs remove-replica", err)
+	}
+	deadline := time.Now().Add(cc.timeout)
+	for time.Now().Before(deadline) {
+		for _, row := range replicaStatus(c.Context, cc, gcs.SplitAddr(cc.gcs)) {
+			if row.info == nil || row.info.Role != "leader" {
+				continue
+			}
+			gone := !row.info.Joint
+			for _, m := range row.info.Members {
+				if m.Addr == addr {
+					gone = false
+				}
+			}
+			if gone {
+				fmt.Fprintf(c.App.Writer, "removed %s\n", addr)
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return cli.Exit(fmt.Sprintf("gray gcs remove-replica: proposed, but %s is still a member after %v (see gray status)", addr, cc.timeout), exitFailed)
 }
