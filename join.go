@@ -15,6 +15,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/worker"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	"github.com/grayrt/gray/internal/process"
 	"github.com/grayrt/gray/net"
 )
@@ -162,6 +163,7 @@ func (rt *Runtime) join(ctx context.Context, cfg initConfig) error {
 	if rt.gcsAddr, err = connectGCS(cctx, rt.tr, rt.gcsAddr); err != nil {
 		return fmt.Errorf("gray: cannot reach the cluster at %s%s: %w", rt.gcsAddr, net.DialHint(err), err)
 	}
+	rt.gcsAddr = gcsaddr.Discover(cctx, rt.host, rt.gcsAddr)
 	dcfg := process.DriverConfig{GCS: rt.gcsAddr, Log: cfg.logger, LogOut: os.Stderr}
 	if cfg.logOutSet {
 		dcfg.LogOut = cfg.logOut

@@ -16,6 +16,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/dashboard"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	"github.com/grayrt/gray/net"
 	"github.com/grayrt/gray/raylet"
 )
@@ -242,7 +243,10 @@ func StartNode(ctx context.Context, opts NodeOptions) (*Node, error) {
 			return nil, fmt.Errorf("gray: join address: %w", err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, joinCheckTimeout)
-		if _, err := connectGCS(cctx, tr, n.gcsAddr); err != nil {
+		if _, err := connectGCS(cctx, tr, n.gcsAddr); err == nil {
+			// One replica's address names the whole replicated GCS.
+			n.gcsAddr = gcsaddr.Discover(cctx, n.host, n.gcsAddr)
+		} else {
 			// The raylet keeps retrying; the head may be starting.
 			n.log.Error("cannot reach the GCS yet; retrying", "gcs", string(n.gcsAddr), "err", err, "hint", net.DialHint(err))
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	gnet "github.com/grayrt/gray/net"
 	"github.com/libp2p/go-libp2p/gologshim"
 	ma "github.com/multiformats/go-multiaddr"
@@ -253,8 +254,11 @@ func dialCluster(c *cli.Context, stderr io.Writer) (*clusterConn, error) {
 		}
 	}
 	gcsAddr = gcs.JoinAddrs(order)
-	cc := &clusterConn{gcs: gcsAddr, timeout: timeout, tr: tr}
+	cc := &clusterConn{tr: tr, timeout: timeout}
 	cc.h = gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: log})
+	// One replica's address names the whole replicated GCS.
+	gcsAddr = gcsaddr.Discover(ctx, cc.h, gcsAddr)
+	cc.gcs = gcsAddr
 	cc.p = &clientProc{gcs: gcsAddr, timeout: timeout}
 	if cc.addr, err = cc.h.Add("cli", cc.p); err != nil {
 		cc.close()

@@ -334,9 +334,14 @@ type replicaRow struct {
 // indexes and how far each is behind the leader's commit.
 func writeReplicas(w io.Writer, rows []replicaRow) {
 	var commit uint64
+	var members map[uint64]bool // the leader's configuration
 	for _, r := range rows {
 		if r.info != nil && r.info.Role == "leader" {
 			commit = r.info.Commit
+			members = map[uint64]bool{}
+			for _, m := range r.info.Members {
+				members[m.ID] = true
+			}
 		}
 	}
 	fmt.Fprintf(w, "GCS replicas: %d\n", len(rows))
@@ -348,6 +353,10 @@ func writeReplicas(w io.Writer, rows []replicaRow) {
 			continue
 		}
 		in := r.info
+		role := in.Role
+		if members != nil && in.ID != 0 && !members[in.ID] {
+			role = "not a member" // removed, or replaced under a new id
+		}
 		lag := "-"
 		if commit > 0 {
 			lag = strconv.FormatUint(commit-min(commit, in.Applied), 10)
@@ -356,7 +365,7 @@ func writeReplicas(w io.Writer, rows []replicaRow) {
 		if in.Serving {
 			serving = fmt.Sprintf("yes (epoch %d)", in.Epoch)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n", in.ID, in.Role, in.Term, in.Commit, in.Applied, lag, serving, in.Stats.Elections, in.Addr)
+		fmt.Fprintf(tw, "%x\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t%s\n", in.ID, role, in.Term, in.Commit, in.Applied, lag, serving, in.Stats.Elections, in.Addr)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
