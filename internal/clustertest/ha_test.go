@@ -75,7 +75,8 @@ func (c *haClient) leader(t *testing.T) core.Addr {
 }
 
 // TestReplicatedGCSFailover runs three grayd heads as the replicas of one
-// GCS, a joined node and a driver, and kills the GCS's leader with
+// GCS, a joined node and a driver (each given a single replica's
+// address), and kills the GCS's leader with
 // SIGKILL three times (a supervisor restarts it a second later) while a
 // client writes keys one after another. Every write the GCS acknowledged
 // reads back after the last failover, the driver's tasks run after each,
@@ -120,9 +121,11 @@ func TestReplicatedGCSFailover(t *testing.T) {
 	if _, err := cli.call(func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVPut("ha", "start", nil, true, cb) }); err != nil {
 		t.Fatalf("the replicated GCS never served: %v", err)
 	}
-	node := start(t, "node1", app, "node", "--join", list, "--data-dir", filepath.Join(dir, "node"), "--secret-file", secretFile, "--cpus", "2")
+	// The node and the driver are given one replica's address each: they
+	// ask it for the others (internal/gcsaddr).
+	node := start(t, "node1", app, "node", "--join", addrs[1], "--data-dir", filepath.Join(dir, "node"), "--secret-file", secretFile, "--cpus", "2")
 	node.line(t, startTimeout)
-	drv := start(t, "driver", app, "drive", "--address", list, "--secret-file", secretFile)
+	drv := start(t, "driver", app, "drive", "--address", addrs[2], "--secret-file", secretFile)
 	if l := drv.line(t, startTimeout); l != "ready" {
 		t.Fatalf("driver printed %q, want ready; stderr:\n%s", l, drv.stderr)
 	}
