@@ -1,8 +1,6 @@
 package gcs
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,7 +9,6 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/vmihailenco/msgpack/v5"
-	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -109,10 +106,8 @@ func init() {
 
 // askToDiscard asks every configured replica (the leader answers).
 func (r *Replica) askToDiscard() {
-	for _, a := range r.peers {
-		if a != r.env.Self() {
-			r.env.Send(a, &MayDiscard{})
-		}
+	for _, a := range r.others() {
+		r.env.Send(a, &MayDiscard{})
 	}
 }
 
@@ -230,23 +225,19 @@ func (r *Replica) loadMembers() {
 	for _, m := range ms {
 		r.members[m.ID] = m.Addr
 	}
+	r.noteJoined()
+}
+
+// writeMembers records the members (after a configuration change).
+func (r *Replica) writeMembers(t *txn) { t.set(keyMembers, encodeMembers(r.memberList())) }
+
+// noteJoined ends the joining phase once the configuration has this
+// replica.
+func (r *Replica) noteJoined() {
 	if r.phase == phaseJoining && r.members[r.id] == r.env.Self() {
 		r.phase = phaseMember
 		r.log.Info("gcs replica joined", "id", r.id)
 	}
-}
-
-// writeMembers records the members (after a configuration change).
-func (r *Replica) writeMembers(t *txn) {
-	var ms []Member
-	learner := map[uint64]bool{}
-	for _, id := range r.conf.Learners {
-		learner[id] = true
-	}
-	for _, id := range r.memberIDs() {
-		ms = append(ms, Member{ID: id, Addr: r.members[id], Learner: learner[id]})
-	}
-	t.set(keyMembers, encodeMembers(ms))
 }
 
 // fresh reports whether this replica could not have voted or
@@ -266,10 +257,21 @@ func (r *Replica) fresh() bool {
 	return hs.Term == 0 && hs.Vote == 0 && r.lastIndex <= 1
 }
 
+// others returns the configured replicas but this one.
+func (r *Replica) others() []core.Addr {
+	out := make([]core.Addr, 0, len(r.peers))
+	for _, a := range r.peers {
+		if a != r.env.Self() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // probe asks the other configured replicas whether they are fresh.
 func (r *Replica) probe() {
-	for _, a := range r.peers {
-		if a != r.env.Self() && !r.helloFresh[a] {
+	for _, a := range r.others() {
+		if !r.helloFresh[a] {
 			r.env.Send(a, &ReplicaHello{})
 		}
 	}
@@ -298,8 +300,8 @@ func (r *Replica) onHelloReply(from core.Addr, m *ReplicaHelloReply) {
 		return
 	}
 	r.helloFresh[from] = true
-	for _, a := range r.peers {
-		if a != r.env.Self() && !r.helloFresh[a] {
+	for _, a := range r.others() {
+		if !r.helloFresh[a] {
 			return
 		}
 	}
@@ -347,10 +349,8 @@ func (r *Replica) join() {
 // askToJoin sends JoinReplica to every configured replica; the leader
 // acts on it.
 func (r *Replica) askToJoin() {
-	for _, a := range r.peers {
-		if a != r.env.Self() {
-			r.env.Send(a, &JoinReplica{ID: r.id, Addr: r.env.Self()})
-		}
+	for _, a := range r.others() {
+		r.env.Send(a, &JoinReplica{ID: r.id, Addr: r.env.Self()})
 	}
 }
 
@@ -452,10 +452,7 @@ func (r *Replica) applyConf(t *txn, e raftpb.Entry) {
 	r.writeMembers(t)
 	r.confTicks = 0
 	r.stats.ConfChanges++
-	if r.phase == phaseJoining && r.members[r.id] == r.env.Self() {
-		r.phase = phaseMember
-		r.log.Info("gcs replica joined", "id", r.id)
-	}
+	r.noteJoined()
 }
 
 // loadID reads this replica's raft id, if it has one.
@@ -587,9 +584,3 @@ func (r *Replica) onRemove(from core.Addr, m *RemoveReplica) {
 	r.proposeConf(cc, nil, "remove "+string(m.Addr))
 	reply(rpc.CodeOK, "")
 }
-
-var (
-	_ = bytes.Equal
-	_ = binary.BigEndian
-	_ = raft.None
-)
