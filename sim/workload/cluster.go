@@ -164,22 +164,16 @@ func (c *cluster) gcsServer() (*gcs.Server, bool) {
 		g, ok := c.w.Process("gcs").(*gcs.Server)
 		return g, ok
 	}
-	defer func() {
-		for i := range c.replicas {
-			if r, ok := c.w.Process(core.Addr(fmt.Sprintf("gcs-%d", i+1))).(*gcs.Replica); ok && r.Front() != nil && r.Front().Epoch() > 1 {
-				c.w.Sometimes("gcs failover")
-			}
-		}
-	}()
-	var best *gcs.Server
-	for i := range c.replicas {
-		if r, ok := c.w.Process(core.Addr(fmt.Sprintf("gcs-%d", i+1))).(*gcs.Replica); ok && r.Front() != nil {
-			if best == nil || r.Front().Epoch() > best.Epoch() {
-				best = r.Front()
-			}
+	replicas := gcs.SplitAddr(c.gcsAddr)
+	for _, a := range replicas {
+		if r, ok := c.w.Process(a).(*gcs.Replica); ok && r.Front() != nil && r.Front().Epoch() > 1 {
+			c.w.Sometimes("gcs failover")
 		}
 	}
-	return best, best != nil
+	if lead := leadingReplica(c.w, replicas); lead != nil {
+		return lead.Front(), true
+	}
+	return nil, false
 }
 
 func newCluster(opts sim.Options) (sim.Workload, error) {

@@ -191,18 +191,26 @@ func (g *gcsWorkload) DiskLossAllowed(addr core.Addr) bool {
 	return replicaDiskLossAllowed(g.w, g.replicas, addr)
 }
 
-// replicaDiskLossAllowed reports whether the disk of the replica at addr
-// may be lost without losing anything acknowledged: the serving leader
-// (another replica) replaces no member now, and every other voter is up
-// and holds everything committed. Two disks lost before the first
-// replica caught up again would be more than three replicas tolerate.
-func replicaDiskLossAllowed(w *sim.World, replicas []core.Addr, addr core.Addr) bool {
+// leadingReplica returns the replica whose front serves, the one of the
+// highest epoch while a deposed leader has not heard of its successor,
+// or nil.
+func leadingReplica(w *sim.World, replicas []core.Addr) *gcs.Replica {
 	var lead *gcs.Replica
 	for _, a := range replicas {
 		if r, ok := w.Process(a).(*gcs.Replica); ok && r.Front() != nil && (lead == nil || r.Front().Epoch() > lead.Front().Epoch()) {
 			lead = r
 		}
 	}
+	return lead
+}
+
+// replicaDiskLossAllowed reports whether the disk of the replica at addr
+// may be lost without losing anything acknowledged: the serving leader
+// (another replica) replaces no member now, and every other voter is up
+// and holds everything committed. Two disks lost before the first
+// replica caught up again would be more than three replicas tolerate.
+func replicaDiskLossAllowed(w *sim.World, replicas []core.Addr, addr core.Addr) bool {
+	lead := leadingReplica(w, replicas)
 	if lead == nil {
 		return false
 	}
