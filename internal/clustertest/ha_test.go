@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -16,68 +17,30 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	gnet "github.com/grayrt/gray/net"
 )
 
-// haClient is a GCS client in the test process, over libp2p.
-type haClient struct {
-	h    *gnet.Host
-	addr core.Addr
-	p    *haProc
-}
-
-type haProc struct {
-	gcs core.Addr
-	c   *gcs.Client
-}
-
-func (p *haProc) Start(env core.Env) {
-	p.c = gcs.NewClient(env, p.gcs, gcs.ClientOptions{Deadline: 30 * time.Second})
-}
-func (p *haProc) Receive(from core.Addr, m core.Message) { p.c.Handle(from, m) }
-func (p *haProc) Stop()                                  { p.c.Close() }
-
-func newHAClient(t *testing.T, gcsAddr string, secret []byte) *haClient {
+// newHAClient returns a GCS client in the test process, over libp2p.
+func newHAClient(t *testing.T, gcsAddr string, secret []byte) *gcsaddr.Client {
 	t.Helper()
 	tr, err := gnet.NewP2P(gnet.P2POptions{ClusterSecret: secret, NoListen: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &haClient{h: gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: slog.New(slog.DiscardHandler)}), p: &haProc{gcs: core.Addr(gcsAddr)}}
-	if c.addr, err = c.h.Add("cli", c.p); err != nil {
+	h := gnet.NewHost(gnet.HostOptions{Transport: tr, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { _ = h.Close(); _ = tr.Close() })
+	c, err := gcsaddr.NewClient(h, "cli", core.Addr(gcsAddr), gcs.ClientOptions{Deadline: 30 * time.Second})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.h.Close(); _ = tr.Close() })
 	return c
-}
-
-// call runs one GCS call and waits for its outcome.
-func (c *haClient) call(start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
-	type result struct {
-		r   gcs.Reply
-		err error
-	}
-	done := make(chan result, 1)
-	if err := c.h.Do(c.addr, func() { start(c.p.c, func(r gcs.Reply, err error) { done <- result{r, err} }) }); err != nil {
-		return gcs.Reply{}, err
-	}
-	res := <-done
-	return res.r, res.err
-}
-
-// leader is the replica the client sends to.
-func (c *haClient) leader(t *testing.T) core.Addr {
-	ch := make(chan core.Addr, 1) // Do runs f on the loop later
-	if err := c.h.Do(c.addr, func() { ch <- c.p.c.Leader() }); err != nil {
-		t.Fatalf("client: %v", err)
-	}
-	return <-ch
 }
 
 // TestReplicatedGCSFailover runs three grayd heads as the replicas of one
 // GCS, a joined node and a driver (each given a single replica's
 // address), and kills the GCS's leader with
-// SIGKILL three times (a supervisor restarts it a second later) while a
+// SIGKILL three times (restarted once the others serve again) while a
 // client writes keys one after another. Every write the GCS acknowledged
 // reads back after the last failover, the driver's tasks run after each,
 // and the test logs the pause each failover cost the writer (a figure
@@ -118,7 +81,7 @@ func TestReplicatedGCSFailover(t *testing.T) {
 	cli := newHAClient(t, list, secret)
 	// The replicas elect a leader once a majority runs (a second or two
 	// after the second head started).
-	if _, err := cli.call(func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVPut("ha", "start", nil, true, cb) }); err != nil {
+	if _, err := cli.Call(context.Background(), func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVPut("ha", "start", nil, true, cb) }); err != nil {
 		t.Fatalf("the replicated GCS never served: %v", err)
 	}
 	// The node and the driver are given one replica's address each: they
@@ -143,7 +106,22 @@ func TestReplicatedGCSFailover(t *testing.T) {
 		unknown []string
 		stop    = make(chan struct{})
 		stopped = make(chan struct{})
+		// ack hears of each acknowledged write, for waitAcks.
+		ack = make(chan struct{}, 1<<16)
 	)
+	// waitAcks waits until n more writes were acknowledged: the GCS
+	// serves (again).
+	waitAcks := func(n int, what string) {
+		t.Helper()
+		guard := time.After(commandTimeout)
+		for range n {
+			select {
+			case <-ack:
+			case <-guard:
+				t.Fatalf("%s: fewer than %d writes acknowledged within %v", what, n, commandTimeout)
+			}
+		}
+	}
 	go func() {
 		defer close(stopped)
 		for i := 0; ; i++ {
@@ -153,10 +131,14 @@ func TestReplicatedGCSFailover(t *testing.T) {
 			default:
 			}
 			key := fmt.Sprintf("k%05d", i)
-			_, err := cli.call(func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVPut("ha", key, []byte("v-"+key), true, cb) })
+			_, err := cli.Call(context.Background(), func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVPut("ha", key, []byte("v-"+key), true, cb) })
 			mu.Lock()
 			if err == nil {
 				acked = append(acked, write{key, time.Now()})
+				select {
+				case ack <- struct{}{}:
+				default: // nobody waits for this many
+				}
 			} else {
 				unknown = append(unknown, key+": "+err.Error())
 			}
@@ -167,22 +149,30 @@ func TestReplicatedGCSFailover(t *testing.T) {
 	var kills []time.Time
 	var old []*proc // killed heads, for their logs
 	for range 3 {
-		time.Sleep(4 * time.Second)
-		lead := cli.leader(t)
+		waitAcks(500, "before a kill")
+		lead, err := cli.Leader()
+		if err != nil {
+			t.Fatal(err)
+		}
 		i := slices.Index(addrs, string(lead))
 		if i < 0 {
 			t.Fatalf("the client sends to %q, not one of the replicas %q", lead, addrs)
 		}
 		kills = append(kills, time.Now())
+		for len(ack) > 0 { // acknowledgements from before the kill
+			<-ack
+		}
 		heads[i].kill(t)
 		old = append(old, heads[i])
-		time.Sleep(time.Second)
+		// A supervisor restarts the killed head; here once the others
+		// serve again without it.
+		waitAcks(1, "after a kill")
 		startHead(i)
 		if got := drv.ask(t, "dag"); got == "" {
 			t.Fatal("dag answered nothing after a failover")
 		}
 	}
-	time.Sleep(4 * time.Second)
+	waitAcks(500, "after the last failover")
 	close(stop)
 	<-stopped
 
@@ -192,7 +182,7 @@ func TestReplicatedGCSFailover(t *testing.T) {
 		t.Errorf("%d writes failed (the client's deadline is 30 s): %v", len(unknown), unknown[:min(len(unknown), 5)])
 	}
 	for _, w := range acked {
-		r, err := cli.call(func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVGet("ha", w.key, cb) })
+		r, err := cli.Call(context.Background(), func(c *gcs.Client, cb func(gcs.Reply, error)) { c.KVGet("ha", w.key, cb) })
 		if err != nil || !r.Found || string(r.Value) != "v-"+w.key {
 			t.Fatalf("acknowledged write %s reads back found=%v %q (%v)", w.key, r.Found, r.Value, err)
 		}
