@@ -26,6 +26,7 @@ type callConfig struct {
 	maxRestarts     int
 	maxTaskRetries  int
 	maxConcurrency  *int
+	unackedReplies  bool
 	detached        bool
 	groups          map[string]int
 	backpressure    int
@@ -111,6 +112,18 @@ func WithMaxTaskRetries(n int) Option { return func(c *callConfig) { c.maxTaskRe
 // actor's state themselves (a sync.Mutex, atomics): Go has no GIL. An
 // actor option: tasks ignore it.
 func WithMaxConcurrency(n int) Option { return func(c *callConfig) { c.maxConcurrency = &n } }
+
+// WithUnackedReplies lets an actor start its next call without waiting
+// for the caller's acknowledgement of the previous reply. By default an
+// actor whose calls run one at a time waits for it when the caller is
+// another process, so that a call that kills the actor's process never
+// takes a finished call's reply with it (docs/api.md, "Actor crashes
+// and replies"); that costs one round trip per call to a caller with
+// many calls in flight. With this option such a caller's calls run back
+// to back, and a crash can lose the replies of the calls just before
+// it (they fail with ErrActorDied although they ran), as in Ray. An
+// actor option.
+func WithUnackedReplies() Option { return func(c *callConfig) { c.unackedReplies = true } }
 
 // WithConcurrencyGroups gives an actor named groups of methods, each
 // running up to its limit of calls at once apart from the others (Ray's
@@ -291,6 +304,7 @@ func (c callConfig) actorOptions() (worker.ActorOptions, error) {
 		}
 		o.MaxConcurrency = *n
 	}
+	o.UnackedReplies = c.unackedReplies
 	r, err := toResources(c.resources)
 	if err != nil {
 		return o, err

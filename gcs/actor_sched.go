@@ -368,6 +368,7 @@ func (s *Server) creationSpec(p *placement) proto.TaskSpec {
 		ActorCreation:      true,
 		ActorIncarnation:   p.inc,
 		MaxConcurrency:     sp.MaxConcurrency,
+		UnackedReplies:     sp.UnackedReplies,
 		ConcurrencyGroups:  sp.ConcurrencyGroups,
 		// An actor no alive node can host waits in a raylet's
 		// infeasible queue (handleLeaseInfeasible), within its bound.

@@ -268,6 +268,8 @@ type ActorSpec struct {
 	// MaxConcurrency is how many calls the actor runs at once
 	// (proto.TaskSpec.MaxConcurrency); 0 means one.
 	MaxConcurrency uint32 `msgpack:",omitempty"`
+	// UnackedReplies: see proto.TaskSpec.UnackedReplies.
+	UnackedReplies bool `msgpack:",omitempty"`
 	// ConcurrencyGroups are the actor's groups of methods with limits of
 	// their own (proto.TaskSpec.ConcurrencyGroups).
 	ConcurrencyGroups []proto.ConcurrencyGroup `msgpack:",omitempty"`

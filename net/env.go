@@ -131,6 +131,20 @@ func (e *procEnv) Await(ctx context.Context, f func(wake func())) error {
 	}
 }
 
+// Holds implements core.SendBarrier through the transport, when it
+// queues envelopes (WriteWaiter).
+func (e *procEnv) Holds(to core.Addr) bool {
+	ww, ok := e.p.h.tr.(WriteWaiter)
+	return ok && ww.Queues(to)
+}
+
+// AfterSent implements core.SendBarrier through the transport, when it
+// queues envelopes (WriteWaiter); f is posted to the loop.
+func (e *procEnv) AfterSent(to core.Addr, f func()) bool {
+	ww, ok := e.p.h.tr.(WriteWaiter)
+	return ok && ww.AfterWritten(to, func() { e.Post(f) })
+}
+
 // Post implements core.Env.
 func (e *procEnv) Post(f func()) bool {
 	return e.p.post(item{kind: itemFunc, f: f}, false) == posted

@@ -368,6 +368,30 @@ func (t *P2P) Send(from, to core.Addr, envelope []byte) {
 	r.enqueue(outFrame{from: fromName, to: dst.Process, env: envelope})
 }
 
+// Queues implements WriteWaiter: envelopes for other peers are queued.
+func (t *P2P) Queues(to core.Addr) bool {
+	dst, err := t.resolve(to)
+	return err == nil && dst.Peer != t.id
+}
+
+// AfterWritten implements WriteWaiter. Envelopes for local processes
+// are delivered inside Send, so only a remote peer's queue is waited
+// on, and only while the peer is connected: envelopes waiting for a
+// dial (to a peer that may be gone) are not waited for.
+func (t *P2P) AfterWritten(to core.Addr, f func()) bool {
+	dst, err := t.resolve(to)
+	if err != nil || dst.Peer == t.id {
+		return false
+	}
+	if t.h.Network().Connectedness(dst.Peer) != network.Connected {
+		return false // nothing to wait for but a dial that may fail
+	}
+	t.mu.RLock()
+	r := t.remotes[dst.Peer]
+	t.mu.RUnlock()
+	return r != nil && r.afterWritten(f)
+}
+
 // drop counts and (rate-limited) logs a message dropped on send.
 func (t *P2P) drop(c *atomic.Uint64, why string, from, to core.Addr, err error) {
 	c.Add(1)

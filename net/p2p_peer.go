@@ -47,6 +47,12 @@ type remote struct {
 	queued  int  // bytes, by outFrame.size
 	writing bool // a writer goroutine is running
 
+	// enqueued counts the frames ever queued, handled those the writer
+	// has written out or dropped; waiters wait for handled to reach a
+	// count (see afterWritten).
+	enqueued, handled uint64
+	waiters           []writeWaiter
+
 	out      network.Stream // nil when there is no outgoing stream
 	bw       *bufio.Writer  // out's buffer, used only by the writer
 	outSince time.Time
@@ -108,6 +114,7 @@ func (r *remote) enqueue(f outFrame) {
 	}
 	r.queue = append(r.queue, f)
 	r.queued += n
+	r.enqueued++
 	start := !r.writing
 	r.writing = true
 	r.mu.Unlock()
@@ -134,7 +141,9 @@ func (r *remote) run() {
 		r.mu.Lock()
 		if len(r.queue) == 0 || r.closed || t.ctx.Err() != nil {
 			r.writing = false
+			fire := r.settle(r.enqueued)
 			r.mu.Unlock()
+			runAll(fire)
 			return
 		}
 		batch, r.queue = r.queue, batch[:0]
@@ -151,6 +160,7 @@ func (r *remote) run() {
 			if s, bw, err = r.dial(); err != nil {
 				t.stats.unreachable.Add(uint64(len(batch)))
 				r.dialFailed(err, len(batch))
+				r.wrote(len(batch))
 				clear(batch)
 				continue
 			}
@@ -161,7 +171,62 @@ func (r *remote) run() {
 		} else {
 			t.stats.sent.Add(uint64(len(batch)))
 		}
+		r.wrote(len(batch))
 		clear(batch)
+	}
+}
+
+// writeWaiter is a callback of afterWritten.
+type writeWaiter struct {
+	at uint64 // the value of handled it waits for
+	f  func()
+}
+
+// afterWritten arranges for f to run, on the writer's goroutine, once
+// every frame queued for the peer so far has been written to its
+// stream or dropped, and reports true; with nothing queued or being
+// written it reports false and f is not called.
+func (r *remote) afterWritten(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.handled >= r.enqueued {
+		return false
+	}
+	r.waiters = append(r.waiters, writeWaiter{at: r.enqueued, f: f})
+	return true
+}
+
+// wrote records n more frames handled (written or dropped) and runs the
+// waiters that were waiting for them.
+func (r *remote) wrote(n int) {
+	r.mu.Lock()
+	fire := r.settle(min(r.handled+uint64(n), r.enqueued))
+	r.mu.Unlock()
+	runAll(fire)
+}
+
+// settle sets handled and takes out the waiters it satisfies, to be run
+// once r.mu is released. r.mu is held.
+func (r *remote) settle(handled uint64) []func() {
+	r.handled = handled
+	var fire []func()
+	keep := r.waiters[:0]
+	for _, w := range r.waiters {
+		if w.at <= handled {
+			fire = append(fire, w.f)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(r.waiters[len(keep):])
+	r.waiters = keep
+	return fire
+}
+
+// runAll calls each f in order.
+func runAll(fs []func()) {
+	for _, f := range fs {
+		f()
 	}
 }
 
@@ -344,7 +409,9 @@ func (r *remote) close() {
 	r.queue, r.queued = nil, 0
 	out := r.out
 	in := slices.Clone(r.inbound)
+	fire := r.settle(r.enqueued)
 	r.mu.Unlock()
+	runAll(fire)
 	if out != nil {
 		_ = out.Reset()
 	}

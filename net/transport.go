@@ -35,6 +35,19 @@ type Transport interface {
 	Send(from, to core.Addr, envelope []byte)
 }
 
+// WriteWaiter is implemented by transports that queue envelopes for
+// remote peers inside the process (P2P).
+type WriteWaiter interface {
+	// Queues reports whether envelopes for the process at to are queued
+	// (it is on another host), rather than delivered inside Send.
+	Queues(to core.Addr) bool
+	// AfterWritten arranges for f to run, on any goroutine, once every
+	// envelope sent so far to the process at to has been written to its
+	// connection or dropped, and reports true; it reports false, and
+	// never calls f, when none is still queued. f must not block.
+	AfterWritten(to core.Addr, f func()) bool
+}
+
 // Name limits. A process name is part of an address and of every frame on
 // the wire, so it is short and made of characters that need no escaping.
 const (

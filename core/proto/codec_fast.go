@@ -439,7 +439,8 @@ func (s *TaskSpec) encodeWire(w *wire.Writer) {
 		one(s.OwnerID != 0) + one(s.ActorCreation) + one(s.ActorCall) + one(s.CallerSeq != 0) +
 		one(s.Caller != "") + one(s.CallerID != 0) + one(s.SkipBelow != 0) + one(s.ActorIncarnation != 0) +
 		one(s.MaxConcurrency != 0) + one(len(s.ConcurrencyGroups) > 0) + one(s.ConcurrencyGroup != "") +
-		one(s.Streaming) + one(s.Backpressure != 0) + one(s.InfeasibleWait != 0) + one(s.Binary != ""))
+		one(s.Streaming) + one(s.Backpressure != 0) + one(s.InfeasibleWait != 0) + one(s.Binary != "") +
+		one(s.UnackedReplies))
 	w.Key("t")
 	w.Bytes(s.TaskID[:])
 	w.Key("j")
@@ -540,6 +541,10 @@ func (s *TaskSpec) encodeWire(w *wire.Writer) {
 		w.Key("bin")
 		w.String(s.Binary)
 	}
+	if s.UnackedReplies {
+		w.Key("ur")
+		w.Bool(true)
+	}
 }
 
 func (s *TaskSpec) decodeWire(r *wire.Reader) {
@@ -607,6 +612,8 @@ func (s *TaskSpec) decodeWire(r *wire.Reader) {
 			s.InfeasibleWait = r.Int64()
 		case "bin":
 			s.Binary = r.String()
+		case "ur":
+			s.UnackedReplies = r.Bool()
 		default:
 			r.Skip()
 		}
@@ -943,7 +950,7 @@ func (m *PushTask) DecodeWire(r *wire.Reader) error {
 
 // EncodeWire appends the message to w (core.Codec's hand-coded path).
 func (m *PushTaskReply) EncodeWire(w *wire.Writer) {
-	w.MapLen(2 + one(len(m.Returns) > 0) + one(m.Error != nil) + one(len(m.Borrowed) > 0))
+	w.MapLen(2 + one(len(m.Returns) > 0) + one(m.Error != nil) + one(len(m.Borrowed) > 0) + one(m.AckWanted))
 	if len(m.Returns) > 0 {
 		w.Key("r")
 		encodeSlice(w, m.Returns)
@@ -960,6 +967,10 @@ func (m *PushTaskReply) EncodeWire(w *wire.Writer) {
 	w.Bytes(m.Node[:])
 	w.Key("w")
 	w.Bytes(m.Worker[:])
+	if m.AckWanted {
+		w.Key("k")
+		w.Bool(true)
+	}
 }
 
 // DecodeWire reads the message from r (core.Codec's hand-coded path).
@@ -980,6 +991,44 @@ func (m *PushTaskReply) DecodeWire(r *wire.Reader) error {
 			r.ByteArray(m.Node[:])
 		case "w":
 			r.ByteArray(m.Worker[:])
+		case "k":
+			m.AckWanted = r.Bool()
+		default:
+			r.Skip()
+		}
+	}
+	return r.Err()
+}
+
+// EncodeWire appends the message to w (core.Codec's hand-coded path).
+func (m *ActorReplyAck) EncodeWire(w *wire.Writer) {
+	w.MapLen(4)
+	w.Key("a")
+	w.Bytes(m.Actor[:])
+	w.Key("c")
+	w.String(string(m.Caller))
+	w.Key("i")
+	w.Uint(m.CallerID)
+	w.Key("s")
+	w.Uint(m.Seq)
+}
+
+// DecodeWire reads the message from r (core.Codec's hand-coded path).
+func (m *ActorReplyAck) DecodeWire(r *wire.Reader) error {
+	n := r.MapLen()
+	if n < 0 {
+		*m = ActorReplyAck{}
+	}
+	for i := 0; i < n && r.OK(); i++ {
+		switch string(r.Key()) {
+		case "a":
+			r.ByteArray(m.Actor[:])
+		case "c":
+			m.Caller = core.Addr(r.String())
+		case "i":
+			m.CallerID = r.Uint64()
+		case "s":
+			m.Seq = r.Uint64()
 		default:
 			r.Skip()
 		}

@@ -45,6 +45,7 @@ const (
 	msgReportItem           core.MsgType = 4020
 	msgReportItemReply      core.MsgType = 4021
 	msgLeaseInfeasible      core.MsgType = 4022
+	msgActorReplyAck        core.MsgType = 4023
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -635,6 +636,26 @@ type PushTaskReply struct {
 	// Node and Worker say where the task ran.
 	Node   core.NodeID   `msgpack:"n"`
 	Worker core.WorkerID `msgpack:"w"`
+	// AckWanted asks the caller of an actor call to answer the reply
+	// with an ActorReplyAck: the actor starts its next call only once
+	// it has the ack (or a bound passed).
+	AckWanted bool `msgpack:"k,omitempty"`
+}
+
+// ActorReplyAck tells an actor's worker that the caller received the
+// reply of its call Seq (asked for with PushTaskReply.AckWanted). An
+// actor waits for it before it starts its next call, so a call that
+// kills the actor's process cannot take the reply of the call before it
+// with it.
+//
+// Its codec is hand-written in codec_fast.go (one is sent per actor
+// call): a field added, removed or retagged here must be changed there
+// too; TestFastCodecMatchesReflection fails until it is.
+type ActorReplyAck struct {
+	Actor    core.ActorID `msgpack:"a"`
+	Caller   core.Addr    `msgpack:"c"`
+	CallerID uint64       `msgpack:"i"`
+	Seq      uint64       `msgpack:"s"`
 }
 
 // GetObjectStatus asks an object's owner for its value or locations; the
@@ -936,6 +957,7 @@ func (*Ack) MsgType() core.MsgType                  { return msgAck }
 func (*WorkerPing) MsgType() core.MsgType           { return msgWorkerPing }
 func (*PushTask) MsgType() core.MsgType             { return msgPushTask }
 func (*PushTaskReply) MsgType() core.MsgType        { return msgPushTaskReply }
+func (*ActorReplyAck) MsgType() core.MsgType        { return msgActorReplyAck }
 func (*GetObjectStatus) MsgType() core.MsgType      { return msgGetObjectStatus }
 func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusReply }
 func (*WaitRefRemoved) MsgType() core.MsgType       { return msgWaitRefRemoved }
@@ -988,6 +1010,7 @@ func init() {
 		func() core.Message { return new(WorkerPing) },
 		func() core.Message { return new(PushTask) },
 		func() core.Message { return new(PushTaskReply) },
+		func() core.Message { return new(ActorReplyAck) },
 		func() core.Message { return new(GetObjectStatus) },
 		func() core.Message { return new(ObjectStatusReply) },
 		func() core.Message { return new(WaitRefRemoved) },

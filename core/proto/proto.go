@@ -193,6 +193,12 @@ type TaskSpec struct {
 	// workers run the task; empty when any worker of the node's own
 	// program does (embedded clusters, the simulator).
 	Binary string `msgpack:"bin,omitempty"`
+	// UnackedReplies (actor creation): the actor starts its next call
+	// without waiting for the caller's ack of the previous reply
+	// (PushTaskReply.AckWanted): faster for a caller with many calls in
+	// flight from another process, but a call that kills the process
+	// can lose the replies of the calls just before it, as in Ray.
+	UnackedReplies bool `msgpack:"ur,omitempty"`
 }
 
 // Placement returns what placing the task needs: PlacementResources when

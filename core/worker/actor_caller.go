@@ -207,7 +207,13 @@ func (w *Worker) sendCall(v *actorView, c *actorCall) {
 	spec.SkipBelow = v.lowestSlot()
 	c.spec = spec
 	w.record(&pendingTask{spec: spec, node: v.node, worker: v.addr}, gcs.TaskRunning, nil)
-	c.callID = w.cli.Call(v.addr, &proto.PushTask{Spec: spec}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+	to := v.addr
+	c.callID = w.cli.Call(to, &proto.PushTask{Spec: spec}, rpc.Options{Timeout: -1}, func(m core.Message, err error) {
+		if r, ok := m.(*proto.PushTaskReply); ok && err == nil && r.AckWanted {
+			// The actor holds its next call until this arrives (even
+			// for an attempt this caller no longer waits for).
+			w.env.Send(to, &proto.ActorReplyAck{Actor: v.id, Caller: spec.Caller, CallerID: spec.CallerID, Seq: spec.CallerSeq})
+		}
 		if v.calls[c.seq] != c || c.attempt != attempt {
 			return
 		}

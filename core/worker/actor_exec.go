@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -31,6 +32,20 @@ type actorInstance struct {
 	// each with its own limit. groupNames lists the names, sorted.
 	groups     map[string]*callGroup
 	groupNames []string
+	// sending counts finished calls whose replies may not have reached
+	// their callers yet (see replied): no call starts while it is
+	// above 0. acks holds the resumes of those that wait for the
+	// caller's ActorReplyAck.
+	sending int
+	acks    map[replyKey]func()
+	// unacked: created with UnackedReplies, the actor asks for no acks.
+	unacked bool
+}
+
+// replyKey names one call of one caller, for its ActorReplyAck.
+type replyKey struct {
+	caller callerKey
+	seq    uint64
 }
 
 // callGroup is one concurrency group of an actor: its admitted calls not
@@ -65,6 +80,10 @@ type callerQueue struct {
 	buf     map[uint64]*actorTask
 	running map[uint64]*actorTask // admitted, not finished
 	done    map[uint64]*proto.PushTaskReply
+	// silent: an ack of this caller did not come within replyAckMax
+	// (the caller may be gone); its replies are not waited for until
+	// it acks one again.
+	silent bool
 }
 
 type actorTask struct {
@@ -85,6 +104,13 @@ const (
 	// actorDoneMax bounds the remembered replies of one caller, used to
 	// answer a duplicate of a finished call.
 	actorDoneMax = 1024
+	// replyAckMax bounds how long an actor waits for the caller's ack of
+	// a reply before it starts the next call: the caller may be gone.
+	replyAckMax = 2 * time.Second
+	// replySendMax bounds how long an actor waits for a finished call's
+	// reply to leave its process (when it does not wait for an ack):
+	// the connection to the caller may be slow or broken.
+	replySendMax = 200 * time.Millisecond
 )
 
 // handleActorCreation runs the constructor of an actor on this (leased)
@@ -110,7 +136,8 @@ func (w *Worker) handleActorCreation(spec *proto.TaskSpec, lease uint64, reply f
 		// actor's lease back: that incarnation is abandoned.
 		w.actor = nil
 	}
-	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{}}
+	a := &actorInstance{id: spec.ActorID, inc: spec.ActorIncarnation, lease: lease, class: spec.Function, callers: map[callerKey]*callerQueue{},
+		unacked: spec.UnackedReplies}
 	a.groups, a.groupNames = newGroups(spec)
 	w.actor = a
 	w.resolveArgs(spec, func(args [][]byte, argErr *proto.TaskError) {
@@ -229,7 +256,7 @@ func (w *Worker) handleActorCall(spec *proto.TaskSpec, reply func(core.Message, 
 // another group's.
 func (w *Worker) runActor() {
 	a := w.actor
-	if a == nil || !a.ready {
+	if a == nil || !a.ready || a.sending > 0 {
 		return
 	}
 	for _, name := range a.groupNames {
@@ -266,10 +293,15 @@ func (w *Worker) startCall(a *actorInstance, g *callGroup, t *actorTask) {
 			}
 			delete(q.done, oldest)
 		}
+		// A call of a sequential group waits for its reply's ack; a
+		// concurrent group's calls do not finish in order, so they
+		// wait only for their replies to leave the process.
+		acked := g.limit == 1 && !a.unacked && !q.silent && core.Holds(w.env, spec.Caller)
+		rep.AckWanted = acked
 		for _, r := range t.replies {
 			r(rep, nil)
 		}
-		w.runActor()
+		w.replied(a, q, replyKey{callerKey{spec.Caller, spec.CallerID}, spec.CallerSeq}, acked)
 	}
 	if t.cancelled {
 		finish(w.taskReply(nil, proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its caller before it started")))
@@ -308,6 +340,71 @@ func (w *Worker) startCall(a *actorInstance, g *callGroup, t *actorTask) {
 			})
 		})
 	})
+}
+
+// replied holds a's next calls until the reply of call k has reached its
+// caller (where it could wait inside the process, core.Holds): until the caller's ActorReplyAck (acked; at most replyAckMax,
+// after which the caller counts as silent), or else until the reply has
+// left the process (core.SendBarrier; at most replySendMax). A call
+// that kills the process (a crash, os.Exit, SIGKILL) then takes no
+// finished call's reply with it (docs/api.md, "Actor crashes and
+// replies"). Callers that send each call after the reply of the one
+// before pay nothing: their ack arrives before their next call.
+func (w *Worker) replied(a *actorInstance, q *callerQueue, k replyKey, acked bool) {
+	a.sending++
+	var bound core.Timer
+	done := false
+	resume := func() {
+		if done {
+			return
+		}
+		done = true
+		if bound != nil {
+			bound.Stop()
+		}
+		if acked {
+			delete(a.acks, k)
+		}
+		a.sending--
+		if w.actor == a {
+			w.runActor()
+		}
+	}
+	if acked {
+		if a.acks == nil {
+			a.acks = map[replyKey]func(){}
+		}
+		a.acks[k] = resume
+		bound = w.env.AfterFunc(replyAckMax, func() {
+			if !done {
+				q.silent = true
+				w.env.Log().Warn("worker: an actor's caller did not acknowledge a reply; not waiting for its acks until it does",
+					"actor", a.id.String(), "caller", string(k.caller.addr), "call", k.seq, "waited", replyAckMax.String())
+			}
+			resume()
+		})
+		return
+	}
+	core.AfterSent(w.env, k.caller.addr, resume)
+	if !done {
+		bound = w.env.AfterFunc(replySendMax, resume)
+	}
+}
+
+// onReplyAck resumes the hosted actor if it waits for m's ack, and
+// counts the caller as listening again.
+func (w *Worker) onReplyAck(m *proto.ActorReplyAck) {
+	a := w.actor
+	if a == nil || a.id != m.Actor {
+		return
+	}
+	ck := callerKey{m.Caller, m.CallerID}
+	if q := a.callers[ck]; q != nil {
+		q.silent = false
+	}
+	if resume := a.acks[replyKey{ck, m.Seq}]; resume != nil {
+		resume()
+	}
 }
 
 // cancelActorCall applies a caller's CancelTask to a call of the hosted

@@ -49,6 +49,8 @@ type ActorOptions struct {
 	// CallOptions.ConcurrencyGroup runs in its group, apart from the
 	// others; other calls share MaxConcurrency.
 	ConcurrencyGroups map[string]int
+	// UnackedReplies: see proto.TaskSpec.UnackedReplies.
+	UnackedReplies bool
 }
 
 // ActorHandle names an actor. Handles are plain values: pass them to other
@@ -173,7 +175,7 @@ func (w *Worker) createActor(job core.JobID, base core.TaskID, binary, class str
 		Class: class, Args: args, Resources: opts.Resources, PlacementResources: opts.PlacementResources, Strategy: opts.Strategy,
 		Owner: w.self, OwnerID: w.incarnation, OwnerRaylet: w.cfg.Raylet, Detached: opts.Detached,
 		Binary: binary, MaxConcurrency: uint32(opts.MaxConcurrency), ConcurrencyGroups: groups,
-		InfeasibleWait: int64(opts.InfeasibleWait),
+		InfeasibleWait: int64(opts.InfeasibleWait), UnackedReplies: opts.UnackedReplies,
 	}
 	// Own it before asking: the GCS may check ownership (OwnerCheck) as
 	// soon as the registration commits, before its reply arrives here.

@@ -62,6 +62,9 @@ func (w *Worker) CheckInvariants() error {
 	if err := w.checkKept(); err != nil {
 		return err
 	}
+	if err := w.checkHostedActor(); err != nil {
+		return err
+	}
 	for _, vid := range w.sortedViewIDs() {
 		v := w.views[vid]
 		for _, seq := range v.sortedSeqs() {
@@ -300,6 +303,28 @@ func (w *Worker) checkKept() error {
 	for _, class := range slices.Sorted(maps.Keys(w.queued)) {
 		if w.requesting[class] == 0 && slices.ContainsFunc(w.queued[class], w.isQueued) {
 			return fmt.Errorf("worker: tasks of class %q are queued for a lease, but none of the class's requests is out", class)
+		}
+	}
+	return nil
+}
+
+// checkHostedActor checks that the hosted actor's reply barriers are
+// counted right and that a call waits only for a reason: while no
+// barrier is pending, no group with room has a runnable call.
+func (w *Worker) checkHostedActor() error {
+	a := w.actor
+	if a == nil || !a.ready {
+		return nil
+	}
+	if a.sending < 0 || len(a.acks) > a.sending {
+		return fmt.Errorf("worker: actor %v counts %d replies on their way, %d of them waiting for acks", a.id, a.sending, len(a.acks))
+	}
+	if a.sending > 0 {
+		return nil
+	}
+	for _, name := range a.groupNames {
+		if g := a.groups[name]; g.running < g.limit && len(g.runnable) > 0 {
+			return fmt.Errorf("worker: actor %v group %q runs %d of %d with %d calls runnable and no reply on its way", a.id, name, g.running, g.limit, len(g.runnable))
 		}
 	}
 	return nil

@@ -386,6 +386,9 @@ func (w *Worker) Handle(from core.Addr, m core.Message) bool {
 	case *proto.KillActor:
 		w.onKillActor(m)
 		return true
+	case *proto.ActorReplyAck:
+		w.onReplyAck(m)
+		return true
 	case *proto.NodeDead:
 		// Only this worker's own raylet speaks for its node.
 		if from == w.cfg.Raylet && (w.cfg.Node.IsNil() || m.Node == w.cfg.Node) {

@@ -435,3 +435,174 @@ func TestResolveArgsOwnedInlineArgument(t *testing.T) {
 		t.Fatalf("resolveArgs args = %v, want [3 5]", got)
 	}
 }
+
+// barrierEnv is a harness env whose sends stay inside the process until
+// the test releases them (core.SendBarrier).
+type barrierEnv struct {
+	*fenv
+	waiting []func()
+}
+
+func (e *barrierEnv) Holds(core.Addr) bool { return true }
+
+func (e *barrierEnv) AfterSent(_ core.Addr, f func()) bool {
+	e.waiting = append(e.waiting, f)
+	return true
+}
+
+// replyFixture is an actor on a barrierEnv worker, created with max
+// concurrency maxConc, and the answers of the calls sent to it.
+type replyFixture struct {
+	c        *cluster
+	env      *barrierEnv
+	actor    core.ActorID
+	answered []int64
+	acks     []bool
+}
+
+func newReplyFixture(t *testing.T, maxConc uint32, unacked ...bool) *replyFixture {
+	c := newCluster(t)
+	f := &replyFixture{c: c, env: &barrierEnv{fenv: c.n.env("exec", 2)}}
+	c.exec = New(f.env, Config{Raylet: "raylet", Node: core.NodeID{9}, Executor: c.x, WorkerID: core.WorkerID{5}})
+	c.x.w = c.exec
+	c.n.procs["exec"] = func(from core.Addr, m core.Message) { c.exec.Handle(from, m) }
+	f.actor = core.NewActorID(core.JobIDFromInt(1), core.DriverTaskID(core.JobIDFromInt(1)), 1)
+	create := proto.TaskSpec{TaskID: core.ActorCreationTaskID(f.actor), Function: "Counter", Owner: "driver", ActorID: f.actor, ActorCreation: true, MaxConcurrency: maxConc,
+		UnackedReplies: len(unacked) > 0 && unacked[0]}
+	c.exec.handlePushTask("driver", &proto.PushTask{Spec: create}, func(m core.Message, err error) {
+		if err != nil || m.(*proto.PushTaskReply).Error != nil {
+			t.Fatalf("creation failed: %v", err)
+		}
+	})
+	return f
+}
+
+// call sends call seq (parking in the executor until released).
+func (f *replyFixture) call(t *testing.T, seq uint64) {
+	spec := proto.TaskSpec{TaskID: core.NewActorTaskID(f.actor, core.DriverTaskID(core.JobIDFromInt(1)), seq), Function: "park", NumReturns: 1,
+		Args: []proto.Arg{{Value: i64(int64(seq))}}, Owner: "driver", ActorID: f.actor, ActorCall: true, Caller: "driver", CallerID: 42, CallerSeq: seq, SkipBelow: 1}
+	f.c.exec.handlePushTask("driver", &proto.PushTask{Spec: spec}, func(m core.Message, err error) {
+		if err != nil {
+			t.Fatalf("call %d: %v", seq, err)
+		}
+		r := m.(*proto.PushTaskReply)
+		f.answered = append(f.answered, asI64(r.Returns[0].Inline))
+		f.acks = append(f.acks, r.AckWanted)
+	})
+}
+
+func (f *replyFixture) ack(seq uint64) {
+	f.c.exec.Handle("driver", &proto.ActorReplyAck{Actor: f.actor, Caller: "driver", CallerID: 42, Seq: seq})
+}
+
+func (f *replyFixture) started(t *testing.T, want ...string) {
+	t.Helper()
+	if !slices.Equal(f.c.x.calls, want) {
+		t.Fatalf("started %v, want %v", f.c.x.calls, want)
+	}
+}
+
+// TestActorCallWaitsForThePreviousReplyToArrive: a sequential actor
+// starts its next call only once the caller acknowledged the reply of
+// the call before it (so a call that kills the process cannot take that
+// reply with it), or after replyAckMax; a caller that did not ack is
+// not waited for again until it acks.
+func TestActorCallWaitsForThePreviousReplyToArrive(t *testing.T) {
+	f := newReplyFixture(t, 0)
+	for seq := uint64(1); seq <= 4; seq++ {
+		f.call(t, seq)
+	}
+	f.c.n.run(func() bool { return false })
+	f.started(t, "park:1")
+	f.c.x.parked[0]()
+	if len(f.answered) != 1 || !f.acks[0] {
+		t.Fatalf("after call 1 finished: answered %v, ack wanted %v; want call 1 answered asking for an ack", f.answered, f.acks)
+	}
+	f.started(t, "park:1")
+	f.ack(7) // not the call it waits for
+	f.started(t, "park:1")
+	f.ack(1)
+	f.started(t, "park:1", "park:2")
+	f.ack(1) // again: starts nothing
+	f.started(t, "park:1", "park:2")
+
+	// No ack: call 3 starts replyAckMax later, and the silent caller's
+	// next reply waits only to leave the process.
+	f.c.x.parked[1]()
+	start := f.c.n.now
+	f.c.n.run(func() bool { return len(f.c.x.calls) == 3 })
+	f.started(t, "park:1", "park:2", "park:3")
+	if waited := f.c.n.now.Sub(start); waited < replyAckMax {
+		t.Fatalf("call 3 started %v after call 2 finished, before the bound %v", waited, replyAckMax)
+	}
+	f.c.x.parked[2]()
+	if f.acks[2] || len(f.env.waiting) != 1 {
+		t.Fatalf("a silent caller's reply: ack wanted %v, %d send barriers; want no ack and one barrier", f.acks[2], len(f.env.waiting))
+	}
+	f.started(t, "park:1", "park:2", "park:3")
+	f.env.waiting[0]()
+	f.started(t, "park:1", "park:2", "park:3", "park:4")
+	f.ack(2) // late, but the caller listens again
+	f.c.x.parked[3]()
+	if !f.acks[3] {
+		t.Fatal("after the caller acked again, its reply did not ask for an ack")
+	}
+	f.ack(4)
+	if len(f.answered) != 4 || f.c.exec.actor.sending != 0 {
+		t.Fatalf("answered %v, %d replies pending; want 4 and none", f.answered, f.c.exec.actor.sending)
+	}
+	if err := f.c.exec.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnackedRepliesOnlyLeaveTheProcess: an actor created with
+// UnackedReplies asks for no acks; its next call waits only for the
+// reply to leave the process.
+func TestUnackedRepliesOnlyLeaveTheProcess(t *testing.T) {
+	f := newReplyFixture(t, 0, true)
+	f.call(t, 1)
+	f.call(t, 2)
+	f.c.n.run(func() bool { return false })
+	f.c.x.parked[0]()
+	if len(f.answered) != 1 || f.acks[0] || len(f.env.waiting) != 1 {
+		t.Fatalf("after call 1: answered %v, acks %v, %d barriers; want one answer, no ack, one barrier", f.answered, f.acks, len(f.env.waiting))
+	}
+	f.started(t, "park:1")
+	f.env.waiting[0]()
+	f.started(t, "park:1", "park:2")
+}
+
+// TestConcurrentActorCallWaitsForTheReplyToLeave: a concurrent actor's
+// calls finish in any order, so they do not ask for acks; a call starts
+// once the replies of the calls finished before it have left the
+// process, or replySendMax after, and a late barrier starts nothing.
+func TestConcurrentActorCallWaitsForTheReplyToLeave(t *testing.T) {
+	f := newReplyFixture(t, 2)
+	for seq := uint64(1); seq <= 4; seq++ {
+		f.call(t, seq)
+	}
+	f.c.n.run(func() bool { return false })
+	f.started(t, "park:1", "park:2")
+	f.c.x.parked[0]()
+	if len(f.answered) != 1 || f.acks[0] || len(f.env.waiting) != 1 {
+		t.Fatalf("after call 1: answered %v, acks %v, %d barriers; want one answer, no ack, one barrier", f.answered, f.acks, len(f.env.waiting))
+	}
+	f.started(t, "park:1", "park:2")
+	f.env.waiting[0]()
+	f.started(t, "park:1", "park:2", "park:3")
+	f.c.x.parked[1]()
+	f.c.n.run(func() bool { return len(f.c.x.calls) == 4 })
+	f.started(t, "park:1", "park:2", "park:3", "park:4")
+	f.env.waiting[1]() // late: starts nothing
+	f.c.x.parked[2]()
+	f.c.x.parked[3]()
+	f.env.waiting[2]()
+	f.env.waiting[3]()
+	if len(f.answered) != 4 || f.c.exec.actor.sending != 0 {
+		t.Fatalf("answered %v, %d replies pending; want 4 and none", f.answered, f.c.exec.actor.sending)
+	}
+	if err := f.c.exec.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

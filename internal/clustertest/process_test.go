@@ -468,19 +468,17 @@ func TestInfeasibleTaskWaitsForANode(t *testing.T) {
 }
 
 // TestActorCrashReplies: an actor (max_restarts 1, no task retries)
-// whose 101st call kills its process with SIGKILL. Each of the 100 calls
-// before answers with its value or, when its reply was still queued in
-// the dying process (a new connection to the caller is being opened),
-// fails with ErrActorDied — never anything else; the killing call fails
-// with ErrActorDied; the 100 calls after it fail with ErrActorDied (the
-// restarted actor does not run calls sent to the dead one). How many
-// replies are lost is logged: with a 200 ms pause before the kill none
-// were on a quiet machine, with none all 100 (docs/api.md, "Actor
-// crashes and replies").
+// whose 101st call kills its process with SIGKILL, with no pause after
+// the 100th call's reply. Every one of the 100 calls before answers with
+// its value: the actor starts a call only once its caller acknowledged
+// the reply of the one before (before acks, 50 to 100 of these replies
+// died with the process). The killing call fails with ErrActorDied, and
+// so do the 100 calls after it (the restarted actor does not run calls
+// sent to the dead one). See docs/api.md, "Actor crashes and replies".
 func TestActorCrashReplies(t *testing.T) {
 	c := newCluster(t, 1)
 	d := c.driver(t)
-	for _, ms := range []string{"0"} { // (with "200" none was lost on a quiet machine)
+	for _, ms := range []string{"0"} { // no pause between the 100th reply and the SIGKILL
 		got := d.ask(t, "actorcrash 100 "+ms)
 		t.Logf("pause %s ms: %s", ms, got)
 		var ok, died, aok, adied int
@@ -488,8 +486,11 @@ func TestActorCrashReplies(t *testing.T) {
 		if _, err := fmt.Sscanf(got, "before %d ok %d died; crash %t; after %d ok %d died", &ok, &died, &crashed, &aok, &adied); err != nil {
 			t.Fatalf("actorcrash = %q: %v", got, err)
 		}
-		if ok+died != 100 || !crashed || aok != 0 || adied != 100 {
-			t.Errorf("actorcrash 100 %s = %q: want 100 calls answered or ErrActorDied before, the crash ErrActorDied, and 100 ErrActorDied after", ms, got)
+		// Each of the first 100 calls finished before the next one
+		// started, and the actor started each only once the caller had
+		// acknowledged the reply before it: all 100 answered.
+		if ok != 100 || died != 0 || !crashed || aok != 0 || adied != 100 {
+			t.Errorf("actorcrash 100 %s = %q: want the 100 calls before the crash answered, the crash ErrActorDied, and 100 ErrActorDied after", ms, got)
 		}
 	}
 }
