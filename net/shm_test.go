@@ -128,6 +128,47 @@ func shmChild(handle string) {
 		b[i] = byte(i % 241)
 	}
 	seg.Close()
+	// The write mapping is kept: opening the segment for writing again
+	// maps nothing new.
+	again, err := m.ShmOpen(handle, size, true)
+	if err != nil {
+		fail("open again: %v", err)
+	}
+	if &again.Bytes()[0] != &b[0] || again.Bytes()[size-1] != byte((size-1)%241) {
+		fail("the second write open did not reuse the kept mapping")
+	}
+	again.Close()
 	fmt.Println("child ok")
 	os.Exit(0)
+}
+
+// TestKeptMappingsAreBounded: write mappings kept after their last
+// Close are dropped oldest first beyond keptMax, or beyond keptBytesMax
+// bytes, and unmapped; one taken back is no longer counted.
+func TestKeptMappingsAreBounded(t *testing.T) {
+	r := newShmRegistry()
+	var unmapped []string
+	seg := func(h string, n int) *shmSeg {
+		return &shmSeg{handle: h, data: make([]byte, n), keep: true, unmap: func() { unmapped = append(unmapped, h) }}
+	}
+	for i := range keptMax + 1 {
+		for _, s := range r.keepMapping(seg(fmt.Sprint(i), 10)) {
+			s.unmap()
+		}
+	}
+	if len(r.kept) != keptMax || len(unmapped) != 1 || unmapped[0] != "0" {
+		t.Fatalf("after %d kept: %d kept, unmapped %v; want %d kept and 0 unmapped", keptMax+1, len(r.kept), unmapped, keptMax)
+	}
+	if h := r.takeKept("3", 10); h == nil || len(r.kept) != keptMax-1 || r.keptBytes != 10*(keptMax-1) {
+		t.Fatalf("takeKept: %v, %d kept of %d bytes", h, len(r.kept), r.keptBytes)
+	}
+	if r.takeKept("2", 11) != nil {
+		t.Error("a kept mapping of another size was taken")
+	}
+	for _, s := range r.keepMapping(seg("big", keptBytesMax)) {
+		s.unmap()
+	}
+	if r.keptBytes > keptBytesMax || len(r.kept) != 1 {
+		t.Errorf("after a mapping of keptBytesMax: %d kept of %d bytes; want only it", len(r.kept), r.keptBytes)
+	}
 }

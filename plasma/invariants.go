@@ -64,6 +64,13 @@ func (s *Store) CheckInvariants() error {
 	if sealed != s.sealed {
 		return fmt.Errorf("plasma: sealed count %d, but %d objects are sealed", s.sealed, sealed)
 	}
+	var spare int64
+	for _, seg := range s.spare {
+		spare += int64(len(seg.Bytes()))
+	}
+	if spare != s.spareBytes || len(s.spare) > spareMax || s.used+s.spareBytes > s.capacity {
+		return fmt.Errorf("plasma: %d spare segments of %d bytes (counted %d), %d bytes used, capacity %d", len(s.spare), spare, s.spareBytes, s.used, s.capacity)
+	}
 	return s.checkLRU(evictable)
 }
 

@@ -87,12 +87,37 @@ func TestSharedObjects(t *testing.T) {
 		t.Errorf("WrittenElsewhere of a sealed object = %v, want ErrSealed", err)
 	}
 	check()
-	// Deleted: its segment is closed.
+	// Deleted, its handle never given to a reader: its segment is kept
+	// for the next object of its size, which reuses it.
 	if err := s.Delete(oid(3)); err != nil {
 		t.Fatal(err)
 	}
-	if !m.closed[w] {
-		t.Errorf("a deleted object's segment stayed open")
+	if m.closed[w] || s.Stats().SpareBytes != 10 {
+		t.Errorf("a deleted object never read elsewhere: segment closed %v, spare %d bytes; want it kept, 10 bytes", m.closed[w], s.Stats().SpareBytes)
+	}
+	check()
+	if err := s.CreateShared(oid(7), 10, owner); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.SharedUnsealed(oid(7)); got != w || s.Stats().SharedReused != 1 || s.Stats().SpareBytes != 0 {
+		t.Errorf("the next 10-byte object: handle %q, stats %+v; want the spare %q reused", got, s.Stats(), w)
+	}
+	if err := s.WrittenElsewhere(oid(7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seal(oid(7)); err != nil {
+		t.Fatal(err)
+	}
+	// Once its handle went to a reader, a deleted object's segment is
+	// closed: the reader may still map it.
+	if s.Shared(oid(7)) != w {
+		t.Fatalf("reader handle of the reused object: %q, want %q", s.Shared(oid(7)), w)
+	}
+	if err := s.Delete(oid(7)); err != nil {
+		t.Fatal(err)
+	}
+	if !m.closed[w] || s.Stats().SpareBytes != 0 {
+		t.Errorf("a deleted object a reader saw: segment closed %v, spare %d bytes; want closed, none", m.closed[w], s.Stats().SpareBytes)
 	}
 	// Evicted to make room: its segment is closed too.
 	if err := s.Put(oid(4), make([]byte, 900), owner); err != nil {
@@ -114,6 +139,58 @@ func TestSharedObjects(t *testing.T) {
 	}
 	if err := s.CreateShared(oid(6), 10, owner); !errors.Is(err, ErrNotShared) || s.Stats().Used != 200 {
 		t.Errorf("CreateShared without segments = %v (used %d), want ErrNotShared and nothing left", err, s.Stats().Used)
+	}
+	check()
+}
+
+// TestSpareSegmentsNeverCrowdOutObjects: spare segments give way to new
+// objects, and a segment freed by an eviction serves the object it made
+// room for when the sizes match; capacity is never exceeded.
+func TestSpareSegmentsNeverCrowdOutObjects(t *testing.T) {
+	m := &fakeShm{closed: map[string]bool{}}
+	s := NewStore(Config{Capacity: 1000, Memory: m, SharedMin: 100})
+	check := func() {
+		t.Helper()
+		if err := s.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if err := s.Put(oid(i+1), make([]byte, 400), owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(oid(1)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.SpareBytes != 400 {
+		t.Fatalf("after a delete: %d spare bytes, want 400", st.SpareBytes)
+	}
+	check()
+	// 400 used + 400 spare + 500 > 1000: the spare goes, nothing is evicted.
+	if err := s.Put(oid(3), make([]byte, 500), owner); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.SpareBytes != 0 || !s.Contains(oid(2)) || st.Evictions != 0 {
+		t.Fatalf("after a put needing the spare's room: %+v, object 2 kept %v", st, s.Contains(oid(2)))
+	}
+	check()
+	// 900 used: a 400-byte object evicts object 2 and reuses its segment.
+	h2 := "f:2"
+	if err := s.CreateShared(oid(4), 400, owner); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); s.Contains(oid(2)) || st.SharedReused != 1 || s.SharedUnsealed(oid(4)) != h2 || m.closed[h2] {
+		t.Fatalf("after an evicting create: %+v, object 2 kept %v, handle %q; want object 2's segment %q reused", st, s.Contains(oid(2)), s.SharedUnsealed(oid(4)), h2)
+	}
+	check()
+	// An eviction whose segment has another size: it is not kept past
+	// the room the new object needs.
+	if err := s.Put(oid(5), make([]byte, 300), owner); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); s.Contains(oid(3)) || st.Used != 700 || st.Used+st.SpareBytes > 1000 {
+		t.Fatalf("after evicting object 3 for a smaller one: %+v", st)
 	}
 	check()
 }

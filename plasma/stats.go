@@ -35,6 +35,10 @@ type Stats struct {
 	SharedObjects  int
 	SharedBytes    int64
 	SharedFailures int64
+	// SharedReused counts the objects that reused the segment of a freed
+	// one; SpareBytes is the size of the freed segments kept for that.
+	SharedReused int64
+	SpareBytes   int64
 }
 
 // Stats returns the store's counters.
@@ -51,6 +55,8 @@ func (s *Store) Stats() Stats {
 		SharedObjects:  s.shared,
 		SharedBytes:    s.sharedBytes,
 		SharedFailures: s.sharedFailures,
+		SharedReused:   s.sharedReused,
+		SpareBytes:     s.spareBytes,
 	}
 }
 

@@ -2,6 +2,7 @@ package plasma
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/grayrt/gray/core"
 )
@@ -95,6 +96,12 @@ type Store struct {
 	shared         int
 	sharedBytes    int64
 	sharedFailures int64
+	// spare holds segments of freed objects for reuse by a later object
+	// of the same size, oldest first (see recycle), and spareBytes their
+	// size; sharedReused counts the segments reused.
+	spare        []core.Segment
+	spareBytes   int64
+	sharedReused int64
 
 	// inCallback is set while OnEvict runs, to catch re-entrant mutation.
 	inCallback bool
@@ -118,6 +125,9 @@ type entry struct {
 	primary bool
 	// deleting marks a Delete deferred until the last reader releases.
 	deleting bool
+	// exported: Shared gave seg's handle to a reader, which may still
+	// map it after the object is freed, so seg is never reused.
+	exported bool
 	lastUse  uint64
 	// prev, next and inLRU link the entry into Store.lru while it is
 	// evictable.
@@ -213,6 +223,10 @@ func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byt
 		return fmt.Errorf("plasma: create %v: %d objects, limit %d, %d of them evictable: %w",
 			id, len(s.objects), s.objectsMax, s.lru.n, ErrTooManyObjects)
 	}
+	// Spare segments give way to objects first.
+	for s.used+s.spareBytes+size > s.capacity && len(s.spare) > 0 {
+		s.dropSpare()
+	}
 	// Bounded by the checks above: each iteration frees one listed copy, and
 	// freeing all of them would satisfy both conditions.
 	for s.used+size > s.capacity || len(s.objects) >= s.objectsMax {
@@ -224,7 +238,9 @@ func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byt
 	var seg core.Segment
 	if data == nil && s.memory != nil && (shared || size >= s.sharedMin) {
 		var err error
-		if seg, err = s.memory.ShmCreate(size); err != nil || int64(len(seg.Bytes())) != size {
+		if seg = s.takeSpare(size); seg != nil {
+			s.sharedReused++
+		} else if seg, err = s.memory.ShmCreate(size); err != nil || int64(len(seg.Bytes())) != size {
 			if err == nil {
 				seg.Close()
 				err = fmt.Errorf("segment of %d bytes for %d", len(seg.Bytes()), size)
@@ -234,11 +250,17 @@ func (s *Store) create(id core.ObjectID, size int64, owner core.Addr, data []byt
 			if shared {
 				return fmt.Errorf("plasma: create shared %v: %v: %w", id, err, ErrNotShared)
 			}
-		} else {
+		}
+		if seg != nil {
 			data = seg.Bytes()
 			s.shared++
 			s.sharedBytes += size
 		}
+	}
+	// Evictions above may have kept segments spare: none may count
+	// against the new object's room.
+	for s.used+s.spareBytes+size > s.capacity && len(s.spare) > 0 {
+		s.dropSpare()
 	}
 	if data == nil {
 		data = make([]byte, size)
@@ -460,6 +482,9 @@ func (s *Store) Close() {
 			e.seg.Close()
 		}
 	}
+	for len(s.spare) > 0 {
+		s.dropSpare()
+	}
 }
 
 // Shared returns the handle of id's shared memory segment (see
@@ -469,6 +494,7 @@ func (s *Store) Shared(id core.ObjectID) string {
 	if !ok || e.seg == nil || !e.sealed || e.deleting {
 		return ""
 	}
+	e.exported = true
 	return e.seg.Handle()
 }
 
@@ -555,11 +581,64 @@ func (s *Store) free(e *entry) {
 	if e.seg != nil {
 		s.shared--
 		s.sharedBytes -= e.size()
-		e.seg.Close()
+		if !s.recycle(e) {
+			e.seg.Close()
+		}
 		if !e.seg.Stable() {
 			e.data = nil
 		}
 	}
+}
+
+// Bounds of the spare segments: at most spareMax of them, and at most
+// half the capacity (and spareBytesMax) in all. Spares never crowd out
+// an object: a create drops them before it evicts anything.
+const (
+	spareMax      = 8
+	spareBytesMax = 2 << 30
+)
+
+// recycle keeps the segment of the freed object e for a later object of
+// its size, and reports whether it did. Only a segment nobody else can
+// still write or read is kept: e was sealed (its writer finished and
+// closed its mapping before it asked for the seal) and its handle never
+// went to a reader (exported). Reusing it spares the next object of that
+// size a new segment, and its writer a new mapping: on hosts, the first
+// write to each page of a new mapping takes a page fault, which made a
+// put several times slower than its copy.
+func (s *Store) recycle(e *entry) bool {
+	size := e.size()
+	limit := min(s.capacity/2, spareBytesMax)
+	if !e.sealed || e.exported || size > limit || s.used+s.spareBytes+size > s.capacity {
+		return false
+	}
+	s.spare = append(s.spare, e.seg)
+	s.spareBytes += size
+	for s.spareBytes > limit || len(s.spare) > spareMax {
+		s.dropSpare()
+	}
+	return true
+}
+
+// takeSpare takes a spare segment of size bytes, the newest first, or
+// returns nil.
+func (s *Store) takeSpare(size int64) core.Segment {
+	for i := len(s.spare) - 1; i >= 0; i-- {
+		if seg := s.spare[i]; int64(len(seg.Bytes())) == size {
+			s.spare = slices.Delete(s.spare, i, i+1)
+			s.spareBytes -= size
+			return seg
+		}
+	}
+	return nil
+}
+
+// dropSpare closes the oldest spare segment.
+func (s *Store) dropSpare() {
+	seg := s.spare[0]
+	s.spare = slices.Delete(s.spare, 0, 1)
+	s.spareBytes -= int64(len(seg.Bytes()))
+	seg.Close()
 }
 
 // evict frees the evictable copy e and tells OnEvict.
