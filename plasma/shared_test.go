@@ -39,19 +39,25 @@ func (m *fakeShm) ShmOpen(string, int64, bool) (core.Segment, error) {
 	return nil, errors.New("not in this test")
 }
 
-// TestSharedObjects: objects from SharedMin up live in segments, freed
-// (Close) with the object whether deleted or evicted; a writer elsewhere
-// fills a CreateShared object, which then seals; a segment that cannot
-// be made sends Create to Go memory and CreateShared to ErrNotShared.
-func TestSharedObjects(t *testing.T) {
+// newSharedStore returns a store of 1000 bytes whose objects from 100
+// bytes up live in fakeShm segments, and a check of its invariants.
+func newSharedStore(t *testing.T) (*fakeShm, *Store, func()) {
 	m := &fakeShm{closed: map[string]bool{}}
 	s := NewStore(Config{Capacity: 1000, Memory: m, SharedMin: 100})
-	check := func() {
+	return m, s, func() {
 		t.Helper()
 		if err := s.CheckInvariants(); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestSharedObjects: objects from SharedMin up live in segments, freed
+// (Close) with the object whether deleted or evicted; a writer elsewhere
+// fills a CreateShared object, which then seals; a segment that cannot
+// be made sends Create to Go memory and CreateShared to ErrNotShared.
+func TestSharedObjects(t *testing.T) {
+	m, s, check := newSharedStore(t)
 	if err := s.Put(oid(1), make([]byte, 50), owner); err != nil {
 		t.Fatal(err)
 	}
@@ -140,21 +146,16 @@ func TestSharedObjects(t *testing.T) {
 	if err := s.CreateShared(oid(6), 10, owner); !errors.Is(err, ErrNotShared) || s.Stats().Used != 200 {
 		t.Errorf("CreateShared without segments = %v (used %d), want ErrNotShared and nothing left", err, s.Stats().Used)
 	}
-	check()
+	if err := s.CheckInvariants(); err != nil { // the second store's
+		t.Fatal(err)
+	}
 }
 
 // TestSpareSegmentsNeverCrowdOutObjects: spare segments give way to new
 // objects, and a segment freed by an eviction serves the object it made
 // room for when the sizes match; capacity is never exceeded.
 func TestSpareSegmentsNeverCrowdOutObjects(t *testing.T) {
-	m := &fakeShm{closed: map[string]bool{}}
-	s := NewStore(Config{Capacity: 1000, Memory: m, SharedMin: 100})
-	check := func() {
-		t.Helper()
-		if err := s.CheckInvariants(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	m, s, check := newSharedStore(t)
 	for i := range 2 {
 		if err := s.Put(oid(i+1), make([]byte, 400), owner); err != nil {
 			t.Fatal(err)
