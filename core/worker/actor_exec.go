@@ -81,8 +81,8 @@ type callerQueue struct {
 	running map[uint64]*actorTask // admitted, not finished
 	done    map[uint64]*proto.PushTaskReply
 	// silent: an ack of this caller did not come within replyAckMax
-	// (the caller may be gone); its replies are not waited for until
-	// it acks one again.
+	// (the caller may be gone); its replies still ask for acks, but are
+	// not waited for until it acks one again.
 	silent bool
 }
 
@@ -295,13 +295,15 @@ func (w *Worker) startCall(a *actorInstance, g *callGroup, t *actorTask) {
 		}
 		// A call of a sequential group waits for its reply's ack; a
 		// concurrent group's calls do not finish in order, so they
-		// wait only for their replies to leave the process.
-		acked := g.limit == 1 && !a.unacked && !q.silent && core.Holds(w.env, spec.Caller)
-		rep.AckWanted = acked
+		// wait only for their replies to leave the process. A silent
+		// caller is still asked for acks (its next one ends the
+		// silence), but not waited for.
+		ask := g.limit == 1 && !a.unacked && core.Holds(w.env, spec.Caller)
+		rep.AckWanted = ask
 		for _, r := range t.replies {
 			r(rep, nil)
 		}
-		w.replied(a, q, replyKey{callerKey{spec.Caller, spec.CallerID}, spec.CallerSeq}, acked)
+		w.replied(a, q, replyKey{callerKey{spec.Caller, spec.CallerID}, spec.CallerSeq}, ask && !q.silent)
 	}
 	if t.cancelled {
 		finish(w.taskReply(nil, proto.NewError(proto.KindCancelled, spec.Describe(), "cancelled by its caller before it started")))

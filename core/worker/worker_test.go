@@ -536,16 +536,19 @@ func TestActorCallWaitsForThePreviousReplyToArrive(t *testing.T) {
 		t.Fatalf("call 3 started %v after call 2 finished, before the bound %v", waited, replyAckMax)
 	}
 	f.c.x.parked[2]()
-	if f.acks[2] || len(f.env.waiting) != 1 {
-		t.Fatalf("a silent caller's reply: ack wanted %v, %d send barriers; want no ack and one barrier", f.acks[2], len(f.env.waiting))
+	if !f.acks[2] || len(f.env.waiting) != 1 {
+		t.Fatalf("a silent caller's reply: ack wanted %v, %d send barriers; want an ack asked for, and only the send barrier waited on", f.acks[2], len(f.env.waiting))
 	}
 	f.started(t, "park:1", "park:2", "park:3")
 	f.env.waiting[0]()
 	f.started(t, "park:1", "park:2", "park:3", "park:4")
-	f.ack(2) // late, but the caller listens again
+	f.ack(3) // the caller listens again
 	f.c.x.parked[3]()
-	if !f.acks[3] {
-		t.Fatal("after the caller acked again, its reply did not ask for an ack")
+	if !f.acks[3] || len(f.env.waiting) != 1 {
+		t.Fatalf("after the caller acked again: ack wanted %v, %d send barriers; want its reply waited for by ack", f.acks[3], len(f.env.waiting))
+	}
+	if f.c.exec.actor.sending != 1 {
+		t.Fatalf("%d replies on their way, want call 4's", f.c.exec.actor.sending)
 	}
 	f.ack(4)
 	if len(f.answered) != 4 || f.c.exec.actor.sending != 0 {

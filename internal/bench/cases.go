@@ -104,7 +104,7 @@ func cases() []caseDef {
 				}}, nil
 			}},
 		{name: "single_client_put_gigabytes", gigabytes: true,
-			note: fmt.Sprintf("puts of %d MiB (Ray: 800 MiB; gray's messages are at most 64 MiB)", singlePutBytes>>20),
+			note: fmt.Sprintf("puts of %d MiB (Ray: 800 MiB)", singlePutBytes>>20),
 			setup: func(ctx context.Context, s sizes) (body, error) {
 				// Ray makes its array once, outside the timed function.
 				arr := make([]byte, s.bytes(singlePutBytes))
