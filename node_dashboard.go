@@ -7,6 +7,7 @@ import (
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/dashboard"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	"github.com/grayrt/gray/raylet"
 )
 
@@ -62,23 +63,8 @@ func replicaSource(n *Node, addr core.Addr, rep *gcs.Replica) func(f func(*gcs.R
 // that process's loop, and waits for its reply or ctx (dashboard.Source's
 // Call).
 func (n *Node) gcsCall(ctx context.Context, start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
-	type result struct {
-		r   gcs.Reply
-		err error
-	}
-	done := make(chan result, 1) // buffered: the callback never blocks the loop
 	l := n.launcher
-	if err := n.host.Do(l.fetchAddr, func() {
-		start(l.fetcher.c, func(r gcs.Reply, err error) { done <- result{r, err} })
-	}); err != nil {
-		return gcs.Reply{}, err
-	}
-	select {
-	case res := <-done:
-		return res.r, res.err
-	case <-ctx.Done():
-		return gcs.Reply{}, ctx.Err()
-	}
+	return gcsaddr.CallOn(ctx, n.host, l.fetchAddr, func() *gcs.Client { return l.fetcher.c }, start)
 }
 
 // DashboardURL returns the URL of the head's dashboard, or "" when it

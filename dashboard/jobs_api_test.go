@@ -26,6 +26,7 @@ import (
 	"github.com/grayrt/gray/core/proto"
 	"github.com/grayrt/gray/core/rpc"
 	"github.com/grayrt/gray/gcs"
+	"github.com/grayrt/gray/internal/gcsaddr"
 	"github.com/grayrt/gray/internal/jobstage"
 	gnet "github.com/grayrt/gray/net"
 )
@@ -140,20 +141,7 @@ func newJobsFixture(t *testing.T, nodeTimeout time.Duration) *jobsFixture {
 		t.Fatal(err)
 	}
 	call := func(ctx context.Context, start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
-		type result struct {
-			r   gcs.Reply
-			err error
-		}
-		done := make(chan result, 1)
-		if err := host.Do(f.raddr, func() { start(f.rl.c, func(r gcs.Reply, err error) { done <- result{r, err} }) }); err != nil {
-			return gcs.Reply{}, err
-		}
-		select {
-		case res := <-done:
-			return res.r, res.err
-		case <-ctx.Done():
-			return gcs.Reply{}, ctx.Err()
-		}
+		return gcsaddr.CallOn(ctx, host, f.raddr, func() *gcs.Client { return f.rl.c }, start)
 	}
 	request := func(ctx context.Context, to core.Addr, m core.Message) (core.Message, error) {
 		type result struct {

@@ -282,23 +282,7 @@ func (cc *clusterConn) close() {
 // callback it is given. The client's deadline bounds the wait; ctx ends
 // it early (an interrupt).
 func (cc *clusterConn) call(ctx context.Context, start func(c *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
-	type result struct {
-		r   gcs.Reply
-		err error
-	}
-	done := make(chan result, 1) // buffered: the callback never blocks
-	err := cc.h.Do(cc.addr, func() {
-		start(cc.p.c, func(r gcs.Reply, err error) { done <- result{r, err} })
-	})
-	if err != nil {
-		return gcs.Reply{}, err
-	}
-	select {
-	case res := <-done:
-		return res.r, res.err
-	case <-ctx.Done():
-		return gcs.Reply{}, ctx.Err()
-	}
+	return gcsaddr.CallOn(ctx, cc.h, cc.addr, func() *gcs.Client { return cc.p.c }, start)
 }
 
 // request sends m to the process at to and waits for its reply, within

@@ -48,12 +48,21 @@ func NewClient(h *gnet.Host, name string, addr core.Addr, opts gcs.ClientOptions
 // Call makes one GCS call and waits for its outcome (the client's
 // deadline bounds it) or ctx.
 func (c *Client) Call(ctx context.Context, start func(g *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
+	return CallOn(ctx, c.h, c.addr, func() *gcs.Client { return c.p.c }, start)
+}
+
+// CallOn makes one GCS call with the client that client returns, on the
+// loop of h's process proc (the client belongs to that process), and
+// waits for its outcome or ctx: the blocking call of host code whose
+// process holds a GCS client among other things (a node's fetcher, the
+// CLI's process).
+func CallOn(ctx context.Context, h *gnet.Host, proc core.Addr, client func() *gcs.Client, start func(g *gcs.Client, cb func(gcs.Reply, error))) (gcs.Reply, error) {
 	type result struct {
 		r   gcs.Reply
 		err error
 	}
 	done := make(chan result, 1) // buffered: the callback never blocks the loop
-	if err := c.h.Do(c.addr, func() { start(c.p.c, func(r gcs.Reply, err error) { done <- result{r, err} }) }); err != nil {
+	if err := h.Do(proc, func() { start(client(), func(r gcs.Reply, err error) { done <- result{r, err} }) }); err != nil {
 		return gcs.Reply{}, err
 	}
 	select {
