@@ -121,14 +121,7 @@ func (s *Server) sweepBinaries() {
 			removed++
 		}
 		bytes += len(s.kv[BinaryNS][key])
-		t.del(kvKey(BinaryNS, key))
-		k := key
-		t.then(func() {
-			delete(s.kv[BinaryNS], k)
-			if len(s.kv[BinaryNS]) == 0 {
-				delete(s.kv, BinaryNS)
-			}
-		})
+		s.kvDelete(t, BinaryNS, key)
 	}
 	if t == nil {
 		return

@@ -66,15 +66,49 @@ func (s *Server) kvDel(t *txn, m *KVDel) Reply {
 	if _, exists := s.kv[m.Namespace][m.Key]; !exists {
 		return Reply{}
 	}
-	ns, key := m.Namespace, m.Key
-	t.del(kvKey(ns, key))
+	s.kvDelete(t, m.Namespace, m.Key)
+	return Reply{Deleted: true}
+}
+
+// kvDelete deletes the value of key in namespace ns, which exists, in t.
+func (s *Server) kvDelete(t *txn, ns, key string) {
+	if k := s.kvStoredKey(t, ns, key); k != nil {
+		t.del(k)
+	}
+	t.kvWritten(ns, key, nil)
 	t.then(func() {
 		delete(s.kv[ns], key)
 		if len(s.kv[ns]) == 0 {
 			delete(s.kv, ns)
 		}
+		delete(s.kvLegacy, string(kvKey(ns, key)))
 	})
-	return Reply{Deleted: true}
+}
+
+// kvStoredKey returns the key under which the value of key in namespace
+// ns is stored, counting t's own writes; nil if there is none.
+func (s *Server) kvStoredKey(t *txn, ns, key string) []byte {
+	ck := kvKey(ns, key)
+	if k, ok := t.kvAt[string(ck)]; ok {
+		return k
+	}
+	v, ok := s.kv[ns][key]
+	switch {
+	case !ok:
+		return nil
+	case s.kvLegacy[string(ck)]:
+		return ck
+	}
+	return kvKeyOf(ns, key, len(v))
+}
+
+// kvWritten records in t that the value of key in namespace ns is now
+// stored under k (nil: deleted).
+func (t *txn) kvWritten(ns, key string, k []byte) {
+	if t.kvAt == nil {
+		t.kvAt = map[string][]byte{}
+	}
+	t.kvAt[string(kvKey(ns, key))] = k
 }
 
 func (s *Server) kvCAS(t *txn, m *KVCAS) Reply {
@@ -90,8 +124,14 @@ func (s *Server) kvWrite(t *txn, ns, key string, value []byte) {
 	if value == nil {
 		value = []byte{} // present and empty, never confused with absent
 	}
-	t.set(kvKey(ns, key), value)
+	k := kvKeyOf(ns, key, len(value))
+	if old := s.kvStoredKey(t, ns, key); old != nil && !bytes.Equal(old, k) {
+		t.del(old) // moved between the KV and the bulk table
+	}
+	t.set(k, value)
+	t.kvWritten(ns, key, k)
 	t.then(func() {
+		delete(s.kvLegacy, string(kvKey(ns, key)))
 		if ns == BinaryNS {
 			s.touchBinary(binaryOf(key))
 		}

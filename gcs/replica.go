@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/rpc"
 	"go.etcd.io/raft/v3"
@@ -378,7 +379,10 @@ func (r *Replica) notLeader(from core.Addr, m core.Message) {
 		return
 	}
 	if get, ok := m.(*KVGet); ok && r.cfg.Bug == BugFollowerRead && get.Validate() == nil {
-		v, closer, err := r.store.db.Get(kvKey(get.Namespace, get.Key))
+		v, closer, err := r.store.db.Get(kvKeyIn(tableBulk, get.Namespace, get.Key))
+		if errors.Is(err, pebble.ErrNotFound) {
+			v, closer, err = r.store.db.Get(kvKey(get.Namespace, get.Key))
+		}
 		rep := Reply{Client: h.Client, Seq: h.Seq}
 		if err == nil {
 			rep.Found, rep.Value = true, bytes.Clone(v)

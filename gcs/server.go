@@ -35,6 +35,7 @@ type Server struct {
 	jobCounter uint32
 
 	kv         map[string]map[string][]byte
+	kvLegacy   map[string]bool // recovered.kvLegacy, until written or deleted
 	nodes      map[core.NodeID]*node
 	nodeOrder  []core.NodeID // sorted
 	jobs       map[core.JobID]JobInfo
@@ -206,6 +207,9 @@ func (s *Server) startFront(env core.Env, db *pebble.DB, propose func(*txn)) {
 	s.startServing()
 }
 
+// sstTargetBytes is the target size of the database's tables.
+const sstTargetBytes = 256 << 10
+
 // openStore opens the database on env.FS(), checks it against its
 // witness and reads every record.
 func (s *Server) openStore(env core.Env) *recovered {
@@ -237,6 +241,13 @@ func (s *Server) openStore(env core.Env) *recovered {
 		// simulation, 1 MiB: 28k ops/s). Batches above half of it (a value
 		// near ValueSizeMax) take pebble's large-batch path.
 		MemTableSize: 1 << 20,
+		// Small tables in every level: a compaction output closes once
+		// it reaches the target, so a bulk value (tableBulk) ends its
+		// table and the small records that sort after it start their
+		// own. With pebble's 2 MiB-and-up defaults the last bulk table
+		// also held the hot records, and every compaction of a flush
+		// rewrote it.
+		TargetFileSizes: [7]int64{sstTargetBytes, sstTargetBytes, sstTargetBytes, sstTargetBytes, sstTargetBytes, sstTargetBytes, sstTargetBytes},
 	})
 	s.db = db
 	s.checkWitness(r)
@@ -250,6 +261,7 @@ func (s *Server) restore(r *recovered) {
 	now := s.env.Now()
 	s.jobCounter = r.jobCounter
 	s.kv = r.kv
+	s.kvLegacy = r.kvLegacy
 	s.nodes = map[core.NodeID]*node{}
 	for _, n := range r.nodes { // in key order, so nodeOrder is sorted
 		s.nodes[n.ID] = &node{info: n, lastHeartbeat: now}
