@@ -46,6 +46,7 @@ const (
 	msgReportItemReply      core.MsgType = 4021
 	msgLeaseInfeasible      core.MsgType = 4022
 	msgActorReplyAck        core.MsgType = 4023
+	msgRefsRemoved          core.MsgType = 4024
 	msgPutObjectReply       core.MsgType = 2013
 	msgNodeDead             core.MsgType = 2014
 	msgExitWorker           core.MsgType = 2030
@@ -687,12 +688,34 @@ type ObjectStatusReply struct {
 }
 
 // WaitRefRemoved is an owner's request to a borrower: answer (with Ack)
-// once you hold no reference to the object any more — at once if you hold
-// none. It is Ray's WaitForRefRemoved: because the borrower answers from
+// once you hold no reference to any of IDs any more — at once if you
+// hold none. It is Ray's WaitForRefRemoved for the objects of one
+// registration (AddBorrower) at once: while some are still held, the
+// borrower names the ones it let go in RefsRemoved messages, so an
+// object is freed soon after its borrower let go of it, not only once
+// the borrower let go of all of them. Because the borrower answers from
 // its own table, a release racing with the registration cannot be lost.
 type WaitRefRemoved struct {
-	ID core.ObjectID `msgpack:"i"`
+	IDs []core.ObjectID `msgpack:"i"`
+	// Wait is the owner's number for this wait, named by RefsRemoved.
+	Wait uint64 `msgpack:"w"`
 }
+
+// Validate bounds the ids.
+func (m *WaitRefRemoved) Validate() error { return borrowIDsWithin(m.IDs) }
+
+// RefsRemoved tells an owner that the sender, its borrower, holds no
+// reference any more to IDs, objects of its wait Wait (a WaitRefRemoved
+// not answered yet because the sender still holds others). It is sent
+// without a reply: one that is lost only delays those frees until the
+// wait's answer.
+type RefsRemoved struct {
+	Wait uint64          `msgpack:"w"`
+	IDs  []core.ObjectID `msgpack:"i"`
+}
+
+// Validate bounds the ids.
+func (m *RefsRemoved) Validate() error { return borrowIDsWithin(m.IDs) }
 
 // AddBorrower tells an owner that the sender now holds references to
 // some of its objects, which it received inside a value (a task
@@ -717,9 +740,12 @@ type AddBorrower struct {
 const AddBorrowerRefsMax = 10_000
 
 // Validate bounds the ids.
-func (a *AddBorrower) Validate() error {
-	if len(a.IDs) > AddBorrowerRefsMax {
-		return fmt.Errorf("%d ids, limit %d", len(a.IDs), AddBorrowerRefsMax)
+func (a *AddBorrower) Validate() error { return borrowIDsWithin(a.IDs) }
+
+// borrowIDsWithin bounds the ids of the borrower protocol's messages.
+func borrowIDsWithin(ids []core.ObjectID) error {
+	if len(ids) > AddBorrowerRefsMax {
+		return fmt.Errorf("%d ids, limit %d", len(ids), AddBorrowerRefsMax)
 	}
 	return nil
 }
@@ -961,6 +987,7 @@ func (*ActorReplyAck) MsgType() core.MsgType        { return msgActorReplyAck }
 func (*GetObjectStatus) MsgType() core.MsgType      { return msgGetObjectStatus }
 func (*ObjectStatusReply) MsgType() core.MsgType    { return msgObjectStatusReply }
 func (*WaitRefRemoved) MsgType() core.MsgType       { return msgWaitRefRemoved }
+func (*RefsRemoved) MsgType() core.MsgType          { return msgRefsRemoved }
 func (*KillActor) MsgType() core.MsgType            { return msgKillActor }
 func (*CancelTask) MsgType() core.MsgType           { return msgCancelTask }
 func (*ObjectLocationUpdate) MsgType() core.MsgType { return msgObjectLocationUpdate }
@@ -1014,6 +1041,7 @@ func init() {
 		func() core.Message { return new(GetObjectStatus) },
 		func() core.Message { return new(ObjectStatusReply) },
 		func() core.Message { return new(WaitRefRemoved) },
+		func() core.Message { return new(RefsRemoved) },
 		func() core.Message { return new(KillActor) },
 		func() core.Message { return new(CancelTask) },
 		func() core.Message { return new(ObjectLocationUpdate) },

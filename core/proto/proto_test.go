@@ -78,6 +78,25 @@ func TestCancelTaskValidation(t *testing.T) {
 	}
 }
 
+// TestBorrowerMessagesBoundTheirIDs: the borrower protocol's messages
+// carry at most AddBorrowerRefsMax ids; the codec refuses more.
+func TestBorrowerMessagesBoundTheirIDs(t *testing.T) {
+	c := core.NewCodec(0)
+	for _, n := range []int{AddBorrowerRefsMax, AddBorrowerRefsMax + 1} {
+		ids := make([]core.ObjectID, n)
+		for _, m := range []core.Message{&AddBorrower{IDs: ids}, &WaitRefRemoved{IDs: ids, Wait: 1}, &RefsRemoved{IDs: ids, Wait: 1}} {
+			b, err := c.Encode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Decode(b)
+			if (err == nil) != (n <= AddBorrowerRefsMax) {
+				t.Errorf("Decode(%T of %d ids) = %v", m, n, err)
+			}
+		}
+	}
+}
+
 // FuzzDecode feeds arbitrary bytes to the codec with the task protocol's
 // messages registered: it must never panic, and whatever decodes must
 // validate and re-encode. The seed corpus runs in every plain go test;
@@ -97,6 +116,8 @@ func FuzzDecode(f *testing.F) {
 		&PutObject{ID: core.ObjectIDForPut(spec.TaskID, 1), Owner: "driver", OwnerID: 5, OwnerNode: core.NodeID{2}, Job: job, Data: []byte{1, 2}},
 		&OwnsObjects{Owner: "driver", OwnerID: 5, IDs: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}},
 		&OwnsObjectsReply{NotOwned: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}},
+		&WaitRefRemoved{IDs: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}, Wait: 9},
+		&RefsRemoved{IDs: []core.ObjectID{core.ObjectIDForReturn(spec.TaskID, 1)}, Wait: 9},
 	} {
 		b, err := c.Encode(m)
 		if err != nil {

@@ -137,9 +137,7 @@ func (w *Worker) endInterrupted(leaseID uint64, t *pendingTask, r *proto.PushTas
 	}
 	delete(w.interrupted, k)
 	if r != nil {
-		for _, id := range r.Borrowed {
-			w.addBorrower(id, worker, borrowerAt{node: t.node})
-		}
+		w.addBorrowers(r.Borrowed, worker, borrowerAt{node: t.node})
 	}
 }
 

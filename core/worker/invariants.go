@@ -201,6 +201,36 @@ func (w *Worker) checkStreams() error {
 // invBorrowers checks that the borrowers each owned entry counts and
 // the borrowers' records (borrowers.go) name the same pairs.
 func (w *Worker) invBorrowers() error {
+	// Each count of a borrower in an owned entry is one wait of the
+	// borrower's current generation that still names the object.
+	type pair struct {
+		id core.ObjectID
+		b  core.Addr
+	}
+	waits := map[pair]int{}
+	for _, wait := range w.borrowWaits { //gray:unordered counting
+		if len(wait.ids) == 0 {
+			return fmt.Errorf("worker: wait %d on borrower %s names no object but is kept", wait.seq, wait.borrower)
+		}
+		if wait.gen != w.borrowerGenOf(wait.borrower) {
+			continue
+		}
+		for id := range wait.ids { //gray:unordered counting
+			waits[pair{id, wait.borrower}]++
+		}
+	}
+	for _, id := range w.refs.ids() {
+		e := w.refs.get(id)
+		for b, n := range e.borrowers { //gray:unordered checking
+			if waits[pair{id, b}] != n {
+				return fmt.Errorf("worker: owned %v counts borrower %s %d times, but %d of its waits name it", id, b, n, waits[pair{id, b}])
+			}
+			delete(waits, pair{id, b})
+		}
+	}
+	for p, n := range waits { //gray:unordered any violation
+		return fmt.Errorf("worker: %d waits on borrower %s name %v, which does not count it", n, p.b, p.id)
+	}
 	pairs := 0
 	for _, id := range w.refs.ids() {
 		e := w.refs.get(id)

@@ -30,7 +30,7 @@ import (
 //
 // So an owner frees an object only once no borrower, pending task or
 // containing object holds it, and a borrower that dies is dropped when
-// its WaitRefRemoved fails (see addBorrower).
+// its WaitRefRemoved fails (see addBorrowers).
 
 // argRefs yields every reference args name: reference arguments and the
 // references nested in inline ones.
@@ -156,10 +156,9 @@ func (w *Worker) handleAddBorrower(from core.Addr, m core.Message, reply func(co
 	for _, id := range q.IDs {
 		if e := w.refs.get(id); e == nil || e.owner != "" {
 			r.Gone = append(r.Gone, id)
-			continue
 		}
-		w.addBorrower(id, from, borrowerAt{node: q.Node, raylet: q.Raylet, inc: q.BorrowerID})
 	}
+	w.addBorrowers(q.IDs, from, borrowerAt{node: q.Node, raylet: q.Raylet, inc: q.BorrowerID})
 	reply(r, nil)
 }
 

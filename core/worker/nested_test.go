@@ -7,6 +7,7 @@ import (
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
+	"github.com/grayrt/gray/core/rpc"
 )
 
 // addRefs runs the network until w's AddRefs answers.
@@ -194,4 +195,74 @@ func TestPinReturnUntilOwnerFrees(t *testing.T) {
 		t.Fatalf("PinReturn of an unheld reference succeeded")
 	}
 	c.check()
+}
+
+// TestBorrowerLetsGoOfSomeRefsFirst: the references of one value are
+// borrowed under one WaitRefRemoved; a borrower that lets go of some
+// names them in a RefsRemoved, and the owner frees those while it still
+// counts the borrower for the others. A lost RefsRemoved only delays the
+// frees to the wait's answer.
+func TestBorrowerLetsGoOfSomeRefsFirst(t *testing.T) {
+	for _, lose := range []bool{false, true} {
+		name := "delivered"
+		if lose {
+			name = "lost"
+		}
+		t.Run(name, func(t *testing.T) {
+			c := newCluster(t)
+			refs := []proto.ObjectRef{c.put(c.owner, big), c.put(c.owner, big), c.put(c.owner, big)}
+			waitIDs, notes := map[uint64]bool{}, 0 // a call's request is resent until answered
+			c.n.drop = func(e envelope) bool {
+				if r, ok := e.m.(*rpc.Request); ok {
+					if inner, err := r.Carried(); err == nil {
+						if _, ok := inner.(*proto.WaitRefRemoved); ok {
+							waitIDs[r.ID] = true
+						}
+					}
+				}
+				if _, ok := e.m.(*proto.RefsRemoved); ok {
+					notes++
+					return lose
+				}
+				return false
+			}
+			for i, err := range c.addRefs(c.exec, refs...) {
+				if err != nil {
+					t.Fatalf("borrow %d: %v", i, err)
+				}
+			}
+			for _, r := range refs {
+				c.owner.Release(r)
+			}
+			c.n.run(nil)
+			c.check()
+			if len(waitIDs) != 1 || len(c.raylet.freed) != 0 {
+				t.Fatalf("%d WaitRefRemoved calls for one value's references (want 1); freed %v while borrowed", len(waitIDs), c.raylet.freed)
+			}
+			c.exec.Release(refs[0])
+			c.n.run(nil)
+			c.check()
+			if notes != 1 || c.exec.Stats().RefsRemovedSent != 1 {
+				t.Fatalf("%d RefsRemoved delivered or lost, %d sent; want 1", notes, c.exec.Stats().RefsRemovedSent)
+			}
+			want := []core.ObjectID{refs[0].ID}
+			if lose {
+				want = nil
+			}
+			if !slices.Equal(c.raylet.freed, want) {
+				t.Fatalf("freed %v once the borrower let go of the first, want %v", c.raylet.freed, want)
+			}
+			c.exec.Release(refs[1])
+			c.exec.Release(refs[2])
+			c.n.run(nil)
+			c.check()
+			got := slices.Clone(c.raylet.freed)
+			slices.SortFunc(got, compareIDs)
+			all := []core.ObjectID{refs[0].ID, refs[1].ID, refs[2].ID}
+			slices.SortFunc(all, compareIDs)
+			if !slices.Equal(got, all) || len(c.owner.borrowWaits) != 0 {
+				t.Fatalf("freed %v after the borrower let go of all, want %v; %d waits kept", got, all, len(c.owner.borrowWaits))
+			}
+		})
+	}
 }

@@ -131,9 +131,9 @@ func (w *Worker) maybeFree(e *objEntry) {
 		return
 	}
 	if owner != "" {
-		// A borrower: answer the owner's WaitRefRemoved, if it asked.
-		for _, reply := range e.removedWaiters {
-			reply(&proto.Ack{}, nil)
+		// A borrower: tell the owner, if it asked.
+		for _, rw := range e.removalWaits {
+			w.refRemoved(rw, e.id)
 		}
 		return
 	}
@@ -173,40 +173,179 @@ func (w *Worker) maybeFree(e *objEntry) {
 // new incarnation at its address answers at once).
 const borrowerWaitTimeout = 10 * time.Minute
 
-// addBorrower records that the process at borrower still references an
-// object this worker owns, and asks it to say when it stops (Ray's
-// borrower protocol): the object stays in scope until then.
-func (w *Worker) addBorrower(id core.ObjectID, borrower core.Addr, at borrowerAt) {
-	e := w.refs.get(id)
-	if e == nil || e.owner != "" {
+// addBorrowers records that the process at borrower still references
+// the objects ids, which this worker owns (others are skipped), and asks
+// it to say when it stops (Ray's borrower protocol: one WaitRefRemoved
+// per chunk of ids): each stays in scope until then.
+func (w *Worker) addBorrowers(ids []core.ObjectID, borrower core.Addr, at borrowerAt) {
+	var wait *borrowWait
+	for _, id := range ids {
+		e := w.refs.get(id)
+		if e == nil || e.owner != "" {
+			continue
+		}
+		if wait == nil || len(wait.ids) == proto.AddBorrowerRefsMax {
+			w.sendBorrowWait(wait)
+			w.borrowWaitSeq++
+			wait = &borrowWait{seq: w.borrowWaitSeq, borrower: borrower, ids: map[core.ObjectID]struct{}{}}
+		}
+		if _, dup := wait.ids[id]; dup {
+			continue
+		}
+		e.borrowers[borrower]++
+		w.stats.BorrowersAdded++
+		wait.gen = w.noteBorrower(borrower, id, at)
+		wait.ids[id] = struct{}{}
+		wait.order = append(wait.order, id)
+	}
+	w.sendBorrowWait(wait)
+}
+
+// borrowWait is one WaitRefRemoved outstanding to a borrower.
+type borrowWait struct {
+	seq      uint64
+	borrower core.Addr
+	gen      uint64 // the borrower's generation when it was sent
+	// ids are the objects it still counts (each once in its entry's
+	// borrowers), order all it named, in order.
+	ids   map[core.ObjectID]struct{}
+	order []core.ObjectID
+}
+
+// sendBorrowWait sends wait (nil: none) and ends it when it is answered
+// (or fails: the borrower is dead, or silent for borrowerWaitTimeout).
+func (w *Worker) sendBorrowWait(wait *borrowWait) {
+	if wait == nil || len(wait.ids) == 0 {
 		return
 	}
-	e.borrowers[borrower]++
-	w.stats.BorrowersAdded++
-	gen := w.noteBorrower(borrower, id, at)
-	w.cli.Call(borrower, &proto.WaitRefRemoved{ID: id}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
-		if w.borrowerGenOf(borrower) != gen {
-			return // the borrower was dropped as dead since
+	if w.borrowWaits == nil {
+		w.borrowWaits = map[uint64]*borrowWait{}
+	}
+	w.borrowWaits[wait.seq] = wait
+	w.cli.Call(wait.borrower, &proto.WaitRefRemoved{IDs: wait.order, Wait: wait.seq}, rpc.Options{Timeout: borrowerWaitTimeout}, func(core.Message, error) {
+		if w.borrowWaits[wait.seq] != wait {
+			return // every object was named by RefsRemoved
 		}
-		if e := w.refs.get(id); e != nil && e.owner == "" && e.borrowers[borrower] > 0 {
-			if e.borrowers[borrower]--; e.borrowers[borrower] == 0 {
-				delete(e.borrowers, borrower)
-				w.unnoteBorrower(borrower, id)
-			}
-			w.maybeFree(e)
-		}
+		delete(w.borrowWaits, wait.seq)
+		w.borrowsEnded(wait, wait.order)
 	})
 }
 
-// handleWaitRefRemoved answers an owner once this worker holds no
-// reference to the object (at once if it holds none).
+// onRefsRemoved ends the borrows of the objects a borrower let go of
+// while it holds others of the same wait.
+func (w *Worker) onRefsRemoved(from core.Addr, m *proto.RefsRemoved) {
+	wait := w.borrowWaits[m.Wait]
+	if wait == nil || wait.borrower != from {
+		return // answered, dropped, or not ours
+	}
+	n := len(wait.ids)
+	w.borrowsEnded(wait, m.IDs)
+	w.stats.BorrowsEndedEarly += int64(n - len(wait.ids))
+	if len(wait.ids) == 0 {
+		delete(w.borrowWaits, wait.seq)
+	}
+}
+
+// borrowsEnded ends wait's borrows of ids (those it still counts): the
+// borrower holds none of them any more.
+func (w *Worker) borrowsEnded(wait *borrowWait, ids []core.ObjectID) {
+	if w.borrowerGenOf(wait.borrower) != wait.gen {
+		clear(wait.ids) // the borrower was dropped as dead since
+		return
+	}
+	for _, id := range ids {
+		if _, ok := wait.ids[id]; !ok {
+			continue
+		}
+		delete(wait.ids, id)
+		if e := w.refs.get(id); e != nil && e.owner == "" && e.borrowers[wait.borrower] > 0 {
+			if e.borrowers[wait.borrower]--; e.borrowers[wait.borrower] == 0 {
+				delete(e.borrowers, wait.borrower)
+				w.unnoteBorrower(wait.borrower, id)
+			}
+			w.maybeFree(e)
+		}
+	}
+}
+
+// removalWait is an owner's WaitRefRemoved that this worker, its
+// borrower, answers once it holds none of the objects the wait names.
+type removalWait struct {
+	owner core.Addr
+	wait  uint64
+	// left counts the objects still held; gone lists the ones let go of
+	// since the last RefsRemoved.
+	left  int
+	gone  []core.ObjectID
+	reply func(core.Message, error)
+}
+
+// refsRemovedDelay is how long a borrower gathers the objects it let go
+// of before it names them to their owners (RefsRemoved): a program that
+// drops many references at once sends one message, not one each.
+const refsRemovedDelay = time.Millisecond
+
+// handleWaitRefRemoved answers an owner once this worker holds none of
+// the objects it names (at once if it holds none); the ones it lets go
+// of before are named in RefsRemoved.
 func (w *Worker) handleWaitRefRemoved(from core.Addr, m core.Message, reply func(core.Message, error)) {
-	e := w.refs.get(m.(*proto.WaitRefRemoved).ID)
-	if e == nil || e.owner != from || !e.inScope() {
+	q := m.(*proto.WaitRefRemoved)
+	rw := &removalWait{owner: from, wait: q.Wait, reply: reply}
+	for _, id := range q.IDs {
+		e := w.refs.get(id)
+		if e == nil || e.owner != from || !e.inScope() {
+			rw.gone = append(rw.gone, id)
+			continue
+		}
+		if slices.Contains(e.removalWaits, rw) {
+			continue // named twice
+		}
+		e.removalWaits = append(e.removalWaits, rw)
+		rw.left++
+	}
+	if rw.left == 0 {
 		reply(&proto.Ack{}, nil)
 		return
 	}
-	e.removedWaiters = append(e.removedWaiters, reply)
+	if len(rw.gone) > 0 {
+		w.removalsDue = append(w.removalsDue, rw)
+		w.armRemovals()
+	}
+}
+
+// refRemoved records that this worker let go of id, an object of rw.
+func (w *Worker) refRemoved(rw *removalWait, id core.ObjectID) {
+	rw.left--
+	if rw.left == 0 {
+		rw.gone = nil // the answer names them all
+		rw.reply(&proto.Ack{}, nil)
+		return
+	}
+	if len(rw.gone) == 0 {
+		w.removalsDue = append(w.removalsDue, rw)
+	}
+	rw.gone = append(rw.gone, id)
+	w.armRemovals()
+}
+
+// armRemovals sends the due RefsRemoved after refsRemovedDelay.
+func (w *Worker) armRemovals() {
+	if w.removalsArmed {
+		return
+	}
+	w.removalsArmed = true
+	w.env.AfterFunc(refsRemovedDelay, func() {
+		w.removalsArmed = false
+		due := w.removalsDue
+		w.removalsDue = nil
+		for _, rw := range due {
+			if rw.left > 0 && len(rw.gone) > 0 {
+				w.env.Send(rw.owner, &proto.RefsRemoved{Wait: rw.wait, IDs: rw.gone})
+				w.stats.RefsRemovedSent++
+			}
+			rw.gone = nil
+		}
+	})
 }
 
 // heldArgs lists spec's reference arguments this worker still holds (for

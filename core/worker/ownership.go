@@ -83,16 +83,17 @@ func (w *Worker) FreeOwned() {
 	w.exited = true
 	w.returnKept("")
 	w.borrowerSt = nil // nothing it owned is left to borrow
+	w.borrowWaits = nil
 	byRaylet := map[core.Addr][]core.ObjectID{}
 	var freed []*objEntry
 	for _, id := range w.refs.ids() {
 		e := w.refs.get(id)
 		delete(w.refs.objs, id)
 		if e.owner != "" {
-			for _, reply := range e.removedWaiters {
-				reply(&proto.Ack{}, nil)
+			for _, rw := range e.removalWaits {
+				w.refRemoved(rw, id)
 			}
-			e.removedWaiters = nil
+			e.removalWaits = nil
 			continue
 		}
 		for _, l := range e.sortedLocations() {

@@ -174,7 +174,7 @@ func TestFreeOwned(t *testing.T) {
 	if err := c.owner.AddLocalRef(theirs); err != nil {
 		t.Fatal(err)
 	}
-	c.exec.addBorrower(theirs.ID, "driver", borrowerAt{})
+	c.exec.addBorrowers([]core.ObjectID{theirs.ID}, "driver", borrowerAt{})
 	c.exec.Release(theirs)
 	c.n.run(nil)
 	if slices.Contains(c.raylet.freed, theirs.ID) {

@@ -32,7 +32,8 @@ type objEntry struct {
 	local     int
 	submitted int
 	// borrowers counts, per borrowing process, the WaitRefRemoved calls
-	// outstanding to it: each registration sends one, each answer drops
+	// outstanding to it that name this object: each registration sends
+	// one, its answer (or the RefsRemoved that names the object) drops
 	// one, so a borrower that let go and borrowed again is never dropped
 	// by its first answer.
 	borrowers map[core.Addr]int
@@ -60,9 +61,9 @@ type objEntry struct {
 	lineage *proto.TaskSpec
 
 	waiters []func()
-	// removedWaiters are owners' WaitRefRemoved calls to answer when this
-	// borrowed reference goes out of scope.
-	removedWaiters []func(core.Message, error)
+	// removalWaits are the owner's WaitRefRemoved calls that name this
+	// borrowed object, told when it goes out of scope.
+	removalWaits []*removalWait
 	// freedWaiters are WaitObjectFreed calls to answer when this owned
 	// object is freed: workers that returned it keep the references its
 	// value holds until then.

@@ -91,6 +91,11 @@ type Stats struct {
 	// BorrowsSent counts AddBorrower calls this worker sent as a
 	// borrower of references it received inside values.
 	BorrowsSent int64
+	// BorrowsEndedEarly counts borrows of objects this worker owns that
+	// a RefsRemoved ended before the rest of their wait (the borrower
+	// let go of some of them); RefsRemovedSent counts RefsRemoved this
+	// worker sent as a borrower.
+	BorrowsEndedEarly, RefsRemovedSent int64
 	// ReturnPins counts return values of tasks run here whose references
 	// this worker pinned (PinReturn).
 	ReturnPins int64
@@ -171,6 +176,13 @@ type Worker struct {
 	borrowerSt         map[core.Addr]*borrowerState
 	borrowerGen        uint64
 	borrowerCheckArmed bool
+	// borrowWaits are the WaitRefRemoved calls outstanding to borrowers,
+	// by number (borrowWaitSeq numbers them); removalsDue are the owners'
+	// waits with objects to name in a RefsRemoved (removalsArmed: soon).
+	borrowWaits   map[uint64]*borrowWait
+	borrowWaitSeq uint64
+	removalsDue   []*removalWait
+	removalsArmed bool
 	// runCheckArmed: the checkRunning timer is pending.
 	runCheckArmed bool
 	self          core.Addr
@@ -388,6 +400,9 @@ func (w *Worker) Handle(from core.Addr, m core.Message) bool {
 		return true
 	case *proto.ActorReplyAck:
 		w.onReplyAck(m)
+		return true
+	case *proto.RefsRemoved:
+		w.onRefsRemoved(from, m)
 		return true
 	case *proto.NodeDead:
 		// Only this worker's own raylet speaks for its node.
@@ -788,9 +803,7 @@ func (w *Worker) push(t *pendingTask, l lease.Lease) {
 				w.retryOrFail(t, proto.NewError(proto.KindWorkerDied, spec.Describe(), "%v", err))
 				return
 			}
-			for _, id := range r.Borrowed {
-				w.addBorrower(id, l.Worker, borrowerAt{node: l.Node, raylet: l.Raylet})
-			}
+			w.addBorrowers(r.Borrowed, l.Worker, borrowerAt{node: l.Node, raylet: l.Raylet})
 			if r.Error != nil {
 				w.retryOrFail(t, r.Error)
 				return

@@ -126,7 +126,7 @@ func TestReferenceCounting(t *testing.T) {
 	t.Run("a borrower that already released answers at once", func(t *testing.T) {
 		c := newCluster(t)
 		refs := c.bigInPlasma(t)
-		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{}) // exec holds no reference
+		c.owner.addBorrowers([]core.ObjectID{refs[0].ID}, "exec", borrowerAt{}) // exec holds no reference
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if !slices.Equal(c.raylet.freed, []core.ObjectID{refs[0].ID}) {
@@ -140,7 +140,7 @@ func TestReferenceCounting(t *testing.T) {
 			t.Fatal(err)
 		}
 		node := core.NodeID{7}
-		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{node: node})
+		c.owner.addBorrowers([]core.ObjectID{refs[0].ID}, "exec", borrowerAt{node: node})
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if len(c.raylet.freed) != 0 {
@@ -163,7 +163,7 @@ func TestReferenceCounting(t *testing.T) {
 		if err := c.exec.AddLocalRef(refs[0]); err != nil {
 			t.Fatal(err)
 		}
-		c.owner.addBorrower(refs[0].ID, "exec", borrowerAt{})
+		c.owner.addBorrowers([]core.ObjectID{refs[0].ID}, "exec", borrowerAt{})
 		c.owner.Release(refs[0])
 		c.n.run(nil)
 		if len(c.raylet.freed) != 0 {

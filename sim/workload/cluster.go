@@ -411,7 +411,7 @@ func (c *cluster) SometimesPaths() []string {
 
 func (c *cluster) paths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
-		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "node fenced", "borrowed object outlived its owner's references",
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "borrow ended before the rest of its wait", "node fenced", "borrowed object outlived its owner's references",
 		"blocked body lent its CPU", "lease stacked on a blocked worker",
 		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled",
 		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",

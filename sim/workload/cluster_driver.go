@@ -411,6 +411,7 @@ func (d *driver) countPaths(ctx context.Context) error {
 				if cw.Stats().BorrowersDropped > 0 {
 					w.Sometimes("dead borrower dropped by its owner")
 				}
+
 				if cw.Stats().ChunkedPuts > 0 && cw.Stats().ChunkedGets > 0 {
 					w.Sometimes("object put and read in chunks")
 				}
@@ -443,6 +444,7 @@ func (d *driver) countPaths(ctx context.Context) error {
 				leases.SharedPuts += st.SharedPuts
 				leases.SharedGets += st.SharedGets
 				leases.SharedFallbacks += st.SharedFallbacks
+				leases.BorrowsEndedEarly += st.BorrowsEndedEarly
 			}
 		}
 		for _, p := range []struct {
@@ -456,6 +458,7 @@ func (d *driver) countPaths(ctx context.Context) error {
 			{leases.SharedPuts, "object put through shared memory"},
 			{leases.SharedGets, "object read through shared memory"},
 			{leases.SharedFallbacks, "shared memory unusable: bytes sent in messages"},
+			{leases.BorrowsEndedEarly, "borrow ended before the rest of its wait"},
 		} {
 			if p.n > 0 {
 				w.Sometimes(p.path)
