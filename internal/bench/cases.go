@@ -115,7 +115,7 @@ func cases() []caseDef {
 			return body{mult: s.per(n, 1000), fn: func() error { return smallBatch(ctx, n) }}, nil
 		}},
 		{name: "multi_client_put_gigabytes", gigabytes: true, onNode: true,
-			note: fmt.Sprintf("10 tasks each put 10 × %d MiB (Ray: 80 MiB)", multiPutBytes>>20),
+			note: fmt.Sprintf("10 tasks each put 10 × %d MiB (Ray: 80 MiB) of one shared zero slice (Ray: a new np.zeros each, the kernel's zero page until written)", multiPutBytes>>20),
 			setup: func(ctx context.Context, s sizes) (body, error) {
 				size := s.bytes(multiPutBytes)
 				return body{mult: float64(100*size) / 1e9, fn: func() error {
