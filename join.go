@@ -254,10 +254,12 @@ func (rt *Runtime) freeOwned(ctx context.Context) {
 		return
 	}
 	if _, err := do(ctx, rt.driver, func(cw *worker.Worker, reply func(struct{}, error)) {
-		if cw != nil {
-			cw.FreeOwned()
+		if cw == nil {
+			reply(struct{}{}, nil)
+			return
 		}
-		reply(struct{}{}, nil)
+		// Until the messages are out: the transport closes next.
+		cw.FreeOwnedThen(func() { reply(struct{}{}, nil) })
 	}); err != nil {
 		rt.log.Warn("gray: freeing the driver's objects", "err", err)
 	}

@@ -3,6 +3,7 @@ package worker
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -79,8 +80,47 @@ const freeBatchMax = 1000
 // Tasks still running finish as usual; a plasma return that arrives
 // later is freed on arrival (its object is not owned any more). The
 // worker stays usable: objects created afterwards are owned as before.
-func (w *Worker) FreeOwned() {
+func (w *Worker) FreeOwned() { w.freeOwned() }
+
+// freeOwnedDrainMax bounds how long FreeOwnedThen waits for its messages
+// to leave the process.
+const freeOwnedDrainMax = 2 * time.Second
+
+// FreeOwnedThen is FreeOwned, then done once the messages it sent (the
+// returned leases, the frees, the answers to owners) have left this
+// process, or freeOwnedDrainMax passed: a program that exits right after
+// would otherwise take them with it, and the raylets would hold its
+// leases until their checks of the holder gave up (30 s).
+func (w *Worker) FreeOwnedThen(done func()) {
+	to := w.freeOwned()
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			done()
+		}
+	}
+	left := len(to) + 1
+	step := func() {
+		if left--; left == 0 {
+			end()
+		}
+	}
+	w.env.AfterFunc(freeOwnedDrainMax, end)
+	for _, a := range to {
+		core.AfterSent(w.env, a, step)
+	}
+	step()
+}
+
+// freeOwned is FreeOwned; it returns the processes it sent messages to,
+// sorted.
+func (w *Worker) freeOwned() []core.Addr {
 	w.exited = true
+	sent := map[core.Addr]bool{}
+	for _, k := range w.kept { //gray:unordered collected
+		sent[k.l.Raylet] = true
+	}
 	w.returnKept("")
 	w.borrowerSt = nil // nothing it owned is left to borrow
 	w.borrowWaits = nil
@@ -92,6 +132,7 @@ func (w *Worker) FreeOwned() {
 		if e.owner != "" {
 			for _, rw := range e.removalWaits {
 				w.refRemoved(rw, id)
+				sent[rw.owner] = true
 			}
 			e.removalWaits = nil
 			continue
@@ -108,6 +149,7 @@ func (w *Worker) FreeOwned() {
 	}
 	slices.Sort(raylets)
 	for _, a := range raylets {
+		sent[a] = true
 		for ids := range slices.Chunk(byRaylet[a], freeBatchMax) {
 			w.cli.Call(a, &proto.FreeObjects{IDs: ids}, rpc.Options{}, func(core.Message, error) {})
 		}
@@ -130,4 +172,10 @@ func (w *Worker) FreeOwned() {
 	for _, e := range freed {
 		w.refs.fail(e, proto.NewError(proto.KindOwnerDied, "", "the owner of %v at %s exited (its program returned or shut down)", e.id, w.self))
 	}
+	to := make([]core.Addr, 0, len(sent))
+	for a := range sent { //gray:unordered sorted below
+		to = append(to, a)
+	}
+	slices.Sort(to)
+	return to
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/grayrt/gray/core"
 	"github.com/grayrt/gray/core/proto"
@@ -289,5 +290,53 @@ func TestStreamItemOwnedBeforeItsReport(t *testing.T) {
 	c.owner.StreamClose(refs[0].ID.Task())
 	if owns() {
 		t.Fatal("an item of a closed stream is still owned")
+	}
+}
+
+// heldEnv is a test environment in which every message to another
+// process waits inside the process until the test lets it out
+// (core.SendBarrier), as on hosts until a writer puts it on the wire.
+type heldEnv struct {
+	*fenv
+	held map[core.Addr][]func()
+}
+
+func (e *heldEnv) Holds(to core.Addr) bool { return to != e.self }
+func (e *heldEnv) AfterSent(to core.Addr, f func()) bool {
+	e.held[to] = append(e.held[to], f)
+	return true
+}
+
+// TestFreeOwnedThenWaitsForItsMessagesToLeave: a program that shuts down
+// frees what it owns and returns its leases; its transport closes next,
+// so FreeOwnedThen answers only once those messages left the process (or
+// after freeOwnedDrainMax). Before, the program closed at once and the
+// raylet held its leases until its checks of the holder gave up.
+func TestFreeOwnedThenWaitsForItsMessagesToLeave(t *testing.T) {
+	for _, leave := range []bool{true, false} {
+		c := newCluster(t)
+		env := &heldEnv{fenv: c.n.env("driver", 1), held: map[core.Addr][]func(){}}
+		c.owner = New(env, Config{Raylet: "raylet", Node: core.NodeID{9}, Job: core.JobIDFromInt(1), OwnerTimeout: 5 * time.Second})
+		c.n.procs["driver"] = func(from core.Addr, m core.Message) { c.owner.Handle(from, m) }
+		c.bigInPlasma(t)
+		clear(env.held)
+		done := false
+		c.owner.FreeOwnedThen(func() { done = true })
+		if done || len(env.held["raylet"]) == 0 {
+			t.Fatalf("FreeOwnedThen answered (%v) or waits for no message to the raylet (%d waits)", done, len(env.held["raylet"]))
+		}
+		if leave {
+			for _, f := range env.held["raylet"] {
+				f()
+			}
+			if !done {
+				t.Fatal("FreeOwnedThen did not answer once its messages left")
+			}
+			continue
+		}
+		c.n.run(func() bool { return done })
+		if !done || c.n.now.Sub(time.Unix(1_700_000_000, 0)) < freeOwnedDrainMax {
+			t.Fatalf("FreeOwnedThen with its messages stuck: answered %v at %v, want after %v", done, c.n.now.Sub(time.Unix(1_700_000_000, 0)), freeOwnedDrainMax)
+		}
 	}
 }

@@ -272,10 +272,12 @@ func (d *Driver) Receive(from core.Addr, m core.Message) {
 		}
 		// The program is done with what it owns: free it now rather than
 		// leave it pinned in the raylets until they notice the exit.
-		d.cw.FreeOwned()
-		if d.cfg.Done != nil {
-			d.cfg.Done(m.err)
-		}
+		// Done once its messages left: the program exits after it.
+		d.cw.FreeOwnedThen(func() {
+			if d.cfg.Done != nil {
+				d.cfg.Done(m.err)
+			}
+		})
 		return
 	}
 	if d.gcs.Handle(from, m) || d.cw == nil {
