@@ -659,9 +659,14 @@ func (r *Raylet) checkLeases() {
 			}
 			if err != nil {
 				// Unreachable, or gone for good: a launched worker that
-				// exited never answers again. Give up on it after a while.
+				// exited never answers again. Give up on it after a
+				// while, or at once for the driver of a finished job (a
+				// lease granted as it exited, which it never heard of).
 				l.unanswered++
-				if l.unanswered < leaseCheckUnansweredMax {
+				if !r.finishedDrivers[k.owner] {
+					r.askJobs()
+				}
+				if l.unanswered < leaseCheckUnansweredMax && !r.finishedDrivers[k.owner] {
 					return
 				}
 				r.env.Log().Warn("lease holder unreachable; freeing its lease", "holder", string(k.owner), "lease", k.id, "checks", l.unanswered)
@@ -670,6 +675,24 @@ func (r *Raylet) checkLeases() {
 			}
 			r.disown(l)
 		})
+	}
+}
+
+// freeFinishedLeases frees the granted leases of finished jobs' drivers
+// that did not answer their last check (see checkLeases).
+func (r *Raylet) freeFinishedLeases() {
+	keys := make([]leaseKey, 0, len(r.leases))
+	for k, l := range r.leases { //gray:unordered sorted below
+		if l.worker != nil && l.unanswered > 0 && r.finishedDrivers[k.owner] {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, cmpLeaseKey)
+	for _, k := range keys {
+		l := r.leases[k]
+		r.env.Log().Warn("lease holder is the driver of a finished job and does not answer; freeing its lease", "holder", string(k.owner), "lease", k.id)
+		r.stats.FinishedDriverLeases++
+		r.disown(l)
 	}
 }
 

@@ -288,7 +288,8 @@ func (r *Raylet) askOwnerNode(o *owner) {
 
 // askJobs reads the GCS's job table and frees the primary copies that
 // drivers of finished jobs owned for those jobs (a driver whose own frees
-// were lost before it exited never answers a check).
+// were lost before it exited never answers a check), and the leases such
+// drivers no longer answer for (freeFinishedLeases).
 func (r *Raylet) askJobs() {
 	if r.jobsAsked {
 		return
@@ -300,11 +301,15 @@ func (r *Raylet) askJobs() {
 			return
 		}
 		finished := map[core.JobID]core.Addr{}
+		drivers := map[core.Addr]bool{}
 		for _, j := range rep.Jobs {
 			if j.Finished {
 				finished[j.ID] = j.DriverAddr
+				drivers[j.DriverAddr] = true
 			}
 		}
+		r.finishedDrivers = drivers
+		r.freeFinishedLeases()
 		for _, o := range r.sortedOwners() {
 			if !o.node.IsNil() {
 				continue // a worker: never a job's driver

@@ -383,3 +383,59 @@ func TestNeverFreesALiveOwnersCopies(t *testing.T) {
 		})
 	})
 }
+
+// TestFinishedJobFreesItsDriversLeases: a lease whose holder does not
+// answer the raylet's checks is freed after leaseCheckUnansweredMax of
+// them (30 s), since the holder may only be unreachable; but a holder
+// that is the driver of a finished job has exited (a lease granted as it
+// shut down, which it never heard of): its lease goes at the next check.
+// An unreachable driver whose job is not finished keeps its lease.
+func TestFinishedJobFreesItsDriversLeases(t *testing.T) {
+	runScenario(t, func(h *world) {
+		h.addOwner("raylet-1/w1", "node-1", newOwner(7))
+		h.addOwner("raylet-1/w2", "node-1", newOwner(8))
+		h.addOwner("driver-1", "", newOwner(5))
+		h.addOwner("driver-2", "", newOwner(6))
+		h.at(100*time.Millisecond, func() {
+			h.register("raylet-1/w1", "raylet-1", 1, 7, "")
+			h.register("raylet-1/w2", "raylet-1", 2, 8, "")
+		})
+		for i, a := range []core.Addr{"driver-1", "driver-2"} {
+			h.at(200*time.Millisecond, func() {
+				h.on(a, func(o *owner) {
+					o.gcs.AddJob(a, nil, func(r gcs.Reply, err error) {
+						if err != nil {
+							t.Errorf("AddJob: %v", err)
+						}
+						o.job = r.Job
+						spec := proto.TaskSpec{TaskID: core.NewTaskID(r.Job, core.TaskID{}, 1), Job: r.Job, Function: "f", NumReturns: 1,
+							Resources: core.MustResources(core.CPU, 1), Owner: a,
+							Strategy: proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: h.node("raylet-1")}}
+						o.cli.Call("raylet-1", &proto.RequestLease{Spec: spec, LeaseID: uint64(i + 1)}, rpc.Options{Timeout: time.Minute}, func(core.Message, error) {})
+					})
+				})
+			})
+		}
+		h.at(3*time.Second, func() {
+			if got := h.raylet("raylet-1").Available().Get(core.CPU); got != 0 {
+				t.Fatalf("available = %v CPUs, want 0 (both leases granted)", got)
+			}
+			h.on("driver-1", func(o *owner) {
+				o.gcs.FinishJob(o.job, func(_ gcs.Reply, err error) {
+					if err != nil {
+						t.Errorf("FinishJob: %v", err)
+					}
+					h.w.Crash("driver-1", "test: the driver program returned")
+				})
+			})
+			h.owners["driver-2"].silent = true
+		})
+		h.at(10*time.Second, func() {
+			r := h.raylet("raylet-1")
+			if got, n := r.Available().Get(core.CPU), r.Stats().FinishedDriverLeases; got != core.Units(1) || n != 1 {
+				t.Errorf("7 s after driver-1's job finished: %v CPUs available, %d leases of finished drivers freed; want 1 CPU (driver-2's lease kept), 1", got, n)
+			}
+			h.end()
+		})
+	})
+}

@@ -139,6 +139,9 @@ type Stats struct {
 	// OrphansFreed counts primary copies freed because their owner was
 	// gone (owners.go).
 	OrphansFreed int64
+	// FinishedDriverLeases counts leases freed because their holder, the
+	// driver of a finished job, stopped answering for them.
+	FinishedDriverLeases int64
 	// Repulls counts pulls of objects whose copy this store evicted
 	// earlier (among the last evictedMax evictions): a secondary copy
 	// thrown out for room and wanted again. Many of them mean the store
@@ -243,6 +246,10 @@ type Raylet struct {
 	exitedWorkers map[core.Addr]bool
 	launchAddrs   map[string]core.Addr
 	jobsAsked     bool
+	// finishedDrivers are the drivers of finished jobs, as the GCS's job
+	// table said when askJobs last read it: a lease such a driver does
+	// not answer for is freed at once.
+	finishedDrivers map[core.Addr]bool
 
 	stats Stats
 }
