@@ -198,6 +198,33 @@ func (h *world) expect(when string, held map[core.ObjectID]bool) {
 	}
 }
 
+// addJob makes the driver at addr add a job in the GCS, then runs then
+// on its loop with the job in o.job.
+func (h *world) addJob(addr core.Addr, then func(o *owner)) {
+	h.on(addr, func(o *owner) {
+		o.gcs.AddJob(addr, nil, func(r gcs.Reply, err error) {
+			if err != nil {
+				h.t.Errorf("AddJob: %v", err)
+			}
+			o.job = r.Job
+			then(o)
+		})
+	})
+}
+
+// finishAndExit marks the job of the driver at addr finished in the GCS,
+// then crashes the driver: its program returned.
+func (h *world) finishAndExit(addr core.Addr) {
+	h.on(addr, func(o *owner) {
+		o.gcs.FinishJob(o.job, func(_ gcs.Reply, err error) {
+			if err != nil {
+				h.t.Errorf("FinishJob: %v", err)
+			}
+			h.w.Crash(addr, "test: the driver program returned")
+		})
+	})
+}
+
 // obj is the id of the n-th test object.
 func obj(n uint32) core.ObjectID {
 	return core.ObjectIDForPut(core.WorkerTaskID(core.JobID{}, 77), n)
@@ -276,27 +303,12 @@ func TestFinishedJobFreesItsDriversCopies(t *testing.T) {
 		h.addOwner("driver-2", "", newOwner(6))
 		for _, a := range []core.Addr{"driver-1", "driver-2"} {
 			h.at(100*time.Millisecond, func() {
-				h.on(a, func(o *owner) {
-					o.gcs.AddJob(a, nil, func(r gcs.Reply, err error) {
-						if err != nil {
-							t.Errorf("AddJob: %v", err)
-						}
-						o.job = r.Job
-						h.put(a, obj(uint32(o.inc)), core.NodeID{}, r.Job)
-					})
-				})
+				h.addJob(a, func(o *owner) { h.put(a, obj(uint32(o.inc)), core.NodeID{}, o.job) })
 			})
 		}
 		h.at(5*time.Second, func() {
 			h.expect("drivers alive", map[core.ObjectID]bool{obj(5): true, obj(6): true})
-			h.on("driver-1", func(o *owner) {
-				o.gcs.FinishJob(o.job, func(_ gcs.Reply, err error) {
-					if err != nil {
-						t.Errorf("FinishJob: %v", err)
-					}
-					h.w.Crash("driver-1", "test: the driver program returned")
-				})
-			})
+			h.finishAndExit("driver-1")
 			h.owners["driver-2"].silent = true
 		})
 		h.at(40*time.Second, func() {
@@ -402,17 +414,11 @@ func TestFinishedJobFreesItsDriversLeases(t *testing.T) {
 		})
 		for i, a := range []core.Addr{"driver-1", "driver-2"} {
 			h.at(200*time.Millisecond, func() {
-				h.on(a, func(o *owner) {
-					o.gcs.AddJob(a, nil, func(r gcs.Reply, err error) {
-						if err != nil {
-							t.Errorf("AddJob: %v", err)
-						}
-						o.job = r.Job
-						spec := proto.TaskSpec{TaskID: core.NewTaskID(r.Job, core.TaskID{}, 1), Job: r.Job, Function: "f", NumReturns: 1,
-							Resources: core.MustResources(core.CPU, 1), Owner: a,
-							Strategy: proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: h.node("raylet-1")}}
-						o.cli.Call("raylet-1", &proto.RequestLease{Spec: spec, LeaseID: uint64(i + 1)}, rpc.Options{Timeout: time.Minute}, func(core.Message, error) {})
-					})
+				h.addJob(a, func(o *owner) {
+					spec := proto.TaskSpec{TaskID: core.NewTaskID(o.job, core.TaskID{}, 1), Job: o.job, Function: "f", NumReturns: 1,
+						Resources: core.MustResources(core.CPU, 1), Owner: a,
+						Strategy: proto.Strategy{Kind: proto.StrategyNodeAffinity, Node: h.node("raylet-1")}}
+					o.cli.Call("raylet-1", &proto.RequestLease{Spec: spec, LeaseID: uint64(i + 1)}, rpc.Options{Timeout: time.Minute}, func(core.Message, error) {})
 				})
 			})
 		}
@@ -420,14 +426,7 @@ func TestFinishedJobFreesItsDriversLeases(t *testing.T) {
 			if got := h.raylet("raylet-1").Available().Get(core.CPU); got != 0 {
 				t.Fatalf("available = %v CPUs, want 0 (both leases granted)", got)
 			}
-			h.on("driver-1", func(o *owner) {
-				o.gcs.FinishJob(o.job, func(_ gcs.Reply, err error) {
-					if err != nil {
-						t.Errorf("FinishJob: %v", err)
-					}
-					h.w.Crash("driver-1", "test: the driver program returned")
-				})
-			})
+			h.finishAndExit("driver-1")
 			h.owners["driver-2"].silent = true
 		})
 		h.at(10*time.Second, func() {
