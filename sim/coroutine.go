@@ -281,20 +281,19 @@ func (w *World) unwind(p *proc) {
 }
 
 // Holds implements core.SendBarrier: each simulated process stands for
-// a process of its own, so a reply to another one is acknowledged as
-// on hosts (although the simulated network takes a message at Send, and
-// a crash does not lose what was sent).
+// a process of its own, and with Faults.SendHold a message waits inside
+// its sender for a while after Send, lost if the sender crashes first.
 func (e *procEnv) Holds(to core.Addr) bool { return to != e.p.addr }
 
-// AfterSent implements core.SendBarrier. The simulated network takes a
-// message at Send, so nothing sent waits inside a process; f still runs
-// at an event of its own, so that a run explores what can happen
-// between a reply and what waits for it (a crash, a kill, another
-// message).
-func (e *procEnv) AfterSent(_ core.Addr, f func()) bool {
+// AfterSent implements core.SendBarrier: f runs once the messages sent
+// so far to to have left (Faults.SendHold), at an event of its own even
+// when they all left, so that a run explores what can happen between a
+// reply and what waits for it (a crash, a kill, another message). A
+// crash before then drops f with the process.
+func (e *procEnv) AfterSent(to core.Addr, f func()) bool {
 	if !e.current() {
 		return true // the process is gone: f never runs
 	}
-	e.w.push(event{at: e.w.now, kind: evCall, dst: e.p, inc: e.inc, action: f})
+	e.w.push(event{at: e.w.net.leftBy(e.w, e.p, to), kind: evCall, dst: e.p, inc: e.inc, action: f})
 	return true
 }

@@ -56,6 +56,12 @@ type Faults struct {
 	// The workload may veto a loss (DiskLossGuard) that would take more
 	// than its replication tolerates.
 	DiskLoss float64
+	// SendHold is how long a message may stay inside its sender after
+	// Send: each waits a uniform [0, SendHold) (a user-space queue, a
+	// transport's buffer) before it leaves, in order per link, and a
+	// crash of the sender before then loses it. A message to another
+	// process is only safe once it left (core.SendBarrier.AfterSent).
+	SendHold time.Duration
 	// ShmRefuse is the probability that creating or opening a shared
 	// memory segment fails during the fault phase (a full /dev/shm, a
 	// failed mmap): the components must then move the bytes in messages.
@@ -82,7 +88,8 @@ func DefaultFaults() Faults {
 // Any reports whether f injects any fault (beyond latency and drift).
 func (f Faults) Any() bool {
 	return f.Drop > 0 || f.Duplicate > 0 || f.Reorder > 0 || f.LateDup > 0 || f.TailProb > 0 || f.Partition > 0 ||
-		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0 || f.ShmRefuse > 0 || f.DiskLoss > 0
+		f.Clog > 0 || f.Crash > 0 || f.DiskError > 0 || f.Pause > 0 || f.Corrupt > 0 || f.ClockJump > 0 || f.ShmRefuse > 0 || f.DiskLoss > 0 ||
+		f.SendHold > 0
 }
 
 // pauseMax is the longest pause of the mix.
@@ -151,6 +158,9 @@ func Swarm(r *rand.Rand) Faults {
 	if on() {
 		f.DiskLoss = 0.02 + r.Float64()*0.1
 	}
+	if on() {
+		f.SendHold = time.Duration(1+r.IntN(2000)) * time.Microsecond
+	}
 	return f
 }
 
@@ -158,7 +168,7 @@ func Swarm(r *rand.Rand) Faults {
 // (a mix drawn from the seed) or a comma-separated list such as
 // "drop=0.05,dup=0.01,partition=0.2,crash=0.1" on top of DefaultFaults.
 // Keys: latency, jitter, tail, tail_latency, drop, dup, reorder, partition,
-// clog, crash, disk, pause, pause_max, corrupt, disk_loss, late_dup, clock_jump, shm_refuse, unsynced, drift.
+// clog, crash, disk, pause, pause_max, corrupt, disk_loss, late_dup, clock_jump, shm_refuse, send_hold, unsynced, drift.
 func ResolveFaults(spec string, seed uint64) (Faults, error) {
 	switch spec {
 	case "", "none":
@@ -215,6 +225,11 @@ func ResolveFaults(spec string, seed uint64) (Faults, error) {
 			f.PauseMax, err = time.ParseDuration(v)
 			if err == nil && (f.PauseMax < time.Millisecond || f.PauseMax > 10*time.Minute) {
 				err = fmt.Errorf("want a duration from 1ms to 10m")
+			}
+		case "send_hold":
+			f.SendHold, err = time.ParseDuration(v)
+			if err == nil && (f.SendHold < 0 || f.SendHold > time.Second) {
+				err = fmt.Errorf("want a duration from 0 to 1s")
 			}
 		case "unsynced":
 			f.UnsyncedKeepPct, err = strconv.Atoi(v)
@@ -287,6 +302,9 @@ func (f Faults) String() string {
 	}
 	if f.PauseMax != 0 {
 		add("pause_max=%v", f.PauseMax)
+	}
+	if f.SendHold != 0 {
+		add("send_hold=%v", f.SendHold)
 	}
 	if f.UnsyncedKeepPct > 0 {
 		add("unsynced=%d", f.UnsyncedKeepPct)

@@ -28,6 +28,9 @@ type network struct {
 	// last is the latest delivery time scheduled on each link that ever
 	// carried a message, for FIFO.
 	last map[netLink]int64
+	// leave is the latest time a message sent on each link leaves its
+	// sender (Faults.SendHold).
+	leave map[netLink]int64
 
 	sent, dropped int64
 }
@@ -69,6 +72,7 @@ func (n *network) init() {
 	n.clogs.links = map[netLink]int64{}
 	n.clogs.procs = map[int][]procClog{}
 	n.last = map[netLink]int64{}
+	n.leave = map[netLink]int64{}
 }
 
 // cut reports whether messages from i to j are lost: the last change to
@@ -197,11 +201,18 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		return
 	}
 	link := netLink{int32(from.idx), int32(dst.idx)}
+	// The message leaves its sender now, or after a hold (in order per
+	// link); until then a crash of the sender loses it.
+	leave := w.now
+	if f := &w.faults; f.SendHold > 0 && !w.healed {
+		leave = max(w.now+w.netRand.Int64N(int64(f.SendHold)), n.leave[link])
+		n.leave[link] = leave
+	}
 	if sameHost(from, dst) {
 		// Local IPC: reliable, in order, fast.
-		at := max(w.now+int64(localLatency), n.last[link])
+		at := max(leave+int64(localLatency), n.last[link])
 		n.last[link] = at
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, leave: leave, srcInc: from.inc})
 		return
 	}
 	f := &w.faults
@@ -221,8 +232,8 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		// proxy replaying) and arrives seconds later, perhaps at a
 		// restarted receiver, after everything sent since.
 		w.msgs++
-		at := w.now + int64(time.Second) + w.netRand.Int64N(int64(9*time.Second))
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: w.msgs, late: true, shared: true})
+		at := leave + int64(time.Second) + w.netRand.Int64N(int64(9*time.Second))
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: w.msgs, late: true, shared: true, leave: leave, srcInc: from.inc})
 		w.Sometimes("message delivered late")
 		if w.obs != nil {
 			w.observe(from, "send", to, w.msgs, core.MessageName(m.MsgType()), "late duplicate")
@@ -242,7 +253,7 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 				w.observe(from, "send", to, id, core.MessageName(m.MsgType()), "duplicate")
 			}
 		}
-		at := w.now + n.latency(w)
+		at := leave + n.latency(w)
 		reorder := !w.healed && f.Reorder > 0 && w.netRand.Float64() < f.Reorder
 		if reorder {
 			at += w.netRand.Int64N(int64(20 * time.Millisecond))
@@ -252,14 +263,33 @@ func (n *network) send(w *World, from *proc, to core.Addr, m core.Message, b []b
 		if at > n.last[link] {
 			n.last[link] = at
 		}
-		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, shared: shared})
+		w.push(event{at: at, kind: evDeliver, dst: dst, inc: dst.inc, src: from.addr, payload: b, id: id, shared: shared, leave: leave, srcInc: from.inc})
 	}
+}
+
+// leftBy returns when the messages from sent so far to to have left
+// from (now, without Faults.SendHold).
+func (n *network) leftBy(w *World, from *proc, to core.Addr) int64 {
+	dst := w.byAddr[to]
+	if dst == nil {
+		return w.now
+	}
+	return max(w.now, n.leave[netLink{int32(from.idx), int32(dst.idx)}])
 }
 
 // deliverable decides at arrival time whether a message gets through: a
 // cut link loses it, a clogged link holds it back until the clog ends.
 func (n *network) deliverable(w *World, e *event) bool {
 	src := w.byAddr[e.src]
+	if e.leave > 0 && src.endedBefore(e.srcInc, e.leave) {
+		n.dropped++
+		w.tracef(e.dst, "drop", "from %s (its sender crashed before it left)", e.src)
+		if w.obs != nil {
+			w.observe(e.dst, "drop", e.src, e.id, w.messageName(e.payload), "sender crashed")
+		}
+		w.Sometimes("message lost in its crashed sender")
+		return false
+	}
 	if src == e.dst || sameHost(src, e.dst) {
 		return true
 	}

@@ -45,6 +45,11 @@ type event struct {
 	// incarnation of dst is alive when it arrives, as a copy that
 	// lingered in the network reaches a restarted process.
 	late bool
+	// leave is when a delivered message left its sender (0: at Send),
+	// srcInc the sender's incarnation then: a crash of that incarnation
+	// before leave loses it (Faults.SendHold).
+	leave  int64
+	srcInc uint32
 }
 
 // eventQueue is a binary min-heap of events by (at, seq). The heap holds

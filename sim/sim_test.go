@@ -367,3 +367,46 @@ func TestDigestBytesSeesEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// TestSendHoldLosesWhatACrashedSenderHeld: with Faults.SendHold a message
+// waits inside its sender after Send; a crash before it left loses it,
+// and AfterSent runs only once the messages sent so far have left (never,
+// if the sender crashed first). Messages that left before the crash
+// arrive.
+func TestSendHoldLosesWhatACrashedSenderHeld(t *testing.T) {
+	var got []uint64
+	var sentAt, leftAt []time.Duration
+	wl := &scripted{setup: func(w *World) {
+		w.AddProcess("p", ProcOptions{}, func() core.Process {
+			return &procFunc{receive: func(_ core.Addr, m core.Message) { got = append(got, m.(*EchoRequest).Seq) }}
+		})
+		w.AddProcess("q", ProcOptions{Crashable: true}, func() core.Process {
+			return &procFunc{start: func(env core.Env) {
+				if w.Now() > 0 {
+					return // restarted: sends nothing more
+				}
+				env.AfterFunc(100*time.Millisecond, func() {
+					env.Send("p", &EchoRequest{Seq: 1})
+					sentAt = append(sentAt, w.Now())
+					core.AfterSent(env, "p", func() {
+						leftAt = append(leftAt, w.Now())
+						env.AfterFunc(time.Millisecond, func() {
+							env.Send("p", &EchoRequest{Seq: 2})
+							w.Schedule(0, "crash q", func() { w.crash(w.byAddr["q"], "test") })
+						})
+					})
+				})
+			}}
+		})
+	}}
+	r := Run(Config{Seed: 5, FaultSpec: "send_hold=50ms,latency=1ms,jitter=0s,drift=0", FaultPhase: time.Second}, wl, "send-hold")
+	if !r.Passed {
+		t.Fatal(r)
+	}
+	if len(leftAt) != 1 || leftAt[0] <= sentAt[0] {
+		t.Fatalf("AfterSent ran at %v for a message sent at %v, want once, later (it waits in q)", leftAt, sentAt)
+	}
+	if !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("p received %v, want [1]: 2 was still inside q when q crashed", got)
+	}
+}

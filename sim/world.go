@@ -137,6 +137,9 @@ type proc struct {
 	env     *procEnv
 	inc     uint32
 	alive   bool
+	// ends are when the last incarnations ended (crashed), newest last,
+	// for Faults.SendHold.
+	ends    []incEnd
 	fs      *vfs.MemFS
 	disk    *diskFaults
 	drift   int64 // parts per million
@@ -421,6 +424,10 @@ func (w *World) crash(p *proc, why string) {
 	p.alive = false
 	p.crashes++
 	p.lastWhy = why
+	if len(p.ends) == incEndsKept {
+		p.ends = append(p.ends[:0], p.ends[1:]...)
+	}
+	p.ends = append(p.ends, incEnd{inc: p.inc, at: w.now})
 	p.disturbedUntil = math.MaxInt64 // until it starts again
 	w.tracef(p, "crash", "%s", why)
 	if w.obs != nil {
@@ -839,4 +846,28 @@ func (w *World) record(p *proc, k eventKind, src core.Addr, digest uint64) {
 	h = mix64(h ^ idx<<8 ^ uint64(k))
 	h = mix64(h ^ digest ^ hashString(string(src)))
 	w.hash = h
+}
+
+// incEnd is when incarnation inc of a process ended.
+type incEnd struct {
+	inc uint32
+	at  int64
+}
+
+// incEndsKept bounds proc.ends: a message of an older incarnation is
+// taken to have left.
+const incEndsKept = 4
+
+// endedBefore reports whether incarnation inc of p ended (crashed)
+// before t.
+func (p *proc) endedBefore(inc uint32, t int64) bool {
+	if inc == p.inc && p.alive {
+		return false
+	}
+	for _, e := range p.ends {
+		if e.inc == inc {
+			return e.at < t
+		}
+	}
+	return false // older than those kept: it left long before
 }
