@@ -146,6 +146,8 @@ type cluster struct {
 	streamCrashed map[int64]bool
 	// callRuns counts the runs of each square actor call.
 	callRuns map[core.TaskID]int
+	// crashedSelf records, by actor id, the processes crashSelf killed.
+	crashedSelf map[string]selfCrash
 	// subs are the jobs the drivers submitted (cluster_jobs.go), by id.
 	subs map[string]*submitted
 }
@@ -203,6 +205,7 @@ func (c *cluster) init(w *sim.World) {
 	c.streamNodes = map[int64][]core.NodeID{}
 	c.streamCrashed = map[int64]bool{}
 	c.callRuns = map[core.TaskID]int{}
+	c.crashedSelf = map[string]selfCrash{}
 	c.subs = map[string]*submitted{}
 }
 
@@ -411,7 +414,7 @@ func (c *cluster) SometimesPaths() []string {
 
 func (c *cluster) paths() []string {
 	return []string{"task retried", "object through plasma", "infeasible task reported", "user error returned", "fault: crash", "fault: host crash", "process fail-stop",
-		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "borrow ended before the rest of its wait", "node fenced", "borrowed object outlived its owner's references",
+		"object rebuilt from lineage", "actor restarted", "spillback", "remote pull", "actor call retried", "nested task", "actor call answered", "actor killed", "owner died", "borrower registered", "borrow ended before the rest of its wait", "actor crashed by its call after acknowledged replies", "node fenced", "borrowed object outlived its owner's references",
 		"blocked body lent its CPU", "lease stacked on a blocked worker",
 		"task cancelled", "task cancelled with force", "running task interrupted", "child of a cancelled task cancelled",
 		"secondary copy evicted", "evicted copy pulled again", "object store full", "store refused an object", "read without room for a copy", "driver filled its node's store", "kept object read rounds later",

@@ -316,6 +316,11 @@ func (d *driver) actorRound(ctx context.Context, x int64, rs *roundRefs) (check 
 	} else if c != nil {
 		checks = append(checks, c)
 	}
+	if d.round%4 == 2 {
+		if err := d.ackedRepliesRound(ctx, x); err != nil {
+			return nil, err
+		}
+	}
 
 	// Every other round its replies go unacknowledged (Ray's way): the
 	// at-most-once check below holds either way.
@@ -525,6 +530,89 @@ func checkPowers(ctx context.Context, s *gray.Stream[int64], x int64) error {
 		}
 		want *= x
 	}
+}
+
+// crashSelfMethod kills its actor's process right after it returns (the
+// crash is the event after the call's), and records whether a fault
+// touched the process since the virtual time since: the calls before it
+// must have been answered, since a sequential actor starts a call only
+// once its caller acknowledged the previous reply.
+var crashSelfMethod = gray.Method1("crashSelf", func(_ *counter, ctx context.Context, since int64) (int64, error) {
+	cl, c := clusterOf(ctx), process.CallerFrom(ctx)
+	rc, err := gray.GetRuntimeContext(ctx)
+	if cl == nil || c == nil || err != nil {
+		return 0, errors.New("crashSelf runs in the cluster workload only")
+	}
+	self := c.Env.Self()
+	cl.crashedSelf[rc.ActorID] = selfCrash{addr: self, disturbed: cl.w.Disturbed(self, time.Duration(since))}
+	cl.w.Schedule(0, "workload: an actor call kills its own process "+string(self), func() {
+		cl.w.Crash(self, "workload: an actor call kills its own process")
+	})
+	return 0, nil
+})
+
+// slowMethod takes 20 ms, so that the calls sent after it queue at the
+// actor and run back to back.
+var slowMethod = gray.Method0("slow", func(_ *counter, ctx context.Context) (int64, error) {
+	return 0, pause(ctx, 20*time.Millisecond)
+})
+
+// selfCrash is what crashSelf recorded.
+type selfCrash struct {
+	addr      core.Addr
+	disturbed bool
+}
+
+// ackedRepliesRound sends a slow call, four square calls and then
+// crashSelf to a new counter with acknowledged replies and no restarts
+// (the calls queue behind the slow one and run back to back). Every square ran
+// before crashSelf started; the reply of each must reach the driver,
+// unless a fault other than the crash kept the driver from the actor
+// (then the actor stops waiting for acks after a while). Messages still
+// inside the crashing process are lost (Faults.SendHold), so without the
+// acks a square's reply dies with it.
+func (d *driver) ackedRepliesRound(ctx context.Context, x int64) error {
+	cl := d.cl
+	since := cl.w.Now()
+	h, err := counterClass.New(ctx, gray.V(x), gray.WithMaxRestarts(0))
+	if err != nil {
+		return d.registrationFailed("acked counter", err)
+	}
+	slow := slowMethod.Remote(ctx, h)
+	defer slow.Release()
+	squares := make([]gray.Ref[int64], 4)
+	for i := range squares {
+		squares[i] = squareMethod.Remote(ctx, h, gray.V(x+int64(i)))
+	}
+	crash := crashSelfMethod.Remote(ctx, h, gray.V(int64(since)))
+	defer crash.Release()
+	_, crashErr := crash.Get(ctx)
+	sc, crashed := cl.crashedSelf[h.ID()]
+	for i, r := range squares {
+		got, err := r.Get(ctx)
+		r.Release()
+		want := (x + int64(i)) * (x + int64(i))
+		switch {
+		case err == nil && got == want:
+			continue
+		case err == nil:
+			return fmt.Errorf("acked square(%d) = %d, want %d", x+int64(i), got, want)
+		case !errors.Is(err, gray.ErrActorDied):
+			return fmt.Errorf("acked square(%d): %w", x+int64(i), err)
+		}
+		if cl.runsOf(r.ID()) == 0 || !crashed {
+			continue // it never ran, or the actor died before crashSelf ran
+		}
+		if sc.disturbed || cl.w.Disturbed(d.addr, since) {
+			cl.w.Sometimes("acked reply lost to a crash while a fault cut the caller off")
+			continue
+		}
+		return fmt.Errorf("square(%d) ran on %s and was answered ErrActorDied when the next call crashed the actor (crashSelf: %v): an acknowledged reply was lost", x+int64(i), sc.addr, crashErr)
+	}
+	if crashed {
+		cl.w.Sometimes("actor crashed by its call after acknowledged replies")
+	}
+	return nil
 }
 
 // runsOf returns how often the actor call whose return has the object id
