@@ -1,7 +1,5 @@
 package gcs
 
-import "github.com/grayrt/gray/core"
-
 // StoredTables counts the records of s's database by table prefix.
 func StoredTables(s *Server) map[byte]int {
 	it, err := s.db.NewIter(nil)
@@ -36,5 +34,3 @@ const (
 	TableKV   = tableKV
 	BulkMin   = bulkValueMin
 )
-
-var _ core.Process = (*Server)(nil)

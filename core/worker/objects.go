@@ -238,6 +238,10 @@ func (w *Worker) onRefsRemoved(from core.Addr, m *proto.RefsRemoved) {
 	if wait == nil || wait.borrower != from {
 		return // answered, dropped, or not ours
 	}
+	if w.borrowerGenOf(wait.borrower) != wait.gen {
+		delete(w.borrowWaits, wait.seq) // the borrower was dropped as dead since
+		return
+	}
 	n := len(wait.ids)
 	w.borrowsEnded(wait, m.IDs)
 	w.stats.BorrowsEndedEarly += int64(n - len(wait.ids))
