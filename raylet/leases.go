@@ -663,10 +663,12 @@ func (r *Raylet) checkLeases() {
 				// while, or at once for the driver of a finished job (a
 				// lease granted as it exited, which it never heard of).
 				l.unanswered++
-				if !r.finishedDrivers[k.owner] {
-					r.askJobs()
-				}
-				if l.unanswered < leaseCheckUnansweredMax && !r.finishedDrivers[k.owner] {
+				switch {
+				case r.finishedDrivers[k.owner]:
+					r.freeFinishedLeases()
+					return
+				case l.unanswered < leaseCheckUnansweredMax:
+					r.askJobs() // frees it if its holder's job finished
 					return
 				}
 				r.env.Log().Warn("lease holder unreachable; freeing its lease", "holder", string(k.owner), "lease", k.id, "checks", l.unanswered)

@@ -238,24 +238,22 @@ func (w *Worker) onRefsRemoved(from core.Addr, m *proto.RefsRemoved) {
 	if wait == nil || wait.borrower != from {
 		return // answered, dropped, or not ours
 	}
-	if w.borrowerGenOf(wait.borrower) != wait.gen {
-		delete(w.borrowWaits, wait.seq) // the borrower was dropped as dead since
-		return
-	}
 	n := len(wait.ids)
-	w.borrowsEnded(wait, m.IDs)
-	w.stats.BorrowsEndedEarly += int64(n - len(wait.ids))
+	if w.borrowsEnded(wait, m.IDs) {
+		w.stats.BorrowsEndedEarly += int64(n - len(wait.ids))
+	}
 	if len(wait.ids) == 0 {
 		delete(w.borrowWaits, wait.seq)
 	}
 }
 
 // borrowsEnded ends wait's borrows of ids (those it still counts): the
-// borrower holds none of them any more.
-func (w *Worker) borrowsEnded(wait *borrowWait, ids []core.ObjectID) {
+// borrower holds none of them any more. It reports false, and counts
+// nothing more for wait, if the borrower was dropped as dead since.
+func (w *Worker) borrowsEnded(wait *borrowWait, ids []core.ObjectID) bool {
 	if w.borrowerGenOf(wait.borrower) != wait.gen {
-		clear(wait.ids) // the borrower was dropped as dead since
-		return
+		clear(wait.ids) // dropBorrower uncounted them
+		return false
 	}
 	for _, id := range ids {
 		if _, ok := wait.ids[id]; !ok {
@@ -270,6 +268,7 @@ func (w *Worker) borrowsEnded(wait *borrowWait, ids []core.ObjectID) {
 			w.maybeFree(e)
 		}
 	}
+	return true
 }
 
 // removalWait is an owner's WaitRefRemoved that this worker, its
